@@ -1,0 +1,39 @@
+"""Developer sessions: ``nox -s tests``, ``lint``, ``demo``, ``bench``."""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.sessions = ["lint", "tests"]
+nox.options.reuse_existing_virtualenvs = True
+
+PACKAGES = ["-e", "packages/core", "-e", "packages/tasks", "-e", "packages/cli"]
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """The test suite (GPU and XLA tests skip themselves where the hardware or torch_xla is absent)."""
+    session.install(*PACKAGES, "-r", "requirements-dev.txt")
+    session.run("python", "-m", "pytest", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff over everything."""
+    session.install("ruff>=0.5")
+    session.run("ruff", "check", ".")
+
+
+@nox.session
+def demo(session: nox.Session) -> None:
+    """The Quickstart's training job."""
+    session.install(*PACKAGES, "-r", "requirements-dev.txt")
+    session.run("python", "examples/core_custom_module.py", *session.posargs)
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Speed benchmarks (print ratios; not part of the tests)."""
+    session.install(*PACKAGES, "-r", "requirements-dev.txt")
+    session.run("python", "benchmarks/overhead.py", *session.posargs)
+    session.run("python", "benchmarks/import_time.py")

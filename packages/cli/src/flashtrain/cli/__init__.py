@@ -1,0 +1,1 @@
+"""flashtrain.cli: the ``flash-train`` command."""

@@ -1,0 +1,24 @@
+"""Built-in callbacks."""
+
+from flashtrain.core.callbacks.base import Callback
+from flashtrain.core.callbacks.early_stopping import EarlyStopping
+from flashtrain.core.callbacks.finetuning import BackboneFinetuning
+from flashtrain.core.callbacks.lr_monitor import LearningRateMonitor
+from flashtrain.core.callbacks.model_checkpoint import ModelCheckpoint
+from flashtrain.core.callbacks.model_summary import ModelSummary
+from flashtrain.core.callbacks.progress import ProgressBar
+from flashtrain.core.callbacks.timer import Timer
+
+TQDMProgressBar = ProgressBar  # Lightning's name
+
+__all__ = [
+    "BackboneFinetuning",
+    "Callback",
+    "EarlyStopping",
+    "LearningRateMonitor",
+    "ModelCheckpoint",
+    "ModelSummary",
+    "ProgressBar",
+    "TQDMProgressBar",
+    "Timer",
+]

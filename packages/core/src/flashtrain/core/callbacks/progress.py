@@ -1,0 +1,100 @@
+"""``ProgressBar``: tqdm bars for training and evaluation, showing ``prog_bar`` metrics."""
+
+from __future__ import annotations
+
+import math
+import sys
+from typing import Any
+
+from flashtrain.core.callbacks.base import Callback
+
+
+class ProgressBar(Callback):
+    """One bar per training epoch plus one per evaluation run; metrics refresh with the bar (about 10 Hz)."""
+
+    def __init__(self, refresh_rate: int = 1, leave: bool = False) -> None:
+        self.refresh_rate = refresh_rate
+        self.leave = leave
+        self.train_bar: Any = None
+        self.eval_bar: Any = None
+
+    def _bar(self, description: str, total: float, position: int, leave: bool) -> Any:
+        from tqdm.auto import tqdm
+
+        return tqdm(desc=description, total=None if math.isinf(total) else int(total), position=position,
+                    leave=leave, dynamic_ncols=True, file=sys.stderr, smoothing=0, miniters=self.refresh_rate)
+
+    def _postfix(self, trainer: Any) -> dict[str, Any]:
+        items: dict[str, Any] = {}
+        if trainer.logger is not None:
+            items["v_num"] = trainer.logger.version
+        for key, value in trainer.progress_bar_metrics.items():
+            items[key] = f"{value:.3g}"
+        return items
+
+    def on_train_epoch_start(self, trainer: Any, pl_module: Any) -> None:
+        if not trainer.is_global_zero:
+            return
+        self.train_bar = self._bar(f"Epoch {trainer.current_epoch}", trainer.num_training_batches, 0, True)
+        if trainer._batches_done:
+            self.train_bar.update(trainer._batches_done)
+
+    def on_train_batch_end(self, trainer: Any, pl_module: Any, outputs: Any, batch: Any, batch_idx: int) -> None:
+        bar = self.train_bar
+        if bar is not None and bar.update(1):
+            # tqdm redrew (it does so at most every 0.1 s): only then pay for reading metrics.
+            bar.set_postfix(self._postfix(trainer), refresh=False)
+
+    def on_train_epoch_end(self, trainer: Any, pl_module: Any) -> None:
+        if self.train_bar is not None:
+            self.train_bar.set_postfix(self._postfix(trainer), refresh=True)
+            self.train_bar.close()
+            self.train_bar = None
+
+    def _start_eval(self, trainer: Any, label: str) -> None:
+        if trainer.is_global_zero:
+            total = sum(trainer.num_val_batches) if trainer.state == "fit" else float("inf")
+            self.eval_bar = self._bar(label, total, 1 if self.train_bar is not None else 0, self.leave)
+
+    def _stop_eval(self) -> None:
+        if self.eval_bar is not None:
+            self.eval_bar.close()
+            self.eval_bar = None
+
+    def on_validation_start(self, trainer: Any, pl_module: Any) -> None:
+        self._start_eval(trainer, "Sanity Checking" if trainer.sanity_checking else "Validation")
+
+    def on_validation_batch_end(self, trainer: Any, pl_module: Any, *args: Any) -> None:
+        if self.eval_bar is not None:
+            self.eval_bar.update(1)
+
+    def on_validation_end(self, trainer: Any, pl_module: Any) -> None:
+        self._stop_eval()
+        if self.train_bar is not None:
+            self.train_bar.set_postfix(self._postfix(trainer), refresh=True)
+
+    def on_test_start(self, trainer: Any, pl_module: Any) -> None:
+        self._start_eval(trainer, "Testing")
+
+    def on_test_batch_end(self, trainer: Any, pl_module: Any, *args: Any) -> None:
+        if self.eval_bar is not None:
+            self.eval_bar.update(1)
+
+    def on_test_end(self, trainer: Any, pl_module: Any) -> None:
+        self._stop_eval()
+
+    def on_predict_start(self, trainer: Any, pl_module: Any) -> None:
+        self._start_eval(trainer, "Predicting")
+
+    def on_predict_batch_end(self, trainer: Any, pl_module: Any, *args: Any) -> None:
+        if self.eval_bar is not None:
+            self.eval_bar.update(1)
+
+    def on_predict_end(self, trainer: Any, pl_module: Any) -> None:
+        self._stop_eval()
+
+    def on_exception(self, trainer: Any, pl_module: Any, exception: BaseException) -> None:
+        self._stop_eval()
+        if self.train_bar is not None:
+            self.train_bar.close()
+            self.train_bar = None

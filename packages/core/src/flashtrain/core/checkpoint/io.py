@@ -1,0 +1,126 @@
+"""Reading and writing checkpoint files: atomic writes, and loads that never run pickled code."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import tempfile
+import warnings
+import zipfile
+from typing import Any
+
+import torch
+
+FORMAT_VERSION = 1
+_SAFE_SCALARS = (bool, int, float, str, type(None), torch.Tensor, torch.dtype, torch.device, torch.Size)
+
+
+class CheckpointError(ValueError):
+    """A file that cannot be used as a flashtrain checkpoint (the message says why and what to do)."""
+
+
+def save_checkpoint_file(checkpoint: dict[str, Any], path: str) -> None:
+    """Write ``checkpoint`` to ``path`` atomically: temp file in the same folder, fsync, rename.
+
+    A crash at any moment leaves either the old file or the complete new one, never a torn file.
+    """
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    handle, temp_path = tempfile.mkstemp(prefix=".tmp-", suffix=".ckpt", dir=folder)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            torch.save(checkpoint, stream)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temp_path, path)
+        _fsync_folder(folder)
+    except BaseException:
+        if os.path.exists(temp_path):
+            os.unlink(temp_path)
+        raise
+
+
+def _fsync_folder(folder: str) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # e.g. Windows cannot open folders
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def load_checkpoint(path: str, map_location: Any = "cpu") -> dict[str, Any]:
+    """Load and check a flashtrain checkpoint, with ``torch.load(weights_only=True)``.
+
+    Raises:
+        FileNotFoundError: no file at ``path``.
+        CheckpointError: the file is truncated, is not a flashtrain checkpoint, carries pickled objects,
+            or comes from a newer flashtrain.
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"Checkpoint file not found: {path}")
+    try:
+        checkpoint = torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as error:
+        raise CheckpointError(
+            f"Refusing to load {path}: it contains pickled Python objects, which could run arbitrary code "
+            f"when loaded ({str(error).splitlines()[0]}). flashtrain checkpoints hold only tensors, numbers, "
+            "strings and lists/dicts of them; re-save the file with flashtrain or load it yourself if you trust it."
+        ) from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError) as error:
+        raise CheckpointError(
+            f"Cannot read checkpoint {path}: the file is truncated or corrupt ({error}). "
+            "Use an earlier checkpoint (e.g. the previous epoch's file)."
+        ) from None
+    if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
+        raise CheckpointError(
+            f"{path} is not a flashtrain checkpoint: expected a dict with 'state_dict', got "
+            f"{type(checkpoint).__name__}{' with keys ' + str(sorted(checkpoint)[:8]) if isinstance(checkpoint, dict) else ''}."
+        )
+    version = checkpoint.get("format_version")
+    if version is None:
+        # Lightning checkpoints share the layout; their tensors load, other state may differ.
+        warnings.warn(f"{path} has no format_version (not written by flashtrain); loading its state_dict only.",
+                      stacklevel=2)
+    elif not isinstance(version, int) or version > FORMAT_VERSION:
+        raise CheckpointError(
+            f"{path} uses checkpoint format {version}, newer than this flashtrain understands ({FORMAT_VERSION}). "
+            "Upgrade flashtrain to load it."
+        )
+    return checkpoint
+
+
+def safe_value(value: Any, where: str) -> Any:
+    """Return ``value`` if ``torch.load(weights_only=True)`` can read it back, else raise a TypeError naming it."""
+    if isinstance(value, _SAFE_SCALARS):
+        return value
+    if isinstance(value, dict):
+        return {key: safe_value(item, f"{where}[{key!r}]") for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        converted = [safe_value(item, f"{where}[{index}]") for index, item in enumerate(value)]
+        return converted if isinstance(value, list) else tuple(converted)
+    raise TypeError(
+        f"Cannot store {where} in a checkpoint: {type(value).__name__} is not a tensor, number, string or a "
+        "list/dict of them (checkpoints must load with weights_only=True)."
+    )
+
+
+def safe_hyperparameters(hparams: dict[str, Any]) -> dict[str, Any]:
+    """The hyper-parameters a checkpoint can hold; others are dropped with a warning saying how to pass them."""
+    kept = {}
+    for key, value in hparams.items():
+        try:
+            kept[key] = safe_value(value, f"hyper-parameter {key!r}")
+        except TypeError:
+            warnings.warn(
+                f"Hyper-parameter {key!r} ({type(value).__name__}) is not saved in the checkpoint: only tensors, "
+                f"numbers, strings and lists/dicts of them are. Pass save_hyperparameters(ignore=[{key!r}]) and give "
+                f"it again to load_from_checkpoint({key}=...).",
+                stacklevel=3,
+            )
+    return kept

@@ -1,0 +1,67 @@
+"""Collecting a Module's constructor arguments (``save_hyperparameters``)."""
+
+from __future__ import annotations
+
+import inspect
+import types
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+
+class AttributeDict(dict):
+    """A dict whose keys are also attributes: ``hparams.lr`` and ``hparams["lr"]``."""
+
+    def __getattr__(self, key: str) -> Any:
+        try:
+            return self[key]
+        except KeyError as error:
+            raise AttributeError(f"hyper-parameter {key!r} is not set; known: {sorted(self)}") from error
+
+    def __setattr__(self, key: str, value: Any) -> None:
+        self[key] = value
+
+
+def _frame_arguments(frame: types.FrameType) -> dict[str, Any]:
+    code = frame.f_code
+    count = code.co_argcount + code.co_kwonlyargcount
+    names = list(code.co_varnames[:count])
+    local_values = frame.f_locals
+    arguments = {name: local_values[name] for name in names[1:] if name in local_values}  # names[0] is self
+    index = count + (1 if code.co_flags & inspect.CO_VARARGS else 0)
+    if code.co_flags & inspect.CO_VARKEYWORDS:
+        arguments.update(local_values.get(code.co_varnames[index], {}))
+    return arguments
+
+
+def collect_init_arguments(obj: Any, frame: types.FrameType | None) -> dict[str, Any]:
+    """The arguments of every ``__init__`` of ``obj`` on the stack above ``frame``; the subclass's win."""
+    frames = []
+    while frame is not None and frame.f_code.co_name == "__init__" and frame.f_locals.get("self") is obj:
+        frames.append(frame)
+        frame = frame.f_back
+    arguments: dict[str, Any] = {}
+    for init_frame in frames:  # innermost (base class) first, so the outermost subclass overrides
+        arguments.update(_frame_arguments(init_frame))
+    return arguments
+
+
+def select_hyperparameters(
+    init_arguments: dict[str, Any], args: tuple[Any, ...], ignore: str | Iterable[str] | None
+) -> dict[str, Any]:
+    """Apply ``save_hyperparameters``'s positional selection (names, a dict, a Namespace) and ``ignore``."""
+    if len(args) == 1 and isinstance(args[0], Mapping):
+        selected = dict(args[0])
+    elif len(args) == 1 and hasattr(args[0], "__dict__") and not isinstance(args[0], str):
+        selected = dict(vars(args[0]))  # argparse.Namespace
+    elif args:
+        unknown = [name for name in args if name not in init_arguments]
+        if unknown:
+            raise ValueError(
+                f"save_hyperparameters got names that are not __init__ arguments: {unknown}. "
+                f"Known arguments: {sorted(init_arguments)}."
+            )
+        selected = {name: init_arguments[name] for name in args}
+    else:
+        selected = dict(init_arguments)
+    ignored = {ignore} if isinstance(ignore, str) else set(ignore or ())
+    return {key: value for key, value in selected.items() if key not in ignored}

@@ -1,0 +1,109 @@
+"""The logger interface and the versioned-folder layout shared by the built-in loggers."""
+
+from __future__ import annotations
+
+import os
+import re
+from abc import ABC, abstractmethod
+from typing import Any
+
+import yaml
+
+
+class Logger(ABC):
+    """Receives metrics and hyper-parameters; only rank zero's logger writes."""
+
+    @property
+    @abstractmethod
+    def name(self) -> str:
+        """Experiment name."""
+
+    @property
+    @abstractmethod
+    def version(self) -> int | str:
+        """Run version inside the experiment."""
+
+    @property
+    def save_dir(self) -> str | None:
+        """Root folder of the logs."""
+        return None
+
+    @property
+    def log_dir(self) -> str | None:
+        """Folder of this run's files."""
+        return None
+
+    @abstractmethod
+    def log_metrics(self, metrics: dict[str, float], step: int) -> None:
+        """Record scalar metrics at a step."""
+
+    def log_hyperparams(self, params: dict[str, Any]) -> None:  # noqa: B027 - optional
+        """Record hyper-parameters."""
+
+    def save(self) -> None:  # noqa: B027 - optional
+        """Flush buffered records to disk."""
+
+    def finalize(self, status: str) -> None:
+        """Flush and close at the end of a run (``status``: 'success', 'failed', 'interrupted')."""
+        self.save()
+
+
+def next_version(root: str) -> int:
+    """The first unused ``version_N`` number under ``root``."""
+    if not os.path.isdir(root):
+        return 0
+    versions = [int(m.group(1)) for d in os.listdir(root) if (m := re.fullmatch(r"version_(\d+)", d))]
+    return max(versions) + 1 if versions else 0
+
+
+class VersionedFolderLogger(Logger):
+    """Writes under ``<save_dir>/<name>/version_<N>``, picking the next free N unless a version is given."""
+
+    def __init__(self, save_dir: str = ".", name: str = "logs", version: int | str | None = None) -> None:
+        self._save_dir = os.fspath(save_dir)
+        self._name = name
+        self._version = version
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def version(self) -> int | str:
+        if self._version is None:
+            self._version = next_version(os.path.join(self._save_dir, self._name))
+        return self._version
+
+    @property
+    def save_dir(self) -> str:
+        return self._save_dir
+
+    @property
+    def log_dir(self) -> str:
+        version = self.version if isinstance(self.version, str) else f"version_{self.version}"
+        return os.path.join(self._save_dir, self._name, version)
+
+    def use_version(self, version: int | str) -> None:
+        """Continue an existing run (used when a checkpoint is resumed)."""
+        self._version = version
+
+    def write_hparams_yaml(self, params: dict[str, Any]) -> None:
+        os.makedirs(self.log_dir, exist_ok=True)
+        with open(os.path.join(self.log_dir, "hparams.yaml"), "w") as handle:
+            yaml.safe_dump(_plain(params), handle, sort_keys=False)
+
+
+def _plain(value: Any) -> Any:
+    """Make hyper-parameters YAML-safe: containers kept, anything exotic written as its repr."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return repr(value)
+
+
+def to_float(value: Any) -> float:
+    """A logged value (tensor or number) as a Python float."""
+    return float(value.item()) if hasattr(value, "item") else float(value)

@@ -1,0 +1,264 @@
+"""What ``Module.log`` records, and how step and epoch values are reduced (Lightning 2.x semantics).
+
+Per step, a logged value is only detached and appended; reductions happen once per epoch, and no
+value is copied to the host unless a logger or the progress bar asks for it.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+# Hooks that may call self.log, and their (on_step, on_epoch) defaults.
+_STEP_HOOKS = (
+    "training_step", "on_train_batch_start", "on_train_batch_end", "on_before_backward", "on_after_backward",
+    "on_before_optimizer_step", "on_before_zero_grad", "optimizer_step", "lr_scheduler_step",
+)
+_EPOCH_HOOKS = (
+    "validation_step", "test_step", "on_validation_batch_start", "on_validation_batch_end", "on_test_batch_start",
+    "on_test_batch_end", "on_train_epoch_start", "on_train_epoch_end", "on_validation_epoch_start",
+    "on_validation_epoch_end", "on_test_epoch_start", "on_test_epoch_end", "training_epoch_end",
+    "validation_epoch_end", "test_epoch_end", "on_train_start", "on_validation_start", "on_test_start",
+)
+LOGGING_DEFAULTS: dict[str, tuple[bool, bool]] = {
+    **{hook: (True, False) for hook in _STEP_HOOKS},
+    **{hook: (False, True) for hook in _EPOCH_HOOKS},
+}
+_EPOCH_ONLY_HOOKS = frozenset(h for h in _EPOCH_HOOKS if "epoch" in h or h.endswith("_start") and "batch" not in h)
+REDUCE_FXS = ("mean", "sum", "max", "min")
+# Bound the per-epoch list of appended values: fold it into a partial sum past this many entries.
+_FOLD_EVERY = 2048
+
+
+def is_torchmetric(value: Any) -> bool:
+    """Whether ``value`` is a torchmetrics ``Metric`` (checked without importing torchmetrics)."""
+    module = sys.modules.get("torchmetrics")
+    return module is not None and isinstance(value, module.Metric)
+
+
+def _reduce_fx_name(reduce_fx: Any) -> str:
+    if isinstance(reduce_fx, str) and reduce_fx in REDUCE_FXS:
+        return reduce_fx
+    for name, fn in (("mean", torch.mean), ("sum", torch.sum), ("max", torch.max), ("min", torch.min),
+                     ("sum", sum), ("max", max), ("min", min)):
+        if reduce_fx is fn:
+            return name
+    raise ValueError(
+        f"self.log got reduce_fx={reduce_fx!r}. Allowed: 'mean', 'sum', 'max', 'min' or torch.mean/sum/max/min."
+    )
+
+
+@dataclass
+class _Entry:
+    """One logged name inside one stage: its options and what has been accumulated this epoch."""
+
+    name: str
+    on_step: bool
+    on_epoch: bool
+    prog_bar: bool
+    logger: bool
+    reduce_fx: str
+    sync_dist: bool
+    metric: Any = None  # a torchmetrics.Metric logged as an object
+    step_value: torch.Tensor | None = None
+    values: list = field(default_factory=list)
+    sizes: list = field(default_factory=list)
+    partial: torch.Tensor | None = None  # folded reduction of earlier values
+    partial_size: float = 0.0
+
+    def add(self, value: torch.Tensor, batch_size: int) -> None:
+        self.step_value = value
+        if self.on_epoch and self.metric is None:
+            self.values.append(value)
+            self.sizes.append(batch_size)
+            if len(self.values) >= _FOLD_EVERY:
+                self._fold()
+
+    def _fold(self) -> None:
+        stacked = torch.stack(self.values).to(torch.float64)
+        if self.reduce_fx == "mean":
+            weights = torch.tensor(self.sizes, dtype=torch.float64, device=stacked.device)
+            folded = (stacked * weights).sum()
+            self.partial_size += float(weights.sum())
+        elif self.reduce_fx == "sum":
+            folded = stacked.sum()
+        else:
+            folded = stacked.max() if self.reduce_fx == "max" else stacked.min()
+        if self.partial is not None:
+            if self.reduce_fx in ("mean", "sum"):
+                folded = folded + self.partial
+            else:
+                folded = torch.maximum(folded, self.partial) if self.reduce_fx == "max" else torch.minimum(
+                    folded, self.partial
+                )
+        self.partial = folded
+        self.values, self.sizes = [], []
+
+    def epoch_value(self) -> torch.Tensor | None:
+        """The epoch reduction (batch-size weighted for 'mean'), or None if nothing was logged."""
+        if self.metric is not None:
+            return self.metric.compute().detach()
+        if self.values:
+            dtype = self.values[0].dtype
+            self._fold()
+        elif self.partial is None:
+            return None
+        else:
+            dtype = torch.float32
+        assert self.partial is not None
+        value = self.partial / self.partial_size if self.reduce_fx == "mean" else self.partial
+        return value.to(dtype)
+
+    def reset(self) -> None:
+        self.values, self.sizes, self.partial, self.partial_size = [], [], None, 0.0
+        self.step_value = None
+        if self.metric is not None:
+            self.metric.reset()
+
+    def state_dict(self) -> dict[str, Any]:
+        """Options and accumulated values as plain tensors and numbers, so a resumed epoch reduces alike."""
+        if self.values:
+            self._fold()
+        return {
+            "name": self.name, "on_step": self.on_step, "on_epoch": self.on_epoch, "prog_bar": self.prog_bar,
+            "logger": self.logger, "reduce_fx": self.reduce_fx, "sync_dist": self.sync_dist,
+            "partial": self.partial, "partial_size": self.partial_size,
+        }
+
+
+class ResultCollection:
+    """Every value logged during one stage ("train", "validate", "test") of one epoch."""
+
+    def __init__(self, stage: str) -> None:
+        self.stage = stage
+        self.entries: dict[str, _Entry] = {}
+        self.batch: Any = None
+        self._batch_size: int | None = None
+
+    def new_batch(self, batch: Any) -> None:
+        """Remember the current batch; its size is inferred only if a mean needs it."""
+        self.batch = batch
+        self._batch_size = None
+
+    def _infer_batch_size(self) -> int:
+        if self._batch_size is None:
+            from flashtrain.core.utilities.apply import first_tensor_length
+
+            self._batch_size = first_tensor_length(self.batch) or 1
+        return self._batch_size
+
+    def log(
+        self,
+        hook: str | None,
+        name: str,
+        value: Any,
+        *,
+        prog_bar: bool,
+        logger: bool,
+        on_step: bool | None,
+        on_epoch: bool | None,
+        reduce_fx: Any,
+        sync_dist: bool,
+        batch_size: int | None,
+        reduce: Any,
+    ) -> None:
+        entry = self.entries.get(name)
+        if entry is None:
+            entry = self._new_entry(hook, name, value, prog_bar, logger, on_step, on_epoch, reduce_fx, sync_dist)
+            self.entries[name] = entry
+        if entry.metric is not None:
+            if value is not entry.metric:
+                raise ValueError(f"self.log({name!r}) was given a different metric object than before in this epoch.")
+            cached = getattr(value, "_forward_cache", None)
+            if cached is not None:
+                entry.step_value = cached.detach()
+            return
+        if isinstance(value, torch.Tensor):
+            if value.numel() != 1:
+                raise ValueError(
+                    f"self.log({name!r}, value) needs a scalar, got a tensor of shape {tuple(value.shape)}. "
+                    "Reduce it first (e.g. value.mean()) or log a torchmetrics Metric."
+                )
+            value = value.detach()
+            if value.ndim:
+                value = value.reshape(())
+            if not value.is_floating_point():
+                value = value.float()
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = torch.tensor(float(value))
+        else:
+            raise TypeError(
+                f"self.log({name!r}, value) got value of type {type(value).__name__}. "
+                "Allowed: a scalar torch.Tensor, a Python int or float, or a torchmetrics Metric."
+            )
+        if sync_dist:
+            value = reduce(value, entry.reduce_fx)
+        entry.add(value, batch_size if batch_size is not None else (self._infer_batch_size() if entry.on_epoch else 1))
+
+    def _new_entry(self, hook, name, value, prog_bar, logger, on_step, on_epoch, reduce_fx, sync_dist) -> _Entry:
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"self.log needs a non-empty string name, got {name!r}.")
+        if hook not in LOGGING_DEFAULTS:
+            allowed = ", ".join(sorted(LOGGING_DEFAULTS))
+            raise ValueError(f"self.log({name!r}) cannot be called from {hook or 'outside a hook'!s}. Allowed in: {allowed}.")
+        default_step, default_epoch = LOGGING_DEFAULTS[hook]
+        on_step = default_step if on_step is None else bool(on_step)
+        on_epoch = default_epoch if on_epoch is None else bool(on_epoch)
+        if on_step and hook in _EPOCH_ONLY_HOOKS:
+            raise ValueError(f"self.log({name!r}, on_step=True) is not allowed in {hook}: there is no step there.")
+        if not (on_step or on_epoch):
+            raise ValueError(f"self.log({name!r}) with on_step=False and on_epoch=False would record nothing.")
+        metric = value if is_torchmetric(value) else None
+        return _Entry(name, on_step, on_epoch, bool(prog_bar), bool(logger), _reduce_fx_name(reduce_fx),
+                      bool(sync_dist), metric=metric)
+
+    # -- reading results --------------------------------------------------------------------------------
+    def step_metrics(self) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+        """(callback, logger, progress-bar) metrics for the step just finished."""
+        callback, logged, bar = {}, {}, {}
+        for entry in self.entries.values():
+            if not entry.on_step or entry.step_value is None:
+                continue
+            value = entry.step_value
+            key = f"{entry.name}_step" if entry.on_epoch else entry.name
+            callback[entry.name] = value
+            callback[key] = value
+            if entry.logger:
+                logged[key] = value
+            if entry.prog_bar:
+                bar[key] = value
+        return callback, logged, bar
+
+    def epoch_metrics(self, suffix: str = "") -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+        """(callback, logger, progress-bar) metrics reduced over the epoch; ``suffix`` names a dataloader."""
+        callback, logged, bar = {}, {}, {}
+        for entry in self.entries.values():
+            if not entry.on_epoch:
+                continue
+            value = entry.epoch_value()
+            if value is None:
+                continue
+            key = f"{entry.name}_epoch" if entry.on_step else entry.name
+            callback[entry.name + suffix] = value
+            callback[key + suffix] = value
+            if entry.logger:
+                logged[key + suffix] = value
+            if entry.prog_bar:
+                bar[key + suffix] = value
+        return callback, logged, bar
+
+    def reset(self) -> None:
+        for entry in self.entries.values():
+            entry.reset()
+        self.entries.clear()
+
+    def state_dict(self) -> dict[str, Any]:
+        """Each entry's options and partial epoch reduction (tensors and numbers only)."""
+        return {name: entry.state_dict() for name, entry in self.entries.items() if entry.metric is None and entry.on_epoch}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Rebuild the entries of a part-finished epoch from a checkpoint."""
+        self.entries = {name: _Entry(**saved) for name, saved in state.items()}

@@ -1,0 +1,281 @@
+"""``Module``: a ``torch.nn.Module`` with the Lightning 2.x training interface."""
+
+from __future__ import annotations
+
+import inspect
+import warnings
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from flashtrain.core.hparams import AttributeDict, collect_init_arguments, select_hyperparameters
+
+if TYPE_CHECKING:
+    from flashtrain.core.trainer.trainer import Trainer
+
+
+class Module(torch.nn.Module):
+    """Subclass this, as you would ``LightningModule``: define ``training_step`` and ``configure_optimizers``.
+
+    Hooks are plain methods with no-op defaults. The trainer calls them in the order documented in
+    ``flashtrain.core.trainer.loop``.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._trainer: Trainer | None = None
+        self._hparams: AttributeDict = AttributeDict()
+        self.automatic_optimization: bool = True
+
+    # -- properties -------------------------------------------------------------------------------------
+    @property
+    def trainer(self) -> Trainer:
+        """The trainer running this module (an error outside ``fit``/``validate``/``test``/``predict``)."""
+        if self._trainer is None:
+            raise RuntimeError(f"{type(self).__name__} is not attached to a Trainer; call trainer.fit(model, ...) first.")
+        return self._trainer
+
+    @property
+    def device(self) -> torch.device:
+        """The device of the module's first parameter or buffer (CPU if it has none)."""
+        for tensor in self.parameters():
+            return tensor.device
+        for tensor in self.buffers():
+            return tensor.device
+        return torch.device("cpu")
+
+    @property
+    def current_epoch(self) -> int:
+        return self._trainer.current_epoch if self._trainer is not None else 0
+
+    @property
+    def global_step(self) -> int:
+        return self._trainer.global_step if self._trainer is not None else 0
+
+    @property
+    def logger(self) -> Any:
+        """The trainer's first logger, or None."""
+        return self._trainer.logger if self._trainer is not None else None
+
+    @property
+    def hparams(self) -> AttributeDict:
+        """Hyper-parameters recorded by :meth:`save_hyperparameters`."""
+        return self._hparams
+
+    # -- hyper-parameters -----------------------------------------------------------------------------
+    def save_hyperparameters(self, *args: Any, ignore: str | Iterable[str] | None = None, logger: bool = True) -> None:
+        """Record the ``__init__`` arguments (or the named ones) in ``self.hparams`` and in checkpoints.
+
+        Args:
+            *args: Argument names to keep, or one dict / Namespace to store instead of the arguments.
+            ignore: Argument names to leave out (e.g. modules passed in, which are saved as weights).
+            logger: Also send them to the logger at the start of fit.
+        """
+        frame = inspect.currentframe()
+        caller = frame.f_back if frame is not None else None
+        init_arguments = collect_init_arguments(self, caller)
+        self._hparams = AttributeDict(select_hyperparameters(init_arguments, args, ignore))
+        self._log_hyperparams = logger
+
+    # -- logging ----------------------------------------------------------------------------------------
+    def log(
+        self,
+        name: str,
+        value: Any,
+        prog_bar: bool = False,
+        logger: bool = True,
+        on_step: bool | None = None,
+        on_epoch: bool | None = None,
+        reduce_fx: Any = "mean",
+        enable_graph: bool = False,
+        sync_dist: bool = False,
+        sync_dist_group: Any = None,
+        add_dataloader_idx: bool = True,
+        batch_size: int | None = None,
+        metric_attribute: str | None = None,
+        rank_zero_only: bool = False,
+    ) -> None:
+        """Record a scalar (tensor, number or torchmetrics ``Metric``) for loggers, callbacks and the progress bar.
+
+        Defaults follow Lightning: in ``training_step`` ``on_step=True, on_epoch=False``; in validation and
+        test steps and every epoch-level hook ``on_step=False, on_epoch=True``. Epoch values of plain
+        tensors are batch-size-weighted means (or ``reduce_fx``); ``Metric`` objects are computed and reset
+        at each epoch end.
+        """
+        if self._trainer is None:
+            warnings.warn(f"self.log({name!r}) was called outside a Trainer run and is ignored.", stacklevel=2)
+            return
+        self._trainer._log_value(
+            name, value, prog_bar=prog_bar, logger=logger, on_step=on_step, on_epoch=on_epoch,
+            reduce_fx=reduce_fx, sync_dist=sync_dist, batch_size=batch_size,
+        )
+
+    def log_dict(self, dictionary: Mapping[str, Any], **kwargs: Any) -> None:
+        """``self.log`` for each item of a mapping (a torchmetrics ``MetricCollection`` works too)."""
+        for name, value in dictionary.items():
+            self.log(name, value, **kwargs)
+
+    def print(self, *args: Any, **kwargs: Any) -> None:
+        """``print`` on the global-zero process only."""
+        if self._trainer is None or self._trainer.is_global_zero:
+            print(*args, **kwargs)
+
+    # -- steps (override) -------------------------------------------------------------------------------
+    def training_step(self, *args: Any, **kwargs: Any) -> Any:
+        """One training batch: return the loss tensor, a dict with a ``"loss"`` key, or None to skip."""
+        raise NotImplementedError(f"{type(self).__name__} must define training_step(self, batch, batch_idx) to be fit.")
+
+    def validation_step(self, *args: Any, **kwargs: Any) -> Any:
+        """One validation batch: log metrics with ``self.log``."""
+        raise NotImplementedError(f"{type(self).__name__} must define validation_step(self, batch, batch_idx).")
+
+    def test_step(self, *args: Any, **kwargs: Any) -> Any:
+        """One test batch: log metrics with ``self.log``."""
+        raise NotImplementedError(f"{type(self).__name__} must define test_step(self, batch, batch_idx) to be tested.")
+
+    def predict_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> Any:
+        """One prediction batch; by default ``self(batch)``."""
+        return self(batch)
+
+    def configure_optimizers(self) -> Any:
+        """Return an optimizer, a list of optimizers, ``(optimizers, schedulers)``, or a dict with
+        ``optimizer`` and ``lr_scheduler`` (a scheduler or a dict with scheduler, interval, frequency, monitor).
+        """
+        raise NotImplementedError(
+            f"{type(self).__name__} must define configure_optimizers(self), e.g. "
+            "`return torch.optim.Adam(self.parameters(), lr=1e-3)`."
+        )
+
+    def configure_callbacks(self) -> Any:
+        """Callbacks this module brings; they replace trainer callbacks of the same type."""
+        return []
+
+    # -- optimization ------------------------------------------------------------------------------------
+    def optimizers(self, use_pl_optimizer: bool = True) -> Any:
+        """The optimizer (or list of optimizers) from ``configure_optimizers``, as the trainer wraps them."""
+        optimizers = self.trainer._optimizers_for_module(use_pl_optimizer)
+        return optimizers[0] if len(optimizers) == 1 else optimizers
+
+    def lr_schedulers(self) -> Any:
+        """The LR scheduler (or list of them), or None."""
+        schedulers = [config.scheduler for config in self.trainer.lr_scheduler_configs]
+        if not schedulers:
+            return None
+        return schedulers[0] if len(schedulers) == 1 else schedulers
+
+    def manual_backward(self, loss: torch.Tensor, *args: Any, **kwargs: Any) -> None:
+        """``loss.backward()`` through the precision plugin (grad scaling); use it in manual optimization."""
+        self.trainer.strategy.precision.backward(loss)
+
+    def backward(self, loss: torch.Tensor, *args: Any, **kwargs: Any) -> None:
+        """Backward for automatic optimization; override to customise."""
+        self.trainer.strategy.precision.backward(loss)
+
+    def optimizer_step(self, epoch: int, batch_idx: int, optimizer: Any, optimizer_closure: Any = None) -> None:
+        """Step the optimizer; override for e.g. LR warm-up, and call ``optimizer.step(closure=optimizer_closure)``."""
+        optimizer.step(closure=optimizer_closure)
+
+    def optimizer_zero_grad(self, epoch: int, batch_idx: int, optimizer: Any) -> None:
+        """Zero the gradients before a new accumulation window."""
+        optimizer.zero_grad()
+
+    def configure_gradient_clipping(
+        self, optimizer: Any, gradient_clip_val: float | None = None, gradient_clip_algorithm: str | None = None
+    ) -> None:
+        """Clip gradients before the optimizer step; by default with the trainer's settings."""
+        self.clip_gradients(optimizer, gradient_clip_val, gradient_clip_algorithm)
+
+    def clip_gradients(
+        self, optimizer: Any, gradient_clip_val: float | None = None, gradient_clip_algorithm: str | None = None
+    ) -> None:
+        """Clip the gradients of an optimizer's parameters by norm (default) or by value."""
+        if not gradient_clip_val:
+            return
+        parameters = [p for group in optimizer.param_groups for p in group["params"]]
+        if gradient_clip_algorithm in (None, "norm"):
+            torch.nn.utils.clip_grad_norm_(parameters, gradient_clip_val)
+        elif gradient_clip_algorithm == "value":
+            torch.nn.utils.clip_grad_value_(parameters, gradient_clip_val)
+        else:
+            raise ValueError(f"gradient_clip_algorithm must be 'norm' or 'value', got {gradient_clip_algorithm!r}.")
+
+    def freeze(self) -> None:
+        """Turn off gradients for every parameter and switch to eval mode."""
+        for parameter in self.parameters():
+            parameter.requires_grad = False
+        self.eval()
+
+    def unfreeze(self) -> None:
+        """Turn gradients back on for every parameter and switch to train mode."""
+        for parameter in self.parameters():
+            parameter.requires_grad = True
+        self.train()
+
+    # -- checkpoints ------------------------------------------------------------------------------------
+    @classmethod
+    def load_from_checkpoint(
+        cls, checkpoint_path: str, map_location: Any = None, strict: bool = True, **overrides: Any
+    ) -> Module:
+        """Rebuild the module from a checkpoint's saved hyper-parameters (``overrides`` win) and load its weights.
+
+        Loading never runs pickled code: the file is read with ``torch.load(weights_only=True)``.
+        """
+        from flashtrain.core.checkpoint.io import load_checkpoint
+
+        checkpoint = load_checkpoint(checkpoint_path, map_location=map_location or "cpu")
+        hyper_parameters = {**checkpoint.get("hyper_parameters", {}), **overrides}
+        try:
+            module = cls(**hyper_parameters)
+        except TypeError as error:
+            raise TypeError(
+                f"Could not rebuild {cls.__name__} from {checkpoint_path}: {error}. Saved hyper-parameters: "
+                f"{sorted(checkpoint.get('hyper_parameters', {}))}; pass the missing ones as keyword arguments."
+            ) from error
+        module.on_load_checkpoint(checkpoint)
+        module.load_state_dict(checkpoint["state_dict"], strict=strict)
+        if map_location is not None and not callable(map_location) and not isinstance(map_location, dict):
+            module.to(map_location)
+        module.eval()
+        return module
+
+    # -- hooks (no-ops to override) --------------------------------------------------------------------
+    def prepare_data(self) -> None: ...
+    def setup(self, stage: str) -> None: ...
+    def teardown(self, stage: str) -> None: ...
+    def on_fit_start(self) -> None: ...
+    def on_fit_end(self) -> None: ...
+    def on_train_start(self) -> None: ...
+    def on_train_end(self) -> None: ...
+    def on_train_epoch_start(self) -> None: ...
+    def on_train_epoch_end(self) -> None: ...
+    def on_train_batch_start(self, batch: Any, batch_idx: int) -> Any: ...
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None: ...
+    def on_validation_start(self) -> None: ...
+    def on_validation_end(self) -> None: ...
+    def on_validation_epoch_start(self) -> None: ...
+    def on_validation_epoch_end(self) -> None: ...
+    def on_validation_batch_start(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> None: ...
+    def on_validation_batch_end(self, outputs: Any, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> None: ...
+    def on_validation_model_eval(self) -> None:
+        self.eval()
+    def on_validation_model_train(self) -> None:
+        self.train()
+    def on_test_start(self) -> None: ...
+    def on_test_end(self) -> None: ...
+    def on_test_epoch_start(self) -> None: ...
+    def on_test_epoch_end(self) -> None: ...
+    def on_test_batch_start(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> None: ...
+    def on_test_batch_end(self, outputs: Any, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> None: ...
+    def on_predict_start(self) -> None: ...
+    def on_predict_end(self) -> None: ...
+    def on_predict_epoch_start(self) -> None: ...
+    def on_predict_epoch_end(self) -> None: ...
+    def on_predict_batch_start(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> None: ...
+    def on_predict_batch_end(self, outputs: Any, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> None: ...
+    def on_before_backward(self, loss: torch.Tensor) -> None: ...
+    def on_after_backward(self) -> None: ...
+    def on_before_optimizer_step(self, optimizer: Any) -> None: ...
+    def on_before_zero_grad(self, optimizer: Any) -> None: ...
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None: ...
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None: ...

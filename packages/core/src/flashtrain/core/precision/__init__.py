@@ -1,0 +1,46 @@
+"""Precision plugins by their Lightning names."""
+
+from __future__ import annotations
+
+from flashtrain.core.precision.base import Precision
+from flashtrain.core.precision.double import DoublePrecision
+from flashtrain.core.precision.mixed import MixedPrecision
+
+PRECISIONS = ("32-true", "64-true", "16-mixed", "bf16-mixed")
+_ALIASES = {
+    "32": "32-true", 32: "32-true",
+    "64": "64-true", 64: "64-true",
+    "16": "16-mixed", 16: "16-mixed",
+    "bf16": "bf16-mixed",
+}
+
+
+def canonical_precision(value: str | int) -> str:
+    """Map a precision flag (``"16-mixed"``, ``16``, ``"bf16"``, ...) to its canonical name."""
+    name = _ALIASES.get(value, value)
+    if name not in PRECISIONS:
+        raise ValueError(
+            f"Unknown precision {value!r}. Allowed: {', '.join(repr(p) for p in PRECISIONS)} "
+            "(aliases 32, 64, 16, 'bf16')."
+        )
+    return str(name)
+
+
+def build_precision(value: str | int, accelerator_name: str, autocast_device_type: str) -> Precision:
+    """Create the plugin for a precision flag on an accelerator, refusing pairs that cannot work."""
+    name = canonical_precision(value)
+    if name == "32-true":
+        return Precision()
+    if name == "64-true":
+        if accelerator_name == "mps":
+            raise ValueError("precision='64-true' is not supported on MPS (no float64 kernels); use '32-true'.")
+        return DoublePrecision()
+    if name == "16-mixed" and accelerator_name == "cpu":
+        raise ValueError(
+            "precision='16-mixed' needs a GPU: float16 autocast with gradient scaling is not supported on CPU. "
+            "Use precision='bf16-mixed' on CPU."
+        )
+    return MixedPrecision(name, autocast_device_type)
+
+
+__all__ = ["PRECISIONS", "DoublePrecision", "MixedPrecision", "Precision", "build_precision", "canonical_precision"]

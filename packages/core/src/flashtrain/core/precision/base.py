@@ -1,0 +1,44 @@
+"""The precision interface: how the forward runs, how backward and the optimizer step are done."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+import torch
+
+
+class Precision:
+    """Full float32 precision ("32-true"): every hook is the plain PyTorch call."""
+
+    name = "32-true"
+
+    def convert_module(self, module: torch.nn.Module) -> torch.nn.Module:
+        """Cast the module's parameters where the precision needs it."""
+        return module
+
+    def convert_input(self, batch: Any) -> Any:
+        """Cast a batch where the precision needs it."""
+        return batch
+
+    def forward_context(self) -> contextlib.AbstractContextManager:
+        """Context around every ``*_step`` call (autocast for mixed precision)."""
+        return contextlib.nullcontext()
+
+    def backward(self, loss: torch.Tensor) -> None:
+        """Backward pass for one loss."""
+        loss.backward()
+
+    def unscale_gradients(self, optimizer: torch.optim.Optimizer) -> None:
+        """Bring gradients to their true scale before clipping or inspection."""
+
+    def optimizer_step(self, optimizer: torch.optim.Optimizer, closure: Any = None) -> Any:
+        """Step the optimizer (through the grad scaler when there is one)."""
+        return optimizer.step(closure) if closure is not None else optimizer.step()
+
+    def state_dict(self) -> dict[str, Any]:
+        """State to checkpoint (the grad scaler's)."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what ``state_dict`` returned."""

@@ -1,0 +1,92 @@
+"""The strategy interface: where the model lives, how steps run, and how ranks talk to each other.
+
+The fit loop only talks to a strategy, so single-device, DDP and XLA runs share one loop.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any
+
+import torch
+
+from flashtrain.core.accelerators import Accelerator
+from flashtrain.core.precision import Precision
+
+
+class Strategy(ABC):
+    """How a run is laid out over devices and processes."""
+
+    name: str = ""
+
+    def __init__(self) -> None:
+        self.accelerator: Accelerator | None = None
+        self.precision: Precision = Precision()
+        self.module: torch.nn.Module | None = None
+
+    # -- layout ---------------------------------------------------------------------------------
+    @property
+    @abstractmethod
+    def root_device(self) -> torch.device:
+        """The device this process computes on."""
+
+    @property
+    def world_size(self) -> int:
+        """Number of processes taking part."""
+        return 1
+
+    @property
+    def global_rank(self) -> int:
+        """This process's rank among all processes."""
+        return 0
+
+    @property
+    def local_rank(self) -> int:
+        """This process's rank on its machine."""
+        return 0
+
+    @property
+    def is_global_zero(self) -> bool:
+        """Whether this process writes logs and checkpoints."""
+        return self.global_rank == 0
+
+    # -- life cycle -----------------------------------------------------------------------------
+    def setup_environment(self) -> None:
+        """Select the device (and join the process group for distributed strategies)."""
+        assert self.accelerator is not None
+        self.accelerator.setup_device(self.root_device)
+
+    def setup_module(self, module: torch.nn.Module) -> None:
+        """Cast the module for the precision and move it to the root device."""
+        self.module = self.precision.convert_module(module).to(self.root_device)
+
+    def setup_dataloader(self, dataloader: Any, *, training: bool) -> Any:
+        """Adapt a dataloader to the layout (distributed strategies shard it)."""
+        return dataloader
+
+    def teardown(self) -> None:
+        """Release what ``setup_environment`` took."""
+
+    # -- per step -------------------------------------------------------------------------------
+    def batch_to_device(self, batch: Any) -> Any:
+        """Move a batch to the root device and cast it for the precision."""
+        from flashtrain.core.utilities.apply import move_to_device
+
+        return self.precision.convert_input(move_to_device(batch, self.root_device))
+
+    def training_step(self, *args: Any) -> Any:
+        """Run the module's ``training_step`` (distributed strategies route it through their wrapper)."""
+        assert self.module is not None
+        return self.module.training_step(*args)  # type: ignore[operator]
+
+    # -- collectives (identity for one process) -------------------------------------------------
+    def reduce(self, tensor: torch.Tensor, op: str = "mean") -> torch.Tensor:
+        """Reduce a tensor over all processes (``op``: 'mean', 'sum', 'max', 'min')."""
+        return tensor
+
+    def broadcast(self, obj: Any, src: int = 0) -> Any:
+        """Send a picklable object from rank ``src`` to every rank."""
+        return obj
+
+    def barrier(self) -> None:
+        """Wait until every process gets here."""

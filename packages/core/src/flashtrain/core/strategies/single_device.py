@@ -1,0 +1,27 @@
+"""One process on one device."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from flashtrain.core.strategies.base import Strategy
+
+
+class SingleDeviceStrategy(Strategy):
+    name = "single_device"
+
+    def __init__(self, device: torch.device | str = "cpu") -> None:
+        super().__init__()
+        self._device = torch.device(device)
+
+    @property
+    def root_device(self) -> torch.device:
+        return self._device
+
+    def batch_to_device(self, batch: Any) -> Any:
+        if self._device.type == "cpu":
+            # Loader batches already live on the CPU; skipping the walk keeps the hot loop free of it.
+            return self.precision.convert_input(batch)
+        return super().batch_to_device(batch)

@@ -1,0 +1,134 @@
+"""Training data with a replayable order: each epoch's shuffle and worker seeds come from one base seed.
+
+That is what makes resume exact: a resumed run rebuilds the epoch's order from (base seed, epoch) and
+skips the batches already consumed by slicing the *indices*, without loading those samples.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import random
+import warnings
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, IterableDataset, Sampler, SequentialSampler
+
+
+def derive_seed(*parts: int) -> int:
+    """A 63-bit seed from integers, stable across processes and Python versions."""
+    digest = hashlib.blake2b(":".join(str(p) for p in parts).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little") & (2**63 - 1)
+
+
+def has_len(loader: Any) -> bool:
+    try:
+        len(loader)
+    except (TypeError, NotImplementedError):
+        return False
+    return True
+
+
+class _SkipBatchSampler(Sampler):
+    """Yields a batch sampler's index lists from position ``skip`` on."""
+
+    def __init__(self, batch_sampler: Any, skip: int) -> None:
+        self.batch_sampler = batch_sampler
+        self.skip = skip
+
+    def __iter__(self) -> Iterator[list[int]]:
+        return itertools.islice(iter(self.batch_sampler), self.skip, None)
+
+    def __len__(self) -> int:
+        return max(len(self.batch_sampler) - self.skip, 0)
+
+
+class _BatchSeededDataset(torch.utils.data.Dataset):
+    """Reseeds the worker's generators before fetching each batch, from the epoch's seed and the batch's first
+    index, so random augmentation in workers does not depend on which worker got the batch or what it did
+    before (true of a resumed run too)."""
+
+    def __init__(self, dataset: Any) -> None:
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index: int) -> Any:
+        return self.dataset[index]
+
+    def __getitems__(self, indices: list[int]) -> Any:
+        info = torch.utils.data.get_worker_info()
+        if info is not None:
+            seed = derive_seed(info.seed - info.id, int(indices[0]))
+            torch.manual_seed(seed)
+            random.seed(seed)
+            np.random.seed(seed % 2**32)
+        getitems = getattr(self.dataset, "__getitems__", None)
+        return getitems(indices) if getitems is not None else [self.dataset[i] for i in indices]
+
+
+class ReplayableLoader:
+    """A user's training DataLoader, iterated epoch by epoch in an order fixed by (base seed, epoch)."""
+
+    def __init__(self, loader: Any, base_seed: int) -> None:
+        self.loader = loader
+        self.base_seed = base_seed
+        self.generator = torch.Generator()
+        self.replayable = False
+        self._seeded_loader = loader
+        if type(loader) is DataLoader and not isinstance(loader.dataset, IterableDataset):
+            sampler = loader.sampler
+            if isinstance(sampler, SequentialSampler):
+                self.replayable = True
+            elif hasattr(sampler, "generator"):  # RandomSampler, WeightedRandomSampler, SubsetRandomSampler
+                sampler.generator = self.generator
+                self.replayable = True
+            else:  # DistributedSampler orders by (seed, epoch); anything else we cannot vouch for
+                self.replayable = hasattr(sampler, "set_epoch")
+            # Worker base seeds are drawn from loader.generator at each epoch's iterator start.
+            loader.generator = self.generator
+            if loader.num_workers > 0:
+                self._seeded_loader = self._rebuild(loader.batch_sampler, _BatchSeededDataset(loader.dataset))
+
+    def __len__(self) -> int:
+        return len(self.loader)
+
+    def _rebuild(self, batch_sampler: Any, dataset: Any) -> DataLoader:
+        loader = self.loader
+        kwargs: dict[str, Any] = {
+            "batch_sampler": batch_sampler, "num_workers": loader.num_workers, "collate_fn": loader.collate_fn,
+            "pin_memory": loader.pin_memory, "timeout": loader.timeout, "worker_init_fn": loader.worker_init_fn,
+            "multiprocessing_context": loader.multiprocessing_context, "generator": self.generator,
+            "persistent_workers": loader.persistent_workers,
+        }
+        if loader.num_workers > 0:
+            kwargs["prefetch_factor"] = loader.prefetch_factor
+        if loader.batch_size is None and loader.batch_sampler is None:
+            kwargs.pop("batch_sampler")
+            kwargs["batch_size"] = None
+            kwargs["sampler"] = loader.sampler
+        return DataLoader(dataset, **kwargs)
+
+    def epoch(self, epoch: int, skip: int = 0) -> Iterator[Any]:
+        """Batches of ``epoch``, starting after the first ``skip`` (skipped without loading when possible)."""
+        self.generator.manual_seed(derive_seed(self.base_seed, epoch))
+        sampler = getattr(self.loader, "sampler", None)
+        if hasattr(sampler, "set_epoch"):
+            sampler.set_epoch(epoch)  # DistributedSampler and friends
+        if skip == 0:
+            return iter(self._seeded_loader)
+        if self.replayable and self.loader.batch_sampler is not None:
+            dataset = self._seeded_loader.dataset
+            return iter(self._rebuild(_SkipBatchSampler(self.loader.batch_sampler, skip), dataset))
+        warnings.warn(
+            f"Resuming mid-epoch with a {type(self.loader).__name__} whose order cannot be replayed from its indices "
+            f"(sampler {type(sampler).__name__}); the {skip} batches already used this epoch are loaded and "
+            "discarded, and the rest of the epoch may not match the interrupted run.",
+            stacklevel=3,
+        )
+        return itertools.islice(iter(self._seeded_loader), skip, None)
+
