@@ -150,21 +150,9 @@ class ResultCollection:
             self._batch_size = first_tensor_length(self.batch) or 1
         return self._batch_size
 
-    def log(
-        self,
-        hook: str | None,
-        name: str,
-        value: Any,
-        *,
-        prog_bar: bool,
-        logger: bool,
-        on_step: bool | None,
-        on_epoch: bool | None,
-        reduce_fx: Any,
-        sync_dist: bool,
-        batch_size: int | None,
-        reduce: Any,
-    ) -> None:
+    def log(self, hook: str | None, name: str, value: Any, prog_bar: bool, logger: bool, on_step: bool | None,
+            on_epoch: bool | None, reduce_fx: Any, sync_dist: bool, batch_size: int | None, reduce: Any) -> None:
+        """Record one ``self.log`` call made from ``hook`` (see ``Module.log`` for the options)."""
         entry = self.entries.get(name)
         if entry is None:
             entry = self._new_entry(hook, name, value, prog_bar, logger, on_step, on_epoch, reduce_fx, sync_dist)
@@ -196,7 +184,10 @@ class ResultCollection:
             )
         if sync_dist:
             value = reduce(value, entry.reduce_fx)
-        entry.add(value, batch_size if batch_size is not None else (self._infer_batch_size() if entry.on_epoch else 1))
+        if not entry.on_epoch:
+            entry.step_value = value
+        else:
+            entry.add(value, batch_size if batch_size is not None else self._infer_batch_size())
 
     def _new_entry(self, hook, name, value, prog_bar, logger, on_step, on_epoch, reduce_fx, sync_dist) -> _Entry:
         if not isinstance(name, str) or not name:

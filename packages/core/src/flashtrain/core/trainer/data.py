@@ -132,3 +132,18 @@ class ReplayableLoader:
         )
         return itertools.islice(iter(self._seeded_loader), skip, None)
 
+
+
+def without_shuffle(loader: Any) -> Any:
+    """The same DataLoader in sequential order (for ``overfit_batches``: the same batches every epoch)."""
+    if type(loader) is not DataLoader or isinstance(loader.sampler, SequentialSampler) or loader.batch_size is None:
+        return loader
+    if isinstance(loader.dataset, IterableDataset):
+        return loader
+    warnings.warn("overfit_batches: turning off shuffling of the training dataloader so every epoch sees the same "
+                  "batches.", stacklevel=3)
+    return DataLoader(
+        loader.dataset, batch_size=loader.batch_size, shuffle=False, num_workers=loader.num_workers,
+        collate_fn=loader.collate_fn, pin_memory=loader.pin_memory, drop_last=loader.drop_last,
+        worker_init_fn=loader.worker_init_fn, persistent_workers=loader.persistent_workers,
+    )

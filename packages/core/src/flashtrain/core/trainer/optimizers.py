@@ -84,6 +84,8 @@ def parse_optimizers(returned: Any) -> tuple[list[torch.optim.Optimizer], list[L
                 schedulers += scheds
         else:
             optimizers = items
+    else:
+        optimizers = [returned]  # not a known form: the check below names its type
     for optimizer in optimizers:
         if not isinstance(optimizer, torch.optim.Optimizer):
             raise TypeError(
@@ -106,6 +108,12 @@ class ManagedOptimizer:
         result = self._precision.optimizer_step(self.optimizer, closure)
         self._trainer.global_step += 1
         return result
+
+    def step_evaluated(self, loss: torch.Tensor | None) -> None:
+        """Step after the trainer already ran the closure; no update when it returned None (a skipped batch)."""
+        if loss is not None:
+            self._precision.optimizer_step(self.optimizer, None)
+        self._trainer.global_step += 1
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         self.optimizer.zero_grad(set_to_none=set_to_none)

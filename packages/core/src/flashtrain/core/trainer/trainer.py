@@ -32,7 +32,7 @@ from flashtrain.core.precision import build_precision
 from flashtrain.core.seed import current_seed
 from flashtrain.core.strategies import STRATEGY_NAMES, SingleDeviceStrategy, Strategy
 from flashtrain.core.trainer import evaluation, flags
-from flashtrain.core.trainer.data import ReplayableLoader, has_len
+from flashtrain.core.trainer.data import ReplayableLoader, has_len, without_shuffle
 from flashtrain.core.trainer.loop import fit_loop
 from flashtrain.core.trainer.optimizers import LRSchedulerConfig, ManagedOptimizer, parse_optimizers
 
@@ -553,6 +553,8 @@ class Trainer:
         if train_loader is None:
             raise ValueError("trainer.fit needs training data: pass train_dataloaders=... or a datamodule with "
                              "train_dataloader().")
+        if self.overfit_batches:
+            train_loader = without_shuffle(train_loader)
         self.num_training_batches = self._limited_length(train_loader, self.limit_train_batches, "train")
         if val is None and self.datamodule is not None and DataModule.defines(self.datamodule, "val_dataloader"):
             val = self.datamodule.val_dataloader()
@@ -725,6 +727,7 @@ class Trainer:
             logger.log_hyperparams(dict(module.hparams))
 
     def _handle_nonfinite_loss(self, loss: torch.Tensor, batch_idx: int) -> bool:
+        loss = loss.detach()
         """on_nan policy: True means skip this step; "raise" raises FloatingPointError naming the step."""
         if self.on_nan == "skip_step":
             warnings.warn(f"Non-finite loss ({float(loss)}) at step {self.global_step} (epoch {self.current_epoch}, "
@@ -749,16 +752,21 @@ class Trainer:
             self.module, Module, method)
 
     def _build_hook_table(self) -> None:
-        """For each hook, the callbacks that override it; hooks nobody overrides cost one dict lookup."""
+        """Only hooks that a callback or the module overrides are listed; the others cost one dict lookup."""
         self._hooks = {}
         names = [name for name in dir(Callback) if name.startswith("on_") or name in ("setup", "teardown")]
         for name in names:
             callbacks = [cb for cb in self.callbacks if overrides(cb, Callback, name)]
             defined_on_module = hasattr(Module, name) and overrides(self.module, Module, name)
-            self._hooks[name] = (callbacks, getattr(self.module, name) if defined_on_module else None)
+            if callbacks or defined_on_module:
+                self._hooks[name] = (callbacks, getattr(self.module, name) if defined_on_module else None)
 
     def _call_hook(self, name: str, *args: Any, runs_last: bool | None = None, module: bool = True) -> Any:
-        callbacks, module_hook = self._hooks.get(name, ((), None))
+        """Call a hook on the callbacks (those with ``runs_last`` as given, or all), then on the module."""
+        entry = self._hooks.get(name)
+        if entry is None:
+            return None
+        callbacks, module_hook = entry
         self._current_hook = name
         for callback in callbacks:
             if runs_last is None or callback.runs_last == runs_last:
@@ -767,9 +775,6 @@ class Trainer:
             self._current_hook = name
             return module_hook(*args)
         return None
-
-    def _log_value(self, name: str, value: Any, **options: Any) -> None:
-        self._results.log(self._current_hook, name, value, reduce=self.strategy.reduce, **options)
 
     # ==================================================================================================
     # checkpoints

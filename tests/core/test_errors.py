@@ -1,0 +1,148 @@
+"""Bad input gets a ValueError/TypeError that names what was wrong and what is allowed."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from flashtrain.core import Module, Trainer
+from tests.core.helpers import RegressionModule, loader, quiet_trainer
+
+
+@pytest.mark.parametrize(
+    ("returned", "error", "match"),
+    [
+        ("a string", TypeError, "training_step must return a loss tensor, a dict with a 'loss' key, or None.*got str"),
+        ({"los": 1}, ValueError, r"returned a dict without a 'loss' key \(keys: \['los'\]\)"),
+        (3.0, TypeError, "got float"),
+    ],
+)
+def test_wrong_return_from_training_step(returned, error, match):
+    class Bad(RegressionModule):
+        def training_step(self, batch, batch_idx):
+            return returned
+
+    with pytest.raises(error, match=match):
+        quiet_trainer(max_steps=1).fit(Bad(), loader())
+
+
+def test_missing_configure_optimizers():
+    class NoOptimizer(Module):
+        def training_step(self, batch, batch_idx):
+            return torch.tensor(0.0, requires_grad=True)
+
+    with pytest.raises(ValueError, match=r"NoOptimizer has no configure_optimizers\(self\).*torch.optim.Adam"):
+        quiet_trainer(max_steps=1).fit(NoOptimizer(), loader())
+
+
+def test_missing_training_step():
+    with pytest.raises(ValueError, match=r"has no training_step\(self, batch, batch_idx\)"):
+        quiet_trainer().fit(Module(), loader())
+
+
+def test_not_a_module():
+    with pytest.raises(TypeError, match="expects a flashtrain.core.Module, got Linear"):
+        quiet_trainer().fit(torch.nn.Linear(2, 2), loader())
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        (dict(fast_dev_run=True, max_steps=10), "fast_dev_run=1 .* conflicts with max_steps"),
+        (dict(fast_dev_run=2, max_epochs=3), "conflicts with max_epochs"),
+        (dict(accelerator="tpuu"), "Unknown accelerator 'tpuu'. Allowed: 'auto', 'cpu', 'cuda', 'gpu', 'mps'"),
+        (dict(precision="17"), r"Unknown precision '17'. Allowed: '32-true', '64-true', '16-mixed', 'bf16-mixed'"),
+        (dict(precision="16-mixed", accelerator="cpu"), "needs a GPU.*Use precision='bf16-mixed' on CPU"),
+        (dict(strategy="fsdp9"), "strategy='fsdp9' is not supported. Allowed: 'auto'"),
+        (dict(gpus=1, accelerator="cpu"), "gpus=1 is shorthand for accelerator='gpu'"),
+        (dict(max_epochs=2.5), "max_epochs must be an int"),
+        (dict(max_steps=0.5), "max_steps must be an int"),
+        (dict(limit_train_batches=1.5), r"limit_train_batches as a float is a fraction and must be in \[0.0, 1.0\]"),
+        (dict(limit_val_batches="all"), "limit_val_batches must be an int"),
+        (dict(val_check_interval=0.0), r"val_check_interval must be a float in \(0.0, 1.0\]"),
+        (dict(accumulate_grad_batches=0), "accumulate_grad_batches must be an int >= 1"),
+        (dict(gradient_clip_algorithm="l2"), "gradient_clip_algorithm='l2' is not supported. Allowed: None, 'norm'"),
+        (dict(gradient_clip_val=-1), "gradient_clip_val must be a number >= 0"),
+        (dict(max_time="1 hour"), "max_time must be 'DD:HH:MM:SS'"),
+        (dict(on_nan="ignore"), "on_nan='ignore' is not supported. Allowed: 'raise', 'skip_step', None"),
+        (dict(devices=0), "devices must be a positive int"),
+        (dict(log_every_n_steps=0), "log_every_n_steps must be an int >= 1"),
+        (dict(deterministic="yes"), "deterministic='yes' is not supported"),
+    ],
+)
+def test_bad_trainer_arguments(kwargs, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        Trainer(**kwargs)
+
+
+def test_val_check_interval_longer_than_the_epoch():
+    with pytest.raises(ValueError, match="val_check_interval=20 is larger than the 8 training batches"):
+        quiet_trainer(max_epochs=1, val_check_interval=20).fit(RegressionModule(), loader(), loader())
+
+
+def test_several_optimizers_need_manual_optimization():
+    class Two(RegressionModule):
+        def configure_optimizers(self):
+            return [torch.optim.SGD(self.parameters(), lr=0.1), torch.optim.SGD(self.parameters(), lr=0.1)]
+
+    with pytest.raises(ValueError, match="returned 2 optimizers.*self.automatic_optimization = False"):
+        quiet_trainer(max_steps=1).fit(Two(), loader())
+
+
+def test_configure_optimizers_returning_junk():
+    class Junk(RegressionModule):
+        def configure_optimizers(self):
+            return "adam"
+
+    with pytest.raises(TypeError, match="configure_optimizers must return an optimizer.*found str"):
+        quiet_trainer(max_steps=1).fit(Junk(), loader())
+
+
+def test_plateau_scheduler_needs_a_monitor():
+    class Plateau(RegressionModule):
+        def configure_optimizers(self):
+            optimizer = torch.optim.SGD(self.parameters(), lr=0.1)
+            return {"optimizer": optimizer, "lr_scheduler": torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer)}
+
+    with pytest.raises(ValueError, match="ReduceLROnPlateau needs a metric to monitor"):
+        quiet_trainer(max_steps=1).fit(Plateau(), loader())
+
+
+def test_plateau_scheduler_monitor_not_logged():
+    class Plateau(RegressionModule):
+        def configure_optimizers(self):
+            optimizer = torch.optim.SGD(self.parameters(), lr=0.1)
+            scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer)
+            return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "monitor": "val_acc"}}
+
+    with pytest.raises(ValueError, match=r"ReduceLROnPlateau monitors 'val_acc', which was not logged.*train_loss"):
+        quiet_trainer(max_epochs=1).fit(Plateau(), loader())
+
+
+def test_manual_optimization_rejects_automatic_only_flags():
+    class Manual(RegressionModule):
+        def __init__(self):
+            super().__init__()
+            self.automatic_optimization = False
+
+    with pytest.raises(ValueError, match="accumulate_grad_batches and gradient_clip_val apply to automatic"):
+        quiet_trainer(max_steps=1, accumulate_grad_batches=2).fit(Manual(), loader())
+
+
+def test_fraction_limit_needs_a_sized_loader():
+    class Stream(torch.utils.data.IterableDataset):
+        def __iter__(self):
+            for _ in range(4):
+                yield torch.randn(8), torch.randn(1)
+
+    with pytest.raises(ValueError, match=r"limit_train_batches=0.5 is a fraction, but the train dataloader has no len"):
+        quiet_trainer(max_epochs=1, limit_train_batches=0.5).fit(
+            RegressionModule(), torch.utils.data.DataLoader(Stream(), batch_size=2))
+
+
+def test_validate_without_validation_step():
+    class NoVal(Module):
+        pass
+
+    with pytest.raises(ValueError, match=r"has no validation_step\(self, batch, batch_idx\); trainer.validate needs"):
+        quiet_trainer().validate(NoVal(), loader())

@@ -1,0 +1,124 @@
+"""Hooks run in the order documented in flashtrain/core/trainer/loop.py."""
+
+from __future__ import annotations
+
+from flashtrain.core import Callback
+from tests.core.helpers import RegressionModule, loader, quiet_trainer
+
+CALLBACK_HOOKS = [name for name in dir(Callback) if name.startswith("on_") or name in ("setup", "teardown")]
+MODULE_METHODS = [*CALLBACK_HOOKS, "configure_optimizers", "training_step", "validation_step", "test_step",
+                  "predict_step", "optimizer_step", "optimizer_zero_grad", "backward", "configure_gradient_clipping"]
+
+
+class RecordingCallback(Callback):
+    def __init__(self, calls):
+        self.calls = calls
+
+
+class RecordingModule(RegressionModule):
+    def __init__(self, calls):
+        super().__init__()
+        self.calls = calls
+
+
+def _record_callback(name):
+    def hook(self, *args, **kwargs):
+        self.calls.append(f"Callback.{name}")
+    return hook
+
+
+def _record_module(name):
+    base = getattr(RegressionModule, name, None)
+
+    def hook(self, *args, **kwargs):
+        self.calls.append(name)
+        if base is not None:
+            return base(self, *args, **kwargs)
+    return hook
+
+
+for _name in CALLBACK_HOOKS:
+    setattr(RecordingCallback, _name, _record_callback(_name))
+for _name in MODULE_METHODS:
+    if hasattr(RegressionModule, _name) or _name in CALLBACK_HOOKS:
+        setattr(RecordingModule, _name, _record_module(_name))
+
+VAL_LOOP = [
+    "Callback.on_validation_start", "on_validation_start",
+    "Callback.on_validation_epoch_start", "on_validation_epoch_start",
+    "Callback.on_validation_batch_start", "on_validation_batch_start", "validation_step",
+    "Callback.on_validation_batch_end", "on_validation_batch_end",
+    "Callback.on_validation_epoch_end", "on_validation_epoch_end",
+    "Callback.on_validation_end", "on_validation_end",
+]
+
+
+def train_batch(window_start=True, window_end=True):
+    calls = ["Callback.on_train_batch_start", "on_train_batch_start"]
+    if window_end:
+        calls.append("optimizer_step")  # it wraps the closure below through optimizer.step(closure)
+    if window_start:
+        calls += ["Callback.on_before_zero_grad", "on_before_zero_grad", "optimizer_zero_grad"]
+    calls.append("training_step")
+    calls += ["Callback.on_before_backward", "on_before_backward", "backward", "Callback.on_after_backward",
+              "on_after_backward"]
+    if window_end:
+        calls += ["Callback.on_before_optimizer_step", "on_before_optimizer_step", "configure_gradient_clipping"]
+    return calls + ["Callback.on_train_batch_end", "on_train_batch_end"]
+
+
+def test_fit_hook_order():
+    calls = []
+    trainer = quiet_trainer(max_epochs=1, limit_train_batches=2, limit_val_batches=1, num_sanity_val_steps=1,
+                            accumulate_grad_batches=2, callbacks=[RecordingCallback(calls)])
+    trainer.fit(RecordingModule(calls), loader(), loader())
+    expected = [
+        "Callback.setup", "setup", "configure_optimizers",
+        "Callback.on_fit_start", "on_fit_start",
+        "Callback.on_sanity_check_start", *VAL_LOOP, "Callback.on_sanity_check_end",
+        "Callback.on_train_start", "on_train_start",
+        "Callback.on_train_epoch_start", "on_train_epoch_start",
+        *train_batch(window_start=True, window_end=False),
+        *train_batch(window_start=False, window_end=True),
+        *VAL_LOOP,
+        "Callback.on_train_epoch_end", "on_train_epoch_end",
+        "Callback.on_train_end", "on_train_end",
+        "Callback.on_fit_end", "on_fit_end",
+        "Callback.teardown", "teardown",
+    ]
+    assert calls == expected
+
+
+def test_test_and_predict_hook_order():
+    calls = []
+    trainer = quiet_trainer(limit_test_batches=1, limit_predict_batches=1, callbacks=[RecordingCallback(calls)])
+    model = RecordingModule(calls)
+    trainer.test(model, loader(), verbose=False)
+    assert calls == [
+        "Callback.setup", "setup", "Callback.on_test_start", "on_test_start",
+        "Callback.on_test_epoch_start", "on_test_epoch_start",
+        "Callback.on_test_batch_start", "on_test_batch_start", "test_step",
+        "Callback.on_test_batch_end", "on_test_batch_end",
+        "Callback.on_test_epoch_end", "on_test_epoch_end", "Callback.on_test_end", "on_test_end",
+        "Callback.teardown", "teardown",
+    ]
+    calls.clear()
+    trainer.predict(model, loader())
+    assert calls == [
+        "Callback.setup", "setup", "Callback.on_predict_start", "on_predict_start",
+        "Callback.on_predict_epoch_start", "on_predict_epoch_start",
+        "Callback.on_predict_batch_start", "on_predict_batch_start", "predict_step",
+        "Callback.on_predict_batch_end", "on_predict_batch_end",
+        "Callback.on_predict_epoch_end", "on_predict_epoch_end", "Callback.on_predict_end", "on_predict_end",
+        "Callback.teardown", "teardown",
+    ]
+
+
+def test_on_train_batch_start_returning_minus_one_ends_the_epoch():
+    class Stopper(RegressionModule):
+        def on_train_batch_start(self, batch, batch_idx):
+            return -1 if batch_idx == 3 else None
+
+    trainer = quiet_trainer(max_epochs=2)
+    trainer.fit(Stopper(), loader(n=64, batch_size=8))
+    assert trainer.global_step == 6  # 3 batches in each of the 2 epochs

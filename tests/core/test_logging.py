@@ -1,0 +1,161 @@
+"""self.log semantics (Lightning 2.x): keys, epoch reductions, torchmetrics, and what reaches the loggers."""
+
+from __future__ import annotations
+
+import csv
+import glob
+import os
+
+import pytest
+import torch
+import torchmetrics
+from torch.utils.data import DataLoader, TensorDataset
+
+from flashtrain.core.loggers import CSVLogger, TensorBoardLogger
+from tests.core.helpers import RegressionModule, loader, quiet_trainer
+
+
+def ten_samples_in_batches_of_four() -> DataLoader:
+    """Batches of 4, 4 and 2 samples: a plain mean and a batch-size-weighted mean differ."""
+    return DataLoader(TensorDataset(torch.arange(80.0).reshape(10, 8) / 80, torch.zeros(10, 1)), batch_size=4)
+
+
+class ValueLogger(RegressionModule):
+    """Logs the batch index as a value, so every reduction has a known answer."""
+
+    def training_step(self, batch, batch_idx):
+        self.log("idx", float(batch_idx), on_step=True, on_epoch=True, prog_bar=True)
+        self.log("idx_sum", float(batch_idx), on_epoch=True, reduce_fx="sum")
+        self.log("idx_max", torch.tensor(float(batch_idx)), on_step=False, on_epoch=True, reduce_fx=torch.max)
+        self.log("hidden", 1.0, logger=False)
+        return super().training_step(batch, batch_idx)
+
+    def validation_step(self, batch, batch_idx):
+        self.log("val_idx", float(batch_idx))  # default in validation: on_epoch, batch-size weighted
+        self.log("val_idx_explicit", float(batch_idx), batch_size=1)  # explicit sizes: a plain mean
+
+
+def test_step_and_epoch_keys_and_weighted_means(tmp_path):
+    csv_logger = CSVLogger(save_dir=str(tmp_path))
+    trainer = quiet_trainer(max_epochs=1, logger=csv_logger, log_every_n_steps=1)
+    trainer.fit(ValueLogger(), ten_samples_in_batches_of_four(), ten_samples_in_batches_of_four())
+    metrics = trainer.callback_metrics
+
+    assert metrics["idx_step"] == 2.0  # last step's value
+    assert metrics["idx_epoch"] == pytest.approx((0 * 4 + 1 * 4 + 2 * 2) / 10)  # weighted by batch size
+    assert metrics["idx"] == metrics["idx_epoch"]  # the plain name holds the epoch value after the epoch
+    assert metrics["idx_sum"] == 3.0
+    assert metrics["idx_max"] == 2.0
+    assert metrics["val_idx"] == pytest.approx(0.8)
+    assert metrics["val_idx_explicit"] == pytest.approx(1.0)
+    assert "hidden" in metrics and "hidden" not in trainer.logged_metrics  # logger=False: callbacks only
+    assert set(trainer.progress_bar_metrics) >= {"idx_step", "idx_epoch"}
+
+    with open(os.path.join(csv_logger.log_dir, "metrics.csv")) as handle:
+        rows = list(csv.DictReader(handle))
+    step_values = [float(r["idx_step"]) for r in rows if r.get("idx_step")]
+    assert step_values == [0.0, 1.0, 2.0]
+    assert [float(r["idx_epoch"]) for r in rows if r.get("idx_epoch")] == pytest.approx([0.8])
+    assert "hidden" not in rows[0]
+
+
+def test_step_values_during_the_epoch_reach_callbacks():
+    seen = []
+
+    class Probe(ValueLogger):
+        def on_train_batch_end(self, outputs, batch, batch_idx):
+            seen.append(float(self.trainer.callback_metrics["idx"]))
+
+    quiet_trainer(max_epochs=1).fit(Probe(), ten_samples_in_batches_of_four())
+    assert seen == [0.0, 1.0, 2.0]
+
+
+class MetricObjectModule(RegressionModule):
+    def __init__(self):
+        super().__init__()
+        self.batches_seen = torchmetrics.SumMetric()
+        self.train_count = torchmetrics.SumMetric()
+
+    def training_step(self, batch, batch_idx):
+        self.train_count(torch.tensor(1.0))
+        self.log("train_count", self.train_count, on_step=True, on_epoch=True)
+        return super().training_step(batch, batch_idx)
+
+    def validation_step(self, batch, batch_idx):
+        self.batches_seen.update(torch.tensor(1.0))
+        self.log("val_batches", self.batches_seen)
+
+
+def test_torchmetrics_are_computed_and_reset_each_epoch(tmp_path):
+    logger = CSVLogger(save_dir=str(tmp_path))
+    trainer = quiet_trainer(max_epochs=3, logger=logger, num_sanity_val_steps=2)
+    trainer.fit(MetricObjectModule(), loader(n=64, batch_size=8), loader(n=40, batch_size=8))
+    with open(os.path.join(logger.log_dir, "metrics.csv")) as handle:
+        rows = list(csv.DictReader(handle))
+    per_epoch = [float(r["val_batches"]) for r in rows if r.get("val_batches")]
+    # 5 validation batches each epoch: not cumulative, and the 2 sanity-check batches are not counted.
+    assert per_epoch == [5.0, 5.0, 5.0]
+    assert [float(r["train_count_epoch"]) for r in rows if r.get("train_count_epoch")] == [8.0, 8.0, 8.0]
+    assert trainer.callback_metrics["train_count_step"] == 1.0  # the metric's forward value of the last batch
+
+
+def test_tensorboard_event_files_hold_the_logged_scalars(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    logger = TensorBoardLogger(save_dir=str(tmp_path))
+    trainer = quiet_trainer(max_epochs=2, logger=logger, log_every_n_steps=2)
+    trainer.fit(ValueLogger(), ten_samples_in_batches_of_four(), ten_samples_in_batches_of_four())
+
+    assert logger.log_dir == os.path.join(str(tmp_path), "logs", "version_0")
+    assert glob.glob(os.path.join(logger.log_dir, "events.out.tfevents.*"))
+    events = EventAccumulator(logger.log_dir)
+    events.Reload()
+    tags = events.Tags()["scalars"]
+    assert {"idx_step", "idx_epoch", "val_idx", "idx_sum_epoch", "idx_max", "epoch"} <= set(tags)
+    assert [e.value for e in events.Scalars("idx_step")] == [1.0, 0.0, 2.0]  # every 2nd of 6 steps
+    assert [e.step for e in events.Scalars("idx_step")] == [1, 3, 5]
+    assert [e.value for e in events.Scalars("idx_epoch")] == pytest.approx([0.8, 0.8])
+    assert [e.value for e in events.Scalars("val_idx")] == pytest.approx([0.8, 0.8])
+    assert os.path.exists(os.path.join(logger.log_dir, "hparams.yaml"))
+
+
+def test_a_second_run_gets_the_next_version(tmp_path):
+    for expected in ("version_0", "version_1"):
+        trainer = quiet_trainer(max_epochs=1, logger=TensorBoardLogger(save_dir=str(tmp_path)))
+        trainer.fit(RegressionModule(), loader())
+        assert trainer.log_dir.endswith(expected)
+
+
+@pytest.mark.parametrize(
+    ("value", "error", "match"),
+    [
+        (torch.ones(3), ValueError, r"needs a scalar, got a tensor of shape \(3,\)"),
+        ("high", TypeError, "got value of type str"),
+    ],
+)
+def test_bad_values_are_refused_with_the_name(value, error, match):
+    class Bad(RegressionModule):
+        def training_step(self, batch, batch_idx):
+            self.log("bad", value)
+            return super().training_step(batch, batch_idx)
+
+    with pytest.raises(error, match=match):
+        quiet_trainer(max_steps=1).fit(Bad(), loader())
+
+
+def test_logging_from_a_hook_without_steps_is_refused():
+    class Bad(RegressionModule):
+        def on_train_epoch_end(self):
+            self.log("x", 1.0, on_step=True)
+
+    with pytest.raises(ValueError, match=r"on_step=True\) is not allowed in on_train_epoch_end"):
+        quiet_trainer(max_steps=1).fit(Bad(), loader())
+
+
+def test_logging_in_predict_step_is_refused():
+    class Bad(RegressionModule):
+        def predict_step(self, batch, batch_idx, dataloader_idx=0):
+            self.log("x", 1.0)
+
+    with pytest.raises(ValueError, match="cannot be called from predict_step"):
+        quiet_trainer().predict(Bad(), loader())

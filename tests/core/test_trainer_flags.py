@@ -1,0 +1,313 @@
+"""Every Trainer flag changes what happens; each test here fails if its flag is ignored."""
+
+from __future__ import annotations
+
+import glob
+import os
+
+import pytest
+import torch
+
+from flashtrain.core import Callback, Trainer
+from flashtrain.core.callbacks import EarlyStopping, ModelCheckpoint
+from flashtrain.core.loggers import CSVLogger
+from tests.core.helpers import RegressionModule, loader, quiet_trainer
+
+
+class Counter(RegressionModule):
+    """Counts steps per stage and records the batches it trained on."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.counts = {"train": 0, "val": 0, "test": 0, "predict": 0}
+        self.val_at = []  # (epoch, batches trained so far in the epoch) when validation started
+        self.first_values = []
+        self._in_epoch = 0
+
+    def on_train_epoch_start(self):
+        self._in_epoch = 0
+
+    def training_step(self, batch, batch_idx):
+        self.counts["train"] += 1
+        self._in_epoch += 1
+        self.first_values.append(float(batch[0][0, 0]))
+        return super().training_step(batch, batch_idx)
+
+    def on_validation_start(self):
+        if not self.trainer.sanity_checking:
+            self.val_at.append((self.current_epoch, self._in_epoch))
+
+    def validation_step(self, batch, batch_idx):
+        self.counts["val"] += 1
+        return super().validation_step(batch, batch_idx)
+
+    def test_step(self, batch, batch_idx):
+        self.counts["test"] += 1
+        return super().test_step(batch, batch_idx)
+
+    def predict_step(self, batch, batch_idx, dataloader_idx=0):
+        self.counts["predict"] += 1
+        return super().predict_step(batch, batch_idx)
+
+
+def fit(model=None, train=None, val=None, **kwargs):
+    model = model or Counter()
+    trainer = quiet_trainer(**kwargs)
+    trainer.fit(model, train or loader(n=64, batch_size=8), val)
+    return trainer, model
+
+
+def test_max_epochs():
+    trainer, model = fit(max_epochs=3)
+    assert (trainer.current_epoch, model.counts["train"]) == (3, 24)
+
+
+def test_max_steps_stops_mid_epoch():
+    trainer, model = fit(max_steps=5)
+    assert (trainer.global_step, model.counts["train"], trainer.current_epoch) == (5, 5, 0)
+
+
+def test_min_epochs_overrides_early_stopping():
+    class Constant(Counter):
+        def validation_step(self, batch, batch_idx):
+            self.log("val_loss", 1.0)
+
+    trainer, model = fit(Constant(), val=loader(), max_epochs=10, min_epochs=4,
+                         callbacks=[EarlyStopping(monitor="val_loss", patience=0)])
+    assert trainer.current_epoch == 4
+
+
+def test_min_steps_overrides_a_stop_request():
+    class StopAtOnce(Counter):
+        def on_train_batch_end(self, outputs, batch, batch_idx):
+            self.trainer.should_stop = True
+
+    trainer, _ = fit(StopAtOnce(), max_epochs=5, min_steps=12)
+    assert trainer.global_step == 12
+
+
+def test_max_time_stops_the_run():
+    trainer, model = fit(max_epochs=100, max_time={"seconds": 0})
+    assert model.counts["train"] == 1
+
+
+@pytest.mark.parametrize(("limit", "expected"), [(3, 6), (0.5, 8), (0, 0)])
+def test_limit_train_batches(limit, expected):
+    _, model = fit(max_epochs=2, limit_train_batches=limit)
+    assert model.counts["train"] == expected
+
+
+@pytest.mark.parametrize(("limit", "expected"), [(2, 4), (0.25, 4), (0.0, 0)])
+def test_limit_val_batches(limit, expected):
+    _, model = fit(val=loader(n=64), max_epochs=2, limit_val_batches=limit)
+    assert model.counts["val"] == expected
+
+
+def test_limit_test_and_predict_batches():
+    model = Counter()
+    trainer = quiet_trainer(limit_test_batches=3, limit_predict_batches=0.5)
+    trainer.test(model, loader(n=64), verbose=False)
+    predictions = trainer.predict(model, loader(n=64))
+    assert model.counts["test"] == 3
+    assert model.counts["predict"] == 4 and len(predictions) == 4
+
+
+@pytest.mark.parametrize(("interval", "expected"), [(0.5, [(0, 4), (0, 8)]), (3, [(0, 3), (0, 6)]), (1.0, [(0, 8)])])
+def test_val_check_interval(interval, expected):
+    _, model = fit(val=loader(), max_epochs=1, val_check_interval=interval)
+    assert model.val_at == expected
+
+
+def test_val_check_interval_across_epochs():
+    _, model = fit(val=loader(), max_epochs=2, val_check_interval=5, check_val_every_n_epoch=None)
+    assert model.val_at == [(0, 5), (1, 2), (1, 7)]  # batches 5, 10 and 15 of the run
+
+
+def test_check_val_every_n_epoch():
+    _, model = fit(val=loader(), max_epochs=4, check_val_every_n_epoch=2)
+    assert [epoch for epoch, _ in model.val_at] == [1, 3]
+
+
+@pytest.mark.parametrize(("steps", "expected"), [(0, 0), (1, 1), (-1, 8)])
+def test_num_sanity_val_steps(steps, expected):
+    _, model = fit(val=loader(), max_epochs=1, limit_train_batches=0, num_sanity_val_steps=steps)
+    assert model.counts["val"] == expected
+
+
+def test_accumulate_grad_batches():
+    trainer, _ = fit(max_epochs=2, accumulate_grad_batches=3)
+    assert trainer.global_step == 6  # ceil(8 / 3) per epoch
+
+
+def _norm_after_clipping(**kwargs):
+    norms = []
+
+    class Probe(Counter):
+        def configure_gradient_clipping(self, optimizer, gradient_clip_val=None, gradient_clip_algorithm=None):
+            super().configure_gradient_clipping(optimizer, gradient_clip_val, gradient_clip_algorithm)
+            grads = [p.grad.flatten() for p in self.parameters() if p.grad is not None]
+            norms.append(float(torch.linalg.vector_norm(torch.cat(grads))))
+
+        def training_step(self, batch, batch_idx):
+            return super().training_step(batch, batch_idx) * 1000
+
+    fit(Probe(), max_steps=3, **kwargs)
+    return norms
+
+
+def test_gradient_clip_val_bounds_the_gradient_norm():
+    assert min(_norm_after_clipping()) > 1.0
+    assert max(_norm_after_clipping(gradient_clip_val=0.5)) == pytest.approx(0.5, rel=1e-4)
+
+
+def test_gradient_clip_algorithm_value():
+    seen = []
+
+    class Probe(Counter):
+        def configure_gradient_clipping(self, optimizer, gradient_clip_val=None, gradient_clip_algorithm=None):
+            super().configure_gradient_clipping(optimizer, gradient_clip_val, gradient_clip_algorithm)
+            seen.append(max(float(p.grad.abs().max()) for p in self.parameters() if p.grad is not None))
+
+        def training_step(self, batch, batch_idx):
+            return super().training_step(batch, batch_idx) * 1000
+
+    fit(Probe(), max_steps=2, gradient_clip_val=0.01, gradient_clip_algorithm="value")
+    assert max(seen) <= 0.01 + 1e-9
+
+
+def test_fast_dev_run_runs_n_batches_and_writes_nothing(tmp_path):
+    model = Counter()
+    trainer = Trainer(fast_dev_run=2, default_root_dir=str(tmp_path), enable_progress_bar=False)
+    trainer.fit(model, loader(), loader())
+    assert model.counts["train"] == 2 and model.counts["val"] == 2
+    assert not os.listdir(tmp_path)  # no logs, no checkpoints
+
+
+def test_overfit_batches_reuses_the_same_batches():
+    with pytest.warns(UserWarning, match="turning off shuffling"):
+        _, model = fit(train=loader(n=64, batch_size=8, shuffle=True), max_epochs=3, overfit_batches=2)
+    assert model.counts["train"] == 6
+    assert model.first_values[0:2] == model.first_values[2:4] == model.first_values[4:6]
+
+
+def test_deterministic_and_benchmark():
+    quiet_trainer(deterministic=True)
+    assert torch.are_deterministic_algorithms_enabled()
+    quiet_trainer(deterministic=False, benchmark=True)
+    assert not torch.are_deterministic_algorithms_enabled()
+    assert torch.backends.cudnn.benchmark
+
+
+def test_callbacks_are_called():
+    calls = []
+
+    class Probe(Callback):
+        def on_train_epoch_end(self, trainer, pl_module):
+            calls.append(trainer.current_epoch)
+
+    fit(max_epochs=2, callbacks=[Probe()])
+    assert calls == [0, 1]
+
+
+def test_logger_and_log_every_n_steps(tmp_path):
+    logger = CSVLogger(save_dir=str(tmp_path))
+    fit(max_epochs=1, logger=logger, log_every_n_steps=3)
+    with open(os.path.join(logger.log_dir, "metrics.csv")) as handle:
+        lines = [line for line in handle.read().splitlines()[1:] if line]
+    step_rows = [line for line in lines if line.split(",")[0] in {"2", "5"}]
+    assert len(step_rows) >= 2  # steps 3 and 6 (0-based 2 and 5) were logged, the others not
+    assert not any(line.split(",")[0] in {"0", "1", "3", "4"} for line in lines)
+
+
+def test_logger_false_writes_no_logs(tmp_path):
+    trainer = Trainer(max_epochs=1, logger=False, default_root_dir=str(tmp_path), enable_progress_bar=False,
+                      enable_model_summary=False)
+    trainer.fit(Counter(), loader())
+    assert not os.path.exists(os.path.join(tmp_path, "logs"))
+    assert glob.glob(os.path.join(tmp_path, "checkpoints", "*.ckpt"))  # checkpoints still written
+
+
+def test_enable_checkpointing(tmp_path):
+    Trainer(max_epochs=1, default_root_dir=str(tmp_path / "on"), enable_progress_bar=False).fit(Counter(), loader())
+    Trainer(max_epochs=1, default_root_dir=str(tmp_path / "off"), enable_progress_bar=False,
+            enable_checkpointing=False).fit(Counter(), loader())
+    assert glob.glob(str(tmp_path / "on" / "logs" / "version_0" / "checkpoints" / "epoch=0-step=8.ckpt"))
+    assert not glob.glob(str(tmp_path / "off" / "**" / "*.ckpt"), recursive=True)
+
+
+def test_enable_progress_bar_and_model_summary(capsys):
+    fit(max_epochs=1, enable_progress_bar=True, enable_model_summary=True)
+    captured = capsys.readouterr()
+    assert "Epoch 0" in captured.err and "train_loss_step" in captured.err
+    assert "Trainable params" in captured.out and "| net  | Net " in captured.out
+    fit(max_epochs=1)
+    captured = capsys.readouterr()
+    assert "Epoch 0" not in captured.err and "Trainable params" not in captured.out
+
+
+def test_default_root_dir(tmp_path):
+    trainer = Trainer(max_epochs=1, default_root_dir=str(tmp_path / "root"), enable_progress_bar=False)
+    trainer.fit(Counter(), loader())
+    assert trainer.log_dir == str(tmp_path / "root" / "logs" / "version_0")
+    assert glob.glob(str(tmp_path / "root" / "logs" / "version_0" / "events.out.tfevents.*"))
+
+
+def test_detect_anomaly():
+    seen = []
+
+    class Probe(Counter):
+        def training_step(self, batch, batch_idx):
+            seen.append(torch.is_anomaly_enabled())
+            return super().training_step(batch, batch_idx)
+
+    fit(Probe(), max_steps=1, detect_anomaly=True)
+    fit(Probe(), max_steps=1)
+    assert seen == [True, False]
+
+
+@pytest.mark.parametrize(("precision", "dtype"), [("32-true", torch.float32), ("64-true", torch.float64),
+                                                  ("bf16-mixed", torch.bfloat16), (64, torch.float64)])
+def test_precision(precision, dtype):
+    seen = []
+
+    class Probe(Counter):
+        def training_step(self, batch, batch_idx):
+            seen.append(self(batch[0]).dtype)
+            return super().training_step(batch, batch_idx)
+
+    trainer, model = fit(Probe(), max_steps=2, precision=precision)
+    assert seen == [dtype, dtype]
+    assert model.net.layers[0].weight.dtype == (torch.float64 if dtype == torch.float64 else torch.float32)
+
+
+def test_inference_mode():
+    seen = []
+
+    class Probe(Counter):
+        def validation_step(self, batch, batch_idx):
+            seen.append((torch.is_inference_mode_enabled(), torch.is_grad_enabled()))
+
+    quiet_trainer().validate(Probe(), loader(), verbose=False)
+    quiet_trainer(inference_mode=False).validate(Probe(), loader(), verbose=False)
+    assert seen[0] == (True, False) and seen[-1] == (False, False)
+
+
+def test_gpus_shorthand():
+    assert quiet_trainer(gpus=0).strategy.root_device.type == "cpu"
+    if not torch.cuda.is_available():
+        with pytest.raises(RuntimeError, match="accelerator='gpu' was requested but is not available"):
+            quiet_trainer(gpus=1)
+
+
+def test_accelerator_and_devices():
+    trainer = quiet_trainer(accelerator="cpu", devices=1)
+    assert trainer.strategy.root_device == torch.device("cpu")
+    with pytest.raises(ValueError, match="distributed training is not available"):
+        quiet_trainer(accelerator="cpu", devices=2)
+    with pytest.raises(ValueError, match="distributed training is not available"):
+        quiet_trainer(num_nodes=2)
+
+
+def test_on_train_epoch_end_checkpoint_monitor_key_missing_is_explained(tmp_path):
+    with pytest.raises(ValueError, match=r"could not find 'nope' in the logged metrics: \[.*train_loss"):
+        fit(max_epochs=1, enable_checkpointing=True, callbacks=[ModelCheckpoint(dirpath=str(tmp_path), monitor="nope")])
