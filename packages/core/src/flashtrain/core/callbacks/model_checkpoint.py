@@ -105,7 +105,8 @@ class ModelCheckpoint(Callback):
 
     def on_train_batch_end(self, trainer: Any, pl_module: Any, outputs: Any, batch: Any, batch_idx: int) -> None:
         n = self.every_n_train_steps
-        if n and trainer.global_step % n == 0 and trainer.global_step != self._last_saved_step:
+        step = trainer.global_step
+        if n and step > 0 and step % n == 0 and step != self._last_saved_step:
             self._save(trainer, require_monitor=False)
 
     def on_validation_end(self, trainer: Any, pl_module: Any) -> None:
