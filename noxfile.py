@@ -22,6 +22,7 @@ def lint(session: nox.Session) -> None:
     """ruff over everything."""
     session.install("ruff>=0.5")
     session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
 
 
 @nox.session

@@ -22,11 +22,16 @@ def timed(code: str) -> float:
 
 def core_import_cost() -> tuple[float, list[tuple[int, str]]]:
     """Seconds spent importing flashtrain.core after torch (``-X importtime``), and its slowest sub-imports."""
-    probe = subprocess.run([sys.executable, "-X", "importtime", "-c", "import torch; import flashtrain.core"],
-                           capture_output=True, text=True, check=True).stderr
+    probe = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", "import torch; import flashtrain.core"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stderr
     after_torch = probe.split("| torch\n", 1)[-1]
-    rows = [(int(m.group(1)), m.group(2).strip())
-            for m in re.finditer(r"import time:\s+\d+ \|\s+(\d+) \|(.*)", after_torch)]
+    rows = [
+        (int(m.group(1)), m.group(2).strip()) for m in re.finditer(r"import time:\s+\d+ \|\s+(\d+) \|(.*)", after_torch)
+    ]
     total = next(cumulative for cumulative, name in rows if name == "flashtrain.core")
     return total / 1e6, rows
 
@@ -52,7 +57,9 @@ def main() -> None:
         print(f"  {cumulative:>8}  {name}")
     cli_imports_torch = subprocess.run(
         [sys.executable, "-c", "import sys, flashtrain.cli.main; print('torch' in sys.modules)"],
-        capture_output=True, text=True).stdout.strip()
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
     print(f"flash-train --help imports torch: {cli_imports_torch}")
 
 

@@ -71,10 +71,17 @@ class MLP(Module):
 
 
 def flashtrain_fit(loader: DataLoader, steps: int, defaults: bool) -> float:
-    with tempfile.TemporaryDirectory() as root, open(os.devnull, "w") as sink, \
-            contextlib.redirect_stderr(sink), contextlib.redirect_stdout(sink):
-        options = {} if defaults else dict(logger=False, enable_progress_bar=False, enable_checkpointing=False,
-                                           enable_model_summary=False)
+    with (
+        tempfile.TemporaryDirectory() as root,
+        open(os.devnull, "w") as sink,
+        contextlib.redirect_stderr(sink),
+        contextlib.redirect_stdout(sink),
+    ):
+        options = (
+            {}
+            if defaults
+            else dict(logger=False, enable_progress_bar=False, enable_checkpointing=False, enable_model_summary=False)
+        )
         trainer = Trainer(max_steps=steps, max_epochs=1, default_root_dir=root, **options)
         start = time.perf_counter()
         trainer.fit(MLP(), loader)
@@ -102,12 +109,20 @@ def lightning_fit(loader: DataLoader, steps: int, defaults: bool) -> float | Non
         def configure_optimizers(self):
             return torch.optim.Adam(self.parameters(), lr=1e-3)
 
-    with tempfile.TemporaryDirectory() as root, open(os.devnull, "w") as sink, \
-            contextlib.redirect_stderr(sink), contextlib.redirect_stdout(sink):
-        options = {} if defaults else dict(logger=False, enable_progress_bar=False, enable_checkpointing=False,
-                                           enable_model_summary=False)
-        trainer = L.Trainer(max_steps=steps, max_epochs=1, default_root_dir=root, accelerator="cpu", devices=1,
-                            **options)
+    with (
+        tempfile.TemporaryDirectory() as root,
+        open(os.devnull, "w") as sink,
+        contextlib.redirect_stderr(sink),
+        contextlib.redirect_stdout(sink),
+    ):
+        options = (
+            {}
+            if defaults
+            else dict(logger=False, enable_progress_bar=False, enable_checkpointing=False, enable_model_summary=False)
+        )
+        trainer = L.Trainer(
+            max_steps=steps, max_epochs=1, default_root_dir=root, accelerator="cpu", devices=1, **options
+        )
         start = time.perf_counter()
         trainer.fit(LitMLP(), loader)
         return time.perf_counter() - start
@@ -142,14 +157,18 @@ def main() -> None:
         order.shuffle(keys)  # no variant always runs first or last
         for key in keys:
             times[key].append(runs[key]())
-        print(f"round {round_index + 1}/{args.rounds}: " + "  ".join(f"{k} {times[k][-1]:.3f}s" for k in runs),
-              file=sys.stderr)
+        print(
+            f"round {round_index + 1}/{args.rounds}: " + "  ".join(f"{k} {times[k][-1]:.3f}s" for k in runs),
+            file=sys.stderr,
+        )
 
     def ratio(key: str) -> float:
         return statistics.median(t / h for t, h in zip(times[key], times["hand"]))
 
-    print(f"torch {torch.__version__}, 1 thread, {args.steps} steps, {args.rounds} rounds; "
-          f"hand-written loop median {statistics.median(times['hand']):.3f}s")
+    print(
+        f"torch {torch.__version__}, 1 thread, {args.steps} steps, {args.rounds} rounds; "
+        f"hand-written loop median {statistics.median(times['hand']):.3f}s"
+    )
     print(f"hand-written loop, run again : {ratio('hand_again'):.3f}x   (noise floor)")
     print(f"flashtrain Trainer, defaults : {ratio('ft_defaults'):.3f}x   (target <= 1.05x)")
     print(f"flashtrain Trainer, barebones: {ratio('ft_bare'):.3f}x   (target <= 1.02x)")

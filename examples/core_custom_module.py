@@ -34,8 +34,9 @@ class DigitsDataModule(DataModule):
         x = torch.tensor(digits.data, dtype=torch.float32) / 16.0
         y = torch.tensor(digits.target)
         x_train, x_rest, y_train, y_rest = train_test_split(x, y, test_size=0.3, stratify=y, random_state=self.seed)
-        x_val, x_test, y_val, y_test = train_test_split(x_rest, y_rest, test_size=0.5, stratify=y_rest,
-                                                        random_state=self.seed)
+        x_val, x_test, y_val, y_test = train_test_split(
+            x_rest, y_rest, test_size=0.5, stratify=y_rest, random_state=self.seed
+        )
         self.train_set = TensorDataset(x_train, y_train)
         self.val_set = TensorDataset(x_val, y_val)
         self.test_set = TensorDataset(x_test, y_test)
@@ -107,8 +108,11 @@ def main() -> None:
     datamodule = DigitsDataModule(seed=args.seed)
     model = DigitsClassifier()
     checkpoint = ModelCheckpoint(monitor="val_acc", mode="max", save_last=True, filename="{epoch}-{val_acc:.3f}")
-    trainer = Trainer(max_epochs=args.max_epochs, default_root_dir=args.output_dir,
-                      callbacks=[checkpoint, EarlyStopping(monitor="val_loss", patience=5)])
+    trainer = Trainer(
+        max_epochs=args.max_epochs,
+        default_root_dir=args.output_dir,
+        callbacks=[checkpoint, EarlyStopping(monitor="val_loss", patience=5)],
+    )
     trainer.fit(model, datamodule=datamodule)
     print(f"best checkpoint: {checkpoint.best_model_path} (val_acc {checkpoint.best_model_score:.4f})")
 

@@ -67,7 +67,12 @@ class RegressionModule(Module):
 
 def quiet_trainer(**kwargs) -> Trainer:
     """A Trainer with logger, checkpointing, progress bar and summary off unless asked for."""
-    defaults = dict(logger=False, enable_checkpointing=False, enable_progress_bar=False,
-                    enable_model_summary=False, num_sanity_val_steps=0)
+    defaults = dict(
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+    )
     defaults.update(kwargs)
     return Trainer(**defaults)

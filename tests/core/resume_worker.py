@@ -38,8 +38,9 @@ class NoisyData(Dataset):
 class Model(Module):
     def __init__(self) -> None:
         super().__init__()
-        self.net = torch.nn.Sequential(torch.nn.Linear(8, 32), torch.nn.ReLU(), torch.nn.Dropout(0.3),
-                                       torch.nn.Linear(32, 1))
+        self.net = torch.nn.Sequential(
+            torch.nn.Linear(8, 32), torch.nn.ReLU(), torch.nn.Dropout(0.3), torch.nn.Linear(32, 1)
+        )
 
     def training_step(self, batch, batch_idx):
         x, y = batch
@@ -70,12 +71,20 @@ class SignalAtStep(Callback):
 def main() -> None:
     root, mode, step, workers, out = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
     seed_everything(0)
-    callbacks = [ModelCheckpoint(dirpath=os.path.join(root, "ckpts"), every_n_train_steps=2, save_top_k=-1,
-                                 save_last=True)]
+    callbacks = [
+        ModelCheckpoint(dirpath=os.path.join(root, "ckpts"), every_n_train_steps=2, save_top_k=-1, save_last=True)
+    ]
     if mode in ("kill", "term"):
         callbacks.insert(0, SignalAtStep(step, signal.SIGKILL if mode == "kill" else signal.SIGTERM))
-    trainer = Trainer(max_epochs=3, accumulate_grad_batches=2, callbacks=callbacks, default_root_dir=root,
-                      enable_progress_bar=False, enable_model_summary=False, log_every_n_steps=1)
+    trainer = Trainer(
+        max_epochs=3,
+        accumulate_grad_batches=2,
+        callbacks=callbacks,
+        default_root_dir=root,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        log_every_n_steps=1,
+    )
     loader = DataLoader(NoisyData(), batch_size=4, shuffle=True, num_workers=workers)
     val_loader = DataLoader(NoisyData(12), batch_size=4)
     model = Model()

@@ -137,7 +137,8 @@ def test_fraction_limit_needs_a_sized_loader():
 
     with pytest.raises(ValueError, match=r"limit_train_batches=0.5 is a fraction, but the train dataloader has no len"):
         quiet_trainer(max_epochs=1, limit_train_batches=0.5).fit(
-            RegressionModule(), torch.utils.data.DataLoader(Stream(), batch_size=2))
+            RegressionModule(), torch.utils.data.DataLoader(Stream(), batch_size=2)
+        )
 
 
 def test_validate_without_validation_step():

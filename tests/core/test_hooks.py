@@ -6,8 +6,18 @@ from flashtrain.core import Callback
 from tests.core.helpers import RegressionModule, loader, quiet_trainer
 
 CALLBACK_HOOKS = [name for name in dir(Callback) if name.startswith("on_") or name in ("setup", "teardown")]
-MODULE_METHODS = [*CALLBACK_HOOKS, "configure_optimizers", "training_step", "validation_step", "test_step",
-                  "predict_step", "optimizer_step", "optimizer_zero_grad", "backward", "configure_gradient_clipping"]
+MODULE_METHODS = [
+    *CALLBACK_HOOKS,
+    "configure_optimizers",
+    "training_step",
+    "validation_step",
+    "test_step",
+    "predict_step",
+    "optimizer_step",
+    "optimizer_zero_grad",
+    "backward",
+    "configure_gradient_clipping",
+]
 
 
 class RecordingCallback(Callback):
@@ -24,6 +34,7 @@ class RecordingModule(RegressionModule):
 def _record_callback(name):
     def hook(self, *args, **kwargs):
         self.calls.append(f"Callback.{name}")
+
     return hook
 
 
@@ -34,6 +45,7 @@ def _record_module(name):
         self.calls.append(name)
         if base is not None:
             return base(self, *args, **kwargs)
+
     return hook
 
 
@@ -44,12 +56,19 @@ for _name in MODULE_METHODS:
         setattr(RecordingModule, _name, _record_module(_name))
 
 VAL_LOOP = [
-    "Callback.on_validation_start", "on_validation_start",
-    "Callback.on_validation_epoch_start", "on_validation_epoch_start",
-    "Callback.on_validation_batch_start", "on_validation_batch_start", "validation_step",
-    "Callback.on_validation_batch_end", "on_validation_batch_end",
-    "Callback.on_validation_epoch_end", "on_validation_epoch_end",
-    "Callback.on_validation_end", "on_validation_end",
+    "Callback.on_validation_start",
+    "on_validation_start",
+    "Callback.on_validation_epoch_start",
+    "on_validation_epoch_start",
+    "Callback.on_validation_batch_start",
+    "on_validation_batch_start",
+    "validation_step",
+    "Callback.on_validation_batch_end",
+    "on_validation_batch_end",
+    "Callback.on_validation_epoch_end",
+    "on_validation_epoch_end",
+    "Callback.on_validation_end",
+    "on_validation_end",
 ]
 
 
@@ -60,8 +79,13 @@ def train_batch(window_start=True, window_end=True):
     if window_start:
         calls += ["Callback.on_before_zero_grad", "on_before_zero_grad", "optimizer_zero_grad"]
     calls.append("training_step")
-    calls += ["Callback.on_before_backward", "on_before_backward", "backward", "Callback.on_after_backward",
-              "on_after_backward"]
+    calls += [
+        "Callback.on_before_backward",
+        "on_before_backward",
+        "backward",
+        "Callback.on_after_backward",
+        "on_after_backward",
+    ]
     if window_end:
         calls += ["Callback.on_before_optimizer_step", "on_before_optimizer_step", "configure_gradient_clipping"]
     return calls + ["Callback.on_train_batch_end", "on_train_batch_end"]
@@ -69,22 +93,39 @@ def train_batch(window_start=True, window_end=True):
 
 def test_fit_hook_order():
     calls = []
-    trainer = quiet_trainer(max_epochs=1, limit_train_batches=2, limit_val_batches=1, num_sanity_val_steps=1,
-                            accumulate_grad_batches=2, callbacks=[RecordingCallback(calls)])
+    trainer = quiet_trainer(
+        max_epochs=1,
+        limit_train_batches=2,
+        limit_val_batches=1,
+        num_sanity_val_steps=1,
+        accumulate_grad_batches=2,
+        callbacks=[RecordingCallback(calls)],
+    )
     trainer.fit(RecordingModule(calls), loader(), loader())
     expected = [
-        "Callback.setup", "setup", "configure_optimizers",
-        "Callback.on_fit_start", "on_fit_start",
-        "Callback.on_sanity_check_start", *VAL_LOOP, "Callback.on_sanity_check_end",
-        "Callback.on_train_start", "on_train_start",
-        "Callback.on_train_epoch_start", "on_train_epoch_start",
+        "Callback.setup",
+        "setup",
+        "configure_optimizers",
+        "Callback.on_fit_start",
+        "on_fit_start",
+        "Callback.on_sanity_check_start",
+        *VAL_LOOP,
+        "Callback.on_sanity_check_end",
+        "Callback.on_train_start",
+        "on_train_start",
+        "Callback.on_train_epoch_start",
+        "on_train_epoch_start",
         *train_batch(window_start=True, window_end=False),
         *train_batch(window_start=False, window_end=True),
         *VAL_LOOP,
-        "Callback.on_train_epoch_end", "on_train_epoch_end",
-        "Callback.on_train_end", "on_train_end",
-        "Callback.on_fit_end", "on_fit_end",
-        "Callback.teardown", "teardown",
+        "Callback.on_train_epoch_end",
+        "on_train_epoch_end",
+        "Callback.on_train_end",
+        "on_train_end",
+        "Callback.on_fit_end",
+        "on_fit_end",
+        "Callback.teardown",
+        "teardown",
     ]
     assert calls == expected
 
@@ -95,22 +136,44 @@ def test_test_and_predict_hook_order():
     model = RecordingModule(calls)
     trainer.test(model, loader(), verbose=False)
     assert calls == [
-        "Callback.setup", "setup", "Callback.on_test_start", "on_test_start",
-        "Callback.on_test_epoch_start", "on_test_epoch_start",
-        "Callback.on_test_batch_start", "on_test_batch_start", "test_step",
-        "Callback.on_test_batch_end", "on_test_batch_end",
-        "Callback.on_test_epoch_end", "on_test_epoch_end", "Callback.on_test_end", "on_test_end",
-        "Callback.teardown", "teardown",
+        "Callback.setup",
+        "setup",
+        "Callback.on_test_start",
+        "on_test_start",
+        "Callback.on_test_epoch_start",
+        "on_test_epoch_start",
+        "Callback.on_test_batch_start",
+        "on_test_batch_start",
+        "test_step",
+        "Callback.on_test_batch_end",
+        "on_test_batch_end",
+        "Callback.on_test_epoch_end",
+        "on_test_epoch_end",
+        "Callback.on_test_end",
+        "on_test_end",
+        "Callback.teardown",
+        "teardown",
     ]
     calls.clear()
     trainer.predict(model, loader())
     assert calls == [
-        "Callback.setup", "setup", "Callback.on_predict_start", "on_predict_start",
-        "Callback.on_predict_epoch_start", "on_predict_epoch_start",
-        "Callback.on_predict_batch_start", "on_predict_batch_start", "predict_step",
-        "Callback.on_predict_batch_end", "on_predict_batch_end",
-        "Callback.on_predict_epoch_end", "on_predict_epoch_end", "Callback.on_predict_end", "on_predict_end",
-        "Callback.teardown", "teardown",
+        "Callback.setup",
+        "setup",
+        "Callback.on_predict_start",
+        "on_predict_start",
+        "Callback.on_predict_epoch_start",
+        "on_predict_epoch_start",
+        "Callback.on_predict_batch_start",
+        "on_predict_batch_start",
+        "predict_step",
+        "Callback.on_predict_batch_end",
+        "on_predict_batch_end",
+        "Callback.on_predict_epoch_end",
+        "on_predict_epoch_end",
+        "Callback.on_predict_end",
+        "on_predict_end",
+        "Callback.teardown",
+        "teardown",
     ]
 
 

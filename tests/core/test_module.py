@@ -55,16 +55,19 @@ def test_configure_optimizers_forms_step_the_scheduler(form):
                 "list": [optimizer],
                 "tuple_of_lists": ([optimizer], [scheduler]),
                 "dict": {"optimizer": optimizer, "lr_scheduler": scheduler},
-                "dict_with_config": {"optimizer": optimizer,
-                                     "lr_scheduler": {"scheduler": scheduler, "interval": "step", "frequency": 2}},
+                "dict_with_config": {
+                    "optimizer": optimizer,
+                    "lr_scheduler": {"scheduler": scheduler, "interval": "step", "frequency": 2},
+                },
                 "list_of_dicts": [{"optimizer": optimizer, "lr_scheduler": scheduler}],
             }[form]
 
     trainer = quiet_trainer(max_epochs=2)
     trainer.fit(Scheduled(lr=1.0), loader(n=64, batch_size=8))
     lr = trainer.optimizers[0].param_groups[0]["lr"] / 0.01
-    expected = {"list": 1.0, "tuple_of_lists": 0.25, "dict": 0.25, "dict_with_config": 0.5 ** 8,
-                "list_of_dicts": 0.25}[form]
+    expected = {"list": 1.0, "tuple_of_lists": 0.25, "dict": 0.25, "dict_with_config": 0.5**8, "list_of_dicts": 0.25}[
+        form
+    ]
     assert lr == pytest.approx(expected)
 
 
@@ -118,7 +121,7 @@ def test_manual_optimization_with_two_optimizers():
     trainer.fit(model, loader(n=32, batch_size=8))
     assert trainer.global_step == 8  # every optimizer step counts, like Lightning
     assert not torch.equal(before[0], model.a.weight) and not torch.equal(before[1], model.b.weight)
-    assert trainer.optimizers[0].param_groups[0]["lr"] == pytest.approx(0.1 * 0.5 ** 4)  # stepped by the user only
+    assert trainer.optimizers[0].param_groups[0]["lr"] == pytest.approx(0.1 * 0.5**4)  # stepped by the user only
     assert trainer.optimizers[1].param_groups[0]["lr"] == pytest.approx(0.1)
 
 
@@ -186,9 +189,20 @@ def test_datamodule_stages_and_loaders():
     (val,) = trainer.validate(model, datamodule=dm, verbose=False)
     (test,) = trainer.test(model, datamodule=dm, verbose=False)
     predictions = trainer.predict(model, datamodule=dm)
-    assert dm.calls == ["prepare_data", "setup:fit", "teardown:fit", "prepare_data", "setup:validate",
-                        "teardown:validate", "prepare_data", "setup:test", "teardown:test", "prepare_data",
-                        "setup:predict", "teardown:predict"]
+    assert dm.calls == [
+        "prepare_data",
+        "setup:fit",
+        "teardown:fit",
+        "prepare_data",
+        "setup:validate",
+        "teardown:validate",
+        "prepare_data",
+        "setup:test",
+        "teardown:test",
+        "prepare_data",
+        "setup:predict",
+        "teardown:predict",
+    ]
     assert set(val) == {"val_loss"} and set(test) == {"test_loss"}
     assert [p.shape for p in predictions] == [torch.Size([4, 1]), torch.Size([4, 1])]
 

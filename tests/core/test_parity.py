@@ -59,11 +59,21 @@ def test_fit_matches_hand_written_loop_bit_for_bit(accumulate, clip_val, clip_al
     expected = hand_written_loop(epochs, accumulate, clip_val, clip_algorithm)
 
     model = ParityModule()
-    kwargs = dict(max_epochs=epochs, accumulate_grad_batches=accumulate, gradient_clip_val=clip_val,
-                  gradient_clip_algorithm=clip_algorithm)
+    kwargs = dict(
+        max_epochs=epochs,
+        accumulate_grad_batches=accumulate,
+        gradient_clip_val=clip_val,
+        gradient_clip_algorithm=clip_algorithm,
+    )
     if defaults_on:  # logger, checkpoints, progress bar and summary must not perturb the numbers
-        trainer = quiet_trainer(logger=None, enable_checkpointing=True, enable_progress_bar=True,
-                                enable_model_summary=True, default_root_dir=str(tmp_path), **kwargs)
+        trainer = quiet_trainer(
+            logger=None,
+            enable_checkpointing=True,
+            enable_progress_bar=True,
+            enable_model_summary=True,
+            default_root_dir=str(tmp_path),
+            **kwargs,
+        )
     else:
         trainer = quiet_trainer(**kwargs)
     torch.manual_seed(1234)

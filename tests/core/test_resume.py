@@ -22,8 +22,13 @@ TOTAL_STEPS = 3 * STEPS_PER_EPOCH
 
 def run_worker(root, mode, step, workers, out, expect=0):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    result = subprocess.run([sys.executable, WORKER, str(root), mode, str(step), str(workers), str(out)],
-                            capture_output=True, text=True, env=env, timeout=240)
+    result = subprocess.run(
+        [sys.executable, WORKER, str(root), mode, str(step), str(workers), str(out)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=240,
+    )
     assert result.returncode == expect, f"{mode} exited {result.returncode}:\n{result.stderr[-3000:]}"
     return result
 

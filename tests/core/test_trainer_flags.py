@@ -72,8 +72,9 @@ def test_min_epochs_overrides_early_stopping():
         def validation_step(self, batch, batch_idx):
             self.log("val_loss", 1.0)
 
-    trainer, model = fit(Constant(), val=loader(), max_epochs=10, min_epochs=4,
-                         callbacks=[EarlyStopping(monitor="val_loss", patience=0)])
+    trainer, model = fit(
+        Constant(), val=loader(), max_epochs=10, min_epochs=4, callbacks=[EarlyStopping(monitor="val_loss", patience=0)]
+    )
     assert trainer.current_epoch == 4
 
 
@@ -220,8 +221,13 @@ def test_logger_and_log_every_n_steps(tmp_path):
 
 
 def test_logger_false_writes_no_logs(tmp_path):
-    trainer = Trainer(max_epochs=1, logger=False, default_root_dir=str(tmp_path), enable_progress_bar=False,
-                      enable_model_summary=False)
+    trainer = Trainer(
+        max_epochs=1,
+        logger=False,
+        default_root_dir=str(tmp_path),
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
     trainer.fit(Counter(), loader())
     assert not os.path.exists(os.path.join(tmp_path, "logs"))
     assert glob.glob(os.path.join(tmp_path, "checkpoints", "*.ckpt"))  # checkpoints still written
@@ -229,8 +235,9 @@ def test_logger_false_writes_no_logs(tmp_path):
 
 def test_enable_checkpointing(tmp_path):
     Trainer(max_epochs=1, default_root_dir=str(tmp_path / "on"), enable_progress_bar=False).fit(Counter(), loader())
-    Trainer(max_epochs=1, default_root_dir=str(tmp_path / "off"), enable_progress_bar=False,
-            enable_checkpointing=False).fit(Counter(), loader())
+    Trainer(
+        max_epochs=1, default_root_dir=str(tmp_path / "off"), enable_progress_bar=False, enable_checkpointing=False
+    ).fit(Counter(), loader())
     assert glob.glob(str(tmp_path / "on" / "logs" / "version_0" / "checkpoints" / "epoch=0-step=8.ckpt"))
     assert not glob.glob(str(tmp_path / "off" / "**" / "*.ckpt"), recursive=True)
 
@@ -265,8 +272,10 @@ def test_detect_anomaly():
     assert seen == [True, False]
 
 
-@pytest.mark.parametrize(("precision", "dtype"), [("32-true", torch.float32), ("64-true", torch.float64),
-                                                  ("bf16-mixed", torch.bfloat16), (64, torch.float64)])
+@pytest.mark.parametrize(
+    ("precision", "dtype"),
+    [("32-true", torch.float32), ("64-true", torch.float64), ("bf16-mixed", torch.bfloat16), (64, torch.float64)],
+)
 def test_precision(precision, dtype):
     seen = []
 

@@ -1,6 +1,6 @@
 """flashtrain.core: a lean, Lightning-2-compatible trainer.
 
-    from flashtrain.core import Module, DataModule, Trainer, seed_everything
+from flashtrain.core import Module, DataModule, Trainer, seed_everything
 """
 
 from flashtrain.core import callbacks, loggers

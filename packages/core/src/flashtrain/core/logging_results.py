@@ -14,14 +14,35 @@ import torch
 
 # Hooks that may call self.log, and their (on_step, on_epoch) defaults.
 _STEP_HOOKS = (
-    "training_step", "on_train_batch_start", "on_train_batch_end", "on_before_backward", "on_after_backward",
-    "on_before_optimizer_step", "on_before_zero_grad", "optimizer_step", "lr_scheduler_step",
+    "training_step",
+    "on_train_batch_start",
+    "on_train_batch_end",
+    "on_before_backward",
+    "on_after_backward",
+    "on_before_optimizer_step",
+    "on_before_zero_grad",
+    "optimizer_step",
+    "lr_scheduler_step",
 )
 _EPOCH_HOOKS = (
-    "validation_step", "test_step", "on_validation_batch_start", "on_validation_batch_end", "on_test_batch_start",
-    "on_test_batch_end", "on_train_epoch_start", "on_train_epoch_end", "on_validation_epoch_start",
-    "on_validation_epoch_end", "on_test_epoch_start", "on_test_epoch_end", "training_epoch_end",
-    "validation_epoch_end", "test_epoch_end", "on_train_start", "on_validation_start", "on_test_start",
+    "validation_step",
+    "test_step",
+    "on_validation_batch_start",
+    "on_validation_batch_end",
+    "on_test_batch_start",
+    "on_test_batch_end",
+    "on_train_epoch_start",
+    "on_train_epoch_end",
+    "on_validation_epoch_start",
+    "on_validation_epoch_end",
+    "on_test_epoch_start",
+    "on_test_epoch_end",
+    "training_epoch_end",
+    "validation_epoch_end",
+    "test_epoch_end",
+    "on_train_start",
+    "on_validation_start",
+    "on_test_start",
 )
 LOGGING_DEFAULTS: dict[str, tuple[bool, bool]] = {
     **{hook: (True, False) for hook in _STEP_HOOKS},
@@ -42,8 +63,15 @@ def is_torchmetric(value: Any) -> bool:
 def _reduce_fx_name(reduce_fx: Any) -> str:
     if isinstance(reduce_fx, str) and reduce_fx in REDUCE_FXS:
         return reduce_fx
-    for name, fn in (("mean", torch.mean), ("sum", torch.sum), ("max", torch.max), ("min", torch.min),
-                     ("sum", sum), ("max", max), ("min", min)):
+    for name, fn in (
+        ("mean", torch.mean),
+        ("sum", torch.sum),
+        ("max", torch.max),
+        ("min", torch.min),
+        ("sum", sum),
+        ("max", max),
+        ("min", min),
+    ):
         if reduce_fx is fn:
             return name
     raise ValueError(
@@ -91,8 +119,10 @@ class _Entry:
             if self.reduce_fx in ("mean", "sum"):
                 folded = folded + self.partial
             else:
-                folded = torch.maximum(folded, self.partial) if self.reduce_fx == "max" else torch.minimum(
-                    folded, self.partial
+                folded = (
+                    torch.maximum(folded, self.partial)
+                    if self.reduce_fx == "max"
+                    else torch.minimum(folded, self.partial)
                 )
         self.partial = folded
         self.values, self.sizes = [], []
@@ -123,9 +153,15 @@ class _Entry:
         if self.values:
             self._fold()
         return {
-            "name": self.name, "on_step": self.on_step, "on_epoch": self.on_epoch, "prog_bar": self.prog_bar,
-            "logger": self.logger, "reduce_fx": self.reduce_fx, "sync_dist": self.sync_dist,
-            "partial": self.partial, "partial_size": self.partial_size,
+            "name": self.name,
+            "on_step": self.on_step,
+            "on_epoch": self.on_epoch,
+            "prog_bar": self.prog_bar,
+            "logger": self.logger,
+            "reduce_fx": self.reduce_fx,
+            "sync_dist": self.sync_dist,
+            "partial": self.partial,
+            "partial_size": self.partial_size,
         }
 
 
@@ -150,8 +186,20 @@ class ResultCollection:
             self._batch_size = first_tensor_length(self.batch) or 1
         return self._batch_size
 
-    def log(self, hook: str | None, name: str, value: Any, prog_bar: bool, logger: bool, on_step: bool | None,
-            on_epoch: bool | None, reduce_fx: Any, sync_dist: bool, batch_size: int | None, reduce: Any) -> None:
+    def log(
+        self,
+        hook: str | None,
+        name: str,
+        value: Any,
+        prog_bar: bool,
+        logger: bool,
+        on_step: bool | None,
+        on_epoch: bool | None,
+        reduce_fx: Any,
+        sync_dist: bool,
+        batch_size: int | None,
+        reduce: Any,
+    ) -> None:
         """Record one ``self.log`` call made from ``hook`` (see ``Module.log`` for the options)."""
         entry = self.entries.get(name)
         if entry is None:
@@ -194,7 +242,8 @@ class ResultCollection:
             raise ValueError(f"self.log needs a non-empty string name, got {name!r}.")
         if hook not in LOGGING_DEFAULTS:
             allowed = ", ".join(sorted(LOGGING_DEFAULTS))
-            raise ValueError(f"self.log({name!r}) cannot be called from {hook or 'outside a hook'!s}. Allowed in: {allowed}.")
+            where = hook or "outside a hook"
+            raise ValueError(f"self.log({name!r}) cannot be called from {where}. Allowed in: {allowed}.")
         default_step, default_epoch = LOGGING_DEFAULTS[hook]
         on_step = default_step if on_step is None else bool(on_step)
         on_epoch = default_epoch if on_epoch is None else bool(on_epoch)
@@ -203,8 +252,16 @@ class ResultCollection:
         if not (on_step or on_epoch):
             raise ValueError(f"self.log({name!r}) with on_step=False and on_epoch=False would record nothing.")
         metric = value if is_torchmetric(value) else None
-        return _Entry(name, on_step, on_epoch, bool(prog_bar), bool(logger), _reduce_fx_name(reduce_fx),
-                      bool(sync_dist), metric=metric)
+        return _Entry(
+            name,
+            on_step,
+            on_epoch,
+            bool(prog_bar),
+            bool(logger),
+            _reduce_fx_name(reduce_fx),
+            bool(sync_dist),
+            metric=metric,
+        )
 
     # -- reading results --------------------------------------------------------------------------------
     def step_metrics(self) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], dict[str, torch.Tensor]]:
@@ -223,7 +280,9 @@ class ResultCollection:
                 bar[key] = value
         return callback, logged, bar
 
-    def epoch_metrics(self, suffix: str = "") -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    def epoch_metrics(
+        self, suffix: str = ""
+    ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], dict[str, torch.Tensor]]:
         """(callback, logger, progress-bar) metrics reduced over the epoch; ``suffix`` names a dataloader."""
         callback, logged, bar = {}, {}, {}
         for entry in self.entries.values():
@@ -248,7 +307,9 @@ class ResultCollection:
 
     def state_dict(self) -> dict[str, Any]:
         """Each entry's options and partial epoch reduction (tensors and numbers only)."""
-        return {name: entry.state_dict() for name, entry in self.entries.items() if entry.metric is None and entry.on_epoch}
+        return {
+            name: entry.state_dict() for name, entry in self.entries.items() if entry.metric is None and entry.on_epoch
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Rebuild the entries of a part-finished epoch from a checkpoint."""

@@ -33,7 +33,9 @@ class Module(torch.nn.Module):
     def trainer(self) -> Trainer:
         """The trainer running this module (an error outside ``fit``/``validate``/``test``/``predict``)."""
         if self._trainer is None:
-            raise RuntimeError(f"{type(self).__name__} is not attached to a Trainer; call trainer.fit(model, ...) first.")
+            raise RuntimeError(
+                f"{type(self).__name__} is not attached to a Trainer; call trainer.fit(model, ...) first."
+            )
         return self._trainer
 
     @property
@@ -108,8 +110,19 @@ class Module(torch.nn.Module):
             warnings.warn(f"self.log({name!r}) was called outside a Trainer run and is ignored.", stacklevel=2)
             return
         # Positional on purpose: this runs every step and keyword passing is measurably slower.
-        trainer._results.log(trainer._current_hook, name, value, prog_bar, logger, on_step, on_epoch, reduce_fx,
-                             sync_dist, batch_size, trainer.strategy.reduce)
+        trainer._results.log(
+            trainer._current_hook,
+            name,
+            value,
+            prog_bar,
+            logger,
+            on_step,
+            on_epoch,
+            reduce_fx,
+            sync_dist,
+            batch_size,
+            trainer.strategy.reduce,
+        )
 
     def log_dict(self, dictionary: Mapping[str, Any], **kwargs: Any) -> None:
         """``self.log`` for each item of a mapping (a torchmetrics ``MetricCollection`` works too)."""
@@ -259,8 +272,10 @@ class Module(torch.nn.Module):
     def on_validation_batch_end(self, outputs: Any, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> None: ...
     def on_validation_model_eval(self) -> None:
         self.eval()
+
     def on_validation_model_train(self) -> None:
         self.train()
+
     def on_test_start(self) -> None: ...
     def on_test_end(self) -> None: ...
     def on_test_epoch_start(self) -> None: ...

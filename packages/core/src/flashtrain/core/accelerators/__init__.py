@@ -36,7 +36,9 @@ def resolve_accelerator(name: str | Accelerator) -> Accelerator:
         return CPUAccelerator()
     accelerator = ACCELERATORS[key]()
     if not accelerator.is_available():
-        raise RuntimeError(f"accelerator={name!r} was requested but is not available: {accelerator.unavailable_hint()}.")
+        raise RuntimeError(
+            f"accelerator={name!r} was requested but is not available: {accelerator.unavailable_hint()}."
+        )
     return accelerator
 
 

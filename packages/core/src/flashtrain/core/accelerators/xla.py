@@ -30,7 +30,9 @@ class XLAAccelerator(Accelerator):
         return torch_xla.device()
 
     def unavailable_hint(self) -> str:
-        return "torch_xla is not installed; install the torch_xla release that matches your torch (pip install torch_xla)"
+        return (
+            "torch_xla is not installed; install the torch_xla release that matches your torch (pip install torch_xla)"
+        )
 
     @property
     def autocast_device_type(self) -> str:

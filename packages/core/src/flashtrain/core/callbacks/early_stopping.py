@@ -18,9 +18,18 @@ class EarlyStopping(Callback):
 
     runs_last = True
 
-    def __init__(self, monitor: str, min_delta: float = 0.0, patience: int = 3, verbose: bool = False,
-                 mode: str = "min", strict: bool = True, check_finite: bool = True,
-                 stopping_threshold: float | None = None, divergence_threshold: float | None = None) -> None:
+    def __init__(
+        self,
+        monitor: str,
+        min_delta: float = 0.0,
+        patience: int = 3,
+        verbose: bool = False,
+        mode: str = "min",
+        strict: bool = True,
+        check_finite: bool = True,
+        stopping_threshold: float | None = None,
+        divergence_threshold: float | None = None,
+    ) -> None:
         if mode not in ("min", "max"):
             raise ValueError(f"EarlyStopping mode must be 'min' or 'max', got {mode!r}.")
         if not isinstance(patience, int) or patience < 0:
@@ -45,8 +54,13 @@ class EarlyStopping(Callback):
         return f"EarlyStopping{{monitor={self.monitor!r}, mode={self.mode!r}}}"
 
     def state_dict(self) -> dict[str, Any]:
-        return {"wait_count": self.wait_count, "stopped_epoch": self.stopped_epoch, "best_score": self.best_score,
-                "patience": self.patience, "last_checked_step": self._last_checked_step}
+        return {
+            "wait_count": self.wait_count,
+            "stopped_epoch": self.stopped_epoch,
+            "best_score": self.best_score,
+            "patience": self.patience,
+            "last_checked_step": self._last_checked_step,
+        }
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.wait_count = state_dict["wait_count"]
@@ -96,8 +110,10 @@ class EarlyStopping(Callback):
         else:
             self.wait_count += 1
             if self.wait_count >= self.patience:
-                reason = (f"{self.monitor} did not improve by more than {self.min_delta} in the last "
-                          f"{self.wait_count} checks; best {self.best_score:.6g}")
+                reason = (
+                    f"{self.monitor} did not improve by more than {self.min_delta} in the last "
+                    f"{self.wait_count} checks; best {self.best_score:.6g}"
+                )
         if reason:
             self.stopping_reason = reason
             self.stopped_epoch = trainer.current_epoch

@@ -38,9 +38,16 @@ class BackboneFinetuning(Callback):
     backbone joins it as its own group.
     """
 
-    def __init__(self, unfreeze_backbone_at_epoch: int = 10, lambda_func: Callable[[int], float] | None = None,
-                 backbone_initial_ratio_lr: float = 0.1, backbone_initial_lr: float | None = None,
-                 should_align: bool = True, train_bn: bool = True, verbose: bool = False) -> None:
+    def __init__(
+        self,
+        unfreeze_backbone_at_epoch: int = 10,
+        lambda_func: Callable[[int], float] | None = None,
+        backbone_initial_ratio_lr: float = 0.1,
+        backbone_initial_lr: float | None = None,
+        should_align: bool = True,
+        train_bn: bool = True,
+        verbose: bool = False,
+    ) -> None:
         if not isinstance(unfreeze_backbone_at_epoch, int) or unfreeze_backbone_at_epoch < 0:
             raise ValueError(f"unfreeze_backbone_at_epoch must be an int >= 0, got {unfreeze_backbone_at_epoch!r}.")
         self.unfreeze_backbone_at_epoch = unfreeze_backbone_at_epoch
@@ -82,8 +89,11 @@ class BackboneFinetuning(Callback):
         epoch = trainer.current_epoch
         if not self.unfrozen and epoch >= self.unfreeze_backbone_at_epoch:
             head_lr = trainer.optimizers[0].param_groups[0]["lr"]
-            lr = self.backbone_initial_lr if self.backbone_initial_lr is not None else \
-                head_lr * self.backbone_initial_ratio_lr
+            lr = (
+                self.backbone_initial_lr
+                if self.backbone_initial_lr is not None
+                else head_lr * self.backbone_initial_ratio_lr
+            )
             self._unfreeze(trainer, pl_module, lr)
             if self.verbose and trainer.is_global_zero:
                 print(f"Epoch {epoch}: backbone unfrozen with lr {lr:.3g}.")

@@ -66,8 +66,7 @@ class ModelCheckpoint(Callback):
         self.mode = mode
         self.auto_insert_metric_name = auto_insert_metric_name
         self.every_n_train_steps = every_n_train_steps or None
-        self.every_n_epochs = every_n_epochs if every_n_epochs is not None else (
-            None if every_n_train_steps else 1)
+        self.every_n_epochs = every_n_epochs if every_n_epochs is not None else (None if every_n_train_steps else 1)
         self.best_k_models: dict[str, float] = {}
         self.best_model_path = ""
         self.best_model_score: float | None = None
@@ -76,15 +75,21 @@ class ModelCheckpoint(Callback):
 
     @property
     def state_key(self) -> str:
-        return f"ModelCheckpoint{{monitor={self.monitor!r}, mode={self.mode!r}, every_n_train_steps=" \
-               f"{self.every_n_train_steps}, every_n_epochs={self.every_n_epochs}}}"
+        return (
+            f"ModelCheckpoint{{monitor={self.monitor!r}, mode={self.mode!r}, every_n_train_steps="
+            f"{self.every_n_train_steps}, every_n_epochs={self.every_n_epochs}}}"
+        )
 
     # -- state ------------------------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
         return {
-            "monitor": self.monitor, "dirpath": self.dirpath, "best_model_path": self.best_model_path,
-            "best_model_score": self.best_model_score, "best_k_models": dict(self.best_k_models),
-            "last_model_path": self.last_model_path, "last_saved_step": self._last_saved_step,
+            "monitor": self.monitor,
+            "dirpath": self.dirpath,
+            "best_model_path": self.best_model_path,
+            "best_model_score": self.best_model_score,
+            "best_k_models": dict(self.best_k_models),
+            "last_model_path": self.last_model_path,
+            "last_saved_step": self._last_saved_step,
         }
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
@@ -180,15 +185,17 @@ class ModelCheckpoint(Callback):
             # No metric: keep the most recent save_top_k files.
             self.best_k_models[path] = float(trainer.global_step)
             ordered = sorted(self.best_k_models, key=lambda p: self.best_k_models[p])
-            stale = ordered[:-self.save_top_k] if self.save_top_k > 0 else []
+            stale = ordered[: -self.save_top_k] if self.save_top_k > 0 else []
             self.best_model_path = path
         else:
             self.best_k_models[path] = score if score is not None else math.nan
             stale = []
             if self.save_top_k != -1 and len(self.best_k_models) > self.save_top_k:
                 stale = [self._worst_path()]
-            best = min(self.best_k_models.items(), key=lambda item: (math.isnan(item[1]),
-                       item[1] if self.mode == "min" else -item[1]))
+            best = min(
+                self.best_k_models.items(),
+                key=lambda item: (math.isnan(item[1]), item[1] if self.mode == "min" else -item[1]),
+            )
             self.best_model_path, self.best_model_score = best[0], best[1]
         for old in stale:
             self.best_k_models.pop(old, None)

@@ -21,8 +21,16 @@ class ProgressBar(Callback):
     def _bar(self, description: str, total: float, position: int, leave: bool) -> Any:
         from tqdm.auto import tqdm
 
-        return tqdm(desc=description, total=None if math.isinf(total) else int(total), position=position,
-                    leave=leave, dynamic_ncols=True, file=sys.stderr, smoothing=0, miniters=self.refresh_rate)
+        return tqdm(
+            desc=description,
+            total=None if math.isinf(total) else int(total),
+            position=position,
+            leave=leave,
+            dynamic_ncols=True,
+            file=sys.stderr,
+            smoothing=0,
+            miniters=self.refresh_rate,
+        )
 
     def _postfix(self, trainer: Any) -> dict[str, Any]:
         items: dict[str, Any] = {}

@@ -16,8 +16,9 @@ class Timer(Callback):
     Elapsed training time is saved in checkpoints, so the duration covers a run across resumes.
     """
 
-    def __init__(self, duration: str | datetime.timedelta | dict | None = None, interval: str = "step",
-                 verbose: bool = True) -> None:
+    def __init__(
+        self, duration: str | datetime.timedelta | dict | None = None, interval: str = "step", verbose: bool = True
+    ) -> None:
         if interval not in ("step", "epoch"):
             raise ValueError(f"Timer interval must be 'step' or 'epoch', got {interval!r}.")
         self.duration = parse_max_time(duration)

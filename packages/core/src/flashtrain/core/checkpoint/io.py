@@ -78,15 +78,17 @@ def load_checkpoint(path: str, map_location: Any = "cpu") -> dict[str, Any]:
             "Use an earlier checkpoint (e.g. the previous epoch's file)."
         ) from None
     if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
+        keys = f" with keys {sorted(checkpoint)[:8]}" if isinstance(checkpoint, dict) else ""
         raise CheckpointError(
             f"{path} is not a flashtrain checkpoint: expected a dict with 'state_dict', got "
-            f"{type(checkpoint).__name__}{' with keys ' + str(sorted(checkpoint)[:8]) if isinstance(checkpoint, dict) else ''}."
+            f"{type(checkpoint).__name__}{keys}."
         )
     version = checkpoint.get("format_version")
     if version is None:
         # Lightning checkpoints share the layout; their tensors load, other state may differ.
-        warnings.warn(f"{path} has no format_version (not written by flashtrain); loading its state_dict only.",
-                      stacklevel=2)
+        warnings.warn(
+            f"{path} has no format_version (not written by flashtrain); loading its state_dict only.", stacklevel=2
+        )
     elif not isinstance(version, int) or version > FORMAT_VERSION:
         raise CheckpointError(
             f"{path} uses checkpoint format {version}, newer than this flashtrain understands ({FORMAT_VERSION}). "

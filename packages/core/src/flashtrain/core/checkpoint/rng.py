@@ -15,7 +15,13 @@ def capture_rng_states() -> dict[str, Any]:
     np_name, np_keys, np_pos, np_has_gauss, np_gauss = np.random.get_state()
     states: dict[str, Any] = {
         "python": [version, list(internal), gauss],
-        "numpy": [np_name, torch.from_numpy(np.asarray(np_keys).copy()), int(np_pos), int(np_has_gauss), float(np_gauss)],
+        "numpy": [
+            np_name,
+            torch.from_numpy(np.asarray(np_keys).copy()),
+            int(np_pos),
+            int(np_has_gauss),
+            float(np_gauss),
+        ],
         "torch": torch.get_rng_state(),
     }
     if torch.cuda.is_available() and torch.cuda.is_initialized():

@@ -12,8 +12,13 @@ from flashtrain.core.loggers.base import VersionedFolderLogger, to_float
 class CSVLogger(VersionedFolderLogger):
     """Writes ``<save_dir>/<name>/version_<N>/metrics.csv`` (columns: step, then every metric seen)."""
 
-    def __init__(self, save_dir: str = ".", name: str = "logs", version: int | str | None = None,
-                 flush_logs_every_n_steps: int = 100) -> None:
+    def __init__(
+        self,
+        save_dir: str = ".",
+        name: str = "logs",
+        version: int | str | None = None,
+        flush_logs_every_n_steps: int = 100,
+    ) -> None:
         super().__init__(save_dir, name, version)
         self._rows: list[dict[str, Any]] = []
         self._columns: list[str] = []

@@ -10,8 +10,9 @@ from flashtrain.core.loggers.base import VersionedFolderLogger, _plain, to_float
 class TensorBoardLogger(VersionedFolderLogger):
     """Scalars and hyper-parameters in ``<save_dir>/<name>/version_<N>/events.out.tfevents.*``."""
 
-    def __init__(self, save_dir: str = ".", name: str = "logs", version: int | str | None = None,
-                 flush_secs: int = 120) -> None:
+    def __init__(
+        self, save_dir: str = ".", name: str = "logs", version: int | str | None = None, flush_secs: int = 120
+    ) -> None:
         super().__init__(save_dir, name, version)
         self._flush_secs = flush_secs
         self._writer: Any = None

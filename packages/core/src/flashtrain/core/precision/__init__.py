@@ -8,9 +8,12 @@ from flashtrain.core.precision.mixed import MixedPrecision
 
 PRECISIONS = ("32-true", "64-true", "16-mixed", "bf16-mixed")
 _ALIASES = {
-    "32": "32-true", 32: "32-true",
-    "64": "64-true", 64: "64-true",
-    "16": "16-mixed", 16: "16-mixed",
+    "32": "32-true",
+    32: "32-true",
+    "64": "64-true",
+    64: "64-true",
+    "16": "16-mixed",
+    16: "16-mixed",
     "bf16": "bf16-mixed",
 }
 

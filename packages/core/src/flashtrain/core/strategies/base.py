@@ -64,7 +64,7 @@ class Strategy(ABC):
         """Adapt a dataloader to the layout (distributed strategies shard it)."""
         return dataloader
 
-    def teardown(self) -> None:
+    def teardown(self) -> None:  # noqa: B027 - optional hook
         """Release what ``setup_environment`` took."""
 
     # -- per step -------------------------------------------------------------------------------
@@ -88,5 +88,5 @@ class Strategy(ABC):
         """Send a picklable object from rank ``src`` to every rank."""
         return obj
 
-    def barrier(self) -> None:
+    def barrier(self) -> None:  # noqa: B027 - a no-op for one process
         """Wait until every process gets here."""

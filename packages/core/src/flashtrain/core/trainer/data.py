@@ -100,9 +100,14 @@ class ReplayableLoader:
     def _rebuild(self, batch_sampler: Any, dataset: Any) -> DataLoader:
         loader = self.loader
         kwargs: dict[str, Any] = {
-            "batch_sampler": batch_sampler, "num_workers": loader.num_workers, "collate_fn": loader.collate_fn,
-            "pin_memory": loader.pin_memory, "timeout": loader.timeout, "worker_init_fn": loader.worker_init_fn,
-            "multiprocessing_context": loader.multiprocessing_context, "generator": self.generator,
+            "batch_sampler": batch_sampler,
+            "num_workers": loader.num_workers,
+            "collate_fn": loader.collate_fn,
+            "pin_memory": loader.pin_memory,
+            "timeout": loader.timeout,
+            "worker_init_fn": loader.worker_init_fn,
+            "multiprocessing_context": loader.multiprocessing_context,
+            "generator": self.generator,
             "persistent_workers": loader.persistent_workers,
         }
         if loader.num_workers > 0:
@@ -133,17 +138,24 @@ class ReplayableLoader:
         return itertools.islice(iter(self._seeded_loader), skip, None)
 
 
-
 def without_shuffle(loader: Any) -> Any:
     """The same DataLoader in sequential order (for ``overfit_batches``: the same batches every epoch)."""
     if type(loader) is not DataLoader or isinstance(loader.sampler, SequentialSampler) or loader.batch_size is None:
         return loader
     if isinstance(loader.dataset, IterableDataset):
         return loader
-    warnings.warn("overfit_batches: turning off shuffling of the training dataloader so every epoch sees the same "
-                  "batches.", stacklevel=3)
+    warnings.warn(
+        "overfit_batches: turning off shuffling of the training dataloader so every epoch sees the same batches.",
+        stacklevel=3,
+    )
     return DataLoader(
-        loader.dataset, batch_size=loader.batch_size, shuffle=False, num_workers=loader.num_workers,
-        collate_fn=loader.collate_fn, pin_memory=loader.pin_memory, drop_last=loader.drop_last,
-        worker_init_fn=loader.worker_init_fn, persistent_workers=loader.persistent_workers,
+        loader.dataset,
+        batch_size=loader.batch_size,
+        shuffle=False,
+        num_workers=loader.num_workers,
+        collate_fn=loader.collate_fn,
+        pin_memory=loader.pin_memory,
+        drop_last=loader.drop_last,
+        worker_init_fn=loader.worker_init_fn,
+        persistent_workers=loader.persistent_workers,
     )

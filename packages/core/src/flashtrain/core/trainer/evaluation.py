@@ -49,8 +49,9 @@ def run_evaluation_stage(trainer: Trainer, stage: str, given: Any, verbose: bool
     """``trainer.validate`` / ``trainer.test``: one pass over every loader, then a metrics table."""
     step_name = _STEP[stage]
     if not trainer._overrides(step_name):
-        raise ValueError(f"{type(trainer.module).__name__} has no {step_name}(self, batch, batch_idx); "
-                         f"trainer.{stage} needs one.")
+        raise ValueError(
+            f"{type(trainer.module).__name__} has no {step_name}(self, batch, batch_idx); trainer.{stage} needs one."
+        )
     loaders = _stage_loaders(trainer, stage, given)
     limit = trainer.limit_val_batches if stage == "validate" else trainer.limit_test_batches
     limits = [_batch_limit(trainer, dl, limit, "val" if stage == "validate" else "test") for dl in loaders]
@@ -125,8 +126,9 @@ def _evaluate(trainer: Trainer, stage: str, loaders: list[Any], limits: list[int
     return per_loader
 
 
-def _publish(trainer: Trainer, stage: str, collections: list[ResultCollection], epoch_collection: ResultCollection,
-             several: bool) -> list[dict[str, float]]:
+def _publish(
+    trainer: Trainer, stage: str, collections: list[ResultCollection], epoch_collection: ResultCollection, several: bool
+) -> list[dict[str, float]]:
     """Reduce each loader's results (suffix ``/dataloader_idx_N`` when several) and hand them out."""
     log = stage != "sanity"
     shared = trainer._publish_epoch_metrics(epoch_collection, log=log) if log else {}
@@ -185,5 +187,11 @@ def run_predict(trainer: Trainer, given: Any, return_predictions: bool) -> Any:
     return predictions if several else predictions[0]
 
 
-__all__ = ["as_loader_list", "has_len", "run_evaluation_stage", "run_predict", "run_sanity_check",
-           "run_validation_in_fit"]
+__all__ = [
+    "as_loader_list",
+    "has_len",
+    "run_evaluation_stage",
+    "run_predict",
+    "run_sanity_check",
+    "run_validation_in_fit",
+]

@@ -14,8 +14,10 @@ def check_limit(name: str, value: int | float | None) -> int | float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"{name} must be an int (number of batches) or a float in [0.0, 1.0], got {value!r}.")
     if isinstance(value, float) and not 0.0 <= value <= 1.0:
-        raise ValueError(f"{name} as a float is a fraction and must be in [0.0, 1.0], got {value}. "
-                         "Pass an int for a number of batches.")
+        raise ValueError(
+            f"{name} as a float is a fraction and must be in [0.0, 1.0], got {value}. "
+            "Pass an int for a number of batches."
+        )
     if isinstance(value, int) and value < 0:
         raise ValueError(f"{name} must not be negative, got {value}.")
     return value
@@ -39,7 +41,9 @@ def parse_max_time(value: Any) -> float | None:
         try:
             return datetime.timedelta(**value).total_seconds()
         except TypeError as error:
-            raise ValueError(f"max_time dict must hold timedelta fields (days, hours, minutes, seconds): {error}") from None
+            raise ValueError(
+                f"max_time dict must hold timedelta fields (days, hours, minutes, seconds): {error}"
+            ) from None
     if isinstance(value, str) and re.fullmatch(r"\d+:\d{1,2}:\d{1,2}:\d{1,2}", value):
         days, hours, minutes, seconds = (int(part) for part in value.split(":"))
         return datetime.timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds).total_seconds()

@@ -198,9 +198,10 @@ class _TrainingClosure:
         loss = _extract_loss(output)
         if loss is None:
             return None
-        if trainer.on_nan is not None and not math.isfinite(loss.item()):
-            if trainer._handle_nonfinite_loss(loss, self.batch_idx):
-                return None  # on_nan="skip_step": no backward, the optimizer sees no gradients
+        # _handle_nonfinite_loss raises for on_nan="raise"; True means "skip_step": no backward, no gradients.
+        nonfinite = trainer.on_nan is not None and not math.isfinite(loss.item())
+        if nonfinite and trainer._handle_nonfinite_loss(loss, self.batch_idx):
+            return None
         if trainer.accumulate_grad_batches > 1:
             loss = loss / trainer.accumulate_grad_batches
         call("on_before_backward", loss)
@@ -210,8 +211,9 @@ class _TrainingClosure:
             self.precision.unscale_gradients(optimizer.optimizer)
             call("on_before_optimizer_step", optimizer)
             if trainer._clip_gradients:
-                module.configure_gradient_clipping(optimizer, trainer.gradient_clip_val,
-                                                   trainer.gradient_clip_algorithm)
+                module.configure_gradient_clipping(
+                    optimizer, trainer.gradient_clip_val, trainer.gradient_clip_algorithm
+                )
         return loss
 
 

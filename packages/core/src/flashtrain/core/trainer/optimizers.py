@@ -29,17 +29,28 @@ class LRSchedulerConfig:
 
 def _scheduler_config(value: Any, default_monitor: str | None) -> LRSchedulerConfig:
     if isinstance(value, Mapping):
-        unknown = set(value) - {"scheduler", "interval", "frequency", "monitor", "strict", "name", "opt_idx",
-                                "reduce_on_plateau"}
+        unknown = set(value) - {
+            "scheduler",
+            "interval",
+            "frequency",
+            "monitor",
+            "strict",
+            "name",
+            "opt_idx",
+            "reduce_on_plateau",
+        }
         if "scheduler" not in value or unknown:
             raise ValueError(
                 f"An lr_scheduler dict needs a 'scheduler' key and may have interval, frequency, monitor, strict, "
                 f"name; got keys {sorted(value)}."
             )
         config = LRSchedulerConfig(
-            scheduler=value["scheduler"], interval=value.get("interval", "epoch"),
-            frequency=value.get("frequency", 1), monitor=value.get("monitor", default_monitor),
-            strict=value.get("strict", True), name=value.get("name"),
+            scheduler=value["scheduler"],
+            interval=value.get("interval", "epoch"),
+            frequency=value.get("frequency", 1),
+            monitor=value.get("monitor", default_monitor),
+            strict=value.get("strict", True),
+            name=value.get("name"),
         )
     else:
         config = LRSchedulerConfig(scheduler=value, monitor=default_monitor)
@@ -67,7 +78,9 @@ def parse_optimizers(returned: Any) -> tuple[list[torch.optim.Optimizer], list[L
         optimizers = [returned]
     elif isinstance(returned, Mapping):
         if "optimizer" not in returned:
-            raise ValueError(f"configure_optimizers returned a dict without an 'optimizer' key (keys: {sorted(returned)}).")
+            raise ValueError(
+                f"configure_optimizers returned a dict without an 'optimizer' key (keys: {sorted(returned)})."
+            )
         optimizers = [returned["optimizer"]]
         if returned.get("lr_scheduler") is not None:
             schedulers = [_scheduler_config(returned["lr_scheduler"], returned.get("monitor"))]

@@ -94,15 +94,18 @@ class Trainer:
         self.num_devices = self._parse_devices(devices)
         self.num_nodes = flags.check_positive_int("num_nodes", num_nodes)
         self.strategy = self._build_strategy(strategy)
-        self.strategy.precision = build_precision(precision, self.accelerator.name,
-                                                  self.accelerator.autocast_device_type)
+        self.strategy.precision = build_precision(
+            precision, self.accelerator.name, self.accelerator.autocast_device_type
+        )
         self.precision = self.strategy.precision.name
 
         # -- loop limits ----------------------------------------------------------------------------
-        self.fast_dev_run = self._check_fast_dev_run(fast_dev_run, max_epochs, max_steps, max_time,
-                                                     limit_train_batches, limit_val_batches)
-        if max_epochs is not None and (isinstance(max_epochs, bool) or not isinstance(max_epochs, int)
-                                       or max_epochs < -1):
+        self.fast_dev_run = self._check_fast_dev_run(
+            fast_dev_run, max_epochs, max_steps, max_time, limit_train_batches, limit_val_batches
+        )
+        if max_epochs is not None and (
+            isinstance(max_epochs, bool) or not isinstance(max_epochs, int) or max_epochs < -1
+        ):
             raise ValueError(f"max_epochs must be an int >= -1 (-1 for no limit) or None, got {max_epochs!r}.")
         if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < -1:
             raise ValueError(f"max_steps must be an int >= -1 (-1 for no limit), got {max_steps!r}.")
@@ -127,24 +130,31 @@ class Trainer:
             self.limit_train_batches = self.limit_val_batches = self.overfit_batches
         if val_check_interval is None:
             val_check_interval = 1.0
-        if isinstance(val_check_interval, bool) or not isinstance(val_check_interval, (int, float)) or (
-            isinstance(val_check_interval, float) and not 0.0 < val_check_interval <= 1.0
-        ) or (isinstance(val_check_interval, int) and val_check_interval < 1):
+        if (
+            isinstance(val_check_interval, bool)
+            or not isinstance(val_check_interval, (int, float))
+            or (isinstance(val_check_interval, float) and not 0.0 < val_check_interval <= 1.0)
+            or (isinstance(val_check_interval, int) and val_check_interval < 1)
+        ):
             raise ValueError(
                 "val_check_interval must be a float in (0.0, 1.0] (fraction of an epoch) or an int >= 1 "
                 f"(every N training batches), got {val_check_interval!r}."
             )
         self.val_check_interval = val_check_interval
         self.check_val_every_n_epoch = flags.check_positive_int(
-            "check_val_every_n_epoch", check_val_every_n_epoch, allow_none=True)
+            "check_val_every_n_epoch", check_val_every_n_epoch, allow_none=True
+        )
         if check_val_every_n_epoch is None and not isinstance(val_check_interval, int):
             raise ValueError("check_val_every_n_epoch=None needs an int val_check_interval (validate every N batches).")
         default_sanity = 0 if self.fast_dev_run else 2
         self.num_sanity_val_steps = default_sanity if num_sanity_val_steps is None else num_sanity_val_steps
         if not isinstance(self.num_sanity_val_steps, int) or self.num_sanity_val_steps < -1:
-            raise ValueError(f"num_sanity_val_steps must be an int >= -1 (-1: all batches), got {num_sanity_val_steps!r}.")
-        self.log_every_n_steps = flags.check_positive_int("log_every_n_steps", 50 if log_every_n_steps is None
-                                                          else log_every_n_steps)
+            raise ValueError(
+                f"num_sanity_val_steps must be an int >= -1 (-1: all batches), got {num_sanity_val_steps!r}."
+            )
+        self.log_every_n_steps = flags.check_positive_int(
+            "log_every_n_steps", 50 if log_every_n_steps is None else log_every_n_steps
+        )
         self.accumulate_grad_batches = flags.check_positive_int("accumulate_grad_batches", accumulate_grad_batches)
         if gradient_clip_val is not None and (not isinstance(gradient_clip_val, (int, float)) or gradient_clip_val < 0):
             raise ValueError(f"gradient_clip_val must be a number >= 0 or None, got {gradient_clip_val!r}.")
@@ -160,8 +170,9 @@ class Trainer:
 
         # -- logging and callbacks --------------------------------------------------------------------
         self.loggers = self._build_loggers(logger)
-        self.callbacks = self._build_callbacks(callbacks, enable_checkpointing, enable_progress_bar,
-                                               enable_model_summary)
+        self.callbacks = self._build_callbacks(
+            callbacks, enable_checkpointing, enable_progress_bar, enable_model_summary
+        )
 
         # -- run state ----------------------------------------------------------------------------------
         self.module: Module | None = None
@@ -213,8 +224,10 @@ class Trainer:
         if isinstance(devices, (list, tuple)):
             bad = [d for d in devices if not isinstance(d, int) or d < 0 or d >= max(available, 1)]
             if bad or not devices:
-                raise ValueError(f"devices={list(devices)!r}: indices must be in 0..{available - 1} on "
-                                 f"{self.accelerator.name} ({available} visible).")
+                raise ValueError(
+                    f"devices={list(devices)!r}: indices must be in 0..{available - 1} on "
+                    f"{self.accelerator.name} ({available} visible)."
+                )
             self._device_indices = list(devices)
             return len(devices)
         if isinstance(devices, bool) or not isinstance(devices, int) or devices < 1:
@@ -239,15 +252,20 @@ class Trainer:
         return chosen
 
     @staticmethod
-    def _check_fast_dev_run(value: Any, max_epochs: Any, max_steps: Any, max_time: Any, limit_train: Any,
-                            limit_val: Any) -> int:
+    def _check_fast_dev_run(
+        value: Any, max_epochs: Any, max_steps: Any, max_time: Any, limit_train: Any, limit_val: Any
+    ) -> int:
         if isinstance(value, bool):
             value = 1 if value else 0
         if not isinstance(value, int) or value < 0:
             raise ValueError(f"fast_dev_run must be a bool or an int >= 0 (batches to run), got {value!r}.")
         if value:
-            conflicts = {"max_epochs": max_epochs, "max_time": max_time, "limit_train_batches": limit_train,
-                         "limit_val_batches": limit_val}
+            conflicts = {
+                "max_epochs": max_epochs,
+                "max_time": max_time,
+                "limit_train_batches": limit_train,
+                "limit_val_batches": limit_val,
+            }
             set_flags = [name for name, v in conflicts.items() if v is not None]
             if max_steps != -1:
                 set_flags.insert(0, "max_steps")
@@ -290,7 +308,8 @@ class Trainer:
         has = {type(cb) for cb in chosen}
         if checkpointing is False and any(isinstance(cb, ModelCheckpoint) for cb in chosen):
             raise ValueError("enable_checkpointing=False conflicts with a ModelCheckpoint in callbacks; remove one.")
-        if checkpointing is not False and not self.fast_dev_run and not any(isinstance(c, ModelCheckpoint) for c in chosen):
+        has_checkpoint = any(isinstance(c, ModelCheckpoint) for c in chosen)
+        if checkpointing is not False and not self.fast_dev_run and not has_checkpoint:
             chosen.append(ModelCheckpoint())
         if progress_bar is not False and not any(isinstance(c, ProgressBar) for c in chosen):
             chosen.append(ProgressBar())
@@ -409,34 +428,59 @@ class Trainer:
     # ==================================================================================================
     # public entry points
     # ==================================================================================================
-    def fit(self, model: Module, train_dataloaders: Any = None, val_dataloaders: Any = None,
-            datamodule: Any = None, ckpt_path: str | None = None) -> None:
+    def fit(
+        self,
+        model: Module,
+        train_dataloaders: Any = None,
+        val_dataloaders: Any = None,
+        datamodule: Any = None,
+        ckpt_path: str | None = None,
+    ) -> None:
         """Train ``model``; data from loaders or a datamodule; ``ckpt_path`` (path, "last" or "best") resumes."""
         if isinstance(train_dataloaders, DataModule):
             datamodule, train_dataloaders = train_dataloaders, None
         self._run("fit", model, datamodule, ckpt_path, train=train_dataloaders, val=val_dataloaders)
 
-    def validate(self, model: Module | None = None, dataloaders: Any = None, ckpt_path: str | None = None,
-                 verbose: bool = True, datamodule: Any = None) -> list[dict[str, float]]:
+    def validate(
+        self,
+        model: Module | None = None,
+        dataloaders: Any = None,
+        ckpt_path: str | None = None,
+        verbose: bool = True,
+        datamodule: Any = None,
+    ) -> list[dict[str, float]]:
         """Run the validation loop once; returns one dict of metrics per dataloader."""
         if isinstance(dataloaders, DataModule):
             datamodule, dataloaders = dataloaders, None
         return self._run("validate", model, datamodule, ckpt_path, val=dataloaders, verbose=verbose)
 
-    def test(self, model: Module | None = None, dataloaders: Any = None, ckpt_path: str | None = None,
-             verbose: bool = True, datamodule: Any = None) -> list[dict[str, float]]:
+    def test(
+        self,
+        model: Module | None = None,
+        dataloaders: Any = None,
+        ckpt_path: str | None = None,
+        verbose: bool = True,
+        datamodule: Any = None,
+    ) -> list[dict[str, float]]:
         """Run the test loop once; returns one dict of metrics per dataloader."""
         if isinstance(dataloaders, DataModule):
             datamodule, dataloaders = dataloaders, None
         return self._run("test", model, datamodule, ckpt_path, test=dataloaders, verbose=verbose)
 
-    def predict(self, model: Module | None = None, dataloaders: Any = None, datamodule: Any = None,
-                return_predictions: bool = True, ckpt_path: str | None = None) -> Any:
+    def predict(
+        self,
+        model: Module | None = None,
+        dataloaders: Any = None,
+        datamodule: Any = None,
+        return_predictions: bool = True,
+        ckpt_path: str | None = None,
+    ) -> Any:
         """Run ``predict_step`` over the data; returns the outputs per batch (a list per dataloader if several)."""
         if isinstance(dataloaders, DataModule):
             datamodule, dataloaders = dataloaders, None
-        return self._run("predict", model, datamodule, ckpt_path, predict=dataloaders,
-                         return_predictions=return_predictions)
+        return self._run(
+            "predict", model, datamodule, ckpt_path, predict=dataloaders, return_predictions=return_predictions
+        )
 
     def save_checkpoint(self, filepath: str, weights_only: bool = False) -> None:
         """Write a checkpoint of the current state (only the weights and hyper-parameters with ``weights_only``)."""
@@ -471,8 +515,9 @@ class Trainer:
                     result = evaluation.run_predict(self, data.get("predict"), data["return_predictions"])
                 else:
                     self._restore_weights(checkpoint)
-                    result = evaluation.run_evaluation_stage(self, stage, data.get("val" if stage == "validate" else
-                                                                                  "test"), data["verbose"])
+                    result = evaluation.run_evaluation_stage(
+                        self, stage, data.get("val" if stage == "validate" else "test"), data["verbose"]
+                    )
             status = "success"
             return result
         except BaseException as exception:
@@ -551,8 +596,9 @@ class Trainer:
         module = self.module
         train_loader = train if train is not None else self._datamodule_loader("train_dataloader", "fit")
         if train_loader is None:
-            raise ValueError("trainer.fit needs training data: pass train_dataloaders=... or a datamodule with "
-                             "train_dataloader().")
+            raise ValueError(
+                "trainer.fit needs training data: pass train_dataloaders=... or a datamodule with train_dataloader()."
+            )
         if self.overfit_batches:
             train_loader = without_shuffle(train_loader)
         self.num_training_batches = self._limited_length(train_loader, self.limit_train_batches, "train")
@@ -607,8 +653,10 @@ class Trainer:
             return min(length, limit)
         if math.isinf(length):
             if limit not in (0.0, 1.0):
-                raise ValueError(f"limit_{name}_batches={limit} is a fraction, but the {name} dataloader has no length "
-                                 f"(an IterableDataset); pass an int number of batches instead.")
+                raise ValueError(
+                    f"limit_{name}_batches={limit} is a fraction, but the {name} dataloader has no length "
+                    f"(an IterableDataset); pass an int number of batches instead."
+                )
             return 0 if limit == 0.0 else length
         return int(length * limit) if limit < 1.0 else length
 
@@ -616,8 +664,10 @@ class Trainer:
         if isinstance(self.val_check_interval, float):
             if math.isinf(self.num_training_batches):
                 if self.val_check_interval != 1.0:
-                    raise ValueError("val_check_interval as a fraction needs a training dataloader with a length; "
-                                     "pass an int (every N batches).")
+                    raise ValueError(
+                        "val_check_interval as a fraction needs a training dataloader with a length; "
+                        "pass an int (every N batches)."
+                    )
                 return float("inf")
             return max(1, int(self.num_training_batches * self.val_check_interval))
         if self.check_val_every_n_epoch is not None and self.val_check_interval > self.num_training_batches:
@@ -650,8 +700,10 @@ class Trainer:
         optimizers, schedulers = parse_optimizers(module.configure_optimizers())
         if module.automatic_optimization:
             if not optimizers:
-                raise ValueError(f"{type(module).__name__}.configure_optimizers() returned no optimizer; automatic "
-                                 "optimization needs one.")
+                raise ValueError(
+                    f"{type(module).__name__}.configure_optimizers() returned no optimizer; automatic "
+                    "optimization needs one."
+                )
             if len(optimizers) > 1:
                 raise ValueError(
                     f"configure_optimizers returned {len(optimizers)} optimizers. Automatic optimization uses one; "
@@ -730,8 +782,11 @@ class Trainer:
         loss = loss.detach()
         """on_nan policy: True means skip this step; "raise" raises FloatingPointError naming the step."""
         if self.on_nan == "skip_step":
-            warnings.warn(f"Non-finite loss ({float(loss)}) at step {self.global_step} (epoch {self.current_epoch}, "
-                          f"batch {batch_idx}); skipping the optimizer step (on_nan='skip_step').", stacklevel=2)
+            warnings.warn(
+                f"Non-finite loss ({float(loss)}) at step {self.global_step} (epoch {self.current_epoch}, "
+                f"batch {batch_idx}); skipping the optimizer step (on_nan='skip_step').",
+                stacklevel=2,
+            )
             return True
         last = self._last_checkpoint_path
         raise FloatingPointError(
@@ -748,8 +803,11 @@ class Trainer:
     # hooks and logging
     # ==================================================================================================
     def _overrides(self, method: str) -> bool:
-        return self.module is not None and callable(getattr(type(self.module), method, None)) and overrides(
-            self.module, Module, method)
+        return (
+            self.module is not None
+            and callable(getattr(type(self.module), method, None))
+            and overrides(self.module, Module, method)
+        )
 
     def _build_hook_table(self) -> None:
         """Only hooks that a callback or the module overrides are listed; the others cost one dict lookup."""
@@ -793,24 +851,29 @@ class Trainer:
             "hparams_name": type(module).__qualname__,
         }
         if not weights_only:
-            checkpoint.update({
-                "optimizer_states": [opt.state_dict() for opt in self.optimizers],
-                "lr_schedulers": [config.scheduler.state_dict() for config in self.lr_scheduler_configs],
-                "precision": self.strategy.precision.state_dict(),
-                "loop": {
-                    "batches_done": self._batches_done,
-                    "epoch_finished": self._epoch_finished,
-                    "val_done_at": self._val_done_at,
-                    "total_train_batches": self._total_train_batches,
-                    "batches_that_stepped": self._batches_that_stepped,
-                    "base_seed": self._base_seed,
-                    "results": self._train_results.state_dict(),
-                },
-                "rng": capture_rng_states(),
-                "callbacks": {cb.state_key: safe_value(cb.state_dict(), f"{cb.state_key}.state_dict()")
-                              for cb in self.callbacks if cb.state_dict()},
-                "logger": {"version": self.logger.version} if self.logger is not None else {},
-            })
+            checkpoint.update(
+                {
+                    "optimizer_states": [opt.state_dict() for opt in self.optimizers],
+                    "lr_schedulers": [config.scheduler.state_dict() for config in self.lr_scheduler_configs],
+                    "precision": self.strategy.precision.state_dict(),
+                    "loop": {
+                        "batches_done": self._batches_done,
+                        "epoch_finished": self._epoch_finished,
+                        "val_done_at": self._val_done_at,
+                        "total_train_batches": self._total_train_batches,
+                        "batches_that_stepped": self._batches_that_stepped,
+                        "base_seed": self._base_seed,
+                        "results": self._train_results.state_dict(),
+                    },
+                    "rng": capture_rng_states(),
+                    "callbacks": {
+                        cb.state_key: safe_value(cb.state_dict(), f"{cb.state_key}.state_dict()")
+                        for cb in self.callbacks
+                        if cb.state_dict()
+                    },
+                    "logger": {"version": self.logger.version} if self.logger is not None else {},
+                }
+            )
             if self.datamodule is not None:
                 checkpoint["datamodule"] = safe_value(self.datamodule.state_dict(), "datamodule.state_dict()")
                 self.datamodule.on_save_checkpoint(checkpoint)
@@ -823,8 +886,10 @@ class Trainer:
         if ckpt_path == "best":
             callback = self.checkpoint_callback
             if callback is None or not callback.best_model_path:
-                raise ValueError('ckpt_path="best" needs a ModelCheckpoint that has saved a checkpoint in this '
-                                 "trainer (run fit first), or pass a file path.")
+                raise ValueError(
+                    'ckpt_path="best" needs a ModelCheckpoint that has saved a checkpoint in this '
+                    "trainer (run fit first), or pass a file path."
+                )
             return callback.best_model_path
         if ckpt_path == "last":
             from flashtrain.core.callbacks.model_checkpoint import find_last_checkpoint
@@ -857,8 +922,10 @@ class Trainer:
     def _restore_weights_and_callbacks(self, checkpoint: dict[str, Any]) -> None:
         """Weights, callback and datamodule state: what ``on_fit_start`` may rely on."""
         if "optimizer_states" not in checkpoint:
-            raise ValueError(f"{self._resumed_from} holds weights only (saved with weights_only=True) and cannot "
-                             "resume training; load it with Module.load_from_checkpoint and call fit without ckpt_path.")
+            raise ValueError(
+                f"{self._resumed_from} holds weights only (saved with weights_only=True) and cannot resume "
+                "training; load it with Module.load_from_checkpoint and call fit without ckpt_path."
+            )
         self._restore_weights(checkpoint)
         states = checkpoint.get("callbacks", {})
         for callback in self.callbacks:
@@ -930,8 +997,9 @@ class Trainer:
         self.save_checkpoint(path)
         self._last_checkpoint_path = path
         name = signal.Signals(signum).name
-        print(f"{name} received: saved {path} at step {self.global_step}; resume with ckpt_path='last'.",
-              file=sys.stderr)
+        print(
+            f"{name} received: saved {path} at step {self.global_step}; resume with ckpt_path='last'.", file=sys.stderr
+        )
         if signum == signal.SIGINT:
             raise KeyboardInterrupt
         raise SystemExit(128 + signum)

@@ -1,0 +1,182 @@
+"""The checkpoint file: what it holds, atomic writes, safe loading, and clear errors for bad files."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import signal
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from flashtrain.core import Trainer
+from flashtrain.core.callbacks import ModelCheckpoint
+from flashtrain.core.checkpoint import FORMAT_VERSION, CheckpointError, load_checkpoint
+from tests.core.helpers import RegressionModule, loader, quiet_trainer
+
+
+def trained(tmp_path, **kwargs):
+    checkpoint = ModelCheckpoint(dirpath=str(tmp_path / "ckpts"), save_last=True, **kwargs)
+    trainer = Trainer(
+        max_epochs=2,
+        callbacks=[checkpoint],
+        default_root_dir=str(tmp_path),
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
+    model = RegressionModule(lr=0.02, dropout=0.1)
+    trainer.fit(model, loader(), loader(n=16))
+    return trainer, model, checkpoint
+
+
+def test_every_written_checkpoint_loads_with_weights_only_and_holds_the_documented_keys(tmp_path):
+    trainer, model, checkpoint = trained(tmp_path, save_top_k=-1)
+    files = sorted(os.listdir(tmp_path / "ckpts"))
+    assert files == ["epoch=0-step=8.ckpt", "epoch=1-step=16.ckpt", "last.ckpt"]
+    for name in files:
+        raw = torch.load(tmp_path / "ckpts" / name, weights_only=True)
+        assert {
+            "format_version",
+            "state_dict",
+            "optimizer_states",
+            "lr_schedulers",
+            "precision",
+            "epoch",
+            "global_step",
+            "loop",
+            "rng",
+            "callbacks",
+            "hyper_parameters",
+            "flashtrain_version",
+        } <= set(raw)
+        assert raw["format_version"] == FORMAT_VERSION
+    last = torch.load(tmp_path / "ckpts" / "last.ckpt", weights_only=True)
+    assert last["hyper_parameters"] == {"lr": 0.02, "dropout": 0.1, "optimizer": "adam"}
+    assert (last["epoch"], last["global_step"], last["loop"]["epoch_finished"]) == (1, 16, True)
+    assert torch.equal(last["state_dict"]["net.layers.0.weight"], model.net.layers[0].weight)
+    assert not [f for f in os.listdir(tmp_path / "ckpts") if f.startswith(".tmp")]  # no temp files left
+
+
+def test_load_from_checkpoint_rebuilds_the_module_with_overrides(tmp_path):
+    _, model, checkpoint = trained(tmp_path)
+    restored = RegressionModule.load_from_checkpoint(checkpoint.best_model_path)
+    assert restored.hparams.lr == 0.02 and not restored.training
+    x = torch.randn(5, 8)
+    model.eval()
+    assert torch.equal(restored(x), model(x))
+    overridden = RegressionModule.load_from_checkpoint(checkpoint.best_model_path, lr=0.5)
+    assert overridden.hparams.lr == 0.5
+
+
+def test_weights_only_checkpoint_is_small_and_cannot_resume(tmp_path):
+    trainer, model, _ = trained(tmp_path)
+    trainer.save_checkpoint(str(tmp_path / "weights.ckpt"), weights_only=True)
+    saved = load_checkpoint(str(tmp_path / "weights.ckpt"))
+    assert "optimizer_states" not in saved and "state_dict" in saved
+    with pytest.raises(ValueError, match="holds weights only .* cannot resume training"):
+        quiet_trainer(max_epochs=3).fit(RegressionModule(), loader(), ckpt_path=str(tmp_path / "weights.ckpt"))
+
+
+def test_validate_and_test_with_ckpt_path_best(tmp_path):
+    trainer, _, checkpoint = trained(tmp_path, monitor="val_loss")
+    (result,) = trainer.validate(ckpt_path="best", dataloaders=loader(n=16), verbose=False)
+    assert result["val_loss"] == pytest.approx(checkpoint.best_model_score, rel=1e-5)
+    with pytest.raises(ValueError, match='ckpt_path="best" needs a ModelCheckpoint'):
+        quiet_trainer().test(RegressionModule(), loader(), ckpt_path="best")
+
+
+class Payload:
+    def __reduce__(self):
+        return (os.system, ("echo pwned",))
+
+
+def test_a_checkpoint_carrying_pickled_code_is_refused_not_run(tmp_path):
+    path = tmp_path / "evil.ckpt"
+    torch.save({"state_dict": RegressionModule().state_dict(), "format_version": 1, "extra": Payload()}, path)
+    with pytest.raises(CheckpointError, match="contains pickled Python objects.*could run arbitrary code"):
+        RegressionModule.load_from_checkpoint(str(path))
+
+
+@pytest.mark.parametrize(
+    ("content", "match"),
+    [
+        (b"", "truncated or corrupt"),
+        (b"PK\x03\x04 not really a zip", "truncated or corrupt"),
+    ],
+)
+def test_truncated_files_are_explained(tmp_path, content, match):
+    path = tmp_path / "bad.ckpt"
+    path.write_bytes(content)
+    with pytest.raises(CheckpointError, match=match):
+        load_checkpoint(str(path))
+
+
+def test_a_cut_off_real_checkpoint_is_explained(tmp_path):
+    _, _, checkpoint = trained(tmp_path)
+    with open(checkpoint.last_model_path, "rb") as handle:
+        data = handle.read()
+    cut = tmp_path / "cut.ckpt"
+    cut.write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match=r"cut.ckpt: the file is truncated or corrupt.*earlier checkpoint"):
+        load_checkpoint(str(cut))
+
+
+def test_not_a_flashtrain_checkpoint(tmp_path):
+    torch.save({"weights": torch.ones(2)}, tmp_path / "other.pt")
+    with pytest.raises(CheckpointError, match=r"not a flashtrain checkpoint: expected a dict with 'state_dict'"):
+        load_checkpoint(str(tmp_path / "other.pt"))
+    with pytest.raises(FileNotFoundError, match="Checkpoint file not found"):
+        load_checkpoint(str(tmp_path / "missing.ckpt"))
+
+
+def test_a_newer_format_asks_for_an_upgrade(tmp_path):
+    torch.save({"state_dict": {}, "format_version": FORMAT_VERSION + 1}, tmp_path / "future.ckpt")
+    with pytest.raises(CheckpointError, match=f"format {FORMAT_VERSION + 1}, newer than .* Upgrade flashtrain"):
+        load_checkpoint(str(tmp_path / "future.ckpt"))
+
+
+def test_unsafe_hyperparameters_are_left_out_with_a_warning(tmp_path):
+    class WithModule(RegressionModule):
+        def __init__(self, encoder=None, lr=0.05, optimizer="adam"):
+            super().__init__(lr=lr)
+            self.save_hyperparameters()  # replaces the parent's record, as in Lightning
+
+    trainer = quiet_trainer(max_steps=1)
+    model = WithModule(encoder=torch.nn.Linear(1, 1))
+    trainer.fit(model, loader())
+    with pytest.warns(UserWarning, match=r"Hyper-parameter 'encoder' \(Linear\) is not saved"):
+        trainer.save_checkpoint(str(tmp_path / "m.ckpt"))
+    assert load_checkpoint(str(tmp_path / "m.ckpt"))["hyper_parameters"] == {"lr": 0.05, "optimizer": "adam"}
+
+
+@pytest.mark.slow
+def test_a_crash_inside_a_checkpoint_write_leaves_the_previous_file_loadable(tmp_path):
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    worker = os.path.join(os.path.dirname(__file__), "crash_worker.py")
+    result = subprocess.run(
+        [sys.executable, worker, str(tmp_path), "5"], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == -signal.SIGKILL, result.stderr[-2000:]
+    last = load_checkpoint(str(tmp_path / "ckpts" / "last.ckpt"))
+    assert last["global_step"] == 4  # the write of step 5 died; step 4's file is intact
+    leftovers = [f for f in os.listdir(tmp_path / "ckpts") if f.startswith(".tmp")]
+    assert leftovers  # the torn temporary file is what died, not last.ckpt
+    # and training resumes from it
+    trainer = quiet_trainer(
+        max_epochs=2,
+        enable_checkpointing=True,
+        default_root_dir=str(tmp_path),
+        callbacks=[ModelCheckpoint(dirpath=str(tmp_path / "ckpts"))],
+    )
+    trainer.fit(RegressionModule(), loader(), ckpt_path="last")
+    assert trainer.global_step == 16
+
+
+def test_pickle_module_is_not_needed_to_read_rng_state(tmp_path):
+    """RNG states are stored as tensors and lists, never as pickled objects."""
+    _, _, checkpoint = trained(tmp_path)
+    rng = torch.load(checkpoint.last_model_path, weights_only=True)["rng"]
+    assert isinstance(rng["torch"], torch.Tensor) and isinstance(rng["numpy"][1], torch.Tensor)
+    assert pickle.dumps(rng)  # plain data
