@@ -2,8 +2,9 @@
 
     python resume_worker.py ROOT MODE STEP WORKERS OUT
 
-MODE: "full" trains uninterrupted; "kill" SIGKILLs itself right after optimizer step STEP; "term" sends
-itself SIGTERM there; "resume" continues from ckpt_path="last". The final weights go to OUT.
+MODE: "full" trains uninterrupted; "kill" SIGKILLs itself right after optimizer step STEP; "term" and "int"
+send themselves SIGTERM / SIGINT (Ctrl-C) there; "resume" continues from ckpt_path="last". The final weights
+go to OUT.
 """
 
 from __future__ import annotations
@@ -74,8 +75,9 @@ def main() -> None:
     callbacks = [
         ModelCheckpoint(dirpath=os.path.join(root, "ckpts"), every_n_train_steps=2, save_top_k=-1, save_last=True)
     ]
-    if mode in ("kill", "term"):
-        callbacks.insert(0, SignalAtStep(step, signal.SIGKILL if mode == "kill" else signal.SIGTERM))
+    signals = {"kill": signal.SIGKILL, "term": signal.SIGTERM, "int": signal.SIGINT}
+    if mode in signals:
+        callbacks.insert(0, SignalAtStep(step, signals[mode]))
     trainer = Trainer(
         max_epochs=3,
         accumulate_grad_batches=2,

@@ -180,3 +180,37 @@ def test_pickle_module_is_not_needed_to_read_rng_state(tmp_path):
     rng = torch.load(checkpoint.last_model_path, weights_only=True)["rng"]
     assert isinstance(rng["torch"], torch.Tensor) and isinstance(rng["numpy"][1], torch.Tensor)
     assert pickle.dumps(rng)  # plain data
+
+
+def test_datamodule_state_travels_in_the_checkpoint(tmp_path):
+    from flashtrain.core import DataModule
+
+    class WithVocabulary(DataModule):
+        def __init__(self):
+            super().__init__()
+            self.vocabulary = None
+
+        def setup(self, stage):
+            if self.vocabulary is None:
+                self.vocabulary = ["cat", "dog"] if stage == "fit" else None
+
+        def train_dataloader(self):
+            return loader()
+
+        def state_dict(self):
+            return {"vocabulary": self.vocabulary}
+
+        def load_state_dict(self, state_dict):
+            self.vocabulary = state_dict["vocabulary"]
+
+    checkpoint = ModelCheckpoint(dirpath=str(tmp_path), save_last=True)
+    quiet_trainer(max_epochs=1, enable_checkpointing=True, callbacks=[checkpoint]).fit(
+        RegressionModule(), datamodule=WithVocabulary()
+    )
+    assert load_checkpoint(checkpoint.last_model_path)["datamodule"] == {"vocabulary": ["cat", "dog"]}
+    restored = WithVocabulary()
+    restored.vocabulary = []
+    quiet_trainer(max_epochs=2, enable_checkpointing=True, callbacks=[ModelCheckpoint(dirpath=str(tmp_path))]).fit(
+        RegressionModule(), datamodule=restored, ckpt_path="last"
+    )
+    assert restored.vocabulary == ["cat", "dog"]

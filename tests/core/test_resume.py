@@ -78,6 +78,46 @@ def test_sigterm_saves_exits_143_and_resumes_exactly(uninterrupted, tmp_path):
 
 
 @pytest.mark.slow
+def test_ctrl_c_saves_and_resumes_exactly(uninterrupted, tmp_path):
+    result = run_worker(tmp_path, "int", 11, 0, tmp_path / "never.pt", expect=-signal.SIGINT)
+    assert "SIGINT received: saved" in result.stderr
+    assert load_checkpoint(str(tmp_path / "ckpts" / "last.ckpt"))["global_step"] == 11
+    run_worker(tmp_path, "resume", 0, 0, tmp_path / "resumed.pt")
+    assert_same_weights(uninterrupted[0], tmp_path / "resumed.pt")
+
+
+def test_a_sampler_that_cannot_be_replayed_warns_on_resume(tmp_path):
+    from torch.utils.data import DataLoader, Sampler
+
+    from flashtrain.core.callbacks import ModelCheckpoint
+    from tests.core.helpers import RegressionModule, quiet_trainer, regression_data
+
+    class GlobalRandomOrder(Sampler):
+        """Shuffles with the global RNG and offers no generator or set_epoch: it cannot be replayed."""
+
+        def __init__(self, n):
+            self.n = n
+
+        def __iter__(self):
+            return iter(torch.randperm(self.n).tolist())
+
+        def __len__(self):
+            return self.n
+
+    def data():
+        return DataLoader(regression_data(64), batch_size=8, sampler=GlobalRandomOrder(64))
+
+    checkpoint = ModelCheckpoint(dirpath=str(tmp_path), every_n_train_steps=1, save_last=True, save_top_k=0)
+    quiet_trainer(max_steps=3, enable_checkpointing=True, callbacks=[checkpoint]).fit(RegressionModule(), data())
+    trainer = quiet_trainer(
+        max_epochs=1, enable_checkpointing=True, callbacks=[ModelCheckpoint(dirpath=str(tmp_path), save_top_k=0)]
+    )
+    with pytest.warns(UserWarning, match=r"cannot be replayed .*GlobalRandomOrder.*the 3 batches already used"):
+        trainer.fit(RegressionModule(), data(), ckpt_path="last")
+    assert trainer.global_step == 8
+
+
+@pytest.mark.slow
 def test_resume_detects_a_different_run(uninterrupted, tmp_path):
     """The comparison above can fail: resuming a run stopped at another point with other data is not equal."""
     run_worker(tmp_path, "full", 0, 0, tmp_path / "other.pt")

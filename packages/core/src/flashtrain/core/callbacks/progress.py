@@ -55,13 +55,13 @@ class ProgressBar(Callback):
 
     def on_train_epoch_end(self, trainer: Any, pl_module: Any) -> None:
         if self.train_bar is not None:
-            self.train_bar.set_postfix(self._postfix(trainer), refresh=True)
+            self.train_bar.set_postfix(self._postfix(trainer), refresh=False)  # close() draws it once
             self.train_bar.close()
             self.train_bar = None
 
     def _start_eval(self, trainer: Any, label: str) -> None:
         if trainer.is_global_zero:
-            total = sum(trainer.num_val_batches) if trainer.state == "fit" else float("inf")
+            total = trainer.num_eval_batches
             self.eval_bar = self._bar(label, total, 1 if self.train_bar is not None else 0, self.leave)
 
     def _stop_eval(self) -> None:
@@ -79,7 +79,7 @@ class ProgressBar(Callback):
     def on_validation_end(self, trainer: Any, pl_module: Any) -> None:
         self._stop_eval()
         if self.train_bar is not None:
-            self.train_bar.set_postfix(self._postfix(trainer), refresh=True)
+            self.train_bar.set_postfix(self._postfix(trainer), refresh=False)
 
     def on_test_start(self, trainer: Any, pl_module: Any) -> None:
         self._start_eval(trainer, "Testing")

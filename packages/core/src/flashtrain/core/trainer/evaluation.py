@@ -92,6 +92,7 @@ def _evaluate(trainer: Trainer, stage: str, loaders: list[Any], limits: list[int
     previous_results = trainer._results
     collect = trainer._overrides(f"{prefix}_epoch_end")
     outputs: list[list[Any]] = [[] for _ in loaders]
+    trainer.num_eval_batches = sum(limits)  # for progress bars
     module.on_validation_model_eval() if prefix == "validation" else module.eval()
     try:
         with grad_mode:
@@ -163,12 +164,13 @@ def run_predict(trainer: Trainer, given: Any, return_predictions: bool) -> Any:
     several = len(loaders) > 1
     predictions: list[list[Any]] = [[] for _ in loaders]
     grad_mode = torch.inference_mode() if trainer.inference_mode else torch.no_grad()
+    limits = [trainer._limited_length(loader, trainer.limit_predict_batches, "predict") for loader in loaders]
+    trainer.num_eval_batches = sum(limits)
     module.eval()
     with grad_mode:
         call("on_predict_start")
         call("on_predict_epoch_start")
-        for loader_idx, loader in enumerate(loaders):
-            limit = trainer._limited_length(loader, trainer.limit_predict_batches, "predict")
+        for loader_idx, (loader, limit) in enumerate(zip(loaders, limits)):
             count = None if math.isinf(limit) else int(limit)
             for batch_idx, batch in enumerate(itertools.islice(iter(loader), count)):
                 batch = trainer.strategy.batch_to_device(batch)

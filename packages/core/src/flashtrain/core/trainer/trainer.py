@@ -184,6 +184,7 @@ class Trainer:
         self.sanity_checking = False
         self.num_training_batches: float = 0
         self.num_val_batches: list[int | float] = []
+        self.num_eval_batches: int | float = 0  # batches of the evaluation or prediction now running
         self.optimizers: list[torch.optim.Optimizer] = []
         self.lr_scheduler_configs: list[LRSchedulerConfig] = []
         self._managed_optimizers: list[ManagedOptimizer] = []
