@@ -74,22 +74,28 @@ class MLP(Module):
         return torch.optim.Adam(self.parameters(), lr=1e-3)
 
 
-def flashtrain_fit(loader: DataLoader, steps: int, defaults: bool) -> float:
+BAREBONES = dict(logger=False, enable_progress_bar=False, enable_checkpointing=False, enable_model_summary=False)
+
+
+def timed_quiet_fit(make_trainer, module, data) -> float:
+    """Seconds ``trainer.fit(module, data)`` takes, with its console output discarded and logs in a temp folder."""
     with (
         tempfile.TemporaryDirectory() as root,
         open(os.devnull, "w") as sink,
         contextlib.redirect_stderr(sink),
         contextlib.redirect_stdout(sink),
     ):
-        options = (
-            {}
-            if defaults
-            else dict(logger=False, enable_progress_bar=False, enable_checkpointing=False, enable_model_summary=False)
-        )
-        trainer = Trainer(max_steps=steps, max_epochs=1, default_root_dir=root, **options)
+        trainer = make_trainer(root)
         start = time.perf_counter()
-        trainer.fit(MLP(), loader)
+        trainer.fit(module, data)
         return time.perf_counter() - start
+
+
+def flashtrain_fit(loader: DataLoader, steps: int, defaults: bool) -> float:
+    options = {} if defaults else BAREBONES
+    return timed_quiet_fit(
+        lambda root: Trainer(max_steps=steps, max_epochs=1, default_root_dir=root, **options), MLP(), loader
+    )
 
 
 def lightning_fit(loader: DataLoader, steps: int, defaults: bool) -> float | None:
@@ -113,23 +119,14 @@ def lightning_fit(loader: DataLoader, steps: int, defaults: bool) -> float | Non
         def configure_optimizers(self):
             return torch.optim.Adam(self.parameters(), lr=1e-3)
 
-    with (
-        tempfile.TemporaryDirectory() as root,
-        open(os.devnull, "w") as sink,
-        contextlib.redirect_stderr(sink),
-        contextlib.redirect_stdout(sink),
-    ):
-        options = (
-            {}
-            if defaults
-            else dict(logger=False, enable_progress_bar=False, enable_checkpointing=False, enable_model_summary=False)
-        )
-        trainer = L.Trainer(
+    options = {} if defaults else BAREBONES
+    return timed_quiet_fit(
+        lambda root: L.Trainer(
             max_steps=steps, max_epochs=1, default_root_dir=root, accelerator="cpu", devices=1, **options
-        )
-        start = time.perf_counter()
-        trainer.fit(LitMLP(), loader)
-        return time.perf_counter() - start
+        ),
+        LitMLP(),
+        loader,
+    )
 
 
 class TinyModule(Module):
@@ -164,24 +161,10 @@ def per_step_overhead_us(rounds: int = 5, steps: int = 5000) -> dict[str, float]
         return time.perf_counter() - start
 
     def trainer(defaults: bool) -> float:
-        with (
-            tempfile.TemporaryDirectory() as root,
-            open(os.devnull, "w") as sink,
-            contextlib.redirect_stderr(sink),
-            contextlib.redirect_stdout(sink),
-        ):
-            options = (
-                {}
-                if defaults
-                else dict(
-                    logger=False, enable_progress_bar=False, enable_checkpointing=False, enable_model_summary=False
-                )
-            )
-            fit = Trainer(max_epochs=1, default_root_dir=root, **options)
-            module = TinyModule()
-            start = time.perf_counter()
-            fit.fit(module, batches)
-            return time.perf_counter() - start
+        options = {} if defaults else BAREBONES
+        return timed_quiet_fit(
+            lambda root: Trainer(max_epochs=1, default_root_dir=root, **options), TinyModule(), batches
+        )
 
     runs = {"hand": hand, "barebones": lambda: trainer(False), "defaults": lambda: trainer(True)}
     for run in runs.values():

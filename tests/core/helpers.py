@@ -65,6 +65,11 @@ class RegressionModule(Module):
         return torch.optim.Adam(self.parameters(), lr=self.hparams.lr)
 
 
+def silent_trainer(root, **kwargs) -> Trainer:
+    """A Trainer that logs and checkpoints under ``root`` as by default, without progress bar or summary."""
+    return Trainer(default_root_dir=str(root), enable_progress_bar=False, enable_model_summary=False, **kwargs)
+
+
 def quiet_trainer(**kwargs) -> Trainer:
     """A Trainer with logger, checkpointing, progress bar and summary off unless asked for."""
     defaults = dict(

@@ -19,7 +19,7 @@ from flashtrain.core.callbacks import (
 )
 from flashtrain.core.checkpoint import load_checkpoint
 from flashtrain.core.loggers import CSVLogger
-from tests.core.helpers import RegressionModule, loader, quiet_trainer
+from tests.core.helpers import RegressionModule, loader, quiet_trainer, silent_trainer
 
 SCORES = [0.5, 0.2, 0.9, 0.1, 0.4, 0.3, 0.8]  # the "val_score" of epochs 0..6
 
@@ -32,15 +32,7 @@ class Scored(RegressionModule):
 
 
 def fit_scored(tmp_path, max_epochs, callbacks, ckpt_path=None, **kwargs):
-    trainer = Trainer(
-        max_epochs=max_epochs,
-        callbacks=callbacks,
-        default_root_dir=str(tmp_path),
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        num_sanity_val_steps=0,
-        **kwargs,
-    )
+    trainer = silent_trainer(tmp_path, max_epochs=max_epochs, callbacks=callbacks, num_sanity_val_steps=0, **kwargs)
     trainer.fit(Scored(), loader(n=32), loader(n=16), ckpt_path=ckpt_path)
     return trainer
 
@@ -154,13 +146,7 @@ class NaNAtStep(RegressionModule):
 
 def test_nan_loss_stops_with_the_step_and_the_last_good_checkpoint(tmp_path):
     checkpoint = ModelCheckpoint(dirpath=str(tmp_path / "ckpts"), every_n_train_steps=2, save_top_k=-1)
-    trainer = Trainer(
-        max_epochs=2,
-        callbacks=[checkpoint],
-        default_root_dir=str(tmp_path),
-        enable_progress_bar=False,
-        enable_model_summary=False,
-    )
+    trainer = silent_trainer(tmp_path, max_epochs=2, callbacks=[checkpoint])
     with pytest.raises(
         FloatingPointError,
         match=r"Loss is nan at step 5 \(epoch 0, batch 5\).*Last good checkpoint: "

@@ -11,21 +11,14 @@ import sys
 import pytest
 import torch
 
-from flashtrain.core import Trainer
 from flashtrain.core.callbacks import ModelCheckpoint
 from flashtrain.core.checkpoint import FORMAT_VERSION, CheckpointError, load_checkpoint
-from tests.core.helpers import RegressionModule, loader, quiet_trainer
+from tests.core.helpers import RegressionModule, loader, quiet_trainer, silent_trainer
 
 
 def trained(tmp_path, **kwargs):
     checkpoint = ModelCheckpoint(dirpath=str(tmp_path / "ckpts"), save_last=True, **kwargs)
-    trainer = Trainer(
-        max_epochs=2,
-        callbacks=[checkpoint],
-        default_root_dir=str(tmp_path),
-        enable_progress_bar=False,
-        enable_model_summary=False,
-    )
+    trainer = silent_trainer(tmp_path, max_epochs=2, callbacks=[checkpoint])
     model = RegressionModule(lr=0.02, dropout=0.1)
     trainer.fit(model, loader(), loader(n=16))
     return trainer, model, checkpoint

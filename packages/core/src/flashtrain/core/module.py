@@ -213,6 +213,22 @@ class Module(torch.nn.Module):
         else:
             raise ValueError(f"gradient_clip_algorithm must be 'norm' or 'value', got {gradient_clip_algorithm!r}.")
 
+    def toggle_optimizer(self, optimizer: Any) -> None:
+        """Turn off gradients of parameters that ``optimizer`` does not hold (GAN training); undo with
+        :meth:`untoggle_optimizer`."""
+        own = {id(p) for group in optimizer.param_groups for p in group["params"]}
+        self._toggled_requires_grad = {}
+        for parameter in self.parameters():
+            if id(parameter) not in own:
+                self._toggled_requires_grad[parameter] = parameter.requires_grad
+                parameter.requires_grad = False
+
+    def untoggle_optimizer(self, optimizer: Any) -> None:
+        """Restore what :meth:`toggle_optimizer` turned off."""
+        for parameter, requires_grad in getattr(self, "_toggled_requires_grad", {}).items():
+            parameter.requires_grad = requires_grad
+        self._toggled_requires_grad = {}
+
     def freeze(self) -> None:
         """Turn off gradients for every parameter and switch to eval mode."""
         for parameter in self.parameters():
