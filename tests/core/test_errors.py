@@ -147,3 +147,8 @@ def test_validate_without_validation_step():
 
     with pytest.raises(ValueError, match=r"has no validation_step\(self, batch, batch_idx\); trainer.validate needs"):
         quiet_trainer().validate(NoVal(), loader())
+
+
+def test_a_compiled_module_gets_a_precise_error():
+    with pytest.raises(TypeError, match=r"got a torch.compile\(\)d module. Pass the Module itself"):
+        quiet_trainer().fit(torch.compile(RegressionModule()), loader())

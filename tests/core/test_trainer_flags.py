@@ -53,7 +53,7 @@ class Counter(RegressionModule):
 def fit(model=None, train=None, val=None, **kwargs):
     model = model or Counter()
     trainer = quiet_trainer(**kwargs)
-    trainer.fit(model, train or loader(n=64, batch_size=8), val)
+    trainer.fit(model, train if train is not None else loader(n=64, batch_size=8), val)
     return trainer, model
 
 
@@ -320,3 +320,25 @@ def test_accelerator_and_devices():
 def test_on_train_epoch_end_checkpoint_monitor_key_missing_is_explained(tmp_path):
     with pytest.raises(ValueError, match=r"could not find 'nope' in the logged metrics: \[.*train_loss"):
         fit(max_epochs=1, enable_checkpointing=True, callbacks=[ModelCheckpoint(dirpath=str(tmp_path), monitor="nope")])
+
+
+class Stream(torch.utils.data.IterableDataset):
+    """A dataset without a length: the trainer cannot know the last batch in advance."""
+
+    def __init__(self, n=20):
+        self.n = n
+
+    def __iter__(self):
+        generator = torch.Generator().manual_seed(0)
+        for _ in range(self.n):
+            yield torch.randn(8, generator=generator), torch.randn(1, generator=generator)
+
+
+def test_unsized_loader_validates_at_epoch_end_and_steps_the_last_partial_window():
+    model = Counter()
+    data = torch.utils.data.DataLoader(Stream(20), batch_size=4)  # 5 batches per epoch
+    trainer, _ = fit(model, train=data, val=torch.utils.data.DataLoader(Stream(8), batch_size=4), max_epochs=2,
+                     accumulate_grad_batches=2)
+    assert trainer.global_step == 6  # 3 steps per epoch: the 5th batch closes a partial window
+    assert model.val_at == [(0, 5), (1, 5)]
+    assert "val_loss" in trainer.callback_metrics

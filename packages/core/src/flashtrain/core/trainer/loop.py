@@ -84,13 +84,19 @@ def fit_loop(trainer: Trainer, train_data: ReplayableLoader) -> None:
         module.train()
         trainer._restore_rng_if_resuming()
         stopped_mid_epoch = False
-        remaining = None if math.isinf(num_batches) else max(int(num_batches) - skip, 0)
-        for batch_idx, batch in enumerate(itertools.islice(train_data.epoch(epoch, skip), remaining), start=skip):
+        sized = not math.isinf(num_batches)
+        batches: Any = itertools.islice(
+            train_data.epoch(epoch, skip), max(int(num_batches) - skip, 0) if sized else None
+        )
+        if not sized:  # no len(): look one batch ahead to know which batch ends the epoch
+            batches = _LookAhead(batches)
+        for batch_idx, batch in enumerate(batches, start=skip):
+            is_last = batch_idx + 1 == num_batches if sized else batches.last
             batch = strategy.batch_to_device(batch)
             trainer._train_results.new_batch(batch)
             if call("on_train_batch_start", batch, batch_idx) == -1:
                 break  # Lightning: -1 skips the rest of this epoch, which then counts as done
-            window_end = (batch_idx + 1) % accumulate == 0 or batch_idx + 1 == num_batches
+            window_end = (batch_idx + 1) % accumulate == 0 or is_last
             if automatic:
                 closure.prepare(batch, batch_idx, batch_idx % accumulate == 0, window_end)
                 if not window_end:
@@ -117,7 +123,7 @@ def fit_loop(trainer: Trainer, train_data: ReplayableLoader) -> None:
             call("on_train_batch_end", output, batch, batch_idx)
             if stepped:
                 trainer._after_optimizer_step()
-            if validation_enabled and trainer._val_due(batch_idx, is_last=batch_idx + 1 == num_batches):
+            if validation_enabled and trainer._val_due(batch_idx, is_last=is_last):
                 trainer._run_validation_in_fit()
             if trainer._signal_received is not None and (window_end or not automatic):
                 trainer._stop_on_signal()
@@ -127,12 +133,34 @@ def fit_loop(trainer: Trainer, train_data: ReplayableLoader) -> None:
                 trainer.should_stop and trainer._min_reached()
             ):
                 # A stop inside the epoch leaves it unfinished: a resume with a larger limit continues it.
-                stopped_mid_epoch = batch_idx + 1 < num_batches
+                stopped_mid_epoch = not is_last
                 break
         if skip and skip == num_batches and validation_enabled and trainer._val_due(skip - 1, is_last=True):
             trainer._run_validation_in_fit()  # resumed from a checkpoint written just before this validation
         _end_epoch(trainer, outputs, finished=not stopped_mid_epoch)
     call("on_train_end")
+
+
+class _LookAhead:
+    """Iterate while holding the next item, so ``last`` says whether the item just returned was the final one."""
+
+    _END = object()
+
+    def __init__(self, iterable: Any) -> None:
+        self._iterator = iter(iterable)
+        self._next = next(self._iterator, self._END)
+        self.last = self._next is self._END
+
+    def __iter__(self) -> _LookAhead:
+        return self
+
+    def __next__(self) -> Any:
+        if self._next is self._END:
+            raise StopIteration
+        current = self._next
+        self._next = next(self._iterator, self._END)
+        self.last = self._next is self._END
+        return current
 
 
 def _needs_closure_step(trainer: Trainer, optimizer: torch.optim.Optimizer) -> bool:

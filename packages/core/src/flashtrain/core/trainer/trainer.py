@@ -535,6 +535,11 @@ class Trainer:
             if self.module is None:
                 raise ValueError(f"trainer.{stage}() needs a model: pass trainer.{stage}(model, ...).")
             model = self.module
+        if not isinstance(model, Module) and isinstance(getattr(model, "_orig_mod", None), Module):
+            raise TypeError(
+                f"trainer.{stage}() got a torch.compile()d module. Pass the Module itself and compile inside it "
+                "instead, e.g. `self.net = torch.compile(net)` in __init__."
+            )
         if not isinstance(model, Module):
             raise TypeError(
                 f"trainer.{stage}() expects a flashtrain.core.Module, got {type(model).__name__}. Subclass Module "
