@@ -337,8 +337,13 @@ class Stream(torch.utils.data.IterableDataset):
 def test_unsized_loader_validates_at_epoch_end_and_steps_the_last_partial_window():
     model = Counter()
     data = torch.utils.data.DataLoader(Stream(20), batch_size=4)  # 5 batches per epoch
-    trainer, _ = fit(model, train=data, val=torch.utils.data.DataLoader(Stream(8), batch_size=4), max_epochs=2,
-                     accumulate_grad_batches=2)
+    trainer, _ = fit(
+        model,
+        train=data,
+        val=torch.utils.data.DataLoader(Stream(8), batch_size=4),
+        max_epochs=2,
+        accumulate_grad_batches=2,
+    )
     assert trainer.global_step == 6  # 3 steps per epoch: the 5th batch closes a partial window
     assert model.val_at == [(0, 5), (1, 5)]
     assert "val_loss" in trainer.callback_metrics
