@@ -2,7 +2,7 @@
 
 from flashtrain.core.callbacks.base import Callback
 from flashtrain.core.callbacks.early_stopping import EarlyStopping
-from flashtrain.core.callbacks.finetuning import BackboneFinetuning
+from flashtrain.core.callbacks.finetuning import BackboneFinetuning, BackboneUnfreezing, finetuning_callback
 from flashtrain.core.callbacks.lr_monitor import LearningRateMonitor
 from flashtrain.core.callbacks.model_checkpoint import ModelCheckpoint
 from flashtrain.core.callbacks.model_summary import ModelSummary
@@ -13,6 +13,7 @@ TQDMProgressBar = ProgressBar  # Lightning's name
 
 __all__ = [
     "BackboneFinetuning",
+    "BackboneUnfreezing",
     "Callback",
     "EarlyStopping",
     "LearningRateMonitor",
@@ -21,4 +22,5 @@ __all__ = [
     "ProgressBar",
     "TQDMProgressBar",
     "Timer",
+    "finetuning_callback",
 ]

@@ -1,4 +1,16 @@
-"""``BackboneFinetuning``: train the head first, then unfreeze ``module.backbone`` with a lower learning rate."""
+"""Finetuning: freeze ``module.backbone`` before training and unfreeze it (or parts of it) on a schedule.
+
+``Trainer.finetune(model, ..., strategy=...)`` picks one of these by name:
+
+- ``"no_freeze"``: train everything from the start.
+- ``"freeze"``: keep the backbone frozen; only the rest (the head) trains.
+- ``("freeze_unfreeze", e)``: frozen until epoch ``e``, then all of it trains.
+- ``("unfreeze_milestones", ((e1, e2), n))``: the last ``n`` layers of the backbone from epoch ``e1``, the
+  rest from epoch ``e2``.
+
+Each unfrozen part joins the optimizer as a new parameter group with a lower learning rate, and what has
+been unfrozen is saved in checkpoints so a resumed run rebuilds the same parameter groups.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +20,8 @@ from typing import Any
 import torch
 
 from flashtrain.core.callbacks.base import Callback
+
+STRATEGY_FORMS = ('"no_freeze"', '"freeze"', '("freeze_unfreeze", epoch)', '("unfreeze_milestones", ((e1, e2), n))')
 
 
 def set_trainable(module: torch.nn.Module, trainable: bool, train_bn: bool = True) -> None:
@@ -20,23 +34,97 @@ def set_trainable(module: torch.nn.Module, trainable: bool, train_bn: bool = Tru
                 layer.eval()
 
 
-def add_param_group(optimizer: torch.optim.Optimizer, module: torch.nn.Module, lr: float) -> int:
-    """Add ``module``'s parameters that the optimizer does not hold yet as a new group; returns how many."""
+def add_param_group(optimizer: torch.optim.Optimizer, modules: list[torch.nn.Module], lr: float) -> int:
+    """Add the modules' parameters that the optimizer does not hold yet as a new group; returns how many."""
     held = {id(p) for group in optimizer.param_groups for p in group["params"]}
-    params = [p for p in module.parameters() if id(p) not in held]
+    params = [p for module in modules for p in module.parameters() if id(p) not in held]
     if params:
         optimizer.add_param_group({"params": params, "lr": lr})
     return len(params)
 
 
-class BackboneFinetuning(Callback):
-    """Freeze ``pl_module.backbone`` before training; at ``unfreeze_backbone_at_epoch`` make it trainable in a new
-    optimizer parameter group whose LR is ``backbone_initial_ratio_lr`` x the current LR (or
-    ``backbone_initial_lr``), then multiply it by ``lambda_func(epoch)`` each later epoch.
+def leaf_layers(module: torch.nn.Module) -> list[torch.nn.Module]:
+    """Modules without children that hold parameters, in definition order (the backbone's "layers")."""
+    return [m for m in module.modules() if not list(m.children()) and any(True for _ in m.parameters(recurse=False))]
 
-    Build the optimizer from trainable parameters only (``filter(lambda p: p.requires_grad, ...)``) so the
-    backbone joins it as its own group.
+
+class BackboneUnfreezing(Callback):
+    """Freeze ``pl_module.backbone`` in ``setup``; at each ``(epoch, part)`` of ``stages`` make ``part`` trainable
+    in a new parameter group at ``lr_ratio`` x the first group's learning rate.
+
+    ``part`` is ``"all"``, ``("last", n)`` (the last n leaf layers) or ``("rest", n)`` (all but the last n).
+    Build the optimizer from trainable parameters only (``filter(lambda p: p.requires_grad, ...)``) so each
+    part joins it as its own group; parameters the optimizer already holds keep their group.
     """
+
+    def __init__(self, stages: list[tuple[int, Any]], lr_ratio: float = 0.1, train_bn: bool = True) -> None:
+        self.stages = list(stages)
+        self.lr_ratio = lr_ratio
+        self.train_bn = train_bn
+        self.unfrozen_lrs: list[float] = []  # the learning rate of each stage unfrozen so far, in order
+
+    @property
+    def state_key(self) -> str:
+        return f"{type(self).__name__}{{stages={self.stages!r}}}"
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"unfrozen_lrs": list(self.unfrozen_lrs)}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.unfrozen_lrs = list(state_dict.get("unfrozen_lrs", []))
+
+    def backbone(self, pl_module: Any) -> torch.nn.Module:
+        backbone = getattr(pl_module, "backbone", None)
+        if not isinstance(backbone, torch.nn.Module):
+            raise ValueError(
+                f"{type(self).__name__} needs the module to have a `backbone` attribute that is a torch.nn.Module; "
+                f"{type(pl_module).__name__} has {type(backbone).__name__}. Set self.backbone in __init__, or use "
+                "strategy='no_freeze'."
+            )
+        return backbone
+
+    def _part(self, pl_module: Any, part: Any) -> list[torch.nn.Module]:
+        backbone = self.backbone(pl_module)
+        if part == "all":
+            return [backbone]
+        which, count = part
+        layers = leaf_layers(backbone)
+        return layers[-count:] if which == "last" else layers[:-count]
+
+    def setup(self, trainer: Any, pl_module: Any, stage: str) -> None:
+        if stage == "fit":
+            set_trainable(self.backbone(pl_module), False, self.train_bn)
+
+    def on_fit_start(self, trainer: Any, pl_module: Any) -> None:
+        # Resumed after some stages: rebuild their parameter groups so the saved optimizer state fits.
+        for (_, part), lr in zip(self.stages, self.unfrozen_lrs):
+            self._unfreeze(trainer, pl_module, part, lr)
+
+    def on_train_epoch_start(self, trainer: Any, pl_module: Any) -> None:
+        while len(self.unfrozen_lrs) < len(self.stages):
+            epoch, part = self.stages[len(self.unfrozen_lrs)]
+            if trainer.current_epoch < epoch:
+                break
+            lr = self.initial_lr(trainer)
+            self._unfreeze(trainer, pl_module, part, lr)
+            self.unfrozen_lrs.append(lr)
+
+    def initial_lr(self, trainer: Any) -> float:
+        """Learning rate of a newly unfrozen part."""
+        return trainer.optimizers[0].param_groups[0]["lr"] * self.lr_ratio
+
+    def _unfreeze(self, trainer: Any, pl_module: Any, part: Any, lr: float) -> None:
+        modules = self._part(pl_module, part)
+        for module in modules:
+            set_trainable(module, True)
+            module.train()
+        add_param_group(trainer.optimizers[0], modules, lr)
+
+
+class BackboneFinetuning(BackboneUnfreezing):
+    """Lightning's ``BackboneFinetuning``: the whole backbone unfreezes at ``unfreeze_backbone_at_epoch`` with
+    LR ``backbone_initial_ratio_lr`` x the current LR (or ``backbone_initial_lr``), then its LR is multiplied by
+    ``lambda_func(epoch)`` each later epoch (capped at the head's LR with ``should_align``)."""
 
     def __init__(
         self,
@@ -50,64 +138,49 @@ class BackboneFinetuning(Callback):
     ) -> None:
         if not isinstance(unfreeze_backbone_at_epoch, int) or unfreeze_backbone_at_epoch < 0:
             raise ValueError(f"unfreeze_backbone_at_epoch must be an int >= 0, got {unfreeze_backbone_at_epoch!r}.")
+        super().__init__([(unfreeze_backbone_at_epoch, "all")], backbone_initial_ratio_lr, train_bn)
         self.unfreeze_backbone_at_epoch = unfreeze_backbone_at_epoch
         self.lambda_func = lambda_func
-        self.backbone_initial_ratio_lr = backbone_initial_ratio_lr
         self.backbone_initial_lr = backbone_initial_lr
         self.should_align = should_align
-        self.train_bn = train_bn
         self.verbose = verbose
-        self.backbone_lr: float | None = None
-        self.unfrozen = False
 
-    def state_dict(self) -> dict[str, Any]:
-        return {"backbone_lr": self.backbone_lr, "unfrozen": self.unfrozen}
-
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        self.backbone_lr = state_dict.get("backbone_lr")
-        self.unfrozen = bool(state_dict.get("unfrozen", False))
-
-    @staticmethod
-    def _backbone(pl_module: Any) -> torch.nn.Module:
-        backbone = getattr(pl_module, "backbone", None)
-        if not isinstance(backbone, torch.nn.Module):
-            raise ValueError(
-                f"BackboneFinetuning needs the module to have a `backbone` attribute that is a torch.nn.Module; "
-                f"{type(pl_module).__name__} has {type(backbone).__name__}."
-            )
-        return backbone
-
-    def setup(self, trainer: Any, pl_module: Any, stage: str) -> None:
-        if stage == "fit":
-            set_trainable(self._backbone(pl_module), False, self.train_bn)
-
-    def on_fit_start(self, trainer: Any, pl_module: Any) -> None:
-        if self.unfrozen:  # resumed after the unfreeze: rebuild the group so the optimizer state fits
-            self._unfreeze(trainer, pl_module, self.backbone_lr)
+    def initial_lr(self, trainer: Any) -> float:
+        return self.backbone_initial_lr if self.backbone_initial_lr is not None else super().initial_lr(trainer)
 
     def on_train_epoch_start(self, trainer: Any, pl_module: Any) -> None:
-        epoch = trainer.current_epoch
-        if not self.unfrozen and epoch >= self.unfreeze_backbone_at_epoch:
-            head_lr = trainer.optimizers[0].param_groups[0]["lr"]
-            lr = (
-                self.backbone_initial_lr
-                if self.backbone_initial_lr is not None
-                else head_lr * self.backbone_initial_ratio_lr
-            )
-            self._unfreeze(trainer, pl_module, lr)
-            if self.verbose and trainer.is_global_zero:
-                print(f"Epoch {epoch}: backbone unfrozen with lr {lr:.3g}.")
-        elif self.unfrozen and self.lambda_func is not None and epoch > self.unfreeze_backbone_at_epoch:
-            group = trainer.optimizers[0].param_groups[-1]
-            lr = group["lr"] * self.lambda_func(epoch)
+        was_unfrozen = bool(self.unfrozen_lrs)
+        super().on_train_epoch_start(trainer, pl_module)
+        if not was_unfrozen and self.unfrozen_lrs and self.verbose and trainer.is_global_zero:
+            print(f"Epoch {trainer.current_epoch}: backbone unfrozen with lr {self.unfrozen_lrs[0]:.3g}.")
+        elif was_unfrozen and self.lambda_func is not None:
+            groups = trainer.optimizers[0].param_groups
+            lr = groups[-1]["lr"] * self.lambda_func(trainer.current_epoch)
             if self.should_align:
-                lr = min(lr, trainer.optimizers[0].param_groups[0]["lr"])
-            group["lr"] = self.backbone_lr = lr
+                lr = min(lr, groups[0]["lr"])
+            groups[-1]["lr"] = self.unfrozen_lrs[0] = lr
 
-    def _unfreeze(self, trainer: Any, pl_module: Any, lr: float | None) -> None:
-        backbone = self._backbone(pl_module)
-        set_trainable(backbone, True)
-        backbone.train()
-        add_param_group(trainer.optimizers[0], backbone, lr if lr is not None else 0.0)
-        self.backbone_lr = lr
-        self.unfrozen = True
+
+def finetuning_callback(strategy: Any, train_bn: bool = True) -> BackboneUnfreezing | None:
+    """The callback for a ``Trainer.finetune`` strategy (None for ``"no_freeze"``), or a ValueError naming the forms."""
+    if strategy == "no_freeze":
+        return None
+    if strategy == "freeze":
+        return BackboneUnfreezing([], train_bn=train_bn)
+    if isinstance(strategy, (tuple, list)) and len(strategy) == 2:
+        name, argument = strategy
+        if name == "freeze_unfreeze" and isinstance(argument, int) and argument >= 0:
+            return BackboneUnfreezing([(argument, "all")], train_bn=train_bn)
+        if name == "unfreeze_milestones" and _is_milestones(argument):
+            (first, second), count = argument
+            return BackboneUnfreezing([(first, ("last", count)), (second, ("rest", count))], train_bn=train_bn)
+    raise ValueError(f"Unknown finetuning strategy {strategy!r}. Allowed: {', '.join(STRATEGY_FORMS)}.")
+
+
+def _is_milestones(argument: Any) -> bool:
+    try:
+        (first, second), count = argument
+    except (TypeError, ValueError):
+        return False
+    ints = all(isinstance(v, int) and v >= 0 for v in (first, second, count))
+    return ints and first <= second and count > 0

@@ -442,6 +442,27 @@ class Trainer:
             datamodule, train_dataloaders = train_dataloaders, None
         self._run("fit", model, datamodule, ckpt_path, train=train_dataloaders, val=val_dataloaders)
 
+    def finetune(
+        self,
+        model: Module,
+        train_dataloaders: Any = None,
+        val_dataloaders: Any = None,
+        datamodule: Any = None,
+        strategy: Any = "no_freeze",
+        ckpt_path: str | None = None,
+        train_bn: bool = True,
+    ) -> None:
+        """``fit`` with a finetuning strategy for ``model.backbone``: ``"no_freeze"``, ``"freeze"``,
+        ``("freeze_unfreeze", epoch)`` or ``("unfreeze_milestones", ((e1, e2), n))`` (see
+        ``flashtrain.core.callbacks.finetuning``)."""
+        from flashtrain.core.callbacks.finetuning import BackboneUnfreezing, finetuning_callback
+
+        callback = finetuning_callback(strategy, train_bn)
+        self.callbacks = [cb for cb in self.callbacks if type(cb) is not BackboneUnfreezing]
+        if callback is not None:
+            self.callbacks.append(callback)
+        self.fit(model, train_dataloaders, val_dataloaders, datamodule=datamodule, ckpt_path=ckpt_path)
+
     def validate(
         self,
         model: Module | None = None,
