@@ -24,9 +24,9 @@ def summarize(module: torch.nn.Module, max_depth: int = 1) -> str:
         if not name or depth > max_depth:
             continue
         params = sum(p.numel() for p in layer.parameters())
-        trainable = any(p.requires_grad for p in layer.parameters())
+        has_trainable = any(p.requires_grad for p in layer.parameters())
         mode = "train" if layer.training else "eval"
-        rows.append((name, type(layer).__name__, _human(params), mode if trainable or params == 0 else "frozen"))
+        rows.append((name, type(layer).__name__, _human(params), mode if has_trainable or params == 0 else "frozen"))
     trainable = sum(p.numel() for p in module.parameters() if p.requires_grad)
     frozen = sum(p.numel() for p in module.parameters() if not p.requires_grad)
     size_mb = sum(p.numel() * p.element_size() for p in module.parameters()) / 1e6
