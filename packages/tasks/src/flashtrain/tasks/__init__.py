@@ -1,7 +1,24 @@
-"""flashtrain.tasks: pre-wired task modules (image, text and tabular classification).
+"""flashtrain.tasks: pre-wired task modules and their data classes.
 
-The task classes arrive with their own issues; this package already installs into the ``flashtrain``
-namespace so that the three distributions are laid out as DESIGN.md describes.
+    from flashtrain.tasks import ImageClassificationData
+
+Names are imported lazily, so importing one task never imports another task's heavy libraries.
 """
 
-__all__: list[str] = []
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "ImageClassificationData": "flashtrain.tasks.image",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'flashtrain.tasks' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

@@ -1,0 +1,156 @@
+"""What every task's data class shares: labels, targets, a stratified validation split and the dataloaders."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch.utils.data import DataLoader, Dataset, Subset
+
+from flashtrain.core import DataModule
+
+STAGES = ("train", "val", "test", "predict")
+
+
+class Targets:
+    """User targets in one of three forms, turned into tensors: a label per sample (single-label), a list of
+    labels per sample (multi-label), or a 2-D 0/1 array with a column per label (multi-hot, multi-label)."""
+
+    def __init__(self, labels: Sequence[Any], multi_label: bool) -> None:
+        self.labels = list(labels)
+        self.multi_label = multi_label
+        self._index = {label: i for i, label in enumerate(self.labels)}
+
+    @classmethod
+    def infer(cls, targets: Any, labels: Sequence[Any] | None = None) -> Targets:
+        """Labels and single/multi-label from the training targets (``labels`` fixes names and order)."""
+        if _is_multi_hot(targets):
+            width = len(targets[0])
+            if labels is not None and len(labels) != width:
+                raise ValueError(f"multi-hot targets have {width} columns but {len(labels)} labels were given.")
+            return cls(labels if labels is not None else list(range(width)), multi_label=True)
+        multi_label = len(targets) > 0 and isinstance(targets[0], (list, tuple, set, frozenset))
+        if labels is None:
+            seen = {value for target in targets for value in (target if multi_label else [target])}
+            labels = sorted(seen, key=lambda value: (type(value).__name__, value))
+        return cls(labels, multi_label)
+
+    def encode(self, targets: Any, where: str) -> torch.Tensor:
+        """Class indices (single-label) or multi-hot float rows (multi-label)."""
+        if _is_multi_hot(targets):
+            rows = torch.as_tensor(targets, dtype=torch.float32)
+            if rows.shape[1] != len(self.labels):
+                raise ValueError(f"{where} has {rows.shape[1]} target columns; training had {len(self.labels)}.")
+            return rows
+        names = [value for target in targets for value in (target if self.multi_label else [target])]
+        unknown = sorted({str(value) for value in names if value not in self._index})
+        if unknown:
+            raise ValueError(
+                f"{where} has labels not seen in training: {unknown[:5]}. Known labels: {self.labels[:20]}."
+            )
+        if not self.multi_label:
+            return torch.tensor([self._index[t] for t in targets], dtype=torch.long)
+        rows = torch.zeros(len(targets), len(self.labels))
+        for row, target in enumerate(targets):
+            rows[row, [self._index[value] for value in target]] = 1.0
+        return rows
+
+
+def _is_multi_hot(targets: Any) -> bool:
+    return getattr(targets, "ndim", None) == 2
+
+
+def stratified_split(targets: torch.Tensor, fraction: float, seed: int) -> tuple[list[int], list[int]]:
+    """(train, val) indices with each class split in the same proportion (a plain random split if multi-label)."""
+    if not 0.0 < fraction < 1.0:
+        raise ValueError(f"val_split must be a float between 0 and 1 (e.g. 0.2), got {fraction!r}.")
+    generator = torch.Generator().manual_seed(seed)
+    if targets.ndim > 1:  # multi-label: no single class to stratify on
+        order = torch.randperm(len(targets), generator=generator).tolist()
+        cut = max(1, round(len(order) * fraction))
+        return sorted(order[cut:]), sorted(order[:cut])
+    train, val = [], []
+    for cls in torch.unique(targets).tolist():
+        members = torch.nonzero(targets == cls).flatten()
+        members = members[torch.randperm(len(members), generator=generator)].tolist()
+        cut = round(len(members) * fraction) if len(members) > 1 else 0
+        val += members[:cut]
+        train += members[cut:]
+    return sorted(train), sorted(val)
+
+
+class TaskDataModule(DataModule):
+    """Datasets per stage plus what a model needs to know about them (labels, multi-label)."""
+
+    def __init__(
+        self,
+        datasets: dict[str, Dataset | None],
+        targets: Targets | None,
+        batch_size: int = 32,
+        num_workers: int = 0,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}.")
+        if not isinstance(num_workers, int) or num_workers < 0:
+            raise ValueError(f"num_workers must be an int >= 0, got {num_workers!r}.")
+        self.datasets = datasets
+        self.targets = targets
+        self.batch_size = batch_size
+        self.num_workers = num_workers
+        self.seed = seed
+
+    @property
+    def labels(self) -> list[Any] | None:
+        return self.targets.labels if self.targets is not None else None
+
+    @property
+    def num_classes(self) -> int | None:
+        return len(self.targets.labels) if self.targets is not None else None
+
+    @property
+    def multi_label(self) -> bool:
+        return bool(self.targets is not None and self.targets.multi_label)
+
+    @staticmethod
+    def split_off_validation(
+        dataset: Dataset, encoded: torch.Tensor, val_split: float | None, seed: int
+    ) -> tuple[Dataset, Dataset | None]:
+        if val_split is None:
+            return dataset, None
+        train_idx, val_idx = stratified_split(encoded, val_split, seed)
+        return Subset(dataset, train_idx), Subset(dataset, val_idx)
+
+    def _loader(self, stage: str) -> DataLoader:
+        dataset = self.datasets.get(stage)
+        if dataset is None:
+            raise ValueError(f"{type(self).__name__} has no {stage} data: pass {stage}_* to the from_* constructor.")
+        return DataLoader(
+            dataset,
+            batch_size=self.batch_size,
+            shuffle=stage == "train",
+            num_workers=self.num_workers,
+            persistent_workers=self.num_workers > 0,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train")
+
+    def val_dataloader(self) -> DataLoader | None:
+        return self._loader("val") if self.datasets.get("val") is not None else None
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test")
+
+    def predict_dataloader(self) -> DataLoader:
+        return self._loader("predict")
+
+    def state_dict(self) -> dict[str, Any]:
+        if self.targets is None:
+            return {}
+        return {
+            "labels": [label if isinstance(label, (int, str)) else str(label) for label in self.targets.labels],
+            "multi_label": self.targets.multi_label,
+        }

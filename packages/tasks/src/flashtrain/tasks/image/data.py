@@ -1,0 +1,441 @@
+"""``ImageClassificationData``: image classification data from folders, files, NumPy arrays or tensors."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from flashtrain.tasks.data import Targets, TaskDataModule
+from flashtrain.tasks.image.transforms import ImageConfig, TransformSlot
+
+DEFAULT_CACHE_BYTES = 512 * 2**20  # decoded images kept in memory, shared out over the DataLoader workers
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
+
+
+def _is_hidden(name: str) -> bool:
+    return name.startswith(".")
+
+
+def _check_image_file(path: str) -> None:
+    if not path.lower().endswith(IMAGE_EXTENSIONS):
+        raise ValueError(
+            f"{path} is not an image file (allowed extensions: {', '.join(IMAGE_EXTENSIONS)}). Remove it, or pass "
+            "skip_bad_files=True to skip such files with a warning."
+        )
+
+
+def open_rgb(path: str) -> Any:
+    """Load an image as RGB (grayscale is repeated, an alpha channel dropped), naming the file if it is bad."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            return image.convert("RGB")
+    except (UnidentifiedImageError, OSError, SyntaxError) as error:
+        raise ValueError(
+            f"Cannot read image {path}: {error}. Remove or fix the file, or pass skip_bad_files=True to skip "
+            "unreadable files with a warning."
+        ) from None
+
+
+def _readable(path: str) -> bool:
+    from PIL import Image
+
+    try:
+        with Image.open(path) as image:
+            image.load()
+        return True
+    except Exception:  # noqa: BLE001 - any failure to decode means "skip this file"
+        return False
+
+
+def scan_class_folders(folder: str, argument: str, skip_bad_files: bool) -> tuple[list[str], list[str]]:
+    """(files, class names) from ``folder/<class>/<image>``; errors name the folder or file at fault."""
+    if folder is None or not os.path.isdir(folder):
+        raise FileNotFoundError(f"{argument}={folder!r} is not a folder. Pass a folder with one sub-folder per class.")
+    classes = sorted(d for d in os.listdir(folder) if not _is_hidden(d) and os.path.isdir(os.path.join(folder, d)))
+    if not classes:
+        raise ValueError(
+            f"{argument}={folder!r} has no class folders: expected one sub-folder per class "
+            "(e.g. train/cat/1.jpg, train/dog/2.jpg)."
+        )
+    files, targets, skipped = [], [], []
+    for name in classes:
+        class_files = []
+        for root, _, names in os.walk(os.path.join(folder, name)):
+            for file_name in sorted(names):
+                if _is_hidden(file_name):
+                    continue
+                path = os.path.join(root, file_name)
+                if skip_bad_files and (not path.lower().endswith(IMAGE_EXTENSIONS) or not _readable(path)):
+                    skipped.append(path)
+                    continue
+                _check_image_file(path)
+                class_files.append(path)
+        if not class_files:
+            raise ValueError(f"Class folder {os.path.join(folder, name)!r} has no images. Add images or remove it.")
+        files += class_files
+        targets += [name] * len(class_files)
+    if skipped:
+        warnings.warn(
+            f"Skipped {len(skipped)} unreadable or non-image file(s) in {folder}: {skipped[:5]}", stacklevel=3
+        )
+    return files, targets
+
+
+def check_files(files: Sequence[str], argument: str, skip_bad_files: bool) -> list[int]:
+    """Indices of the usable files; missing or non-image files raise (or are skipped with a warning)."""
+    keep, skipped = [], []
+    for index, path in enumerate(files):
+        if not os.path.isfile(path):
+            if skip_bad_files:
+                skipped.append(path)
+                continue
+            raise FileNotFoundError(f"{argument}: no file at {path!r}.")
+        if skip_bad_files and (not path.lower().endswith(IMAGE_EXTENSIONS) or not _readable(path)):
+            skipped.append(path)
+            continue
+        _check_image_file(path)
+        keep.append(index)
+    if skipped:
+        warnings.warn(f"Skipped {len(skipped)} missing, unreadable or non-image file(s): {skipped[:5]}", stacklevel=3)
+    if not keep:
+        raise ValueError(f"{argument} has no usable image files.")
+    return keep
+
+
+class ImageFileDataset(Dataset):
+    """Images read from files; yields (image, target) or just the image when there are no targets.
+
+    Decoded images (before the transform, so random augmentation still varies) are kept in memory up to
+    ``cache_bytes`` per process, so later epochs skip file reads and decoding.
+    """
+
+    def __init__(
+        self,
+        files: Sequence[str],
+        targets: torch.Tensor | None,
+        transform: Callable,
+        cache_bytes: int = DEFAULT_CACHE_BYTES,
+    ) -> None:
+        self.files = list(files)
+        # Plain ints for class indices: cheaper to index and to collate than 0-d tensors.
+        self.targets: Any = targets.tolist() if targets is not None and targets.ndim == 1 else targets
+        self.transform = transform
+        self.cache_bytes = cache_bytes
+        self._cache: dict[int, torch.Tensor] = {}
+        self._cached = 0
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def _decoded(self, index: int) -> torch.Tensor:
+        image = self._cache.get(index)
+        if image is None:
+            image = torch.from_numpy(np.array(open_rgb(self.files[index]))).permute(2, 0, 1)  # writable copy
+            if self._cached + image.numel() <= self.cache_bytes:
+                self._cache[index] = image
+                self._cached += image.numel()
+        return image
+
+    def __getitem__(self, index: int) -> Any:
+        image = self.transform(self._decoded(index))
+        return image if self.targets is None else (image, self.targets[index])
+
+
+class TensorImageDataset(Dataset):
+    """Images already in memory as a (N, C, H, W) tensor."""
+
+    def __init__(self, images: torch.Tensor, targets: torch.Tensor | None, transform: Callable) -> None:
+        self.images = images
+        self.targets = targets
+        self.transform = transform
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, index: int) -> Any:
+        image = self.transform(self.images[index])
+        return image if self.targets is None else (image, self.targets[index])
+
+
+def as_image_tensor(data: Any, argument: str) -> torch.Tensor:
+    """(N, H, W), (N, C, H, W) or NumPy's (N, H, W, C) with 1, 3 or 4 channels -> uint8/float (N, 3, H, W)."""
+    tensor = torch.as_tensor(data)
+    if tensor.ndim == 3:
+        tensor = tensor.unsqueeze(1)
+    if tensor.ndim != 4:
+        raise ValueError(
+            f"{argument} must be images shaped (N, H, W), (N, C, H, W) or (N, H, W, C); got shape "
+            f"{tuple(tensor.shape)}."
+        )
+    if tensor.shape[1] not in (1, 3, 4) and tensor.shape[-1] in (1, 3, 4):
+        tensor = tensor.permute(0, 3, 1, 2)  # channels last (NumPy / PIL layout)
+    channels = tensor.shape[1]
+    if channels == 1:
+        tensor = tensor.expand(-1, 3, -1, -1)
+    elif channels == 4:
+        tensor = tensor[:, :3]  # drop alpha
+    elif channels != 3:
+        raise ValueError(f"{argument} has {channels} channels; images need 1 (grayscale), 3 (RGB) or 4 (RGBA).")
+    if not tensor.is_floating_point() and tensor.dtype != torch.uint8:
+        tensor = tensor.to(torch.uint8)
+    return tensor.contiguous()
+
+
+class ImageClassificationData(TaskDataModule):
+    """Data for :class:`~flashtrain.tasks.ImageClassifier`; build it with a ``from_*`` constructor.
+
+    Images are resized to ``image_size`` and normalised with ``mean``/``std``; unless given, these come from the
+    model's backbone when training starts (224 px and ImageNet statistics before that). Grayscale images are
+    repeated to three channels and alpha channels dropped.
+    """
+
+    def __init__(
+        self,
+        datasets: dict[str, Dataset | None],
+        targets: Targets | None,
+        transform: TransformSlot,
+        config_fixed: bool,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(datasets, targets, **kwargs)
+        self.transform = transform
+        self.config_fixed = config_fixed
+
+    @property
+    def image_config(self) -> ImageConfig:
+        return self.transform.config
+
+    def use_model_config(self, config: ImageConfig) -> None:
+        """Adopt the backbone's preprocessing, unless the user fixed ``image_size``/``mean``/``std``."""
+        if not self.config_fixed:
+            self.transform.set_config(config)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {**super().state_dict(), "image_config": self.image_config.as_dict()}
+
+    # -- constructors ---------------------------------------------------------------------------------------
+    @classmethod
+    def _build(
+        cls,
+        make_dataset: Callable[[Any, torch.Tensor | None, TransformSlot], Dataset],
+        inputs: dict[str, Any],
+        raw_targets: dict[str, Any],
+        labels: Sequence[Any] | None,
+        val_split: float | None,
+        image_size: int | None,
+        mean: Sequence[float] | None,
+        std: Sequence[float] | None,
+        transform: Callable | None,
+        batch_size: int,
+        num_workers: int,
+        seed: int,
+    ) -> ImageClassificationData:
+        defaults = ImageConfig()
+        config = ImageConfig(
+            image_size or defaults.image_size, tuple(mean or defaults.mean), tuple(std or defaults.std)
+        )
+        slot = TransformSlot(config, transform)
+        targets = (
+            Targets.infer(raw_targets["train"], labels)
+            if raw_targets.get("train") is not None
+            else (Targets.infer(raw_targets["val"], labels) if raw_targets.get("val") is not None else None)
+        )
+        datasets: dict[str, Dataset | None] = {}
+        encoded_train = None
+        for stage in ("train", "val", "test", "predict"):
+            if inputs.get(stage) is None:
+                datasets[stage] = None
+                continue
+            stage_targets = raw_targets.get(stage)
+            if stage != "predict" and stage_targets is None:
+                raise ValueError(f"{stage} inputs were given without {stage} targets.")
+            encoded = targets.encode(stage_targets, f"{stage} targets") if stage_targets is not None else None
+            if encoded is not None and len(encoded) != len(inputs[stage]):
+                raise ValueError(f"{stage} has {len(inputs[stage])} images but {len(encoded)} targets.")
+            datasets[stage] = make_dataset(inputs[stage], encoded, slot)
+            if stage == "train":
+                encoded_train = encoded
+        if val_split is not None:
+            if datasets["train"] is None:
+                raise ValueError("val_split needs training data to split.")
+            if datasets["val"] is not None:
+                raise ValueError("Pass either val_split or validation data, not both.")
+            datasets["train"], datasets["val"] = cls.split_off_validation(
+                datasets["train"], encoded_train, val_split, seed
+            )
+        fixed = image_size is not None or mean is not None or std is not None or transform is not None
+        return cls(datasets, targets, slot, fixed, batch_size=batch_size, num_workers=num_workers, seed=seed)
+
+    @classmethod
+    def from_folders(
+        cls,
+        train_folder: str | None = None,
+        val_folder: str | None = None,
+        test_folder: str | None = None,
+        predict_folder: str | None = None,
+        val_split: float | None = None,
+        skip_bad_files: bool = False,
+        **kwargs: Any,
+    ) -> ImageClassificationData:
+        """Images in ``<folder>/<class name>/<image>`` (predict: any images under the folder); labels are the
+        class folder names. ``kwargs``: batch_size, num_workers, seed, image_size, mean, std, transform, and
+        cache_bytes (decoded images kept in memory across epochs, default 512 MiB; 0 turns it off)."""
+        inputs: dict[str, Any] = {}
+        targets: dict[str, Any] = {}
+        for stage, folder in (("train", train_folder), ("val", val_folder), ("test", test_folder)):
+            if folder is not None:
+                inputs[stage], targets[stage] = scan_class_folders(folder, f"{stage}_folder", skip_bad_files)
+        if predict_folder is not None:
+            if not os.path.isdir(predict_folder):
+                raise FileNotFoundError(f"predict_folder={predict_folder!r} is not a folder.")
+            found = sorted(
+                os.path.join(root, name)
+                for root, _, names in os.walk(predict_folder)
+                for name in names
+                if not _is_hidden(name)
+            )
+            inputs["predict"] = [found[i] for i in check_files(found, "predict_folder", skip_bad_files)]
+        if not inputs:
+            raise ValueError(
+                "from_folders needs at least one of train_folder, val_folder, test_folder, predict_folder."
+            )
+        if "train" in targets and "val" in targets:
+            missing = sorted(set(targets["val"]) - set(targets["train"]))
+            if missing:
+                raise ValueError(f"val_folder has class folders that train_folder lacks: {missing}.")
+        labels = sorted(set(targets["train"])) if "train" in targets else None
+        return cls._from_files_and_targets(inputs, targets, labels, val_split, **kwargs)
+
+    @classmethod
+    def from_files(
+        cls,
+        train_files: Sequence[str] | None = None,
+        train_targets: Sequence[Any] | None = None,
+        val_files: Sequence[str] | None = None,
+        val_targets: Sequence[Any] | None = None,
+        test_files: Sequence[str] | None = None,
+        test_targets: Sequence[Any] | None = None,
+        predict_files: Sequence[str] | None = None,
+        labels: Sequence[Any] | None = None,
+        val_split: float | None = None,
+        skip_bad_files: bool = False,
+        **kwargs: Any,
+    ) -> ImageClassificationData:
+        """Image paths with their targets: a label per image, a list of labels per image, or multi-hot rows."""
+        inputs: dict[str, Any] = {}
+        targets: dict[str, Any] = {}
+        for stage, files, stage_targets in (
+            ("train", train_files, train_targets),
+            ("val", val_files, val_targets),
+            ("test", test_files, test_targets),
+            ("predict", predict_files, None),
+        ):
+            if files is None:
+                continue
+            if isinstance(files, str):
+                raise TypeError(f"{stage}_files must be a list of paths, got one string {files!r}.")
+            keep = check_files(files, f"{stage}_files", skip_bad_files)
+            inputs[stage] = [files[i] for i in keep]
+            if stage_targets is not None:
+                if len(stage_targets) != len(files):
+                    raise ValueError(
+                        f"{stage}_files has {len(files)} paths but {stage}_targets has {len(stage_targets)} entries."
+                    )
+                targets[stage] = (
+                    stage_targets[keep] if hasattr(stage_targets, "ndim") else [stage_targets[i] for i in keep]
+                )
+        if not inputs:
+            raise ValueError("from_files needs at least one of train_files, val_files, test_files, predict_files.")
+        return cls._from_files_and_targets(inputs, targets, labels, val_split, **kwargs)
+
+    @classmethod
+    def _from_files_and_targets(
+        cls,
+        inputs: dict[str, Any],
+        targets: dict[str, Any],
+        labels: Sequence[Any] | None,
+        val_split: float | None,
+        **kwargs: Any,
+    ) -> ImageClassificationData:
+        options = _options(kwargs)
+        per_process = options.pop("cache_bytes") // max(1, options["num_workers"])
+
+        def make(files: Any, encoded: torch.Tensor | None, slot: TransformSlot) -> Dataset:
+            return ImageFileDataset(files, encoded, slot, cache_bytes=per_process)
+
+        return cls._build(make, inputs, targets, labels, val_split, **options)
+
+    @classmethod
+    def from_tensors(
+        cls,
+        train_data: Any = None,
+        train_targets: Any = None,
+        val_data: Any = None,
+        val_targets: Any = None,
+        test_data: Any = None,
+        test_targets: Any = None,
+        predict_data: Any = None,
+        labels: Sequence[Any] | None = None,
+        val_split: float | None = None,
+        **kwargs: Any,
+    ) -> ImageClassificationData:
+        """Images as tensors (N, C, H, W) or (N, H, W), uint8 0-255 or float 0-1, with their targets."""
+        inputs = {
+            stage: as_image_tensor(data, f"{stage}_data")
+            for stage, data in (
+                ("train", train_data),
+                ("val", val_data),
+                ("test", test_data),
+                ("predict", predict_data),
+            )
+            if data is not None
+        }
+        if not inputs:
+            raise ValueError("from_tensors needs at least one of train_data, val_data, test_data, predict_data.")
+        targets = {
+            stage: _target_list(t)
+            for stage, t in (("train", train_targets), ("val", val_targets), ("test", test_targets))
+            if t is not None
+        }
+        options = _options(kwargs)
+        options.pop("cache_bytes")  # tensors are in memory already
+        return cls._build(TensorImageDataset, inputs, targets, labels, val_split, **options)
+
+    @classmethod
+    def from_numpy(cls, *args: Any, **kwargs: Any) -> ImageClassificationData:
+        """Like :meth:`from_tensors`, for NumPy arrays (channels-last ``(N, H, W, C)`` is accepted)."""
+        return cls.from_tensors(*args, **kwargs)
+
+
+def _target_list(targets: Any) -> Any:
+    """Keep 2-D arrays (multi-hot) as they are; turn 1-D tensors/arrays into Python lists of labels."""
+    if getattr(targets, "ndim", None) == 2:
+        return targets
+    if hasattr(targets, "tolist"):
+        return targets.tolist()
+    return list(targets)
+
+
+def _options(kwargs: dict[str, Any]) -> dict[str, Any]:
+    allowed = {
+        "batch_size": 32,
+        "num_workers": 0,
+        "seed": 0,
+        "image_size": None,
+        "mean": None,
+        "std": None,
+        "transform": None,
+        "cache_bytes": DEFAULT_CACHE_BYTES,
+    }
+    unknown = sorted(set(kwargs) - set(allowed))
+    if unknown:
+        raise TypeError(f"Unexpected argument(s) {unknown}. Allowed: {sorted(allowed)}.")
+    return {**allowed, **kwargs}
