@@ -12,6 +12,8 @@ from typing import Any
 
 _EXPORTS = {
     "ImageClassificationData": "flashtrain.tasks.image",
+    "ImageClassifier": "flashtrain.tasks.image",
+    "available_backbones": "flashtrain.tasks.backbones",
 }
 
 __all__ = sorted(_EXPORTS)

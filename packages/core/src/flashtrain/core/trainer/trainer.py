@@ -496,13 +496,31 @@ class Trainer:
         datamodule: Any = None,
         return_predictions: bool = True,
         ckpt_path: str | None = None,
+        output: str | None = None,
     ) -> Any:
-        """Run ``predict_step`` over the data; returns the outputs per batch (a list per dataloader if several)."""
+        """Run ``predict_step`` over the data; returns the outputs per batch (a list per dataloader if several).
+
+        With ``output`` (tasks: "labels", "probabilities", "logits", "top_k") the module's ``format_predictions``
+        turns them into one entry per input sample, in input order."""
         if isinstance(dataloaders, DataModule):
             datamodule, dataloaders = dataloaders, None
-        return self._run(
-            "predict", model, datamodule, ckpt_path, predict=dataloaders, return_predictions=return_predictions
+        predictions = self._run(
+            "predict",
+            model,
+            datamodule,
+            ckpt_path,
+            predict=dataloaders,
+            return_predictions=return_predictions or bool(output),
         )
+        if output is None:
+            return predictions
+        formatter = getattr(self.module, "format_predictions", None)
+        if formatter is None:
+            raise ValueError(
+                f"output={output!r} needs a task module with format_predictions (e.g. ImageClassifier); "
+                f"{type(self.module).__name__} has none. Call predict without output."
+            )
+        return formatter(predictions, output)
 
     def save_checkpoint(self, filepath: str, weights_only: bool = False) -> None:
         """Write a checkpoint of the current state (only the weights and hyper-parameters with ``weights_only``)."""

@@ -1,10 +1,11 @@
-"""Image classification: ``ImageClassificationData`` (and, next, ``ImageClassifier``)."""
+"""Image classification: ``ImageClassifier`` and ``ImageClassificationData``."""
 
 from __future__ import annotations
 
 import os
 
 from flashtrain.tasks.image.data import ImageClassificationData
+from flashtrain.tasks.image.model import ImageClassifier
 
 SAMPLE_DATA = os.path.join(os.path.dirname(__file__), "sample_data", "digits")
 
@@ -14,4 +15,4 @@ def sample_data_folders() -> tuple[str, str]:
     return os.path.join(SAMPLE_DATA, "train"), os.path.join(SAMPLE_DATA, "val")
 
 
-__all__ = ["ImageClassificationData", "sample_data_folders"]
+__all__ = ["ImageClassificationData", "ImageClassifier", "sample_data_folders"]

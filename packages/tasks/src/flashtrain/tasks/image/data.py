@@ -213,9 +213,10 @@ class ImageClassificationData(TaskDataModule):
     def image_config(self) -> ImageConfig:
         return self.transform.config
 
-    def use_model_config(self, config: ImageConfig) -> None:
-        """Adopt the backbone's preprocessing, unless the user fixed ``image_size``/``mean``/``std``."""
-        if not self.config_fixed:
+    def use_model_config(self, config: ImageConfig, force: bool = False) -> None:
+        """Adopt the model's preprocessing, unless the user fixed ``image_size``/``mean``/``std`` (and ``force``
+        is False: evaluating or predicting with a trained model always uses the model's)."""
+        if force or not self.config_fixed:
             self.transform.set_config(config)
 
     def state_dict(self) -> dict[str, Any]:

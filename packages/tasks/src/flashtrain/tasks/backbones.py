@@ -1,0 +1,140 @@
+"""Image backbones from timm and torchvision, by name.
+
+A plain name (``"resnet18"``) is a timm model; ``"torchvision/resnet18"`` picks torchvision's. Each backbone is
+built without its classifier and reports its feature width and the preprocessing its weights expect.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import os
+import socket
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from flashtrain.tasks.image.transforms import IMAGENET_MEAN, IMAGENET_STD, ImageConfig
+
+TORCHVISION_PREFIX = "torchvision/"
+TIMM_PREFIX = "timm/"
+
+
+@dataclass
+class Backbone:
+    module: torch.nn.Module
+    num_features: int
+    image_config: ImageConfig
+
+
+def _torchvision_names() -> list[str]:
+    import torchvision
+
+    return [TORCHVISION_PREFIX + name for name in torchvision.models.list_models(module=torchvision.models)]
+
+
+def available_backbones(filter: str | None = None) -> list[str]:
+    """Backbone names containing ``filter`` (case-insensitive): timm names, then torchvision/... names."""
+    import timm
+
+    names = list(timm.list_models()) + _torchvision_names()
+    if filter:
+        names = [name for name in names if filter.lower() in name.lower()]
+    return names
+
+
+def _unknown(name: str) -> ValueError:
+    close = difflib.get_close_matches(name, available_backbones(), n=5, cutoff=0.6)
+    hint = f" Did you mean: {', '.join(close)}?" if close else ""
+    return ValueError(
+        f"Unknown backbone {name!r}.{hint} List them with available_backbones('{name[:6]}') or "
+        f"`flash-train backbones image_classification --filter {name[:6]}`."
+    )
+
+
+def _hub_reachable(host: str = "huggingface.co") -> bool:
+    try:
+        with socket.create_connection((host, 443), timeout=3):
+            return True
+    except OSError:
+        return False
+
+
+def _offline_error(name: str, error: Exception) -> RuntimeError:
+    return RuntimeError(
+        f"could not download weights for {name}: no network, and they are not in the local cache "
+        f"({type(error).__name__}). Pass pretrained=False (--no-pretrained) to train from scratch, or a local "
+        "weights file as pretrained='path.pth'."
+    )
+
+
+def build_backbone(name: str, pretrained: bool | str = True) -> Backbone:
+    """The named backbone without classifier; ``pretrained`` is True (download or cache), False, or a weights file."""
+    if isinstance(pretrained, str) and not os.path.isfile(pretrained):
+        raise FileNotFoundError(f"pretrained={pretrained!r}: no weights file there. Pass a file path, True or False.")
+    if name.startswith(TORCHVISION_PREFIX):
+        return _torchvision_backbone(name[len(TORCHVISION_PREFIX) :], pretrained)
+    return _timm_backbone(name[len(TIMM_PREFIX) :] if name.startswith(TIMM_PREFIX) else name, pretrained)
+
+
+def _timm_backbone(name: str, pretrained: bool | str) -> Backbone:
+    import timm
+
+    if not timm.is_model(name):
+        raise _unknown(name)
+    kwargs: dict[str, Any] = {"num_classes": 0}
+    if isinstance(pretrained, str):
+        kwargs.update(pretrained=True, pretrained_cfg_overlay={"file": pretrained})
+    else:
+        kwargs["pretrained"] = pretrained
+    offline = contextlib.nullcontext()
+    if pretrained is True and not _hub_reachable():
+        # Without network the Hub client retries for most of a minute; offline mode uses the cache or fails now.
+        from unittest import mock
+
+        import huggingface_hub.constants
+
+        offline = mock.patch.object(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    try:
+        with offline:
+            model = timm.create_model(name, **kwargs)
+    except (OSError, RuntimeError, ValueError) as error:
+        if pretrained is True:
+            raise _offline_error(name, error) from None
+        raise
+    config = timm.data.resolve_data_config({}, model=model)
+    size = int(config["input_size"][-1])
+    return Backbone(model, int(model.num_features), ImageConfig(size, tuple(config["mean"]), tuple(config["std"])))
+
+
+def _torchvision_backbone(name: str, pretrained: bool | str) -> Backbone:
+    import torchvision
+
+    if name not in torchvision.models.list_models(module=torchvision.models):
+        raise _unknown(TORCHVISION_PREFIX + name)
+    try:
+        model = torchvision.models.get_model(name, weights="DEFAULT" if pretrained is True else None)
+    except OSError as error:  # URLError: no network and nothing in torch's hub cache
+        raise _offline_error(TORCHVISION_PREFIX + name, error) from None
+    if isinstance(pretrained, str):
+        state = torch.load(pretrained, map_location="cpu", weights_only=True)
+        model.load_state_dict(state.get("state_dict", state) if isinstance(state, dict) else state, strict=False)
+    num_features = _strip_classifier(model, name)
+    return Backbone(model, num_features, ImageConfig(224, IMAGENET_MEAN, IMAGENET_STD))
+
+
+def _strip_classifier(model: torch.nn.Module, name: str) -> int:
+    """Replace the final Linear layer (fc, classifier[-1], heads.head) by Identity; return its input width."""
+    for parent_name in ("fc", "classifier", "heads", "head"):
+        parent = getattr(model, parent_name, None)
+        if isinstance(parent, torch.nn.Linear):
+            setattr(model, parent_name, torch.nn.Identity())
+            return parent.in_features
+        if isinstance(parent, torch.nn.Sequential):
+            for index in range(len(parent) - 1, -1, -1):
+                if isinstance(parent[index], torch.nn.Linear):
+                    width = parent[index].in_features
+                    parent[index] = torch.nn.Identity()
+                    return width
+    raise ValueError(f"torchvision/{name} has no final Linear classifier to replace; use a timm backbone instead.")
