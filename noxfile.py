@@ -27,9 +27,9 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def demo(session: nox.Session) -> None:
-    """The Quickstart's training job."""
+    """The Quickstart's training job: image classification on the bundled sample data."""
     session.install(*PACKAGES, "-r", "requirements-dev.txt")
-    session.run("python", "examples/core_custom_module.py", *session.posargs)
+    session.run("flash-train", "image_classification", *session.posargs)
 
 
 @nox.session
@@ -38,3 +38,4 @@ def bench(session: nox.Session) -> None:
     session.install(*PACKAGES, "-r", "requirements-dev.txt")
     session.run("python", "benchmarks/overhead.py", *session.posargs)
     session.run("python", "benchmarks/import_time.py")
+    session.run("python", "benchmarks/image_data.py")

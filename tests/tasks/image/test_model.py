@@ -13,7 +13,7 @@ import torch
 from flashtrain.core import Trainer
 from flashtrain.core.callbacks import ModelCheckpoint
 from flashtrain.tasks import ImageClassificationData, ImageClassifier, available_backbones
-from flashtrain.tasks import backbones as backbone_registry
+from flashtrain.tasks.image import backbones as backbone_registry
 from tests.tasks.image.test_data import write_images
 
 TINY = "test_resnet"  # timm's tiny test model: fast on CPU

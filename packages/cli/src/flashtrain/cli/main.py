@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
-import argparse
+import os
 import sys
 from importlib import metadata
 
+from flashtrain.cli.commands import backbones, image_classification, predict
+from flashtrain.cli.options import Parser, UserError, apply_config_file
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="flash-train",
-        description="Train a baseline model from a few flags. Task subcommands (image_classification, ...) are "
-        "added as the task packages land.",
-    )
+COMMANDS = (image_classification, predict, backbones)
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="flash-train", description="Train a baseline model from a few flags, or predict with one.")
     parser.add_argument("--version", action="version", version=f"flash-train {_version()}")
+    subparsers = parser.add_subparsers(dest="command", required=True, parser_class=Parser, metavar="COMMAND")
+    for command in COMMANDS:
+        command.add_parser(subparsers)
     return parser
 
 
@@ -25,9 +29,21 @@ def _version() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
     parser = build_parser()
-    parser.parse_args(argv)
-    parser.print_help()
+    try:
+        args = apply_config_file(parser, argv)
+        args.run(args)
+    except (UserError, ValueError, TypeError, FileNotFoundError, RuntimeError) as error:
+        # Mistakes in flags, files or data: one line, no traceback. FLASHTRAIN_DEBUG=1 shows the traceback.
+        if os.environ.get("FLASHTRAIN_DEBUG"):
+            raise
+        message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        print(f"flash-train: error: {message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("flash-train: interrupted", file=sys.stderr)
+        return 130
     return 0
 
 

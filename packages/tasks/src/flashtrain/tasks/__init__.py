@@ -13,7 +13,7 @@ from typing import Any
 _EXPORTS = {
     "ImageClassificationData": "flashtrain.tasks.image",
     "ImageClassifier": "flashtrain.tasks.image",
-    "available_backbones": "flashtrain.tasks.backbones",
+    "available_backbones": "flashtrain.tasks.image.backbones",
 }
 
 __all__ = sorted(_EXPORTS)

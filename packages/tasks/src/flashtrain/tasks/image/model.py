@@ -6,7 +6,7 @@ from typing import Any
 
 import torch
 
-from flashtrain.tasks.backbones import build_backbone
+from flashtrain.tasks.image.backbones import build_backbone
 from flashtrain.tasks.image.transforms import ImageConfig
 from flashtrain.tasks.task import ClassificationTask
 

@@ -1,0 +1,46 @@
+"""The training run every task command shares: trainer from flags, finetune, resolved config, summary line."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Any
+
+
+def train(task: str, model: Any, data: Any, args: argparse.Namespace, output_dir: str, strategy: Any) -> dict[str, Any]:
+    import yaml
+
+    from flashtrain.core import Trainer, seed_everything
+    from flashtrain.core.callbacks import ModelCheckpoint
+
+    seed_everything(args.seed)
+    validates = data.datasets.get("val") is not None
+    checkpoint = ModelCheckpoint(filename="best", monitor="val_acc" if validates else None, mode="max", save_last=True)
+    devices = args.devices if args.devices == "auto" or not str(args.devices).isdigit() else int(args.devices)
+    trainer = Trainer(
+        max_epochs=args.max_epochs,
+        accelerator=args.accelerator,
+        devices=devices,
+        gpus=args.gpus,
+        strategy=args.strategy,
+        precision=args.precision,
+        default_root_dir=output_dir,
+        callbacks=[checkpoint],
+    )
+    resolved = {key: value for key, value in sorted(vars(args).items()) if key not in ("run", "config", "command")}
+    os.makedirs(trainer.log_dir, exist_ok=True)
+    config_path = os.path.join(trainer.log_dir, "config.yaml")
+    with open(config_path, "w") as handle:
+        yaml.safe_dump({"task": task, **resolved}, handle, sort_keys=False)
+    trainer.finetune(model, datamodule=data, strategy=strategy)
+    summary = {"checkpoint": checkpoint.best_model_path or checkpoint.last_model_path, "config": config_path}
+    if validates:
+        summary["val_acc"] = float(trainer.callback_metrics["val_acc"])
+        summary["best_val_acc"] = checkpoint.best_model_score
+        print(f"final validation accuracy: {summary['val_acc']:.4f} (best {summary['best_val_acc']:.4f})")
+    if data.datasets.get("test") is not None:
+        (result,) = trainer.test(model, datamodule=data, ckpt_path=summary["checkpoint"], verbose=False)
+        summary["test_acc"] = result["test_acc"]
+        print(f"test accuracy: {summary['test_acc']:.4f}")
+    print(f"checkpoint: {summary['checkpoint']}\nresolved config: {config_path}")
+    return summary
