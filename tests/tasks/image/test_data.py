@@ -186,3 +186,52 @@ def test_decoded_images_are_cached_within_the_budget(class_folders):
     tiny = ImageClassificationData.from_folders(train_folder=str(class_folders / "train"), cache_bytes=0)
     tiny.datasets["train"][1]
     assert tiny.datasets["train"]._cache == {}
+
+
+def test_from_csv_single_label_with_paths_relative_to_the_csv(class_folders):
+    (class_folders / "train.csv").write_text(
+        "image,kind\ntrain/cat/0.png,cat\ntrain/dog/0.jpg,dog\ntrain/cat/1.png,cat\n"
+    )
+    (class_folders / "new.csv").write_text("image\nval/cat/a.png\n")
+    data = ImageClassificationData.from_csv(
+        "image",
+        "kind",
+        train_file=str(class_folders / "train.csv"),
+        predict_file=str(class_folders / "new.csv"),
+        image_size=8,
+    )
+    assert data.labels == ["cat", "dog"] and len(data.datasets["train"]) == 3
+    assert data.datasets["predict"].files == [str(class_folders / "val" / "cat" / "a.png")]
+
+
+def test_from_data_frame_multi_label_delimited_and_multi_hot(class_folders):
+    import pandas as pd
+
+    paths = [f"train/cat/{i}.png" for i in range(3)]
+    delimited = pd.DataFrame({"path": paths, "tags": ["fluffy;small", "small", ""]})
+    data = ImageClassificationData.from_data_frame(
+        "path", "tags", train_data_frame=delimited, images_root=str(class_folders), target_delimiter=";"
+    )
+    assert data.multi_label and data.labels == ["fluffy", "small"]
+    assert data.datasets["train"][0][1].tolist() == [1.0, 1.0] and data.datasets["train"][2][1].tolist() == [0, 0]
+    hot = pd.DataFrame({"path": paths, "indoor": [1, 0, 0], "outdoor": [0, 1, 1]})
+    data = ImageClassificationData.from_data_frame(
+        "path", ["indoor", "outdoor"], train_data_frame=hot, images_root=str(class_folders)
+    )
+    assert data.multi_label and data.labels == ["indoor", "outdoor"]
+    assert data.datasets["train"][1][1].tolist() == [0.0, 1.0]
+
+
+def test_csv_missing_columns_and_files_are_explained(class_folders):
+    (class_folders / "train.csv").write_text("file,label\ntrain/cat/0.png,cat\n")
+    with pytest.raises(
+        ValueError,
+        match=r"train_file .*train.csv has no column\(s\) \['image'\]; its columns are "
+        r"\['file', 'label'\]",
+    ):
+        ImageClassificationData.from_csv("image", "label", train_file=str(class_folders / "train.csv"))
+    with pytest.raises(FileNotFoundError, match="no such CSV file"):
+        ImageClassificationData.from_csv("image", "label", train_file=str(class_folders / "missing.csv"))
+    (class_folders / "empty.csv").write_text("")
+    with pytest.raises(ValueError, match="is not a readable CSV file"):
+        ImageClassificationData.from_csv("image", "label", train_file=str(class_folders / "empty.csv"))

@@ -358,6 +358,115 @@ class ImageClassificationData(TaskDataModule):
         return cls._from_files_and_targets(inputs, targets, labels, val_split, **kwargs)
 
     @classmethod
+    def from_data_frame(
+        cls,
+        input_field: str,
+        target_fields: str | Sequence[str] | None = None,
+        train_data_frame: Any = None,
+        val_data_frame: Any = None,
+        test_data_frame: Any = None,
+        predict_data_frame: Any = None,
+        images_root: str | None = None,
+        target_delimiter: str | None = None,
+        labels: Sequence[Any] | None = None,
+        val_split: float | None = None,
+        skip_bad_files: bool = False,
+        **kwargs: Any,
+    ) -> ImageClassificationData:
+        """Tables with an image-path column and targets: one label column, one column of ``target_delimiter``-
+        separated labels (multi-label), or several 0/1 columns (multi-hot; the column names are the labels).
+        Relative paths are taken from ``images_root`` (default: the working folder)."""
+        frames = {
+            "train": train_data_frame,
+            "val": val_data_frame,
+            "test": test_data_frame,
+            "predict": predict_data_frame,
+        }
+        columns = [target_fields] if isinstance(target_fields, str) else list(target_fields or [])
+        files: dict[str, Any] = {}
+        targets: dict[str, Any] = {}
+        for stage, frame in frames.items():
+            if frame is None:
+                continue
+            where = frame.attrs.get("source", f"{stage}_data_frame")
+            needed = [input_field] + (columns if stage != "predict" else [])
+            missing = [column for column in needed if column not in frame.columns]
+            if missing:
+                raise ValueError(
+                    f"{where} has no column(s) {missing}; its columns are {list(frame.columns)}. "
+                    "Check input_field / target_fields."
+                )
+            if stage != "predict" and not columns:
+                raise ValueError("target_fields is needed for training, validation and test data.")
+            root = images_root if images_root is not None else frame.attrs.get("root", "")
+            files[stage] = [
+                str(path) if os.path.isabs(str(path)) else os.path.join(root, str(path)) for path in frame[input_field]
+            ]
+            if stage == "predict":
+                continue
+            if len(columns) > 1:
+                targets[stage] = frame[columns].to_numpy()
+                labels = labels if labels is not None else columns
+            elif target_delimiter is not None:
+                targets[stage] = [
+                    [v.strip() for v in str(value).split(target_delimiter) if v.strip()] for value in frame[columns[0]]
+                ]
+            else:
+                targets[stage] = frame[columns[0]].tolist()
+        return cls.from_files(
+            train_files=files.get("train"),
+            train_targets=targets.get("train"),
+            val_files=files.get("val"),
+            val_targets=targets.get("val"),
+            test_files=files.get("test"),
+            test_targets=targets.get("test"),
+            predict_files=files.get("predict"),
+            labels=labels,
+            val_split=val_split,
+            skip_bad_files=skip_bad_files,
+            **kwargs,
+        )
+
+    @classmethod
+    def from_csv(
+        cls,
+        input_field: str,
+        target_fields: str | Sequence[str] | None = None,
+        train_file: str | None = None,
+        val_file: str | None = None,
+        test_file: str | None = None,
+        predict_file: str | None = None,
+        images_root: str | None = None,
+        **kwargs: Any,
+    ) -> ImageClassificationData:
+        """Like :meth:`from_data_frame`, from CSV files; relative image paths are taken from ``images_root`` or,
+        by default, the folder of each CSV file."""
+        import pandas as pd
+
+        frames: dict[str, Any] = {}
+        for stage, path in (("train", train_file), ("val", val_file), ("test", test_file), ("predict", predict_file)):
+            if path is None:
+                continue
+            if not os.path.isfile(path):
+                raise FileNotFoundError(f"{stage}_file={path!r}: no such CSV file.")
+            try:
+                frame = pd.read_csv(path)
+            except (pd.errors.EmptyDataError, pd.errors.ParserError) as error:
+                raise ValueError(f"{stage}_file={path!r} is not a readable CSV file: {error}") from None
+            frame.attrs.update(source=f"{stage}_file {path}", root=os.path.dirname(os.path.abspath(path)))
+            frames[stage] = frame
+        return cls.from_data_frame(
+            input_field,
+            target_fields,
+            train_data_frame=frames.get("train"),
+            val_data_frame=frames.get("val"),
+            test_data_frame=frames.get("test"),
+            predict_data_frame=frames.get("predict"),
+            images_root=images_root,
+            **kwargs,
+        )
+
+    @classmethod
     def _from_files_and_targets(
         cls,
         inputs: dict[str, Any],
