@@ -235,3 +235,26 @@ def test_csv_missing_columns_and_files_are_explained(class_folders):
     (class_folders / "empty.csv").write_text("")
     with pytest.raises(ValueError, match="is not a readable CSV file"):
         ImageClassificationData.from_csv("image", "label", train_file=str(class_folders / "empty.csv"))
+
+
+def test_from_hf_datasets_single_and_multi_label(class_folders):
+    import datasets  # a test dependency (requirements-dev.txt); users need it only for from_hf_datasets
+    images = [Image.fromarray(np.full((6, 6, 3), i * 40, dtype=np.uint8)) for i in range(4)]
+    single = datasets.Dataset.from_dict(
+        {"image": images, "label": [0, 1, 0, 1]},
+        features=datasets.Features({"image": datasets.Image(), "label": datasets.ClassLabel(names=["cat", "dog"])}),
+    )
+    data = ImageClassificationData.from_hf_datasets(train_hf_dataset=single, val_split=0.5, image_size=8, batch_size=2)
+    assert data.labels == ["cat", "dog"] and len(data.datasets["train"]) == len(data.datasets["val"]) == 2
+    batch_images, batch_targets = next(iter(data.train_dataloader()))
+    assert batch_images.shape == (2, 3, 8, 8) and batch_targets.dtype == torch.long
+    multi = datasets.Dataset.from_dict(
+        {"img": images, "tags": [[0], [1, 0], [], [1]]},
+        features=datasets.Features(
+            {"img": datasets.Image(), "tags": datasets.Sequence(datasets.ClassLabel(names=["x", "y"]))}
+        ),
+    )
+    data = ImageClassificationData.from_hf_datasets("img", "tags", train_hf_dataset=multi)
+    assert data.multi_label and data.datasets["train"][1][1].tolist() == [1.0, 1.0]
+    with pytest.raises(ValueError, match=r"train_hf_dataset has no column\(s\) \['image', 'label'\]; its columns"):
+        ImageClassificationData.from_hf_datasets(train_hf_dataset=multi)

@@ -165,6 +165,38 @@ class TensorImageDataset(Dataset):
         return image if self.targets is None else (image, self.targets[index])
 
 
+class HFImageDataset(Dataset):
+    """Images from a Hugging Face dataset column: PIL images (the ``Image`` feature), or file paths."""
+
+    def __init__(self, dataset: Any, input_field: str, targets: torch.Tensor | None, transform: Callable) -> None:
+        self.dataset = dataset
+        self.input_field = input_field
+        self.targets: Any = targets.tolist() if targets is not None and targets.ndim == 1 else targets
+        self.transform = transform
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index: int) -> Any:
+        value = self.dataset[index][self.input_field]
+        image = open_rgb(value) if isinstance(value, str) else value.convert("RGB")
+        image = self.transform(torch.from_numpy(np.array(image)).permute(2, 0, 1))
+        return image if self.targets is None else (image, self.targets[index])
+
+
+def _hf_targets(dataset: Any, column: str) -> tuple[list[Any], list[Any] | None]:
+    """The column's values, as ClassLabel names where the feature has them, and those names."""
+    feature = dataset.features[column]
+    values = dataset[column]
+    names = getattr(feature, "names", None)
+    if names is not None:
+        return [names[v] for v in values], list(names)
+    inner_names = getattr(getattr(feature, "feature", None), "names", None)
+    if inner_names is not None:  # a list of ClassLabel: multi-label
+        return [[inner_names[v] for v in row] for row in values], list(inner_names)
+    return list(values), None
+
+
 def as_image_tensor(data: Any, argument: str) -> torch.Tensor:
     """(N, H, W), (N, C, H, W) or NumPy's (N, H, W, C) with 1, 3 or 4 channels -> uint8/float (N, 3, H, W)."""
     tensor = torch.as_tensor(data)
@@ -465,6 +497,44 @@ class ImageClassificationData(TaskDataModule):
             images_root=images_root,
             **kwargs,
         )
+
+    @classmethod
+    def from_hf_datasets(
+        cls,
+        input_field: str = "image",
+        target_fields: str = "label",
+        train_hf_dataset: Any = None,
+        val_hf_dataset: Any = None,
+        test_hf_dataset: Any = None,
+        predict_hf_dataset: Any = None,
+        val_split: float | None = None,
+        **kwargs: Any,
+    ) -> ImageClassificationData:
+        """Hugging Face ``datasets.Dataset`` objects with an image column (decoded images or paths) and a label
+        column; ``ClassLabel`` names (also inside a list, for multi-label) become the labels."""
+        hf = {"train": train_hf_dataset, "val": val_hf_dataset, "test": test_hf_dataset, "predict": predict_hf_dataset}
+        inputs = {stage: dataset for stage, dataset in hf.items() if dataset is not None}
+        if not inputs:
+            raise ValueError("from_hf_datasets needs at least one of train/val/test/predict_hf_dataset.")
+        targets: dict[str, Any] = {}
+        labels = None
+        for stage, dataset in inputs.items():
+            needed = [input_field] + ([target_fields] if stage != "predict" else [])
+            missing = [name for name in needed if name not in dataset.column_names]
+            if missing:
+                raise ValueError(
+                    f"{stage}_hf_dataset has no column(s) {missing}; its columns are {dataset.column_names}."
+                )
+            if stage != "predict":
+                targets[stage], names = _hf_targets(dataset, target_fields)
+                labels = labels or names
+        options = _options(kwargs)
+        options.pop("cache_bytes")
+
+        def make(dataset: Any, encoded: torch.Tensor | None, slot: TransformSlot) -> Dataset:
+            return HFImageDataset(dataset, input_field, encoded, slot)
+
+        return cls._build(make, inputs, targets, labels, val_split, **options)
 
     @classmethod
     def _from_files_and_targets(
