@@ -78,6 +78,28 @@ def test_train_then_predict_from_the_checkpoint(folders):
     assert [row["input"] for row in rows] == images and all(len(row["prediction"]) == 2 for row in rows)
 
 
+def test_train_from_a_csv_with_multi_label_columns(folders):
+    rows = ["image,round,striped"] + [
+        f"data/train/{name}/{i}.png,{i % 2},{int(name == 'bee')}" for name in ("ant", "bee") for i in range(6)
+    ]
+    (folders / "train.csv").write_text("\n".join(rows) + "\n")
+    result = flash_train(
+        "image_classification",
+        "--train-file",
+        "train.csv",
+        "--target-field",
+        "round,striped",
+        "--val-split",
+        "0.25",
+        "--output-dir",
+        "out",
+        *TINY,
+        cwd=folders,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "final validation accuracy:" in result.stdout
+
+
 def test_config_file_sets_options_and_flags_win(folders):
     (folders / "run.yaml").write_text(
         "train-folder: data/train\nval_split: 0.5\nmax_epochs: 3\nbackbone: test_resnet\n"
@@ -129,11 +151,19 @@ def test_help_does_not_import_torch(tmp_path):
         ),
         (["image_classification", "--config", "bad.yaml"], "has unknown options ['epochs']"),
         (["predict", "--checkpoint", "nope.ckpt", "--files", "a.png"], "Checkpoint file not found: nope.ckpt"),
+        (
+            ["image_classification", "--train-file", "train.csv", "--target-field", "species"],
+            "has no column(s) ['species']; its columns are ['image', 'label']",
+        ),
+        (["image_classification", "--train-folder", "one_empty_class"], "has no images"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_status_2(folders, args, message):
     (folders / "empty").mkdir()
     (folders / "bad.yaml").write_text("epochs: 3\n")
+    (folders / "train.csv").write_text("image,label\ndata/train/ant/0.png,ant\n")
+    write_images(folders / "one_empty_class" / "ant", ["0.png"])
+    (folders / "one_empty_class" / "bee").mkdir()
     if "--gpus" in args:
         import torch
 

@@ -239,6 +239,7 @@ def test_csv_missing_columns_and_files_are_explained(class_folders):
 
 def test_from_hf_datasets_single_and_multi_label(class_folders):
     import datasets  # a test dependency (requirements-dev.txt); users need it only for from_hf_datasets
+
     images = [Image.fromarray(np.full((6, 6, 3), i * 40, dtype=np.uint8)) for i in range(4)]
     single = datasets.Dataset.from_dict(
         {"image": images, "label": [0, 1, 0, 1]},
@@ -258,3 +259,14 @@ def test_from_hf_datasets_single_and_multi_label(class_folders):
     assert data.multi_label and data.datasets["train"][1][1].tolist() == [1.0, 1.0]
     with pytest.raises(ValueError, match=r"train_hf_dataset has no column\(s\) \['image', 'label'\]; its columns"):
         ImageClassificationData.from_hf_datasets(train_hf_dataset=multi)
+
+
+def test_a_last_training_batch_of_one_is_dropped(class_folders):
+    data = ImageClassificationData.from_folders(train_folder=str(class_folders / "train"), batch_size=11, image_size=8)
+    assert [len(batch[0]) for batch in data.train_dataloader()] == [11]  # 12 images: the 12th alone would break BN
+    assert [
+        len(b[0])
+        for b in ImageClassificationData.from_folders(
+            train_folder=str(class_folders / "train"), batch_size=5, image_size=8
+        ).train_dataloader()
+    ] == [5, 5, 2]

@@ -127,12 +127,16 @@ class TaskDataModule(DataModule):
         dataset = self.datasets.get(stage)
         if dataset is None:
             raise ValueError(f"{type(self).__name__} has no {stage} data: pass {stage}_* to the from_* constructor.")
+        training = stage == "train"
+        # A last training batch of one sample breaks BatchNorm ("Expected more than 1 value per channel"): drop it.
+        drop_last = training and len(dataset) > self.batch_size and len(dataset) % self.batch_size == 1
         return DataLoader(
             dataset,
             batch_size=self.batch_size,
-            shuffle=stage == "train",
+            shuffle=training,
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
+            drop_last=drop_last,
         )
 
     def train_dataloader(self) -> DataLoader:

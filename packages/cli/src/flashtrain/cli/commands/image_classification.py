@@ -6,7 +6,7 @@ import argparse
 import os
 from typing import Any
 
-from flashtrain.cli.options import add_trainer_flags, parse_finetune_strategy
+from flashtrain.cli.options import UserError, add_trainer_flags, parse_finetune_strategy
 
 NAME = "image_classification"
 
@@ -19,6 +19,14 @@ def add_parser(subparsers: Any) -> None:
     data.add_argument("--train-folder", help="folder with one sub-folder of images per class")
     data.add_argument("--val-folder")
     data.add_argument("--test-folder")
+    data.add_argument("--train-file", help="CSV with an image-path column and target column(s), instead of folders")
+    data.add_argument("--val-file")
+    data.add_argument("--test-file")
+    data.add_argument("--input-field", default="image", help="CSV column with the image paths (default: image)")
+    data.add_argument(
+        "--target-field", default="label", help="CSV target column; several comma-separated 0/1 columns for multi-label"
+    )
+    data.add_argument("--images-root", help="folder that relative CSV paths start from (default: the CSV's)")
     data.add_argument("--val-split", type=float, default=None, help="fraction of the training data to validate on")
     data.add_argument("--image-size", type=int, default=None, help="input size (default: the backbone's)")
     data.add_argument("--skip-bad-files", action="store_true", help="skip unreadable files with a warning")
@@ -30,25 +38,29 @@ def add_parser(subparsers: Any) -> None:
         default=None,
         help="start from pretrained weights (default: yes, except on the bundled sample data)",
     )
-    model.add_argument("--multi-label", action="store_true")
+    model.add_argument(
+        "--multi-label",
+        action="store_true",
+        help="several labels per image: ';'-separated in one CSV column, or one 0/1 column each",
+    )
     add_trainer_flags(parser)
     parser.set_defaults(run=run)
 
 
-def run(args: argparse.Namespace) -> dict[str, Any]:
-    from flashtrain.cli.training import train
-    from flashtrain.tasks import ImageClassificationData, ImageClassifier
+def load_data(args: argparse.Namespace) -> tuple[Any, bool]:
+    """The data the flags name (folders, CSV files, or the bundled sample), and whether it is the sample."""
+    from flashtrain.tasks import ImageClassificationData
     from flashtrain.tasks.image import sample_data_folders
 
-    sample = args.train_folder is None and args.val_folder is None and args.test_folder is None
+    folders = (args.train_folder, args.val_folder, args.test_folder)
+    files = (args.train_file, args.val_file, args.test_file)
+    if any(folders) and any(files):
+        raise UserError("pass either --train-folder/--val-folder/--test-folder or --train-file/--val-file/--test-file")
+    sample = not any(folders) and not any(files)
     if sample:
         args.train_folder, args.val_folder = sample_data_folders()
         args.image_size = args.image_size or 32
-    pretrained = args.pretrained if args.pretrained is not None else not sample
-    data = ImageClassificationData.from_folders(
-        train_folder=args.train_folder,
-        val_folder=args.val_folder,
-        test_folder=args.test_folder,
+    common = dict(
         val_split=args.val_split,
         skip_bad_files=args.skip_bad_files,
         batch_size=args.batch_size,
@@ -56,11 +68,36 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         seed=args.seed,
         image_size=args.image_size,
     )
+    if any(files):
+        targets = args.target_field.split(",") if "," in args.target_field else args.target_field
+        delimiter = ";" if args.multi_label and isinstance(targets, str) else None
+        data = ImageClassificationData.from_csv(
+            args.input_field,
+            targets,
+            train_file=args.train_file,
+            val_file=args.val_file,
+            test_file=args.test_file,
+            images_root=args.images_root,
+            target_delimiter=delimiter,
+            **common,
+        )
+    else:
+        data = ImageClassificationData.from_folders(
+            train_folder=args.train_folder, val_folder=args.val_folder, test_folder=args.test_folder, **common
+        )
+    return data, sample
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    from flashtrain.cli.training import train
+    from flashtrain.tasks import ImageClassifier
+
+    data, sample = load_data(args)
     model = ImageClassifier(
         backbone=args.backbone,
         labels=data.labels,
-        pretrained=pretrained,
-        multi_label=args.multi_label,
+        multi_label=data.multi_label,
+        pretrained=args.pretrained if args.pretrained is not None else not sample,
         optimizer=args.optimizer,
         lr_scheduler=args.lr_scheduler,
         learning_rate=args.learning_rate,
