@@ -270,3 +270,13 @@ def test_a_last_training_batch_of_one_is_dropped(class_folders):
             train_folder=str(class_folders / "train"), batch_size=5, image_size=8
         ).train_dataloader()
     ] == [5, 5, 2]
+
+
+def test_from_tensors_multi_label():
+    images = torch.zeros(3, 3, 6, 6, dtype=torch.uint8)
+    hot = torch.tensor([[1, 0], [1, 1], [0, 0]])
+    data = ImageClassificationData.from_tensors(train_data=images, train_targets=hot, labels=["rain", "wind"])
+    assert data.multi_label and data.labels == ["rain", "wind"]
+    assert data.datasets["train"][1][1].tolist() == [1.0, 1.0]
+    as_lists = ImageClassificationData.from_tensors(train_data=images, train_targets=[["rain"], ["rain", "wind"], []])
+    assert as_lists.multi_label and as_lists.datasets["train"][0][1].tolist() == [1.0, 0.0]
