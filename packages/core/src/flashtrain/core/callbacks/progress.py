@@ -4,19 +4,26 @@ from __future__ import annotations
 
 import math
 import sys
+import time
 from typing import Any
 
 from flashtrain.core.callbacks.base import Callback
 
 
 class ProgressBar(Callback):
-    """One bar per training epoch plus one per evaluation run; metrics refresh with the bar (about 10 Hz)."""
+    """In a terminal: one bar per training epoch plus one per evaluation run, with ``prog_bar`` metrics refreshed
+    with the bar (about 10 Hz). When stderr is not a terminal (a log file, CI), one plain line per epoch instead."""
 
     def __init__(self, refresh_rate: int = 1, leave: bool = False) -> None:
         self.refresh_rate = refresh_rate
         self.leave = leave
         self.train_bar: Any = None
         self.eval_bar: Any = None
+        self.interactive = True
+        self._epoch_started = 0.0
+
+    def setup(self, trainer: Any, pl_module: Any, stage: str) -> None:
+        self.interactive = sys.stderr.isatty()
 
     def _bar(self, description: str, total: float, position: int, leave: bool) -> Any:
         from tqdm.auto import tqdm
@@ -41,7 +48,8 @@ class ProgressBar(Callback):
         return items
 
     def on_train_epoch_start(self, trainer: Any, pl_module: Any) -> None:
-        if not trainer.is_global_zero:
+        self._epoch_started = time.monotonic()
+        if not trainer.is_global_zero or not self.interactive:
             return
         self.train_bar = self._bar(f"Epoch {trainer.current_epoch}", trainer.num_training_batches, 0, True)
         if trainer._batches_done:
@@ -54,13 +62,17 @@ class ProgressBar(Callback):
             bar.set_postfix(self._postfix(trainer), refresh=False)
 
     def on_train_epoch_end(self, trainer: Any, pl_module: Any) -> None:
+        if not self.interactive and trainer.is_global_zero:
+            metrics = ", ".join(f"{key}={value}" for key, value in self._postfix(trainer).items() if key != "v_num")
+            seconds = time.monotonic() - self._epoch_started
+            print(f"Epoch {trainer.current_epoch}: {metrics} ({seconds:.1f} s)", file=sys.stderr, flush=True)
         if self.train_bar is not None:
             self.train_bar.set_postfix(self._postfix(trainer), refresh=False)  # close() draws it once
             self.train_bar.close()
             self.train_bar = None
 
     def _start_eval(self, trainer: Any, label: str) -> None:
-        if trainer.is_global_zero:
+        if trainer.is_global_zero and self.interactive:
             total = trainer.num_eval_batches
             self.eval_bar = self._bar(label, total, 1 if self.train_bar is not None else 0, self.leave)
 
