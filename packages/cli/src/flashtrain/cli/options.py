@@ -29,7 +29,12 @@ def add_trainer_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--batch-size", type=int, default=64)
     group.add_argument("--learning-rate", type=float, default=1e-3)
     group.add_argument("--optimizer", default="adam", help="adam, adamw, sgd or rmsprop")
-    group.add_argument("--lr-scheduler", default=None, help="cosine, step or linear_warmup")
+    group.add_argument(
+        "--lr-scheduler",
+        default="cosine",
+        choices=["cosine", "step", "linear_warmup", "none"],
+        help="learning-rate schedule over the run (default: cosine decay)",
+    )
     group.add_argument(
         "--finetune-strategy",
         default="no_freeze",

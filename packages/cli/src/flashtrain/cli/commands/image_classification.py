@@ -99,7 +99,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         multi_label=data.multi_label,
         pretrained=args.pretrained if args.pretrained is not None else not sample,
         optimizer=args.optimizer,
-        lr_scheduler=args.lr_scheduler,
+        lr_scheduler=None if args.lr_scheduler == "none" else args.lr_scheduler,
         learning_rate=args.learning_rate,
     )
     output_dir = args.output_dir or os.path.join("runs", NAME)
