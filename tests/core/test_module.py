@@ -232,3 +232,13 @@ def test_module_properties_outside_and_inside_a_run():
     trainer = quiet_trainer(max_epochs=2)
     trainer.fit(model, loader())
     assert (model.current_epoch, model.global_step, model.trainer) == (2, 16, trainer)
+
+
+def test_a_datamodule_passed_where_the_loaders_go():
+    dm = Stages()
+    trainer = quiet_trainer(max_epochs=1)
+    model = RegressionModule()
+    trainer.fit(model, dm)  # Lightning allows trainer.fit(model, datamodule) positionally
+    (result,) = trainer.validate(model, dm, verbose=False)
+    assert trainer.global_step == 8 and set(result) == {"val_loss"}
+    assert dm.calls[:2] == ["prepare_data", "setup:fit"]

@@ -23,7 +23,6 @@ class CSVLogger(VersionedFolderLogger):
         self._rows: list[dict[str, Any]] = []
         self._columns: list[str] = []
         self._flush_every = flush_logs_every_n_steps
-        self._written_rows = 0
 
     @property
     def metrics_file(self) -> str:

@@ -12,7 +12,6 @@ import torch
 from flashtrain.core.datamodule import DataModule
 from flashtrain.core.logging_results import ResultCollection
 from flashtrain.core.module import Module
-from flashtrain.core.trainer.data import has_len
 
 if TYPE_CHECKING:
     from flashtrain.core.trainer.trainer import Trainer
@@ -41,10 +40,6 @@ def _stage_loaders(trainer: Trainer, stage: str, given: Any) -> list[Any]:
     raise ValueError(f"trainer.{stage} needs data: pass dataloaders=... or a datamodule with {method}().")
 
 
-def _batch_limit(trainer: Trainer, loader: Any, limit: int | float, name: str) -> int | float:
-    return trainer._limited_length(loader, limit, name)
-
-
 def run_evaluation_stage(trainer: Trainer, stage: str, given: Any, verbose: bool) -> list[dict[str, float]]:
     """``trainer.validate`` / ``trainer.test``: one pass over every loader, then a metrics table."""
     step_name = _STEP[stage]
@@ -54,7 +49,7 @@ def run_evaluation_stage(trainer: Trainer, stage: str, given: Any, verbose: bool
         )
     loaders = _stage_loaders(trainer, stage, given)
     limit = trainer.limit_val_batches if stage == "validate" else trainer.limit_test_batches
-    limits = [_batch_limit(trainer, dl, limit, "val" if stage == "validate" else "test") for dl in loaders]
+    limits = [trainer._limited_length(dl, limit, "val" if stage == "validate" else "test") for dl in loaders]
     results = _evaluate(trainer, stage, loaders, limits)
     if verbose and trainer.is_global_zero:
         _print_results(stage, results)
@@ -187,13 +182,3 @@ def run_predict(trainer: Trainer, given: Any, return_predictions: bool) -> Any:
     if not return_predictions:
         return None
     return predictions if several else predictions[0]
-
-
-__all__ = [
-    "as_loader_list",
-    "has_len",
-    "run_evaluation_stage",
-    "run_predict",
-    "run_sanity_check",
-    "run_validation_in_fit",
-]

@@ -438,8 +438,7 @@ class Trainer:
         ckpt_path: str | None = None,
     ) -> None:
         """Train ``model``; data from loaders or a datamodule; ``ckpt_path`` (path, "last" or "best") resumes."""
-        if isinstance(train_dataloaders, DataModule):
-            datamodule, train_dataloaders = train_dataloaders, None
+        train_dataloaders, datamodule = _loaders_or_datamodule(train_dataloaders, datamodule)
         self._run("fit", model, datamodule, ckpt_path, train=train_dataloaders, val=val_dataloaders)
 
     def finetune(
@@ -472,8 +471,7 @@ class Trainer:
         datamodule: Any = None,
     ) -> list[dict[str, float]]:
         """Run the validation loop once; returns one dict of metrics per dataloader."""
-        if isinstance(dataloaders, DataModule):
-            datamodule, dataloaders = dataloaders, None
+        dataloaders, datamodule = _loaders_or_datamodule(dataloaders, datamodule)
         return self._run("validate", model, datamodule, ckpt_path, val=dataloaders, verbose=verbose)
 
     def test(
@@ -485,8 +483,7 @@ class Trainer:
         datamodule: Any = None,
     ) -> list[dict[str, float]]:
         """Run the test loop once; returns one dict of metrics per dataloader."""
-        if isinstance(dataloaders, DataModule):
-            datamodule, dataloaders = dataloaders, None
+        dataloaders, datamodule = _loaders_or_datamodule(dataloaders, datamodule)
         return self._run("test", model, datamodule, ckpt_path, test=dataloaders, verbose=verbose)
 
     def predict(
@@ -502,8 +499,7 @@ class Trainer:
 
         With ``output`` (tasks: "labels", "probabilities", "logits", "top_k") the module's ``format_predictions``
         turns them into one entry per input sample, in input order."""
-        if isinstance(dataloaders, DataModule):
-            datamodule, dataloaders = dataloaders, None
+        dataloaders, datamodule = _loaders_or_datamodule(dataloaders, datamodule)
         predictions = self._run(
             "predict",
             model,
@@ -1048,3 +1044,8 @@ class Trainer:
         if signum == signal.SIGINT:
             raise KeyboardInterrupt
         raise SystemExit(128 + signum)
+
+
+def _loaders_or_datamodule(loaders: Any, datamodule: Any) -> tuple[Any, Any]:
+    """Lightning lets a DataModule be passed where the dataloaders go; move it to ``datamodule``."""
+    return (None, loaders) if isinstance(loaders, DataModule) else (loaders, datamodule)
