@@ -311,10 +311,13 @@ def test_gpus_shorthand():
 def test_accelerator_and_devices():
     trainer = quiet_trainer(accelerator="cpu", devices=1)
     assert trainer.strategy.root_device == torch.device("cpu")
-    with pytest.raises(ValueError, match="distributed training is not available"):
-        quiet_trainer(accelerator="cpu", devices=2)
-    with pytest.raises(ValueError, match="distributed training is not available"):
-        quiet_trainer(num_nodes=2)
+    # Several devices or nodes mean DDP; the processes start only when a run begins.
+    ddp = quiet_trainer(accelerator="cpu", devices=2).strategy
+    assert (ddp.name, ddp.processes_per_node, ddp.num_nodes, ddp.world_size) == ("ddp", 2, 1, 1)
+    assert quiet_trainer(accelerator="cpu", num_nodes=2).strategy.num_nodes == 2
+    assert quiet_trainer(strategy="ddp_find_unused_parameters_true").strategy.find_unused_parameters
+    with pytest.raises(ValueError, match="strategy='single_device' uses one device"):
+        quiet_trainer(accelerator="cpu", devices=2, strategy="single_device")
 
 
 def test_on_train_epoch_end_checkpoint_monitor_key_missing_is_explained(tmp_path):

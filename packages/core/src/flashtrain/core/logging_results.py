@@ -6,6 +6,7 @@ value is copied to the host unless a logger or the progress bar asks for it.
 
 from __future__ import annotations
 
+import math
 import sys
 from dataclasses import dataclass, field
 from typing import Any
@@ -127,20 +128,36 @@ class _Entry:
         self.partial = folded
         self.values, self.sizes = [], []
 
-    def epoch_value(self) -> torch.Tensor | None:
-        """The epoch reduction (batch-size weighted for 'mean'), or None if nothing was logged."""
+    def epoch_value(self, reduce: Any = None) -> torch.Tensor | None:
+        """The epoch reduction (batch-size weighted for 'mean'), or None if nothing was logged.
+
+        With ``sync_dist`` and a ``reduce`` over ranks, the reduction covers every rank's values exactly: the
+        weighted sums and the weights are summed over ranks before dividing.
+        """
         if self.metric is not None:
-            return self.metric.compute().detach()
+            return self.metric.compute().detach()  # torchmetrics syncs its own state over ranks
+        dtype = self.values[0].dtype if self.values else torch.float32
         if self.values:
-            dtype = self.values[0].dtype
             self._fold()
-        elif self.partial is None:
+        if self.sync_dist and reduce is not None:
+            return self._synced(reduce).to(dtype)
+        if self.partial is None:
             return None
-        else:
-            dtype = torch.float32
-        assert self.partial is not None
         value = self.partial / self.partial_size if self.reduce_fx == "mean" else self.partial
         return value.to(dtype)
+
+    def _synced(self, reduce: Any) -> torch.Tensor:
+        partial, size = self._synced_totals(reduce)
+        return partial / size if self.reduce_fx == "mean" else partial
+
+    def _synced_totals(self, reduce: Any) -> tuple[torch.Tensor, float]:
+        """(partial, partial_size) over every rank's values."""
+        empty = {"mean": 0.0, "sum": 0.0, "max": -math.inf, "min": math.inf}[self.reduce_fx]
+        partial = self.partial if self.partial is not None else torch.tensor(empty, dtype=torch.float64)
+        if self.reduce_fx != "mean":
+            return reduce(partial, self.reduce_fx), 0.0
+        totals = reduce(torch.stack([partial, partial.new_tensor(self.partial_size)]), "sum")
+        return totals[0], float(totals[1])
 
     def reset(self) -> None:
         self.values, self.sizes, self.partial, self.partial_size = [], [], None, 0.0
@@ -148,10 +165,17 @@ class _Entry:
         if self.metric is not None:
             self.metric.reset()
 
-    def state_dict(self) -> dict[str, Any]:
-        """Options and accumulated values as plain tensors and numbers, so a resumed epoch reduces alike."""
+    def state_dict(self, reduce: Any = None) -> dict[str, Any]:
+        """Options and accumulated values as plain tensors and numbers, so a resumed epoch reduces alike.
+
+        With ``sync_dist`` and a ``reduce`` over ranks, the values are every rank's together, so the
+        checkpoint that rank 0 writes holds the whole epoch so far (``load_state_dict`` gives it to rank 0).
+        """
         if self.values:
             self._fold()
+        partial, partial_size = self.partial, self.partial_size
+        if self.sync_dist and reduce is not None:
+            partial, partial_size = self._synced_totals(reduce)
         return {
             "name": self.name,
             "on_step": self.on_step,
@@ -160,8 +184,8 @@ class _Entry:
             "logger": self.logger,
             "reduce_fx": self.reduce_fx,
             "sync_dist": self.sync_dist,
-            "partial": self.partial,
-            "partial_size": self.partial_size,
+            "partial": partial,
+            "partial_size": partial_size,
         }
 
 
@@ -173,6 +197,7 @@ class ResultCollection:
         self.entries: dict[str, _Entry] = {}
         self.batch: Any = None
         self._batch_size: int | None = None
+        self.reduce: Any = None  # the strategy's reduce over ranks, given with each self.log call
 
     def new_batch(self, batch: Any) -> None:
         """Remember the current batch; its size is inferred only if a mean needs it."""
@@ -230,12 +255,15 @@ class ResultCollection:
                 f"self.log({name!r}, value) got value of type {type(value).__name__}. "
                 "Allowed: a scalar torch.Tensor, a Python int or float, or a torchmetrics Metric."
             )
-        if sync_dist:
-            value = reduce(value, entry.reduce_fx)
+        self.reduce = reduce
         if not entry.on_epoch:
-            entry.step_value = value
-        else:
-            entry.add(value, batch_size if batch_size is not None else self._infer_batch_size())
+            entry.step_value = reduce(value, entry.reduce_fx) if sync_dist and self.stage == "train" else value
+            return
+        entry.add(value, batch_size if batch_size is not None else self._infer_batch_size())
+        # Step values sync only in training, where every rank runs the same number of steps; epoch values
+        # sync once, at the epoch's end (evaluation shards may differ by a batch between ranks).
+        if sync_dist and entry.on_step and self.stage == "train":
+            entry.step_value = reduce(value, entry.reduce_fx)
 
     def _new_entry(self, hook, name, value, prog_bar, logger, on_step, on_epoch, reduce_fx, sync_dist) -> _Entry:
         if not isinstance(name, str) or not name:
@@ -288,7 +316,7 @@ class ResultCollection:
         for entry in self.entries.values():
             if not entry.on_epoch:
                 continue
-            value = entry.epoch_value()
+            value = entry.epoch_value(self.reduce)
             if value is None:
                 continue
             key = f"{entry.name}_epoch" if entry.on_step else entry.name
@@ -305,12 +333,20 @@ class ResultCollection:
             entry.reset()
         self.entries.clear()
 
-    def state_dict(self) -> dict[str, Any]:
-        """Each entry's options and partial epoch reduction (tensors and numbers only)."""
+    def state_dict(self, reduce: Any = None) -> dict[str, Any]:
+        """Each entry's options and partial epoch reduction (tensors and numbers only); ``sync_dist`` entries
+        hold every rank's values when ``reduce`` (over ranks) is given."""
         return {
-            name: entry.state_dict() for name, entry in self.entries.items() if entry.metric is None and entry.on_epoch
+            name: entry.state_dict(reduce)
+            for name, entry in self.entries.items()
+            if entry.metric is None and entry.on_epoch
         }
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Rebuild the entries of a part-finished epoch from a checkpoint."""
+    def load_state_dict(self, state: dict[str, Any], global_rank: int = 0) -> None:
+        """Rebuild the entries of a part-finished epoch from a checkpoint. ``sync_dist`` entries hold every
+        rank's values, so only rank 0 takes them and the other ranks start from empty."""
         self.entries = {name: _Entry(**saved) for name, saved in state.items()}
+        if global_rank != 0:
+            for entry in self.entries.values():
+                if entry.sync_dist:
+                    entry.partial, entry.partial_size = None, 0.0

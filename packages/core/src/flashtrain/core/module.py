@@ -56,6 +56,16 @@ class Module(torch.nn.Module):
         return self._trainer.global_step if self._trainer is not None else 0
 
     @property
+    def global_rank(self) -> int:
+        """This process's rank among all processes (0 outside distributed runs)."""
+        return self._trainer.global_rank if self._trainer is not None else 0
+
+    @property
+    def local_rank(self) -> int:
+        """This process's rank on its machine."""
+        return self._trainer.local_rank if self._trainer is not None else 0
+
+    @property
     def logger(self) -> Any:
         """The trainer's first logger, or None."""
         return self._trainer.logger if self._trainer is not None else None

@@ -114,8 +114,9 @@ class EarlyStopping(Callback):
                     f"{self.monitor} did not improve by more than {self.min_delta} in the last "
                     f"{self.wait_count} checks; best {self.best_score:.6g}"
                 )
-        if reason:
-            self.stopping_reason = reason
+        # A stop on any rank stops every rank (their metrics may differ without sync_dist=True).
+        if trainer.strategy.reduce_boolean_decision(bool(reason)):
+            self.stopping_reason = reason or "another rank decided to stop"
             self.stopped_epoch = trainer.current_epoch
             trainer.should_stop = True
             if self.verbose and trainer.is_global_zero:

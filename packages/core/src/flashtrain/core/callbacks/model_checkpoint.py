@@ -143,6 +143,8 @@ class ModelCheckpoint(Callback):
             score = float(metrics[self.monitor])
         self._last_saved_step = trainer.global_step
         path = self.format_checkpoint_path(trainer.current_epoch, trainer.global_step, metrics)
+        # Every rank takes rank 0's decision, so they all meet in the same save_checkpoint calls.
+        score, path = trainer.strategy.broadcast((score, path))
         saved = False
         if self.save_top_k != 0 and self._keeps(score):
             trainer.save_checkpoint(path, weights_only=self.save_weights_only)

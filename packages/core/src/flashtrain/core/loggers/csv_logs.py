@@ -40,6 +40,9 @@ class CSVLogger(VersionedFolderLogger):
         if not self._rows:
             return
         os.makedirs(self.log_dir, exist_ok=True)
+        if not self._columns and os.path.exists(self.metrics_file):  # a resumed run appends to its old file
+            with open(self.metrics_file, newline="") as handle:
+                self._columns = next(csv.reader(handle), [])
         new_columns = [key for row in self._rows for key in row if key not in self._columns]
         for key in dict.fromkeys(new_columns):
             self._columns.append(key)

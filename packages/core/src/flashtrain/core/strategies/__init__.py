@@ -1,10 +1,46 @@
-"""Strategies by name. Distributed strategies ("ddp", "ddp_spawn", XLA) register here."""
+"""Strategies by name: how a run is laid out over devices and processes."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from flashtrain.core.accelerators import Accelerator
 from flashtrain.core.strategies.base import Strategy
+from flashtrain.core.strategies.ddp import DDPStrategy
 from flashtrain.core.strategies.single_device import SingleDeviceStrategy
+from flashtrain.core.strategies.xla import XLAStrategy
 
-STRATEGY_NAMES = ("auto", "single_device", "ddp", "ddp_spawn", "xla")
+STRATEGY_NAMES = ("auto", "single_device", "ddp", "ddp_find_unused_parameters_true", "xla")
 
-__all__ = ["STRATEGY_NAMES", "SingleDeviceStrategy", "Strategy"]
+
+def build_strategy(
+    name: Any, accelerator: Accelerator, num_devices: int, num_nodes: int, device_indices: list[int] | None
+) -> Strategy:
+    """The strategy for a ``Trainer(strategy=...)`` name, given the hardware flags."""
+    from flashtrain.core.trainer.flags import check_choice
+
+    check_choice("strategy", name, STRATEGY_NAMES)
+    if name == "xla" or (name == "auto" and accelerator.name == "xla"):
+        if num_devices > 1 or num_nodes > 1:
+            raise ValueError(
+                "strategy='xla' runs on one XLA device in this flashtrain version; pass devices=1 (multi-core TPU "
+                "training is not available yet)."
+            )
+        return XLAStrategy()
+    if name == "single_device":
+        if num_devices > 1 or num_nodes > 1:
+            raise ValueError(
+                f"strategy='single_device' uses one device; got devices={num_devices}, num_nodes={num_nodes}."
+            )
+    elif name != "auto" or num_devices > 1 or num_nodes > 1:
+        return DDPStrategy(
+            num_devices,
+            num_nodes,
+            device_indices,
+            find_unused_parameters=name == "ddp_find_unused_parameters_true",
+        )
+    index = device_indices[0] if device_indices else 0
+    return SingleDeviceStrategy(accelerator.get_device(index))
+
+
+__all__ = ["STRATEGY_NAMES", "DDPStrategy", "SingleDeviceStrategy", "Strategy", "XLAStrategy", "build_strategy"]

@@ -5,6 +5,7 @@ The fit loop only talks to a strategy, so single-device, DDP and XLA runs share 
 
 from __future__ import annotations
 
+import contextlib
 from abc import ABC, abstractmethod
 from typing import Any
 
@@ -56,13 +57,18 @@ class Strategy(ABC):
         assert self.accelerator is not None
         self.accelerator.setup_device(self.root_device)
 
-    def setup_module(self, module: torch.nn.Module) -> None:
-        """Cast the module for the precision and move it to the root device."""
+    def setup_module(self, module: torch.nn.Module, training: bool = False) -> None:
+        """Cast the module for the precision and move it to the root device (``training``: for ``fit``)."""
         self.module = self.precision.convert_module(module).to(self.root_device)
 
-    def setup_dataloader(self, dataloader: Any, *, training: bool) -> Any:
-        """Adapt a dataloader to the layout (distributed strategies shard it)."""
+    def setup_dataloader(self, dataloader: Any, *, training: bool, seed: int = 0, shard: bool = True) -> Any:
+        """Adapt a dataloader to the layout: distributed strategies give each rank its share when ``shard``
+        (training order from ``seed``, the run's base seed)."""
         return dataloader
+
+    def on_exception(self, exception: BaseException) -> BaseException:
+        """The error to raise for a failed run (distributed strategies report the rank that failed first)."""
+        return exception
 
     def teardown(self) -> None:  # noqa: B027 - optional hook
         """Release what ``setup_environment`` took."""
@@ -79,10 +85,21 @@ class Strategy(ABC):
         assert self.module is not None
         return self.module.training_step(*args)  # type: ignore[operator]
 
+    def backward_sync(self, enabled: bool) -> contextlib.AbstractContextManager:
+        """Context for one forward/backward; ``enabled=False`` skips gradient syncing (accumulation batches)."""
+        return contextlib.nullcontext()
+
     # -- collectives (identity for one process) -------------------------------------------------
     def reduce(self, tensor: torch.Tensor, op: str = "mean") -> torch.Tensor:
         """Reduce a tensor over all processes (``op``: 'mean', 'sum', 'max', 'min')."""
         return tensor
+
+    def reduce_boolean_decision(self, decision: bool) -> bool:
+        """True on every rank if it is True on any rank (a stop request from one rank stops all)."""
+        if self.world_size == 1:
+            return decision
+        flag = torch.tensor(float(decision), device=self.root_device)
+        return bool(self.reduce(flag, "max").item())
 
     def broadcast(self, obj: Any, src: int = 0) -> Any:
         """Send a picklable object from rank ``src`` to every rank."""

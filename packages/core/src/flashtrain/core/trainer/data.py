@@ -6,7 +6,6 @@ skips the batches already consumed by slicing the *indices*, without loading tho
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import random
 import warnings
@@ -17,19 +16,10 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, IterableDataset, Sampler, SequentialSampler
 
+from flashtrain.core.strategies.samplers import ReplayableDistributedSampler
+from flashtrain.core.utilities.dataloaders import derive_seed, has_len, rebuild_dataloader
 
-def derive_seed(*parts: int) -> int:
-    """A 63-bit seed from integers, stable across processes and Python versions."""
-    digest = hashlib.blake2b(":".join(str(p) for p in parts).encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "little") & (2**63 - 1)
-
-
-def has_len(loader: Any) -> bool:
-    try:
-        len(loader)
-    except (TypeError, NotImplementedError):
-        return False
-    return True
+__all__ = ["ReplayableLoader", "derive_seed", "has_len", "without_shuffle"]
 
 
 class _SkipBatchSampler(Sampler):
@@ -77,7 +67,10 @@ class ReplayableLoader:
     def __init__(self, loader: Any, base_seed: int) -> None:
         self.loader = loader
         self.base_seed = base_seed
-        self.generator = torch.Generator()
+        # Two generators, so a sampler's permutation is the first draw of the epoch's seed whatever the loader
+        # draws for its workers: N ranks' shares then make up exactly the batches of one process.
+        self.generator = torch.Generator()  # the sampler's order
+        self.worker_generator = torch.Generator()  # the workers' base seeds
         self.replayable = False
         self._seeded_loader = loader
         if type(loader) is DataLoader and not isinstance(loader.dataset, IterableDataset):
@@ -89,8 +82,10 @@ class ReplayableLoader:
                 self.replayable = True
             else:  # DistributedSampler orders by (seed, epoch); anything else we cannot vouch for
                 self.replayable = hasattr(sampler, "set_epoch")
+                if isinstance(sampler, ReplayableDistributedSampler):
+                    sampler.seed = base_seed  # the run's seed, restored from the checkpoint when resuming
             # Worker base seeds are drawn from loader.generator at each epoch's iterator start.
-            loader.generator = self.generator
+            loader.generator = self.worker_generator
             if loader.num_workers > 0:
                 self._seeded_loader = self._rebuild(loader.batch_sampler, _BatchSeededDataset(loader.dataset))
 
@@ -98,29 +93,16 @@ class ReplayableLoader:
         return len(self.loader)
 
     def _rebuild(self, batch_sampler: Any, dataset: Any) -> DataLoader:
-        loader = self.loader
-        kwargs: dict[str, Any] = {
-            "batch_sampler": batch_sampler,
-            "num_workers": loader.num_workers,
-            "collate_fn": loader.collate_fn,
-            "pin_memory": loader.pin_memory,
-            "timeout": loader.timeout,
-            "worker_init_fn": loader.worker_init_fn,
-            "multiprocessing_context": loader.multiprocessing_context,
-            "generator": self.generator,
-            "persistent_workers": loader.persistent_workers,
-        }
-        if loader.num_workers > 0:
-            kwargs["prefetch_factor"] = loader.prefetch_factor
-        if loader.batch_size is None and loader.batch_sampler is None:
-            kwargs.pop("batch_sampler")
-            kwargs["batch_size"] = None
-            kwargs["sampler"] = loader.sampler
-        return DataLoader(dataset, **kwargs)
+        if self.loader.batch_size is None and self.loader.batch_sampler is None:
+            return rebuild_dataloader(self.loader, dataset=dataset, generator=self.worker_generator)
+        return rebuild_dataloader(
+            self.loader, dataset=dataset, batch_sampler=batch_sampler, generator=self.worker_generator
+        )
 
     def epoch(self, epoch: int, skip: int = 0) -> Iterator[Any]:
         """Batches of ``epoch``, starting after the first ``skip`` (skipped without loading when possible)."""
         self.generator.manual_seed(derive_seed(self.base_seed, epoch))
+        self.worker_generator.manual_seed(derive_seed(self.base_seed, epoch, 1))
         sampler = getattr(self.loader, "sampler", None)
         if hasattr(sampler, "set_epoch"):
             sampler.set_epoch(epoch)  # DistributedSampler and friends
@@ -148,14 +130,4 @@ def without_shuffle(loader: Any) -> Any:
         "overfit_batches: turning off shuffling of the training dataloader so every epoch sees the same batches.",
         stacklevel=3,
     )
-    return DataLoader(
-        loader.dataset,
-        batch_size=loader.batch_size,
-        shuffle=False,
-        num_workers=loader.num_workers,
-        collate_fn=loader.collate_fn,
-        pin_memory=loader.pin_memory,
-        drop_last=loader.drop_last,
-        worker_init_fn=loader.worker_init_fn,
-        persistent_workers=loader.persistent_workers,
-    )
+    return rebuild_dataloader(loader, sampler=SequentialSampler(loader.dataset))

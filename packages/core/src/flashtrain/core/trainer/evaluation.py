@@ -47,7 +47,7 @@ def run_evaluation_stage(trainer: Trainer, stage: str, given: Any, verbose: bool
         raise ValueError(
             f"{type(trainer.module).__name__} has no {step_name}(self, batch, batch_idx); trainer.{stage} needs one."
         )
-    loaders = _stage_loaders(trainer, stage, given)
+    loaders = [trainer._shard(loader, training=False) for loader in _stage_loaders(trainer, stage, given)]
     limit = trainer.limit_val_batches if stage == "validate" else trainer.limit_test_batches
     limits = [trainer._limited_length(dl, limit, "val" if stage == "validate" else "test") for dl in loaders]
     results = _evaluate(trainer, stage, loaders, limits)

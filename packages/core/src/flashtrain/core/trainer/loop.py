@@ -72,6 +72,8 @@ def fit_loop(trainer: Trainer, train_data: ReplayableLoader) -> None:
     step_schedulers = automatic and any(c.interval == "step" for c in trainer.lr_scheduler_configs)
     validation_enabled = bool(trainer._val_loaders) and any(trainer.num_val_batches)
     collect_outputs = trainer._overrides("training_epoch_end")
+    # Ranks must stop at the same batch: signals and time limits are agreed on after every batch.
+    distributed = strategy.world_size > 1
     started = time.monotonic()
 
     call("on_train_start")
@@ -125,6 +127,8 @@ def fit_loop(trainer: Trainer, train_data: ReplayableLoader) -> None:
                 trainer._after_optimizer_step()
             if validation_enabled and trainer._val_due(batch_idx, is_last=is_last):
                 trainer._run_validation_in_fit()
+            if distributed:
+                _agree_on_stop_requests(trainer, started)
             if trainer._signal_received is not None and (window_end or not automatic):
                 trainer._stop_on_signal()
             if trainer.max_time is not None and time.monotonic() - started >= trainer.max_time:
@@ -163,6 +167,18 @@ class _LookAhead:
         return current
 
 
+def _agree_on_stop_requests(trainer: Trainer, started: float) -> None:
+    """One collective: a signal or the time limit seen on any rank counts on all of them."""
+    import signal
+
+    time_up = trainer.max_time is not None and time.monotonic() - started >= trainer.max_time
+    if trainer.strategy.reduce_boolean_decision(trainer._signal_received is not None or time_up):
+        if trainer._signal_received is None and not time_up:
+            trainer._signal_received = signal.SIGTERM  # another rank was told to stop
+        if time_up:
+            trainer.should_stop = True
+
+
 def _needs_closure_step(trainer: Trainer, optimizer: torch.optim.Optimizer) -> bool:
     """Whether the optimizer step must receive the closure: the module overrides ``optimizer_step``, or the
     optimizer may call the closure several times (LBFGS) or is not one of torch's own."""
@@ -184,7 +200,7 @@ def _end_epoch(trainer: Trainer, outputs: list[Any], finished: bool) -> None:
         trainer._epoch_finished = True
     trainer._call_hook("on_train_epoch_end", runs_last=True, module=False)
     trainer._train_results.reset()
-    if trainer.loggers:
+    if trainer.loggers and trainer.is_global_zero:
         for logger in trainer.loggers:
             logger.save()
     if finished:
@@ -202,6 +218,7 @@ class _TrainingClosure:
         self.module = trainer.module
         self.precision = trainer.strategy.precision
         self.training_step = trainer.strategy.training_step
+        self.backward_sync = trainer.strategy.backward_sync
         self.optimizer = trainer._managed_optimizers[0]
         self.batch: Any = None
         self.batch_idx = 0
@@ -220,21 +237,22 @@ class _TrainingClosure:
         if self.window_start:
             call("on_before_zero_grad", optimizer)
             module.optimizer_zero_grad(trainer.current_epoch, self.batch_idx, optimizer)
-        trainer._current_hook = "training_step"
-        with self.precision.forward_context():
-            self.output = output = self.training_step(self.batch, self.batch_idx)
-        loss = _extract_loss(output)
-        if loss is None:
-            return None
-        # _handle_nonfinite_loss raises for on_nan="raise"; True means "skip_step": no backward, no gradients.
-        nonfinite = trainer.on_nan is not None and not math.isfinite(loss.item())
-        if nonfinite and trainer._handle_nonfinite_loss(loss, self.batch_idx):
-            return None
-        if trainer.accumulate_grad_batches > 1:
-            loss = loss / trainer.accumulate_grad_batches
-        call("on_before_backward", loss)
-        module.backward(loss)
-        call("on_after_backward")
+        with self.backward_sync(self.window_end):  # DDP: gradients sync on the window's last backward only
+            trainer._current_hook = "training_step"
+            with self.precision.forward_context():
+                self.output = output = self.training_step(self.batch, self.batch_idx)
+            loss = _extract_loss(output)
+            if loss is None:
+                return None
+            # _handle_nonfinite_loss raises for on_nan="raise"; True means "skip_step": no backward, no gradients.
+            nonfinite = trainer.on_nan is not None and not math.isfinite(loss.item())
+            if nonfinite and trainer._handle_nonfinite_loss(loss, self.batch_idx):
+                return None
+            if trainer.accumulate_grad_batches > 1:
+                loss = loss / trainer.accumulate_grad_batches
+            call("on_before_backward", loss)
+            module.backward(loss)
+            call("on_after_backward")
         if self.window_end:
             self.precision.unscale_gradients(optimizer.optimizer)
             call("on_before_optimizer_step", optimizer)

@@ -30,11 +30,13 @@ from flashtrain.core.logging_results import ResultCollection
 from flashtrain.core.module import Module
 from flashtrain.core.precision import build_precision
 from flashtrain.core.seed import current_seed
-from flashtrain.core.strategies import STRATEGY_NAMES, SingleDeviceStrategy, Strategy
+from flashtrain.core.strategies import DDPStrategy, Strategy, build_strategy
+from flashtrain.core.strategies.cluster import detect_environment
 from flashtrain.core.trainer import evaluation, flags
 from flashtrain.core.trainer.data import ReplayableLoader, has_len, without_shuffle
 from flashtrain.core.trainer.loop import fit_loop
 from flashtrain.core.trainer.optimizers import LRSchedulerConfig, ManagedOptimizer, parse_optimizers
+from flashtrain.core.utilities.apply import apply_to_tensors
 
 _ON_NAN = ("raise", "skip_step", None)
 
@@ -91,8 +93,8 @@ class Trainer:
                 )
             accelerator, devices = ("gpu", gpus) if gpus else ("cpu", "auto")
         self.accelerator = resolve_accelerator(accelerator)
-        self.num_devices = self._parse_devices(devices)
         self.num_nodes = flags.check_positive_int("num_nodes", num_nodes)
+        self.num_devices = self._parse_devices(devices)
         self.strategy = self._build_strategy(strategy)
         self.strategy.precision = build_precision(
             precision, self.accelerator.name, self.accelerator.autocast_device_type
@@ -214,7 +216,8 @@ class Trainer:
     def _parse_devices(self, devices: Any) -> int:
         available = self.accelerator.device_count()
         if devices == "auto":
-            return 1
+            launched = detect_environment()  # under torchrun / srun: one device per started process
+            return launched.world_size // self.num_nodes if launched is not None else 1
         if devices == -1:
             return max(available, 1)
         if isinstance(devices, str):
@@ -238,18 +241,16 @@ class Trainer:
         return devices
 
     def _build_strategy(self, strategy: Any) -> Strategy:
-        if isinstance(strategy, Strategy):
-            chosen = strategy
-        else:
-            flags.check_choice("strategy", strategy, STRATEGY_NAMES)
-            if strategy in ("ddp", "ddp_spawn", "xla") or self.num_devices > 1 or self.num_nodes > 1:
-                raise ValueError(
-                    f"strategy={strategy!r} with devices={self.num_devices}, num_nodes={self.num_nodes}: distributed "
-                    "training is not available in this flashtrain version yet. Use devices=1 (the default)."
-                )
-            index = getattr(self, "_device_indices", [0])[0]
-            chosen = SingleDeviceStrategy(self.accelerator.get_device(index))
+        chosen = (
+            strategy
+            if isinstance(strategy, Strategy)
+            else build_strategy(
+                strategy, self.accelerator, self.num_devices, self.num_nodes, getattr(self, "_device_indices", None)
+            )
+        )
         chosen.accelerator = self.accelerator
+        if isinstance(chosen, DDPStrategy) and isinstance(strategy, Strategy):  # DDPStrategy(...) from the user
+            chosen.processes_per_node, chosen.num_nodes = self.num_devices, self.num_nodes
         return chosen
 
     @staticmethod
@@ -524,6 +525,8 @@ class Trainer:
             raise RuntimeError("save_checkpoint needs a model: call it during or after trainer.fit(model, ...).")
         checkpoint = self._dump_checkpoint(weights_only)
         if self.is_global_zero:
+            if self.strategy.root_device.type != "cpu":  # loadable anywhere, torch_xla or not
+                checkpoint = apply_to_tensors(checkpoint, lambda tensor: tensor.cpu())
             save_checkpoint_file(checkpoint, filepath)
         self.strategy.barrier()
 
@@ -540,9 +543,10 @@ class Trainer:
         try:
             with anomaly:
                 self.strategy.setup_environment()
+                self._agree_on_logger_version()
                 checkpoint = self._read_checkpoint(ckpt_path, stage)
                 self._prepare_and_setup(stage)
-                self.strategy.setup_module(model)
+                self.strategy.setup_module(model, training=stage == "fit")
                 self.module = model
                 if stage == "fit":
                     result = self._fit(data.get("train"), data.get("val"), checkpoint)
@@ -560,6 +564,9 @@ class Trainer:
             status = "interrupted" if isinstance(exception, (KeyboardInterrupt, SystemExit)) else "failed"
             for callback in self.callbacks:
                 callback.on_exception(self, model, exception)
+            error = self.strategy.on_exception(exception)
+            if error is not exception:
+                raise error from exception
             raise
         finally:
             self._restore_signal_handlers(handlers)
@@ -623,7 +630,7 @@ class Trainer:
             if self.datamodule is not None:
                 self.datamodule.teardown(stage)
         finally:
-            if stage == "fit":
+            if stage == "fit" and self.is_global_zero:
                 for logger in self.loggers:
                     logger.finalize(status)
             self.strategy.teardown()
@@ -642,23 +649,25 @@ class Trainer:
             )
         if self.overfit_batches:
             train_loader = without_shuffle(train_loader)
+        self._base_seed = self._choose_base_seed()
+        train_loader = self._shard(train_loader, training=True)
         self.num_training_batches = self._limited_length(train_loader, self.limit_train_batches, "train")
         if val is None and self.datamodule is not None and DataModule.defines(self.datamodule, "val_dataloader"):
             val = self.datamodule.val_dataloader()
         if val is None and overrides(module, Module, "validation_step") and self.overfit_batches:
             val = train_loader
         self._val_loaders = evaluation.as_loader_list(val) if overrides(module, Module, "validation_step") else []
+        self._val_loaders = [self._shard(loader, training=False) for loader in self._val_loaders]
         self.num_val_batches = [self._limited_length(dl, self.limit_val_batches, "val") for dl in self._val_loaders]
         self._val_check_batch = self._resolve_val_check_batch()
         self._configure_optimizers()
-        self._base_seed = self._choose_base_seed()
         if checkpoint is not None:
             self._restore_weights_and_callbacks(checkpoint)
         self._log_hyperparams()
         self._call_hook("on_fit_start")
         if checkpoint is not None:  # after on_fit_start, where finetuning callbacks rebuild parameter groups
             self._restore_optimizers_and_loop(checkpoint)
-        train_data = ReplayableLoader(self.strategy.setup_dataloader(train_loader, training=True), self._base_seed)
+        train_data = ReplayableLoader(train_loader, self._base_seed)
         if self.num_sanity_val_steps and self._val_loaders and self.current_epoch == 0 and self._batches_done == 0:
             evaluation.run_sanity_check(self)
         fit_loop(self, train_data)
@@ -732,8 +741,9 @@ class Trainer:
         return (batch_idx + 1) % self._val_check_batch == 0
 
     def _run_validation_in_fit(self) -> None:
-        evaluation.run_validation_in_fit(self)
+        # Marked done first: a checkpoint written by this validation (on_validation_end) must not rerun it.
         self._val_done_at = self._batches_done
+        evaluation.run_validation_in_fit(self)
 
     def _configure_optimizers(self) -> None:
         module = self.module
@@ -838,7 +848,21 @@ class Trainer:
 
     def _choose_base_seed(self) -> int:
         seed = current_seed()
-        return seed if seed is not None else random.SystemRandom().randrange(2**31)
+        seed = seed if seed is not None else random.SystemRandom().randrange(2**31)
+        return int(self.strategy.broadcast(seed))  # every rank orders data by rank 0's seed
+
+    def _shard(self, loader: Any, training: bool) -> Any:
+        """This rank's share of a loader (unchanged on one process or with use_distributed_sampler=False)."""
+        return self.strategy.setup_dataloader(
+            loader, training=training, seed=self._base_seed, shard=self.use_distributed_sampler
+        )
+
+    def _agree_on_logger_version(self) -> None:
+        """Rank 0 picks the log folder version; the others use it too (checkpoint folders follow it)."""
+        if self.strategy.world_size > 1:
+            for logger in self.loggers:
+                if hasattr(logger, "use_version"):
+                    logger.use_version(self.strategy.broadcast(logger.version))
 
     # ==================================================================================================
     # hooks and logging
@@ -904,7 +928,7 @@ class Trainer:
                         "total_train_batches": self._total_train_batches,
                         "batches_that_stepped": self._batches_that_stepped,
                         "base_seed": self._base_seed,
-                        "results": self._train_results.state_dict(),
+                        "results": self._train_results.state_dict(self.strategy.reduce),
                     },
                     "rng": capture_rng_states(),
                     "callbacks": {
@@ -999,7 +1023,7 @@ class Trainer:
         self._batches_that_stepped = loop.get("batches_that_stepped", self.global_step)
         self._base_seed = loop.get("base_seed", self._base_seed)
         if not finished:
-            self._train_results.load_state_dict(loop.get("results", {}))
+            self._train_results.load_state_dict(loop.get("results", {}), self.global_rank)
         self._pending_rng = checkpoint.get("rng")
 
     def _restore_rng_if_resuming(self) -> None:

@@ -1,0 +1,177 @@
+"""Distributed data parallel on ``torch.distributed``: one process per device, gradients averaged in backward.
+
+The processes come from torchrun, SLURM (``srun``), or flashtrain itself (``strategy="ddp"`` started as a
+plain script re-runs the script for the other ranks; see ``launcher.py``). Backend gloo on CPU, nccl on CUDA.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+from typing import Any
+
+import torch
+import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
+
+from flashtrain.core.strategies.base import Strategy
+from flashtrain.core.strategies.cluster import ClusterEnvironment, detect_environment, free_port
+from flashtrain.core.strategies.launcher import ScriptLauncher, record_failure
+from flashtrain.core.strategies.samplers import shard_dataloader
+
+_OPS = {"sum": dist.ReduceOp.SUM, "mean": dist.ReduceOp.SUM, "max": dist.ReduceOp.MAX, "min": dist.ReduceOp.MIN}
+
+
+class _TrainingStepForward(torch.nn.Module):
+    """Lets DistributedDataParallel see ``training_step`` as the forward it hooks gradient syncing into."""
+
+    def __init__(self, module: torch.nn.Module) -> None:
+        super().__init__()
+        self.module = module
+
+    def forward(self, *args: Any) -> Any:
+        return self.module.training_step(*args)  # type: ignore[operator]
+
+
+class DDPStrategy(Strategy):
+    """``Trainer(strategy="ddp", devices=N, num_nodes=M)``: N processes per node, M nodes."""
+
+    name = "ddp"
+
+    def __init__(
+        self,
+        processes_per_node: int = 1,
+        num_nodes: int = 1,
+        device_indices: list[int] | None = None,
+        find_unused_parameters: bool = False,
+        process_group_backend: str | None = None,
+        timeout: datetime.timedelta = datetime.timedelta(minutes=30),
+    ) -> None:
+        super().__init__()
+        self.processes_per_node = processes_per_node
+        self.num_nodes = num_nodes
+        self.device_indices = device_indices
+        self.find_unused_parameters = find_unused_parameters
+        self.process_group_backend = process_group_backend
+        self.timeout = timeout
+        self.environment: ClusterEnvironment | None = None
+        self.launcher: ScriptLauncher | None = None
+        self._ddp_model: DistributedDataParallel | None = None
+
+    # -- layout ---------------------------------------------------------------------------------
+    @property
+    def root_device(self) -> torch.device:
+        assert self.accelerator is not None
+        index = self.local_rank
+        if self.device_indices is not None:
+            index = self.device_indices[index]
+        return self.accelerator.get_device(index)
+
+    @property
+    def world_size(self) -> int:
+        return self.environment.world_size if self.environment else 1
+
+    @property
+    def global_rank(self) -> int:
+        return self.environment.global_rank if self.environment else 0
+
+    @property
+    def local_rank(self) -> int:
+        return self.environment.local_rank if self.environment else 0
+
+    # -- life cycle -----------------------------------------------------------------------------
+    def setup_environment(self) -> None:
+        if self.environment is None:
+            self.environment = self._join_or_launch()
+        super().setup_environment()
+        if not dist.is_initialized():
+            backend = self.process_group_backend or ("nccl" if self.root_device.type == "cuda" else "gloo")
+            dist.init_process_group(
+                backend,
+                init_method=f"tcp://{self.environment.master_addr}:{self.environment.master_port}",
+                world_size=self.world_size,
+                rank=self.global_rank,
+                timeout=self.timeout,
+            )
+
+    def _join_or_launch(self) -> ClusterEnvironment:
+        expected = self.processes_per_node * self.num_nodes
+        environment = detect_environment()
+        if environment is None:
+            if expected == 1:
+                return ClusterEnvironment("flashtrain", 1, 0, 0, 0, "127.0.0.1", free_port())
+            self.launcher = ScriptLauncher(self.processes_per_node, self.num_nodes)
+            environment = self.launcher.launch()
+        elif environment.world_size != expected:
+            raise ValueError(
+                f"{environment.kind} started {environment.world_size} processes, but Trainer(devices="
+                f"{self.processes_per_node}, num_nodes={self.num_nodes}) expects {expected}. Make them agree, e.g. "
+                f"torchrun --nproc-per-node {self.processes_per_node} --nnodes {self.num_nodes}."
+            )
+        environment.export()
+        return environment
+
+    def setup_module(self, module: torch.nn.Module, training: bool = False) -> None:
+        super().setup_module(module)
+        if not training:
+            self._ddp_model = None
+            return
+        device_ids = [self.root_device.index] if self.root_device.type == "cuda" else None
+        # Construction broadcasts rank 0's parameters and buffers, so every rank starts from the same weights.
+        self._ddp_model = DistributedDataParallel(
+            _TrainingStepForward(self.module),
+            device_ids=device_ids,
+            find_unused_parameters=self.find_unused_parameters,
+        )
+
+    def setup_dataloader(self, dataloader: Any, *, training: bool, seed: int = 0, shard: bool = True) -> Any:
+        if not shard or self.world_size == 1:
+            return dataloader
+        return shard_dataloader(dataloader, self.global_rank, self.world_size, training=training, seed=seed)
+
+    def on_exception(self, exception: BaseException) -> BaseException:
+        if self.world_size == 1:
+            return exception
+        record_failure(self.global_rank, exception)
+        if self.launcher is None:
+            return exception
+        # Rank 0 started the others: when another rank failed first, its error is the one to report.
+        message = self.launcher.failure_message()
+        self.launcher.terminate()
+        return RuntimeError(message) if message else exception
+
+    def teardown(self) -> None:
+        self._ddp_model = None  # the process group stays: a later validate/test in this script reuses it
+
+    # -- per step -------------------------------------------------------------------------------
+    def training_step(self, *args: Any) -> Any:
+        if self._ddp_model is None:
+            return super().training_step(*args)
+        return self._ddp_model(*args)
+
+    def backward_sync(self, enabled: bool) -> contextlib.AbstractContextManager:
+        if enabled or self._ddp_model is None:
+            return contextlib.nullcontext()
+        return self._ddp_model.no_sync()  # accumulation batches: sync once, on the window's last backward
+
+    # -- collectives ----------------------------------------------------------------------------
+    def reduce(self, tensor: torch.Tensor, op: str = "mean") -> torch.Tensor:
+        if self.world_size == 1:
+            return tensor
+        result = tensor.detach().clone()
+        dist.all_reduce(result, op=_OPS[op])
+        return result / self.world_size if op == "mean" else result
+
+    def broadcast(self, obj: Any, src: int = 0) -> Any:
+        if self.world_size == 1:
+            return obj
+        holder = [obj]
+        dist.broadcast_object_list(holder, src=src)
+        return holder[0]
+
+    def barrier(self) -> None:
+        if self.world_size > 1 and dist.is_initialized():
+            if dist.get_backend() == "nccl":
+                dist.barrier(device_ids=[self.root_device.index])
+            else:
+                dist.barrier()

@@ -1,0 +1,156 @@
+"""DDP on CPU (gloo) for real: two processes started by flashtrain or by torchrun, against one process."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from torch.utils.data import DataLoader, TensorDataset, WeightedRandomSampler
+
+from flashtrain.core import Trainer
+from flashtrain.core.strategies.cluster import detect_environment, first_slurm_host, free_port
+from flashtrain.core.strategies.samplers import shard_dataloader
+
+WORKER = str(Path(__file__).with_name("ddp_worker.py"))
+TOLERANCE = 1e-5
+
+
+def run_worker(
+    out: Path, *args: str, launcher: tuple[str, ...] = (), timeout: float = 120
+) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_PORT")}
+    env["OMP_NUM_THREADS"] = "1"
+    command = [sys.executable, *launcher, WORKER, "--out", str(out), *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def result(out: Path) -> dict:
+    return torch.load(out / "result.pt", weights_only=False)
+
+
+def assert_same_training(actual: dict, expected: dict) -> None:
+    for name, value in expected["weights"].items():
+        torch.testing.assert_close(actual["weights"][name], value, atol=TOLERANCE, rtol=0)
+    for name in ("val_loss", "val_max_error", "val_count", "train_loss_epoch"):
+        assert actual["metrics"][name] == pytest.approx(expected["metrics"][name], abs=TOLERANCE), name
+    assert actual["global_step"] == expected["global_step"]
+
+
+@pytest.fixture(scope="module")
+def single_process(tmp_path_factory) -> dict:
+    """The reference: one process, batch 16 (two ranks use batch 8 each)."""
+    out = tmp_path_factory.mktemp("single")
+    done = run_worker(out, "--devices", "1", "--batch-size", "16")
+    assert done.returncode == 0, done.stderr
+    return result(out)
+
+
+def test_two_launched_processes_train_like_one_process_with_twice_the_batch(single_process, tmp_path):
+    done = run_worker(tmp_path, "--devices", "2", "--batch-size", "8")
+    assert done.returncode == 0, done.stderr
+    ddp = result(tmp_path)
+    assert ddp["world_size"] == 2
+    assert_same_training(ddp, single_process)
+    rank0, rank1 = ddp["all_ranks_weights"]
+    assert all(torch.equal(rank0[name], rank1[name]) for name in rank0)
+    # Only rank 0 wrote: one log folder, one metrics file, the checkpoints once.
+    written = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file())
+    assert written == [
+        "logs/version_0/checkpoints/epoch=0-step=6.ckpt",  # lowest val_loss
+        "logs/version_0/checkpoints/last.ckpt",
+        "logs/version_0/metrics.csv",
+        "result.pt",
+    ]
+    assert ddp["best_model_path"] == str(tmp_path / "logs/version_0/checkpoints/epoch=0-step=6.ckpt")
+
+
+def test_torchrun_started_script_gives_the_same_result(single_process, tmp_path):
+    launcher = ("-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", str(free_port()))
+    done = run_worker(tmp_path, "--devices", "2", "--batch-size", "8", launcher=launcher)
+    assert done.returncode == 0, done.stderr
+    assert_same_training(result(tmp_path), single_process)
+
+
+def test_resuming_a_ddp_checkpoint_continues_the_same_run(single_process, tmp_path):
+    first = run_worker(tmp_path, "--max-epochs", "1")
+    assert first.returncode == 0, first.stderr
+    resumed = run_worker(tmp_path, "--max-epochs", "3", "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    assert_same_training(result(tmp_path), single_process)
+    assert not (tmp_path / "logs" / "version_1").exists()  # the resumed run appends to the same log folder
+
+
+def test_gradient_accumulation_syncs_once_per_window_and_matches(tmp_path):
+    one = run_worker(tmp_path / "one", "--devices", "1", "--batch-size", "8", "--accumulate", "2")
+    two = run_worker(tmp_path / "two", "--devices", "2", "--batch-size", "4", "--accumulate", "2")
+    assert one.returncode == 0 and two.returncode == 0, one.stderr + two.stderr
+    assert_same_training(result(tmp_path / "two"), result(tmp_path / "one"))
+
+
+def test_an_error_on_rank_1_ends_every_rank_quickly_with_its_message(tmp_path):
+    started = time.monotonic()
+    done = run_worker(tmp_path, "--fail-on-rank", "1", timeout=60)
+    elapsed = time.monotonic() - started
+    assert done.returncode != 0
+    assert elapsed < 30, f"took {elapsed:.1f} s"
+    # Rank 0 (the process the user started) fails with rank 1's error, not a collective's.
+    assert "RuntimeError: rank 1 failed: ValueError: boom on rank 1 at step 3" in done.stderr
+    assert not (tmp_path / "result.pt").exists()
+
+
+def test_a_rank_that_dies_before_joining_does_not_leave_rank_0_waiting(tmp_path):
+    started = time.monotonic()
+    done = run_worker(tmp_path, "--fail-before-fit", "1", timeout=60)
+    assert done.returncode != 0 and time.monotonic() - started < 30
+    assert "rank 1 could not read its data" in done.stderr
+    assert "flashtrain: rank 1 failed" in done.stderr
+
+
+def test_environment_detection(monkeypatch):
+    for name in list(os.environ):
+        if name.startswith(("SLURM_", "TORCHELASTIC")) or name in ("RANK", "WORLD_SIZE", "LOCAL_RANK"):
+            monkeypatch.delenv(name)
+    assert detect_environment() is None
+    monkeypatch.setenv("SLURM_NTASKS", "8")
+    monkeypatch.setenv("SLURM_PROCID", "5")
+    monkeypatch.setenv("SLURM_LOCALID", "1")
+    monkeypatch.setenv("SLURM_NODEID", "2")
+    monkeypatch.setenv("SLURM_NODELIST", "gpu[07-10],cpu3")
+    monkeypatch.setenv("SLURM_JOB_NAME", "train")
+    slurm = detect_environment()
+    assert (slurm.kind, slurm.world_size, slurm.global_rank, slurm.local_rank, slurm.node_rank) == ("slurm", 8, 5, 1, 2)
+    assert slurm.master_addr == "gpu07"
+    monkeypatch.setenv("SLURM_JOB_NAME", "bash")  # an interactive salloc shell is not a launch
+    assert detect_environment() is None
+    monkeypatch.setenv("RANK", "1")
+    monkeypatch.setenv("WORLD_SIZE", "4")
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    assert detect_environment().kind == "torchrun"
+    # devices="auto" under torchrun takes one device per started process
+    assert Trainer(accelerator="cpu", logger=False, enable_progress_bar=False).strategy.processes_per_node == 4
+    trainer = Trainer(accelerator="cpu", devices=2, logger=False, enable_progress_bar=False)
+    with pytest.raises(ValueError, match=r"torchrun started 4 processes, but Trainer\(devices=2, num_nodes=1\)"):
+        trainer.strategy.setup_environment()
+
+
+def test_first_slurm_host():
+    assert first_slurm_host("node001") == "node001"
+    assert first_slurm_host("gpu[3,5-9]") == "gpu3"
+    assert first_slurm_host("a[01-02],b7") == "a01"
+
+
+def test_shards_cover_the_data_once_for_evaluation_and_evenly_for_training():
+    data = TensorDataset(torch.arange(11.0))
+    val = DataLoader(data, batch_size=4)
+    seen = [torch.cat([b[0] for b in shard_dataloader(val, r, 2, training=False, seed=0)]) for r in range(2)]
+    assert sorted(torch.cat(seen).tolist()) == list(range(11))  # every sample once, none repeated
+    train = DataLoader(data, batch_size=2, shuffle=True)
+    shares = [list(shard_dataloader(train, r, 2, training=True, seed=3)) for r in range(2)]
+    assert len(shares[0]) == len(shares[1]) == 3  # equal step counts (padded), or ranks would deadlock
+    weighted = DataLoader(data, batch_size=2, sampler=WeightedRandomSampler([1.0] * 11, 11))
+    assert len(shard_dataloader(weighted, 0, 2, training=True, seed=0)) == 3  # custom samplers are split too
