@@ -1,4 +1,4 @@
-"""Developer sessions: ``nox -s tests``, ``lint``, ``demo``, ``bench``."""
+"""Developer sessions: ``nox -s tests``, ``lint``, ``demo``, ``bench``, ``xla``."""
 
 from __future__ import annotations
 
@@ -39,3 +39,14 @@ def bench(session: nox.Session) -> None:
     session.run("python", "benchmarks/overhead.py", *session.posargs)
     session.run("python", "benchmarks/import_time.py")
     session.run("python", "benchmarks/image_data.py")
+
+
+XLA_PAIR = ("torch==2.9.0", "torch_xla==2.9.0")  # torch_xla only works with the torch release it was built for
+
+
+@nox.session
+def xla(session: nox.Session) -> None:
+    """The TPU path for real on the CPU (PJRT_DEVICE=CPU): its own venv with a matching torch + torch_xla."""
+    session.install(*XLA_PAIR)
+    session.install("-e", "packages/core", "torchmetrics", "scikit-learn", "pytest", *XLA_PAIR)
+    session.run("python", "-m", "pytest", "tests/core/test_xla.py", *session.posargs, env={"PJRT_DEVICE": "CPU"})

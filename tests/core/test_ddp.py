@@ -154,3 +154,31 @@ def test_shards_cover_the_data_once_for_evaluation_and_evenly_for_training():
     assert len(shares[0]) == len(shares[1]) == 3  # equal step counts (padded), or ranks would deadlock
     weighted = DataLoader(data, batch_size=2, sampler=WeightedRandomSampler([1.0] * 11, 11))
     assert len(shard_dataloader(weighted, 0, 2, training=True, seed=0)) == 3  # custom samplers are split too
+
+
+def test_ddp_spawn_trains_alike_and_brings_rank_0_results_back(single_process, tmp_path):
+    done = run_worker(tmp_path, "--strategy", "ddp_spawn")
+    assert done.returncode == 0, done.stderr
+    spawned = result(tmp_path)  # written by the parent process from what rank 0 sent back
+    assert_same_training(spawned, single_process)
+    assert spawned["best_model_path"] == str(tmp_path / "logs/version_0/checkpoints/epoch=0-step=6.ckpt")
+
+
+def test_ddp_spawn_explains_what_could_not_be_pickled():
+    trainer = Trainer(accelerator="cpu", devices=2, strategy="ddp_spawn", logger=False, enable_progress_bar=False)
+    model = torch.nn.Linear(1, 1)
+    from flashtrain.core import Module
+
+    class Local(Module):  # defined inside a function: not picklable
+        def __init__(self):
+            super().__init__()
+            self.layer = model
+
+        def training_step(self, batch, batch_idx):
+            return self.layer(batch[0]).sum()
+
+        def configure_optimizers(self):
+            return torch.optim.SGD(self.parameters(), lr=0.1)
+
+    with pytest.raises(RuntimeError, match="ddp_spawn' sends the Trainer, Module and data to each process by pickling"):
+        trainer.fit(Local(), DataLoader(TensorDataset(torch.ones(4, 1)), batch_size=2))

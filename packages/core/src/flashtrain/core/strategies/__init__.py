@@ -6,11 +6,11 @@ from typing import Any
 
 from flashtrain.core.accelerators import Accelerator
 from flashtrain.core.strategies.base import Strategy
-from flashtrain.core.strategies.ddp import DDPStrategy
+from flashtrain.core.strategies.ddp import DDPSpawnStrategy, DDPStrategy
 from flashtrain.core.strategies.single_device import SingleDeviceStrategy
 from flashtrain.core.strategies.xla import XLAStrategy
 
-STRATEGY_NAMES = ("auto", "single_device", "ddp", "ddp_find_unused_parameters_true", "xla")
+STRATEGY_NAMES = ("auto", "single_device", "ddp", "ddp_find_unused_parameters_true", "ddp_spawn", "xla")
 
 
 def build_strategy(
@@ -33,7 +33,7 @@ def build_strategy(
                 f"strategy='single_device' uses one device; got devices={num_devices}, num_nodes={num_nodes}."
             )
     elif name != "auto" or num_devices > 1 or num_nodes > 1:
-        return DDPStrategy(
+        return (DDPSpawnStrategy if name == "ddp_spawn" else DDPStrategy)(
             num_devices,
             num_nodes,
             device_indices,
@@ -43,4 +43,12 @@ def build_strategy(
     return SingleDeviceStrategy(accelerator.get_device(index))
 
 
-__all__ = ["STRATEGY_NAMES", "DDPStrategy", "SingleDeviceStrategy", "Strategy", "XLAStrategy", "build_strategy"]
+__all__ = [
+    "STRATEGY_NAMES",
+    "DDPSpawnStrategy",
+    "DDPStrategy",
+    "SingleDeviceStrategy",
+    "Strategy",
+    "XLAStrategy",
+    "build_strategy",
+]

@@ -19,6 +19,7 @@ class Strategy(ABC):
     """How a run is laid out over devices and processes."""
 
     name: str = ""
+    supports_inference_mode: bool = True  # evaluation runs under torch.inference_mode (else no_grad)
 
     def __init__(self) -> None:
         self.accelerator: Accelerator | None = None

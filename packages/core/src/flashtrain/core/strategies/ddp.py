@@ -175,3 +175,55 @@ class DDPStrategy(Strategy):
                 dist.barrier(device_ids=[self.root_device.index])
             else:
                 dist.barrier()
+
+
+class DDPSpawnStrategy(DDPStrategy):
+    """``strategy="ddp_spawn"``: each ``fit``/``validate``/``test``/``predict`` call starts N fresh processes with
+    ``torch.multiprocessing`` (spawn) and sends them the Trainer, Module and data by pickling. Works where the
+    script cannot be re-run (notebooks, ``python -c``); the results of rank 0 (weights, metrics, callback
+    state, return value) come back to this process when the call ends."""
+
+    name = "ddp_spawn"
+
+    def spawn(self, trainer: Any, stage: str, arguments: tuple) -> Any:
+        import pickle
+        import tempfile
+
+        import torch.multiprocessing as mp
+
+        if self.num_nodes > 1:
+            raise ValueError("strategy='ddp_spawn' runs on one machine; use strategy='ddp' with num_nodes > 1.")
+        with tempfile.TemporaryDirectory(prefix="flashtrain-spawn-") as folder:
+            result_path = f"{folder}/rank0.pt"
+            try:
+                # Plain pickle bytes, not torch.multiprocessing's tensor sharing: every rank needs its own
+                # parameters (shared storage would apply each rank's optimizer step to the same weights).
+                payload = pickle.dumps((trainer, arguments))
+            except Exception as error:
+                raise RuntimeError(
+                    f"strategy='ddp_spawn' sends the Trainer, Module and data to each process by pickling, and "
+                    f"that failed: {error}. Define them at module level (no lambdas or local classes), or use "
+                    "strategy='ddp'."
+                ) from error
+            mp.start_processes(
+                _spawned_rank,
+                args=(payload, stage, free_port(), result_path),
+                nprocs=self.processes_per_node,
+                start_method="spawn",
+            )
+            return torch.load(result_path, weights_only=False)
+
+
+def _spawned_rank(local_rank: int, payload: bytes, stage: str, port: int, result_path: str) -> None:
+    import pickle
+
+    trainer, arguments = pickle.loads(payload)
+    strategy = trainer.strategy
+    n = strategy.processes_per_node
+    strategy.environment = ClusterEnvironment("spawn", n, local_rank, local_rank, 0, "127.0.0.1", port)
+    strategy.environment.export()
+    model, datamodule, ckpt_path, data = arguments
+    result = trainer._run(stage, model, datamodule, ckpt_path, **data)
+    if trainer.is_global_zero:
+        torch.save(trainer._spawn_result(result), result_path)
+    strategy.barrier()

@@ -26,6 +26,7 @@ def _torch_xla() -> Any:
 
 class XLAStrategy(Strategy):
     name = "xla"
+    supports_inference_mode = False  # XLA tensors cannot be inference tensors
 
     def __init__(self) -> None:
         super().__init__()

@@ -7,8 +7,6 @@ import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-import torch
-
 from flashtrain.core.datamodule import DataModule
 from flashtrain.core.logging_results import ResultCollection
 from flashtrain.core.module import Module
@@ -83,7 +81,7 @@ def _evaluate(trainer: Trainer, stage: str, loaders: list[Any], limits: list[int
     collections = [ResultCollection(stage) for _ in loaders]
     epoch_collection = ResultCollection(stage)
     was_training = module.training
-    grad_mode = torch.inference_mode() if trainer.inference_mode else torch.no_grad()
+    grad_mode = trainer._eval_grad_mode()
     previous_results = trainer._results
     collect = trainer._overrides(f"{prefix}_epoch_end")
     outputs: list[list[Any]] = [[] for _ in loaders]
@@ -158,7 +156,7 @@ def run_predict(trainer: Trainer, given: Any, return_predictions: bool) -> Any:
     call = trainer._call_hook
     several = len(loaders) > 1
     predictions: list[list[Any]] = [[] for _ in loaders]
-    grad_mode = torch.inference_mode() if trainer.inference_mode else torch.no_grad()
+    grad_mode = trainer._eval_grad_mode()
     limits = [trainer._limited_length(loader, trainer.limit_predict_batches, "predict") for loader in loaders]
     trainer.num_eval_batches = sum(limits)
     module.eval()

@@ -30,7 +30,7 @@ from flashtrain.core.logging_results import ResultCollection
 from flashtrain.core.module import Module
 from flashtrain.core.precision import build_precision
 from flashtrain.core.seed import current_seed
-from flashtrain.core.strategies import DDPStrategy, Strategy, build_strategy
+from flashtrain.core.strategies import DDPSpawnStrategy, DDPStrategy, Strategy, build_strategy
 from flashtrain.core.strategies.cluster import detect_environment
 from flashtrain.core.trainer import evaluation, flags
 from flashtrain.core.trainer.data import ReplayableLoader, has_len, without_shuffle
@@ -535,6 +535,8 @@ class Trainer:
     # ==================================================================================================
     def _run(self, stage: str, model: Module | None, datamodule: Any, ckpt_path: str | None, **data: Any) -> Any:
         model = self._attach(model, datamodule, stage)
+        if isinstance(self.strategy, DDPSpawnStrategy) and self.strategy.environment is None:
+            return self._run_spawned(stage, model, datamodule, ckpt_path, data)
         self.state = stage
         self.should_stop = False
         status = "failed"
@@ -571,6 +573,33 @@ class Trainer:
         finally:
             self._restore_signal_handlers(handlers)
             self._teardown(stage, status)
+
+    def _run_spawned(self, stage: str, model: Module, datamodule: Any, ckpt_path: str | None, data: dict) -> Any:
+        """ddp_spawn: the run happens in fresh processes; rank 0's weights, metrics and callback state come back."""
+        outcome = self.strategy.spawn(self, stage, (model, datamodule, ckpt_path, data))  # type: ignore[attr-defined]
+        model.load_state_dict(outcome["state_dict"])
+        self.global_step, self.current_epoch = outcome["global_step"], outcome["current_epoch"]
+        self._callback_metrics, self._logged_metrics = outcome["callback_metrics"], outcome["logged_metrics"]
+        for callback in self.callbacks:
+            if callback.state_key in outcome["callbacks"]:
+                callback.load_state_dict(outcome["callbacks"][callback.state_key])
+        self.state = "finished"
+        return outcome["result"]
+
+    def _spawn_result(self, result: Any) -> dict[str, Any]:
+        """What a ddp_spawn rank 0 sends back to the process that started it."""
+        return apply_to_tensors(
+            {
+                "state_dict": self.module.state_dict(),
+                "global_step": self.global_step,
+                "current_epoch": self.current_epoch,
+                "callback_metrics": dict(self._callback_metrics),
+                "logged_metrics": dict(self._logged_metrics),
+                "callbacks": {cb.state_key: cb.state_dict() for cb in self.callbacks},
+                "result": result,
+            },
+            lambda tensor: tensor.detach().cpu(),
+        )
 
     def _attach(self, model: Module | None, datamodule: Any, stage: str) -> Module:
         if model is None:
@@ -845,6 +874,12 @@ class Trainer:
             f"training stopped. Last good checkpoint: {last if last else 'none written yet'}. Lower the learning "
             "rate, enable gradient_clip_val, or pass Trainer(on_nan='skip_step') to skip such steps."
         )
+
+    def _eval_grad_mode(self) -> Any:
+        """inference_mode for evaluation where the strategy supports it (XLA does not), else no_grad."""
+        if self.inference_mode and self.strategy.supports_inference_mode:
+            return torch.inference_mode()
+        return torch.no_grad()
 
     def _choose_base_seed(self) -> int:
         seed = current_seed()
