@@ -27,20 +27,27 @@ def train(task: str, model: Any, data: Any, args: argparse.Namespace, output_dir
         default_root_dir=output_dir,
         callbacks=[checkpoint],
     )
-    resolved = {key: value for key, value in sorted(vars(args).items()) if key not in ("run", "config", "command")}
-    os.makedirs(trainer.log_dir, exist_ok=True)
-    config_path = os.path.join(trainer.log_dir, "config.yaml")
-    with open(config_path, "w") as handle:
-        yaml.safe_dump({"task": task, **resolved}, handle, sort_keys=False)
     trainer.finetune(model, datamodule=data, strategy=strategy)
+    # Written after fit: under DDP the ranks agree on the log folder only once the run has started.
+    resolved = {key: value for key, value in sorted(vars(args).items()) if key not in ("run", "config", "command")}
+    config_path = os.path.join(trainer.log_dir, "config.yaml")
+    if trainer.is_global_zero:
+        os.makedirs(trainer.log_dir, exist_ok=True)
+        with open(config_path, "w") as handle:
+            yaml.safe_dump({"task": task, **resolved}, handle, sort_keys=False)
+    say = print if trainer.is_global_zero else _silent
     summary = {"checkpoint": checkpoint.best_model_path or checkpoint.last_model_path, "config": config_path}
     if validates:
         summary["val_acc"] = float(trainer.callback_metrics["val_acc"])
         summary["best_val_acc"] = checkpoint.best_model_score
-        print(f"final validation accuracy: {summary['val_acc']:.4f} (best {summary['best_val_acc']:.4f})")
+        say(f"final validation accuracy: {summary['val_acc']:.4f} (best {summary['best_val_acc']:.4f})")
     if data.datasets.get("test") is not None:
         (result,) = trainer.test(model, datamodule=data, ckpt_path=summary["checkpoint"], verbose=False)
         summary["test_acc"] = result["test_acc"]
-        print(f"test accuracy: {summary['test_acc']:.4f}")
-    print(f"checkpoint: {summary['checkpoint']}\nresolved config: {config_path}")
+        say(f"test accuracy: {summary['test_acc']:.4f}")
+    say(f"checkpoint: {summary['checkpoint']}\nresolved config: {config_path}")
     return summary
+
+
+def _silent(*args: Any) -> None:
+    """Ranks other than 0 print nothing (their summary would repeat rank 0's)."""

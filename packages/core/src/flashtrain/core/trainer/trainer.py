@@ -461,6 +461,9 @@ class Trainer:
         self.callbacks = [cb for cb in self.callbacks if type(cb) is not BackboneUnfreezing]
         if callback is not None:
             self.callbacks.append(callback)
+            if isinstance(self.strategy, DDPStrategy):
+                # Frozen parameters get no gradients; DDP must not wait for them.
+                self.strategy.find_unused_parameters = True
         self.fit(model, train_dataloaders, val_dataloaders, datamodule=datamodule, ckpt_path=ckpt_path)
 
     def validate(
