@@ -7,6 +7,7 @@ import argparse
 import os
 
 import torch
+import torchmetrics
 from torch.utils.data import DataLoader, TensorDataset
 
 from flashtrain.core import Module, Trainer, seed_everything
@@ -19,6 +20,7 @@ class Regression(Module):
         super().__init__()
         self.net = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.Tanh(), torch.nn.Linear(16, 1))
         self.fail_on_rank = fail_on_rank
+        self.val_mse = torchmetrics.MeanSquaredError()  # syncs its own state over ranks at compute()
 
     def training_step(self, batch, batch_idx):
         if self.global_rank == self.fail_on_rank and self.global_step == 3:
@@ -34,6 +36,8 @@ class Regression(Module):
         self.log("val_loss", error.pow(2).mean(), sync_dist=True)
         self.log("val_max_error", error.abs().max(), reduce_fx="max", sync_dist=True)
         self.log("val_count", float(len(x)), reduce_fx="sum", sync_dist=True)
+        self.val_mse(self.net(x), y)
+        self.log("val_mse", self.val_mse)
 
     def configure_optimizers(self):
         return torch.optim.SGD(self.parameters(), lr=0.1, momentum=0.9)

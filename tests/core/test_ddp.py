@@ -36,7 +36,7 @@ def result(out: Path) -> dict:
 def assert_same_training(actual: dict, expected: dict) -> None:
     for name, value in expected["weights"].items():
         torch.testing.assert_close(actual["weights"][name], value, atol=TOLERANCE, rtol=0)
-    for name in ("val_loss", "val_max_error", "val_count", "train_loss_epoch"):
+    for name in ("val_loss", "val_max_error", "val_count", "val_mse", "train_loss_epoch"):
         assert actual["metrics"][name] == pytest.approx(expected["metrics"][name], abs=TOLERANCE), name
     assert actual["global_step"] == expected["global_step"]
 
