@@ -6,6 +6,7 @@ plain script re-runs the script for the other ranks; see ``launcher.py``). Backe
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import datetime
 from typing import Any
@@ -93,6 +94,9 @@ class DDPStrategy(Strategy):
                 rank=self.global_rank,
                 timeout=self.timeout,
             )
+            # The group outlives fit() (a later validate/test reuses it), so it is destroyed at exit; left to
+            # interpreter finalization, gloo's worker threads can abort the process ("terminate called ...").
+            atexit.register(_destroy_process_group)
 
     def _join_or_launch(self) -> ClusterEnvironment:
         expected = self.processes_per_node * self.num_nodes
@@ -214,6 +218,11 @@ class DDPSpawnStrategy(DDPStrategy):
             return torch.load(result_path, weights_only=False)
 
 
+def _destroy_process_group() -> None:
+    if dist.is_initialized():
+        dist.destroy_process_group()
+
+
 def _spawned_rank(local_rank: int, payload: bytes, stage: str, port: int, result_path: str) -> None:
     import pickle
 
@@ -227,3 +236,4 @@ def _spawned_rank(local_rank: int, payload: bytes, stage: str, port: int, result
     if trainer.is_global_zero:
         torch.save(trainer._spawn_result(result), result_path)
     strategy.barrier()
+    _destroy_process_group()
