@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -11,6 +12,37 @@ from torch.utils.data import DataLoader, Dataset, Subset
 from flashtrain.core import DataModule
 
 STAGES = ("train", "val", "test", "predict")
+
+
+def read_table(path: str, argument: str, file_format: str = "csv") -> Any:
+    """A pandas DataFrame from a CSV, Parquet or JSON (records or JSON lines) file; errors name the argument.
+
+    The frame remembers where it came from (``attrs``): ``source`` for messages, ``root`` (the file's folder) for
+    relative paths inside it, and ``csv`` so that row numbers in errors can be given as file lines.
+    """
+    import pandas as pd
+
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{argument}={path!r}: no such file.")
+    if os.path.getsize(path) == 0:
+        raise ValueError(f"{argument}={path!r} is empty: expected a header row and data rows.")
+    try:
+        if file_format == "csv":
+            frame = pd.read_csv(path)
+        elif file_format == "parquet":
+            frame = pd.read_parquet(path)
+        elif file_format == "json":
+            frame = pd.read_json(path, lines=path.endswith((".jsonl", ".ndjson")))
+        else:
+            raise ValueError(f"unknown file format {file_format!r}")
+    except pd.errors.EmptyDataError:
+        raise ValueError(f"{argument}={path!r} is empty: expected a header row and data rows.") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, OSError, ValueError) as error:
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ValueError(f"{argument}={path!r} is not a readable {file_format} file: {first_line}") from None
+    frame.attrs.update(source=f"{argument} {path}", root=os.path.dirname(os.path.abspath(path)))
+    frame.attrs["csv"] = file_format == "csv"
+    return frame
 
 
 class Targets:
@@ -81,7 +113,13 @@ def stratified_split(targets: torch.Tensor, fraction: float, seed: int) -> tuple
 
 
 class TaskDataModule(DataModule):
-    """Datasets per stage plus what a model needs to know about them (labels, multi-label)."""
+    """Datasets per stage plus what a model needs to know about them (labels, multi-label).
+
+    ``collate_fn`` (class attribute) is handed to every DataLoader: a task whose dataset returns whole batches
+    (``__getitems__``) or needs padding sets its own.
+    """
+
+    collate_fn: Callable[[Any], Any] | None = None
 
     def __init__(
         self,
@@ -137,6 +175,7 @@ class TaskDataModule(DataModule):
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
             drop_last=drop_last,
+            collate_fn=self.collate_fn,
         )
 
     def train_dataloader(self) -> DataLoader:

@@ -1,4 +1,8 @@
-"""``ClassificationTask``: a core Module composed of backbone + head + loss + metrics + optimizer choice."""
+"""Task modules: a core Module composed of backbone + head + loss + metrics + optimizer choice.
+
+``Task`` holds what every task shares (optimizer and schedule by name, forward, the task name in checkpoints);
+``ClassificationTask`` and ``RegressionTask`` add the loss, metrics and prediction formats.
+"""
 
 from __future__ import annotations
 
@@ -19,31 +23,17 @@ SCHEDULERS = ("cosine", "step", "linear_warmup", None)
 OUTPUTS = ("labels", "probabilities", "logits", "top_k")
 
 
-class ClassificationTask(Module):
-    """Training, evaluation and prediction for classifiers built from parts.
-
-    Subclasses set ``self.backbone`` (features), ``self.head`` (features -> logits), ``self.labels`` and
-    ``self.multi_label`` in ``__init__``; this class supplies the loss (cross-entropy, or binary cross-entropy for
-    multi-label), accuracy metrics, the optimizer and scheduler named by ``optimizer`` / ``lr_scheduler``, and
-    ``format_predictions`` for ``trainer.predict(..., output=...)``.
-    """
+class Task(Module):
+    """Optimizer and learning-rate schedule chosen by name, ``forward = head(backbone(x))``, and the task's name
+    written into every checkpoint (``flash-train predict`` reads it). Subclasses set ``self.backbone`` and
+    ``self.head``."""
 
     backbone: torch.nn.Module
     head: torch.nn.Module
+    task_name = "task"
 
-    def __init__(
-        self,
-        labels: list[Any],
-        multi_label: bool,
-        optimizer: Any = "adam",
-        lr_scheduler: Any = None,
-        learning_rate: float = 1e-3,
-    ) -> None:
+    def __init__(self, optimizer: Any = "adam", lr_scheduler: Any = None, learning_rate: float = 1e-3) -> None:
         super().__init__()
-        import torchmetrics
-
-        if not labels:
-            raise ValueError("A classifier needs labels: pass labels=datamodule.labels (or num_classes=N).")
         if isinstance(optimizer, str) and optimizer not in OPTIMIZERS:
             raise ValueError(
                 f"Unknown optimizer {optimizer!r}. Allowed: {sorted(OPTIMIZERS)}, an optimizer class, "
@@ -54,46 +44,12 @@ class ClassificationTask(Module):
                 f"Unknown lr_scheduler {lr_scheduler!r}. Allowed: {[s for s in SCHEDULERS if s]}, None, "
                 "or a function (optimizer) -> scheduler."
             )
-        self.labels = list(labels)
-        self.multi_label = multi_label
         self.optimizer_choice = optimizer
         self.scheduler_choice = lr_scheduler
         self.learning_rate = learning_rate
-        self.loss_fn = torch.nn.BCEWithLogitsLoss() if multi_label else torch.nn.CrossEntropyLoss()
-        n = len(self.labels)
 
-        def accuracy() -> Any:
-            if multi_label:
-                return torchmetrics.classification.MultilabelAccuracy(num_labels=n)
-            return torchmetrics.classification.MulticlassAccuracy(num_classes=n, average="micro")
-
-        self.train_acc, self.val_acc, self.test_acc = accuracy(), accuracy(), accuracy()
-
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.head(self.backbone(images))
-
-    def _step(self, batch: Any, stage: str) -> torch.Tensor:
-        inputs, targets = batch
-        logits = self(inputs)
-        loss = self.loss_fn(logits, targets)
-        metric = getattr(self, f"{stage}_acc")
-        metric(logits, targets.int() if self.multi_label else targets)
-        self.log(f"{stage}_loss", loss, prog_bar=stage != "test")
-        self.log(f"{stage}_acc", metric, prog_bar=stage != "train")
-        return loss
-
-    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
-        return self._step(batch, "train")
-
-    def validation_step(self, batch: Any, batch_idx: int) -> None:
-        self._step(batch, "val")
-
-    def test_step(self, batch: Any, batch_idx: int) -> None:
-        self._step(batch, "test")
-
-    def predict_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> torch.Tensor:
-        inputs = batch[0] if isinstance(batch, (tuple, list)) else batch
-        return self(inputs)
+    def forward(self, inputs: Any) -> torch.Tensor:
+        return self.head(self.backbone(inputs))
 
     def configure_optimizers(self) -> Any:
         params = [p for p in self.parameters() if p.requires_grad]  # a frozen backbone joins later, as its own group
@@ -120,7 +76,71 @@ class ClassificationTask(Module):
             )
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": built, "interval": "step"}}
 
-    def format_predictions(self, outputs: list[torch.Tensor], output: str, k: int = 5) -> list[Any]:
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["task"] = self.task_name
+
+
+class ClassificationTask(Task):
+    """Training, evaluation and prediction for classifiers built from parts.
+
+    Subclasses set ``self.backbone`` (features), ``self.head`` (features -> logits), ``self.labels`` and
+    ``self.multi_label`` in ``__init__``; this class supplies the loss (cross-entropy, or binary cross-entropy for
+    multi-label), accuracy metrics, the optimizer and scheduler named by ``optimizer`` / ``lr_scheduler``, and
+    ``format_predictions`` for ``trainer.predict(..., output=...)``.
+    """
+
+    monitor = ("val_acc", "max")  # what "best" means for checkpoints of this task
+    outputs = OUTPUTS
+
+    def __init__(
+        self,
+        labels: list[Any],
+        multi_label: bool,
+        optimizer: Any = "adam",
+        lr_scheduler: Any = None,
+        learning_rate: float = 1e-3,
+    ) -> None:
+        super().__init__(optimizer, lr_scheduler, learning_rate)
+        import torchmetrics
+
+        if not labels:
+            raise ValueError("A classifier needs labels: pass labels=datamodule.labels (or num_classes=N).")
+        self.labels = list(labels)
+        self.multi_label = multi_label
+        self.loss_fn = torch.nn.BCEWithLogitsLoss() if multi_label else torch.nn.CrossEntropyLoss()
+        n = len(self.labels)
+
+        def accuracy() -> Any:
+            if multi_label:
+                return torchmetrics.classification.MultilabelAccuracy(num_labels=n)
+            return torchmetrics.classification.MulticlassAccuracy(num_classes=n, average="micro")
+
+        self.train_acc, self.val_acc, self.test_acc = accuracy(), accuracy(), accuracy()
+
+    def _step(self, batch: Any, stage: str) -> torch.Tensor:
+        inputs, targets = batch
+        logits = self(inputs)
+        loss = self.loss_fn(logits, targets)
+        metric = getattr(self, f"{stage}_acc")
+        metric(logits, targets.int() if self.multi_label else targets)
+        self.log(f"{stage}_loss", loss, prog_bar=stage != "test")
+        self.log(f"{stage}_acc", metric, prog_bar=stage != "train")
+        return loss
+
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        return self._step(batch, "train")
+
+    def validation_step(self, batch: Any, batch_idx: int) -> None:
+        self._step(batch, "val")
+
+    def test_step(self, batch: Any, batch_idx: int) -> None:
+        self._step(batch, "test")
+
+    def predict_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> torch.Tensor:
+        inputs = batch[0] if isinstance(batch, (tuple, list)) else batch
+        return self(inputs)
+
+    def format_predictions(self, outputs: list[torch.Tensor], output: str = "labels", k: int = 5) -> list[Any]:
         """One entry per input, in order: label names, class probabilities, raw logits, or the top-k pairs."""
         if output not in OUTPUTS:
             raise ValueError(f"Unknown output {output!r}. Allowed: {', '.join(OUTPUTS)}.")
@@ -140,7 +160,66 @@ class ClassificationTask(Module):
             for idx, val in zip(top.indices, top.values)
         ]
 
-    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        checkpoint["task"] = self.task_name
 
-    task_name = "classification"
+class RegressionTask(Task):
+    """Regression on one or more targets: mean squared error on standardised targets (so targets of any scale
+    train alike); predictions and the logged RMSE (``val_rmse``, over all targets) are in the original units.
+
+    Subclasses set ``self.backbone`` and ``self.head`` (features -> one output per target).
+    """
+
+    monitor = ("val_rmse", "min")
+    outputs = ("values",)
+
+    def __init__(
+        self,
+        target_names: list[str],
+        target_means: list[float],
+        target_stds: list[float],
+        optimizer: Any = "adam",
+        lr_scheduler: Any = None,
+        learning_rate: float = 1e-3,
+    ) -> None:
+        super().__init__(optimizer, lr_scheduler, learning_rate)
+        import torchmetrics
+
+        self.target_names = list(target_names)
+        self.register_buffer("target_mean", torch.tensor(target_means, dtype=torch.float32), persistent=False)
+        self.register_buffer("target_std", torch.tensor(target_stds, dtype=torch.float32), persistent=False)
+        self.loss_fn = torch.nn.MSELoss()
+        self.train_rmse, self.val_rmse, self.test_rmse = (
+            torchmetrics.MeanSquaredError(squared=False) for _ in range(3)
+        )
+
+    def to_original_units(self, scaled: torch.Tensor) -> torch.Tensor:
+        return scaled * self.target_std + self.target_mean
+
+    def _step(self, batch: Any, stage: str) -> torch.Tensor:
+        inputs, targets = batch
+        outputs = self(inputs)
+        loss = self.loss_fn(outputs, targets)
+        metric = getattr(self, f"{stage}_rmse")
+        metric(self.to_original_units(outputs.detach()).flatten(), self.to_original_units(targets).flatten())
+        self.log(f"{stage}_loss", loss, prog_bar=stage != "test")
+        self.log(f"{stage}_rmse", metric, prog_bar=stage != "train")
+        return loss
+
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        return self._step(batch, "train")
+
+    def validation_step(self, batch: Any, batch_idx: int) -> None:
+        self._step(batch, "val")
+
+    def test_step(self, batch: Any, batch_idx: int) -> None:
+        self._step(batch, "test")
+
+    def predict_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> torch.Tensor:
+        inputs = batch[0] if isinstance(batch, (tuple, list)) else batch
+        return self.to_original_units(self(inputs))
+
+    def format_predictions(self, outputs: list[torch.Tensor], output: str = "values") -> list[Any]:
+        """One entry per input, in order: a number (one target) or a list with one number per target."""
+        if output not in self.outputs:
+            raise ValueError(f"Unknown output {output!r} for a regressor. Allowed: {', '.join(self.outputs)}.")
+        values = torch.cat(outputs).float() if outputs else torch.empty(0, len(self.target_names))
+        return values[:, 0].tolist() if len(self.target_names) == 1 else values.tolist()

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from flashtrain.tasks.data import Targets, TaskDataModule
+from flashtrain.tasks.data import Targets, TaskDataModule, read_table
 from flashtrain.tasks.image.transforms import ImageConfig, TransformSlot
 
 DEFAULT_CACHE_BYTES = 512 * 2**20  # decoded images kept in memory, shared out over the DataLoader workers
@@ -473,20 +473,8 @@ class ImageClassificationData(TaskDataModule):
     ) -> ImageClassificationData:
         """Like :meth:`from_data_frame`, from CSV files; relative image paths are taken from ``images_root`` or,
         by default, the folder of each CSV file."""
-        import pandas as pd
-
-        frames: dict[str, Any] = {}
-        for stage, path in (("train", train_file), ("val", val_file), ("test", test_file), ("predict", predict_file)):
-            if path is None:
-                continue
-            if not os.path.isfile(path):
-                raise FileNotFoundError(f"{stage}_file={path!r}: no such CSV file.")
-            try:
-                frame = pd.read_csv(path)
-            except (pd.errors.EmptyDataError, pd.errors.ParserError) as error:
-                raise ValueError(f"{stage}_file={path!r} is not a readable CSV file: {error}") from None
-            frame.attrs.update(source=f"{stage}_file {path}", root=os.path.dirname(os.path.abspath(path)))
-            frames[stage] = frame
+        files = {"train": train_file, "val": val_file, "test": test_file, "predict": predict_file}
+        frames = {stage: read_table(path, f"{stage}_file") for stage, path in files.items() if path is not None}
         return cls.from_data_frame(
             input_field,
             target_fields,
