@@ -22,10 +22,10 @@ class Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
-def add_trainer_flags(parser: argparse.ArgumentParser) -> None:
+def add_trainer_flags(parser: argparse.ArgumentParser, max_epochs: int = 10) -> None:
     group = parser.add_argument_group("training")
     group.add_argument("--config", help="YAML file with any of these options (command-line flags win)")
-    group.add_argument("--max-epochs", type=int, default=10, help="epochs to train (default 10)")
+    group.add_argument("--max-epochs", type=int, default=max_epochs, help=f"epochs to train (default {max_epochs})")
     group.add_argument("--batch-size", type=int, default=64)
     group.add_argument("--learning-rate", type=float, default=1e-3)
     group.add_argument("--optimizer", default="adam", help="adam, adamw, sgd or rmsprop")

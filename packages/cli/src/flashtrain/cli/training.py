@@ -6,6 +6,8 @@ import argparse
 import os
 from typing import Any
 
+METRIC_NAMES = {"val_acc": "accuracy", "val_rmse": "RMSE"}
+
 
 def train(task: str, model: Any, data: Any, args: argparse.Namespace, output_dir: str, strategy: Any) -> dict[str, Any]:
     import yaml
@@ -15,7 +17,8 @@ def train(task: str, model: Any, data: Any, args: argparse.Namespace, output_dir
 
     seed_everything(args.seed)
     validates = data.datasets.get("val") is not None
-    checkpoint = ModelCheckpoint(filename="best", monitor="val_acc" if validates else None, mode="max", save_last=True)
+    metric, mode = model.monitor  # e.g. ("val_acc", "max") or ("val_rmse", "min")
+    checkpoint = ModelCheckpoint(filename="best", monitor=metric if validates else None, mode=mode, save_last=True)
     devices = args.devices if args.devices == "auto" or not str(args.devices).isdigit() else int(args.devices)
     trainer = Trainer(
         max_epochs=args.max_epochs,
@@ -37,14 +40,16 @@ def train(task: str, model: Any, data: Any, args: argparse.Namespace, output_dir
             yaml.safe_dump({"task": task, **resolved}, handle, sort_keys=False)
     say = print if trainer.is_global_zero else _silent
     summary = {"checkpoint": checkpoint.best_model_path or checkpoint.last_model_path, "config": config_path}
+    name = METRIC_NAMES.get(metric, metric)
     if validates:
-        summary["val_acc"] = float(trainer.callback_metrics["val_acc"])
-        summary["best_val_acc"] = checkpoint.best_model_score
-        say(f"final validation accuracy: {summary['val_acc']:.4f} (best {summary['best_val_acc']:.4f})")
+        summary[metric] = float(trainer.callback_metrics[metric])
+        summary[f"best_{metric}"] = checkpoint.best_model_score
+        say(f"final validation {name}: {summary[metric]:.4f} (best {summary[f'best_{metric}']:.4f})")
     if data.datasets.get("test") is not None:
         (result,) = trainer.test(model, datamodule=data, ckpt_path=summary["checkpoint"], verbose=False)
-        summary["test_acc"] = result["test_acc"]
-        say(f"test accuracy: {summary['test_acc']:.4f}")
+        test_metric = metric.replace("val_", "test_", 1)
+        summary[test_metric] = result[test_metric]
+        say(f"test {name}: {summary[test_metric]:.4f}")
     say(f"checkpoint: {summary['checkpoint']}\nresolved config: {config_path}")
     return summary
 

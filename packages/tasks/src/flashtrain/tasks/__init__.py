@@ -14,6 +14,10 @@ _EXPORTS = {
     "ImageClassificationData": "flashtrain.tasks.image",
     "ImageClassifier": "flashtrain.tasks.image",
     "available_backbones": "flashtrain.tasks.image.backbones",
+    "TabularClassificationData": "flashtrain.tasks.tabular",
+    "TabularClassifier": "flashtrain.tasks.tabular",
+    "TabularRegressionData": "flashtrain.tasks.tabular",
+    "TabularRegressor": "flashtrain.tasks.tabular",
 }
 
 __all__ = sorted(_EXPORTS)

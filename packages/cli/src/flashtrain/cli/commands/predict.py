@@ -1,10 +1,11 @@
-"""``flash-train predict``: predictions from a checkpoint alone; the task is read from the checkpoint."""
+"""``flash-train predict``: predictions from a checkpoint alone; the task is read from the checkpoint.
+
+Images: ``--files a.png b.png``. Tables: ``--file new.csv`` (the input rows come back with prediction columns).
+"""
 
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
 import os
 import sys
@@ -12,57 +13,113 @@ from typing import Any
 
 from flashtrain.cli.options import UserError
 
-OUTPUTS = ("labels", "probabilities", "logits", "top_k")
+OUTPUTS = ("labels", "probabilities", "logits", "top_k", "values")
+OUT_FORMATS = (".csv", ".json", ".parquet")
 
 
 def add_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser("predict", help="predict with a trained checkpoint", description=__doc__)
     parser.add_argument("--checkpoint", required=True, help="a .ckpt written by a flash-train run")
     parser.add_argument("--files", nargs="+", help="input files (images for image_classification)")
-    parser.add_argument("--output", default="labels", choices=OUTPUTS)
-    parser.add_argument("--out", help="write predictions to a .csv or .json file instead of stdout")
+    parser.add_argument("--file", help="a table (.csv, .parquet, .json) for tabular checkpoints")
+    parser.add_argument(
+        "--output",
+        default=None,
+        choices=OUTPUTS,
+        help="labels (classifiers' default), probabilities, logits, top_k; values for regressors",
+    )
+    parser.add_argument("--out", help="write predictions to a .csv, .json or .parquet file instead of stdout")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> list[Any]:
-    from flashtrain.core import Trainer
     from flashtrain.core.checkpoint import load_checkpoint
 
     task = load_checkpoint(args.checkpoint).get("task")
-    if task != "image_classification":
+    predictor = PREDICTORS.get(task)
+    if predictor is None:
         raise UserError(
             f"{args.checkpoint} was not written by a flash-train task run (task: {task!r}); "
-            "predict supports image_classification checkpoints."
+            f"predict supports {', '.join(PREDICTORS)} checkpoints."
         )
-    if not args.files:
-        raise UserError("predict needs inputs: --files a.png b.png")
-    if args.out and not args.out.endswith((".csv", ".json")):
-        raise UserError(f"--out {args.out}: use a .csv or .json file name")
+    if args.out and not args.out.endswith(OUT_FORMATS):
+        raise UserError(f"--out {args.out}: use a file name ending in {', '.join(OUT_FORMATS)}")
+    return predictor(args, task)
+
+
+def _trainer() -> Any:
+    from flashtrain.core import Trainer
+
+    return Trainer(logger=False, enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False)
+
+
+def predict_images(args: argparse.Namespace, task: str) -> list[Any]:
+    import pandas as pd
+
     from flashtrain.tasks import ImageClassificationData, ImageClassifier
 
+    if not args.files:
+        raise UserError("predict needs inputs for an image_classification checkpoint: --files a.png b.png")
     model = ImageClassifier.load_from_checkpoint(args.checkpoint)
     data = ImageClassificationData.from_files(predict_files=args.files, batch_size=args.batch_size)
-    trainer = Trainer(logger=False, enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False)
-    predictions = trainer.predict(model, datamodule=data, output=args.output)
-    write(args.files, predictions, args.out)
+    predictions = _trainer().predict(model, datamodule=data, output=args.output or "labels")
+    write_table(pd.DataFrame({"input": args.files, "prediction": predictions}), args.out)
     return predictions
 
 
-def write(inputs: list[str], predictions: list[Any], out: str | None) -> None:
-    rows = [{"input": name, "prediction": prediction} for name, prediction in zip(inputs, predictions)]
+def predict_table(args: argparse.Namespace, task: str) -> list[Any]:
+    from flashtrain.cli.commands.tabular import read
+    from flashtrain.tasks import TabularClassificationData, TabularClassifier, TabularRegressionData, TabularRegressor
+
+    if not args.file:
+        raise UserError(
+            f"predict needs inputs for a {task} checkpoint: --file new.csv (a table with its input columns)"
+        )
+    classifier = task == "tabular_classification"
+    model = (TabularClassifier if classifier else TabularRegressor).load_from_checkpoint(args.checkpoint)
+    frame = read(args.file, "--file")
+    data_class = TabularClassificationData if classifier else TabularRegressionData
+    data = data_class.from_data_frame(
+        predict_data_frame=frame, parameters=model.hparams["parameters"], batch_size=args.batch_size
+    )
+    output = args.output or ("labels" if classifier else "values")
+    predictions = _trainer().predict(model, datamodule=data, output=output)
+    table = frame.copy()
+    names = model.labels if classifier else model.target_names
+    for column, values in prediction_columns(predictions, output, names).items():
+        table[column] = values
+    write_table(table, args.out)
+    return predictions
+
+
+def prediction_columns(predictions: list[Any], output: str, names: list[Any]) -> dict[str, list[Any]]:
+    """``prediction`` for one value per row; one column per class (``probability_<label>``, ``logit_<label>``)
+    or per regression target (``prediction_<target>``) when a row has several."""
+    prefix = {"probabilities": "probability", "logits": "logit", "values": "prediction"}.get(output)
+    if prefix is None or not predictions or not isinstance(predictions[0], list):
+        return {"prediction": predictions}
+    return {f"{prefix}_{name}": [row[i] for row in predictions] for i, name in enumerate(names)}
+
+
+def write_table(table: Any, out: str | None) -> None:
+    """CSV to stdout, or a .csv / .json (records) / .parquet file. Lists in CSV cells are written as JSON."""
     if out and out.endswith(".json"):
-        with open(out, "w") as handle:
-            json.dump(rows, handle, indent=1)
-        return
-    buffer = io.StringIO() if out is None else None
-    with open(out, "w", newline="") if out else buffer as handle:  # type: ignore[union-attr]
-        writer = csv.writer(handle)
-        writer.writerow(["input", "prediction"])
-        for row in rows:
-            value = row["prediction"]
-            writer.writerow([row["input"], json.dumps(value) if isinstance(value, (list, dict)) else value])
-        if buffer is not None:
-            sys.stdout.write(buffer.getvalue())
+        table.to_json(out, orient="records", indent=1)
+    elif out and out.endswith(".parquet"):
+        table.to_parquet(out, index=False)
+    else:
+        as_text = table.copy()
+        for column in as_text.columns:
+            if as_text[column].map(lambda value: isinstance(value, (list, tuple, dict))).any():
+                as_text[column] = as_text[column].map(json.dumps)
+        as_text.to_csv(out if out else sys.stdout, index=False)
     if out:
-        print(f"wrote {len(rows)} predictions to {os.path.abspath(out)}")
+        print(f"wrote {len(table)} predictions to {os.path.abspath(out)}")
+
+
+PREDICTORS = {
+    "image_classification": predict_images,
+    "tabular_classification": predict_table,
+    "tabular_regression": predict_table,
+}

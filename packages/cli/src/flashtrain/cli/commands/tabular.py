@@ -1,0 +1,113 @@
+"""``flash-train tabular_classification`` and ``tabular_regression``: train on a table (CSV or Parquet); with no
+data flags, on the bundled Palmer penguins table (species from the other columns, or body mass for regression)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Any
+
+from flashtrain.cli.options import UserError, add_trainer_flags, parse_finetune_strategy
+
+# What the bundled sample table trains, per command: (categorical, numerical, target).
+SAMPLE_FIELDS = {
+    "tabular_classification": (
+        ["island", "sex"],
+        ["bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body_mass_g"],
+        ["species"],
+    ),
+    "tabular_regression": (
+        ["species", "island", "sex"],
+        ["bill_length_mm", "bill_depth_mm", "flipper_length_mm"],
+        ["body_mass_g"],
+    ),
+}
+HELP = {
+    "tabular_classification": "train a classifier on a table (mlp or ft_transformer)",
+    "tabular_regression": "train a regressor on a table (mlp or ft_transformer)",
+}
+
+
+def add_parser(subparsers: Any) -> None:
+    for name in SAMPLE_FIELDS:
+        _add_task_parser(subparsers, name)
+
+
+def _add_task_parser(subparsers: Any, name: str) -> None:
+    parser = subparsers.add_parser(name, help=HELP[name], description=__doc__)
+    data = parser.add_argument_group("data (none given: the bundled Palmer penguins table)")
+    data.add_argument("--train-file", help="training table: .csv (with a header row) or .parquet")
+    data.add_argument("--val-file")
+    data.add_argument("--test-file")
+    data.add_argument("--categorical-fields", default="", help="comma-separated category columns, e.g. sex,embarked")
+    data.add_argument("--numerical-fields", default="", help="comma-separated number columns, e.g. age,fare")
+    target_help = (
+        "the column to predict" if name == "tabular_classification" else "column(s) to predict, comma-separated"
+    )
+    data.add_argument("--target-field", "--target-fields", dest="target_field", default="", help=target_help)
+    data.add_argument("--val-split", type=float, default=None, help="fraction of the training rows to validate on")
+    model = parser.add_argument_group("model")
+    model.add_argument("--backbone", default="mlp", choices=["mlp", "ft_transformer"])
+    add_trainer_flags(parser, max_epochs=30)  # tables are small and epochs short: 10 epochs underfit
+    parser.set_defaults(run=run, task=name)
+
+
+def read(path: str, argument: str) -> Any:
+    """A table by its extension: .parquet, .json/.jsonl, or CSV."""
+    from flashtrain.tasks.data import read_table
+
+    file_format = "parquet" if path.endswith(".parquet") else "json" if path.endswith((".json", ".jsonl")) else "csv"
+    return read_table(path, argument, file_format)
+
+
+def load_data(args: argparse.Namespace) -> Any:
+    from flashtrain.tasks import TabularClassificationData, TabularRegressionData
+    from flashtrain.tasks.tabular import SAMPLE_TABLE
+
+    data_class = TabularClassificationData if args.task == "tabular_classification" else TabularRegressionData
+    fields = [_columns(args.categorical_fields), _columns(args.numerical_fields), _columns(args.target_field)]
+    if not any((args.train_file, args.val_file, args.test_file)):
+        if any(fields):
+            raise UserError("--categorical-fields/--numerical-fields/--target-field need --train-file")
+        fields = [list(part) for part in SAMPLE_FIELDS[args.task]]
+        table = read(SAMPLE_TABLE, "sample table").dropna(subset=fields[2])  # two penguins were not measured
+        frames = {"train_data_frame": table}
+        args.val_split = args.val_split or 0.2
+    else:
+        if not args.train_file:
+            raise UserError("--val-file/--test-file need --train-file (preprocessing is fitted on the training table)")
+        if not fields[2]:
+            raise UserError(f"--target-field is required: the column of {args.train_file} to predict")
+        if not fields[0] and not fields[1]:
+            raise UserError("give --categorical-fields and/or --numerical-fields: the input columns, comma-separated")
+        files = {"train": args.train_file, "val": args.val_file, "test": args.test_file}
+        frames = {f"{stage}_data_frame": read(path, f"--{stage}-file") for stage, path in files.items() if path}
+    return data_class.from_data_frame(
+        *fields,
+        **frames,
+        val_split=args.val_split,
+        batch_size=args.batch_size,
+        num_workers=args.num_workers,
+        seed=args.seed,
+    )
+
+
+def _columns(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    from flashtrain.cli.training import train
+    from flashtrain.tasks import TabularClassifier, TabularRegressor
+
+    data = load_data(args)
+    model_class = TabularClassifier if args.task == "tabular_classification" else TabularRegressor
+    model = model_class.from_data(
+        data,
+        backbone=args.backbone,
+        optimizer=args.optimizer,
+        lr_scheduler=None if args.lr_scheduler == "none" else args.lr_scheduler,
+        learning_rate=args.learning_rate,
+    )
+    output_dir = args.output_dir or os.path.join("runs", args.task)
+    return train(args.task, model, data, args, output_dir, parse_finetune_strategy(args.finetune_strategy))

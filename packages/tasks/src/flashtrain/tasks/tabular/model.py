@@ -1,0 +1,96 @@
+"""``TabularClassifier`` and ``TabularRegressor``: a tabular backbone plus a linear head, with the fitted
+preprocessing kept in the hyper-parameters so that a checkpoint alone can prepare and predict new tables."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from flashtrain.tasks.tabular.backbones import build_tabular_backbone
+from flashtrain.tasks.tabular.preprocessing import TabularPreprocessing
+from flashtrain.tasks.task import ClassificationTask, RegressionTask
+
+
+def _fitted(parameters: dict[str, Any], task: str, model: str, other: str) -> TabularPreprocessing:
+    preprocessing = TabularPreprocessing.from_state_dict(parameters)
+    if preprocessing.task != task:
+        raise ValueError(
+            f"{model} needs {task} data, but parameters were fitted for {preprocessing.task}; use {other}."
+        )
+    return preprocessing
+
+
+class TabularClassifier(ClassificationTask):
+    """Binary or multi-class classification of table rows.
+
+    Args:
+        parameters: The fitted preprocessing, ``datamodule.parameters`` (``from_data`` passes it for you).
+        backbone: ``"mlp"`` (default) or ``"ft_transformer"``.
+        backbone_kwargs: Sizes for the backbone, e.g. ``{"hidden_size": 256, "num_layers": 3, "dropout": 0.2}``
+            for the MLP or ``{"d_token": 96, "num_layers": 2, "num_heads": 8}`` for the FT-Transformer.
+        optimizer: "adamw" (default), "adam", "sgd", "rmsprop", an optimizer class, or a function (params, lr).
+        lr_scheduler: None, "cosine", "step", "linear_warmup", or a function (optimizer) -> scheduler.
+        learning_rate: Learning rate (default 1e-3).
+    """
+
+    task_name = "tabular_classification"
+
+    def __init__(
+        self,
+        parameters: dict[str, Any],
+        backbone: str = "mlp",
+        backbone_kwargs: dict[str, Any] | None = None,
+        optimizer: Any = "adamw",
+        lr_scheduler: Any = None,
+        learning_rate: float = 1e-3,
+    ) -> None:
+        preprocessing = _fitted(parameters, "classification", "TabularClassifier", "TabularRegressor")
+        super().__init__(list(preprocessing.labels or []), False, optimizer, lr_scheduler, learning_rate)
+        self.preprocessing = preprocessing
+        self.backbone = build_tabular_backbone(backbone, preprocessing, backbone_kwargs)
+        self.head = torch.nn.Linear(self.backbone.num_features, preprocessing.num_outputs)
+        self.save_hyperparameters()
+
+    @classmethod
+    def from_data(cls, datamodule: Any, **kwargs: Any) -> TabularClassifier:
+        """A classifier sized for ``datamodule`` (a ``TabularClassificationData``); ``kwargs`` as for the class."""
+        return cls(datamodule.parameters, **kwargs)
+
+
+class TabularRegressor(RegressionTask):
+    """Regression of one or more numerical columns; predictions come back in the targets' original units.
+
+    Args as for :class:`TabularClassifier` (``parameters`` from a ``TabularRegressionData``).
+    """
+
+    task_name = "tabular_regression"
+
+    def __init__(
+        self,
+        parameters: dict[str, Any],
+        backbone: str = "mlp",
+        backbone_kwargs: dict[str, Any] | None = None,
+        optimizer: Any = "adamw",
+        lr_scheduler: Any = None,
+        learning_rate: float = 1e-3,
+    ) -> None:
+        preprocessing = _fitted(parameters, "regression", "TabularRegressor", "TabularClassifier")
+        assert preprocessing.target_means is not None and preprocessing.target_stds is not None
+        super().__init__(
+            preprocessing.target_fields,
+            preprocessing.target_means,
+            preprocessing.target_stds,
+            optimizer,
+            lr_scheduler,
+            learning_rate,
+        )
+        self.preprocessing = preprocessing
+        self.backbone = build_tabular_backbone(backbone, preprocessing, backbone_kwargs)
+        self.head = torch.nn.Linear(self.backbone.num_features, preprocessing.num_outputs)
+        self.save_hyperparameters()
+
+    @classmethod
+    def from_data(cls, datamodule: Any, **kwargs: Any) -> TabularRegressor:
+        """A regressor sized for ``datamodule`` (a ``TabularRegressionData``); ``kwargs`` as for the class."""
+        return cls(datamodule.parameters, **kwargs)

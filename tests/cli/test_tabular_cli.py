@@ -1,0 +1,108 @@
+"""flash-train tabular_classification / tabular_regression / predict --file, run for real in subprocesses."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from tests.cli.test_cli import flash_train
+
+NEW_PENGUINS = pd.DataFrame(
+    {
+        "island": ["Biscoe", "Atlantis", "Dream"],  # Atlantis: never seen in training
+        "sex": ["male", None, "female"],
+        "bill_length_mm": [50.0, None, 46.0],
+        "bill_depth_mm": [15.5, 18.0, 17.5],
+        "flipper_length_mm": [225.0, 190.0, 195.0],
+        "body_mass_g": [5500.0, 3700.0, None],
+        "species": ["Gentoo", "Adelie", "Chinstrap"],
+    }
+)
+
+
+def test_sample_table_trains_offline_and_its_checkpoint_predicts_a_new_file(tmp_path):
+    result = flash_train("tabular_classification", "--output-dir", "out", cwd=tmp_path)  # the default 30 epochs
+    assert result.returncode == 0, result.stderr[-2000:]
+    accuracy = float(result.stdout.split("final validation accuracy: ")[1].split()[0])
+    assert accuracy >= 0.9  # penguin species from island, sex and four measurements
+    checkpoint = tmp_path / "out" / "logs" / "version_0" / "checkpoints" / "best.ckpt"
+    NEW_PENGUINS.drop(columns=["species"]).to_csv(tmp_path / "new.csv", index=False)
+    predicted = flash_train(
+        "predict", "--checkpoint", str(checkpoint), "--file", "new.csv", "--out", "p.csv", cwd=tmp_path
+    )
+    assert predicted.returncode == 0, predicted.stderr[-2000:]
+    table = pd.read_csv(tmp_path / "p.csv")
+    assert list(table.columns) == [*NEW_PENGUINS.columns[:-1], "prediction"] and len(table) == 3
+    assert table["prediction"][0] == "Gentoo" and set(table["prediction"]) <= {"Adelie", "Chinstrap", "Gentoo"}
+    probabilities = flash_train(
+        "predict", "--checkpoint", str(checkpoint), "--file", "new.csv", "--output", "probabilities", cwd=tmp_path
+    )
+    header = probabilities.stdout.splitlines()[0].split(",")
+    assert header[-3:] == ["probability_Adelie", "probability_Chinstrap", "probability_Gentoo"]
+
+
+def test_regression_on_a_user_file_predicts_in_original_units(tmp_path):
+    rows = 120
+    frame = pd.DataFrame({"x1": [i / rows for i in range(rows)], "x2": [(i % 7) / 7 for i in range(rows)]})
+    frame["y"] = 1000.0 + 500.0 * frame["x1"] - 200.0 * frame["x2"]
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    result = flash_train(
+        "tabular_regression", "--train-file", "t.csv", "--numerical-fields", "x1,x2", "--target-field", "y",
+        "--val-split", "0.2", "--learning-rate", "0.01", "--output-dir", "out", cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "final validation RMSE:" in result.stdout
+    checkpoint = tmp_path / "out" / "logs" / "version_0" / "checkpoints" / "best.ckpt"
+    frame.drop(columns=["y"]).iloc[:20].to_parquet(tmp_path / "new.parquet")
+    predicted = flash_train(
+        "predict", "--checkpoint", str(checkpoint), "--file", "new.parquet", "--out", "p.json", cwd=tmp_path
+    )
+    assert predicted.returncode == 0, predicted.stderr[-2000:]
+    table = pd.read_json(tmp_path / "p.json")
+    error = (table["prediction"] - frame["y"].iloc[:20]).abs()
+    assert error.median() < 40.0, error  # targets span 800..1500
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--categorical-fields", "island", "--numerical-fields", "age", "--target-field", "species"],
+            "has no column(s) ['age']; its columns are ['island', 'sex'",
+        ),
+        (
+            ["--numerical-fields", "flipper_length_mm", "--target-field", "one"],
+            "target column 'one' has a single class ('x')",
+        ),
+        (
+            ["--numerical-fields", "bill", "--target-field", "species"],
+            "numerical column 'bill' has a value that is not a number: 'long' in row 2 (line 4 of the file)",
+        ),
+        (["--numerical-fields", "flipper_length_mm"], "--target-field is required"),
+    ],
+)
+def test_bad_tables_are_one_line_and_exit_status_2(tmp_path, args, message):
+    frame = NEW_PENGUINS.assign(one="x", bill=["40", "41.5", "long"])
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    result = flash_train("tabular_classification", "--train-file", "t.csv", *args, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr[-2000:]
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    assert message in lines[0]
+
+
+def test_empty_file_is_one_line_and_exit_status_2(tmp_path):
+    (tmp_path / "empty.csv").write_text("")
+    result = flash_train(
+        "tabular_regression",
+        "--train-file",
+        "empty.csv",
+        "--numerical-fields",
+        "a",
+        "--target-field",
+        "b",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 2 and result.stderr.strip() == (
+        "flash-train: error: --train-file='empty.csv' is empty: expected a header row and data rows."
+    )
