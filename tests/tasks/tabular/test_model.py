@@ -16,6 +16,7 @@ from flashtrain.core import Trainer, seed_everything
 from flashtrain.core.callbacks import ModelCheckpoint
 from flashtrain.tasks import TabularClassificationData, TabularClassifier, TabularRegressionData, TabularRegressor
 from flashtrain.tasks.tabular import SAMPLE_TABLE
+from flashtrain.tasks.tabular.preprocessing import UNKNOWN
 
 PENGUIN_FIELDS = (["island", "sex"], ["bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body_mass_g"], "species")
 
@@ -34,6 +35,13 @@ def test_classifier_learns_the_penguin_species(backbone):
     trainer = quiet_trainer(max_epochs=12)
     trainer.fit(model, datamodule=dm)
     assert trainer.callback_metrics["val_acc"].item() >= 0.95  # 3 classes: chance is ~0.44
+    # The "unknown" embedding rows (values never seen in training) stay neutral: zero, not random.
+    tables = (
+        [embedding.weight for embedding in model.backbone.embeddings]
+        if backbone == "mlp"
+        else [model.backbone.category_embeddings.weight[model.backbone.category_offsets[i] :] for i in range(2)]
+    )
+    assert all(table[UNKNOWN].abs().max().item() == 0.0 for table in tables)
 
 
 def test_binary_classifier_probabilities_sum_to_one():

@@ -3,6 +3,10 @@ column + a transformer encoder, Gorishniy et al. 2021, "Revisiting Deep Learning
 
 Both take ``(categorical, numerical)`` batches from :class:`~flashtrain.tasks.tabular.data.TabularDataset` and
 return features of width ``num_features``; sizes default to values chosen from the data's shape.
+
+A category value never seen in training maps to the "unknown" row of its embedding. Training never updates that
+row (no training row uses it), so it starts at zero: an unseen value then adds nothing, instead of a random vector
+that would push the prediction somewhere arbitrary.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from flashtrain.tasks.tabular.preprocessing import TabularPreprocessing
+from flashtrain.tasks.tabular.preprocessing import UNKNOWN, TabularPreprocessing
 
 
 def embedding_size(cardinality: int) -> int:
@@ -35,6 +39,9 @@ class TabularMLP(nn.Module):
     ) -> None:
         super().__init__()
         self.embeddings = nn.ModuleList(nn.Embedding(n, embedding_size(n)) for n in cardinalities)
+        with torch.no_grad():
+            for embedding in self.embeddings:
+                embedding.weight[UNKNOWN].zero_()  # see the note at the top of the module
         width = sum(embedding_size(n) for n in cardinalities) + num_numerical
         hidden = hidden_size or min(512, max(64, 4 * width))
         layers: list[nn.Module] = []
@@ -68,8 +75,10 @@ class FTTransformer(nn.Module):
         self.numerical_bias = nn.Parameter(torch.empty(num_numerical, d_token).uniform_(-bound, bound))
         self.category_embeddings = nn.Embedding(max(1, sum(cardinalities)), d_token)
         nn.init.uniform_(self.category_embeddings.weight, -bound, bound)
-        offsets = torch.tensor([0, *cardinalities[:-1]], dtype=torch.long).cumsum(0) if cardinalities else None
-        self.register_buffer("category_offsets", offsets if offsets is not None else torch.zeros(0, dtype=torch.long))
+        offsets = torch.tensor([0, *cardinalities[:-1]], dtype=torch.long).cumsum(0)[: len(cardinalities)]
+        self.register_buffer("category_offsets", offsets)
+        with torch.no_grad():
+            self.category_embeddings.weight[offsets + UNKNOWN] = 0.0  # see the note at the top of the module
         self.category_bias = nn.Parameter(torch.empty(len(cardinalities), d_token).uniform_(-bound, bound))
         self.cls_token = nn.Parameter(torch.empty(1, 1, d_token).uniform_(-bound, bound))
         layer = nn.TransformerEncoderLayer(
