@@ -6,10 +6,10 @@ import os
 import sys
 from importlib import metadata
 
-from flashtrain.cli.commands import backbones, image_classification, predict, tabular
+from flashtrain.cli.commands import backbones, image_classification, predict, tabular, text_classification
 from flashtrain.cli.options import Parser, UserError, apply_config_file
 
-COMMANDS = (image_classification, tabular, predict, backbones)
+COMMANDS = (image_classification, text_classification, tabular, predict, backbones)
 
 
 def build_parser() -> Parser:

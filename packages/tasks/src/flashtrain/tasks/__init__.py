@@ -18,6 +18,8 @@ _EXPORTS = {
     "TabularClassifier": "flashtrain.tasks.tabular",
     "TabularRegressionData": "flashtrain.tasks.tabular",
     "TabularRegressor": "flashtrain.tasks.tabular",
+    "TextClassificationData": "flashtrain.tasks.text",
+    "TextClassifier": "flashtrain.tasks.text",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -53,6 +53,10 @@ class Task(Module):
 
     def configure_optimizers(self) -> Any:
         params = [p for p in self.parameters() if p.requires_grad]  # a frozen backbone joins later, as its own group
+        return self.build_optimizers(params)
+
+    def build_optimizers(self, params: list) -> Any:
+        """The named optimizer over ``params`` (tensors, or parameter-group dicts) and the named schedule."""
         choice = self.optimizer_choice
         optimizer = (
             OPTIMIZERS[choice](params, lr=self.learning_rate)

@@ -1,6 +1,7 @@
 """``flash-train predict``: predictions from a checkpoint alone; the task is read from the checkpoint.
 
 Images: ``--files a.png b.png``. Tables: ``--file new.csv`` (the input rows come back with prediction columns).
+Texts: ``--text "..."`` (repeatable), ``--file texts.txt`` (one per line), or ``--file t.csv`` (``--input-field``).
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ def add_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser("predict", help="predict with a trained checkpoint", description=__doc__)
     parser.add_argument("--checkpoint", required=True, help="a .ckpt written by a flash-train run")
     parser.add_argument("--files", nargs="+", help="input files (images for image_classification)")
-    parser.add_argument("--file", help="a table (.csv, .parquet, .json) for tabular checkpoints")
+    parser.add_argument("--file", help="a table (.csv, .parquet, .json); for text also .txt, one text per line")
+    parser.add_argument("--text", action="append", help="a text to classify (repeat for several)")
+    parser.add_argument("--input-field", default="text", help="the text column of a --file table (default: text)")
     parser.add_argument(
         "--output",
         default=None,
@@ -118,7 +121,35 @@ def write_table(table: Any, out: str | None) -> None:
         print(f"wrote {len(table)} predictions to {os.path.abspath(out)}")
 
 
+def predict_texts(args: argparse.Namespace, task: str) -> list[Any]:
+    import pandas as pd
+
+    from flashtrain.tasks import TextClassificationData, TextClassifier
+
+    if bool(args.text) == bool(args.file):
+        raise UserError('predict needs inputs for a text_classification checkpoint: --text "..." or --file texts.txt')
+    if args.text:
+        table, column = pd.DataFrame({"input": args.text}), "input"
+    elif args.file.endswith(".txt"):
+        with open(args.file, encoding="utf-8") as handle:
+            lines = [line.rstrip("\n") for line in handle if line.strip()]
+        table, column = pd.DataFrame({"input": lines}), "input"
+    else:
+        from flashtrain.cli.commands.tabular import read
+
+        table, column = read(args.file, "--file"), args.input_field
+    model = TextClassifier.load_from_checkpoint(args.checkpoint)
+    data = TextClassificationData.from_data_frame(column, predict_data_frame=table, batch_size=args.batch_size)
+    output = args.output or "labels"
+    predictions = _trainer().predict(model, datamodule=data, output=output)
+    for name, values in prediction_columns(predictions, output, model.labels).items():
+        table[name] = values
+    write_table(table, args.out)
+    return predictions
+
+
 PREDICTORS = {
+    "text_classification": predict_texts,
     "image_classification": predict_images,
     "tabular_classification": predict_table,
     "tabular_regression": predict_table,

@@ -1,0 +1,127 @@
+"""Hugging Face encoders as text backbones: loading (local first, never a long wait offline) and pooling.
+
+A backbone is a model name on the Hugging Face Hub or a local model directory. Loading tries the directory or
+the local cache first; only if that fails does it go to the network, and when there is none it fails at once
+with advice instead of retrying for half a minute.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from typing import Any
+
+import torch
+from torch import nn
+
+POOLINGS = ("auto", "cls", "mean", "last")
+# Decoder-only families read their summary from the last real token, not the first.
+_DECODER_FAMILIES = {"gpt2", "gpt_neo", "gptj", "gpt_neox", "llama", "mistral", "mixtral", "qwen2", "qwen3", "phi",
+                     "phi3", "opt", "bloom", "falcon", "gemma", "gemma2", "olmo", "smollm3"}  # fmt: skip
+
+
+def _network_reachable(host: str = "huggingface.co", timeout: float = 3.0) -> bool:
+    if os.environ.get("HF_HUB_OFFLINE") or os.environ.get("TRANSFORMERS_OFFLINE"):
+        return False
+    try:
+        socket.create_connection((host, 443), timeout=timeout).close()
+    except OSError:
+        return False
+    return True
+
+
+def from_pretrained(loader: Any, name: str, what: str, **kwargs: Any) -> Any:
+    """``loader.from_pretrained(name)``: the directory or local cache first, then the network if there is one."""
+    if os.path.isdir(name):
+        try:
+            return loader.from_pretrained(name, **kwargs)
+        except (OSError, ValueError) as error:
+            raise ValueError(f"could not load the {what} from the folder {name!r}: {_first_line(error)}") from None
+    try:
+        return loader.from_pretrained(name, local_files_only=True, **kwargs)
+    except (OSError, ValueError):
+        pass
+    if not _network_reachable():
+        raise ValueError(
+            f"could not find the {what} {name!r} locally (not a folder, not in the Hugging Face cache) and could "
+            "not download it: no network. Pass a local model directory, or run once with network access."
+        )
+    try:
+        return loader.from_pretrained(name, **kwargs)
+    except (OSError, ValueError) as error:
+        raise ValueError(f"could not load the {what} {name!r}: {_first_line(error)}") from None
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def load_tokenizer(name: str) -> Any:
+    from transformers import AutoTokenizer
+
+    tokenizer = from_pretrained(AutoTokenizer, name, "tokenizer")
+    tokenizer.padding_side = "right"  # "last" pooling and dynamic padding count on right padding
+    if tokenizer.pad_token is None:  # GPT-style tokenizers have none
+        tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
+    return tokenizer
+
+
+def load_config(name: str) -> Any:
+    from transformers import AutoConfig
+
+    return from_pretrained(AutoConfig, name, "model")
+
+
+def resolve_pooling(pooling: str, name: str, config: Any) -> str:
+    """``auto``: what the model was trained to be read with. Sentence-transformers folders say so in
+    ``1_Pooling/config.json``; decoder-only models use the last real token; encoders (BERT family) the first."""
+    if pooling not in POOLINGS:
+        raise ValueError(f"Unknown pooling {pooling!r}. Allowed: {', '.join(POOLINGS)}.")
+    if pooling != "auto":
+        return pooling
+    settings = os.path.join(name, "1_Pooling", "config.json")
+    if os.path.isfile(settings):
+        with open(settings) as handle:
+            modes = json.load(handle)
+        if modes.get("pooling_mode_mean_tokens"):
+            return "mean"
+        if modes.get("pooling_mode_cls_token"):
+            return "cls"
+    if getattr(config, "is_decoder", False) or getattr(config, "model_type", "") in _DECODER_FAMILIES:
+        return "last"
+    return "cls"
+
+
+class TextEncoder(nn.Module):
+    """A Hugging Face base model (``AutoModel``) and a pooling of its token states into one vector per text."""
+
+    def __init__(self, model: nn.Module, pooling: str) -> None:
+        super().__init__()
+        self.model = model
+        self.pooling = pooling
+        self.num_features = int(model.config.hidden_size)
+
+    def forward(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+        states = self.model(**inputs).last_hidden_state
+        mask = inputs["attention_mask"]
+        if self.pooling == "cls":
+            return states[:, 0]
+        if self.pooling == "last":
+            last = mask.sum(dim=1).clamp(min=1) - 1
+            return states[torch.arange(len(states), device=states.device), last]
+        weights = mask.unsqueeze(-1).to(states.dtype)
+        return (states * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1e-9)
+
+
+def build_encoder(name: str, pooling: str, pretrained: bool, config: Any = None) -> TextEncoder:
+    """The encoder with its pretrained weights, or (``pretrained=False``) freshly built from ``config``."""
+    from transformers import AutoModel
+
+    config = config if config is not None else load_config(name)
+    if pretrained:
+        model = from_pretrained(AutoModel, name, "model", config=config)
+    else:
+        model = AutoModel.from_config(config)
+    return TextEncoder(model, resolve_pooling(pooling, name, config))

@@ -1,0 +1,95 @@
+"""``TextClassifier``: a Hugging Face encoder, pooled, with a classification head."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from flashtrain.tasks.task import ClassificationTask
+from flashtrain.tasks.text.backbones import build_encoder, load_config, load_tokenizer
+
+
+class TextClassifier(ClassificationTask):
+    """Classify texts with any Hugging Face encoder: a Hub name (``"prajjwal1/bert-tiny"``) or a local model
+    directory. Sequence-classification checkpoints are accepted too (their encoder is used, with a new head).
+
+    Args:
+        backbone: Model name or local directory.
+        labels: Class names, e.g. ``datamodule.labels``; or give ``num_classes``.
+        num_classes: Number of classes when there are no names.
+        multi_label: Several labels per text (sigmoid outputs, binary cross-entropy).
+        max_length: Longer texts are truncated to this many tokens.
+        pooling: "auto" (what the model family expects: mean for sentence-transformers folders, last token for
+            decoder-only models, first token otherwise), "cls", "mean" or "last".
+        pretrained: Load the pretrained weights (True) or build the architecture from its config only (False).
+        optimizer: "adamw" (default), "adam", "sgd", "rmsprop", an optimizer class, or a function (params, lr).
+        lr_scheduler: None, "cosine", "step", "linear_warmup" (10% warm-up, then linear decay), or a function.
+        learning_rate: Learning rate of the head (default 1e-3).
+        backbone_learning_rate: Learning rate of the encoder when it trains (default 5e-5: pretrained encoders
+            forget what they know at the head's rate).
+    """
+
+    task_name = "text_classification"
+
+    def __init__(
+        self,
+        backbone: str = "prajjwal1/bert-tiny",
+        labels: list[Any] | None = None,
+        num_classes: int | None = None,
+        multi_label: bool = False,
+        max_length: int = 128,
+        pooling: str = "auto",
+        pretrained: bool = True,
+        optimizer: Any = "adamw",
+        lr_scheduler: Any = None,
+        learning_rate: float = 1e-3,
+        backbone_learning_rate: float = 5e-5,
+        backbone_config: dict[str, Any] | None = None,
+    ) -> None:
+        if labels is None and num_classes is None:
+            raise ValueError("TextClassifier needs labels=datamodule.labels or num_classes=N.")
+        if not isinstance(max_length, int) or max_length < 1:
+            raise ValueError(f"max_length must be a positive int (tokens), got {max_length!r}.")
+        labels = list(labels) if labels is not None else list(range(num_classes or 0))
+        super().__init__(labels, multi_label, optimizer, lr_scheduler, learning_rate)
+        config = _config_from_dict(backbone_config) if backbone_config else load_config(backbone)
+        self.tokenizer = load_tokenizer(backbone)
+        self.backbone = build_encoder(backbone, pooling, pretrained, config)
+        self.head = torch.nn.Linear(self.backbone.num_features, len(labels))
+        self.max_length = max_length
+        self.backbone_learning_rate = backbone_learning_rate
+        self.save_hyperparameters(ignore=["num_classes", "backbone_config"])
+        self.hparams["labels"] = labels
+        self.hparams["pooling"] = self.backbone.pooling  # what "auto" resolved to, so a checkpoint reads the same
+        self.hparams["backbone_config"] = config.to_dict()  # rebuilds the architecture with no download
+
+    def setup(self, stage: str) -> None:
+        """Tokenize the data module's texts with this model's tokenizer (once; cached on disk)."""
+        datamodule = self.trainer.datamodule if self._trainer is not None else None
+        if datamodule is not None and hasattr(datamodule, "use_tokenizer"):
+            datamodule.use_tokenizer(self.tokenizer, self.max_length)
+
+    def configure_optimizers(self) -> Any:
+        head = [p for p in self.head.parameters() if p.requires_grad]
+        encoder = [p for p in self.backbone.parameters() if p.requires_grad]
+        groups = [{"params": head, "lr": self.learning_rate}]
+        if encoder:
+            groups.append({"params": encoder, "lr": self.backbone_learning_rate})
+        return self.build_optimizers(groups)
+
+    @classmethod
+    def load_from_checkpoint(
+        cls, checkpoint_path: str, map_location: Any = None, strict: bool = True, **overrides: Any
+    ) -> TextClassifier:
+        """Rebuild from a checkpoint: the architecture from the stored config, the weights from the file; only the
+        tokenizer is read from the backbone folder or the local cache, never downloaded when it is there."""
+        overrides.setdefault("pretrained", False)
+        return super().load_from_checkpoint(checkpoint_path, map_location=map_location, strict=strict, **overrides)
+
+
+def _config_from_dict(values: dict[str, Any]) -> Any:
+    from transformers import AutoConfig
+
+    values = dict(values)
+    return AutoConfig.for_model(values.pop("model_type"), **values)
