@@ -45,6 +45,23 @@ def read_table(path: str, argument: str, file_format: str = "csv") -> Any:
     return frame
 
 
+def check_frame_columns(frame: Any, needed: Sequence[str], where: str, hint: str) -> None:
+    """An error naming the missing columns and the ones the table has."""
+    missing = [column for column in needed if column not in frame.columns]
+    if missing:
+        raise ValueError(f"{where} has no column(s) {missing}; its columns are {list(frame.columns)[:30]}. {hint}")
+
+
+def frame_targets(frame: Any, columns: Sequence[str], delimiter: str | None) -> Any:
+    """Targets from a table: several 0/1 columns (a multi-hot array), one column of ``delimiter``-separated labels
+    (a list of labels per row), or one label column."""
+    if len(columns) > 1:
+        return frame[list(columns)].to_numpy()
+    if delimiter is not None:
+        return [[v.strip() for v in str(value).split(delimiter) if v.strip()] for value in frame[columns[0]]]
+    return frame[columns[0]].tolist()
+
+
 class Targets:
     """User targets in one of three forms, turned into tensors: a label per sample (single-label), a list of
     labels per sample (multi-label), or a 2-D 0/1 array with a column per label (multi-hot, multi-label)."""

@@ -51,6 +51,18 @@ class Task(Module):
     def forward(self, inputs: Any) -> torch.Tensor:
         return self.head(self.backbone(inputs))
 
+    def _step(self, batch: Any, stage: str) -> torch.Tensor:
+        raise NotImplementedError  # loss and metrics for one batch of ``stage`` ("train", "val", "test")
+
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        return self._step(batch, "train")
+
+    def validation_step(self, batch: Any, batch_idx: int) -> None:
+        self._step(batch, "val")
+
+    def test_step(self, batch: Any, batch_idx: int) -> None:
+        self._step(batch, "test")
+
     def configure_optimizers(self) -> Any:
         params = [p for p in self.parameters() if p.requires_grad]  # a frozen backbone joins later, as its own group
         return self.build_optimizers(params)
@@ -131,15 +143,6 @@ class ClassificationTask(Task):
         self.log(f"{stage}_acc", metric, prog_bar=stage != "train")
         return loss
 
-    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
-        return self._step(batch, "train")
-
-    def validation_step(self, batch: Any, batch_idx: int) -> None:
-        self._step(batch, "val")
-
-    def test_step(self, batch: Any, batch_idx: int) -> None:
-        self._step(batch, "test")
-
     def predict_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> torch.Tensor:
         inputs = batch[0] if isinstance(batch, (tuple, list)) else batch
         return self(inputs)
@@ -207,15 +210,6 @@ class RegressionTask(Task):
         self.log(f"{stage}_loss", loss, prog_bar=stage != "test")
         self.log(f"{stage}_rmse", metric, prog_bar=stage != "train")
         return loss
-
-    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
-        return self._step(batch, "train")
-
-    def validation_step(self, batch: Any, batch_idx: int) -> None:
-        self._step(batch, "val")
-
-    def test_step(self, batch: Any, batch_idx: int) -> None:
-        self._step(batch, "test")
 
     def predict_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> torch.Tensor:
         inputs = batch[0] if isinstance(batch, (tuple, list)) else batch

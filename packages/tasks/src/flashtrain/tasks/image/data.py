@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from flashtrain.tasks.data import Targets, TaskDataModule, read_table
+from flashtrain.tasks.data import Targets, TaskDataModule, check_frame_columns, frame_targets, read_table
 from flashtrain.tasks.image.transforms import ImageConfig, TransformSlot
 
 DEFAULT_CACHE_BYTES = 512 * 2**20  # decoded images kept in memory, shared out over the DataLoader workers
@@ -422,12 +422,7 @@ class ImageClassificationData(TaskDataModule):
                 continue
             where = frame.attrs.get("source", f"{stage}_data_frame")
             needed = [input_field] + (columns if stage != "predict" else [])
-            missing = [column for column in needed if column not in frame.columns]
-            if missing:
-                raise ValueError(
-                    f"{where} has no column(s) {missing}; its columns are {list(frame.columns)}. "
-                    "Check input_field / target_fields."
-                )
+            check_frame_columns(frame, needed, where, "Check input_field / target_fields.")
             if stage != "predict" and not columns:
                 raise ValueError("target_fields is needed for training, validation and test data.")
             root = images_root if images_root is not None else frame.attrs.get("root", "")
@@ -436,15 +431,9 @@ class ImageClassificationData(TaskDataModule):
             ]
             if stage == "predict":
                 continue
-            if len(columns) > 1:
-                targets[stage] = frame[columns].to_numpy()
-                labels = labels if labels is not None else columns
-            elif target_delimiter is not None:
-                targets[stage] = [
-                    [v.strip() for v in str(value).split(target_delimiter) if v.strip()] for value in frame[columns[0]]
-                ]
-            else:
-                targets[stage] = frame[columns[0]].tolist()
+            targets[stage] = frame_targets(frame, columns, target_delimiter)
+            if len(columns) > 1 and labels is None:
+                labels = columns
         return cls.from_files(
             train_files=files.get("train"),
             train_targets=targets.get("train"),

@@ -17,6 +17,8 @@ import numpy as np
 import pandas as pd
 import torch
 
+from flashtrain.tasks.data import check_frame_columns
+
 MISSING, UNKNOWN = 0, 1  # reserved indices of every category vocabulary
 RESERVED = 2
 TASKS = ("classification", "regression")
@@ -188,12 +190,7 @@ def check_fields(categorical: list[str], numerical: list[str], targets: list[str
 
 
 def check_columns(frame: pd.DataFrame, needed: list[str], where: str) -> None:
-    missing = [name for name in needed if name not in frame.columns]
-    if missing:
-        raise ValueError(
-            f"{where} has no column(s) {missing}; its columns are {list(frame.columns)[:30]}. "
-            "Check categorical_fields / numerical_fields / target_fields."
-        )
+    check_frame_columns(frame, needed, where, "Check categorical_fields / numerical_fields / target_fields.")
 
 
 def check_targets_present(frame: pd.DataFrame, target_fields: list[str], where: str) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 import torch
 from torch.utils.data import Dataset
 
-from flashtrain.tasks.data import STAGES, Targets, TaskDataModule, read_table
+from flashtrain.tasks.data import STAGES, Targets, TaskDataModule, check_frame_columns, frame_targets, read_table
 
 CACHE_ENV = "FLASHTRAIN_CACHE"
 
@@ -279,26 +279,15 @@ class TextClassificationData(TaskDataModule):
                 continue
             where[stage] = frame.attrs.get("source", f"{stage}_data_frame")
             needed = [input_field] + (columns if stage != "predict" else [])
-            missing = [column for column in needed if column not in frame.columns]
-            if missing:
-                raise ValueError(
-                    f"{where[stage]} has no column(s) {missing}; its columns are {list(frame.columns)[:30]}. "
-                    "Check input_field / target_fields."
-                )
+            check_frame_columns(frame, needed, where[stage], "Check input_field / target_fields.")
             if stage != "predict" and not columns:
                 raise ValueError("target_fields is needed for training, validation and test data.")
             texts[stage] = check_texts(frame[input_field].tolist(), f"{where[stage]} column {input_field!r}")
             if stage == "predict":
                 continue
+            targets[stage] = frame_targets(frame, columns, target_delimiter)
             if len(columns) > 1:
-                targets[stage] = frame[columns].to_numpy()
                 kwargs.setdefault("labels", columns)
-            elif target_delimiter is not None:
-                targets[stage] = [
-                    [v.strip() for v in str(value).split(target_delimiter) if v.strip()] for value in frame[columns[0]]
-                ]
-            else:
-                targets[stage] = frame[columns[0]].tolist()
         return cls._from_parts(texts, targets, where, kwargs)
 
     @classmethod
