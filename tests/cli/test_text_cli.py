@@ -30,7 +30,7 @@ def test_train_then_predict_texts_lines_and_a_table(tiny_bert, reviews):
     result = flash_train(
         "text_classification", "--backbone", tiny_bert, "--train-file", "train.csv", "--val-file", "val.jsonl",
         "--input-field", "review", "--target-field", "sentiment", "--max-epochs", "1", "--batch-size", "8",
-        "--output-dir", "out", cwd=reviews,
+        "--group-by-length", "--output-dir", "out", cwd=reviews,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-2000:]
     assert "final validation accuracy:" in result.stdout

@@ -256,3 +256,42 @@ def test_bad_input_is_explained(tiny_bert, tmp_path):
     unready = TextClassificationData.from_lists(["good", "bad"], ["pos", "neg"])
     with pytest.raises(RuntimeError, match="not tokenized yet"):
         next(iter(unready.train_dataloader()))
+
+
+def test_length_grouped_batches_pad_less_and_still_cover_every_text_once(tiny_bert):
+    texts = [" ".join(["good"] * n) for n in range(1, 97)]  # 1..96 words
+    labels = ["pos" if n % 2 else "neg" for n in range(1, 97)]
+    widths = {}
+    for grouped in (False, True):
+        dm = TextClassificationData.from_lists(texts, labels, batch_size=8, group_by_length=grouped)
+        dm.use_tokenizer(classifier(tiny_bert, dm).tokenizer, 128)
+        loader = dm.train_dataloader()
+        if grouped:
+            loader.sampler.generator = torch.Generator().manual_seed(3)
+        batches = list(loader)
+        seen = sorted(int(row.sum()) for batch in batches for row in batch[0]["attention_mask"])
+        assert seen == [n + 2 for n in range(1, 97)]  # every text once ([CLS] and [SEP] added)
+        widths[grouped] = sum(batch[0]["input_ids"].numel() for batch in batches)
+    assert widths[True] < 0.7 * widths[False], widths  # grouped batches hold far fewer pad tokens
+    orders = []
+    for seed in (3, 3, 4):
+        sampler = dm.train_sampler(dm.datasets["train"])
+        sampler.generator = torch.Generator().manual_seed(seed)
+        orders.append(list(sampler))
+    assert orders[0] == orders[1] != orders[2]  # the trainer's generator makes the order replayable
+
+
+def test_a_sequence_classification_checkpoint_is_accepted_as_backbone(tiny_bert, tmp_path):
+    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+
+    config = BertConfig.from_pretrained(tiny_bert, num_labels=3)
+    source = BertForSequenceClassification(config)
+    folder = tmp_path / "seq-cls"
+    source.save_pretrained(folder)
+    AutoTokenizer.from_pretrained(tiny_bert).save_pretrained(folder)
+    model = TextClassifier(backbone=str(folder), labels=["a", "b"])
+    # The encoder's weights come from the checkpoint; the 3-class head is replaced by a 2-label one.
+    torch.testing.assert_close(
+        model.backbone.model.embeddings.word_embeddings.weight, source.bert.embeddings.word_embeddings.weight
+    )
+    assert model.head.out_features == 2 and model.hparams["pooling"] == "cls"

@@ -185,15 +185,22 @@ class TaskDataModule(DataModule):
         training = stage == "train"
         # A last training batch of one sample breaks BatchNorm ("Expected more than 1 value per channel"): drop it.
         drop_last = training and len(dataset) > self.batch_size and len(dataset) % self.batch_size == 1
+        sampler = self.train_sampler(dataset) if training else None
         return DataLoader(
             dataset,
             batch_size=self.batch_size,
-            shuffle=training,
+            shuffle=training and sampler is None,
+            sampler=sampler,
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
             drop_last=drop_last,
             collate_fn=self.collate_fn,
         )
+
+    def train_sampler(self, dataset: Dataset) -> Any:
+        """The training sampler; None shuffles. A sampler with a ``generator`` attribute gets the trainer's, so
+        its order replays exactly on resume."""
+        return None
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train")

@@ -25,6 +25,7 @@ def add_parser(subparsers: Any) -> None:
     )
     data.add_argument("--multi-label", action="store_true", help="';'-separated labels in one column")
     data.add_argument("--val-split", type=float, default=None, help="fraction of the training rows to validate on")
+    data.add_argument("--group-by-length", action="store_true", help="batch texts of similar length (less padding)")
     model = parser.add_argument_group("model")
     model.add_argument("--backbone", default="prajjwal1/bert-tiny", help="Hugging Face model name or local folder")
     model.add_argument("--max-length", type=int, default=128, help="tokens per text; longer texts are truncated")
@@ -62,6 +63,7 @@ def load_data(args: argparse.Namespace) -> Any:
         batch_size=args.batch_size,
         num_workers=args.num_workers,
         seed=args.seed,
+        group_by_length=args.group_by_length,
     )
 
 

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, Sampler
 
 from flashtrain.tasks.data import STAGES, Targets, TaskDataModule, check_frame_columns, frame_targets, read_table
 
@@ -150,6 +150,32 @@ class PadToLongest:
         return (inputs,) if len(batch) == 1 else (inputs, batch[1])
 
 
+class LengthGroupedSampler(Sampler[int]):
+    """Shuffled order in which each batch holds texts of similar length, so padding wastes little: a random
+    permutation is cut into groups of ``group_batches`` batches, each group sorted by length, and the order of
+    the full batches shuffled (a last, partial batch stays last so that batches stay aligned)."""
+
+    def __init__(self, lengths: list[int], batch_size: int, group_batches: int = 50) -> None:
+        self.lengths = lengths
+        self.batch_size = batch_size
+        self.group_batches = group_batches
+        self.generator: torch.Generator | None = None  # the trainer sets its own: exact replay on resume
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    def __iter__(self) -> Any:
+        order = torch.randperm(len(self.lengths), generator=self.generator).tolist()
+        group = self.batch_size * self.group_batches
+        batches: list[list[int]] = []
+        for start in range(0, len(order), group):
+            chunk = sorted(order[start : start + group], key=lambda i: -self.lengths[i])
+            batches += [chunk[i : i + self.batch_size] for i in range(0, len(chunk), self.batch_size)]
+        partial = [batches.pop()] if batches and len(batches[-1]) < self.batch_size else []
+        for index in torch.randperm(len(batches), generator=self.generator).tolist() + [-1] * len(partial):
+            yield from batches[index] if index >= 0 else partial[0]
+
+
 class TextClassificationData(TaskDataModule):
     """Data for :class:`~flashtrain.tasks.TextClassifier`; build it with a ``from_*`` constructor.
 
@@ -157,8 +183,11 @@ class TextClassificationData(TaskDataModule):
     or one column of ``target_delimiter``-separated labels.
     """
 
-    def __init__(self, datasets: dict[str, Dataset | None], targets: Targets | None, **kwargs: Any) -> None:
+    def __init__(
+        self, datasets: dict[str, Dataset | None], targets: Targets | None, group_by_length: bool = False, **kwargs: Any
+    ) -> None:
         super().__init__(datasets, targets, **kwargs)
+        self.group_by_length = group_by_length
         self.collate_fn: Any = None
         self.tokenizer_name: str | None = None
         self.max_length: int | None = None
@@ -174,6 +203,11 @@ class TextClassificationData(TaskDataModule):
         self.tokenizer_name = getattr(tokenizer, "name_or_path", None)
         self.max_length = max_length
         return hits
+
+    def train_sampler(self, dataset: Dataset) -> Any:
+        if not self.group_by_length or not isinstance(dataset, TextDataset) or dataset.tokenized is None:
+            return None
+        return LengthGroupedSampler(dataset.lengths(), self.batch_size)
 
     def state_dict(self) -> dict[str, Any]:
         return {**super().state_dict(), "tokenizer": self.tokenizer_name, "max_length": self.max_length}
@@ -194,12 +228,14 @@ class TextClassificationData(TaskDataModule):
         batch_size: int = 32,
         num_workers: int = 0,
         seed: int = 0,
+        group_by_length: bool = False,
     ) -> TextClassificationData:
-        """Texts and targets as Python lists (targets: a label each, a list of labels each, or multi-hot rows)."""
+        """Texts and targets as Python lists (targets: a label each, a list of labels each, or multi-hot rows).
+        ``group_by_length``: training batches of texts of similar length (less padding; still shuffled)."""
         texts = {"train": train_data, "val": val_data, "test": test_data, "predict": predict_data}
         targets = {"train": train_targets, "val": val_targets, "test": test_targets}
         where = {stage: f"{stage}_data" for stage in STAGES}
-        return cls._build(texts, targets, where, labels, val_split, batch_size, num_workers, seed)
+        return cls._build(texts, targets, where, labels, val_split, batch_size, num_workers, seed, group_by_length)
 
     @classmethod
     def _build(
@@ -212,6 +248,7 @@ class TextClassificationData(TaskDataModule):
         batch_size: int,
         num_workers: int,
         seed: int,
+        group_by_length: bool = False,
     ) -> TextClassificationData:
         import datasets as hf
 
@@ -244,7 +281,7 @@ class TextClassificationData(TaskDataModule):
             if built["val"] is not None:
                 raise ValueError("Pass either val_split or validation data, not both.")
             built["train"], built["val"] = cls.split(train, val_split, seed)
-        return cls(built, targets, batch_size=batch_size, num_workers=num_workers, seed=seed)
+        return cls(built, targets, group_by_length, batch_size=batch_size, num_workers=num_workers, seed=seed)
 
     @staticmethod
     def split(train: TextDataset, fraction: float, seed: int) -> tuple[TextDataset, TextDataset]:
@@ -268,7 +305,7 @@ class TextClassificationData(TaskDataModule):
     ) -> TextClassificationData:
         """pandas DataFrames with a text column and targets: one label column, one column of
         ``target_delimiter``-separated labels, or several 0/1 columns (multi-label; the column names are the labels).
-        ``kwargs``: labels, val_split, batch_size, num_workers, seed."""
+        ``kwargs``: labels, val_split, batch_size, num_workers, seed, group_by_length."""
         frames = dict(zip(STAGES, (train_data_frame, val_data_frame, test_data_frame, predict_data_frame)))
         columns = [target_fields] if isinstance(target_fields, str) else list(target_fields or [])
         texts: dict[str, Any] = {}
@@ -295,6 +332,7 @@ class TextClassificationData(TaskDataModule):
         cls, texts: dict[str, Any], targets: dict[str, Any], where: dict[str, str], kwargs: dict[str, Any]
     ) -> TextClassificationData:
         options = {"labels": None, "val_split": None, "batch_size": 32, "num_workers": 0, "seed": 0}
+        options["group_by_length"] = False
         unknown = sorted(set(kwargs) - set(options))
         if unknown:
             raise TypeError(f"unexpected argument(s) {unknown}; allowed: {', '.join(options)}.")
