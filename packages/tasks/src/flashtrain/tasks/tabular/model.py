@@ -21,7 +21,22 @@ def _fitted(parameters: dict[str, Any], task: str, model: str, other: str) -> Ta
     return preprocessing
 
 
-class TabularClassifier(ClassificationTask):
+class _TabularParts:
+    """What both tabular models share: the fitted preprocessing, backbone + linear head built from it, and
+    ``from_data``. (``save_hyperparameters`` stays in each ``__init__``: it reads the arguments of its caller.)"""
+
+    def _build_parts(self, preprocessing: TabularPreprocessing, backbone: str, options: dict[str, Any] | None) -> None:
+        self.preprocessing = preprocessing
+        self.backbone = build_tabular_backbone(backbone, preprocessing, options)
+        self.head = torch.nn.Linear(self.backbone.num_features, preprocessing.num_outputs)
+
+    @classmethod
+    def from_data(cls, datamodule: Any, **kwargs: Any) -> Any:
+        """A model sized for ``datamodule`` (its fitted ``parameters``); ``kwargs`` as for the class."""
+        return cls(datamodule.parameters, **kwargs)  # type: ignore[call-arg]
+
+
+class TabularClassifier(_TabularParts, ClassificationTask):
     """Binary or multi-class classification of table rows.
 
     Args:
@@ -47,18 +62,11 @@ class TabularClassifier(ClassificationTask):
     ) -> None:
         preprocessing = _fitted(parameters, "classification", "TabularClassifier", "TabularRegressor")
         super().__init__(list(preprocessing.labels or []), False, optimizer, lr_scheduler, learning_rate)
-        self.preprocessing = preprocessing
-        self.backbone = build_tabular_backbone(backbone, preprocessing, backbone_kwargs)
-        self.head = torch.nn.Linear(self.backbone.num_features, preprocessing.num_outputs)
+        self._build_parts(preprocessing, backbone, backbone_kwargs)
         self.save_hyperparameters()
 
-    @classmethod
-    def from_data(cls, datamodule: Any, **kwargs: Any) -> TabularClassifier:
-        """A classifier sized for ``datamodule`` (a ``TabularClassificationData``); ``kwargs`` as for the class."""
-        return cls(datamodule.parameters, **kwargs)
 
-
-class TabularRegressor(RegressionTask):
+class TabularRegressor(_TabularParts, RegressionTask):
     """Regression of one or more numerical columns; predictions come back in the targets' original units.
 
     Args as for :class:`TabularClassifier` (``parameters`` from a ``TabularRegressionData``).
@@ -85,12 +93,5 @@ class TabularRegressor(RegressionTask):
             lr_scheduler,
             learning_rate,
         )
-        self.preprocessing = preprocessing
-        self.backbone = build_tabular_backbone(backbone, preprocessing, backbone_kwargs)
-        self.head = torch.nn.Linear(self.backbone.num_features, preprocessing.num_outputs)
+        self._build_parts(preprocessing, backbone, backbone_kwargs)
         self.save_hyperparameters()
-
-    @classmethod
-    def from_data(cls, datamodule: Any, **kwargs: Any) -> TabularRegressor:
-        """A regressor sized for ``datamodule`` (a ``TabularRegressionData``); ``kwargs`` as for the class."""
-        return cls(datamodule.parameters, **kwargs)
