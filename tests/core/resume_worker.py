@@ -65,7 +65,7 @@ class SignalAtStep(Callback):
         self.signum = signum
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
-        if trainer.global_step == self.step and trainer._batches_done % trainer.accumulate_grad_batches == 0:
+        if trainer.global_step == self.step and trainer.progress.batches_done % trainer.accumulate_grad_batches == 0:
             os.kill(os.getpid(), self.signum)
 
 

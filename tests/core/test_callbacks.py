@@ -202,7 +202,7 @@ def test_an_exception_in_user_code_leaves_logs_flushed_and_checkpoints_valid(tmp
         steps = [int(row["step"]) for row in csv.DictReader(handle)]
     assert max(steps) == 9  # every step before the failure reached the file
     assert load_checkpoint(checkpoint.best_model_path)["global_step"] == 8
-    assert trainer.state == "failed"
+    assert trainer.state.status == "failed"
 
 
 def test_learning_rate_monitor_logs_each_step(tmp_path):

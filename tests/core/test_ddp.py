@@ -193,6 +193,6 @@ def test_use_distributed_sampler_false_leaves_loaders_alone():
             accelerator="cpu", devices=2, use_distributed_sampler=not opt_out, logger=False, enable_progress_bar=False
         )
         trainer.strategy.environment = ClusterEnvironment("torchrun", 2, 1, 1, 0, "127.0.0.1", 1)  # rank 1 of 2
-        sharded = trainer._shard(loader, training=True)
+        sharded = trainer.data_connector.shard(loader, training=True)
         assert (sharded is loader) == opt_out
         assert len(sharded) == expected_batches

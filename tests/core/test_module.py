@@ -149,7 +149,7 @@ def test_lightning_1x_epoch_end_hooks_receive_step_outputs():
 def test_no_outputs_are_kept_without_epoch_end_hooks():
     class Probe(RegressionModule):
         def on_train_epoch_end(self):
-            assert not self.trainer._overrides("training_epoch_end")
+            assert not self.trainer.hooks.module_overrides("training_epoch_end")
 
     quiet_trainer(max_epochs=1).fit(Probe(), loader())
 

@@ -24,6 +24,9 @@ _STEP_HOOKS = (
     "on_before_zero_grad",
     "optimizer_step",
     "lr_scheduler_step",
+    "optimizer_zero_grad",
+    "backward",
+    "configure_gradient_clipping",
 )
 _EPOCH_HOOKS = (
     "validation_step",

@@ -26,6 +26,7 @@ class Module(torch.nn.Module):
         super().__init__(*args, **kwargs)
         self._trainer: Trainer | None = None
         self._hparams: AttributeDict = AttributeDict()
+        self._log_hyperparams = False
         self.automatic_optimization: bool = True
 
     # -- properties -------------------------------------------------------------------------------------
@@ -37,6 +38,10 @@ class Module(torch.nn.Module):
                 f"{type(self).__name__} is not attached to a Trainer; call trainer.fit(model, ...) first."
             )
         return self._trainer
+
+    @trainer.setter
+    def trainer(self, trainer: Trainer | None) -> None:
+        self._trainer = trainer
 
     @property
     def device(self) -> torch.device:
@@ -69,6 +74,11 @@ class Module(torch.nn.Module):
     def logger(self) -> Any:
         """The trainer's first logger, or None."""
         return self._trainer.logger if self._trainer is not None else None
+
+    @property
+    def logs_hyperparameters(self) -> bool:
+        """Whether ``save_hyperparameters(logger=True)`` asked for the hyper-parameters to reach the loggers."""
+        return self._log_hyperparams
 
     @property
     def hparams(self) -> AttributeDict:
@@ -120,8 +130,8 @@ class Module(torch.nn.Module):
             warnings.warn(f"self.log({name!r}) was called outside a Trainer run and is ignored.", stacklevel=2)
             return
         # Positional on purpose: this runs every step and keyword passing is measurably slower.
-        trainer._results.log(
-            trainer._current_hook,
+        trainer.metrics_store.log(
+            trainer.hooks.current_hook,
             name,
             value,
             prog_bar,
@@ -131,7 +141,6 @@ class Module(torch.nn.Module):
             reduce_fx,
             sync_dist,
             batch_size,
-            trainer.strategy.reduce,
         )
 
     def log_dict(self, dictionary: Mapping[str, Any], **kwargs: Any) -> None:
@@ -170,6 +179,11 @@ class Module(torch.nn.Module):
             "`return torch.optim.Adam(self.parameters(), lr=1e-3)`."
         )
 
+    def configure_model(self) -> None:
+        """Build layers here instead of in ``__init__`` to have them created inside the strategy's context (a
+        sharded strategy creates them on the meta device and materialises each rank's shard). Called at the start
+        of every fit/validate/test/predict: make it do nothing when the layers already exist."""
+
     def configure_callbacks(self) -> Any:
         """Callbacks this module brings; they replace trainer callbacks of the same type."""
         return []
@@ -177,7 +191,7 @@ class Module(torch.nn.Module):
     # -- optimization ------------------------------------------------------------------------------------
     def optimizers(self, use_pl_optimizer: bool = True) -> Any:
         """The optimizer (or list of optimizers) from ``configure_optimizers``, as the trainer wraps them."""
-        optimizers = self.trainer._optimizers_for_module(use_pl_optimizer)
+        optimizers = self.trainer.optimization.for_module(use_pl_optimizer)
         return optimizers[0] if len(optimizers) == 1 else optimizers
 
     def lr_schedulers(self) -> Any:
@@ -198,6 +212,14 @@ class Module(torch.nn.Module):
     def optimizer_step(self, epoch: int, batch_idx: int, optimizer: Any, optimizer_closure: Any = None) -> None:
         """Step the optimizer; override for e.g. LR warm-up, and call ``optimizer.step(closure=optimizer_closure)``."""
         optimizer.step(closure=optimizer_closure)
+
+    def lr_scheduler_step(self, scheduler: Any, metric: Any) -> None:
+        """Step an LR scheduler when due; ``metric`` is the monitored value for ReduceLROnPlateau, else None.
+        Override for schedulers with another ``step`` signature (e.g. timm's ``scheduler.step(epoch=...)``)."""
+        if metric is None:
+            scheduler.step()
+        else:
+            scheduler.step(metric)
 
     def optimizer_zero_grad(self, epoch: int, batch_idx: int, optimizer: Any) -> None:
         """Zero the gradients before a new accumulation window."""
@@ -301,6 +323,15 @@ class Module(torch.nn.Module):
 
     def on_validation_model_train(self) -> None:
         self.train()
+
+    def on_test_model_eval(self) -> None:
+        self.eval()
+
+    def on_test_model_train(self) -> None:
+        self.train()
+
+    def on_predict_model_eval(self) -> None:
+        self.eval()
 
     def on_test_start(self) -> None: ...
     def on_test_end(self) -> None: ...

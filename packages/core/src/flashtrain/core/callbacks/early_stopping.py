@@ -69,7 +69,11 @@ class EarlyStopping(Callback):
         self._last_checked_step = state_dict.get("last_checked_step", -1)
 
     def on_validation_end(self, trainer: Any, pl_module: Any) -> None:
-        if trainer.sanity_checking or trainer.state != "fit" or self.monitor not in trainer._last_eval_metric_names:
+        if (
+            trainer.sanity_checking
+            or trainer.state.fn != "fit"
+            or self.monitor not in trainer.metrics_store.evaluation_metric_names
+        ):
             return
         self._check(trainer)
 

@@ -30,7 +30,7 @@ class LearningRateMonitor(Callback):
         return "step" if configs and all(c.interval == "step" for c in configs) else "epoch"
 
     def on_train_batch_start(self, trainer: Any, pl_module: Any, batch: Any, batch_idx: int) -> None:
-        if self._interval(trainer) == "step" and trainer._batches_that_stepped % trainer.log_every_n_steps == 0:
+        if self._interval(trainer) == "step" and trainer.progress.batches_that_stepped % trainer.log_every_n_steps == 0:
             self._log(trainer)
 
     def on_train_epoch_start(self, trainer: Any, pl_module: Any) -> None:
@@ -54,4 +54,4 @@ class LearningRateMonitor(Callback):
                     if momentum is not None:
                         stats[key.replace("lr-", "lr-momentum-", 1)] = torch.tensor(float(momentum))
         if stats:
-            trainer._send_to_loggers(stats, trainer._batches_that_stepped)
+            trainer.metrics_store.send_to_loggers(stats, trainer.progress.batches_that_stepped, trainer.current_epoch)

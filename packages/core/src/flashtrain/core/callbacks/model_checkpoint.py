@@ -115,9 +115,9 @@ class ModelCheckpoint(Callback):
             self._save(trainer, require_monitor=False)
 
     def on_validation_end(self, trainer: Any, pl_module: Any) -> None:
-        if trainer.sanity_checking or trainer.state != "fit" or self.every_n_train_steps or self.monitor is None:
+        if trainer.sanity_checking or trainer.state.fn != "fit" or self.every_n_train_steps or self.monitor is None:
             return
-        if self.monitor in trainer._last_eval_metric_names and self._epoch_due(trainer):
+        if self.monitor in trainer.metrics_store.evaluation_metric_names and self._epoch_due(trainer):
             self._save(trainer, require_monitor=True)
 
     def on_train_epoch_end(self, trainer: Any, pl_module: Any) -> None:
@@ -154,11 +154,8 @@ class ModelCheckpoint(Callback):
             last = os.path.join(self.dirpath, self.CHECKPOINT_NAME_LAST + self.FILE_EXTENSION)
             trainer.save_checkpoint(last, weights_only=self.save_weights_only)
             self.last_model_path = last
-            trainer._last_checkpoint_path = last
-        if saved:
-            trainer._last_checkpoint_path = path
-            if self.verbose and trainer.is_global_zero:
-                print(f"Epoch {trainer.current_epoch}, step {trainer.global_step}: saved {path}")
+        if saved and self.verbose and trainer.is_global_zero:
+            print(f"Epoch {trainer.current_epoch}, step {trainer.global_step}: saved {path}")
 
     def _keeps(self, score: float | None) -> bool:
         if self.save_top_k == -1 or len(self.best_k_models) < self.save_top_k or score is None or self.monitor is None:

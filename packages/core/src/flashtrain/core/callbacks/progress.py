@@ -12,7 +12,12 @@ from flashtrain.core.callbacks.base import Callback
 
 class ProgressBar(Callback):
     """In a terminal: one bar per training epoch plus one per evaluation run, with ``prog_bar`` metrics refreshed
-    with the bar (about 10 Hz). When stderr is not a terminal (a log file, CI), one plain line per epoch instead."""
+    with the bar (about 10 Hz). When stderr is not a terminal (a log file, CI), one plain line per epoch instead.
+
+    ``runs_last``: its epoch line is written after the epoch's metrics are reduced, so it shows this epoch's.
+    """
+
+    runs_last = True
 
     def __init__(self, refresh_rate: int = 1, leave: bool = False) -> None:
         self.refresh_rate = refresh_rate
@@ -52,8 +57,8 @@ class ProgressBar(Callback):
         if not trainer.is_global_zero or not self.interactive:
             return
         self.train_bar = self._bar(f"Epoch {trainer.current_epoch}", trainer.num_training_batches, 0, True)
-        if trainer._batches_done:
-            self.train_bar.update(trainer._batches_done)
+        if trainer.progress.batches_done:
+            self.train_bar.update(trainer.progress.batches_done)
 
     def on_train_batch_end(self, trainer: Any, pl_module: Any, outputs: Any, batch: Any, batch_idx: int) -> None:
         bar = self.train_bar

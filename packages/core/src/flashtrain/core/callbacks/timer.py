@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 from flashtrain.core.callbacks.base import Callback
-from flashtrain.core.trainer.flags import parse_max_time
+from flashtrain.core.utilities.checks import parse_max_time
 
 
 class Timer(Callback):

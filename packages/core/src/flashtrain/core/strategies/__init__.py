@@ -17,7 +17,7 @@ def build_strategy(
     name: Any, accelerator: Accelerator, num_devices: int, num_nodes: int, device_indices: list[int] | None
 ) -> Strategy:
     """The strategy for a ``Trainer(strategy=...)`` name, given the hardware flags."""
-    from flashtrain.core.trainer.flags import check_choice
+    from flashtrain.core.utilities.checks import check_choice
 
     check_choice("strategy", name, STRATEGY_NAMES)
     if name == "xla" or (name == "auto" and accelerator.name == "xla"):

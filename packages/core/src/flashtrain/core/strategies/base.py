@@ -62,6 +62,10 @@ class Strategy(ABC):
         """Cast the module for the precision and move it to the root device (``training``: for ``fit``)."""
         self.module = self.precision.convert_module(module).to(self.root_device)
 
+    def model_init_context(self) -> contextlib.AbstractContextManager:
+        """Context around ``Module.configure_model()`` (sharded strategies build large models on the meta device)."""
+        return contextlib.nullcontext()
+
     def setup_dataloader(self, dataloader: Any, *, training: bool, seed: int = 0, shard: bool = True) -> Any:
         """Adapt a dataloader to the layout: distributed strategies give each rank its share when ``shard``
         (training order from ``seed``, the run's base seed)."""
@@ -73,6 +77,40 @@ class Strategy(ABC):
 
     def teardown(self) -> None:  # noqa: B027 - optional hook
         """Release what ``setup_environment`` took."""
+
+    # -- checkpoints: what one file holds, and writing/reading it -------------------------------------------
+    def module_state_dict(self, module: torch.nn.Module) -> dict[str, Any]:
+        """The module's weights as a checkpoint holds them (sharded strategies gather them)."""
+        return module.state_dict()
+
+    def load_module_state_dict(self, module: torch.nn.Module, state_dict: dict[str, Any], strict: bool = True) -> None:
+        module.load_state_dict(state_dict, strict=strict)
+
+    def optimizer_state_dict(self, optimizer: torch.optim.Optimizer) -> dict[str, Any]:
+        return optimizer.state_dict()
+
+    def load_optimizer_state_dict(self, optimizer: torch.optim.Optimizer, state: dict[str, Any]) -> None:
+        optimizer.load_state_dict(state)
+        for param_state in optimizer.state.values():  # optimizer state must live with the parameters
+            for key, value in param_state.items():
+                if isinstance(value, torch.Tensor) and key != "step":
+                    param_state[key] = value.to(self.root_device)
+
+    def save_checkpoint(self, checkpoint: dict[str, Any], path: str) -> None:
+        """Write ``checkpoint`` to ``path`` from rank zero (tensors on the CPU, loadable anywhere); all ranks wait."""
+        from flashtrain.core.checkpoint.io import save_checkpoint_file
+        from flashtrain.core.utilities.apply import apply_to_tensors
+
+        if self.is_global_zero:
+            if self.root_device.type != "cpu":  # loadable anywhere, torch_xla or not
+                checkpoint = apply_to_tensors(checkpoint, lambda tensor: tensor.cpu())
+            save_checkpoint_file(checkpoint, path)
+        self.barrier()
+
+    def load_checkpoint(self, path: str) -> dict[str, Any]:
+        from flashtrain.core.checkpoint.io import load_checkpoint
+
+        return load_checkpoint(path, map_location="cpu")
 
     # -- per step -------------------------------------------------------------------------------
     def batch_to_device(self, batch: Any) -> Any:

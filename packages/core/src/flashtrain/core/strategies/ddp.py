@@ -9,6 +9,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import datetime
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -189,7 +190,8 @@ class DDPSpawnStrategy(DDPStrategy):
 
     name = "ddp_spawn"
 
-    def spawn(self, trainer: Any, stage: str, arguments: tuple) -> Any:
+    def spawn(self, function: Callable[..., Any], *args: Any) -> Any:
+        """Run ``function(*args)`` in each of N fresh processes (this strategy's ranks); returns rank 0's result."""
         import pickle
         import tempfile
 
@@ -202,7 +204,7 @@ class DDPSpawnStrategy(DDPStrategy):
             try:
                 # Plain pickle bytes, not torch.multiprocessing's tensor sharing: every rank needs its own
                 # parameters (shared storage would apply each rank's optimizer step to the same weights).
-                payload = pickle.dumps((trainer, arguments))
+                payload = pickle.dumps((function, args))
             except Exception as error:
                 raise RuntimeError(
                     f"strategy='ddp_spawn' sends the Trainer, Module and data to each process by pickling, and "
@@ -211,7 +213,7 @@ class DDPSpawnStrategy(DDPStrategy):
                 ) from error
             mp.start_processes(
                 _spawned_rank,
-                args=(payload, stage, free_port(), result_path),
+                args=(payload, self.processes_per_node, free_port(), result_path),
                 nprocs=self.processes_per_node,
                 start_method="spawn",
             )
@@ -223,17 +225,14 @@ def _destroy_process_group() -> None:
         dist.destroy_process_group()
 
 
-def _spawned_rank(local_rank: int, payload: bytes, stage: str, port: int, result_path: str) -> None:
+def _spawned_rank(local_rank: int, payload: bytes, processes: int, port: int, result_path: str) -> None:
     import pickle
 
-    trainer, arguments = pickle.loads(payload)
-    strategy = trainer.strategy
-    n = strategy.processes_per_node
-    strategy.environment = ClusterEnvironment("spawn", n, local_rank, local_rank, 0, "127.0.0.1", port)
-    strategy.environment.export()
-    model, datamodule, ckpt_path, data = arguments
-    result = trainer._run(stage, model, datamodule, ckpt_path, **data)
-    if trainer.is_global_zero:
-        torch.save(trainer._spawn_result(result), result_path)
+    function, args = pickle.loads(payload)
+    environment = ClusterEnvironment("spawn", processes, local_rank, local_rank, 0, "127.0.0.1", port)
+    environment.export()
+    result, strategy = function(environment, *args)
+    if strategy.is_global_zero:
+        torch.save(result, result_path)
     strategy.barrier()
     _destroy_process_group()

@@ -1,140 +1,207 @@
-"""Validation, test and predict loops (also the validation that runs inside fit)."""
+"""Validation, test and predict loops (also the validation that runs inside fit, and the sanity check).
+
+Each submodule's train/eval mode is captured before evaluating and restored after it (as Lightning does), so a
+submodule the user put in eval mode (a frozen BatchNorm) stays in eval mode.
+"""
 
 from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from flashtrain.core.datamodule import DataModule
+import torch
+
 from flashtrain.core.logging_results import ResultCollection
 from flashtrain.core.module import Module
-
-if TYPE_CHECKING:
-    from flashtrain.core.trainer.trainer import Trainer
+from flashtrain.core.strategies import Strategy
+from flashtrain.core.trainer.data_connector import DataConnector
+from flashtrain.core.trainer.hooks import HookDispatcher
+from flashtrain.core.trainer.limits import LoopLimits
+from flashtrain.core.trainer.metrics import MetricsStore
+from flashtrain.core.trainer.progress import FitProgress
+from flashtrain.core.trainer.state import RunningStage, TrainerState
 
 _STEP = {"validate": "validation_step", "test": "test_step", "sanity": "validation_step"}
 _PREFIX = {"validate": "validation", "test": "test", "sanity": "validation"}
+_STAGE = {"validate": RunningStage.VALIDATING, "test": RunningStage.TESTING, "sanity": RunningStage.SANITY_CHECKING}
 
 
-def as_loader_list(loaders: Any) -> list[Any]:
-    """One loader, a list/tuple of loaders, or a dict of them -> a list."""
-    if loaders is None:
-        return []
-    if isinstance(loaders, Mapping):
-        return list(loaders.values())
-    if isinstance(loaders, (list, tuple)):
-        return list(loaders)
-    return [loaders]
+def capture_modes(module: torch.nn.Module) -> dict[str, bool]:
+    """Each submodule's ``training`` flag, by name."""
+    return {name: sub.training for name, sub in module.named_modules()}
 
 
-def _stage_loaders(trainer: Trainer, stage: str, given: Any) -> list[Any]:
-    if given is not None:
-        return as_loader_list(given)
-    method = {"validate": "val_dataloader", "test": "test_dataloader", "predict": "predict_dataloader"}[stage]
-    if trainer.datamodule is not None and DataModule.defines(trainer.datamodule, method):
-        return as_loader_list(getattr(trainer.datamodule, method)())
-    raise ValueError(f"trainer.{stage} needs data: pass dataloaders=... or a datamodule with {method}().")
+def restore_modes(module: torch.nn.Module, modes: dict[str, bool]) -> None:
+    for name, sub in module.named_modules():
+        if name in modes:
+            sub.training = modes[name]
 
 
-def run_evaluation_stage(trainer: Trainer, stage: str, given: Any, verbose: bool) -> list[dict[str, float]]:
-    """``trainer.validate`` / ``trainer.test``: one pass over every loader, then a metrics table."""
-    step_name = _STEP[stage]
-    if not trainer._overrides(step_name):
-        raise ValueError(
-            f"{type(trainer.module).__name__} has no {step_name}(self, batch, batch_idx); trainer.{stage} needs one."
+class EvaluationLoop:
+    """Runs validation/test/predict passes; ``num_batches`` is the size of the one running (for progress bars)."""
+
+    def __init__(
+        self,
+        strategy: Strategy,
+        hooks: HookDispatcher,
+        metrics: MetricsStore,
+        state: TrainerState,
+        progress: FitProgress,
+        limits: LoopLimits,
+        data: DataConnector,
+    ) -> None:
+        self.strategy = strategy
+        self.hooks = hooks
+        self.metrics = metrics
+        self.state = state
+        self.progress = progress
+        self.limits = limits
+        self.data = data
+        self.num_batches: int | float = 0
+
+    def _grad_mode(self) -> Any:
+        """inference_mode for evaluation where the strategy supports it (XLA does not), else no_grad."""
+        if self.limits.inference_mode and self.strategy.supports_inference_mode:
+            return torch.inference_mode()
+        return torch.no_grad()
+
+    # -- entry points ---------------------------------------------------------------------------------------
+    def run_stage(self, module: Module, stage: str, given: Any, verbose: bool) -> list[dict[str, float]]:
+        """``trainer.validate`` / ``trainer.test``: one pass over every loader, then a metrics table."""
+        step_name = _STEP[stage]
+        if not self.hooks.module_overrides(step_name):
+            raise ValueError(
+                f"{type(module).__name__} has no {step_name}(self, batch, batch_idx); trainer.{stage} needs one."
+            )
+        loaders = [self.data.shard(loader, training=False) for loader in self.data.stage_loaders(stage, given)]
+        limit, name = (
+            (self.limits.limit_val_batches, "val") if stage == "validate" else (self.limits.limit_test_batches, "test")
         )
-    loaders = [trainer._shard(loader, training=False) for loader in _stage_loaders(trainer, stage, given)]
-    limit = trainer.limit_val_batches if stage == "validate" else trainer.limit_test_batches
-    limits = [trainer._limited_length(dl, limit, "val" if stage == "validate" else "test") for dl in loaders]
-    results = _evaluate(trainer, stage, loaders, limits)
-    if verbose and trainer.is_global_zero:
-        _print_results(stage, results)
-    return results
+        limits = [self.data.limited_length(dl, limit, name) for dl in loaders]
+        results = self._evaluate(module, stage, loaders, limits)
+        if verbose and self.strategy.is_global_zero:
+            _print_results(stage, results)
+        return results
 
+    def validate_in_fit(self, module: Module) -> None:
+        self.progress.validation_started()
+        self._evaluate(module, "validate", self.data.val_dataloaders, self.data.num_val_batches)
 
-def run_validation_in_fit(trainer: Trainer) -> None:
-    _evaluate(trainer, "validate", trainer._val_loaders, trainer.num_val_batches)
+    def sanity_check(self, module: Module) -> None:
+        """A few validation batches before training, to fail fast on validation bugs; nothing is logged."""
+        steps = self.limits.num_sanity_val_steps
+        limits = [n if steps == -1 else min(steps, n) for n in self.data.num_val_batches]
+        previous, self.state.stage = self.state.stage, RunningStage.SANITY_CHECKING
+        self.hooks.call("on_sanity_check_start")
+        try:
+            self._evaluate(module, "sanity", self.data.val_dataloaders, limits)
+        finally:
+            self.hooks.call("on_sanity_check_end")
+            self.state.stage = previous
 
+    # -- the pass -------------------------------------------------------------------------------------------
+    def _evaluate(self, module: Module, stage: str, loaders: list[Any], limits: list[int | float]) -> list[dict]:
+        prefix = _PREFIX[stage]
+        hooks = self.hooks
+        call = hooks.call
+        step = getattr(module, _STEP[stage])
+        several = len(loaders) > 1
+        collections = [ResultCollection(stage) for _ in loaders]
+        epoch_collection = ResultCollection(stage)
+        collect = hooks.module_overrides(f"{prefix}_epoch_end")
+        outputs: list[list[Any]] = [[] for _ in loaders]
+        self.num_batches = sum(limits)
+        modes = capture_modes(module)
+        previous_stage = self.state.stage
+        if stage != "sanity":
+            self.state.stage = _STAGE[stage]
+        hooks.call_module(f"on_{prefix}_model_eval")
+        try:
+            with self._grad_mode(), self.metrics.recording_into(epoch_collection):
+                call(f"on_{prefix}_start")
+                call(f"on_{prefix}_epoch_start")
+                for loader_idx, (loader, limit) in enumerate(zip(loaders, limits)):
+                    collection = collections[loader_idx]
+                    extra = (loader_idx,) if several else ()
+                    count = None if math.isinf(limit) else int(limit)
+                    with self.metrics.recording_into(collection):
+                        for batch_idx, batch in enumerate(itertools.islice(iter(loader), count)):
+                            batch = self.strategy.batch_to_device(batch)
+                            collection.new_batch(batch)
+                            call(f"on_{prefix}_batch_start", batch, batch_idx, *extra)
+                            hooks.current_hook = _STEP[stage]
+                            with self.strategy.precision.forward_context():
+                                output = step(batch, batch_idx, *extra)
+                            if collect:
+                                outputs[loader_idx].append(output)
+                            call(f"on_{prefix}_batch_end", output, batch, batch_idx, *extra)
+                call(f"on_{prefix}_epoch_end")
+                if collect:
+                    hooks.call_module(f"{prefix}_epoch_end", outputs if several else outputs[0])
+                per_loader = self._publish(stage, collections, epoch_collection, several)
+                call(f"on_{prefix}_end")
+        finally:
+            self.state.stage = previous_stage
+            if hooks.module_overrides(f"on_{prefix}_model_train"):
+                hooks.call_module(f"on_{prefix}_model_train")
+            else:
+                restore_modes(module, modes)
+        return per_loader
 
-def run_sanity_check(trainer: Trainer) -> None:
-    """A few validation batches before training, to fail fast on validation bugs; nothing is logged."""
-    steps = trainer.num_sanity_val_steps
-    limits = [n if steps == -1 else min(steps, n) for n in trainer.num_val_batches]
-    trainer.sanity_checking = True
-    trainer._call_hook("on_sanity_check_start")
-    try:
-        _evaluate(trainer, "sanity", trainer._val_loaders, limits)
-    finally:
-        trainer._call_hook("on_sanity_check_end")
-        trainer.sanity_checking = False
+    def _publish(
+        self, stage: str, collections: list[ResultCollection], epoch_collection: ResultCollection, several: bool
+    ) -> list[dict[str, float]]:
+        """Reduce each loader's results (suffix ``/dataloader_idx_N`` when several) and hand them out."""
+        log = stage != "sanity"
+        step, epoch = max(self.progress.batches_that_stepped - 1, 0), self.progress.current_epoch
+        publish = self.metrics.publish_epoch
+        shared = publish(epoch_collection, step, epoch) if log else {}
+        per_loader = []
+        for index, collection in enumerate(collections):
+            suffix = f"/dataloader_idx_{index}" if several else ""
+            metrics = publish(collection, step, epoch, suffix) if log else {}
+            per_loader.append({key: float(value) for key, value in {**shared, **metrics}.items()})
+            collection.reset()  # torchmetrics objects start the next evaluation empty (also after the sanity check)
+        epoch_collection.reset()
+        self.metrics.evaluation_metric_names = {key for metrics in per_loader for key in metrics}
+        return per_loader
 
-
-def _evaluate(trainer: Trainer, stage: str, loaders: list[Any], limits: list[int | float]) -> list[dict[str, float]]:
-    module = trainer.module
-    prefix = _PREFIX[stage]
-    step = getattr(module, _STEP[stage])
-    call = trainer._call_hook
-    several = len(loaders) > 1
-    pass_idx = several
-    collections = [ResultCollection(stage) for _ in loaders]
-    epoch_collection = ResultCollection(stage)
-    was_training = module.training
-    grad_mode = trainer._eval_grad_mode()
-    previous_results = trainer._results
-    collect = trainer._overrides(f"{prefix}_epoch_end")
-    outputs: list[list[Any]] = [[] for _ in loaders]
-    trainer.num_eval_batches = sum(limits)  # for progress bars
-    module.on_validation_model_eval() if prefix == "validation" else module.eval()
-    try:
-        with grad_mode:
-            trainer._results = epoch_collection
-            call(f"on_{prefix}_start")
-            call(f"on_{prefix}_epoch_start")
-            for loader_idx, (loader, limit) in enumerate(zip(loaders, limits)):
-                trainer._results = collections[loader_idx]
-                count = None if math.isinf(limit) else int(limit)
-                for batch_idx, batch in enumerate(itertools.islice(iter(loader), count)):
-                    batch = trainer.strategy.batch_to_device(batch)
-                    collections[loader_idx].new_batch(batch)
-                    extra = (loader_idx,) if pass_idx else ()
-                    call(f"on_{prefix}_batch_start", batch, batch_idx, *extra)
-                    trainer._current_hook = _STEP[stage]
-                    with trainer.strategy.precision.forward_context():
-                        output = step(batch, batch_idx, *extra)
-                    if collect:
-                        outputs[loader_idx].append(output)
-                    call(f"on_{prefix}_batch_end", output, batch, batch_idx, *extra)
-            trainer._results = epoch_collection
-            call(f"on_{prefix}_epoch_end")
-            if collect:
-                trainer._current_hook = f"{prefix}_epoch_end"
-                getattr(module, f"{prefix}_epoch_end")(outputs if several else outputs[0])
-            per_loader = _publish(trainer, stage, collections, epoch_collection, several)
-            call(f"on_{prefix}_end")
-    finally:
-        trainer._results = previous_results
-        if was_training:
-            module.on_validation_model_train() if prefix == "validation" else module.train()
-    return per_loader
-
-
-def _publish(
-    trainer: Trainer, stage: str, collections: list[ResultCollection], epoch_collection: ResultCollection, several: bool
-) -> list[dict[str, float]]:
-    """Reduce each loader's results (suffix ``/dataloader_idx_N`` when several) and hand them out."""
-    log = stage != "sanity"
-    shared = trainer._publish_epoch_metrics(epoch_collection, log=log) if log else {}
-    per_loader = []
-    for index, collection in enumerate(collections):
-        suffix = f"/dataloader_idx_{index}" if several else ""
-        metrics = trainer._publish_epoch_metrics(collection, suffix, log=log) if log else {}
-        per_loader.append({key: float(value) for key, value in {**shared, **metrics}.items()})
-        collection.reset()  # torchmetrics objects start the next evaluation empty (also after the sanity check)
-    epoch_collection.reset()
-    trainer._last_eval_metric_names = {key for metrics in per_loader for key in metrics}
-    return per_loader
+    # -- predict --------------------------------------------------------------------------------------------
+    def predict(self, module: Module, given: Any, return_predictions: bool) -> Any:
+        """``trainer.predict``: ``predict_step`` over every batch; outputs per batch, in order."""
+        loaders = self.data.stage_loaders("predict", given)
+        call = self.hooks.call
+        several = len(loaders) > 1
+        predictions: list[list[Any]] = [[] for _ in loaders]
+        limits = [self.data.limited_length(dl, self.limits.limit_predict_batches, "predict") for dl in loaders]
+        self.num_batches = sum(limits)
+        modes = capture_modes(module)
+        self.state.stage = RunningStage.PREDICTING
+        self.hooks.call_module("on_predict_model_eval")
+        try:
+            with self._grad_mode():
+                call("on_predict_start")
+                call("on_predict_epoch_start")
+                for loader_idx, (loader, limit) in enumerate(zip(loaders, limits)):
+                    count = None if math.isinf(limit) else int(limit)
+                    extra = (loader_idx,) if several else ()
+                    for batch_idx, batch in enumerate(itertools.islice(iter(loader), count)):
+                        batch = self.strategy.batch_to_device(batch)
+                        call("on_predict_batch_start", batch, batch_idx, *extra)
+                        self.hooks.current_hook = "predict_step"
+                        with self.strategy.precision.forward_context():
+                            output = module.predict_step(batch, batch_idx, *extra)
+                        call("on_predict_batch_end", output, batch, batch_idx, *extra)
+                        if return_predictions:
+                            predictions[loader_idx].append(output)
+                call("on_predict_epoch_end")
+                call("on_predict_end")
+        finally:
+            restore_modes(module, modes)
+        if not return_predictions:
+            return None
+        return predictions if several else predictions[0]
 
 
 def _print_results(stage: str, results: list[dict[str, float]]) -> None:
@@ -147,36 +214,3 @@ def _print_results(stage: str, results: list[dict[str, float]]) -> None:
         print("-" * (width + 14))
         for key, value in sorted(metrics.items()):
             print(f"{key:<{width}} {value:.6g}")
-
-
-def run_predict(trainer: Trainer, given: Any, return_predictions: bool) -> Any:
-    """``trainer.predict``: ``predict_step`` over every batch; outputs per batch, in order."""
-    module: Module = trainer.module
-    loaders = _stage_loaders(trainer, "predict", given)
-    call = trainer._call_hook
-    several = len(loaders) > 1
-    predictions: list[list[Any]] = [[] for _ in loaders]
-    grad_mode = trainer._eval_grad_mode()
-    limits = [trainer._limited_length(loader, trainer.limit_predict_batches, "predict") for loader in loaders]
-    trainer.num_eval_batches = sum(limits)
-    module.eval()
-    with grad_mode:
-        call("on_predict_start")
-        call("on_predict_epoch_start")
-        for loader_idx, (loader, limit) in enumerate(zip(loaders, limits)):
-            count = None if math.isinf(limit) else int(limit)
-            for batch_idx, batch in enumerate(itertools.islice(iter(loader), count)):
-                batch = trainer.strategy.batch_to_device(batch)
-                extra = (loader_idx,) if several else ()
-                call("on_predict_batch_start", batch, batch_idx, *extra)
-                trainer._current_hook = "predict_step"
-                with trainer.strategy.precision.forward_context():
-                    output = module.predict_step(batch, batch_idx, *extra)
-                call("on_predict_batch_end", output, batch, batch_idx, *extra)
-                if return_predictions:
-                    predictions[loader_idx].append(output)
-        call("on_predict_epoch_end")
-        call("on_predict_end")
-    if not return_predictions:
-        return None
-    return predictions if several else predictions[0]

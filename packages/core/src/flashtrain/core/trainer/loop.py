@@ -1,5 +1,5 @@
-"""The fit loop, top to bottom in one function: epochs -> batches -> (accumulate, clip, step, schedule,
-log) -> validation when due -> callbacks.
+"""The fit loop, top to bottom in one method: epochs -> batches -> (accumulate, clip, step, schedule, log) ->
+validation when due -> callbacks.
 
 Hook order for ``Trainer.fit`` (callbacks first, then the module, for every hook):
 
@@ -18,18 +18,24 @@ Hook order for ``Trainer.fit`` (callbacks first, then the module, for every hook
                 training_step
                 on_before_backward, backward, on_after_backward
                 on_before_optimizer_step, configure_gradient_clipping   last batch of a window
-                (then the parameter update)
-            [step-interval LR schedulers stepped]
+                (then the parameter update; global_step counts it once optimizer_step returns)
+            [step-interval LR schedulers stepped, through lr_scheduler_step]
             on_train_batch_end
-            [validation loop when due: on_validation_start, on_validation_epoch_start,
-             per batch on_validation_batch_start / validation_step / on_validation_batch_end,
-             on_validation_epoch_end, on_validation_end]
+            [validation loop when due: on_validation_model_eval, on_validation_start,
+             on_validation_epoch_start, per batch on_validation_batch_start / validation_step /
+             on_validation_batch_end, on_validation_epoch_end, on_validation_end; then each submodule's
+             train/eval mode as it was before]
         on_train_epoch_end              callbacks, then the module (then ``training_epoch_end`` if defined)
         [epoch metrics reduced and logged; epoch-interval LR schedulers stepped]
-        on_train_epoch_end              callbacks with ``runs_last`` (ModelCheckpoint, EarlyStopping)
+        on_train_epoch_end              callbacks with ``runs_last`` (EarlyStopping, ProgressBar's epoch line), then
+                                        ModelCheckpoint, so the checkpoint holds the others' state
     on_train_end
     on_fit_end
     teardown("fit")                    datamodule, callbacks, module
+
+The trainer never switches the module to train mode on its own during fit, except once at the start when the
+whole module is in eval mode (e.g. after ``load_from_checkpoint``): a submodule the user put in eval mode stays
+in eval mode.
 
 Two deliberate differences from Lightning:
 
@@ -49,100 +55,187 @@ from __future__ import annotations
 
 import itertools
 import math
-import time
-from typing import TYPE_CHECKING, Any
+import signal
+import warnings
+from typing import Any
 
 import torch
 
-if TYPE_CHECKING:
-    from flashtrain.core.trainer.data import ReplayableLoader
-    from flashtrain.core.trainer.trainer import Trainer
+from flashtrain.core.checkpoint.connector import CheckpointConnector
+from flashtrain.core.module import Module
+from flashtrain.core.strategies import Strategy
+from flashtrain.core.trainer.data import ReplayableLoader
+from flashtrain.core.trainer.evaluation import EvaluationLoop
+from flashtrain.core.trainer.hooks import HookDispatcher
+from flashtrain.core.trainer.limits import LoopLimits
+from flashtrain.core.trainer.metrics import MetricsStore
+from flashtrain.core.trainer.optimizers import ManagedOptimizer, Optimization
+from flashtrain.core.trainer.progress import FitProgress
+from flashtrain.core.trainer.signals import SignalHandler
+from flashtrain.core.utilities.apply import apply_to_tensors
 
 
-def fit_loop(trainer: Trainer, train_data: ReplayableLoader) -> None:
-    """Train until max_epochs / max_steps / max_time / should_stop, running validation when due."""
-    module = trainer.module
-    strategy = trainer.strategy
-    call = trainer._call_hook
-    accumulate = trainer.accumulate_grad_batches
-    automatic = module.automatic_optimization
-    optimizer = trainer._managed_optimizers[0] if automatic else None
-    closure = _TrainingClosure(trainer) if automatic else None
-    step_through_closure = automatic and _needs_closure_step(trainer, optimizer.optimizer)
-    step_schedulers = automatic and any(c.interval == "step" for c in trainer.lr_scheduler_configs)
-    validation_enabled = bool(trainer._val_loaders) and any(trainer.num_val_batches)
-    collect_outputs = trainer._overrides("training_epoch_end")
-    # Ranks must stop at the same batch: signals and time limits are agreed on after every batch.
-    distributed = strategy.world_size > 1
-    started = time.monotonic()
+class FitLoop:
+    """Trains until max_epochs / max_steps / max_time / should_stop, running validation when due."""
 
-    call("on_train_start")
-    while not trainer._fit_done():
-        epoch = trainer.current_epoch
-        skip = trainer._batches_done  # > 0 only when resuming mid-epoch
-        num_batches = trainer.num_training_batches
-        outputs: list[Any] = []
-        call("on_train_epoch_start")
-        module.train()
-        trainer._restore_rng_if_resuming()
-        stopped_mid_epoch = False
-        sized = not math.isinf(num_batches)
-        batches: Any = itertools.islice(
-            train_data.epoch(epoch, skip), max(int(num_batches) - skip, 0) if sized else None
-        )
-        if not sized:  # no len(): look one batch ahead to know which batch ends the epoch
-            batches = _LookAhead(batches)
-        for batch_idx, batch in enumerate(batches, start=skip):
-            is_last = batch_idx + 1 == num_batches if sized else batches.last
-            batch = strategy.batch_to_device(batch)
-            trainer._train_results.new_batch(batch)
-            if call("on_train_batch_start", batch, batch_idx) == -1:
-                break  # Lightning: -1 skips the rest of this epoch, which then counts as done
-            window_end = (batch_idx + 1) % accumulate == 0 or is_last
-            if automatic:
-                closure.prepare(batch, batch_idx, batch_idx % accumulate == 0, window_end)
-                if not window_end:
-                    closure()
-                elif step_through_closure:
-                    module.optimizer_step(epoch, batch_idx, optimizer, closure)
+    def __init__(
+        self,
+        module: Module,
+        strategy: Strategy,
+        limits: LoopLimits,
+        progress: FitProgress,
+        hooks: HookDispatcher,
+        metrics: MetricsStore,
+        optimization: Optimization,
+        evaluation: EvaluationLoop,
+        checkpoints: CheckpointConnector,
+        signals: SignalHandler,
+    ) -> None:
+        self.module = module
+        self.strategy = strategy
+        self.limits = limits
+        self.progress = progress
+        self.hooks = hooks
+        self.metrics = metrics
+        self.optimization = optimization
+        self.evaluation = evaluation
+        self.checkpoints = checkpoints
+        self.signals = signals
+
+    def run(self, train_data: ReplayableLoader, validation_enabled: bool) -> None:
+        module, strategy, progress, hooks, limits = self.module, self.strategy, self.progress, self.hooks, self.limits
+        call = hooks.call
+        accumulate = limits.accumulate_grad_batches
+        automatic = module.automatic_optimization
+        optimizer = self.optimization.managed[0] if automatic else None
+        closure = _TrainingClosure(self, optimizer) if automatic else None
+        step_through_closure = automatic and self._needs_closure_step(optimizer.optimizer)
+        step_schedulers = automatic and any(c.interval == "step" for c in self.optimization.lr_scheduler_configs)
+        collect_outputs = hooks.module_overrides("training_epoch_end")
+        # Ranks must stop at the same batch: signals and time limits are agreed on after every batch.
+        distributed = strategy.world_size > 1
+        if not module.training:
+            module.train()  # e.g. loaded with load_from_checkpoint; submodules' own eval modes are respected
+        progress.start_clock()
+
+        call("on_train_start")
+        while not progress.fit_done():
+            epoch = progress.current_epoch
+            skip = progress.batches_done  # > 0 only when resuming mid-epoch
+            num_batches = progress.num_training_batches
+            outputs: list[Any] = []
+            call("on_train_epoch_start")
+            self.checkpoints.restore_rng_if_resuming()
+            stopped_mid_epoch = False
+            sized = not math.isinf(num_batches)
+            batches: Any = itertools.islice(
+                train_data.epoch(epoch, skip), max(int(num_batches) - skip, 0) if sized else None
+            )
+            if not sized:  # no len(): look one batch ahead to know which batch ends the epoch
+                batches = _LookAhead(batches)
+            for batch_idx, batch in enumerate(batches, start=skip):
+                is_last = batch_idx + 1 == num_batches if sized else batches.last
+                progress.is_last_batch = is_last
+                batch = strategy.batch_to_device(batch)
+                self.metrics.train_results.new_batch(batch)
+                if call("on_train_batch_start", batch, batch_idx) == -1:
+                    break  # Lightning: -1 skips the rest of this epoch, which then counts as done
+                window_end = (batch_idx + 1) % accumulate == 0 or is_last
+                if automatic:
+                    closure.prepare(batch, batch_idx, batch_idx % accumulate == 0, window_end)
+                    if not window_end:
+                        closure()
+                    else:
+                        if step_through_closure:
+                            hooks.call_module("optimizer_step", epoch, batch_idx, optimizer, closure)
+                        else:
+                            # torch.optim optimizers evaluate a closure once, before updating: running it here and
+                            # then stepping is the same update without the closure machinery on every step.
+                            optimizer.step_evaluated(closure())
+                        progress.optimizer_stepped()
+                    output = closure.output
                 else:
-                    # torch.optim optimizers evaluate a closure once, before updating: running it here and
-                    # then stepping is the same update without the closure machinery on every step.
-                    optimizer.step_evaluated(closure())
-                output = closure.output
-            else:
-                trainer._current_hook = "training_step"
-                with strategy.precision.forward_context():
-                    output = strategy.training_step(batch, batch_idx)
-            if collect_outputs:
-                outputs.append(_detach(output))
-            # The position moves before on_train_batch_end, so a checkpoint written there resumes after this batch.
-            trainer._batches_done = batch_idx + 1
-            trainer._total_train_batches += 1
-            stepped = window_end or not automatic
-            if stepped and step_schedulers:
-                trainer._step_schedulers("step")
-            call("on_train_batch_end", output, batch, batch_idx)
-            if stepped:
-                trainer._after_optimizer_step()
-            if validation_enabled and trainer._val_due(batch_idx, is_last=is_last):
-                trainer._run_validation_in_fit()
-            if distributed:
-                _agree_on_stop_requests(trainer, started)
-            if trainer._signal_received is not None and (window_end or not automatic):
-                trainer._stop_on_signal()
-            if trainer.max_time is not None and time.monotonic() - started >= trainer.max_time:
-                trainer.should_stop = True
-            if (trainer.max_steps != -1 and trainer.global_step >= trainer.max_steps) or (
-                trainer.should_stop and trainer._min_reached()
-            ):
-                # A stop inside the epoch leaves it unfinished: a resume with a larger limit continues it.
-                stopped_mid_epoch = not is_last
-                break
-        if skip and skip == num_batches and validation_enabled and trainer._val_due(skip - 1, is_last=True):
-            trainer._run_validation_in_fit()  # resumed from a checkpoint written just before this validation
-        _end_epoch(trainer, outputs, finished=not stopped_mid_epoch)
-    call("on_train_end")
+                    hooks.current_hook = "training_step"
+                    with strategy.precision.forward_context():
+                        output = strategy.training_step(batch, batch_idx)
+                if collect_outputs:
+                    outputs.append(_detach(output))
+                progress.batch_trained(batch_idx)
+                stepped = window_end or not automatic
+                if stepped and step_schedulers:
+                    self.optimization.step_schedulers("step", hooks, self.metrics.callback_metrics)
+                call("on_train_batch_end", output, batch, batch_idx)
+                if stepped:
+                    logging_step = progress.logging_step()
+                    self.metrics.log_training_step(logging_step, limits.log_every_n_steps, epoch)
+                if validation_enabled and progress.val_due(batch_idx, is_last=is_last):
+                    self.evaluation.validate_in_fit(module)
+                if distributed:
+                    self._agree_on_stop_requests()
+                if self.signals.received is not None and stepped:
+                    self.signals.stop(self.checkpoints.save_interrupted, progress.global_step)
+                if progress.stop_inside_epoch():
+                    # A stop inside the epoch leaves it unfinished: a resume with a larger limit continues it.
+                    stopped_mid_epoch = not is_last
+                    break
+            if skip and skip == num_batches and validation_enabled and progress.val_due(skip - 1, is_last=True):
+                self.evaluation.validate_in_fit(module)  # resumed from a checkpoint written just before it
+            self._end_epoch(outputs, finished=not stopped_mid_epoch)
+        call("on_train_end")
+
+    def _end_epoch(self, outputs: list[Any], finished: bool) -> None:
+        """Epoch-end hooks, metric reduction, epoch schedulers, then the monitoring callbacks."""
+        hooks, progress = self.hooks, self.progress
+        hooks.call("on_train_epoch_end", runs_last=False)
+        if hooks.module_overrides("training_epoch_end"):
+            hooks.call_module("training_epoch_end", outputs)
+        step = max(progress.batches_that_stepped - 1, 0)
+        self.metrics.publish_epoch(self.metrics.train_results, step, progress.current_epoch)
+        if finished:
+            if self.module.automatic_optimization:
+                self.optimization.step_schedulers("epoch", hooks, self.metrics.callback_metrics)
+            progress.finish_epoch()
+        hooks.call("on_train_epoch_end", runs_last=True, module=False)
+        self.metrics.train_results.reset()
+        if self.metrics.loggers and self.strategy.is_global_zero:
+            for logger in self.metrics.loggers:
+                logger.save()
+        if finished:
+            progress.next_epoch()
+
+    def _agree_on_stop_requests(self) -> None:
+        """One collective: a signal or the time limit seen on any rank counts on all of them."""
+        time_up = self.progress.time_up()
+        if self.strategy.reduce_boolean_decision(self.signals.received is not None or time_up):
+            if self.signals.received is None and not time_up:
+                self.signals.request(signal.SIGTERM)  # another rank was told to stop
+            if time_up:
+                self.progress.should_stop = True
+
+    def _needs_closure_step(self, optimizer: torch.optim.Optimizer) -> bool:
+        """Whether the optimizer step must receive the closure: the module overrides ``optimizer_step``, or the
+        optimizer may call the closure several times (LBFGS) or is not one of torch's own."""
+        if self.hooks.module_overrides("optimizer_step") or isinstance(optimizer, torch.optim.LBFGS):
+            return True
+        return not type(optimizer).__module__.startswith("torch.optim")
+
+    def handle_nonfinite_loss(self, loss: torch.Tensor, batch_idx: int) -> bool:
+        """The on_nan policy: True means skip this step; "raise" raises FloatingPointError naming the step."""
+        loss = loss.detach()
+        progress = self.progress
+        where = f"step {progress.global_step} (epoch {progress.current_epoch}, batch {batch_idx})"
+        if self.limits.on_nan == "skip_step":
+            warnings.warn(
+                f"Non-finite loss ({float(loss)}) at {where}; skipping the optimizer step (on_nan='skip_step').",
+                stacklevel=2,
+            )
+            return True
+        last = self.checkpoints.last_saved_path
+        raise FloatingPointError(
+            f"Loss is {float(loss)} at {where}; training stopped. Last good checkpoint: "
+            f"{last if last else 'none written yet'}. Lower the learning rate, enable gradient_clip_val, or pass "
+            "Trainer(on_nan='skip_step') to skip such steps."
+        )
 
 
 class _LookAhead:
@@ -167,59 +260,18 @@ class _LookAhead:
         return current
 
 
-def _agree_on_stop_requests(trainer: Trainer, started: float) -> None:
-    """One collective: a signal or the time limit seen on any rank counts on all of them."""
-    import signal
-
-    time_up = trainer.max_time is not None and time.monotonic() - started >= trainer.max_time
-    if trainer.strategy.reduce_boolean_decision(trainer._signal_received is not None or time_up):
-        if trainer._signal_received is None and not time_up:
-            trainer._signal_received = signal.SIGTERM  # another rank was told to stop
-        if time_up:
-            trainer.should_stop = True
-
-
-def _needs_closure_step(trainer: Trainer, optimizer: torch.optim.Optimizer) -> bool:
-    """Whether the optimizer step must receive the closure: the module overrides ``optimizer_step``, or the
-    optimizer may call the closure several times (LBFGS) or is not one of torch's own."""
-    if trainer._overrides("optimizer_step") or isinstance(optimizer, torch.optim.LBFGS):
-        return True
-    return not type(optimizer).__module__.startswith("torch.optim")
-
-
-def _end_epoch(trainer: Trainer, outputs: list[Any], finished: bool) -> None:
-    """Epoch-end hooks, metric reduction, epoch schedulers, then the monitoring callbacks."""
-    trainer._call_hook("on_train_epoch_end", runs_last=False)
-    if trainer._overrides("training_epoch_end"):
-        trainer._current_hook = "training_epoch_end"
-        trainer.module.training_epoch_end(outputs)  # type: ignore[attr-defined]
-    trainer._publish_epoch_metrics(trainer._train_results)
-    if finished:
-        if trainer.module.automatic_optimization:
-            trainer._step_schedulers("epoch")
-        trainer._epoch_finished = True
-    trainer._call_hook("on_train_epoch_end", runs_last=True, module=False)
-    trainer._train_results.reset()
-    if trainer.loggers and trainer.is_global_zero:
-        for logger in trainer.loggers:
-            logger.save()
-    if finished:
-        trainer.current_epoch += 1
-        trainer._batches_done = 0
-        trainer._epoch_finished = False
-        trainer._val_done_at = -1
-
-
 class _TrainingClosure:
     """training_step, zero_grad, backward and clipping for one batch; the optimizer may call it in ``step``."""
 
-    def __init__(self, trainer: Trainer) -> None:
-        self.trainer = trainer
-        self.module = trainer.module
-        self.precision = trainer.strategy.precision
-        self.training_step = trainer.strategy.training_step
-        self.backward_sync = trainer.strategy.backward_sync
-        self.optimizer = trainer._managed_optimizers[0]
+    def __init__(self, loop: FitLoop, optimizer: ManagedOptimizer) -> None:
+        self.loop = loop
+        self.hooks = loop.hooks
+        self.precision = loop.strategy.precision
+        self.training_step = loop.strategy.training_step
+        self.backward_sync = loop.strategy.backward_sync
+        self.optimizer = optimizer
+        self.accumulate = loop.limits.accumulate_grad_batches
+        self.check_finite = loop.limits.on_nan is not None
         self.batch: Any = None
         self.batch_idx = 0
         self.window_start = self.window_end = True
@@ -230,35 +282,39 @@ class _TrainingClosure:
         self.output = None
 
     def __call__(self) -> torch.Tensor | None:
-        trainer = self.trainer
-        module = self.module
+        hooks = self.hooks
         optimizer = self.optimizer
-        call = trainer._call_hook
         if self.window_start:
-            call("on_before_zero_grad", optimizer)
-            module.optimizer_zero_grad(trainer.current_epoch, self.batch_idx, optimizer)
+            hooks.call("on_before_zero_grad", optimizer)
+            hooks.call_module("optimizer_zero_grad", self.loop.progress.current_epoch, self.batch_idx, optimizer)
         with self.backward_sync(self.window_end):  # DDP: gradients sync on the window's last backward only
-            trainer._current_hook = "training_step"
+            hooks.current_hook = "training_step"
             with self.precision.forward_context():
                 self.output = output = self.training_step(self.batch, self.batch_idx)
             loss = _extract_loss(output)
             if loss is None:
                 return None
-            # _handle_nonfinite_loss raises for on_nan="raise"; True means "skip_step": no backward, no gradients.
-            nonfinite = trainer.on_nan is not None and not math.isfinite(loss.item())
-            if nonfinite and trainer._handle_nonfinite_loss(loss, self.batch_idx):
+            # handle_nonfinite_loss raises for on_nan="raise"; True means "skip_step": no backward, no gradients.
+            if (
+                self.check_finite
+                and not math.isfinite(loss.item())
+                and self.loop.handle_nonfinite_loss(loss, self.batch_idx)
+            ):
                 return None
-            if trainer.accumulate_grad_batches > 1:
-                loss = loss / trainer.accumulate_grad_batches
-            call("on_before_backward", loss)
-            module.backward(loss)
-            call("on_after_backward")
+            if self.accumulate > 1:
+                loss = loss / self.accumulate
+            hooks.call("on_before_backward", loss)
+            hooks.call_module("backward", loss)
+            hooks.call("on_after_backward")
         if self.window_end:
             self.precision.unscale_gradients(optimizer.optimizer)
-            call("on_before_optimizer_step", optimizer)
-            if trainer._clip_gradients:
-                module.configure_gradient_clipping(
-                    optimizer, trainer.gradient_clip_val, trainer.gradient_clip_algorithm
+            hooks.call("on_before_optimizer_step", optimizer)
+            if self.loop.optimization.clips_gradients:
+                hooks.call_module(
+                    "configure_gradient_clipping",
+                    optimizer,
+                    self.loop.limits.gradient_clip_val,
+                    self.loop.limits.gradient_clip_algorithm,
                 )
         return loss
 
@@ -280,6 +336,4 @@ def _extract_loss(output: Any) -> torch.Tensor | None:
 
 
 def _detach(output: Any) -> Any:
-    from flashtrain.core.utilities.apply import apply_to_tensors
-
     return apply_to_tensors(output, lambda tensor: tensor.detach())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -110,23 +111,26 @@ def parse_optimizers(returned: Any) -> tuple[list[torch.optim.Optimizer], list[L
 
 
 class ManagedOptimizer:
-    """An optimizer as the module sees it: ``step`` goes through the precision plugin and counts the step."""
+    """An optimizer as the module sees it: ``step`` goes through the precision plugin. In manual optimization
+    each ``step`` counts as a global step at once; in automatic optimization the loop counts it after the
+    module's ``optimizer_step`` returns (so ``trainer.global_step`` read inside it is Lightning's)."""
 
-    def __init__(self, optimizer: torch.optim.Optimizer, trainer: Any) -> None:
+    def __init__(self, optimizer: torch.optim.Optimizer, precision: Any, progress: Any, counts_steps: bool) -> None:
         self.optimizer = optimizer
-        self._trainer = trainer
-        self._precision = trainer.strategy.precision
+        self._precision = precision
+        self._progress = progress
+        self._counts_steps = counts_steps
 
     def step(self, closure: Any = None) -> Any:
         result = self._precision.optimizer_step(self.optimizer, closure)
-        self._trainer.global_step += 1
+        if self._counts_steps:
+            self._progress.optimizer_stepped()
         return result
 
     def step_evaluated(self, loss: torch.Tensor | None) -> None:
         """Step after the trainer already ran the closure; no update when it returned None (a skipped batch)."""
         if loss is not None:
             self._precision.optimizer_step(self.optimizer, None)
-        self._trainer.global_step += 1
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         self.optimizer.zero_grad(set_to_none=set_to_none)
@@ -140,3 +144,83 @@ class ManagedOptimizer:
 
     def __repr__(self) -> str:
         return f"ManagedOptimizer({self.optimizer!r})"
+
+
+class Optimization:
+    """The optimizers and LR schedulers of the run, as ``configure_optimizers`` returned them, and stepping the
+    schedulers (``trainer.optimizers``, ``trainer.lr_scheduler_configs`` read from here)."""
+
+    def __init__(self, strategy: Any, progress: Any) -> None:
+        self.strategy = strategy
+        self.progress = progress
+        self.optimizers: list[torch.optim.Optimizer] = []
+        self.lr_scheduler_configs: list[LRSchedulerConfig] = []
+        self.managed: list[ManagedOptimizer] = []  # what the module's self.optimizers() returns
+        self.clips_gradients = False
+
+    def configure(self, module: Any, hooks: Any, accumulate_grad_batches: int, gradient_clip_val: float | None) -> None:
+        """Call ``configure_optimizers`` and check its result against the optimization mode."""
+        optimizers, schedulers = parse_optimizers(hooks.call_module("configure_optimizers"))
+        automatic = module.automatic_optimization
+        if automatic:
+            if not optimizers:
+                raise ValueError(
+                    f"{type(module).__name__}.configure_optimizers() returned no optimizer; automatic "
+                    "optimization needs one."
+                )
+            if len(optimizers) > 1:
+                raise ValueError(
+                    f"configure_optimizers returned {len(optimizers)} optimizers. Automatic optimization uses one; "
+                    "for several (e.g. GANs) set self.automatic_optimization = False and step them in training_step."
+                )
+        elif accumulate_grad_batches > 1 or gradient_clip_val:
+            raise ValueError(
+                "accumulate_grad_batches and gradient_clip_val apply to automatic optimization only; with "
+                "automatic_optimization=False, accumulate and clip in training_step (self.clip_gradients)."
+            )
+        self.optimizers = optimizers
+        self.lr_scheduler_configs = schedulers
+        precision = self.strategy.precision
+        self.managed = [ManagedOptimizer(opt, precision, self.progress, not automatic) for opt in optimizers]
+        self.clips_gradients = bool(gradient_clip_val) or hooks.module_overrides("configure_gradient_clipping")
+
+    def for_module(self, wrapped: bool) -> list[Any]:
+        return self.managed if wrapped else self.optimizers
+
+    def step_schedulers(self, interval: str, hooks: Any, metrics: dict[str, torch.Tensor]) -> None:
+        """Step the schedulers of ``interval`` ("step" or "epoch") that are due, through ``lr_scheduler_step``."""
+        progress = self.progress
+        for config in self.lr_scheduler_configs:
+            if config.interval != interval:
+                continue
+            count = progress.batches_that_stepped + 1 if interval == "step" else progress.current_epoch + 1
+            if count % config.frequency != 0:
+                continue
+            value = None
+            if config.reduce_on_plateau:
+                value = metrics.get(config.monitor)
+                if value is None:
+                    if config.strict:
+                        raise ValueError(
+                            f"ReduceLROnPlateau monitors {config.monitor!r}, which was not logged. Logged metrics: "
+                            f"{sorted(metrics)}. Log it with self.log({config.monitor!r}, ...) or set "
+                            "strict=False in the lr_scheduler dict."
+                        )
+                    warnings.warn(f"ReduceLROnPlateau skipped: {config.monitor!r} was not logged.", stacklevel=2)
+                    continue
+                value = float(value)
+            hooks.call_module("lr_scheduler_step", config.scheduler, value)
+
+    # -- checkpoints ----------------------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """The checkpoint's ``optimizer_states`` and ``lr_schedulers``."""
+        return {
+            "optimizer_states": [self.strategy.optimizer_state_dict(opt) for opt in self.optimizers],
+            "lr_schedulers": [config.scheduler.state_dict() for config in self.lr_scheduler_configs],
+        }
+
+    def load_state_dict(self, checkpoint: dict[str, Any]) -> None:
+        for optimizer, state in zip(self.optimizers, checkpoint["optimizer_states"]):
+            self.strategy.load_optimizer_state_dict(optimizer, state)
+        for config, state in zip(self.lr_scheduler_configs, checkpoint.get("lr_schedulers", [])):
+            config.scheduler.load_state_dict(state)

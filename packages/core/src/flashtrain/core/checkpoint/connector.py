@@ -1,0 +1,155 @@
+"""``CheckpointConnector``: what goes into a checkpoint and how a run continues from one.
+
+Each owner writes its own part (progress -> ``epoch``/``global_step``/``loop``, optimization ->
+``optimizer_states``/``lr_schedulers``, metrics store -> ``loop.results``/``loop.callback_metrics``, each callback
+-> ``callbacks``); the strategy turns module and optimizer state into something one file can hold (gathered,
+for sharded strategies) and writes it.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from typing import Any
+
+from flashtrain.core.checkpoint.io import FORMAT_VERSION, safe_hyperparameters, safe_value
+from flashtrain.core.checkpoint.rng import capture_rng_states, restore_rng_states
+
+
+class CheckpointConnector:
+    """Dumps and restores the trainer's state through its owners (``trainer.checkpoint_connector``)."""
+
+    def __init__(self, trainer: Any) -> None:
+        self.trainer = trainer
+        self.last_saved_path: str | None = None  # the newest checkpoint written in this process (NaN messages)
+        self.resumed_from: str | None = None
+        self._pending_rng: dict[str, Any] | None = None
+
+    # -- writing ----------------------------------------------------------------------------------------------
+    def dump(self, weights_only: bool = False) -> dict[str, Any]:
+        from flashtrain import core
+
+        trainer = self.trainer
+        module, strategy, progress = trainer.lightning_module, trainer.strategy, trainer.progress
+        position = progress.state_dict()
+        checkpoint: dict[str, Any] = {
+            "format_version": FORMAT_VERSION,
+            "flashtrain_version": core.__version__,
+            "epoch": position["epoch"],
+            "global_step": position["global_step"],
+            "state_dict": strategy.module_state_dict(module),
+            "hyper_parameters": safe_hyperparameters(dict(module.hparams)),
+            "hparams_name": type(module).__qualname__,
+        }
+        if not weights_only:
+            loop = {**position["loop"], **trainer.metrics_store.training_state()}
+            checkpoint.update(trainer.optimization.state_dict())
+            checkpoint.update(
+                {
+                    "precision": strategy.precision.state_dict(),
+                    "loop": loop,
+                    "rng": capture_rng_states(),
+                    "callbacks": {
+                        cb.state_key: safe_value(cb.state_dict(), f"{cb.state_key}.state_dict()")
+                        for cb in trainer.callbacks
+                        if cb.state_dict()
+                    },
+                    "logger": {"version": trainer.logger.version} if trainer.logger is not None else {},
+                }
+            )
+            datamodule = trainer.datamodule
+            if datamodule is not None:
+                checkpoint["datamodule"] = safe_value(datamodule.state_dict(), "datamodule.state_dict()")
+                datamodule.on_save_checkpoint(checkpoint)
+            trainer.hooks.call_on_callbacks("on_save_checkpoint", checkpoint)
+        module.on_save_checkpoint(checkpoint)
+        return checkpoint
+
+    def save(self, path: str, weights_only: bool = False) -> None:
+        checkpoint = self.dump(weights_only)
+        self.trainer.strategy.save_checkpoint(checkpoint, path)
+        self.last_saved_path = path
+
+    def save_interrupted(self) -> str:
+        """``last.ckpt`` beside the regular checkpoints, for a run stopped by a signal; returns its path."""
+        from flashtrain.core.callbacks.model_checkpoint import interrupt_checkpoint_path
+
+        path = interrupt_checkpoint_path(self.trainer)
+        self.save(path)
+        return path
+
+    # -- reading ----------------------------------------------------------------------------------------------
+    def resolve(self, ckpt_path: str | os.PathLike) -> str | None:
+        trainer = self.trainer
+        if ckpt_path == "best":
+            callback = trainer.checkpoint_callback
+            if callback is None or not callback.best_model_path:
+                raise ValueError(
+                    'ckpt_path="best" needs a ModelCheckpoint that has saved a checkpoint in this '
+                    "trainer (run fit first), or pass a file path."
+                )
+            return callback.best_model_path
+        if ckpt_path == "last":
+            from flashtrain.core.callbacks.model_checkpoint import find_last_checkpoint
+
+            found = find_last_checkpoint(trainer)
+            if found is None:
+                warnings.warn('ckpt_path="last": no checkpoint found; starting from scratch.', stacklevel=4)
+            return found
+        return os.fspath(ckpt_path)
+
+    def read(self, ckpt_path: str | os.PathLike | None, stage: str) -> dict[str, Any] | None:
+        if ckpt_path is None:
+            return None
+        path = self.resolve(ckpt_path)
+        if path is None:
+            return None
+        checkpoint = self.trainer.strategy.load_checkpoint(path)
+        version = checkpoint.get("logger", {}).get("version")
+        logger = self.trainer.logger
+        if stage == "fit" and version is not None and hasattr(logger, "use_version"):
+            logger.use_version(version)  # the resumed run appends to the same log folder
+        self.resumed_from = path
+        return checkpoint
+
+    def restore_weights(self, checkpoint: dict[str, Any] | None) -> None:
+        if checkpoint is None:
+            return
+        module = self.trainer.lightning_module
+        module.on_load_checkpoint(checkpoint)
+        self.trainer.strategy.load_module_state_dict(module, checkpoint["state_dict"])
+
+    def restore_weights_and_callbacks(self, checkpoint: dict[str, Any]) -> None:
+        """Weights, callback and datamodule state: what ``on_fit_start`` may rely on."""
+        if "optimizer_states" not in checkpoint:
+            raise ValueError(
+                f"{self.resumed_from} holds weights only (saved with weights_only=True) and cannot resume "
+                "training; load it with Module.load_from_checkpoint and call fit without ckpt_path."
+            )
+        trainer = self.trainer
+        self.restore_weights(checkpoint)
+        states = checkpoint.get("callbacks", {})
+        for callback in trainer.callbacks:
+            if callback.state_key in states:
+                callback.load_state_dict(states[callback.state_key])
+        trainer.hooks.call_on_callbacks("on_load_checkpoint", checkpoint)
+        datamodule = trainer.datamodule
+        if datamodule is not None and "datamodule" in checkpoint:
+            datamodule.load_state_dict(checkpoint["datamodule"])
+            datamodule.on_load_checkpoint(checkpoint)
+
+    def restore_training_state(self, checkpoint: dict[str, Any]) -> None:
+        """Optimizers, schedulers, grad scaler, loop position, metrics and RNG: fit continues exactly there."""
+        trainer = self.trainer
+        trainer.optimization.load_state_dict(checkpoint)
+        trainer.strategy.precision.load_state_dict(checkpoint.get("precision", {}))
+        trainer.progress.load_state_dict(checkpoint)
+        loop = checkpoint.get("loop", {})
+        trainer.metrics_store.load_training_state(loop, loop.get("epoch_finished", True), trainer.global_rank)
+        self._pending_rng = checkpoint.get("rng")
+
+    def restore_rng_if_resuming(self) -> None:
+        """RNG states go back right before the first resumed batch, after anything that may draw from them."""
+        if self._pending_rng is not None:
+            restore_rng_states(self._pending_rng)
+            self._pending_rng = None

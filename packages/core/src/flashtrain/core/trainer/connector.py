@@ -1,0 +1,133 @@
+"""Resolving the Trainer's hardware flags (accelerator, devices, strategy, precision), determinism, and the
+default loggers and callbacks: done once when the Trainer is built, the way Fabric's connector does it."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from flashtrain.core.accelerators import Accelerator, resolve_accelerator
+from flashtrain.core.callbacks.base import Callback
+from flashtrain.core.precision import build_precision
+from flashtrain.core.strategies import DDPStrategy, Strategy, build_strategy
+from flashtrain.core.strategies.cluster import detect_environment
+from flashtrain.core.utilities import checks
+
+
+@dataclass
+class Hardware:
+    accelerator: Accelerator
+    strategy: Strategy
+    num_devices: int
+    num_nodes: int
+
+
+def resolve_hardware(
+    accelerator: str, strategy: str | Strategy, devices: Any, num_nodes: int, precision: str | int, gpus: int | None
+) -> Hardware:
+    """The accelerator and the strategy (with its precision plugin) for the hardware flags."""
+    if gpus is not None:
+        if accelerator not in ("auto", "gpu", "cuda") or devices != "auto":
+            raise ValueError(
+                f"gpus={gpus!r} is shorthand for accelerator='gpu', devices={gpus!r}; do not combine it with "
+                f"accelerator={accelerator!r} or devices={devices!r}."
+            )
+        accelerator, devices = ("gpu", gpus) if gpus else ("cpu", "auto")
+    resolved = resolve_accelerator(accelerator)
+    num_nodes = checks.check_positive_int("num_nodes", num_nodes)
+    num_devices, indices = _parse_devices(devices, resolved, num_nodes)
+    if isinstance(strategy, Strategy):
+        chosen = strategy
+        if isinstance(chosen, DDPStrategy):  # DDPStrategy(...) from the user: the Trainer's flags lay it out
+            chosen.processes_per_node, chosen.num_nodes = num_devices, num_nodes
+    else:
+        chosen = build_strategy(strategy, resolved, num_devices, num_nodes, indices)
+    chosen.accelerator = resolved
+    chosen.precision = build_precision(precision, resolved.name, resolved.autocast_device_type)
+    return Hardware(resolved, chosen, num_devices, num_nodes)
+
+
+def _parse_devices(devices: Any, accelerator: Accelerator, num_nodes: int) -> tuple[int, list[int] | None]:
+    available = accelerator.device_count()
+    if devices == "auto":
+        launched = detect_environment()  # under torchrun / srun: one device per started process
+        return (launched.world_size // num_nodes if launched is not None else 1), None
+    if devices == -1:
+        return max(available, 1), None
+    if isinstance(devices, str):
+        try:
+            devices = [int(d) for d in devices.split(",") if d.strip()] if "," in devices else int(devices)
+        except ValueError:
+            raise ValueError(f"devices={devices!r}: expected an int, a list of indices, -1 or 'auto'.") from None
+    if isinstance(devices, (list, tuple)):
+        bad = [d for d in devices if not isinstance(d, int) or d < 0 or d >= max(available, 1)]
+        if bad or not devices:
+            raise ValueError(
+                f"devices={list(devices)!r}: indices must be in 0..{available - 1} on "
+                f"{accelerator.name} ({available} visible)."
+            )
+        return len(devices), list(devices)
+    if isinstance(devices, bool) or not isinstance(devices, int) or devices < 1:
+        raise ValueError(f"devices must be a positive int, a list of indices, -1 or 'auto', got {devices!r}.")
+    if accelerator.name != "cpu" and devices > available:
+        raise ValueError(f"devices={devices} but only {available} {accelerator.name} device(s) are visible.")
+    return devices, None
+
+
+def set_determinism(deterministic: Any, benchmark: Any) -> None:
+    if deterministic is not None:
+        checks.check_choice("deterministic", deterministic, (True, False, "warn"))
+        torch.use_deterministic_algorithms(bool(deterministic), warn_only=deterministic == "warn")
+        if deterministic:
+            # cuBLAS needs this to be deterministic; it is read when the first CUDA handle is created.
+            os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    if benchmark is not None or deterministic:
+        torch.backends.cudnn.benchmark = bool(benchmark) and not deterministic
+    if deterministic:
+        torch.backends.cudnn.deterministic = True
+
+
+def build_loggers(logger: Any, default_root_dir: str, fast_dev_run: int) -> list[Any]:
+    if fast_dev_run or logger is False:
+        return []
+    if logger is None or logger is True:
+        from flashtrain.core.loggers import TensorBoardLogger
+
+        return [TensorBoardLogger(save_dir=default_root_dir)]
+    return list(logger) if isinstance(logger, Iterable) else [logger]
+
+
+def build_callbacks(
+    callbacks: Any, checkpointing: bool | None, progress_bar: bool | None, summary: bool | None, fast_dev_run: int
+) -> list[Callback]:
+    """The user's callbacks plus the defaults (ModelCheckpoint, ProgressBar, ModelSummary) the flags ask for."""
+    from flashtrain.core.callbacks import ModelCheckpoint, ModelSummary, ProgressBar
+
+    chosen = [callbacks] if isinstance(callbacks, Callback) else list(callbacks or [])
+    for item in chosen:
+        if not isinstance(item, Callback):
+            raise TypeError(f"callbacks must be Callback instances, got {type(item).__name__}.")
+    has_checkpoint = any(isinstance(c, ModelCheckpoint) for c in chosen)
+    if checkpointing is False and has_checkpoint:
+        raise ValueError("enable_checkpointing=False conflicts with a ModelCheckpoint in callbacks; remove one.")
+    if checkpointing is not False and not fast_dev_run and not has_checkpoint:
+        chosen.append(ModelCheckpoint())
+    if progress_bar is not False and not any(isinstance(c, ProgressBar) for c in chosen):
+        chosen.append(ProgressBar())
+    if progress_bar is False:
+        chosen = [c for c in chosen if not isinstance(c, ProgressBar)]
+    if summary is not False and not any(type(c) is ModelSummary for c in chosen) and not fast_dev_run:
+        chosen.append(ModelSummary())
+    return chosen
+
+
+def run_order(callbacks: list[Callback]) -> list[Callback]:
+    """Callbacks in the order their hooks run: the others, then monitoring ones (``runs_last``), then the
+    checkpoint writers, so a checkpoint holds the state every other callback reached at that point (as Lightning)."""
+    from flashtrain.core.callbacks import ModelCheckpoint
+
+    return sorted(callbacks, key=lambda cb: 2 if isinstance(cb, ModelCheckpoint) else int(cb.runs_last))

@@ -1,0 +1,163 @@
+"""``LoopLimits``: the Trainer's loop flags, checked once when the Trainer is built (errors name what is allowed)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from flashtrain.core.utilities import checks
+
+ON_NAN = ("raise", "skip_step", None)
+
+
+@dataclass
+class LoopLimits:
+    """How long and how far each loop runs, and the per-step options; the Trainer's flags of the same names."""
+
+    max_epochs: int
+    min_epochs: int | None
+    max_steps: int
+    min_steps: int | None
+    max_time: float | None
+    limit_train_batches: int | float
+    limit_val_batches: int | float
+    limit_test_batches: int | float
+    limit_predict_batches: int | float
+    overfit_batches: int | float
+    val_check_interval: int | float
+    check_val_every_n_epoch: int | None
+    num_sanity_val_steps: int
+    log_every_n_steps: int
+    accumulate_grad_batches: int
+    gradient_clip_val: float | None
+    gradient_clip_algorithm: str | None
+    fast_dev_run: int
+    on_nan: str | None
+    inference_mode: bool
+    use_distributed_sampler: bool
+    detect_anomaly: bool
+    default_root_dir: str
+
+
+def check_loop_flags(
+    *,
+    fast_dev_run: int | bool,
+    max_epochs: int | None,
+    min_epochs: int | None,
+    max_steps: int,
+    min_steps: int | None,
+    max_time: Any,
+    limit_train_batches: int | float | None,
+    limit_val_batches: int | float | None,
+    limit_test_batches: int | float | None,
+    limit_predict_batches: int | float | None,
+    overfit_batches: int | float,
+    val_check_interval: int | float | None,
+    check_val_every_n_epoch: int | None,
+    num_sanity_val_steps: int | None,
+    log_every_n_steps: int | None,
+    accumulate_grad_batches: int,
+    gradient_clip_val: float | None,
+    gradient_clip_algorithm: str | None,
+    on_nan: str | None,
+    inference_mode: bool,
+    use_distributed_sampler: bool,
+    detect_anomaly: bool,
+    default_root_dir: str | os.PathLike | None,
+) -> LoopLimits:
+    """Validate the loop flags and apply what fast_dev_run and overfit_batches imply."""
+    fast_dev_run = _check_fast_dev_run(
+        fast_dev_run, max_epochs, max_steps, max_time, limit_train_batches, limit_val_batches
+    )
+    if max_epochs is not None and (isinstance(max_epochs, bool) or not isinstance(max_epochs, int) or max_epochs < -1):
+        raise ValueError(f"max_epochs must be an int >= -1 (-1 for no limit) or None, got {max_epochs!r}.")
+    if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < -1:
+        raise ValueError(f"max_steps must be an int >= -1 (-1 for no limit), got {max_steps!r}.")
+    if max_epochs is None:
+        max_epochs = 1000 if max_steps == -1 and max_time is None else -1
+    limits = {
+        "train": checks.check_limit("limit_train_batches", limit_train_batches),
+        "val": checks.check_limit("limit_val_batches", limit_val_batches),
+        "test": checks.check_limit("limit_test_batches", limit_test_batches),
+        "predict": checks.check_limit("limit_predict_batches", limit_predict_batches),
+    }
+    overfit_batches = checks.check_limit("overfit_batches", overfit_batches)
+    if fast_dev_run:
+        max_epochs, max_steps = 1, fast_dev_run
+        limits = dict.fromkeys(limits, fast_dev_run)
+    if overfit_batches:
+        limits["train"] = limits["val"] = overfit_batches
+    if val_check_interval is None:
+        val_check_interval = 1.0
+    if (
+        isinstance(val_check_interval, bool)
+        or not isinstance(val_check_interval, (int, float))
+        or (isinstance(val_check_interval, float) and not 0.0 < val_check_interval <= 1.0)
+        or (isinstance(val_check_interval, int) and val_check_interval < 1)
+    ):
+        raise ValueError(
+            "val_check_interval must be a float in (0.0, 1.0] (fraction of an epoch) or an int >= 1 "
+            f"(every N training batches), got {val_check_interval!r}."
+        )
+    checks.check_positive_int("check_val_every_n_epoch", check_val_every_n_epoch, allow_none=True)
+    if check_val_every_n_epoch is None and not isinstance(val_check_interval, int):
+        raise ValueError("check_val_every_n_epoch=None needs an int val_check_interval (validate every N batches).")
+    sanity = (0 if fast_dev_run else 2) if num_sanity_val_steps is None else num_sanity_val_steps
+    if not isinstance(sanity, int) or sanity < -1:
+        raise ValueError(f"num_sanity_val_steps must be an int >= -1 (-1: all batches), got {num_sanity_val_steps!r}.")
+    if gradient_clip_val is not None and (not isinstance(gradient_clip_val, (int, float)) or gradient_clip_val < 0):
+        raise ValueError(f"gradient_clip_val must be a number >= 0 or None, got {gradient_clip_val!r}.")
+    checks.check_choice("gradient_clip_algorithm", gradient_clip_algorithm, (None, "norm", "value"))
+    return LoopLimits(
+        max_epochs=max_epochs,
+        min_epochs=checks.check_positive_int("min_epochs", min_epochs, allow_none=True, minimum=0),
+        max_steps=max_steps,
+        min_steps=checks.check_positive_int("min_steps", min_steps, allow_none=True, minimum=0),
+        max_time=checks.parse_max_time(max_time),
+        limit_train_batches=limits["train"],
+        limit_val_batches=limits["val"],
+        limit_test_batches=limits["test"],
+        limit_predict_batches=limits["predict"],
+        overfit_batches=overfit_batches,
+        val_check_interval=val_check_interval,
+        check_val_every_n_epoch=check_val_every_n_epoch,
+        num_sanity_val_steps=sanity,
+        log_every_n_steps=checks.check_positive_int(
+            "log_every_n_steps", 50 if log_every_n_steps is None else log_every_n_steps
+        ),
+        accumulate_grad_batches=checks.check_positive_int("accumulate_grad_batches", accumulate_grad_batches),
+        gradient_clip_val=gradient_clip_val,
+        gradient_clip_algorithm=gradient_clip_algorithm,
+        fast_dev_run=fast_dev_run,
+        on_nan=checks.check_choice("on_nan", on_nan, ON_NAN),
+        inference_mode=inference_mode,
+        use_distributed_sampler=use_distributed_sampler,
+        detect_anomaly=detect_anomaly,
+        default_root_dir=os.fspath(default_root_dir) if default_root_dir is not None else os.getcwd(),
+    )
+
+
+def _check_fast_dev_run(
+    value: Any, max_epochs: Any, max_steps: Any, max_time: Any, limit_train: Any, limit_val: Any
+) -> int:
+    if isinstance(value, bool):
+        value = 1 if value else 0
+    if not isinstance(value, int) or value < 0:
+        raise ValueError(f"fast_dev_run must be a bool or an int >= 0 (batches to run), got {value!r}.")
+    if value:
+        conflicts = {
+            "max_epochs": max_epochs,
+            "max_time": max_time,
+            "limit_train_batches": limit_train,
+            "limit_val_batches": limit_val,
+        }
+        set_flags = [name for name, v in conflicts.items() if v is not None]
+        if max_steps != -1:
+            set_flags.insert(0, "max_steps")
+        if set_flags:
+            raise ValueError(
+                f"fast_dev_run={value} sets its own limits (one epoch of {value} batch(es)) and conflicts with "
+                f"{', '.join(set_flags)}. Remove {' and '.join(set_flags)}, or set fast_dev_run=False."
+            )
+    return value

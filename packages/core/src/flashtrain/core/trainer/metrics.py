@@ -1,0 +1,140 @@
+"""``MetricsStore``: what ``self.log`` records and where it goes — the results of the loop running now, the
+metrics that callbacks, loggers and the progress bar read, and the loggers themselves."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+import torch
+
+from flashtrain.core.logging_results import ResultCollection
+from flashtrain.core.strategies import Strategy
+
+
+class MetricsStore:
+    """The one owner of logged values: ``trainer.callback_metrics``, ``logged_metrics`` and
+    ``progress_bar_metrics`` are read from here, and ``send_to_loggers`` is the one way values reach loggers."""
+
+    def __init__(self, loggers: list[Any], strategy: Strategy) -> None:
+        self.loggers = loggers
+        self.strategy = strategy
+        self.train_results = ResultCollection("train")
+        self.results = self.train_results  # where self.log writes right now
+        self.evaluation_metric_names: set[str] = set()  # what the last validation/test logged
+        self._callback: dict[str, torch.Tensor] = {}
+        self._logged: dict[str, torch.Tensor] = {}
+        self._progress_bar: dict[str, torch.Tensor] = {}
+
+    # -- recording ------------------------------------------------------------------------------------------
+    def log(
+        self,
+        hook: str | None,
+        name: str,
+        value: Any,
+        prog_bar: bool,
+        logger: bool,
+        on_step: bool | None,
+        on_epoch: bool | None,
+        reduce_fx: Any,
+        sync_dist: bool,
+        batch_size: int | None,
+    ) -> None:
+        """One ``self.log`` call made from ``hook`` (positional on purpose: it runs every step)."""
+        self.results.log(
+            hook,
+            name,
+            value,
+            prog_bar,
+            logger,
+            on_step,
+            on_epoch,
+            reduce_fx,
+            sync_dist,
+            batch_size,
+            self.strategy.reduce,
+        )
+
+    @contextlib.contextmanager
+    def recording_into(self, results: ResultCollection) -> Iterator[None]:
+        """``self.log`` calls inside go to ``results`` (an evaluation's), then back to where they went before."""
+        previous, self.results = self.results, results
+        try:
+            yield
+        finally:
+            self.results = previous
+
+    # -- reading --------------------------------------------------------------------------------------------
+    @property
+    def callback_metrics(self) -> dict[str, torch.Tensor]:
+        """Every logged value: epoch reductions so far, and the latest step values of this training epoch."""
+        step_metrics = self.train_results.step_metrics()[0]
+        return {**self._callback, **step_metrics} if step_metrics else dict(self._callback)
+
+    @property
+    def logged_metrics(self) -> dict[str, torch.Tensor]:
+        """The values last sent to the loggers."""
+        return dict(self._logged)
+
+    @property
+    def progress_bar_metrics(self) -> dict[str, float]:
+        """Values logged with ``prog_bar=True``, as floats."""
+        step_metrics = self.train_results.step_metrics()[2]
+        merged = {**self._progress_bar, **step_metrics}
+        return {key: float(value) for key, value in merged.items()}
+
+    # -- publishing -----------------------------------------------------------------------------------------
+    def send_to_loggers(self, metrics: dict[str, torch.Tensor], step: int, epoch: int) -> None:
+        """Hand ``metrics`` (plus ``epoch``) to every logger at ``step`` (on rank zero)."""
+        metrics = {**metrics, "epoch": torch.tensor(float(epoch))}
+        self._logged.update(metrics)
+        if self.strategy.is_global_zero:
+            for logger in self.loggers:
+                logger.log_metrics(metrics, step)
+
+    def log_training_step(self, logging_step: int, every_n_steps: int, epoch: int) -> None:
+        """Send this step's training values to the loggers when ``logging_step`` is due."""
+        if self.loggers and (logging_step + 1) % every_n_steps == 0:
+            _, logged, _ = self.train_results.step_metrics()
+            if logged:
+                self.send_to_loggers(logged, logging_step, epoch)
+
+    def publish_epoch(
+        self, results: ResultCollection, step: int, epoch: int, suffix: str = "", log: bool = True
+    ) -> dict[str, torch.Tensor]:
+        """Reduce an epoch's results into the callback/progress-bar metrics (and loggers when ``log``)."""
+        step_cb, _, step_bar = results.step_metrics()
+        callback, logged, bar = results.epoch_metrics(suffix)
+        self._callback.update(step_cb)
+        self._callback.update(callback)
+        self._progress_bar.update(step_bar)
+        self._progress_bar.update(bar)
+        if log and logged and self.loggers:
+            self.send_to_loggers(logged, step, epoch)
+        return callback
+
+    def restore_callback_metrics(self, metrics: dict[str, torch.Tensor]) -> None:
+        """What callbacks had seen when a checkpoint was written (a resumed epoch end needs e.g. its val_loss)."""
+        self._callback.update(metrics)
+
+    def replace_results(self, callback: dict[str, Any], logged: dict[str, Any]) -> None:
+        """Take over metrics computed elsewhere (rank 0 of a ddp_spawn run)."""
+        self._callback, self._logged = dict(callback), dict(logged)
+
+    # -- checkpoints ----------------------------------------------------------------------------------------
+    def training_state(self) -> dict[str, Any]:
+        """The part-finished training epoch's results and the callback metrics, for the checkpoint's ``loop``."""
+        return {
+            "results": self.train_results.state_dict(self.strategy.reduce),
+            "callback_metrics": {
+                key: value.detach().clone()
+                for key, value in self._callback.items()
+                if isinstance(value, torch.Tensor) and value.numel() == 1
+            },
+        }
+
+    def load_training_state(self, loop: dict[str, Any], epoch_finished: bool, global_rank: int) -> None:
+        if not epoch_finished:
+            self.train_results.load_state_dict(loop.get("results", {}), global_rank)
+        self.restore_callback_metrics(loop.get("callback_metrics", {}))

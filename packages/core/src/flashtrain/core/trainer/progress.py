@@ -1,0 +1,172 @@
+"""``FitProgress``: where a fit stands (epoch, step, batches, validation schedule, stop requests) and every rule
+that ends it. Its ``state_dict()`` is the checkpoint's ``epoch``, ``global_step`` and ``loop`` position.
+
+The loops move it forward through its methods; callbacks read it (``trainer.progress``) and may request a stop
+(``trainer.should_stop = True``). Nothing else keeps a copy of these numbers.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+from flashtrain.core.trainer.limits import LoopLimits
+
+_LOOP_KEYS = (
+    "batches_done",
+    "epoch_finished",
+    "val_done_at",
+    "total_train_batches",
+    "batches_that_stepped",
+    "base_seed",
+)
+
+
+class FitProgress:
+    """The position inside ``fit`` and its stop rules (max/min epochs and steps, max_time, should_stop)."""
+
+    def __init__(self, limits: LoopLimits) -> None:
+        self.limits = limits
+        self.current_epoch = 0
+        self.global_step = 0  # optimizer steps taken
+        self.batches_done = 0  # batches of current_epoch already trained on
+        self.epoch_finished = False  # the epoch's end (schedulers, metrics) ran; only its checkpoint callbacks remain
+        self.val_done_at = -1  # batches_done when validation last started in this epoch (-1: not yet)
+        self.total_train_batches = 0  # over all epochs (check_val_every_n_epoch=None counts these)
+        self.batches_that_stepped = 0  # Lightning's logging step: batches that ended with an optimizer step
+        self.base_seed = 0  # every epoch's shuffle order and worker seeds derive from it
+        self.should_stop = False
+        self.is_last_batch = False
+        self.num_training_batches: int | float = 0
+        self.val_check_batch: int | float = math.inf
+        self._started: float | None = None
+
+    # -- the schedule ---------------------------------------------------------------------------------------
+    def configure(self, num_training_batches: int | float) -> None:
+        """Fix the epoch length and the validation interval for this fit."""
+        self.num_training_batches = num_training_batches
+        self.val_check_batch = self._val_check_batch()
+        self.should_stop = False
+
+    def start_clock(self) -> None:
+        """max_time counts from here (the first training batch, after the sanity check)."""
+        self._started = time.monotonic()
+
+    def _val_check_batch(self) -> int | float:
+        interval = self.limits.val_check_interval
+        if isinstance(interval, float):
+            if math.isinf(self.num_training_batches):
+                if interval != 1.0:
+                    raise ValueError(
+                        "val_check_interval as a fraction needs a training dataloader with a length; "
+                        "pass an int (every N batches)."
+                    )
+                return math.inf
+            return max(1, int(self.num_training_batches * interval))
+        if self.limits.check_val_every_n_epoch is not None and interval > self.num_training_batches:
+            raise ValueError(
+                f"val_check_interval={interval} is larger than the {self.num_training_batches} training batches of an "
+                "epoch; lower it, or set check_val_every_n_epoch=None to count batches across epochs."
+            )
+        return interval
+
+    def val_due(self, batch_idx: int, is_last: bool) -> bool:
+        """Whether validation runs after training batch ``batch_idx`` of the current epoch."""
+        every_n_epochs = self.limits.check_val_every_n_epoch
+        if every_n_epochs is None:  # an int interval counted over all epochs
+            return self.total_train_batches % self.val_check_batch == 0
+        if (self.current_epoch + 1) % every_n_epochs != 0:
+            return False
+        if self.val_done_at == batch_idx + 1:
+            return False  # already ran here before a resume
+        if is_last and isinstance(self.limits.val_check_interval, float):
+            return True
+        return (batch_idx + 1) % self.val_check_batch == 0
+
+    def validation_started(self) -> None:
+        # Marked first: a checkpoint written by this validation (on_validation_end) must not run it again on resume.
+        self.val_done_at = self.batches_done
+
+    def estimated_stepping_batches(self) -> int | float:
+        """Optimizer steps the fit will take (for schedulers like OneCycleLR)."""
+        per_epoch = math.ceil(self.num_training_batches / self.limits.accumulate_grad_batches)
+        max_epochs, max_steps = self.limits.max_epochs, self.limits.max_steps
+        by_epochs = per_epoch * max_epochs if max_epochs != -1 else math.inf
+        return min(by_epochs, max_steps) if max_steps != -1 else by_epochs
+
+    # -- moving forward -------------------------------------------------------------------------------------
+    def batch_trained(self, batch_idx: int) -> None:
+        # Moves before on_train_batch_end, so a checkpoint written there resumes after this batch.
+        self.batches_done = batch_idx + 1
+        self.total_train_batches += 1
+
+    def optimizer_stepped(self) -> None:
+        self.global_step += 1
+
+    def logging_step(self) -> int:
+        """Count a batch that stepped; returns the logging step it was logged at."""
+        self.batches_that_stepped += 1
+        return self.batches_that_stepped - 1
+
+    def finish_epoch(self) -> None:
+        self.epoch_finished = True
+
+    def next_epoch(self) -> None:
+        self.current_epoch += 1
+        self.batches_done = 0
+        self.epoch_finished = False
+        self.val_done_at = -1
+
+    # -- stop rules -----------------------------------------------------------------------------------------
+    def max_steps_reached(self) -> bool:
+        return self.limits.max_steps != -1 and self.global_step >= self.limits.max_steps
+
+    def time_up(self) -> bool:
+        max_time = self.limits.max_time
+        return max_time is not None and self._started is not None and time.monotonic() - self._started >= max_time
+
+    def min_reached(self) -> bool:
+        """Whether min_epochs and min_steps are met; a stop request before that is dropped (as in Lightning)."""
+        min_epochs, min_steps = self.limits.min_epochs, self.limits.min_steps
+        epochs_ok = min_epochs is None or self.current_epoch + 1 >= min_epochs
+        steps_ok = min_steps is None or self.global_step >= min_steps
+        if not (epochs_ok and steps_ok):
+            self.should_stop = False
+        return epochs_ok and steps_ok
+
+    def fit_done(self) -> bool:
+        """Checked before each epoch."""
+        if self.max_steps_reached():
+            return True
+        max_epochs = self.limits.max_epochs
+        if max_epochs != -1 and self.current_epoch >= max_epochs:
+            return True
+        if self.num_training_batches == 0:
+            return True
+        return self.should_stop and self.min_reached()
+
+    def stop_inside_epoch(self) -> bool:
+        """Checked after each batch: max_steps, or a stop request (should_stop, max_time) once the minimum is met."""
+        if self.time_up():
+            self.should_stop = True
+        return self.max_steps_reached() or (self.should_stop and self.min_reached())
+
+    # -- checkpoints ----------------------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """The checkpoint's ``epoch``, ``global_step`` and ``loop`` entries."""
+        loop = {key: getattr(self, key) for key in _LOOP_KEYS}
+        return {"epoch": self.current_epoch, "global_step": self.global_step, "loop": loop}
+
+    def load_state_dict(self, checkpoint: dict[str, Any]) -> None:
+        """Continue after what the checkpoint saw: the next epoch if its epoch had finished, else the next batch."""
+        loop = checkpoint.get("loop", {})
+        finished = loop.get("epoch_finished", True)
+        self.current_epoch = checkpoint["epoch"] + (1 if finished else 0)
+        self.global_step = checkpoint["global_step"]
+        self.batches_done = 0 if finished else loop.get("batches_done", 0)
+        self.epoch_finished = False
+        self.val_done_at = -1 if finished else loop.get("val_done_at", -1)
+        self.total_train_batches = loop.get("total_train_batches", 0)
+        self.batches_that_stepped = loop.get("batches_that_stepped", self.global_step)
+        self.base_seed = loop.get("base_seed", self.base_seed)

@@ -1,0 +1,53 @@
+"""SIGTERM / SIGINT during ``fit``: remember the signal, let the loop finish the optimizer step, save, and exit."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any, NoReturn
+
+
+class SignalHandler:
+    """Owns the signal handlers of a fit and the signal received, if any (``received``)."""
+
+    def __init__(self) -> None:
+        self.received: int | None = None
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[None]:
+        """Handle SIGTERM and SIGINT inside the block (main thread only), then put the previous handlers back."""
+        self.received = None
+        previous: dict[int, Any] = {}
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                previous[signum] = signal.getsignal(signum)
+                signal.signal(signum, self._on_signal)
+        try:
+            yield
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        if self.received is not None and signum == signal.SIGINT:
+            raise KeyboardInterrupt  # a second Ctrl-C stops at once
+        self.received = signum
+
+    def request(self, signum: int = signal.SIGTERM) -> None:
+        """Stop as if ``signum`` had arrived here (another rank received it)."""
+        if self.received is None:
+            self.received = signum
+
+    def stop(self, save: Callable[[], str], step: int) -> NoReturn:
+        """Save through ``save`` (which returns the path written), say where, and end the process's run."""
+        signum = self.received
+        assert signum is not None
+        path = save()
+        name = signal.Signals(signum).name
+        print(f"{name} received: saved {path} at step {step}; resume with ckpt_path='last'.", file=sys.stderr)
+        if signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        raise SystemExit(128 + signum)

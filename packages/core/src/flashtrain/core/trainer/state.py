@@ -1,0 +1,50 @@
+"""``TrainerState``: which entry point is running (``fn``), which loop inside it (``stage``), and how it ended."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+
+class TrainerFn(str, Enum):
+    """The entry point called: ``trainer.state.fn == "fit"`` works as with Lightning's enum."""
+
+    FITTING = "fit"
+    VALIDATING = "validate"
+    TESTING = "test"
+    PREDICTING = "predict"
+
+
+class RunningStage(str, Enum):
+    """The loop running inside the entry point."""
+
+    TRAINING = "train"
+    SANITY_CHECKING = "sanity_check"
+    VALIDATING = "validate"
+    TESTING = "test"
+    PREDICTING = "predict"
+
+
+class TrainerStatus(str, Enum):
+    INITIALIZING = "initializing"
+    RUNNING = "running"
+    FINISHED = "finished"
+    INTERRUPTED = "interrupted"  # KeyboardInterrupt, SystemExit (a signal)
+    FAILED = "failed"  # any other exception
+
+
+@dataclass
+class TrainerState:
+    """Where the trainer is: set by the trainer's entry points and loops, read by callbacks (``trainer.state``)."""
+
+    fn: TrainerFn | None = None
+    stage: RunningStage | None = None
+    status: TrainerStatus = TrainerStatus.INITIALIZING
+
+    @property
+    def finished(self) -> bool:
+        return self.status == TrainerStatus.FINISHED
+
+    @property
+    def stopped(self) -> bool:
+        return self.status in (TrainerStatus.FINISHED, TrainerStatus.INTERRUPTED, TrainerStatus.FAILED)
