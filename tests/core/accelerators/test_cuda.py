@@ -1,5 +1,5 @@
 """CUDA paths: device transfer, 16-mixed with gradient scaling, bf16-mixed. Skipped where no GPU is visible
-(CI has none); run them on a GPU machine with `python -m pytest tests/core/test_cuda.py`."""
+(CI has none); run them on a GPU machine with `python -m pytest tests/core/accelerators/test_cuda.py`."""
 
 from __future__ import annotations
 
