@@ -92,9 +92,7 @@ def worker(args: argparse.Namespace) -> None:
         "parameter_bytes": sum(_local_bytes(p) for p in parameters),
         "state_bytes": sum(_local_bytes(p) + _local_bytes(p.grad) for p in parameters)
         + sum(_local_bytes(v) for v in optimizer_state if isinstance(v, torch.Tensor)),
-        "peak_bytes": (
-            torch.cuda.max_memory_allocated() if args.accelerator == "gpu" else _rss_bytes() - baseline
-        ),
+        "peak_bytes": (torch.cuda.max_memory_allocated() if args.accelerator == "gpu" else _rss_bytes() - baseline),
     }
     reports = [None] * trainer.world_size
     torch.distributed.all_gather_object(reports, report)
@@ -133,7 +131,11 @@ def main() -> None:
                 f"{strategy:6} {rank:>4} {report['parameter_bytes'] / 2**20:>15.1f} "
                 f"{report['state_bytes'] / 2**20:>23.1f} {report['peak_bytes'] / 2**20:>16.1f}"
             )
-    for key, label in (("parameter_bytes", "parameters"), ("state_bytes", "params+grads+optim"), ("peak_bytes", "peak")):
+    for key, label in (
+        ("parameter_bytes", "parameters"),
+        ("state_bytes", "params+grads+optim"),
+        ("peak_bytes", "peak"),
+    ):
         ratio = max(r[key] for r in results["fsdp"]) / max(r[key] for r in results["ddp"])
         print(f"FSDP / DDP per-rank {label}: {ratio:.2f}")
 

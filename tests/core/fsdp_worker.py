@@ -123,7 +123,10 @@ def main() -> None:
     train, val = data(args.batch_size)
     callbacks = [ModelCheckpoint(save_top_k=-1, save_last=True)]
     if args.kill_at_step >= 0:
-        callbacks = [ModelCheckpoint(every_n_train_steps=1, save_top_k=2, save_last=True), KillAtStep(args.kill_at_step)]
+        callbacks = [
+            ModelCheckpoint(every_n_train_steps=1, save_top_k=2, save_last=True),
+            KillAtStep(args.kill_at_step),
+        ]
     trainer = Trainer(
         accelerator="cpu",
         devices=args.devices,

@@ -20,7 +20,9 @@ TOLERANCE = 1e-5
 TORCHRUN = ("-m", "torch.distributed.run", "--nproc-per-node", "2")
 
 
-def run_worker(out: Path, *args: str, launcher: tuple[str, ...] = (), timeout: float = 180) -> subprocess.CompletedProcess:
+def run_worker(
+    out: Path, *args: str, launcher: tuple[str, ...] = (), timeout: float = 180
+) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_PORT")}
     env["OMP_NUM_THREADS"] = "1"
     env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])  # the worker imports tests.core.fsdp_worker
@@ -56,7 +58,6 @@ def fsdp_run(tmp_path_factory) -> tuple[Path, dict]:
     done = run_worker(out, "--strategy", "fsdp")
     assert done.returncode == 0, done.stderr
     return out, result(out)
-
 
 
 @pytest.mark.slow
@@ -181,11 +182,12 @@ def test_bad_options_are_refused_with_the_fix(kwargs, error, match):
 
 
 def test_float16_mixed_precision_is_refused_before_sharding():
-    from flashtrain.core import Trainer
+    from flashtrain.core.precision.mixed import MixedPrecision
 
-    trainer = Trainer(strategy="fsdp", accelerator="cpu", devices=1, precision="16-mixed", logger=False)
+    strategy = FSDPStrategy()
+    strategy.precision = MixedPrecision("16-mixed", "cpu")  # what a GPU run with precision="16-mixed" sets
     with pytest.raises(ValueError, match="does not support precision='16-mixed'.*bf16-mixed"):
-        trainer.strategy.setup_module(torch.nn.Linear(2, 2), training=True)
+        strategy.setup_module(torch.nn.Linear(2, 2), training=True)
 
 
 def test_a_sharded_checkpoint_is_refused_by_an_unsharded_module(tmp_path):

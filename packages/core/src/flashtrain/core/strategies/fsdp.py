@@ -148,12 +148,12 @@ class FSDPStrategy(DDPStrategy):
         # Like DDP: every rank starts from rank 0's weights (a model built without a common seed would
         # otherwise be stitched together from different initialisations).
         self._broadcast_materialised_states(module)
-        for target in self._matching_submodules(module, self.activation_checkpointing_policy):
+        for target in matching_submodules(module, self.activation_checkpointing_policy):
             from torch.distributed._composable import checkpoint  # keeps parameter names (no wrapper module)
 
             checkpoint(target)
         options = self._fully_shard_options()
-        for target in self._shard_units(module):
+        for target in shard_units(module, self.auto_wrap_policy):
             fully_shard(target, reshard_after_forward=self.reshard_after_forward, **options)
         # The root's parameters are needed again right at the start of backward: torch keeps them by default.
         fully_shard(module, reshard_after_forward=None if self.reshard_after_forward is True else False, **options)
@@ -190,33 +190,6 @@ class FSDPStrategy(DDPStrategy):
             policy = self.cpu_offload
             options["offload_policy"] = policy if isinstance(policy, CPUOffloadPolicy) else CPUOffloadPolicy()
         return options
-
-    def _shard_units(self, module: torch.nn.Module) -> list[torch.nn.Module]:
-        """Submodules that become their own shard unit, children before parents (the order fully_shard needs)."""
-        policy = self.auto_wrap_policy
-        if policy is None:
-            policy = _no_split_classes(module) or None
-        if policy is None:
-            return []
-        if isinstance(policy, int):
-            return _units_by_size(module, policy)
-        return self._matching_submodules(module, policy)
-
-    @staticmethod
-    def _matching_submodules(module: torch.nn.Module, policy: Any) -> list[torch.nn.Module]:
-        if policy is None:
-            return []
-        if callable(policy) and not isinstance(policy, (set, frozenset, list, tuple)):
-            matches = policy
-        else:
-            classes = tuple(item for item in policy if isinstance(item, type))
-            names = {item for item in policy if isinstance(item, str)}
-
-            def matches(candidate: torch.nn.Module) -> bool:
-                return isinstance(candidate, classes) or type(candidate).__name__ in names
-
-        found = [sub for name, sub in module.named_modules() if name and matches(sub)]
-        return found[::-1]  # named_modules lists parents first
 
     def _broadcast_materialised_states(self, module: torch.nn.Module) -> None:
         if self.world_size == 1:
@@ -486,6 +459,37 @@ def _to_name_layout(state: dict[str, Any], order: list[str]) -> dict[str, Any]:
     return {"state": {position[int(i)]: value for i, value in state["state"].items()}, "param_groups": groups}
 
 
+def shard_units(module: torch.nn.Module, policy: WrapPolicy = None) -> list[torch.nn.Module]:
+    """The submodules that ``auto_wrap_policy`` makes their own shard unit, children before parents (the order
+    ``fully_shard`` needs); see :class:`FSDPStrategy` for the policy forms."""
+    policy = _check_policy("auto_wrap_policy", policy, allow_size=True)
+    if policy is None:
+        policy = frozenset(_no_split_classes(module)) or None
+    if policy is None:
+        return []
+    if isinstance(policy, int):
+        return _units_by_size(module, policy)
+    return matching_submodules(module, policy)
+
+
+def matching_submodules(module: torch.nn.Module, policy: Any) -> list[torch.nn.Module]:
+    """Submodules (not ``module`` itself) of the given classes / class names, or for which ``policy(sub)`` is
+    true; children before parents."""
+    if policy is None:
+        return []
+    if callable(policy) and not isinstance(policy, (set, frozenset, list, tuple)):
+        matches = policy
+    else:
+        classes = tuple(item for item in policy if isinstance(item, type))
+        names = {item for item in policy if isinstance(item, str)}
+
+        def matches(candidate: torch.nn.Module) -> bool:
+            return isinstance(candidate, classes) or type(candidate).__name__ in names
+
+    found = [sub for name, sub in module.named_modules() if name and matches(sub)]
+    return found[::-1]  # named_modules lists parents first
+
+
 def _no_split_classes(module: torch.nn.Module) -> set[str]:
     """Layer classes that Hugging Face models declare must not be split (their transformer blocks)."""
     names: set[str] = set()
@@ -524,10 +528,14 @@ def _check_policy(flag: str, policy: Any, allow_size: bool) -> Any:
         )
     if isinstance(policy, int):
         return policy
-    if isinstance(policy, type) or isinstance(policy, str):
+    if isinstance(policy, (type, str)):
         policy = [policy]
     items = list(policy) if isinstance(policy, Iterable) else [policy]
-    bad = [item for item in items if not (isinstance(item, str) or (isinstance(item, type) and issubclass(item, torch.nn.Module)))]
+    bad = [
+        item
+        for item in items
+        if not (isinstance(item, str) or (isinstance(item, type) and issubclass(item, torch.nn.Module)))
+    ]
     if bad or not items:
         raise TypeError(
             f"FSDPStrategy({flag}=...): every entry must be a torch.nn.Module subclass or a class name, got "
