@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from flashtrain.core.checkpoint.io import load_checkpoint
+from flashtrain.core.checkpoint.io import CheckpointError, load_checkpoint
 from flashtrain.core.strategies import FSDPStrategy
 from flashtrain.core.strategies.cluster import free_port
-from flashtrain.core.strategies.fsdp import ShardedEntry
+from flashtrain.core.strategies.fsdp import ShardedEntry, consolidate_checkpoint
 
 WORKER = str(Path(__file__).with_name("fsdp_worker.py"))
 TOLERANCE = 1e-5
@@ -140,6 +140,19 @@ def test_sigkill_mid_epoch_and_resume_from_a_sharded_checkpoint_equals_the_unint
     resumed = result(tmp_path)
     assert resumed["global_step"] == 18
     assert_same_weights(resumed, uninterrupted, atol=0)
+
+    # One process: the folder is refused with the way out, which gives a file load_from_checkpoint reads.
+    from tests.core.fsdp_worker import Regression
+
+    with pytest.raises(CheckpointError, match="is a sharded checkpoint folder.*consolidate_checkpoint"):
+        Regression.load_from_checkpoint(str(last))
+    consolidate_checkpoint(str(last), str(tmp_path / "full.ckpt"))
+    model = Regression.load_from_checkpoint(str(tmp_path / "full.ckpt"))
+    for name, value in model.state_dict().items():
+        torch.testing.assert_close(value, resumed["weights"][name], atol=0, rtol=0)
+    full = load_checkpoint(str(tmp_path / "full.ckpt"))
+    assert full["global_step"] == 18
+    assert sorted(full["optimizer_states"][0]["state"]) == list(range(len(resumed["weights"])))
 
 
 @pytest.mark.slow

@@ -381,6 +381,37 @@ def save_sharded_checkpoint(strategy: FSDPStrategy, checkpoint: dict[str, Any], 
     strategy.barrier()
 
 
+def consolidate_checkpoint(folder: str, path: str) -> None:
+    """Turn a sharded checkpoint folder into one full checkpoint file, in a single process (no GPUs or process
+    group needed): the format ``state_dict_type="full"`` writes, which ``Module.load_from_checkpoint`` and every
+    strategy read.
+
+    Args:
+        folder: The ``name.ckpt/`` folder written with ``FSDPStrategy(state_dict_type="sharded")``.
+        path: The file to write.
+    """
+    import tempfile
+
+    from torch.distributed.checkpoint.format_utils import dcp_to_torch_save
+
+    from flashtrain.core.checkpoint.io import save_checkpoint_file
+
+    folder = os.fspath(folder)
+    checkpoint = FSDPStrategy().load_checkpoint(folder)  # the meta file, checked
+    with tempfile.TemporaryDirectory() as scratch:
+        merged = os.path.join(scratch, "merged.pt")
+        dcp_to_torch_save(folder, merged)
+        shards = torch.load(merged, weights_only=False)  # written just now from the folder's tensors
+    checkpoint["state_dict"] = shards["state_dict"]
+    if "optimizer_states" in checkpoint:
+        states = shards.get("optimizer_states", {})
+        checkpoint["optimizer_states"] = [
+            _to_index_layout(state, [name for group in state["param_groups"] for name in group["params"]])
+            for _, state in sorted(states.items(), key=lambda item: int(item[0]))
+        ]
+    save_checkpoint_file(checkpoint, os.fspath(path))
+
+
 def _replace_folder(new: str, target: str) -> None:
     parent, name = os.path.split(target)
     old = os.path.join(parent, f".old-{name}-{uuid.uuid4().hex[:8]}")
