@@ -25,8 +25,10 @@ class Block(torch.nn.Module):
     def __init__(self, width: int) -> None:
         super().__init__()
         self.linear = torch.nn.Linear(width, width)
+        self.training_forwards = 0  # twice per batch when activation checkpointing recomputes it in backward
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.training_forwards += int(self.training)
         return torch.tanh(self.linear(x))
 
 
@@ -88,9 +90,13 @@ def data(batch_size: int) -> tuple[DataLoader, DataLoader]:
     return train, val
 
 
-def build_strategy(name: str):
+def build_strategy(name: str, activation_checkpointing: bool = False, reshard: bool = True):
     if name == "fsdp":
-        return FSDPStrategy(auto_wrap_policy={Block})
+        return FSDPStrategy(
+            auto_wrap_policy={Block},
+            activation_checkpointing_policy={Block} if activation_checkpointing else None,
+            reshard_after_forward=reshard,
+        )
     if name == "fsdp_sharded":
         return FSDPStrategy(auto_wrap_policy={Block}, state_dict_type="sharded")
     return name
@@ -117,6 +123,9 @@ def main() -> None:
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--ckpt", default=None)
     parser.add_argument("--configure-model", action="store_true")
+    parser.add_argument("--activation-checkpointing", action="store_true")
+    parser.add_argument("--no-reshard", action="store_true")
+    parser.add_argument("--validate-uneven", action="store_true")
     args = parser.parse_args()
 
     seed_everything(7)
@@ -130,7 +139,7 @@ def main() -> None:
     trainer = Trainer(
         accelerator="cpu",
         devices=args.devices,
-        strategy=build_strategy(args.strategy),
+        strategy=build_strategy(args.strategy, args.activation_checkpointing, not args.no_reshard),
         max_epochs=args.max_epochs,
         accumulate_grad_batches=args.accumulate,
         gradient_clip_val=0.5,
@@ -143,6 +152,13 @@ def main() -> None:
     )
     model = Regression(build_in_configure_model=args.configure_model)
     trainer.fit(model, train, val, ckpt_path=args.ckpt or ("last" if args.resume else None))
+    uneven_error = ""
+    if args.validate_uneven:  # 21 samples: 11 for rank 0 (2 batches of 10), 10 for rank 1 (1 batch)
+        x = torch.randn(21, 8)
+        try:
+            trainer.validate(model, DataLoader(TensorDataset(x, x[:, :1]), batch_size=10), verbose=False)
+        except ValueError as error:
+            uneven_error = str(error)
     weights = full_weights(model)
     parameter = model.net[1].linear.weight
     local = parameter.to_local() if hasattr(parameter, "to_local") else parameter
@@ -156,6 +172,8 @@ def main() -> None:
                 "parameter_type": type(parameter).__name__,
                 "local_shape": tuple(local.shape),
                 "built_on": model.built_on,
+                "block_training_forwards": model.net[1].training_forwards,
+                "uneven_error": uneven_error,
                 "last_model_path": trainer.checkpoint_callback.last_model_path,
             },
             os.path.join(args.out, "result.pt"),

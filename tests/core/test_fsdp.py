@@ -77,12 +77,18 @@ def test_fsdp_shards_the_parameters_and_trains_like_one_process_and_like_ddp(sin
 
 
 @pytest.mark.slow
-def test_accumulation_under_torchrun_matches_one_process(single_process, tmp_path):
-    done = run_worker(tmp_path, "--strategy", "fsdp", "--batch-size", "4", "--accumulate", "2", launcher=TORCHRUN)
+def test_accumulation_activation_checkpointing_no_reshard_under_torchrun_match_one_process(single_process, tmp_path):
+    done = run_worker(
+        tmp_path,
+        *("--strategy", "fsdp", "--batch-size", "4", "--accumulate", "2", "--activation-checkpointing", "--no-reshard"),
+        launcher=TORCHRUN,
+    )
     assert done.returncode == 0, done.stderr
     accumulated = result(tmp_path)
     assert accumulated["global_step"] == 18
     assert_same_weights(accumulated, single_process)
+    assert accumulated["block_training_forwards"] == 2 * 36  # 36 micro-batches, each block recomputed in backward
+    assert single_process["block_training_forwards"] == 18
 
 
 @pytest.mark.slow
@@ -157,7 +163,9 @@ def test_sigkill_mid_epoch_and_resume_from_a_sharded_checkpoint_equals_the_unint
 
 @pytest.mark.slow
 def test_configure_model_builds_on_the_meta_device_and_materialises_sharded(tmp_path):
-    done = run_worker(tmp_path, "--strategy", "fsdp", "--configure-model", "--max-epochs", "2")
+    done = run_worker(
+        tmp_path, "--strategy", "fsdp", "--configure-model", "--max-epochs", "2", "--validate-uneven", launcher=TORCHRUN
+    )
     assert done.returncode == 0, done.stderr
     meta_built = result(tmp_path)
     assert meta_built["built_on"] == "meta"
@@ -166,6 +174,11 @@ def test_configure_model_builds_on_the_meta_device_and_materialises_sharded(tmp_
     assert all(torch.isfinite(value).all() for value in weights.values())
     assert weights["net.1.linear.weight"].std() > 0.05  # initialised by reset_parameters, not left empty
     assert meta_built["metrics"]["train_loss_epoch"] < 0.5
+    # Evaluation shares that differ by a batch would leave one rank waiting in a gather: refused instead.
+    assert (
+        "needs every rank to run the same number of evaluation batches, but the ranks got [2, 1]"
+        in (meta_built["uneven_error"])
+    )
 
 
 # -- in one process: flags and errors ---------------------------------------------------------------------------
