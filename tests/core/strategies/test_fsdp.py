@@ -25,7 +25,6 @@ def run_worker(
 ) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_PORT")}
     env["OMP_NUM_THREADS"] = "1"
-    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[2])  # the worker imports tests.core.fsdp_worker
     if launcher:
         launcher = (*launcher, "--master-port", str(free_port()))
     command = [sys.executable, *launcher, WORKER, "--out", str(out), *args]
@@ -93,7 +92,7 @@ def test_accumulation_activation_checkpointing_no_reshard_under_torchrun_match_o
 
 @pytest.mark.slow
 def test_full_checkpoint_is_a_plain_file_that_predicts_in_one_process(fsdp_run):
-    from tests.core.fsdp_worker import Regression, data
+    from tests.core.strategies.fsdp_worker import Regression, data
 
     out, fsdp = fsdp_run
     last = Path(fsdp["last_model_path"])
@@ -148,7 +147,7 @@ def test_sigkill_mid_epoch_and_resume_from_a_sharded_checkpoint_equals_the_unint
     assert_same_weights(resumed, uninterrupted, atol=0)
 
     # One process: the folder is refused with the way out, which gives a file load_from_checkpoint reads.
-    from tests.core.fsdp_worker import Regression
+    from tests.core.strategies.fsdp_worker import Regression
 
     with pytest.raises(CheckpointError, match="is a sharded checkpoint folder.*consolidate_checkpoint"):
         Regression.load_from_checkpoint(str(last))
