@@ -6,6 +6,7 @@ import glob
 import math
 import os
 import re
+import shutil
 from typing import Any
 
 import torch
@@ -199,7 +200,7 @@ class ModelCheckpoint(Callback):
         for old in stale:
             self.best_k_models.pop(old, None)
             if old != path and trainer.is_global_zero and os.path.exists(old):
-                os.remove(old)
+                shutil.rmtree(old) if os.path.isdir(old) else os.remove(old)  # sharded checkpoints are folders
 
     def format_checkpoint_path(self, epoch: int, step: int, metrics: dict[str, Any]) -> str:
         """The file path for a checkpoint at (epoch, step) with these metrics."""

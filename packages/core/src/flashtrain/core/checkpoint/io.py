@@ -62,6 +62,12 @@ def load_checkpoint(path: str, map_location: Any = "cpu") -> dict[str, Any]:
             or comes from a newer flashtrain.
     """
     path = os.fspath(path)
+    if os.path.isfile(os.path.join(path, "meta.pt")):
+        raise CheckpointError(
+            f"{path} is a sharded checkpoint folder (FSDPStrategy(state_dict_type='sharded')). Resume it with "
+            "Trainer(strategy=FSDPStrategy(state_dict_type='sharded'), ...), or make one file of it with "
+            "flashtrain.core.strategies.fsdp.consolidate_checkpoint(folder, 'full.ckpt')."
+        )
     if not os.path.isfile(path):
         raise FileNotFoundError(f"Checkpoint file not found: {path}")
     try:

@@ -7,10 +7,11 @@ from typing import Any
 from flashtrain.core.accelerators import Accelerator
 from flashtrain.core.strategies.base import Strategy
 from flashtrain.core.strategies.ddp import DDPSpawnStrategy, DDPStrategy
+from flashtrain.core.strategies.fsdp import FSDPStrategy
 from flashtrain.core.strategies.single_device import SingleDeviceStrategy
 from flashtrain.core.strategies.xla import XLAStrategy
 
-STRATEGY_NAMES = ("auto", "single_device", "ddp", "ddp_find_unused_parameters_true", "ddp_spawn", "xla")
+STRATEGY_NAMES = ("auto", "single_device", "ddp", "ddp_find_unused_parameters_true", "ddp_spawn", "fsdp", "xla")
 
 
 def build_strategy(
@@ -32,6 +33,8 @@ def build_strategy(
             raise ValueError(
                 f"strategy='single_device' uses one device; got devices={num_devices}, num_nodes={num_nodes}."
             )
+    elif name == "fsdp":
+        return FSDPStrategy(num_devices, num_nodes, device_indices)
     elif name != "auto" or num_devices > 1 or num_nodes > 1:
         return (DDPSpawnStrategy if name == "ddp_spawn" else DDPStrategy)(
             num_devices,
@@ -47,6 +50,7 @@ __all__ = [
     "STRATEGY_NAMES",
     "DDPSpawnStrategy",
     "DDPStrategy",
+    "FSDPStrategy",
     "SingleDeviceStrategy",
     "Strategy",
     "XLAStrategy",
