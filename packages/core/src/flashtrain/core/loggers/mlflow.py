@@ -24,9 +24,10 @@ class MLFlowLogger(Logger):
         experiment_name: MLflow experiment; created on first use if it does not exist.
         run_name: Name shown for the run in the MLflow UI.
         tracking_uri: Where the store is: ``"sqlite:///mlflow.db"``, ``"file:./mlruns"``, ``"http://host:5000"``...
-            Defaults to ``$MLFLOW_TRACKING_URI``, else a file store in ``save_dir``.
+            Defaults to ``$MLFLOW_TRACKING_URI``, else an SQLite store ``<save_dir>/mlflow.db`` with artifacts in
+            ``<save_dir>/artifacts`` (MLflow 3 refuses new file stores; Lightning's default was ``file:./mlruns``).
         tags: Tags set on the run.
-        save_dir: Folder of the file store when no tracking URI is given; also where this run's local files
+        save_dir: Folder of the default store when no tracking URI is given; also where this run's local files
             (checkpoints) go: ``<save_dir>/<experiment_id>/<run_id>``.
         prefix: Put before every metric name (``"<prefix>-<name>"``).
         artifact_location: Artifact root for a newly created experiment.
@@ -48,7 +49,11 @@ class MLFlowLogger(Logger):
         tracking_uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI")
         self._save_dir = os.fspath(save_dir) if save_dir is not None else "./mlruns"
         if tracking_uri is None:
-            tracking_uri = "file:" + os.path.abspath(fs.local(self._save_dir))
+            folder = os.path.abspath(fs.local(self._save_dir))
+            os.makedirs(folder, exist_ok=True)
+            tracking_uri = "sqlite:///" + os.path.join(folder, "mlflow.db")
+            if artifact_location is None:
+                artifact_location = "file:" + os.path.join(folder, "artifacts")
         self._tracking_uri = tracking_uri
         self._experiment_name = experiment_name
         self._run_name = run_name
@@ -77,7 +82,10 @@ class MLFlowLogger(Logger):
 
             client = MlflowClient(tracking_uri=self._tracking_uri)
             if self._run_id is not None:
-                self._experiment_id = client.get_run(self._run_id).info.experiment_id
+                run = client.get_run(self._run_id)
+                self._experiment_id = run.info.experiment_id
+                if run.info.status != "RUNNING":  # a resumed fit continues the run it stopped
+                    client.update_run(self._run_id, status="RUNNING")
             else:
                 found = client.get_experiment_by_name(self._experiment_name)
                 if found is not None:
