@@ -46,7 +46,8 @@ def trial_trainer(trainer: Any, callbacks: list[Callback], max_steps: int, limit
     trial.callbacks = list(callbacks)
     trial.loggers = []
     trial.max_steps = max_steps
-    trial.max_epochs = -1
+    # Enough epochs for max_steps on any data, yet finite: callbacks may size themselves by it (e.g. SWA).
+    trial.max_epochs = max(trainer.max_epochs, max_steps)
     trial.max_time = None
     trial.limit_val_batches = limit_val_batches
     trial.num_sanity_val_steps = 0
