@@ -61,9 +61,9 @@ def run(root, stop_at=None, ckpt_path=None, max_epochs=3, logger=None):
 def test_a_run_on_a_memory_url_writes_there_and_resumes_exactly(memory_root, tmp_path):
     memory, root = memory_root
     full, _ = run(str(tmp_path / "local"))
-    with pytest.warns(UserWarning, match=rf"TensorBoard cannot write to {root}/logs/version_0 directly"):
-        with pytest.raises(RuntimeError, match="interrupted"):
-            run(root, stop_at=7)
+    warning = rf"TensorBoard cannot write to {root}/logs/version_0 directly"
+    with pytest.warns(UserWarning, match=warning), pytest.raises(RuntimeError, match="interrupted"):
+        run(root, stop_at=7)
     inner = f"/{tmp_path.name}/logs/version_0"
     assert load_checkpoint(f"{root}/logs/version_0/checkpoints/last.ckpt")["global_step"] == 6
     with pytest.warns(UserWarning, match="TensorBoard cannot write"):

@@ -89,7 +89,8 @@ def wandb_records(path):
     """Records of a W&B run file: wandb's LevelDB-style log (32 KiB blocks of crc/length/type-framed chunks)."""
     from wandb.proto import wandb_internal_pb2
 
-    data = open(path, "rb").read()
+    with open(path, "rb") as handle:
+        data = handle.read()
     assert data[:4] == b":W&B"
     position, block, pending = 7, 32768, b""
     while position + 7 <= len(data):

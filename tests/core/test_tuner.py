@@ -120,7 +120,9 @@ def test_lr_find_needs_a_rate_to_set_and_an_untrained_trainer():
         Tuner(quiet_trainer()).lr_find(NoRate(), loader())
     trainer = quiet_trainer(max_steps=2)
     trainer.fit(RegressionModule(), loader())
-    with pytest.raises(ValueError, match=r"needs a Trainer that has not trained yet \(this one is at epoch 0, step 2\)"):
+    with pytest.raises(
+        ValueError, match=r"needs a Trainer that has not trained yet \(this one is at epoch 0, step 2\)"
+    ):
         Tuner(trainer).lr_find(RegressionModule(), loader())
 
 

@@ -100,7 +100,10 @@ class StopAt(Callback):
 def averaging_run(tmp_path, make_callback, stop_at=None, ckpt_path=None):
     seed_everything(0)
     model = RegressionModule()
-    callbacks = [make_callback(), ModelCheckpoint(dirpath=str(tmp_path), every_n_train_steps=1, save_last=True, save_top_k=0)]
+    callbacks = [
+        make_callback(),
+        ModelCheckpoint(dirpath=str(tmp_path), every_n_train_steps=1, save_last=True, save_top_k=0),
+    ]
     if stop_at is not None:
         callbacks.insert(0, StopAt(stop_at))
     trainer = quiet_trainer(max_epochs=4, enable_checkpointing=True, callbacks=callbacks)
@@ -134,7 +137,11 @@ def test_resume_without_the_average_state_differs(tmp_path):
         averaging_run(tmp_path / "cut", make, stop_at=13)
     path = tmp_path / "cut" / "last.ckpt"
     checkpoint = torch.load(path, weights_only=True)
-    assert set(checkpoint["callbacks"]["EMAWeightAveraging"]) == {"average", "latest_update_step", "latest_update_epoch"}
+    assert set(checkpoint["callbacks"]["EMAWeightAveraging"]) == {
+        "average",
+        "latest_update_step",
+        "latest_update_epoch",
+    }
     del checkpoint["callbacks"]["EMAWeightAveraging"]
     torch.save(checkpoint, path)
     resumed = averaging_run(tmp_path / "cut", make, ckpt_path=str(path))

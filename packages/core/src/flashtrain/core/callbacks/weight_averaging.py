@@ -167,8 +167,14 @@ class EMAWeightAveraging(WeightAveraging):
     ) -> None:
         if isinstance(decay, bool) or not isinstance(decay, (int, float)) or not 0.0 <= decay <= 1.0:
             raise ValueError(f"EMAWeightAveraging decay must be a number in [0, 1], got {decay!r}.")
-        if isinstance(update_every_n_steps, bool) or not isinstance(update_every_n_steps, int) or update_every_n_steps < 1:
-            raise ValueError(f"EMAWeightAveraging update_every_n_steps must be an int >= 1, got {update_every_n_steps!r}.")
+        if (
+            isinstance(update_every_n_steps, bool)
+            or not isinstance(update_every_n_steps, int)
+            or update_every_n_steps < 1
+        ):
+            raise ValueError(
+                f"EMAWeightAveraging update_every_n_steps must be an int >= 1, got {update_every_n_steps!r}."
+            )
         super().__init__(device=device, use_buffers=use_buffers, multi_avg_fn=get_ema_multi_avg_fn(decay))
         self.decay = decay
         self.update_every_n_steps = update_every_n_steps
@@ -215,16 +221,25 @@ class StochasticWeightAveraging(WeightAveraging):
     ) -> None:
         lrs = swa_lrs if isinstance(swa_lrs, (list, tuple)) else [swa_lrs]
         if not lrs or any(isinstance(lr, bool) or not isinstance(lr, (int, float)) or lr <= 0 for lr in lrs):
-            raise ValueError(f"StochasticWeightAveraging swa_lrs must be a float > 0 or a list of them, got {swa_lrs!r}.")
+            raise ValueError(
+                f"StochasticWeightAveraging swa_lrs must be a float > 0 or a list of them, got {swa_lrs!r}."
+            )
         wrong_int = isinstance(swa_epoch_start, int) and swa_epoch_start < 1
         wrong_float = isinstance(swa_epoch_start, float) and not 0.0 < swa_epoch_start <= 1.0
-        if isinstance(swa_epoch_start, bool) or not isinstance(swa_epoch_start, (int, float)) or wrong_int or wrong_float:
+        if (
+            isinstance(swa_epoch_start, bool)
+            or not isinstance(swa_epoch_start, (int, float))
+            or wrong_int
+            or wrong_float
+        ):
             raise ValueError(
                 "StochasticWeightAveraging swa_epoch_start must be an int >= 1 (epoch) or a float in (0, 1] "
                 f"(fraction of max_epochs), got {swa_epoch_start!r}."
             )
         if isinstance(annealing_epochs, bool) or not isinstance(annealing_epochs, int) or annealing_epochs < 1:
-            raise ValueError(f"StochasticWeightAveraging annealing_epochs must be an int >= 1, got {annealing_epochs!r}.")
+            raise ValueError(
+                f"StochasticWeightAveraging annealing_epochs must be an int >= 1, got {annealing_epochs!r}."
+            )
         if annealing_strategy not in _ANNEALING:
             raise ValueError(
                 f"StochasticWeightAveraging annealing_strategy must be one of {list(_ANNEALING)}, got "

@@ -104,12 +104,12 @@ class MLFlowLogger(Logger):
 
     @property
     def run_id(self) -> str:
-        self.experiment
+        self.experiment  # noqa: B018 - creates the run on first use
         return self._run_id  # type: ignore[return-value]
 
     @property
     def experiment_id(self) -> str:
-        self.experiment
+        self.experiment  # noqa: B018 - creates the experiment on first use
         return self._experiment_id  # type: ignore[return-value]
 
     @property

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 from typing import Any
 
@@ -78,10 +79,9 @@ class Tuner:
         search = LRSearchCallback(finder, early_stop_threshold)
         with restored(model, self._trainer, datamodule):
             trial = trial_trainer(self._trainer, [search], max_steps=num_training, limit_val_batches=0)
-            try:
+            # A loss that became inf/NaN at a high rate ends the search there, as a diverging one does.
+            with contextlib.suppress(FloatingPointError):
                 trial.fit(model, train_dataloaders, datamodule=datamodule)
-            except FloatingPointError:
-                pass  # the loss became inf/NaN at a high rate: the search ends there, as on divergence
         if update_attr:
             suggested = finder.suggestion()
             if suggested is not None:
@@ -196,7 +196,9 @@ class _BatchesPerEpoch(Callback):
 
 def _check_method(method: str) -> None:
     if method != "fit":
-        raise ValueError(f"Tuner method must be 'fit' (tuning for validate/test/predict is not supported), got {method!r}.")
+        raise ValueError(
+            f"Tuner method must be 'fit' (tuning for validate/test/predict is not supported), got {method!r}."
+        )
 
 
 def _lr_attribute(model: Any, attr_name: str) -> str:

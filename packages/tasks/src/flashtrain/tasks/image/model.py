@@ -26,7 +26,8 @@ class ImageClassifier(ClassificationTask):
         learning_rate: Learning rate of the head (a later-unfrozen backbone gets a fraction of it).
         image_size: Input size; by default the backbone's pretrained config.
         weight_averaging: None, ``"ema"`` / ``"ema:DECAY"``, ``"swa"`` / ``"swa:SWA_LR"``, or a ``WeightAveraging``
-            callback: validate, checkpoint and finish on averaged weights (``flashtrain.core.callbacks.weight_averaging``).
+            callback: validate, checkpoint and finish on averaged weights (see
+            ``flashtrain.core.callbacks.weight_averaging``).
     """
 
     task_name = "image_classification"

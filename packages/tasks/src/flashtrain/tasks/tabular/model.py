@@ -48,7 +48,8 @@ class TabularClassifier(_TabularParts, ClassificationTask):
         lr_scheduler: None, "cosine", "step", "linear_warmup", or a function (optimizer) -> scheduler.
         learning_rate: Learning rate (default 1e-3).
         weight_averaging: None, ``"ema"`` / ``"ema:DECAY"``, ``"swa"`` / ``"swa:SWA_LR"``, or a ``WeightAveraging``
-            callback: validate, checkpoint and finish on averaged weights (``flashtrain.core.callbacks.weight_averaging``).
+            callback: validate, checkpoint and finish on averaged weights (see
+            ``flashtrain.core.callbacks.weight_averaging``).
     """
 
     task_name = "tabular_classification"

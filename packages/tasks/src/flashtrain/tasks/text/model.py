@@ -29,7 +29,8 @@ class TextClassifier(ClassificationTask):
         backbone_learning_rate: Learning rate of the encoder when it trains (default 5e-5: pretrained encoders
             forget what they know at the head's rate).
         weight_averaging: None, ``"ema"`` / ``"ema:DECAY"``, ``"swa"`` / ``"swa:SWA_LR"``, or a ``WeightAveraging``
-            callback: validate, checkpoint and finish on averaged weights (``flashtrain.core.callbacks.weight_averaging``).
+            callback: validate, checkpoint and finish on averaged weights (see
+            ``flashtrain.core.callbacks.weight_averaging``).
     """
 
     task_name = "text_classification"
