@@ -83,14 +83,15 @@ def test_plot_draws_the_recorded_curve_and_marks_the_suggestion(tmp_path):
     import matplotlib
 
     matplotlib.use("Agg")
-    finder = LRFinder("exponential", 1e-3, 1.0, num_training=4)
-    finder.results = {"lr": [1e-3, 1e-2, 1e-1, 1.0], "loss": [1.0, 0.9, 0.3, 0.2]}
+    finder = LRFinder("exponential", 1e-3, 1.0, num_training=30)
+    lrs = [finder.learning_rate(step) for step in range(30)]
+    finder.results = {"lr": lrs, "loss": [1.0 / (1.0 + 100 * lr) for lr in lrs]}
     figure = finder.plot(suggest=True)
     ax = figure.axes[0]
     curve, marker = ax.get_lines()
     assert list(curve.get_xdata()) == finder.results["lr"] and list(curve.get_ydata()) == finder.results["loss"]
     assert ax.get_xscale() == "log"
-    assert list(marker.get_xdata()) == [finder.suggestion(skip_begin=0, skip_end=0)]
+    assert list(marker.get_xdata()) == [finder.suggestion()]
     figure.savefig(tmp_path / "lr.png")
     assert (tmp_path / "lr.png").stat().st_size > 1000
 
