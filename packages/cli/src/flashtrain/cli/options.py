@@ -48,6 +48,28 @@ def add_trainer_flags(parser: argparse.ArgumentParser, max_epochs: int = 10) -> 
     group.add_argument("--num-workers", type=int, default=0, help="DataLoader worker processes")
     group.add_argument("--seed", type=int, default=0)
     group.add_argument("--output-dir", default=None, help="where logs, checkpoints and the resolved config go")
+    group.add_argument(
+        "--logger",
+        default="tensorboard",
+        choices=["tensorboard", "csv", "mlflow", "wandb", "none"],
+        help="where metrics go (mlflow: $MLFLOW_TRACKING_URI or OUTPUT_DIR/mlflow.db; wandb: offline unless "
+        "WANDB_MODE=online)",
+    )
+    group.add_argument(
+        "--auto-lr",
+        nargs="?",
+        type=int,
+        const=100,
+        default=None,
+        metavar="STEPS",
+        help="run the learning-rate finder first (STEPS optimizer steps, default 100) and train at its suggestion; "
+        "its curve goes to lr_find.csv / lr_find.png in the log folder",
+    )
+    group.add_argument(
+        "--weight-averaging",
+        default=None,
+        help="ema, ema:DECAY, swa or swa:SWA_LR: validate, checkpoint and finish on averaged weights",
+    )
 
 
 def apply_config_file(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:

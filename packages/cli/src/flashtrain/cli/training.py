@@ -29,7 +29,10 @@ def train(task: str, model: Any, data: Any, args: argparse.Namespace, output_dir
         precision=args.precision,
         default_root_dir=output_dir,
         callbacks=[checkpoint],
+        logger=build_logger(args.logger, task, output_dir),
     )
+    say = print if trainer.is_global_zero else _silent
+    finder = find_learning_rate(trainer, model, data, args, say) if args.auto_lr is not None else None
     trainer.finetune(model, datamodule=data, strategy=strategy)
     # Written after fit: under DDP the ranks agree on the log folder only once the run has started.
     resolved = {key: value for key, value in sorted(vars(args).items()) if key not in ("run", "config", "command")}
@@ -38,7 +41,8 @@ def train(task: str, model: Any, data: Any, args: argparse.Namespace, output_dir
         os.makedirs(trainer.log_dir, exist_ok=True)
         with open(config_path, "w") as handle:
             yaml.safe_dump({"task": task, **resolved}, handle, sort_keys=False)
-    say = print if trainer.is_global_zero else _silent
+        if finder is not None:
+            write_lr_find(finder, trainer.log_dir, say)
     summary = {"checkpoint": checkpoint.best_model_path or checkpoint.last_model_path, "config": config_path}
     name = METRIC_NAMES.get(metric, metric)
     if validates:
@@ -52,6 +56,59 @@ def train(task: str, model: Any, data: Any, args: argparse.Namespace, output_dir
         say(f"test {name}: {summary[test_metric]:.4f}")
     say(f"checkpoint: {summary['checkpoint']}\nresolved config: {config_path}")
     return summary
+
+
+def build_logger(name: str, task: str, output_dir: str) -> Any:
+    """The logger ``--logger`` names; None means the trainer's default (TensorBoard)."""
+    if name == "tensorboard":
+        return None
+    if name == "none":
+        return False
+    if name == "csv":
+        from flashtrain.core.loggers import CSVLogger
+
+        return CSVLogger(save_dir=output_dir)
+    if name == "mlflow":
+        from flashtrain.core.loggers import MLFlowLogger
+
+        return MLFlowLogger(experiment_name=task, save_dir=output_dir)
+    from flashtrain.core.loggers import WandbLogger
+
+    # Offline unless asked otherwise: a first run needs no account; `wandb sync` uploads it later.
+    return WandbLogger(project=task, save_dir=output_dir, offline=os.environ.get("WANDB_MODE") != "online")
+
+
+def find_learning_rate(trainer: Any, model: Any, data: Any, args: argparse.Namespace, say: Any) -> Any:
+    """--auto-lr: the range test on the training data; the model (and the resolved config) take the suggestion."""
+    from flashtrain.core.tuner import Tuner
+
+    before = model.learning_rate
+    finder = Tuner(trainer).lr_find(model, datamodule=data, num_training=args.auto_lr)
+    if finder.suggestion() is None:
+        say(f"learning-rate finder: no suggestion (too few steps); keeping --learning-rate {before:g}")
+    else:
+        args.learning_rate = model.learning_rate
+        say(f"learning-rate finder: suggested {model.learning_rate:.3g} (instead of {before:g})")
+    return finder
+
+
+def write_lr_find(finder: Any, folder: str, say: Any) -> None:
+    """The finder's curve as lr_find.csv, and as lr_find.png where matplotlib is installed."""
+    import csv
+
+    with open(os.path.join(folder, "lr_find.csv"), "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["lr", "loss"])
+        writer.writerows(zip(finder.results["lr"], finder.results["loss"]))
+    try:
+        import matplotlib
+    except ImportError:
+        say(f"learning-rate finder curve: {os.path.join(folder, 'lr_find.csv')} (pip install matplotlib for a plot)")
+        return
+    matplotlib.use("Agg")
+    figure = finder.plot(suggest=True)
+    figure.savefig(os.path.join(folder, "lr_find.png"))
+    say(f"learning-rate finder plot: {os.path.join(folder, 'lr_find.png')}")
 
 
 def _silent(*args: Any) -> None:

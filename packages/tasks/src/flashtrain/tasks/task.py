@@ -63,6 +63,10 @@ class Task(Module):
     def test_step(self, batch: Any, batch_idx: int) -> None:
         self._step(batch, "test")
 
+    def configure_callbacks(self) -> Any:
+        """The weight-averaging callback chosen with ``weight_averaging`` (none by default)."""
+        return weight_averaging_callback(getattr(self, "weight_averaging", None), self.learning_rate)
+
     def configure_optimizers(self) -> Any:
         params = [p for p in self.parameters() if p.requires_grad]  # a frozen backbone joins later, as its own group
         return self.build_optimizers(params)
@@ -94,6 +98,45 @@ class Task(Module):
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["task"] = self.task_name
+
+
+WEIGHT_AVERAGING = ("ema", "swa")
+
+
+def check_weight_averaging(value: Any) -> Any:
+    """``None``, ``"ema"`` / ``"ema:DECAY"``, ``"swa"`` / ``"swa:SWA_LR"``, or a ``WeightAveraging`` callback."""
+    from flashtrain.core.callbacks import WeightAveraging
+
+    if value is None or isinstance(value, WeightAveraging):
+        return value
+    if isinstance(value, str):
+        name, _, argument = value.partition(":")
+        try:
+            number = float(argument) if argument else None
+        except ValueError:
+            number = None
+            name = ""
+        if name in WEIGHT_AVERAGING and (not argument or number is not None):
+            return value
+    raise ValueError(
+        f"weight_averaging={value!r} is not valid; use None, 'ema' (decay 0.999), 'ema:DECAY' (e.g. 'ema:0.99'), "
+        "'swa' (SWA learning rate = learning_rate / 10, from 80% of the epochs), 'swa:SWA_LR', or a "
+        "flashtrain.core.callbacks.WeightAveraging instance."
+    )
+
+
+def weight_averaging_callback(value: Any, learning_rate: float) -> Any:
+    """The callback ``value`` (checked by :func:`check_weight_averaging`) stands for, or None."""
+    from flashtrain.core.callbacks import EMAWeightAveraging, StochasticWeightAveraging
+
+    if value is None or not isinstance(value, str):
+        return value
+    name, _, argument = value.partition(":")
+    if name == "ema":
+        return EMAWeightAveraging(decay=float(argument) if argument else 0.999)
+    # SWA's usual recipe: a constant, moderate rate over the last epochs, one epoch of annealing towards it.
+    swa_lr = float(argument) if argument else learning_rate / 10
+    return StochasticWeightAveraging(swa_lrs=swa_lr, swa_epoch_start=0.8, annealing_epochs=1)
 
 
 class ClassificationTask(Task):

@@ -108,6 +108,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         optimizer=args.optimizer,
         lr_scheduler=None if args.lr_scheduler == "none" else args.lr_scheduler,
         learning_rate=args.learning_rate,
+        weight_averaging=args.weight_averaging,
     )
     output_dir = args.output_dir or os.path.join("runs", args.task)
     return train(args.task, model, data, args, output_dir, parse_finetune_strategy(args.finetune_strategy))

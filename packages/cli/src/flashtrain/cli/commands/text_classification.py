@@ -80,6 +80,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         optimizer=args.optimizer,
         lr_scheduler=None if args.lr_scheduler == "none" else args.lr_scheduler,
         learning_rate=args.learning_rate,
+        weight_averaging=args.weight_averaging,
         backbone_learning_rate=args.backbone_learning_rate,
     )
     output_dir = args.output_dir or os.path.join("runs", NAME)

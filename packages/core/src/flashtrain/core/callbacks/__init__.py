@@ -8,6 +8,7 @@ from flashtrain.core.callbacks.model_checkpoint import ModelCheckpoint
 from flashtrain.core.callbacks.model_summary import ModelSummary
 from flashtrain.core.callbacks.progress import ProgressBar
 from flashtrain.core.callbacks.timer import Timer
+from flashtrain.core.callbacks.weight_averaging import EMAWeightAveraging, StochasticWeightAveraging, WeightAveraging
 
 TQDMProgressBar = ProgressBar  # Lightning's name
 
@@ -15,12 +16,15 @@ __all__ = [
     "BackboneFinetuning",
     "BackboneUnfreezing",
     "Callback",
+    "EMAWeightAveraging",
     "EarlyStopping",
     "LearningRateMonitor",
     "ModelCheckpoint",
     "ModelSummary",
     "ProgressBar",
+    "StochasticWeightAveraging",
     "TQDMProgressBar",
     "Timer",
+    "WeightAveraging",
     "finetuning_callback",
 ]

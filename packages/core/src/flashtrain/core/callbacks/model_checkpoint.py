@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import glob
 import math
 import os
 import re
-import shutil
 from typing import Any
 
 import torch
 
 from flashtrain.core.callbacks.base import Callback
+from flashtrain.core.utilities import fs
 
 _TEMPLATE_FIELD = re.compile(r"\{([^{}:]+)(:[^{}]*)?\}")
 
@@ -98,7 +97,7 @@ class ModelCheckpoint(Callback):
         if self.dirpath is None:
             self.dirpath = state_dict.get("dirpath")
         if same_folder:
-            self.best_k_models = {p: s for p, s in state_dict.get("best_k_models", {}).items() if os.path.exists(p)}
+            self.best_k_models = {p: s for p, s in state_dict.get("best_k_models", {}).items() if fs.exists(p)}
             self.best_model_path = state_dict.get("best_model_path", "")
             self.best_model_score = state_dict.get("best_model_score")
             self.last_model_path = state_dict.get("last_model_path", "")
@@ -152,7 +151,7 @@ class ModelCheckpoint(Callback):
             saved = True
             self._update_best(trainer, path, score)
         if self.save_last:
-            last = os.path.join(self.dirpath, self.CHECKPOINT_NAME_LAST + self.FILE_EXTENSION)
+            last = fs.join(self.dirpath, self.CHECKPOINT_NAME_LAST + self.FILE_EXTENSION)
             trainer.save_checkpoint(last, weights_only=self.save_weights_only)
             self.last_model_path = last
         if saved and self.verbose and trainer.is_global_zero:
@@ -199,8 +198,8 @@ class ModelCheckpoint(Callback):
             self.best_model_path, self.best_model_score = best[0], best[1]
         for old in stale:
             self.best_k_models.pop(old, None)
-            if old != path and trainer.is_global_zero and os.path.exists(old):
-                shutil.rmtree(old) if os.path.isdir(old) else os.remove(old)  # sharded checkpoints are folders
+            if old != path and trainer.is_global_zero and fs.exists(old):
+                fs.remove(old)  # a file, or a folder (sharded checkpoints)
 
     def format_checkpoint_path(self, epoch: int, step: int, metrics: dict[str, Any]) -> str:
         """The file path for a checkpoint at (epoch, step) with these metrics."""
@@ -215,21 +214,21 @@ class ModelCheckpoint(Callback):
             return f"{name}={text}" if self.auto_insert_metric_name else text
 
         name = _TEMPLATE_FIELD.sub(render, template).replace("/", "_")
-        return os.path.join(self.dirpath or ".", name + self.FILE_EXTENSION)
+        return fs.join(self.dirpath or ".", name + self.FILE_EXTENSION)
 
 
 def default_checkpoint_dir(trainer: Any) -> str:
     """``<log_dir>/checkpoints`` with a logger, ``<default_root_dir>/checkpoints`` without."""
     if trainer.logger is not None and getattr(trainer.logger, "log_dir", None):
-        return os.path.join(trainer.logger.log_dir, "checkpoints")
-    return os.path.join(trainer.default_root_dir, "checkpoints")
+        return fs.join(trainer.logger.log_dir, "checkpoints")
+    return fs.join(trainer.default_root_dir, "checkpoints")
 
 
 def interrupt_checkpoint_path(trainer: Any) -> str:
     """Where a checkpoint forced by a signal goes: ``last.ckpt`` beside the regular checkpoints."""
     callback = trainer.checkpoint_callback
     folder = callback.dirpath if callback is not None and callback.dirpath else default_checkpoint_dir(trainer)
-    return os.path.join(folder, ModelCheckpoint.CHECKPOINT_NAME_LAST + ModelCheckpoint.FILE_EXTENSION)
+    return fs.join(folder, ModelCheckpoint.CHECKPOINT_NAME_LAST + ModelCheckpoint.FILE_EXTENSION)
 
 
 def find_last_checkpoint(trainer: Any) -> str | None:
@@ -237,9 +236,9 @@ def find_last_checkpoint(trainer: Any) -> str | None:
     folders = [cb.dirpath for cb in trainer.checkpoint_callbacks if cb.dirpath]
     logger = trainer.logger
     if logger is not None and getattr(logger, "save_dir", None):
-        folders += glob.glob(os.path.join(logger.save_dir, logger.name, "version_*", "checkpoints"))
-    folders.append(os.path.join(trainer.default_root_dir, "checkpoints"))
-    files = [f for folder in folders for f in glob.glob(os.path.join(folder, "*" + ModelCheckpoint.FILE_EXTENSION))]
+        folders += fs.glob(fs.join(logger.save_dir, logger.name, "version_*", "checkpoints"))
+    folders.append(fs.join(trainer.default_root_dir, "checkpoints"))
+    files = [f for folder in folders for f in fs.glob(fs.join(folder, "*" + ModelCheckpoint.FILE_EXTENSION))]
     if not files:
         return None
-    return max(files, key=lambda f: (os.stat(f).st_mtime_ns, os.path.basename(f).startswith("last")))
+    return max(files, key=lambda f: (fs.modified_ns(f), os.path.basename(f).startswith("last")))

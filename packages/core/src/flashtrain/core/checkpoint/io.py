@@ -5,11 +5,14 @@ from __future__ import annotations
 import os
 import pickle
 import tempfile
+import uuid
 import warnings
 import zipfile
 from typing import Any
 
 import torch
+
+from flashtrain.core.utilities import fs
 
 FORMAT_VERSION = 1
 _SAFE_SCALARS = (bool, int, float, str, type(None), torch.Tensor, torch.dtype, torch.device, torch.Size)
@@ -22,8 +25,14 @@ class CheckpointError(ValueError):
 def save_checkpoint_file(checkpoint: dict[str, Any], path: str) -> None:
     """Write ``checkpoint`` to ``path`` atomically: temp file in the same folder, fsync, rename.
 
-    A crash at any moment leaves either the old file or the complete new one, never a torn file.
+    A crash at any moment leaves either the old file or the complete new one, never a torn file. On an fsspec
+    URL (``memory://``, ``s3://``...) the file is written beside the target under a temporary name, then moved.
     """
+    path = os.fspath(path)
+    if fs.is_remote(path):
+        _save_remote(checkpoint, path)
+        return
+    path = fs.local(path)
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     handle, temp_path = tempfile.mkstemp(prefix=".tmp-", suffix=".ckpt", dir=folder)
@@ -37,6 +46,23 @@ def save_checkpoint_file(checkpoint: dict[str, Any], path: str) -> None:
     except BaseException:
         if os.path.exists(temp_path):
             os.unlink(temp_path)
+        raise
+
+
+def _save_remote(checkpoint: dict[str, Any], path: str) -> None:
+    filesystem, inner = fs.filesystem(path)
+    folder = inner.rsplit("/", 1)[0] if "/" in inner else ""
+    if folder:
+        filesystem.makedirs(folder, exist_ok=True)
+    temp_path = f"{folder}/.tmp-{uuid.uuid4().hex}.ckpt"
+    try:
+        with filesystem.open(temp_path, "wb") as stream:
+            torch.save(checkpoint, stream)
+        # Object stores have no rename: mv copies then deletes, and a reader sees the old or the whole new file.
+        filesystem.mv(temp_path, inner)
+    except BaseException:
+        if filesystem.exists(temp_path):
+            filesystem.rm(temp_path)
         raise
 
 
@@ -62,16 +88,20 @@ def load_checkpoint(path: str, map_location: Any = "cpu") -> dict[str, Any]:
             or comes from a newer flashtrain.
     """
     path = os.fspath(path)
-    if os.path.isfile(os.path.join(path, "meta.pt")):
+    if not fs.is_remote(path) and os.path.isfile(os.path.join(path, "meta.pt")):
         raise CheckpointError(
             f"{path} is a sharded checkpoint folder (FSDPStrategy(state_dict_type='sharded')). Resume it with "
             "Trainer(strategy=FSDPStrategy(state_dict_type='sharded'), ...), or make one file of it with "
             "flashtrain.core.strategies.fsdp.consolidate_checkpoint(folder, 'full.ckpt')."
         )
-    if not os.path.isfile(path):
+    if not fs.isfile(path):
         raise FileNotFoundError(f"Checkpoint file not found: {path}")
     try:
-        checkpoint = torch.load(path, map_location=map_location, weights_only=True)
+        if fs.is_remote(path):
+            with fs.open_file(path, "rb") as stream:
+                checkpoint = torch.load(stream, map_location=map_location, weights_only=True)
+        else:
+            checkpoint = torch.load(fs.local(path), map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as error:
         raise CheckpointError(
             f"Refusing to load {path}: it contains pickled Python objects, which could run arbitrary code "

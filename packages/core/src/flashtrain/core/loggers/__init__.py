@@ -1,7 +1,13 @@
-"""Loggers: ``TensorBoardLogger`` (the default) and ``CSVLogger``."""
+"""Loggers: ``TensorBoardLogger`` (the default), ``CSVLogger``, ``MLFlowLogger`` and ``WandbLogger``.
+
+``mlflow`` and ``wandb`` are optional (``pip install 'flashtrain-core[mlflow]'`` / ``[wandb]``) and imported only
+when their logger is created.
+"""
 
 from flashtrain.core.loggers.base import Logger
 from flashtrain.core.loggers.csv_logs import CSVLogger
+from flashtrain.core.loggers.mlflow import MLFlowLogger
 from flashtrain.core.loggers.tensorboard import TensorBoardLogger
+from flashtrain.core.loggers.wandb import WandbLogger
 
-__all__ = ["CSVLogger", "Logger", "TensorBoardLogger"]
+__all__ = ["CSVLogger", "Logger", "MLFlowLogger", "TensorBoardLogger", "WandbLogger"]

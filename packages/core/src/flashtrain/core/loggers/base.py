@@ -9,6 +9,8 @@ from typing import Any
 
 import yaml
 
+from flashtrain.core.utilities import fs
+
 
 class Logger(ABC):
     """Receives metrics and hyper-parameters; only rank zero's logger writes."""
@@ -50,14 +52,15 @@ class Logger(ABC):
 
 def next_version(root: str) -> int:
     """The first unused ``version_N`` number under ``root``."""
-    if not os.path.isdir(root):
-        return 0
-    versions = [int(m.group(1)) for d in os.listdir(root) if (m := re.fullmatch(r"version_(\d+)", d))]
+    versions = [int(m.group(1)) for d in fs.listdir(root) if (m := re.fullmatch(r"version_(\d+)", d))]
     return max(versions) + 1 if versions else 0
 
 
 class VersionedFolderLogger(Logger):
-    """Writes under ``<save_dir>/<name>/version_<N>``, picking the next free N unless a version is given."""
+    """Writes under ``<save_dir>/<name>/version_<N>``, picking the next free N unless a version is given.
+
+    ``save_dir`` may be an fsspec URL (``memory://runs``, ``s3://bucket/runs``).
+    """
 
     def __init__(self, save_dir: str = ".", name: str = "logs", version: int | str | None = None) -> None:
         self._save_dir = os.fspath(save_dir)
@@ -71,7 +74,7 @@ class VersionedFolderLogger(Logger):
     @property
     def version(self) -> int | str:
         if self._version is None:
-            self._version = next_version(os.path.join(self._save_dir, self._name))
+            self._version = next_version(fs.join(self._save_dir, self._name))
         return self._version
 
     @property
@@ -81,15 +84,15 @@ class VersionedFolderLogger(Logger):
     @property
     def log_dir(self) -> str:
         version = self.version if isinstance(self.version, str) else f"version_{self.version}"
-        return os.path.join(self._save_dir, self._name, version)
+        return fs.join(self._save_dir, self._name, version)
 
     def use_version(self, version: int | str) -> None:
         """Continue an existing run (used when a checkpoint is resumed)."""
         self._version = version
 
     def write_hparams_yaml(self, params: dict[str, Any]) -> None:
-        os.makedirs(self.log_dir, exist_ok=True)
-        with open(os.path.join(self.log_dir, "hparams.yaml"), "w") as handle:
+        fs.makedirs(self.log_dir)
+        with fs.open_file(fs.join(self.log_dir, "hparams.yaml"), "w") as handle:
             yaml.safe_dump(_plain(params), handle, sort_keys=False)
 
 

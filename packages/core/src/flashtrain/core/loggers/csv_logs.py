@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import csv
-import os
+import io
 from typing import Any
 
 from flashtrain.core.loggers.base import VersionedFolderLogger, to_float
+from flashtrain.core.utilities import fs
 
 
 class CSVLogger(VersionedFolderLogger):
-    """Writes ``<save_dir>/<name>/version_<N>/metrics.csv`` (columns: step, then every metric seen)."""
+    """Writes ``<save_dir>/<name>/version_<N>/metrics.csv`` (columns: step, then every metric seen).
+
+    ``save_dir`` may be an fsspec URL; there the file is rewritten whole at each save (object stores cannot append).
+    """
 
     def __init__(
         self,
@@ -26,7 +30,7 @@ class CSVLogger(VersionedFolderLogger):
 
     @property
     def metrics_file(self) -> str:
-        return os.path.join(self.log_dir, "metrics.csv")
+        return fs.join(self.log_dir, "metrics.csv")
 
     def log_metrics(self, metrics: dict[str, Any], step: int) -> None:
         self._rows.append({"step": step, **{key: to_float(value) for key, value in metrics.items()}})
@@ -39,23 +43,26 @@ class CSVLogger(VersionedFolderLogger):
     def save(self) -> None:
         if not self._rows:
             return
-        os.makedirs(self.log_dir, exist_ok=True)
-        if not self._columns and os.path.exists(self.metrics_file):  # a resumed run appends to its old file
-            with open(self.metrics_file, newline="") as handle:
+        fs.makedirs(self.log_dir)
+        on_disk = fs.exists(self.metrics_file)
+        if not self._columns and on_disk:  # a resumed run appends to its old file
+            with fs.open_file(self.metrics_file, "r", newline="") as handle:
                 self._columns = next(csv.reader(handle), [])
         new_columns = [key for row in self._rows for key in row if key not in self._columns]
         for key in dict.fromkeys(new_columns):
             self._columns.append(key)
+        rewrite = bool(new_columns) or not on_disk or fs.is_remote(self.metrics_file)
         existing: list[dict[str, Any]] = []
-        if new_columns and os.path.exists(self.metrics_file):
-            # A new column means a new header: rewrite the rows already on disk under it.
-            with open(self.metrics_file, newline="") as handle:
+        if rewrite and on_disk:
+            # A new column means a new header (and URLs cannot be appended to): rewrite the rows already there.
+            with fs.open_file(self.metrics_file, "r", newline="") as handle:
                 existing = list(csv.DictReader(handle))
-        mode = "w" if new_columns or not os.path.exists(self.metrics_file) else "a"
-        with open(self.metrics_file, mode, newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=self._columns)
-            if mode == "w":
-                writer.writeheader()
-                writer.writerows(existing)
-            writer.writerows(self._rows)
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=self._columns)
+        if rewrite:
+            writer.writeheader()
+            writer.writerows(existing)
+        writer.writerows(self._rows)
+        with fs.open_file(self.metrics_file, "w" if rewrite else "a", newline="") as handle:
+            handle.write(buffer.getvalue())
         self._rows = []

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
+import warnings
 from typing import Any
 
 from flashtrain.core.loggers.base import VersionedFolderLogger, _plain, to_float
+from flashtrain.core.utilities import fs
 
 
 class TensorBoardLogger(VersionedFolderLogger):
-    """Scalars and hyper-parameters in ``<save_dir>/<name>/version_<N>/events.out.tfevents.*``."""
+    """Scalars and hyper-parameters in ``<save_dir>/<name>/version_<N>/events.out.tfevents.*``.
+
+    ``SummaryWriter`` writes only to local folders. With an fsspec URL as ``save_dir`` (``memory://``,
+    ``s3://``...) the event files are written to a local temporary folder and copied to ``log_dir`` at every
+    ``save()`` (each epoch's end) and at the end of the run; a warning names both places.
+    """
 
     def __init__(
         self, save_dir: str = ".", name: str = "logs", version: int | str | None = None, flush_secs: int = 120
@@ -16,6 +25,7 @@ class TensorBoardLogger(VersionedFolderLogger):
         super().__init__(save_dir, name, version)
         self._flush_secs = flush_secs
         self._writer: Any = None
+        self._staging: str | None = None  # local folder of the event files when log_dir is a URL
 
     @property
     def experiment(self) -> Any:
@@ -23,8 +33,30 @@ class TensorBoardLogger(VersionedFolderLogger):
         if self._writer is None:
             from torch.utils.tensorboard import SummaryWriter
 
-            self._writer = SummaryWriter(log_dir=self.log_dir, flush_secs=self._flush_secs)
+            self._writer = SummaryWriter(log_dir=self._writer_dir(), flush_secs=self._flush_secs)
         return self._writer
+
+    def _writer_dir(self) -> str:
+        if not fs.is_remote(self.log_dir):
+            return fs.local(self.log_dir)
+        if self._staging is None:
+            self._staging = tempfile.mkdtemp(prefix="flashtrain-tensorboard-")
+            warnings.warn(
+                f"TensorBoard cannot write to {self.log_dir} directly: event files go to {self._staging} and are "
+                "copied there at the end of every epoch and of the run.",
+                stacklevel=3,
+            )
+        return self._staging
+
+    def _upload(self) -> None:
+        if self._staging is None:
+            return
+        for folder, _, names in os.walk(self._staging):
+            relative = os.path.relpath(folder, self._staging)
+            target = self.log_dir if relative == "." else fs.join(self.log_dir, *relative.split(os.sep))
+            fs.makedirs(target)
+            for name in names:
+                fs.upload(os.path.join(folder, name), fs.join(target, name))
 
     def log_metrics(self, metrics: dict[str, Any], step: int) -> None:
         writer = self.experiment
@@ -45,9 +77,11 @@ class TensorBoardLogger(VersionedFolderLogger):
     def save(self) -> None:
         if self._writer is not None:
             self._writer.flush()
+            self._upload()
 
     def finalize(self, status: str) -> None:
         if self._writer is not None:
             self._writer.flush()
             self._writer.close()
             self._writer = None
+            self._upload()

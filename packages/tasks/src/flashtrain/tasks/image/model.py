@@ -8,7 +8,7 @@ import torch
 
 from flashtrain.tasks.image.backbones import build_backbone
 from flashtrain.tasks.image.transforms import ImageConfig
-from flashtrain.tasks.task import ClassificationTask
+from flashtrain.tasks.task import ClassificationTask, check_weight_averaging
 
 
 class ImageClassifier(ClassificationTask):
@@ -25,6 +25,9 @@ class ImageClassifier(ClassificationTask):
         lr_scheduler: None, "cosine", "step", "linear_warmup", or a function (optimizer) -> scheduler.
         learning_rate: Learning rate of the head (a later-unfrozen backbone gets a fraction of it).
         image_size: Input size; by default the backbone's pretrained config.
+        weight_averaging: None, ``"ema"`` / ``"ema:DECAY"``, ``"swa"`` / ``"swa:SWA_LR"``, or a ``WeightAveraging``
+            callback: validate, checkpoint and finish on averaged weights (see
+            ``flashtrain.core.callbacks.weight_averaging``).
     """
 
     task_name = "image_classification"
@@ -42,11 +45,13 @@ class ImageClassifier(ClassificationTask):
         learning_rate: float = 1e-3,
         image_size: int | None = None,
         image_config: dict | None = None,
+        weight_averaging: Any = None,
     ) -> None:
         if labels is None and num_classes is None:
             raise ValueError("ImageClassifier needs labels=datamodule.labels or num_classes=N.")
         labels = list(labels) if labels is not None else list(range(num_classes))
         super().__init__(labels, multi_label, optimizer, lr_scheduler, learning_rate)
+        self.weight_averaging = check_weight_averaging(weight_averaging)
         built = build_backbone(backbone, pretrained)
         self.backbone = built.module
         self.head = head if head is not None else torch.nn.Linear(built.num_features, len(labels))

@@ -9,7 +9,7 @@ import torch
 
 from flashtrain.tasks.tabular.backbones import build_tabular_backbone
 from flashtrain.tasks.tabular.preprocessing import TabularPreprocessing
-from flashtrain.tasks.task import ClassificationTask, RegressionTask
+from flashtrain.tasks.task import ClassificationTask, RegressionTask, check_weight_averaging
 
 
 def _fitted(parameters: dict[str, Any], task: str, model: str, other: str) -> TabularPreprocessing:
@@ -47,6 +47,9 @@ class TabularClassifier(_TabularParts, ClassificationTask):
         optimizer: "adamw" (default), "adam", "sgd", "rmsprop", an optimizer class, or a function (params, lr).
         lr_scheduler: None, "cosine", "step", "linear_warmup", or a function (optimizer) -> scheduler.
         learning_rate: Learning rate (default 1e-3).
+        weight_averaging: None, ``"ema"`` / ``"ema:DECAY"``, ``"swa"`` / ``"swa:SWA_LR"``, or a ``WeightAveraging``
+            callback: validate, checkpoint and finish on averaged weights (see
+            ``flashtrain.core.callbacks.weight_averaging``).
     """
 
     task_name = "tabular_classification"
@@ -59,9 +62,11 @@ class TabularClassifier(_TabularParts, ClassificationTask):
         optimizer: Any = "adamw",
         lr_scheduler: Any = None,
         learning_rate: float = 1e-3,
+        weight_averaging: Any = None,
     ) -> None:
         preprocessing = _fitted(parameters, "classification", "TabularClassifier", "TabularRegressor")
         super().__init__(list(preprocessing.labels or []), False, optimizer, lr_scheduler, learning_rate)
+        self.weight_averaging = check_weight_averaging(weight_averaging)
         self._build_parts(preprocessing, backbone, backbone_kwargs)
         self.save_hyperparameters()
 
@@ -82,6 +87,7 @@ class TabularRegressor(_TabularParts, RegressionTask):
         optimizer: Any = "adamw",
         lr_scheduler: Any = None,
         learning_rate: float = 1e-3,
+        weight_averaging: Any = None,
     ) -> None:
         preprocessing = _fitted(parameters, "regression", "TabularRegressor", "TabularClassifier")
         assert preprocessing.target_means is not None and preprocessing.target_stds is not None
@@ -93,5 +99,6 @@ class TabularRegressor(_TabularParts, RegressionTask):
             lr_scheduler,
             learning_rate,
         )
+        self.weight_averaging = check_weight_averaging(weight_averaging)
         self._build_parts(preprocessing, backbone, backbone_kwargs)
         self.save_hyperparameters()

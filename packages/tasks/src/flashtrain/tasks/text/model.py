@@ -6,7 +6,7 @@ from typing import Any
 
 import torch
 
-from flashtrain.tasks.task import ClassificationTask
+from flashtrain.tasks.task import ClassificationTask, check_weight_averaging
 from flashtrain.tasks.text.backbones import build_encoder, load_config, load_tokenizer
 
 
@@ -28,6 +28,9 @@ class TextClassifier(ClassificationTask):
         learning_rate: Learning rate of the head (default 1e-3).
         backbone_learning_rate: Learning rate of the encoder when it trains (default 5e-5: pretrained encoders
             forget what they know at the head's rate).
+        weight_averaging: None, ``"ema"`` / ``"ema:DECAY"``, ``"swa"`` / ``"swa:SWA_LR"``, or a ``WeightAveraging``
+            callback: validate, checkpoint and finish on averaged weights (see
+            ``flashtrain.core.callbacks.weight_averaging``).
     """
 
     task_name = "text_classification"
@@ -46,6 +49,7 @@ class TextClassifier(ClassificationTask):
         learning_rate: float = 1e-3,
         backbone_learning_rate: float = 5e-5,
         backbone_config: dict[str, Any] | None = None,
+        weight_averaging: Any = None,
     ) -> None:
         if labels is None and num_classes is None:
             raise ValueError("TextClassifier needs labels=datamodule.labels or num_classes=N.")
@@ -53,6 +57,7 @@ class TextClassifier(ClassificationTask):
             raise ValueError(f"max_length must be a positive int (tokens), got {max_length!r}.")
         labels = list(labels) if labels is not None else list(range(num_classes or 0))
         super().__init__(labels, multi_label, optimizer, lr_scheduler, learning_rate)
+        self.weight_averaging = check_weight_averaging(weight_averaging)
         config = _config_from_dict(backbone_config) if backbone_config else load_config(backbone)
         self.tokenizer = load_tokenizer(backbone)
         self.backbone = build_encoder(backbone, pooling, pretrained, config)
