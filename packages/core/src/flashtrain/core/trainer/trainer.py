@@ -295,9 +295,9 @@ class Trainer:
         if self.fast_dev_run or logger is False:
             return []
         if logger is None or logger is True:
-            from flashtrain.core.loggers import TensorBoardLogger
+            from flashtrain.core.loggers import default_logger
 
-            return [TensorBoardLogger(save_dir=self.default_root_dir)]
+            return [default_logger(self.default_root_dir)]  # TensorBoard if installed, else CSV
         return list(logger) if isinstance(logger, Iterable) else [logger]
 
     def _build_callbacks(self, callbacks: Any, checkpointing: Any, progress_bar: Any, summary: Any) -> list[Callback]:

@@ -6,15 +6,14 @@ built without its classifier and reports its feature width and the preprocessing
 
 from __future__ import annotations
 
-import contextlib
 import difflib
 import os
-import socket
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 
+from flashtrain.tasks.hub import hub_endpoint, hub_failure
 from flashtrain.tasks.image.transforms import IMAGENET_MEAN, IMAGENET_STD, ImageConfig
 
 TORCHVISION_PREFIX = "torchvision/"
@@ -53,17 +52,16 @@ def _unknown(name: str) -> ValueError:
     )
 
 
-def _hub_reachable(host: str = "huggingface.co") -> bool:
-    try:
-        with socket.create_connection((host, 443), timeout=3):
-            return True
-    except OSError:
-        return False
-
-
 def _offline_error(name: str, error: Exception) -> RuntimeError:
+    reason = hub_failure(error)
+    if reason == "offline":
+        why = "the Hugging Face Hub is in offline mode (HF_HUB_OFFLINE=1)"
+    elif reason == "not_found":
+        why = f"{hub_endpoint()} does not have them"
+    else:
+        why = f"no network (no answer from {hub_endpoint()})"
     return RuntimeError(
-        f"could not download weights for {name}: no network, and they are not in the local cache "
+        f"could not download weights for {name}: {why}, and they are not in the local cache "
         f"({type(error).__name__}). Pass pretrained=False (--no-pretrained) to train from scratch, or a local "
         "weights file as pretrained='path.pth'."
     )
@@ -88,17 +86,9 @@ def _timm_backbone(name: str, pretrained: bool | str) -> Backbone:
         kwargs.update(pretrained=True, pretrained_cfg_overlay={"file": pretrained})
     else:
         kwargs["pretrained"] = pretrained
-    offline = contextlib.nullcontext()
-    if pretrained is True and not _hub_reachable():
-        # Without network the Hub client retries for most of a minute; offline mode uses the cache or fails now.
-        from unittest import mock
-
-        import huggingface_hub.constants
-
-        offline = mock.patch.object(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
     try:
-        with offline:
-            model = timm.create_model(name, **kwargs)
+        # timm downloads through huggingface_hub, which honours HF_ENDPOINT (mirrors), proxies and HF_HUB_OFFLINE.
+        model = timm.create_model(name, **kwargs)
     except (OSError, RuntimeError, ValueError) as error:
         if pretrained is True:
             raise _offline_error(name, error) from None
