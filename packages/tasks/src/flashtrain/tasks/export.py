@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,34 +41,52 @@ class ExportResult:
     max_abs_difference: float
 
 
-class _ImageGraph(torch.nn.Module):
-    def __init__(self, model: torch.nn.Module, mean: list[float], std: list[float]) -> None:
+class _Network(torch.nn.Module):
+    """``head(backbone(x))`` of a task, and for regressors the way back to the targets' units. Built from the
+    task's parts, not the task itself: tracing walks every attribute, and a task's ``trainer`` raises outside fit."""
+
+    def __init__(self, model: Any) -> None:
         super().__init__()
-        self.model = model
+        self.backbone = model.backbone
+        self.head = model.head
+        regression = hasattr(model, "to_original_units")
+        self.register_buffer("scale", model.target_std.clone() if regression else torch.ones(1))
+        self.register_buffer("shift", model.target_mean.clone() if regression else torch.zeros(1))
+        self.regression = regression
+
+    def forward(self, inputs: Any) -> torch.Tensor:
+        outputs = self.head(self.backbone(inputs))
+        return outputs * self.scale + self.shift if self.regression else outputs
+
+
+class _ImageGraph(torch.nn.Module):
+    def __init__(self, model: Any, mean: list[float], std: list[float]) -> None:
+        super().__init__()
+        self.network = _Network(model)
         self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1))
         self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1))
 
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
-        return self.model((pixels - self.mean) / self.std)
+        return self.network((pixels - self.mean) / self.std)
 
 
 class _TextGraph(torch.nn.Module):
-    def __init__(self, model: torch.nn.Module, names: list[str]) -> None:
+    def __init__(self, model: Any, names: list[str]) -> None:
         super().__init__()
-        self.model = model
+        self.network = _Network(model)
         self.names = names
 
     def forward(self, *tensors: torch.Tensor) -> torch.Tensor:
-        return self.model(dict(zip(self.names, tensors)))
+        return self.network(dict(zip(self.names, tensors)))
 
 
 class _TabularGraph(torch.nn.Module):
     def __init__(self, model: Any) -> None:
         super().__init__()
-        self.model = model
+        self.network = _Network(model)
 
     def forward(self, categorical: torch.Tensor, numerical: torch.Tensor) -> torch.Tensor:
-        return self.model.predict_step(((categorical, numerical),), 0)  # regressors: back in original units
+        return self.network((categorical, numerical))
 
 
 @dataclass
@@ -78,6 +97,7 @@ class _Graph:
     check: tuple[torch.Tensor, ...]  # and checked on these (another batch size / length)
     dynamic: list[dict[int, str]]  # per input: dimension -> name of the dynamic size
     preprocessing: dict[str, Any]
+    reference: Callable[..., torch.Tensor]  # the task's own predict path on the same inputs
 
 
 def _image_graph(predictor: Predictor) -> _Graph:
@@ -93,7 +113,12 @@ def _image_graph(predictor: Predictor) -> _Graph:
         "(float32, N x 3 x S x S); the mean/std normalisation is inside the model",
     }
     module = _ImageGraph(predictor.model, list(config.mean), list(config.std))
-    return _Graph(module, ["pixels"], (example,), (check,), [{0: "batch"}], preprocessing)
+
+    def reference(pixels: torch.Tensor) -> torch.Tensor:
+        normalised = (pixels - module.mean) / module.std
+        return predictor.model.predict_step((normalised,), 0)
+
+    return _Graph(module, ["pixels"], (example,), (check,), [{0: "batch"}], preprocessing, reference)
 
 
 def _text_graph(predictor: Any) -> _Graph:
@@ -105,9 +130,12 @@ def _text_graph(predictor: Any) -> _Graph:
     preprocessing = {"tokenizer": "tokenizer", "max_length": predictor.max_length, "padding_side": "right"}
     module = _TextGraph(predictor.model, names)
     dynamic = [{0: "batch", 1: "sequence"} for _ in names]
-    return _Graph(
-        module, names, tuple(example[n] for n in names), tuple(check[n] for n in names), dynamic, preprocessing
-    )
+
+    def reference(*tensors: torch.Tensor) -> torch.Tensor:
+        return predictor.model.predict_step((dict(zip(names, tensors)),), 0)
+
+    example_inputs, check_inputs = tuple(example[n] for n in names), tuple(check[n] for n in names)
+    return _Graph(module, names, example_inputs, check_inputs, dynamic, preprocessing, reference)
 
 
 def _tabular_graph(predictor: Any) -> _Graph:
@@ -124,7 +152,12 @@ def _tabular_graph(predictor: Any) -> _Graph:
 
     described = {"parameters": preprocessing.state_dict(), "steps": "the fitted preprocessing in 'parameters'"}
     module = _TabularGraph(predictor.model)
-    return _Graph(module, ["categorical", "numerical"], inputs(2), inputs(3), [{0: "batch"}, {0: "batch"}], described)
+
+    def reference(categorical: torch.Tensor, numerical: torch.Tensor) -> torch.Tensor:
+        return predictor.model.predict_step(((categorical, numerical),), 0)  # regressors: in the original units
+
+    names, dynamic = ["categorical", "numerical"], [{0: "batch"}, {0: "batch"}]
+    return _Graph(module, names, inputs(2), inputs(3), dynamic, described, reference)
 
 
 _GRAPHS = {
@@ -161,7 +194,7 @@ def export(checkpoint: str, out: str, format: str = "onnx", atol: float = 1e-4, 
     path = os.path.join(out, FORMATS[format])
     with torch.no_grad():
         run = _SAVERS[format](graph, path)
-        expected = graph.module(*graph.check)
+        expected = graph.reference(*graph.check)
         try:
             produced = run(graph.check)
         except Exception as error:  # e.g. a batch size baked into the graph
