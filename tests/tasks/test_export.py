@@ -15,15 +15,9 @@ from flashtrain.tasks.inference import load_task, predictor_for
 from tests.tasks import checkpoints
 
 
-@pytest.fixture(scope="module")
-def made(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("checkpoints")
-    return {
-        "image": checkpoints.image_checkpoint(folder),
-        "text": checkpoints.text_checkpoint(folder),
-        "tabular": checkpoints.tabular_checkpoint(folder),
-        "regression": checkpoints.tabular_checkpoint(folder, regression=True, backbone="ft_transformer"),
-    }
+@pytest.fixture
+def made(task_checkpoints):
+    return task_checkpoints
 
 
 def quiet() -> Trainer:

@@ -46,15 +46,9 @@ def running(app, timeout: float = 30.0):
         assert not thread.is_alive(), "the server did not stop"
 
 
-@pytest.fixture(scope="module")
-def made(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("checkpoints")
-    return {
-        "image": checkpoints.image_checkpoint(folder),
-        "text": checkpoints.text_checkpoint(folder),
-        "tabular": checkpoints.tabular_checkpoint(folder),
-        "regression": checkpoints.tabular_checkpoint(folder, regression=True),
-    }
+@pytest.fixture
+def made(task_checkpoints):
+    return task_checkpoints
 
 
 INPUTS = {

@@ -26,6 +26,19 @@ def hub_offline() -> bool:
     return os.environ.get("TRANSFORMERS_OFFLINE", "").strip().upper() in {"1", "ON", "YES", "TRUE"}
 
 
+def hub_reachable(timeout: float = 3.0) -> bool:
+    """Whether the endpoint answers at all (any HTTP status), asked once through huggingface_hub's own HTTP session,
+    so that ``HF_ENDPOINT``, proxies and its headers apply. Why ask first: for a download, huggingface_hub retries
+    a refused or dropped connection with back-off for half a minute or more before it gives up."""
+    from huggingface_hub import get_session
+
+    try:
+        get_session().head(hub_endpoint(), timeout=timeout)
+    except Exception:  # the client's transport errors (connection refused, DNS, timeout, proxy)
+        return False
+    return True
+
+
 def _chain(error: BaseException) -> list[BaseException]:
     seen: list[BaseException] = []
     current: BaseException | None = error
@@ -41,19 +54,20 @@ def hub_failure(error: BaseException) -> str | None:
     file), or None when the error is not the Hub's."""
     from huggingface_hub import errors
 
-    for cause in _chain(error):
-        if isinstance(cause, errors.OfflineModeIsEnabled):
-            return "offline"
-        if isinstance(cause, (errors.RepositoryNotFoundError, errors.EntryNotFoundError, errors.RevisionNotFoundError)):
-            return "not_found"
+    causes = _chain(error)
+    if hub_offline() or any(isinstance(cause, errors.OfflineModeIsEnabled) for cause in causes):
+        return "offline"
+    for cause in causes:  # LocalEntryNotFoundError first: it is a subclass of EntryNotFoundError
         if isinstance(cause, errors.LocalEntryNotFoundError):
             return "unreachable"
+        if isinstance(cause, (errors.RepositoryNotFoundError, errors.EntryNotFoundError, errors.RevisionNotFoundError)):
+            return "not_found"
     text = str(error)
     # transformers re-raises the Hub's errors as OSError with their text only, so read the text as well.
-    if "offline mode" in text.lower() or "HF_HUB_OFFLINE" in text:
-        return "offline"
     if "couldn't connect" in text or "cannot find the requested files in the local cache" in text:
         return "unreachable"
+    if "outgoing traffic has been disabled" in text or "HF_HUB_OFFLINE" in text:
+        return "offline"
     if "is not a local folder and is not a valid model identifier" in text or "Repository Not Found" in text:
         return "not_found"
     return None

@@ -8,8 +8,8 @@ rows as objects of column -> value. A request that is not valid JSON of that sha
 cannot read a 400, each with a one-sentence ``detail``.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: FastAPI reads the request model from the endpoint's annotation,
+# and that class is made inside create_app (pydantic is imported only when serving).
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator

@@ -6,6 +6,7 @@ built without its classifier and reports its feature width and the preprocessing
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import os
 from dataclasses import dataclass
@@ -13,7 +14,7 @@ from typing import Any
 
 import torch
 
-from flashtrain.tasks.hub import hub_endpoint, hub_failure
+from flashtrain.tasks.hub import hub_endpoint, hub_failure, hub_offline, hub_reachable
 from flashtrain.tasks.image.transforms import IMAGENET_MEAN, IMAGENET_STD, ImageConfig
 
 TORCHVISION_PREFIX = "torchvision/"
@@ -52,8 +53,7 @@ def _unknown(name: str) -> ValueError:
     )
 
 
-def _offline_error(name: str, error: Exception) -> RuntimeError:
-    reason = hub_failure(error)
+def _offline_error(name: str, error: Exception, reason: str | None) -> RuntimeError:
     if reason == "offline":
         why = "the Hugging Face Hub is in offline mode (HF_HUB_OFFLINE=1)"
     elif reason == "not_found":
@@ -86,12 +86,24 @@ def _timm_backbone(name: str, pretrained: bool | str) -> Backbone:
         kwargs.update(pretrained=True, pretrained_cfg_overlay={"file": pretrained})
     else:
         kwargs["pretrained"] = pretrained
+    # timm downloads through huggingface_hub, which honours HF_ENDPOINT (mirrors), proxies and HF_HUB_OFFLINE.
+    unreachable = pretrained is True and not hub_offline() and not hub_reachable()
+    offline = contextlib.nullcontext()
+    if unreachable:  # the Hub client would retry for most of a minute; offline mode uses the cache or fails now
+        from unittest import mock
+
+        import huggingface_hub.constants
+
+        offline = mock.patch.object(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
     try:
-        # timm downloads through huggingface_hub, which honours HF_ENDPOINT (mirrors), proxies and HF_HUB_OFFLINE.
-        model = timm.create_model(name, **kwargs)
+        with offline:
+            model = timm.create_model(name, **kwargs)
     except (OSError, RuntimeError, ValueError) as error:
         if pretrained is True:
-            raise _offline_error(name, error) from None
+            reason = "unreachable" if unreachable else hub_failure(error)
+            if reason in ("unreachable", None) and not unreachable:
+                reason = "not_found"  # the endpoint answered, but not with the weights
+            raise _offline_error(name, error, reason) from None
         raise
     config = timm.data.resolve_data_config({}, model=model)
     size = int(config["input_size"][-1])

@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from flashtrain.tasks.hub import hub_advice, hub_failure, hub_offline
+from flashtrain.tasks.hub import hub_advice, hub_failure, hub_offline, hub_reachable
 
 POOLINGS = ("auto", "cls", "mean", "last")
 # Decoder-only families read their summary from the last real token, not the first.
@@ -36,6 +36,8 @@ def from_pretrained(loader: Any, name: str, what: str, **kwargs: Any) -> Any:
         pass
     if hub_offline():
         raise ValueError(hub_advice(what, name, "offline"))
+    if not hub_reachable():
+        raise ValueError(hub_advice(what, name, "unreachable"))
     try:
         return loader.from_pretrained(name, **kwargs)
     except (OSError, ValueError) as error:
