@@ -42,6 +42,8 @@ def from_pretrained(loader: Any, name: str, what: str, **kwargs: Any) -> Any:
         return loader.from_pretrained(name, **kwargs)
     except (OSError, ValueError) as error:
         reason = hub_failure(error)
+        if reason == "unreachable":
+            reason = "not_found"  # the endpoint answered the probe, so it answered but had no such files
         if reason is None:
             raise ValueError(f"could not load the {what} {name!r}: {_first_line(error)}") from None
         raise ValueError(hub_advice(what, name, reason)) from None
