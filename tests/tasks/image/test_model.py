@@ -81,8 +81,11 @@ def backbone_width():
 
 
 def test_pretrained_download_offline_fails_fast_with_advice(monkeypatch):
-    monkeypatch.setattr(backbone_registry, "_hub_reachable", lambda host="": False)
-    with pytest.raises(RuntimeError, match=r"could not download weights for resnet18: no network.*pretrained=False"):
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)  # as HF_HUB_OFFLINE=1 sets it
+    with pytest.raises(RuntimeError, match=r"could not download weights for resnet18: the Hugging Face Hub is in "
+                       r"offline mode \(HF_HUB_OFFLINE=1\).*pretrained=False"):  # fmt: skip
         ImageClassifier(backbone="resnet18", num_classes=3, pretrained=True)
 
 

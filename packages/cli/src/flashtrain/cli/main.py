@@ -6,10 +6,18 @@ import os
 import sys
 from importlib import metadata
 
-from flashtrain.cli.commands import backbones, image_classification, predict, tabular, text_classification
+from flashtrain.cli.commands import (
+    backbones,
+    export,
+    image_classification,
+    predict,
+    serve,
+    tabular,
+    text_classification,
+)
 from flashtrain.cli.options import Parser, UserError, apply_config_file
 
-COMMANDS = (image_classification, text_classification, tabular, predict, backbones)
+COMMANDS = (image_classification, text_classification, tabular, predict, export, serve, backbones)
 
 
 def build_parser() -> Parser:
@@ -34,8 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = apply_config_file(parser, argv)
         args.run(args)
-    except (UserError, ValueError, TypeError, FileNotFoundError, RuntimeError) as error:
-        # Mistakes in flags, files or data: one line, no traceback. FLASHTRAIN_DEBUG=1 shows the traceback.
+    except (UserError, ValueError, TypeError, FileNotFoundError, RuntimeError, ImportError) as error:
+        # Mistakes in flags, files or data, or a missing extra: one line, no traceback. FLASHTRAIN_DEBUG=1 shows it.
         if os.environ.get("FLASHTRAIN_DEBUG"):
             raise
         message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__

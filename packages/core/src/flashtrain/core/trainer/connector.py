@@ -95,9 +95,9 @@ def build_loggers(logger: Any, default_root_dir: str, fast_dev_run: int) -> list
     if fast_dev_run or logger is False:
         return []
     if logger is None or logger is True:
-        from flashtrain.core.loggers import TensorBoardLogger
+        from flashtrain.core.loggers import default_logger
 
-        return [TensorBoardLogger(save_dir=default_root_dir)]
+        return [default_logger(default_root_dir)]  # TensorBoard if installed, else CSV
     return list(logger) if isinstance(logger, Iterable) else [logger]
 
 

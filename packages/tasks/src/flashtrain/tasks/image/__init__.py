@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import os
 
-from flashtrain.tasks.image.data import ImageClassificationData
-from flashtrain.tasks.image.model import ImageClassifier
+from flashtrain.tasks.optional import require_extra
+
+require_extra("image", "The image task")  # a clear ImportError naming the extra, before any import fails
+
+from flashtrain.tasks.image.data import ImageClassificationData  # noqa: E402
+from flashtrain.tasks.image.model import ImageClassifier  # noqa: E402
 
 SAMPLE_DATA = os.path.join(os.path.dirname(__file__), "sample_data", "digits")
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 import contextlib
 import difflib
 import os
-import socket
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 
+from flashtrain.tasks.hub import hub_endpoint, hub_failure, hub_offline, hub_reachable
 from flashtrain.tasks.image.transforms import IMAGENET_MEAN, IMAGENET_STD, ImageConfig
 
 TORCHVISION_PREFIX = "torchvision/"
@@ -53,17 +53,15 @@ def _unknown(name: str) -> ValueError:
     )
 
 
-def _hub_reachable(host: str = "huggingface.co") -> bool:
-    try:
-        with socket.create_connection((host, 443), timeout=3):
-            return True
-    except OSError:
-        return False
-
-
-def _offline_error(name: str, error: Exception) -> RuntimeError:
+def _offline_error(name: str, error: Exception, reason: str | None) -> RuntimeError:
+    if reason == "offline":
+        why = "the Hugging Face Hub is in offline mode (HF_HUB_OFFLINE=1)"
+    elif reason == "not_found":
+        why = f"{hub_endpoint()} does not have them"
+    else:
+        why = f"no network (no answer from {hub_endpoint()})"
     return RuntimeError(
-        f"could not download weights for {name}: no network, and they are not in the local cache "
+        f"could not download weights for {name}: {why}, and they are not in the local cache "
         f"({type(error).__name__}). Pass pretrained=False (--no-pretrained) to train from scratch, or a local "
         "weights file as pretrained='path.pth'."
     )
@@ -88,9 +86,10 @@ def _timm_backbone(name: str, pretrained: bool | str) -> Backbone:
         kwargs.update(pretrained=True, pretrained_cfg_overlay={"file": pretrained})
     else:
         kwargs["pretrained"] = pretrained
+    # timm downloads through huggingface_hub, which honours HF_ENDPOINT (mirrors), proxies and HF_HUB_OFFLINE.
+    unreachable = pretrained is True and not hub_offline() and not hub_reachable()
     offline = contextlib.nullcontext()
-    if pretrained is True and not _hub_reachable():
-        # Without network the Hub client retries for most of a minute; offline mode uses the cache or fails now.
+    if unreachable:  # the Hub client would retry for most of a minute; offline mode uses the cache or fails now
         from unittest import mock
 
         import huggingface_hub.constants
@@ -101,7 +100,10 @@ def _timm_backbone(name: str, pretrained: bool | str) -> Backbone:
             model = timm.create_model(name, **kwargs)
     except (OSError, RuntimeError, ValueError) as error:
         if pretrained is True:
-            raise _offline_error(name, error) from None
+            reason = "unreachable" if unreachable else hub_failure(error)
+            if reason in ("unreachable", None) and not unreachable:
+                reason = "not_found"  # the endpoint answered, but not with the weights
+            raise _offline_error(name, error, reason) from None
         raise
     config = timm.data.resolve_data_config({}, model=model)
     size = int(config["input_size"][-1])

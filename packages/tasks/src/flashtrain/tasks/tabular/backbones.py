@@ -96,7 +96,7 @@ class FTTransformer(nn.Module):
 
     def forward(self, inputs: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
         categorical, numerical = inputs
-        tokens = [self.cls_token.expand(len(numerical), -1, -1)]
+        tokens = [self.cls_token.expand(numerical.shape[0], -1, -1)]  # not len(): export keeps the batch dynamic
         if numerical.shape[1]:
             tokens.append(numerical.unsqueeze(-1) * self.numerical_weight + self.numerical_bias)
         if categorical.shape[1]:

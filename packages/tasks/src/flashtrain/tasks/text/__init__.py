@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from flashtrain.tasks.text.data import TextClassificationData
-from flashtrain.tasks.text.model import TextClassifier
+from flashtrain.tasks.optional import require_extra
+
+require_extra("text", "The text task")  # a clear ImportError naming the extra, before any import fails
+
+from flashtrain.tasks.text.data import TextClassificationData  # noqa: E402
+from flashtrain.tasks.text.model import TextClassifier  # noqa: E402
 
 __all__ = ["TextClassificationData", "TextClassifier"]

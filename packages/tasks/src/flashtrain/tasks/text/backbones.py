@@ -1,19 +1,20 @@
 """Hugging Face encoders as text backbones: loading (local first, never a long wait offline) and pooling.
 
 A backbone is a model name on the Hugging Face Hub or a local model directory. Loading tries the directory or
-the local cache first; only if that fails does it go to the network, and when there is none it fails at once
-with advice instead of retrying for half a minute.
+the local cache first; only if that fails does it go to the Hub (huggingface_hub's endpoint, so ``HF_ENDPOINT``
+mirrors and proxies work), and a failure says why: offline mode, no answer from the endpoint, or no such model.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import socket
 from typing import Any
 
 import torch
 from torch import nn
+
+from flashtrain.tasks.hub import hub_advice, hub_failure, hub_offline, hub_reachable
 
 POOLINGS = ("auto", "cls", "mean", "last")
 # Decoder-only families read their summary from the last real token, not the first.
@@ -21,18 +22,9 @@ _DECODER_FAMILIES = {"gpt2", "gpt_neo", "gptj", "gpt_neox", "llama", "mistral", 
                      "phi3", "opt", "bloom", "falcon", "gemma", "gemma2", "olmo", "smollm3"}  # fmt: skip
 
 
-def _network_reachable(host: str = "huggingface.co", timeout: float = 3.0) -> bool:
-    if os.environ.get("HF_HUB_OFFLINE") or os.environ.get("TRANSFORMERS_OFFLINE"):
-        return False
-    try:
-        socket.create_connection((host, 443), timeout=timeout).close()
-    except OSError:
-        return False
-    return True
-
-
 def from_pretrained(loader: Any, name: str, what: str, **kwargs: Any) -> Any:
-    """``loader.from_pretrained(name)``: the directory or local cache first, then the network if there is one."""
+    """``loader.from_pretrained(name)``: the directory or local cache first, then the Hub (``HF_ENDPOINT`` when set)
+    unless huggingface_hub is offline; a failed download is one sentence saying why (see ``flashtrain.tasks.hub``)."""
     if os.path.isdir(name):
         try:
             return loader.from_pretrained(name, **kwargs)
@@ -42,15 +34,19 @@ def from_pretrained(loader: Any, name: str, what: str, **kwargs: Any) -> Any:
         return loader.from_pretrained(name, local_files_only=True, **kwargs)
     except (OSError, ValueError):
         pass
-    if not _network_reachable():
-        raise ValueError(
-            f"could not find the {what} {name!r} locally (not a folder, not in the Hugging Face cache) and could "
-            "not download it: no network. Pass a local model directory, or run once with network access."
-        )
+    if hub_offline():
+        raise ValueError(hub_advice(what, name, "offline"))
+    if not hub_reachable():
+        raise ValueError(hub_advice(what, name, "unreachable"))
     try:
         return loader.from_pretrained(name, **kwargs)
     except (OSError, ValueError) as error:
-        raise ValueError(f"could not load the {what} {name!r}: {_first_line(error)}") from None
+        reason = hub_failure(error)
+        if reason == "unreachable":
+            reason = "not_found"  # the endpoint answered the probe, so it answered but had no such files
+        if reason is None:
+            raise ValueError(f"could not load the {what} {name!r}: {_first_line(error)}") from None
+        raise ValueError(hub_advice(what, name, reason)) from None
 
 
 def _first_line(error: BaseException) -> str:

@@ -1,0 +1,39 @@
+"""``flash-train export --checkpoint best.ckpt --format onnx --out exported/``: a model file for other runtimes.
+
+The folder gets the model (``model.onnx``, ``model.pt`` or ``model.pt2``), ``preprocessing.json`` (inputs, labels,
+the eval preprocessing) and, for text, the tokenizer. The export is run once and compared with the checkpoint's
+own outputs (onnxruntime for ONNX) before this command reports success.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Any
+
+FORMATS = ("onnx", "torchscript", "exported-program")
+
+
+def add_parser(subparsers: Any) -> None:
+    parser = subparsers.add_parser("export", help="export a checkpoint to ONNX / TorchScript", description=__doc__)
+    parser.add_argument("--checkpoint", required=True, help="a .ckpt written by a flash-train run")
+    parser.add_argument("--format", default="onnx", choices=FORMATS, help="default: onnx")
+    parser.add_argument("--out", default=None, help="output folder (default: <checkpoint name>-<format>/ beside it)")
+    parser.add_argument("--atol", type=float, default=1e-4, help="allowed difference to PyTorch's outputs")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> Any:
+    from flashtrain.cli.options import UserError
+
+    if not os.path.isfile(args.checkpoint):
+        raise UserError(f"--checkpoint {args.checkpoint}: no such file")
+    from flashtrain.tasks.export import export
+
+    out = args.out or f"{os.path.splitext(args.checkpoint)[0]}-{args.format}"
+    result = export(args.checkpoint, out, format=args.format, atol=args.atol)
+    print(
+        f"wrote {os.path.abspath(result.model_file)} and preprocessing.json; checked against the checkpoint: "
+        f"largest difference {result.max_abs_difference:.2g}"
+    )
+    return result

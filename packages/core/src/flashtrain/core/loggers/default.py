@@ -1,0 +1,23 @@
+"""The logger a Trainer uses when none is given: TensorBoard when it is installed, else CSV (as Lightning does),
+so that TensorBoard can stay an optional dependency (``pip install "flashtrain[tensorboard]"``)."""
+
+from __future__ import annotations
+
+import importlib.util
+
+from flashtrain.core.loggers.base import Logger
+
+
+def tensorboard_available() -> bool:
+    return importlib.util.find_spec("tensorboard") is not None
+
+
+def default_logger(save_dir: str) -> Logger:
+    """``TensorBoardLogger(save_dir)`` if the tensorboard package is installed, else ``CSVLogger(save_dir)``."""
+    if tensorboard_available():
+        from flashtrain.core.loggers.tensorboard import TensorBoardLogger
+
+        return TensorBoardLogger(save_dir=save_dir)
+    from flashtrain.core.loggers.csv_logs import CSVLogger
+
+    return CSVLogger(save_dir=save_dir)

@@ -1,0 +1,282 @@
+"""Export a task checkpoint to ONNX, TorchScript or a ``torch.export`` ExportedProgram, checked against PyTorch.
+
+The export folder holds the model file and ``preprocessing.json`` (what to feed it and how to read its output);
+a text export also holds the tokenizer (``tokenizer/``). What runs inside the graph:
+
+- image: pixels in [0, 1], shape (N, 3, S, S) -> logits. The normalisation (mean/std) is in the graph; decoding to
+  RGB and resizing to S x S (antialiased bilinear) is written beside it, as it depends on the image library.
+- text: the tokenizer's tensors (``input_ids``, ``attention_mask``, and ``token_type_ids`` where the model has
+  them), shape (N, L), right-padded -> logits.
+- tabular: ``categorical`` int64 (N, C) and ``numerical`` float32 (N, F) made by the fitted preprocessing stored in
+  ``preprocessing.json`` -> logits, or for regressors values in the targets' original units.
+
+Every export is run once on inputs of a batch size (and, for text, a length) other than the traced ones, with
+onnxruntime for ONNX, and compared with the checkpoint's own PyTorch outputs; a difference over the tolerance is
+an error, never a silently wrong file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from flashtrain.tasks.inference import Predictor, predictor_for
+from flashtrain.tasks.optional import require
+
+FORMATS = {"onnx": "model.onnx", "torchscript": "model.pt", "exported-program": "model.pt2"}
+
+
+@dataclass
+class ExportResult:
+    """Where the export went and how closely it reproduced PyTorch's outputs on the check inputs."""
+
+    folder: str
+    model_file: str
+    format: str
+    max_abs_difference: float
+
+
+class _Network(torch.nn.Module):
+    """``head(backbone(x))`` of a task, and for regressors the way back to the targets' units. Built from the
+    task's parts, not the task itself: tracing walks every attribute, and a task's ``trainer`` raises outside fit."""
+
+    def __init__(self, model: Any) -> None:
+        super().__init__()
+        self.backbone = model.backbone
+        self.head = model.head
+        regression = hasattr(model, "to_original_units")
+        self.register_buffer("scale", model.target_std.clone() if regression else torch.ones(1))
+        self.register_buffer("shift", model.target_mean.clone() if regression else torch.zeros(1))
+        self.regression = regression
+
+    def forward(self, inputs: Any) -> torch.Tensor:
+        outputs = self.head(self.backbone(inputs))
+        return outputs * self.scale + self.shift if self.regression else outputs
+
+
+class _ImageGraph(torch.nn.Module):
+    def __init__(self, model: Any, mean: list[float], std: list[float]) -> None:
+        super().__init__()
+        self.network = _Network(model)
+        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1))
+        self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1))
+
+    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
+        return self.network((pixels - self.mean) / self.std)
+
+
+class _TextGraph(torch.nn.Module):
+    def __init__(self, model: Any, names: list[str]) -> None:
+        super().__init__()
+        self.network = _Network(model)
+        self.names = names
+
+    def forward(self, *tensors: torch.Tensor) -> torch.Tensor:
+        return self.network(dict(zip(self.names, tensors)))
+
+
+class _TabularGraph(torch.nn.Module):
+    def __init__(self, model: Any) -> None:
+        super().__init__()
+        self.network = _Network(model)
+
+    def forward(self, categorical: torch.Tensor, numerical: torch.Tensor) -> torch.Tensor:
+        return self.network((categorical, numerical))
+
+
+@dataclass
+class _Graph:
+    module: torch.nn.Module
+    input_names: list[str]
+    example: tuple[torch.Tensor, ...]  # traced with these
+    check: tuple[torch.Tensor, ...]  # and checked on these (another batch size / length)
+    dynamic: list[dict[int, str]]  # per input: dimension -> name of the dynamic size
+    preprocessing: dict[str, Any]
+    reference: Callable[..., torch.Tensor]  # the task's own predict path on the same inputs
+
+
+def _image_graph(predictor: Predictor) -> _Graph:
+    config = predictor.model.image_config
+    size = int(config.image_size)
+    generator = torch.Generator().manual_seed(0)
+    example, check = (torch.rand(n, 3, size, size, generator=generator) for n in (2, 3))
+    preprocessing = {
+        "image_size": size,
+        "mean": list(config.mean),
+        "std": list(config.std),
+        "steps": "RGB, resize to image_size x image_size (bilinear, antialias), scale to [0, 1] "
+        "(float32, N x 3 x S x S); the mean/std normalisation is inside the model",
+    }
+    module = _ImageGraph(predictor.model, list(config.mean), list(config.std))
+
+    def reference(pixels: torch.Tensor) -> torch.Tensor:
+        normalised = (pixels - module.mean) / module.std
+        return predictor.model.predict_step((normalised,), 0)
+
+    return _Graph(module, ["pixels"], (example,), (check,), [{0: "batch"}], preprocessing, reference)
+
+
+def _text_graph(predictor: Any) -> _Graph:
+    texts = ["a short text", "a somewhat longer text to export with its tokenizer"]
+    check_texts = ["one", "three texts of other lengths", "and a third, the longest of all the texts checked here"]
+    example = predictor.collate(predictor.prepare(texts))
+    check = predictor.collate(predictor.prepare(check_texts))
+    names = [name for name in predictor.input_names if name in example]
+    preprocessing = {"tokenizer": "tokenizer", "max_length": predictor.max_length, "padding_side": "right"}
+    module = _TextGraph(predictor.model, names)
+    dynamic = [{0: "batch", 1: "sequence"} for _ in names]
+
+    def reference(*tensors: torch.Tensor) -> torch.Tensor:
+        return predictor.model.predict_step((dict(zip(names, tensors)),), 0)
+
+    example_inputs, check_inputs = tuple(example[n] for n in names), tuple(check[n] for n in names)
+    return _Graph(module, names, example_inputs, check_inputs, dynamic, preprocessing, reference)
+
+
+def _tabular_graph(predictor: Any) -> _Graph:
+    preprocessing = predictor.preprocessing
+    generator = torch.Generator().manual_seed(0)
+
+    def inputs(rows: int) -> tuple[torch.Tensor, torch.Tensor]:
+        categorical = (
+            torch.stack([torch.randint(0, n, (rows,), generator=generator) for n in preprocessing.cardinalities], dim=1)
+            if preprocessing.cardinalities
+            else torch.zeros(rows, 0, dtype=torch.long)
+        )
+        return categorical, torch.randn(rows, preprocessing.num_numerical_inputs, generator=generator)
+
+    described = {"parameters": preprocessing.state_dict(), "steps": "the fitted preprocessing in 'parameters'"}
+    module = _TabularGraph(predictor.model)
+
+    def reference(categorical: torch.Tensor, numerical: torch.Tensor) -> torch.Tensor:
+        return predictor.model.predict_step(((categorical, numerical),), 0)  # regressors: in the original units
+
+    names, dynamic = ["categorical", "numerical"], [{0: "batch"}, {0: "batch"}]
+    return _Graph(module, names, inputs(2), inputs(3), dynamic, described, reference)
+
+
+_GRAPHS = {
+    "image_classification": _image_graph,
+    "text_classification": _text_graph,
+    "tabular_classification": _tabular_graph,
+    "tabular_regression": _tabular_graph,
+}
+
+
+def export(checkpoint: str, out: str, format: str = "onnx", atol: float = 1e-4, rtol: float = 1e-4) -> ExportResult:
+    """Export the model in ``checkpoint`` to the folder ``out`` and check it against the checkpoint's outputs.
+
+    Args:
+        checkpoint: A ``.ckpt`` written by a flashtrain task.
+        out: The folder to write (created; files in it are replaced).
+        format: ``"onnx"`` (checked with onnxruntime), ``"torchscript"`` or ``"exported-program"``.
+        atol: Largest allowed absolute difference to PyTorch's outputs (plus ``rtol`` times their size).
+        rtol: Relative part of the tolerance.
+
+    Returns:
+        The folder, the model file, the format and the largest difference measured.
+    """
+    if format not in FORMATS:
+        raise ValueError(f"Unknown export format {format!r}. Allowed: {', '.join(FORMATS)}.")
+    if format == "onnx":
+        require("onnx", "export", "ONNX export")
+        require("onnxscript", "export", "ONNX export")
+        require("onnxruntime", "export", "checking an ONNX export")
+    predictor = predictor_for(checkpoint)
+    graph = _GRAPHS[predictor.task_name](predictor)
+    graph.module.eval()
+    os.makedirs(out, exist_ok=True)
+    path = os.path.join(out, FORMATS[format])
+    with torch.no_grad():
+        run = _SAVERS[format](graph, path)
+        expected = graph.reference(*graph.check)
+        try:
+            produced = run(graph.check)
+        except Exception as error:  # e.g. a batch size baked into the graph
+            raise RuntimeError(
+                f"the {format} export of {checkpoint} fails on inputs of another batch size than the traced one: "
+                f"{str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__}"
+            ) from error
+    difference = float((produced - expected).abs().max()) if expected.numel() else 0.0
+    if not torch.allclose(produced, expected, atol=atol, rtol=rtol):
+        raise RuntimeError(
+            f"the {format} export of {checkpoint} does not reproduce the PyTorch outputs: largest difference "
+            f"{difference:.3g} (allowed: atol={atol}, rtol={rtol}). The file is at {path}; do not use it."
+        )
+    if predictor.task_name == "text_classification":
+        predictor.tokenizer.save_pretrained(os.path.join(out, "tokenizer"))
+    _write_description(out, format, predictor, graph)
+    return ExportResult(out, path, format, difference)
+
+
+def _write_description(out: str, format: str, predictor: Predictor, graph: _Graph) -> None:
+    model = predictor.model
+    regression = predictor.task_name == "tabular_regression"
+    description = {
+        "task": predictor.task_name,
+        "format": format,
+        "model_file": FORMATS[format],
+        "inputs": [
+            {"name": name, "dtype": str(tensor.dtype).removeprefix("torch."), "dynamic_axes": dynamic}
+            for name, tensor, dynamic in zip(graph.input_names, graph.example, graph.dynamic)
+        ],
+        "output": "values in the targets' original units (N, targets)" if regression else "logits (N, classes)",
+        "labels": list(getattr(model, "labels", [])) if not regression else [],
+        "target_names": list(getattr(model, "target_names", [])) if regression else [],
+        "multi_label": bool(getattr(model, "multi_label", False)),
+        "preprocessing": graph.preprocessing,
+    }
+    with open(os.path.join(out, "preprocessing.json"), "w", encoding="utf-8") as handle:
+        json.dump(description, handle, indent=1, default=str)
+
+
+def _save_torchscript(graph: _Graph, path: str) -> Any:
+    traced = torch.jit.trace(graph.module, graph.example, strict=False, check_trace=False)
+    torch.jit.save(traced, path)
+    loaded = torch.jit.load(path)
+    return lambda inputs: loaded(*inputs)
+
+
+def _shapes(graph: _Graph) -> Any:
+    """``dynamic_shapes`` for torch.export: the batch (and text length) sizes free, the rest as traced."""
+    auto = torch.export.Dim.AUTO  # a size the model really fixes stays fixed; the check inputs then catch it
+    shapes = tuple({axis: auto for axis in axes} for axes in graph.dynamic)
+    return (shapes,) if isinstance(graph.module, _TextGraph) else shapes  # _TextGraph takes *tensors
+
+
+def _save_exported_program(graph: _Graph, path: str) -> Any:
+    program = torch.export.export(graph.module, graph.example, dynamic_shapes=_shapes(graph))
+    torch.export.save(program, path)
+    loaded = torch.export.load(path).module()
+    return lambda inputs: loaded(*inputs)
+
+
+def _save_onnx(graph: _Graph, path: str) -> Any:
+    import onnxruntime
+
+    torch.onnx.export(
+        graph.module,
+        graph.example,
+        path,
+        input_names=graph.input_names,
+        output_names=["output"],
+        dynamic_shapes=_shapes(graph),
+        dynamo=True,
+        external_data=False,
+        verbose=False,
+    )
+    session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
+
+    def run(inputs: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        feed = {name: tensor.numpy() for name, tensor in zip(graph.input_names, inputs)}
+        return torch.from_numpy(session.run(None, feed)[0])
+
+    return run
+
+
+_SAVERS = {"onnx": _save_onnx, "torchscript": _save_torchscript, "exported-program": _save_exported_program}
