@@ -288,8 +288,6 @@ class StochasticWeightAveraging(WeightAveraging):
             self._scheduler_installed = True
 
     def _install_scheduler(self, trainer: Any) -> None:
-        from flashtrain.core.trainer.optimizers import LRSchedulerConfig
-
         scheduler = SWALR(
             trainer.optimizers[0],
             swa_lr=self._swa_lrs,
@@ -297,7 +295,7 @@ class StochasticWeightAveraging(WeightAveraging):
             anneal_strategy=self._annealing_strategy,
         )
         # SWALR replaces the module's schedulers for the rest of the run, as in Lightning.
-        trainer.lr_scheduler_configs[:] = [LRSchedulerConfig(scheduler=scheduler, interval="epoch")]
+        trainer.optimization.replace_schedulers([scheduler], interval="epoch")
 
     def should_update(self, step_idx: int | None = None, epoch_idx: int | None = None) -> bool:
         return epoch_idx is not None and epoch_idx >= self._swa_start

@@ -184,6 +184,10 @@ class Optimization:
         self.managed = [ManagedOptimizer(opt, precision, self.progress, not automatic) for opt in optimizers]
         self.clips_gradients = bool(gradient_clip_val) or hooks.module_overrides("configure_gradient_clipping")
 
+    def replace_schedulers(self, schedulers: list[Any], interval: str = "epoch") -> None:
+        """Use these schedulers instead of the module's from now on (e.g. SWALR for stochastic weight averaging)."""
+        self.lr_scheduler_configs[:] = [LRSchedulerConfig(scheduler=s, interval=interval) for s in schedulers]
+
     def for_module(self, wrapped: bool) -> list[Any]:
         return self.managed if wrapped else self.optimizers
 
