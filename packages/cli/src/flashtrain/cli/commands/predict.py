@@ -44,10 +44,10 @@ def add_parser(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> list[Any]:
-    from flashtrain.core.checkpoint import load_checkpoint
-
     if args.out:
         check_out(args.out)
+    from flashtrain.core.checkpoint import load_checkpoint
+
     task = load_checkpoint(args.checkpoint).get("task")
     predictor = PREDICTORS.get(task)
     if predictor is None:
