@@ -178,3 +178,18 @@ def test_a_bug_is_one_line_saying_so_and_debug_shows_the_traceback(capsys, monke
     monkeypatch.setenv("FLASHTRAIN_DEBUG", "1")
     with pytest.raises(KeyError):
         errors.report(KeyError(101))
+
+
+def test_os_errors_name_the_path_and_what_to_do():
+    import errno
+
+    assert errors.describe(PermissionError(errno.EACCES, "Permission denied", "/data/runs")) == (
+        "permission denied: /data/runs. Choose a folder you can write to (--output-dir) or fix its permissions."
+    )
+    assert errors.describe(NotADirectoryError(errno.ENOTDIR, "Not a directory", "out/x")) == (
+        "out/x: part of this path is a file, not a folder. Choose another path."
+    )
+    full = OSError(errno.ENOSPC, "No space left on device to write the checkpoint (3 MiB free in /r)", "/r/a.ckpt")
+    assert errors.describe(full) == (
+        "No space left on device to write the checkpoint (3 MiB free in /r) (--output-dir): /r/a.ckpt"
+    )

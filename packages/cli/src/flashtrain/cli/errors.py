@@ -62,8 +62,9 @@ def describe(error: BaseException) -> str | None:
 def _os_error(error: OSError) -> str:
     name = error.filename or ""
     if error.errno in (errno.ENOSPC, errno.EDQUOT):
-        detail = error.strerror if error.strerror and len(error.strerror) > 30 else "no space left on the device"
-        return f"{detail}: {name}. Free some space, or pass --output-dir on another disk."
+        if error.strerror and len(error.strerror) > 30:  # flashtrain's own message, with the space left
+            return f"{error.strerror} (--output-dir): {name}"
+        return f"no space left on the device: {name}. Free some space, or pass --output-dir on another disk."
     if isinstance(error, PermissionError):
         return f"permission denied: {name}. Choose a folder you can write to (--output-dir) or fix its permissions."
     if isinstance(error, NotADirectoryError):
