@@ -208,7 +208,7 @@ trainer.fit(RegressionModule(), loader())
 
 
 def test_ddp_spawn_from_a_script_without_a_main_guard_is_refused_instead_of_hanging(tmp_path):
-    root = str(Path(__file__).parents[2])
+    root = str(Path(__file__).parents[3])
     (tmp_path / "unguarded.py").write_text(UNGUARDED_SCRIPT)
     (tmp_path / "guarded.py").write_text(
         "from flashtrain.core.strategies.ddp import check_main_guard\n\n\ndef main():\n    check_main_guard()\n"
