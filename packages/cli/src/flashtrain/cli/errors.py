@@ -19,7 +19,7 @@ from flashtrain.cli.options import UserError
 # ImportError: an optional extra that is not installed (the message says what to pip install).
 MISTAKES = (UserError, ValueError, TypeError, FileNotFoundError, RuntimeError, ImportError)
 # Python argument names whose flag has another name.
-FLAG_NAMES = {"target_fields": "target_field", "gpus": "gpus"}
+FLAG_NAMES = {"target_fields": "target_field"}
 _ASSIGNMENT = re.compile(r"\b([a-z][a-z0-9_]*)=(True|False|'[^']*'|\"[^\"]*\"|[^\s,;)]+)")
 
 
