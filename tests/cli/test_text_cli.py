@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from tests.cli.test_cli import flash_train
+from tests.cli.test_training import logged_steps
 from tests.tasks.text.test_text import LABELS, TEXTS
 from tests.tasks.text.tiny_model import make_tiny_bert
 
@@ -35,6 +36,8 @@ def test_train_then_predict_texts_lines_and_a_table(tiny_bert, reviews):
     assert result.returncode == 0, result.stderr[-2000:]
     assert "final validation accuracy:" in result.stdout
     checkpoint = str(reviews / "out" / "logs" / "version_0" / "checkpoints" / "best.ckpt")
+    assert len(logged_steps(reviews / "out")) >= 5  # 42 texts in batches of 8: every step is a training-curve point
+    assert "Map:" not in result.stderr and "tokenizing:" not in result.stderr  # no progress bars in a log file
 
     texts = flash_train(
         "predict", "--checkpoint", checkpoint, "--text", "good film", "--text", "awful plot", cwd=reviews

@@ -49,7 +49,7 @@ def test_auto_lr_with_csv_logs_and_ema(folders):  # noqa: F811
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--weight-averaging", "sma"], "weight_averaging='sma' is not valid; use None, 'ema'"),
+        (["--weight-averaging", "sma"], "--weight-averaging sma is not valid; use None, 'ema'"),
         (["--logger", "neptune"], "argument --logger: invalid choice: 'neptune'"),
         (["--auto-lr", "1"], "lr_find num_training must be an int >= 2 (optimizer steps), got 1"),
     ],

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import pickle
 import signal
+import stat
+import struct
 import subprocess
 import sys
+import zipfile
 
 import pytest
 import torch
 
 from flashtrain.core.callbacks import ModelCheckpoint
 from flashtrain.core.checkpoint import FORMAT_VERSION, CheckpointError, load_checkpoint
+from flashtrain.core.checkpoint.io import save_checkpoint_file
 from tests.core.helpers import RegressionModule, loader, quiet_trainer, silent_trainer
 
 
@@ -207,3 +212,48 @@ def test_datamodule_state_travels_in_the_checkpoint(tmp_path):
         RegressionModule(), datamodule=restored, ckpt_path="last"
     )
     assert restored.vocabulary == ["cat", "dog"]
+
+
+def test_checkpoints_get_the_permissions_of_other_new_files(tmp_path):
+    previous = os.umask(0o022)
+    try:
+        _, _, checkpoint = trained(tmp_path)
+    finally:
+        os.umask(previous)
+    # mkstemp alone would leave 0600: unreadable for the rest of the group that shares the run folder.
+    assert stat.S_IMODE(os.stat(checkpoint.last_model_path).st_mode) == 0o644
+
+
+def _damage_first_tensor(source: str, target) -> None:
+    with zipfile.ZipFile(source) as archive:
+        member = next(info for info in archive.infolist() if "/data/" in info.filename and info.file_size > 0)
+    with open(source, "rb") as handle:
+        data = bytearray(handle.read())
+    name_length, extra_length = struct.unpack("<HH", data[member.header_offset + 26 : member.header_offset + 30])
+    start = member.header_offset + 30 + name_length + extra_length
+    data[start] ^= 0xFF
+    target.write_bytes(bytes(data))
+
+
+def test_damaged_bytes_and_text_files_are_refused_not_loaded(tmp_path):
+    _, _, checkpoint = trained(tmp_path)
+    _damage_first_tensor(checkpoint.last_model_path, tmp_path / "damaged.ckpt")
+    with pytest.raises(CheckpointError, match=r"damaged.ckpt: the file is corrupt, its bytes are damaged"):
+        load_checkpoint(str(tmp_path / "damaged.ckpt"))
+    (tmp_path / "notes.ckpt").write_text("epoch 3: accuracy 0.91\n")
+    with pytest.raises(CheckpointError, match=r"notes.ckpt: .*not a checkpoint at all \(torch.save writes a zip"):
+        load_checkpoint(str(tmp_path / "notes.ckpt"))
+
+
+def test_a_full_disk_is_reported_as_such_and_leaves_no_temporary_file(tmp_path, monkeypatch):
+    def disk_full(*args, **kwargs):
+        raise RuntimeError(
+            "[enforce fail at inline_container.cc:671] . PytorchStreamWriter failed writing file data/0: file write "
+            "failed"
+        )
+
+    monkeypatch.setattr(torch, "save", disk_full)
+    with pytest.raises(OSError, match=r"No space left on device to write the checkpoint \(\d+ MiB free") as info:
+        save_checkpoint_file({"state_dict": {}}, str(tmp_path / "a.ckpt"))
+    assert info.value.errno == errno.ENOSPC and info.value.filename == str(tmp_path / "a.ckpt")
+    assert os.listdir(tmp_path) == []

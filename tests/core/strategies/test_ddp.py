@@ -196,3 +196,31 @@ def test_use_distributed_sampler_false_leaves_loaders_alone():
         sharded = trainer.data_connector.shard(loader, training=True)
         assert (sharded is loader) == opt_out
         assert len(sharded) == expected_batches
+
+
+UNGUARDED_SCRIPT = """\
+from flashtrain.core import Trainer
+from tests.core.helpers import RegressionModule, loader
+
+trainer = Trainer(accelerator="cpu", devices=2, strategy="ddp_spawn", logger=False, enable_progress_bar=False)
+trainer.fit(RegressionModule(), loader())
+"""
+
+
+def test_ddp_spawn_from_a_script_without_a_main_guard_is_refused_instead_of_hanging(tmp_path):
+    root = str(Path(__file__).parents[3])
+    (tmp_path / "unguarded.py").write_text(UNGUARDED_SCRIPT)
+    (tmp_path / "guarded.py").write_text(
+        "from flashtrain.core.strategies.ddp import check_main_guard\n\n\ndef main():\n    check_main_guard()\n"
+        "    print('ok')\n\n\nif __name__ == '__main__':\n    main()\n"
+    )
+    env = {**os.environ, "PYTHONPATH": root}
+    refused = subprocess.run(
+        [sys.executable, "unguarded.py"], capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path
+    )
+    assert refused.returncode == 1
+    assert 'from line 5 at top level, outside `if __name__ == "__main__":`' in refused.stderr, refused.stderr[-2000:]
+    accepted = subprocess.run(
+        [sys.executable, "guarded.py"], capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path
+    )
+    assert accepted.returncode == 0 and accepted.stdout.strip() == "ok", accepted.stderr[-2000:]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import glob
 import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import torch
@@ -124,6 +126,20 @@ def test_a_second_run_gets_the_next_version(tmp_path):
         trainer = quiet_trainer(max_epochs=1, logger=TensorBoardLogger(save_dir=str(tmp_path)))
         trainer.fit(RegressionModule(), loader())
         assert trainer.log_dir.endswith(expected)
+
+
+def test_runs_started_together_in_one_folder_get_different_versions(tmp_path):
+    loggers = [TensorBoardLogger(save_dir=str(tmp_path)) for _ in range(6)]
+    start = threading.Barrier(len(loggers))
+
+    def version(logger):
+        start.wait()
+        return logger.version
+
+    with ThreadPoolExecutor(len(loggers)) as pool:
+        versions = list(pool.map(version, loggers))
+    assert sorted(versions) == list(range(6))  # each run its own version_N, claimed by creating the folder
+    assert sorted(os.listdir(tmp_path / "logs")) == [f"version_{n}" for n in range(6)]
 
 
 @pytest.mark.parametrize(

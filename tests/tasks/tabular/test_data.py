@@ -221,3 +221,13 @@ def test_empty_files_and_wrong_settings_are_explained(tmp_path):
     with pytest.raises(ValueError, match="predicts one target column"):
         TabularClassificationData.from_data_frame(["colour"], None, ["label", "size"], train_data_frame=frame)
     assert not math.isnan(regression.parameters["stds"]["weight"])
+
+
+def test_an_infinite_number_is_refused_naming_column_and_line(tmp_path):
+    frame = pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0], "y": ["a", "b", "a", "b"]})
+    frame.loc[2, "x"] = math.inf
+    frame.to_csv(tmp_path / "t.csv", index=False)  # written as "inf", read back as float infinity
+    with pytest.raises(ValueError, match=r"numerical column 'x' has an infinite value \(inf\) in row 2 \(line 4 of"):
+        TabularClassificationData.from_csv(
+            numerical_fields=["x"], target_fields="y", train_file=str(tmp_path / "t.csv")
+        )

@@ -1,24 +1,125 @@
-"""The training run every task command shares: trainer from flags, finetune, resolved config, summary line."""
+"""The training run every task command shares: the checks and the seed before anything is built, the trainer from
+flags, finetune (or resume), the config written when training starts, the summary line."""
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
+import sys
 from typing import Any
 
+import yaml
+
+from flashtrain.cli.options import NOT_IN_CONFIG, PATH_OPTIONS, UserError, default_output_dir, parse_finetune_strategy
+from flashtrain.core import Callback
+
 METRIC_NAMES = {"val_acc": "accuracy", "val_rmse": "RMSE"}
+# Points per training curve to aim for: Lightning's fixed log_every_n_steps=50 gives a short run 3 or none.
+LOG_POINTS = 25
 
 
-def train(task: str, model: Any, data: Any, args: argparse.Namespace, output_dir: str, strategy: Any) -> dict[str, Any]:
-    import yaml
+def start(task: str, args: argparse.Namespace) -> Any:
+    """Before data or model are built: flags checked (a typo fails at once, not after seconds of loading), the
+    output folder usable, and the seed set, so that weights, data split and order repeat exactly. Returns the
+    finetuning strategy."""
+    from flashtrain.core import seed_everything
 
-    from flashtrain.core import Trainer, seed_everything
-    from flashtrain.core.callbacks import ModelCheckpoint
-
+    strategy = parse_finetune_strategy(args.finetune_strategy)
+    check_choices(args)
+    args.output_dir = os.path.abspath(args.output_dir or default_output_dir(task))
+    check_output_dir(args.output_dir)
     seed_everything(args.seed)
+    return strategy
+
+
+def check_choices(args: argparse.Namespace) -> None:
+    """``--optimizer``, ``--precision`` and ``--accelerator``/``--gpus``, checked by the code that uses them."""
+    from flashtrain.core.accelerators import resolve_accelerator
+    from flashtrain.core.precision import canonical_precision
+    from flashtrain.tasks.task import OPTIMIZERS
+
+    if args.optimizer not in OPTIMIZERS:
+        raise UserError(f"--optimizer {args.optimizer!r} is not known; use one of {', '.join(sorted(OPTIMIZERS))}")
+    try:
+        canonical_precision(args.precision)
+    except ValueError:
+        raise UserError(
+            f"--precision {args.precision!r} is not known; use 32-true, 64-true, bf16-mixed or 16-mixed"
+        ) from None
+    if args.gpus:
+        resolve_accelerator("gpu")
+    elif args.accelerator != "auto":
+        resolve_accelerator(args.accelerator)
+
+
+def check_output_dir(path: str) -> None:
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise UserError(f"--output-dir {path} is a file; pass a folder (it is created if it does not exist)")
+    try:
+        os.makedirs(path, exist_ok=True)
+    except NotADirectoryError:
+        raise UserError(
+            f"--output-dir {path}: part of this path is a file, not a folder; pass another folder"
+        ) from None
+    except PermissionError:
+        raise UserError(
+            f"--output-dir {path} cannot be created (permission denied); pass a folder you can write to"
+        ) from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise UserError(f"--output-dir {path} is not writable; pass a folder you can write to")
+
+
+def log_every_n_steps(train_samples: int, batch_size: int, max_epochs: int) -> int:
+    """Steps between logged training points, so that a run has about ``LOG_POINTS`` of them (at most 50 apart)."""
+    steps = math.ceil(train_samples / batch_size) * max_epochs
+    return max(1, min(50, steps // LOG_POINTS))
+
+
+class RunRecord(Callback):
+    """Writes the run's ``config.yaml`` (the options actually used) when training starts, so that an interrupted
+    run has one too, and says how to resume from the command line when the run is interrupted."""
+
+    def __init__(self, task: str, args: argparse.Namespace) -> None:
+        self.task = task
+        self.args = args
+        self.path: str | None = None
+
+    def on_fit_start(self, trainer: Any, pl_module: Any) -> None:
+        self.path = os.path.join(trainer.log_dir, "config.yaml")
+        if trainer.is_global_zero:  # the options as they are now (e.g. after --auto-lr chose the learning rate)
+            os.makedirs(trainer.log_dir, exist_ok=True)
+            with open(self.path, "w") as handle:
+                yaml.safe_dump({"task": self.task, **run_options(self.args)}, handle, sort_keys=False)
+
+    def on_exception(self, trainer: Any, pl_module: Any, exception: BaseException) -> None:
+        if isinstance(exception, (KeyboardInterrupt, SystemExit)) and trainer.is_global_zero and self.path:
+            run_folder = os.path.dirname(self.path)
+            print(f"flash-train: to continue this run: flash-train {self.task} --resume {run_folder}", file=sys.stderr)
+
+
+def run_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The options of a run as ``--config`` reads them back: file and folder paths absolute."""
+    values = {key: value for key, value in sorted(vars(args).items()) if key not in NOT_IN_CONFIG}
+    for key in PATH_OPTIONS:
+        if values.get(key):
+            values[key] = os.path.abspath(values[key])
+    return values
+
+
+def train(task: str, model: Any, data: Any, args: argparse.Namespace, strategy: Any) -> dict[str, Any]:
+    from flashtrain.core import Trainer
+    from flashtrain.core.callbacks import EarlyStopping, ModelCheckpoint
+
     validates = data.datasets.get("val") is not None
     metric, mode = model.monitor  # e.g. ("val_acc", "max") or ("val_rmse", "min")
     checkpoint = ModelCheckpoint(filename="best", monitor=metric if validates else None, mode=mode, save_last=True)
+    record = RunRecord(task, args)
+    callbacks = [checkpoint, record]
+    if args.early_stopping:
+        if not validates:
+            raise UserError("--early-stopping needs validation data: pass --val-split 0.2 or a validation folder/file")
+        callbacks.append(EarlyStopping(monitor=metric, mode=mode, patience=args.early_stopping))
     devices = args.devices if args.devices == "auto" or not str(args.devices).isdigit() else int(args.devices)
     trainer = Trainer(
         max_epochs=args.max_epochs,
@@ -27,23 +128,17 @@ def train(task: str, model: Any, data: Any, args: argparse.Namespace, output_dir
         gpus=args.gpus,
         strategy=args.strategy,
         precision=args.precision,
-        default_root_dir=output_dir,
-        callbacks=[checkpoint],
-        logger=build_logger(args.logger, task, output_dir),
+        default_root_dir=args.output_dir,
+        callbacks=callbacks,
+        logger=build_logger(args.logger, task, args.output_dir),
+        log_every_n_steps=log_every_n_steps(len(data.datasets["train"]), args.batch_size, args.max_epochs),
     )
     say = print if trainer.is_global_zero else _silent
     finder = find_learning_rate(trainer, model, data, args, say) if args.auto_lr is not None else None
-    trainer.finetune(model, datamodule=data, strategy=strategy)
-    # Written after fit: under DDP the ranks agree on the log folder only once the run has started.
-    resolved = {key: value for key, value in sorted(vars(args).items()) if key not in ("run", "config", "command")}
-    config_path = os.path.join(trainer.log_dir, "config.yaml")
-    if trainer.is_global_zero:
-        os.makedirs(trainer.log_dir, exist_ok=True)
-        with open(config_path, "w") as handle:
-            yaml.safe_dump({"task": task, **resolved}, handle, sort_keys=False)
-        if finder is not None:
-            write_lr_find(finder, trainer.log_dir, say)
-    summary = {"checkpoint": checkpoint.best_model_path or checkpoint.last_model_path, "config": config_path}
+    trainer.finetune(model, datamodule=data, strategy=strategy, ckpt_path=getattr(args, "resume_checkpoint", None))
+    if finder is not None and trainer.is_global_zero:
+        write_lr_find(finder, trainer.log_dir, say)
+    summary = {"checkpoint": checkpoint.best_model_path or checkpoint.last_model_path, "config": record.path}
     name = METRIC_NAMES.get(metric, metric)
     if validates:
         summary[metric] = float(trainer.callback_metrics[metric])
@@ -54,7 +149,7 @@ def train(task: str, model: Any, data: Any, args: argparse.Namespace, output_dir
         test_metric = metric.replace("val_", "test_", 1)
         summary[test_metric] = result[test_metric]
         say(f"test {name}: {summary[test_metric]:.4f}")
-    say(f"checkpoint: {summary['checkpoint']}\nresolved config: {config_path}")
+    say(f"checkpoint: {summary['checkpoint']}\nresolved config: {record.path}")
     return summary
 
 

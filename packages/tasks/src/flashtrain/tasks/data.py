@@ -54,7 +54,16 @@ def check_frame_columns(frame: Any, needed: Sequence[str], where: str, hint: str
 
 def frame_targets(frame: Any, columns: Sequence[str], delimiter: str | None) -> Any:
     """Targets from a table: several 0/1 columns (a multi-hot array), one column of ``delimiter``-separated labels
-    (a list of labels per row), or one label column."""
+    (a list of labels per row), or one label column. A row without a target is an error: ``str(nan)`` would
+    otherwise become a class named "nan"."""
+    missing = frame[list(columns)].isna().to_numpy().any(axis=1)
+    if missing.any():
+        rows = [int(row) for row in missing.nonzero()[0][:5]]
+        lines = f" (file lines {[row + 2 for row in rows]})" if frame.attrs.get("csv") else ""
+        raise ValueError(
+            f"{frame.attrs.get('source', 'the table')}: {int(missing.sum())} row(s) have no value in the target "
+            f"column(s) {list(columns)}: rows {rows}{lines}. Fill in their labels or drop those rows."
+        )
     if len(columns) > 1:
         return frame[list(columns)].to_numpy()
     if delimiter is not None:
@@ -72,8 +81,21 @@ class Targets:
         self._index = {label: i for i, label in enumerate(self.labels)}
 
     @classmethod
-    def infer(cls, targets: Any, labels: Sequence[Any] | None = None) -> Targets:
-        """Labels and single/multi-label from the training targets (``labels`` fixes names and order)."""
+    def infer(cls, targets: Any, labels: Sequence[Any] | None = None, where: str | None = None) -> Targets:
+        """Labels and single/multi-label from the training targets (``labels`` fixes names and order).
+
+        With ``where`` (the training data's name), targets of fewer than two classes are an error: a classifier
+        cannot learn from them."""
+        inferred = cls._infer(targets, labels)
+        if where is not None and len(inferred.labels) < 2:
+            raise ValueError(
+                f"{where} has only {len(inferred.labels)} class(es) ({inferred.labels}): a classifier needs at least "
+                "two. Add examples of the other classes, or check that the target column is the right one."
+            )
+        return inferred
+
+    @classmethod
+    def _infer(cls, targets: Any, labels: Sequence[Any] | None) -> Targets:
         if _is_multi_hot(targets):
             width = len(targets[0])
             if labels is not None and len(labels) != width:

@@ -3,32 +3,42 @@
 from __future__ import annotations
 
 import argparse
-import os
 from typing import Any
 
-from flashtrain.cli.options import UserError, add_trainer_flags, parse_finetune_strategy
+from flashtrain.cli.options import UserError, add_trainer_flags, plain, positive_int
 
 NAME = "image_classification"
+EXAMPLES = """examples:
+  flash-train image_classification                                    # the bundled digits, offline
+  flash-train image_classification --train-folder data/train --val-folder data/val --backbone resnet18
+  flash-train image_classification --train-file train.csv --input-field path --target-field label --val-split 0.2
+  flash-train image_classification --resume runs/image_classification/logs/version_0   # continue a run
+"""
 
 
 def add_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser(
-        NAME, help="train an image classifier (timm or torchvision backbone)", description=__doc__
+        NAME,
+        help="train an image classifier (timm or torchvision backbone)",
+        description=plain(__doc__),
+        epilog=EXAMPLES,
     )
     data = parser.add_argument_group("data (none given: the bundled sample data, 8x8 digits, trained at 32 px)")
     data.add_argument("--train-folder", help="folder with one sub-folder of images per class")
-    data.add_argument("--val-folder")
-    data.add_argument("--test-folder")
+    data.add_argument("--val-folder", help="validation images, one sub-folder per class")
+    data.add_argument("--test-folder", help="test images, one sub-folder per class")
     data.add_argument("--train-file", help="CSV with an image-path column and target column(s), instead of folders")
-    data.add_argument("--val-file")
-    data.add_argument("--test-file")
-    data.add_argument("--input-field", default="image", help="CSV column with the image paths (default: image)")
+    data.add_argument("--val-file", help="validation CSV, like --train-file")
+    data.add_argument("--test-file", help="test CSV, like --train-file")
+    data.add_argument("--input-field", default="image", help="CSV column with the image paths")
     data.add_argument(
         "--target-field", default="label", help="CSV target column; several comma-separated 0/1 columns for multi-label"
     )
     data.add_argument("--images-root", help="folder that relative CSV paths start from (default: the CSV's)")
     data.add_argument("--val-split", type=float, default=None, help="fraction of the training data to validate on")
-    data.add_argument("--image-size", type=int, default=None, help="input size (default: the backbone's)")
+    data.add_argument(
+        "--image-size", type=positive_int, default=None, help="input size in pixels (default None: the backbone's)"
+    )
     data.add_argument("--skip-bad-files", action="store_true", help="skip unreadable files with a warning")
     model = parser.add_argument_group("model")
     model.add_argument("--backbone", default="resnet18", help="timm name, or torchvision/<name> (see backbones)")
@@ -44,7 +54,7 @@ def add_parser(subparsers: Any) -> None:
         help="several labels per image: ';'-separated in one CSV column, or one 0/1 column each",
     )
     add_trainer_flags(parser)
-    parser.set_defaults(run=run)
+    parser.set_defaults(run=run, task=NAME)
 
 
 def load_data(args: argparse.Namespace) -> tuple[Any, bool]:
@@ -89,19 +99,21 @@ def load_data(args: argparse.Namespace) -> tuple[Any, bool]:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    from flashtrain.cli.training import train
+    from flashtrain.cli.training import start, train
     from flashtrain.tasks import ImageClassifier
 
+    strategy = start(NAME, args)
     data, sample = load_data(args)
+    if args.pretrained is None:
+        args.pretrained = not sample  # recorded in config.yaml as what was used
     model = ImageClassifier(
         backbone=args.backbone,
         labels=data.labels,
         multi_label=data.multi_label,
-        pretrained=args.pretrained if args.pretrained is not None else not sample,
+        pretrained=args.pretrained,
         optimizer=args.optimizer,
         lr_scheduler=None if args.lr_scheduler == "none" else args.lr_scheduler,
         learning_rate=args.learning_rate,
         weight_averaging=args.weight_averaging,
     )
-    output_dir = args.output_dir or os.path.join("runs", NAME)
-    return train(NAME, model, data, args, output_dir, parse_finetune_strategy(args.finetune_strategy))
+    return train(NAME, model, data, args, strategy)

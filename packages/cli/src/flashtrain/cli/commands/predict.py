@@ -12,19 +12,26 @@ import os
 import sys
 from typing import Any
 
-from flashtrain.cli.options import UserError
+from flashtrain.cli.options import UserError, plain, positive_int
 
 OUTPUTS = ("labels", "probabilities", "logits", "top_k", "values")
 OUT_FORMATS = (".csv", ".json", ".parquet")
+EXAMPLES = """examples:
+  flash-train predict --checkpoint runs/image_classification/logs/version_0/checkpoints/best.ckpt --files a.png b.png
+  flash-train predict --checkpoint best.ckpt --file new.csv --out predictions.csv
+  flash-train predict --checkpoint best.ckpt --text "Loved it" --text "Dull" --output probabilities
+"""
 
 
 def add_parser(subparsers: Any) -> None:
-    parser = subparsers.add_parser("predict", help="predict with a trained checkpoint", description=__doc__)
+    parser = subparsers.add_parser(
+        "predict", help="predict with a trained checkpoint", description=plain(__doc__), epilog=EXAMPLES
+    )
     parser.add_argument("--checkpoint", required=True, help="a .ckpt written by a flash-train run")
     parser.add_argument("--files", nargs="+", help="input files (images for image_classification)")
     parser.add_argument("--file", help="a table (.csv, .parquet, .json); for text also .txt, one text per line")
     parser.add_argument("--text", action="append", help="a text to classify (repeat for several)")
-    parser.add_argument("--input-field", default="text", help="the text column of a --file table (default: text)")
+    parser.add_argument("--input-field", default="text", help="the text column of a --file table")
     parser.add_argument(
         "--output",
         default=None,
@@ -32,11 +39,13 @@ def add_parser(subparsers: Any) -> None:
         help="labels (classifiers' default), probabilities, logits, top_k; values for regressors",
     )
     parser.add_argument("--out", help="write predictions to a .csv, .json or .parquet file instead of stdout")
-    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--batch-size", type=positive_int, default=32, help="inputs per batch")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> list[Any]:
+    if args.out:
+        check_out(args.out)
     from flashtrain.core.checkpoint import load_checkpoint
 
     task = load_checkpoint(args.checkpoint).get("task")
@@ -46,9 +55,18 @@ def run(args: argparse.Namespace) -> list[Any]:
             f"{args.checkpoint} was not written by a flash-train task run (task: {task!r}); "
             f"predict supports {', '.join(PREDICTORS)} checkpoints."
         )
-    if args.out and not args.out.endswith(OUT_FORMATS):
-        raise UserError(f"--out {args.out}: use a file name ending in {', '.join(OUT_FORMATS)}")
     return predictor(args, task)
+
+
+def check_out(out: str) -> None:
+    """Before any work: ``--out`` must be a file name of a known format in a folder that exists."""
+    if os.path.isdir(out):
+        raise UserError(f"--out {out} is a folder; pass a file name, e.g. {os.path.join(out, 'predictions.csv')}")
+    if not out.endswith(OUT_FORMATS):
+        raise UserError(f"--out {out}: use a file name ending in {', '.join(OUT_FORMATS)}")
+    folder = os.path.dirname(os.path.abspath(out))
+    if not os.path.isdir(folder):
+        raise UserError(f"--out {out}: the folder {folder} does not exist; create it first or write elsewhere")
 
 
 def _trainer() -> Any:

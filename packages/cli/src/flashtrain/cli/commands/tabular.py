@@ -4,10 +4,11 @@ data flags, on the bundled Palmer penguins table (species from the other columns
 from __future__ import annotations
 
 import argparse
-import os
 from typing import Any
 
-from flashtrain.cli.options import UserError, add_trainer_flags, parse_finetune_strategy
+from flashtrain.cli.options import UserError, add_trainer_flags, plain
+
+DEFAULT_VAL_SPLIT = 0.2
 
 # What the bundled sample table trains, per command: (categorical, numerical, target).
 SAMPLE_FIELDS = {
@@ -22,6 +23,13 @@ SAMPLE_FIELDS = {
         ["body_mass_g"],
     ),
 }
+EXAMPLES = """examples:
+  flash-train {name}                                  # the bundled penguins table, offline
+  flash-train {name} --train-file t.csv --categorical-fields sex,embarked --numerical-fields age,fare \\
+      --target-field {target}
+  flash-train {name} --train-file t.csv --val-file v.csv --numerical-fields x1,x2 --target-field {target} \\
+      --backbone ft_transformer
+"""
 HELP = {
     "tabular_classification": "train a classifier on a table (mlp or ft_transformer)",
     "tabular_regression": "train a regressor on a table (mlp or ft_transformer)",
@@ -34,18 +42,26 @@ def add_parser(subparsers: Any) -> None:
 
 
 def _add_task_parser(subparsers: Any, name: str) -> None:
-    parser = subparsers.add_parser(name, help=HELP[name], description=__doc__)
-    data = parser.add_argument_group("data (none given: the bundled Palmer penguins table)")
+    target = "survived" if name == "tabular_classification" else "price"
+    parser = subparsers.add_parser(
+        name, help=HELP[name], description=plain(__doc__), epilog=EXAMPLES.format(name=name, target=target)
+    )
+    data = parser.add_argument_group("data (no file given: the bundled Palmer penguins table)")
     data.add_argument("--train-file", help="training table: .csv (with a header row) or .parquet")
-    data.add_argument("--val-file")
-    data.add_argument("--test-file")
+    data.add_argument("--val-file", help="validation table with the same columns")
+    data.add_argument("--test-file", help="test table with the same columns")
     data.add_argument("--categorical-fields", default="", help="comma-separated category columns, e.g. sex,embarked")
     data.add_argument("--numerical-fields", default="", help="comma-separated number columns, e.g. age,fare")
     target_help = (
         "the column to predict" if name == "tabular_classification" else "column(s) to predict, comma-separated"
     )
     data.add_argument("--target-field", "--target-fields", dest="target_field", default="", help=target_help)
-    data.add_argument("--val-split", type=float, default=None, help="fraction of the training rows to validate on")
+    data.add_argument(
+        "--val-split",
+        type=float,
+        default=None,
+        help=f"fraction of the training rows to validate on (default None: {DEFAULT_VAL_SPLIT} without --val-file)",
+    )
     model = parser.add_argument_group("model")
     model.add_argument("--backbone", default="mlp", choices=["mlp", "ft_transformer"])
     add_trainer_flags(parser, max_epochs=30)  # tables are small and epochs short: 10 epochs underfit
@@ -67,12 +83,10 @@ def load_data(args: argparse.Namespace) -> Any:
     data_class = TabularClassificationData if args.task == "tabular_classification" else TabularRegressionData
     fields = [_columns(args.categorical_fields), _columns(args.numerical_fields), _columns(args.target_field)]
     if not any((args.train_file, args.val_file, args.test_file)):
-        if any(fields):
-            raise UserError("--categorical-fields/--numerical-fields/--target-field need --train-file")
-        fields = [list(part) for part in SAMPLE_FIELDS[args.task]]
+        # The bundled table; columns given (e.g. by a run's config.yaml) pick from it, else the sample's own.
+        fields = [given or list(sample) for given, sample in zip(fields, SAMPLE_FIELDS[args.task])]
         table = read(SAMPLE_TABLE, "sample table").dropna(subset=fields[2])  # two penguins were not measured
         frames = {"train_data_frame": table}
-        args.val_split = args.val_split or 0.2
     else:
         if not args.train_file:
             raise UserError("--val-file/--test-file need --train-file (preprocessing is fitted on the training table)")
@@ -82,6 +96,11 @@ def load_data(args: argparse.Namespace) -> Any:
             raise UserError("give --categorical-fields and/or --numerical-fields: the input columns, comma-separated")
         files = {"train": args.train_file, "val": args.val_file, "test": args.test_file}
         frames = {f"{stage}_data_frame": read(path, f"--{stage}-file") for stage, path in files.items() if path}
+    if args.val_split is None and not args.val_file:
+        args.val_split = DEFAULT_VAL_SPLIT
+        print(f"validating on {DEFAULT_VAL_SPLIT:.0%} of the training rows (--val-split; or pass --val-file)")
+    # Recorded in config.yaml as the columns actually used.
+    args.categorical_fields, args.numerical_fields, args.target_field = (",".join(part) for part in fields)
     return data_class.from_data_frame(
         *fields,
         **frames,
@@ -97,9 +116,10 @@ def _columns(text: str) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    from flashtrain.cli.training import train
+    from flashtrain.cli.training import start, train
     from flashtrain.tasks import TabularClassifier, TabularRegressor
 
+    strategy = start(args.task, args)
     data = load_data(args)
     model_class = TabularClassifier if args.task == "tabular_classification" else TabularRegressor
     model = model_class.from_data(
@@ -110,5 +130,4 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         learning_rate=args.learning_rate,
         weight_averaging=args.weight_averaging,
     )
-    output_dir = args.output_dir or os.path.join("runs", args.task)
-    return train(args.task, model, data, args, output_dir, parse_finetune_strategy(args.finetune_strategy))
+    return train(args.task, model, data, args, strategy)

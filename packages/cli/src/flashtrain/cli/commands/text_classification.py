@@ -7,19 +7,27 @@ import argparse
 import os
 from typing import Any
 
-from flashtrain.cli.options import UserError, add_trainer_flags, parse_finetune_strategy
+from flashtrain.cli.options import UserError, add_trainer_flags, plain, positive_int
 
 NAME = "text_classification"
+EXAMPLES = """examples:
+  flash-train text_classification --backbone ./my-model --train-file train.csv --val-file val.csv \\
+      --input-field review --target-field sentiment
+  flash-train text_classification --backbone prajjwal1/bert-tiny --train-file t.jsonl --val-split 0.2 --max-epochs 2
+  flash-train predict --checkpoint runs/text_classification/logs/version_0/checkpoints/best.ckpt --text "Loved it"
+"""
 FORMATS = {".csv": "csv", ".parquet": "parquet", ".json": "json", ".jsonl": "json"}
 
 
 def add_parser(subparsers: Any) -> None:
-    parser = subparsers.add_parser(NAME, help="fine-tune a transformer to classify texts", description=__doc__)
+    parser = subparsers.add_parser(
+        NAME, help="fine-tune a transformer to classify texts", description=plain(__doc__), epilog=EXAMPLES
+    )
     data = parser.add_argument_group("data")
     data.add_argument("--train-file", help="table of texts and labels: .csv, .json, .jsonl or .parquet")
-    data.add_argument("--val-file")
-    data.add_argument("--test-file")
-    data.add_argument("--input-field", default="text", help="column with the texts (default: text)")
+    data.add_argument("--val-file", help="validation table with the same columns")
+    data.add_argument("--test-file", help="test table with the same columns")
+    data.add_argument("--input-field", default="text", help="column with the texts")
     data.add_argument(
         "--target-field", default="label", help="label column; several comma-separated 0/1 columns for multi-label"
     )
@@ -28,10 +36,12 @@ def add_parser(subparsers: Any) -> None:
     data.add_argument("--group-by-length", action="store_true", help="batch texts of similar length (less padding)")
     model = parser.add_argument_group("model")
     model.add_argument("--backbone", default="prajjwal1/bert-tiny", help="Hugging Face model name or local folder")
-    model.add_argument("--max-length", type=int, default=128, help="tokens per text; longer texts are truncated")
+    model.add_argument(
+        "--max-length", type=positive_int, default=128, help="tokens per text; longer texts are truncated"
+    )
     model.add_argument("--backbone-learning-rate", type=float, default=5e-5, help="the encoder's learning rate")
     add_trainer_flags(parser, max_epochs=3)
-    parser.set_defaults(run=run)
+    parser.set_defaults(run=run, task=NAME)
 
 
 def file_format(path: str, argument: str) -> str:
@@ -68,9 +78,13 @@ def load_data(args: argparse.Namespace) -> Any:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    from flashtrain.cli.training import train
+    from flashtrain.cli.training import start, train
     from flashtrain.tasks import TextClassifier
 
+    strategy = start(NAME, args)
+    quiet_progress_bars()
+    if os.path.isdir(args.backbone):
+        args.backbone = os.path.abspath(args.backbone)  # recorded in config.yaml, valid from any folder
     data = load_data(args)
     model = TextClassifier(
         backbone=args.backbone,
@@ -83,5 +97,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         weight_averaging=args.weight_averaging,
         backbone_learning_rate=args.backbone_learning_rate,
     )
-    output_dir = args.output_dir or os.path.join("runs", NAME)
-    return train(NAME, model, data, args, output_dir, parse_finetune_strategy(args.finetune_strategy))
+    return train(NAME, model, data, args, strategy)
+
+
+def quiet_progress_bars() -> None:
+    """transformers' and datasets' progress bars are for a terminal; in a log file they are lines of noise."""
+    import sys
+
+    if sys.stderr.isatty():
+        return
+    import datasets
+    import transformers
+
+    datasets.disable_progress_bars()
+    transformers.utils.logging.disable_progress_bar()

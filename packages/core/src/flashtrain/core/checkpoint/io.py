@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import pickle
+import shutil
 import tempfile
 import uuid
 import warnings
@@ -27,6 +29,10 @@ def save_checkpoint_file(checkpoint: dict[str, Any], path: str) -> None:
 
     A crash at any moment leaves either the old file or the complete new one, never a torn file. On an fsspec
     URL (``memory://``, ``s3://``...) the file is written beside the target under a temporary name, then moved.
+    A local file gets the permissions of any other new file (0644 under the usual umask), not ``mkstemp``'s 0600.
+
+    Raises:
+        OSError: the disk is full (``errno.ENOSPC``, naming ``path``) or the folder cannot be written.
     """
     path = os.fspath(path)
     if fs.is_remote(path):
@@ -37,16 +43,50 @@ def save_checkpoint_file(checkpoint: dict[str, Any], path: str) -> None:
     os.makedirs(folder, exist_ok=True)
     handle, temp_path = tempfile.mkstemp(prefix=".tmp-", suffix=".ckpt", dir=folder)
     try:
+        os.chmod(temp_path, 0o666 & ~_current_umask())
         with os.fdopen(handle, "wb") as stream:
             torch.save(checkpoint, stream)
             stream.flush()
             os.fsync(stream.fileno())
         os.replace(temp_path, path)
         _fsync_folder(folder)
-    except BaseException:
-        if os.path.exists(temp_path):
-            os.unlink(temp_path)
+    except RuntimeError as error:
+        _remove(temp_path)
+        # torch's zip writer reports a failed write as "[enforce fail at inline_container.cc:...] ... file write
+        # failed", with no errno: say what it almost always is.
+        if "write" not in str(error):
+            raise
+        raise _write_failure(path, folder) from error
+    except OSError as error:
+        _remove(temp_path)
+        if error.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise _write_failure(path, folder) from error
         raise
+    except BaseException:
+        _remove(temp_path)
+        raise
+
+
+def _write_failure(path: str, folder: str) -> OSError:
+    free = shutil.disk_usage(folder).free
+    return OSError(
+        errno.ENOSPC,
+        f"No space left on device to write the checkpoint ({free // 2**20} MiB free in {folder}); free some space "
+        "or write to another disk",
+        path,
+    )
+
+
+def _remove(path: str) -> None:
+    if os.path.exists(path):
+        os.unlink(path)
+
+
+def _current_umask() -> int:
+    # The only portable way to read the umask is to set it; set it straight back.
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def _save_remote(checkpoint: dict[str, Any], path: str) -> None:
@@ -96,6 +136,8 @@ def load_checkpoint(path: str, map_location: Any = "cpu") -> dict[str, Any]:
         )
     if not fs.isfile(path):
         raise FileNotFoundError(f"Checkpoint file not found: {path}")
+    if not fs.is_remote(path):
+        _check_archive(fs.local(path))
     try:
         if fs.is_remote(path):
             with fs.open_file(path, "rb") as stream:
@@ -131,6 +173,30 @@ def load_checkpoint(path: str, map_location: Any = "cpu") -> dict[str, Any]:
             "Upgrade flashtrain to load it."
         )
     return checkpoint
+
+
+def _check_archive(path: str) -> None:
+    """``torch.save`` writes a zip archive; refuse anything else, and archives whose bytes were damaged.
+
+    torch itself neither recognises a text file early (it fails deep inside unpickling, e.g. ``KeyError: 101``)
+    nor checks the archive's CRCs, so damaged tensor bytes would load silently as wrong weights.
+    """
+    if not zipfile.is_zipfile(path):
+        raise CheckpointError(
+            f"Cannot read checkpoint {path}: the file is truncated or corrupt, or not a checkpoint at all (torch.save "
+            "writes a zip archive; this file is not one: a text file, an error page, a cut-off copy?). Use the .ckpt "
+            "file a training run wrote, or an earlier checkpoint."
+        )
+    try:
+        with zipfile.ZipFile(path) as archive:
+            damaged = archive.testzip()  # reads every member and checks its CRC-32: about 1 s per GB
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as error:
+        damaged = f"({error})"
+    if damaged is not None:
+        raise CheckpointError(
+            f"Cannot read checkpoint {path}: the file is corrupt, its bytes are damaged (the check of {damaged} "
+            "failed), so its weights cannot be trusted. Use an earlier checkpoint (e.g. the previous epoch's file)."
+        )
 
 
 def safe_value(value: Any, where: str) -> Any:

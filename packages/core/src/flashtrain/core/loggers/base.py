@@ -56,6 +56,22 @@ def next_version(root: str) -> int:
     return max(versions) + 1 if versions else 0
 
 
+def claim_next_version(root: str) -> int:
+    """The first unused ``version_N`` under ``root``, claimed by creating its folder.
+
+    ``os.mkdir`` either creates the folder or fails because it exists, atomically, so two runs started together in
+    one folder get different versions instead of both writing into the same one.
+    """
+    os.makedirs(root, exist_ok=True)
+    version = next_version(root)
+    while True:
+        try:
+            os.mkdir(os.path.join(root, f"version_{version}"))
+            return version
+        except FileExistsError:
+            version += 1
+
+
 class VersionedFolderLogger(Logger):
     """Writes under ``<save_dir>/<name>/version_<N>``, picking the next free N unless a version is given.
 
@@ -74,7 +90,11 @@ class VersionedFolderLogger(Logger):
     @property
     def version(self) -> int | str:
         if self._version is None:
-            self._version = next_version(fs.join(self._save_dir, self._name))
+            root = fs.join(self._save_dir, self._name)
+            # Only rank 0 claims a folder; under DDP the other ranks are given rank 0's version right after. On a
+            # remote filesystem (no atomic mkdir to rely on) the next free number is taken as before.
+            claims = os.environ.get("RANK", "0") == "0" and not fs.is_remote(root)
+            self._version = claim_next_version(fs.local(root)) if claims else next_version(root)
         return self._version
 
     @property

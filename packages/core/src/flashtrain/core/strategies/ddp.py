@@ -199,6 +199,7 @@ class DDPSpawnStrategy(DDPStrategy):
 
         if self.num_nodes > 1:
             raise ValueError("strategy='ddp_spawn' runs on one machine; use strategy='ddp' with num_nodes > 1.")
+        check_main_guard()
         with tempfile.TemporaryDirectory(prefix="flashtrain-spawn-") as folder:
             result_path = f"{folder}/rank0.pt"
             try:
@@ -218,6 +219,57 @@ class DDPSpawnStrategy(DDPStrategy):
                 start_method="spawn",
             )
             return torch.load(result_path, weights_only=False)
+
+
+def check_main_guard() -> None:
+    """Refuse to spawn when the script would start training again in every spawned process.
+
+    A spawned process imports the ``__main__`` script again (as ``__mp_main__``) before it runs its rank. If the
+    script calls ``fit`` at top level, outside ``if __name__ == "__main__":``, each child would run the training
+    code again and try to spawn in turn; the run then never starts and never ends. Detected here from the call
+    stack (the line of the script's module-level code that is running now) and the script's syntax tree.
+    """
+    import ast
+    import inspect
+    import os
+    import sys
+
+    path = getattr(sys.modules.get("__main__"), "__file__", None)
+    if path is None or not os.path.isfile(path):
+        return  # a notebook or python -c: nothing is imported again
+    frame = inspect.currentframe()
+    while frame is not None and not (
+        frame.f_code.co_name == "<module>" and frame.f_globals.get("__name__") == "__main__"
+    ):
+        frame = frame.f_back
+    if frame is None or os.path.abspath(frame.f_code.co_filename) != os.path.abspath(path):
+        return  # not called from the script's top-level code (e.g. from a function run by a test runner)
+    line = frame.f_lineno
+    try:
+        with open(path, encoding="utf-8") as handle:
+            tree = ast.parse(handle.read())
+    except (OSError, SyntaxError, UnicodeDecodeError):
+        return
+    statement = next((s for s in tree.body if s.lineno <= line <= (s.end_lineno or s.lineno)), None)
+    if statement is None or _is_main_guard(statement):
+        return
+    raise RuntimeError(
+        f"strategy='ddp_spawn' starts each process by importing {path} again, and that script starts this run "
+        f'from line {line} at top level, outside `if __name__ == "__main__":`. Every spawned process would run '
+        "the training code again and the run would hang. Put the code that builds the Trainer and calls fit under "
+        '`if __name__ == "__main__":` (or in a main() function called there).'
+    )
+
+
+def _is_main_guard(statement: Any) -> bool:
+    import ast
+
+    if not isinstance(statement, ast.If) or not isinstance(statement.test, ast.Compare):
+        return False
+    names = [statement.test.left, *statement.test.comparators]
+    return any(isinstance(n, ast.Name) and n.id == "__name__" for n in names) and any(
+        isinstance(n, ast.Constant) and n.value == "__main__" for n in names
+    )
 
 
 def _destroy_process_group() -> None:

@@ -81,11 +81,7 @@ def _timm_backbone(name: str, pretrained: bool | str) -> Backbone:
 
     if not timm.is_model(name):
         raise _unknown(name)
-    kwargs: dict[str, Any] = {"num_classes": 0}
-    if isinstance(pretrained, str):
-        kwargs.update(pretrained=True, pretrained_cfg_overlay={"file": pretrained})
-    else:
-        kwargs["pretrained"] = pretrained
+    kwargs: dict[str, Any] = {"num_classes": 0, "pretrained": pretrained is True}  # a weights file: see below
     # timm downloads through huggingface_hub, which honours HF_ENDPOINT (mirrors), proxies and HF_HUB_OFFLINE.
     unreachable = pretrained is True and not hub_offline() and not hub_reachable()
     offline = contextlib.nullcontext()
@@ -105,6 +101,8 @@ def _timm_backbone(name: str, pretrained: bool | str) -> Backbone:
                 reason = "not_found"  # the endpoint answered, but not with the weights
             raise _offline_error(name, error, reason) from None
         raise
+    if isinstance(pretrained, str):
+        load_weights_file(model, pretrained, name)
     config = timm.data.resolve_data_config({}, model=model)
     size = int(config["input_size"][-1])
     return Backbone(model, int(model.num_features), ImageConfig(size, tuple(config["mean"]), tuple(config["std"])))
@@ -120,10 +118,40 @@ def _torchvision_backbone(name: str, pretrained: bool | str) -> Backbone:
     except OSError as error:  # URLError: no network and nothing in torch's hub cache
         raise _offline_error(TORCHVISION_PREFIX + name, error) from None
     if isinstance(pretrained, str):
-        state = torch.load(pretrained, map_location="cpu", weights_only=True)
-        model.load_state_dict(state.get("state_dict", state) if isinstance(state, dict) else state, strict=False)
+        load_weights_file(model, pretrained, TORCHVISION_PREFIX + name)
     num_features = _strip_classifier(model, name)
     return Backbone(model, num_features, ImageConfig(224, IMAGENET_MEAN, IMAGENET_STD))
+
+
+def load_weights_file(model: torch.nn.Module, path: str, name: str) -> None:
+    """Load a weights file into ``model``, refusing one that does not fit it.
+
+    Every tensor of the backbone must be in the file with its shape (a classifier the backbone has no use for may
+    be extra). Loading with ``strict=False`` alone would accept the weights of another architecture, leave the
+    model random and say nothing.
+    """
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # noqa: BLE001 - any failure means "not a weights file we can read"
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ValueError(f"pretrained={path!r} is not a readable weights file: {first}") from None
+    for key in ("state_dict", "model", "model_state_dict"):  # Lightning, timm and common training-script layouts
+        if isinstance(state, dict) and isinstance(state.get(key), dict):
+            state = state[key]
+            break
+    if not isinstance(state, dict) or not all(isinstance(value, torch.Tensor) for value in state.values()):
+        raise ValueError(f"pretrained={path!r} does not hold a state_dict (a dict of parameter name -> tensor).")
+    state = {key.removeprefix("module."): value for key, value in state.items()}  # saved from DataParallel/DDP
+    own = model.state_dict()
+    fitting = {key: value for key, value in state.items() if key in own and own[key].shape == value.shape}
+    unfit = [key for key in own if key not in fitting]
+    if unfit:
+        raise ValueError(
+            f"pretrained={path!r} does not fit the {name} backbone: {len(unfit)} of its {len(own)} tensors are "
+            f"missing from the file or have another shape (e.g. {unfit[:3]}). Is it the weights of another "
+            f"architecture? Pass a weights file of {name}, another backbone, or pretrained=False."
+        )
+    model.load_state_dict(fitting, strict=False)
 
 
 def _strip_classifier(model: torch.nn.Module, name: str) -> int:

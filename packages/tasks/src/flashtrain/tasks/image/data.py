@@ -36,12 +36,35 @@ def open_rgb(path: str) -> Any:
 
     try:
         with Image.open(path) as image:
-            return image.convert("RGB")
+            return to_rgb(image)
+    except Image.DecompressionBombError as error:
+        raise ValueError(
+            f"Cannot read image {path}: {error} Resize it (the model sees a few hundred pixels a side anyway), raise "
+            "PIL.Image.MAX_IMAGE_PIXELS if you trust the file, or pass skip_bad_files=True to skip it."
+        ) from None
     except (UnidentifiedImageError, OSError, SyntaxError) as error:
         raise ValueError(
             f"Cannot read image {path}: {error}. Remove or fix the file, or pass skip_bad_files=True to skip "
             "unreadable files with a warning."
         ) from None
+
+
+def to_rgb(image: Any) -> Any:
+    """An 8-bit RGB copy of a PIL image. 16- and 32-bit grayscale (e.g. 16-bit PNGs, mode ``I;16`` or ``I``) are
+    scaled to 0-255 first: Pillow's own ``convert("RGB")`` clips them, and nearly every pixel becomes white."""
+    from PIL import Image
+
+    if image.mode.startswith("I"):
+        values = np.asarray(image, dtype=np.float64)
+        brightest = float(values.max(initial=0))
+        # "I;16" is 16-bit by definition; plain "I" (32-bit) is read by the range of its values.
+        top = 65535.0 if image.mode.startswith("I;16") or 255 < brightest <= 65535 else max(brightest, 255.0)
+        scaled = np.clip(np.rint(values * (255.0 / top)), 0, 255).astype(np.uint8)
+        return Image.fromarray(scaled, mode="L").convert("RGB")
+    if image.mode == "F":  # 32-bit float: taken to be in [0, 1]
+        scaled = np.clip(np.rint(np.asarray(image, dtype=np.float64) * 255.0), 0, 255).astype(np.uint8)
+        return Image.fromarray(scaled, mode="L").convert("RGB")
+    return image.convert("RGB")
 
 
 def _readable(path: str) -> bool:
@@ -179,7 +202,7 @@ class HFImageDataset(Dataset):
 
     def __getitem__(self, index: int) -> Any:
         value = self.dataset[index][self.input_field]
-        image = open_rgb(value) if isinstance(value, str) else value.convert("RGB")
+        image = open_rgb(value) if isinstance(value, str) else to_rgb(value)
         image = self.transform(torch.from_numpy(np.array(image)).permute(2, 0, 1))
         return image if self.targets is None else (image, self.targets[index])
 
@@ -271,13 +294,17 @@ class ImageClassificationData(TaskDataModule):
         num_workers: int,
         seed: int,
     ) -> ImageClassificationData:
+        if image_size is not None and (
+            isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 1
+        ):
+            raise ValueError(f"image_size must be a positive int (pixels), got {image_size!r}.")
         defaults = ImageConfig()
         config = ImageConfig(
             image_size or defaults.image_size, tuple(mean or defaults.mean), tuple(std or defaults.std)
         )
         slot = TransformSlot(config, transform)
         targets = (
-            Targets.infer(raw_targets["train"], labels)
+            Targets.infer(raw_targets["train"], labels, "the training data")
             if raw_targets.get("train") is not None
             else (Targets.infer(raw_targets["val"], labels) if raw_targets.get("val") is not None else None)
         )

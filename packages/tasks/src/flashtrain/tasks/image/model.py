@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import torch
@@ -54,6 +55,7 @@ class ImageClassifier(ClassificationTask):
         self.weight_averaging = check_weight_averaging(weight_averaging)
         built = build_backbone(backbone, pretrained)
         self.backbone = built.module
+        self.random_backbone = pretrained is False  # until weights come from a checkpoint
         self.head = head if head is not None else torch.nn.Linear(built.num_features, len(labels))
         config = ImageConfig(**image_config) if image_config else built.image_config
         if image_size is not None:
@@ -74,6 +76,19 @@ class ImageClassifier(ClassificationTask):
             self.hparams["image_config"] = self.image_config.as_dict()
         else:
             datamodule.use_model_config(self.image_config, force=stage != "fit")
+
+    def on_fit_start(self) -> None:
+        if self.random_backbone and not any(p.requires_grad for p in self.backbone.parameters()):
+            warnings.warn(
+                "The backbone is frozen but was not pretrained (pretrained=False): its features stay random and "
+                "only the head trains, so accuracy stays near chance. Finetune with strategy='no_freeze' (CLI: "
+                "--finetune-strategy no_freeze), or start from pretrained weights.",
+                stacklevel=2,
+            )
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        super().on_load_checkpoint(checkpoint)
+        self.random_backbone = False  # trained weights
 
     @classmethod
     def load_from_checkpoint(

@@ -218,17 +218,28 @@ def category_strings(column: pd.Series) -> pd.Series:
 
 
 def to_numbers(column: pd.Series, name: str, where: str) -> pd.Series:
-    """Floats with NaN for missing; text that is not a number is an error naming the column and a row."""
+    """Floats with NaN for missing; text that is not a number, or an infinite value, is an error naming the column
+    and a row."""
     if pd.api.types.is_numeric_dtype(column):
-        return column.astype("float64")
-    numbers = pd.to_numeric(column, errors="coerce")
-    bad = numbers.isna().to_numpy() & column.notna().to_numpy()
-    if bad.any():
-        row = int(np.flatnonzero(bad)[0])
-        line = frame_line(column, row)
+        numbers = column.astype("float64")
+    else:
+        numbers = pd.to_numeric(column, errors="coerce")
+        bad = numbers.isna().to_numpy() & column.notna().to_numpy()
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            line = frame_line(column, row)
+            raise ValueError(
+                f"{where}: numerical column {name!r} has a value that is not a number: {column.iloc[row]!r} in row "
+                f"{row}{line} ({int(bad.sum())} such row(s)). Fix the data, or list {name!r} under categorical_fields."
+            )
+    infinite = np.isinf(numbers.to_numpy(np.float64))
+    if infinite.any():
+        # Left in, one inf turns the standardisation and then every loss into NaN, blamed on the learning rate.
+        row = int(np.flatnonzero(infinite)[0])
         raise ValueError(
-            f"{where}: numerical column {name!r} has a value that is not a number: {column.iloc[row]!r} in row {row}"
-            f"{line} ({int(bad.sum())} such row(s)). Fix the data, or list {name!r} under categorical_fields."
+            f"{where}: numerical column {name!r} has an infinite value ({numbers.iloc[row]}) in row {row}"
+            f"{frame_line(column, row)} ({int(infinite.sum())} such row(s)). Replace it with a finite number, or leave "
+            "the cell empty to have it treated as missing."
         )
     return numbers.astype("float64")
 

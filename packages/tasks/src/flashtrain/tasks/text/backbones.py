@@ -64,6 +64,44 @@ def load_tokenizer(name: str) -> Any:
     return tokenizer
 
 
+def tokenizer_files(tokenizer: Any) -> dict[str, torch.Tensor]:
+    """The files ``save_pretrained`` writes for ``tokenizer``, as byte tensors (a checkpoint holds only tensors)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="flashtrain-tokenizer-") as folder:
+        tokenizer.save_pretrained(folder)
+        files = {}
+        for name in sorted(os.listdir(folder)):
+            with open(os.path.join(folder, name), "rb") as handle:
+                files[name] = torch.frombuffer(bytearray(handle.read()), dtype=torch.uint8)
+    return files
+
+
+def unpack_tokenizer_files(files: dict[str, torch.Tensor]) -> str:
+    """Write tokenizer files from a checkpoint to a folder named by their content (under ``$FLASHTRAIN_CACHE`` or
+    ``~/.cache/flashtrain/tokenizers``) and return it; a second load of the same tokenizer reuses the folder."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for name, data in sorted(files.items()):
+        digest.update(name.encode() + b"\0" + data.numpy().tobytes())
+    root = os.environ.get("FLASHTRAIN_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "flashtrain")
+    folder = os.path.join(root, "tokenizers", digest.hexdigest()[:16])
+    if not os.path.isdir(folder):
+        staging = f"{folder}.tmp-{os.getpid()}"
+        os.makedirs(staging, exist_ok=True)
+        for name, data in files.items():
+            with open(os.path.join(staging, os.path.basename(name)), "wb") as handle:
+                handle.write(data.numpy().tobytes())
+        try:
+            os.replace(staging, folder)  # atomic: a concurrent load sees no half-written folder
+        except OSError:  # another process put it there first
+            import shutil
+
+            shutil.rmtree(staging, ignore_errors=True)
+    return folder
+
+
 def load_config(name: str) -> Any:
     from transformers import AutoConfig
 

@@ -253,7 +253,8 @@ class TextClassificationData(TaskDataModule):
         import datasets as hf
 
         first = next((raw_targets[s] for s in ("train", "val", "test") if raw_targets.get(s) is not None), None)
-        targets = Targets.infer(first, labels) if first is not None else None
+        training = raw_targets.get("train") is not None
+        targets = Targets.infer(first, labels, "the training data" if training else None) if first is not None else None
         built: dict[str, Dataset | None] = {}
         for stage in STAGES:
             if texts.get(stage) is None:

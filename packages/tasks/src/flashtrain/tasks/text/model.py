@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import torch
 
 from flashtrain.tasks.task import ClassificationTask, check_weight_averaging
-from flashtrain.tasks.text.backbones import build_encoder, load_config, load_tokenizer
+from flashtrain.tasks.text.backbones import (
+    build_encoder,
+    load_config,
+    load_tokenizer,
+    tokenizer_files,
+    unpack_tokenizer_files,
+)
+
+# Checkpoints carry the tokenizer's files, so they predict from any folder, after the model folder moved.
+TOKENIZER_FILES = "tokenizer_files"
 
 
 class TextClassifier(ClassificationTask):
@@ -31,6 +41,8 @@ class TextClassifier(ClassificationTask):
         weight_averaging: None, ``"ema"`` / ``"ema:DECAY"``, ``"swa"`` / ``"swa:SWA_LR"``, or a ``WeightAveraging``
             callback: validate, checkpoint and finish on averaged weights (see
             ``flashtrain.core.callbacks.weight_averaging``).
+        tokenizer: Folder or name to read the tokenizer from, if not the backbone's (``load_from_checkpoint``
+            passes the tokenizer stored in the checkpoint).
     """
 
     task_name = "text_classification"
@@ -50,6 +62,7 @@ class TextClassifier(ClassificationTask):
         backbone_learning_rate: float = 5e-5,
         backbone_config: dict[str, Any] | None = None,
         weight_averaging: Any = None,
+        tokenizer: str | None = None,
     ) -> None:
         if labels is None and num_classes is None:
             raise ValueError("TextClassifier needs labels=datamodule.labels or num_classes=N.")
@@ -58,13 +71,17 @@ class TextClassifier(ClassificationTask):
         labels = list(labels) if labels is not None else list(range(num_classes or 0))
         super().__init__(labels, multi_label, optimizer, lr_scheduler, learning_rate)
         self.weight_averaging = check_weight_averaging(weight_averaging)
+        if os.path.isdir(backbone):
+            backbone = os.path.abspath(backbone)  # "./my-model" must still be found from another working folder
         config = _config_from_dict(backbone_config) if backbone_config else load_config(backbone)
-        self.tokenizer = load_tokenizer(backbone)
+        self.tokenizer = load_tokenizer(tokenizer or backbone)
+        self._tokenizer_files: dict[str, torch.Tensor] | None = None
         self.backbone = build_encoder(backbone, pooling, pretrained, config)
         self.head = torch.nn.Linear(self.backbone.num_features, len(labels))
         self.max_length = max_length
         self.backbone_learning_rate = backbone_learning_rate
-        self.save_hyperparameters(ignore=["num_classes", "backbone_config"])
+        self.save_hyperparameters(ignore=["num_classes", "backbone_config", "tokenizer"])
+        self.hparams["backbone"] = backbone
         self.hparams["labels"] = labels
         self.hparams["pooling"] = self.backbone.pooling  # what "auto" resolved to, so a checkpoint reads the same
         self.hparams["backbone_config"] = config.to_dict()  # rebuilds the architecture with no download
@@ -83,13 +100,26 @@ class TextClassifier(ClassificationTask):
             groups.append({"params": encoder, "lr": self.backbone_learning_rate})
         return self.build_optimizers(groups)
 
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        super().on_save_checkpoint(checkpoint)
+        if self._tokenizer_files is None:  # the tokenizer does not change during a run: pack it once
+            self._tokenizer_files = tokenizer_files(self.tokenizer)
+        checkpoint[TOKENIZER_FILES] = self._tokenizer_files
+
     @classmethod
     def load_from_checkpoint(
         cls, checkpoint_path: str, map_location: Any = None, strict: bool = True, **overrides: Any
     ) -> TextClassifier:
-        """Rebuild from a checkpoint: the architecture from the stored config, the weights from the file; only the
-        tokenizer is read from the backbone folder or the local cache, never downloaded when it is there."""
+        """Rebuild from a checkpoint: the architecture from the stored config, the weights and the tokenizer from
+        the file (older checkpoints without tokenizer files read it from the backbone folder or the local cache);
+        nothing is downloaded."""
+        from flashtrain.core.checkpoint import load_checkpoint
+
         overrides.setdefault("pretrained", False)
+        if "tokenizer" not in overrides:
+            files = load_checkpoint(checkpoint_path).get(TOKENIZER_FILES)
+            if files:
+                overrides["tokenizer"] = unpack_tokenizer_files(files)
         return super().load_from_checkpoint(checkpoint_path, map_location=map_location, strict=strict, **overrides)
 
 
