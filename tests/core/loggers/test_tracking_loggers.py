@@ -8,6 +8,7 @@ import json
 import os
 import struct
 import sys
+import time
 
 import pytest
 
@@ -127,6 +128,11 @@ def test_wandb_offline_run_files_hold_the_metrics_config_and_exit_code(tmp_path,
     trainer.fit(RegressionModule(lr=0.05), loader(32), loader(16))
 
     (run_file,) = glob.glob(str(tmp_path / "wandb" / "offline-run-*" / f"run-{logger.version}.wandb"))
+    # wandb's service process may still be writing the file when finish() returns: wait for the exit record.
+    deadline = time.monotonic() + 60
+    while not any(r.WhichOneof("record_type") == "exit" for r in wandb_records(run_file)):
+        assert time.monotonic() < deadline, "the run file never got its exit record"
+        time.sleep(0.5)
     history, config, exit_codes = [], {}, []
     for record in wandb_records(run_file):
         kind = record.WhichOneof("record_type")

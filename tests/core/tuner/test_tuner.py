@@ -181,3 +181,13 @@ def test_scale_batch_size_refuses_loaders_it_cannot_resize_and_data_without_a_si
         Tuner(quiet_trainer()).scale_batch_size(RegressionModule(), loader())
     with pytest.raises(ValueError, match="found no 'bs' to change on the model, its hparams or the datamodule"):
         Tuner(quiet_trainer()).scale_batch_size(RegressionModule(), datamodule=SizedData(8), batch_arg_name="bs")
+
+
+def test_exponential_suggestion_takes_the_slope_against_log_rate():
+    """On a log-spaced sweep the slope is per decade: central differences give -0.40 at 1e-3, -0.55 at 1e-2."""
+    finder = LRFinder("exponential", 1e-6, 1.0, num_training=7)
+    finder.results = {
+        "lr": [1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0],
+        "loss": [2.0, 2.0, 1.999, 1.99, 1.2, 0.9, 3.0],
+    }
+    assert finder.suggestion(skip_begin=0, skip_end=1) == 1e-2
