@@ -73,7 +73,9 @@ def test_a_mirror_that_does_not_answer_fails_fast_naming_it(tmp_path):
     endpoint = f"http://127.0.0.1:{closed_port()}"
     results = run_python(tmp_path, HF_ENDPOINT=endpoint)
     assert f"resnet18: no network (no answer from {endpoint})" in results["image"][1]
-    assert f"could not download it: no network, or no answer from the Hugging Face Hub at {endpoint}" in results["text"][1]
+    assert (
+        f"could not download it: no network, or no answer from the Hugging Face Hub at {endpoint}" in results["text"][1]
+    )
     assert results["image"][0] < 5 and results["text"][0] < 5  # not the half-minute the old probe was written to avoid
 
 
