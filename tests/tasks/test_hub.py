@@ -73,7 +73,9 @@ def test_a_mirror_that_does_not_answer_fails_fast_naming_it(tmp_path):
     endpoint = f"http://127.0.0.1:{closed_port()}"
     results = run_python(tmp_path, HF_ENDPOINT=endpoint)
     assert f"resnet18: no network (no answer from {endpoint})" in results["image"][1]
-    assert f"could not download it: no answer from the Hugging Face Hub at {endpoint}" in results["text"][1]
+    assert (
+        f"could not download it: no network, or no answer from the Hugging Face Hub at {endpoint}" in results["text"][1]
+    )
     assert results["image"][0] < 5 and results["text"][0] < 5  # not the half-minute the old probe was written to avoid
 
 
@@ -115,3 +117,16 @@ def test_downloads_go_to_the_hf_endpoint_mirror(tmp_path):
     assert any("some-org/some-model" in path for path in Recorder.paths), Recorder.paths
     assert f"could not download weights for resnet18: {endpoint} does not have them" in results["image"][1]
     assert f"{endpoint} has no model of that name" in results["text"][1]
+
+
+def test_a_failed_torchvision_download_is_explained(monkeypatch):
+    import torchvision
+
+    from flashtrain.tasks.image.backbones import build_backbone
+
+    def no_network(*args: object, **kwargs: object) -> None:
+        raise OSError("<urlopen error [Errno -3] Temporary failure in name resolution>")
+
+    monkeypatch.setattr(torchvision.models, "get_model", no_network)
+    with pytest.raises(RuntimeError, match=r"could not download weights for torchvision/resnet18: no network \("):
+        build_backbone("torchvision/resnet18", pretrained=True)

@@ -137,6 +137,11 @@ def test_concurrent_requests_share_forwards_and_each_gets_its_own_answer(made):
 
 def test_batcher_splits_a_batch_back_per_request():
     class Doubling:
+        def prepare(self, inputs):
+            if "bad" in inputs:
+                raise ValueError(f"input {inputs.index('bad')} is bad")
+            return inputs
+
         def forward(self, samples):
             return torch.tensor(samples) * 2
 
@@ -145,12 +150,19 @@ def test_batcher_splits_a_batch_back_per_request():
         await batcher.start()
         try:
             results = await asyncio.gather(*(batcher.submit([i, 10 * i]) for i in range(6)))
+            forwards = batcher.forwards
+            mixed = await asyncio.gather(
+                batcher.submit([1]), batcher.submit([2, "bad"]), batcher.submit([3]), return_exceptions=True
+            )
         finally:
             await batcher.stop()
-        return [r.tolist() for r in results], batcher.forwards
+        return [r.tolist() for r in results], forwards, mixed
 
-    results, forwards = asyncio.run(scenario())
+    results, forwards, mixed = asyncio.run(scenario())
     assert results == [[2 * i, 20 * i] for i in range(6)]
-    assert forwards == 2  # 12 samples, at most 8 per forward
+    assert forwards == 2  # 12 inputs, at most 8 per forward
+    # A bad input fails its own request only, with the position inside that request.
+    assert mixed[0].tolist() == [2] and mixed[2].tolist() == [6]
+    assert isinstance(mixed[1], ValueError) and str(mixed[1]) == "input 1 is bad"
     with pytest.raises(ValueError, match="max_batch_size must be a positive int, got 0"):
         Batcher(None, max_batch_size=0)  # type: ignore[arg-type]

@@ -141,10 +141,11 @@ def stratified_split(targets: torch.Tensor, fraction: float, seed: int) -> tuple
         order = torch.randperm(len(targets), generator=generator).tolist()
         cut = max(1, round(len(order) * fraction))
         return sorted(order[cut:]), sorted(order[:cut])
-    train, val = [], []
+    train: list[int] = []
+    val: list[int] = []
     for cls in torch.unique(targets).tolist():
-        members = torch.nonzero(targets == cls).flatten()
-        members = members[torch.randperm(len(members), generator=generator)].tolist()
+        found = torch.nonzero(targets == cls).flatten()
+        members: list[int] = found[torch.randperm(len(found), generator=generator)].tolist()
         cut = round(len(members) * fraction) if len(members) > 1 else 0
         val += members[:cut]
         train += members[cut:]
@@ -206,7 +207,8 @@ class TaskDataModule(DataModule):
             raise ValueError(f"{type(self).__name__} has no {stage} data: pass {stage}_* to the from_* constructor.")
         training = stage == "train"
         # A last training batch of one sample breaks BatchNorm ("Expected more than 1 value per channel"): drop it.
-        drop_last = training and len(dataset) > self.batch_size and len(dataset) % self.batch_size == 1
+        size = len(dataset)  # type: ignore[arg-type]  # our datasets are all sized
+        drop_last = training and size > self.batch_size and size % self.batch_size == 1
         sampler = self.train_sampler(dataset) if training else None
         return DataLoader(
             dataset,

@@ -25,7 +25,7 @@ from typing import Any
 
 import torch
 
-from flashtrain.tasks.inference import Predictor, predictor_for
+from flashtrain.tasks.inference import Predictor, TextPredictor, predictor_for
 from flashtrain.tasks.optional import require
 
 FORMATS = {"onnx": "model.onnx", "torchscript": "model.pt", "exported-program": "model.pt2"}
@@ -45,6 +45,9 @@ class _Network(torch.nn.Module):
     """``head(backbone(x))`` of a task, and for regressors the way back to the targets' units. Built from the
     task's parts, not the task itself: tracing walks every attribute, and a task's ``trainer`` raises outside fit."""
 
+    scale: torch.Tensor
+    shift: torch.Tensor
+
     def __init__(self, model: Any) -> None:
         super().__init__()
         self.backbone = model.backbone
@@ -60,6 +63,9 @@ class _Network(torch.nn.Module):
 
 
 class _ImageGraph(torch.nn.Module):
+    mean: torch.Tensor
+    std: torch.Tensor
+
     def __init__(self, model: Any, mean: list[float], std: list[float]) -> None:
         super().__init__()
         self.network = _Network(model)
@@ -208,7 +214,7 @@ def export(checkpoint: str, out: str, format: str = "onnx", atol: float = 1e-4, 
             f"the {format} export of {checkpoint} does not reproduce the PyTorch outputs: largest difference "
             f"{difference:.3g} (allowed: atol={atol}, rtol={rtol}). The file is at {path}; do not use it."
         )
-    if predictor.task_name == "text_classification":
+    if isinstance(predictor, TextPredictor):
         predictor.tokenizer.save_pretrained(os.path.join(out, "tokenizer"))
     _write_description(out, format, predictor, graph)
     return ExportResult(out, path, format, difference)

@@ -85,7 +85,7 @@ def hub_advice(what: str, name: str, reason: str | None) -> str:
     if reason == "unreachable":
         return (
             f"could not find the {what} {name!r} locally (not a folder, not in the Hugging Face cache) and could not "
-            f"download it: no answer from the Hugging Face Hub at {endpoint} (no network?). Pass a local model "
+            f"download it: no network, or no answer from the Hugging Face Hub at {endpoint}. Pass a local model "
             "directory, check the network or HF_ENDPOINT, or set HF_HUB_OFFLINE=1 to use only the local cache."
         )
     if reason == "not_found":

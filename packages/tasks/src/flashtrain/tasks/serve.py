@@ -12,6 +12,7 @@ cannot read a 400, each with a one-sentence ``detail``.
 # and that class is made inside create_app (pydantic is imported only when serving).
 import asyncio
 import contextlib
+import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,19 +24,21 @@ MAX_INPUTS_PER_REQUEST = 1024
 
 
 @dataclass
+@dataclass
 class _Pending:
-    samples: list[Any]
+    inputs: list[Any]
     future: asyncio.Future = field(repr=False)
 
 
 class Batcher:
-    """Collects the samples of concurrent requests into one forward of at most ``max_batch_size`` samples.
+    """Collects the inputs of concurrent requests into one prepare + forward of at most ``max_batch_size`` inputs.
 
-    Why: on a CPU or GPU a forward over 32 samples costs little more than over one, so under load requests that
-    arrive together are answered together. A request waits at most ``max_wait_ms`` for others to join; a lone
-    request therefore pays a few milliseconds at most. The forward runs in a worker thread so that the event loop
-    keeps accepting requests meanwhile. (A small queue written here: the serving libraries' batchers either come
-    with their own server process model or batch only fixed-size tensors.)
+    Why: on a CPU or GPU a forward over 32 inputs costs little more than over one, and so does preparing them
+    (one tokenizer call, one pass of the tabular preprocessing over a frame), so under load requests that arrive
+    together are answered together. A request waits at most ``max_wait_ms`` for others to join; a lone request pays
+    a few milliseconds at most. The work runs in a worker thread so that the event loop keeps accepting requests.
+    When a batch has an input the task cannot read, each of its requests is run alone, so that only the bad one
+    fails. (A small queue written here: the serving libraries' batchers bring their own server and process model.)
     """
 
     def __init__(self, predictor: Predictor, max_batch_size: int = 32, max_wait_ms: float = 5.0) -> None:
@@ -60,11 +63,12 @@ class Batcher:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._worker
 
-    async def submit(self, samples: list[Any]) -> Any:
-        """The model outputs for ``samples`` (one request), computed in a batch with whatever else is waiting."""
+    async def submit(self, inputs: list[Any]) -> Any:
+        """The model outputs for ``inputs`` (one request), computed in a batch with whatever else is waiting; a
+        ValueError or TypeError when the task cannot read them."""
         if self._queue is None:
             raise RuntimeError("Batcher.start() was not awaited")
-        pending = _Pending(samples, asyncio.get_running_loop().create_future())
+        pending = _Pending(inputs, asyncio.get_running_loop().create_future())
         await self._queue.put(pending)
         return await pending.future
 
@@ -73,7 +77,7 @@ class Batcher:
         loop = asyncio.get_running_loop()
         while True:
             batch = [await self._queue.get()]
-            size = len(batch[0].samples)
+            size = len(batch[0].inputs)
             deadline = loop.time() + self.max_wait
             while size < self.max_batch_size:
                 try:
@@ -86,25 +90,39 @@ class Batcher:
                 except asyncio.TimeoutError:
                     break
                 batch.append(nxt)
-                size += len(nxt.samples)
+                size += len(nxt.inputs)
             await self._forward(batch)
 
+    def _outputs(self, inputs: list[Any]) -> Any:
+        return self.predictor.forward(self.predictor.prepare(inputs))
+
     async def _forward(self, batch: list[_Pending]) -> None:
-        samples = [sample for pending in batch for sample in pending.samples]
+        inputs = [item for pending in batch for item in pending.inputs]
         try:
-            outputs = await asyncio.to_thread(self.predictor.forward, samples)
+            outputs = await asyncio.to_thread(self._outputs, inputs)
+        except (ValueError, TypeError):
+            if len(batch) > 1:  # someone sent an input the task cannot read: find whose, answer the others
+                for pending in batch:
+                    await self._forward([pending])
+                return
+            self._fail(batch, sys.exc_info()[1])
+            return
         except Exception as error:  # one failed forward fails its requests, not the server
-            for pending in batch:
-                if not pending.future.done():
-                    pending.future.set_exception(error)
+            self._fail(batch, error)
             return
         self.forwards += 1
         start = 0
         for pending in batch:
-            end = start + len(pending.samples)
+            end = start + len(pending.inputs)
             if not pending.future.done():
                 pending.future.set_result(outputs[start:end])
             start = end
+
+    @staticmethod
+    def _fail(batch: list[_Pending], error: BaseException | None) -> None:
+        for pending in batch:
+            if not pending.future.done():
+                pending.future.set_exception(error or RuntimeError("prediction failed"))
 
 
 def create_app(model: Any, max_batch_size: int = 32, max_wait_ms: float = 5.0) -> Any:
@@ -160,10 +178,9 @@ def create_app(model: Any, max_batch_size: int = 32, max_wait_ms: float = 5.0) -
         if output not in predictor.outputs:
             raise HTTPException(400, f"Unknown output {output!r}. Allowed: {', '.join(predictor.outputs)}.")
         try:
-            samples = await asyncio.to_thread(predictor.prepare, request.inputs)
-        except (ValueError, TypeError) as error:
+            outputs = await batcher.submit(request.inputs)
+        except (ValueError, TypeError) as error:  # inputs the task cannot read
             raise HTTPException(400, str(error).strip().splitlines()[0]) from None
-        outputs = await batcher.submit(samples)
         return {"predictions": predictor.format(outputs, output)}
 
     return app

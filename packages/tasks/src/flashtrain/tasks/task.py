@@ -85,6 +85,7 @@ class Task(Module):
         if callable(scheduler):
             return {"optimizer": optimizer, "lr_scheduler": scheduler(optimizer)}
         steps = max(1, int(self.trainer.estimated_stepping_batches))
+        built: torch.optim.lr_scheduler.LRScheduler
         if scheduler == "cosine":
             built = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps)
         elif scheduler == "step":
@@ -218,6 +219,8 @@ class RegressionTask(Task):
     Subclasses set ``self.backbone`` and ``self.head`` (features -> one output per target).
     """
 
+    target_mean: torch.Tensor
+    target_std: torch.Tensor
     monitor = ("val_rmse", "min")
     outputs = ("values",)
 

@@ -10,7 +10,7 @@ import contextlib
 import difflib
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import torch
 
@@ -54,7 +54,9 @@ def _unknown(name: str) -> ValueError:
 
 
 def _offline_error(name: str, error: Exception, reason: str | None) -> RuntimeError:
-    if reason == "offline":
+    if reason == "torchvision":
+        why = "no network (torchvision downloads its weights from download.pytorch.org)"
+    elif reason == "offline":
         why = "the Hugging Face Hub is in offline mode (HF_HUB_OFFLINE=1)"
     elif reason == "not_found":
         why = f"{hub_endpoint()} does not have them"
@@ -84,7 +86,7 @@ def _timm_backbone(name: str, pretrained: bool | str) -> Backbone:
     kwargs: dict[str, Any] = {"num_classes": 0, "pretrained": pretrained is True}  # a weights file: see below
     # timm downloads through huggingface_hub, which honours HF_ENDPOINT (mirrors), proxies and HF_HUB_OFFLINE.
     unreachable = pretrained is True and not hub_offline() and not hub_reachable()
-    offline = contextlib.nullcontext()
+    offline: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
     if unreachable:  # the Hub client would retry for most of a minute; offline mode uses the cache or fails now
         from unittest import mock
 
@@ -105,7 +107,8 @@ def _timm_backbone(name: str, pretrained: bool | str) -> Backbone:
         load_weights_file(model, pretrained, name)
     config = timm.data.resolve_data_config({}, model=model)
     size = int(config["input_size"][-1])
-    return Backbone(model, int(model.num_features), ImageConfig(size, tuple(config["mean"]), tuple(config["std"])))
+    num_features = cast(int, model.num_features)  # timm's models all have it
+    return Backbone(model, int(num_features), ImageConfig(size, tuple(config["mean"]), tuple(config["std"])))
 
 
 def _torchvision_backbone(name: str, pretrained: bool | str) -> Backbone:
@@ -116,7 +119,7 @@ def _torchvision_backbone(name: str, pretrained: bool | str) -> Backbone:
     try:
         model = torchvision.models.get_model(name, weights="DEFAULT" if pretrained is True else None)
     except OSError as error:  # URLError: no network and nothing in torch's hub cache
-        raise _offline_error(TORCHVISION_PREFIX + name, error) from None
+        raise _offline_error(TORCHVISION_PREFIX + name, error, "torchvision") from None
     if isinstance(pretrained, str):
         load_weights_file(model, pretrained, TORCHVISION_PREFIX + name)
     num_features = _strip_classifier(model, name)
@@ -163,8 +166,8 @@ def _strip_classifier(model: torch.nn.Module, name: str) -> int:
             return parent.in_features
         if isinstance(parent, torch.nn.Sequential):
             for index in range(len(parent) - 1, -1, -1):
-                if isinstance(parent[index], torch.nn.Linear):
-                    width = parent[index].in_features
+                layer = parent[index]
+                if isinstance(layer, torch.nn.Linear):
                     parent[index] = torch.nn.Identity()
-                    return width
+                    return layer.in_features
     raise ValueError(f"torchvision/{name} has no final Linear classifier to replace; use a timm backbone instead.")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from typing import Any, cast
 
 import torch
 
@@ -50,7 +50,7 @@ class ImageClassifier(ClassificationTask):
     ) -> None:
         if labels is None and num_classes is None:
             raise ValueError("ImageClassifier needs labels=datamodule.labels or num_classes=N.")
-        labels = list(labels) if labels is not None else list(range(num_classes))
+        labels = list(labels) if labels is not None else list(range(num_classes or 0))
         super().__init__(labels, multi_label, optimizer, lr_scheduler, learning_rate)
         self.weight_averaging = check_weight_averaging(weight_averaging)
         built = build_backbone(backbone, pretrained)
@@ -96,4 +96,5 @@ class ImageClassifier(ClassificationTask):
     ) -> ImageClassifier:
         """Rebuild from a checkpoint without downloading anything: the weights come from the file."""
         overrides.setdefault("pretrained", False)
-        return super().load_from_checkpoint(checkpoint_path, map_location=map_location, strict=strict, **overrides)
+        loaded = super().load_from_checkpoint(checkpoint_path, map_location=map_location, strict=strict, **overrides)
+        return cast(ImageClassifier, loaded)

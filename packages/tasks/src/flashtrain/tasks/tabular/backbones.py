@@ -12,7 +12,7 @@ that would push the prediction somewhere arbitrary.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -41,7 +41,7 @@ class TabularMLP(nn.Module):
         self.embeddings = nn.ModuleList(nn.Embedding(n, embedding_size(n)) for n in cardinalities)
         with torch.no_grad():
             for embedding in self.embeddings:
-                embedding.weight[UNKNOWN].zero_()  # see the note at the top of the module
+                cast(nn.Embedding, embedding).weight[UNKNOWN].zero_()  # see the note at the top of the module
         width = sum(embedding_size(n) for n in cardinalities) + num_numerical
         hidden = hidden_size or min(512, max(64, 4 * width))
         layers: list[nn.Module] = []
@@ -59,6 +59,8 @@ class TabularMLP(nn.Module):
 class FTTransformer(nn.Module):
     """Feature tokenizer + transformer: each numerical value scales a learned vector (plus a bias), each category
     looks up a learned vector; a [CLS] token reads the encoded columns. Pre-norm blocks, GELU."""
+
+    category_offsets: torch.Tensor
 
     def __init__(
         self,

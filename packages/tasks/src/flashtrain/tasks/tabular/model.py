@@ -3,7 +3,7 @@ preprocessing kept in the hyper-parameters so that a checkpoint alone can prepar
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import torch
 
@@ -25,10 +25,15 @@ class _TabularParts:
     """What both tabular models share: the fitted preprocessing, backbone + linear head built from it, and
     ``from_data``. (``save_hyperparameters`` stays in each ``__init__``: it reads the arguments of its caller.)"""
 
+    preprocessing: TabularPreprocessing
+    backbone: torch.nn.Module
+    head: torch.nn.Module
+
     def _build_parts(self, preprocessing: TabularPreprocessing, backbone: str, options: dict[str, Any] | None) -> None:
         self.preprocessing = preprocessing
         self.backbone = build_tabular_backbone(backbone, preprocessing, options)
-        self.head = torch.nn.Linear(self.backbone.num_features, preprocessing.num_outputs)
+        width = cast(int, self.backbone.num_features)  # every tabular backbone reports it
+        self.head = torch.nn.Linear(width, preprocessing.num_outputs)
 
     @classmethod
     def from_data(cls, datamodule: Any, **kwargs: Any) -> Any:

@@ -135,7 +135,8 @@ class TextEncoder(nn.Module):
         super().__init__()
         self.model = model
         self.pooling = pooling
-        self.num_features = int(model.config.hidden_size)
+        config: Any = model.config
+        self.num_features = int(config.hidden_size)
 
     def forward(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
         states = self.model(**inputs).last_hidden_state

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, cast
 
 import torch
 
@@ -120,7 +120,8 @@ class TextClassifier(ClassificationTask):
             files = load_checkpoint(checkpoint_path).get(TOKENIZER_FILES)
             if files:
                 overrides["tokenizer"] = unpack_tokenizer_files(files)
-        return super().load_from_checkpoint(checkpoint_path, map_location=map_location, strict=strict, **overrides)
+        loaded = super().load_from_checkpoint(checkpoint_path, map_location=map_location, strict=strict, **overrides)
+        return cast(TextClassifier, loaded)
 
 
 def _config_from_dict(values: dict[str, Any]) -> Any:
