@@ -154,3 +154,47 @@ def test_finetune_leaves_the_trainer_as_it_found_it():
     trainer.max_epochs = 2  # as in Lightning, a trainer continues from where it stopped: one more epoch
     trainer.fit(plain, loader())  # failed: the freeze callback looked for plain.backbone
     assert not torch.equal(plain.layer.weight, before)
+
+
+class FrequencyTwoScheduler(RegressionModule):
+    """A step-interval scheduler stepped every second optimizer step, and the step the loggers saw."""
+
+    def configure_optimizers(self):
+        optimizer = torch.optim.SGD(self.parameters(), lr=0.05)
+        scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.8)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step", "frequency": 2}}
+
+
+def _logged_steps(folder):
+    import csv
+
+    with open(folder / "logs" / "version_0" / "metrics.csv") as handle:
+        return [int(row["step"]) for row in csv.DictReader(handle) if row.get("train_loss_step")]
+
+
+def test_resuming_a_step_checkpoint_continues_the_logging_step_and_the_scheduler_count(tmp_path):
+    """Found by the tracking work: a checkpoint written in on_train_batch_end held the logging step before that
+    batch's, so the resumed run logged one step twice and stepped frequency-2 schedulers at the wrong batches."""
+    from flashtrain.core.loggers import CSVLogger
+
+    def run(folder, max_steps, ckpt_path=None):
+        seed_everything(5)
+        model = FrequencyTwoScheduler()
+        checkpoint = ModelCheckpoint(dirpath=str(folder / "ckpts"), every_n_train_steps=3, save_top_k=-1)
+        trainer = quiet_trainer(
+            max_steps=max_steps,
+            log_every_n_steps=1,
+            logger=CSVLogger(save_dir=str(folder)),
+            enable_checkpointing=True,
+            callbacks=[checkpoint],
+        )
+        trainer.fit(model, loader(shuffle=True), ckpt_path=ckpt_path)
+        return model, trainer
+
+    uninterrupted, _ = run(tmp_path / "a", 10)
+    run(tmp_path / "b", 3)
+    resumed, trainer = run(tmp_path / "b", 10, str(tmp_path / "b" / "ckpts" / "epoch=0-step=3.ckpt"))
+    assert trainer.lr_scheduler_configs[0].scheduler.last_epoch == 5  # stepped after steps 2, 4, 6, 8, 10
+    for key, value in uninterrupted.state_dict().items():
+        assert torch.equal(value, resumed.state_dict()[key]), f"{key} differs"
+    assert _logged_steps(tmp_path / "b") == list(range(10))

@@ -162,11 +162,13 @@ class FitLoop:
                     outputs.append(_detach(output))
                 progress.batch_trained(batch_idx)
                 stepped = window_end or not automatic
-                if stepped and step_schedulers:
-                    self.optimization.step_schedulers("step", hooks, self.metrics.callback_metrics)
+                if stepped:
+                    # Counted before on_train_batch_end, so a checkpoint written there resumes at the next step.
+                    logging_step = progress.logging_step()
+                    if step_schedulers:
+                        self.optimization.step_schedulers("step", hooks, self.metrics.callback_metrics)
                 call("on_train_batch_end", output, batch, batch_idx)
                 if stepped:
-                    logging_step = progress.logging_step()
                     self.metrics.log_training_step(logging_step, limits.log_every_n_steps, epoch)
                 if validation_enabled and progress.val_due(batch_idx, is_last=is_last):
                     self.evaluation.validate_in_fit(module)

@@ -197,7 +197,7 @@ class Optimization:
         for config in self.lr_scheduler_configs:
             if config.interval != interval:
                 continue
-            count = progress.batches_that_stepped + 1 if interval == "step" else progress.current_epoch + 1
+            count = progress.batches_that_stepped if interval == "step" else progress.current_epoch + 1  # just counted
             if count % config.frequency != 0:
                 continue
             value = None
