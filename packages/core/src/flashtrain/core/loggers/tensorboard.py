@@ -58,7 +58,7 @@ class TensorBoardLogger(VersionedFolderLogger):
             for name in names:
                 fs.upload(os.path.join(folder, name), fs.join(target, name))
 
-    def log_metrics(self, metrics: dict[str, Any], step: int) -> None:
+    def log_metrics(self, metrics: dict[str, Any], step: int | None = None) -> None:
         writer = self.experiment
         for key, value in metrics.items():
             writer.add_scalar(key, to_float(value), global_step=step)
