@@ -45,7 +45,9 @@ def test_from_datasets_lists_of_datasets_give_lists_of_loaders():
 
 def test_from_datasets_trains_through_the_trainer():
     torch.manual_seed(0)
-    datamodule = DataModule.from_datasets(train_dataset=regression_data(32), val_dataset=regression_data(16), batch_size=8)
+    datamodule = DataModule.from_datasets(
+        train_dataset=regression_data(32), val_dataset=regression_data(16), batch_size=8
+    )
     trainer = Trainer(max_epochs=1, logger=False, enable_checkpointing=False, enable_progress_bar=False)
     trainer.fit(RegressionModule(), datamodule=datamodule)
     assert trainer.global_step == 4

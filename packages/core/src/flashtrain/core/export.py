@@ -45,7 +45,9 @@ def to_torchscript(
         if method == "script":
             exported = torch.jit.script(module, **kwargs)
         else:
-            exported = torch.jit.trace(module, example_inputs=_example_input(module, example_inputs, "TorchScript"), **kwargs)
+            exported = torch.jit.trace(
+                module, example_inputs=_example_input(module, example_inputs, "TorchScript"), **kwargs
+            )
     finally:
         module.train(training)
     if file_path is not None:

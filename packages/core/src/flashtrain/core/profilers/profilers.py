@@ -39,7 +39,10 @@ class SimpleProfiler(Profiler):
         total_run = time.perf_counter() - self._started
         rows = sorted(self.recorded_durations.items(), key=lambda item: -sum(item[1]))
         width = max(len("Action"), *(len(name) for name, _ in rows))
-        lines = ["Profiler Report", f"{'Action':<{width}} | Mean duration (s) | Num calls | Total time (s) | Percentage %"]
+        lines = [
+            "Profiler Report",
+            f"{'Action':<{width}} | Mean duration (s) | Num calls | Total time (s) | Percentage %",
+        ]
         for name, durations in rows:
             total = sum(durations)
             lines.append(
