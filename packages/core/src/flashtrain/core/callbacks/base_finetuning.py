@@ -42,7 +42,7 @@ class BaseFinetuning(Callback):
         raise NotImplementedError(f"{type(self).__name__} must define freeze_before_training(self, pl_module).")
 
     def finetune_function(self, pl_module: Any, epoch: int, optimizer: torch.optim.Optimizer) -> None:
-        """Unfreeze at the epochs you choose (e.g. ``self.unfreeze_and_add_param_group(pl_module.backbone, optimizer)``)."""
+        """Unfreeze at the epochs you choose, e.g. with ``self.unfreeze_and_add_param_group(module, optimizer)``."""
         raise NotImplementedError(
             f"{type(self).__name__} must define finetune_function(self, pl_module, epoch, optimizer)."
         )
