@@ -41,6 +41,7 @@ def to_torchscript(
         raise ValueError(f"to_torchscript: method must be 'script' or 'trace', got {method!r}.")
     training = module.training
     module.eval()
+    module.__dict__["_jit_is_scripting"] = True  # a Module's trainer property answers None meanwhile
     try:
         if method == "script":
             exported = torch.jit.script(module, **kwargs)
@@ -49,6 +50,7 @@ def to_torchscript(
                 module, example_inputs=_example_input(module, example_inputs, "TorchScript"), **kwargs
             )
     finally:
+        module.__dict__.pop("_jit_is_scripting", None)
         module.train(training)
     if file_path is not None:
         torch.jit.save(exported, os.fspath(file_path))
