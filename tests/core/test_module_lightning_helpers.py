@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from flashtrain.core import Trainer
@@ -53,7 +54,5 @@ def test_a_module_scripts_without_a_trainer_and_still_refuses_trainer_access_aft
     x = torch.randn(3, 8)
     with torch.no_grad():
         torch.testing.assert_close(scripted(x), model.eval()(x))
-    import pytest
-
     with pytest.raises(RuntimeError, match="not attached to a Trainer"):
-        model.trainer
+        _ = model.trainer
