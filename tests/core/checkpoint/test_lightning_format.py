@@ -1,0 +1,32 @@
+"""Lightning's ``loops`` checkpoint entry: written from flashtrain's position, and read back from Lightning's."""
+
+from __future__ import annotations
+
+from flashtrain.core.checkpoint.lightning_format import lightning_keys, lightning_loops, position_from_lightning
+
+
+def test_loops_after_whole_epochs_say_no_epoch_is_running():
+    loops = lightning_loops(epochs_completed=2, batches_done_in_epoch=0, global_step=8, batches_that_stepped=8)
+    epoch = loops["fit_loop"]["epoch_progress"]["current"]
+    assert epoch == {"ready": 2, "started": 2, "processed": 2, "completed": 2}
+    steps = loops["fit_loop"]["epoch_loop.automatic_optimization.optim_progress"]["optimizer"]["step"]["total"]
+    assert steps == {"ready": 8, "completed": 8}
+    assert set(loops) == {"fit_loop", "validate_loop", "test_loop", "predict_loop"}
+
+
+def test_manual_optimization_counts_its_steps_in_the_manual_loop():
+    loops = lightning_loops(1, 0, 5, 5, manual_optimization=True)["fit_loop"]
+    assert loops["epoch_loop.manual_optimization.optim_step_progress"]["total"]["completed"] == 5
+    assert loops["epoch_loop.automatic_optimization.optim_progress"]["optimizer"]["step"]["total"]["completed"] == 0
+
+
+def test_written_position_reads_back_mid_epoch_and_at_epoch_end():
+    for position in ((3, 2, 14, 14), (1, 0, 4, 4)):
+        checkpoint = lightning_keys(*position)
+        assert checkpoint["pytorch-lightning_version"].startswith("2.")
+        read = position_from_lightning(checkpoint)
+        assert (read["epochs_completed"], read["batches_done_in_epoch"], read["global_step"]) == position[:3]
+
+
+def test_a_checkpoint_without_loops_has_no_lightning_position():
+    assert position_from_lightning({"epoch": 1, "global_step": 4}) is None
