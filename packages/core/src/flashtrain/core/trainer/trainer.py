@@ -514,6 +514,7 @@ class Trainer:
         model.trainer = self
         self.module = model
         self.hooks.module = model
+        self.data_connector.module = model
         if datamodule is not None:
             self.data_connector.datamodule = datamodule
             datamodule.trainer = self
@@ -567,10 +568,11 @@ class Trainer:
     # ==================================================================================================
     def _fit(self, train: Any, val: Any, checkpoint: dict[str, Any] | None) -> None:
         module, data, hooks = self.module, self.data_connector, self.hooks
-        train_loader = train if train is not None else data.from_datamodule("train_dataloader")
+        train_loader = train if train is not None else data.find_loader("train_dataloader")
         if train_loader is None:
             raise ValueError(
-                "trainer.fit needs training data: pass train_dataloaders=... or a datamodule with train_dataloader()."
+                "trainer.fit needs training data: pass train_dataloaders=..., a datamodule with train_dataloader(), "
+                "or define train_dataloader() on the module."
             )
         if self.overfit_batches:
             train_loader = without_shuffle(train_loader)
@@ -579,7 +581,7 @@ class Trainer:
         data.train_dataloader = train_loader
         validates = hooks.module_overrides("validation_step")
         if val is None:
-            val = data.from_datamodule("val_dataloader")
+            val = data.find_loader("val_dataloader")
         if val is None and validates and self.overfit_batches:
             val = train_loader
         data.set_fit_validation(as_loader_list(val) if validates else [])
