@@ -441,6 +441,7 @@ class Trainer:
             return self._run_spawned(fn, model, datamodule, ckpt_path, data)
         self.state.fn, self.state.status = fn, TrainerStatus.RUNNING
         self.progress.should_stop = False
+        self.metrics_store.reset()  # each entry point starts with empty metrics, as in Lightning
         status = TrainerStatus.FAILED
         fitting = fn == TrainerFn.FITTING
         signals = self.signals.installed() if fitting else contextlib.nullcontext()
