@@ -185,3 +185,22 @@ def test_on_train_batch_start_returning_minus_one_ends_the_epoch():
     trainer = quiet_trainer(max_epochs=2)
     trainer.fit(Stopper(), loader(n=64, batch_size=8))
     assert trainer.global_step == 6  # 3 batches in each of the 2 epochs
+
+
+def test_self_log_inside_callback_hooks_logs_through_the_module():
+    from flashtrain.core import Callback, Trainer
+    from tests.core.helpers import RegressionModule, loader
+
+    class Logs(Callback):
+        def on_train_start(self, trainer, pl_module):
+            self.log("from_train_start", 1.0)
+
+        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+            self.log_dict({"from_batch_end": float(batch_idx)})
+
+    trainer = Trainer(
+        max_epochs=1, callbacks=[Logs()], logger=False, enable_checkpointing=False, enable_progress_bar=False
+    )
+    trainer.fit(RegressionModule(), loader(16, batch_size=8))
+    assert float(trainer.callback_metrics["from_train_start"]) == 1.0
+    assert float(trainer.callback_metrics["from_batch_end"]) == 1.0  # on_step default: the last batch's value
