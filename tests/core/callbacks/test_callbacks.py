@@ -98,7 +98,7 @@ def test_early_stopping_patience_counter_survives_a_resume(tmp_path):
     checkpoint = ModelCheckpoint(dirpath=str(tmp_path / "ckpts"), save_last=True)
     fit_scored(tmp_path, 5, [EarlyStopping(monitor="val_score", patience=2), checkpoint])  # epoch 4: wait 1
     state = load_checkpoint(str(tmp_path / "ckpts" / "last.ckpt"))["callbacks"]
-    assert state["EarlyStopping{monitor='val_score', mode='min'}"]["wait_count"] == 1
+    assert state["EarlyStopping{'monitor': 'val_score', 'mode': 'min'}"]["wait_count"] == 1
     stopper = EarlyStopping(monitor="val_score", patience=2)
     trainer = fit_scored(tmp_path, 7, [stopper, ModelCheckpoint(dirpath=str(tmp_path / "ckpts"))], ckpt_path="last")
     assert stopper.stopped_epoch == 5 and trainer.current_epoch == 6  # as without the interruption

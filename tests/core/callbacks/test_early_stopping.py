@@ -86,7 +86,7 @@ def test_reason_survives_state_dict_and_old_state_dicts_load():
 
 
 def test_bad_arguments_are_misconfigurations():
-    with pytest.raises(MisconfigurationException, match="mode must be 'min' or 'max', got 'up'"):
+    with pytest.raises(MisconfigurationException, match="`mode` can be 'min' or 'max', got up"):
         EarlyStopping(monitor="x", mode="up")
     with pytest.raises(ValueError, match="check_on_train_epoch_end must be None, True or False, got 'yes'"):
         EarlyStopping(monitor="x", check_on_train_epoch_end="yes")

@@ -204,3 +204,14 @@ def test_self_log_inside_callback_hooks_logs_through_the_module():
     trainer.fit(RegressionModule(), loader(16, batch_size=8))
     assert float(trainer.callback_metrics["from_train_start"]) == 1.0
     assert float(trainer.callback_metrics["from_batch_end"]) == 1.0  # on_step default: the last batch's value
+
+
+def test_a_hook_set_to_none_on_the_instance_is_switched_off():
+    from flashtrain.core import Trainer
+    from tests.core.helpers import RegressionModule, loader
+
+    model = RegressionModule()
+    model.validation_step = None  # Lightning's idiom to turn validation off
+    trainer = Trainer(max_epochs=1, logger=False, enable_checkpointing=False, enable_progress_bar=False)
+    trainer.fit(model, loader(16, batch_size=8), loader(8))
+    assert trainer.num_val_batches == [] and "val_loss" not in trainer.callback_metrics

@@ -48,7 +48,7 @@ class EarlyStopping(Callback):
         log_rank_zero_only: bool = False,
     ) -> None:
         if mode not in ("min", "max"):
-            raise MisconfigurationException(f"EarlyStopping mode must be 'min' or 'max', got {mode!r}.")
+            raise MisconfigurationException(f"EarlyStopping `mode` can be 'min' or 'max', got {mode}.")
         if not isinstance(patience, int) or patience < 0:
             raise MisconfigurationException(f"EarlyStopping patience must be an int >= 0, got {patience!r}.")
         if check_on_train_epoch_end not in (None, True, False):
@@ -75,7 +75,7 @@ class EarlyStopping(Callback):
 
     @property
     def state_key(self) -> str:
-        return f"EarlyStopping{{monitor={self.monitor!r}, mode={self.mode!r}}}"
+        return f"EarlyStopping{ {'monitor': self.monitor, 'mode': self.mode}!r}"  # Lightning's key
 
     def state_dict(self) -> dict[str, Any]:
         return {

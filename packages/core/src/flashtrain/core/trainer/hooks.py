@@ -68,4 +68,9 @@ class HookDispatcher:
     def module_overrides(self, name: str) -> bool:
         """Whether the module defines ``name`` itself (the trainer skips work for hooks nobody defines)."""
         module = self.module
-        return module is not None and callable(getattr(type(module), name, None)) and overrides(module, Module, name)
+        return (
+            module is not None
+            and callable(getattr(type(module), name, None))
+            and overrides(module, Module, name)
+            and module.__dict__.get(name, ...) is not None  # `model.validation_step = None` switches it off
+        )
