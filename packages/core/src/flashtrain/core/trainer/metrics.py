@@ -144,6 +144,10 @@ class MetricsStore:
             self.send_to_loggers(logged, step, epoch)
         return callback
 
+    def add_callback_metrics(self, metrics: dict[str, torch.Tensor]) -> None:
+        """Values a callback computes itself (e.g. learning rates) that other callbacks may monitor."""
+        self._callback.update(metrics)
+
     def restore_callback_metrics(self, metrics: dict[str, torch.Tensor]) -> None:
         """What callbacks had seen when a checkpoint was written (a resumed epoch end needs e.g. its val_loss)."""
         self._callback.update(metrics)
