@@ -215,3 +215,42 @@ def test_a_hook_set_to_none_on_the_instance_is_switched_off():
     trainer = Trainer(max_epochs=1, logger=False, enable_checkpointing=False, enable_progress_bar=False)
     trainer.fit(model, loader(16, batch_size=8), loader(8))
     assert trainer.num_val_batches == [] and "val_loss" not in trainer.callback_metrics
+
+
+def test_manual_backward_runs_the_backward_hooks_through_the_strategy():
+    from unittest import mock
+
+    from flashtrain.core import Callback, Trainer
+    from flashtrain.core.strategies import Strategy
+    from tests.core.helpers import RegressionModule, loader
+
+    calls = []
+
+    class Manual(RegressionModule):
+        def __init__(self):
+            super().__init__()
+            self.automatic_optimization = False
+
+        def training_step(self, batch, batch_idx):
+            optimizer = self.optimizers()
+            optimizer.zero_grad()
+            loss = super().training_step(batch, batch_idx)
+            self.manual_backward(loss)
+            self.log("after", 1.0)  # still training_step's defaults (on_step=True)
+            optimizer.step()
+
+        def on_after_backward(self):
+            calls.append("module.on_after_backward")
+
+    class Spy(Callback):
+        def on_before_backward(self, trainer, pl_module, loss):
+            calls.append("callback.on_before_backward")
+
+    trainer = Trainer(
+        max_epochs=1, callbacks=[Spy()], logger=False, enable_checkpointing=False, enable_progress_bar=False
+    )
+    with mock.patch.object(Strategy, "backward", wraps=trainer.strategy.backward) as backward:
+        trainer.fit(Manual(), loader(16, batch_size=8))
+    assert backward.call_count == 2 and trainer.global_step == 2
+    assert calls == ["callback.on_before_backward", "module.on_after_backward"] * 2
+    assert "after" in trainer.callback_metrics

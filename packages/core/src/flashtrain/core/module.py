@@ -220,12 +220,20 @@ class Module(torch.nn.Module):
         return schedulers[0] if len(schedulers) == 1 else schedulers
 
     def manual_backward(self, loss: torch.Tensor, *args: Any, **kwargs: Any) -> None:
-        """``loss.backward()`` through the precision plugin (grad scaling); use it in manual optimization."""
-        self.trainer.strategy.precision.backward(loss)
+        """Backward in manual optimization: ``on_before_backward``, :meth:`backward` (through the strategy, with
+        grad scaling), ``on_after_backward``, as in automatic optimization and in Lightning."""
+        hooks = self.trainer.hooks
+        running = hooks.current_hook  # self.log after this call keeps training_step's defaults
+        try:
+            hooks.call("on_before_backward", loss)
+            hooks.call_module("backward", loss, *args, **kwargs)
+            hooks.call("on_after_backward")
+        finally:
+            hooks.current_hook = running
 
     def backward(self, loss: torch.Tensor, *args: Any, **kwargs: Any) -> None:
-        """Backward for automatic optimization; override to customise."""
-        self.trainer.strategy.precision.backward(loss)
+        """Backward of ``loss``; override to customise (both optimization modes call it)."""
+        self.trainer.strategy.backward(loss, None, *args, **kwargs)
 
     def optimizer_step(self, epoch: int, batch_idx: int, optimizer: Any, optimizer_closure: Any = None) -> None:
         """Step the optimizer; override for e.g. LR warm-up, and call ``optimizer.step(closure=optimizer_closure)``."""
