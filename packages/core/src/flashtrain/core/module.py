@@ -387,7 +387,9 @@ class Module(torch.nn.Module):
                 f"{sorted(checkpoint.get('hyper_parameters', {}))}; pass the missing ones as keyword arguments."
             ) from error
         module.on_load_checkpoint(checkpoint)
-        module.load_state_dict(checkpoint["state_dict"], strict=strict)
+        from flashtrain.core.utilities.compiled import strip_compile_prefix
+
+        module.load_state_dict(strip_compile_prefix(checkpoint["state_dict"]), strict=strict)
         if map_location is not None and not callable(map_location) and not isinstance(map_location, dict):
             module.to(map_location)
         module.eval()

@@ -111,3 +111,21 @@ def position_from_lightning(checkpoint: dict[str, Any]) -> dict[str, int] | None
         "global_step": int(automatic["completed"]) + int(manual["completed"]),
         "batches_that_stepped": int(fit_loop["epoch_loop.state_dict"].get("_batches_that_stepped", 0)),
     }
+
+
+def with_flashtrain_position(checkpoint: dict[str, Any]) -> dict[str, Any]:
+    """A Lightning-written checkpoint (``loops``, no flashtrain ``loop``) given flashtrain's ``epoch``/``loop``
+    entries, so resuming it continues at the same epoch and batch; other checkpoints come back unchanged."""
+    if "loop" in checkpoint:
+        return checkpoint
+    position = position_from_lightning(checkpoint)
+    if position is None:
+        return checkpoint
+    finished = position["batches_done_in_epoch"] == 0
+    epoch = position["epochs_completed"] - (1 if finished else 0)
+    loop = {
+        "epoch_finished": finished,
+        "batches_done": position["batches_done_in_epoch"],
+        "batches_that_stepped": position["batches_that_stepped"],
+    }
+    return {**checkpoint, "epoch": epoch, "global_step": position["global_step"], "loop": loop}

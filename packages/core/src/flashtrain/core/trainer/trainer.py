@@ -37,6 +37,7 @@ from flashtrain.core.trainer.optimizers import LRSchedulerConfig, Optimization
 from flashtrain.core.trainer.progress import FitProgress
 from flashtrain.core.trainer.signals import SignalHandler
 from flashtrain.core.trainer.state import RunningStage, TrainerFn, TrainerState, TrainerStatus
+from flashtrain.core.utilities.compiled import unwrap_compiled
 
 
 class _Limit:
@@ -494,11 +495,7 @@ class Trainer:
             if self.module is None:
                 raise ValueError(f"trainer.{stage}() needs a model: pass trainer.{stage}(model, ...).")
             model = self.module
-        if not isinstance(model, Module) and isinstance(getattr(model, "_orig_mod", None), Module):
-            raise TypeError(
-                f"trainer.{stage}() got a torch.compile()d module. Pass the Module itself and compile inside it "
-                "instead, e.g. `self.net = torch.compile(net)` in __init__."
-            )
+        model = unwrap_compiled(model, Module)  # trainer.fit(torch.compile(model)) trains model, compiled
         if not isinstance(model, Module):
             raise TypeError(
                 f"trainer.{stage}() expects a flashtrain.core.Module, got {type(model).__name__}. Subclass Module "
