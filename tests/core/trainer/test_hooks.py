@@ -254,3 +254,37 @@ def test_manual_backward_runs_the_backward_hooks_through_the_strategy():
     assert backward.call_count == 2 and trainer.global_step == 2
     assert calls == ["callback.on_before_backward", "module.on_after_backward"] * 2
     assert "after" in trainer.callback_metrics
+
+
+def test_manual_backward_and_step_pass_their_extra_arguments_on():
+    import torch
+
+    from flashtrain.core import Trainer
+    from tests.core.helpers import RegressionModule, loader
+
+    seen = {}
+
+    class Recording(torch.optim.SGD):
+        def step(self, closure=None, **kwargs):
+            seen.update(kwargs)
+            return super().step(closure)
+
+    class Twice(RegressionModule):
+        def __init__(self):
+            super().__init__()
+            self.automatic_optimization = False
+
+        def training_step(self, batch, batch_idx):
+            optimizer = self.optimizers()
+            optimizer.zero_grad()
+            loss = super().training_step(batch, batch_idx)
+            self.manual_backward(loss, retain_graph=True)  # the graph stays for a second backward
+            self.manual_backward(loss)
+            optimizer.step(lambda: None, note="passed")
+
+        def configure_optimizers(self):
+            return Recording(self.parameters(), lr=0.01)
+
+    trainer = Trainer(max_epochs=1, logger=False, enable_checkpointing=False, enable_progress_bar=False)
+    trainer.fit(Twice(), loader(16, batch_size=8))
+    assert trainer.global_step == 2 and seen == {"note": "passed"}
