@@ -75,7 +75,7 @@ class EarlyStopping(Callback):
 
     @property
     def state_key(self) -> str:
-        return f"EarlyStopping{ {'monitor': self.monitor, 'mode': self.mode}!r}"  # Lightning's key
+        return f"{type(self).__qualname__}{ {'monitor': self.monitor, 'mode': self.mode}!r}"  # Lightning's key
 
     def state_dict(self) -> dict[str, Any]:
         return {
