@@ -27,13 +27,13 @@ EXCLUDED: dict[str, str] = {
         "calls the private EarlyStopping._log_info and patches Lightning's module logger"
     ),
     _TRAIN_LOG + "test_on_epoch_logging_with_sum_and_on_batch_start": (
-        "reads the private trainer._results result collection and its entries' .value"
+        "reads the private _results collection of the trainer and its entries' .value"
     ),
     _TRAIN_LOG + "test_unsqueezed_tensor_logging": "sets the private LightningModule._current_fx_name",
-    _EVAL_LOG + "test_log_works_in_test_callback": "reads the private trainer._results.dataloader_idx",
-    _EVAL_LOG + "test_multiple_dataloaders_reset": ("reads the private trainer._results entries' cumulated_batch_size"),
+    _EVAL_LOG + "test_log_works_in_test_callback": "reads the private _results.dataloader_idx of the trainer",
+    _EVAL_LOG + "test_multiple_dataloaders_reset": ("reads the private _results entries of the trainer' cumulated_batch_size"),
     _EVAL_LOG + "test_native_print_results": "calls the private _EvaluationLoop._print_results",
     _EVAL_LOG + "test_native_print_results_encodings": "calls the private _EvaluationLoop._print_results",
     _EVAL_LOG + "test_rich_print_results": "calls the private _EvaluationLoop._print_results (rich)",
-    _HOOKS + "test_load_from_checkpoint_hook_calls": "calls the private trainer._data_connector.attach_data",
+    _HOOKS + "test_load_from_checkpoint_hook_calls": "calls the private _data_connector.attach_data of the trainer",
 }
