@@ -31,7 +31,9 @@ EXCLUDED: dict[str, str] = {
     ),
     _TRAIN_LOG + "test_unsqueezed_tensor_logging": "sets the private LightningModule._current_fx_name",
     _EVAL_LOG + "test_log_works_in_test_callback": "reads the private _results.dataloader_idx of the trainer",
-    _EVAL_LOG + "test_multiple_dataloaders_reset": ("reads the private _results entries of the trainer' cumulated_batch_size"),
+    _EVAL_LOG + "test_multiple_dataloaders_reset": (
+        "reads the private _results entries of the trainer' cumulated_batch_size"
+    ),
     _EVAL_LOG + "test_native_print_results": "calls the private _EvaluationLoop._print_results",
     _EVAL_LOG + "test_native_print_results_encodings": "calls the private _EvaluationLoop._print_results",
     _EVAL_LOG + "test_rich_print_results": "calls the private _EvaluationLoop._print_results (rich)",
