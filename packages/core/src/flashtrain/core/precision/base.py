@@ -34,7 +34,7 @@ class Precision:
 
     def optimizer_step(self, optimizer: torch.optim.Optimizer, closure: Any = None, **kwargs: Any) -> Any:
         """Step the optimizer (through the grad scaler when there is one); ``kwargs`` go to ``optimizer.step``."""
-        return optimizer.step(closure, **kwargs) if closure is not None else optimizer.step(**kwargs)
+        return optimizer.step(closure=closure, **kwargs) if closure is not None else optimizer.step(**kwargs)
 
     def state_dict(self) -> dict[str, Any]:
         """State to checkpoint (the grad scaler's)."""
