@@ -146,6 +146,18 @@ def test_lightning_1x_epoch_end_hooks_receive_step_outputs():
     assert seen == {"train": [0, 1, 2, 3], "grad": False, "val": [0, 10]}
 
 
+def test_lightning_1x_training_epoch_end_gets_a_bare_loss_as_a_loss_dict():
+    seen = {}
+
+    class Legacy(RegressionModule):
+        def training_epoch_end(self, outputs):
+            seen["total"] = float(sum(o["loss"] for o in outputs))
+            seen["count"] = len(outputs)
+
+    quiet_trainer(max_epochs=1).fit(Legacy(), loader(n=32, batch_size=8))
+    assert seen["count"] == 4 and seen["total"] > 0
+
+
 def test_no_outputs_are_kept_without_epoch_end_hooks():
     class Probe(RegressionModule):
         def on_train_epoch_end(self):

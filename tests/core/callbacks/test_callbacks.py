@@ -17,6 +17,7 @@ from flashtrain.core.callbacks import (
     ModelCheckpoint,
     Timer,
 )
+from flashtrain.core.callbacks.early_stopping import EarlyStoppingReason
 from flashtrain.core.checkpoint import load_checkpoint
 from flashtrain.core.loggers import CSVLogger
 from tests.core.helpers import RegressionModule, loader, quiet_trainer, silent_trainer
@@ -97,7 +98,7 @@ def test_early_stopping_patience_counter_survives_a_resume(tmp_path):
     checkpoint = ModelCheckpoint(dirpath=str(tmp_path / "ckpts"), save_last=True)
     fit_scored(tmp_path, 5, [EarlyStopping(monitor="val_score", patience=2), checkpoint])  # epoch 4: wait 1
     state = load_checkpoint(str(tmp_path / "ckpts" / "last.ckpt"))["callbacks"]
-    assert state["EarlyStopping{monitor='val_score', mode='min'}"]["wait_count"] == 1
+    assert state["EarlyStopping{'monitor': 'val_score', 'mode': 'min'}"]["wait_count"] == 1
     stopper = EarlyStopping(monitor="val_score", patience=2)
     trainer = fit_scored(tmp_path, 7, [stopper, ModelCheckpoint(dirpath=str(tmp_path / "ckpts"))], ckpt_path="last")
     assert stopper.stopped_epoch == 5 and trainer.current_epoch == 6  # as without the interruption
@@ -106,14 +107,14 @@ def test_early_stopping_patience_counter_survives_a_resume(tmp_path):
 @pytest.mark.parametrize(
     ("kwargs", "stopped_epoch", "reason"),
     [
-        (dict(stopping_threshold=0.15), 3, "reached the stopping threshold"),
-        (dict(divergence_threshold=0.85), 2, "passed the divergence threshold"),
+        (dict(stopping_threshold=0.15), 3, "Stopping threshold reached"),
+        (dict(divergence_threshold=0.85), 2, "Divergence threshold reached"),
     ],
 )
 def test_early_stopping_thresholds(tmp_path, kwargs, stopped_epoch, reason):
     stopper = EarlyStopping(monitor="val_score", patience=10, **kwargs)
     fit_scored(tmp_path, 7, [stopper])
-    assert stopper.stopped_epoch == stopped_epoch and reason in stopper.stopping_reason
+    assert stopper.stopped_epoch == stopped_epoch and reason in stopper.stopping_reason_message
 
 
 def test_early_stopping_on_a_non_finite_metric(tmp_path):
@@ -131,7 +132,8 @@ def test_early_stopping_on_a_non_finite_metric(tmp_path):
         enable_model_summary=False,
     )
     trainer.fit(NaNScore(), loader(n=32), loader(n=16))
-    assert stopper.stopped_epoch == 1 and "not finite" in stopper.stopping_reason
+    assert stopper.stopped_epoch == 1 and "not finite" in stopper.stopping_reason_message
+    assert stopper.stopping_reason == EarlyStoppingReason.NON_FINITE_METRIC
 
 
 class NaNAtStep(RegressionModule):

@@ -185,3 +185,106 @@ def test_on_train_batch_start_returning_minus_one_ends_the_epoch():
     trainer = quiet_trainer(max_epochs=2)
     trainer.fit(Stopper(), loader(n=64, batch_size=8))
     assert trainer.global_step == 6  # 3 batches in each of the 2 epochs
+
+
+def test_self_log_inside_callback_hooks_logs_through_the_module():
+    from flashtrain.core import Callback, Trainer
+    from tests.core.helpers import RegressionModule, loader
+
+    class Logs(Callback):
+        def on_train_start(self, trainer, pl_module):
+            self.log("from_train_start", 1.0)
+
+        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+            self.log_dict({"from_batch_end": float(batch_idx)})
+
+    trainer = Trainer(
+        max_epochs=1, callbacks=[Logs()], logger=False, enable_checkpointing=False, enable_progress_bar=False
+    )
+    trainer.fit(RegressionModule(), loader(16, batch_size=8))
+    assert float(trainer.callback_metrics["from_train_start"]) == 1.0
+    assert float(trainer.callback_metrics["from_batch_end"]) == 1.0  # on_step default: the last batch's value
+
+
+def test_a_hook_set_to_none_on_the_instance_is_switched_off():
+    from flashtrain.core import Trainer
+    from tests.core.helpers import RegressionModule, loader
+
+    model = RegressionModule()
+    model.validation_step = None  # Lightning's idiom to turn validation off
+    trainer = Trainer(max_epochs=1, logger=False, enable_checkpointing=False, enable_progress_bar=False)
+    trainer.fit(model, loader(16, batch_size=8), loader(8))
+    assert trainer.num_val_batches == [] and "val_loss" not in trainer.callback_metrics
+
+
+def test_manual_backward_runs_the_backward_hooks_through_the_strategy():
+    from unittest import mock
+
+    from flashtrain.core import Callback, Trainer
+    from flashtrain.core.strategies import Strategy
+    from tests.core.helpers import RegressionModule, loader
+
+    calls = []
+
+    class Manual(RegressionModule):
+        def __init__(self):
+            super().__init__()
+            self.automatic_optimization = False
+
+        def training_step(self, batch, batch_idx):
+            optimizer = self.optimizers()
+            optimizer.zero_grad()
+            loss = super().training_step(batch, batch_idx)
+            self.manual_backward(loss)
+            self.log("after", 1.0)  # still training_step's defaults (on_step=True)
+            optimizer.step()
+
+        def on_after_backward(self):
+            calls.append("module.on_after_backward")
+
+    class Spy(Callback):
+        def on_before_backward(self, trainer, pl_module, loss):
+            calls.append("callback.on_before_backward")
+
+    trainer = Trainer(
+        max_epochs=1, callbacks=[Spy()], logger=False, enable_checkpointing=False, enable_progress_bar=False
+    )
+    with mock.patch.object(Strategy, "backward", wraps=trainer.strategy.backward) as backward:
+        trainer.fit(Manual(), loader(16, batch_size=8))
+    assert backward.call_count == 2 and trainer.global_step == 2
+    assert calls == ["callback.on_before_backward", "module.on_after_backward"] * 2
+    assert "after" in trainer.callback_metrics
+
+
+def test_manual_backward_and_step_pass_their_extra_arguments_on():
+    import torch
+
+    from flashtrain.core import Trainer
+    from tests.core.helpers import RegressionModule, loader
+
+    seen = {}
+
+    class Recording(torch.optim.SGD):
+        def step(self, closure=None, **kwargs):
+            seen.update(kwargs)
+            return super().step(closure)
+
+    class Twice(RegressionModule):
+        def __init__(self):
+            super().__init__()
+            self.automatic_optimization = False
+
+        def training_step(self, batch, batch_idx):
+            optimizer = self.optimizers()
+            optimizer.zero_grad()
+            loss = super().training_step(batch, batch_idx)
+            self.manual_backward(loss, retain_graph=True)  # the graph stays for a second backward
+            self.manual_backward(loss)
+            optimizer.step(lambda: None, note="passed")
+
+        def configure_optimizers(self):
+            return Recording(self.parameters(), lr=0.01)
+
+    trainer = Trainer(max_epochs=1, logger=False, enable_checkpointing=False, enable_progress_bar=False)
+    trainer.fit(Twice(), loader(16, batch_size=8))
+    assert trainer.global_step == 2 and seen == {"note": "passed"}

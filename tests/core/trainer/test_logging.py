@@ -145,8 +145,13 @@ def test_runs_started_together_in_one_folder_get_different_versions(tmp_path):
 @pytest.mark.parametrize(
     ("value", "error", "match"),
     [
-        (torch.ones(3), ValueError, r"needs a scalar, got a tensor of shape \(3,\)"),
-        ("high", TypeError, "got value of type str"),
+        (
+            torch.ones(3),
+            ValueError,
+            r"`self.log\(bad, tensor.*\)` was called, but the tensor must have a single element",
+        ),
+        ("high", TypeError, r"`self.log\(bad, high\)` was called, but `str` values cannot be logged"),
+        ({"a": 1}, ValueError, r"`self.log\(bad, \{'a': 1\}\)` was called, but `dict` values cannot be logged"),
     ],
 )
 def test_bad_values_are_refused_with_the_name(value, error, match):
@@ -175,3 +180,31 @@ def test_logging_in_predict_step_is_refused():
 
     with pytest.raises(ValueError, match="cannot be called from predict_step"):
         quiet_trainer().predict(Bad(), loader())
+
+
+@pytest.mark.parametrize("reduce_fx", ["avg", "MEAN", "SUM", "Max"])
+def test_reduce_fx_accepts_lightnings_spellings(reduce_fx):
+    seen = {}
+
+    class Reduced(RegressionModule):
+        def training_step(self, batch, batch_idx):
+            self.log("v", float(batch_idx + 1), on_step=False, on_epoch=True, reduce_fx=reduce_fx)
+            return super().training_step(batch, batch_idx)
+
+        def on_train_end(self):
+            seen["v"] = float(self.trainer.callback_metrics["v"])
+
+    quiet_trainer(max_epochs=1).fit(Reduced(), loader(n=32, batch_size=8))  # batch_idx 0..3 -> values 1..4
+    assert seen["v"] == {"avg": 2.5, "MEAN": 2.5, "SUM": 10.0, "Max": 4.0}[reduce_fx]
+
+
+def test_an_unknown_reduce_fx_is_a_misconfiguration():
+    from flashtrain.core.exceptions import MisconfigurationException
+
+    class Bad(RegressionModule):
+        def training_step(self, batch, batch_idx):
+            self.log("v", 1.0, reduce_fx="median")
+            return super().training_step(batch, batch_idx)
+
+    with pytest.raises(MisconfigurationException, match="reduce_fx='median'. Allowed: 'mean' \\(or 'avg'\\)"):
+        quiet_trainer(max_steps=1).fit(Bad(), loader())

@@ -184,6 +184,24 @@ def test_fast_dev_run_runs_n_batches_and_writes_nothing(tmp_path):
     assert not os.listdir(tmp_path)  # no logs, no checkpoints
 
 
+def test_fast_dev_run_overrides_the_limits_it_sets_and_says_so(tmp_path, caplog):
+    import logging
+
+    model = Counter()
+    with caplog.at_level(logging.INFO, logger="flashtrain.core"):
+        trainer = Trainer(
+            fast_dev_run=2,
+            max_epochs=5,
+            max_steps=100,
+            limit_train_batches=10,
+            default_root_dir=str(tmp_path),
+            enable_progress_bar=False,
+        )
+    assert "ignoring max_steps, max_epochs, limit_train_batches" in caplog.text
+    trainer.fit(model, loader(), loader())
+    assert model.counts["train"] == 2 and model.counts["val"] == 2 and trainer.current_epoch == 1
+
+
 def test_overfit_batches_reuses_the_same_batches():
     with pytest.warns(UserWarning, match="turning off shuffling"):
         _, model = fit(train=loader(n=64, batch_size=8, shuffle=True), max_epochs=3, overfit_batches=2)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Iterable, Mapping
 from typing import Any
+
+from flashtrain.core.hparams import AttributeDict, collect_init_arguments, select_hyperparameters
 
 
 class DataModule:
@@ -15,6 +19,84 @@ class DataModule:
 
     def __init__(self) -> None:
         self.trainer: Any = None
+        self._hparams: AttributeDict = AttributeDict()
+
+    @property
+    def hparams(self) -> AttributeDict:
+        """Hyper-parameters recorded by :meth:`save_hyperparameters` (empty until it is called)."""
+        if not hasattr(self, "_hparams"):  # a subclass that did not call super().__init__()
+            self._hparams = AttributeDict()
+        return self._hparams
+
+    def save_hyperparameters(self, *args: Any, ignore: str | Iterable[str] | None = None, logger: bool = True) -> None:
+        """Record the ``__init__`` arguments (or the named ones) in ``self.hparams``, as ``Module`` does.
+
+        Args:
+            *args: Argument names to keep, or one dict / Namespace to store instead of the arguments.
+            ignore: Argument names to leave out.
+            logger: Also send them to the logger at the start of fit.
+        """
+        frame = inspect.currentframe()
+        caller = frame.f_back if frame is not None else None
+        init_arguments = collect_init_arguments(self, caller)
+        self._hparams = AttributeDict(select_hyperparameters(init_arguments, args, ignore))
+        self._log_hyperparams = logger
+
+    @classmethod
+    def from_datasets(
+        cls,
+        train_dataset: Any = None,
+        val_dataset: Any = None,
+        test_dataset: Any = None,
+        predict_dataset: Any = None,
+        batch_size: int = 1,
+        num_workers: int = 0,
+        **datamodule_kwargs: Any,
+    ) -> DataModule:
+        """A DataModule whose loaders wrap the given datasets (each one dataset, or a list/dict of them).
+
+        Training loaders shuffle; the others keep the dataset order. ``datamodule_kwargs`` go to
+        ``cls.__init__``.
+
+        Raises:
+            ValueError: If no dataset is given, or ``batch_size`` / ``num_workers`` are out of range.
+        """
+        if all(d is None for d in (train_dataset, val_dataset, test_dataset, predict_dataset)):
+            raise ValueError(
+                "DataModule.from_datasets needs at least one of train_dataset, val_dataset, test_dataset, "
+                "predict_dataset."
+            )
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"from_datasets: batch_size must be an int >= 1, got {batch_size!r}.")
+        if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 0:
+            raise ValueError(f"from_datasets: num_workers must be an int >= 0, got {num_workers!r}.")
+
+        def loaders(datasets: Any, shuffle: bool) -> Any:
+            from torch.utils.data import DataLoader, IterableDataset
+
+            def one(dataset: Any) -> Any:
+                # A shuffled IterableDataset is an error in DataLoader; it keeps its own order.
+                order = shuffle and not isinstance(dataset, IterableDataset)
+                return DataLoader(dataset, batch_size=batch_size, shuffle=order, num_workers=num_workers)
+
+            if isinstance(datasets, Mapping):
+                return {key: one(dataset) for key, dataset in datasets.items()}
+            if _is_dataset_list(datasets):
+                return [one(dataset) for dataset in datasets]
+            return one(datasets)
+
+        datamodule = cls(**datamodule_kwargs)
+        # Set on the instance; DataModule.defines() counts those as defined.
+        served = {
+            "train_dataloader": (train_dataset, True),
+            "val_dataloader": (val_dataset, False),
+            "test_dataloader": (test_dataset, False),
+            "predict_dataloader": (predict_dataset, False),
+        }
+        for method, (datasets, shuffle) in served.items():
+            if datasets is not None:
+                setattr(datamodule, method, lambda d=datasets, s=shuffle: loaders(d, s))
+        return datamodule
 
     def prepare_data(self) -> None:
         """Download or write data once; do not set state here (it runs on one process only)."""
@@ -53,5 +135,14 @@ class DataModule:
     @staticmethod
     def defines(datamodule: Any, method: str) -> bool:
         """Whether ``datamodule`` overrides ``method`` (so the trainer knows which stages it serves)."""
+        if callable(getattr(datamodule, "__dict__", {}).get(method)):
+            return True  # set on the instance, as from_datasets does
         impl = getattr(type(datamodule), method, None)
         return impl is not None and impl is not getattr(DataModule, method, None)
+
+
+def _is_dataset_list(value: Any) -> bool:
+    """A list or tuple of datasets (not one dataset that happens to be a sequence of samples)."""
+    from torch.utils.data import Dataset
+
+    return isinstance(value, (list, tuple)) and all(isinstance(item, Dataset) for item in value)

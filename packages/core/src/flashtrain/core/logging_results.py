@@ -13,6 +13,8 @@ from typing import Any
 
 import torch
 
+from flashtrain.core.exceptions import MisconfigurationException, MisconfigurationTypeError
+
 # Hooks that may call self.log, and their (on_step, on_epoch) defaults.
 _STEP_HOOKS = (
     "training_step",
@@ -65,8 +67,10 @@ def is_torchmetric(value: Any) -> bool:
 
 
 def _reduce_fx_name(reduce_fx: Any) -> str:
-    if isinstance(reduce_fx, str) and reduce_fx in REDUCE_FXS:
-        return reduce_fx
+    if isinstance(reduce_fx, str):
+        name = "mean" if reduce_fx.lower() == "avg" else reduce_fx.lower()  # Lightning's spellings: "avg", "SUM"
+        if name in REDUCE_FXS:
+            return name
     for name, fn in (
         ("mean", torch.mean),
         ("sum", torch.sum),
@@ -78,8 +82,9 @@ def _reduce_fx_name(reduce_fx: Any) -> str:
     ):
         if reduce_fx is fn:
             return name
-    raise ValueError(
-        f"self.log got reduce_fx={reduce_fx!r}. Allowed: 'mean', 'sum', 'max', 'min' or torch.mean/sum/max/min."
+    raise MisconfigurationException(
+        f"self.log got reduce_fx={reduce_fx!r}. Allowed: 'mean' (or 'avg'), 'sum', 'max', 'min' in any case, or "
+        "torch.mean/sum/max/min; log a torchmetrics Metric for another reduction."
     )
 
 
@@ -242,9 +247,9 @@ class ResultCollection:
             return
         if isinstance(value, torch.Tensor):
             if value.numel() != 1:
-                raise ValueError(
-                    f"self.log({name!r}, value) needs a scalar, got a tensor of shape {tuple(value.shape)}. "
-                    "Reduce it first (e.g. value.mean()) or log a torchmetrics Metric."
+                raise MisconfigurationException(
+                    f"`self.log({name}, {value})` was called, but the tensor must have a single element: got shape "
+                    f"{tuple(value.shape)}. Reduce it first (e.g. value.mean()) or log a torchmetrics Metric."
                 )
             value = value.detach()
             if value.ndim:
@@ -254,8 +259,9 @@ class ResultCollection:
         elif isinstance(value, (int, float)) and not isinstance(value, bool):
             value = torch.tensor(float(value))
         else:
-            raise TypeError(
-                f"self.log({name!r}, value) got value of type {type(value).__name__}. "
+            # Lightning's wording (its tests match on it); a TypeError and a ValueError both catch it.
+            raise MisconfigurationTypeError(
+                f"`self.log({name}, {value})` was called, but `{type(value).__name__}` values cannot be logged. "
                 "Allowed: a scalar torch.Tensor, a Python int or float, or a torchmetrics Metric."
             )
         self.reduce = reduce

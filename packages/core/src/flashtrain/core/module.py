@@ -22,6 +22,22 @@ class Module(torch.nn.Module):
     ``flashtrain.core.trainer.loop``.
     """
 
+    # Properties TorchScript must not compile (they reach the trainer, which is not scriptable).
+    __jit_unused_properties__: list[str] = [
+        "trainer",
+        "device",
+        "current_epoch",
+        "global_step",
+        "global_rank",
+        "local_rank",
+        "logger",
+        "loggers",
+        "hparams",
+        "on_gpu",
+        "dtype",
+        "example_input_array",
+    ]
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._trainer: Trainer | None = None
@@ -34,6 +50,8 @@ class Module(torch.nn.Module):
     def trainer(self) -> Trainer:
         """The trainer running this module (an error outside ``fit``/``validate``/``test``/``predict``)."""
         if self._trainer is None:
+            if self.__dict__.get("_jit_is_scripting"):  # torch.jit reads every attribute while exporting
+                return None  # type: ignore[return-value]
             raise RuntimeError(
                 f"{type(self).__name__} is not attached to a Trainer; call trainer.fit(model, ...) first."
             )
@@ -202,12 +220,20 @@ class Module(torch.nn.Module):
         return schedulers[0] if len(schedulers) == 1 else schedulers
 
     def manual_backward(self, loss: torch.Tensor, *args: Any, **kwargs: Any) -> None:
-        """``loss.backward()`` through the precision plugin (grad scaling); use it in manual optimization."""
-        self.trainer.strategy.precision.backward(loss)
+        """Backward in manual optimization: ``on_before_backward``, :meth:`backward` (through the strategy, with
+        grad scaling), ``on_after_backward``, as in automatic optimization and in Lightning."""
+        hooks = self.trainer.hooks
+        running = hooks.current_hook  # self.log after this call keeps training_step's defaults
+        try:
+            hooks.call("on_before_backward", loss)
+            hooks.call_module("backward", loss, *args, **kwargs)
+            hooks.call("on_after_backward")
+        finally:
+            hooks.current_hook = running
 
     def backward(self, loss: torch.Tensor, *args: Any, **kwargs: Any) -> None:
-        """Backward for automatic optimization; override to customise."""
-        self.trainer.strategy.precision.backward(loss)
+        """Backward of ``loss``; override to customise (both optimization modes call it)."""
+        self.trainer.strategy.backward(loss, None, *args, **kwargs)
 
     def optimizer_step(self, epoch: int, batch_idx: int, optimizer: Any, optimizer_closure: Any = None) -> None:
         """Step the optimizer; override for e.g. LR warm-up, and call ``optimizer.step(closure=optimizer_closure)``."""
@@ -273,6 +299,73 @@ class Module(torch.nn.Module):
             parameter.requires_grad = True
         self.train()
 
+    # -- Lightning conveniences (each self-contained) ----------------------------------------------------
+    @property
+    def loggers(self) -> list[Any]:
+        """All of the trainer's loggers (an empty list outside a run)."""
+        return list(self._trainer.loggers) if self._trainer is not None else []
+
+    @property
+    def on_gpu(self) -> bool:
+        """Whether the module's parameters are on a CUDA device."""
+        return self.device.type == "cuda"
+
+    @property
+    def dtype(self) -> torch.dtype:
+        """The dtype of the module's first floating-point parameter or buffer (torch's default if none)."""
+        for tensor in (*self.parameters(), *self.buffers()):
+            if tensor.is_floating_point():
+                return tensor.dtype
+        return torch.get_default_dtype()
+
+    @property
+    def example_input_array(self) -> Any:
+        """An input for export and summaries (``to_onnx``, ``to_torchscript(method="trace")``); None if unset."""
+        return self.__dict__.get("_example_input_array")
+
+    @example_input_array.setter
+    def example_input_array(self, example: Any) -> None:
+        self.__dict__["_example_input_array"] = example
+
+    def all_gather(self, data: Any, group: Any = None, sync_grads: bool = False) -> Any:
+        """Gather every tensor in ``data`` from all processes: each gets a leading world-size dimension.
+
+        On one process ``data`` comes back unchanged. ``sync_grads=True`` keeps the gather differentiable.
+        """
+        import torch.distributed as dist
+
+        from flashtrain.core.utilities.apply import apply_to_tensors
+
+        if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size(group) == 1:
+            return data
+
+        def gather(tensor: torch.Tensor) -> torch.Tensor:
+            tensor = tensor.contiguous()
+            if sync_grads:
+                from torch.distributed.nn.functional import all_gather as differentiable_all_gather
+
+                return torch.stack(differentiable_all_gather(tensor, group=group or dist.group.WORLD))
+            parts = [torch.empty_like(tensor) for _ in range(dist.get_world_size(group))]
+            dist.all_gather(parts, tensor, group=group)
+            return torch.stack(parts)
+
+        return apply_to_tensors(data, gather)
+
+    def to_torchscript(
+        self, file_path: Any = None, method: str = "script", example_inputs: Any = None, **kwargs: Any
+    ) -> Any:
+        """TorchScript of the module (``torch.jit.script``, or ``trace`` with ``example_inputs`` or
+        ``example_input_array``), saved to ``file_path`` when given."""
+        from flashtrain.core.export import to_torchscript
+
+        return to_torchscript(self, file_path, method, example_inputs, **kwargs)
+
+    def to_onnx(self, file_path: Any, input_sample: Any = None, **kwargs: Any) -> Any:
+        """Export to ONNX with ``input_sample`` (or ``example_input_array``); ``kwargs`` go to ``torch.onnx.export``."""
+        from flashtrain.core.export import to_onnx
+
+        return to_onnx(self, file_path, input_sample, **kwargs)
+
     # -- checkpoints ------------------------------------------------------------------------------------
     @classmethod
     def load_from_checkpoint(
@@ -294,7 +387,9 @@ class Module(torch.nn.Module):
                 f"{sorted(checkpoint.get('hyper_parameters', {}))}; pass the missing ones as keyword arguments."
             ) from error
         module.on_load_checkpoint(checkpoint)
-        module.load_state_dict(checkpoint["state_dict"], strict=strict)
+        from flashtrain.core.utilities.compiled import strip_compile_prefix
+
+        module.load_state_dict(strip_compile_prefix(checkpoint["state_dict"]), strict=strict)
         if map_location is not None and not callable(map_location) and not isinstance(map_location, dict):
             module.to(map_location)
         module.eval()

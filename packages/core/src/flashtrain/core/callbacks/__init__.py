@@ -1,6 +1,7 @@
 """Built-in callbacks."""
 
 from flashtrain.core.callbacks.base import Callback
+from flashtrain.core.callbacks.base_finetuning import BaseFinetuning
 from flashtrain.core.callbacks.early_stopping import EarlyStopping
 from flashtrain.core.callbacks.finetuning import BackboneFinetuning, BackboneUnfreezing, finetuning_callback
 from flashtrain.core.callbacks.lr_monitor import LearningRateMonitor
@@ -15,6 +16,7 @@ TQDMProgressBar = ProgressBar  # Lightning's name
 __all__ = [
     "BackboneFinetuning",
     "BackboneUnfreezing",
+    "BaseFinetuning",
     "Callback",
     "EMAWeightAveraging",
     "EarlyStopping",

@@ -79,5 +79,10 @@ class Callback:
 
 
 def overrides(obj: Any, base: type, method: str) -> bool:
-    """Whether ``obj``'s class overrides ``base.method`` (so the trainer can skip no-op hooks)."""
+    """Whether ``obj``'s class overrides ``base.method`` (so the trainer can skip no-op hooks).
+
+    ``obj.method = None`` on the instance switches a method off, as with Lightning's ``is_overridden``.
+    """
+    if getattr(obj, "__dict__", {}).get(method, ...) is None:
+        return False
     return getattr(type(obj), method, None) is not getattr(base, method, None)

@@ -10,6 +10,7 @@ from typing import Any
 import torch
 
 from flashtrain.core.callbacks.base import Callback
+from flashtrain.core.exceptions import MisconfigurationException
 from flashtrain.core.utilities import fs
 
 _TEMPLATE_FIELD = re.compile(r"\{([^{}:]+)(:[^{}]*)?\}")
@@ -129,18 +130,31 @@ class ModelCheckpoint(Callback):
         return bool(self.every_n_epochs) and (trainer.current_epoch + 1) % self.every_n_epochs == 0
 
     # -- saving -------------------------------------------------------------------------------------------------
+    @property
+    def kth_best_model_path(self) -> str:
+        """The kept checkpoint that would be replaced next: the worst of the top ``save_top_k`` ("" before any)."""
+        return self._worst_path() if self.best_k_models else ""
+
+    @property
+    def kth_value(self) -> float | None:
+        """The monitored value of :attr:`kth_best_model_path` (None before any save)."""
+        path = self.kth_best_model_path
+        return self.best_k_models[path] if path else None
+
     def _save(self, trainer: Any, require_monitor: bool) -> None:
         metrics = trainer.callback_metrics
+        # As Lightning, "epoch" and "step" can be monitored too.
+        candidates = {"epoch": trainer.current_epoch, **metrics, "step": trainer.global_step}
         score = None
         if self.monitor is not None:
-            if self.monitor not in metrics:
+            if self.monitor not in candidates:
                 if not require_monitor:
                     return
-                raise ValueError(
+                raise MisconfigurationException(
                     f"ModelCheckpoint(monitor={self.monitor!r}) could not find {self.monitor!r} in the logged metrics: "
-                    f"{sorted(metrics)}. Log it with self.log({self.monitor!r}, ...) or change monitor."
+                    f"{sorted(candidates)}. Log it with self.log({self.monitor!r}, ...) or change monitor."
                 )
-            score = float(metrics[self.monitor])
+            score = float(candidates[self.monitor])
         self._last_saved_step = trainer.global_step
         path = self.format_checkpoint_path(trainer.current_epoch, trainer.global_step, metrics)
         # Every rank takes rank 0's decision, so they all meet in the same save_checkpoint calls.

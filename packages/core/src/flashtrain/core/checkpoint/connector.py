@@ -13,7 +13,13 @@ import warnings
 from typing import Any
 
 from flashtrain.core.checkpoint.io import FORMAT_VERSION, safe_hyperparameters, safe_value
+from flashtrain.core.checkpoint.lightning_format import (
+    LIGHTNING_FORMAT_VERSION,
+    lightning_loops,
+    with_flashtrain_position,
+)
 from flashtrain.core.checkpoint.rng import capture_rng_states, restore_rng_states
+from flashtrain.core.utilities.compiled import strip_compile_prefix
 
 
 class CheckpointConnector:
@@ -41,8 +47,18 @@ class CheckpointConnector:
             "hyper_parameters": safe_hyperparameters(dict(module.hparams)),
             "hparams_name": type(module).__qualname__,
         }
+        checkpoint["pytorch-lightning_version"] = LIGHTNING_FORMAT_VERSION  # Lightning refuses files without it
         if not weights_only:
             loop = {**position["loop"], **trainer.metrics_store.training_state()}
+            finished = bool(loop.get("epoch_finished"))
+            # Lightning's own loop counters, so lightning.pytorch.Trainer can resume this file too.
+            checkpoint["loops"] = lightning_loops(
+                epochs_completed=position["epoch"] + int(finished),
+                batches_done_in_epoch=0 if finished else int(loop.get("batches_done", 0)),
+                global_step=position["global_step"],
+                batches_that_stepped=int(loop.get("batches_that_stepped", position["global_step"])),
+                manual_optimization=not module.automatic_optimization,
+            )
             checkpoint.update(trainer.optimization.state_dict())
             checkpoint.update(
                 {
@@ -104,7 +120,7 @@ class CheckpointConnector:
         path = self.resolve(ckpt_path)
         if path is None:
             return None
-        checkpoint = self.trainer.strategy.load_checkpoint(path)
+        checkpoint = with_flashtrain_position(self.trainer.strategy.load_checkpoint(path))
         version = checkpoint.get("logger", {}).get("version")
         logger = self.trainer.logger
         if stage == "fit" and version is not None and hasattr(logger, "use_version"):
@@ -117,7 +133,7 @@ class CheckpointConnector:
             return
         module = self.trainer.lightning_module
         module.on_load_checkpoint(checkpoint)
-        self.trainer.strategy.load_module_state_dict(module, checkpoint["state_dict"])
+        self.trainer.strategy.load_module_state_dict(module, strip_compile_prefix(checkpoint["state_dict"]))
 
     def restore_weights_and_callbacks(self, checkpoint: dict[str, Any]) -> None:
         """Weights, callback and datamodule state: what ``on_fit_start`` may rely on."""

@@ -36,8 +36,8 @@ class Logger(ABC):
         return None
 
     @abstractmethod
-    def log_metrics(self, metrics: dict[str, float], step: int) -> None:
-        """Record scalar metrics at a step."""
+    def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
+        """Record scalar metrics (floats) at a step; the trainer calls ``log_metrics(metrics=..., step=...)``."""
 
     def log_hyperparams(self, params: dict[str, Any]) -> None:  # noqa: B027 - optional
         """Record hyper-parameters."""

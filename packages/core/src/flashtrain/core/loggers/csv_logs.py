@@ -25,6 +25,7 @@ class CSVLogger(VersionedFolderLogger):
     ) -> None:
         super().__init__(save_dir, name, version)
         self._rows: list[dict[str, Any]] = []
+        self._rows_logged = 0
         self._columns: list[str] = []
         self._flush_every = flush_logs_every_n_steps
 
@@ -32,7 +33,10 @@ class CSVLogger(VersionedFolderLogger):
     def metrics_file(self) -> str:
         return fs.join(self.log_dir, "metrics.csv")
 
-    def log_metrics(self, metrics: dict[str, Any], step: int) -> None:
+    def log_metrics(self, metrics: dict[str, Any], step: int | None = None) -> None:
+        if step is None:  # as Lightning: the row number
+            step = self._rows_logged
+        self._rows_logged += 1
         self._rows.append({"step": step, **{key: to_float(value) for key, value in metrics.items()}})
         if len(self._rows) >= self._flush_every:
             self.save()

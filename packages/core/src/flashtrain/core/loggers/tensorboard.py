@@ -20,10 +20,16 @@ class TensorBoardLogger(VersionedFolderLogger):
     """
 
     def __init__(
-        self, save_dir: str = ".", name: str = "logs", version: int | str | None = None, flush_secs: int = 120
+        self,
+        save_dir: str = ".",
+        name: str = "logs",
+        version: int | str | None = None,
+        flush_secs: int = 120,
+        default_hp_metric: bool = True,
     ) -> None:
         super().__init__(save_dir, name, version)
         self._flush_secs = flush_secs
+        self._default_hp_metric = default_hp_metric
         self._writer: Any = None
         self._staging: str | None = None  # local folder of the event files when log_dir is a URL
 
@@ -58,7 +64,7 @@ class TensorBoardLogger(VersionedFolderLogger):
             for name in names:
                 fs.upload(os.path.join(folder, name), fs.join(target, name))
 
-    def log_metrics(self, metrics: dict[str, Any], step: int) -> None:
+    def log_metrics(self, metrics: dict[str, Any], step: int | None = None) -> None:
         writer = self.experiment
         for key, value in metrics.items():
             writer.add_scalar(key, to_float(value), global_step=step)
@@ -69,7 +75,11 @@ class TensorBoardLogger(VersionedFolderLogger):
         plain = {k: v if isinstance(v, (bool, int, float, str)) else str(v) for k, v in _plain(params).items()}
         self.write_hparams_yaml(params)
         if plain:
-            experiment, session_start, _ = hparams(plain, {})
+            # As Lightning: a placeholder hp_metric, so TensorBoard's HPARAMS tab lists the run before any metric.
+            metrics = {"hp_metric": -1} if self._default_hp_metric else {}
+            if metrics:
+                self.log_metrics(metrics, None)
+            experiment, session_start, _ = hparams(plain, metrics)
             file_writer = self.experiment._get_file_writer()
             file_writer.add_summary(experiment)
             file_writer.add_summary(session_start)

@@ -25,16 +25,16 @@ class Precision:
         """Context around every ``*_step`` call (autocast for mixed precision)."""
         return contextlib.nullcontext()
 
-    def backward(self, loss: torch.Tensor) -> None:
-        """Backward pass for one loss."""
-        loss.backward()
+    def backward(self, loss: torch.Tensor, *args: Any, **kwargs: Any) -> None:
+        """Backward pass for one loss; extra arguments go to ``Tensor.backward`` (e.g. ``retain_graph=True``)."""
+        loss.backward(*args, **kwargs)
 
     def unscale_gradients(self, optimizer: torch.optim.Optimizer) -> None:
         """Bring gradients to their true scale before clipping or inspection."""
 
-    def optimizer_step(self, optimizer: torch.optim.Optimizer, closure: Any = None) -> Any:
-        """Step the optimizer (through the grad scaler when there is one)."""
-        return optimizer.step(closure) if closure is not None else optimizer.step()
+    def optimizer_step(self, optimizer: torch.optim.Optimizer, closure: Any = None, **kwargs: Any) -> Any:
+        """Step the optimizer (through the grad scaler when there is one); ``kwargs`` go to ``optimizer.step``."""
+        return optimizer.step(closure=closure, **kwargs) if closure is not None else optimizer.step(**kwargs)
 
     def state_dict(self) -> dict[str, Any]:
         """State to checkpoint (the grad scaler's)."""

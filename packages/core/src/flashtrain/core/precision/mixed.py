@@ -23,24 +23,24 @@ class MixedPrecision(Precision):
     def forward_context(self) -> contextlib.AbstractContextManager:
         return torch.autocast(self.device_type, dtype=self.dtype)
 
-    def backward(self, loss: torch.Tensor) -> None:
+    def backward(self, loss: torch.Tensor, *args: Any, **kwargs: Any) -> None:
         if self.scaler is None:
-            loss.backward()
+            loss.backward(*args, **kwargs)
         else:
-            self.scaler.scale(loss).backward()
+            self.scaler.scale(loss).backward(*args, **kwargs)
 
     def unscale_gradients(self, optimizer: torch.optim.Optimizer) -> None:
         if self.scaler is not None:
             self.scaler.unscale_(optimizer)
 
-    def optimizer_step(self, optimizer: torch.optim.Optimizer, closure: Any = None) -> Any:
+    def optimizer_step(self, optimizer: torch.optim.Optimizer, closure: Any = None, **kwargs: Any) -> Any:
         if self.scaler is None:
-            return super().optimizer_step(optimizer, closure)
+            return super().optimizer_step(optimizer, closure, **kwargs)
         # GradScaler cannot re-evaluate a closure: run it once (forward, backward, clipping) before stepping.
         if closure is not None and closure() is None:
             return None  # training_step returned None: nothing to step
         # GradScaler.step skips the update when gradients overflowed, then update() shrinks the scale.
-        result = self.scaler.step(optimizer)
+        result = self.scaler.step(optimizer, **kwargs)
         self.scaler.update()
         return result
 

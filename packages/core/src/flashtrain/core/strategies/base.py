@@ -124,6 +124,11 @@ class Strategy(ABC):
         assert self.module is not None
         return self.module.training_step(*args)  # type: ignore[operator]
 
+    def backward(self, loss: torch.Tensor, optimizer: Any = None, *args: Any, **kwargs: Any) -> None:
+        """Backward of ``loss`` through the precision plugin (gradient scaling): every backward of a run, automatic
+        (``Module.backward``) or manual (``Module.manual_backward``), comes through here."""
+        self.precision.backward(loss, *args, **kwargs)
+
     def backward_sync(self, enabled: bool) -> contextlib.AbstractContextManager:
         """Context for one forward/backward; ``enabled=False`` skips gradient syncing (accumulation batches)."""
         return contextlib.nullcontext()

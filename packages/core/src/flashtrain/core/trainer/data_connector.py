@@ -37,6 +37,7 @@ class DataConnector:
         self.limits = limits
         self.progress = progress
         self.datamodule: Any = None
+        self.module: Any = None  # its own *_dataloader() methods serve when no datamodule provides one
         self.train_dataloader: Any = None  # this rank's share of the fit's training loader
         self.val_dataloaders: list[Any] = []  # this rank's share of the fit's validation loaders
         self.num_val_batches: list[int | float] = []
@@ -53,20 +54,25 @@ class DataConnector:
             loader, training=training, seed=self.progress.base_seed, shard=self.limits.use_distributed_sampler
         )
 
-    def from_datamodule(self, method: str) -> Any:
+    def find_loader(self, method: str) -> Any:
+        """``method`` (e.g. "train_dataloader") of the datamodule, else of the module (as Lightning), else None."""
         datamodule = self.datamodule
-        if datamodule is None or not DataModule.defines(datamodule, method):
-            return None
-        return getattr(datamodule, method)()
+        if datamodule is not None and DataModule.defines(datamodule, method):
+            return getattr(datamodule, method)()
+        own = getattr(self.module, method, None)
+        return own() if callable(own) else None
 
     def stage_loaders(self, stage: str, given: Any) -> list[Any]:
         """The loaders of ``trainer.validate/test/predict``: those given, else the datamodule's."""
         if given is not None:
             return as_loader_list(given)
         method = _STAGE_METHODS[stage]
-        found = self.from_datamodule(method)
+        found = self.find_loader(method)
         if found is None:
-            raise ValueError(f"trainer.{stage} needs data: pass dataloaders=... or a datamodule with {method}().")
+            raise ValueError(
+                f"trainer.{stage} needs data: pass dataloaders=..., a datamodule with {method}(), or define "
+                f"{method}() on the module."
+            )
         return as_loader_list(found)
 
     def set_fit_validation(self, loaders: list[Any]) -> None:

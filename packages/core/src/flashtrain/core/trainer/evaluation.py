@@ -124,6 +124,7 @@ class EvaluationLoop:
                 for loader_idx, (loader, limit) in enumerate(zip(loaders, limits)):
                     collection = collections[loader_idx]
                     extra = (loader_idx,) if several else ()
+                    suffix = f"/dataloader_idx_{loader_idx}" if several else ""
                     count = None if math.isinf(limit) else int(limit)
                     with self.metrics.recording_into(collection):
                         for batch_idx, batch in enumerate(itertools.islice(iter(loader), count)):
@@ -136,6 +137,8 @@ class EvaluationLoop:
                             if collect:
                                 outputs[loader_idx].append(output)
                             call(f"on_{prefix}_batch_end", output, batch, batch_idx, *extra)
+                            if stage != "sanity":
+                                self.metrics.log_evaluation_step(collection, loader_idx, suffix)
                 call(f"on_{prefix}_epoch_end")
                 if collect:
                     hooks.call_module(f"{prefix}_epoch_end", outputs if several else outputs[0])

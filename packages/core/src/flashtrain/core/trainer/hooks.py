@@ -28,6 +28,11 @@ class HookDispatcher:
         """Use these callbacks (in this order) and this module for the hooks of the run starting now."""
         self.module, self.callbacks = module, callbacks
         self._table = {}
+        for callback in callbacks:
+            # As Lightning: ``self.log`` / ``self.log_dict`` inside a callback hook log through the module, with
+            # that hook's on_step/on_epoch defaults (the dispatcher records which hook is running).
+            callback.log = module.log  # type: ignore[attr-defined]
+            callback.log_dict = module.log_dict  # type: ignore[attr-defined]
         for name in CALLBACK_HOOKS:
             listed = [cb for cb in callbacks if overrides(cb, Callback, name)]
             on_module = hasattr(Module, name) and overrides(module, Module, name)
@@ -63,4 +68,9 @@ class HookDispatcher:
     def module_overrides(self, name: str) -> bool:
         """Whether the module defines ``name`` itself (the trainer skips work for hooks nobody defines)."""
         module = self.module
-        return module is not None and callable(getattr(type(module), name, None)) and overrides(module, Module, name)
+        return (
+            module is not None
+            and callable(getattr(type(module), name, None))
+            and overrides(module, Module, name)
+            and module.__dict__.get(name, ...) is not None  # `model.validation_step = None` switches it off
+        )

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flashtrain.core.utilities import checks
+from flashtrain.core.utilities.rank_zero import rank_zero_info
 
 ON_NAN = ("raise", "skip_step", None)
 
@@ -146,18 +147,19 @@ def _check_fast_dev_run(
     if not isinstance(value, int) or value < 0:
         raise ValueError(f"fast_dev_run must be a bool or an int >= 0 (batches to run), got {value!r}.")
     if value:
-        conflicts = {
+        overridden = {
             "max_epochs": max_epochs,
             "max_time": max_time,
             "limit_train_batches": limit_train,
             "limit_val_batches": limit_val,
         }
-        set_flags = [name for name, v in conflicts.items() if v is not None]
+        set_flags = [name for name, v in overridden.items() if v is not None]
         if max_steps != -1:
             set_flags.insert(0, "max_steps")
-        if set_flags:
-            raise ValueError(
-                f"fast_dev_run={value} sets its own limits (one epoch of {value} batch(es)) and conflicts with "
-                f"{', '.join(set_flags)}. Remove {' and '.join(set_flags)}, or set fast_dev_run=False."
-            )
+        # As Lightning: fast_dev_run wins over the flags it sets (a debug run of N batches), and says so.
+        rank_zero_info(
+            "Running in `fast_dev_run` mode: one epoch of %d batch(es) per stage%s.",
+            value,
+            f"; ignoring {', '.join(set_flags)}" if set_flags else "",
+        )
     return value

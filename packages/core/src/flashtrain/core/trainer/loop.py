@@ -159,6 +159,8 @@ class FitLoop:
                     with strategy.precision.forward_context():
                         output = strategy.training_step(batch, batch_idx)
                 if collect_outputs:
+                    # Lightning 1.x passed a bare loss as {"loss": loss}: sum(o["loss"] for o in outputs) works.
+                    output = {"loss": output} if isinstance(output, torch.Tensor) else output
                     outputs.append(_detach(output))
                 progress.batch_trained(batch_idx)
                 stepped = window_end or not automatic

@@ -26,6 +26,14 @@ class MetricsStore:
         self._callback: dict[str, torch.Tensor] = {}
         self._logged: dict[str, torch.Tensor] = {}
         self._progress_bar: dict[str, torch.Tensor] = {}
+        self._evaluation_steps: dict[int, int] = {}  # logger step of each eval dataloader's step values
+
+    def reset(self) -> None:
+        """Forget every metric: each ``fit``/``validate``/``test`` starts with empty metrics, as in Lightning."""
+        self._callback, self._logged, self._progress_bar = {}, {}, {}
+        self._evaluation_steps = {}
+        self.train_results.reset()
+        self.evaluation_metric_names = set()
 
     # -- recording ------------------------------------------------------------------------------------------
     def log(
@@ -85,13 +93,34 @@ class MetricsStore:
         return {key: float(value) for key, value in merged.items()}
 
     # -- publishing -----------------------------------------------------------------------------------------
-    def send_to_loggers(self, metrics: dict[str, torch.Tensor], step: int, epoch: int) -> None:
-        """Hand ``metrics`` (plus ``epoch``) to every logger at ``step`` (on rank zero)."""
-        metrics = {**metrics, "epoch": torch.tensor(float(epoch))}
+    def send_to_loggers(self, metrics: dict[str, torch.Tensor], step: int, epoch: int | None) -> None:
+        """Hand ``metrics`` to every logger as floats, ``log_metrics(metrics=..., step=...)``, on rank zero.
+
+        As Lightning: a logged ``step`` value is the logger step (and is not sent as a metric), otherwise the
+        loggers also get ``epoch`` (unless ``epoch`` is None: evaluation step values); ``logged_metrics`` keeps
+        the tensors, without the ``epoch`` the loggers were given.
+        """
+        if not metrics:
+            return
         self._logged.update(metrics)
+        scalars = {key: float(value) for key, value in metrics.items()}
+        if "step" in scalars:
+            step = int(scalars.pop("step"))
+        elif epoch is not None:
+            scalars.setdefault("epoch", epoch)
         if self.strategy.is_global_zero:
             for logger in self.loggers:
-                logger.log_metrics(metrics, step)
+                logger.log_metrics(metrics=scalars, step=step)
+
+    def log_evaluation_step(self, results: ResultCollection, dataloader_idx: int, suffix: str = "") -> None:
+        """Send an evaluation batch's ``on_step=True`` values to the loggers, at that dataloader's own step count
+        (counted across the validations of one fit, from 0 for each ``validate``/``test``)."""
+        _, logged, _ = results.step_metrics()
+        if not logged or not self.loggers:
+            return
+        step = self._evaluation_steps.get(dataloader_idx, 0)
+        self._evaluation_steps[dataloader_idx] = step + 1
+        self.send_to_loggers({key + suffix: value for key, value in logged.items()}, step, None)
 
     def log_training_step(self, logging_step: int, every_n_steps: int, epoch: int) -> None:
         """Send this step's training values to the loggers when ``logging_step`` is due."""
@@ -104,15 +133,20 @@ class MetricsStore:
         self, results: ResultCollection, step: int, epoch: int, suffix: str = "", log: bool = True
     ) -> dict[str, torch.Tensor]:
         """Reduce an epoch's results into the callback/progress-bar metrics (and loggers when ``log``)."""
-        step_cb, _, step_bar = results.step_metrics()
         callback, logged, bar = results.epoch_metrics(suffix)
-        self._callback.update(step_cb)
+        if results.stage == "train":  # evaluation step values reach loggers only, never the callbacks
+            step_cb, _, step_bar = results.step_metrics()
+            self._callback.update(step_cb)
+            self._progress_bar.update(step_bar)
         self._callback.update(callback)
-        self._progress_bar.update(step_bar)
         self._progress_bar.update(bar)
         if log and logged and self.loggers:
             self.send_to_loggers(logged, step, epoch)
         return callback
+
+    def add_callback_metrics(self, metrics: dict[str, torch.Tensor]) -> None:
+        """Values a callback computes itself (e.g. learning rates) that other callbacks may monitor."""
+        self._callback.update(metrics)
 
     def restore_callback_metrics(self, metrics: dict[str, torch.Tensor]) -> None:
         """What callbacks had seen when a checkpoint was written (a resumed epoch end needs e.g. its val_loss)."""

@@ -121,8 +121,9 @@ class ManagedOptimizer:
         self._progress = progress
         self._counts_steps = counts_steps
 
-    def step(self, closure: Any = None) -> Any:
-        result = self._precision.optimizer_step(self.optimizer, closure)
+    def step(self, closure: Any = None, **kwargs: Any) -> Any:
+        """Step through the precision plugin; ``kwargs`` go to the optimizer's own ``step`` (Lightning's form)."""
+        result = self._precision.optimizer_step(self.optimizer, closure, **kwargs)
         if self._counts_steps:
             self._progress.optimizer_stepped()
         return result

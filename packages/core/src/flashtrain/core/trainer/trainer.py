@@ -37,6 +37,7 @@ from flashtrain.core.trainer.optimizers import LRSchedulerConfig, Optimization
 from flashtrain.core.trainer.progress import FitProgress
 from flashtrain.core.trainer.signals import SignalHandler
 from flashtrain.core.trainer.state import RunningStage, TrainerFn, TrainerState, TrainerStatus
+from flashtrain.core.utilities.compiled import unwrap_compiled
 
 
 class _Limit:
@@ -441,6 +442,7 @@ class Trainer:
             return self._run_spawned(fn, model, datamodule, ckpt_path, data)
         self.state.fn, self.state.status = fn, TrainerStatus.RUNNING
         self.progress.should_stop = False
+        self.metrics_store.reset()  # each entry point starts with empty metrics, as in Lightning
         status = TrainerStatus.FAILED
         fitting = fn == TrainerFn.FITTING
         signals = self.signals.installed() if fitting else contextlib.nullcontext()
@@ -493,11 +495,7 @@ class Trainer:
             if self.module is None:
                 raise ValueError(f"trainer.{stage}() needs a model: pass trainer.{stage}(model, ...).")
             model = self.module
-        if not isinstance(model, Module) and isinstance(getattr(model, "_orig_mod", None), Module):
-            raise TypeError(
-                f"trainer.{stage}() got a torch.compile()d module. Pass the Module itself and compile inside it "
-                "instead, e.g. `self.net = torch.compile(net)` in __init__."
-            )
+        model = unwrap_compiled(model, Module)  # trainer.fit(torch.compile(model)) trains model, compiled
         if not isinstance(model, Module):
             raise TypeError(
                 f"trainer.{stage}() expects a flashtrain.core.Module, got {type(model).__name__}. Subclass Module "
@@ -514,6 +512,7 @@ class Trainer:
         model.trainer = self
         self.module = model
         self.hooks.module = model
+        self.data_connector.module = model
         if datamodule is not None:
             self.data_connector.datamodule = datamodule
             datamodule.trainer = self
@@ -567,10 +566,11 @@ class Trainer:
     # ==================================================================================================
     def _fit(self, train: Any, val: Any, checkpoint: dict[str, Any] | None) -> None:
         module, data, hooks = self.module, self.data_connector, self.hooks
-        train_loader = train if train is not None else data.from_datamodule("train_dataloader")
+        train_loader = train if train is not None else data.find_loader("train_dataloader")
         if train_loader is None:
             raise ValueError(
-                "trainer.fit needs training data: pass train_dataloaders=... or a datamodule with train_dataloader()."
+                "trainer.fit needs training data: pass train_dataloaders=..., a datamodule with train_dataloader(), "
+                "or define train_dataloader() on the module."
             )
         if self.overfit_batches:
             train_loader = without_shuffle(train_loader)
@@ -579,7 +579,7 @@ class Trainer:
         data.train_dataloader = train_loader
         validates = hooks.module_overrides("validation_step")
         if val is None:
-            val = data.from_datamodule("val_dataloader")
+            val = data.find_loader("val_dataloader")
         if val is None and validates and self.overfit_batches:
             val = train_loader
         data.set_fit_validation(as_loader_list(val) if validates else [])

@@ -1,0 +1,187 @@
+"""The mapping: each public Lightning module and name, and the flashtrain object a porting user gets for it.
+
+A spec is ``"module.path:Name"`` (imported on first use), or :data:`INTERNAL` for a Lightning-private name
+that some test file imports at its top (the tests using it are in the exclusion list; the name only has to
+import). Names absent from flashtrain stay in the table: using them raises ``ImportError`` naming what is
+missing, so the harness counts the gap instead of hiding it.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+INTERNAL = "<lightning-internal>"
+
+_CORE = "flashtrain.core"
+_CB = "flashtrain.core.callbacks"
+_ADAPT = "lightning._adapters"
+
+_TOP = {
+    "LightningModule": f"{_CORE}:LightningModule",
+    "LightningDataModule": f"{_CORE}:LightningDataModule",
+    "Trainer": f"{_CORE}:Trainer",
+    "Callback": f"{_CORE}:Callback",
+    "seed_everything": f"{_CORE}:seed_everything",
+}
+
+MODULES: dict[str, dict[str, str]] = {
+    "lightning": dict(_TOP),
+    "lightning.pytorch": {
+        **_TOP,
+        "__version__": f"{_ADAPT}:LIGHTNING_VERSION",
+        "cli_lightning_logo": f"{_ADAPT}:cli_lightning_logo",
+    },
+    "lightning.pytorch.callbacks": {
+        "Callback": f"{_CB}:Callback",
+        "EarlyStopping": f"{_CB}:EarlyStopping",
+        "LearningRateMonitor": f"{_CB}:LearningRateMonitor",
+        "ModelCheckpoint": f"{_CB}:ModelCheckpoint",
+        "ModelSummary": f"{_CB}:ModelSummary",
+        "TQDMProgressBar": f"{_CB}:TQDMProgressBar",
+        "ProgressBar": f"{_CB}:ProgressBar",
+        "Timer": f"{_CB}:Timer",
+        "BackboneFinetuning": f"{_CB}:BackboneFinetuning",
+        "BaseFinetuning": f"{_CB}:BaseFinetuning",
+    },
+    "lightning.pytorch.callbacks.callback": {"Callback": f"{_CB}:Callback"},
+    "lightning.pytorch.callbacks.early_stopping": {
+        "EarlyStopping": f"{_CB}.early_stopping:EarlyStopping",
+        "EarlyStoppingReason": f"{_CB}.early_stopping:EarlyStoppingReason",
+        "log": f"{_CB}.early_stopping:log",
+    },
+    "lightning.pytorch.callbacks.lr_monitor": {"LearningRateMonitor": f"{_CB}:LearningRateMonitor"},
+    "lightning.pytorch.callbacks.model_checkpoint": {"ModelCheckpoint": f"{_CB}:ModelCheckpoint"},
+    "lightning.pytorch.callbacks.finetuning": {
+        "BackboneFinetuning": f"{_CB}:BackboneFinetuning",
+        "BaseFinetuning": f"{_CB}:BaseFinetuning",
+    },
+    "lightning.pytorch.callbacks.progress": {"TQDMProgressBar": f"{_CB}:TQDMProgressBar"},
+    "lightning.pytorch.callbacks.timer": {"Timer": f"{_CB}:Timer"},
+    "lightning.pytorch.core": {
+        "LightningModule": f"{_CORE}:LightningModule",
+        "LightningDataModule": f"{_CORE}:LightningDataModule",
+    },
+    "lightning.pytorch.core.module": {"LightningModule": f"{_CORE}:LightningModule"},
+    "lightning.pytorch.core.datamodule": {"LightningDataModule": f"{_CORE}:LightningDataModule"},
+    "lightning.pytorch.core.optimizer": {"LightningOptimizer": f"{_CORE}.trainer.optimizers:ManagedOptimizer"},
+    "lightning.pytorch.demos": {},
+    "lightning.pytorch.loggers": {
+        "Logger": f"{_CORE}.loggers:Logger",
+        "CSVLogger": f"{_CORE}.loggers:CSVLogger",
+        "TensorBoardLogger": f"{_CORE}.loggers:TensorBoardLogger",
+    },
+    "lightning.pytorch.loggers.logger": {"Logger": f"{_CORE}.loggers:Logger"},
+    "lightning.pytorch.loggers.tensorboard": {"TensorBoardLogger": f"{_CORE}.loggers:TensorBoardLogger"},
+    "lightning.pytorch.loggers.csv_logs": {"CSVLogger": f"{_CORE}.loggers:CSVLogger"},
+    "lightning.pytorch.loops": {"_EvaluationLoop": INTERNAL},
+    "lightning.pytorch.loops.evaluation_loop": {},
+    "lightning.pytorch.profilers": {
+        "SimpleProfiler": f"{_CORE}.profilers:SimpleProfiler",
+        "AdvancedProfiler": f"{_CORE}.profilers:AdvancedProfiler",
+        "PyTorchProfiler": f"{_CORE}.profilers:PyTorchProfiler",
+    },
+    "lightning.pytorch.profilers.pytorch": {"PyTorchProfiler": f"{_CORE}.profilers:PyTorchProfiler"},
+    "lightning.pytorch.strategies": {
+        "Strategy": f"{_CORE}.strategies:Strategy",
+        "DDPStrategy": f"{_CORE}.strategies:DDPStrategy",
+    },
+    "lightning.pytorch.trainer": {"Trainer": f"{_CORE}:Trainer"},
+    "lightning.pytorch.trainer.trainer": {"Trainer": f"{_CORE}:Trainer"},
+    "lightning.pytorch.trainer.states": {
+        "RunningStage": f"{_CORE}.trainer.state:RunningStage",
+        "TrainerFn": f"{_CORE}.trainer.state:TrainerFn",
+        "TrainerStatus": f"{_CORE}.trainer.state:TrainerStatus",
+        "TrainerState": f"{_CORE}.trainer.state:TrainerState",
+    },
+    "lightning.pytorch.utilities": {
+        "rank_zero_only": f"{_CORE}.utilities.rank_zero:rank_zero_only",
+        "rank_zero_info": f"{_CORE}.utilities.rank_zero:rank_zero_info",
+        "rank_zero_warn": f"{_CORE}.utilities.rank_zero:rank_zero_warn",
+    },
+    "lightning.pytorch.utilities.rank_zero": {
+        "rank_zero_only": f"{_CORE}.utilities.rank_zero:rank_zero_only",
+        "rank_zero_info": f"{_CORE}.utilities.rank_zero:rank_zero_info",
+        "rank_zero_warn": f"{_CORE}.utilities.rank_zero:rank_zero_warn",
+    },
+    "lightning.pytorch.utilities.exceptions": {
+        "MisconfigurationException": f"{_CORE}.exceptions:MisconfigurationException"
+    },
+    "lightning.pytorch.utilities.imports": {
+        "_RICH_AVAILABLE": f"{_ADAPT}:RICH_AVAILABLE",
+        "_TORCHMETRICS_GREATER_EQUAL_0_11": f"{_ADAPT}:TRUE",
+        "_TORCHVISION_AVAILABLE": f"{_ADAPT}:TORCHVISION_AVAILABLE",
+    },
+    "lightning.pytorch.utilities.model_helpers": {
+        "is_overridden": f"{_ADAPT}:is_overridden",
+        "get_torchvision_model": f"{_ADAPT}:get_torchvision_model",
+    },
+    "lightning.pytorch.utilities.types": {"STEP_OUTPUT": f"{_ADAPT}:STEP_OUTPUT"},
+    "lightning.fabric": {},
+    "lightning.fabric.utilities": {},
+    "lightning.fabric.utilities.exceptions": {
+        "MisconfigurationException": f"{_CORE}.exceptions:MisconfigurationException"
+    },
+    "lightning.fabric.utilities.imports": {"_IS_WINDOWS": f"{_ADAPT}:IS_WINDOWS"},
+}
+
+# Lightning's demo files, read from the checkout; lightning.pytorch.demos re-exports these names.
+DEMOS = {
+    "lightning.pytorch.demos.boring_classes",
+    "lightning.pytorch.demos.transformer",
+    "lightning.pytorch.demos.mnist_datamodule",
+    "lightning.pytorch.demos.lstm",
+}
+DEMOS_EXPORTS = {
+    "Transformer": "lightning.pytorch.demos.transformer",
+    "WikiText2": "lightning.pytorch.demos.transformer",
+    "LightningTransformer": "lightning.pytorch.demos.transformer",
+    "BoringModel": "lightning.pytorch.demos.boring_classes",
+    "BoringDataModule": "lightning.pytorch.demos.boring_classes",
+    "DemoModel": "lightning.pytorch.demos.boring_classes",
+    "ManualOptimBoringModel": "lightning.pytorch.demos.boring_classes",
+}
+
+
+def _internal(qualified: str) -> type:
+    class LightningInternal:
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            raise NotImplementedError(f"{qualified} is a Lightning internal with no flashtrain equivalent")
+
+    LightningInternal.__qualname__ = LightningInternal.__name__ = qualified.rsplit(".", 1)[-1]
+    return LightningInternal
+
+
+class _MissingMeta(type):
+    def __instancecheck__(cls, instance: Any) -> bool:
+        raise ImportError(cls._message)
+
+    def __getattr__(cls, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        raise ImportError(cls._message)
+
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        raise ImportError(cls._message)
+
+
+def _missing(qualified: str, spec: str) -> type:
+    """A stand-in that imports, and fails with ``ImportError`` naming the gap as soon as a test uses it.
+
+    So a test file that imports one missing name at its top still runs its other tests, and every test
+    that needs the name fails with the same countable cause.
+    """
+    message = f"flashtrain has no equivalent of {qualified} (looked for {spec})"
+    return _MissingMeta(qualified.rsplit(".", 1)[-1], (), {"_message": message})
+
+
+def resolve(spec: str, qualified: str) -> Any:
+    """The object a spec names; a stand-in that fails on use (naming the gap) when flashtrain lacks it."""
+    if spec == INTERNAL:
+        return _internal(qualified)
+    module_name, _, attribute = spec.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+        return getattr(module, attribute)
+    except (ImportError, AttributeError):
+        return _missing(qualified, spec)

@@ -1,0 +1,51 @@
+"""to_torchscript / to_onnx: exported models give the module's outputs; mode restored; clear errors."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from flashtrain.core.export import to_onnx, to_torchscript
+from tests.core.helpers import Net
+
+
+def test_torchscript_script_and_trace_match_the_module_and_restore_train_mode(tmp_path):
+    torch.manual_seed(0)
+    net = Net()
+    net.train()
+    x = torch.randn(3, 8)
+    scripted = to_torchscript(net, tmp_path / "net.pt")
+    assert net.training
+    with torch.no_grad():
+        expected = net.eval()(x)
+    net.train()
+    torch.testing.assert_close(torch.jit.load(tmp_path / "net.pt")(x), expected)
+    traced = to_torchscript(net, method="trace", example_inputs=x)
+    torch.testing.assert_close(traced(x), expected)
+    torch.testing.assert_close(scripted(x), expected)
+
+
+def test_torchscript_refuses_unknown_method_and_trace_without_input():
+    with pytest.raises(ValueError, match="method must be 'script' or 'trace', got 'jit'"):
+        to_torchscript(Net(), method="jit")
+    with pytest.raises(ValueError, match="pass an example input .*example_inputs=.*example_input_array"):
+        to_torchscript(Net(), method="trace")
+
+
+def test_onnx_export_runs_in_onnxruntime_with_the_same_outputs(tmp_path):
+    ort = pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    torch.manual_seed(0)
+    net = Net()
+    net.example_input_array = torch.randn(2, 8)
+    to_onnx(net, tmp_path / "net.onnx", dynamo=False)
+    session = ort.InferenceSession(str(tmp_path / "net.onnx"))
+    x = torch.randn(2, 8)
+    (out,) = session.run(None, {session.get_inputs()[0].name: x.numpy()})
+    with torch.no_grad():
+        torch.testing.assert_close(torch.from_numpy(out), net.eval()(x), rtol=1e-4, atol=1e-5)
+
+
+def test_onnx_refuses_without_an_input(tmp_path):
+    with pytest.raises(ValueError, match="Could not export Net to ONNX: pass an example input"):
+        to_onnx(Net(), tmp_path / "x.onnx")
