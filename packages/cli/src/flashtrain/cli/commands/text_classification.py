@@ -96,6 +96,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         learning_rate=args.learning_rate,
         weight_averaging=args.weight_averaging,
         backbone_learning_rate=args.backbone_learning_rate,
+        class_weights=args.class_weights,
+        metrics=args.metrics.split(",") if args.metrics else None,
     )
     return train(NAME, model, data, args, strategy)
 
