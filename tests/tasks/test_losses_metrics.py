@@ -22,7 +22,9 @@ def test_balanced_class_weights_follow_the_training_counts():
     # n / (k * count): 8 / (2 * 6) and 8 / (2 * 2)
     assert model.hparams["class_weights"] == pytest.approx([0.666667, 2.0])
     logits, targets = torch.tensor([[2.0, 0.0]]), torch.tensor([1])
-    expected = torch.nn.functional.cross_entropy(logits, targets, weight=torch.tensor([2 / 3, 2.0]), label_smoothing=0.1)
+    expected = torch.nn.functional.cross_entropy(
+        logits, targets, weight=torch.tensor([2 / 3, 2.0]), label_smoothing=0.1
+    )
     assert model.criterion(logits, targets) == pytest.approx(float(expected))
 
 

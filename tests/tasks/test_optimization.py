@@ -53,7 +53,9 @@ def test_bad_optimizers_fail_at_construction():
     ],
 )
 def test_schedules_are_what_was_asked_for(choice, kind, interval):
-    built = SchedulerChoice.parse(choice).build(_optimizer(), total_steps=100, total_epochs=5, monitor=("val_acc", "max"))
+    built = SchedulerChoice.parse(choice).build(
+        _optimizer(), total_steps=100, total_epochs=5, monitor=("val_acc", "max")
+    )
     assert type(built["scheduler"]) is kind and built["interval"] == interval
     if kind is torch.optim.lr_scheduler.StepLR:
         assert built["scheduler"].step_size == choice[1]["step_size"]  # not silently another schedule

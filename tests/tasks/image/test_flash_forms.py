@@ -18,7 +18,9 @@ def test_comma_delimited_targets_in_from_files_are_multi_label(tmp_path):
     data = ImageClassificationData.from_files(train_files=files, train_targets=["cat,dog", "dog", "cat"])
     assert data.multi_label and data.labels == ["cat", "dog"]
     assert data.datasets["train"][0][1].tolist() == [1.0, 1.0]
-    single = ImageClassificationData.from_files(train_files=files, train_targets=["cat,dog", "dog", "cat"], target_delimiter=None)
+    single = ImageClassificationData.from_files(
+        train_files=files, train_targets=["cat,dog", "dog", "cat"], target_delimiter=None
+    )
     assert not single.multi_label and single.labels == ["cat", "cat,dog", "dog"]
 
 

@@ -3,7 +3,7 @@ with BatchNorm, model.output, mixup, embedders, interpretation pictures and show
 
 from __future__ import annotations
 
-import os
+from pathlib import Path
 
 import pytest
 import torch
@@ -118,14 +118,16 @@ def test_embedders_give_one_vector_per_image():
 def test_interpretation_pictures_and_train_batch_are_written(tmp_path):
     model = ImageClassifier(TINY, num_classes=4, pretrained=False, interpretation=True)
     checkpoint = ModelCheckpoint(dirpath=str(tmp_path / "ckpt"))
-    trainer = Trainer(
-        max_epochs=1, default_root_dir=str(tmp_path), callbacks=[checkpoint], enable_progress_bar=False
-    )
+    trainer = Trainer(max_epochs=1, default_root_dir=str(tmp_path), callbacks=[checkpoint], enable_progress_bar=False)
     trainer.fit(model, datamodule=data(image_size=16))
     for name in ("confusion_matrix.png", "top_losses.png"):
         path = tmp_path / "ckpt" / name
         assert path.is_file() and path.read_bytes()[:4] == b"\x89PNG"
-    events = [f for root, _, files in os.walk(tmp_path) for f in files if f.startswith("events.out")]
-    assert events  # logged to TensorBoard too
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    trainer.logger.experiment.flush()
+    events = EventAccumulator(trainer.logger.log_dir)
+    events.Reload()
+    assert {"interpretation/confusion_matrix", "interpretation/top_losses"} <= set(events.Tags()["images"])
     picture = data(image_size=16).show_train_batch(str(tmp_path / "batch.png"), num_images=6)
-    assert open(picture, "rb").read(4) == b"\x89PNG"
+    assert Path(picture).read_bytes()[:4] == b"\x89PNG"

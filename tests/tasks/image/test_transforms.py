@@ -74,13 +74,16 @@ def test_checkpoint_stores_a_deterministic_custom_eval_transform_and_predicts_al
 
 
 def test_checkpoint_with_an_unstorable_eval_transform_refuses_to_guess(tmp_path):
-    loaded, _ = _fit_and_reload(tmp_path, val_transform=lambda image: v2.functional.to_dtype(image, torch.float32, scale=True))
+    loaded, _ = _fit_and_reload(
+        tmp_path, val_transform=lambda image: v2.functional.to_dtype(image, torch.float32, scale=True)
+    )
     assert "custom" in loaded.hparams["image_config"]
     trainer = Trainer(logger=False, enable_progress_bar=False)
     with pytest.raises(ValueError, match="custom transform .* a checkpoint cannot store. Pass the same transform"):
         trainer.predict(loaded, datamodule=ImageClassificationData.from_tensors(predict_data=IMAGES[:2]))
     given = ImageClassificationData.from_tensors(
-        predict_data=IMAGES[:2], predict_transform=lambda image: v2.functional.to_dtype(image, torch.float32, scale=True)
+        predict_data=IMAGES[:2],
+        predict_transform=lambda image: v2.functional.to_dtype(image, torch.float32, scale=True),
     )
     assert len(trainer.predict(loaded, datamodule=given, output="labels")) == 2
 

@@ -12,7 +12,9 @@ from tests.tasks.tabular.test_model import PENGUIN_FIELDS
 
 
 def quiet(**kwargs):
-    return Trainer(logger=False, enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False, **kwargs)
+    return Trainer(
+        logger=False, enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False, **kwargs
+    )
 
 
 @pytest.mark.parametrize("backbone", ["tabnet", "resnet"])
@@ -35,7 +37,10 @@ def test_embedding_sizes_target_field_alias_and_data_parameters():
     model = TabularClassifier.from_data(dm, embedding_sizes={"island": 7})
     assert [e.embedding_dim for e in model.backbone.embeddings][0] == 7
     assert model.data_parameters == dm.parameters
-    assert TabularClassifier.from_data(dm, backbone="resnet", embedding_sizes=[3, 4]).backbone.embeddings[1].embedding_dim == 4
+    assert (
+        TabularClassifier.from_data(dm, backbone="resnet", embedding_sizes=[3, 4]).backbone.embeddings[1].embedding_dim
+        == 4
+    )
     with pytest.raises(ValueError, match=r"embedding_sizes names \['colour'\], which are not categorical_fields"):
         TabularClassifier.from_data(dm, embedding_sizes={"colour": 3})
     with pytest.raises(ValueError, match="embedding_sizes does not apply to ft_transformer"):

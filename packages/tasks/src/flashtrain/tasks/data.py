@@ -242,7 +242,8 @@ class TaskDataModule(DataModule):
         self.seed = seed
         if sampler is not None and not (isinstance(sampler, torch.utils.data.Sampler) or callable(sampler)):
             raise TypeError(
-                f"sampler must be a torch Sampler or a function (train dataset) -> Sampler, got {type(sampler).__name__}."
+                "sampler must be a torch Sampler or a function (train dataset) -> Sampler, got "
+                f"{type(sampler).__name__}."
             )
         self.sampler = sampler
         self.pin_memory = bool(pin_memory)

@@ -55,7 +55,8 @@ class ClassificationLoss(torch.nn.Module):
             weights = torch.as_tensor(list(class_weights), dtype=torch.float32)
             if weights.shape != (num_classes,) or bool((weights < 0).any()):
                 raise ValueError(
-                    f"class_weights needs {num_classes} non-negative numbers (one per class), got {list(class_weights)}."
+                    f"class_weights needs {num_classes} non-negative numbers (one per class), got "
+                    f"{list(class_weights)}."
                 )
         self.register_buffer("weight", weights, persistent=False)
 

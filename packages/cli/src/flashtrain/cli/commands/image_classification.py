@@ -83,6 +83,8 @@ def load_data(args: argparse.Namespace) -> tuple[Any, bool]:
     if sample:
         args.train_folder, args.val_folder = sample_data_folders()
         args.image_size = args.image_size or 32
+        if args.hflip is None:
+            args.hflip = 0.0  # digits are not mirror-symmetric: a flipped 2 is not a 2
     common = dict(
         val_split=args.val_split,
         skip_bad_files=args.skip_bad_files,

@@ -10,7 +10,9 @@ import torch
 
 
 def _pyplot():
-    import matplotlib
+    from flashtrain.tasks.optional import require
+
+    matplotlib = require("matplotlib", "image", "Saving pictures (show_train_batch, interpretation)")
 
     matplotlib.use("Agg")  # files only: never needs a display
     import matplotlib.pyplot as plt

@@ -144,10 +144,9 @@ class TabNet(nn.Module):
         embedding_sizes: list[int] | None = None,
     ) -> None:
         super().__init__()
-        try:
-            from pytorch_tabnet.tab_network import TabNetEncoder
-        except ImportError:  # pragma: no cover - a dependency of flashtrain-tasks
-            raise ImportError("backbone='tabnet' needs pytorch-tabnet: pip install pytorch-tabnet") from None
+        from flashtrain.tasks.optional import require
+
+        TabNetEncoder = require("pytorch_tabnet.tab_network", "tabular", "backbone='tabnet'").TabNetEncoder  # noqa: N806
         self.embeddings = category_embeddings(cardinalities, embedding_sizes)
         width = max(1, _flat_width(self.embeddings, num_numerical))
         self.encoder = TabNetEncoder(
