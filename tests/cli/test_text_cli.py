@@ -97,6 +97,7 @@ def test_bad_input_is_one_line_and_exit_status_2(tiny_bert, reviews, args, messa
     assert message in lines[0]
 
 
+@pytest.mark.slow
 def test_with_no_data_flags_trains_on_the_bundled_sample_offline(tmp_path, monkeypatch):
     monkeypatch.setenv("FLASHTRAIN_CACHE", str(tmp_path / "cache"))
     result = flash_train("text_classification", "--max-epochs", "1", "--output-dir", "out", cwd=tmp_path)

@@ -115,6 +115,7 @@ def test_embedders_give_one_vector_per_image():
         classifier.as_embedder("layer9")
 
 
+@pytest.mark.slow
 def test_interpretation_pictures_and_train_batch_are_written(tmp_path):
     model = ImageClassifier(TINY, num_classes=4, pretrained=False, interpretation=True)
     checkpoint = ModelCheckpoint(dirpath=str(tmp_path / "ckpt"))

@@ -52,6 +52,7 @@ def test_text_embedder_and_as_embedder_share_the_encoder(tiny_bert):
     assert again[0].shape == (1, classifier.backbone.num_features)
 
 
+@pytest.mark.slow
 def test_bundled_sample_trains_offline_from_scratch():
     import pandas as pd
 
