@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from typing import Any, cast
 
+import torch
+
 from flashtrain.tasks.heads import available_heads, build_head, check_head_output
 from flashtrain.tasks.task import ClassificationTask, check_weight_averaging
 from flashtrain.tasks.text.backbones import (
