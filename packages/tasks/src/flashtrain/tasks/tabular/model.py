@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import torch
+
 from flashtrain.tasks.heads import available_heads, build_head, check_head_output
 from flashtrain.tasks.tabular.backbones import available_tabular_backbones, build_tabular_backbone
 from flashtrain.tasks.tabular.preprocessing import TabularPreprocessing
