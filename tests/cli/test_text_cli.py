@@ -95,3 +95,11 @@ def test_bad_input_is_one_line_and_exit_status_2(tiny_bert, reviews, args, messa
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("flash-train: error:"), result.stderr
     assert message in lines[0]
+
+
+@pytest.mark.slow
+def test_with_no_data_flags_trains_on_the_bundled_sample_offline(tmp_path, monkeypatch):
+    monkeypatch.setenv("FLASHTRAIN_CACHE", str(tmp_path / "cache"))
+    result = flash_train("text_classification", "--max-epochs", "1", "--output-dir", "out", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "final validation accuracy:" in result.stdout

@@ -96,7 +96,12 @@ def test_from_tensors_and_from_numpy_layouts():
     assert data.labels == [0, 1, 2] and data.datasets["train"][0][0].shape == (3, 8, 8)
     rgba_last = np.random.default_rng(0).random((4, 9, 9, 4)).astype(np.float32)  # NumPy channels-last, with alpha
     data = ImageClassificationData.from_numpy(
-        train_data=rgba_last, train_targets=np.array([1, 0, 1, 0]), image_size=9, mean=(0, 0, 0), std=(1, 1, 1)
+        train_data=rgba_last,
+        train_targets=np.array([1, 0, 1, 0]),
+        image_size=9,
+        mean=(0, 0, 0),
+        std=(1, 1, 1),
+        train_transform="none",
     )
     image, _ = data.datasets["train"][0]
     assert torch.allclose(image, torch.from_numpy(rgba_last[0, :, :, :3]).permute(2, 0, 1), atol=1e-6)
@@ -214,12 +219,22 @@ def test_from_data_frame_multi_label_delimited_and_multi_hot(class_folders):
     )
     assert data.multi_label and data.labels == ["fluffy", "small"]
     assert data.datasets["train"][0][1].tolist() == [1.0, 1.0] and data.datasets["train"][2][1].tolist() == [0, 0]
-    hot = pd.DataFrame({"path": paths, "indoor": [1, 0, 0], "outdoor": [0, 1, 1]})
+    hot = pd.DataFrame({"path": paths, "indoor": [1, 0, 1], "outdoor": [0, 1, 1]})
     data = ImageClassificationData.from_data_frame(
         "path", ["indoor", "outdoor"], train_data_frame=hot, images_root=str(class_folders)
     )
     assert data.multi_label and data.labels == ["indoor", "outdoor"]
     assert data.datasets["train"][1][1].tolist() == [0.0, 1.0]
+    # Exactly one 1 per row is one-hot single-label (as Flash read it), unless multi_label=True says otherwise.
+    one_hot = hot.assign(indoor=[1, 0, 0])
+    single = ImageClassificationData.from_data_frame(
+        "path", ["indoor", "outdoor"], train_data_frame=one_hot, images_root=str(class_folders)
+    )
+    assert not single.multi_label and single.datasets["train"][1][1] == 1
+    forced = ImageClassificationData.from_data_frame(
+        "path", ["indoor", "outdoor"], train_data_frame=one_hot, images_root=str(class_folders), multi_label=True
+    )
+    assert forced.multi_label
 
 
 def test_csv_missing_columns_and_files_are_explained(class_folders):

@@ -109,11 +109,16 @@ def test_unknown_backbone_suggests_close_names():
 def test_freeze_strategy_keeps_the_backbone(folders):
     data = ImageClassificationData.from_folders(train_folder=str(folders / "train"), image_size=16, batch_size=8)
     model = ImageClassifier(backbone=TINY, labels=data.labels, pretrained=False)
-    before = [p.detach().clone() for p in model.backbone.parameters()]
+    convolutions = [m.weight for m in model.backbone.modules() if isinstance(m, torch.nn.Conv2d)]
+    norms = [m.weight for m in model.backbone.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    before = [p.detach().clone() for p in convolutions]
+    norms_before = [p.detach().clone() for p in norms]
     head_before = model.head.weight.detach().clone()
     quiet(max_epochs=2).finetune(model, datamodule=data, strategy="freeze")
-    assert all(torch.equal(a, b) for a, b in zip(before, model.backbone.parameters()))
+    assert all(torch.equal(a, b) for a, b in zip(before, convolutions))
     assert not torch.equal(head_before, model.head.weight)
+    # train_bn=True (Lightning's default): BatchNorm layers of the frozen backbone still train.
+    assert any(not torch.equal(a, b) for a, b in zip(norms_before, norms))
 
 
 PREDICT_SCRIPT = """

@@ -86,8 +86,10 @@ def test_models_refuse_data_for_the_other_task_and_unknown_backbones():
     regression = TabularRegressionData.from_data_frame(numerical_fields="x", target_fields="y", train_data_frame=frame)
     with pytest.raises(ValueError, match="TabularClassifier needs classification data.*use TabularRegressor"):
         TabularClassifier.from_data(regression)
-    with pytest.raises(ValueError, match="Unknown tabular backbone 'tabnet'. Allowed: ft_transformer, mlp"):
-        TabularRegressor.from_data(regression, backbone="tabnet")
+    with pytest.raises(
+        ValueError, match="Unknown tabular backbone 'node'. Allowed: ft_transformer, mlp, resnet, tabnet"
+    ):
+        TabularRegressor.from_data(regression, backbone="node")
     with pytest.raises(TypeError, match="backbone_kwargs for 'mlp'.*width"):
         TabularRegressor.from_data(regression, backbone_kwargs={"width": 3})
 

@@ -86,13 +86,15 @@ def add_trainer_flags(parser: argparse.ArgumentParser, max_epochs: int = 10) -> 
     group.add_argument("--max-epochs", type=positive_int, default=max_epochs, help="epochs to train")
     group.add_argument("--batch-size", type=positive_int, default=64, help="samples per batch")
     group.add_argument("--learning-rate", type=float, default=1e-3, help="the head's learning rate")
-    group.add_argument("--optimizer", default="adam", help="adam, adamw, sgd or rmsprop")
+    group.add_argument("--optimizer", default="adam", help="any torch.optim name: adam, adamw, sgd, rmsprop, ...")
     group.add_argument(
         "--lr-scheduler",
         default="cosine",
-        choices=["cosine", "step", "linear_warmup", "none"],
-        help="learning-rate schedule over the run",
+        help="onecycle, cosine, step, linear_warmup, none, or any torch / transformers schedule name that needs "
+        "no other arguments",
     )
+    group.add_argument("--class-weights", choices=["balanced"], default=None, help="weight classes by their counts")
+    group.add_argument("--metrics", default=None, help="extra metrics, comma-separated (e.g. f1,precision / mae,r2)")
     group.add_argument(
         "--finetune-strategy",
         default="no_freeze",

@@ -13,6 +13,9 @@ from typing import Any
 _EXPORTS = {
     "ImageClassificationData": "flashtrain.tasks.image",
     "ImageClassifier": "flashtrain.tasks.image",
+    "ImageEmbedder": "flashtrain.tasks.embedding",
+    "TextEmbedder": "flashtrain.tasks.embedding",
+    "ClassificationInterpretation": "flashtrain.tasks.interpretation",
     "available_backbones": "flashtrain.tasks.image.backbones",
     "TabularClassificationData": "flashtrain.tasks.tabular",
     "TabularClassifier": "flashtrain.tasks.tabular",

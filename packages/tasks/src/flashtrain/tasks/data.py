@@ -32,7 +32,7 @@ def read_table(path: str, argument: str, file_format: str = "csv") -> Any:
         elif file_format == "parquet":
             frame = pd.read_parquet(path)
         elif file_format == "json":
-            frame = pd.read_json(path, lines=path.endswith((".jsonl", ".ndjson")))
+            frame = _read_json_records(path)
         else:
             raise ValueError(f"unknown file format {file_format!r}")
     except pd.errors.EmptyDataError:
@@ -43,6 +43,19 @@ def read_table(path: str, argument: str, file_format: str = "csv") -> Any:
     frame.attrs.update(source=f"{argument} {path}", root=os.path.dirname(os.path.abspath(path)))
     frame.attrs["csv"] = file_format == "csv"
     return frame
+
+
+def _read_json_records(path: str) -> Any:
+    """A JSON file holding a list of records, or JSON lines (one record per line) whatever its extension."""
+    import pandas as pd
+
+    lines = path.endswith((".jsonl", ".ndjson"))
+    try:
+        return pd.read_json(path, lines=lines)
+    except ValueError:
+        if lines:
+            raise
+        return pd.read_json(path, lines=True)  # ".json" files often hold JSON lines ("Trailing data" above)
 
 
 def check_frame_columns(frame: Any, needed: Sequence[str], where: str, hint: str) -> None:
@@ -72,21 +85,31 @@ def frame_targets(frame: Any, columns: Sequence[str], delimiter: str | None) -> 
 
 
 class Targets:
-    """User targets in one of three forms, turned into tensors: a label per sample (single-label), a list of
-    labels per sample (multi-label), or a 2-D 0/1 array with a column per label (multi-hot, multi-label)."""
+    """User targets in one of four forms, turned into tensors: a label per sample (single-label), a list of
+    labels per sample (multi-label), a 2-D 0/1 array with a column per label (multi-hot, multi-label), or a 2-D
+    array with exactly one 1 per row (one-hot: single-label, as Flash read it; ``multi_label=True`` keeps it
+    multi-label)."""
 
-    def __init__(self, labels: Sequence[Any], multi_label: bool) -> None:
+    def __init__(self, labels: Sequence[Any], multi_label: bool, one_hot: bool = False) -> None:
         self.labels = list(labels)
         self.multi_label = multi_label
+        self.one_hot = one_hot
         self._index = {label: i for i, label in enumerate(self.labels)}
 
     @classmethod
-    def infer(cls, targets: Any, labels: Sequence[Any] | None = None, where: str | None = None) -> Targets:
-        """Labels and single/multi-label from the training targets (``labels`` fixes names and order).
+    def infer(
+        cls,
+        targets: Any,
+        labels: Sequence[Any] | None = None,
+        where: str | None = None,
+        multi_label: bool | None = None,
+    ) -> Targets:
+        """Labels and single/multi-label from the training targets (``labels`` fixes names and order;
+        ``multi_label`` overrides what the form suggests for 2-D arrays).
 
         With ``where`` (the training data's name), targets of fewer than two classes are an error: a classifier
         cannot learn from them."""
-        inferred = cls._infer(targets, labels)
+        inferred = cls._infer(targets, labels, multi_label)
         if where is not None and len(inferred.labels) < 2:
             raise ValueError(
                 f"{where} has only {len(inferred.labels)} class(es) ({inferred.labels}): a classifier needs at least "
@@ -95,17 +118,26 @@ class Targets:
         return inferred
 
     @classmethod
-    def _infer(cls, targets: Any, labels: Sequence[Any] | None) -> Targets:
+    def _infer(cls, targets: Any, labels: Sequence[Any] | None, multi_label: bool | None = None) -> Targets:
         if _is_multi_hot(targets):
             width = len(targets[0])
             if labels is not None and len(labels) != width:
                 raise ValueError(f"multi-hot targets have {width} columns but {len(labels)} labels were given.")
-            return cls(labels if labels is not None else list(range(width)), multi_label=True)
-        multi_label = len(targets) > 0 and isinstance(targets[0], (list, tuple, set, frozenset))
+            rows = torch.as_tensor(targets, dtype=torch.float32)
+            one_hot = multi_label is not True and bool(((rows == 0) | (rows == 1)).all() and (rows.sum(1) == 1).all())
+            if multi_label is False and not one_hot:
+                raise ValueError(
+                    "multi_label=False, but the 2-D targets are not one-hot (some rows have 0 or 2+ ones)."
+                )
+            names = labels if labels is not None else list(range(width))
+            return cls(names, multi_label=not one_hot, one_hot=one_hot)
+        is_multi = len(targets) > 0 and isinstance(targets[0], (list, tuple, set, frozenset))
+        if multi_label is False and is_multi:
+            raise ValueError("multi_label=False, but the targets are lists of labels.")
         if labels is None:
-            seen = {value for target in targets for value in (target if multi_label else [target])}
+            seen = {value for target in targets for value in (target if is_multi else [target])}
             labels = sorted(seen, key=lambda value: (type(value).__name__, value))
-        return cls(labels, multi_label)
+        return cls(labels, is_multi)
 
     def encode(self, targets: Any, where: str) -> torch.Tensor:
         """Class indices (single-label) or multi-hot float rows (multi-label)."""
@@ -113,7 +145,11 @@ class Targets:
             rows = torch.as_tensor(targets, dtype=torch.float32)
             if rows.shape[1] != len(self.labels):
                 raise ValueError(f"{where} has {rows.shape[1]} target columns; training had {len(self.labels)}.")
-            return rows
+            if self.multi_label:
+                return rows
+            if not bool((rows.sum(1) == 1).all()):
+                raise ValueError(f"{where}: the training targets were one-hot (single-label); these rows are not.")
+            return rows.argmax(dim=1)
         names = [value for target in targets for value in (target if self.multi_label else [target])]
         unknown = sorted({str(value) for value in names if value not in self._index})
         if unknown:
@@ -126,6 +162,18 @@ class Targets:
         for row, target in enumerate(targets):
             rows[row, [self._index[value] for value in target]] = 1.0
         return rows
+
+
+def split_delimited(targets: Any, delimiter: str | None) -> Any:
+    """``"cat,dog"`` -> ``["cat", "dog"]`` for each string target when ``delimiter`` is set; ``"auto"`` splits on
+    commas when some target has one (Lightning Flash read comma-delimited strings as multi-label)."""
+    if targets is None or _is_multi_hot(targets) or not len(targets) or not all(isinstance(t, str) for t in targets):
+        return targets
+    if delimiter == "auto":
+        delimiter = "," if any("," in t for t in targets) else None
+    if delimiter is None:
+        return targets
+    return [[part.strip() for part in t.split(delimiter) if part.strip()] for t in targets]
 
 
 def _is_multi_hot(targets: Any) -> bool:
@@ -152,6 +200,17 @@ def stratified_split(targets: torch.Tensor, fraction: float, seed: int) -> tuple
     return sorted(train), sorted(val)
 
 
+def dataset_targets(dataset: Any) -> torch.Tensor | None:
+    """The encoded targets of a task dataset (following ``Subset`` indices), or None when it has none."""
+    if isinstance(dataset, Subset):
+        inner = dataset_targets(dataset.dataset)
+        return None if inner is None else inner[torch.as_tensor(list(dataset.indices), dtype=torch.long)]
+    targets = getattr(dataset, "targets", None)
+    if targets is None:
+        return None
+    return targets if isinstance(targets, torch.Tensor) else torch.as_tensor(targets)
+
+
 class TaskDataModule(DataModule):
     """Datasets per stage plus what a model needs to know about them (labels, multi-label).
 
@@ -168,6 +227,8 @@ class TaskDataModule(DataModule):
         batch_size: int = 32,
         num_workers: int = 0,
         seed: int = 0,
+        sampler: Any = None,
+        pin_memory: bool = False,
     ) -> None:
         super().__init__()
         if not isinstance(batch_size, int) or batch_size < 1:
@@ -179,6 +240,23 @@ class TaskDataModule(DataModule):
         self.batch_size = batch_size
         self.num_workers = num_workers
         self.seed = seed
+        if sampler is not None and not (isinstance(sampler, torch.utils.data.Sampler) or callable(sampler)):
+            raise TypeError(
+                "sampler must be a torch Sampler or a function (train dataset) -> Sampler, got "
+                f"{type(sampler).__name__}."
+            )
+        self.sampler = sampler
+        self.pin_memory = bool(pin_memory)
+
+    def class_counts(self) -> tuple[torch.Tensor, int] | None:
+        """(samples per class, or positives per label for multi-label; number of samples) in the training data."""
+        dataset = self.datasets.get("train")
+        encoded = dataset_targets(dataset) if dataset is not None else None
+        if encoded is None or self.targets is None:
+            return None
+        if encoded.ndim > 1:
+            return encoded.float().sum(dim=0), len(encoded)
+        return torch.bincount(encoded.long(), minlength=len(self.targets.labels)), len(encoded)
 
     @property
     def labels(self) -> list[Any] | None:
@@ -219,12 +297,16 @@ class TaskDataModule(DataModule):
             persistent_workers=self.num_workers > 0,
             drop_last=drop_last,
             collate_fn=self.collate_fn,
+            pin_memory=self.pin_memory,
         )
 
     def train_sampler(self, dataset: Dataset) -> Any:
-        """The training sampler; None shuffles. A sampler with a ``generator`` attribute gets the trainer's, so
-        its order replays exactly on resume."""
-        return None
+        """The training sampler: the user's ``sampler=`` (a Sampler, or a function of the training dataset), else
+        None (shuffle). A sampler with a ``generator`` attribute gets the trainer's, so its order replays exactly
+        on resume."""
+        if self.sampler is None:
+            return None
+        return self.sampler if isinstance(self.sampler, torch.utils.data.Sampler) else self.sampler(dataset)
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train")

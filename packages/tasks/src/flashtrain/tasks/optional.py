@@ -8,7 +8,12 @@ import importlib.util
 from types import ModuleType
 
 # Import name -> the distribution pip installs it from (where the two differ).
-_DISTRIBUTIONS = {"PIL": "pillow", "sklearn": "scikit-learn", "yaml": "pyyaml"}
+_DISTRIBUTIONS = {
+    "PIL": "pillow",
+    "sklearn": "scikit-learn",
+    "yaml": "pyyaml",
+    "pytorch_tabnet.tab_network": "pytorch-tabnet",
+}
 
 
 def require(module: str, extra: str, purpose: str) -> ModuleType:

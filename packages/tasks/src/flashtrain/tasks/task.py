@@ -1,53 +1,72 @@
 """Task modules: a core Module composed of backbone + head + loss + metrics + optimizer choice.
 
-``Task`` holds what every task shares (optimizer and schedule by name, forward, the task name in checkpoints);
-``ClassificationTask`` and ``RegressionTask`` add the loss, metrics and prediction formats.
+``Task`` holds what every task shares (optimizer and schedule, forward, the task name in checkpoints, the
+registries behind ``available_*()``); ``ClassificationTask`` and ``RegressionTask`` add the loss, metrics and
+prediction formats.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Sequence
 from typing import Any
 
 import torch
 
 from flashtrain.core import Module
+from flashtrain.tasks import losses, optimization
+from flashtrain.tasks import metrics as task_metrics
 
-OPTIMIZERS: dict[str, Callable[..., torch.optim.Optimizer]] = {
-    "adam": torch.optim.Adam,
-    "adamw": torch.optim.AdamW,
-    "sgd": lambda params, lr: torch.optim.SGD(params, lr=lr, momentum=0.9),
-    "rmsprop": torch.optim.RMSprop,
-}
-SCHEDULERS = ("cosine", "step", "linear_warmup", None)
 OUTPUTS = ("labels", "probabilities", "logits", "top_k")
 
 
 class Task(Module):
-    """Optimizer and learning-rate schedule chosen by name, ``forward = head(backbone(x))``, and the task's name
-    written into every checkpoint (``flash-train predict`` reads it). Subclasses set ``self.backbone`` and
-    ``self.head``."""
+    """Optimizer and learning-rate schedule chosen by name or Flash's tuple forms (see
+    :mod:`flashtrain.tasks.optimization`), ``forward = head(backbone(x))``, and the task's name written into every
+    checkpoint (``flash-train predict`` reads it). Subclasses set ``self.backbone`` and ``self.head``."""
 
     backbone: torch.nn.Module
     head: torch.nn.Module
     task_name = "task"
+    outputs: tuple[str, ...] = ()
+    monitor: tuple[str, str] = ("val_loss", "min")
 
     def __init__(self, optimizer: Any = "adam", lr_scheduler: Any = None, learning_rate: float = 1e-3) -> None:
         super().__init__()
-        if isinstance(optimizer, str) and optimizer not in OPTIMIZERS:
-            raise ValueError(
-                f"Unknown optimizer {optimizer!r}. Allowed: {sorted(OPTIMIZERS)}, an optimizer class, "
-                "or a function (params, lr) -> optimizer."
-            )
-        if isinstance(lr_scheduler, str) and lr_scheduler not in SCHEDULERS:
-            raise ValueError(
-                f"Unknown lr_scheduler {lr_scheduler!r}. Allowed: {[s for s in SCHEDULERS if s]}, None, "
-                "or a function (optimizer) -> scheduler."
-            )
-        self.optimizer_choice = optimizer
-        self.scheduler_choice = lr_scheduler
+        # Parsed now, so a wrong name or argument fails at construction rather than at the first step.
+        self.optimizer_choice = optimization.OptimizerChoice.parse(optimizer)
+        self.scheduler_choice = optimization.SchedulerChoice.parse(lr_scheduler)
         self.learning_rate = learning_rate
+        self._output: str | None = None
 
+    # -- registries -------------------------------------------------------------------------------------------
+    @classmethod
+    def available_optimizers(cls) -> list[str]:
+        return optimization.available_optimizers()
+
+    @classmethod
+    def available_lr_schedulers(cls) -> list[str]:
+        return optimization.available_lr_schedulers()
+
+    @classmethod
+    def available_outputs(cls) -> list[str]:
+        return list(cls.outputs)
+
+    @property
+    def output(self) -> str | None:
+        """The default ``output`` of ``format_predictions`` (``trainer.predict(model, output=None)`` returns raw
+        batches as in Lightning; pass ``output=model.output`` or set it here for formatted ones)."""
+        return self._output
+
+    @output.setter
+    def output(self, value: str | None) -> None:
+        if value is not None and value not in self.outputs:
+            raise ValueError(
+                f"model.output={value!r} is not an output of {type(self).__name__}; allowed: "
+                f"{', '.join(self.outputs)} (as strings; Flash's Output objects are not used here)."
+            )
+        self._output = value
+
+    # -- steps -------------------------------------------------------------------------------------------------
     def forward(self, inputs: Any) -> torch.Tensor:
         return self.head(self.backbone(inputs))
 
@@ -67,35 +86,26 @@ class Task(Module):
         """The weight-averaging callback chosen with ``weight_averaging`` (none by default)."""
         return weight_averaging_callback(getattr(self, "weight_averaging", None), self.learning_rate)
 
+    def auxiliary_loss(self) -> torch.Tensor | float:
+        """A backbone's own loss term for the last forward pass (TabNet's sparsity loss), else 0."""
+        term = getattr(self.backbone, "auxiliary_loss", None)
+        return term if term is not None else 0.0
+
+    # -- optimization ---------------------------------------------------------------------------------------
     def configure_optimizers(self) -> Any:
         params = [p for p in self.parameters() if p.requires_grad]  # a frozen backbone joins later, as its own group
         return self.build_optimizers(params)
 
     def build_optimizers(self, params: list) -> Any:
-        """The named optimizer over ``params`` (tensors, or parameter-group dicts) and the named schedule."""
-        choice = self.optimizer_choice
-        optimizer = (
-            OPTIMIZERS[choice](params, lr=self.learning_rate)
-            if isinstance(choice, str)
-            else choice(params, lr=self.learning_rate)
-        )
-        scheduler = self.scheduler_choice
-        if scheduler is None:
+        """The chosen optimizer over ``params`` (tensors, or parameter-group dicts) and the chosen schedule."""
+        optimizer = self.optimizer_choice(params, self.learning_rate)
+        if self.scheduler_choice is None:
             return optimizer
-        if callable(scheduler):
-            return {"optimizer": optimizer, "lr_scheduler": scheduler(optimizer)}
-        steps = max(1, int(self.trainer.estimated_stepping_batches))
-        built: torch.optim.lr_scheduler.LRScheduler
-        if scheduler == "cosine":
-            built = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=steps)
-        elif scheduler == "step":
-            built = torch.optim.lr_scheduler.StepLR(optimizer, step_size=max(1, steps // 3), gamma=0.1)
-        else:  # linear_warmup: 10% warm-up, then linear decay to zero
-            warmup = max(1, steps // 10)
-            built = torch.optim.lr_scheduler.LambdaLR(
-                optimizer, lambda s: min((s + 1) / warmup, max(0.0, (steps - s) / max(1, steps - warmup)))
-            )
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": built, "interval": "step"}}
+        trainer = self.trainer
+        scheduler = self.scheduler_choice.build(
+            optimizer, trainer.estimated_stepping_batches, trainer.max_epochs or 1, self.monitor
+        )
+        return {"optimizer": optimizer, "lr_scheduler": scheduler}
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["task"] = self.task_name
@@ -143,10 +153,20 @@ def weight_averaging_callback(value: Any, learning_rate: float) -> Any:
 class ClassificationTask(Task):
     """Training, evaluation and prediction for classifiers built from parts.
 
-    Subclasses set ``self.backbone`` (features), ``self.head`` (features -> logits), ``self.labels`` and
-    ``self.multi_label`` in ``__init__``; this class supplies the loss (cross-entropy, or binary cross-entropy for
-    multi-label), accuracy metrics, the optimizer and scheduler named by ``optimizer`` / ``lr_scheduler``, and
-    ``format_predictions`` for ``trainer.predict(..., output=...)``.
+    Subclasses set ``self.backbone`` (features), ``self.head`` (features -> logits), and pass ``labels`` and
+    ``multi_label``; this class supplies the loss (cross-entropy, or binary cross-entropy for multi-label, with
+    optional class weights and label smoothing, or the user's ``loss_fn``), accuracy plus the chosen ``metrics``,
+    the optimizer and schedule, and ``format_predictions`` for ``trainer.predict(..., output=...)``.
+
+    Args (shared by every classifier):
+        loss_fn: None (the default above), "cross_entropy", "binary_cross_entropy", "focal", or a callable
+            ``(logits, targets) -> loss`` (a ``torch.nn`` loss module works).
+        metrics: Extra metrics logged as ``{stage}_{name}``: names (see ``metrics.CLASSIFICATION_METRICS``), or
+            torchmetrics objects (a list, or a dict name -> metric). Accuracy is always logged (``val_acc`` is
+            what "best" means); multi-label adds F1 by default, as Flash did.
+        class_weights: None, "balanced" (from the training data's class counts, n / (k * count); for multi-label
+            the positive weight (negatives / positives) per label), or one weight per class.
+        label_smoothing: Cross-entropy label smoothing (single-label).
     """
 
     monitor = ("val_acc", "max")  # what "best" means for checkpoints of this task
@@ -159,40 +179,62 @@ class ClassificationTask(Task):
         optimizer: Any = "adam",
         lr_scheduler: Any = None,
         learning_rate: float = 1e-3,
+        loss_fn: Any = None,
+        metrics: Any = None,
+        class_weights: str | Sequence[float] | None = None,
+        label_smoothing: float = 0.0,
     ) -> None:
         super().__init__(optimizer, lr_scheduler, learning_rate)
-        import torchmetrics
-
         if not labels:
             raise ValueError("A classifier needs labels: pass labels=datamodule.labels (or num_classes=N).")
         self.labels = list(labels)
         self.multi_label = multi_label
-        self.loss_fn = torch.nn.BCEWithLogitsLoss() if multi_label else torch.nn.CrossEntropyLoss()
-        n = len(self.labels)
+        self.criterion = losses.ClassificationLoss(
+            loss_fn, len(self.labels), multi_label, class_weights, label_smoothing
+        )
+        chosen = metrics if metrics is not None else (["f1"] if multi_label else [])
+        self.train_metrics, self.val_metrics, self.test_metrics = (
+            task_metrics.classification_metrics(chosen, len(labels), multi_label) for _ in range(3)
+        )
 
-        def accuracy() -> Any:
-            if multi_label:
-                return torchmetrics.classification.MultilabelAccuracy(num_labels=n)
-            return torchmetrics.classification.MulticlassAccuracy(num_classes=n, average="micro")
+    def setup(self, stage: str) -> None:
+        """Class weights "balanced" are counted on the training data when fitting starts."""
+        datamodule = self.trainer.datamodule if self._trainer is not None else None
+        if stage == "fit" and self.criterion.needs_counts and datamodule is not None:
+            counts = getattr(datamodule, "class_counts", lambda: None)()
+            if counts is None:
+                raise ValueError(
+                    "class_weights='balanced' needs a datamodule whose training data has targets (class_counts())."
+                )
+            self.criterion.set_counts(*counts)
+            self.hparams["class_weights"] = self.criterion.weights_list()  # a checkpoint keeps the numbers
 
-        self.train_acc, self.val_acc, self.test_acc = accuracy(), accuracy(), accuracy()
+    def compute_loss(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        return self.criterion(logits, targets) + self.auxiliary_loss()
 
     def _step(self, batch: Any, stage: str) -> torch.Tensor:
         inputs, targets = batch
         logits = self(inputs)
-        loss = self.loss_fn(logits, targets)
-        metric = getattr(self, f"{stage}_acc")
-        metric(logits, targets.int() if self.multi_label else targets)
+        loss = self.compute_loss(logits, targets)
         self.log(f"{stage}_loss", loss, prog_bar=stage != "test")
-        self.log(f"{stage}_acc", metric, prog_bar=stage != "train")
+        self.update_metrics(logits.detach(), targets, stage)
         return loss
+
+    def update_metrics(self, logits: torch.Tensor, targets: torch.Tensor, stage: str) -> None:
+        if targets.is_floating_point() and not self.multi_label:  # soft targets (mixup): score the largest
+            targets = targets.argmax(dim=1)
+        targets = targets.int() if self.multi_label else targets
+        for name, metric in getattr(self, f"{stage}_metrics").items():
+            metric(logits, targets)
+            self.log(f"{stage}_{name}", metric, prog_bar=stage != "train" and name == "acc")
 
     def predict_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> torch.Tensor:
         inputs = batch[0] if isinstance(batch, (tuple, list)) else batch
         return self(inputs)
 
-    def format_predictions(self, outputs: list[torch.Tensor], output: str = "labels", k: int = 5) -> list[Any]:
+    def format_predictions(self, outputs: list[torch.Tensor], output: str | None = None, k: int = 5) -> list[Any]:
         """One entry per input, in order: label names, class probabilities, raw logits, or the top-k pairs."""
+        output = output or self.output or "labels"
         if output not in OUTPUTS:
             raise ValueError(f"Unknown output {output!r}. Allowed: {', '.join(OUTPUTS)}.")
         logits = torch.cat(outputs).float() if outputs else torch.empty(0, len(self.labels))
@@ -217,6 +259,12 @@ class RegressionTask(Task):
     train alike); predictions and the logged RMSE (``val_rmse``, over all targets) are in the original units.
 
     Subclasses set ``self.backbone`` and ``self.head`` (features -> one output per target).
+
+    Args (shared by every regressor):
+        loss_fn: None (MSE), "mse", "l1", "huber", "smooth_l1", or a callable ``(predictions, targets) -> loss``
+            (computed on standardised targets).
+        metrics: Extra metrics in the original units, logged as ``{stage}_{name}``: names ("mae", "mse", "r2",
+            "mape") or torchmetrics objects. RMSE is always logged.
     """
 
     target_mean: torch.Tensor
@@ -232,16 +280,16 @@ class RegressionTask(Task):
         optimizer: Any = "adam",
         lr_scheduler: Any = None,
         learning_rate: float = 1e-3,
+        loss_fn: Any = None,
+        metrics: Any = None,
     ) -> None:
         super().__init__(optimizer, lr_scheduler, learning_rate)
-        import torchmetrics
-
         self.target_names = list(target_names)
         self.register_buffer("target_mean", torch.tensor(target_means, dtype=torch.float32), persistent=False)
         self.register_buffer("target_std", torch.tensor(target_stds, dtype=torch.float32), persistent=False)
-        self.loss_fn = torch.nn.MSELoss()
-        self.train_rmse, self.val_rmse, self.test_rmse = (
-            torchmetrics.MeanSquaredError(squared=False) for _ in range(3)
+        self.criterion = losses.regression_loss(loss_fn)
+        self.train_metrics, self.val_metrics, self.test_metrics = (
+            task_metrics.regression_metrics(metrics) for _ in range(3)
         )
 
     def to_original_units(self, scaled: torch.Tensor) -> torch.Tensor:
@@ -250,19 +298,22 @@ class RegressionTask(Task):
     def _step(self, batch: Any, stage: str) -> torch.Tensor:
         inputs, targets = batch
         outputs = self(inputs)
-        loss = self.loss_fn(outputs, targets)
-        metric = getattr(self, f"{stage}_rmse")
-        metric(self.to_original_units(outputs.detach()).flatten(), self.to_original_units(targets).flatten())
+        loss = self.criterion(outputs, targets) + self.auxiliary_loss()
         self.log(f"{stage}_loss", loss, prog_bar=stage != "test")
-        self.log(f"{stage}_rmse", metric, prog_bar=stage != "train")
+        predicted = self.to_original_units(outputs.detach()).flatten()
+        actual = self.to_original_units(targets).flatten()
+        for name, metric in getattr(self, f"{stage}_metrics").items():
+            metric(predicted, actual)
+            self.log(f"{stage}_{name}", metric, prog_bar=stage != "train" and name == "rmse")
         return loss
 
     def predict_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> torch.Tensor:
         inputs = batch[0] if isinstance(batch, (tuple, list)) else batch
         return self.to_original_units(self(inputs))
 
-    def format_predictions(self, outputs: list[torch.Tensor], output: str = "values") -> list[Any]:
+    def format_predictions(self, outputs: list[torch.Tensor], output: str | None = None) -> list[Any]:
         """One entry per input, in order: a number (one target) or a list with one number per target."""
+        output = output or "values"
         if output not in self.outputs:
             raise ValueError(f"Unknown output {output!r} for a regressor. Allowed: {', '.join(self.outputs)}.")
         values = torch.cat(outputs).float() if outputs else torch.empty(0, len(self.target_names))

@@ -40,6 +40,13 @@ def add_parser(subparsers: Any) -> None:
         "--image-size", type=positive_int, default=None, help="input size in pixels (default None: the backbone's)"
     )
     data.add_argument("--skip-bad-files", action="store_true", help="skip unreadable files with a warning")
+    data.add_argument(
+        "--train-transform",
+        default="default",
+        help="training augmentation: default (random resized crop + flip), none, randaugment, trivialaugment, "
+        "autoaugment, augmix (evaluation is never augmented)",
+    )
+    data.add_argument("--hflip", type=float, default=None, help="horizontal flip probability (default 0.5)")
     model = parser.add_argument_group("model")
     model.add_argument("--backbone", default="resnet18", help="timm name, or torchvision/<name> (see backbones)")
     model.add_argument(
@@ -52,6 +59,12 @@ def add_parser(subparsers: Any) -> None:
         "--multi-label",
         action="store_true",
         help="several labels per image: ';'-separated in one CSV column, or one 0/1 column each",
+    )
+    model.add_argument("--label-smoothing", type=float, default=0.1, help="cross-entropy label smoothing")
+    model.add_argument("--mixup-alpha", type=float, default=0.0, help="mixup strength (0: off)")
+    model.add_argument("--cutmix-alpha", type=float, default=0.0, help="cutmix strength (0: off)")
+    model.add_argument(
+        "--interpretation", action="store_true", help="write a confusion matrix and the top losses as PNG"
     )
     add_trainer_flags(parser)
     parser.set_defaults(run=run, task=NAME)
@@ -70,6 +83,8 @@ def load_data(args: argparse.Namespace) -> tuple[Any, bool]:
     if sample:
         args.train_folder, args.val_folder = sample_data_folders()
         args.image_size = args.image_size or 32
+        if args.hflip is None:
+            args.hflip = 0.0  # digits are not mirror-symmetric: a flipped 2 is not a 2
     common = dict(
         val_split=args.val_split,
         skip_bad_files=args.skip_bad_files,
@@ -77,6 +92,8 @@ def load_data(args: argparse.Namespace) -> tuple[Any, bool]:
         num_workers=args.num_workers,
         seed=args.seed,
         image_size=args.image_size,
+        train_transform=args.train_transform,
+        transform_kwargs={"hflip": args.hflip} if args.hflip is not None else None,
     )
     if any(files):
         targets = args.target_field.split(",") if "," in args.target_field else args.target_field
@@ -114,6 +131,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         optimizer=args.optimizer,
         lr_scheduler=None if args.lr_scheduler == "none" else args.lr_scheduler,
         learning_rate=args.learning_rate,
+        label_smoothing=args.label_smoothing,
+        mixup_alpha=args.mixup_alpha,
+        cutmix_alpha=args.cutmix_alpha,
+        interpretation=args.interpretation,
         weight_averaging=args.weight_averaging,
+        class_weights=args.class_weights,
+        metrics=args.metrics.split(",") if args.metrics else None,
     )
     return train(NAME, model, data, args, strategy)

@@ -31,8 +31,8 @@ EXAMPLES = """examples:
       --backbone ft_transformer
 """
 HELP = {
-    "tabular_classification": "train a classifier on a table (mlp or ft_transformer)",
-    "tabular_regression": "train a regressor on a table (mlp or ft_transformer)",
+    "tabular_classification": "train a classifier on a table (mlp, resnet, ft_transformer or tabnet)",
+    "tabular_regression": "train a regressor on a table (mlp, resnet, ft_transformer or tabnet)",
 }
 
 
@@ -63,7 +63,7 @@ def _add_task_parser(subparsers: Any, name: str) -> None:
         help=f"fraction of the training rows to validate on (default None: {DEFAULT_VAL_SPLIT} without --val-file)",
     )
     model = parser.add_argument_group("model")
-    model.add_argument("--backbone", default="mlp", choices=["mlp", "ft_transformer"])
+    model.add_argument("--backbone", default="mlp", choices=["mlp", "resnet", "ft_transformer", "tabnet"])
     add_trainer_flags(parser, max_epochs=30)  # tables are small and epochs short: 10 epochs underfit
     parser.set_defaults(run=run, task=name)
 
@@ -128,6 +128,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         optimizer=args.optimizer,
         lr_scheduler=None if args.lr_scheduler == "none" else args.lr_scheduler,
         learning_rate=args.learning_rate,
+        metrics=args.metrics.split(",") if args.metrics else None,
         weight_averaging=args.weight_averaging,
+        **({"class_weights": args.class_weights} if args.class_weights else {}),
     )
     return train(args.task, model, data, args, strategy)

@@ -19,11 +19,14 @@ EXAMPLES = """examples:
 FORMATS = {".csv": "csv", ".parquet": "parquet", ".json": "json", ".jsonl": "json"}
 
 
+DEFAULT_BACKBONE = "prajjwal1/bert-tiny"
+
+
 def add_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         NAME, help="fine-tune a transformer to classify texts", description=plain(__doc__), epilog=EXAMPLES
     )
-    data = parser.add_argument_group("data")
+    data = parser.add_argument_group("data (none given: the bundled movie-review sentences, offline)")
     data.add_argument("--train-file", help="table of texts and labels: .csv, .json, .jsonl or .parquet")
     data.add_argument("--val-file", help="validation table with the same columns")
     data.add_argument("--test-file", help="test table with the same columns")
@@ -35,7 +38,7 @@ def add_parser(subparsers: Any) -> None:
     data.add_argument("--val-split", type=float, default=None, help="fraction of the training rows to validate on")
     data.add_argument("--group-by-length", action="store_true", help="batch texts of similar length (less padding)")
     model = parser.add_argument_group("model")
-    model.add_argument("--backbone", default="prajjwal1/bert-tiny", help="Hugging Face model name or local folder")
+    model.add_argument("--backbone", default=DEFAULT_BACKBONE, help="Hugging Face model name or local folder")
     model.add_argument(
         "--max-length", type=positive_int, default=128, help="tokens per text; longer texts are truncated"
     )
@@ -56,7 +59,13 @@ def load_data(args: argparse.Namespace) -> Any:
     from flashtrain.tasks.data import read_table
 
     if not args.train_file:
-        raise UserError("--train-file is required: a table with a text column and a label column")
+        if args.val_file or args.test_file:
+            raise UserError("--val-file/--test-file need --train-file: a table with a text column and a label column")
+        from flashtrain.tasks.text import SAMPLE_TABLE
+
+        # The bundled sample: offline, from scratch, on short movie-review sentences.
+        args.train_file, args.input_field, args.target_field = SAMPLE_TABLE, "review", "sentiment"
+        args.val_split = args.val_split or 0.2
     files = {"train": args.train_file, "val": args.val_file, "test": args.test_file}
     frames = {
         f"{stage}_data_frame": read_table(path, f"--{stage}-file", file_format(path, f"--{stage}-file"))
@@ -80,14 +89,19 @@ def load_data(args: argparse.Namespace) -> Any:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     from flashtrain.cli.training import start, train
     from flashtrain.tasks import TextClassifier
+    from flashtrain.tasks.text import SAMPLE_BACKBONE, SAMPLE_TABLE
 
     strategy = start(NAME, args)
     quiet_progress_bars()
     if os.path.isdir(args.backbone):
         args.backbone = os.path.abspath(args.backbone)  # recorded in config.yaml, valid from any folder
     data = load_data(args)
+    sample = args.train_file == SAMPLE_TABLE
+    if sample and args.backbone == DEFAULT_BACKBONE:
+        args.backbone = SAMPLE_BACKBONE  # no download: a tiny BERT trained from scratch on the sample
     model = TextClassifier(
         backbone=args.backbone,
+        pretrained=not (sample and args.backbone == SAMPLE_BACKBONE),
         labels=data.labels,
         multi_label=data.multi_label,
         max_length=args.max_length,
@@ -96,6 +110,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         learning_rate=args.learning_rate,
         weight_averaging=args.weight_averaging,
         backbone_learning_rate=args.backbone_learning_rate,
+        class_weights=args.class_weights,
+        metrics=args.metrics.split(",") if args.metrics else None,
     )
     return train(NAME, model, data, args, strategy)
 

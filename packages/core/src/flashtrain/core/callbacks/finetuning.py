@@ -25,12 +25,18 @@ STRATEGY_FORMS = ('"no_freeze"', '"freeze"', '("freeze_unfreeze", epoch)', '("un
 
 
 def set_trainable(module: torch.nn.Module, trainable: bool, train_bn: bool = True) -> None:
-    """Turn gradients on or off for ``module``; frozen BatchNorm layers also stop updating running stats."""
+    """Turn gradients on or off for ``module``. Freezing with ``train_bn=True`` (Lightning's default) leaves
+    BatchNorm layers trainable; with ``train_bn=False`` they are frozen too and stop updating running stats."""
     for parameter in module.parameters():
         parameter.requires_grad = trainable
-    if not trainable and not train_bn:
-        for layer in module.modules():
-            if isinstance(layer, torch.nn.modules.batchnorm._BatchNorm):
+    if trainable:
+        return
+    for layer in module.modules():
+        if isinstance(layer, torch.nn.modules.batchnorm._BatchNorm):
+            if train_bn:
+                for parameter in layer.parameters(recurse=False):
+                    parameter.requires_grad = True
+            else:
                 layer.eval()
 
 

@@ -10,7 +10,7 @@ import contextlib
 import difflib
 import os
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 import torch
 
@@ -69,21 +69,29 @@ def _offline_error(name: str, error: Exception, reason: str | None) -> RuntimeEr
     )
 
 
-def build_backbone(name: str, pretrained: bool | str = True) -> Backbone:
-    """The named backbone without classifier; ``pretrained`` is True (download or cache), False, or a weights file."""
+def build_backbone(name: str, pretrained: bool | str = True, backbone_kwargs: dict[str, Any] | None = None) -> Backbone:
+    """The named backbone without classifier; ``pretrained`` is True (download or cache), False, or a weights file;
+    ``backbone_kwargs`` go to ``timm.create_model`` / ``torchvision.models.get_model``."""
     if isinstance(pretrained, str) and not os.path.isfile(pretrained):
         raise FileNotFoundError(f"pretrained={pretrained!r}: no weights file there. Pass a file path, True or False.")
+    if backbone_kwargs is not None and not isinstance(backbone_kwargs, dict):
+        raise TypeError(f"backbone_kwargs must be a dict, got {type(backbone_kwargs).__name__}.")
+    reserved = sorted({"num_classes", "pretrained", "weights"} & set(backbone_kwargs or {}))
+    if reserved:
+        raise ValueError(f"backbone_kwargs may not set {reserved}: use the ImageClassifier arguments for those.")
     if name.startswith(TORCHVISION_PREFIX):
-        return _torchvision_backbone(name[len(TORCHVISION_PREFIX) :], pretrained)
-    return _timm_backbone(name[len(TIMM_PREFIX) :] if name.startswith(TIMM_PREFIX) else name, pretrained)
+        return _torchvision_backbone(name[len(TORCHVISION_PREFIX) :], pretrained, backbone_kwargs or {})
+    return _timm_backbone(
+        name[len(TIMM_PREFIX) :] if name.startswith(TIMM_PREFIX) else name, pretrained, backbone_kwargs or {}
+    )
 
 
-def _timm_backbone(name: str, pretrained: bool | str) -> Backbone:
+def _timm_backbone(name: str, pretrained: bool | str, extra: dict[str, Any]) -> Backbone:
     import timm
 
     if not timm.is_model(name):
         raise _unknown(name)
-    kwargs: dict[str, Any] = {"num_classes": 0, "pretrained": pretrained is True}  # a weights file: see below
+    kwargs: dict[str, Any] = {"num_classes": 0, **extra, "pretrained": pretrained is True}  # a file: see below
     # timm downloads through huggingface_hub, which honours HF_ENDPOINT (mirrors), proxies and HF_HUB_OFFLINE.
     unreachable = pretrained is True and not hub_offline() and not hub_reachable()
     offline: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
@@ -96,6 +104,8 @@ def _timm_backbone(name: str, pretrained: bool | str) -> Backbone:
     try:
         with offline:
             model = timm.create_model(name, **kwargs)
+    except TypeError as error:
+        raise TypeError(f"backbone_kwargs for {name}: {error}") from None
     except (OSError, RuntimeError, ValueError) as error:
         if pretrained is True:
             reason = "unreachable" if unreachable else hub_failure(error)
@@ -106,18 +116,20 @@ def _timm_backbone(name: str, pretrained: bool | str) -> Backbone:
     if isinstance(pretrained, str):
         load_weights_file(model, pretrained, name)
     config = timm.data.resolve_data_config({}, model=model)
-    size = int(config["input_size"][-1])
-    num_features = cast(int, model.num_features)  # timm's models all have it
-    return Backbone(model, int(num_features), ImageConfig(size, tuple(config["mean"]), tuple(config["std"])))
+    height, width = (int(v) for v in config["input_size"][-2:])
+    size: int | tuple[int, int] = height if height == width else (height, width)
+    return Backbone(model, int(model.num_features), ImageConfig(size, tuple(config["mean"]), tuple(config["std"])))
 
 
-def _torchvision_backbone(name: str, pretrained: bool | str) -> Backbone:
+def _torchvision_backbone(name: str, pretrained: bool | str, extra: dict[str, Any]) -> Backbone:
     import torchvision
 
     if name not in torchvision.models.list_models(module=torchvision.models):
         raise _unknown(TORCHVISION_PREFIX + name)
     try:
-        model = torchvision.models.get_model(name, weights="DEFAULT" if pretrained is True else None)
+        model = torchvision.models.get_model(name, weights="DEFAULT" if pretrained is True else None, **extra)
+    except TypeError as error:
+        raise TypeError(f"backbone_kwargs for torchvision/{name}: {error}") from None
     except OSError as error:  # URLError: no network and nothing in torch's hub cache
         raise _offline_error(TORCHVISION_PREFIX + name, error, "torchvision") from None
     if isinstance(pretrained, str):

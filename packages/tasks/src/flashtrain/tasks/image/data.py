@@ -11,8 +11,21 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from flashtrain.tasks.data import Targets, TaskDataModule, check_frame_columns, frame_targets, read_table
-from flashtrain.tasks.image.transforms import ImageConfig, TransformSlot
+from flashtrain.tasks.data import (
+    Targets,
+    TaskDataModule,
+    check_frame_columns,
+    frame_targets,
+    read_table,
+    split_delimited,
+)
+from flashtrain.tasks.image.transforms import (
+    ImageConfig,
+    ImageTransforms,
+    StageTransform,
+    check_augmentation,
+    is_deterministic,
+)
 
 DEFAULT_CACHE_BYTES = 512 * 2**20  # decoded images kept in memory, shared out over the DataLoader workers
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
@@ -207,6 +220,55 @@ class HFImageDataset(Dataset):
         return image if self.targets is None else (image, self.targets[index])
 
 
+def to_chw_tensor(image: Any, where: str) -> torch.Tensor:
+    """A PIL image, NumPy array (H, W[, C]) or tensor (C, H, W) as a 3-channel tensor (C, H, W)."""
+    if hasattr(image, "convert"):  # PIL
+        return torch.from_numpy(np.array(image.convert("RGB"))).permute(2, 0, 1)
+    if isinstance(image, (np.ndarray, torch.Tensor)):
+        return as_image_tensor(torch.as_tensor(image)[None], where)[0]
+    raise TypeError(f"{where} holds a {type(image).__name__}; images must be PIL images, NumPy arrays or tensors.")
+
+
+class ImageListDataset(Dataset):
+    """Images held in memory as a list (PIL images, arrays or tensors of any sizes), or read from a user's
+    dataset whose items are ``(image, target)`` or images; the targets are encoded here."""
+
+    def __init__(
+        self, images: Any, targets: torch.Tensor | None, transform: Callable, from_items: bool = False
+    ) -> None:
+        self.images = images
+        self.targets: Any = targets.tolist() if targets is not None and targets.ndim == 1 else targets
+        self.transform = transform
+        self.from_items = from_items
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, index: int) -> Any:
+        item = self.images[index]
+        if self.from_items and isinstance(item, (tuple, list)):
+            item = item[0]
+        image = self.transform(to_chw_tensor(item, f"image {index}"))
+        return image if self.targets is None else (image, self.targets[index])
+
+
+def _dataset_labels(dataset: Any, argument: str) -> list[Any]:
+    """The targets of a user's dataset: its ``targets`` attribute (torchvision datasets have one), else read
+    item by item (``(image, target)`` items)."""
+    targets = getattr(dataset, "targets", None)
+    if targets is not None:
+        return _target_list(targets)
+    values = []
+    for index in range(len(dataset)):
+        item = dataset[index]
+        if not isinstance(item, (tuple, list)) or len(item) < 2:
+            raise ValueError(f"{argument}[{index}] is not an (image, target) pair; training data needs targets.")
+        values.append(item[1].item() if isinstance(item[1], torch.Tensor) and item[1].ndim == 0 else item[1])
+    if values and isinstance(values[0], (np.ndarray, torch.Tensor)):
+        return np.stack([np.asarray(v) for v in values])
+    return values
+
+
 def _hf_targets(dataset: Any, column: str) -> tuple[list[Any], list[Any] | None]:
     """The column's values, as ClassLabel names where the feature has them, and those names."""
     feature = dataset.features[column]
@@ -256,23 +318,46 @@ class ImageClassificationData(TaskDataModule):
         self,
         datasets: dict[str, Dataset | None],
         targets: Targets | None,
-        transform: TransformSlot,
+        transforms: ImageTransforms,
         config_fixed: bool,
         **kwargs: Any,
     ) -> None:
         super().__init__(datasets, targets, **kwargs)
-        self.transform = transform
+        self.transforms = transforms
         self.config_fixed = config_fixed
 
     @property
     def image_config(self) -> ImageConfig:
-        return self.transform.config
+        """The evaluation preprocessing (what a checkpoint of a model trained on this data stores)."""
+        return self.transforms.eval_config()
 
     def use_model_config(self, config: ImageConfig, force: bool = False) -> None:
-        """Adopt the model's preprocessing, unless the user fixed ``image_size``/``mean``/``std`` (and ``force``
-        is False: evaluating or predicting with a trained model always uses the model's)."""
+        """Adopt the model's preprocessing, unless the user fixed ``image_size``/``mean``/``std`` or an
+        evaluation transform (and ``force`` is False: evaluating or predicting with a trained model always uses
+        the model's, unless this data was given its own ``predict_transform`` / ``val_transform``)."""
         if force or not self.config_fixed:
-            self.transform.set_config(config)
+            self.transforms.set_config(config)
+
+    def show_train_batch(self, path: str | None = None, num_images: int = 16) -> str:
+        """Save a grid of the first training images as the model sees them (augmented, un-normalised for
+        display), titled with their labels; returns the PNG path (default ``train_batch.png``)."""
+        from flashtrain.tasks.image.visualize import save_image_grid
+
+        dataset = self.datasets.get("train")
+        if dataset is None:
+            raise ValueError("show_train_batch needs training data: pass train_* to the from_* constructor.")
+        count = min(num_images, len(dataset))
+        items = [dataset[i] for i in range(count)]
+        images = torch.stack([item[0] for item in items])
+        titles = [self._label_text(item[1]) for item in items]
+        config = self.transforms.config
+        return save_image_grid(images, titles, config.mean, config.std, path or "train_batch.png")
+
+    def _label_text(self, target: Any) -> str:
+        labels = self.labels or []
+        if isinstance(target, torch.Tensor) and target.ndim == 1:
+            return ",".join(str(labels[i]) for i in torch.nonzero(target > 0.5).flatten().tolist())
+        return str(labels[int(target)]) if labels else str(target)
 
     def state_dict(self) -> dict[str, Any]:
         return {**super().state_dict(), "image_config": self.image_config.as_dict()}
@@ -281,33 +366,21 @@ class ImageClassificationData(TaskDataModule):
     @classmethod
     def _build(
         cls,
-        make_dataset: Callable[[Any, torch.Tensor | None, TransformSlot], Dataset],
+        make_dataset: Callable[[Any, torch.Tensor | None, StageTransform], Dataset],
         inputs: dict[str, Any],
         raw_targets: dict[str, Any],
         labels: Sequence[Any] | None,
         val_split: float | None,
-        image_size: int | None,
-        mean: Sequence[float] | None,
-        std: Sequence[float] | None,
-        transform: Callable | None,
-        batch_size: int,
-        num_workers: int,
-        seed: int,
+        options: dict[str, Any],
     ) -> ImageClassificationData:
-        if image_size is not None and (
-            isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 1
-        ):
-            raise ValueError(f"image_size must be a positive int (pixels), got {image_size!r}.")
-        defaults = ImageConfig()
-        config = ImageConfig(
-            image_size or defaults.image_size, tuple(mean or defaults.mean), tuple(std or defaults.std)
-        )
-        slot = TransformSlot(config, transform)
-        targets = (
-            Targets.infer(raw_targets["train"], labels, "the training data")
-            if raw_targets.get("train") is not None
-            else (Targets.infer(raw_targets["val"], labels) if raw_targets.get("val") is not None else None)
-        )
+        image_size, mean, std = options.pop("image_size"), options.pop("mean"), options.pop("std")
+        transforms = _transforms(options, image_size, mean, std)
+        multi_label = options.pop("multi_label")
+        if raw_targets.get("train") is not None:  # fewer than two classes in training data is an error
+            targets = Targets.infer(raw_targets["train"], labels, "the training data", multi_label)
+        else:
+            first = next((raw_targets[s] for s in ("val", "test") if raw_targets.get(s) is not None), None)
+            targets = Targets.infer(first, labels, multi_label=multi_label) if first is not None else None
         datasets: dict[str, Dataset | None] = {}
         encoded_train = None
         for stage in ("train", "val", "test", "predict"):
@@ -320,7 +393,7 @@ class ImageClassificationData(TaskDataModule):
             encoded = targets.encode(stage_targets, f"{stage} targets") if stage_targets is not None else None
             if encoded is not None and len(encoded) != len(inputs[stage]):
                 raise ValueError(f"{stage} has {len(inputs[stage])} images but {len(encoded)} targets.")
-            datasets[stage] = make_dataset(inputs[stage], encoded, slot)
+            datasets[stage] = make_dataset(inputs[stage], encoded, transforms.for_stage(stage))
             if stage == "train":
                 encoded_train = encoded
         if val_split is not None:
@@ -328,11 +401,14 @@ class ImageClassificationData(TaskDataModule):
                 raise ValueError("val_split needs training data to split.")
             if datasets["val"] is not None:
                 raise ValueError("Pass either val_split or validation data, not both.")
-            datasets["train"], datasets["val"] = cls.split_off_validation(
-                datasets["train"], encoded_train, val_split, seed
-            )
-        fixed = image_size is not None or mean is not None or std is not None or transform is not None
-        return cls(datasets, targets, slot, fixed, batch_size=batch_size, num_workers=num_workers, seed=seed)
+            # The held-out part reads the same images through the evaluation transform, not the augmentation.
+            as_val = make_dataset(inputs["train"], encoded_train, transforms.for_stage("val"))
+            train_part, _ = cls.split_off_validation(datasets["train"], encoded_train, val_split, options["seed"])
+            _, datasets["val"] = cls.split_off_validation(as_val, encoded_train, val_split, options["seed"])
+            datasets["train"] = train_part
+        _refuse_random_evaluation(datasets, transforms)
+        fixed = image_size is not None or mean is not None or std is not None or bool(transforms.custom_eval)
+        return cls(datasets, targets, transforms, fixed, **options)
 
     @classmethod
     def from_folders(
@@ -387,9 +463,18 @@ class ImageClassificationData(TaskDataModule):
         labels: Sequence[Any] | None = None,
         val_split: float | None = None,
         skip_bad_files: bool = False,
+        target_delimiter: str | None = "auto",
         **kwargs: Any,
     ) -> ImageClassificationData:
-        """Image paths with their targets: a label per image, a list of labels per image, or multi-hot rows."""
+        """Image paths with their targets: a label per image, a list of labels per image, delimited label strings
+        (``"cat,dog"``: ``target_delimiter="auto"`` splits on commas as Flash did; None never splits), multi-hot
+        rows, or one-hot rows (single-label)."""
+        if kwargs.get("multi_label") is False:
+            target_delimiter = None
+        if target_delimiter == "auto":  # one decision for every stage, so that they agree
+            given = [t for t in (train_targets, val_targets, test_targets) if t is not None and not hasattr(t, "ndim")]
+            strings = [v for t in given for v in t if isinstance(v, str)]
+            target_delimiter = "," if any("," in v for v in strings) else None
         inputs: dict[str, Any] = {}
         targets: dict[str, Any] = {}
         for stage, files, stage_targets in (
@@ -409,9 +494,8 @@ class ImageClassificationData(TaskDataModule):
                     raise ValueError(
                         f"{stage}_files has {len(files)} paths but {stage}_targets has {len(stage_targets)} entries."
                     )
-                targets[stage] = (
-                    stage_targets[keep] if hasattr(stage_targets, "ndim") else [stage_targets[i] for i in keep]
-                )
+                kept = stage_targets[keep] if hasattr(stage_targets, "ndim") else [stage_targets[i] for i in keep]
+                targets[stage] = split_delimited(kept, target_delimiter)
         if not inputs:
             raise ValueError("from_files needs at least one of train_files, val_files, test_files, predict_files.")
         return cls._from_files_and_targets(inputs, targets, labels, val_split, **kwargs)
@@ -535,10 +619,10 @@ class ImageClassificationData(TaskDataModule):
         options = _options(kwargs)
         options.pop("cache_bytes")
 
-        def make(dataset: Any, encoded: torch.Tensor | None, slot: TransformSlot) -> Dataset:
+        def make(dataset: Any, encoded: torch.Tensor | None, slot: StageTransform) -> Dataset:
             return HFImageDataset(dataset, input_field, encoded, slot)
 
-        return cls._build(make, inputs, targets, labels, val_split, **options)
+        return cls._build(make, inputs, targets, labels, val_split, options)
 
     @classmethod
     def _from_files_and_targets(
@@ -552,10 +636,10 @@ class ImageClassificationData(TaskDataModule):
         options = _options(kwargs)
         per_process = options.pop("cache_bytes") // max(1, options["num_workers"])
 
-        def make(files: Any, encoded: torch.Tensor | None, slot: TransformSlot) -> Dataset:
+        def make(files: Any, encoded: torch.Tensor | None, slot: StageTransform) -> Dataset:
             return ImageFileDataset(files, encoded, slot, cache_bytes=per_process)
 
-        return cls._build(make, inputs, targets, labels, val_split, **options)
+        return cls._build(make, inputs, targets, labels, val_split, options)
 
     @classmethod
     def from_tensors(
@@ -591,7 +675,76 @@ class ImageClassificationData(TaskDataModule):
         }
         options = _options(kwargs)
         options.pop("cache_bytes")  # tensors are in memory already
-        return cls._build(TensorImageDataset, inputs, targets, labels, val_split, **options)
+        return cls._build(TensorImageDataset, inputs, targets, labels, val_split, options)
+
+    @classmethod
+    def from_images(
+        cls,
+        train_images: Sequence[Any] | None = None,
+        train_targets: Any = None,
+        val_images: Sequence[Any] | None = None,
+        val_targets: Any = None,
+        test_images: Sequence[Any] | None = None,
+        test_targets: Any = None,
+        predict_images: Sequence[Any] | None = None,
+        labels: Sequence[Any] | None = None,
+        val_split: float | None = None,
+        **kwargs: Any,
+    ) -> ImageClassificationData:
+        """Images in memory as lists of PIL images (or arrays/tensors), of any sizes, with their targets."""
+        inputs = {
+            stage: list(images)
+            for stage, images in (
+                ("train", train_images),
+                ("val", val_images),
+                ("test", test_images),
+                ("predict", predict_images),
+            )
+            if images is not None
+        }
+        if not inputs:
+            raise ValueError("from_images needs at least one of train_images, val_images, test_images, predict_images.")
+        targets = {
+            stage: _target_list(t)
+            for stage, t in (("train", train_targets), ("val", val_targets), ("test", test_targets))
+            if t is not None
+        }
+        options = _options(kwargs)
+        options.pop("cache_bytes")
+        return cls._build(ImageListDataset, inputs, targets, labels, val_split, options)
+
+    @classmethod
+    def from_datasets(
+        cls,
+        train_dataset: Any = None,
+        val_dataset: Any = None,
+        test_dataset: Any = None,
+        predict_dataset: Any = None,
+        labels: Sequence[Any] | None = None,
+        val_split: float | None = None,
+        **kwargs: Any,
+    ) -> ImageClassificationData:
+        """Your own datasets (e.g. torchvision's) whose items are ``(image, target)`` (predict: images, or pairs
+        whose target is ignored); images as PIL, arrays or tensors. Their own transforms should only decode: this
+        data class resizes, augments (training only) and normalises."""
+        given = {"train": train_dataset, "val": val_dataset, "test": test_dataset, "predict": predict_dataset}
+        inputs = {stage: dataset for stage, dataset in given.items() if dataset is not None}
+        if not inputs:
+            raise ValueError(
+                "from_datasets needs at least one of train_dataset, val_dataset, test_dataset, predict_dataset."
+            )
+        targets = {
+            stage: _dataset_labels(dataset, f"{stage}_dataset")
+            for stage, dataset in inputs.items()
+            if stage != "predict"
+        }
+        options = _options(kwargs)
+        options.pop("cache_bytes")
+
+        def make(dataset: Any, encoded: torch.Tensor | None, slot: StageTransform) -> Dataset:
+            return ImageListDataset(dataset, encoded, slot, from_items=True)
+
+        return cls._build(make, inputs, targets, labels, val_split, options)
 
     @classmethod
     def from_numpy(cls, *args: Any, **kwargs: Any) -> ImageClassificationData:
@@ -613,13 +766,72 @@ def _options(kwargs: dict[str, Any]) -> dict[str, Any]:
         "batch_size": 32,
         "num_workers": 0,
         "seed": 0,
+        "sampler": None,
+        "pin_memory": False,
         "image_size": None,
         "mean": None,
         "std": None,
+        "multi_label": None,
         "transform": None,
+        "train_transform": "default",
+        "val_transform": None,
+        "test_transform": None,
+        "predict_transform": None,
+        "transform_kwargs": None,
         "cache_bytes": DEFAULT_CACHE_BYTES,
     }
     unknown = sorted(set(kwargs) - set(allowed))
     if unknown:
         raise TypeError(f"Unexpected argument(s) {unknown}. Allowed: {sorted(allowed)}.")
     return {**allowed, **kwargs}
+
+
+def _transforms(options: dict[str, Any], image_size: Any, mean: Any, std: Any) -> ImageTransforms:
+    """The training and evaluation transforms from the options (which lose their transform keys)."""
+    from flashtrain.tasks.image.transforms import as_size
+
+    transform = options.pop("transform")
+    train = options.pop("train_transform")
+    evaluation = {stage: options.pop(f"{stage}_transform") for stage in ("val", "test", "predict")}
+    transform_kwargs = options.pop("transform_kwargs")
+    if image_size is not None:
+        as_size(image_size)
+    if transform is not None:
+        # Flash's single transform= runs everywhere; it must then be deterministic (checked once data exists).
+        if callable(train) or any(evaluation.values()):
+            raise ValueError("Pass transform= (every stage) or train_transform=/val_transform=..., not both.")
+        train, evaluation = transform, {"val": transform}
+    check_augmentation(train, transform_kwargs)
+    defaults = ImageConfig()
+    config = ImageConfig(image_size or defaults.image_size, tuple(mean or defaults.mean), tuple(std or defaults.std))
+    return ImageTransforms(
+        config,
+        augmentation=train if isinstance(train, str) else "default",
+        options=dict(transform_kwargs or {}),
+        custom_train=train if callable(train) else None,
+        custom_eval={stage: value for stage, value in evaluation.items() if value is not None},
+    )
+
+
+def _refuse_random_evaluation(datasets: dict[str, Dataset | None], transforms: ImageTransforms) -> None:
+    """A random evaluation transform would make validation and predictions vary from one read to the next."""
+    for stage in ("val", "test", "predict"):
+        dataset = datasets.get(stage)
+        if (
+            dataset is None
+            or len(dataset) == 0
+            or stage not in transforms.custom_eval
+            and "val" not in transforms.custom_eval
+        ):
+            continue
+
+        def first_image(_: Any, dataset: Any = dataset) -> Any:
+            item = dataset[0]
+            return item[0] if isinstance(item, tuple) else item
+
+        if not is_deterministic(first_image, None):
+            raise ValueError(
+                f"The {stage} transform gives a different result each time it reads the same image (a random "
+                "augmentation?), so validation and predictions would be random. Pass augmentations as "
+                "train_transform=... and a deterministic val_transform= (or none: resize and normalise)."
+            )

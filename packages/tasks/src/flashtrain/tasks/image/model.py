@@ -1,31 +1,43 @@
-"""``ImageClassifier``: a timm or torchvision backbone with a classification head."""
+"""``ImageClassifier``: a timm or torchvision backbone with a classification head, trained like a timm recipe."""
 
 from __future__ import annotations
 
 import warnings
-from typing import Any, cast
+from typing import Any
 
 import torch
 
-from flashtrain.tasks.image.backbones import build_backbone
-from flashtrain.tasks.image.transforms import ImageConfig
+from flashtrain.tasks.heads import available_heads, build_head, check_head_output
+from flashtrain.tasks.image.backbones import Backbone, available_backbones, build_backbone
+from flashtrain.tasks.image.transforms import IMAGENET_MEAN, IMAGENET_STD, ImageConfig, as_size
 from flashtrain.tasks.task import ClassificationTask, check_weight_averaging
+
+CUSTOM_BACKBONE = "custom"
 
 
 class ImageClassifier(ClassificationTask):
     """Classify images with any timm model (``"resnet18"``) or torchvision model (``"torchvision/resnet18"``).
 
+    The defaults are a modern recipe: AdamW (weight decay 0.05) with a one-cycle schedule, label smoothing 0.1,
+    and (in the data) a random resized crop + flip for training only.
+
     Args:
-        backbone: Backbone name (see ``available_backbones()``).
+        backbone: Backbone name (see ``available_backbones()``), or your own ``(module, num_features)``.
         labels: Class names, e.g. ``datamodule.labels``; or give ``num_classes``.
         num_classes: Number of classes when there are no names (labels become 0..N-1).
         pretrained: True (download or local cache), False (random init), or a path to a weights file.
         multi_label: Several labels per image (sigmoid outputs, binary cross-entropy).
-        head: A module mapping backbone features to logits; by default one Linear layer.
-        optimizer: "adam", "adamw", "sgd", "rmsprop", an optimizer class, or a function (params, lr).
-        lr_scheduler: None, "cosine", "step", "linear_warmup", or a function (optimizer) -> scheduler.
-        learning_rate: Learning rate of the head (a later-unfrozen backbone gets a fraction of it).
-        image_size: Input size; by default the backbone's pretrained config.
+        head: "linear" (default), "mlp", a function ``(num_features, num_classes) -> nn.Module``, or a module.
+        backbone_kwargs: Passed to ``timm.create_model`` / torchvision's builder (``drop_path_rate``, ...).
+        optimizer: Any ``torch.optim`` name, class, function, or ``(name, {kwargs})``.
+        lr_scheduler: "onecycle" (default), any torch or transformers schedule name, ``(name, {kwargs}[,
+            {config}])``, a function, or None.
+        learning_rate: Learning rate (the peak rate for one-cycle).
+        image_size: Input size, an int or ``(H, W)``; by default the backbone's pretrained config.
+        mixup_alpha, cutmix_alpha: Batch mixing strengths (timm's ``Mixup``); 0 turns each off.
+        interpretation: After training, write a confusion matrix and the top losses as PNG next to the
+            checkpoints (and to TensorBoard).
+        loss_fn, metrics, class_weights, label_smoothing: See :class:`~flashtrain.tasks.task.ClassificationTask`.
         weight_averaging: None, ``"ema"`` / ``"ema:DECAY"``, ``"swa"`` / ``"swa:SWA_LR"``, or a ``WeightAveraging``
             callback: validate, checkpoint and finish on averaged weights (see
             ``flashtrain.core.callbacks.weight_averaging``).
@@ -35,39 +47,77 @@ class ImageClassifier(ClassificationTask):
 
     def __init__(
         self,
-        backbone: str = "resnet18",
+        backbone: str | tuple[torch.nn.Module, int] = "resnet18",
         labels: list[Any] | None = None,
         num_classes: int | None = None,
         pretrained: bool | str = True,
         multi_label: bool = False,
-        head: torch.nn.Module | None = None,
-        optimizer: Any = "adam",
-        lr_scheduler: Any = None,
-        learning_rate: float = 1e-3,
-        image_size: int | None = None,
+        head: Any = "linear",
+        backbone_kwargs: dict[str, Any] | None = None,
+        optimizer: Any = ("adamw", {"weight_decay": 0.05}),
+        lr_scheduler: Any = "onecycle",
+        learning_rate: float = 2e-3,
+        image_size: int | tuple[int, int] | None = None,
         image_config: dict | None = None,
+        loss_fn: Any = None,
+        metrics: Any = None,
+        class_weights: Any = None,
+        label_smoothing: float = 0.1,
+        mixup_alpha: float = 0.0,
+        cutmix_alpha: float = 0.0,
+        interpretation: bool = False,
         weight_averaging: Any = None,
     ) -> None:
         if labels is None and num_classes is None:
             raise ValueError("ImageClassifier needs labels=datamodule.labels or num_classes=N.")
         labels = list(labels) if labels is not None else list(range(num_classes or 0))
-        super().__init__(labels, multi_label, optimizer, lr_scheduler, learning_rate)
-        self.weight_averaging = check_weight_averaging(weight_averaging)
-        built = build_backbone(backbone, pretrained)
+        super().__init__(
+            labels,
+            multi_label,
+            optimizer,
+            lr_scheduler,
+            learning_rate,
+            loss_fn,
+            metrics,
+            class_weights,
+            0.0 if multi_label else label_smoothing,
+        )
+        built = _backbone(backbone, pretrained, backbone_kwargs)
         self.backbone = built.module
         self.random_backbone = pretrained is False  # until weights come from a checkpoint
-        self.head = head if head is not None else torch.nn.Linear(built.num_features, len(labels))
-        config = ImageConfig(**image_config) if image_config else built.image_config
+        self.head = build_head(head, built.num_features, len(labels))
+        check_head_output(self.head, built.num_features, len(labels))
+        config = ImageConfig.from_dict(image_config) if image_config else built.image_config
         if image_size is not None:
+            as_size(image_size)
             config = ImageConfig(image_size, config.mean, config.std)
         self.image_config = config
-        self.save_hyperparameters(ignore=["head", "num_classes"])
+        self.mixup = _mixup(mixup_alpha, cutmix_alpha, label_smoothing, len(labels), multi_label)
+        self.interpretation = interpretation
+        self.weight_averaging = check_weight_averaging(weight_averaging)
+        self.save_hyperparameters(ignore=["head", "num_classes", "backbone", "loss_fn", "metrics"])
+        self.hparams["backbone"] = backbone if isinstance(backbone, str) else CUSTOM_BACKBONE
+        if isinstance(head, str):
+            self.hparams["head"] = head
+        if metrics is None or isinstance(metrics, (str, list)) and all(isinstance(m, str) for m in metrics):
+            self.hparams["metrics"] = metrics
+        if loss_fn is None or isinstance(loss_fn, str):
+            self.hparams["loss_fn"] = loss_fn
         self.hparams["labels"] = labels
         self.hparams["image_config"] = config.as_dict()  # what a checkpoint needs to preprocess new images
+
+    @classmethod
+    def available_backbones(cls, filter: str | None = None) -> list[str]:
+        return available_backbones(filter)
+
+    @classmethod
+    def available_heads(cls) -> list[str]:
+        return available_heads()
 
     def setup(self, stage: str) -> None:
         """Agree on preprocessing with the data: the model's is used unless the training data fixed its own
         (then the model adopts that, so its checkpoints preprocess new images as in training)."""
+        super().setup(stage)
         datamodule = self.trainer.datamodule if self._trainer is not None else None
         if datamodule is None or not hasattr(datamodule, "use_model_config"):
             return
@@ -78,7 +128,14 @@ class ImageClassifier(ClassificationTask):
             datamodule.use_model_config(self.image_config, force=stage != "fit")
 
     def on_fit_start(self) -> None:
-        if self.random_backbone and not any(p.requires_grad for p in self.backbone.parameters()):
+        # BatchNorm layers stay trainable under "freeze" (train_bn=True): only the other layers tell.
+        weights = (
+            p
+            for m in self.backbone.modules()
+            if not isinstance(m, torch.nn.modules.batchnorm._BatchNorm)
+            for p in m.parameters(recurse=False)
+        )
+        if self.random_backbone and not any(p.requires_grad for p in weights):
             warnings.warn(
                 "The backbone is frozen but was not pretrained (pretrained=False): its features stay random and "
                 "only the head trains, so accuracy stays near chance. Finetune with strategy='no_freeze' (CLI: "
@@ -90,11 +147,78 @@ class ImageClassifier(ClassificationTask):
         super().on_load_checkpoint(checkpoint)
         self.random_backbone = False  # trained weights
 
+    def configure_callbacks(self) -> list[Any]:
+        averaging = super().configure_callbacks()
+        callbacks = [averaging] if averaging is not None else []
+        if self.interpretation:
+            from flashtrain.tasks.interpretation import ClassificationInterpretation
+
+            callbacks.append(ClassificationInterpretation())
+        return callbacks
+
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        if self.mixup is None:
+            return self._step(batch, "train")
+        images, targets = batch
+        even = len(images) - len(images) % 2  # timm's Mixup pairs samples: it needs an even batch
+        if even < 2:
+            return self._step(batch, "train")
+        mixed, soft = self.mixup(images[:even], targets[:even])
+        logits = self(mixed)
+        loss = self.compute_loss(logits, soft)
+        self.log("train_loss", loss, prog_bar=True)
+        self.update_metrics(logits.detach(), targets[:even], "train")
+        return loss
+
+    def as_embedder(self, layer: str | None = None) -> Any:
+        """An :class:`~flashtrain.tasks.embedding.ImageEmbedder` sharing this model's backbone (and weights):
+        features of the backbone, or of the named sub-module ``layer`` (see ``embedder.available_layers()``)."""
+        from flashtrain.tasks.embedding import ImageEmbedder
+
+        return ImageEmbedder.from_module(self.backbone, self.image_config, layer)
+
     @classmethod
     def load_from_checkpoint(
         cls, checkpoint_path: str, map_location: Any = None, strict: bool = True, **overrides: Any
     ) -> ImageClassifier:
         """Rebuild from a checkpoint without downloading anything: the weights come from the file."""
+        from flashtrain.core.checkpoint import load_checkpoint
+
         overrides.setdefault("pretrained", False)
-        loaded = super().load_from_checkpoint(checkpoint_path, map_location=map_location, strict=strict, **overrides)
-        return cast(ImageClassifier, loaded)
+        stored = load_checkpoint(checkpoint_path).get("hyper_parameters", {})
+        if stored.get("backbone") == CUSTOM_BACKBONE and "backbone" not in overrides:
+            raise ValueError(
+                f"{checkpoint_path} was trained with your own backbone module, which a checkpoint cannot rebuild: "
+                "pass it again, load_from_checkpoint(path, backbone=(module, num_features))."
+            )
+        return super().load_from_checkpoint(checkpoint_path, map_location=map_location, strict=strict, **overrides)
+
+
+def _backbone(backbone: Any, pretrained: bool | str, backbone_kwargs: dict[str, Any] | None) -> Backbone:
+    if isinstance(backbone, str):
+        return build_backbone(backbone, pretrained, backbone_kwargs)
+    if isinstance(backbone, (tuple, list)) and len(backbone) == 2 and isinstance(backbone[0], torch.nn.Module):
+        module, width = backbone
+        if not isinstance(width, int) or width < 1:
+            raise ValueError(f"backbone=(module, num_features): num_features must be a positive int, got {width!r}.")
+        if backbone_kwargs:
+            raise ValueError("backbone_kwargs apply to named backbones; configure your own module directly.")
+        return Backbone(module, width, ImageConfig(224, IMAGENET_MEAN, IMAGENET_STD))
+    if isinstance(backbone, torch.nn.Module):
+        width = getattr(backbone, "num_features", None)
+        if isinstance(width, int):
+            return Backbone(backbone, width, ImageConfig(224, IMAGENET_MEAN, IMAGENET_STD))
+    raise TypeError(
+        "backbone must be a name (see ImageClassifier.available_backbones()), a (module, num_features) pair, or a "
+        f"module with an int num_features attribute; got {type(backbone).__name__}."
+    )
+
+
+def _mixup(mixup_alpha: float, cutmix_alpha: float, smoothing: float, num_classes: int, multi_label: bool) -> Any:
+    if not mixup_alpha and not cutmix_alpha:
+        return None
+    if multi_label:
+        raise ValueError("mixup_alpha / cutmix_alpha are for single-label data.")
+    from timm.data import Mixup
+
+    return Mixup(mixup_alpha=mixup_alpha, cutmix_alpha=cutmix_alpha, label_smoothing=smoothing, num_classes=num_classes)

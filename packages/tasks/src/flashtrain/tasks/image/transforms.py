@@ -1,52 +1,278 @@
-"""Image preprocessing: size and normalisation, by default those of the backbone's pretrained config."""
+"""Image preprocessing and augmentation: separate training and evaluation transforms.
+
+Evaluation (validation, test, predict) is deterministic: resize to ``image_size`` (an int, or ``(H, W)``), scale
+to 0-1 and normalise with ``mean``/``std``, by default those of the backbone's pretrained config. Training adds
+an augmentation before that (torchvision ``transforms.v2``): by default a random resized crop and a horizontal
+flip; ``"randaugment"``, ``"trivialaugment"``, ``"autoaugment"``, ``"augmix"`` add that policy on top;
+``"none"`` trains on the evaluation transform. ``transform_kwargs`` tunes the default one (``scale``, ``ratio``,
+``hflip``, ``vflip``, ``color_jitter``, ``random_erasing``). Batch-level mixing (mixup / cutmix) lives in the
+model, which sees whole batches (``ImageClassifier(mixup_alpha=..., cutmix_alpha=...)``).
+
+A checkpoint stores exactly the evaluation preprocessing used: the config for the built-in transform, or, for
+a user's ``val_transform`` made of deterministic torchvision steps (Resize, CenterCrop, Normalize, ...), those
+steps, rebuilt when the checkpoint predicts. Any other custom transform is recorded as custom, and predicting
+from the checkpoint then asks for it instead of guessing.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+AUGMENTATIONS = ("default", "none", "randaugment", "trivialaugment", "autoaugment", "augmix")
+TRANSFORM_KWARGS = {
+    "scale": (0.25, 1.0),  # random resized crop: area fraction kept (timm uses (0.08, 1) for ImageNet)
+    "ratio": (3 / 4, 4 / 3),
+    "hflip": 0.5,
+    "vflip": 0.0,
+    "color_jitter": 0.0,
+    "random_erasing": 0.0,
+}
+
+
+def as_size(image_size: Any, argument: str = "image_size") -> tuple[int, int]:
+    """``32`` -> (32, 32); ``(H, W)`` stays; anything else is an error naming the forms."""
+    if isinstance(image_size, int) and not isinstance(image_size, bool) and image_size > 0:
+        return image_size, image_size
+    if (
+        isinstance(image_size, (tuple, list))
+        and len(image_size) == 2
+        and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in image_size)
+    ):
+        return int(image_size[0]), int(image_size[1])
+    raise ValueError(f"{argument} must be a positive int or (height, width) of positive ints, got {image_size!r}.")
 
 
 @dataclass
 class ImageConfig:
-    """What a backbone expects: square input size and per-channel mean/std (timm's pretrained config)."""
+    """Evaluation preprocessing: input size (int or (H, W)) and per-channel mean/std; or custom steps."""
 
-    image_size: int = 224
+    image_size: int | tuple[int, int] = 224
     mean: tuple[float, ...] = IMAGENET_MEAN
     std: tuple[float, ...] = IMAGENET_STD
+    steps: list[dict[str, Any]] | None = None  # a user's deterministic torchvision steps, as data
+    custom: str | None = None  # repr of a user's transform that cannot be stored
 
-    def as_dict(self) -> dict:
-        return {"image_size": self.image_size, "mean": list(self.mean), "std": list(self.std)}
+    @property
+    def size(self) -> tuple[int, int]:
+        return as_size(self.image_size)
+
+    def as_dict(self) -> dict[str, Any]:
+        size = self.image_size if isinstance(self.image_size, int) else list(self.image_size)
+        values: dict[str, Any] = {"image_size": size, "mean": list(self.mean), "std": list(self.std)}
+        if self.steps is not None:
+            values["steps"] = self.steps
+        if self.custom is not None:
+            values["custom"] = self.custom
+        return values
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> ImageConfig:
+        size = values.get("image_size", 224)
+        return cls(
+            size if isinstance(size, int) else tuple(size),
+            tuple(values.get("mean", IMAGENET_MEAN)),
+            tuple(values.get("std", IMAGENET_STD)),
+            values.get("steps"),
+            values.get("custom"),
+        )
 
 
-def build_transform(config: ImageConfig) -> Callable[[object], torch.Tensor]:
-    """PIL image or uint8/float tensor (C, H, W) -> float tensor (3, size, size), resized and normalised."""
+def build_eval_transform(config: ImageConfig) -> Callable[[Any], torch.Tensor]:
+    """PIL image or uint8/float tensor (C, H, W) -> float tensor (3, H, W), resized and normalised."""
     from torchvision.transforms import v2
 
+    if config.custom is not None:
+        raise ValueError(
+            f"This model was evaluated with a custom transform ({config.custom}) that a checkpoint cannot store. "
+            "Pass the same transform to the data as predict_transform= (or val_transform=)."
+        )
+    if config.steps is not None:
+        return v2.Compose([v2.ToImage(), *(_step_from_dict(step) for step in config.steps)])
     return v2.Compose(
         [
             v2.ToImage(),
-            v2.Resize((config.image_size, config.image_size), antialias=True),
+            v2.Resize(config.size, antialias=True),
             v2.ToDtype(torch.float32, scale=True),
             v2.Normalize(list(config.mean), list(config.std)),
         ]
     )
 
 
-class TransformSlot:
-    """The transform the datasets call, swappable after they were built (the model sets its backbone's config)."""
+def build_train_transform(
+    config: ImageConfig, augmentation: str = "default", options: dict[str, Any] | None = None
+) -> Callable[[Any], torch.Tensor]:
+    """The named augmentation at the config's size, then scaling and normalisation as in evaluation."""
+    from torchvision.transforms import v2
 
-    def __init__(self, config: ImageConfig, custom: Callable | None = None) -> None:
-        self.custom = custom
-        self.set_config(config)
+    settings = {**TRANSFORM_KWARGS, **(options or {})}
+    if augmentation == "none":
+        return build_eval_transform(config)
+    steps: list[Any] = [
+        v2.ToImage(),
+        v2.RandomResizedCrop(
+            config.size, scale=tuple(settings["scale"]), ratio=tuple(settings["ratio"]), antialias=True
+        ),
+    ]
+    if settings["hflip"]:
+        steps.append(v2.RandomHorizontalFlip(settings["hflip"]))
+    if settings["vflip"]:
+        steps.append(v2.RandomVerticalFlip(settings["vflip"]))
+    if settings["color_jitter"]:
+        jitter = float(settings["color_jitter"])
+        steps.append(v2.ColorJitter(jitter, jitter, jitter))
+    policy = {
+        "randaugment": v2.RandAugment,
+        "trivialaugment": v2.TrivialAugmentWide,
+        "autoaugment": v2.AutoAugment,
+        "augmix": v2.AugMix,
+    }.get(augmentation)
+    if policy is not None:
+        steps += [v2.ToDtype(torch.uint8, scale=True), policy()]  # the policies work on uint8 images
+    steps += [v2.ToDtype(torch.float32, scale=True), v2.Normalize(list(config.mean), list(config.std))]
+    if settings["random_erasing"]:
+        steps.append(v2.RandomErasing(p=float(settings["random_erasing"])))
+    return v2.Compose(steps)
+
+
+def check_augmentation(train_transform: Any, transform_kwargs: dict[str, Any] | None) -> None:
+    if isinstance(train_transform, str) and train_transform not in AUGMENTATIONS:
+        raise ValueError(
+            f"Unknown train_transform {train_transform!r}. Allowed: {', '.join(AUGMENTATIONS)}, or a callable."
+        )
+    if train_transform is not None and not isinstance(train_transform, str) and not callable(train_transform):
+        raise TypeError(f"train_transform must be a name or a callable, got {type(train_transform).__name__}.")
+    unknown = sorted(set(transform_kwargs or {}) - set(TRANSFORM_KWARGS))
+    if unknown:
+        raise TypeError(f"transform_kwargs has unknown key(s) {unknown}; allowed: {sorted(TRANSFORM_KWARGS)}.")
+
+
+# -- describing a user's deterministic transform as data (so a checkpoint can rebuild it) ----------------------
+_STORABLE = {
+    "Resize": ("size", "antialias", "max_size"),
+    "CenterCrop": ("size",),
+    "Normalize": ("mean", "std"),
+    "Grayscale": ("num_output_channels",),
+    "ToDtype": ("scale",),
+    "ToImage": (),
+    "ToPureTensor": (),
+    "PILToTensor": (),
+    "ToTensor": (),
+}
+
+
+def describe(transform: Any) -> list[dict[str, Any]] | None:
+    """A torchvision (v2) ``Compose`` of deterministic steps as a list of {"name", ...arguments}, else None."""
+    steps = getattr(transform, "transforms", None)
+    if steps is None or not isinstance(steps, Sequence):
+        return None
+    described = []
+    for step in steps:
+        name = type(step).__name__
+        module = type(step).__module__
+        if name not in _STORABLE or not module.startswith("torchvision.transforms"):
+            return None
+        entry: dict[str, Any] = {"name": name}
+        for attribute in _STORABLE[name]:
+            value = getattr(step, attribute, None)
+            if isinstance(value, tuple):
+                value = list(value)
+            entry[attribute] = value
+        if name == "ToDtype":
+            dtype = getattr(step, "dtype", None)
+            if dtype not in (torch.float32, torch.float16, torch.float64):
+                return None
+            entry["dtype"] = str(dtype).replace("torch.", "")
+        if name == "ToTensor":  # v1: scales to 0-1 as v2's ToDtype(float32, scale=True) does
+            entry = {"name": "ToDtype", "dtype": "float32", "scale": True}
+        if name == "PILToTensor":
+            entry = {"name": "ToImage"}
+        described.append(entry)
+    return described
+
+
+def _step_from_dict(step: dict[str, Any]) -> Any:
+    from torchvision.transforms import v2
+
+    arguments = {key: value for key, value in step.items() if key != "name"}
+    if step["name"] == "ToDtype":
+        return v2.ToDtype(getattr(torch, arguments.get("dtype", "float32")), scale=bool(arguments.get("scale")))
+    if step["name"] == "Resize":
+        return v2.Resize(
+            arguments["size"], antialias=arguments.get("antialias", True), max_size=arguments.get("max_size")
+        )
+    return getattr(v2, step["name"])(**arguments)
+
+
+def is_deterministic(transform: Callable, sample: Any) -> bool:
+    """Whether ``transform`` gives the same output twice on ``sample`` (a random augmentation does not)."""
+    generator_state = torch.get_rng_state()
+    try:
+        first, second = transform(sample), transform(sample)
+    finally:
+        torch.set_rng_state(generator_state)
+    if isinstance(first, torch.Tensor) and isinstance(second, torch.Tensor):
+        return first.shape == second.shape and bool(torch.equal(first, second))
+    return True
+
+
+@dataclass
+class ImageTransforms:
+    """The transforms of one data module: one for training, one for evaluation, rebuilt when the config changes.
+
+    ``custom_train`` / ``custom_eval`` are the user's callables (None: built from the config)."""
+
+    config: ImageConfig
+    augmentation: str = "default"
+    options: dict[str, Any] = field(default_factory=dict)
+    custom_train: Callable | None = None
+    custom_eval: dict[str, Callable | None] = field(default_factory=dict)  # per stage: val, test, predict
+
+    def __post_init__(self) -> None:
+        self.set_config(self.config)
 
     def set_config(self, config: ImageConfig) -> None:
         self.config = config
-        self._transform = self.custom if self.custom is not None else build_transform(config)
+        self._eval = build_eval_transform(config) if config.custom is None else None
+        self._train = self.custom_train or (
+            build_train_transform(config, self.augmentation, self.options) if config.custom is None else None
+        )
 
-    def __call__(self, image: object) -> torch.Tensor:
-        return self._transform(image)
+    def eval_config(self) -> ImageConfig:
+        """What a checkpoint must store to evaluate as this data does."""
+        custom = self.custom_eval.get("val")
+        if custom is None:
+            return self.config
+        steps = describe(custom)
+        size = self.config.image_size
+        if steps is not None:
+            return ImageConfig(size, self.config.mean, self.config.std, steps=steps)
+        return ImageConfig(size, self.config.mean, self.config.std, custom=repr(custom)[:200])
+
+    def for_stage(self, stage: str) -> StageTransform:
+        return StageTransform(self, stage)
+
+    def apply(self, stage: str, image: Any) -> torch.Tensor:
+        if stage == "train":
+            transform = self._train
+        else:
+            transform = self.custom_eval.get(stage) or self.custom_eval.get("val") or self._eval
+        if transform is None:
+            build_eval_transform(self.config)  # raises the "custom transform" error
+        return transform(image)  # type: ignore[misc]
+
+
+class StageTransform:
+    """The transform a dataset of one stage calls; it follows the module's config when the model changes it."""
+
+    def __init__(self, transforms: ImageTransforms, stage: str) -> None:
+        self.transforms = transforms
+        self.stage = stage
+
+    def __call__(self, image: Any) -> torch.Tensor:
+        return self.transforms.apply(self.stage, image)

@@ -1,5 +1,11 @@
-"""Tabular backbones written here: ``"mlp"`` (category embeddings + MLP) and ``"ft_transformer"`` (a token per
-column + a transformer encoder, Gorishniy et al. 2021, "Revisiting Deep Learning Models for Tabular Data").
+"""Tabular backbones: ``"mlp"`` (category embeddings + MLP), ``"resnet"`` and ``"ft_transformer"`` (Gorishniy et
+al. 2021, "Revisiting Deep Learning Models for Tabular Data": a residual MLP, and a token per column + a
+transformer encoder), written here, and ``"tabnet"`` (Arik & Pfister 2019), whose encoder comes from the
+maintained ``pytorch-tabnet`` package (its own training loop is not used: the encoder is a plain module).
+
+pytorch-tabular was considered too: it depends on Lightning (which flashtrain exists to avoid) and wraps its
+models in its own training loop, so its models cannot be used as plain backbones without it. The ResNet is
+written here because it is twenty lines and, in the paper's benchmark, as strong as most heavier models.
 
 Both take ``(categorical, numerical)`` batches from :class:`~flashtrain.tasks.tabular.data.TabularDataset` and
 return features of width ``num_features``; sizes default to values chosen from the data's shape.
@@ -12,7 +18,7 @@ that would push the prediction somewhere arbitrary.
 from __future__ import annotations
 
 import math
-from typing import Any, cast
+from typing import Any
 
 import torch
 from torch import nn
@@ -23,6 +29,27 @@ from flashtrain.tasks.tabular.preprocessing import UNKNOWN, TabularPreprocessing
 def embedding_size(cardinality: int) -> int:
     """Embedding width for a category with ``cardinality`` values (fast.ai's rule of thumb, capped at 32)."""
     return int(min(32, max(2, round(1.6 * cardinality**0.56))))
+
+
+def category_embeddings(cardinalities: list[int], sizes: list[int] | None) -> nn.ModuleList:
+    """One embedding per categorical column (width ``sizes[i]``, default :func:`embedding_size`), unknown row 0."""
+    widths = sizes if sizes is not None else [embedding_size(n) for n in cardinalities]
+    embeddings = nn.ModuleList(nn.Embedding(n, width) for n, width in zip(cardinalities, widths))
+    with torch.no_grad():
+        for embedding in embeddings:
+            embedding.weight[UNKNOWN].zero_()  # see the note at the top of the module
+    return embeddings
+
+
+def embed(embeddings: nn.ModuleList, inputs: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+    """The embedded categories concatenated with the numerical inputs: one flat vector per row."""
+    categorical, numerical = inputs
+    parts = [embedding(categorical[:, i]) for i, embedding in enumerate(embeddings)]
+    return torch.cat([*parts, numerical], dim=1)
+
+
+def _flat_width(embeddings: nn.ModuleList, num_numerical: int) -> int:
+    return sum(embedding.embedding_dim for embedding in embeddings) + num_numerical
 
 
 class TabularMLP(nn.Module):
@@ -36,13 +63,11 @@ class TabularMLP(nn.Module):
         hidden_size: int | None = None,
         num_layers: int = 2,
         dropout: float = 0.1,
+        embedding_sizes: list[int] | None = None,
     ) -> None:
         super().__init__()
-        self.embeddings = nn.ModuleList(nn.Embedding(n, embedding_size(n)) for n in cardinalities)
-        with torch.no_grad():
-            for embedding in self.embeddings:
-                cast(nn.Embedding, embedding).weight[UNKNOWN].zero_()  # see the note at the top of the module
-        width = sum(embedding_size(n) for n in cardinalities) + num_numerical
+        self.embeddings = category_embeddings(cardinalities, embedding_sizes)
+        width = _flat_width(self.embeddings, num_numerical)
         hidden = hidden_size or min(512, max(64, 4 * width))
         layers: list[nn.Module] = []
         for index in range(num_layers):
@@ -51,9 +76,103 @@ class TabularMLP(nn.Module):
         self.num_features = hidden if num_layers else width
 
     def forward(self, inputs: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
-        categorical, numerical = inputs
-        parts = [embedding(categorical[:, i]) for i, embedding in enumerate(self.embeddings)]
-        return self.layers(torch.cat([*parts, numerical], dim=1))
+        return self.layers(embed(self.embeddings, inputs))
+
+
+class TabularResNet(nn.Module):
+    """Gorishniy et al.'s tabular ResNet: a linear layer to ``d``, then ``num_blocks`` residual blocks
+    ``x + Dropout(Linear(Dropout(ReLU(Linear(BatchNorm(x))))))`` with a ``2d`` hidden width, then BatchNorm + ReLU."""
+
+    def __init__(
+        self,
+        cardinalities: list[int],
+        num_numerical: int,
+        d: int = 192,
+        num_blocks: int = 2,
+        hidden_factor: float = 2.0,
+        dropout: float = 0.15,
+        residual_dropout: float = 0.0,
+        embedding_sizes: list[int] | None = None,
+    ) -> None:
+        super().__init__()
+        self.embeddings = category_embeddings(cardinalities, embedding_sizes)
+        self.first = nn.Linear(_flat_width(self.embeddings, num_numerical), d)
+        hidden = int(d * hidden_factor)
+        self.blocks = nn.ModuleList(
+            nn.Sequential(
+                nn.BatchNorm1d(d),
+                nn.Linear(d, hidden),
+                nn.ReLU(),
+                nn.Dropout(dropout),
+                nn.Linear(hidden, d),
+                nn.Dropout(residual_dropout),
+            )
+            for _ in range(num_blocks)
+        )
+        self.last = nn.Sequential(nn.BatchNorm1d(d), nn.ReLU())
+        self.num_features = d
+
+    def forward(self, inputs: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        x = self.first(embed(self.embeddings, inputs))
+        for block in self.blocks:
+            x = x + block(x)
+        return self.last(x)
+
+
+class TabNet(nn.Module):
+    """TabNet's encoder (``pytorch_tabnet.tab_network.TabNetEncoder``) over the embedded categories and the
+    numerical inputs; the features are the sum of the decision steps' outputs (width ``n_d``).
+
+    ``auxiliary_loss`` after each forward is TabNet's sparsity regulariser (``lambda_sparse`` x the attention
+    masks' entropy), which the task adds to its loss as pytorch-tabnet's own training does.
+    """
+
+    def __init__(
+        self,
+        cardinalities: list[int],
+        num_numerical: int,
+        n_d: int = 16,
+        n_a: int = 16,
+        n_steps: int = 3,
+        gamma: float = 1.3,
+        n_independent: int = 2,
+        n_shared: int = 2,
+        virtual_batch_size: int = 128,
+        momentum: float = 0.02,
+        mask_type: str = "sparsemax",
+        lambda_sparse: float = 1e-3,
+        embedding_sizes: list[int] | None = None,
+    ) -> None:
+        super().__init__()
+        from flashtrain.tasks.optional import require
+
+        TabNetEncoder = require("pytorch_tabnet.tab_network", "tabular", "backbone='tabnet'").TabNetEncoder  # noqa: N806
+        self.embeddings = category_embeddings(cardinalities, embedding_sizes)
+        width = max(1, _flat_width(self.embeddings, num_numerical))
+        self.encoder = TabNetEncoder(
+            input_dim=width,
+            output_dim=n_d,
+            n_d=n_d,
+            n_a=n_a,
+            n_steps=n_steps,
+            gamma=gamma,
+            n_independent=n_independent,
+            n_shared=n_shared,
+            virtual_batch_size=virtual_batch_size,
+            momentum=momentum,
+            mask_type=mask_type,
+        )
+        # pytorch-tabnet keeps this matrix as a plain tensor attribute; as a buffer it follows .to(device).
+        self.register_buffer("group_matrix", torch.eye(width), persistent=False)
+        self.lambda_sparse = lambda_sparse
+        self.auxiliary_loss: torch.Tensor | None = None
+        self.num_features = n_d
+
+    def forward(self, inputs: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        self.encoder.group_attention_matrix = self.group_matrix
+        steps, mask_loss = self.encoder(embed(self.embeddings, inputs))
+        self.auxiliary_loss = -self.lambda_sparse * mask_loss  # mask_loss is minus the entropy
+        return torch.stack(steps, dim=0).sum(dim=0)
 
 
 class FTTransformer(nn.Module):
@@ -107,18 +226,53 @@ class FTTransformer(nn.Module):
         return torch.relu(self.norm(encoded[:, 0]))
 
 
-BACKBONES: dict[str, type[nn.Module]] = {"mlp": TabularMLP, "ft_transformer": FTTransformer}
+BACKBONES: dict[str, type[nn.Module]] = {
+    "mlp": TabularMLP,
+    "resnet": TabularResNet,
+    "ft_transformer": FTTransformer,
+    "tabnet": TabNet,
+}
 
 
 def available_tabular_backbones() -> list[str]:
     return sorted(BACKBONES)
 
 
-def build_tabular_backbone(name: str, preprocessing: TabularPreprocessing, options: dict[str, Any] | None) -> Any:
+def resolve_embedding_sizes(sizes: Any, preprocessing: TabularPreprocessing) -> list[int] | None:
+    """``{column: width}`` (others keep the default) or one width per categorical column -> a list of widths."""
+    if sizes is None:
+        return None
+    fields = list(preprocessing.categorical_fields)
+    cardinalities = preprocessing.cardinalities
+    if isinstance(sizes, dict):
+        unknown = sorted(set(sizes) - set(fields))
+        if unknown:
+            raise ValueError(f"embedding_sizes names {unknown}, which are not categorical_fields {fields}.")
+        widths = [sizes.get(field, embedding_size(n)) for field, n in zip(fields, cardinalities)]
+    elif isinstance(sizes, (list, tuple)):
+        if len(sizes) != len(fields):
+            raise ValueError(f"embedding_sizes has {len(sizes)} widths for {len(fields)} categorical_fields {fields}.")
+        widths = list(sizes)
+    else:
+        raise TypeError(f"embedding_sizes must be a dict column -> width or a list of widths, got {sizes!r}.")
+    if not all(isinstance(w, int) and w > 0 for w in widths):
+        raise ValueError(f"embedding_sizes must be positive ints, got {widths}.")
+    return widths
+
+
+def build_tabular_backbone(
+    name: str, preprocessing: TabularPreprocessing, options: dict[str, Any] | None, embedding_sizes: Any = None
+) -> Any:
     if name not in BACKBONES:
         raise ValueError(f"Unknown tabular backbone {name!r}. Allowed: {', '.join(available_tabular_backbones())}.")
     backbone = BACKBONES[name]
+    options = dict(options or {})
+    widths = resolve_embedding_sizes(embedding_sizes, preprocessing)
+    if widths is not None:
+        if name == "ft_transformer":
+            raise ValueError("embedding_sizes does not apply to ft_transformer (every column is a d_token vector).")
+        options["embedding_sizes"] = widths
     try:
-        return backbone(preprocessing.cardinalities, preprocessing.num_numerical_inputs, **(options or {}))
+        return backbone(preprocessing.cardinalities, preprocessing.num_numerical_inputs, **options)
     except TypeError as error:
         raise TypeError(f"backbone_kwargs for {name!r}: {error}") from None

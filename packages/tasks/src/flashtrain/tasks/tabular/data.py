@@ -69,6 +69,11 @@ class TabularData(TaskDataModule):
         self.preprocessing = preprocessing
 
     @property
+    def data_parameters(self) -> dict[str, Any]:
+        """Flash's name for :attr:`parameters`."""
+        return self.parameters
+
+    @property
     def parameters(self) -> dict[str, Any]:
         """The fitted preprocessing as plain data: pass it to ``from_*(parameters=...)`` to prepare new data the
         same way, or to ``TabularClassifier`` / ``TabularRegressor`` (``from_data`` does that)."""
@@ -93,11 +98,19 @@ class TabularData(TaskDataModule):
         batch_size: int = 64,
         num_workers: int = 0,
         seed: int = 0,
+        sampler: Any = None,
+        pin_memory: bool = False,
+        target_field: Fields = None,
     ) -> TabularData:
         """pandas DataFrames per stage. Preprocessing is fitted on ``train_data_frame``, or taken from
         ``parameters`` (``datamodule.parameters``, or a trained model's ``hparams["parameters"]``) to prepare new
         data exactly as the training data was. ``val_split`` holds out a fraction of the training rows
-        (stratified by class for classification)."""
+        (stratified by class for classification). ``target_field`` is accepted for ``target_fields`` (Flash's
+        tabular data used both spellings); ``sampler`` and ``pin_memory`` go to the training DataLoader."""
+        if target_field is not None:
+            if target_fields is not None:
+                raise ValueError("Pass target_fields or target_field (the same thing), not both.")
+            target_fields = target_field
         frames = {"train": train_data_frame, "val": val_data_frame, "test": test_data_frame}
         frames["predict"] = predict_data_frame
         for stage, frame in frames.items():
@@ -123,7 +136,15 @@ class TabularData(TaskDataModule):
                 raise ValueError("Pass either val_split or validation data, not both.")
             train_rows, val_rows = stratified_split(train.targets, val_split, seed)
             datasets["train"], datasets["val"] = train.subset(train_rows), train.subset(val_rows)
-        return cls(datasets, preprocessing, batch_size=batch_size, num_workers=num_workers, seed=seed)
+        return cls(
+            datasets,
+            preprocessing,
+            batch_size=batch_size,
+            num_workers=num_workers,
+            seed=seed,
+            sampler=sampler,
+            pin_memory=pin_memory,
+        )
 
     @classmethod
     def _preprocessing(

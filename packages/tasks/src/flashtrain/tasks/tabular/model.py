@@ -3,11 +3,12 @@ preprocessing kept in the hyper-parameters so that a checkpoint alone can prepar
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
 import torch
 
-from flashtrain.tasks.tabular.backbones import build_tabular_backbone
+from flashtrain.tasks.heads import available_heads, build_head, check_head_output
+from flashtrain.tasks.tabular.backbones import available_tabular_backbones, build_tabular_backbone
 from flashtrain.tasks.tabular.preprocessing import TabularPreprocessing
 from flashtrain.tasks.task import ClassificationTask, RegressionTask, check_weight_averaging
 
@@ -29,11 +30,31 @@ class _TabularParts:
     backbone: torch.nn.Module
     head: torch.nn.Module
 
-    def _build_parts(self, preprocessing: TabularPreprocessing, backbone: str, options: dict[str, Any] | None) -> None:
+    def _build_parts(
+        self,
+        preprocessing: TabularPreprocessing,
+        backbone: str,
+        options: dict[str, Any] | None,
+        embedding_sizes: Any,
+        head: Any,
+    ) -> None:
         self.preprocessing = preprocessing
-        self.backbone = build_tabular_backbone(backbone, preprocessing, options)
-        width = cast(int, self.backbone.num_features)  # every tabular backbone reports it
-        self.head = torch.nn.Linear(width, preprocessing.num_outputs)
+        self.backbone = build_tabular_backbone(backbone, preprocessing, options, embedding_sizes)
+        self.head = build_head(head, self.backbone.num_features, preprocessing.num_outputs)
+        check_head_output(self.head, self.backbone.num_features, preprocessing.num_outputs)
+
+    @classmethod
+    def available_backbones(cls, filter: str | None = None) -> list[str]:
+        return [name for name in available_tabular_backbones() if not filter or filter.lower() in name]
+
+    @classmethod
+    def available_heads(cls) -> list[str]:
+        return available_heads()
+
+    @property
+    def data_parameters(self) -> dict[str, Any]:
+        """The fitted preprocessing this model was built for (Flash's name; ``hparams["parameters"]``)."""
+        return self.preprocessing.state_dict()
 
     @classmethod
     def from_data(cls, datamodule: Any, **kwargs: Any) -> Any:
@@ -46,12 +67,15 @@ class TabularClassifier(_TabularParts, ClassificationTask):
 
     Args:
         parameters: The fitted preprocessing, ``datamodule.parameters`` (``from_data`` passes it for you).
-        backbone: ``"mlp"`` (default) or ``"ft_transformer"``.
+        backbone: ``"mlp"`` (default), ``"resnet"``, ``"ft_transformer"`` or ``"tabnet"``.
         backbone_kwargs: Sizes for the backbone, e.g. ``{"hidden_size": 256, "num_layers": 3, "dropout": 0.2}``
             for the MLP or ``{"d_token": 96, "num_layers": 2, "num_heads": 8}`` for the FT-Transformer.
         optimizer: "adamw" (default), "adam", "sgd", "rmsprop", an optimizer class, or a function (params, lr).
         lr_scheduler: None, "cosine", "step", "linear_warmup", or a function (optimizer) -> scheduler.
         learning_rate: Learning rate (default 1e-3).
+        embedding_sizes: Category embedding widths: ``{column: width}`` or one per categorical column.
+        head: "linear" (default), "mlp", a function ``(num_features, num_outputs) -> nn.Module``, or a module.
+        loss_fn, metrics, class_weights, label_smoothing: See :class:`~flashtrain.tasks.task.ClassificationTask`.
         weight_averaging: None, ``"ema"`` / ``"ema:DECAY"``, ``"swa"`` / ``"swa:SWA_LR"``, or a ``WeightAveraging``
             callback: validate, checkpoint and finish on averaged weights (see
             ``flashtrain.core.callbacks.weight_averaging``).
@@ -67,12 +91,21 @@ class TabularClassifier(_TabularParts, ClassificationTask):
         optimizer: Any = "adamw",
         lr_scheduler: Any = None,
         learning_rate: float = 1e-3,
+        embedding_sizes: Any = None,
+        head: Any = "linear",
+        loss_fn: Any = None,
+        metrics: Any = None,
+        class_weights: Any = None,
+        label_smoothing: float = 0.0,
         weight_averaging: Any = None,
     ) -> None:
         preprocessing = _fitted(parameters, "classification", "TabularClassifier", "TabularRegressor")
-        super().__init__(list(preprocessing.labels or []), False, optimizer, lr_scheduler, learning_rate)
+        labels = list(preprocessing.labels or [])
+        super().__init__(
+            labels, False, optimizer, lr_scheduler, learning_rate, loss_fn, metrics, class_weights, label_smoothing
+        )
+        self._build_parts(preprocessing, backbone, backbone_kwargs, embedding_sizes, head)
         self.weight_averaging = check_weight_averaging(weight_averaging)
-        self._build_parts(preprocessing, backbone, backbone_kwargs)
         self.save_hyperparameters()
 
 
@@ -92,6 +125,10 @@ class TabularRegressor(_TabularParts, RegressionTask):
         optimizer: Any = "adamw",
         lr_scheduler: Any = None,
         learning_rate: float = 1e-3,
+        embedding_sizes: Any = None,
+        head: Any = "linear",
+        loss_fn: Any = None,
+        metrics: Any = None,
         weight_averaging: Any = None,
     ) -> None:
         preprocessing = _fitted(parameters, "regression", "TabularRegressor", "TabularClassifier")
@@ -103,7 +140,9 @@ class TabularRegressor(_TabularParts, RegressionTask):
             optimizer,
             lr_scheduler,
             learning_rate,
+            loss_fn,
+            metrics,
         )
+        self._build_parts(preprocessing, backbone, backbone_kwargs, embedding_sizes, head)
         self.weight_averaging = check_weight_averaging(weight_averaging)
-        self._build_parts(preprocessing, backbone, backbone_kwargs)
         self.save_hyperparameters()

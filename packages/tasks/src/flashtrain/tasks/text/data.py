@@ -206,7 +206,7 @@ class TextClassificationData(TaskDataModule):
 
     def train_sampler(self, dataset: Dataset) -> Any:
         if not self.group_by_length or not isinstance(dataset, TextDataset) or dataset.tokenized is None:
-            return None
+            return super().train_sampler(dataset)
         return LengthGroupedSampler(dataset.lengths(), self.batch_size)
 
     def state_dict(self) -> dict[str, Any]:
@@ -229,13 +229,19 @@ class TextClassificationData(TaskDataModule):
         num_workers: int = 0,
         seed: int = 0,
         group_by_length: bool = False,
+        sampler: Any = None,
+        pin_memory: bool = False,
     ) -> TextClassificationData:
         """Texts and targets as Python lists (targets: a label each, a list of labels each, or multi-hot rows).
-        ``group_by_length``: training batches of texts of similar length (less padding; still shuffled)."""
+        ``group_by_length``: training batches of texts of similar length (less padding; still shuffled).
+        ``sampler``: a training Sampler, or a function (train dataset) -> Sampler; ``pin_memory`` for CUDA."""
         texts = {"train": train_data, "val": val_data, "test": test_data, "predict": predict_data}
         targets = {"train": train_targets, "val": val_targets, "test": test_targets}
         where = {stage: f"{stage}_data" for stage in STAGES}
-        return cls._build(texts, targets, where, labels, val_split, batch_size, num_workers, seed, group_by_length)
+        loader = {"sampler": sampler, "pin_memory": pin_memory}
+        return cls._build(
+            texts, targets, where, labels, val_split, batch_size, num_workers, seed, group_by_length, loader
+        )
 
     @classmethod
     def _build(
@@ -249,6 +255,7 @@ class TextClassificationData(TaskDataModule):
         num_workers: int,
         seed: int,
         group_by_length: bool = False,
+        loader: dict[str, Any] | None = None,
     ) -> TextClassificationData:
         import datasets as hf
 
@@ -282,7 +289,9 @@ class TextClassificationData(TaskDataModule):
             if built["val"] is not None:
                 raise ValueError("Pass either val_split or validation data, not both.")
             built["train"], built["val"] = cls.split(train, val_split, seed)
-        return cls(built, targets, group_by_length, batch_size=batch_size, num_workers=num_workers, seed=seed)
+        return cls(
+            built, targets, group_by_length, batch_size=batch_size, num_workers=num_workers, seed=seed, **(loader or {})
+        )
 
     @staticmethod
     def split(train: TextDataset, fraction: float, seed: int) -> tuple[TextDataset, TextDataset]:
@@ -334,12 +343,14 @@ class TextClassificationData(TaskDataModule):
     ) -> TextClassificationData:
         options = {"labels": None, "val_split": None, "batch_size": 32, "num_workers": 0, "seed": 0}
         options["group_by_length"] = False
-        unknown = sorted(set(kwargs) - set(options))
+        loader = {"sampler": None, "pin_memory": False}
+        unknown = sorted(set(kwargs) - set(options) - set(loader))
         if unknown:
-            raise TypeError(f"unexpected argument(s) {unknown}; allowed: {', '.join(options)}.")
-        options.update(kwargs)
+            raise TypeError(f"unexpected argument(s) {unknown}; allowed: {', '.join([*options, *loader])}.")
+        for key, value in kwargs.items():
+            (loader if key in loader else options)[key] = value
         where = {stage: where.get(stage, f"{stage}_data") for stage in STAGES}
-        return cls._build(texts, targets, where, *options.values())
+        return cls._build(texts, targets, where, *options.values(), loader)
 
     @classmethod
     def from_csv(

@@ -7,6 +7,7 @@ from typing import Any, cast
 
 import torch
 
+from flashtrain.tasks.heads import available_heads, build_head, check_head_output
 from flashtrain.tasks.task import ClassificationTask, check_weight_averaging
 from flashtrain.tasks.text.backbones import (
     build_encoder,
@@ -38,6 +39,8 @@ class TextClassifier(ClassificationTask):
         learning_rate: Learning rate of the head (default 1e-3).
         backbone_learning_rate: Learning rate of the encoder when it trains (default 5e-5: pretrained encoders
             forget what they know at the head's rate).
+        head: "linear" (default), "mlp", a function ``(num_features, num_classes) -> nn.Module``, or a module.
+        loss_fn, metrics, class_weights, label_smoothing: See :class:`~flashtrain.tasks.task.ClassificationTask`.
         weight_averaging: None, ``"ema"`` / ``"ema:DECAY"``, ``"swa"`` / ``"swa:SWA_LR"``, or a ``WeightAveraging``
             callback: validate, checkpoint and finish on averaged weights (see
             ``flashtrain.core.callbacks.weight_averaging``).
@@ -61,6 +64,11 @@ class TextClassifier(ClassificationTask):
         learning_rate: float = 1e-3,
         backbone_learning_rate: float = 5e-5,
         backbone_config: dict[str, Any] | None = None,
+        head: Any = "linear",
+        loss_fn: Any = None,
+        metrics: Any = None,
+        class_weights: Any = None,
+        label_smoothing: float = 0.0,
         weight_averaging: Any = None,
         tokenizer: str | None = None,
     ) -> None:
@@ -69,25 +77,54 @@ class TextClassifier(ClassificationTask):
         if not isinstance(max_length, int) or max_length < 1:
             raise ValueError(f"max_length must be a positive int (tokens), got {max_length!r}.")
         labels = list(labels) if labels is not None else list(range(num_classes or 0))
-        super().__init__(labels, multi_label, optimizer, lr_scheduler, learning_rate)
-        self.weight_averaging = check_weight_averaging(weight_averaging)
+        super().__init__(
+            labels,
+            multi_label,
+            optimizer,
+            lr_scheduler,
+            learning_rate,
+            loss_fn,
+            metrics,
+            class_weights,
+            label_smoothing,
+        )
         if os.path.isdir(backbone):
             backbone = os.path.abspath(backbone)  # "./my-model" must still be found from another working folder
         config = _config_from_dict(backbone_config) if backbone_config else load_config(backbone)
         self.tokenizer = load_tokenizer(tokenizer or backbone)
         self._tokenizer_files: dict[str, torch.Tensor] | None = None
         self.backbone = build_encoder(backbone, pooling, pretrained, config)
-        self.head = torch.nn.Linear(self.backbone.num_features, len(labels))
+        self.head = build_head(head, self.backbone.num_features, len(labels))
+        check_head_output(self.head, self.backbone.num_features, len(labels))
         self.max_length = max_length
+        self.weight_averaging = check_weight_averaging(weight_averaging)
         self.backbone_learning_rate = backbone_learning_rate
-        self.save_hyperparameters(ignore=["num_classes", "backbone_config", "tokenizer"])
+        self.save_hyperparameters(ignore=["num_classes", "backbone_config", "tokenizer", "head", "loss_fn", "metrics"])
         self.hparams["backbone"] = backbone
+        for name, value in (("head", head), ("loss_fn", loss_fn), ("metrics", metrics)):
+            if (
+                value is None
+                or isinstance(value, str)
+                or (isinstance(value, list) and all(isinstance(v, str) for v in value))
+            ):
+                self.hparams[name] = value
         self.hparams["labels"] = labels
         self.hparams["pooling"] = self.backbone.pooling  # what "auto" resolved to, so a checkpoint reads the same
         self.hparams["backbone_config"] = config.to_dict()  # rebuilds the architecture with no download
 
+    @classmethod
+    def available_heads(cls) -> list[str]:
+        return available_heads()
+
+    def as_embedder(self, layer: str | None = None) -> Any:
+        """A :class:`~flashtrain.tasks.embedding.TextEmbedder` sharing this model's encoder and tokenizer."""
+        from flashtrain.tasks.embedding import TextEmbedder
+
+        return TextEmbedder.from_module(self.backbone, self.tokenizer, self.max_length, layer)
+
     def setup(self, stage: str) -> None:
         """Tokenize the data module's texts with this model's tokenizer (once; cached on disk)."""
+        super().setup(stage)
         datamodule = self.trainer.datamodule if self._trainer is not None else None
         if datamodule is not None and hasattr(datamodule, "use_tokenizer"):
             datamodule.use_tokenizer(self.tokenizer, self.max_length)

@@ -1,0 +1,65 @@
+"""Tabular backbones TabNet (pytorch-tabnet's encoder) and ResNet, embedding sizes, and Flash's spellings."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from flashtrain.core import Trainer, seed_everything
+from flashtrain.tasks import TabularClassificationData, TabularClassifier, TabularRegressionData, TabularRegressor
+from flashtrain.tasks.tabular import SAMPLE_TABLE
+from tests.tasks.tabular.test_model import PENGUIN_FIELDS
+
+
+def quiet(**kwargs):
+    return Trainer(
+        logger=False, enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False, **kwargs
+    )
+
+
+@pytest.mark.parametrize("backbone", ["tabnet", "resnet"])
+def test_new_backbones_learn_the_penguin_species(backbone):
+    seed_everything(0)
+    dm = TabularClassificationData.from_csv(*PENGUIN_FIELDS, train_file=SAMPLE_TABLE, val_split=0.2, batch_size=32)
+    model = TabularClassifier.from_data(dm, backbone=backbone, lr_scheduler="onecycle", learning_rate=1e-2)
+    trainer = quiet(max_epochs=12)
+    trainer.fit(model, datamodule=dm)
+    assert trainer.callback_metrics["val_acc"].item() >= 0.9  # 3 classes: chance is ~0.44
+    if backbone == "tabnet":
+        assert model.backbone.auxiliary_loss is not None and model.backbone.auxiliary_loss.item() > 0  # sparsity term
+
+
+def test_embedding_sizes_target_field_alias_and_data_parameters():
+    dm = TabularClassificationData.from_csv(
+        PENGUIN_FIELDS[0], PENGUIN_FIELDS[1], target_field="species", train_file=SAMPLE_TABLE, batch_size=32
+    )
+    assert dm.data_parameters == dm.parameters and dm.labels == ["Adelie", "Chinstrap", "Gentoo"]
+    model = TabularClassifier.from_data(dm, embedding_sizes={"island": 7})
+    assert [e.embedding_dim for e in model.backbone.embeddings][0] == 7
+    assert model.data_parameters == dm.parameters
+    assert (
+        TabularClassifier.from_data(dm, backbone="resnet", embedding_sizes=[3, 4]).backbone.embeddings[1].embedding_dim
+        == 4
+    )
+    with pytest.raises(ValueError, match=r"embedding_sizes names \['colour'\], which are not categorical_fields"):
+        TabularClassifier.from_data(dm, embedding_sizes={"colour": 3})
+    with pytest.raises(ValueError, match="embedding_sizes does not apply to ft_transformer"):
+        TabularClassifier.from_data(dm, backbone="ft_transformer", embedding_sizes=[3, 4])
+    with pytest.raises(ValueError, match="Pass target_fields or target_field"):
+        TabularClassificationData.from_csv(
+            PENGUIN_FIELDS[0], PENGUIN_FIELDS[1], "species", target_field="species", train_file=SAMPLE_TABLE
+        )
+    assert TabularClassifier.available_backbones() == ["ft_transformer", "mlp", "resnet", "tabnet"]
+
+
+def test_regressor_on_tabnet_with_extra_metrics():
+    seed_everything(0)
+    table = pd.read_csv(SAMPLE_TABLE).dropna(subset=["body_mass_g"])
+    dm = TabularRegressionData.from_data_frame(
+        ["species", "sex"], ["flipper_length_mm"], "body_mass_g", train_data_frame=table, val_split=0.2, batch_size=32
+    )
+    model = TabularRegressor.from_data(dm, backbone="tabnet", metrics=["mae", "r2"], loss_fn="huber")
+    trainer = quiet(max_epochs=2)
+    trainer.fit(model, datamodule=dm)
+    assert {"val_rmse", "val_mae", "val_r2"} <= set(trainer.callback_metrics)
+    assert trainer.callback_metrics["val_mae"].item() <= trainer.callback_metrics["val_rmse"].item()
