@@ -450,8 +450,9 @@ class Trainer:
         try:
             with signals, anomaly:
                 self.strategy.setup_environment()
-                self._agree_on_logger_version()
+                # The checkpoint first: a resumed run takes its log version before any rank claims a new folder.
                 checkpoint = self.checkpoint_connector.read(ckpt_path, fn)
+                self._agree_on_logger_version()
                 self._prepare_and_setup(fn)
                 self.strategy.setup_module(model, training=fitting)
                 if fitting:
