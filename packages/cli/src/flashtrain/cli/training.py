@@ -37,10 +37,11 @@ def check_choices(args: argparse.Namespace) -> None:
     """``--optimizer``, ``--precision`` and ``--accelerator``/``--gpus``, checked by the code that uses them."""
     from flashtrain.core.accelerators import resolve_accelerator
     from flashtrain.core.precision import canonical_precision
-    from flashtrain.tasks.task import OPTIMIZERS
+    from flashtrain.tasks.optimization import available_optimizers
 
-    if args.optimizer not in OPTIMIZERS:
-        raise UserError(f"--optimizer {args.optimizer!r} is not known; use one of {', '.join(sorted(OPTIMIZERS))}")
+    optimizers = available_optimizers()
+    if str(args.optimizer).lower() not in optimizers:
+        raise UserError(f"--optimizer {args.optimizer!r} is not known; use one of {', '.join(optimizers)}")
     try:
         canonical_precision(args.precision)
     except ValueError:
