@@ -108,15 +108,20 @@ class _Graph:
 
 def _image_graph(predictor: Predictor) -> _Graph:
     config = predictor.model.image_config
-    size = int(config.image_size)
+    if config.steps is not None or config.custom is not None:
+        raise ValueError(
+            "This image model was evaluated with custom preprocessing steps, which an export cannot describe as "
+            "resize + normalise. Export a model trained with the default evaluation transform."
+        )
+    height, width = config.size
     generator = torch.Generator().manual_seed(0)
-    example, check = (torch.rand(n, 3, size, size, generator=generator) for n in (2, 3))
+    example, check = (torch.rand(n, 3, height, width, generator=generator) for n in (2, 3))
     preprocessing = {
-        "image_size": size,
+        "image_size": config.image_size if isinstance(config.image_size, int) else [height, width],
         "mean": list(config.mean),
         "std": list(config.std),
-        "steps": "RGB, resize to image_size x image_size (bilinear, antialias), scale to [0, 1] "
-        "(float32, N x 3 x S x S); the mean/std normalisation is inside the model",
+        "steps": "RGB, resize to image_size (an int: square; else [height, width]; bilinear, antialias), scale to [0, 1] "
+        "(float32, N x 3 x H x W); the mean/std normalisation is inside the model",
     }
     module = _ImageGraph(predictor.model, list(config.mean), list(config.std))
 

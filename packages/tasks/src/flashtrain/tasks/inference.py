@@ -90,9 +90,9 @@ class ImagePredictor(Predictor):
 
     def __init__(self, model: Any) -> None:
         super().__init__(model)
-        from flashtrain.tasks.image.transforms import build_transform
+        from flashtrain.tasks.image.transforms import build_eval_transform
 
-        self.transform = build_transform(model.image_config)
+        self.transform = build_eval_transform(model.image_config)
 
     def prepare(self, inputs: Sequence[Any]) -> list[Any]:
         import numpy as np
