@@ -120,8 +120,8 @@ def _image_graph(predictor: Predictor) -> _Graph:
         "image_size": config.image_size if isinstance(config.image_size, int) else [height, width],
         "mean": list(config.mean),
         "std": list(config.std),
-        "steps": "RGB, resize to image_size (an int: square; else [height, width]; bilinear, antialias), scale to [0, 1] "
-        "(float32, N x 3 x H x W); the mean/std normalisation is inside the model",
+        "steps": "RGB, resize to image_size (an int: square; else [height, width]; bilinear, antialias), "
+        "scale to [0, 1] (float32, N x 3 x H x W); the mean/std normalisation is inside the model",
     }
     module = _ImageGraph(predictor.model, list(config.mean), list(config.std))
 
