@@ -148,7 +148,7 @@ class Module(torch.nn.Module):
             warnings.warn(f"self.log({name!r}) was called outside a Trainer run and is ignored.", stacklevel=2)
             return
         # Positional on purpose: this runs every step and keyword passing is measurably slower.
-        trainer.metrics_store.log(
+        trainer.metrics_store.results.log(
             trainer.hooks.current_hook,
             name,
             value,
@@ -159,6 +159,7 @@ class Module(torch.nn.Module):
             reduce_fx,
             sync_dist,
             batch_size,
+            trainer.strategy.reduce,
         )
 
     def log_dict(self, dictionary: Mapping[str, Any], **kwargs: Any) -> None:

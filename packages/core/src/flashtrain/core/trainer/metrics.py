@@ -36,34 +36,6 @@ class MetricsStore:
         self.evaluation_metric_names = set()
 
     # -- recording ------------------------------------------------------------------------------------------
-    def log(
-        self,
-        hook: str | None,
-        name: str,
-        value: Any,
-        prog_bar: bool,
-        logger: bool,
-        on_step: bool | None,
-        on_epoch: bool | None,
-        reduce_fx: Any,
-        sync_dist: bool,
-        batch_size: int | None,
-    ) -> None:
-        """One ``self.log`` call made from ``hook`` (positional on purpose: it runs every step)."""
-        self.results.log(
-            hook,
-            name,
-            value,
-            prog_bar,
-            logger,
-            on_step,
-            on_epoch,
-            reduce_fx,
-            sync_dist,
-            batch_size,
-            self.strategy.reduce,
-        )
-
     @contextlib.contextmanager
     def recording_into(self, results: ResultCollection) -> Iterator[None]:
         """``self.log`` calls inside go to ``results`` (an evaluation's), then back to where they went before."""
