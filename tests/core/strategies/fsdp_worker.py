@@ -152,6 +152,8 @@ def main() -> None:
     )
     model = Regression(build_in_configure_model=args.configure_model)
     trainer.fit(model, train, val, ckpt_path=args.ckpt or ("last" if args.resume else None))
+    # Read before validate: each entry point starts with empty metrics, as in Lightning.
+    fit_metrics = {name: float(value) for name, value in trainer.callback_metrics.items()}
     uneven_error = ""
     if args.validate_uneven:  # 21 samples: 11 for rank 0 (2 batches of 10), 10 for rank 1 (1 batch)
         x = torch.randn(21, 8)
@@ -166,7 +168,7 @@ def main() -> None:
         torch.save(
             {
                 "weights": weights,
-                "metrics": {name: float(value) for name, value in trainer.callback_metrics.items()},
+                "metrics": fit_metrics,
                 "world_size": trainer.world_size,
                 "global_step": trainer.global_step,
                 "parameter_type": type(parameter).__name__,
