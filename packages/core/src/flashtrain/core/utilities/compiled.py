@@ -30,8 +30,9 @@ def unwrap_compiled(model: Any, module_type: type) -> Any:
     return inner
 
 
-def strip_compile_prefix(state_dict: dict[str, Any]) -> dict[str, Any]:
-    """A state dict saved from a compiled module (``_orig_mod.`` key prefixes) as the plain module's."""
-    if not any(key.startswith(_PREFIX) for key in state_dict):
+def strip_compile_prefix(state_dict: Any) -> Any:
+    """A state dict saved from a compiled module (``_orig_mod.`` key prefixes) as the plain module's; anything that
+    is not a dict (a sharded strategy's marker for weights it loads itself) is returned as it is."""
+    if not isinstance(state_dict, dict) or not any(key.startswith(_PREFIX) for key in state_dict):
         return state_dict
     return {key.removeprefix(_PREFIX): value for key, value in state_dict.items()}
