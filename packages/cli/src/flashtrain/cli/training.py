@@ -134,7 +134,12 @@ def train(task: str, model: Any, data: Any, args: argparse.Namespace, strategy: 
         logger=build_logger(args.logger, task, args.output_dir),
         log_every_n_steps=log_every_n_steps(len(data.datasets["train"]), args.batch_size, args.max_epochs),
     )
-    say = print if trainer.is_global_zero else _silent
+
+    def say(*parts: Any) -> None:
+        # Asked at each call: under DDP a process knows its rank only once fit has started the ranks.
+        if trainer.is_global_zero:
+            print(*parts)
+
     finder = find_learning_rate(trainer, model, data, args, say) if args.auto_lr is not None else None
     trainer.finetune(model, datamodule=data, strategy=strategy, ckpt_path=getattr(args, "resume_checkpoint", None))
     if finder is not None and trainer.is_global_zero:
@@ -205,7 +210,3 @@ def write_lr_find(finder: Any, folder: str, say: Any) -> None:
     figure = finder.plot(suggest=True)
     figure.savefig(os.path.join(folder, "lr_find.png"))
     say(f"learning-rate finder plot: {os.path.join(folder, 'lr_find.png')}")
-
-
-def _silent(*args: Any) -> None:
-    """Ranks other than 0 print nothing (their summary would repeat rank 0's)."""
