@@ -1,31 +1,68 @@
-"""flash-train, run for real in a subprocess on tiny data: training, predict, backbones, config, and bad input."""
+"""flash-train run for real (in this process, through its main) on tiny data: training, predict, backbones,
+config, and bad input."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import subprocess
 import sys
+import warnings
 
 import pytest
 import yaml
 
+from flashtrain.cli.main import main
 from tests.tasks.image.test_data import write_images
 
 TINY = ["--backbone", "test_resnet", "--no-pretrained", "--max-epochs", "1", "--image-size", "16", "--batch-size", "8"]
 
 
-def flash_train(*args, cwd):
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    env.pop("FLASHTRAIN_DEBUG", None)
-    return subprocess.run(
-        [sys.executable, "-m", "flashtrain.cli", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env=env,
-        timeout=300,
-    )
+def flash_train(*args, cwd, isolated=False):
+    """``flash-train *args`` run in ``cwd``: its exit status, stdout and stderr as a CompletedProcess.
+
+    By default the command runs in this process through ``main(argv)``, the whole command line tool (parsing,
+    running and error reporting), so each call does not pay the second or more of importing torch again. Pass
+    ``isolated=True`` where the interpreter itself is part of what is tested (what Python prints on its own,
+    exit by a signal, a first import).
+    """
+    if isolated:
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+        env.pop("FLASHTRAIN_DEBUG", None)
+        return subprocess.run(
+            [sys.executable, "-m", "flashtrain.cli", *args],
+            capture_output=True,
+            text=True,
+            cwd=cwd,
+            env=env,
+            timeout=300,
+        )
+    stdout, stderr, before, debug = io.StringIO(), io.StringIO(), os.getcwd(), os.environ.pop("FLASHTRAIN_DEBUG", None)
+    try:
+        os.chdir(cwd)
+        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr), warnings.catch_warnings():
+            # Warnings reach stderr as in a fresh interpreter (pytest would otherwise collect them), with Python's
+            # default filters (deprecations and the like are not shown).
+            warnings.resetwarnings()
+            warnings.simplefilter("default")
+            for hidden in (DeprecationWarning, PendingDeprecationWarning, ImportWarning, ResourceWarning):
+                warnings.simplefilter("ignore", hidden)
+            warnings.showwarning = _print_warning
+            try:
+                status = main(list(args))
+            except SystemExit as exit_:  # argparse's --help and usage errors
+                status = exit_.code if isinstance(exit_.code, int) else 1
+    finally:
+        os.chdir(before)
+        if debug is not None:
+            os.environ["FLASHTRAIN_DEBUG"] = debug
+    return subprocess.CompletedProcess(["flash-train", *args], status, stdout.getvalue(), stderr.getvalue())
+
+
+def _print_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
 
 
 @pytest.fixture

@@ -78,7 +78,7 @@ def test_what_used_to_be_a_traceback_is_one_line_and_exit_status_2(folders, args
     write_images(folders / "huge" / "a", ["0.png", "1.png"])
     write_images(folders / "huge" / "b", ["0.png"])
     huge_png(folders / "huge" / "b" / "big.png")
-    line = one_line(flash_train(*args, cwd=folders))
+    line = one_line(flash_train(*args, cwd=folders, isolated=True))
     assert line.startswith("flash-train") and message in line, line
 
 

@@ -1,4 +1,4 @@
-"""flash-train export and serve, run for real in subprocesses: files written and checked, a served checkpoint
+"""flash-train export and serve, run for real (serve in a subprocess): files written and checked, a served checkpoint
 answering a real HTTP request on 127.0.0.1, and one-line errors (exit 2) for mistakes."""
 
 from __future__ import annotations

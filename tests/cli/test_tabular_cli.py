@@ -1,4 +1,4 @@
-"""flash-train tabular_classification / tabular_regression / predict --file, run for real in subprocesses."""
+"""flash-train tabular_classification / tabular_regression / predict --file, run for real through its main."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""flash-train text_classification and predict --text / --file, run for real in subprocesses with a tiny local
+"""flash-train text_classification and predict --text / --file, run for real through its main with a tiny local
 model (offline)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""flash-train --auto-lr, --logger and --weight-averaging, run for real in a subprocess on tiny data."""
+"""flash-train --auto-lr, --logger and --weight-averaging, run for real through its main on tiny data."""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
-"""Runs a user can trust, for real in subprocesses: the same command gives the same run; an interrupted run resumed
-with --resume ends with the weights of one never interrupted; the config a run writes when it starts holds what
-was used and is accepted back by --config; every run has a training curve; --early-stopping; --help."""
+"""Runs a user can trust, for real: the same command gives the same run; an interrupted run (a real process
+stopped by SIGTERM) resumed with --resume ends with the weights of one never interrupted; the config a run writes
+when it starts holds what was used and is accepted back by --config; every run has a training curve;
+--early-stopping; --help."""
 
 from __future__ import annotations
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import time
 
 import torch
 import torchmetrics
@@ -13,6 +14,13 @@ from torch.utils.data import DataLoader, TensorDataset
 from flashtrain.core import Module, Trainer, seed_everything
 from flashtrain.core.callbacks import ModelCheckpoint
 from flashtrain.core.loggers import CSVLogger
+
+
+def mark_failure_time(out: str) -> None:
+    """Writes when this rank fails, so a test can time how fast every rank ends after it (start-up is not counted:
+    it depends on how busy the machine is)."""
+    with open(os.path.join(out, "failed_at"), "w") as file:
+        file.write(repr(time.time()))
 
 
 class Regression(Module):
@@ -24,6 +32,7 @@ class Regression(Module):
 
     def training_step(self, batch, batch_idx):
         if self.global_rank == self.fail_on_rank and self.global_step == 3:
+            mark_failure_time(self.trainer.default_root_dir)
             raise ValueError(f"boom on rank {self.global_rank} at step 3")
         x, y = batch
         loss = torch.nn.functional.mse_loss(self.net(x), y)
@@ -68,6 +77,7 @@ def main() -> None:
 
     seed_everything(7)
     if int(os.environ.get("RANK", 0)) == args.fail_before_fit:
+        mark_failure_time(args.out)
         raise RuntimeError(f"rank {args.fail_before_fit} could not read its data")
     train, val = data(args.batch_size)
     trainer = Trainer(

@@ -21,7 +21,7 @@ TOLERANCE = 1e-5
 
 
 def run_worker(
-    out: Path, *args: str, launcher: tuple[str, ...] = (), timeout: float = 120
+    out: Path, *args: str, launcher: tuple[str, ...] = (), timeout: float = 300
 ) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_PORT")}
     env["OMP_NUM_THREADS"] = "1"
@@ -92,21 +92,25 @@ def test_gradient_accumulation_syncs_once_per_window_and_matches(tmp_path):
     assert_same_training(result(tmp_path / "two"), result(tmp_path / "one"))
 
 
+def seconds_from_failure_to_exit(out: Path, ended: float) -> float:
+    return ended - float((out / "failed_at").read_text())
+
+
 def test_an_error_on_rank_1_ends_every_rank_quickly_with_its_message(tmp_path):
-    started = time.monotonic()
-    done = run_worker(tmp_path, "--fail-on-rank", "1", timeout=60)
-    elapsed = time.monotonic() - started
+    done = run_worker(tmp_path, "--fail-on-rank", "1", timeout=300)
+    elapsed = seconds_from_failure_to_exit(tmp_path, time.time())
     assert done.returncode != 0
-    assert elapsed < 30, f"took {elapsed:.1f} s"
+    assert elapsed < 30, f"every rank ended {elapsed:.1f} s after rank 1 failed"
     # Rank 0 (the process the user started) fails with rank 1's error, not a collective's.
     assert "RuntimeError: rank 1 failed: ValueError: boom on rank 1 at step 3" in done.stderr
     assert not (tmp_path / "result.pt").exists()
 
 
 def test_a_rank_that_dies_before_joining_does_not_leave_rank_0_waiting(tmp_path):
-    started = time.monotonic()
-    done = run_worker(tmp_path, "--fail-before-fit", "1", timeout=60)
-    assert done.returncode != 0 and time.monotonic() - started < 30
+    done = run_worker(tmp_path, "--fail-before-fit", "1", timeout=300)
+    elapsed = seconds_from_failure_to_exit(tmp_path, time.time())
+    assert done.returncode != 0
+    assert elapsed < 30, f"rank 0 ended {elapsed:.1f} s after rank 1 died"
     assert "rank 1 could not read its data" in done.stderr
     assert "flashtrain: rank 1 failed" in done.stderr
 
