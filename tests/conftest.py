@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import torch
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # The suite runs on as many workers as there are cores (-n auto): one thread each, not two workers' thread
+    # pools fighting over the same cores. Tests that compare runs make both in the same setting.
+    torch.set_num_threads(1)
 
 
 @pytest.fixture(autouse=True)
