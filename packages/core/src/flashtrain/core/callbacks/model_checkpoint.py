@@ -165,7 +165,7 @@ class ModelCheckpoint(Callback):
             saved = True
             self._update_best(trainer, path, score)
         if self.save_last:
-            last = fs.join(self.dirpath, self.CHECKPOINT_NAME_LAST + self.FILE_EXTENSION)
+            last = fs.join(self.dirpath or ".", self.CHECKPOINT_NAME_LAST + self.FILE_EXTENSION)
             trainer.save_checkpoint(last, weights_only=self.save_weights_only)
             self.last_model_path = last
         if saved and self.verbose and trainer.is_global_zero:

@@ -142,9 +142,10 @@ class MLFlowLogger(Logger):
         return fs.join(self._save_dir, self.experiment_id, self.run_id)
 
     # -- writing --------------------------------------------------------------------------------------------------
-    def log_metrics(self, metrics: dict[str, Any], step: int) -> None:
+    def log_metrics(self, metrics: dict[str, Any], step: int | None = None) -> None:
         from mlflow.entities import Metric
 
+        step = 0 if step is None else step  # MLflow's own default step
         timestamp = int(time.time() * 1000)
         entries = [
             Metric(key=self._prefixed(key), value=to_float(value), timestamp=timestamp, step=step)

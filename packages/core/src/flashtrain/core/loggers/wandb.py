@@ -70,7 +70,7 @@ class WandbLogger(Logger):
             import wandb
 
             os.makedirs(self._save_dir, exist_ok=True)
-            options = dict(
+            options: dict[str, Any] = dict(
                 project=self._project,
                 name=self._name,
                 id=self._id,
@@ -112,9 +112,9 @@ class WandbLogger(Logger):
         """``<save_dir>/<project>/<run id>``: the trainer puts its checkpoints under it."""
         return os.path.join(self._save_dir, self._project, self.version)
 
-    def log_metrics(self, metrics: dict[str, Any], step: int) -> None:
+    def log_metrics(self, metrics: dict[str, Any], step: int | None = None) -> None:
         values = {self._prefixed(key): to_float(value) for key, value in metrics.items()}
-        self.experiment.log({**values, _STEP_KEY: step})
+        self.experiment.log(values if step is None else {**values, _STEP_KEY: step})
 
     def log_hyperparams(self, params: dict[str, Any]) -> None:
         self.experiment.config.update(_plain(params), allow_val_change=True)
