@@ -557,11 +557,14 @@ class Trainer:
             self.metrics_store.results = self.metrics_store.train_results
 
     def _agree_on_logger_version(self) -> None:
-        """Rank 0 picks the log folder version; the others use it too (checkpoint folders follow it)."""
+        """Rank 0 picks the log folder version; the others use it too (checkpoint folders follow it).
+
+        Only rank 0 reads ``version``: for MLflow and W&B that creates the run, which must exist once."""
         if self.strategy.world_size > 1:
             for logger in self.loggers:
                 if hasattr(logger, "use_version"):
-                    logger.use_version(self.strategy.broadcast(logger.version))
+                    version = logger.version if self.is_global_zero else None
+                    logger.use_version(self.strategy.broadcast(version))
 
     # ==================================================================================================
     # fit
