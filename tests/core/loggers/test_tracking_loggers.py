@@ -160,6 +160,28 @@ def test_wandb_refuses_a_remote_save_dir():
 
 
 @pytest.mark.slow
+def test_resuming_last_with_mlflow_continues_the_run_without_opening_another(tmp_path):
+    mlflow = pytest.importorskip("mlflow")
+    from flashtrain.core.loggers import MLFlowLogger
+
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+
+    def fit(max_epochs, ckpt_path=None):
+        logger = MLFlowLogger("resume", tracking_uri=uri, save_dir=str(tmp_path))
+        checkpoint = ModelCheckpoint(dirpath=str(tmp_path / "checkpoints"), save_last=True)
+        trainer = quiet_trainer(max_epochs=max_epochs, logger=logger, enable_checkpointing=True, callbacks=[checkpoint])
+        trainer.fit(RegressionModule(), loader(32), loader(16), ckpt_path=ckpt_path)
+        return logger
+
+    first = fit(1)
+    resumed = fit(2, ckpt_path="last")
+    assert resumed.run_id == first.run_id
+    client = mlflow.MlflowClient(tracking_uri=uri)
+    (run,) = client.search_runs([client.get_experiment_by_name("resume").experiment_id])  # no second, orphaned run
+    assert run.info.status == "FINISHED" and run.data.metrics["epoch"] == 1.0
+
+
+@pytest.mark.slow
 def test_under_torchrun_only_rank_0_creates_the_mlflow_and_wandb_runs(tmp_path):
     mlflow = pytest.importorskip("mlflow")
     pytest.importorskip("wandb")

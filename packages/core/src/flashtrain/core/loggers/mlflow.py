@@ -150,7 +150,7 @@ class MLFlowLogger(Logger):
         """Continue the MLflow run ``version`` (called when a checkpoint is resumed)."""
         if self._run_id != version:
             self._run_id = str(version)
-            self._client = None
+            self._client = self._experiment_id = None  # read again from that run
 
     @property
     def save_dir(self) -> str:
