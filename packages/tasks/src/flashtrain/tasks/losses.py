@@ -20,6 +20,8 @@ class ClassificationLoss(torch.nn.Module):
     loads into a model built with or without them.
     """
 
+    weight: torch.Tensor | None  # the buffer registered in __init__
+
     def __init__(
         self,
         loss_fn: Any,

@@ -20,7 +20,7 @@ def _classification_factory(name: str, num_classes: int, multi_label: bool) -> C
         else {"task": "multiclass", "num_classes": num_classes}
     )
     # Macro averages for the per-class scores (micro F1 equals accuracy for single-label data).
-    average = {} if name in ("auroc", "average_precision", "mcc") else {"average": "macro"}
+    average: dict[str, Any] = {} if name in ("auroc", "average_precision", "mcc") else {"average": "macro"}
     builders = {
         "f1": lambda: torchmetrics.F1Score(**task, **average),
         "precision": lambda: torchmetrics.Precision(**task, **average),
@@ -63,6 +63,7 @@ def classification_metrics(chosen: Any, num_classes: int, multi_label: bool) -> 
     """``acc`` (always, logged as ``{stage}_acc``) plus the chosen metrics, freshly built or cloned."""
     import torchmetrics
 
+    accuracy: torchmetrics.Metric
     if multi_label:
         accuracy = torchmetrics.classification.MultilabelAccuracy(num_labels=num_classes)
     else:
@@ -81,7 +82,7 @@ def regression_metrics(chosen: Any) -> torch.nn.ModuleDict:
     """``rmse`` (always) plus the chosen metrics, in the targets' original units."""
     import torchmetrics
 
-    builders = {
+    builders: dict[str, Callable[[], torchmetrics.Metric]] = {
         "rmse": lambda: torchmetrics.MeanSquaredError(squared=False),
         "mse": torchmetrics.MeanSquaredError,
         "mae": torchmetrics.MeanAbsoluteError,

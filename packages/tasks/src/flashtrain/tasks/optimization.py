@@ -47,12 +47,12 @@ def _torch_optimizers() -> dict[str, type]:
 
 def _torch_schedulers() -> dict[str, type]:
     module = torch.optim.lr_scheduler
-    found = {}
+    found: dict[str, type] = {}
     for name, value in vars(module).items():
         if not inspect.isclass(value) or name.startswith("_") or name.lower() in _NOT_BUILDABLE:
             continue
-        base = getattr(module, "LRScheduler", None) or module._LRScheduler
-        if issubclass(value, base) or value is getattr(module, "ReduceLROnPlateau", None):
+        # ReduceLROnPlateau is not an LRScheduler before torch 2.2
+        if issubclass(value, (module.LRScheduler, module.ReduceLROnPlateau)):
             found[name.lower()] = value
     return found
 
@@ -213,7 +213,7 @@ class SchedulerChoice:
         )
 
     def build(
-        self, optimizer: torch.optim.Optimizer, total_steps: int, total_epochs: int, monitor: tuple[str, str]
+        self, optimizer: torch.optim.Optimizer, total_steps: float, total_epochs: int, monitor: tuple[str, str]
     ) -> dict[str, Any]:
         """Lightning's ``{"scheduler", "interval", ...}`` dict for ``optimizer`` over a run of ``total_steps``
         optimizer steps in ``total_epochs`` epochs; ``monitor`` is the task's (metric, mode) for plateau schedules."""
@@ -246,10 +246,11 @@ class SchedulerChoice:
                 ):
                     continue  # these have a meaningful default of their own
                 kwargs.setdefault(argument, steps if per_step else max(1, int(total_epochs)))
-            scheduler = self.factory(optimizer, **kwargs)
+            build: Callable[..., Any] = self.factory  # isclass() narrowed it to a bare `type`
+            scheduler = build(optimizer, **kwargs)
             interval = "step" if per_step else "epoch"
         else:
-            scheduler = self.factory(optimizer, **self.kwargs)  # type: ignore[misc]
+            scheduler = self.factory(optimizer, **self.kwargs)
             interval = "epoch"
         result = {"scheduler": scheduler, "interval": interval, **self.config}
         if self.name == "reducelronplateau":

@@ -49,8 +49,8 @@ def run(args: argparse.Namespace) -> list[Any]:
     from flashtrain.core.checkpoint import load_checkpoint
 
     task = load_checkpoint(args.checkpoint).get("task")
-    predictor = PREDICTORS.get(task)
-    if predictor is None:
+    predictor = PREDICTORS.get(task) if isinstance(task, str) else None
+    if not isinstance(task, str) or predictor is None:
         raise UserError(
             f"{args.checkpoint} was not written by a flash-train task run (task: {task!r}); "
             f"predict supports {', '.join(PREDICTORS)} checkpoints."

@@ -95,7 +95,7 @@ class BaseFinetuning(Callback):
     @staticmethod
     def flatten_modules(modules: torch.nn.Module | Iterable[Any]) -> list[torch.nn.Module]:
         """The leaf modules (and modules holding parameters of their own) under ``modules``."""
-        found = []
+        found: list[torch.nn.Module] = []
         for module in _as_modules(modules):
             found.extend(m for m in module.modules() if not list(m.children()) or m._parameters)
         return found

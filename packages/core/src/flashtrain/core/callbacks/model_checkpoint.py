@@ -11,6 +11,7 @@ import torch
 
 from flashtrain.core.callbacks.base import Callback
 from flashtrain.core.exceptions import MisconfigurationException
+from flashtrain.core.loggers.base import VersionedFolderLogger
 from flashtrain.core.utilities import fs
 
 _TEMPLATE_FIELD = re.compile(r"\{([^{}:]+)(:[^{}]*)?\}")
@@ -165,7 +166,7 @@ class ModelCheckpoint(Callback):
             saved = True
             self._update_best(trainer, path, score)
         if self.save_last:
-            last = fs.join(self.dirpath, self.CHECKPOINT_NAME_LAST + self.FILE_EXTENSION)
+            last = fs.join(self.dirpath or ".", self.CHECKPOINT_NAME_LAST + self.FILE_EXTENSION)
             trainer.save_checkpoint(last, weights_only=self.save_weights_only)
             self.last_model_path = last
         if saved and self.verbose and trainer.is_global_zero:
@@ -249,7 +250,8 @@ def find_last_checkpoint(trainer: Any) -> str | None:
     """The newest checkpoint this trainer's setup would have written (its folders, every logger version)."""
     folders = [cb.dirpath for cb in trainer.checkpoint_callbacks if cb.dirpath]
     logger = trainer.logger
-    if logger is not None and getattr(logger, "save_dir", None):
+    # Only folder loggers number their runs version_N; asking MLflow or W&B for their name would create a run.
+    if isinstance(logger, VersionedFolderLogger) and logger.save_dir:
         folders += fs.glob(fs.join(logger.save_dir, logger.name, "version_*", "checkpoints"))
     folders.append(fs.join(trainer.default_root_dir, "checkpoints"))
     files = [f for folder in folders for f in fs.glob(fs.join(folder, "*" + ModelCheckpoint.FILE_EXTENSION))]

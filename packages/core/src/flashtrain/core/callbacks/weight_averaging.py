@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import copy
 import itertools
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from torch.optim.swa_utils import SWALR, AveragedModel, get_ema_multi_avg_fn
@@ -41,7 +41,8 @@ class WeightAveraging(Callback):
     """
 
     def __init__(self, device: torch.device | str | int | None = None, use_buffers: bool = True, **kwargs: Any) -> None:
-        self._device = device
+        # AveragedModel moves its copy with .to(device); its annotation takes a torch.device or an index, not a name
+        self._device = torch.device(device) if isinstance(device, str) else device
         self._use_buffers = use_buffers
         self._kwargs = kwargs
         self._average: AveragedModel | None = None
@@ -214,7 +215,7 @@ class StochasticWeightAveraging(WeightAveraging):
         swa_lrs: float | list[float],
         swa_epoch_start: int | float = 0.8,
         annealing_epochs: int = 10,
-        annealing_strategy: str = "cos",
+        annealing_strategy: Literal["cos", "linear"] = "cos",
         avg_fn: Any = None,
         device: torch.device | str | int | None = "cpu",
         use_buffers: bool = True,
@@ -290,7 +291,7 @@ class StochasticWeightAveraging(WeightAveraging):
     def _install_scheduler(self, trainer: Any) -> None:
         scheduler = SWALR(
             trainer.optimizers[0],
-            swa_lr=self._swa_lrs,
+            swa_lr=self._swa_lrs,  # type: ignore[arg-type]  # SWALR takes one rate per group too; its annotation says float
             anneal_epochs=self._annealing_epochs,
             anneal_strategy=self._annealing_strategy,
         )

@@ -50,6 +50,31 @@ class Logger(ABC):
         self.save()
 
 
+class DummyExperiment:
+    """What ``logger.experiment`` is on ranks other than 0 (as Lightning's): every call is accepted and does
+    nothing, so code that logs through the experiment on all ranks writes once, from rank 0."""
+
+    def nop(self, *args: Any, **kwargs: Any) -> DummyExperiment:
+        return self
+
+    def __getattr__(self, name: str) -> Any:
+        return self.nop
+
+    def __getitem__(self, key: Any) -> DummyExperiment:
+        return self
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        pass
+
+
+def not_created_on_this_rank(logger: str, rank: int) -> RuntimeError:
+    """The error for asking a rank other than 0 for a run that only rank 0 creates."""
+    return RuntimeError(
+        f"{logger} on rank {rank}: the run is created by rank 0 when fit starts, and its id is then given to the "
+        "other ranks. Read the version or log_dir after fit has started (or on rank 0)."
+    )
+
+
 def next_version(root: str) -> int:
     """The first unused ``version_N`` number under ``root``."""
     versions = [int(m.group(1)) for d in fs.listdir(root) if (m := re.fullmatch(r"version_(\d+)", d))]

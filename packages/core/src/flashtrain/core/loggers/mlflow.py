@@ -9,8 +9,9 @@ import os
 import time
 from typing import Any
 
-from flashtrain.core.loggers.base import Logger, _plain, to_float
+from flashtrain.core.loggers.base import DummyExperiment, Logger, _plain, not_created_on_this_rank, to_float
 from flashtrain.core.utilities import fs
+from flashtrain.core.utilities.rank_zero import global_rank
 
 # Trainer finalize status -> MLflow RunStatus name.
 _RUN_STATUS = {"success": "FINISHED", "failed": "FAILED", "interrupted": "KILLED"}
@@ -76,41 +77,60 @@ class MLFlowLogger(Logger):
     # -- the run --------------------------------------------------------------------------------------------------
     @property
     def experiment(self) -> Any:
-        """The ``mlflow.MlflowClient``, with the experiment and run created on first use."""
+        """The ``mlflow.MlflowClient``, with the experiment and run created on first use. On the other ranks of a
+        distributed run a :class:`DummyExperiment` that writes nothing: only rank 0 opens the store."""
         if self._client is None:
-            from mlflow import MlflowClient
-
-            client = MlflowClient(tracking_uri=self._tracking_uri)
-            if self._run_id is not None:
-                run = client.get_run(self._run_id)
-                self._experiment_id = run.info.experiment_id
-                if run.info.status != "RUNNING":  # a resumed fit continues the run it stopped
-                    client.update_run(self._run_id, status="RUNNING")
-            else:
-                found = client.get_experiment_by_name(self._experiment_name)
-                if found is not None:
-                    self._experiment_id = found.experiment_id
-                else:
-                    self._experiment_id = client.create_experiment(
-                        self._experiment_name, artifact_location=self._artifact_location
-                    )
-                tags = {str(k): str(v) for k, v in self._tags.items()}
-                if self._run_name is not None:
-                    tags["mlflow.runName"] = self._run_name
-                run = client.create_run(self._experiment_id, tags=tags, run_name=self._run_name)
-                self._run_id = run.info.run_id
-            self._client = client
+            if global_rank() != 0:
+                return DummyExperiment()
+            self._open_run()
         return self._client
+
+    def _open_run(self) -> tuple[str, str]:
+        """Rank 0: the client, with this logger's run created (or continued); returns (experiment id, run id)."""
+        from mlflow import MlflowClient
+
+        client = MlflowClient(tracking_uri=self._tracking_uri)
+        if self._run_id is not None:
+            run_id = self._run_id
+            run = client.get_run(run_id)
+            experiment_id = run.info.experiment_id
+            if run.info.status != "RUNNING":  # a resumed fit continues the run it stopped
+                client.update_run(run_id, status="RUNNING")
+        else:
+            found = client.get_experiment_by_name(self._experiment_name)
+            if found is not None:
+                experiment_id = found.experiment_id
+            else:
+                experiment_id = client.create_experiment(
+                    self._experiment_name, artifact_location=self._artifact_location
+                )
+            tags = {str(k): str(v) for k, v in self._tags.items()}
+            if self._run_name is not None:
+                tags["mlflow.runName"] = self._run_name
+            run_id = client.create_run(experiment_id, tags=tags, run_name=self._run_name).info.run_id
+        self._client, self._experiment_id, self._run_id = client, experiment_id, run_id
+        return experiment_id, run_id
 
     @property
     def run_id(self) -> str:
-        self.experiment  # noqa: B018 - creates the run on first use
-        return self._run_id  # type: ignore[return-value]
+        if self._run_id is not None:
+            return self._run_id
+        if global_rank() != 0:  # rank 0 creates the run; the trainer gives its id to the others (use_version)
+            raise not_created_on_this_rank("MLFlowLogger", global_rank())
+        return self._open_run()[1]
 
     @property
     def experiment_id(self) -> str:
-        self.experiment  # noqa: B018 - creates the experiment on first use
-        return self._experiment_id  # type: ignore[return-value]
+        if self._experiment_id is not None:
+            return self._experiment_id
+        if global_rank() != 0:
+            # Another rank only reads which experiment rank 0's run is in (log_dir, the checkpoints' folder, needs it).
+            from mlflow import MlflowClient
+
+            run = MlflowClient(tracking_uri=self._tracking_uri).get_run(self.run_id)
+            self._experiment_id = run.info.experiment_id
+            return run.info.experiment_id
+        return self._open_run()[0]
 
     @property
     def tracking_uri(self) -> str:
@@ -130,7 +150,7 @@ class MLFlowLogger(Logger):
         """Continue the MLflow run ``version`` (called when a checkpoint is resumed)."""
         if self._run_id != version:
             self._run_id = str(version)
-            self._client = None
+            self._client = self._experiment_id = None  # read again from that run
 
     @property
     def save_dir(self) -> str:
@@ -142,9 +162,10 @@ class MLFlowLogger(Logger):
         return fs.join(self._save_dir, self.experiment_id, self.run_id)
 
     # -- writing --------------------------------------------------------------------------------------------------
-    def log_metrics(self, metrics: dict[str, Any], step: int) -> None:
+    def log_metrics(self, metrics: dict[str, Any], step: int | None = None) -> None:
         from mlflow.entities import Metric
 
+        step = 0 if step is None else step  # MLflow's own default step
         timestamp = int(time.time() * 1000)
         entries = [
             Metric(key=self._prefixed(key), value=to_float(value), timestamp=timestamp, step=step)

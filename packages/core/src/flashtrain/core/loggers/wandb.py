@@ -9,8 +9,9 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from flashtrain.core.loggers.base import Logger, _plain, to_float
+from flashtrain.core.loggers.base import DummyExperiment, Logger, _plain, not_created_on_this_rank, to_float
 from flashtrain.core.utilities import fs
+from flashtrain.core.utilities.rank_zero import global_rank
 
 _EXIT_CODES = {"success": 0, "failed": 1, "interrupted": 255}
 _STEP_KEY = "trainer/global_step"
@@ -65,12 +66,15 @@ class WandbLogger(Logger):
 
     @property
     def experiment(self) -> Any:
-        """The ``wandb`` run (created on first use)."""
+        """The ``wandb`` run (created on first use). On the other ranks of a distributed run a
+        :class:`DummyExperiment` that writes nothing: only rank 0 has a run."""
         if self._run is None:
+            if global_rank() != 0:
+                return DummyExperiment()
             import wandb
 
             os.makedirs(self._save_dir, exist_ok=True)
-            options = dict(
+            options: dict[str, Any] = dict(
                 project=self._project,
                 name=self._name,
                 id=self._id,
@@ -95,7 +99,11 @@ class WandbLogger(Logger):
     @property
     def version(self) -> str:
         """The run id."""
-        return self._id if self._id is not None else self.experiment.id
+        if self._id is not None:
+            return self._id
+        if global_rank() != 0:  # rank 0 creates the run; the trainer gives its id to the others (use_version)
+            raise not_created_on_this_rank("WandbLogger", global_rank())
+        return self.experiment.id
 
     def use_version(self, version: int | str) -> None:
         """Continue the run ``version`` (called when a checkpoint is resumed)."""
@@ -112,9 +120,9 @@ class WandbLogger(Logger):
         """``<save_dir>/<project>/<run id>``: the trainer puts its checkpoints under it."""
         return os.path.join(self._save_dir, self._project, self.version)
 
-    def log_metrics(self, metrics: dict[str, Any], step: int) -> None:
+    def log_metrics(self, metrics: dict[str, Any], step: int | None = None) -> None:
         values = {self._prefixed(key): to_float(value) for key, value in metrics.items()}
-        self.experiment.log({**values, _STEP_KEY: step})
+        self.experiment.log(values if step is None else {**values, _STEP_KEY: step})
 
     def log_hyperparams(self, params: dict[str, Any]) -> None:
         self.experiment.config.update(_plain(params), allow_val_change=True)

@@ -118,7 +118,7 @@ class DDPStrategy(Strategy):
 
     def setup_module(self, module: torch.nn.Module, training: bool = False) -> None:
         super().setup_module(module)
-        if not training:
+        if not training or self.module is None:
             self._ddp_model = None
             return
         device_ids = [self.root_device.index] if self.root_device.type == "cuda" else None

@@ -21,7 +21,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, TypeGuard
 
 import torch
 import torch.distributed as dist
@@ -232,7 +232,7 @@ class FSDPStrategy(DDPStrategy):
     def _check_same_batch_count(self, loader: Any) -> None:
         # Each forward gathers parameters from every rank: a rank with one batch more would wait forever.
         count = len(loader) if hasattr(loader, "__len__") else -1
-        counts = [None] * self.world_size
+        counts: list[int | None] = [None] * self.world_size
         dist.all_gather_object(counts, count)
         if len(set(counts)) > 1:
             raise ValueError(
@@ -302,10 +302,10 @@ class FSDPStrategy(DDPStrategy):
 
         module = self.module
         if isinstance(state, ShardedEntry):
-            _require_sharded(module, state)
-            template = get_optimizer_state_dict(module, optimizer)
+            sharded = _require_sharded(module, state)
+            template = get_optimizer_state_dict(sharded, optimizer)
             _dcp_load(state, template)
-            set_optimizer_state_dict(module, optimizer, template)
+            set_optimizer_state_dict(sharded, optimizer, template)
         elif _is_sharded(module):
             by_name = _to_name_layout(state, _parameter_names(module, optimizer))
             set_optimizer_state_dict(module, optimizer, by_name, options=StateDictOptions(full_state_dict=True))
@@ -430,19 +430,21 @@ def _dcp_load(entry: ShardedEntry, template: dict[str, Any]) -> None:
     dcp.load(wrapped, checkpoint_id=entry.folder)
 
 
-def _is_sharded(module: Any) -> bool:
+def _is_sharded(module: object) -> TypeGuard[torch.nn.Module]:  # an FSDPModule is always an nn.Module too
     from torch.distributed.fsdp import FSDPModule
 
     return isinstance(module, FSDPModule)
 
 
-def _require_sharded(module: Any, entry: ShardedEntry) -> None:
+def _require_sharded(module: object, entry: ShardedEntry) -> torch.nn.Module:
+    """``module`` if it is sharded by FSDP, else a ValueError saying how to load ``entry``."""
     if not _is_sharded(module):
         raise ValueError(
             f"{entry.folder} is a sharded checkpoint; it loads only into a module sharded by strategy='fsdp'. "
             "Resume with Trainer(strategy='fsdp'), or save with FSDPStrategy(state_dict_type='full') for a "
             "checkpoint any strategy reads."
         )
+    return module
 
 
 @contextlib.contextmanager

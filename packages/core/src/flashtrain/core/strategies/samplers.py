@@ -10,11 +10,19 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Iterable, Iterator, Sized
+from typing import Any, cast
 
 import torch
-from torch.utils.data import DataLoader, DistributedSampler, IterableDataset, RandomSampler, Sampler, SequentialSampler
+from torch.utils.data import (
+    BatchSampler,
+    DataLoader,
+    DistributedSampler,
+    IterableDataset,
+    RandomSampler,
+    Sampler,
+    SequentialSampler,
+)
 
 from flashtrain.core.utilities.dataloaders import derive_seed, rebuild_dataloader
 
@@ -27,16 +35,16 @@ class ReplayableDistributedSampler(DistributedSampler):
         if self.shuffle:
             generator = torch.Generator()
             generator.manual_seed(derive_seed(self.seed, self.epoch))
-            indices = torch.randperm(len(self.dataset), generator=generator).tolist()
+            indices = torch.randperm(_length(self.dataset), generator=generator).tolist()
         else:
-            indices = list(range(len(self.dataset)))
+            indices = list(range(_length(self.dataset)))
         return iter(_share(indices, self.rank, self.num_replicas, self.total_size, self.drop_last))
 
 
 class ShardedSampler(Sampler):
     """Any other sampler (weighted, custom) split over the ranks: each rank takes every N-th index it yields."""
 
-    def __init__(self, sampler: Sampler, rank: int, num_replicas: int) -> None:
+    def __init__(self, sampler: Iterable[int], rank: int, num_replicas: int) -> None:
         self.sampler = sampler
         self.rank = rank
         self.num_replicas = num_replicas
@@ -47,10 +55,11 @@ class ShardedSampler(Sampler):
 
     @generator.setter
     def generator(self, value: Any) -> None:
-        self.sampler.generator = value
+        if hasattr(self.sampler, "generator"):
+            self.sampler.generator = value
 
     def __len__(self) -> int:
-        return math.ceil(len(self.sampler) / self.num_replicas)  # type: ignore[arg-type]
+        return math.ceil(_length(self.sampler) / self.num_replicas)
 
     def __iter__(self) -> Iterator[int]:
         indices = list(self.sampler)
@@ -74,6 +83,11 @@ class UnrepeatedSampler(Sampler):
         return iter(self.indices)
 
 
+def _length(sized: object) -> int:
+    # A map-style dataset or a sampler handed to these samplers has a length; torch's Dataset type declares none.
+    return len(cast(Sized, sized))
+
+
 def _share(indices: list[int], rank: int, num_replicas: int, total_size: int, drop_last: bool) -> list[int]:
     if drop_last:
         indices = indices[:total_size]
@@ -94,11 +108,14 @@ def shard_dataloader(loader: Any, rank: int, num_replicas: int, *, training: boo
                 stacklevel=4,
             )
         return loader
-    sampler = loader.sampler if loader.batch_sampler is None else loader.batch_sampler.sampler
-    if isinstance(sampler, DistributedSampler) or loader.batch_sampler is not None and not _plain_batching(loader):
-        return loader  # already sharded by the user, or a custom batch sampler we must not break up
+    batch_sampler = loader.batch_sampler
+    if batch_sampler is not None and type(batch_sampler) is not BatchSampler:
+        return loader  # a custom batch sampler we must not break up (it need not even wrap a sampler)
+    sampler = loader.sampler if batch_sampler is None else batch_sampler.sampler
+    if isinstance(sampler, DistributedSampler):
+        return loader  # already sharded by the user
     if not training:
-        return rebuild_dataloader(loader, sampler=UnrepeatedSampler(len(loader.dataset), rank, num_replicas))
+        return rebuild_dataloader(loader, sampler=UnrepeatedSampler(_length(loader.dataset), rank, num_replicas))
     if isinstance(sampler, (RandomSampler, SequentialSampler)) and not getattr(sampler, "replacement", False):
         shuffle = isinstance(sampler, RandomSampler)
         sharded: Sampler = ReplayableDistributedSampler(
@@ -107,9 +124,3 @@ def shard_dataloader(loader: Any, rank: int, num_replicas: int, *, training: boo
     else:
         sharded = ShardedSampler(sampler, rank, num_replicas)
     return rebuild_dataloader(loader, sampler=sharded)
-
-
-def _plain_batching(loader: DataLoader) -> bool:
-    from torch.utils.data import BatchSampler
-
-    return type(loader.batch_sampler) is BatchSampler

@@ -9,8 +9,8 @@ from __future__ import annotations
 import itertools
 import random
 import warnings
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Iterator, Sized
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -104,7 +104,7 @@ class ReplayableLoader:
         self.generator.manual_seed(derive_seed(self.base_seed, epoch))
         self.worker_generator.manual_seed(derive_seed(self.base_seed, epoch, 1))
         sampler = getattr(self.loader, "sampler", None)
-        if hasattr(sampler, "set_epoch"):
+        if sampler is not None and hasattr(sampler, "set_epoch"):
             sampler.set_epoch(epoch)  # DistributedSampler and friends
         if skip == 0:
             return iter(self._seeded_loader)
@@ -130,4 +130,5 @@ def without_shuffle(loader: Any) -> Any:
         "overfit_batches: turning off shuffling of the training dataloader so every epoch sees the same batches.",
         stacklevel=3,
     )
-    return rebuild_dataloader(loader, sampler=SequentialSampler(loader.dataset))
+    # a map-style dataset (not iterable, checked above) has a length; torch's Dataset type declares none
+    return rebuild_dataloader(loader, sampler=SequentialSampler(cast(Sized, loader.dataset)))

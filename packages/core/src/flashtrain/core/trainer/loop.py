@@ -107,9 +107,8 @@ class FitLoop:
         call = hooks.call
         accumulate = limits.accumulate_grad_batches
         automatic = module.automatic_optimization
-        optimizer = self.optimization.managed[0] if automatic else None
-        closure = _TrainingClosure(self, optimizer) if automatic else None
-        step_through_closure = automatic and self._needs_closure_step(optimizer.optimizer)
+        closure = _TrainingClosure(self, self.optimization.managed[0]) if automatic else None
+        step_through_closure = closure is not None and self._needs_closure_step(closure.optimizer.optimizer)
         step_schedulers = automatic and any(c.interval == "step" for c in self.optimization.lr_scheduler_configs)
         collect_outputs = hooks.module_overrides("training_epoch_end")
         # Ranks must stop at the same batch: signals and time limits are agreed on after every batch.
@@ -141,17 +140,17 @@ class FitLoop:
                 if call("on_train_batch_start", batch, batch_idx) == -1:
                     break  # Lightning: -1 skips the rest of this epoch, which then counts as done
                 window_end = (batch_idx + 1) % accumulate == 0 or is_last
-                if automatic:
+                if closure is not None:  # automatic optimization
                     closure.prepare(batch, batch_idx, batch_idx % accumulate == 0, window_end)
                     if not window_end:
                         closure()
                     else:
                         if step_through_closure:
-                            hooks.call_module("optimizer_step", epoch, batch_idx, optimizer, closure)
+                            hooks.call_module("optimizer_step", epoch, batch_idx, closure.optimizer, closure)
                         else:
                             # torch.optim optimizers evaluate a closure once, before updating: running it here and
                             # then stepping is the same update without the closure machinery on every step.
-                            optimizer.step_evaluated(closure())
+                            closure.optimizer.step_evaluated(closure())
                         progress.optimizer_stepped()
                     output = closure.output
                 else:

@@ -201,10 +201,10 @@ class Optimization:
             count = progress.batches_that_stepped if interval == "step" else progress.current_epoch + 1  # just counted
             if count % config.frequency != 0:
                 continue
-            value = None
+            value: float | None = None
             if config.reduce_on_plateau:
-                value = metrics.get(config.monitor)
-                if value is None:
+                logged = metrics.get(config.monitor) if config.monitor is not None else None
+                if logged is None:
                     if config.strict:
                         raise ValueError(
                             f"ReduceLROnPlateau monitors {config.monitor!r}, which was not logged. Logged metrics: "
@@ -213,7 +213,7 @@ class Optimization:
                         )
                     warnings.warn(f"ReduceLROnPlateau skipped: {config.monitor!r} was not logged.", stacklevel=2)
                     continue
-                value = float(value)
+                value = float(logged)
             hooks.call_module("lr_scheduler_step", config.scheduler, value)
 
     # -- checkpoints ----------------------------------------------------------------------------------------

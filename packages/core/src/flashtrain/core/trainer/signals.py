@@ -28,8 +28,8 @@ class SignalHandler:
         try:
             yield
         finally:
-            for signum, handler in previous.items():
-                signal.signal(signum, handler)
+            for previous_signum, handler in previous.items():
+                signal.signal(previous_signum, handler)
 
     def _on_signal(self, signum: int, frame: Any) -> None:
         if self.received is not None and signum == signal.SIGINT:

@@ -363,17 +363,17 @@ class Trainer:
             self.fit(model, train_dataloaders, val_dataloaders, datamodule=datamodule, ckpt_path=ckpt_path)
             return
         callbacks = list(self.callbacks)
-        ddp = isinstance(self.strategy, DDPStrategy)
-        find_unused = ddp and self.strategy.find_unused_parameters
+        ddp = self.strategy if isinstance(self.strategy, DDPStrategy) else None
+        find_unused = ddp is not None and ddp.find_unused_parameters
         self.callbacks = callbacks + [callback]
-        if ddp:
-            self.strategy.find_unused_parameters = True  # frozen parameters get no gradients; DDP must not wait
+        if ddp is not None:
+            ddp.find_unused_parameters = True  # frozen parameters get no gradients; DDP must not wait
         try:
             self.fit(model, train_dataloaders, val_dataloaders, datamodule=datamodule, ckpt_path=ckpt_path)
         finally:
             self.callbacks = [cb for cb in self.callbacks if cb is not callback]
-            if ddp:
-                self.strategy.find_unused_parameters = find_unused
+            if ddp is not None:
+                ddp.find_unused_parameters = find_unused
 
     def validate(
         self,
@@ -453,10 +453,11 @@ class Trainer:
                 # The checkpoint first: a resumed run takes its log version before any rank claims a new folder.
                 checkpoint = self.checkpoint_connector.read(ckpt_path, fn)
                 self._agree_on_logger_version()
-                self._prepare_and_setup(fn)
+                self._prepare_and_setup(fn, model)
                 self.strategy.setup_module(model, training=fitting)
                 if fitting:
-                    result = self._fit(data.get("train"), data.get("val"), checkpoint)
+                    self._fit(model, data.get("train"), data.get("val"), checkpoint)
+                    result = None
                 elif fn == TrainerFn.PREDICTING:
                     self.checkpoint_connector.restore_weights(checkpoint)
                     result = self.evaluation.predict(model, data.get("predict"), data["return_predictions"])
@@ -521,8 +522,8 @@ class Trainer:
             self.data_connector.datamodule = None
         return model
 
-    def _prepare_and_setup(self, fn: TrainerFn) -> None:
-        module, datamodule = self.module, self.datamodule
+    def _prepare_and_setup(self, fn: TrainerFn, module: Module) -> None:
+        datamodule = self.datamodule
         if self.is_global_zero:
             if datamodule is not None:
                 datamodule.prepare_data()
@@ -556,17 +557,20 @@ class Trainer:
             self.metrics_store.results = self.metrics_store.train_results
 
     def _agree_on_logger_version(self) -> None:
-        """Rank 0 picks the log folder version; the others use it too (checkpoint folders follow it)."""
+        """Rank 0 picks the log folder version; the others use it too (checkpoint folders follow it).
+
+        Only rank 0 reads ``version``: for MLflow and W&B that creates the run, which must exist once."""
         if self.strategy.world_size > 1:
             for logger in self.loggers:
                 if hasattr(logger, "use_version"):
-                    logger.use_version(self.strategy.broadcast(logger.version))
+                    version = logger.version if self.is_global_zero else None
+                    logger.use_version(self.strategy.broadcast(version))
 
     # ==================================================================================================
     # fit
     # ==================================================================================================
-    def _fit(self, train: Any, val: Any, checkpoint: dict[str, Any] | None) -> None:
-        module, data, hooks = self.module, self.data_connector, self.hooks
+    def _fit(self, module: Module, train: Any, val: Any, checkpoint: dict[str, Any] | None) -> None:
+        data, hooks = self.data_connector, self.hooks
         train_loader = train if train is not None else data.find_loader("train_dataloader")
         if train_loader is None:
             raise ValueError(
@@ -588,7 +592,7 @@ class Trainer:
         self.optimization.configure(module, hooks, self.accumulate_grad_batches, self.gradient_clip_val)
         if checkpoint is not None:
             self.checkpoint_connector.restore_weights_and_callbacks(checkpoint)
-        self._log_hyperparams()
+        self._log_hyperparams(module)
         hooks.call("on_fit_start")
         if checkpoint is not None:  # after on_fit_start, where finetuning callbacks rebuild parameter groups
             self.checkpoint_connector.restore_training_state(checkpoint)
@@ -613,20 +617,19 @@ class Trainer:
         loop.run(train_data, validation_enabled)
         hooks.call("on_fit_end")
 
-    def _log_hyperparams(self) -> None:
-        module = self.module
+    def _log_hyperparams(self, module: Module) -> None:
         if not self.loggers or not module.logs_hyperparameters or not self.is_global_zero:
             return
         for logger in self.loggers:
             logger.log_hyperparams(dict(module.hparams))
 
-    def _spawn_result(self, result: Any) -> dict[str, Any]:
+    def _spawn_result(self, module: Module, result: Any) -> dict[str, Any]:
         """What a ddp_spawn rank 0 sends back to the process that started it."""
         from flashtrain.core.utilities.apply import apply_to_tensors
 
         return apply_to_tensors(
             {
-                "state_dict": self.module.state_dict(),
+                "state_dict": module.state_dict(),
                 "global_step": self.global_step,
                 "current_epoch": self.current_epoch,
                 "callback_metrics": self.metrics_store.callback_metrics,
@@ -643,7 +646,7 @@ def _run_in_spawned_rank(environment: Any, trainer: Trainer, fn: TrainerFn, *arg
     model, datamodule, ckpt_path, data = arguments
     trainer.strategy.environment = environment  # type: ignore[attr-defined]
     result = trainer._run(fn, model, datamodule, ckpt_path, **data)
-    return trainer._spawn_result(result), trainer.strategy
+    return trainer._spawn_result(model, result), trainer.strategy  # model: unwrapped by the parent's _attach
 
 
 def _loaders_or_datamodule(loaders: Any, datamodule: Any) -> tuple[Any, Any]:

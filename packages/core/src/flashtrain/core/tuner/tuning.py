@@ -40,7 +40,7 @@ class Tuner:
         early_stop_threshold: float | None = 4.0,
         update_attr: bool = True,
         attr_name: str = "",
-    ) -> LRFinder | None:
+    ) -> LRFinder:  # always a finder (Lightning returns None under fast_dev_run; here it is a short search)
         """Run the learning-rate range test and (with ``update_attr``) set the model's rate to the suggestion.
 
         Args:

@@ -17,7 +17,7 @@ def apply_to_tensors(data: Any, function: Callable[[torch.Tensor], Any]) -> Any:
         if type(data) is dict:
             return mapped
         try:  # OrderedDict, transformers' BatchEncoding, ...
-            return type(data)(mapped)
+            return type(data)(mapped)  # type: ignore[call-arg]  # mypy reads Mapping's type as abstract, no arguments
         except TypeError:  # e.g. defaultdict, whose constructor needs a factory first
             return mapped
     if isinstance(data, tuple) and hasattr(data, "_fields"):  # namedtuple

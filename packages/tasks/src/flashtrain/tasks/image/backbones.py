@@ -10,7 +10,7 @@ import contextlib
 import difflib
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import torch
 
@@ -118,7 +118,8 @@ def _timm_backbone(name: str, pretrained: bool | str, extra: dict[str, Any]) -> 
     config = timm.data.resolve_data_config({}, model=model)
     height, width = (int(v) for v in config["input_size"][-2:])
     size: int | tuple[int, int] = height if height == width else (height, width)
-    return Backbone(model, int(model.num_features), ImageConfig(size, tuple(config["mean"]), tuple(config["std"])))
+    features = cast(int, model.num_features)  # every timm model has it; create_model is typed as a plain Module
+    return Backbone(model, features, ImageConfig(size, tuple(config["mean"]), tuple(config["std"])))
 
 
 def _torchvision_backbone(name: str, pretrained: bool | str, extra: dict[str, Any]) -> Backbone:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Sequence, Sized
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -252,7 +252,7 @@ class ImageListDataset(Dataset):
         return image if self.targets is None else (image, self.targets[index])
 
 
-def _dataset_labels(dataset: Any, argument: str) -> list[Any]:
+def _dataset_labels(dataset: Any, argument: str) -> list[Any] | np.ndarray:
     """The targets of a user's dataset: its ``targets`` attribute (torchvision datasets have one), else read
     item by item (``(image, target)`` items)."""
     targets = getattr(dataset, "targets", None)
@@ -346,7 +346,7 @@ class ImageClassificationData(TaskDataModule):
         dataset = self.datasets.get("train")
         if dataset is None:
             raise ValueError("show_train_batch needs training data: pass train_* to the from_* constructor.")
-        count = min(num_images, len(dataset))
+        count = min(num_images, len(cast(Sized, dataset)))  # our datasets are map-style
         items = [dataset[i] for i in range(count)]
         images = torch.stack([item[0] for item in items])
         titles = [self._label_text(item[1]) for item in items]
@@ -376,6 +376,7 @@ class ImageClassificationData(TaskDataModule):
         image_size, mean, std = options.pop("image_size"), options.pop("mean"), options.pop("std")
         transforms = _transforms(options, image_size, mean, std)
         multi_label = options.pop("multi_label")
+        targets: Targets | None
         if raw_targets.get("train") is not None:  # fewer than two classes in training data is an error
             targets = Targets.infer(raw_targets["train"], labels, "the training data", multi_label)
         else:
@@ -390,14 +391,18 @@ class ImageClassificationData(TaskDataModule):
             stage_targets = raw_targets.get(stage)
             if stage != "predict" and stage_targets is None:
                 raise ValueError(f"{stage} inputs were given without {stage} targets.")
-            encoded = targets.encode(stage_targets, f"{stage} targets") if stage_targets is not None else None
+            encoded = (
+                targets.encode(stage_targets, f"{stage} targets")
+                if stage_targets is not None and targets is not None
+                else None
+            )
             if encoded is not None and len(encoded) != len(inputs[stage]):
                 raise ValueError(f"{stage} has {len(inputs[stage])} images but {len(encoded)} targets.")
             datasets[stage] = make_dataset(inputs[stage], encoded, transforms.for_stage(stage))
             if stage == "train":
                 encoded_train = encoded
         if val_split is not None:
-            if datasets["train"] is None:
+            if datasets["train"] is None or encoded_train is None:
                 raise ValueError("val_split needs training data to split.")
             if datasets["val"] is not None:
                 raise ValueError("Pass either val_split or validation data, not both.")
@@ -494,7 +499,12 @@ class ImageClassificationData(TaskDataModule):
                     raise ValueError(
                         f"{stage}_files has {len(files)} paths but {stage}_targets has {len(stage_targets)} entries."
                     )
-                kept = stage_targets[keep] if hasattr(stage_targets, "ndim") else [stage_targets[i] for i in keep]
+                # an array, tensor or Series takes the kept positions at once
+                kept = (
+                    cast(Any, stage_targets)[keep]
+                    if hasattr(stage_targets, "ndim")
+                    else [stage_targets[i] for i in keep]
+                )
                 targets[stage] = split_delimited(kept, target_delimiter)
         if not inputs:
             raise ValueError("from_files needs at least one of train_files, val_files, test_files, predict_files.")
@@ -714,7 +724,7 @@ class ImageClassificationData(TaskDataModule):
         return cls._build(ImageListDataset, inputs, targets, labels, val_split, options)
 
     @classmethod
-    def from_datasets(
+    def from_datasets(  # type: ignore[override]  # Flash's signature (labels, val_split), not DataModule's
         cls,
         train_dataset: Any = None,
         val_dataset: Any = None,
@@ -819,7 +829,7 @@ def _refuse_random_evaluation(datasets: dict[str, Dataset | None], transforms: I
         dataset = datasets.get(stage)
         if (
             dataset is None
-            or len(dataset) == 0
+            or len(cast(Sized, dataset)) == 0
             or stage not in transforms.custom_eval
             and "val" not in transforms.custom_eval
         ):

@@ -18,7 +18,7 @@ that would push the prediction somewhere arbitrary.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -34,11 +34,11 @@ def embedding_size(cardinality: int) -> int:
 def category_embeddings(cardinalities: list[int], sizes: list[int] | None) -> nn.ModuleList:
     """One embedding per categorical column (width ``sizes[i]``, default :func:`embedding_size`), unknown row 0."""
     widths = sizes if sizes is not None else [embedding_size(n) for n in cardinalities]
-    embeddings = nn.ModuleList(nn.Embedding(n, width) for n, width in zip(cardinalities, widths))
+    embeddings = [nn.Embedding(n, width) for n, width in zip(cardinalities, widths)]
     with torch.no_grad():
         for embedding in embeddings:
             embedding.weight[UNKNOWN].zero_()  # see the note at the top of the module
-    return embeddings
+    return nn.ModuleList(embeddings)
 
 
 def embed(embeddings: nn.ModuleList, inputs: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
@@ -49,7 +49,7 @@ def embed(embeddings: nn.ModuleList, inputs: tuple[torch.Tensor, torch.Tensor]) 
 
 
 def _flat_width(embeddings: nn.ModuleList, num_numerical: int) -> int:
-    return sum(embedding.embedding_dim for embedding in embeddings) + num_numerical
+    return sum(cast(nn.Embedding, embedding).embedding_dim for embedding in embeddings) + num_numerical
 
 
 class TabularMLP(nn.Module):

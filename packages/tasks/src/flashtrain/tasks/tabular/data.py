@@ -207,7 +207,7 @@ class TabularData(TaskDataModule):
     def _from_files(
         cls, file_format: str, categorical: Fields, numerical: Fields, targets: Fields, paths: tuple, kwargs: dict
     ) -> TabularData:
-        frames = {
+        frames: dict[str, Any] = {
             f"{stage}_data_frame": read_table(path, f"{stage}_file", file_format) if path is not None else None
             for stage, path in zip(STAGES, paths)
         }

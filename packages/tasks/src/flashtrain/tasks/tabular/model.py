@@ -39,9 +39,10 @@ class _TabularParts:
         head: Any,
     ) -> None:
         self.preprocessing = preprocessing
-        self.backbone = build_tabular_backbone(backbone, preprocessing, options, embedding_sizes)
-        self.head = build_head(head, self.backbone.num_features, preprocessing.num_outputs)
-        check_head_output(self.head, self.backbone.num_features, preprocessing.num_outputs)
+        built = build_tabular_backbone(backbone, preprocessing, options, embedding_sizes)
+        self.backbone = built
+        self.head = build_head(head, built.num_features, preprocessing.num_outputs)
+        check_head_output(self.head, built.num_features, preprocessing.num_outputs)
 
     @classmethod
     def available_backbones(cls, filter: str | None = None) -> list[str]:

@@ -341,16 +341,16 @@ class TextClassificationData(TaskDataModule):
     def _from_parts(
         cls, texts: dict[str, Any], targets: dict[str, Any], where: dict[str, str], kwargs: dict[str, Any]
     ) -> TextClassificationData:
-        options = {"labels": None, "val_split": None, "batch_size": 32, "num_workers": 0, "seed": 0}
+        options: dict[str, Any] = {"labels": None, "val_split": None, "batch_size": 32, "num_workers": 0, "seed": 0}
         options["group_by_length"] = False
-        loader = {"sampler": None, "pin_memory": False}
+        loader: dict[str, Any] = {"sampler": None, "pin_memory": False}
         unknown = sorted(set(kwargs) - set(options) - set(loader))
         if unknown:
             raise TypeError(f"unexpected argument(s) {unknown}; allowed: {', '.join([*options, *loader])}.")
         for key, value in kwargs.items():
             (loader if key in loader else options)[key] = value
         where = {stage: where.get(stage, f"{stage}_data") for stage in STAGES}
-        return cls._build(texts, targets, where, *options.values(), loader)
+        return cls._build(texts, targets, where, loader=loader, **options)
 
     @classmethod
     def from_csv(
