@@ -41,6 +41,7 @@ def test_flash_train_text_classification_with_strategy_fsdp_on_two_processes(tin
         "text_classification", "--backbone", tiny_bert, "--train-file", "train.csv", "--val-file", "val.csv",
         "--input-field", "review", "--target-field", "sentiment", "--max-epochs", "2", "--batch-size", "8",
         "--accelerator", "cpu", "--devices", "2", "--strategy", "fsdp", "--output-dir", "out", cwd=tmp_path,
+        isolated=True,  # flash-train starts the second rank by running its own command line again
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.count("final validation accuracy:") == 1  # rank 0 only
