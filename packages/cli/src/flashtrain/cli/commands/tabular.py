@@ -7,6 +7,7 @@ import argparse
 from typing import Any
 
 from flashtrain.cli.options import UserError, add_trainer_flags, plain
+from flashtrain.cli.recipe import model_options, optimization_options, task_default
 
 DEFAULT_VAL_SPLIT = 0.2
 
@@ -63,8 +64,10 @@ def _add_task_parser(subparsers: Any, name: str) -> None:
         help=f"fraction of the training rows to validate on (default None: {DEFAULT_VAL_SPLIT} without --val-file)",
     )
     model = parser.add_argument_group("model")
-    model.add_argument("--backbone", default="mlp", choices=["mlp", "resnet", "ft_transformer", "tabnet"])
-    add_trainer_flags(parser, max_epochs=30)  # tables are small and epochs short: 10 epochs underfit
+    model.add_argument(
+        "--backbone", default=task_default(name, "backbone"), help="mlp, resnet, ft_transformer or tabnet"
+    )
+    add_trainer_flags(parser, name)
     parser.set_defaults(run=run, task=name)
 
 
@@ -124,10 +127,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     model_class = TabularClassifier if args.task == "tabular_classification" else TabularRegressor
     model = model_class.from_data(
         data,
-        backbone=args.backbone,
-        optimizer=args.optimizer,
-        lr_scheduler=None if args.lr_scheduler == "none" else args.lr_scheduler,
-        learning_rate=args.learning_rate,
+        **model_options(args, "backbone"),
+        **optimization_options(args),
         metrics=args.metrics.split(",") if args.metrics else None,
         weight_averaging=args.weight_averaging,
         **({"class_weights": args.class_weights} if args.class_weights else {}),
