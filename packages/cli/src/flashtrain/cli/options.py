@@ -76,8 +76,9 @@ def seed(text: str) -> int:
     return value
 
 
-def add_trainer_flags(parser: argparse.ArgumentParser, command: str) -> None:
-    """The flags every task command shares; those of the task's recipe default to the task class's own values."""
+def add_trainer_flags(parser: argparse.ArgumentParser, command: str, batch_size: int | None = 64) -> None:
+    """The flags every task command shares; those of the task's recipe default to the task class's own values.
+    ``batch_size`` None: the data class chooses (the help says how)."""
     group = parser.add_argument_group("training")
     group.add_argument("--config", help="YAML file with any of these options, e.g. a run's config.yaml (flags win)")
     group.add_argument(
@@ -89,7 +90,8 @@ def add_trainer_flags(parser: argparse.ArgumentParser, command: str) -> None:
     group.add_argument(
         "--max-epochs", type=positive_int, default=task_default(command, "max_epochs"), help="epochs to train"
     )
-    group.add_argument("--batch-size", type=positive_int, default=64, help="samples per batch")
+    batch_help = "samples per batch" if batch_size else "rows per batch (default None: 64, fewer on small tables)"
+    group.add_argument("--batch-size", type=positive_int, default=batch_size, help=batch_help)
     group.add_argument(
         "--learning-rate", type=float, default=task_default(command, "learning_rate"), help="the head's learning rate"
     )

@@ -160,7 +160,7 @@ def train(task: str, model: Any, data: Any, args: argparse.Namespace, strategy: 
         default_root_dir=args.output_dir,
         callbacks=callbacks,
         logger=build_logger(args.logger, task, args.output_dir),
-        log_every_n_steps=log_every_n_steps(len(data.datasets["train"]), args.batch_size, args.max_epochs),
+        log_every_n_steps=log_every_n_steps(len(data.datasets["train"]), data.batch_size, args.max_epochs),
     )
 
     def say(*parts: Any) -> None:
@@ -176,14 +176,16 @@ def train(task: str, model: Any, data: Any, args: argparse.Namespace, strategy: 
         "checkpoint": checkpoint.best_model_path or checkpoint.last_model_path,
         "config": record.path,
     }
-    name = METRIC_NAMES.get(metric, metric)
+    # A task whose best checkpoint has the lowest loss (tabular classifiers) is still reported by its accuracy.
+    shown = "val_acc" if metric == "val_loss" and "val_acc" in trainer.callback_metrics else metric
+    name = METRIC_NAMES.get(shown, shown)
     if validates:
-        summary[metric] = float(trainer.callback_metrics[metric])
-        summary[f"best_{metric}"] = checkpoint.best_model_score
-        say(f"final validation {name}: {summary[metric]:.4f} (best {summary[f'best_{metric}']:.4f})")
+        summary[shown] = float(trainer.callback_metrics[shown])
+        summary[f"best_{metric}"] = best = checkpoint.best_model_score
+        say(f"final validation {name}: {summary[shown]:.4f} (best {'' if shown == metric else metric + ' '}{best:.4f})")
     if data.datasets.get("test") is not None:
         (result,) = trainer.test(model, datamodule=data, ckpt_path=summary["checkpoint"], verbose=False)
-        test_metric = metric.replace("val_", "test_", 1)
+        test_metric = shown.replace("val_", "test_", 1)
         summary[test_metric] = result[test_metric]
         say(f"test {name}: {summary[test_metric]:.4f}")
     say(f"checkpoint: {summary['checkpoint']}\nresolved config: {record.path}")

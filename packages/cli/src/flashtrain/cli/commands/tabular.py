@@ -67,7 +67,7 @@ def _add_task_parser(subparsers: Any, name: str) -> None:
     model.add_argument(
         "--backbone", default=task_default(name, "backbone"), help="mlp, resnet, ft_transformer or tabnet"
     )
-    add_trainer_flags(parser, name)
+    add_trainer_flags(parser, name, batch_size=None)  # None: TabularData's default_batch_size of the rows
     parser.set_defaults(run=run, task=name)
 
 
@@ -104,7 +104,7 @@ def load_data(args: argparse.Namespace) -> Any:
         print(f"validating on {DEFAULT_VAL_SPLIT:.0%} of the training rows (--val-split; or pass --val-file)")
     # Recorded in config.yaml as the columns actually used.
     args.categorical_fields, args.numerical_fields, args.target_field = (",".join(part) for part in fields)
-    return data_class.from_data_frame(
+    data = data_class.from_data_frame(
         *fields,
         **frames,
         val_split=args.val_split,
@@ -112,6 +112,8 @@ def load_data(args: argparse.Namespace) -> Any:
         num_workers=args.num_workers,
         seed=args.seed,
     )
+    args.batch_size = data.batch_size  # recorded in config.yaml as the batch size used
+    return data
 
 
 def _columns(text: str) -> list[str]:
