@@ -138,7 +138,10 @@ def test_config_values_are_checked_like_flags(capsys, tmp_path, monkeypatch):
     for text, message in [
         ("backbone: [mlp]\n", "backbone must be a single value (like --backbone VALUE), got ['mlp']"),
         ("max_epochs: many\n", "max_epochs: 'many' is not valid for --max-epochs"),
-        ("backbone: resnett\n", "got 'resnett'"),
+        (
+            "backbone: resnett\n",
+            "--backbone 'resnett' is not known; did you mean resnet? allowed: ft_transformer, mlp,",
+        ),
         ("task: image_classification\n", "is the config of a image_classification run; use it with flash-train image"),
         ("multi_label: 3\n", None),
     ]:

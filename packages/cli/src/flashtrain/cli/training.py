@@ -50,9 +50,8 @@ def check_names(task: str, args: argparse.Namespace) -> None:
     if given(args, "backbone") and task != "text_classification":  # text: any Hugging Face name or folder
         backbones = task_class.available_backbones()
         if not known_backbone(args.backbone, backbones):
-            raise unknown_name(
-                "--backbone", args.backbone, backbones, f"flash-train backbones {task} --filter {args.backbone[:4]}"
-            )
+            listing = f"flash-train backbones {task} --filter {args.backbone[:4]}" if len(backbones) > 20 else None
+            raise unknown_name("--backbone", args.backbone, backbones, listing)
     for metric in (args.metrics or "").split(","):
         if metric.strip() and metric.strip() not in task_class.available_metrics():
             raise unknown_name("--metrics", metric.strip(), task_class.available_metrics())
