@@ -181,7 +181,7 @@ def test_help_does_not_import_torch(tmp_path):
             ["image_classification", "--train-folder", "data/train", "--gpus", "1"],
             "--accelerator gpu was requested but is not available",
         ),
-        (["image_classification", "--backbone", "resnet19"], "Unknown backbone 'resnet19'. Did you mean: resnet18"),
+        (["image_classification", "--backbone", "resnet19"], "'resnet19' is not known; did you mean resnet18"),
         (["image_classification", "--colour"], "unrecognized arguments: --colour"),
         (
             ["image_classification", "--train-folder", "data/train", "--finetune-strategy", "melt"],

@@ -231,3 +231,25 @@ def test_an_infinite_number_is_refused_naming_column_and_line(tmp_path):
         TabularClassificationData.from_csv(
             numerical_fields=["x"], target_fields="y", train_file=str(tmp_path / "t.csv")
         )
+
+
+def test_the_default_batch_size_keeps_small_tables_at_sixteen_steps_an_epoch():
+    frame = table(240)
+    split = TabularClassificationData.from_data_frame(
+        CATEGORICAL, NUMERICAL, "label", train_data_frame=frame, val_split=0.2
+    )
+    assert split.batch_size == 12 and len(split.train_dataloader()) == 16  # 192 training rows after the split
+    assert (
+        TabularClassificationData.from_data_frame(
+            CATEGORICAL, NUMERICAL, "label", train_data_frame=table(48)
+        ).batch_size
+        == 8
+    )
+    big = TabularRegressionData.from_data_frame(CATEGORICAL, NUMERICAL, "price", train_data_frame=table(2400))
+    assert big.batch_size == 64  # from 1,024 training rows on
+    chosen = TabularClassificationData.from_data_frame(
+        CATEGORICAL, NUMERICAL, "label", train_data_frame=frame, batch_size=100
+    )
+    assert chosen.batch_size == 100
+    predict = TabularClassificationData.from_data_frame(predict_data_frame=frame, parameters=split.parameters)
+    assert predict.batch_size == 64  # no training rows to size it by

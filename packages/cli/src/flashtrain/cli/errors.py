@@ -9,6 +9,7 @@ words of the command line (``--skip-bad-files``).
 from __future__ import annotations
 
 import argparse
+import difflib
 import errno
 import os
 import re
@@ -21,6 +22,16 @@ MISTAKES = (UserError, ValueError, TypeError, FileNotFoundError, RuntimeError, I
 # Python argument names whose flag has another name.
 FLAG_NAMES = {"target_fields": "target_field"}
 _ASSIGNMENT = re.compile(r"\b([a-z][a-z0-9_]*)=(True|False|'[^']*'|\"[^\"]*\"|[^\s,;)]+)")
+
+
+def unknown_name(flag: str, value: str, allowed: list[str], listing: str | None = None) -> UserError:
+    """The error for a name that is not in a registry: the value, the nearest valid names, and either all of them
+    (a short list) or ``listing``, the command that lists them (a long one)."""
+    lowered = {name.lower(): name for name in allowed}
+    close = [lowered[name] for name in difflib.get_close_matches(value.lower(), list(lowered), n=4, cutoff=0.5)]
+    hint = f"did you mean {', '.join(close)}? " if close else ""
+    rest = f"list them with {listing}" if listing else f"allowed: {', '.join(allowed)}"
+    return UserError(f"{flag} {value!r} is not known; {hint}{rest}")
 
 
 def debug_enabled() -> bool:

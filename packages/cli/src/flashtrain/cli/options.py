@@ -11,6 +11,8 @@ import os
 import sys
 from typing import Any, NoReturn
 
+from flashtrain.cli.recipe import task_default
+
 MAX_SEED = 2**32 - 1
 # Options that name files or folders: the config a run writes holds them as absolute paths, so that
 # ``--config``/``--resume`` work from any working folder.
@@ -74,7 +76,9 @@ def seed(text: str) -> int:
     return value
 
 
-def add_trainer_flags(parser: argparse.ArgumentParser, max_epochs: int = 10) -> None:
+def add_trainer_flags(parser: argparse.ArgumentParser, command: str, batch_size: int | None = 64) -> None:
+    """The flags every task command shares; those of the task's recipe default to the task class's own values.
+    ``batch_size`` None: the data class chooses (the help says how)."""
     group = parser.add_argument_group("training")
     group.add_argument("--config", help="YAML file with any of these options, e.g. a run's config.yaml (flags win)")
     group.add_argument(
@@ -83,13 +87,29 @@ def add_trainer_flags(parser: argparse.ArgumentParser, max_epochs: int = 10) -> 
         help="continue an interrupted run: its folder (.../logs/version_N), a .ckpt file, or 'last' (the newest run "
         "under --output-dir); the run's config.yaml supplies the other options",
     )
-    group.add_argument("--max-epochs", type=positive_int, default=max_epochs, help="epochs to train")
-    group.add_argument("--batch-size", type=positive_int, default=64, help="samples per batch")
-    group.add_argument("--learning-rate", type=float, default=1e-3, help="the head's learning rate")
-    group.add_argument("--optimizer", default="adam", help="any torch.optim name: adam, adamw, sgd, rmsprop, ...")
+    group.add_argument(
+        "--max-epochs", type=positive_int, default=task_default(command, "max_epochs"), help="epochs to train"
+    )
+    batch_help = "samples per batch" if batch_size else "rows per batch (default None: 64, fewer on small tables)"
+    group.add_argument("--batch-size", type=positive_int, default=batch_size, help=batch_help)
+    group.add_argument(
+        "--learning-rate", type=float, default=task_default(command, "learning_rate"), help="the head's learning rate"
+    )
+    group.add_argument(
+        "--optimizer",
+        default=task_default(command, "optimizer", "name"),
+        help="any torch.optim name: adam, adamw, sgd, rmsprop, ...",
+    )
+    group.add_argument(
+        "--weight-decay",
+        type=float,
+        default=task_default(command, "optimizer", "weight_decay"),
+        help="the optimizer's weight decay (not given: the task's with the task's optimizer, else the optimizer's "
+        "own default)",
+    )
     group.add_argument(
         "--lr-scheduler",
-        default="cosine",
+        default=task_default(command, "lr_scheduler"),
         help="onecycle, cosine, step, linear_warmup, none, or any torch / transformers schedule name that needs "
         "no other arguments",
     )

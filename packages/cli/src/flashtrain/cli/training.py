@@ -11,7 +11,9 @@ from typing import Any
 
 import yaml
 
+from flashtrain.cli.errors import unknown_name
 from flashtrain.cli.options import NOT_IN_CONFIG, PATH_OPTIONS, UserError, default_output_dir, parse_finetune_strategy
+from flashtrain.cli.recipe import TASK_CLASSES, given, record_recipe
 from flashtrain.core import Callback
 
 METRIC_NAMES = {"val_acc": "accuracy", "val_rmse": "RMSE"}
@@ -26,6 +28,7 @@ def start(task: str, args: argparse.Namespace) -> Any:
     from flashtrain.core import seed_everything
 
     strategy = parse_finetune_strategy(args.finetune_strategy)
+    check_names(task, args)
     check_choices(args)
     args.output_dir = os.path.abspath(args.output_dir or default_output_dir(task))
     check_output_dir(args.output_dir)
@@ -33,15 +36,38 @@ def start(task: str, args: argparse.Namespace) -> Any:
     return strategy
 
 
+def check_names(task: str, args: argparse.Namespace) -> None:
+    """The flags that name something in one of the task's registries (optimizer, schedule, backbone, metrics): a
+    typo is refused with the nearest valid names before any data is read or model built."""
+    import flashtrain.tasks
+
+    task_class = getattr(flashtrain.tasks, TASK_CLASSES[task][1])
+    if given(args, "optimizer") and args.optimizer.lower() not in task_class.available_optimizers():
+        raise unknown_name("--optimizer", args.optimizer, task_class.available_optimizers())
+    schedules = ["none", *task_class.available_lr_schedulers()]
+    if given(args, "lr_scheduler") and args.lr_scheduler.lower() not in schedules:
+        raise unknown_name("--lr-scheduler", args.lr_scheduler, schedules)
+    if given(args, "backbone") and task != "text_classification":  # text: any Hugging Face name or folder
+        backbones = task_class.available_backbones()
+        if not known_backbone(args.backbone, backbones):
+            listing = f"flash-train backbones {task} --filter {args.backbone[:4]}" if len(backbones) > 20 else None
+            raise unknown_name("--backbone", args.backbone, backbones, listing)
+    for metric in (args.metrics or "").split(","):
+        if metric.strip() and metric.strip() not in task_class.available_metrics():
+            raise unknown_name("--metrics", metric.strip(), task_class.available_metrics())
+
+
+def known_backbone(name: str, backbones: list[str]) -> bool:
+    """``name`` is listed, also as timm spells it with a ``timm/`` prefix or a pretrained tag (resnet18.a1_in1k)."""
+    plain = name.removeprefix("timm/")
+    return name in backbones or plain.split(".")[0] in backbones and not plain.startswith("torchvision/")
+
+
 def check_choices(args: argparse.Namespace) -> None:
-    """``--optimizer``, ``--precision`` and ``--accelerator``/``--gpus``, checked by the code that uses them."""
+    """``--precision`` and ``--accelerator``/``--gpus``, checked by the code that uses them."""
     from flashtrain.core.accelerators import resolve_accelerator
     from flashtrain.core.precision import canonical_precision
-    from flashtrain.tasks.optimization import available_optimizers
 
-    optimizers = available_optimizers()
-    if str(args.optimizer).lower() not in optimizers:
-        raise UserError(f"--optimizer {args.optimizer!r} is not known; use one of {', '.join(optimizers)}")
     try:
         canonical_precision(args.precision)
     except ValueError:
@@ -112,6 +138,7 @@ def train(task: str, model: Any, data: Any, args: argparse.Namespace, strategy: 
     from flashtrain.core import Trainer
     from flashtrain.core.callbacks import EarlyStopping, ModelCheckpoint
 
+    record_recipe(args, model)  # from here on every option holds the value this run uses
     validates = data.datasets.get("val") is not None
     metric, mode = model.monitor  # e.g. ("val_acc", "max") or ("val_rmse", "min")
     checkpoint = ModelCheckpoint(filename="best", monitor=metric if validates else None, mode=mode, save_last=True)
@@ -132,7 +159,7 @@ def train(task: str, model: Any, data: Any, args: argparse.Namespace, strategy: 
         default_root_dir=args.output_dir,
         callbacks=callbacks,
         logger=build_logger(args.logger, task, args.output_dir),
-        log_every_n_steps=log_every_n_steps(len(data.datasets["train"]), args.batch_size, args.max_epochs),
+        log_every_n_steps=log_every_n_steps(len(data.datasets["train"]), data.batch_size, args.max_epochs),
     )
 
     def say(*parts: Any) -> None:
@@ -148,14 +175,16 @@ def train(task: str, model: Any, data: Any, args: argparse.Namespace, strategy: 
         "checkpoint": checkpoint.best_model_path or checkpoint.last_model_path,
         "config": record.path,
     }
-    name = METRIC_NAMES.get(metric, metric)
+    # A task whose best checkpoint has the lowest loss (tabular classifiers) is still reported by its accuracy.
+    shown = "val_acc" if metric == "val_loss" and "val_acc" in trainer.callback_metrics else metric
+    name = METRIC_NAMES.get(shown, shown)
     if validates:
-        summary[metric] = float(trainer.callback_metrics[metric])
-        summary[f"best_{metric}"] = checkpoint.best_model_score
-        say(f"final validation {name}: {summary[metric]:.4f} (best {summary[f'best_{metric}']:.4f})")
+        summary[shown] = float(trainer.callback_metrics[shown])
+        summary[f"best_{metric}"] = best = checkpoint.best_model_score
+        say(f"final validation {name}: {summary[shown]:.4f} (best {'' if shown == metric else metric + ' '}{best:.4f})")
     if data.datasets.get("test") is not None:
         (result,) = trainer.test(model, datamodule=data, ckpt_path=summary["checkpoint"], verbose=False)
-        test_metric = metric.replace("val_", "test_", 1)
+        test_metric = shown.replace("val_", "test_", 1)
         summary[test_metric] = result[test_metric]
         say(f"test {name}: {summary[test_metric]:.4f}")
     say(f"checkpoint: {summary['checkpoint']}\nresolved config: {record.path}")

@@ -157,6 +157,22 @@ class OptimizerChoice:
     def __call__(self, params: Any, lr: float) -> torch.optim.Optimizer:
         return self.build(params, lr=lr, **self.kwargs)
 
+    @property
+    def name(self) -> str | None:
+        """The name ``optimizer=`` takes for this optimizer (``"adamw"``), or None when it is a function."""
+        return self.build.__name__.lower() if inspect.isclass(self.build) else None
+
+    def argument(self, name: str) -> Any:
+        """The value the optimizer gets for its argument ``name``: the one chosen, else the optimizer's own
+        default (None where there is neither, e.g. for a function)."""
+        if name in self.kwargs:
+            return self.kwargs[name]
+        try:
+            parameter = inspect.signature(self.build).parameters.get(name)
+        except (TypeError, ValueError):  # pragma: no cover - builtins without signatures
+            return None
+        return None if parameter is None or parameter.default is inspect.Parameter.empty else parameter.default
+
 
 @dataclass
 class SchedulerChoice:

@@ -29,6 +29,8 @@ class Task(Module):
     task_name = "task"
     outputs: tuple[str, ...] = ()
     monitor: tuple[str, str] = ("val_loss", "min")
+    # The epochs this task's recipe trains for (``flash-train`` and the benchmarks read it; Trainer does not).
+    default_max_epochs = 10
 
     def __init__(self, optimizer: Any = "adam", lr_scheduler: Any = None, learning_rate: float = 1e-3) -> None:
         super().__init__()
@@ -172,6 +174,11 @@ class ClassificationTask(Task):
     monitor = ("val_acc", "max")  # what "best" means for checkpoints of this task
     outputs = OUTPUTS
 
+    @classmethod
+    def available_metrics(cls) -> list[str]:
+        """Metric names accepted by ``metrics=``."""
+        return list(task_metrics.CLASSIFICATION_METRICS)
+
     def __init__(
         self,
         labels: list[Any],
@@ -271,6 +278,11 @@ class RegressionTask(Task):
     target_std: torch.Tensor
     monitor = ("val_rmse", "min")
     outputs = ("values",)
+
+    @classmethod
+    def available_metrics(cls) -> list[str]:
+        """Metric names accepted by ``metrics=``."""
+        return list(task_metrics.REGRESSION_METRICS)
 
     def __init__(
         self,

@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from flashtrain.cli.options import UserError, add_trainer_flags, plain, positive_int
+from flashtrain.cli.recipe import model_options, optimization_options, task_default
 
 NAME = "image_classification"
 EXAMPLES = """examples:
@@ -48,7 +49,9 @@ def add_parser(subparsers: Any) -> None:
     )
     data.add_argument("--hflip", type=float, default=None, help="horizontal flip probability (default 0.5)")
     model = parser.add_argument_group("model")
-    model.add_argument("--backbone", default="resnet18", help="timm name, or torchvision/<name> (see backbones)")
+    model.add_argument(
+        "--backbone", default=task_default(NAME, "backbone"), help="timm name, or torchvision/<name> (see backbones)"
+    )
     model.add_argument(
         "--pretrained",
         action=argparse.BooleanOptionalAction,
@@ -60,13 +63,19 @@ def add_parser(subparsers: Any) -> None:
         action="store_true",
         help="several labels per image: ';'-separated in one CSV column, or one 0/1 column each",
     )
-    model.add_argument("--label-smoothing", type=float, default=0.1, help="cross-entropy label smoothing")
-    model.add_argument("--mixup-alpha", type=float, default=0.0, help="mixup strength (0: off)")
-    model.add_argument("--cutmix-alpha", type=float, default=0.0, help="cutmix strength (0: off)")
+    model.add_argument(
+        "--label-smoothing", type=float, default=task_default(NAME, "label_smoothing"), help="cross-entropy smoothing"
+    )
+    model.add_argument(
+        "--mixup-alpha", type=float, default=task_default(NAME, "mixup_alpha"), help="mixup strength (0: off)"
+    )
+    model.add_argument(
+        "--cutmix-alpha", type=float, default=task_default(NAME, "cutmix_alpha"), help="cutmix strength (0: off)"
+    )
     model.add_argument(
         "--interpretation", action="store_true", help="write a confusion matrix and the top losses as PNG"
     )
-    add_trainer_flags(parser)
+    add_trainer_flags(parser, NAME)
     parser.set_defaults(run=run, task=NAME)
 
 
@@ -124,16 +133,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if args.pretrained is None:
         args.pretrained = not sample  # recorded in config.yaml as what was used
     model = ImageClassifier(
-        backbone=args.backbone,
         labels=data.labels,
         multi_label=data.multi_label,
         pretrained=args.pretrained,
-        optimizer=args.optimizer,
-        lr_scheduler=None if args.lr_scheduler == "none" else args.lr_scheduler,
-        learning_rate=args.learning_rate,
-        label_smoothing=args.label_smoothing,
-        mixup_alpha=args.mixup_alpha,
-        cutmix_alpha=args.cutmix_alpha,
+        **model_options(args, "backbone", "label_smoothing", "mixup_alpha", "cutmix_alpha"),
+        **optimization_options(args),
         interpretation=args.interpretation,
         weight_averaging=args.weight_averaging,
         class_weights=args.class_weights,

@@ -7,6 +7,7 @@ import argparse
 from typing import Any
 
 from flashtrain.cli.options import UserError, add_trainer_flags, plain
+from flashtrain.cli.recipe import model_options, optimization_options, task_default
 
 DEFAULT_VAL_SPLIT = 0.2
 
@@ -63,8 +64,10 @@ def _add_task_parser(subparsers: Any, name: str) -> None:
         help=f"fraction of the training rows to validate on (default None: {DEFAULT_VAL_SPLIT} without --val-file)",
     )
     model = parser.add_argument_group("model")
-    model.add_argument("--backbone", default="mlp", choices=["mlp", "resnet", "ft_transformer", "tabnet"])
-    add_trainer_flags(parser, max_epochs=30)  # tables are small and epochs short: 10 epochs underfit
+    model.add_argument(
+        "--backbone", default=task_default(name, "backbone"), help="mlp, resnet, ft_transformer or tabnet"
+    )
+    add_trainer_flags(parser, name, batch_size=None)  # None: TabularData's default_batch_size of the rows
     parser.set_defaults(run=run, task=name)
 
 
@@ -101,7 +104,7 @@ def load_data(args: argparse.Namespace) -> Any:
         print(f"validating on {DEFAULT_VAL_SPLIT:.0%} of the training rows (--val-split; or pass --val-file)")
     # Recorded in config.yaml as the columns actually used.
     args.categorical_fields, args.numerical_fields, args.target_field = (",".join(part) for part in fields)
-    return data_class.from_data_frame(
+    data = data_class.from_data_frame(
         *fields,
         **frames,
         val_split=args.val_split,
@@ -109,6 +112,8 @@ def load_data(args: argparse.Namespace) -> Any:
         num_workers=args.num_workers,
         seed=args.seed,
     )
+    args.batch_size = data.batch_size  # recorded in config.yaml as the batch size used
+    return data
 
 
 def _columns(text: str) -> list[str]:
@@ -124,10 +129,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     model_class = TabularClassifier if args.task == "tabular_classification" else TabularRegressor
     model = model_class.from_data(
         data,
-        backbone=args.backbone,
-        optimizer=args.optimizer,
-        lr_scheduler=None if args.lr_scheduler == "none" else args.lr_scheduler,
-        learning_rate=args.learning_rate,
+        **model_options(args, "backbone"),
+        **optimization_options(args),
         metrics=args.metrics.split(",") if args.metrics else None,
         weight_averaging=args.weight_averaging,
         **({"class_weights": args.class_weights} if args.class_weights else {}),

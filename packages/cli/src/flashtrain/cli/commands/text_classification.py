@@ -8,6 +8,7 @@ import os
 from typing import Any
 
 from flashtrain.cli.options import UserError, add_trainer_flags, plain, positive_int
+from flashtrain.cli.recipe import given, model_options, optimization_options, task_default
 
 NAME = "text_classification"
 EXAMPLES = """examples:
@@ -17,9 +18,6 @@ EXAMPLES = """examples:
   flash-train predict --checkpoint runs/text_classification/logs/version_0/checkpoints/best.ckpt --text "Loved it"
 """
 FORMATS = {".csv": "csv", ".parquet": "parquet", ".json": "json", ".jsonl": "json"}
-
-
-DEFAULT_BACKBONE = "prajjwal1/bert-tiny"
 
 
 def add_parser(subparsers: Any) -> None:
@@ -38,12 +36,22 @@ def add_parser(subparsers: Any) -> None:
     data.add_argument("--val-split", type=float, default=None, help="fraction of the training rows to validate on")
     data.add_argument("--group-by-length", action="store_true", help="batch texts of similar length (less padding)")
     model = parser.add_argument_group("model")
-    model.add_argument("--backbone", default=DEFAULT_BACKBONE, help="Hugging Face model name or local folder")
     model.add_argument(
-        "--max-length", type=positive_int, default=128, help="tokens per text; longer texts are truncated"
+        "--backbone", default=task_default(NAME, "backbone"), help="Hugging Face model name or local folder"
     )
-    model.add_argument("--backbone-learning-rate", type=float, default=5e-5, help="the encoder's learning rate")
-    add_trainer_flags(parser, max_epochs=3)
+    model.add_argument(
+        "--max-length",
+        type=positive_int,
+        default=task_default(NAME, "max_length"),
+        help="tokens per text; longer texts are truncated",
+    )
+    model.add_argument(
+        "--backbone-learning-rate",
+        type=float,
+        default=task_default(NAME, "backbone_learning_rate"),
+        help="the encoder's learning rate",
+    )
+    add_trainer_flags(parser, NAME)
     parser.set_defaults(run=run, task=NAME)
 
 
@@ -93,23 +101,19 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
     strategy = start(NAME, args)
     quiet_progress_bars()
-    if os.path.isdir(args.backbone):
+    if given(args, "backbone") and os.path.isdir(args.backbone):
         args.backbone = os.path.abspath(args.backbone)  # recorded in config.yaml, valid from any folder
     data = load_data(args)
     sample = args.train_file == SAMPLE_TABLE
-    if sample and args.backbone == DEFAULT_BACKBONE:
+    if sample and not given(args, "backbone"):
         args.backbone = SAMPLE_BACKBONE  # no download: a tiny BERT trained from scratch on the sample
     model = TextClassifier(
-        backbone=args.backbone,
         pretrained=not (sample and args.backbone == SAMPLE_BACKBONE),
         labels=data.labels,
         multi_label=data.multi_label,
-        max_length=args.max_length,
-        optimizer=args.optimizer,
-        lr_scheduler=None if args.lr_scheduler == "none" else args.lr_scheduler,
-        learning_rate=args.learning_rate,
+        **model_options(args, "backbone", "max_length", "backbone_learning_rate"),
+        **optimization_options(args),
         weight_averaging=args.weight_averaging,
-        backbone_learning_rate=args.backbone_learning_rate,
         class_weights=args.class_weights,
         metrics=args.metrics.split(",") if args.metrics else None,
     )

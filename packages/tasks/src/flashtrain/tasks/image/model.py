@@ -44,6 +44,7 @@ class ImageClassifier(ClassificationTask):
     """
 
     task_name = "image_classification"
+    default_max_epochs = 10
 
     def __init__(
         self,

@@ -49,6 +49,7 @@ class TextClassifier(ClassificationTask):
     """
 
     task_name = "text_classification"
+    default_max_epochs = 3  # fine-tuning a pretrained encoder: a few epochs
 
     def __init__(
         self,
