@@ -51,11 +51,12 @@ def test_auto_lr_with_csv_logs_and_ema(folders):  # noqa: F811
     [
         (["--weight-averaging", "sma"], "--weight-averaging sma is not valid; use None, 'ema'"),
         (["--logger", "neptune"], "argument --logger: invalid choice: 'neptune'"),
-        (["--auto-lr", "1"], "lr_find num_training must be an int >= 2 (optimizer steps), got 1"),
+        (["--auto-lr", "1"], "argument --auto-lr: must be a whole number >= 2 (optimizer steps), got 1"),
     ],
 )
-def test_bad_tracking_flags_are_one_line_and_exit_status_2(folders, args, message):  # noqa: F811
-    result = flash_train("image_classification", "--train-folder", "data/train", *TINY, *args, cwd=folders)
+def test_bad_tracking_flags_are_refused_in_one_line_before_any_data_is_read(tmp_path, args, message):
+    # The folder does not exist: the flag must be refused before the data would be read.
+    result = flash_train("image_classification", "--train-folder", "no-such-folder", *TINY, *args, cwd=tmp_path)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], result.stderr

@@ -69,6 +69,13 @@ def non_negative_int(text: str) -> int:
     return value
 
 
+def lr_find_steps(text: str) -> int:
+    """``--auto-lr STEPS``: the range test needs two optimizer steps at the least (a first and a last rate)."""
+    if not text.isdigit() or int(text) < 2:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 2 (optimizer steps), got {text}")
+    return int(text)
+
+
 def seed(text: str) -> int:
     value = int(text)
     if not 0 <= value <= MAX_SEED:
@@ -151,7 +158,7 @@ def add_trainer_flags(parser: argparse.ArgumentParser, command: str, batch_size:
     group.add_argument(
         "--auto-lr",
         nargs="?",
-        type=int,
+        type=lr_find_steps,
         const=100,
         default=None,
         metavar="STEPS",

@@ -64,9 +64,13 @@ def known_backbone(name: str, backbones: list[str]) -> bool:
 
 
 def check_choices(args: argparse.Namespace) -> None:
-    """``--precision`` and ``--accelerator``/``--gpus``, checked by the code that uses them."""
+    """``--precision``, ``--accelerator``/``--gpus`` and ``--weight-averaging``, checked by the code that uses
+    them."""
     from flashtrain.core.accelerators import resolve_accelerator
     from flashtrain.core.precision import canonical_precision
+    from flashtrain.tasks.task import check_weight_averaging
+
+    check_weight_averaging(args.weight_averaging)
 
     try:
         canonical_precision(args.precision)
