@@ -76,9 +76,9 @@ def train_batch(window_start=True, window_end=True):
     calls = ["Callback.on_train_batch_start", "on_train_batch_start"]
     if window_end:
         calls.append("optimizer_step")  # it wraps the closure below through optimizer.step(closure)
-    if window_start:
-        calls += ["Callback.on_before_zero_grad", "on_before_zero_grad", "optimizer_zero_grad"]
     calls.append("training_step")
+    if window_start:  # after training_step, as Lightning
+        calls += ["Callback.on_before_zero_grad", "on_before_zero_grad", "optimizer_zero_grad"]
     calls += [
         "Callback.on_before_backward",
         "on_before_backward",

@@ -206,5 +206,5 @@ def test_an_unknown_reduce_fx_is_a_misconfiguration():
             self.log("v", 1.0, reduce_fx="median")
             return super().training_step(batch, batch_idx)
 
-    with pytest.raises(MisconfigurationException, match="reduce_fx='median'. Allowed: 'mean' \\(or 'avg'\\)"):
+    with pytest.raises(MisconfigurationException, match=r"reduce_fx='median'. Only `self.log\(..., reduce_fx=\{min,max,mean,sum\}\)` are supported"):
         quiet_trainer(max_steps=1).fit(Bad(), loader())

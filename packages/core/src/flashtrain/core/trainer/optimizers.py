@@ -115,18 +115,35 @@ class ManagedOptimizer:
     each ``step`` counts as a global step at once; in automatic optimization the loop counts it after the
     module's ``optimizer_step`` returns (so ``trainer.global_step`` read inside it is Lightning's)."""
 
-    def __init__(self, optimizer: torch.optim.Optimizer, precision: Any, progress: Any, counts_steps: bool) -> None:
+    def __init__(
+        self, optimizer: torch.optim.Optimizer, precision: Any, progress: Any, counts_steps: bool, hooks: Any = None
+    ) -> None:
         self.optimizer = optimizer
         self._precision = precision
         self._progress = progress
         self._counts_steps = counts_steps
+        self._hooks = hooks  # manual optimization: on_before_optimizer_step runs inside step, after the closure
 
     def step(self, closure: Any = None, **kwargs: Any) -> Any:
-        """Step through the precision plugin; ``kwargs`` go to the optimizer's own ``step`` (Lightning's form)."""
+        """Step through the precision plugin; ``kwargs`` go to the optimizer's own ``step`` (Lightning's form).
+
+        In manual optimization, as Lightning's ``LightningOptimizer.step``: the closure (if any) runs first, then
+        the gradients are unscaled (mixed precision) and ``on_before_optimizer_step`` runs, then the update."""
+        if self._hooks is not None:
+            closure = self._closure_then_hook(closure)
         result = self._precision.optimizer_step(self.optimizer, closure, **kwargs)
         if self._counts_steps:
             self._progress.optimizer_stepped()
         return result
+
+    def _closure_then_hook(self, closure: Any) -> Any:
+        def wrapped() -> Any:
+            result = closure() if closure is not None else None
+            self._precision.unscale_gradients(self.optimizer)
+            self._hooks.call("on_before_optimizer_step", self)
+            return result
+
+        return wrapped
 
     def step_evaluated(self, loss: torch.Tensor | None) -> None:
         """Step after the trainer already ran the closure; no update when it returned None (a skipped batch)."""
@@ -182,7 +199,10 @@ class Optimization:
         self.optimizers = optimizers
         self.lr_scheduler_configs = schedulers
         precision = self.strategy.precision
-        self.managed = [ManagedOptimizer(opt, precision, self.progress, not automatic) for opt in optimizers]
+        manual_hooks = None if automatic else hooks
+        self.managed = [
+            ManagedOptimizer(opt, precision, self.progress, not automatic, manual_hooks) for opt in optimizers
+        ]
         self.clips_gradients = bool(gradient_clip_val) or hooks.module_overrides("configure_gradient_clipping")
 
     def replace_schedulers(self, schedulers: list[Any], interval: str = "epoch") -> None:
@@ -192,11 +212,14 @@ class Optimization:
     def for_module(self, wrapped: bool) -> list[Any]:
         return self.managed if wrapped else self.optimizers
 
-    def step_schedulers(self, interval: str, hooks: Any, metrics: dict[str, torch.Tensor]) -> None:
-        """Step the schedulers of ``interval`` ("step" or "epoch") that are due, through ``lr_scheduler_step``."""
+    def step_schedulers(
+        self, interval: str, hooks: Any, metrics: dict[str, torch.Tensor], plateau: bool | None = None
+    ) -> None:
+        """Step the schedulers of ``interval`` ("step" or "epoch") that are due, through ``lr_scheduler_step``
+        (only the ReduceLROnPlateau ones with ``plateau=True``, only the others with ``plateau=False``)."""
         progress = self.progress
         for config in self.lr_scheduler_configs:
-            if config.interval != interval:
+            if config.interval != interval or (plateau is not None and config.reduce_on_plateau != plateau):
                 continue
             count = progress.batches_that_stepped if interval == "step" else progress.current_epoch + 1  # just counted
             if count % config.frequency != 0:
