@@ -310,7 +310,10 @@ class ResultCollection:
         if on_step and hook in _EPOCH_ONLY_HOOKS:
             raise ValueError(f"self.log({name!r}, on_step=True) is not allowed in {hook}: there is no step there.")
         if not (on_step or on_epoch):
-            raise ValueError(f"self.log({name!r}) with on_step=False and on_epoch=False would record nothing.")
+            raise MisconfigurationException(
+                f"`self.log({name!r}, on_step=False, on_epoch=False)` is not useful: it would record nothing. Set "
+                "on_step=True, on_epoch=True or both."
+            )
         metric = value if is_torchmetric(value) else None
         return _Entry(
             name,

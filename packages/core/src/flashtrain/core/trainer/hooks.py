@@ -82,6 +82,11 @@ class HookDispatcher:
                 return getattr(self.module, name)(*args, **kwargs)
         return getattr(self.module, name)(*args, **kwargs)
 
+    @property
+    def profiling(self) -> bool:
+        """Whether a profiler records this run (not the pass-through default)."""
+        return self._profiling
+
     def run_step(self, name: str, step: Any, *args: Any) -> Any:
         """Run a ``*_step`` (``self.log`` inside gets its defaults), timed as Lightning names it when profiling."""
         self.current_hook = name

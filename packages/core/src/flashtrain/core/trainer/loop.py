@@ -1,50 +1,54 @@
 """The fit loop, top to bottom in one method: epochs -> batches -> (accumulate, clip, step, schedule, log) ->
 validation when due -> callbacks.
 
-Hook order for ``Trainer.fit`` (callbacks first, then the module, for every hook):
+Hook order for ``Trainer.fit`` (callbacks first, then the module, for every hook), as Lightning's
+``models/test_hooks.py`` records it:
 
-    setup("fit")                       datamodule, callbacks, module
+    configure_callbacks, prepare_data
+    setup(stage="fit")                 datamodule, callbacks, module
+    configure_model
+    [resuming: on_load_checkpoint (module, callbacks), callbacks' load_state_dict]
     configure_optimizers
     on_fit_start
-    on_sanity_check_start  [validation loop on num_sanity_val_steps batches]  on_sanity_check_end
+    module.zero_grad()
+    on_sanity_check_start  [val_dataloader() requested; validation loop on num_sanity_val_steps batches]
+        on_sanity_check_end
+    train_dataloader() requested (val_dataloader() too if there was no sanity check)
     on_train_start
     for each epoch:
-        on_train_epoch_start
+        on_train_epoch_start           (loaders requested again when reload_dataloaders_every_n_epochs is due)
         for each batch:
+            on_before_batch_transfer, transfer_batch_to_device, on_after_batch_transfer   (module hooks)
             on_train_batch_start        (the module returning -1 ends the epoch early)
             optimizer_step(epoch, batch_idx, optimizer, closure)   last batch of an accumulation window
                 (other batches call the closure directly; ``optimizer.step(closure)`` runs it:)
-                on_before_zero_grad, optimizer_zero_grad           first batch of a window
                 training_step
+                on_before_zero_grad, optimizer_zero_grad           first batch of a window
                 on_before_backward, backward, on_after_backward
                 on_before_optimizer_step, configure_gradient_clipping   last batch of a window
                 (then the parameter update; global_step counts it once optimizer_step returns)
-            [step-interval LR schedulers stepped, through lr_scheduler_step]
+            [step-interval LR schedulers stepped, through lr_scheduler_step; on the epoch's last batch also
+             the epoch-interval ones except ReduceLROnPlateau]
             on_train_batch_end
-            [validation loop when due: on_validation_model_eval, on_validation_start,
-             on_validation_epoch_start, per batch on_validation_batch_start / validation_step /
-             on_validation_batch_end, on_validation_epoch_end, on_validation_end; then each submodule's
-             train/eval mode as it was before]
+            [validation when due: on_validation_model_zero_grad (after an optimizer step),
+             on_validation_model_eval, on_validation_start, on_validation_epoch_start, per batch the transfer
+             hooks, on_validation_batch_start / validation_step / on_validation_batch_end,
+             on_validation_epoch_end, on_validation_end, then on_validation_model_train if the module defines
+             it, else each submodule's train/eval mode as it was before]
         on_train_epoch_end              callbacks, then the module (then ``training_epoch_end`` if defined)
-        [epoch metrics reduced and logged; epoch-interval LR schedulers stepped]
+        [epoch metrics reduced and logged; ReduceLROnPlateau schedulers stepped]
         on_train_epoch_end              callbacks with ``runs_last`` (EarlyStopping, ProgressBar's epoch line), then
                                         ModelCheckpoint, so the checkpoint holds the others' state
     on_train_end
     on_fit_end
-    teardown("fit")                    datamodule, callbacks, module
+    teardown(stage="fit")              datamodule, callbacks, module
 
 The trainer never switches the module to train mode on its own during fit, except once at the start when the
 whole module is in eval mode (e.g. after ``load_from_checkpoint``): a submodule the user put in eval mode stays
 in eval mode.
 
-Two deliberate differences from Lightning:
-
-- Gradients are zeroed *before* ``training_step`` (Lightning zeroes them after it). The result is identical,
-  but freeing the old gradients before the forward instead of after it saved about 55 us per step (6%) on
-  the 784-128-10 MLP of ``benchmarks/overhead.py``.
-- Step-interval schedulers step before ``on_train_batch_end`` and epoch-interval ones before ModelCheckpoint
-  saves the epoch's checkpoint, so every checkpoint holds a completed step or epoch and resuming from it is
-  exact (Lightning steps them afterwards, so its checkpoints miss that scheduler step).
+Schedulers step where Lightning steps them (step-interval ones and, on the last batch, epoch-interval ones before
+``on_train_batch_end``), so a checkpoint written there holds that step and resuming from it is exact.
 
 For ``torch.optim`` optimizers (except LBFGS), when the module does not override ``optimizer_step``, the
 trainer runs the closure itself and then calls ``optimizer.step()``: those optimizers evaluate a closure
@@ -140,12 +144,15 @@ class FitLoop:
             outputs: list[Any] = []
             call("on_train_epoch_start")
             self.checkpoints.restore_rng_if_resuming()
+            if skip == 0 and progress.seeds_from_rng:  # a new epoch: seeds drawn where a plain DataLoader draws them
+                seeds = train_data.draw_epoch_seeds()
+                progress.epoch_seeds = strategy.broadcast(seeds) if distributed else seeds  # rank 0's order
             stopped_mid_epoch = False
             sized = not math.isinf(num_batches)
             # A checkpoint written after the last batch already holds that batch's scheduler step.
             self.epoch_schedulers_stepped = bool(skip) and sized and skip >= num_batches
             batches: Any = itertools.islice(
-                train_data.epoch(epoch, skip), max(int(num_batches) - skip, 0) if sized else None
+                train_data.epoch(epoch, skip, progress.epoch_seeds), max(int(num_batches) - skip, 0) if sized else None
             )
             if not sized:  # no len(): look one batch ahead to know which batch ends the epoch
                 batches = _LookAhead(batches)

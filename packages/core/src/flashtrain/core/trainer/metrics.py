@@ -87,10 +87,10 @@ class MetricsStore:
     def log_evaluation_step(self, results: ResultCollection, dataloader_idx: int, suffix: str = "") -> None:
         """Send an evaluation batch's ``on_step=True`` values to the loggers, at that dataloader's own step count
         (counted across the validations of one fit, from 0 for each ``validate``/``test``)."""
-        if not self.loggers:
-            return
-        _, logged, _ = results.step_metrics(suffix)
-        if not logged:
+        _, logged, bar = results.step_metrics(suffix)
+        if bar:  # the progress bar shows an evaluation's step values too (not the callbacks: Lightning's rule)
+            self._progress_bar.update(bar)
+        if not logged or not self.loggers:
             return
         step = self._evaluation_steps.get(dataloader_idx, 0)
         self._evaluation_steps[dataloader_idx] = step + 1

@@ -487,6 +487,8 @@ class Trainer:
                 # The checkpoint first: a resumed run takes its log version before any rank claims a new folder.
                 checkpoint = self.checkpoint_connector.read(ckpt_path, fn)
                 self._agree_on_logger_version()
+                if self.hooks.profiling:  # after the log version is settled: the report may go to its folder
+                    self.profiler.setup(stage=fn.value, local_rank=self.local_rank, log_dir=self.log_dir)
                 self._prepare_and_setup(fn, model)
                 self.strategy.setup_module(model, training=fitting)
                 if fitting:
@@ -517,7 +519,10 @@ class Trainer:
     def _run_spawned(self, fn: TrainerFn, model: Module, datamodule: Any, ckpt_path: str | None, data: dict) -> Any:
         """ddp_spawn: the run happens in fresh processes; rank 0's weights, metrics and callback state come back."""
         spawn: Any = self.strategy.spawn  # type: ignore[attr-defined]
-        outcome = spawn(_run_in_spawned_rank, self, fn, model, datamodule, ckpt_path, data)
+        # The ranks start with this process's torch random state, as Lightning's spawn launcher gives them (as
+        # bytes: a tensor would travel through shared memory).
+        rng = torch.get_rng_state().numpy().tobytes()
+        outcome = spawn(_run_in_spawned_rank, self, fn, model, datamodule, ckpt_path, data, rng)
         model.load_state_dict(outcome["state_dict"])
         self.progress.global_step, self.progress.current_epoch = outcome["global_step"], outcome["current_epoch"]
         self.metrics_store.replace_results(outcome["callback_metrics"], outcome["logged_metrics"])
@@ -589,6 +594,9 @@ class Trainer:
             if fn == TrainerFn.FITTING and self.is_global_zero:
                 for logger in self.loggers:
                     logger.finalize(status.value)
+            if self.hooks.profiling:
+                self.profiler.describe()  # the report: printed, or written to dirpath/filename
+                self.profiler.teardown(fn.value)
             self.strategy.teardown()
             self.state.status, self.state.stage = status, None
             self.metrics_store.results = self.metrics_store.train_results
@@ -671,7 +679,8 @@ class Trainer:
 
 def _run_in_spawned_rank(environment: Any, trainer: Trainer, fn: TrainerFn, *arguments: Any) -> tuple[dict, Strategy]:
     """One ddp_spawn rank: join the environment, run the stage, and return what rank 0 sends back."""
-    model, datamodule, ckpt_path, data = arguments
+    model, datamodule, ckpt_path, data, rng = arguments
+    torch.set_rng_state(torch.frombuffer(bytearray(rng), dtype=torch.uint8))
     trainer.strategy.environment = environment  # type: ignore[attr-defined]
     result = trainer._run(fn, model, datamodule, ckpt_path, **data)
     return trainer._spawn_result(model, result), trainer.strategy  # model: unwrapped by the parent's _attach
