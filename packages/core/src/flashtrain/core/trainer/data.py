@@ -125,7 +125,7 @@ class ReplayableLoader:
         self.generator.manual_seed(derive_seed(self.base_seed, epoch) if sampler_seed < 0 else sampler_seed)
         self.worker_generator.manual_seed(derive_seed(self.base_seed, epoch, 1) if worker_seed < 0 else worker_seed)
         sampler = getattr(self.loader, "sampler", None)
-        if self._distributed:
+        if self._distributed and sampler is not None:
             sampler.permutation_seed = None if sampler_seed < 0 else sampler_seed
         if sampler is not None and hasattr(sampler, "set_epoch"):
             sampler.set_epoch(epoch)  # DistributedSampler and friends
