@@ -276,3 +276,27 @@ def test_backbone_finetuning_resumes_after_the_unfreeze(tmp_path):
 def test_backbone_finetuning_needs_a_backbone():
     with pytest.raises(ValueError, match="needs the module to have a `backbone` attribute"):
         quiet_trainer(max_epochs=1, callbacks=[BackboneFinetuning()]).fit(RegressionModule(), loader())
+
+
+def test_backbone_finetuning_is_a_base_finetuning_whose_hooks_a_subclass_overrides():
+    from flashtrain.core.callbacks import BaseFinetuning
+
+    calls = []
+
+    class OnlyFirstLayer(BackboneFinetuning):
+        def freeze_before_training(self, pl_module):
+            calls.append("freeze")
+            self.freeze(pl_module.backbone)
+
+        def finetune_function(self, pl_module, epoch, optimizer):
+            calls.append(epoch)
+            super().finetune_function(pl_module, epoch, optimizer)
+
+    finetuning = OnlyFirstLayer(unfreeze_backbone_at_epoch=1, lambda_func=lambda epoch: 2.0)
+    assert isinstance(finetuning, BaseFinetuning)
+    trainer = quiet_trainer(max_epochs=3, callbacks=[finetuning])
+    trainer.fit(WithBackbone(), loader())
+    assert calls == ["freeze", 0, 1, 2]
+    lrs = [group["lr"] for group in trainer.optimizers[0].param_groups]
+    assert lrs == [0.1, pytest.approx(0.02)]  # 0.1 x 0.1 at epoch 1, then doubled (below the head's 0.1)
+    assert finetuning.state_dict()["previous_backbone_lr"] == pytest.approx(0.02)

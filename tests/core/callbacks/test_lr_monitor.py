@@ -104,3 +104,33 @@ def test_learning_rates_are_callback_metrics_early_stopping_can_monitor(tmp_path
     trainer = _fit(tmp_path, Halving(), monitor, epochs=6, callbacks=[stopper])
     assert monitor.lrs["lr-SGD"] == pytest.approx([0.1, 0.05, 0.025, 0.0125])
     assert stopper.stopped_epoch == 3 and trainer.current_epoch == 4
+
+
+def test_an_optimizer_that_gains_parameter_groups_is_renamed_to_pg1_as_lightning(tmp_path):
+    from flashtrain.core.callbacks import BaseFinetuning
+
+    class AddHead(BaseFinetuning):
+        def freeze_before_training(self, pl_module):
+            self.freeze(pl_module.net.layers[3])
+
+        def finetune_function(self, pl_module, epoch, optimizer):
+            if epoch == 1:
+                self.unfreeze_and_add_param_group(pl_module.net.layers[3], optimizer, lr=0.01)
+
+    class Frozen(RegressionModule):
+        def configure_optimizers(self):
+            return torch.optim.SGD([p for p in self.parameters() if p.requires_grad], lr=0.1)
+
+    monitor = LearningRateMonitor()
+    trainer = Trainer(
+        max_epochs=3,
+        logger=CSVLogger(str(tmp_path)),
+        callbacks=[AddHead(), monitor],
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
+    trainer.fit(Frozen(), loader())
+    assert list(monitor.lrs) == ["lr-SGD/pg1", "lr-SGD/pg2"]
+    assert monitor.lrs["lr-SGD/pg1"] == [0.1, 0.1, 0.1]  # the history from before the rename is kept
+    assert monitor.lrs["lr-SGD/pg2"] == [0.01, 0.01]

@@ -19,3 +19,17 @@ def test_the_epoch_line_shows_that_epochs_on_epoch_metrics(capsys):
     assert [line.split(":")[0] for line in lines] == ["Epoch 0", "Epoch 1", "Epoch 2"]
     for epoch, line in enumerate(lines):
         assert f"seen_epoch={epoch:.3g}" in line, line
+
+
+def test_a_progress_bar_subclass_changes_what_is_shown_through_get_metrics(capsys):
+    class Renamed(ProgressBar):
+        def get_metrics(self, trainer, pl_module):
+            items = super().get_metrics(trainer, pl_module)
+            return {"shown_loss": items["train_loss_step"]}
+
+    bar = Renamed()
+    trainer = quiet_trainer(max_epochs=1, enable_progress_bar=True, callbacks=[bar])
+    trainer.fit(RegressionModule(), loader())
+    assert bar.trainer is trainer
+    assert set(bar.get_metrics(trainer, trainer.lightning_module)) == {"shown_loss"}
+    assert "shown_loss=" in capsys.readouterr().err  # the epoch line (stderr is not a terminal here)

@@ -15,12 +15,15 @@ from flashtrain.core import Trainer, seed_everything
 from flashtrain.core.callbacks import ModelCheckpoint
 
 
-def run(folder: str, max_steps: int, ckpt_path: str | None = None):
+def run(folder: str, max_steps: int, ckpt_path: str | None = None, own_generator: bool = False):
     from tests.core.helpers import RegressionModule, regression_data
 
     seed_everything(11)
     model = RegressionModule(lr=0.02)
-    data = DataLoader(regression_data(48), batch_size=8, shuffle=True)  # 6 batches an epoch
+    # 6 batches an epoch. With its own generator the loader draws nothing from the global RNG and the trainer
+    # orders it from its base seed: the earlier flashtrain's scheme for every loader.
+    generator = torch.Generator() if own_generator else None
+    data = DataLoader(regression_data(48), batch_size=8, shuffle=True, generator=generator)
     checkpoint = ModelCheckpoint(dirpath=folder, every_n_train_steps=5, save_top_k=-1)
     trainer = Trainer(
         max_steps=max_steps,

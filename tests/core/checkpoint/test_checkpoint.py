@@ -257,3 +257,14 @@ def test_a_full_disk_is_reported_as_such_and_leaves_no_temporary_file(tmp_path, 
         save_checkpoint_file({"state_dict": {}}, str(tmp_path / "a.ckpt"))
     assert info.value.errno == errno.ENOSPC and info.value.filename == str(tmp_path / "a.ckpt")
     assert os.listdir(tmp_path) == []
+
+
+def test_resuming_a_checkpoint_past_max_epochs_is_refused(tmp_path):
+    from flashtrain.core.exceptions import MisconfigurationException
+
+    checkpoint = ModelCheckpoint(dirpath=str(tmp_path))
+    quiet_trainer(max_epochs=3, callbacks=[checkpoint], enable_checkpointing=True).fit(RegressionModule(), loader())
+    with pytest.raises(MisconfigurationException, match=r"current_epoch=3, but you have set Trainer\(max_epochs=2\)"):
+        quiet_trainer(max_epochs=2).fit(
+            RegressionModule(), loader(), ckpt_path=checkpoint.last_model_path or checkpoint.best_model_path
+        )

@@ -68,3 +68,32 @@ def test_build_profiler_by_name_and_errors():
         build_profiler("fast")
     with pytest.raises(TypeError, match="profiler must be a name, a Profiler or None; got int"):
         build_profiler(3)
+
+
+def test_trainer_profiler_simple_reports_each_step_and_hook_with_counts(tmp_path):
+    from flashtrain.core.callbacks import EarlyStopping
+    from tests.core.helpers import RegressionModule, loader, quiet_trainer
+
+    profiler = SimpleProfiler(dirpath=tmp_path, filename="perf")
+    trainer = quiet_trainer(
+        max_epochs=2, limit_train_batches=3, profiler=profiler, callbacks=[EarlyStopping("val_loss", patience=9)]
+    )
+    assert trainer.profiler is profiler
+    trainer.fit(RegressionModule(), loader(), loader(n=16))
+    durations = profiler.recorded_durations
+    assert len(durations["[Strategy]SingleDeviceStrategy.training_step"]) == 6  # 2 epochs x 3 batches
+    assert len(durations["[Strategy]SingleDeviceStrategy.validation_step"]) == 4  # 2 validations x 2 batches
+    assert len(durations["[LightningModule]RegressionModule.backward"]) == 6
+    assert len(durations["[Callback]EarlyStopping{'monitor': 'val_loss', 'mode': 'min'}.on_validation_end"]) == 2
+    report = (tmp_path / "fit-perf.txt").read_text()
+    training_row = next(line for line in report.splitlines() if ".training_step" in line)
+    assert training_row.split("|")[2].strip() == "6"  # the report's call count
+
+
+def test_trainer_profiler_by_name_and_refused_names():
+    from flashtrain.core import Trainer
+
+    assert isinstance(Trainer(logger=False, profiler="simple").profiler, SimpleProfiler)
+    assert isinstance(Trainer(logger=False).profiler, PassThroughProfiler)
+    with pytest.raises(ValueError, match=r"profiler must be one of \['advanced', 'pytorch', 'simple'\]"):
+        Trainer(logger=False, profiler="fast")

@@ -61,12 +61,12 @@ def test_two_launched_processes_train_like_one_process_with_twice_the_batch(sing
     # Only rank 0 wrote: one log folder, one metrics file, the checkpoints once.
     written = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file())
     assert written == [
-        "logs/version_0/checkpoints/epoch=0-step=6.ckpt",  # lowest val_loss
+        "logs/version_0/checkpoints/epoch=1-step=12.ckpt",  # lowest val_loss (this seed's data order)
         "logs/version_0/checkpoints/last.ckpt",
         "logs/version_0/metrics.csv",
         "result.pt",
     ]
-    assert ddp["best_model_path"] == str(tmp_path / "logs/version_0/checkpoints/epoch=0-step=6.ckpt")
+    assert ddp["best_model_path"] == str(tmp_path / "logs/version_0/checkpoints/epoch=1-step=12.ckpt")
 
 
 def test_torchrun_started_script_gives_the_same_result(single_process, tmp_path):
@@ -165,7 +165,7 @@ def test_ddp_spawn_trains_alike_and_brings_rank_0_results_back(single_process, t
     assert done.returncode == 0, done.stderr
     spawned = result(tmp_path)  # written by the parent process from what rank 0 sent back
     assert_same_training(spawned, single_process)
-    assert spawned["best_model_path"] == str(tmp_path / "logs/version_0/checkpoints/epoch=0-step=6.ckpt")
+    assert spawned["best_model_path"] == str(tmp_path / "logs/version_0/checkpoints/epoch=1-step=12.ckpt")
 
 
 def test_ddp_spawn_explains_what_could_not_be_pickled():

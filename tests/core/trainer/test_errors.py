@@ -150,3 +150,85 @@ def test_validate_without_validation_step():
 def test_a_compiled_non_module_is_still_refused():
     with pytest.raises(TypeError, match="expects a flashtrain.core.Module, got OptimizedModule"):
         quiet_trainer().fit(torch.compile(torch.nn.Linear(2, 2)), loader())
+
+
+class _ManualWithScheduler(RegressionModule):
+    """Manual optimization; the scheduler is whatever ``make`` builds, stepped by the user at each epoch end."""
+
+    def __init__(self, make):
+        super().__init__()
+        self.automatic_optimization = False
+        self.make = make
+        self.stepped = 0
+
+    def training_step(self, batch, batch_idx):
+        optimizer = self.optimizers()
+        optimizer.zero_grad()
+        loss = super().training_step(batch, batch_idx)
+        self.manual_backward(loss)
+        optimizer.step()
+
+    def on_train_epoch_end(self):
+        self.lr_schedulers().step(torch.tensor(0.0))
+        self.stepped += 1
+
+    def configure_optimizers(self):
+        optimizer = torch.optim.SGD(self.parameters(), lr=0.1)
+        return [optimizer], [self.make(optimizer)]
+
+
+def test_manual_optimization_takes_reduce_on_plateau_without_monitor_and_warns_about_ignored_keys():
+    from torch.optim.lr_scheduler import ReduceLROnPlateau
+
+    model = _ManualWithScheduler(ReduceLROnPlateau)
+    quiet_trainer(max_epochs=2).fit(model, loader())
+    assert model.stepped == 2
+
+    as_dict = _ManualWithScheduler(
+        lambda opt: {"scheduler": ReduceLROnPlateau(opt), "monitor": "x", "interval": "step"}
+    )
+    with pytest.warns(RuntimeWarning, match=r"\['monitor'\], but the keys will be ignored"):
+        trainer = quiet_trainer(max_epochs=1)
+        trainer.fit(as_dict, loader())
+    assert trainer.lr_scheduler_configs[0].interval == "step" and trainer.lr_scheduler_configs[0].monitor is None
+
+
+class _OwnScheduler:
+    """Not a torch scheduler: the user steps it (manual optimization) or lr_scheduler_step does."""
+
+    def __init__(self, optimizer):
+        self.optimizer = optimizer
+        self.calls = 0
+
+    def step(self, *args):
+        self.calls += 1
+
+    def state_dict(self):
+        return {"calls": self.calls}
+
+    def load_state_dict(self, state):
+        self.calls = state["calls"]
+
+
+def test_a_scheduler_that_is_not_torchs_needs_manual_optimization_or_lr_scheduler_step():
+    from flashtrain.core.exceptions import MisconfigurationException
+
+    class Automatic(RegressionModule):
+        def configure_optimizers(self):
+            optimizer = torch.optim.SGD(self.parameters(), lr=0.1)
+            return [optimizer], [_OwnScheduler(optimizer)]
+
+    with pytest.raises(MisconfigurationException, match="doesn't follow PyTorch's LRScheduler API"):
+        quiet_trainer(max_epochs=1).fit(Automatic(), loader())
+
+    class Stepping(Automatic):
+        def lr_scheduler_step(self, scheduler, metric):
+            scheduler.step()
+
+    trainer = quiet_trainer(max_epochs=2)
+    trainer.fit(Stepping(), loader())
+    assert trainer.lr_scheduler_configs[0].scheduler.calls == 2  # once per epoch, through the override
+
+    manual = _ManualWithScheduler(_OwnScheduler)
+    quiet_trainer(max_epochs=2).fit(manual, loader())
+    assert manual.lr_schedulers().calls == 2

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import torch
+
 from flashtrain.core import Callback
 from tests.core.helpers import RegressionModule, loader, quiet_trainer
 
@@ -76,9 +78,9 @@ def train_batch(window_start=True, window_end=True):
     calls = ["Callback.on_train_batch_start", "on_train_batch_start"]
     if window_end:
         calls.append("optimizer_step")  # it wraps the closure below through optimizer.step(closure)
-    if window_start:
-        calls += ["Callback.on_before_zero_grad", "on_before_zero_grad", "optimizer_zero_grad"]
     calls.append("training_step")
+    if window_start:  # after training_step, as Lightning
+        calls += ["Callback.on_before_zero_grad", "on_before_zero_grad", "optimizer_zero_grad"]
     calls += [
         "Callback.on_before_backward",
         "on_before_backward",
@@ -288,3 +290,122 @@ def test_manual_backward_and_step_pass_their_extra_arguments_on():
     trainer = Trainer(max_epochs=1, logger=False, enable_checkpointing=False, enable_progress_bar=False)
     trainer.fit(Twice(), loader(16, batch_size=8))
     assert trainer.global_step == 2 and seen == {"note": "passed"}
+
+
+class _BatchTransferRecorder(RegressionModule):
+    """Records the batch-transfer hooks and turns each batch into a dict on the way (as a user's hook might)."""
+
+    def __init__(self):
+        super().__init__()
+        self.transfers = []
+
+    def on_before_batch_transfer(self, batch, dataloader_idx):
+        self.transfers.append(("before", dataloader_idx))
+        x, y = batch
+        return {"x": x, "y": y}
+
+    def transfer_batch_to_device(self, batch, device, dataloader_idx):
+        self.transfers.append(("transfer", device.type, dataloader_idx))
+        return super().transfer_batch_to_device(batch, device, dataloader_idx)
+
+    def on_after_batch_transfer(self, batch, dataloader_idx):
+        self.transfers.append(("after", dataloader_idx))
+        return batch["x"] * 0 + 1.0, batch["y"]  # the step sees what this hook returned
+
+    def training_step(self, batch, batch_idx):
+        assert torch.equal(batch[0], torch.ones_like(batch[0]))
+        return super().training_step(batch, batch_idx)
+
+    def validation_step(self, batch, batch_idx, dataloader_idx=0):
+        assert torch.equal(batch[0], torch.ones_like(batch[0]))
+
+
+def test_batch_transfer_hooks_run_in_order_on_every_batch_with_the_dataloader_index():
+    model = _BatchTransferRecorder()
+    trainer = quiet_trainer(max_epochs=1, limit_train_batches=2, limit_val_batches=1)
+    trainer.fit(model, loader(), loader())
+    per_batch = [("before", 0), ("transfer", "cpu", 0), ("after", 0)]
+    assert model.transfers == per_batch * 3  # 2 training batches, then 1 validation batch
+
+    model.transfers.clear()
+    trainer.validate(model, [loader(n=8), loader(n=8)], verbose=False)
+    assert model.transfers == per_batch + [("before", 1), ("transfer", "cpu", 1), ("after", 1)]
+
+
+def test_batch_transfer_hooks_also_run_in_predict():
+    model = _BatchTransferRecorder()
+    model.predict_step = lambda batch, batch_idx, dataloader_idx=0: batch[0].sum()
+    predictions = quiet_trainer().predict(model, loader(n=16))
+    assert [float(p) for p in predictions] == [64.0, 64.0]  # 8 rows x 8 features of ones, per batch
+    assert model.transfers[:3] == [("before", 0), ("transfer", "cpu", 0), ("after", 0)]
+
+
+def test_loaders_are_requested_in_lightnings_order_validation_first_for_the_sanity_check():
+    requested = []
+
+    class OwnData(RegressionModule):
+        def train_dataloader(self):
+            requested.append("train_dataloader")
+            return loader()
+
+        def val_dataloader(self):
+            requested.append("val_dataloader")
+            return loader(n=16)
+
+        def on_train_start(self):
+            requested.append("on_train_start")
+
+    class Sanity(Callback):
+        def on_sanity_check_start(self, trainer, pl_module):
+            requested.append("on_sanity_check_start")
+
+    quiet_trainer(max_epochs=1, num_sanity_val_steps=1, callbacks=[Sanity()]).fit(OwnData())
+    assert requested == ["on_sanity_check_start", "val_dataloader", "train_dataloader", "on_train_start"]
+
+    requested.clear()
+    quiet_trainer(max_epochs=1, limit_val_batches=0).fit(OwnData())
+    assert requested == ["train_dataloader", "on_train_start"]  # no validation: its loader is never asked for
+
+
+def test_reload_dataloaders_every_n_epochs_asks_for_new_loaders():
+    requested = []
+
+    class OwnData(RegressionModule):
+        def train_dataloader(self):
+            requested.append(("train", self.current_epoch))
+            return loader(n=16)
+
+        def val_dataloader(self):
+            requested.append(("val", self.current_epoch))
+            return loader(n=8)
+
+    quiet_trainer(max_epochs=4, reload_dataloaders_every_n_epochs=2).fit(OwnData())
+    assert requested == [("train", 0), ("val", 0), ("train", 2), ("val", 2)]
+    requested.clear()
+    quiet_trainer(max_epochs=3).fit(OwnData())
+    assert requested == [("train", 0), ("val", 0)]
+
+
+def test_module_zero_grad_and_on_validation_model_zero_grad_free_gradients_before_evaluation():
+    seen = []
+
+    class Probe(RegressionModule):
+        def on_validation_start(self):
+            seen.append(all(p.grad is None for p in self.parameters()))
+
+    quiet_trainer(max_epochs=1, limit_train_batches=2, limit_val_batches=1).fit(Probe(), loader(), loader())
+    assert seen == [True]  # the step's gradients were released before validation, as Lightning does
+
+
+def test_setup_and_teardown_get_the_stage_as_a_keyword():
+    stages = []
+
+    class Keywords(RegressionModule):
+        def setup(self, *args, **kwargs):
+            stages.append(("setup", args, kwargs))
+
+        def teardown(self, *args, **kwargs):
+            stages.append(("teardown", args, kwargs))
+
+    quiet_trainer(max_steps=1).fit(Keywords(), loader())
+    assert stages == [("setup", (), {"stage": "fit"}), ("teardown", (), {"stage": "fit"})]

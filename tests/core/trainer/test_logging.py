@@ -206,5 +206,99 @@ def test_an_unknown_reduce_fx_is_a_misconfiguration():
             self.log("v", 1.0, reduce_fx="median")
             return super().training_step(batch, batch_idx)
 
-    with pytest.raises(MisconfigurationException, match="reduce_fx='median'. Allowed: 'mean' \\(or 'avg'\\)"):
+    supported = r"reduce_fx='median'. Only `self.log\(..., reduce_fx=\{min,max,mean,sum\}\)` are supported"
+    with pytest.raises(MisconfigurationException, match=supported):
         quiet_trainer(max_steps=1).fit(Bad(), loader())
+
+
+class _TwoLoaderTest(RegressionModule):
+    def test_step(self, batch, batch_idx, dataloader_idx=0):
+        x, y = batch
+        self.log("loss", torch.nn.functional.mse_loss(self(x), y), on_step=True, on_epoch=True)
+        self.log(f"only_{dataloader_idx}", float(dataloader_idx + 1), add_dataloader_idx=False)
+
+    def on_test_epoch_end(self):
+        self.log("shared", 7.0)
+
+
+def test_results_per_dataloader_are_suffixed_and_shared_epoch_end_values_go_to_every_loader():
+    results = quiet_trainer().test(_TwoLoaderTest(), [loader(n=16), loader(n=16)], verbose=False)
+    assert [set(r) for r in results] == [
+        {"loss_epoch/dataloader_idx_0", "only_0", "shared"},
+        {"loss_epoch/dataloader_idx_1", "only_1", "shared"},
+    ]
+    assert results[1]["only_1"] == 2.0 and results[0]["shared"] == results[1]["shared"] == 7.0
+
+
+def test_evaluation_end_values_reach_the_loggers_in_one_call(tmp_path):
+    logger = CSVLogger(str(tmp_path))
+    calls = []
+    logger.log_metrics = lambda metrics, step=None: calls.append(set(metrics))
+    quiet_trainer(logger=logger).test(_TwoLoaderTest(), [loader(n=16), loader(n=16)], verbose=False)
+    epoch_end = [keys for keys in calls if "shared" in keys]
+    assert epoch_end == [
+        {"loss_epoch/dataloader_idx_0", "loss_epoch/dataloader_idx_1", "only_0", "only_1", "shared", "epoch"}
+    ]
+
+
+def test_a_name_with_dataloader_idx_is_refused_with_lightnings_message():
+    from flashtrain.core.exceptions import MisconfigurationException
+
+    class Named(RegressionModule):
+        def training_step(self, batch, batch_idx):
+            self.log("foo/dataloader_idx_0", 1.0)
+            return super().training_step(batch, batch_idx)
+
+    with pytest.raises(MisconfigurationException, match="`self.log` with the key `foo/dataloader_idx_0`"):
+        quiet_trainer(max_steps=1).fit(Named(), loader())
+
+
+def test_the_same_name_logged_twice_in_a_hook_with_other_arguments_is_refused():
+    from flashtrain.core.exceptions import MisconfigurationException
+
+    class Twice(RegressionModule):
+        def training_step(self, batch, batch_idx):
+            self.log("foo", 1.0, prog_bar=False)
+            self.log("foo", 1.0, prog_bar=True)
+            return super().training_step(batch, batch_idx)
+
+    with pytest.raises(MisconfigurationException, match=r"self.log\(foo, ...\)` twice in `training_step`"):
+        quiet_trainer(max_steps=1).fit(Twice(), loader())
+
+
+def test_a_logged_metric_must_be_a_module_attribute():
+    from flashtrain.core.exceptions import MisconfigurationException
+
+    class Stray(RegressionModule):
+        def training_step(self, batch, batch_idx):
+            self.log("acc", torchmetrics.MeanMetric())
+            return super().training_step(batch, batch_idx)
+
+    with pytest.raises(MisconfigurationException, match="setting an attribute for the metric"):
+        quiet_trainer(max_steps=1).fit(Stray(), loader())
+
+
+def test_on_step_and_on_epoch_both_false_is_refused_as_lightning_does():
+    from flashtrain.core.exceptions import MisconfigurationException
+
+    class Nothing(RegressionModule):
+        def training_step(self, batch, batch_idx):
+            self.log("x", 1.0, on_step=False, on_epoch=False)
+            return super().training_step(batch, batch_idx)
+
+    with pytest.raises(MisconfigurationException, match="is not useful"):
+        quiet_trainer(max_steps=1).fit(Nothing(), loader())
+
+
+def test_a_dict_batch_is_sized_by_its_first_tensor_and_fast_dev_run_keeps_logged_metrics():
+    class Dicts(RegressionModule):
+        def training_step(self, batch, batch_idx):
+            self.log("a", float(len(batch["x"])), on_step=True, on_epoch=True)
+            return torch.nn.functional.mse_loss(self(batch["x"]), batch["y"])
+
+    data = [{"x": x, "y": y} for x, y in loader(n=12, batch_size=4)]  # three batches of 4 rows
+    data[-1] = {"x": data[-1]["x"][:2], "y": data[-1]["y"][:2]}  # a last batch of 2
+    trainer = quiet_trainer(logger=None, fast_dev_run=3)  # a DummyLogger, as Lightning: no files written
+    trainer.fit(Dicts(), DataLoader(data, batch_size=None))
+    assert set(trainer.logged_metrics) == {"a_step", "a_epoch"}
+    assert float(trainer.logged_metrics["a_epoch"]) == pytest.approx((4 * 4 + 4 * 4 + 2 * 2) / 10)

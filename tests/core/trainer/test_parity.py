@@ -24,14 +24,15 @@ class ParityModule(Module):
         return torch.optim.Adam(self.parameters(), lr=0.01)
 
 
-def hand_written_loop(epochs: int, accumulate: int, clip_val: float | None, clip_algorithm: str) -> torch.nn.Module:
+def hand_written_loop(
+    epochs: int, accumulate: int, clip_val: float | None, clip_algorithm: str, shuffle: bool = False
+) -> torch.nn.Module:
     torch.manual_seed(0)
     net = Net(dropout=0.2)
     optimizer = torch.optim.Adam(net.parameters(), lr=0.01)
-    # 8 batches, the last one short. The loader gets its own generator: a DataLoader without one draws a
-    # seed from the global RNG at every epoch, which the trainer never does (its data order comes from
-    # its base seed, so that it can be replayed on resume).
-    data = loader(n=60, batch_size=8, generator=torch.Generator())
+    # 8 batches, the last one short. A plain DataLoader draws its seeds from the global RNG at every epoch; the
+    # trainer makes the same draws (and keeps them, so that a resumed run replays the order), as Lightning does.
+    data = loader(n=60, batch_size=8, shuffle=shuffle)
     torch.manual_seed(1234)  # the same dropout stream as the trainer run below
     net.train()
     for _ in range(epochs):
@@ -92,3 +93,13 @@ def test_parity_detects_a_different_update():
     torch.manual_seed(1234)
     quiet_trainer(max_steps=9, max_epochs=2).fit(model, loader(n=60, batch_size=8))
     assert not torch.equal(model.net.layers[0].weight, expected.layers[0].weight)
+
+
+def test_a_shuffled_fit_matches_the_same_plain_pytorch_loop_at_the_same_seed():
+    """Same seed, same numbers as plain PyTorch (and Lightning): the shuffle order and the dropout stream."""
+    expected = hand_written_loop(2, 1, None, "norm", shuffle=True)
+    model = ParityModule()
+    torch.manual_seed(1234)
+    quiet_trainer(max_epochs=2).fit(model, loader(n=60, batch_size=8, shuffle=True))
+    for got, want in zip(model.net.state_dict().values(), expected.state_dict().values()):
+        assert torch.equal(got, want)

@@ -368,3 +368,45 @@ def test_unsized_loader_validates_at_epoch_end_and_steps_the_last_partial_window
     assert trainer.global_step == 6  # 3 steps per epoch: the 5th batch closes a partial window
     assert model.val_at == [(0, 5), (1, 5)]
     assert "val_loss" in trainer.callback_metrics
+
+
+def test_lightnings_dataloader_and_callback_properties():
+    train, val = loader(), loader(n=16)
+    first, second = EarlyStopping("val_loss"), EarlyStopping("train_loss")
+    trainer = quiet_trainer(max_epochs=1, callbacks=[first, second])
+    assert trainer.train_dataloader is None and trainer.val_dataloaders is None
+    trainer.fit(RegressionModule(), train, val)
+    assert trainer.train_dataloader is train and trainer.val_dataloaders is val
+    assert trainer.early_stopping_callbacks == [first, second] and trainer.early_stopping_callback is first
+    test = loader(n=8)
+    trainer.test(RegressionModule(), test, verbose=False)
+    assert trainer.test_dataloaders is test
+    predict = loader(n=8)
+    trainer.predict(RegressionModule(), predict)
+    assert trainer.predict_dataloaders is predict
+
+
+@pytest.mark.parametrize(
+    ("flags", "match"),
+    [
+        ({"max_epochs": -2}, "max_epochs must be an int >= -1"),
+        ({"limit_train_batches": 1.5}, "limit_train_batches as a float is a fraction"),
+        ({"accumulate_grad_batches": 0}, "accumulate_grad_batches must be an int >= 1"),
+        ({"reload_dataloaders_every_n_epochs": -1}, "reload_dataloaders_every_n_epochs must be an int >= 0"),
+        ({"devices": 0}, "devices must be a positive int"),
+    ],
+)
+def test_flag_errors_are_misconfiguration_exceptions_and_value_errors(flags, match):
+    from flashtrain.core.exceptions import MisconfigurationException
+
+    with pytest.raises(MisconfigurationException, match=match) as raised:
+        Trainer(logger=False, **flags)
+    assert isinstance(raised.value, ValueError)  # code catching ValueError keeps working
+
+
+def test_a_flag_of_the_wrong_type_is_a_misconfiguration_and_a_type_error():
+    from flashtrain.core.exceptions import MisconfigurationException
+
+    with pytest.raises(MisconfigurationException, match="limit_val_batches must be an int") as raised:
+        Trainer(logger=False, limit_val_batches="all")
+    assert isinstance(raised.value, TypeError)

@@ -83,8 +83,8 @@ def _reduce_fx_name(reduce_fx: Any) -> str:
         if reduce_fx is fn:
             return name
     raise MisconfigurationException(
-        f"self.log got reduce_fx={reduce_fx!r}. Allowed: 'mean' (or 'avg'), 'sum', 'max', 'min' in any case, or "
-        "torch.mean/sum/max/min; log a torchmetrics Metric for another reduction."
+        f"self.log got reduce_fx={reduce_fx!r}. Only `self.log(..., reduce_fx={{min,max,mean,sum}})` are supported "
+        "('avg' too, in any case, or torch.mean/sum/max/min); log a torchmetrics Metric for another reduction."
     )
 
 
@@ -105,6 +105,9 @@ class _Entry:
     sizes: list = field(default_factory=list)
     partial: torch.Tensor | None = None  # folded reduction of earlier values
     partial_size: float = 0.0
+    add_dataloader_idx: bool = True  # with several evaluation loaders, the key gets "/dataloader_idx_N"
+    hook: str | None = None  # where it was first logged this epoch, and with which arguments (as given)
+    arguments: tuple = ()
 
     def add(self, value: torch.Tensor, batch_size: int) -> None:
         self.step_value = value
@@ -232,12 +235,23 @@ class ResultCollection:
         sync_dist: bool,
         batch_size: int | None,
         reduce: Any,
+        add_dataloader_idx: bool = True,
     ) -> None:
         """Record one ``self.log`` call made from ``hook`` (see ``Module.log`` for the options)."""
         entry = self.entries.get(name)
         if entry is None:
+            if add_dataloader_idx and isinstance(name, str) and "/dataloader_idx_" in name:
+                # Lightning's message (its tests match on it).
+                raise MisconfigurationException(
+                    f"You called `self.log` with the key `{name}` but it should not contain information about "
+                    "`dataloader_idx` when `add_dataloader_idx=True`"
+                )
             entry = self._new_entry(hook, name, value, prog_bar, logger, on_step, on_epoch, reduce_fx, sync_dist)
+            entry.add_dataloader_idx = bool(add_dataloader_idx)
+            entry.hook, entry.arguments = hook, (prog_bar, logger, on_step, on_epoch, reduce_fx, sync_dist)
             self.entries[name] = entry
+        elif hook == entry.hook and entry.arguments != (prog_bar, logger, on_step, on_epoch, reduce_fx, sync_dist):
+            self._check_same_arguments(entry, hook, name, value, prog_bar, logger, on_step, on_epoch, reduce_fx)
         if entry.metric is not None:
             if value is not entry.metric:
                 raise ValueError(f"self.log({name!r}) was given a different metric object than before in this epoch.")
@@ -274,6 +288,15 @@ class ResultCollection:
         if sync_dist and entry.on_step and self.stage == "train":
             entry.step_value = reduce(value, entry.reduce_fx)
 
+    def _check_same_arguments(self, entry, hook, name, value, prog_bar, logger, on_step, on_epoch, reduce_fx) -> None:
+        """The same name logged again in the same hook must mean the same thing (Lightning's message)."""
+        again = self._new_entry(hook, name, value, prog_bar, logger, on_step, on_epoch, reduce_fx, entry.sync_dist)
+        options = ("on_step", "on_epoch", "prog_bar", "logger", "reduce_fx")
+        if any(getattr(again, option) != getattr(entry, option) for option in options):
+            raise MisconfigurationException(
+                f"You called `self.log({name}, ...)` twice in `{hook}` with different arguments. This is not allowed"
+            )
+
     def _new_entry(self, hook, name, value, prog_bar, logger, on_step, on_epoch, reduce_fx, sync_dist) -> _Entry:
         if not isinstance(name, str) or not name:
             raise ValueError(f"self.log needs a non-empty string name, got {name!r}.")
@@ -287,7 +310,10 @@ class ResultCollection:
         if on_step and hook in _EPOCH_ONLY_HOOKS:
             raise ValueError(f"self.log({name!r}, on_step=True) is not allowed in {hook}: there is no step there.")
         if not (on_step or on_epoch):
-            raise ValueError(f"self.log({name!r}) with on_step=False and on_epoch=False would record nothing.")
+            raise MisconfigurationException(
+                f"`self.log({name!r}, on_step=False, on_epoch=False)` is not useful: it would record nothing. Set "
+                "on_step=True, on_epoch=True or both."
+            )
         metric = value if is_torchmetric(value) else None
         return _Entry(
             name,
@@ -301,14 +327,18 @@ class ResultCollection:
         )
 
     # -- reading results --------------------------------------------------------------------------------
-    def step_metrics(self) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], dict[str, torch.Tensor]]:
-        """(callback, logger, progress-bar) metrics for the step just finished."""
+    def step_metrics(
+        self, suffix: str = ""
+    ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+        """(callback, logger, progress-bar) metrics for the step just finished; ``suffix`` names a dataloader."""
         callback, logged, bar = {}, {}, {}
         for entry in self.entries.values():
             if not entry.on_step or entry.step_value is None:
                 continue
             value = entry.step_value
             key = f"{entry.name}_step" if entry.on_epoch else entry.name
+            if suffix and entry.add_dataloader_idx:
+                key += suffix
             callback[entry.name] = value
             callback[key] = value
             if entry.logger:
@@ -329,12 +359,13 @@ class ResultCollection:
             if value is None:
                 continue
             key = f"{entry.name}_epoch" if entry.on_step else entry.name
-            callback[entry.name + suffix] = value
-            callback[key + suffix] = value
+            tail = suffix if entry.add_dataloader_idx else ""
+            callback[entry.name + tail] = value
+            callback[key + tail] = value
             if entry.logger:
-                logged[key + suffix] = value
+                logged[key + tail] = value
             if entry.prog_bar:
-                bar[key + suffix] = value
+                bar[key + tail] = value
         return callback, logged, bar
 
     def reset(self) -> None:

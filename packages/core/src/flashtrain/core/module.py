@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import torch
 
+from flashtrain.core.exceptions import MisconfigurationException
 from flashtrain.core.hparams import AttributeDict, collect_init_arguments, select_hyperparameters
 
 if TYPE_CHECKING:
@@ -150,6 +151,8 @@ class Module(torch.nn.Module):
         if trainer is None:
             warnings.warn(f"self.log({name!r}) was called outside a Trainer run and is ignored.", stacklevel=2)
             return
+        if metric_attribute is None and not isinstance(value, (torch.Tensor, int, float)):
+            self._check_metric_is_attribute(name, value)
         # Positional on purpose: this runs every step and keyword passing is measurably slower.
         trainer.metrics_store.results.log(
             trainer.hooks.current_hook,
@@ -163,6 +166,27 @@ class Module(torch.nn.Module):
             sync_dist,
             batch_size,
             trainer.strategy.reduce,
+            add_dataloader_idx,
+        )
+
+    def _check_metric_is_attribute(self, name: str, value: Any) -> None:
+        """A logged torchmetrics ``Metric`` must be one of the module's attributes: then it moves with the module,
+        is reset each epoch and its state is the module's. Lightning's messages (its tests match on them)."""
+        from flashtrain.core.logging_results import is_torchmetric
+
+        if not is_torchmetric(value) or any(sub is value for sub in self.modules()):
+            return
+        import torchmetrics
+
+        names = [key for key, sub in self.named_modules() if isinstance(sub, torchmetrics.Metric)]
+        if names:
+            raise MisconfigurationException(
+                "Could not find the `LightningModule` attribute for the `torchmetrics.Metric` logged. You can fix "
+                f"this by calling `self.log({name}, ..., metric_attribute=name)` where `name` is one of {names}"
+            )
+        raise MisconfigurationException(
+            "Could not find the `LightningModule` attribute for the `torchmetrics.Metric` logged. You can fix this "
+            "by setting an attribute for the metric in your `LightningModule`."
         )
 
     def log_dict(self, dictionary: Mapping[str, Any], **kwargs: Any) -> None:
@@ -209,6 +233,41 @@ class Module(torch.nn.Module):
     def configure_callbacks(self) -> Any:
         """Callbacks this module brings; they replace trainer callbacks of the same type."""
         return []
+
+    # -- data (optional: a module may serve its own loaders, as in Lightning) ---------------------------
+    def train_dataloader(self) -> Any:
+        """The training DataLoader, when no datamodule or ``train_dataloaders`` provides one."""
+        raise NotImplementedError(f"{type(self).__name__} defines no train_dataloader(); pass data to fit.")
+
+    def val_dataloader(self) -> Any:
+        """The validation DataLoader(s), when no datamodule or ``val_dataloaders`` provides them."""
+        raise NotImplementedError(f"{type(self).__name__} defines no val_dataloader().")
+
+    def test_dataloader(self) -> Any:
+        """The test DataLoader(s), when no datamodule or ``dataloaders`` provides them."""
+        raise NotImplementedError(f"{type(self).__name__} defines no test_dataloader(); pass data to test.")
+
+    def predict_dataloader(self) -> Any:
+        """The prediction DataLoader(s), when no datamodule or ``dataloaders`` provides them."""
+        raise NotImplementedError(f"{type(self).__name__} defines no predict_dataloader(); pass data to predict.")
+
+    # -- batch transfer (Lightning's three hooks; dataloader_idx is 0 for a single loader) ----------------
+    def on_before_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+        """Change a batch before it moves to the device (e.g. CPU-side augmentation); return the batch."""
+        return batch
+
+    def transfer_batch_to_device(self, batch: Any, device: torch.device, dataloader_idx: int) -> Any:
+        """Move a batch to ``device``; override for batch types that tensors-in-containers do not cover."""
+        from flashtrain.core.utilities.apply import move_to_device
+
+        trainer = self._trainer
+        if trainer is not None and device == trainer.strategy.root_device:
+            return trainer.strategy.move_batch(batch)  # the strategy's own path (XLA sync, no walk on CPU)
+        return move_to_device(batch, device)
+
+    def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+        """Change a batch once it is on the device (e.g. GPU augmentation); return the batch."""
+        return batch
 
     # -- optimization ------------------------------------------------------------------------------------
     def optimizers(self, use_pl_optimizer: bool = True) -> Any:
@@ -259,7 +318,9 @@ class Module(torch.nn.Module):
         self, optimizer: Any, gradient_clip_val: float | None = None, gradient_clip_algorithm: str | None = None
     ) -> None:
         """Clip gradients before the optimizer step; by default with the trainer's settings."""
-        self.clip_gradients(optimizer, gradient_clip_val, gradient_clip_algorithm)
+        self.clip_gradients(
+            optimizer, gradient_clip_val=gradient_clip_val, gradient_clip_algorithm=gradient_clip_algorithm
+        )
 
     def clip_gradients(
         self, optimizer: Any, gradient_clip_val: float | None = None, gradient_clip_algorithm: str | None = None
@@ -431,6 +492,11 @@ class Module(torch.nn.Module):
 
     def on_predict_model_eval(self) -> None:
         self.eval()
+
+    def on_validation_model_zero_grad(self) -> None:
+        """Called by the fit loop before a validation that follows an optimizer step: frees the gradients
+        (they are not needed again) so validation has that memory, as Lightning does."""
+        self.zero_grad()
 
     def on_test_start(self) -> None: ...
     def on_test_end(self) -> None: ...

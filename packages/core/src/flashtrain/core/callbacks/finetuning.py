@@ -20,6 +20,8 @@ from typing import Any
 import torch
 
 from flashtrain.core.callbacks.base import Callback
+from flashtrain.core.callbacks.base_finetuning import BaseFinetuning
+from flashtrain.core.exceptions import MisconfigurationException
 
 STRATEGY_FORMS = ('"no_freeze"', '"freeze"', '("freeze_unfreeze", epoch)', '("unfreeze_milestones", ((e1, e2), n))')
 
@@ -127,44 +129,78 @@ class BackboneUnfreezing(Callback):
         add_param_group(trainer.optimizers[0], modules, lr)
 
 
-class BackboneFinetuning(BackboneUnfreezing):
-    """Lightning's ``BackboneFinetuning``: the whole backbone unfreezes at ``unfreeze_backbone_at_epoch`` with
-    LR ``backbone_initial_ratio_lr`` x the current LR (or ``backbone_initial_lr``), then its LR is multiplied by
-    ``lambda_func(epoch)`` each later epoch (capped at the head's LR with ``should_align``)."""
+class BackboneFinetuning(BaseFinetuning):
+    """Lightning's ``BackboneFinetuning``: ``pl_module.backbone`` is frozen until ``unfreeze_backbone_at_epoch``,
+    then joins each optimizer as a new parameter group with LR ``backbone_initial_lr`` (default
+    ``backbone_initial_ratio_lr`` x the optimizer's first group's LR); each later epoch its LR is multiplied by
+    ``lambda_func(epoch + 1)`` (default 1.5), capped at the first group's LR with ``should_align``.
+
+    Built on :class:`BaseFinetuning`: override ``freeze_before_training`` / ``finetune_function`` to change what
+    is frozen and when, as in Lightning.
+    """
 
     def __init__(
         self,
         unfreeze_backbone_at_epoch: int = 10,
-        lambda_func: Callable[[int], float] | None = None,
+        lambda_func: Callable[[int], float] = lambda epoch: 1.5,
         backbone_initial_ratio_lr: float = 0.1,
         backbone_initial_lr: float | None = None,
         should_align: bool = True,
+        initial_denom_lr: float = 10.0,
         train_bn: bool = True,
         verbose: bool = False,
+        rounding: int = 12,
     ) -> None:
         if not isinstance(unfreeze_backbone_at_epoch, int) or unfreeze_backbone_at_epoch < 0:
             raise ValueError(f"unfreeze_backbone_at_epoch must be an int >= 0, got {unfreeze_backbone_at_epoch!r}.")
-        super().__init__([(unfreeze_backbone_at_epoch, "all")], backbone_initial_ratio_lr, train_bn)
+        super().__init__()
         self.unfreeze_backbone_at_epoch = unfreeze_backbone_at_epoch
         self.lambda_func = lambda_func
+        self.backbone_initial_ratio_lr = backbone_initial_ratio_lr
         self.backbone_initial_lr = backbone_initial_lr
         self.should_align = should_align
+        self.initial_denom_lr = initial_denom_lr
+        self.train_bn = train_bn
         self.verbose = verbose
+        self.rounding = rounding
+        self.previous_backbone_lr: float | None = None
 
-    def initial_lr(self, trainer: Any) -> float:
-        return self.backbone_initial_lr if self.backbone_initial_lr is not None else super().initial_lr(trainer)
+    def state_dict(self) -> dict[str, Any]:
+        return {**super().state_dict(), "previous_backbone_lr": self.previous_backbone_lr}
 
-    def on_train_epoch_start(self, trainer: Any, pl_module: Any) -> None:
-        was_unfrozen = bool(self.unfrozen_lrs)
-        super().on_train_epoch_start(trainer, pl_module)
-        if not was_unfrozen and self.unfrozen_lrs and self.verbose and trainer.is_global_zero:
-            print(f"Epoch {trainer.current_epoch}: backbone unfrozen with lr {self.unfrozen_lrs[0]:.3g}.")
-        elif was_unfrozen and self.lambda_func is not None:
-            groups = trainer.optimizers[0].param_groups
-            lr = groups[-1]["lr"] * self.lambda_func(trainer.current_epoch)
-            if self.should_align:
-                lr = min(lr, groups[0]["lr"])
-            groups[-1]["lr"] = self.unfrozen_lrs[0] = lr
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        super().load_state_dict(state_dict)
+        self.previous_backbone_lr = state_dict.get("previous_backbone_lr")
+
+    def setup(self, trainer: Any, pl_module: Any, stage: str) -> None:
+        backbone = getattr(pl_module, "backbone", None)
+        if stage == "fit" and not isinstance(backbone, torch.nn.Module):
+            raise MisconfigurationException(
+                f"{type(self).__name__} needs the module to have a `backbone` attribute that is a torch.nn.Module; "
+                f"{type(pl_module).__name__} has {type(backbone).__name__}. Set self.backbone in __init__."
+            )
+        super().setup(trainer, pl_module, stage)
+
+    def freeze_before_training(self, pl_module: Any) -> None:
+        self.freeze(pl_module.backbone)
+
+    def finetune_function(self, pl_module: Any, epoch: int, optimizer: torch.optim.Optimizer) -> None:
+        current_lr = optimizer.param_groups[0]["lr"]
+        if epoch == self.unfreeze_backbone_at_epoch:
+            initial = self.backbone_initial_lr
+            initial = initial if initial is not None else current_lr * self.backbone_initial_ratio_lr
+            self.previous_backbone_lr = initial
+            self.unfreeze_and_add_param_group(
+                pl_module.backbone, optimizer, initial, train_bn=self.train_bn, initial_denom_lr=self.initial_denom_lr
+            )
+            if self.verbose and pl_module.trainer.is_global_zero:
+                print(f"Epoch {epoch}: backbone unfrozen with lr {round(initial, self.rounding)}.")
+        elif epoch > self.unfreeze_backbone_at_epoch and self.previous_backbone_lr is not None:
+            lr = self.lambda_func(epoch + 1) * self.previous_backbone_lr
+            if self.should_align and lr > current_lr:
+                lr = current_lr
+            optimizer.param_groups[-1]["lr"] = lr
+            self.previous_backbone_lr = lr
 
 
 def finetuning_callback(strategy: Any, train_bn: bool = True) -> BackboneUnfreezing | None:

@@ -104,9 +104,21 @@ class LearningRateMonitor(Callback):
                 names[key] = (optimizer, group)
         return names
 
+    def _rename_grown(self, names: dict[str, Any]) -> None:
+        """An optimizer that had one parameter group and now has several (a finetuning callback added some):
+        its history moves from ``lr-SGD`` to ``lr-SGD/pg1`` (to the end of ``lrs``, as Lightning)."""
+        for name in names:
+            if name in self.lrs or not name.endswith("/pg1"):
+                continue
+            old = name[: -len("/pg1")]
+            if old in self.lrs and old not in names:
+                self.lrs[name] = self.lrs.pop(old)
+
     def _log(self, trainer: Any) -> None:
         stats: dict[str, torch.Tensor] = {}
-        for name, (optimizer, group) in self._names(trainer).items():
+        names = self._names(trainer)
+        self._rename_grown(names)
+        for name, (optimizer, group) in names.items():
             lr = float(group["lr"])
             stats[name] = torch.tensor(lr)
             self.lrs.setdefault(name, []).append(lr)

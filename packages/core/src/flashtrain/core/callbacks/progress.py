@@ -26,9 +26,27 @@ class ProgressBar(Callback):
         self.eval_bar: Any = None
         self.interactive = True
         self._epoch_started = 0.0
+        self._trainer: Any = None
+
+    @property
+    def trainer(self) -> Any:
+        """The trainer this bar reports on (set in ``setup``)."""
+        if self._trainer is None:
+            raise RuntimeError(f"{type(self).__name__}.trainer is set once a Trainer run has started.")
+        return self._trainer
 
     def setup(self, trainer: Any, pl_module: Any, stage: str) -> None:
         self.interactive = sys.stderr.isatty()
+        self._trainer = trainer
+
+    def get_metrics(self, trainer: Any, pl_module: Any) -> dict[str, int | str | float | dict[str, float]]:
+        """What the bar shows: the logger's version as ``v_num`` and the ``prog_bar`` metrics. Override to change
+        it (Lightning's hook: call ``super().get_metrics(trainer, pl_module)`` and edit the dict)."""
+        items: dict[str, Any] = {}
+        if trainer.logger is not None and trainer.logger.version != "":
+            items["v_num"] = trainer.logger.version
+        items.update(trainer.progress_bar_metrics)
+        return items
 
     def _bar(self, description: str, total: float, position: int, leave: bool) -> Any:
         from tqdm.auto import tqdm
@@ -45,12 +63,8 @@ class ProgressBar(Callback):
         )
 
     def _postfix(self, trainer: Any) -> dict[str, Any]:
-        items: dict[str, Any] = {}
-        if trainer.logger is not None:
-            items["v_num"] = trainer.logger.version
-        for key, value in trainer.progress_bar_metrics.items():
-            items[key] = f"{value:.3g}"
-        return items
+        items = self.get_metrics(trainer, trainer.lightning_module)
+        return {key: f"{value:.3g}" if isinstance(value, float) else value for key, value in items.items()}
 
     def on_train_epoch_start(self, trainer: Any, pl_module: Any) -> None:
         self._epoch_started = time.monotonic()

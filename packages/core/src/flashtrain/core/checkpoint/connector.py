@@ -12,6 +12,7 @@ import os
 import warnings
 from typing import Any
 
+from flashtrain.core.callbacks.base import overrides
 from flashtrain.core.checkpoint.io import FORMAT_VERSION, safe_hyperparameters, safe_value
 from flashtrain.core.checkpoint.lightning_format import (
     LIGHTNING_FORMAT_VERSION,
@@ -19,6 +20,7 @@ from flashtrain.core.checkpoint.lightning_format import (
     with_flashtrain_position,
 )
 from flashtrain.core.checkpoint.rng import capture_rng_states, restore_rng_states
+from flashtrain.core.datamodule import DataModule
 from flashtrain.core.utilities.compiled import strip_compile_prefix
 
 
@@ -65,18 +67,15 @@ class CheckpointConnector:
                     "precision": strategy.precision.state_dict(),
                     "loop": loop,
                     "rng": capture_rng_states(),
-                    "callbacks": {
-                        cb.state_key: safe_value(cb.state_dict(), f"{cb.state_key}.state_dict()")
-                        for cb in trainer.callbacks
-                        if cb.state_dict()
-                    },
+                    "callbacks": _callback_states(trainer.callbacks),
                     "logger": {"version": trainer.logger.version} if trainer.logger is not None else {},
                 }
             )
             datamodule = trainer.datamodule
             if datamodule is not None:
                 checkpoint["datamodule"] = safe_value(datamodule.state_dict(), "datamodule.state_dict()")
-                datamodule.on_save_checkpoint(checkpoint)
+                if overrides(datamodule, DataModule, "on_save_checkpoint"):  # a flashtrain extra; Lightning 2 has none
+                    datamodule.on_save_checkpoint(checkpoint)
             trainer.hooks.call_on_callbacks("on_save_checkpoint", checkpoint)
         module.on_save_checkpoint(checkpoint)
         return checkpoint
@@ -144,15 +143,16 @@ class CheckpointConnector:
             )
         trainer = self.trainer
         self.restore_weights(checkpoint)
+        trainer.hooks.call_on_callbacks("on_load_checkpoint", checkpoint)  # then their state, as Lightning
         states = checkpoint.get("callbacks", {})
         for callback in trainer.callbacks:
             if callback.state_key in states:
                 callback.load_state_dict(states[callback.state_key])
-        trainer.hooks.call_on_callbacks("on_load_checkpoint", checkpoint)
         datamodule = trainer.datamodule
         if datamodule is not None and "datamodule" in checkpoint:
             datamodule.load_state_dict(checkpoint["datamodule"])
-            datamodule.on_load_checkpoint(checkpoint)
+            if overrides(datamodule, DataModule, "on_load_checkpoint"):
+                datamodule.on_load_checkpoint(checkpoint)
 
     def restore_training_state(self, checkpoint: dict[str, Any]) -> None:
         """Optimizers, schedulers, grad scaler, loop position, metrics and RNG: fit continues exactly there."""
@@ -169,3 +169,13 @@ class CheckpointConnector:
         if self._pending_rng is not None:
             restore_rng_states(self._pending_rng)
             self._pending_rng = None
+
+
+def _callback_states(callbacks: list[Any]) -> dict[str, Any]:
+    """Each callback's non-empty ``state_dict()`` (asked once per save), by state key."""
+    states = {}
+    for callback in callbacks:
+        state = callback.state_dict()
+        if state:
+            states[callback.state_key] = safe_value(state, f"{callback.state_key}.state_dict()")
+    return states

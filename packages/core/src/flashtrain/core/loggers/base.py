@@ -75,6 +75,22 @@ def not_created_on_this_rank(logger: str, rank: int) -> RuntimeError:
     )
 
 
+class DummyLogger(Logger):
+    """Writes nothing: ``fast_dev_run`` uses it (as Lightning), so a debug run leaves no files while
+    ``trainer.logged_metrics`` still shows what a real logger would have received."""
+
+    @property
+    def name(self) -> str:
+        return ""
+
+    @property
+    def version(self) -> str:
+        return ""
+
+    def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
+        pass
+
+
 def next_version(root: str) -> int:
     """The first unused ``version_N`` number under ``root``."""
     versions = [int(m.group(1)) for d in fs.listdir(root) if (m := re.fullmatch(r"version_(\d+)", d))]

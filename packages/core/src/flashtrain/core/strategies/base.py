@@ -115,9 +115,13 @@ class Strategy(ABC):
     # -- per step -------------------------------------------------------------------------------
     def batch_to_device(self, batch: Any) -> Any:
         """Move a batch to the root device and cast it for the precision."""
+        return self.precision.convert_input(self.move_batch(batch))
+
+    def move_batch(self, batch: Any) -> Any:
+        """Move a batch to the root device (``Module.transfer_batch_to_device``'s default)."""
         from flashtrain.core.utilities.apply import move_to_device
 
-        return self.precision.convert_input(move_to_device(batch, self.root_device))
+        return move_to_device(batch, self.root_device)
 
     def training_step(self, *args: Any) -> Any:
         """Run the module's ``training_step`` (distributed strategies route it through their wrapper)."""

@@ -29,12 +29,17 @@ from flashtrain.core.utilities.dataloaders import derive_seed, rebuild_dataloade
 
 class ReplayableDistributedSampler(DistributedSampler):
     """DistributedSampler whose shuffle is ``torch.randperm`` seeded by ``derive_seed(seed, epoch)``: the same
-    order the trainer gives a single process's RandomSampler, so the ranks' shares make up its batches."""
+    order the trainer gives a single process's RandomSampler, so the ranks' shares make up its batches.
+    ``permutation_seed`` (set by the trainer each epoch, the same on every rank) replaces that derived seed, as the
+    seed a single process's RandomSampler draws from the global RNG."""
+
+    permutation_seed: int | None = None
 
     def __iter__(self) -> Iterator[int]:
         if self.shuffle:
             generator = torch.Generator()
-            generator.manual_seed(derive_seed(self.seed, self.epoch))
+            seed = self.permutation_seed
+            generator.manual_seed(derive_seed(self.seed, self.epoch) if seed is None else seed)
             indices = torch.randperm(_length(self.dataset), generator=generator).tolist()
         else:
             indices = list(range(_length(self.dataset)))

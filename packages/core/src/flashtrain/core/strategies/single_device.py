@@ -20,8 +20,8 @@ class SingleDeviceStrategy(Strategy):
     def root_device(self) -> torch.device:
         return self._device
 
-    def batch_to_device(self, batch: Any) -> Any:
+    def move_batch(self, batch: Any) -> Any:
         if self._device.type == "cpu":
             # Loader batches already live on the CPU; skipping the walk keeps the hot loop free of it.
-            return self.precision.convert_input(batch)
-        return super().batch_to_device(batch)
+            return batch
+        return super().move_batch(batch)

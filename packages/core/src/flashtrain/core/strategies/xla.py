@@ -38,9 +38,9 @@ class XLAStrategy(Strategy):
             self._device = _torch_xla().device()
         return self._device
 
-    def batch_to_device(self, batch: Any) -> Any:
+    def move_batch(self, batch: Any) -> Any:
         self.sync()  # ends the previous step's graph
-        return super().batch_to_device(batch)
+        return super().move_batch(batch)
 
     def sync(self) -> None:
         """Compile and run what has been recorded so far."""

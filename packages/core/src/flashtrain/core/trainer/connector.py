@@ -12,6 +12,7 @@ import torch
 
 from flashtrain.core.accelerators import Accelerator, resolve_accelerator
 from flashtrain.core.callbacks.base import Callback
+from flashtrain.core.exceptions import MisconfigurationException, MisconfigurationTypeError
 from flashtrain.core.precision import build_precision
 from flashtrain.core.strategies import DDPStrategy, Strategy, build_strategy
 from flashtrain.core.strategies.cluster import detect_environment
@@ -32,7 +33,7 @@ def resolve_hardware(
     """The accelerator and the strategy (with its precision plugin) for the hardware flags."""
     if gpus is not None:
         if accelerator not in ("auto", "gpu", "cuda") or devices != "auto":
-            raise ValueError(
+            raise MisconfigurationException(
                 f"gpus={gpus!r} is shorthand for accelerator='gpu', devices={gpus!r}; do not combine it with "
                 f"accelerator={accelerator!r} or devices={devices!r}."
             )
@@ -62,19 +63,25 @@ def _parse_devices(devices: Any, accelerator: Accelerator, num_nodes: int) -> tu
         try:
             devices = [int(d) for d in devices.split(",") if d.strip()] if "," in devices else int(devices)
         except ValueError:
-            raise ValueError(f"devices={devices!r}: expected an int, a list of indices, -1 or 'auto'.") from None
+            raise MisconfigurationException(
+                f"devices={devices!r}: expected an int, a list of indices, -1 or 'auto'."
+            ) from None
     if isinstance(devices, (list, tuple)):
         bad = [d for d in devices if not isinstance(d, int) or d < 0 or d >= max(available, 1)]
         if bad or not devices:
-            raise ValueError(
+            raise MisconfigurationException(
                 f"devices={list(devices)!r}: indices must be in 0..{available - 1} on "
                 f"{accelerator.name} ({available} visible)."
             )
         return len(devices), list(devices)
     if isinstance(devices, bool) or not isinstance(devices, int) or devices < 1:
-        raise ValueError(f"devices must be a positive int, a list of indices, -1 or 'auto', got {devices!r}.")
+        raise MisconfigurationException(
+            f"devices must be a positive int, a list of indices, -1 or 'auto', got {devices!r}."
+        )
     if accelerator.name != "cpu" and devices > available:
-        raise ValueError(f"devices={devices} but only {available} {accelerator.name} device(s) are visible.")
+        raise MisconfigurationException(
+            f"devices={devices} but only {available} {accelerator.name} device(s) are visible."
+        )
     return devices, None
 
 
@@ -92,8 +99,12 @@ def set_determinism(deterministic: Any, benchmark: Any) -> None:
 
 
 def build_loggers(logger: Any, default_root_dir: str, fast_dev_run: int) -> list[Any]:
-    if fast_dev_run or logger is False:
+    if logger is False:
         return []
+    if fast_dev_run:
+        from flashtrain.core.loggers import DummyLogger
+
+        return [DummyLogger()]  # nothing written, logged_metrics kept (Lightning's fast_dev_run)
     if logger is None or logger is True:
         from flashtrain.core.loggers import default_logger
 
@@ -110,10 +121,12 @@ def build_callbacks(
     chosen = [callbacks] if isinstance(callbacks, Callback) else list(callbacks or [])
     for item in chosen:
         if not isinstance(item, Callback):
-            raise TypeError(f"callbacks must be Callback instances, got {type(item).__name__}.")
+            raise MisconfigurationTypeError(f"callbacks must be Callback instances, got {type(item).__name__}.")
     has_checkpoint = any(isinstance(c, ModelCheckpoint) for c in chosen)
     if checkpointing is False and has_checkpoint:
-        raise ValueError("enable_checkpointing=False conflicts with a ModelCheckpoint in callbacks; remove one.")
+        raise MisconfigurationException(
+            "enable_checkpointing=False conflicts with a ModelCheckpoint in callbacks; remove one."
+        )
     if checkpointing is not False and not fast_dev_run and not has_checkpoint:
         chosen.append(ModelCheckpoint())
     if progress_bar is not False and not any(isinstance(c, ProgressBar) for c in chosen):

@@ -73,17 +73,26 @@ class ReplayableLoader:
         self.worker_generator = torch.Generator()  # the workers' base seeds
         self.replayable = False
         self._seeded_loader = loader
+        # What a plain DataLoader draws from the global torch RNG when an epoch's iterator starts (as under
+        # Lightning): its workers' base seed unless it has its own generator, then its random sampler's seed
+        # unless that has its own generator. ``draw_epoch_seeds`` makes the same draws and uses them instead.
+        self._draws_worker_seed = getattr(loader, "generator", None) is None
+        self._draws_sampler_seed = False
+        self._distributed = False
         if type(loader) is DataLoader and not isinstance(loader.dataset, IterableDataset):
             sampler = loader.sampler
             if isinstance(sampler, SequentialSampler):
                 self.replayable = True
             elif hasattr(sampler, "generator"):  # RandomSampler, WeightedRandomSampler, SubsetRandomSampler
+                self._draws_sampler_seed = sampler.generator is None
                 sampler.generator = self.generator
                 self.replayable = True
             else:  # DistributedSampler orders by (seed, epoch); anything else we cannot vouch for
                 self.replayable = hasattr(sampler, "set_epoch")
                 if isinstance(sampler, ReplayableDistributedSampler):
                     sampler.seed = base_seed  # the run's seed, restored from the checkpoint when resuming
+                    self._distributed = True
+                    self._draws_sampler_seed = sampler.shuffle  # the user's loader shuffled: the same draw
             # Worker base seeds are drawn from loader.generator at each epoch's iterator start.
             loader.generator = self.worker_generator
             if loader.num_workers > 0:
@@ -99,11 +108,25 @@ class ReplayableLoader:
             self.loader, dataset=dataset, batch_sampler=batch_sampler, generator=self.worker_generator
         )
 
-    def epoch(self, epoch: int, skip: int = 0) -> Iterator[Any]:
-        """Batches of ``epoch``, starting after the first ``skip`` (skipped without loading when possible)."""
-        self.generator.manual_seed(derive_seed(self.base_seed, epoch))
-        self.worker_generator.manual_seed(derive_seed(self.base_seed, epoch, 1))
+    def draw_epoch_seeds(self) -> list[int]:
+        """The epoch's seeds, drawn from the global torch RNG as a plain DataLoader (and so Lightning) draws them
+        at the start of an epoch: the same seed gives the same data order and leaves the same random stream to
+        the model. The loop stores them in its progress, so a run resumed mid-epoch replays this order."""
+        draw = [self._draws_worker_seed, self._draws_sampler_seed]
+        return [int(torch.empty((), dtype=torch.int64).random_().item()) if drawn else -1 for drawn in draw]
+
+    def epoch(self, epoch: int, skip: int = 0, seeds: list[int] | None = None) -> Iterator[Any]:
+        """Batches of ``epoch``, starting after the first ``skip`` (skipped without loading when possible).
+
+        ``seeds`` come from :meth:`draw_epoch_seeds` (-1: not drawn); without them (an epoch begun before
+        flashtrain drew them, in an older checkpoint) the order derives from the base seed, as it did then.
+        Under a distributed strategy the seeds are rank 0's, so every rank orders alike."""
+        worker_seed, sampler_seed = seeds if seeds is not None else (-1, -1)
+        self.generator.manual_seed(derive_seed(self.base_seed, epoch) if sampler_seed < 0 else sampler_seed)
+        self.worker_generator.manual_seed(derive_seed(self.base_seed, epoch, 1) if worker_seed < 0 else worker_seed)
         sampler = getattr(self.loader, "sampler", None)
+        if self._distributed and sampler is not None:
+            sampler.permutation_seed = None if sampler_seed < 0 else sampler_seed
         if sampler is not None and hasattr(sampler, "set_epoch"):
             sampler.set_epoch(epoch)  # DistributedSampler and friends
         if skip == 0:

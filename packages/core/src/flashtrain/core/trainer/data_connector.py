@@ -18,6 +18,14 @@ from flashtrain.core.trainer.progress import FitProgress
 _STAGE_METHODS = {"validate": "val_dataloader", "test": "test_dataloader", "predict": "predict_dataloader"}
 
 
+def _module_defines(module: Any, method: str) -> bool:
+    """Whether the module serves ``method`` itself (its class overrides Module's, or the instance has one)."""
+    from flashtrain.core.callbacks.base import overrides
+    from flashtrain.core.module import Module
+
+    return overrides(module, Module, method) or callable(module.__dict__.get(method))
+
+
 def as_loader_list(loaders: Any) -> list[Any]:
     """One loader, a list/tuple of loaders, or a dict of them -> a list."""
     if loaders is None:
@@ -41,6 +49,65 @@ class DataConnector:
         self.train_dataloader: Any = None  # this rank's share of the fit's training loader
         self.val_dataloaders: list[Any] = []  # this rank's share of the fit's validation loaders
         self.num_val_batches: list[int | float] = []
+        self.test_dataloaders: list[Any] = []  # what the last trainer.test ran on
+        self.predict_dataloaders: list[Any] = []  # what the last trainer.predict ran on
+        self.validating = False  # whether the fit validates (a validation_step, limit_val_batches > 0)
+        self._fit_given: tuple[Any, Any] = (None, None)  # the loaders passed to fit (train, val), if any
+        self._train_loaded_epoch: int | None = None  # the epoch each loader was last requested in
+        self._val_loaded_epoch: int | None = None
+
+    # -- fit: loaders are requested when first needed, in Lightning's order (validation's for the sanity check
+    # before training's), and again every reload_dataloaders_every_n_epochs epochs ---------------------------
+    def start_fit(self, train: Any, val: Any, validates: bool) -> None:
+        """Remember what ``fit`` was given; nothing is requested yet."""
+        self._fit_given = (train, val)
+        self.validating = validates and self.limits.limit_val_batches != 0
+        self.train_dataloader, self.val_dataloaders, self.num_val_batches = None, [], []
+        self._train_loaded_epoch = self._val_loaded_epoch = None
+
+    def _due(self, loaded_epoch: int | None) -> bool:
+        every = self.limits.reload_dataloaders_every_n_epochs
+        if loaded_epoch is None:
+            return True
+        return bool(every) and self.progress.current_epoch - loaded_epoch >= every
+
+    def train_reload_due(self) -> bool:
+        """Whether the training loader is requested (again) at the start of this epoch."""
+        return self._due(self._train_loaded_epoch)
+
+    def load_fit_train(self) -> Any:
+        """This rank's share of the fit's training loader, requested now if due; fixes the epoch length."""
+        from flashtrain.core.trainer.data import without_shuffle
+
+        if self.train_dataloader is not None and not self.train_reload_due():
+            return self.train_dataloader
+        given = self._fit_given[0]
+        loader = given if given is not None else self.find_loader("train_dataloader")
+        if loader is None:
+            raise ValueError(
+                "trainer.fit needs training data: pass train_dataloaders=..., a datamodule with train_dataloader(), "
+                "or define train_dataloader() on the module."
+            )
+        if self.limits.overfit_batches:
+            loader = without_shuffle(loader)
+        self.train_dataloader = self.shard(loader, training=True)
+        self._train_loaded_epoch = self.progress.current_epoch
+        self.progress.configure(self.limited_length(self.train_dataloader, self.limits.limit_train_batches, "train"))
+        return self.train_dataloader
+
+    def load_fit_validation(self) -> list[Any]:
+        """This rank's share of the fit's validation loaders, requested now if due (none if the fit does not
+        validate)."""
+        if not self.validating or (self._val_loaded_epoch is not None and not self._due(self._val_loaded_epoch)):
+            return self.val_dataloaders
+        val = self._fit_given[1]
+        if val is None:
+            val = self.find_loader("val_dataloader")
+        if val is None and self.limits.overfit_batches:
+            val = self.load_fit_train()
+        self.set_fit_validation(as_loader_list(val))
+        self._val_loaded_epoch = self.progress.current_epoch
+        return self.val_dataloaders
 
     def choose_base_seed(self) -> None:
         """The seed every epoch's data order derives from: the global seed if one was set, the same on all ranks."""
@@ -59,21 +126,31 @@ class DataConnector:
         datamodule = self.datamodule
         if datamodule is not None and DataModule.defines(datamodule, method):
             return getattr(datamodule, method)()
-        own = getattr(self.module, method, None)
-        return own() if callable(own) else None
+        module = self.module
+        if module is not None and _module_defines(module, method):
+            return getattr(module, method)()
+        return None
 
     def stage_loaders(self, stage: str, given: Any) -> list[Any]:
         """The loaders of ``trainer.validate/test/predict``: those given, else the datamodule's."""
         if given is not None:
-            return as_loader_list(given)
-        method = _STAGE_METHODS[stage]
-        found = self.find_loader(method)
-        if found is None:
-            raise ValueError(
-                f"trainer.{stage} needs data: pass dataloaders=..., a datamodule with {method}(), or define "
-                f"{method}() on the module."
-            )
-        return as_loader_list(found)
+            loaders = as_loader_list(given)
+        else:
+            method = _STAGE_METHODS[stage]
+            found = self.find_loader(method)
+            if found is None:
+                raise ValueError(
+                    f"trainer.{stage} needs data: pass dataloaders=..., a datamodule with {method}(), or define "
+                    f"{method}() on the module."
+                )
+            loaders = as_loader_list(found)
+        if stage == "test":
+            self.test_dataloaders = loaders
+        elif stage == "predict":
+            self.predict_dataloaders = loaders
+        else:
+            self.val_dataloaders = loaders
+        return loaders
 
     def set_fit_validation(self, loaders: list[Any]) -> None:
         self.val_dataloaders = [self.shard(loader, training=False) for loader in loaders]

@@ -74,10 +74,12 @@ class EvaluationLoop:
             raise ValueError(
                 f"{type(module).__name__} has no {step_name}(self, batch, batch_idx); trainer.{stage} needs one."
             )
-        loaders = [self.data.shard(loader, training=False) for loader in self.data.stage_loaders(stage, given)]
         limit, name = (
             (self.limits.limit_val_batches, "val") if stage == "validate" else (self.limits.limit_test_batches, "test")
         )
+        if limit == 0:
+            return []  # as Lightning: no loader is requested and no hook runs
+        loaders = [self.data.shard(loader, training=False) for loader in self.data.stage_loaders(stage, given)]
         limits = [self.data.limited_length(dl, limit, name) for dl in loaders]
         results = self._evaluate(module, stage, loaders, limits)
         if verbose and self.strategy.is_global_zero:
@@ -86,16 +88,18 @@ class EvaluationLoop:
 
     def validate_in_fit(self, module: Module) -> None:
         self.progress.validation_started()
-        self._evaluate(module, "validate", self.data.val_dataloaders, self.data.num_val_batches)
+        loaders = self.data.load_fit_validation()  # requested again when reload_dataloaders_every_n_epochs is due
+        self._evaluate(module, "validate", loaders, self.data.num_val_batches)
 
     def sanity_check(self, module: Module) -> None:
         """A few validation batches before training, to fail fast on validation bugs; nothing is logged."""
         steps = self.limits.num_sanity_val_steps
-        limits = [n if steps == -1 else min(steps, n) for n in self.data.num_val_batches]
         previous, self.state.stage = self.state.stage, RunningStage.SANITY_CHECKING
         self.hooks.call("on_sanity_check_start")
         try:
-            self._evaluate(module, "sanity", self.data.val_dataloaders, limits)
+            loaders = self.data.load_fit_validation()  # Lightning requests the validation loader here
+            limits = [n if steps == -1 else min(steps, n) for n in self.data.num_val_batches]
+            self._evaluate(module, "sanity", loaders, limits)
         finally:
             self.hooks.call("on_sanity_check_end")
             self.state.stage = previous
@@ -128,12 +132,11 @@ class EvaluationLoop:
                     count = None if math.isinf(limit) else int(limit)
                     with self.metrics.recording_into(collection):
                         for batch_idx, batch in enumerate(itertools.islice(iter(loader), count)):
-                            batch = self.strategy.batch_to_device(batch)
+                            batch = hooks.transfer_batch(batch, loader_idx)
                             collection.new_batch(batch)
                             call(f"on_{prefix}_batch_start", batch, batch_idx, *extra)
-                            hooks.current_hook = _STEP[stage]
                             with self.strategy.precision.forward_context():
-                                output = step(batch, batch_idx, *extra)
+                                output = hooks.run_step(_STEP[stage], step, batch, batch_idx, *extra)
                             if collect:
                                 outputs[loader_idx].append(output)
                             call(f"on_{prefix}_batch_end", output, batch, batch_idx, *extra)
@@ -156,18 +159,15 @@ class EvaluationLoop:
         self, stage: str, collections: list[ResultCollection], epoch_collection: ResultCollection, several: bool
     ) -> list[dict[str, float]]:
         """Reduce each loader's results (suffix ``/dataloader_idx_N`` when several) and hand them out."""
-        log = stage != "sanity"
         step, epoch = max(self.progress.batches_that_stepped - 1, 0), self.progress.current_epoch
-        publish = self.metrics.publish_epoch
-        shared = publish(epoch_collection, step, epoch) if log else {}
-        per_loader = []
-        for index, collection in enumerate(collections):
-            suffix = f"/dataloader_idx_{index}" if several else ""
-            metrics = publish(collection, step, epoch, suffix) if log else {}
-            per_loader.append({key: float(value) for key, value in {**shared, **metrics}.items()})
+        if stage == "sanity":
+            per_loader: list[dict[str, float]] = [{} for _ in collections]
+        else:
+            per_loader = self.metrics.publish_evaluation(collections, epoch_collection, step, epoch)
+        for collection in (*collections, epoch_collection):
             collection.reset()  # torchmetrics objects start the next evaluation empty (also after the sanity check)
-        epoch_collection.reset()
-        self.metrics.evaluation_metric_names = {key for metrics in per_loader for key in metrics}
+        if stage == "sanity":
+            self.metrics.evaluation_metric_names = set()
         return per_loader
 
     # -- predict --------------------------------------------------------------------------------------------
@@ -190,11 +190,10 @@ class EvaluationLoop:
                     count = None if math.isinf(limit) else int(limit)
                     extra = (loader_idx,) if several else ()
                     for batch_idx, batch in enumerate(itertools.islice(iter(loader), count)):
-                        batch = self.strategy.batch_to_device(batch)
+                        batch = self.hooks.transfer_batch(batch, loader_idx)
                         call("on_predict_batch_start", batch, batch_idx, *extra)
-                        self.hooks.current_hook = "predict_step"
                         with self.strategy.precision.forward_context():
-                            output = module.predict_step(batch, batch_idx, *extra)
+                            output = self.hooks.run_step("predict_step", module.predict_step, batch, batch_idx, *extra)
                         call("on_predict_batch_end", output, batch, batch_idx, *extra)
                         if return_predictions:
                             predictions[loader_idx].append(output)

@@ -8,21 +8,32 @@ from typing import Any
 
 from flashtrain.core.callbacks.base import Callback, overrides
 from flashtrain.core.module import Module
+from flashtrain.core.profilers.base import PassThroughProfiler, Profiler
 
 # The hooks a Callback can have (besides the checkpoint and exception hooks, called directly where they belong).
 CALLBACK_HOOKS = tuple(name for name in vars(Callback) if name.startswith("on_") or name in ("setup", "teardown"))
+_TRANSFER_HOOKS = ("on_before_batch_transfer", "transfer_batch_to_device", "on_after_batch_transfer")
+
+
+def _defines(obj: Any, name: str, base: type = Module) -> bool:
+    """Whether ``obj`` has its own ``name``: its class overrides ``base``'s, or the instance was given one."""
+    return overrides(obj, base, name) or callable(getattr(obj, "__dict__", {}).get(name))
 
 
 class HookDispatcher:
     """Calls hooks on the callbacks and then the module. Only hooks that someone overrides are listed in the
     table, so a hook nobody defines costs one dict lookup per call."""
 
-    def __init__(self, trainer: Any) -> None:
+    def __init__(self, trainer: Any, profiler: Profiler | None = None) -> None:
         self.trainer = trainer  # passed to every callback hook, as in Lightning
+        self.profiler: Profiler = profiler if profiler is not None else PassThroughProfiler()
+        # The pass-through profiler records nothing: skip its context manager on every hook.
+        self._profiling = not isinstance(self.profiler, PassThroughProfiler)
         self.module: Module | None = None
         self.callbacks: list[Callback] = []
         self.current_hook: str | None = None
         self._table: dict[str, tuple[list[Callback], Any]] = {}
+        self._custom_transfer = False
 
     def bind(self, module: Module, callbacks: list[Callback]) -> None:
         """Use these callbacks (in this order) and this module for the hooks of the run starting now."""
@@ -34,12 +45,13 @@ class HookDispatcher:
             callback.log = module.log  # type: ignore[attr-defined]
             callback.log_dict = module.log_dict  # type: ignore[attr-defined]
         for name in CALLBACK_HOOKS:
-            listed = [cb for cb in callbacks if overrides(cb, Callback, name)]
-            on_module = hasattr(Module, name) and overrides(module, Module, name)
+            listed = [cb for cb in callbacks if _defines(cb, name, Callback)]
+            on_module = hasattr(Module, name) and _defines(module, name)
             if listed or on_module:
                 self._table[name] = (listed, getattr(module, name) if on_module else None)
+        self._custom_transfer = any(_defines(module, name) for name in _TRANSFER_HOOKS)
 
-    def call(self, name: str, *args: Any, runs_last: bool | None = None, module: bool = True) -> Any:
+    def call(self, name: str, *args: Any, runs_last: bool | None = None, module: bool = True, **kwargs: Any) -> Any:
         """Run hook ``name`` on the callbacks (only those with ``runs_last`` as given, or all), then the module;
         returns the module's result."""
         entry = self._table.get(name)
@@ -49,16 +61,62 @@ class HookDispatcher:
         self.current_hook = name
         for callback in callbacks:
             if runs_last is None or callback.runs_last == runs_last:
-                getattr(callback, name)(self.trainer, self.module, *args)
+                if self._profiling:
+                    with self.profiler.profile(f"[Callback]{callback.state_key}.{name}"):
+                        getattr(callback, name)(self.trainer, self.module, *args, **kwargs)
+                else:
+                    getattr(callback, name)(self.trainer, self.module, *args, **kwargs)
         if module and module_hook is not None:
             self.current_hook = name
-            return module_hook(*args)
+            if self._profiling:
+                with self.profiler.profile(self._module_action(name)):
+                    return module_hook(*args, **kwargs)
+            return module_hook(*args, **kwargs)
         return None
 
     def call_module(self, name: str, *args: Any, **kwargs: Any) -> Any:
         """Run one of the module's own methods that the trainer drives (optimizer_step, backward, ...)."""
         self.current_hook = name
+        if self._profiling:
+            with self.profiler.profile(self._module_action(name)):
+                return getattr(self.module, name)(*args, **kwargs)
         return getattr(self.module, name)(*args, **kwargs)
+
+    @property
+    def profiling(self) -> bool:
+        """Whether a profiler records this run (not the pass-through default)."""
+        return self._profiling
+
+    def run_step(self, name: str, step: Any, *args: Any) -> Any:
+        """Run a ``*_step`` (``self.log`` inside gets its defaults), timed as Lightning names it when profiling."""
+        self.current_hook = name
+        if self._profiling:
+            with self.profiler.profile(f"[Strategy]{type(self.trainer.strategy).__name__}.{name}"):
+                return step(*args)
+        return step(*args)
+
+    def _module_action(self, name: str) -> str:
+        return f"[LightningModule]{type(self.module).__name__}.{name}"  # Lightning's action names
+
+    def profile(self, action_name: str) -> Any:
+        """Time a block that is not a hook (a step, a loop) under ``action_name`` with the run's profiler."""
+        return self.profiler.profile(action_name)
+
+    def transfer_batch(self, batch: Any, dataloader_idx: int = 0) -> Any:
+        """A loader's batch on the device: ``on_before_batch_transfer``, ``transfer_batch_to_device``,
+        ``on_after_batch_transfer`` (module hooks, as in Lightning), then the precision's input cast."""
+        strategy = self.trainer.strategy
+        if not self._custom_transfer:
+            if self._profiling:
+                with self.profiler.profile(self._module_action("transfer_batch_to_device")):
+                    return strategy.batch_to_device(batch)
+            return strategy.batch_to_device(batch)
+        running = self.current_hook
+        batch = self.call_module("on_before_batch_transfer", batch, dataloader_idx)
+        batch = self.call_module("transfer_batch_to_device", batch, strategy.root_device, dataloader_idx)
+        batch = self.call_module("on_after_batch_transfer", batch, dataloader_idx)
+        self.current_hook = running
+        return strategy.precision.convert_input(batch)
 
     def call_on_callbacks(self, name: str, *args: Any) -> None:
         """A callback-only hook (on_save_checkpoint, on_load_checkpoint, on_exception), on every callback."""
@@ -71,6 +129,6 @@ class HookDispatcher:
         return (
             module is not None
             and callable(getattr(type(module), name, None))
-            and overrides(module, Module, name)
+            and _defines(module, name)
             and module.__dict__.get(name, ...) is not None  # `model.validation_step = None` switches it off
         )

@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
+from flashtrain.core.exceptions import MisconfigurationException
 from flashtrain.core.utilities import checks
 from flashtrain.core.utilities.rank_zero import rank_zero_info
 
@@ -39,6 +40,7 @@ class LoopLimits:
     use_distributed_sampler: bool
     detect_anomaly: bool
     default_root_dir: str
+    reload_dataloaders_every_n_epochs: int = 0
 
 
 def check_loop_flags(
@@ -66,15 +68,18 @@ def check_loop_flags(
     use_distributed_sampler: bool,
     detect_anomaly: bool,
     default_root_dir: str | os.PathLike | None,
+    reload_dataloaders_every_n_epochs: int = 0,
 ) -> LoopLimits:
     """Validate the loop flags and apply what fast_dev_run and overfit_batches imply."""
     fast_dev_run = _check_fast_dev_run(
         fast_dev_run, max_epochs, max_steps, max_time, limit_train_batches, limit_val_batches
     )
     if max_epochs is not None and (isinstance(max_epochs, bool) or not isinstance(max_epochs, int) or max_epochs < -1):
-        raise ValueError(f"max_epochs must be an int >= -1 (-1 for no limit) or None, got {max_epochs!r}.")
+        raise MisconfigurationException(
+            f"max_epochs must be an int >= -1 (-1 for no limit) or None, got {max_epochs!r}."
+        )
     if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < -1:
-        raise ValueError(f"max_steps must be an int >= -1 (-1 for no limit), got {max_steps!r}.")
+        raise MisconfigurationException(f"max_steps must be an int >= -1 (-1 for no limit), got {max_steps!r}.")
     if max_epochs is None:
         max_epochs = 1000 if max_steps == -1 and max_time is None else -1
     limits = {
@@ -97,18 +102,22 @@ def check_loop_flags(
         or (isinstance(val_check_interval, float) and not 0.0 < val_check_interval <= 1.0)
         or (isinstance(val_check_interval, int) and val_check_interval < 1)
     ):
-        raise ValueError(
+        raise MisconfigurationException(
             "val_check_interval must be a float in (0.0, 1.0] (fraction of an epoch) or an int >= 1 "
             f"(every N training batches), got {val_check_interval!r}."
         )
     checks.check_positive_int("check_val_every_n_epoch", check_val_every_n_epoch, allow_none=True)
     if check_val_every_n_epoch is None and not isinstance(val_check_interval, int):
-        raise ValueError("check_val_every_n_epoch=None needs an int val_check_interval (validate every N batches).")
+        raise MisconfigurationException(
+            "check_val_every_n_epoch=None needs an int val_check_interval (validate every N batches)."
+        )
     sanity = (0 if fast_dev_run else 2) if num_sanity_val_steps is None else num_sanity_val_steps
     if not isinstance(sanity, int) or sanity < -1:
-        raise ValueError(f"num_sanity_val_steps must be an int >= -1 (-1: all batches), got {num_sanity_val_steps!r}.")
+        raise MisconfigurationException(
+            f"num_sanity_val_steps must be an int >= -1 (-1: all batches), got {num_sanity_val_steps!r}."
+        )
     if gradient_clip_val is not None and (not isinstance(gradient_clip_val, (int, float)) or gradient_clip_val < 0):
-        raise ValueError(f"gradient_clip_val must be a number >= 0 or None, got {gradient_clip_val!r}.")
+        raise MisconfigurationException(f"gradient_clip_val must be a number >= 0 or None, got {gradient_clip_val!r}.")
     checks.check_choice("gradient_clip_algorithm", gradient_clip_algorithm, (None, "norm", "value"))
     return LoopLimits(
         max_epochs=max_epochs,
@@ -136,6 +145,9 @@ def check_loop_flags(
         use_distributed_sampler=use_distributed_sampler,
         detect_anomaly=detect_anomaly,
         default_root_dir=os.fspath(default_root_dir) if default_root_dir is not None else os.getcwd(),
+        reload_dataloaders_every_n_epochs=checks.check_positive_int(
+            "reload_dataloaders_every_n_epochs", reload_dataloaders_every_n_epochs, minimum=0
+        ),
     )
 
 
@@ -145,7 +157,7 @@ def _check_fast_dev_run(
     if isinstance(value, bool):
         value = 1 if value else 0
     if not isinstance(value, int) or value < 0:
-        raise ValueError(f"fast_dev_run must be a bool or an int >= 0 (batches to run), got {value!r}.")
+        raise MisconfigurationException(f"fast_dev_run must be a bool or an int >= 0 (batches to run), got {value!r}.")
     if value:
         overridden = {
             "max_epochs": max_epochs,

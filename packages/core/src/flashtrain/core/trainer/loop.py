@@ -1,50 +1,54 @@
 """The fit loop, top to bottom in one method: epochs -> batches -> (accumulate, clip, step, schedule, log) ->
 validation when due -> callbacks.
 
-Hook order for ``Trainer.fit`` (callbacks first, then the module, for every hook):
+Hook order for ``Trainer.fit`` (callbacks first, then the module, for every hook), as Lightning's
+``models/test_hooks.py`` records it:
 
-    setup("fit")                       datamodule, callbacks, module
+    configure_callbacks, prepare_data
+    setup(stage="fit")                 datamodule, callbacks, module
+    configure_model
+    [resuming: on_load_checkpoint (module, callbacks), callbacks' load_state_dict]
     configure_optimizers
     on_fit_start
-    on_sanity_check_start  [validation loop on num_sanity_val_steps batches]  on_sanity_check_end
+    module.zero_grad()
+    on_sanity_check_start  [val_dataloader() requested; validation loop on num_sanity_val_steps batches]
+        on_sanity_check_end
+    train_dataloader() requested (val_dataloader() too if there was no sanity check)
     on_train_start
     for each epoch:
-        on_train_epoch_start
+        on_train_epoch_start           (loaders requested again when reload_dataloaders_every_n_epochs is due)
         for each batch:
+            on_before_batch_transfer, transfer_batch_to_device, on_after_batch_transfer   (module hooks)
             on_train_batch_start        (the module returning -1 ends the epoch early)
             optimizer_step(epoch, batch_idx, optimizer, closure)   last batch of an accumulation window
                 (other batches call the closure directly; ``optimizer.step(closure)`` runs it:)
-                on_before_zero_grad, optimizer_zero_grad           first batch of a window
                 training_step
+                on_before_zero_grad, optimizer_zero_grad           first batch of a window
                 on_before_backward, backward, on_after_backward
                 on_before_optimizer_step, configure_gradient_clipping   last batch of a window
                 (then the parameter update; global_step counts it once optimizer_step returns)
-            [step-interval LR schedulers stepped, through lr_scheduler_step]
+            [step-interval LR schedulers stepped, through lr_scheduler_step; on the epoch's last batch also
+             the epoch-interval ones except ReduceLROnPlateau]
             on_train_batch_end
-            [validation loop when due: on_validation_model_eval, on_validation_start,
-             on_validation_epoch_start, per batch on_validation_batch_start / validation_step /
-             on_validation_batch_end, on_validation_epoch_end, on_validation_end; then each submodule's
-             train/eval mode as it was before]
+            [validation when due: on_validation_model_zero_grad (after an optimizer step),
+             on_validation_model_eval, on_validation_start, on_validation_epoch_start, per batch the transfer
+             hooks, on_validation_batch_start / validation_step / on_validation_batch_end,
+             on_validation_epoch_end, on_validation_end, then on_validation_model_train if the module defines
+             it, else each submodule's train/eval mode as it was before]
         on_train_epoch_end              callbacks, then the module (then ``training_epoch_end`` if defined)
-        [epoch metrics reduced and logged; epoch-interval LR schedulers stepped]
+        [epoch metrics reduced and logged; ReduceLROnPlateau schedulers stepped]
         on_train_epoch_end              callbacks with ``runs_last`` (EarlyStopping, ProgressBar's epoch line), then
                                         ModelCheckpoint, so the checkpoint holds the others' state
     on_train_end
     on_fit_end
-    teardown("fit")                    datamodule, callbacks, module
+    teardown(stage="fit")              datamodule, callbacks, module
 
 The trainer never switches the module to train mode on its own during fit, except once at the start when the
 whole module is in eval mode (e.g. after ``load_from_checkpoint``): a submodule the user put in eval mode stays
 in eval mode.
 
-Two deliberate differences from Lightning:
-
-- Gradients are zeroed *before* ``training_step`` (Lightning zeroes them after it). The result is identical,
-  but freeing the old gradients before the forward instead of after it saved about 55 us per step (6%) on
-  the 784-128-10 MLP of ``benchmarks/overhead.py``.
-- Step-interval schedulers step before ``on_train_batch_end`` and epoch-interval ones before ModelCheckpoint
-  saves the epoch's checkpoint, so every checkpoint holds a completed step or epoch and resuming from it is
-  exact (Lightning steps them afterwards, so its checkpoints miss that scheduler step).
+Schedulers step where Lightning steps them (step-interval ones and, on the last batch, epoch-interval ones before
+``on_train_batch_end``), so a checkpoint written there holds that step and resuming from it is exact.
 
 For ``torch.optim`` optimizers (except LBFGS), when the module does not override ``optimizer_step``, the
 trainer runs the closure itself and then calls ``optimizer.step()``: those optimizers evaluate a closure
@@ -65,6 +69,7 @@ from flashtrain.core.checkpoint.connector import CheckpointConnector
 from flashtrain.core.module import Module
 from flashtrain.core.strategies import Strategy
 from flashtrain.core.trainer.data import ReplayableLoader
+from flashtrain.core.trainer.data_connector import DataConnector
 from flashtrain.core.trainer.evaluation import EvaluationLoop
 from flashtrain.core.trainer.hooks import HookDispatcher
 from flashtrain.core.trainer.limits import LoopLimits
@@ -90,6 +95,7 @@ class FitLoop:
         evaluation: EvaluationLoop,
         checkpoints: CheckpointConnector,
         signals: SignalHandler,
+        data: DataConnector,
     ) -> None:
         self.module = module
         self.strategy = strategy
@@ -101,8 +107,16 @@ class FitLoop:
         self.evaluation = evaluation
         self.checkpoints = checkpoints
         self.signals = signals
+        self.data = data
+        self._train_data: ReplayableLoader | None = None
 
-    def run(self, train_data: ReplayableLoader, validation_enabled: bool) -> None:
+    def _epoch_data(self) -> ReplayableLoader:
+        """The training data of this epoch: requested again when reload_dataloaders_every_n_epochs says so."""
+        if self._train_data is None or self.data.train_reload_due():
+            self._train_data = ReplayableLoader(self.data.load_fit_train(), self.progress.base_seed)
+        return self._train_data
+
+    def run(self, validation_enabled: bool) -> None:
         module, strategy, progress, hooks, limits = self.module, self.strategy, self.progress, self.hooks, self.limits
         call = hooks.call
         accumulate = limits.accumulate_grad_batches
@@ -110,32 +124,42 @@ class FitLoop:
         closure = _TrainingClosure(self, self.optimization.managed[0]) if automatic else None
         step_through_closure = closure is not None and self._needs_closure_step(closure.optimizer.optimizer)
         step_schedulers = automatic and any(c.interval == "step" for c in self.optimization.lr_scheduler_configs)
+        # As Lightning: epoch schedulers (not ReduceLROnPlateau) step on the epoch's last batch, before
+        # on_train_batch_end; ReduceLROnPlateau steps at the epoch's end, once its metric is known.
+        epoch_schedulers = automatic and any(
+            c.interval == "epoch" and not c.reduce_on_plateau for c in self.optimization.lr_scheduler_configs
+        )
         collect_outputs = hooks.module_overrides("training_epoch_end")
+        log_every = 1 if limits.fast_dev_run else limits.log_every_n_steps  # a debug run logs every step (Lightning)
         # Ranks must stop at the same batch: signals and time limits are agreed on after every batch.
         distributed = strategy.world_size > 1
-        if not module.training:
-            module.train()  # e.g. loaded with load_from_checkpoint; submodules' own eval modes are respected
         progress.start_clock()
 
         call("on_train_start")
         while not progress.fit_done():
             epoch = progress.current_epoch
             skip = progress.batches_done  # > 0 only when resuming mid-epoch
+            train_data = self._epoch_data()
             num_batches = progress.num_training_batches
             outputs: list[Any] = []
             call("on_train_epoch_start")
             self.checkpoints.restore_rng_if_resuming()
+            if skip == 0 and progress.seeds_from_rng:  # a new epoch: seeds drawn where a plain DataLoader draws them
+                seeds = train_data.draw_epoch_seeds()
+                progress.epoch_seeds = strategy.broadcast(seeds) if distributed else seeds  # rank 0's order
             stopped_mid_epoch = False
             sized = not math.isinf(num_batches)
+            # A checkpoint written after the last batch already holds that batch's scheduler step.
+            self.epoch_schedulers_stepped = bool(skip) and sized and skip >= num_batches
             batches: Any = itertools.islice(
-                train_data.epoch(epoch, skip), max(int(num_batches) - skip, 0) if sized else None
+                train_data.epoch(epoch, skip, progress.epoch_seeds), max(int(num_batches) - skip, 0) if sized else None
             )
             if not sized:  # no len(): look one batch ahead to know which batch ends the epoch
                 batches = _LookAhead(batches)
             for batch_idx, batch in enumerate(batches, start=skip):
                 is_last = batch_idx + 1 == num_batches if sized else batches.last
                 progress.is_last_batch = is_last
-                batch = strategy.batch_to_device(batch)
+                batch = hooks.transfer_batch(batch, 0)
                 self.metrics.train_results.new_batch(batch)
                 if call("on_train_batch_start", batch, batch_idx) == -1:
                     break  # Lightning: -1 skips the rest of this epoch, which then counts as done
@@ -154,9 +178,8 @@ class FitLoop:
                         progress.optimizer_stepped()
                     output = closure.output
                 else:
-                    hooks.current_hook = "training_step"
                     with strategy.precision.forward_context():
-                        output = strategy.training_step(batch, batch_idx)
+                        output = hooks.run_step("training_step", strategy.training_step, batch, batch_idx)
                 if collect_outputs:
                     # Lightning 1.x passed a bare loss as {"loss": loss}: sum(o["loss"] for o in outputs) works.
                     output = {"loss": output} if isinstance(output, torch.Tensor) else output
@@ -168,10 +191,14 @@ class FitLoop:
                     logging_step = progress.logging_step()
                     if step_schedulers:
                         self.optimization.step_schedulers("step", hooks, self.metrics.callback_metrics)
+                if is_last and epoch_schedulers:
+                    self._step_epoch_schedulers()
                 call("on_train_batch_end", output, batch, batch_idx)
                 if stepped:
-                    self.metrics.log_training_step(logging_step, limits.log_every_n_steps, epoch)
+                    self.metrics.log_training_step(logging_step, log_every, epoch)
                 if validation_enabled and progress.val_due(batch_idx, is_last=is_last):
+                    if stepped:  # the gradients were used: free them for validation (not mid-accumulation)
+                        hooks.call_module("on_validation_model_zero_grad")
                     self.evaluation.validate_in_fit(module)
                 if distributed:
                     self._agree_on_stop_requests()
@@ -196,7 +223,9 @@ class FitLoop:
         self.metrics.publish_epoch(self.metrics.train_results, step, progress.current_epoch)
         if finished:
             if self.module.automatic_optimization:
-                self.optimization.step_schedulers("epoch", hooks, self.metrics.callback_metrics)
+                if not self.epoch_schedulers_stepped:  # the epoch ended early (on_train_batch_start returned -1)
+                    self._step_epoch_schedulers()
+                self.optimization.step_schedulers("epoch", hooks, self.metrics.callback_metrics, plateau=True)
             progress.finish_epoch()
         hooks.call("on_train_epoch_end", runs_last=True, module=False)
         self.metrics.train_results.reset()
@@ -205,6 +234,10 @@ class FitLoop:
                 logger.save()
         if finished:
             progress.next_epoch()
+
+    def _step_epoch_schedulers(self) -> None:
+        self.optimization.step_schedulers("epoch", self.hooks, self.metrics.callback_metrics, plateau=False)
+        self.epoch_schedulers_stepped = True
 
     def _agree_on_stop_requests(self) -> None:
         """One collective: a signal or the time limit seen on any rank counts on all of them."""
@@ -287,14 +320,13 @@ class _TrainingClosure:
     def __call__(self) -> torch.Tensor | None:
         hooks = self.hooks
         optimizer = self.optimizer
-        if self.window_start:
-            hooks.call("on_before_zero_grad", optimizer)
-            hooks.call_module("optimizer_zero_grad", self.loop.progress.current_epoch, self.batch_idx, optimizer)
         with self.backward_sync(self.window_end):  # DDP: gradients sync on the window's last backward only
-            hooks.current_hook = "training_step"
             with self.precision.forward_context():
-                self.output = output = self.training_step(self.batch, self.batch_idx)
+                self.output = output = hooks.run_step("training_step", self.training_step, self.batch, self.batch_idx)
             loss = _extract_loss(output)
+            if self.window_start:  # after training_step, as Lightning
+                hooks.call("on_before_zero_grad", optimizer)
+                hooks.call_module("optimizer_zero_grad", self.loop.progress.current_epoch, self.batch_idx, optimizer)
             if loss is None:
                 return None
             # handle_nonfinite_loss raises for on_nan="raise"; True means "skip_step": no backward, no gradients.
@@ -312,13 +344,12 @@ class _TrainingClosure:
         if self.window_end:
             self.precision.unscale_gradients(optimizer.optimizer)
             hooks.call("on_before_optimizer_step", optimizer)
-            if self.loop.optimization.clips_gradients:
-                hooks.call_module(
-                    "configure_gradient_clipping",
-                    optimizer,
-                    self.loop.limits.gradient_clip_val,
-                    self.loop.limits.gradient_clip_algorithm,
-                )
+            hooks.call_module(
+                "configure_gradient_clipping",
+                optimizer,
+                gradient_clip_val=self.loop.limits.gradient_clip_val,
+                gradient_clip_algorithm=self.loop.limits.gradient_clip_algorithm,
+            )
         return loss
 
 

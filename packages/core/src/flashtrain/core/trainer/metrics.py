@@ -87,12 +87,14 @@ class MetricsStore:
     def log_evaluation_step(self, results: ResultCollection, dataloader_idx: int, suffix: str = "") -> None:
         """Send an evaluation batch's ``on_step=True`` values to the loggers, at that dataloader's own step count
         (counted across the validations of one fit, from 0 for each ``validate``/``test``)."""
-        _, logged, _ = results.step_metrics()
+        _, logged, bar = results.step_metrics(suffix)
+        if bar:  # the progress bar shows an evaluation's step values too (not the callbacks: Lightning's rule)
+            self._progress_bar.update(bar)
         if not logged or not self.loggers:
             return
         step = self._evaluation_steps.get(dataloader_idx, 0)
         self._evaluation_steps[dataloader_idx] = step + 1
-        self.send_to_loggers({key + suffix: value for key, value in logged.items()}, step, None)
+        self.send_to_loggers(logged, step, None)
 
     def log_training_step(self, logging_step: int, every_n_steps: int, epoch: int) -> None:
         """Send this step's training values to the loggers when ``logging_step`` is due."""
@@ -115,6 +117,32 @@ class MetricsStore:
         if log and logged and self.loggers:
             self.send_to_loggers(logged, step, epoch)
         return callback
+
+    def publish_evaluation(
+        self, collections: list[ResultCollection], shared: ResultCollection, step: int, epoch: int
+    ) -> list[dict[str, float]]:
+        """Reduce an evaluation: each loader's values (suffixed ``/dataloader_idx_N`` when there are several) and
+        those logged in its epoch-end hooks (``shared``: no loader, so in every loader's results). As Lightning,
+        the loggers get all of them in one call, and each loader's result is its logged (``logger=True``) values."""
+        several = len(collections) > 1
+        shared_callback, shared_logged, shared_bar = shared.epoch_metrics()
+        everything: dict[str, torch.Tensor] = {}
+        names: set[str] = set()  # what monitoring callbacks may find from this evaluation
+        per_loader = []
+        for index, collection in enumerate(collections):
+            callback, logged, bar = collection.epoch_metrics(f"/dataloader_idx_{index}" if several else "")
+            self._callback.update(callback)
+            self._progress_bar.update(bar)
+            everything.update(logged)
+            per_loader.append({key: float(value) for key, value in {**logged, **shared_logged}.items()})
+            names.update(callback)
+        self._callback.update(shared_callback)
+        self._progress_bar.update(shared_bar)
+        everything.update(shared_logged)
+        self.evaluation_metric_names = names | set(shared_callback)
+        if everything and self.loggers:
+            self.send_to_loggers(everything, step, epoch)
+        return per_loader
 
     def add_callback_metrics(self, metrics: dict[str, torch.Tensor]) -> None:
         """Values a callback computes itself (e.g. learning rates) that other callbacks may monitor."""

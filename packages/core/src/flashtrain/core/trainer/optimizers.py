@@ -8,6 +8,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+from torch.optim.lr_scheduler import ReduceLROnPlateau
+
+from flashtrain.core.exceptions import MisconfigurationException, MisconfigurationTypeError
 
 _INTERVALS = ("epoch", "step")
 
@@ -22,6 +25,7 @@ class LRSchedulerConfig:
     monitor: str | None = None
     strict: bool = True
     name: str | None = None
+    given_keys: tuple[str, ...] = ()  # the keys of the user's lr_scheduler dict, if it was one
 
     @property
     def reduce_on_plateau(self) -> bool:
@@ -52,6 +56,7 @@ def _scheduler_config(value: Any, default_monitor: str | None) -> LRSchedulerCon
             monitor=value.get("monitor", default_monitor),
             strict=value.get("strict", True),
             name=value.get("name"),
+            given_keys=tuple(value),
         )
     else:
         config = LRSchedulerConfig(scheduler=value, monitor=default_monitor)
@@ -59,14 +64,50 @@ def _scheduler_config(value: Any, default_monitor: str | None) -> LRSchedulerCon
         raise ValueError(f"lr_scheduler interval must be 'epoch' or 'step', got {config.interval!r}.")
     if not isinstance(config.frequency, int) or config.frequency < 1:
         raise ValueError(f"lr_scheduler frequency must be a positive int, got {config.frequency!r}.")
-    if not hasattr(config.scheduler, "step"):
-        raise TypeError(f"lr_scheduler must be a torch LR scheduler, got {type(config.scheduler).__name__}.")
-    if config.reduce_on_plateau and config.monitor is None:
-        raise ValueError(
-            "ReduceLROnPlateau needs a metric to monitor: return {'optimizer': opt, 'lr_scheduler': "
-            "{'scheduler': sched, 'monitor': 'val_loss'}} from configure_optimizers."
-        )
     return config
+
+
+# In manual optimization the user steps schedulers; these keys only steer the trainer's stepping (Lightning's list).
+_AUTOMATIC_ONLY_KEYS = ("reduce_on_plateau", "monitor", "strict")
+
+
+def check_schedulers(configs: list[LRSchedulerConfig], automatic: bool, custom_step: bool) -> None:
+    """What the trainer needs of each scheduler: state to checkpoint always; in automatic optimization a torch
+    scheduler (or an ``lr_scheduler_step`` override to step another kind) and a monitor for ReduceLROnPlateau.
+    In manual optimization the trainer steps nothing, so it drops (and warns about) the keys that would steer
+    it, as Lightning does."""
+    for config in configs:
+        name = type(config.scheduler).__name__
+        if not (
+            callable(getattr(config.scheduler, "state_dict", None)) and hasattr(config.scheduler, "load_state_dict")
+        ):
+            raise MisconfigurationTypeError(
+                f"The provided lr scheduler `{name}` is invalid: it needs state_dict() and load_state_dict() so "
+                "checkpoints can hold it."
+            )
+        if not automatic:
+            ignored = [key for key in config.given_keys if key in _AUTOMATIC_ONLY_KEYS]
+            if ignored:
+                warnings.warn(
+                    f"The lr scheduler dict contains the key(s) {ignored}, but the keys will be ignored. You need to "
+                    "call `lr_scheduler.step()` manually in manual optimization.",
+                    RuntimeWarning,
+                    stacklevel=3,
+                )
+            config.monitor, config.strict = None, True
+            continue
+        is_torch = isinstance(config.scheduler, (torch.optim.lr_scheduler.LRScheduler, ReduceLROnPlateau))
+        if not is_torch and not custom_step:
+            raise MisconfigurationException(
+                f"The provided lr scheduler `{name}` doesn't follow PyTorch's LRScheduler API. You should override "
+                "the `LightningModule.lr_scheduler_step` hook with your own logic if you are using a custom LR "
+                "scheduler."
+            )
+        if config.reduce_on_plateau and config.monitor is None:
+            raise MisconfigurationException(
+                "ReduceLROnPlateau needs a metric to monitor: return {'optimizer': opt, 'lr_scheduler': "
+                "{'scheduler': sched, 'monitor': 'val_loss'}} from configure_optimizers."
+            )
 
 
 def parse_optimizers(returned: Any) -> tuple[list[torch.optim.Optimizer], list[LRSchedulerConfig]]:
@@ -115,18 +156,35 @@ class ManagedOptimizer:
     each ``step`` counts as a global step at once; in automatic optimization the loop counts it after the
     module's ``optimizer_step`` returns (so ``trainer.global_step`` read inside it is Lightning's)."""
 
-    def __init__(self, optimizer: torch.optim.Optimizer, precision: Any, progress: Any, counts_steps: bool) -> None:
+    def __init__(
+        self, optimizer: torch.optim.Optimizer, precision: Any, progress: Any, counts_steps: bool, hooks: Any = None
+    ) -> None:
         self.optimizer = optimizer
         self._precision = precision
         self._progress = progress
         self._counts_steps = counts_steps
+        self._hooks = hooks  # manual optimization: on_before_optimizer_step runs inside step, after the closure
 
     def step(self, closure: Any = None, **kwargs: Any) -> Any:
-        """Step through the precision plugin; ``kwargs`` go to the optimizer's own ``step`` (Lightning's form)."""
+        """Step through the precision plugin; ``kwargs`` go to the optimizer's own ``step`` (Lightning's form).
+
+        In manual optimization, as Lightning's ``LightningOptimizer.step``: the closure (if any) runs first, then
+        the gradients are unscaled (mixed precision) and ``on_before_optimizer_step`` runs, then the update."""
+        if self._hooks is not None:
+            closure = self._closure_then_hook(closure)
         result = self._precision.optimizer_step(self.optimizer, closure, **kwargs)
         if self._counts_steps:
             self._progress.optimizer_stepped()
         return result
+
+    def _closure_then_hook(self, closure: Any) -> Any:
+        def wrapped() -> Any:
+            result = closure() if closure is not None else None
+            self._precision.unscale_gradients(self.optimizer)
+            self._hooks.call("on_before_optimizer_step", self)
+            return result
+
+        return wrapped
 
     def step_evaluated(self, loss: torch.Tensor | None) -> None:
         """Step after the trainer already ran the closure; no update when it returned None (a skipped batch)."""
@@ -163,6 +221,7 @@ class Optimization:
         """Call ``configure_optimizers`` and check its result against the optimization mode."""
         optimizers, schedulers = parse_optimizers(hooks.call_module("configure_optimizers"))
         automatic = module.automatic_optimization
+        check_schedulers(schedulers, automatic, hooks.module_overrides("lr_scheduler_step"))
         if automatic:
             if not optimizers:
                 raise ValueError(
@@ -182,7 +241,10 @@ class Optimization:
         self.optimizers = optimizers
         self.lr_scheduler_configs = schedulers
         precision = self.strategy.precision
-        self.managed = [ManagedOptimizer(opt, precision, self.progress, not automatic) for opt in optimizers]
+        manual_hooks = None if automatic else hooks
+        self.managed = [
+            ManagedOptimizer(opt, precision, self.progress, not automatic, manual_hooks) for opt in optimizers
+        ]
         self.clips_gradients = bool(gradient_clip_val) or hooks.module_overrides("configure_gradient_clipping")
 
     def replace_schedulers(self, schedulers: list[Any], interval: str = "epoch") -> None:
@@ -192,11 +254,14 @@ class Optimization:
     def for_module(self, wrapped: bool) -> list[Any]:
         return self.managed if wrapped else self.optimizers
 
-    def step_schedulers(self, interval: str, hooks: Any, metrics: dict[str, torch.Tensor]) -> None:
-        """Step the schedulers of ``interval`` ("step" or "epoch") that are due, through ``lr_scheduler_step``."""
+    def step_schedulers(
+        self, interval: str, hooks: Any, metrics: dict[str, torch.Tensor], plateau: bool | None = None
+    ) -> None:
+        """Step the schedulers of ``interval`` ("step" or "epoch") that are due, through ``lr_scheduler_step``
+        (only the ReduceLROnPlateau ones with ``plateau=True``, only the others with ``plateau=False``)."""
         progress = self.progress
         for config in self.lr_scheduler_configs:
-            if config.interval != interval:
+            if config.interval != interval or (plateau is not None and config.reduce_on_plateau != plateau):
                 continue
             count = progress.batches_that_stepped if interval == "step" else progress.current_epoch + 1  # just counted
             if count % config.frequency != 0:

@@ -11,6 +11,7 @@ import math
 import time
 from typing import Any
 
+from flashtrain.core.exceptions import MisconfigurationException
 from flashtrain.core.trainer.limits import LoopLimits
 
 _LOOP_KEYS = (
@@ -20,6 +21,8 @@ _LOOP_KEYS = (
     "total_train_batches",
     "batches_that_stepped",
     "base_seed",
+    "epoch_seeds",
+    "seeds_from_rng",
 )
 
 
@@ -36,6 +39,11 @@ class FitProgress:
         self.total_train_batches = 0  # over all epochs (check_val_every_n_epoch=None counts these)
         self.batches_that_stepped = 0  # Lightning's logging step: batches that ended with an optimizer step
         self.base_seed = 0  # every epoch's shuffle order and worker seeds derive from it
+        # This epoch's data seeds, drawn from the global RNG at its start (None: derived from base_seed).
+        self.epoch_seeds: list[int] | None = None
+        # False only for a run continued from a checkpoint of an earlier flashtrain, whose epochs all derived
+        # their order from base_seed: it keeps doing so, and so resumes exactly as that version would have.
+        self.seeds_from_rng = True
         self.should_stop = False
         self.is_last_batch = False
         self.num_training_batches: int | float = 0
@@ -117,6 +125,7 @@ class FitProgress:
         self.batches_done = 0
         self.epoch_finished = False
         self.val_done_at = -1
+        self.epoch_seeds = None
 
     # -- stop rules -----------------------------------------------------------------------------------------
     def max_steps_reached(self) -> bool:
@@ -170,3 +179,13 @@ class FitProgress:
         self.total_train_batches = loop.get("total_train_batches", 0)
         self.batches_that_stepped = loop.get("batches_that_stepped", self.global_step)
         self.base_seed = loop.get("base_seed", self.base_seed)
+        seeds = loop.get("epoch_seeds")
+        self.epoch_seeds = None if finished or seeds is None else [int(seed) for seed in seeds]
+        self.seeds_from_rng = bool(loop.get("seeds_from_rng", False))
+        max_epochs = self.limits.max_epochs
+        if max_epochs not in (None, -1) and self.current_epoch > max_epochs:
+            # Lightning's message: the checkpoint is past the end of the fit asked for, which would train nothing.
+            raise MisconfigurationException(
+                f"You restored a checkpoint with current_epoch={self.current_epoch}, but you have set "
+                f"Trainer(max_epochs={max_epochs}). Raise max_epochs to continue training from it."
+            )

@@ -24,10 +24,10 @@ from flashtrain.core.callbacks.base import Callback, overrides
 from flashtrain.core.checkpoint.connector import CheckpointConnector
 from flashtrain.core.datamodule import DataModule
 from flashtrain.core.module import Module
+from flashtrain.core.profilers import build_profiler
 from flashtrain.core.strategies import DDPSpawnStrategy, DDPStrategy, Strategy
 from flashtrain.core.trainer import connector
-from flashtrain.core.trainer.data import ReplayableLoader, without_shuffle
-from flashtrain.core.trainer.data_connector import DataConnector, as_loader_list
+from flashtrain.core.trainer.data_connector import DataConnector
 from flashtrain.core.trainer.evaluation import EvaluationLoop
 from flashtrain.core.trainer.hooks import HookDispatcher
 from flashtrain.core.trainer.limits import LoopLimits, check_loop_flags
@@ -87,6 +87,7 @@ class Trainer:
     on_nan = _Limit()
     inference_mode = _Limit()
     use_distributed_sampler = _Limit()
+    reload_dataloaders_every_n_epochs = _Limit()
     detect_anomaly = _Limit()
     default_root_dir = _Limit()
     current_epoch = _Progress()
@@ -134,6 +135,8 @@ class Trainer:
         default_root_dir: str | None = None,
         gpus: int | None = None,
         on_nan: str | None = "raise",
+        reload_dataloaders_every_n_epochs: int = 0,
+        profiler: Any = None,
     ) -> None:
         hardware = connector.resolve_hardware(accelerator, strategy, devices, num_nodes, precision, gpus)
         self.accelerator = hardware.accelerator
@@ -163,6 +166,7 @@ class Trainer:
             use_distributed_sampler=use_distributed_sampler,
             detect_anomaly=detect_anomaly,
             default_root_dir=default_root_dir,
+            reload_dataloaders_every_n_epochs=reload_dataloaders_every_n_epochs,
         )
         connector.set_determinism(deterministic, benchmark)
         loggers = connector.build_loggers(logger, self.limits.default_root_dir, self.limits.fast_dev_run)
@@ -171,7 +175,7 @@ class Trainer:
         )
         self.state = TrainerState()
         self.progress = FitProgress(self.limits)
-        self.hooks = HookDispatcher(self)
+        self.hooks = HookDispatcher(self, build_profiler(profiler))
         self.metrics_store = MetricsStore(loggers, self.strategy)
         self.optimization = Optimization(self.strategy, self.progress)
         self.data_connector = DataConnector(self.strategy, self.limits, self.progress)
@@ -228,6 +232,28 @@ class Trainer:
     @property
     def lr_scheduler_configs(self) -> list[LRSchedulerConfig]:
         return self.optimization.lr_scheduler_configs
+
+    @property
+    def profiler(self) -> Any:
+        return self.hooks.profiler
+
+    @property
+    def train_dataloader(self) -> Any:
+        """This rank's training DataLoader of the running (or last) fit; None before one is requested."""
+        return self.data_connector.train_dataloader
+
+    @property
+    def val_dataloaders(self) -> Any:
+        """The validation DataLoader (a list when there are several); None before one is requested."""
+        return _one_or_list(self.data_connector.val_dataloaders)
+
+    @property
+    def test_dataloaders(self) -> Any:
+        return _one_or_list(self.data_connector.test_dataloaders)
+
+    @property
+    def predict_dataloaders(self) -> Any:
+        return _one_or_list(self.data_connector.predict_dataloaders)
 
     @property
     def num_val_batches(self) -> list[int | float]:
@@ -312,10 +338,15 @@ class Trainer:
         return found[0] if found else None
 
     @property
-    def early_stopping_callback(self) -> Any:
+    def early_stopping_callbacks(self) -> list[Any]:
         from flashtrain.core.callbacks import EarlyStopping
 
-        return next((cb for cb in self.callbacks if isinstance(cb, EarlyStopping)), None)
+        return [cb for cb in self.callbacks if isinstance(cb, EarlyStopping)]
+
+    @property
+    def early_stopping_callback(self) -> Any:
+        found = self.early_stopping_callbacks
+        return found[0] if found else None
 
     @property
     def progress_bar_callback(self) -> Any:
@@ -325,7 +356,10 @@ class Trainer:
 
     @property
     def estimated_stepping_batches(self) -> int | float:
-        """Optimizer steps the fit will take (for schedulers like OneCycleLR)."""
+        """Optimizer steps the fit will take (for schedulers like OneCycleLR): requests the training loader
+        now if configure_optimizers asks before the fit did (as Lightning)."""
+        if self.state.fn == TrainerFn.FITTING and self.data_connector.train_dataloader is None:
+            self.data_connector.load_fit_train()
         return self.progress.estimated_stepping_batches()
 
     # ==================================================================================================
@@ -453,6 +487,8 @@ class Trainer:
                 # The checkpoint first: a resumed run takes its log version before any rank claims a new folder.
                 checkpoint = self.checkpoint_connector.read(ckpt_path, fn)
                 self._agree_on_logger_version()
+                if self.hooks.profiling:  # after the log version is settled: the report may go to its folder
+                    self.profiler.setup(stage=fn.value, local_rank=self.local_rank, log_dir=self.log_dir)
                 self._prepare_and_setup(fn, model)
                 self.strategy.setup_module(model, training=fitting)
                 if fitting:
@@ -460,9 +496,11 @@ class Trainer:
                     result = None
                 elif fn == TrainerFn.PREDICTING:
                     self.checkpoint_connector.restore_weights(checkpoint)
+                    model.zero_grad()  # as Lightning, every stage starts without gradients
                     result = self.evaluation.predict(model, data.get("predict"), data["return_predictions"])
                 else:
                     self.checkpoint_connector.restore_weights(checkpoint)
+                    model.zero_grad()
                     given = data.get("val" if fn == TrainerFn.VALIDATING else "test")
                     result = self.evaluation.run_stage(model, fn.value, given, data["verbose"])
             status = TrainerStatus.FINISHED
@@ -481,7 +519,10 @@ class Trainer:
     def _run_spawned(self, fn: TrainerFn, model: Module, datamodule: Any, ckpt_path: str | None, data: dict) -> Any:
         """ddp_spawn: the run happens in fresh processes; rank 0's weights, metrics and callback state come back."""
         spawn: Any = self.strategy.spawn  # type: ignore[attr-defined]
-        outcome = spawn(_run_in_spawned_rank, self, fn, model, datamodule, ckpt_path, data)
+        # The ranks start with this process's torch random state, as Lightning's spawn launcher gives them (as
+        # bytes: a tensor would travel through shared memory).
+        rng = torch.get_rng_state().numpy().tobytes()
+        outcome = spawn(_run_in_spawned_rank, self, fn, model, datamodule, ckpt_path, data, rng)
         model.load_state_dict(outcome["state_dict"])
         self.progress.global_step, self.progress.current_epoch = outcome["global_step"], outcome["current_epoch"]
         self.metrics_store.replace_results(outcome["callback_metrics"], outcome["logged_metrics"])
@@ -524,34 +565,38 @@ class Trainer:
 
     def _prepare_and_setup(self, fn: TrainerFn, module: Module) -> None:
         datamodule = self.datamodule
-        if self.is_global_zero:
-            if datamodule is not None:
-                datamodule.prepare_data()
-            module.prepare_data()
-        self.strategy.barrier()
-        if datamodule is not None:
-            datamodule.setup(fn.value)
+        # The module's callbacks first (Lightning's order: before prepare_data), so setup reaches them too.
         extra = self.hooks.call_module("configure_callbacks")
         if extra:
             extra = [extra] if isinstance(extra, Callback) else list(extra)
             replaced = {type(cb) for cb in extra}
             self.callbacks = [cb for cb in self.callbacks if type(cb) not in replaced] + extra
         self.callbacks = connector.run_order(self.callbacks)
+        if self.is_global_zero:
+            if datamodule is not None:
+                datamodule.prepare_data()
+            module.prepare_data()
+        self.strategy.barrier()
+        if datamodule is not None:
+            datamodule.setup(stage=fn.value)
         self.hooks.bind(module, self.callbacks)
-        self.hooks.call("setup", fn.value)
+        self.hooks.call("setup", stage=fn.value)
         with self.strategy.model_init_context():
             self.hooks.call_module("configure_model")
 
     def _teardown(self, fn: TrainerFn, status: TrainerStatus) -> None:
         try:
             if self.module is not None:
-                self.hooks.call("teardown", fn.value)
+                self.hooks.call("teardown", stage=fn.value)
             if self.datamodule is not None:
-                self.datamodule.teardown(fn.value)
+                self.datamodule.teardown(stage=fn.value)
         finally:
             if fn == TrainerFn.FITTING and self.is_global_zero:
                 for logger in self.loggers:
                     logger.finalize(status.value)
+            if self.hooks.profiling:
+                self.profiler.describe()  # the report: printed, or written to dirpath/filename
+                self.profiler.teardown(fn.value)
             self.strategy.teardown()
             self.state.status, self.state.stage = status, None
             self.metrics_store.results = self.metrics_store.train_results
@@ -571,36 +616,26 @@ class Trainer:
     # ==================================================================================================
     def _fit(self, module: Module, train: Any, val: Any, checkpoint: dict[str, Any] | None) -> None:
         data, hooks = self.data_connector, self.hooks
-        train_loader = train if train is not None else data.find_loader("train_dataloader")
-        if train_loader is None:
-            raise ValueError(
-                "trainer.fit needs training data: pass train_dataloaders=..., a datamodule with train_dataloader(), "
-                "or define train_dataloader() on the module."
-            )
-        if self.overfit_batches:
-            train_loader = without_shuffle(train_loader)
         data.choose_base_seed()
-        train_loader = data.shard(train_loader, training=True)
-        data.train_dataloader = train_loader
-        validates = hooks.module_overrides("validation_step")
-        if val is None:
-            val = data.find_loader("val_dataloader")
-        if val is None and validates and self.overfit_batches:
-            val = train_loader
-        data.set_fit_validation(as_loader_list(val) if validates else [])
-        self.progress.configure(data.limited_length(train_loader, self.limit_train_batches, "train"))
-        self.optimization.configure(module, hooks, self.accumulate_grad_batches, self.gradient_clip_val)
-        if checkpoint is not None:
+        # Loaders are requested when first needed, in Lightning's order: validation's in the sanity check,
+        # training's after it (earlier only if configure_optimizers reads estimated_stepping_batches).
+        data.start_fit(train, val, validates=hooks.module_overrides("validation_step"))
+        if checkpoint is not None:  # before configure_optimizers, as Lightning
             self.checkpoint_connector.restore_weights_and_callbacks(checkpoint)
+        self.optimization.configure(module, hooks, self.accumulate_grad_batches, self.gradient_clip_val)
         self._log_hyperparams(module)
         hooks.call("on_fit_start")
         if checkpoint is not None:  # after on_fit_start, where finetuning callbacks rebuild parameter groups
             self.checkpoint_connector.restore_training_state(checkpoint)
-        train_data = ReplayableLoader(train_loader, self.progress.base_seed)
-        validation_enabled = bool(data.val_dataloaders) and any(data.num_val_batches)
+        module.zero_grad()
+        if not module.training:
+            module.train()  # e.g. loaded with load_from_checkpoint; submodules' own eval modes are respected
         at_start = self.current_epoch == 0 and self.progress.batches_done == 0
-        if self.num_sanity_val_steps and data.val_dataloaders and at_start:
+        if self.num_sanity_val_steps and data.validating and at_start:
             self.evaluation.sanity_check(module)
+        data.load_fit_train()
+        data.load_fit_validation()
+        validation_enabled = bool(data.val_dataloaders) and any(data.num_val_batches)
         self.state.stage = RunningStage.TRAINING
         loop = FitLoop(
             module,
@@ -613,8 +648,9 @@ class Trainer:
             self.evaluation,
             self.checkpoint_connector,
             self.signals,
+            data,
         )
-        loop.run(train_data, validation_enabled)
+        loop.run(validation_enabled)
         hooks.call("on_fit_end")
 
     def _log_hyperparams(self, module: Module) -> None:
@@ -643,10 +679,18 @@ class Trainer:
 
 def _run_in_spawned_rank(environment: Any, trainer: Trainer, fn: TrainerFn, *arguments: Any) -> tuple[dict, Strategy]:
     """One ddp_spawn rank: join the environment, run the stage, and return what rank 0 sends back."""
-    model, datamodule, ckpt_path, data = arguments
+    model, datamodule, ckpt_path, data, rng = arguments
+    torch.set_rng_state(torch.frombuffer(bytearray(rng), dtype=torch.uint8))
     trainer.strategy.environment = environment  # type: ignore[attr-defined]
     result = trainer._run(fn, model, datamodule, ckpt_path, **data)
     return trainer._spawn_result(model, result), trainer.strategy  # model: unwrapped by the parent's _attach
+
+
+def _one_or_list(loaders: list[Any]) -> Any:
+    """Lightning's form of a stage's loaders: None, the loader, or the list when there are several."""
+    if not loaders:
+        return None
+    return loaders[0] if len(loaders) == 1 else loaders
 
 
 def _loaders_or_datamodule(loaders: Any, datamodule: Any) -> tuple[Any, Any]:

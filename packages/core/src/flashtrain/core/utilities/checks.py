@@ -6,20 +6,24 @@ import datetime
 import re
 from typing import Any
 
+from flashtrain.core.exceptions import MisconfigurationException, MisconfigurationTypeError
+
 
 def check_limit(name: str, value: int | float | None) -> int | float:
     """``limit_*_batches``: an int count (>= 0) or a float fraction in [0, 1]."""
     if value is None:
         return 1.0
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be an int (number of batches) or a float in [0.0, 1.0], got {value!r}.")
+        raise MisconfigurationTypeError(
+            f"{name} must be an int (number of batches) or a float in [0.0, 1.0], got {value!r}."
+        )
     if isinstance(value, float) and not 0.0 <= value <= 1.0:
-        raise ValueError(
+        raise MisconfigurationException(
             f"{name} as a float is a fraction and must be in [0.0, 1.0], got {value}. "
             "Pass an int for a number of batches."
         )
     if isinstance(value, int) and value < 0:
-        raise ValueError(f"{name} must not be negative, got {value}.")
+        raise MisconfigurationException(f"{name} must not be negative, got {value}.")
     return value
 
 
@@ -27,7 +31,9 @@ def check_positive_int(name: str, value: Any, allow_none: bool = False, minimum:
     if value is None and allow_none:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}{' or None' if allow_none else ''}, got {value!r}.")
+        raise MisconfigurationException(
+            f"{name} must be an int >= {minimum}{' or None' if allow_none else ''}, got {value!r}."
+        )
     return value
 
 
@@ -41,18 +47,20 @@ def parse_max_time(value: Any) -> float | None:
         try:
             return datetime.timedelta(**value).total_seconds()
         except TypeError as error:
-            raise ValueError(
+            raise MisconfigurationException(
                 f"max_time dict must hold timedelta fields (days, hours, minutes, seconds): {error}"
             ) from None
     if isinstance(value, str) and re.fullmatch(r"\d+:\d{1,2}:\d{1,2}:\d{1,2}", value):
         days, hours, minutes, seconds = (int(part) for part in value.split(":"))
         return datetime.timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds).total_seconds()
-    raise ValueError(
+    raise MisconfigurationException(
         f"max_time must be 'DD:HH:MM:SS', a datetime.timedelta or a dict like {{'hours': 1}}, got {value!r}."
     )
 
 
 def check_choice(name: str, value: Any, allowed: tuple) -> Any:
     if value not in allowed:
-        raise ValueError(f"{name}={value!r} is not supported. Allowed: {', '.join(repr(a) for a in allowed)}.")
+        raise MisconfigurationException(
+            f"{name}={value!r} is not supported. Allowed: {', '.join(repr(a) for a in allowed)}."
+        )
     return value
