@@ -19,7 +19,7 @@ from flashtrain.cli.options import Parser, apply_config_file, command_parser
 
 COMMANDS = (image_classification, text_classification, tabular, predict, export, serve, backbones)
 EXAMPLES = """examples:
-  flash-train image_classification                       # bundled digits, offline, about a minute
+  flash-train image_classification                       # bundled digits, offline, a few minutes
   flash-train image_classification --train-folder data/train --val-folder data/val --max-epochs 3
   flash-train tabular_classification --train-file t.csv --numerical-fields age,fare --target-field survived
   flash-train predict --checkpoint runs/image_classification/logs/version_0/checkpoints/best.ckpt --files a.png
