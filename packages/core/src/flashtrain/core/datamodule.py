@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import inspect
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-from flashtrain.core.hparams import AttributeDict, collect_init_arguments, select_hyperparameters
+from flashtrain.core.hparams import AttributeDict, HyperparametersMixin
 
 
-class DataModule:
+class DataModule(HyperparametersMixin):
     """Group data preparation and the dataloaders of every stage.
 
     ``prepare_data`` runs once (rank zero only) for downloads or writing to disk; ``setup(stage)``
@@ -20,27 +19,6 @@ class DataModule:
     def __init__(self) -> None:
         self.trainer: Any = None
         self._hparams: AttributeDict = AttributeDict()
-
-    @property
-    def hparams(self) -> AttributeDict:
-        """Hyper-parameters recorded by :meth:`save_hyperparameters` (empty until it is called)."""
-        if not hasattr(self, "_hparams"):  # a subclass that did not call super().__init__()
-            self._hparams = AttributeDict()
-        return self._hparams
-
-    def save_hyperparameters(self, *args: Any, ignore: str | Iterable[str] | None = None, logger: bool = True) -> None:
-        """Record the ``__init__`` arguments (or the named ones) in ``self.hparams``, as ``Module`` does.
-
-        Args:
-            *args: Argument names to keep, or one dict / Namespace to store instead of the arguments.
-            ignore: Argument names to leave out.
-            logger: Also send them to the logger at the start of fit.
-        """
-        frame = inspect.currentframe()
-        caller = frame.f_back if frame is not None else None
-        init_arguments = collect_init_arguments(self, caller)
-        self._hparams = AttributeDict(select_hyperparameters(init_arguments, args, ignore))
-        self._log_hyperparams = logger
 
     @classmethod
     def from_datasets(

@@ -65,3 +65,32 @@ def select_hyperparameters(
         selected = dict(init_arguments)
     ignored = {ignore} if isinstance(ignore, str) else set(ignore or ())
     return {key: value for key, value in selected.items() if key not in ignored}
+
+
+class HyperparametersMixin:
+    """``save_hyperparameters`` and ``hparams``, shared by ``Module`` (which also puts them in checkpoints) and
+    ``DataModule``."""
+
+    _hparams: AttributeDict
+    _log_hyperparams: bool
+
+    @property
+    def hparams(self) -> AttributeDict:
+        """Hyper-parameters recorded by :meth:`save_hyperparameters` (empty until it is called)."""
+        if "_hparams" not in self.__dict__:  # a subclass that did not call super().__init__()
+            self._hparams = AttributeDict()
+        return self._hparams
+
+    def save_hyperparameters(self, *args: Any, ignore: str | Iterable[str] | None = None, logger: bool = True) -> None:
+        """Record the ``__init__`` arguments (or the named ones) in ``self.hparams``.
+
+        Args:
+            *args: Argument names to keep, or one dict / Namespace to store instead of the arguments.
+            ignore: Argument names to leave out (e.g. modules passed in, which are saved as weights).
+            logger: Also send them to the logger at the start of fit.
+        """
+        frame = inspect.currentframe()
+        caller = frame.f_back if frame is not None else None
+        init_arguments = collect_init_arguments(self, caller)
+        self._hparams = AttributeDict(select_hyperparameters(init_arguments, args, ignore))
+        self._log_hyperparams = logger

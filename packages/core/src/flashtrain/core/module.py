@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import inspect
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import torch
 
 from flashtrain.core.exceptions import MisconfigurationException
-from flashtrain.core.hparams import AttributeDict, collect_init_arguments, select_hyperparameters
+from flashtrain.core.hparams import AttributeDict, HyperparametersMixin
 
 if TYPE_CHECKING:
     from flashtrain.core.trainer.trainer import Trainer
@@ -19,7 +18,7 @@ if TYPE_CHECKING:
 _ModuleT = TypeVar("_ModuleT", bound="Module")  # load_from_checkpoint returns the class it is called on
 
 
-class Module(torch.nn.Module):
+class Module(HyperparametersMixin, torch.nn.Module):
     """Subclass this, as you would ``LightningModule``: define ``training_step`` and ``configure_optimizers``.
 
     Hooks are plain methods with no-op defaults. The trainer calls them in the order documented in
@@ -101,26 +100,6 @@ class Module(torch.nn.Module):
     def logs_hyperparameters(self) -> bool:
         """Whether ``save_hyperparameters(logger=True)`` asked for the hyper-parameters to reach the loggers."""
         return self._log_hyperparams
-
-    @property
-    def hparams(self) -> AttributeDict:
-        """Hyper-parameters recorded by :meth:`save_hyperparameters`."""
-        return self._hparams
-
-    # -- hyper-parameters -----------------------------------------------------------------------------
-    def save_hyperparameters(self, *args: Any, ignore: str | Iterable[str] | None = None, logger: bool = True) -> None:
-        """Record the ``__init__`` arguments (or the named ones) in ``self.hparams`` and in checkpoints.
-
-        Args:
-            *args: Argument names to keep, or one dict / Namespace to store instead of the arguments.
-            ignore: Argument names to leave out (e.g. modules passed in, which are saved as weights).
-            logger: Also send them to the logger at the start of fit.
-        """
-        frame = inspect.currentframe()
-        caller = frame.f_back if frame is not None else None
-        init_arguments = collect_init_arguments(self, caller)
-        self._hparams = AttributeDict(select_hyperparameters(init_arguments, args, ignore))
-        self._log_hyperparams = logger
 
     # -- logging ----------------------------------------------------------------------------------------
     def log(

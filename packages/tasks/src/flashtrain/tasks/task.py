@@ -179,6 +179,13 @@ class ClassificationTask(Task):
         """Metric names accepted by ``metrics=``."""
         return list(task_metrics.CLASSIFICATION_METRICS)
 
+    @classmethod
+    def labels_from(cls, labels: Any, num_classes: int | None) -> list[Any]:
+        """The class names: ``labels`` as given, or ``0..num_classes-1`` (Flash's ``num_classes=N`` form)."""
+        if labels is None and num_classes is None:
+            raise ValueError(f"{cls.__name__} needs labels=datamodule.labels or num_classes=N.")
+        return list(labels) if labels is not None else list(range(num_classes or 0))
+
     def __init__(
         self,
         labels: list[Any],

@@ -69,9 +69,7 @@ class ImageClassifier(ClassificationTask):
         interpretation: bool = False,
         weight_averaging: Any = None,
     ) -> None:
-        if labels is None and num_classes is None:
-            raise ValueError("ImageClassifier needs labels=datamodule.labels or num_classes=N.")
-        labels = list(labels) if labels is not None else list(range(num_classes or 0))
+        labels = self.labels_from(labels, num_classes)
         super().__init__(
             labels,
             multi_label,

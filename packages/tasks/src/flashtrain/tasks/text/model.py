@@ -73,11 +73,9 @@ class TextClassifier(ClassificationTask):
         weight_averaging: Any = None,
         tokenizer: str | None = None,
     ) -> None:
-        if labels is None and num_classes is None:
-            raise ValueError("TextClassifier needs labels=datamodule.labels or num_classes=N.")
         if not isinstance(max_length, int) or max_length < 1:
             raise ValueError(f"max_length must be a positive int (tokens), got {max_length!r}.")
-        labels = list(labels) if labels is not None else list(range(num_classes or 0))
+        labels = self.labels_from(labels, num_classes)
         super().__init__(
             labels,
             multi_label,
