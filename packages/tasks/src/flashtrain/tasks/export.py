@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -247,7 +248,11 @@ def _write_description(out: str, format: str, predictor: Predictor, graph: _Grap
 
 
 def _save_torchscript(graph: _Graph, path: str) -> Any:
-    traced = torch.jit.trace(graph.module, graph.example, strict=False, check_trace=False)
+    with warnings.catch_warnings():
+        # rtdl_num_embeddings (the tabular MLP's numerical embeddings) checks the number of columns in Python; the
+        # trace keeps that check as a constant, which is right: a model's column count is fixed.
+        warnings.filterwarnings("ignore", category=torch.jit.TracerWarning, module="rtdl_num_embeddings")
+        traced = torch.jit.trace(graph.module, graph.example, strict=False, check_trace=False)
     torch.jit.save(traced, path)
     loaded = torch.jit.load(path)
     return lambda inputs: loaded(*inputs)

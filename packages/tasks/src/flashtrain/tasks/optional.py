@@ -31,7 +31,7 @@ def require(module: str, extra: str, purpose: str) -> ModuleType:
 EXTRAS = {
     "image": ("torchvision", "PIL", "timm"),
     "text": ("transformers", "datasets", "pandas"),
-    "tabular": ("pandas",),
+    "tabular": ("pandas", "rtdl_num_embeddings"),
     "export": ("onnx", "onnxscript", "onnxruntime"),
     "serve": ("fastapi", "uvicorn"),
 }

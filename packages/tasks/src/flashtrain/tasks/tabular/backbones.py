@@ -1,4 +1,4 @@
-"""Tabular backbones: ``"mlp"`` (category embeddings + MLP), ``"resnet"`` and ``"ft_transformer"`` (Gorishniy et
+"""Tabular backbones: ``"mlp"`` (category embeddings + periodic number embeddings + MLP), ``"resnet"`` and ``"ft_transformer"`` (Gorishniy et
 al. 2021, "Revisiting Deep Learning Models for Tabular Data": a residual MLP, and a token per column + a
 transformer encoder), written here, and ``"tabnet"`` (Arik & Pfister 2019), whose encoder comes from the
 maintained ``pytorch-tabnet`` package (its own training loop is not used: the encoder is a plain module).
@@ -52,9 +52,40 @@ def _flat_width(embeddings: nn.ModuleList, num_numerical: int) -> int:
     return sum(cast(nn.Embedding, embedding).embedding_dim for embedding in embeddings) + num_numerical
 
 
+class NumericalEmbeddings(nn.Module):
+    """Periodic embeddings of the numerical inputs (Gorishniy et al. 2022, "On Embeddings for Numerical Features in
+    Tabular Deep Learning": the PLR variant), from ``rtdl_num_embeddings``, the paper's authors' package: each
+    value becomes ``ReLU(Linear([cos(2 pi c x), sin(2 pi c x)]))`` with its own learned frequencies ``c``.
+
+    A plain MLP on standardised values can only bend each column's effect slowly, which is where gradient-boosted
+    trees win on tables; with these embeddings the MLP learns a step, a bump or a cycle in one column directly
+    (on the generated table of benchmarks/tabular_vs_sklearn.py, 5 splits: accuracy 0.761 -> 0.791, where
+    HistGradientBoosting has 0.795; more dropout without these embeddings reached 0.778).
+    ``frequency_scale`` is the paper's sigma, its most important setting: larger fits sharper shapes and overfits
+    sooner."""
+
+    def __init__(self, num_numerical: int, dim: int = 16, frequencies: int = 16, frequency_scale: float = 0.1) -> None:
+        super().__init__()
+        from flashtrain.tasks.optional import require
+
+        periodic = require("rtdl_num_embeddings", "tabular", "numerical_embedding='periodic'").PeriodicEmbeddings
+        self.embeddings = periodic(
+            num_numerical, dim, n_frequencies=frequencies, frequency_init_scale=frequency_scale, lite=False
+        )
+        self.width = num_numerical * dim
+
+    def forward(self, numerical: torch.Tensor) -> torch.Tensor:
+        return self.embeddings(numerical).flatten(1)
+
+
+NUMERICAL_EMBEDDINGS = ("periodic", "none")
+
+
 class TabularMLP(nn.Module):
-    """Embeddings for the categorical columns, concatenated with the numerical inputs, then
-    ``num_layers`` x (Linear, ReLU, Dropout). ``hidden_size`` defaults to 4x the input width, within 64..512."""
+    """Embeddings for the categorical columns and (``numerical_embedding="periodic"``, the default) for the numerical
+    inputs (:class:`NumericalEmbeddings`), concatenated, then ``num_layers`` x (Linear, ReLU, Dropout).
+    ``hidden_size`` defaults to 4x the input width, within 64..512. ``numerical_embedding="none"`` feeds the
+    standardised numbers as they are (the MLP of flashtrain 0.x)."""
 
     def __init__(
         self,
@@ -62,12 +93,26 @@ class TabularMLP(nn.Module):
         num_numerical: int,
         hidden_size: int | None = None,
         num_layers: int = 2,
-        dropout: float = 0.1,
+        dropout: float = 0.3,
         embedding_sizes: list[int] | None = None,
+        numerical_embedding: str = "periodic",
+        numerical_embedding_dim: int = 16,
+        frequencies: int = 16,
+        frequency_scale: float = 0.1,
     ) -> None:
         super().__init__()
+        if numerical_embedding not in NUMERICAL_EMBEDDINGS:
+            raise ValueError(
+                f"numerical_embedding={numerical_embedding!r}; allowed: {', '.join(map(repr, NUMERICAL_EMBEDDINGS))}."
+            )
         self.embeddings = category_embeddings(cardinalities, embedding_sizes)
-        width = _flat_width(self.embeddings, num_numerical)
+        self.numerical = (
+            NumericalEmbeddings(num_numerical, numerical_embedding_dim, frequencies, frequency_scale)
+            if numerical_embedding == "periodic" and num_numerical
+            else None
+        )
+        numerical_width = self.numerical.width if self.numerical is not None else num_numerical
+        width = _flat_width(self.embeddings, 0) + numerical_width
         hidden = hidden_size or min(512, max(64, 4 * width))
         layers: list[nn.Module] = []
         for index in range(num_layers):
@@ -76,7 +121,10 @@ class TabularMLP(nn.Module):
         self.num_features = hidden if num_layers else width
 
     def forward(self, inputs: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
-        return self.layers(embed(self.embeddings, inputs))
+        categorical, numerical = inputs
+        if self.numerical is not None:
+            numerical = self.numerical(numerical)
+        return self.layers(embed(self.embeddings, (categorical, numerical)))
 
 
 class TabularResNet(nn.Module):

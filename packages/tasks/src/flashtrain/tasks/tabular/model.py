@@ -70,8 +70,9 @@ class TabularClassifier(_TabularParts, ClassificationTask):
     Args:
         parameters: The fitted preprocessing, ``datamodule.parameters`` (``from_data`` passes it for you).
         backbone: ``"mlp"`` (default), ``"resnet"``, ``"ft_transformer"`` or ``"tabnet"``.
-        backbone_kwargs: Sizes for the backbone, e.g. ``{"hidden_size": 256, "num_layers": 3, "dropout": 0.2}``
-            for the MLP or ``{"d_token": 96, "num_layers": 2, "num_heads": 8}`` for the FT-Transformer.
+        backbone_kwargs: Sizes for the backbone, e.g. ``{"hidden_size": 256, "num_layers": 3, "dropout": 0.2,
+            "frequency_scale": 0.3}`` (or ``"numerical_embedding": "none"``) for the MLP, or
+            ``{"d_token": 96, "num_layers": 2, "num_heads": 8}`` for the FT-Transformer.
         optimizer: "adamw" (default), "adam", "sgd", "rmsprop", an optimizer class, or a function (params, lr).
         lr_scheduler: None, "cosine", "step", "linear_warmup", or a function (optimizer) -> scheduler.
         learning_rate: Learning rate (default 1e-3).
