@@ -1,7 +1,8 @@
-"""Tabular backbones: ``"mlp"`` (category embeddings + periodic number embeddings + MLP), ``"resnet"`` and ``"ft_transformer"`` (Gorishniy et
-al. 2021, "Revisiting Deep Learning Models for Tabular Data": a residual MLP, and a token per column + a
-transformer encoder), written here, and ``"tabnet"`` (Arik & Pfister 2019), whose encoder comes from the
-maintained ``pytorch-tabnet`` package (its own training loop is not used: the encoder is a plain module).
+"""Tabular backbones: ``"mlp"`` (category embeddings + periodic number embeddings + MLP), ``"resnet"`` and
+``"ft_transformer"`` (Gorishniy et al. 2021, "Revisiting Deep Learning Models for Tabular Data": a residual MLP,
+and a token per column + a transformer encoder), written here, and ``"tabnet"`` (Arik & Pfister 2019), whose
+encoder comes from the maintained ``pytorch-tabnet`` package (its own training loop is not used: the encoder is a
+plain module).
 
 pytorch-tabular was considered too: it depends on Lightning (which flashtrain exists to avoid) and wraps its
 models in its own training loop, so its models cannot be used as plain backbones without it. The ResNet is
