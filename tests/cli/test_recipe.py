@@ -45,6 +45,18 @@ def test_defaults_read_from_the_task_source_are_the_classes_own(command):
         assert default.raw() == expected, dest
 
 
+def test_the_batch_size_flag_defaults_to_the_data_class_batch_size():
+    from flashtrain.tasks import TextClassificationData
+    from flashtrain.tasks.image.data import DEFAULT_BATCH_SIZE, ImageClassificationData
+
+    text_default = inspect.signature(TextClassificationData.from_lists).parameters["batch_size"].default
+    assert parse("image_classification").batch_size == DEFAULT_BATCH_SIZE == 64
+    assert parse("text_classification").batch_size == text_default == 32
+    assert parse("tabular_classification").batch_size is None  # the data class sizes it from the rows
+    images = {"train_data": torch.zeros(4, 3, 8, 8), "train_targets": [0, 1, 0, 1]}
+    assert ImageClassificationData.from_tensors(**images).batch_size == DEFAULT_BATCH_SIZE
+
+
 def test_help_shows_the_task_defaults_without_importing_torch():
     code = (
         "import sys, flashtrain.cli.main as m\n"

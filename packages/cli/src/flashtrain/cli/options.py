@@ -83,9 +83,11 @@ def seed(text: str) -> int:
     return value
 
 
-def add_trainer_flags(parser: argparse.ArgumentParser, command: str, batch_size: int | None = 64) -> None:
+def add_trainer_flags(parser: argparse.ArgumentParser, command: str, batch_size: int | None) -> None:
     """The flags every task command shares; those of the task's recipe default to the task class's own values.
-    ``batch_size`` None: the data class chooses (the help says how)."""
+    ``batch_size``: the task data class's default (a literal here: --help must not import the data class, which
+    imports torch; tests/cli/test_recipe.py checks that they agree); None: the data class chooses from the data (the
+    help says how)."""
     group = parser.add_argument_group("training")
     group.add_argument("--config", help="YAML file with any of these options, e.g. a run's config.yaml (flags win)")
     group.add_argument(

@@ -75,7 +75,7 @@ def add_parser(subparsers: Any) -> None:
     model.add_argument(
         "--interpretation", action="store_true", help="write a confusion matrix and the top losses as PNG"
     )
-    add_trainer_flags(parser, NAME)
+    add_trainer_flags(parser, NAME, batch_size=64)  # the data class's default
     parser.set_defaults(run=run, task=NAME)
 
 

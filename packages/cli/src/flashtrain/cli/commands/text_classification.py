@@ -51,7 +51,7 @@ def add_parser(subparsers: Any) -> None:
         default=task_default(NAME, "backbone_learning_rate"),
         help="the encoder's learning rate",
     )
-    add_trainer_flags(parser, NAME)
+    add_trainer_flags(parser, NAME, batch_size=32)  # the data class's default
     parser.set_defaults(run=run, task=NAME)
 
 

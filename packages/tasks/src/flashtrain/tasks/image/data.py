@@ -29,6 +29,9 @@ from flashtrain.tasks.image.transforms import (
 
 DEFAULT_CACHE_BYTES = 512 * 2**20  # decoded images kept in memory, shared out over the DataLoader workers
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
+# The batch size the image recipe was measured with (benchmarks/image_recipe.py, the Quickstart demo); the CLI's
+# --batch-size default is this number (tests/cli/test_recipe.py checks that they agree).
+DEFAULT_BATCH_SIZE = 64
 
 
 def _is_hidden(name: str) -> bool:
@@ -773,7 +776,7 @@ def _target_list(targets: Any) -> Any:
 
 def _options(kwargs: dict[str, Any]) -> dict[str, Any]:
     allowed = {
-        "batch_size": 32,
+        "batch_size": DEFAULT_BATCH_SIZE,
         "num_workers": 0,
         "seed": 0,
         "sampler": None,
