@@ -84,3 +84,23 @@ def test_the_default_mlp_embeds_numbers_periodically_and_learns_a_cycle_in_one_c
     assert plain.backbone.numerical is None and plain.backbone.layers[0].in_features == 1
     with pytest.raises(ValueError, match=r"numerical_embedding='sine'; allowed: 'periodic', 'none'"):
         TabularClassifier.from_data(dm, backbone_kwargs={"numerical_embedding": "sine"})
+
+
+def test_a_checkpoint_of_the_plain_mlp_from_before_the_number_embeddings_still_loads(tmp_path):
+    # flashtrain 0.x saved backbone_kwargs=None for an MLP that fed the numbers as they are; that default changed.
+    dm = TabularClassificationData.from_csv(*PENGUIN_FIELDS, train_file=SAMPLE_TABLE, val_split=0.2, batch_size=32)
+    model = TabularClassifier.from_data(dm, backbone_kwargs={"numerical_embedding": "none", "dropout": 0.1})
+    trainer = quiet(max_epochs=1)
+    trainer.fit(model, datamodule=dm)
+    path = tmp_path / "old.ckpt"
+    trainer.save_checkpoint(path)
+    checkpoint = torch.load(path, weights_only=True)
+    checkpoint["hyper_parameters"]["backbone_kwargs"] = None  # as the old version wrote it
+    torch.save(checkpoint, path)
+
+    loaded = TabularClassifier.load_from_checkpoint(str(path))
+    assert loaded.backbone.numerical is None
+    batch = next(iter(dm.val_dataloader()))
+    model.eval()
+    with torch.no_grad():
+        assert torch.equal(loaded(batch[0]), model(batch[0]))
