@@ -422,7 +422,7 @@ class Module(HyperparametersMixin, torch.nn.Module):
         from flashtrain.core.checkpoint.io import load_checkpoint
 
         checkpoint = load_checkpoint(checkpoint_path, map_location=map_location or "cpu")
-        hyper_parameters = {**checkpoint.get("hyper_parameters", {}), **overrides}
+        hyper_parameters = cls.hyperparameters_from_checkpoint(checkpoint, checkpoint_path, overrides)
         try:
             module = cls(**hyper_parameters)
         except TypeError as error:
@@ -438,6 +438,15 @@ class Module(HyperparametersMixin, torch.nn.Module):
             module.to(map_location)
         module.eval()
         return module
+
+    @classmethod
+    def hyperparameters_from_checkpoint(
+        cls, checkpoint: dict[str, Any], checkpoint_path: str, overrides: dict[str, Any]
+    ) -> dict[str, Any]:
+        """The keyword arguments that rebuild this class in :meth:`load_from_checkpoint`: the saved
+        hyper-parameters, ``overrides`` winning. A subclass overrides this (rather than ``load_from_checkpoint``) to
+        fill in what an older checkpoint lacks or to refuse what a checkpoint cannot rebuild; the file is read once."""
+        return {**checkpoint.get("hyper_parameters", {}), **overrides}
 
     # -- hooks (no-ops to override) --------------------------------------------------------------------
     def prepare_data(self) -> None: ...

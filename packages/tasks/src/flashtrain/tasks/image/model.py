@@ -177,20 +177,18 @@ class ImageClassifier(ClassificationTask):
         return ImageEmbedder.from_module(self.backbone, self.image_config, layer)
 
     @classmethod
-    def load_from_checkpoint(
-        cls, checkpoint_path: str, map_location: Any = None, strict: bool = True, **overrides: Any
-    ) -> ImageClassifier:
-        """Rebuild from a checkpoint without downloading anything: the weights come from the file."""
-        from flashtrain.core.checkpoint import load_checkpoint
-
-        overrides.setdefault("pretrained", False)
-        stored = load_checkpoint(checkpoint_path).get("hyper_parameters", {})
+    def hyperparameters_from_checkpoint(
+        cls, checkpoint: dict[str, Any], checkpoint_path: str, overrides: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Rebuilt without downloading anything (the weights come from the file); a custom backbone module must be
+        passed again."""
+        stored = checkpoint.get("hyper_parameters", {})
         if stored.get("backbone") == CUSTOM_BACKBONE and "backbone" not in overrides:
             raise ValueError(
                 f"{checkpoint_path} was trained with your own backbone module, which a checkpoint cannot rebuild: "
                 "pass it again, load_from_checkpoint(path, backbone=(module, num_features))."
             )
-        return super().load_from_checkpoint(checkpoint_path, map_location=map_location, strict=strict, **overrides)
+        return {**stored, "pretrained": False, **overrides}
 
 
 def _backbone(backbone: Any, pretrained: bool | str, backbone_kwargs: dict[str, Any] | None) -> Backbone:

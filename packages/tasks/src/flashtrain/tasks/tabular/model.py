@@ -59,23 +59,16 @@ class _TabularParts:
         return self.preprocessing.state_dict()
 
     @classmethod
-    def load_from_checkpoint(
-        cls, checkpoint_path: str, map_location: Any = None, strict: bool = True, **overrides: Any
-    ) -> Any:
-        """As :meth:`Module.load_from_checkpoint`; a checkpoint of the MLP from before its numbers were embedded
-        (flashtrain 0.x: no ``backbone.numerical`` weights) rebuilds that plain MLP instead of failing to load."""
-        from flashtrain.core.checkpoint import load_checkpoint
-
-        checkpoint = load_checkpoint(checkpoint_path)
-        stored = checkpoint.get("hyper_parameters", {})
-        kwargs = dict(overrides.get("backbone_kwargs", stored.get("backbone_kwargs")) or {})
+    def hyperparameters_from_checkpoint(
+        cls, checkpoint: dict[str, Any], checkpoint_path: str, overrides: dict[str, Any]
+    ) -> dict[str, Any]:
+        """The saved hyper-parameters; a checkpoint of the MLP from before its numbers were embedded (flashtrain 0.x:
+        no ``backbone.numerical`` weights) rebuilds that plain MLP instead of failing to load."""
+        rebuilt = {**checkpoint.get("hyper_parameters", {}), **overrides}
         plain_mlp = not any(key.startswith("backbone.numerical.") for key in checkpoint.get("state_dict", {}))
-        if overrides.get("backbone", stored.get("backbone", "mlp")) == "mlp" and plain_mlp:
-            kwargs.setdefault("numerical_embedding", "none")
-            overrides["backbone_kwargs"] = kwargs
-        return super().load_from_checkpoint(  # type: ignore[misc]
-            checkpoint_path, map_location=map_location, strict=strict, **overrides
-        )
+        if rebuilt.get("backbone", "mlp") == "mlp" and plain_mlp:
+            rebuilt["backbone_kwargs"] = {"numerical_embedding": "none", **(rebuilt.get("backbone_kwargs") or {})}
+        return rebuilt
 
     @classmethod
     def from_data(cls, datamodule: Any, **kwargs: Any) -> Any:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Any, cast
+from typing import Any
 
 import torch
 
@@ -143,21 +143,17 @@ class TextClassifier(ClassificationTask):
         checkpoint[TOKENIZER_FILES] = self._tokenizer_files
 
     @classmethod
-    def load_from_checkpoint(
-        cls, checkpoint_path: str, map_location: Any = None, strict: bool = True, **overrides: Any
-    ) -> TextClassifier:
-        """Rebuild from a checkpoint: the architecture from the stored config, the weights and the tokenizer from
+    def hyperparameters_from_checkpoint(
+        cls, checkpoint: dict[str, Any], checkpoint_path: str, overrides: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Rebuilt from a checkpoint: the architecture from the stored config, the weights and the tokenizer from
         the file (older checkpoints without tokenizer files read it from the backbone folder or the local cache);
         nothing is downloaded."""
-        from flashtrain.core.checkpoint import load_checkpoint
-
-        overrides.setdefault("pretrained", False)
-        if "tokenizer" not in overrides:
-            files = load_checkpoint(checkpoint_path).get(TOKENIZER_FILES)
-            if files:
-                overrides["tokenizer"] = unpack_tokenizer_files(files)
-        loaded = super().load_from_checkpoint(checkpoint_path, map_location=map_location, strict=strict, **overrides)
-        return cast(TextClassifier, loaded)
+        rebuilt = {**checkpoint.get("hyper_parameters", {}), "pretrained": False}
+        files = checkpoint.get(TOKENIZER_FILES)
+        if files and "tokenizer" not in overrides:
+            rebuilt["tokenizer"] = unpack_tokenizer_files(files)
+        return {**rebuilt, **overrides}
 
 
 def _config_from_dict(values: dict[str, Any]) -> Any:
