@@ -184,7 +184,7 @@ def train(task: str, model: Any, data: Any, args: argparse.Namespace, strategy: 
     name = METRIC_NAMES.get(shown, shown)
     if validates:
         summary[shown] = float(trainer.callback_metrics[shown])
-        summary[f"best_{metric}"] = best = checkpoint.best_model_score
+        summary[f"best_{metric}"] = best = float(checkpoint.best_model_score)
         say(f"final validation {name}: {summary[shown]:.4f} (best {'' if shown == metric else metric + ' '}{best:.4f})")
     if data.datasets.get("test") is not None:
         (result,) = trainer.test(model, datamodule=data, ckpt_path=summary["checkpoint"], verbose=False)

@@ -125,7 +125,8 @@ def build_callbacks(
     has_checkpoint = any(isinstance(c, ModelCheckpoint) for c in chosen)
     if checkpointing is False and has_checkpoint:
         raise MisconfigurationException(
-            "enable_checkpointing=False conflicts with a ModelCheckpoint in callbacks; remove one."
+            "Trainer was configured with `enable_checkpointing=False` but found `ModelCheckpoint` in callbacks "
+            "list; remove one."
         )
     if checkpointing is not False and not fast_dev_run and not has_checkpoint:
         chosen.append(ModelCheckpoint())
