@@ -49,7 +49,7 @@ DIRECTORIES = [
 # Within those folders, files for what flashtrain does not claim to be: loggers it does not ship, Lightning's
 # internal tooling and private utility modules (every test in them would be excluded anyway).
 OUT_OF_SCOPE = {
-    "checkpointing/test_legacy_checkpoints.py": "needs Lightning's archive of checkpoints from past releases (not shipped)",
+    "checkpointing/test_legacy_checkpoints.py": "needs the checkpoints of past Lightning releases (not shipped)",
     "loggers/test_comet.py": "Comet logger (flashtrain ships TensorBoard, CSV, MLflow, W&B)",
     "loggers/test_neptune.py": "Neptune logger (flashtrain ships TensorBoard, CSV, MLflow, W&B)",
     "loggers/test_litlogger.py": "Lightning's own litlogger service",
