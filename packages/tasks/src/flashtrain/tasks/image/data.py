@@ -34,6 +34,7 @@ from flashtrain.tasks.image.transforms import (
     check_augmentation,
     is_deterministic,
 )
+from flashtrain.tasks.loading import resolve_num_workers
 
 # The batch size the image recipe was measured with (benchmarks/image_recipe.py, the Quickstart demo); the CLI's
 # --batch-size default is this number (tests/cli/test_recipe.py checks that they agree).
@@ -136,7 +137,9 @@ class ImageClassificationData(TaskDataModule):
         labels: Sequence[Any] | None,
         val_split: float | None,
         options: dict[str, Any],
+        reads_files: bool = True,
     ) -> ImageClassificationData:
+        _resolve_workers(options, inputs, reads_files)
         image_size, mean, std = options.pop("image_size"), options.pop("mean"), options.pop("std")
         transforms = _transforms(options, image_size, mean, std)
         multi_label = options.pop("multi_label")
@@ -401,6 +404,7 @@ class ImageClassificationData(TaskDataModule):
         **kwargs: Any,
     ) -> ImageClassificationData:
         options = _options(kwargs)
+        _resolve_workers(options, inputs, reads_files=True)
         per_process = options.pop("cache_bytes") // max(1, options["num_workers"])
 
         def make(files: Any, encoded: torch.Tensor | None, slot: StageTransform) -> Dataset:
@@ -442,7 +446,7 @@ class ImageClassificationData(TaskDataModule):
         }
         options = _options(kwargs)
         options.pop("cache_bytes")  # tensors are in memory already
-        return cls._build(TensorImageDataset, inputs, targets, labels, val_split, options)
+        return cls._build(TensorImageDataset, inputs, targets, labels, val_split, options, reads_files=False)
 
     @classmethod
     def from_images(
@@ -478,7 +482,7 @@ class ImageClassificationData(TaskDataModule):
         }
         options = _options(kwargs)
         options.pop("cache_bytes")
-        return cls._build(ImageListDataset, inputs, targets, labels, val_split, options)
+        return cls._build(ImageListDataset, inputs, targets, labels, val_split, options, reads_files=False)
 
     @classmethod
     def from_datasets(  # type: ignore[override]  # Flash's signature (labels, val_split), not DataModule's
@@ -531,10 +535,10 @@ def _target_list(targets: Any) -> Any:
 def _options(kwargs: dict[str, Any]) -> dict[str, Any]:
     allowed = {
         "batch_size": DEFAULT_BATCH_SIZE,
-        "num_workers": 0,
+        "num_workers": "auto",  # see flashtrain.tasks.loading
         "seed": 0,
         "sampler": None,
-        "pin_memory": False,
+        "pin_memory": "auto",  # on CUDA only
         "image_size": None,
         "mean": None,
         "std": None,
@@ -551,6 +555,11 @@ def _options(kwargs: dict[str, Any]) -> dict[str, Any]:
     if unknown:
         raise TypeError(f"Unexpected argument(s) {unknown}. Allowed: {sorted(allowed)}.")
     return {**allowed, **kwargs}
+
+
+def _resolve_workers(options: dict[str, Any], inputs: dict[str, Any], reads_files: bool) -> None:
+    samples = max((len(value) for value in inputs.values()), default=0)
+    options["num_workers"] = resolve_num_workers(options["num_workers"], samples, reads_files)
 
 
 def _transforms(options: dict[str, Any], image_size: Any, mean: Any, std: Any) -> ImageTransforms:
