@@ -151,7 +151,12 @@ def add_trainer_flags(parser: argparse.ArgumentParser, command: str, batch_size:
     group.add_argument("--accelerator", default="auto", help="auto, cpu, gpu, mps or tpu")
     group.add_argument("--devices", default="auto", help="device count, list or auto")
     group.add_argument("--strategy", default="auto", help="auto or a distributed strategy such as ddp")
-    group.add_argument("--precision", default="32-true", help="32-true, 64-true, bf16-mixed or 16-mixed")
+    group.add_argument(
+        "--precision",
+        default="auto",
+        help="auto (bf16-mixed on GPUs with bfloat16, else 16-mixed with gradient scaling on CUDA; 32-true on CPU), "
+        "32-true, 64-true, bf16-mixed or 16-mixed",
+    )
     group.add_argument(
         "--num-workers",
         type=workers,
