@@ -69,6 +69,15 @@ def non_negative_int(text: str) -> int:
     return value
 
 
+def workers(text: str) -> int | str:
+    """``--num-workers``: ``auto`` or a whole number >= 0."""
+    if text == "auto":
+        return text
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"must be auto or a whole number >= 0, got {text}")
+    return int(text)
+
+
 def lr_find_steps(text: str) -> int:
     """``--auto-lr STEPS``: the range test needs two optimizer steps at the least (a first and a last rate)."""
     if not text.isdigit() or int(text) < 2:
@@ -142,8 +151,19 @@ def add_trainer_flags(parser: argparse.ArgumentParser, command: str, batch_size:
     group.add_argument("--accelerator", default="auto", help="auto, cpu, gpu, mps or tpu")
     group.add_argument("--devices", default="auto", help="device count, list or auto")
     group.add_argument("--strategy", default="auto", help="auto or a distributed strategy such as ddp")
-    group.add_argument("--precision", default="32-true", help="32-true, 64-true, bf16-mixed or 16-mixed")
-    group.add_argument("--num-workers", type=non_negative_int, default=0, help="DataLoader worker processes")
+    group.add_argument(
+        "--precision",
+        default="auto",
+        help="auto (bf16-mixed on GPUs with bfloat16, else 16-mixed with gradient scaling on CUDA; 32-true on CPU), "
+        "32-true, 64-true, bf16-mixed or 16-mixed",
+    )
+    group.add_argument(
+        "--num-workers",
+        type=workers,
+        default="auto",
+        help="DataLoader worker processes; auto: the usable cores minus one for image files (at most 8), 0 for data "
+        "held in memory (text, tables)",
+    )
     group.add_argument(
         "--seed", type=seed, default=0, help="seed for weights, data split and order: same seed, same run"
     )
