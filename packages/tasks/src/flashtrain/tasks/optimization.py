@@ -287,7 +287,6 @@ class SchedulerChoice:
             result.setdefault("monitor", monitor[0])
         return result
 
-
     @property
     def follows_run_length(self) -> bool:
         """Whether the schedule's length is the run's (so a time budget can plan it): the shorthands, and torch or
