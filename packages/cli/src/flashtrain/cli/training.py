@@ -202,9 +202,12 @@ def train(task: str, model: Any, data: Any, args: argparse.Namespace, strategy: 
     record_recipe(args, model)  # from here on every option holds the value this run uses
     validates = data.datasets.get("val") is not None
     metric, mode = model.monitor  # e.g. ("val_acc", "max") or ("val_rmse", "min")
-    checkpoint = ModelCheckpoint(filename="best", monitor=metric if validates else None, mode=mode, save_last=True)
+    checkpoint = ModelCheckpoint(filename="best", monitor=metric if validates else None, mode=mode)
+    # last.ckpt is the state after every epoch, what --resume continues from. Lightning's save_last only copies a
+    # checkpoint that was saved, so with a monitor it would stay at the best epoch: a second callback writes it.
+    latest = ModelCheckpoint(filename=ModelCheckpoint.CHECKPOINT_NAME_LAST, enable_version_counter=False)
     record = RunRecord(task, args)
-    callbacks = [checkpoint, record]
+    callbacks = [checkpoint, latest, record]
     if getattr(args, "compile", False):
         callbacks.append(CompileTime())
     if args.early_stopping:
