@@ -86,9 +86,9 @@ def args_writes(paths: list[Path]) -> list[tuple[Path, int]]:
                 continue
             for target in targets:
                 for leaf in ast.walk(target):
-                    if isinstance(leaf, ast.Attribute) and isinstance(leaf.value, ast.Name) and leaf.value.id == "args":
-                        if isinstance(leaf.ctx, ast.Store):
-                            writes.append((path, leaf.lineno))
+                    named_args = isinstance(leaf, ast.Attribute) and isinstance(leaf.value, ast.Name)
+                    if named_args and leaf.value.id == "args" and isinstance(leaf.ctx, ast.Store):  # type: ignore[attr-defined]
+                        writes.append((path, leaf.lineno))
     return writes
 
 

@@ -26,7 +26,8 @@ from typing import Any
 
 import torch
 
-from flashtrain.tasks.inference import Predictor, TextPredictor, predictor_for
+from flashtrain.tasks import registry
+from flashtrain.tasks.inference import Predictor, predictor_for
 from flashtrain.tasks.optional import require
 
 FORMATS = {"onnx": "model.onnx", "torchscript": "model.pt", "exported-program": "model.pt2"}
@@ -172,14 +173,6 @@ def _tabular_graph(predictor: Any) -> _Graph:
     return _Graph(module, names, inputs(2), inputs(3), dynamic, described, reference)
 
 
-_GRAPHS = {
-    "image_classification": _image_graph,
-    "text_classification": _text_graph,
-    "tabular_classification": _tabular_graph,
-    "tabular_regression": _tabular_graph,
-}
-
-
 def export(checkpoint: str, out: str, format: str = "onnx", atol: float = 1e-4, rtol: float = 1e-4) -> ExportResult:
     """Export the model in ``checkpoint`` to the folder ``out`` and check it against the checkpoint's outputs.
 
@@ -200,7 +193,7 @@ def export(checkpoint: str, out: str, format: str = "onnx", atol: float = 1e-4, 
         require("onnxscript", "export", "ONNX export")
         require("onnxruntime", "export", "checking an ONNX export")
     predictor = predictor_for(checkpoint)
-    graph = _GRAPHS[predictor.task_name](predictor)
+    graph = registry.get(predictor.task_name).load("export_graph")(predictor)
     graph.module.eval()
     os.makedirs(out, exist_ok=True)
     path = os.path.join(out, FORMATS[format])
@@ -220,15 +213,14 @@ def export(checkpoint: str, out: str, format: str = "onnx", atol: float = 1e-4, 
             f"the {format} export of {checkpoint} does not reproduce the PyTorch outputs: largest difference "
             f"{difference:.3g} (allowed: atol={atol}, rtol={rtol}). The file is at {path}; do not use it."
         )
-    if isinstance(predictor, TextPredictor):
-        predictor.tokenizer.save_pretrained(os.path.join(out, "tokenizer"))
+    predictor.save_preprocessing_files(out)
     _write_description(out, format, predictor, graph)
     return ExportResult(out, path, format, difference)
 
 
 def _write_description(out: str, format: str, predictor: Predictor, graph: _Graph) -> None:
     model = predictor.model
-    regression = predictor.task_name == "tabular_regression"
+    regression = registry.get(predictor.task_name).kind == "regression"
     description = {
         "task": predictor.task_name,
         "format": format,

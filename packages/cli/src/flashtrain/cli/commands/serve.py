@@ -9,9 +9,10 @@ table rows as objects of column -> value. GET /health describes the model. Concu
 
 from __future__ import annotations
 
-import argparse
 import os
 from typing import Any
+
+from flashtrain.cli.options import RunOptions
 
 
 def add_parser(subparsers: Any) -> None:
@@ -24,7 +25,7 @@ def add_parser(subparsers: Any) -> None:
     parser.set_defaults(run=run)
 
 
-def run(args: argparse.Namespace) -> None:
+def run(args: RunOptions) -> None:
     from flashtrain.cli.options import UserError
 
     if not os.path.isfile(args.checkpoint):

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from flashtrain.tasks import registry
 from flashtrain.tasks.data import (
     Targets,
     TaskDataModule,
@@ -29,9 +30,9 @@ from flashtrain.tasks.image.transforms import (
 
 DEFAULT_CACHE_BYTES = 512 * 2**20  # decoded images kept in memory, shared out over the DataLoader workers
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
-# The batch size the image recipe was measured with (benchmarks/image_recipe.py, the Quickstart demo); the CLI's
-# --batch-size default is this number (tests/cli/test_recipe.py checks that they agree).
-DEFAULT_BATCH_SIZE = 64
+# The batch size the image recipe was measured with (benchmarks/image_recipe.py, the Quickstart demo), declared in the
+# task registry, where the CLI's --batch-size default reads it too.
+DEFAULT_BATCH_SIZE = registry.defaults("image_classification")["batch_size"]
 
 
 def _is_hidden(name: str) -> bool:
@@ -333,6 +334,14 @@ class ImageClassificationData(TaskDataModule):
     def image_config(self) -> ImageConfig:
         """The evaluation preprocessing (what a checkpoint of a model trained on this data stores)."""
         return self.transforms.eval_config()
+
+    def adopt_model(self, model: Any, stage: str) -> None:
+        """The handshake at ``setup`` (see :meth:`TaskDataModule.adopt_model`): fitting on data that fixed its own
+        preprocessing, the model adopts that; otherwise this data takes the model's."""
+        if stage == "fit" and self.config_fixed:
+            model.adopt_image_config(self.image_config)
+        else:
+            self.use_model_config(model.image_config, force=stage != "fit")
 
     def use_model_config(self, config: ImageConfig, force: bool = False) -> None:
         """Adopt the model's preprocessing, unless the user fixed ``image_size``/``mean``/``std`` or an
