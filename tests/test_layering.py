@@ -14,8 +14,13 @@ from flashtrain.tasks import registry
 REPO = Path(__file__).resolve().parents[1]
 PACKAGES = {layer: REPO / "packages" / layer / "src" / "flashtrain" / layer for layer in ("core", "tasks", "cli")}
 TASKS = PACKAGES["tasks"]
-# Files whose help text shows example command lines (a task name inside a longer string is documentation there).
-EXAMPLE_TEXT = {PACKAGES["cli"] / "main.py", PACKAGES["cli"] / "commands" / "predict.py"}
+# Files whose help text shows example command lines, or whose messages point the user to another task's command (a
+# task name inside a longer string is documentation there, not a table).
+EXAMPLE_TEXT = {
+    PACKAGES["cli"] / "main.py",
+    PACKAGES["cli"] / "commands" / "predict.py",
+    TASKS / "targets.py",  # "... use tabular_regression (TabularRegressor)"
+}
 
 
 def sources(layer: str) -> list[Path]:

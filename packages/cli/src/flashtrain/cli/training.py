@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import math
 import os
+import statistics
 import sys
+import time
+from dataclasses import asdict
 from typing import Any
 
 import yaml
 
 from flashtrain.cli.errors import unknown_name
-from flashtrain.cli.options import RunOptions, UserError, default_output_dir, parse_finetune_strategy
+from flashtrain.cli.options import PLAN_KEY, RunOptions, UserError, default_output_dir, parse_finetune_strategy
 from flashtrain.cli.recipe import given, record_recipe
 from flashtrain.core import Callback
 from flashtrain.tasks import registry
@@ -117,19 +120,73 @@ class RunRecord(Callback):
         self.task = options.task
         self.path: str | None = None
 
+    def settle(self, **values: Any) -> None:
+        """Options the run settled after this record was made (the machine's "auto" values)."""
+        self.options = self.options.replace(**values)
+
+    def config(self, pl_module: Any) -> dict[str, Any]:
+        """The options with the recipe as the model holds it now (e.g. after --auto-lr chose the learning rate)."""
+        return {"task": self.task, **record_recipe(self.options, pl_module).as_config()}
+
     def on_fit_start(self, trainer: Any, pl_module: Any) -> None:
         self.path = os.path.join(trainer.log_dir, "config.yaml")
         if trainer.is_global_zero:
-            # The recipe as the model holds it now (e.g. after --auto-lr chose the learning rate).
-            used = record_recipe(self.options, pl_module)
             os.makedirs(trainer.log_dir, exist_ok=True)
             with open(self.path, "w") as handle:
-                yaml.safe_dump({"task": self.task, **used.as_config()}, handle, sort_keys=False)
+                yaml.safe_dump(self.config(pl_module), handle, sort_keys=False)
+
+    def on_train_end(self, trainer: Any, pl_module: Any) -> None:
+        budget = trainer.time_budget
+        if budget is not None and trainer.is_global_zero and self.path:  # the plan joins the options it was made for
+            with open(self.path, "w") as handle:
+                yaml.safe_dump({**self.config(pl_module), PLAN_KEY: asdict(budget.plan)}, handle, sort_keys=False)
 
     def on_exception(self, trainer: Any, pl_module: Any, exception: BaseException) -> None:
         if isinstance(exception, (KeyboardInterrupt, SystemExit)) and trainer.is_global_zero and self.path:
             run_folder = os.path.dirname(self.path)
             print(f"flash-train: to continue this run: flash-train {self.task} --resume {run_folder}", file=sys.stderr)
+
+
+def machine_defaults(options: RunOptions, trainer: Any, data: Any, model: Any) -> tuple[str, dict[str, Any]]:
+    """The defaults that depend on this machine, as this run resolved them: the line that says so, and the "auto"
+    options with the values they took (config.yaml records those)."""
+    from flashtrain.tasks.loading import resolve_pin_memory, usable_cores
+
+    device = trainer.strategy.root_device
+    parts = [f"device {device.type}"]
+    settled: dict[str, Any] = {}
+    if options.precision == "auto":
+        settled["precision"] = trainer.precision
+    parts.append(f"precision {trainer.precision}")
+    if options.num_workers == "auto":
+        settled["num_workers"] = data.num_workers
+    parts.append(f"num_workers {data.num_workers} (of {usable_cores()} usable cores)")
+    parts.append(f"pin_memory {'on' if resolve_pin_memory(data.pin_memory, trainer) else 'off'}")
+    if hasattr(model, "channels_last"):
+        from flashtrain.tasks.image.acceleration import wants_channels_last
+
+        parts.append(f"channels_last {'on' if wants_channels_last(model.channels_last, model, device) else 'off'}")
+        parts.append(f"compile {'on' if model.compile_backbone else 'off'}")
+    return "defaults for this machine: " + ", ".join(parts), settled
+
+
+class CompileTime(Callback):
+    """Reports what ``--compile`` cost: the first training step (which compiles) against the median of the rest."""
+
+    def __init__(self) -> None:
+        self.durations: list[float] = []
+        self._started = 0.0
+
+    def on_train_batch_start(self, trainer: Any, pl_module: Any, batch: Any, batch_idx: int) -> None:
+        self._started = time.perf_counter()
+
+    def on_train_batch_end(self, trainer: Any, pl_module: Any, outputs: Any, batch: Any, batch_idx: int) -> None:
+        self.durations.append(time.perf_counter() - self._started)
+
+    def on_fit_end(self, trainer: Any, pl_module: Any) -> None:
+        if len(self.durations) > 1 and trainer.is_global_zero:
+            rest = statistics.median(self.durations[1:])
+            print(f"compile: first step {self.durations[0]:.1f} s, later steps {rest * 1000:.0f} ms (median)")
 
 
 def train(model: Any, data: Any, options: RunOptions, strategy: Any) -> dict[str, Any]:
@@ -142,6 +199,8 @@ def train(model: Any, data: Any, options: RunOptions, strategy: Any) -> dict[str
     checkpoint = ModelCheckpoint(filename="best", monitor=metric if validates else None, mode=mode, save_last=True)
     record = RunRecord(options)
     callbacks = [checkpoint, record]
+    if getattr(options, "compile", False):  # an option of the image command only
+        callbacks.append(CompileTime())
     if options.early_stopping:
         if not validates:
             raise UserError("--early-stopping needs validation data: pass --val-split 0.2 or a validation folder/file")
@@ -150,7 +209,8 @@ def train(model: Any, data: Any, options: RunOptions, strategy: Any) -> dict[str
         options.devices if options.devices == "auto" or not str(options.devices).isdigit() else int(options.devices)
     )
     trainer = Trainer(
-        max_epochs=options.max_epochs,
+        max_epochs=None if options.time_budget else options.max_epochs,  # a budget plans the run's length itself
+        time_budget=options.time_budget,
         accelerator=options.accelerator,
         devices=devices,
         gpus=options.gpus,
@@ -167,6 +227,10 @@ def train(model: Any, data: Any, options: RunOptions, strategy: Any) -> dict[str
         if trainer.is_global_zero:
             print(*parts)
 
+    message, settled = machine_defaults(options, trainer, data, model)
+    say(message)
+    record.settle(**settled)  # before config.yaml is written: it records these values
+
     finder = find_learning_rate(trainer, model, data, options, say) if options.auto_lr is not None else None
     trainer.finetune(model, datamodule=data, strategy=strategy, ckpt_path=options.resume_checkpoint)
     if finder is not None and trainer.is_global_zero:
@@ -180,7 +244,7 @@ def train(model: Any, data: Any, options: RunOptions, strategy: Any) -> dict[str
     name = METRIC_NAMES.get(shown, shown)
     if validates:
         summary[shown] = float(trainer.callback_metrics[shown])
-        summary[f"best_{metric}"] = best = checkpoint.best_model_score
+        summary[f"best_{metric}"] = best = float(checkpoint.best_model_score)
         say(f"final validation {name}: {summary[shown]:.4f} (best {'' if shown == metric else metric + ' '}{best:.4f})")
     if data.datasets.get("test") is not None:
         (result,) = trainer.test(model, datamodule=data, ckpt_path=summary["checkpoint"], verbose=False)

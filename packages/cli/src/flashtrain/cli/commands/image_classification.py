@@ -71,6 +71,9 @@ def add_parser(subparsers: Any, spec: Any) -> None:
     model.add_argument(
         "--interpretation", action="store_true", help="write a confusion matrix and the top losses as PNG"
     )
+    model.add_argument(
+        "--compile", action="store_true", help="torch.compile the backbone (the first step compiles; reported apart)"
+    )
     add_trainer_flags(parser, name, batch_size=spec.defaults["batch_size"])  # the data class's default
     parser.set_defaults(run=run, task=name)
 
@@ -139,6 +142,7 @@ def run(options: RunOptions) -> dict[str, Any]:
         **model_options(options, "backbone", "label_smoothing", "mixup_alpha", "cutmix_alpha"),
         **optimization_options(options),
         interpretation=options.interpretation,
+        compile=options.compile,
         weight_averaging=options.weight_averaging,
         class_weights=options.class_weights,
         metrics=options.metrics.split(",") if options.metrics else None,

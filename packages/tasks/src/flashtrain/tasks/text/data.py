@@ -272,12 +272,13 @@ class TextClassificationData(TaskDataModule):
         seed: int,
         group_by_length: bool = False,
         loader: dict[str, Any] | None = None,
+        target_delimiter: str | None = "auto",
     ) -> TextClassificationData:
         import datasets as hf
 
         first = next((raw_targets[s] for s in ("train", "val", "test") if raw_targets.get(s) is not None), None)
-        training = raw_targets.get("train") is not None
-        targets = Targets.infer(first, labels, "the training data" if training else None) if first is not None else None
+        where_trained = "the training data" if raw_targets.get("train") is not None else None
+        targets = Targets.infer(first, labels, where_trained, delimiter=target_delimiter) if first is not None else None
 
         def make(stage: str, column: Any) -> Dataset:
             if not isinstance(column, hf.Dataset):
@@ -309,7 +310,7 @@ class TextClassificationData(TaskDataModule):
         val_data_frame: Any = None,
         test_data_frame: Any = None,
         predict_data_frame: Any = None,
-        target_delimiter: str | None = None,
+        target_delimiter: str | None = "auto",
         **kwargs: Any,
     ) -> TextClassificationData:
         """pandas DataFrames with a text column and targets: one label column, one column of
@@ -334,7 +335,7 @@ class TextClassificationData(TaskDataModule):
             targets[stage] = frame_targets(frame, columns, target_delimiter)
             if len(columns) > 1:
                 kwargs.setdefault("labels", columns)
-        return cls._from_parts(texts, targets, where, kwargs)
+        return cls._from_parts(texts, targets, where, {**kwargs, "target_delimiter": target_delimiter})
 
     @classmethod
     def _from_parts(
@@ -348,6 +349,7 @@ class TextClassificationData(TaskDataModule):
             "seed": 0,
         }
         options["group_by_length"] = False
+        options["target_delimiter"] = "auto"
         loader: dict[str, Any] = {"sampler": None, "pin_memory": False}
         unknown = sorted(set(kwargs) - set(options) - set(loader))
         if unknown:
