@@ -27,6 +27,7 @@ PATH_OPTIONS = (
     "output_dir",
 )
 # Not options of a run: left out of the config a run writes, and not accepted from one.
+PLAN_KEY = "time_budget_plan"
 NOT_IN_CONFIG = ("run", "config", "command", "resume", "resume_checkpoint", "task")
 
 
@@ -92,6 +93,17 @@ def seed(text: str) -> int:
     return value
 
 
+def time_budget(text: str) -> str:
+    """A ``--time-budget`` duration, checked now (``10m``, ``90s``, ``1h30m``, ``DD:HH:MM:SS`` or seconds)."""
+    from flashtrain.core.callbacks.time_budget import parse_time_budget
+
+    try:
+        parse_time_budget(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration; use e.g. 10m, 90s, 1h30m or 600") from None
+    return text
+
+
 def add_trainer_flags(parser: argparse.ArgumentParser, command: str, batch_size: int | None) -> None:
     """The flags every task command shares; those of the task's recipe default to the task class's own values.
     ``batch_size``: the task data class's default (a literal here: --help must not import the data class, which
@@ -107,6 +119,14 @@ def add_trainer_flags(parser: argparse.ArgumentParser, command: str, batch_size:
     )
     group.add_argument(
         "--max-epochs", type=positive_int, default=task_default(command, "max_epochs"), help="epochs to train"
+    )
+    group.add_argument(
+        "--time-budget",
+        type=time_budget,
+        default=None,
+        metavar="DURATION",
+        help="train for this long (e.g. 10m, 90s, 1h30m): the pace is measured and the learning-rate schedule "
+        "planned to end on time (--max-epochs is then not used)",
     )
     batch_help = "samples per batch" if batch_size else "rows per batch (default None: 64, fewer on small tables)"
     group.add_argument("--batch-size", type=positive_int, default=batch_size, help=batch_help)
@@ -230,6 +250,7 @@ def read_config(path: str, parser: argparse.ArgumentParser, command: str) -> dic
     if not isinstance(values, dict):
         raise UserError(f"--config {path} must hold a mapping of option: value.")
     normalised = {str(key).replace("-", "_"): value for key, value in values.items()}
+    normalised.pop(PLAN_KEY, None)  # what a time budget planned: a record of the run, not an option
     task = normalised.pop("task", command)
     if task != command:
         raise UserError(f"--config {path} is the config of a {task} run; use it with flash-train {task}.")

@@ -9,12 +9,20 @@ import os
 import statistics
 import sys
 import time
+from dataclasses import asdict
 from typing import Any
 
 import yaml
 
 from flashtrain.cli.errors import unknown_name
-from flashtrain.cli.options import NOT_IN_CONFIG, PATH_OPTIONS, UserError, default_output_dir, parse_finetune_strategy
+from flashtrain.cli.options import (
+    NOT_IN_CONFIG,
+    PATH_OPTIONS,
+    PLAN_KEY,
+    UserError,
+    default_output_dir,
+    parse_finetune_strategy,
+)
 from flashtrain.cli.recipe import TASK_CLASSES, given, record_recipe
 from flashtrain.core import Callback
 
@@ -125,6 +133,13 @@ class RunRecord(Callback):
             with open(self.path, "w") as handle:
                 yaml.safe_dump({"task": self.task, **run_options(self.args)}, handle, sort_keys=False)
 
+    def on_train_end(self, trainer: Any, pl_module: Any) -> None:
+        budget = trainer.time_budget
+        if budget is not None and trainer.is_global_zero and self.path:  # the plan joins the options it was made for
+            with open(self.path, "w") as handle:
+                record = {"task": self.task, **run_options(self.args), PLAN_KEY: asdict(budget.plan)}
+                yaml.safe_dump(record, handle, sort_keys=False)
+
     def on_exception(self, trainer: Any, pl_module: Any, exception: BaseException) -> None:
         if isinstance(exception, (KeyboardInterrupt, SystemExit)) and trainer.is_global_zero and self.path:
             run_folder = os.path.dirname(self.path)
@@ -198,7 +213,8 @@ def train(task: str, model: Any, data: Any, args: argparse.Namespace, strategy: 
         callbacks.append(EarlyStopping(monitor=metric, mode=mode, patience=args.early_stopping))
     devices = args.devices if args.devices == "auto" or not str(args.devices).isdigit() else int(args.devices)
     trainer = Trainer(
-        max_epochs=args.max_epochs,
+        max_epochs=None if args.time_budget else args.max_epochs,  # a budget plans the run's length itself
+        time_budget=args.time_budget,
         accelerator=args.accelerator,
         devices=devices,
         gpus=args.gpus,
@@ -230,7 +246,7 @@ def train(task: str, model: Any, data: Any, args: argparse.Namespace, strategy: 
     name = METRIC_NAMES.get(shown, shown)
     if validates:
         summary[shown] = float(trainer.callback_metrics[shown])
-        summary[f"best_{metric}"] = best = checkpoint.best_model_score
+        summary[f"best_{metric}"] = best = float(checkpoint.best_model_score)
         say(f"final validation {name}: {summary[shown]:.4f} (best {'' if shown == metric else metric + ' '}{best:.4f})")
     if data.datasets.get("test") is not None:
         (result,) = trainer.test(model, datamodule=data, ckpt_path=summary["checkpoint"], verbose=False)

@@ -16,7 +16,6 @@ from flashtrain.tasks.data import (
     check_frame_columns,
     frame_targets,
     read_table,
-    split_delimited,
 )
 from flashtrain.tasks.image.datasets import (
     DEFAULT_CACHE_BYTES,
@@ -142,13 +141,17 @@ class ImageClassificationData(TaskDataModule):
         _resolve_workers(options, inputs, reads_files)
         image_size, mean, std = options.pop("image_size"), options.pop("mean"), options.pop("std")
         transforms = _transforms(options, image_size, mean, std)
-        multi_label = options.pop("multi_label")
+        multi_label, delimiter = options.pop("multi_label"), options.pop("target_delimiter")
         targets: Targets | None
         if raw_targets.get("train") is not None:  # fewer than two classes in training data is an error
-            targets = Targets.infer(raw_targets["train"], labels, "the training data", multi_label)
+            targets = Targets.infer(raw_targets["train"], labels, "the training data", multi_label, delimiter)
         else:
             first = next((raw_targets[s] for s in ("val", "test") if raw_targets.get(s) is not None), None)
-            targets = Targets.infer(first, labels, multi_label=multi_label) if first is not None else None
+            targets = (
+                Targets.infer(first, labels, multi_label=multi_label, delimiter=delimiter)
+                if first is not None
+                else None
+            )
         datasets: dict[str, Dataset | None] = {}
         encoded_train = None
         for stage in ("train", "val", "test", "predict"):
@@ -236,10 +239,6 @@ class ImageClassificationData(TaskDataModule):
         rows, or one-hot rows (single-label)."""
         if kwargs.get("multi_label") is False:
             target_delimiter = None
-        if target_delimiter == "auto":  # one decision for every stage, so that they agree
-            given = [t for t in (train_targets, val_targets, test_targets) if t is not None and not hasattr(t, "ndim")]
-            strings = [v for t in given for v in t if isinstance(v, str)]
-            target_delimiter = "," if any("," in v for v in strings) else None
         inputs: dict[str, Any] = {}
         targets: dict[str, Any] = {}
         for stage, files, stage_targets in (
@@ -265,10 +264,12 @@ class ImageClassificationData(TaskDataModule):
                     if hasattr(stage_targets, "ndim")
                     else [stage_targets[i] for i in keep]
                 )
-                targets[stage] = split_delimited(kept, target_delimiter)
+                targets[stage] = kept  # strings are split by Targets, the same way for every stage
         if not inputs:
             raise ValueError("from_files needs at least one of train_files, val_files, test_files, predict_files.")
-        return cls._from_files_and_targets(inputs, targets, labels, val_split, **kwargs)
+        return cls._from_files_and_targets(
+            inputs, targets, labels, val_split, target_delimiter=target_delimiter, **kwargs
+        )
 
     @classmethod
     def from_data_frame(
@@ -543,6 +544,7 @@ def _options(kwargs: dict[str, Any]) -> dict[str, Any]:
         "mean": None,
         "std": None,
         "multi_label": None,
+        "target_delimiter": "auto",
         "transform": None,
         "train_transform": "default",
         "val_transform": None,
