@@ -1,0 +1,237 @@
+"""ImageClassifier's defaults vs a plain hand-written recipe, from scratch, on a panel of offline image sets of
+different kinds; several seeds, paired differences with 2 standard errors, CPU seconds next to accuracy.
+
+    python benchmarks/recipes/image_panel.py [--seeds 0 1 2] [--epochs 6] [--backbone resnet10t] [--threads 1]
+        [--datasets digits glyphs photos] [--variants hand task crop25_flip crop60]
+
+The panel (nothing is downloaded; each set is split 80/20 with a fixed seed, the 20% is the held-out test):
+
+- ``digits``: scikit-learn's bundled handwritten digits (8x8 scans, 10 classes, 1,437 training images).
+- ``glyphs``: a fixed-orientation domain generated with a known rule: arrows pointing left/right/up/down and the
+  letters b/d/p/q drawn with random position, size, stroke width, small rotation and noise (8 classes). A mirror
+  image is another class (left <-> right arrow, b <-> d, p <-> q), as for characters, documents or oriented tiles.
+- ``photos``: natural-photo patches from scikit-learn's two bundled photos (china.jpg, flower.jpg): random 48-px
+  patches, the class is the photo and which third of it (left/middle/right) the patch comes from (6 classes). A
+  mirrored or re-cropped patch is still the same content: the kind of data augmentation is made for.
+
+The recipes (same backbone, image size 32, batch 64, epochs, AdamW 2e-3 + one-cycle, weight decay 0.05, label
+smoothing 0.1; each from scratch, ``pretrained=False``):
+
+- ``hand``: a plain loop a user writes with timm: ``timm.create_model``, resize + normalise, NO augmentation.
+- ``task``: ``ImageClassifier`` + ``ImageClassificationData`` with the defaults as shipped (whatever this checkout
+  has), trained by ``Trainer.fit`` as ``flash-train image_classification`` trains it.
+- ``crop25_flip``: the task with the defaults before issue 27 spelled out: random-resized crop down to 25% of the
+  area + horizontal flip 0.5 (``transform_kwargs={"scale": (0.25, 1), "hflip": 0.5}``).
+- ``crop60``: the task with a milder crop (60-100% of the area) and no flip.
+- ``none``: the task with ``train_transform="none"`` (isolates the training loop from the augmentation).
+
+Each row: mean test accuracy over the seeds, the paired difference to ``hand`` (same seed, same split) with 2 SE,
+and the CPU seconds of this process per run (build, train, predict). ``--threads 1`` by default: on a shared
+machine, threads fighting for cores make timings vary several-fold; CPU seconds are the cost of the recipe itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import torch
+
+IMAGE_SIZE = 32
+BATCH_SIZE = 64
+MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)  # the default normalisation of both recipes
+
+
+# -- the panel ------------------------------------------------------------------------------------------------
+def split(images: np.ndarray, targets: np.ndarray, seed: int = 0):
+    from sklearn.model_selection import train_test_split
+
+    return train_test_split(images, targets, test_size=0.2, random_state=seed, stratify=targets)
+
+
+def digits():
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    images = (bunch.images * 16).clip(0, 255).astype(np.uint8)  # 0-16 -> 0-255, (N, 8, 8)
+    return split(images, bunch.target)
+
+
+GLYPHS = ("left", "right", "up", "down", "b", "d", "p", "q")
+
+
+def draw_glyph(name: str, rng: np.random.Generator, size: int = 32) -> np.ndarray:
+    """One glyph as a (size, size) uint8 image: white strokes on black, jittered; drawn in a 0-1 box first."""
+    from PIL import Image, ImageDraw
+
+    image = Image.new("L", (size, size), 0)
+    draw = ImageDraw.Draw(image)
+    scale = rng.uniform(0.55, 0.85) * size
+    cx, cy = size / 2 + rng.uniform(-3, 3), size / 2 + rng.uniform(-3, 3)
+    width = int(rng.integers(2, 4))
+
+    def at(x: float, y: float) -> tuple[float, float]:  # box coordinates (0-1, y down) -> pixels
+        return cx + (x - 0.5) * scale, cy + (y - 0.5) * scale
+
+    if name in ("left", "right", "up", "down"):
+        shaft, head = [(0.1, 0.5), (0.9, 0.5)], [(0.1, 0.5), (0.45, 0.2), (0.45, 0.8)]  # pointing left
+        turn = {"left": lambda x, y: (x, y), "right": lambda x, y: (1 - x, y)}
+        turn.update({"up": lambda x, y: (y, x), "down": lambda x, y: (y, 1 - x)})
+        draw.line([at(*turn[name](*p)) for p in shaft], fill=255, width=width)
+        draw.polygon([at(*turn[name](*p)) for p in head], fill=255)
+    else:  # a stem and a bowl; b: stem up-left, bowl low-right; the others are its mirror images
+        mirror_x, mirror_y = name in ("d", "q"), name in ("p", "q")
+
+        def letter(x: float, y: float) -> tuple[float, float]:
+            return at(1 - x if mirror_x else x, 1 - y if mirror_y else y)
+
+        draw.line([letter(0.25, 0.0), letter(0.25, 1.0)], fill=255, width=width)
+        corners = [letter(0.25, 0.45), letter(0.85, 1.0)]
+        box = [min(c[0] for c in corners), min(c[1] for c in corners), max(c[0] for c in corners)]
+        draw.ellipse([box[0], box[1], box[2], max(c[1] for c in corners)], outline=255, width=width)
+    image = image.rotate(rng.uniform(-10, 10), resample=Image.Resampling.BILINEAR)
+    pixels = np.asarray(image, dtype=np.float32) + rng.normal(0, 20, (size, size))
+    return pixels.clip(0, 255).astype(np.uint8)
+
+
+def glyphs(per_class: int = 250):
+    rng = np.random.default_rng(1234)
+    images = np.stack([draw_glyph(name, rng) for name in GLYPHS for _ in range(per_class)])
+    targets = np.repeat(np.arange(len(GLYPHS)), per_class)
+    return split(images, targets)
+
+
+def photos(per_class: int = 250, patch: int = 48):
+    from sklearn.datasets import load_sample_images
+
+    rng = np.random.default_rng(1234)
+    images, targets = [], []
+    for photo_index, photo in enumerate(load_sample_images().images):  # (427, 640, 3) uint8 each
+        height, width = photo.shape[:2]
+        third = width // 3
+        for part in range(3):
+            for _ in range(per_class):
+                top = int(rng.integers(0, height - patch))
+                left = int(rng.integers(part * third, (part + 1) * third - patch))
+                images.append(photo[top : top + patch, left : left + patch])
+                targets.append(photo_index * 3 + part)
+    return split(np.stack(images), np.asarray(targets))
+
+
+DATASETS = {"digits": digits, "glyphs": glyphs, "photos": photos}
+
+
+# -- the recipes ----------------------------------------------------------------------------------------------
+def task_run(data, backbone: str, epochs: int, **data_options) -> float:
+    from flashtrain.core import Trainer
+    from flashtrain.tasks import ImageClassificationData, ImageClassifier
+
+    x_train, x_test, y_train, y_test = data
+    dm = ImageClassificationData.from_numpy(
+        train_data=x_train, train_targets=y_train, image_size=IMAGE_SIZE, batch_size=BATCH_SIZE, **data_options
+    )
+    model = ImageClassifier(backbone, labels=dm.labels, pretrained=False)
+    trainer = Trainer(max_epochs=epochs, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                      enable_model_summary=False)  # fmt: skip
+    trainer.fit(model, datamodule=dm)
+    predict = ImageClassificationData.from_numpy(predict_data=x_test, batch_size=256)
+    labels = trainer.predict(model, datamodule=predict, output="labels")
+    return float(np.mean(np.asarray(labels) == y_test))
+
+
+def as_batch(images: np.ndarray) -> torch.Tensor:
+    """uint8 (N, H, W) or (N, H, W, 3) -> normalised float (N, 3, 32, 32)."""
+    x = torch.from_numpy(images).float() / 255
+    x = x.unsqueeze(1).expand(-1, 3, -1, -1) if x.ndim == 3 else x.permute(0, 3, 1, 2)
+    x = torch.nn.functional.interpolate(x, size=(IMAGE_SIZE, IMAGE_SIZE), mode="bilinear", antialias=True)
+    return (x - torch.tensor(MEAN).view(1, 3, 1, 1)) / torch.tensor(STD).view(1, 3, 1, 1)
+
+
+def hand_run(data, backbone: str, epochs: int) -> float:
+    """The plainest loop: timm model, AdamW + OneCycleLR per batch, label smoothing, no augmentation."""
+    import timm
+
+    x_train, x_test, y_train, y_test = data
+    labels = sorted(set(y_train.tolist()))
+    index = {label: i for i, label in enumerate(labels)}
+    inputs, targets = as_batch(x_train), torch.tensor([index[int(y)] for y in y_train])
+    model = timm.create_model(backbone, pretrained=False, num_classes=len(labels))
+    optimizer = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=0.05)
+    steps_per_epoch = int(np.ceil(len(x_train) / BATCH_SIZE))
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=2e-3, total_steps=epochs * steps_per_epoch)
+    loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=0.1)
+    for _ in range(epochs):
+        model.train()
+        order = torch.randperm(len(x_train))
+        for start in range(0, len(order), BATCH_SIZE):
+            batch = order[start : start + BATCH_SIZE]
+            if len(batch) < 2:  # BatchNorm cannot train on one image
+                continue
+            loss = loss_fn(model(inputs[batch]), targets[batch])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+    model.eval()
+    with torch.no_grad():
+        predicted = model(as_batch(x_test)).argmax(1).tolist()
+    return float(np.mean(np.asarray([labels[i] for i in predicted]) == y_test))
+
+
+VARIANTS = {
+    "hand": hand_run,
+    "task": task_run,
+    "crop25_flip": lambda data, backbone, epochs: task_run(
+        data, backbone, epochs, transform_kwargs={"scale": (0.25, 1.0), "hflip": 0.5}
+    ),
+    "crop60": lambda data, backbone, epochs: task_run(
+        data, backbone, epochs, transform_kwargs={"scale": (0.6, 1.0), "hflip": 0.0}
+    ),
+    "none": lambda data, backbone, epochs: task_run(data, backbone, epochs, train_transform="none"),
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--epochs", type=int, default=6)
+    parser.add_argument("--backbone", default="resnet10t")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=list(DATASETS))
+    parser.add_argument("--variants", nargs="+", default=["hand", "task", "crop25_flip"], choices=list(VARIANTS))
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    from flashtrain.core import seed_everything
+
+    variants = ["hand", *(v for v in args.variants if v != "hand")]  # hand first: the reference of each pair
+    warm = digits()
+    warm_data = (warm[0][:4], warm[1][:4], warm[2][:4], warm[3][:4])
+    for variant in variants:  # imports and first-call costs, not timed
+        VARIANTS[variant](warm_data, args.backbone, 1)
+    print(f"backbone={args.backbone} image_size={IMAGE_SIZE} batch={BATCH_SIZE} epochs={args.epochs} "
+          f"seeds={args.seeds} threads={args.threads}", flush=True)  # fmt: skip
+    print(f"{'dataset':<8}{'recipe':<13}{'accuracy':>9}{'vs hand':>9}{'2 SE':>7}{'cpu s':>7}   per seed")
+    for dataset in args.datasets:
+        data = DATASETS[dataset]()
+        results: dict[str, list[tuple[float, float]]] = {variant: [] for variant in variants}
+        for position, seed in enumerate(args.seeds):
+            order = variants if position % 2 == 0 else list(reversed(variants))  # neither always goes first
+            for variant in order:
+                seed_everything(seed)
+                cpu = time.process_time()
+                accuracy = VARIANTS[variant](data, args.backbone, args.epochs)
+                results[variant].append((accuracy, time.process_time() - cpu))
+        hand = np.asarray([accuracy for accuracy, _ in results["hand"]])
+        for variant in variants:
+            accuracies = np.asarray([accuracy for accuracy, _ in results[variant]])
+            difference = accuracies - hand
+            se = difference.std(ddof=1) / np.sqrt(len(difference)) if len(difference) > 1 else float("nan")
+            cpu = np.mean([seconds for _, seconds in results[variant]])
+            per_seed = " ".join(f"{a:.3f}" for a in accuracies)
+            compared = f"{difference.mean():>+9.3f}{2 * se:>7.3f}" if variant != "hand" else f"{'':>9}{'':>7}"
+            print(f"{dataset:<8}{variant:<13}{accuracies.mean():>9.3f}{compared}{cpu:>7.0f}   {per_seed}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
