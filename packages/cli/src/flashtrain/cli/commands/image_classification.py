@@ -43,7 +43,12 @@ def add_parser(subparsers: Any, spec: Any) -> None:
         help="training augmentation: default (random resized crop + flip), none, randaugment, trivialaugment, "
         "autoaugment, augmix (evaluation is never augmented)",
     )
-    data.add_argument("--hflip", type=float, default=None, help="horizontal flip probability (default 0.5)")
+    data.add_argument(
+        "--hflip",
+        type=float,
+        default=None,
+        help="horizontal flip probability (default 0: a mirror image can be another class; 0.5 for photos of objects)",
+    )
     model = parser.add_argument_group("model")
     model.add_argument(
         "--backbone", default=task_default(name, "backbone"), help="timm name, or torchvision/<name> (see backbones)"
@@ -95,8 +100,11 @@ def load_data(options: RunOptions) -> tuple[Any, RunOptions, bool]:
             train_folder=train_folder,
             val_folder=val_folder,
             image_size=options.image_size or 32,
-            hflip=0.0 if options.hflip is None else options.hflip,  # digits are not mirror-symmetric
         )
+    if options.hflip is None:  # the default, spelled out so config.yaml records what the run used
+        from flashtrain.tasks.image.transforms import TRANSFORM_KWARGS
+
+        options = options.replace(hflip=TRANSFORM_KWARGS["hflip"])
     common = dict(
         val_split=options.val_split,
         skip_bad_files=options.skip_bad_files,
@@ -105,7 +113,7 @@ def load_data(options: RunOptions) -> tuple[Any, RunOptions, bool]:
         seed=options.seed,
         image_size=options.image_size,
         train_transform=options.train_transform,
-        transform_kwargs={"hflip": options.hflip} if options.hflip is not None else None,
+        transform_kwargs={"hflip": options.hflip},
     )
     if any(files):
         targets = options.target_field.split(",") if "," in options.target_field else options.target_field
@@ -133,6 +141,7 @@ def run(options: RunOptions) -> dict[str, Any]:
 
     options, strategy = start(options)
     data, options, sample = load_data(options)
+    print(f"augmentation: {data.transforms.describe()}")
     if options.pretrained is None:
         options = options.replace(pretrained=not sample)  # recorded in config.yaml as what was used
     model = ImageClassifier(

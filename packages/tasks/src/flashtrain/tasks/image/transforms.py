@@ -2,10 +2,14 @@
 
 Evaluation (validation, test, predict) is deterministic: resize to ``image_size`` (an int, or ``(H, W)``), scale
 to 0-1 and normalise with ``mean``/``std``, by default those of the backbone's pretrained config. Training adds
-an augmentation before that (torchvision ``transforms.v2``): by default a random resized crop and a horizontal
-flip; ``"randaugment"``, ``"trivialaugment"``, ``"autoaugment"``, ``"augmix"`` add that policy on top;
-``"none"`` trains on the evaluation transform. ``transform_kwargs`` tunes the default one (``scale``, ``ratio``,
-``hflip``, ``vflip``, ``color_jitter``, ``random_erasing``). Batch-level mixing (mixup / cutmix) lives in the
+an augmentation before that (torchvision ``transforms.v2``): by default a mild random resized crop (60-100% of the
+area) and no flip, an augmentation that cannot change what the image shows (issue 27: a mirrored digit, letter or
+arrow is another class, and a crop down to 25% cuts away most of a small centred object; on such data the old
+default, crop to 25% + flip, lost to a plain loop with no augmentation). Ask for a flip where a mirror image is the
+same class (photos of objects): ``transform_kwargs={"hflip": 0.5}`` (``--hflip 0.5``). ``"randaugment"``,
+``"trivialaugment"``, ``"autoaugment"``, ``"augmix"`` add that policy on top; ``"none"`` trains on the evaluation
+transform. ``transform_kwargs`` tunes the default one (``scale``, ``ratio``, ``hflip``, ``vflip``,
+``color_jitter``, ``random_erasing``). Batch-level mixing (mixup / cutmix) lives in the
 model, which sees whole batches (``ImageClassifier(mixup_alpha=..., cutmix_alpha=...)``).
 
 A checkpoint stores exactly the evaluation preprocessing used: the config for the built-in transform, or, for
@@ -26,9 +30,11 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 AUGMENTATIONS = ("default", "none", "randaugment", "trivialaugment", "autoaugment", "augmix")
 TRANSFORM_KWARGS = {
-    "scale": (0.25, 1.0),  # random resized crop: area fraction kept (timm uses (0.08, 1) for ImageNet)
+    # random resized crop: area fraction kept (timm uses (0.08, 1) for ImageNet; (0.25, 1) lost to no augmentation
+    # on digits and glyphs, benchmarks/recipes/image_panel.py)
+    "scale": (0.6, 1.0),
     "ratio": (3 / 4, 4 / 3),
-    "hflip": 0.5,
+    "hflip": 0.0,  # a mirror image can be another class (b/d, left/right arrows): only when asked
     "vflip": 0.0,
     "color_jitter": 0.0,
     "random_erasing": 0.0,
@@ -140,6 +146,26 @@ def build_train_transform(
     return v2.Compose(steps)
 
 
+def describe_augmentation(augmentation: Any, options: dict[str, Any] | None = None) -> str:
+    """The training augmentation in words, for the run summary: ``"default (random resized crop 60-100% ...)"``."""
+    if augmentation is None or callable(augmentation):
+        return "custom train_transform"
+    if augmentation == "none":
+        return "none"
+    settings = {**TRANSFORM_KWARGS, **(options or {})}
+    low, high = settings["scale"]
+    parts = [f"random resized crop {low:.0%}-{high:.0%} of the area"]
+    parts.append(f"horizontal flip {settings['hflip']:g}" if settings["hflip"] else "no flip (--hflip 0.5 to add one)")
+    if settings["vflip"]:
+        parts.append(f"vertical flip {settings['vflip']:g}")
+    if settings["color_jitter"]:
+        parts.append(f"colour jitter {settings['color_jitter']:g}")
+    if settings["random_erasing"]:
+        parts.append(f"random erasing {settings['random_erasing']:g}")
+    policy = "" if augmentation == "default" else f"{augmentation} + "
+    return f"{policy}{', '.join(parts)}"
+
+
 def check_augmentation(train_transform: Any, transform_kwargs: dict[str, Any] | None) -> None:
     if isinstance(train_transform, str) and train_transform not in AUGMENTATIONS:
         raise ValueError(
@@ -242,6 +268,10 @@ class ImageTransforms:
         self._train = self.custom_train or (
             build_train_transform(config, self.augmentation, self.options) if config.custom is None else None
         )
+
+    def describe(self) -> str:
+        """The training augmentation in words (the run summary prints it)."""
+        return describe_augmentation(self.custom_train or self.augmentation, self.options)
 
     def eval_config(self) -> ImageConfig:
         """What a checkpoint must store to evaluate as this data does."""
