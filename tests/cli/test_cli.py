@@ -91,6 +91,9 @@ def test_train_then_predict_from_the_checkpoint(folders):
     assert checkpoint.exists()
     config = yaml.safe_load((folders / "out" / "logs" / "version_0" / "config.yaml").read_text())
     assert config["task"] == "image_classification" and config["backbone"] == "test_resnet"
+    # the augmentation the run used, printed and recorded: by default none that could mirror the label
+    assert "augmentation: random resized crop 60%-100% of the area, no flip" in result.stdout
+    assert config["train_transform"] == "default" and config["hflip"] == 0.0
 
     images = [str(folders / "data" / "val" / name / "v.png") for name in ("ant", "bee")]
     table = flash_train("predict", "--checkpoint", str(checkpoint), "--files", *images, cwd=folders)
