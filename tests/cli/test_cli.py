@@ -92,7 +92,7 @@ def test_train_then_predict_from_the_checkpoint(folders):
     config = yaml.safe_load((folders / "out" / "logs" / "version_0" / "config.yaml").read_text())
     assert config["task"] == "image_classification" and config["backbone"] == "test_resnet"
     # the augmentation the run used, printed and recorded: by default none that could mirror the label
-    assert "augmentation: random resized crop 60%-100% of the area, no flip" in result.stdout
+    assert "augmentation: random resized crop 80%-100% of the area, no flip" in result.stdout
     assert config["train_transform"] == "default" and config["hflip"] == 0.0
 
     images = [str(folders / "data" / "val" / name / "v.png") for name in ("ant", "bee")]

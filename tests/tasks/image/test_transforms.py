@@ -26,7 +26,7 @@ def test_default_augmentation_only_in_training_and_val_split_reads_without_it():
 
 
 def test_default_augmentation_cannot_mirror_the_label_and_a_flip_is_there_when_asked():
-    # A mirrored b is a d, a mirrored left arrow a right arrow: by default nothing is flipped, and crops are mild.
+    # A mirrored b is a d, a mirrored left arrow a right arrow: by default nothing is flipped; crops keep 80-100%.
     images = torch.randint(0, 255, (6, 3, 16, 16), dtype=torch.uint8)
     whole = {"scale": (1.0, 1.0), "ratio": (1.0, 1.0)}  # the crop keeps the whole image: only a flip can differ
     torch.manual_seed(0)
@@ -37,7 +37,7 @@ def test_default_augmentation_cannot_mirror_the_label_and_a_flip_is_there_when_a
         expected = evaluated.flip(-1) if mirrored else evaluated
         assert all(torch.allclose(data.datasets["train"][0][0], expected) for _ in range(8))
     data = ImageClassificationData.from_tensors(train_data=IMAGES, train_targets=TARGETS, image_size=16)
-    assert data.transforms.describe() == "random resized crop 60%-100% of the area, no flip (--hflip 0.5 to add one)"
+    assert data.transforms.describe() == "random resized crop 80%-100% of the area, no flip (--hflip 0.5 to add one)"
     flipped = ImageClassificationData.from_tensors(
         train_data=IMAGES, train_targets=TARGETS, transform_kwargs={"hflip": 0.5, "scale": (0.25, 1.0)}
     )
