@@ -32,6 +32,13 @@ MODULES: dict[str, dict[str, str]] = {
         "__version__": f"{_ADAPT}:LIGHTNING_VERSION",
         "cli_lightning_logo": f"{_ADAPT}:cli_lightning_logo",
     },
+    "lightning.pytorch.cli": {
+        "LightningCLI": f"{_CORE}.cli:LightningCLI",
+        "LightningArgumentParser": f"{_CORE}.cli:LightningArgumentParser",
+        "SaveConfigCallback": f"{_CORE}.cli:SaveConfigCallback",
+        "ReduceLROnPlateau": f"{_CORE}.cli:ReduceLROnPlateau",
+        "instantiate_class": f"{_CORE}.cli:instantiate_class",
+    },
     "lightning.pytorch.callbacks": {
         "Callback": f"{_CB}:Callback",
         "EarlyStopping": f"{_CB}:EarlyStopping",
