@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from flashtrain.core.callbacks.model_summary import ModelSummary
     from flashtrain.core.callbacks.progress import ProgressBar
     from flashtrain.core.callbacks.progress import ProgressBar as TQDMProgressBar
+    from flashtrain.core.callbacks.time_budget import TimeBudget
     from flashtrain.core.callbacks.timer import Timer
     from flashtrain.core.callbacks.weight_averaging import (
         EMAWeightAveraging,
@@ -37,6 +38,7 @@ __getattr__, __dir__ = lazy_exports(
         "ProgressBar": "flashtrain.core.callbacks.progress:ProgressBar",
         "StochasticWeightAveraging": "flashtrain.core.callbacks.weight_averaging:StochasticWeightAveraging",
         "TQDMProgressBar": "flashtrain.core.callbacks.progress:ProgressBar",  # Lightning's name
+        "TimeBudget": "flashtrain.core.callbacks.time_budget:TimeBudget",
         "Timer": "flashtrain.core.callbacks.timer:Timer",
         "WeightAveraging": "flashtrain.core.callbacks.weight_averaging:WeightAveraging",
         "finetuning_callback": "flashtrain.core.callbacks.finetuning:finetuning_callback",
@@ -56,6 +58,7 @@ __all__ = [
     "ProgressBar",
     "StochasticWeightAveraging",
     "TQDMProgressBar",
+    "TimeBudget",
     "Timer",
     "WeightAveraging",
     "finetuning_callback",
