@@ -14,6 +14,7 @@ import sys
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import FrameType
 from typing import Any, TypeVar
 
 _Init = TypeVar("_Init", bound=Callable[..., None])
@@ -66,7 +67,8 @@ class Lightning1xFit:
         from flashtrain.core.tuner.tuning import Tuner
 
         self.tuned = True
-        tuner, result = Tuner(trainer), {"scale_batch_size": None, "lr_find": None}
+        tuner = Tuner(trainer)
+        result: dict[str, Any] = {"scale_batch_size": None, "lr_find": None}
         data = {"train_dataloaders": train_dataloaders, "val_dataloaders": val_dataloaders, "datamodule": datamodule}
         if self.auto_scale_batch_size:
             mode = self.auto_scale_batch_size if isinstance(self.auto_scale_batch_size, str) else "power"
@@ -128,7 +130,8 @@ def translate(old: dict[str, Any], flags: dict[str, Any], known: list[str]) -> L
 
 def _warn(old: str, new: str, note: str = "flashtrain runs it that way") -> None:
     """One FutureWarning for one 1.x argument, pointing at the user's ``Trainer(...)`` line."""
-    frame, level = sys._getframe(1), 2  # stacklevel 2: the function that called _warn
+    frame: FrameType | None = sys._getframe(1)
+    level = 2  # stacklevel 2: the function that called _warn
     while frame is not None and frame.f_code.co_filename == __file__:
         frame, level = frame.f_back, level + 1
     warnings.warn(f"Trainer({old}) is Lightning 1.x; in 2.x write {new}. {note}.", FutureWarning, stacklevel=level)
