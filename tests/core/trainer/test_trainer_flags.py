@@ -339,7 +339,7 @@ def test_accelerator_and_devices():
 
 
 def test_on_train_epoch_end_checkpoint_monitor_key_missing_is_explained(tmp_path):
-    with pytest.raises(ValueError, match=r"could not find 'nope' in the logged metrics: \[.*train_loss"):
+    with pytest.raises(ValueError, match=r"could not find the monitored key in the returned metrics: \[.*train_loss"):
         fit(max_epochs=1, enable_checkpointing=True, callbacks=[ModelCheckpoint(dirpath=str(tmp_path), monitor="nope")])
 
 

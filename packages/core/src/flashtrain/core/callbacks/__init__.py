@@ -4,6 +4,7 @@ from flashtrain.core.callbacks.base import Callback
 from flashtrain.core.callbacks.base_finetuning import BaseFinetuning
 from flashtrain.core.callbacks.early_stopping import EarlyStopping
 from flashtrain.core.callbacks.finetuning import BackboneFinetuning, BackboneUnfreezing, finetuning_callback
+from flashtrain.core.callbacks.lambda_function import LambdaCallback
 from flashtrain.core.callbacks.lr_monitor import LearningRateMonitor
 from flashtrain.core.callbacks.model_checkpoint import ModelCheckpoint
 from flashtrain.core.callbacks.model_summary import ModelSummary
@@ -20,6 +21,7 @@ __all__ = [
     "Callback",
     "EMAWeightAveraging",
     "EarlyStopping",
+    "LambdaCallback",
     "LearningRateMonitor",
     "ModelCheckpoint",
     "ModelSummary",

@@ -297,7 +297,9 @@ class ModelCheckpoint(Callback):
                 f"metrics: {list(candidates)}. HINT: Did you call `log({self.monitor!r}, value)` in the "
                 "`LightningModule`?"
             )
-            if trainer.metrics_store.evaluation_metric_names:  # validation ran and did not log it: a mistake
+            # Validation ran and did not log it, or this fit never validates: it cannot appear, refuse (Lightning
+            # only warns in the second case and saves nothing). Before a first validation: a warning.
+            if trainer.metrics_store.evaluation_metric_names or not _has_validation(trainer):
                 raise MisconfigurationException(message)
             warnings.warn(message, stacklevel=2)
             return

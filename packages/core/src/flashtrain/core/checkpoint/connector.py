@@ -73,7 +73,9 @@ class CheckpointConnector:
             )
             datamodule = trainer.datamodule
             if datamodule is not None:
-                checkpoint["datamodule"] = safe_value(datamodule.state_dict(), "datamodule.state_dict()")
+                checkpoint["datamodule"] = safe_value(
+                    trainer.hooks.call_datamodule(datamodule, "state_dict"), "datamodule.state_dict()"
+                )
                 if overrides(datamodule, DataModule, "on_save_checkpoint"):  # a flashtrain extra; Lightning 2 has none
                     datamodule.on_save_checkpoint(checkpoint)
             trainer.hooks.call_on_callbacks("on_save_checkpoint", checkpoint)
@@ -150,7 +152,7 @@ class CheckpointConnector:
                 callback.load_state_dict(states[callback.state_key])
         datamodule = trainer.datamodule
         if datamodule is not None and "datamodule" in checkpoint:
-            datamodule.load_state_dict(checkpoint["datamodule"])
+            trainer.hooks.call_datamodule(datamodule, "load_state_dict", checkpoint["datamodule"])
             if overrides(datamodule, DataModule, "on_load_checkpoint"):
                 datamodule.on_load_checkpoint(checkpoint)
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from flashtrain.core.exceptions import MisconfigurationException
 from flashtrain.core.trainer.limits import LoopLimits
+from flashtrain.core.utilities.rank_zero import rank_zero_info
 
 _LOOP_KEYS = (
     "batches_done",
@@ -49,13 +50,13 @@ class FitProgress:
         self.num_training_batches: int | float = 0
         self.val_check_batch: int | float = math.inf
         self._started: float | None = None
+        self._told_min_not_met = False
 
     # -- the schedule ---------------------------------------------------------------------------------------
     def configure(self, num_training_batches: int | float) -> None:
         """Fix the epoch length and the validation interval for this fit."""
         self.num_training_batches = num_training_batches
         self.val_check_batch = self._val_check_batch()
-        self.should_stop = False
 
     def start_clock(self) -> None:
         """max_time counts from here (the first training batch, after the sanity check)."""
@@ -136,12 +137,11 @@ class FitProgress:
         return max_time is not None and self._started is not None and time.monotonic() - self._started >= max_time
 
     def min_reached(self) -> bool:
-        """Whether min_epochs and min_steps are met; a stop request before that is dropped (as in Lightning)."""
+        """Whether min_epochs (completed epochs) and min_steps are met. A stop request before that waits, and is
+        honoured as soon as they are (as in Lightning 2: should_stop stays set)."""
         min_epochs, min_steps = self.limits.min_epochs, self.limits.min_steps
-        epochs_ok = min_epochs is None or self.current_epoch + 1 >= min_epochs
+        epochs_ok = min_epochs is None or self.current_epoch >= min_epochs
         steps_ok = min_steps is None or self.global_step >= min_steps
-        if not (epochs_ok and steps_ok):
-            self.should_stop = False
         return epochs_ok and steps_ok
 
     def fit_done(self) -> bool:
@@ -159,6 +159,12 @@ class FitProgress:
         """Checked after each batch: max_steps, or a stop request (should_stop, max_time) once the minimum is met."""
         if self.time_up():
             self.should_stop = True
+        if self.should_stop and not self.min_reached() and not self._told_min_not_met:
+            self._told_min_not_met = True
+            rank_zero_info(
+                f"Trainer was signaled to stop but the required `min_epochs={self.limits.min_epochs!r}` or "
+                f"`min_steps={self.limits.min_steps!r}` has not been met. Training will continue..."
+            )
         return self.max_steps_reached() or (self.should_stop and self.min_reached())
 
     # -- checkpoints ----------------------------------------------------------------------------------------

@@ -574,11 +574,11 @@ class Trainer:
         self.callbacks = connector.run_order(self.callbacks)
         if self.is_global_zero:
             if datamodule is not None:
-                datamodule.prepare_data()
+                self.hooks.call_datamodule(datamodule, "prepare_data")
             module.prepare_data()
         self.strategy.barrier()
         if datamodule is not None:
-            datamodule.setup(stage=fn.value)
+            self.hooks.call_datamodule(datamodule, "setup", stage=fn.value)
         self.hooks.bind(module, self.callbacks)
         self.hooks.call("setup", stage=fn.value)
         with self.strategy.model_init_context():
@@ -589,7 +589,7 @@ class Trainer:
             if self.module is not None:
                 self.hooks.call("teardown", stage=fn.value)
             if self.datamodule is not None:
-                self.datamodule.teardown(stage=fn.value)
+                self.hooks.call_datamodule(self.datamodule, "teardown", stage=fn.value)
         finally:
             if fn == TrainerFn.FITTING and self.is_global_zero:
                 for logger in self.loggers:
