@@ -61,7 +61,7 @@ def test_not_a_module():
         (dict(accumulate_grad_batches=0), "accumulate_grad_batches must be an int >= 1"),
         (dict(gradient_clip_algorithm="l2"), "gradient_clip_algorithm='l2' is not supported. Allowed: None, 'norm'"),
         (dict(gradient_clip_val=-1), "gradient_clip_val must be a number >= 0"),
-        (dict(max_time="1 hour"), "max_time must be 'DD:HH:MM:SS'"),
+        (dict(max_time="1 hour"), "max_time must be a string in the format DD:HH:MM:SS"),
         (dict(on_nan="ignore"), "on_nan='ignore' is not supported. Allowed: 'raise', 'skip_step', None"),
         (dict(devices=0), "devices must be a positive int"),
         (dict(log_every_n_steps=0), "log_every_n_steps must be an int >= 1"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import glob
 import os
 
@@ -10,6 +11,7 @@ import torch
 
 from flashtrain.core import Callback, Trainer
 from flashtrain.core.callbacks import EarlyStopping, ModelCheckpoint
+from flashtrain.core.exceptions import MisconfigurationException
 from flashtrain.core.loggers import CSVLogger
 from tests.core.helpers import RegressionModule, loader, quiet_trainer
 
@@ -410,3 +412,20 @@ def test_a_flag_of_the_wrong_type_is_a_misconfiguration_and_a_type_error():
     with pytest.raises(MisconfigurationException, match="limit_val_batches must be an int") as raised:
         Trainer(logger=False, limit_val_batches="all")
     assert isinstance(raised.value, TypeError)
+
+
+@pytest.mark.parametrize("interval", ["00:00:00:00", {"seconds": 0}, datetime.timedelta(0)])
+def test_val_check_interval_as_a_duration_validates_by_the_clock(interval):
+    # a zero duration: due after every batch (the clock has always moved on since the last validation)
+    trainer, model = fit(val=loader(), max_epochs=1, val_check_interval=interval)
+    assert model.val_at == [(0, batch) for batch in range(1, 9)]
+
+
+def test_val_check_interval_as_a_long_duration_never_comes_due():
+    trainer, model = fit(val=loader(), max_epochs=2, val_check_interval="01:00:00:00")
+    assert model.val_at == []
+
+
+def test_val_check_interval_as_a_bad_duration_is_explained():
+    with pytest.raises(MisconfigurationException, match="val_check_interval must be a string in the format DD:HH"):
+        Trainer(val_check_interval="1 hour")

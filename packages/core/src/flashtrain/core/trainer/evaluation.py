@@ -90,6 +90,7 @@ class EvaluationLoop:
         self.progress.validation_started()
         loaders = self.data.load_fit_validation()  # requested again when reload_dataloaders_every_n_epochs is due
         self._evaluate(module, "validate", loaders, self.data.num_val_batches)
+        self.progress.validation_ended()
 
     def sanity_check(self, module: Module) -> None:
         """A few validation batches before training, to fail fast on validation bugs; nothing is logged."""

@@ -51,6 +51,7 @@ class FitProgress:
         self.val_check_batch: int | float = math.inf
         self._started: float | None = None
         self._told_min_not_met = False
+        self.last_validation_end = 0.0
 
     # -- the schedule ---------------------------------------------------------------------------------------
     def configure(self, num_training_batches: int | float) -> None:
@@ -59,11 +60,13 @@ class FitProgress:
         self.val_check_batch = self._val_check_batch()
 
     def start_clock(self) -> None:
-        """max_time counts from here (the first training batch, after the sanity check)."""
-        self._started = time.monotonic()
+        """max_time and a time-based val_check_interval count from here (after the sanity check)."""
+        self._started = self.last_validation_end = time.monotonic()
 
     def _val_check_batch(self) -> int | float:
         interval = self.limits.val_check_interval
+        if self.limits.val_check_time is not None:
+            return math.inf  # by the clock, not by batches
         if isinstance(interval, float):
             if math.isinf(self.num_training_batches):
                 if interval != 1.0:
@@ -83,12 +86,14 @@ class FitProgress:
     def val_due(self, batch_idx: int, is_last: bool) -> bool:
         """Whether validation runs after training batch ``batch_idx`` of the current epoch."""
         every_n_epochs = self.limits.check_val_every_n_epoch
-        if every_n_epochs is None:  # an int interval counted over all epochs
-            return self.total_train_batches % self.val_check_batch == 0
-        if (self.current_epoch + 1) % every_n_epochs != 0:
+        if every_n_epochs is not None and (self.current_epoch + 1) % every_n_epochs != 0:
             return False
         if self.val_done_at == batch_idx + 1:
             return False  # already ran here before a resume
+        if self.limits.val_check_time is not None:  # every val_check_time seconds since the last validation
+            return time.monotonic() - self.last_validation_end >= self.limits.val_check_time
+        if every_n_epochs is None:  # an int interval counted over all epochs
+            return self.total_train_batches % self.val_check_batch == 0
         if is_last and isinstance(self.limits.val_check_interval, float):
             return True
         return (batch_idx + 1) % self.val_check_batch == 0
@@ -96,6 +101,9 @@ class FitProgress:
     def validation_started(self) -> None:
         # Marked first: a checkpoint written by this validation (on_validation_end) must not run it again on resume.
         self.val_done_at = self.batches_done
+
+    def validation_ended(self) -> None:
+        self.last_validation_end = time.monotonic()  # a time-based val_check_interval counts from here
 
     def estimated_stepping_batches(self) -> int | float:
         """Optimizer steps the fit will take (for schedulers like OneCycleLR)."""

@@ -16,6 +16,7 @@ The Trainer wires its parts together and keeps Lightning's public surface; each 
 from __future__ import annotations
 
 import contextlib
+import datetime
 from typing import Any
 
 import torch
@@ -117,7 +118,7 @@ class Trainer:
         limit_test_batches: int | float | None = None,
         limit_predict_batches: int | float | None = None,
         overfit_batches: int | float = 0.0,
-        val_check_interval: int | float | None = None,
+        val_check_interval: int | float | str | dict | datetime.timedelta | None = None,
         check_val_every_n_epoch: int | None = 1,
         num_sanity_val_steps: int | None = None,
         log_every_n_steps: int | None = None,

@@ -37,8 +37,9 @@ def check_positive_int(name: str, value: Any, allow_none: bool = False, minimum:
     return value
 
 
-def parse_max_time(value: Any) -> float | None:
-    """``max_time`` as seconds: a timedelta, a dict of timedelta fields, or ``"DD:HH:MM:SS"``."""
+def parse_max_time(value: Any, name: str = "max_time") -> float | None:
+    """A duration flag (``max_time``, a time-based ``val_check_interval``) as seconds: a timedelta, a dict of
+    timedelta fields, or ``"DD:HH:MM:SS"``."""
     if value is None:
         return None
     if isinstance(value, datetime.timedelta):
@@ -48,13 +49,14 @@ def parse_max_time(value: Any) -> float | None:
             return datetime.timedelta(**value).total_seconds()
         except TypeError as error:
             raise MisconfigurationException(
-                f"max_time dict must hold timedelta fields (days, hours, minutes, seconds): {error}"
+                f"{name} dict must hold timedelta fields (days, hours, minutes, seconds): {error}"
             ) from None
     if isinstance(value, str) and re.fullmatch(r"\d+:\d{1,2}:\d{1,2}:\d{1,2}", value):
         days, hours, minutes, seconds = (int(part) for part in value.split(":"))
         return datetime.timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds).total_seconds()
     raise MisconfigurationException(
-        f"max_time must be 'DD:HH:MM:SS', a datetime.timedelta or a dict like {{'hours': 1}}, got {value!r}."
+        f"{name} must be a string in the format DD:HH:MM:SS, a datetime.timedelta or a dict like {{'hours': 1}}, "
+        f"got {value!r}."
     )
 
 
