@@ -91,6 +91,17 @@ def check_loop_flags(
         "predict": checks.check_limit("limit_predict_batches", limit_predict_batches),
     }
     overfit_batches = checks.check_limit("overfit_batches", overfit_batches)
+    if not fast_dev_run:
+        given = {
+            "limit_train_batches": limit_train_batches,
+            "limit_val_batches": limit_val_batches,
+            "limit_test_batches": limit_test_batches,
+            "limit_predict_batches": limit_predict_batches,
+            "overfit_batches": overfit_batches,
+            "val_check_interval": val_check_interval,
+        }
+        for name, value in given.items():
+            checks.announce_unit_limit(name, value)
     if fast_dev_run:
         max_epochs, max_steps = 1, fast_dev_run
         limits = dict.fromkeys(limits, fast_dev_run)

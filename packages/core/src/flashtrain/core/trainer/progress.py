@@ -78,8 +78,9 @@ class FitProgress:
             return max(1, int(self.num_training_batches * interval))
         if self.limits.check_val_every_n_epoch is not None and interval > self.num_training_batches:
             raise ValueError(
-                f"val_check_interval={interval} is larger than the {self.num_training_batches} training batches of an "
-                "epoch; lower it, or set check_val_every_n_epoch=None to count batches across epochs."
+                f"`val_check_interval` ({interval}) must be less than or equal to the number of the training batches "
+                f"({self.num_training_batches}). Lower it, set limit_val_batches=0 to disable validation, or set "
+                "check_val_every_n_epoch=None to count batches across epochs."
             )
         return interval
 
@@ -92,10 +93,14 @@ class FitProgress:
             return False  # already ran here before a resume
         if self.limits.val_check_time is not None:  # every val_check_time seconds since the last validation
             return time.monotonic() - self.last_validation_end >= self.limits.val_check_time
+        if is_last and math.isinf(self.val_check_batch):
+            return True  # a loader without a length: validate when it runs out
+        if self.should_stop and self.min_reached():
+            return True  # as Lightning: a stop request (early stopping) validates before the fit ends
         if every_n_epochs is None:  # an int interval counted over all epochs
             return self.total_train_batches % self.val_check_batch == 0
-        if is_last and isinstance(self.limits.val_check_interval, float):
-            return True
+        # A fraction gives exactly that many validations per epoch (int(batches * fraction) apart), as Lightning:
+        # with 0.5 and 5 batches after batches 2 and 4, not again after the last one.
         return (batch_idx + 1) % self.val_check_batch == 0
 
     def validation_started(self) -> None:

@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 from flashtrain.core.exceptions import MisconfigurationException, MisconfigurationTypeError
+from flashtrain.core.utilities.rank_zero import rank_zero_info
 
 
 def check_limit(name: str, value: int | float | None) -> int | float:
@@ -17,6 +18,8 @@ def check_limit(name: str, value: int | float | None) -> int | float:
         raise MisconfigurationTypeError(
             f"{name} must be an int (number of batches) or a float in [0.0, 1.0], got {value!r}."
         )
+    if isinstance(value, float) and value > 1.0 and value.is_integer():
+        return int(value)  # as Lightning: 10.0 means 10 batches
     if isinstance(value, float) and not 0.0 <= value <= 1.0:
         raise MisconfigurationException(
             f"{name} as a float is a fraction and must be in [0.0, 1.0], got {value}. "
@@ -25,6 +28,24 @@ def check_limit(name: str, value: int | float | None) -> int | float:
     if isinstance(value, int) and value < 0:
         raise MisconfigurationException(f"{name} must not be negative, got {value}.")
     return value
+
+
+def announce_unit_limit(name: str, value: Any) -> None:
+    """Lightning's notice for the two values whose type decides their meaning: ``1`` (one batch) and ``1.0``
+    (all of them), so a user who meant the other one sees which was chosen."""
+    if isinstance(value, bool):
+        return
+    if isinstance(value, int) and value == 1:
+        what = {"limit_train_batches": "1 batch per epoch will be used.", "val_check_interval": (
+            "validation will run after every batch."
+        )}.get(name, "1 batch will be used.")
+        rank_zero_info(f"`Trainer({name}=1)` was configured so {what}")
+    elif isinstance(value, float) and value == 1.0:
+        what = {
+            "limit_train_batches": "100% of the batches per epoch will be used.",
+            "val_check_interval": "validation will run at the end of the training epoch.",
+        }.get(name, "100% of the batches will be used.")
+        rank_zero_info(f"`Trainer({name}=1.0)` was configured so {what}.")
 
 
 def check_positive_int(name: str, value: Any, allow_none: bool = False, minimum: int = 1) -> Any:
