@@ -74,7 +74,8 @@ def test_bad_trainer_arguments(kwargs, match):
 
 
 def test_val_check_interval_longer_than_the_epoch():
-    with pytest.raises(ValueError, match=r"`val_check_interval` \(20\) must be less than or equal to the number of the training batches \(8\)"):
+    message = r"`val_check_interval` \(20\) must be less than or equal to the number of the training batches \(8\)"
+    with pytest.raises(ValueError, match=message):
         quiet_trainer(max_epochs=1, val_check_interval=20).fit(RegressionModule(), loader(), loader())
 
 

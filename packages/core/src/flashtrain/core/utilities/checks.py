@@ -36,9 +36,10 @@ def announce_unit_limit(name: str, value: Any) -> None:
     if isinstance(value, bool):
         return
     if isinstance(value, int) and value == 1:
-        what = {"limit_train_batches": "1 batch per epoch will be used.", "val_check_interval": (
-            "validation will run after every batch."
-        )}.get(name, "1 batch will be used.")
+        what = {
+            "limit_train_batches": "1 batch per epoch will be used.",
+            "val_check_interval": ("validation will run after every batch."),
+        }.get(name, "1 batch will be used.")
         rank_zero_info(f"`Trainer({name}=1)` was configured so {what}")
     elif isinstance(value, float) and value == 1.0:
         what = {
