@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import glob
+import logging
 import os
 
 import pytest
@@ -429,3 +430,32 @@ def test_val_check_interval_as_a_long_duration_never_comes_due():
 def test_val_check_interval_as_a_bad_duration_is_explained():
     with pytest.raises(MisconfigurationException, match="val_check_interval must be a string in the format DD:HH"):
         Trainer(val_check_interval="1 hour")
+
+
+def test_a_fraction_gives_exactly_that_many_validations_per_epoch():
+    # 5 batches, 0.5: every int(5 * 0.5) = 2 batches, so after batches 2 and 4 and not again after the last one
+    trainer, model = fit(train=loader(n=40, batch_size=8), val=loader(), max_epochs=1, val_check_interval=0.5)
+    assert model.val_at == [(0, 2), (0, 4)]
+
+
+def test_a_stop_request_mid_epoch_validates_before_the_fit_ends():
+    class StopAtThree(Counter):
+        def on_train_batch_end(self, outputs, batch, batch_idx):
+            self.trainer.should_stop = batch_idx == 2
+
+    trainer, model = fit(StopAtThree(), val=loader(), max_epochs=1)
+    assert model.val_at == [(0, 3)] and trainer.global_step == 3
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "says"),
+    [("limit_train_batches", 1, "1 batch per epoch"), ("limit_val_batches", 1.0, "100% of the batches")],
+)
+def test_unit_limits_say_which_meaning_was_chosen(caplog, flag, value, says):
+    with caplog.at_level(logging.INFO):
+        Trainer(**{flag: value}, logger=False)
+    assert f"`Trainer({flag}={value})` was configured so {says}" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.INFO):
+        Trainer(logger=False)
+    assert "was configured so" not in caplog.text
