@@ -148,10 +148,11 @@ class TextEmbedder(Embedder):
         pretrained: bool = True,
     ) -> None:
         super().__init__()
-        from flashtrain.tasks.text.backbones import build_encoder, load_tokenizer
+        from flashtrain.tasks.text.backbones import build_encoder, load_config, load_tokenizer
 
-        self.tokenizer = load_tokenizer(backbone)
-        self.backbone = build_encoder(backbone, pooling, pretrained)
+        config = load_config(backbone)
+        self.tokenizer = load_tokenizer(backbone, config)
+        self.backbone = build_encoder(backbone, pooling, pretrained, config)
         self.max_length = max_length
         self._tap(layer)
 

@@ -139,6 +139,15 @@ def build_callbacks(
     return chosen
 
 
+def time_budget_callbacks(time_budget: Any) -> list[Callback]:
+    """``[TimeBudget(time_budget)]`` for ``Trainer(time_budget="10m")``, else nothing."""
+    if time_budget is None:
+        return []
+    from flashtrain.core.callbacks import TimeBudget
+
+    return [TimeBudget(time_budget)]
+
+
 def run_order(callbacks: list[Callback]) -> list[Callback]:
     """Callbacks in the order their hooks run: the others, then monitoring ones (``runs_last``), then the
     checkpoint writers, so a checkpoint holds the state every other callback reached at that point (as Lightning)."""

@@ -256,12 +256,13 @@ class TextClassificationData(TaskDataModule):
         seed: int,
         group_by_length: bool = False,
         loader: dict[str, Any] | None = None,
+        target_delimiter: str | None = "auto",
     ) -> TextClassificationData:
         import datasets as hf
 
         first = next((raw_targets[s] for s in ("train", "val", "test") if raw_targets.get(s) is not None), None)
-        training = raw_targets.get("train") is not None
-        targets = Targets.infer(first, labels, "the training data" if training else None) if first is not None else None
+        where_trained = "the training data" if raw_targets.get("train") is not None else None
+        targets = Targets.infer(first, labels, where_trained, delimiter=target_delimiter) if first is not None else None
         built: dict[str, Dataset | None] = {}
         for stage in STAGES:
             if texts.get(stage) is None:
@@ -310,7 +311,7 @@ class TextClassificationData(TaskDataModule):
         val_data_frame: Any = None,
         test_data_frame: Any = None,
         predict_data_frame: Any = None,
-        target_delimiter: str | None = None,
+        target_delimiter: str | None = "auto",
         **kwargs: Any,
     ) -> TextClassificationData:
         """pandas DataFrames with a text column and targets: one label column, one column of
@@ -335,7 +336,7 @@ class TextClassificationData(TaskDataModule):
             targets[stage] = frame_targets(frame, columns, target_delimiter)
             if len(columns) > 1:
                 kwargs.setdefault("labels", columns)
-        return cls._from_parts(texts, targets, where, kwargs)
+        return cls._from_parts(texts, targets, where, {**kwargs, "target_delimiter": target_delimiter})
 
     @classmethod
     def _from_parts(
@@ -343,6 +344,7 @@ class TextClassificationData(TaskDataModule):
     ) -> TextClassificationData:
         options: dict[str, Any] = {"labels": None, "val_split": None, "batch_size": 32, "num_workers": 0, "seed": 0}
         options["group_by_length"] = False
+        options["target_delimiter"] = "auto"
         loader: dict[str, Any] = {"sampler": None, "pin_memory": False}
         unknown = sorted(set(kwargs) - set(options) - set(loader))
         if unknown:

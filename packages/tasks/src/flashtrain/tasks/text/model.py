@@ -90,7 +90,7 @@ class TextClassifier(ClassificationTask):
         if os.path.isdir(backbone):
             backbone = os.path.abspath(backbone)  # "./my-model" must still be found from another working folder
         config = _config_from_dict(backbone_config) if backbone_config else load_config(backbone)
-        self.tokenizer = load_tokenizer(tokenizer or backbone)
+        self.tokenizer = load_tokenizer(tokenizer or backbone, config)
         self._tokenizer_files: dict[str, torch.Tensor] | None = None
         self.backbone = build_encoder(backbone, pooling, pretrained, config)
         self.head = build_head(head, self.backbone.num_features, len(labels))
