@@ -393,7 +393,7 @@ def test_lightnings_dataloader_and_callback_properties():
     ("flags", "match"),
     [
         ({"max_epochs": -2}, "max_epochs must be an int >= -1"),
-        ({"limit_train_batches": 1.5}, "limit_train_batches as a float is a fraction"),
+        ({"limit_train_batches": 1.5}, "You have passed invalid value 1.5 for limit_train_batches"),
         ({"accumulate_grad_batches": 0}, "accumulate_grad_batches must be an int >= 1"),
         ({"reload_dataloaders_every_n_epochs": -1}, "reload_dataloaders_every_n_epochs must be an int >= 0"),
         ({"devices": 0}, "devices must be a positive int"),

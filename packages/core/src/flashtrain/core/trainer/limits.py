@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from flashtrain.core.exceptions import MisconfigurationException
+from flashtrain.core.exceptions import MisconfigurationException, MisconfigurationTypeError
 from flashtrain.core.utilities import checks
 from flashtrain.core.utilities.rank_zero import rank_zero_info
 
@@ -114,17 +114,23 @@ def check_loop_flags(
         val_check_time = checks.parse_max_time(val_check_interval, "val_check_interval")
         if fast_dev_run:  # as Lightning: a debug run validates once, at the epoch's end
             val_check_interval, val_check_time = 1.0, None
-    elif (
-        isinstance(val_check_interval, bool)
-        or not isinstance(val_check_interval, (int, float))
-        or (isinstance(val_check_interval, float) and not 0.0 < val_check_interval <= 1.0)
-        or (isinstance(val_check_interval, int) and val_check_interval < 1)
-    ):
-        raise MisconfigurationException(
+    elif isinstance(val_check_interval, bool) or not isinstance(val_check_interval, (int, float)):
+        raise MisconfigurationTypeError(
             "val_check_interval must be a float in (0.0, 1.0] (fraction of an epoch), an int >= 1 "
             "(every N training batches) or a duration ('DD:HH:MM:SS', a datetime.timedelta or a dict of its "
             f"fields), got {val_check_interval!r}."
         )
+    elif (isinstance(val_check_interval, float) and not 0.0 < val_check_interval <= 1.0) or (
+        isinstance(val_check_interval, int) and val_check_interval < 1
+    ):
+        if isinstance(val_check_interval, float) and val_check_interval > 1.0 and val_check_interval.is_integer():
+            val_check_interval = int(val_check_interval)  # as Lightning: 10.0 means every 10 batches
+        else:
+            raise MisconfigurationException(
+                f"You have passed invalid value {val_check_interval} for val_check_interval, it has to be in "
+                "(0.0, 1.0] (a fraction of an epoch), an int >= 1 (every N training batches) or a duration "
+                "('DD:HH:MM:SS', a datetime.timedelta or a dict of its fields)."
+            )
     checks.check_positive_int("check_val_every_n_epoch", check_val_every_n_epoch, allow_none=True)
     if check_val_every_n_epoch is None and isinstance(val_check_interval, float):
         raise MisconfigurationException(

@@ -20,13 +20,12 @@ def check_limit(name: str, value: int | float | None) -> int | float:
         )
     if isinstance(value, float) and value > 1.0 and value.is_integer():
         return int(value)  # as Lightning: 10.0 means 10 batches
-    if isinstance(value, float) and not 0.0 <= value <= 1.0:
+    if (isinstance(value, float) and not 0.0 <= value <= 1.0) or (isinstance(value, int) and value < 0):
+        # Lightning's words first; then what each type means
         raise MisconfigurationException(
-            f"{name} as a float is a fraction and must be in [0.0, 1.0], got {value}. "
-            "Pass an int for a number of batches."
+            f"You have passed invalid value {value} for {name}, it has to be in [0.0, 1.0] or an int: a float is "
+            "a fraction of the batches, an int a number of batches (>= 0)."
         )
-    if isinstance(value, int) and value < 0:
-        raise MisconfigurationException(f"{name} must not be negative, got {value}.")
     return value
 
 
