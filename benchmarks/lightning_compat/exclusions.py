@@ -49,6 +49,8 @@ HARDWARE_MOCK_FIXTURES = {
     "xla_available",
     "tpu_available",
 }
+# Lightning's conftest functions that do the same, called from a test body.
+HARDWARE_MOCK_FUNCTIONS = {"mock_cuda_count", "mock_mps_count", "mock_xla_available", "mock_tpu_available"}
 # Private names of Python and torch (not Lightning's) that tests may touch.
 _NOT_LIGHTNING = {
     "_asdict",
@@ -104,6 +106,8 @@ def _reason_in(tree: ast.AST, imported: dict[str, str]) -> str | None:
     for node in ast.walk(tree):
         if isinstance(node, ast.Call):
             name = _call_name(node)
+            if name in HARDWARE_MOCK_FUNCTIONS:
+                return f"mocks accelerator hardware through Lightning's private modules (`{name}`)"
             last = name.rsplit(".", 1)[-1]
             if last in {"patch", "setattr", "object", "delattr"} and (
                 "mock" in name or "patch" in name or "monkeypatch" in name
