@@ -65,8 +65,8 @@ class FitProgress:
 
     def _val_check_batch(self) -> int | float:
         interval = self.limits.val_check_interval
-        if self.limits.val_check_time is not None:
-            return math.inf  # by the clock, not by batches
+        if self.limits.val_check_time is not None or not isinstance(interval, (int, float)):
+            return math.inf  # a duration: by the clock, not by batches
         if isinstance(interval, float):
             if math.isinf(self.num_training_batches):
                 if interval != 1.0:
