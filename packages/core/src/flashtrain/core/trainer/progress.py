@@ -150,12 +150,26 @@ class FitProgress:
         return max_time is not None and self._started is not None and time.monotonic() - self._started >= max_time
 
     def min_reached(self) -> bool:
-        """Whether min_epochs (completed epochs) and min_steps are met. A stop request before that waits, and is
-        honoured as soon as they are (as in Lightning 2: should_stop stays set)."""
+        """Whether min_epochs (completed epochs) and min_steps are met (a question only: it changes nothing)."""
         min_epochs, min_steps = self.limits.min_epochs, self.limits.min_steps
         epochs_ok = min_epochs is None or self.current_epoch >= min_epochs
         steps_ok = min_steps is None or self.global_step >= min_steps
         return epochs_ok and steps_ok
+
+    def honour_stop_request(self) -> bool:
+        """Whether a stop request (``should_stop``) ends the fit now: yes once the minimum is met; before that the
+        request waits (Lightning 2: should_stop stays set) and ends the fit as soon as the minimum is met."""
+        if not self.should_stop:
+            return False
+        if self.min_reached():
+            return True
+        if not self._told_min_not_met:
+            self._told_min_not_met = True
+            rank_zero_info(
+                f"Trainer was signaled to stop but the required `min_epochs={self.limits.min_epochs!r}` or "
+                f"`min_steps={self.limits.min_steps!r}` has not been met. Training will continue..."
+            )
+        return False
 
     def fit_done(self) -> bool:
         """Checked before each epoch."""
@@ -166,19 +180,13 @@ class FitProgress:
             return True
         if self.num_training_batches == 0:
             return True
-        return self.should_stop and self.min_reached()
+        return self.honour_stop_request()
 
     def stop_inside_epoch(self) -> bool:
         """Checked after each batch: max_steps, or a stop request (should_stop, max_time) once the minimum is met."""
         if self.time_up():
             self.should_stop = True
-        if self.should_stop and not self.min_reached() and not self._told_min_not_met:
-            self._told_min_not_met = True
-            rank_zero_info(
-                f"Trainer was signaled to stop but the required `min_epochs={self.limits.min_epochs!r}` or "
-                f"`min_steps={self.limits.min_steps!r}` has not been met. Training will continue..."
-            )
-        return self.max_steps_reached() or (self.should_stop and self.min_reached())
+        return self.max_steps_reached() or self.honour_stop_request()
 
     # -- checkpoints ----------------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
