@@ -247,7 +247,8 @@ def train(model: Any, data: Any, options: RunOptions, strategy: Any) -> dict[str
     name = METRIC_NAMES.get(shown, shown)
     if validates:
         summary[shown] = float(trainer.callback_metrics[shown])
-        summary[f"best_{metric}"] = best = float(checkpoint.best_model_score)
+        score = checkpoint.best_model_score  # a tensor, as Lightning's
+        summary[f"best_{metric}"] = best = float(score) if score is not None else float("nan")
         say(f"final validation {name}: {summary[shown]:.4f} (best {'' if shown == metric else metric + ' '}{best:.4f})")
     if data.datasets.get("test") is not None:
         (result,) = trainer.test(model, datamodule=data, ckpt_path=summary["checkpoint"], verbose=False)

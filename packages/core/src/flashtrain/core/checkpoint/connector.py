@@ -72,10 +72,10 @@ class CheckpointConnector:
             )
             datamodule = trainer.datamodule
             if datamodule is not None:
-                checkpoint["datamodule"] = safe_value(datamodule.state_dict(), "datamodule.state_dict()")
-                if is_overridden(
-                    "on_save_checkpoint", datamodule, DataModule
-                ):  # a flashtrain extra; Lightning 2 has none
+                checkpoint["datamodule"] = safe_value(
+                    trainer.hooks.call_datamodule(datamodule, "state_dict"), "datamodule.state_dict()"
+                )
+                if is_overridden("on_save_checkpoint", datamodule, DataModule):  # a flashtrain extra; not Lightning 2
                     datamodule.on_save_checkpoint(checkpoint)
             trainer.hooks.call_on_callbacks("on_save_checkpoint", checkpoint)
         module.on_save_checkpoint(checkpoint)
@@ -151,7 +151,7 @@ class CheckpointConnector:
                 callback.load_state_dict(states[callback.state_key])
         datamodule = trainer.datamodule
         if datamodule is not None and "datamodule" in checkpoint:
-            datamodule.load_state_dict(checkpoint["datamodule"])
+            trainer.hooks.call_datamodule(datamodule, "load_state_dict", checkpoint["datamodule"])
             if is_overridden("on_load_checkpoint", datamodule, DataModule):
                 datamodule.on_load_checkpoint(checkpoint)
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import datetime
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -115,7 +116,7 @@ class Trainer(_LoopFlags):
         limit_test_batches: int | float | None = None,
         limit_predict_batches: int | float | None = None,
         overfit_batches: int | float = 0.0,
-        val_check_interval: int | float | None = None,
+        val_check_interval: int | float | str | dict | datetime.timedelta | None = None,
         check_val_every_n_epoch: int | None = 1,
         num_sanity_val_steps: int | None = None,
         log_every_n_steps: int | None = None,
@@ -602,11 +603,11 @@ class Trainer(_LoopFlags):
         self.callbacks = connector.run_order(self.callbacks)
         if self.is_global_zero:
             if datamodule is not None:
-                datamodule.prepare_data()
+                self.hooks.call_datamodule(datamodule, "prepare_data")
             module.prepare_data()
         self.strategy.barrier()
         if datamodule is not None:
-            datamodule.setup(stage=fn.value)
+            self.hooks.call_datamodule(datamodule, "setup", stage=fn.value)
         self.hooks.bind(module, self.callbacks)
         self.hooks.call("setup", stage=fn.value)
         with self.strategy.model_init_context():
@@ -617,7 +618,7 @@ class Trainer(_LoopFlags):
             if self.module is not None:
                 self.hooks.call("teardown", stage=fn.value)
             if self.datamodule is not None:
-                self.datamodule.teardown(stage=fn.value)
+                self.hooks.call_datamodule(self.datamodule, "teardown", stage=fn.value)
         finally:
             if fn == TrainerFn.FITTING and self.is_global_zero:
                 for logger in self.loggers:
