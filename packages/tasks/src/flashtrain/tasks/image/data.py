@@ -205,8 +205,9 @@ class ImageClassificationData(TaskDataModule):
         **kwargs: Any,
     ) -> ImageClassificationData:
         """Images in ``<folder>/<class name>/<image>`` (predict: any images under the folder); labels are the
-        class folder names. ``kwargs``: batch_size, num_workers, seed, image_size, mean, std, transform, and
-        cache_bytes (decoded images kept in memory across epochs, default 512 MiB; 0 turns it off)."""
+        class folder names. ``kwargs``: batch_size, num_workers ("auto": see :mod:`flashtrain.tasks.loading`),
+        pin_memory ("auto": on CUDA), seed, image_size, mean, std, transform, and cache_bytes (decoded images kept
+        in memory across epochs, default 512 MiB; 0 turns it off)."""
         inputs: dict[str, Any] = {}
         targets: dict[str, Any] = {}
         for stage, folder in (("train", train_folder), ("val", val_folder), ("test", test_folder)):
