@@ -14,6 +14,7 @@ from flashtrain.tasks import registry
 from flashtrain.tasks.data import (
     Targets,
     TaskDataModule,
+    build_stages,
     check_frame_columns,
     frame_targets,
     read_table,
@@ -161,35 +162,33 @@ class ImageClassificationData(TaskDataModule):
                 if first is not None
                 else None
             )
-        datasets: dict[str, Dataset | None] = {}
-        encoded_train = None
-        for stage in ("train", "val", "test", "predict"):
-            if inputs.get(stage) is None:
-                datasets[stage] = None
+        encoded: dict[str, torch.Tensor | None] = {}
+        for stage, raw in inputs.items():
+            if raw is None:
                 continue
             stage_targets = raw_targets.get(stage)
             if stage != "predict" and stage_targets is None:
                 raise ValueError(f"{stage} inputs were given without {stage} targets.")
-            encoded = (
+            codes = (
                 targets.encode(stage_targets, f"{stage} targets")
                 if stage_targets is not None and targets is not None
                 else None
             )
-            if encoded is not None and len(encoded) != len(inputs[stage]):
-                raise ValueError(f"{stage} has {len(inputs[stage])} images but {len(encoded)} targets.")
-            datasets[stage] = make_dataset(inputs[stage], encoded, transforms.for_stage(stage))
-            if stage == "train":
-                encoded_train = encoded
-        if val_split is not None:
-            if datasets["train"] is None or encoded_train is None:
-                raise ValueError("val_split needs training data to split.")
-            if datasets["val"] is not None:
-                raise ValueError("Pass either val_split or validation data, not both.")
-            # The held-out part reads the same images through the evaluation transform, not the augmentation.
-            as_val = make_dataset(inputs["train"], encoded_train, transforms.for_stage("val"))
-            train_part, _ = cls.split_off_validation(datasets["train"], encoded_train, val_split, options["seed"])
-            _, datasets["val"] = cls.split_off_validation(as_val, encoded_train, val_split, options["seed"])
-            datasets["train"] = train_part
+            if codes is not None and len(codes) != len(raw):
+                raise ValueError(f"{stage} has {len(raw)} images but {len(codes)} targets.")
+            encoded[stage] = codes
+
+        def make(stage: str, raw: Any) -> Dataset:
+            return make_dataset(raw, encoded[stage], transforms.for_stage(stage))
+
+        # A held-out part of the training images is read through the evaluation transform, not the augmentation.
+        train = inputs.get("train")
+        val_view = (
+            make_dataset(train, encoded["train"], transforms.for_stage("val"))
+            if val_split is not None and train is not None
+            else None
+        )
+        datasets = build_stages(inputs, make, val_split, options["seed"], val_view)
         _refuse_random_evaluation(datasets, transforms)
         fixed = image_size is not None or mean is not None or std is not None or bool(transforms.custom_eval)
         return cls(datasets, targets, transforms, fixed, **options)
@@ -206,8 +205,9 @@ class ImageClassificationData(TaskDataModule):
         **kwargs: Any,
     ) -> ImageClassificationData:
         """Images in ``<folder>/<class name>/<image>`` (predict: any images under the folder); labels are the
-        class folder names. ``kwargs``: batch_size, num_workers, seed, image_size, mean, std, transform, and
-        cache_bytes (decoded images kept in memory across epochs, default 512 MiB; 0 turns it off)."""
+        class folder names. ``kwargs``: batch_size, num_workers ("auto": see :mod:`flashtrain.tasks.loading`),
+        pin_memory ("auto": on CUDA), seed, image_size, mean, std, transform, and cache_bytes (decoded images kept
+        in memory across epochs, default 512 MiB; 0 turns it off)."""
         inputs: dict[str, Any] = {}
         targets: dict[str, Any] = {}
         for stage, folder in (("train", train_folder), ("val", val_folder), ("test", test_folder)):
