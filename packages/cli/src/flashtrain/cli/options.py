@@ -27,7 +27,7 @@ PATH_OPTIONS = (
     "output_dir",
 )
 # Not options of a run: left out of the config a run writes, and not accepted from one.
-NOT_IN_CONFIG = ("run", "config", "command", "resume", "resume_checkpoint", "task")
+NOT_IN_CONFIG = ("run", "config", "command", "resume", "resume_checkpoint", "strict_resume", "task")
 
 
 class UserError(Exception):
@@ -95,6 +95,11 @@ def add_trainer_flags(parser: argparse.ArgumentParser, command: str, batch_size:
         metavar="RUN_DIR|CKPT|last",
         help="continue an interrupted run: its folder (.../logs/version_N), a .ckpt file, or 'last' (the newest run "
         "under --output-dir); the run's config.yaml supplies the other options",
+    )
+    group.add_argument(
+        "--strict-resume",
+        action="store_true",
+        help="with --resume: refuse a checkpoint trained on other data (files, sizes, rows, labels) instead of warning",
     )
     group.add_argument(
         "--max-epochs", type=positive_int, default=task_default(command, "max_epochs"), help="epochs to train"

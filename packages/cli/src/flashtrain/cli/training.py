@@ -172,6 +172,7 @@ def train(task: str, model: Any, data: Any, args: argparse.Namespace, strategy: 
             print(*parts)
 
     finder = find_learning_rate(trainer, model, data, args, say) if args.auto_lr is not None else None
+    data.strict_resume = bool(getattr(args, "strict_resume", False))
     trainer.finetune(model, datamodule=data, strategy=strategy, ckpt_path=getattr(args, "resume_checkpoint", None))
     if finder is not None and trainer.is_global_zero:
         write_lr_find(finder, trainer.log_dir, say)

@@ -10,7 +10,7 @@ import torch
 from flashtrain.tasks.heads import available_heads, build_head, check_head_output
 from flashtrain.tasks.image.backbones import Backbone, available_backbones, build_backbone
 from flashtrain.tasks.image.transforms import IMAGENET_MEAN, IMAGENET_STD, ImageConfig, as_size
-from flashtrain.tasks.task import ClassificationTask, check_weight_averaging
+from flashtrain.tasks.task import ClassificationTask, check_checkpoint_task, check_weight_averaging
 
 CUSTOM_BACKBONE = "custom"
 
@@ -182,6 +182,7 @@ class ImageClassifier(ClassificationTask):
     ) -> dict[str, Any]:
         """Rebuilt without downloading anything (the weights come from the file); a custom backbone module must be
         passed again."""
+        check_checkpoint_task(checkpoint, cls.task_name, checkpoint_path)
         stored = checkpoint.get("hyper_parameters", {})
         if stored.get("backbone") == CUSTOM_BACKBONE and "backbone" not in overrides:
             raise ValueError(

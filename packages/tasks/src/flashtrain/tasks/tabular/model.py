@@ -10,7 +10,7 @@ import torch
 from flashtrain.tasks.heads import available_heads, build_head, check_head_output
 from flashtrain.tasks.tabular.backbones import available_tabular_backbones, build_tabular_backbone
 from flashtrain.tasks.tabular.preprocessing import TabularPreprocessing
-from flashtrain.tasks.task import ClassificationTask, RegressionTask, check_weight_averaging
+from flashtrain.tasks.task import ClassificationTask, RegressionTask, check_checkpoint_task, check_weight_averaging
 
 
 def _fitted(parameters: dict[str, Any], task: str, model: str, other: str) -> TabularPreprocessing:
@@ -64,6 +64,7 @@ class _TabularParts:
     ) -> dict[str, Any]:
         """The saved hyper-parameters; a checkpoint of the MLP from before its numbers were embedded (flashtrain 0.x:
         no ``backbone.numerical`` weights) rebuilds that plain MLP instead of failing to load."""
+        check_checkpoint_task(checkpoint, cls.task_name, checkpoint_path)
         rebuilt = {**checkpoint.get("hyper_parameters", {}), **overrides}
         plain_mlp = not any(key.startswith("backbone.numerical.") for key in checkpoint.get("state_dict", {}))
         if rebuilt.get("backbone", "mlp") == "mlp" and plain_mlp:
