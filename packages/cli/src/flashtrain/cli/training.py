@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from flashtrain.cli.errors import unknown_name
+from flashtrain.cli.errors import naming_file, unknown_name
 from flashtrain.cli.options import NOT_IN_CONFIG, PATH_OPTIONS, UserError, default_output_dir, parse_finetune_strategy
 from flashtrain.cli.recipe import TASK_CLASSES, given, record_recipe
 from flashtrain.core import Callback
@@ -120,7 +120,7 @@ class RunRecord(Callback):
         self.path = os.path.join(trainer.log_dir, "config.yaml")
         if trainer.is_global_zero:  # the options as they are now (e.g. after --auto-lr chose the learning rate)
             os.makedirs(trainer.log_dir, exist_ok=True)
-            with open(self.path, "w") as handle:
+            with naming_file(self.path), open(self.path, "w") as handle:
                 yaml.safe_dump({"task": self.task, **run_options(self.args)}, handle, sort_keys=False)
 
     def on_exception(self, trainer: Any, pl_module: Any, exception: BaseException) -> None:
@@ -234,7 +234,8 @@ def write_lr_find(finder: Any, folder: str, say: Any) -> None:
     """The finder's curve as lr_find.csv, and as lr_find.png where matplotlib is installed."""
     import csv
 
-    with open(os.path.join(folder, "lr_find.csv"), "w", newline="") as handle:
+    path = os.path.join(folder, "lr_find.csv")
+    with naming_file(path), open(path, "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["lr", "loss"])
         writer.writerows(zip(finder.results["lr"], finder.results["loss"]))

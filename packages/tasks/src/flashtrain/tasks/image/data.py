@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Callable, Sequence, Sized
+from collections.abc import Callable, Iterator, Sequence, Sized
 from typing import Any, cast
 
 import numpy as np
@@ -93,6 +93,19 @@ def _readable(path: str) -> bool:
         return False
 
 
+def walk_files(folder: str) -> Iterator[tuple[str, list[str]]]:
+    """(folder, file names) under ``folder``, following symlinked folders (each real folder once: no cycles)."""
+    seen: set[str] = set()
+    for root, dirs, names in os.walk(folder, followlinks=True):
+        real = os.path.realpath(root)
+        if real in seen:
+            dirs[:] = []
+            continue
+        seen.add(real)
+        dirs.sort()
+        yield root, names
+
+
 def scan_class_folders(folder: str, argument: str, skip_bad_files: bool) -> tuple[list[str], list[str]]:
     """(files, class names) from ``folder/<class>/<image>``; errors name the folder or file at fault."""
     if folder is None or not os.path.isdir(folder):
@@ -106,7 +119,7 @@ def scan_class_folders(folder: str, argument: str, skip_bad_files: bool) -> tupl
     files, targets, skipped = [], [], []
     for name in classes:
         class_files = []
-        for root, _, names in os.walk(os.path.join(folder, name)):
+        for root, names in walk_files(os.path.join(folder, name)):
             for file_name in sorted(names):
                 if _is_hidden(file_name):
                     continue
@@ -445,7 +458,7 @@ class ImageClassificationData(TaskDataModule):
                 raise FileNotFoundError(f"predict_folder={predict_folder!r} is not a folder.")
             found = sorted(
                 os.path.join(root, name)
-                for root, _, names in os.walk(predict_folder)
+                for root, names in walk_files(predict_folder)
                 for name in names
                 if not _is_hidden(name)
             )
