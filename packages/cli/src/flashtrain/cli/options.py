@@ -28,6 +28,7 @@ PATH_OPTIONS = (
     "output_dir",
 )
 # Not options of a run: left out of the config a run writes, and not accepted from one.
+PLAN_KEY = "time_budget_plan"
 NOT_IN_CONFIG = ("run", "config", "command", "resume", "resume_checkpoint", "strict_resume", "task")
 
 
@@ -77,6 +78,15 @@ def non_negative_int(text: str) -> int:
     return value
 
 
+def workers(text: str) -> int | str:
+    """``--num-workers``: ``auto`` or a whole number >= 0."""
+    if text == "auto":
+        return text
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"must be auto or a whole number >= 0, got {text}")
+    return int(text)
+
+
 def lr_find_steps(text: str) -> int:
     """``--auto-lr STEPS``: the range test needs two optimizer steps at the least (a first and a last rate)."""
     if not text.isdigit() or int(text) < 2:
@@ -89,6 +99,17 @@ def seed(text: str) -> int:
     if not 0 <= value <= MAX_SEED:
         raise argparse.ArgumentTypeError(f"must be between 0 and {MAX_SEED}, got {text}")
     return value
+
+
+def time_budget(text: str) -> str:
+    """A ``--time-budget`` duration, checked now (``10m``, ``90s``, ``1h30m``, ``DD:HH:MM:SS`` or seconds)."""
+    from flashtrain.core.callbacks.time_budget import parse_time_budget
+
+    try:
+        parse_time_budget(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration; use e.g. 10m, 90s, 1h30m or 600") from None
+    return text
 
 
 def add_trainer_flags(parser: argparse.ArgumentParser, command: str, batch_size: int | None) -> None:
@@ -111,6 +132,14 @@ def add_trainer_flags(parser: argparse.ArgumentParser, command: str, batch_size:
     )
     group.add_argument(
         "--max-epochs", type=positive_int, default=task_default(command, "max_epochs"), help="epochs to train"
+    )
+    group.add_argument(
+        "--time-budget",
+        type=time_budget,
+        default=None,
+        metavar="DURATION",
+        help="train for this long (e.g. 10m, 90s, 1h30m): the pace is measured and the learning-rate schedule "
+        "planned to end on time (--max-epochs is then not used)",
     )
     batch_help = "samples per batch" if batch_size else "rows per batch (default None: 64, fewer on small tables)"
     group.add_argument("--batch-size", type=positive_int, default=batch_size, help=batch_help)
@@ -162,8 +191,19 @@ def add_trainer_flags(parser: argparse.ArgumentParser, command: str, batch_size:
         help="device count, list of indices (0,1), -1 (every GPU; on the CPU one process per core) or auto",
     )
     group.add_argument("--strategy", default="auto", help="auto or a distributed strategy such as ddp")
-    group.add_argument("--precision", default="32-true", help="32-true, 64-true, bf16-mixed or 16-mixed")
-    group.add_argument("--num-workers", type=non_negative_int, default=0, help="DataLoader worker processes")
+    group.add_argument(
+        "--precision",
+        default="auto",
+        help="auto (bf16-mixed on GPUs with bfloat16, else 16-mixed with gradient scaling on CUDA; 32-true on CPU), "
+        "32-true, 64-true, bf16-mixed or 16-mixed",
+    )
+    group.add_argument(
+        "--num-workers",
+        type=workers,
+        default="auto",
+        help="DataLoader worker processes; auto: the usable cores minus one for image files (at most 8), 0 for data "
+        "held in memory (text, tables)",
+    )
     group.add_argument(
         "--seed", type=seed, default=0, help="seed for weights, data split and order: same seed, same run"
     )
@@ -230,6 +270,7 @@ def read_config(path: str, parser: argparse.ArgumentParser, command: str) -> dic
     if not isinstance(values, dict):
         raise UserError(f"--config {path} must hold a mapping of option: value.")
     normalised = {str(key).replace("-", "_"): value for key, value in values.items()}
+    normalised.pop(PLAN_KEY, None)  # what a time budget planned: a record of the run, not an option
     task = normalised.pop("task", command)
     if task != command:
         raise UserError(f"--config {path} is the config of a {task} run; use it with flash-train {task}.")

@@ -6,13 +6,23 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import statistics
 import sys
+import time
+from dataclasses import asdict
 from typing import Any
 
 import yaml
 
 from flashtrain.cli.errors import naming_file, unknown_name
-from flashtrain.cli.options import NOT_IN_CONFIG, PATH_OPTIONS, UserError, default_output_dir, parse_finetune_strategy
+from flashtrain.cli.options import (
+    NOT_IN_CONFIG,
+    PATH_OPTIONS,
+    PLAN_KEY,
+    UserError,
+    default_output_dir,
+    parse_finetune_strategy,
+)
 from flashtrain.cli.recipe import TASK_CLASSES, given, record_recipe
 from flashtrain.core import Callback
 
@@ -123,10 +133,57 @@ class RunRecord(Callback):
             with naming_file(self.path), open(self.path, "w") as handle:
                 yaml.safe_dump({"task": self.task, **run_options(self.args)}, handle, sort_keys=False)
 
+    def on_train_end(self, trainer: Any, pl_module: Any) -> None:
+        budget = trainer.time_budget
+        if budget is not None and trainer.is_global_zero and self.path:  # the plan joins the options it was made for
+            with naming_file(self.path), open(self.path, "w") as handle:
+                record = {"task": self.task, **run_options(self.args), PLAN_KEY: asdict(budget.plan)}
+                yaml.safe_dump(record, handle, sort_keys=False)
+
     def on_exception(self, trainer: Any, pl_module: Any, exception: BaseException) -> None:
         if isinstance(exception, (KeyboardInterrupt, SystemExit)) and trainer.is_global_zero and self.path:
             run_folder = os.path.dirname(self.path)
             print(f"flash-train: to continue this run: flash-train {self.task} --resume {run_folder}", file=sys.stderr)
+
+
+def machine_defaults(args: argparse.Namespace, trainer: Any, data: Any, model: Any) -> str:
+    """The defaults that depend on this machine, as this run resolved them; "auto" options take their value."""
+    from flashtrain.tasks.loading import resolve_pin_memory, usable_cores
+
+    device = trainer.strategy.root_device
+    parts = [f"device {device.type}"]
+    if args.precision == "auto":
+        args.precision = trainer.precision
+    parts.append(f"precision {trainer.precision}")
+    if args.num_workers == "auto":
+        args.num_workers = data.num_workers
+    parts.append(f"num_workers {data.num_workers} (of {usable_cores()} usable cores)")
+    parts.append(f"pin_memory {'on' if resolve_pin_memory(data.pin_memory, trainer) else 'off'}")
+    if hasattr(model, "channels_last"):
+        from flashtrain.tasks.image.acceleration import wants_channels_last
+
+        parts.append(f"channels_last {'on' if wants_channels_last(model.channels_last, model, device) else 'off'}")
+        parts.append(f"compile {'on' if model.compile_backbone else 'off'}")
+    return "defaults for this machine: " + ", ".join(parts)
+
+
+class CompileTime(Callback):
+    """Reports what ``--compile`` cost: the first training step (which compiles) against the median of the rest."""
+
+    def __init__(self) -> None:
+        self.durations: list[float] = []
+        self._started = 0.0
+
+    def on_train_batch_start(self, trainer: Any, pl_module: Any, batch: Any, batch_idx: int) -> None:
+        self._started = time.perf_counter()
+
+    def on_train_batch_end(self, trainer: Any, pl_module: Any, outputs: Any, batch: Any, batch_idx: int) -> None:
+        self.durations.append(time.perf_counter() - self._started)
+
+    def on_fit_end(self, trainer: Any, pl_module: Any) -> None:
+        if len(self.durations) > 1 and trainer.is_global_zero:
+            rest = statistics.median(self.durations[1:])
+            print(f"compile: first step {self.durations[0]:.1f} s, later steps {rest * 1000:.0f} ms (median)")
 
 
 def run_options(args: argparse.Namespace) -> dict[str, Any]:
@@ -148,13 +205,16 @@ def train(task: str, model: Any, data: Any, args: argparse.Namespace, strategy: 
     checkpoint = ModelCheckpoint(filename="best", monitor=metric if validates else None, mode=mode, save_last=True)
     record = RunRecord(task, args)
     callbacks = [checkpoint, record]
+    if getattr(args, "compile", False):
+        callbacks.append(CompileTime())
     if args.early_stopping:
         if not validates:
             raise UserError("--early-stopping needs validation data: pass --val-split 0.2 or a validation folder/file")
         callbacks.append(EarlyStopping(monitor=metric, mode=mode, patience=args.early_stopping))
     devices = args.devices if args.devices == "auto" or not str(args.devices).isdigit() else int(args.devices)
     trainer = Trainer(
-        max_epochs=args.max_epochs,
+        max_epochs=None if args.time_budget else args.max_epochs,  # a budget plans the run's length itself
+        time_budget=args.time_budget,
         accelerator=args.accelerator,
         devices=devices,
         gpus=args.gpus,
@@ -171,6 +231,8 @@ def train(task: str, model: Any, data: Any, args: argparse.Namespace, strategy: 
         if trainer.is_global_zero:
             print(*parts)
 
+    say(machine_defaults(args, trainer, data, model))  # before config.yaml is written: it records these values
+
     finder = find_learning_rate(trainer, model, data, args, say) if args.auto_lr is not None else None
     data.strict_resume = bool(getattr(args, "strict_resume", False))
     trainer.finetune(model, datamodule=data, strategy=strategy, ckpt_path=getattr(args, "resume_checkpoint", None))
@@ -185,7 +247,7 @@ def train(task: str, model: Any, data: Any, args: argparse.Namespace, strategy: 
     name = METRIC_NAMES.get(shown, shown)
     if validates:
         summary[shown] = float(trainer.callback_metrics[shown])
-        summary[f"best_{metric}"] = best = checkpoint.best_model_score
+        summary[f"best_{metric}"] = best = float(checkpoint.best_model_score)
         say(f"final validation {name}: {summary[shown]:.4f} (best {'' if shown == metric else metric + ' '}{best:.4f})")
     if data.datasets.get("test") is not None:
         (result,) = trainer.test(model, datamodule=data, ckpt_path=summary["checkpoint"], verbose=False)

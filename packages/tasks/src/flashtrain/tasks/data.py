@@ -11,6 +11,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Subset
 
 from flashtrain.core import DataModule
+from flashtrain.tasks.loading import resolve_num_workers, resolve_pin_memory
 from flashtrain.tasks.targets import Targets
 
 __all__ = ["STAGES", "Targets", "TaskDataModule", "frame_targets", "read_table", "stratified_split"]
@@ -135,16 +136,17 @@ class TaskDataModule(DataModule):
         datasets: dict[str, Dataset | None],
         targets: Targets | None,
         batch_size: int = 32,
-        num_workers: int = 0,
+        num_workers: int | str = 0,
         seed: int = 0,
         sampler: Any = None,
-        pin_memory: bool = False,
+        pin_memory: bool | str = False,
     ) -> None:
         super().__init__()
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive int, got {batch_size!r}.")
-        if not isinstance(num_workers, int) or num_workers < 0:
-            raise ValueError(f"num_workers must be an int >= 0, got {num_workers!r}.")
+        # "auto" here means data held in memory (text, tables): no workers. A task whose data reads files (image)
+        # resolves "auto" itself before it gets here.
+        num_workers = resolve_num_workers(num_workers, 0, reads_files=False)
         self.datasets = datasets
         self.targets = targets
         self.batch_size = batch_size
@@ -156,7 +158,8 @@ class TaskDataModule(DataModule):
                 f"{type(sampler).__name__}."
             )
         self.sampler = sampler
-        self.pin_memory = bool(pin_memory)
+        resolve_pin_memory(pin_memory, None)  # checks the value; "auto" is resolved when a loader is made
+        self.pin_memory = pin_memory
 
     def class_counts(self) -> tuple[torch.Tensor, int] | None:
         """(samples per class, or positives per label for multi-label; number of samples) in the training data."""
@@ -207,7 +210,8 @@ class TaskDataModule(DataModule):
             persistent_workers=self.num_workers > 0,
             drop_last=drop_last,
             collate_fn=self.collate_fn,
-            pin_memory=self.pin_memory,
+            pin_memory=resolve_pin_memory(self.pin_memory, self.trainer),
+            prefetch_factor=4 if self.num_workers > 0 else None,  # batches ready ahead per worker (torch's is 2)
         )
 
     def train_sampler(self, dataset: Dataset) -> Any:

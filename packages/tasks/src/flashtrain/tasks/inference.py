@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import binascii
 import importlib
-import io
 from collections.abc import Sequence
 from typing import Any
 
@@ -95,43 +94,35 @@ class ImagePredictor(Predictor):
         self.transform = build_eval_transform(model.image_config)
 
     def prepare(self, inputs: Sequence[Any]) -> list[Any]:
-        import numpy as np
-
-        samples = []
-        for index, item in enumerate(inputs):
-            image = _open_image(item, index, self.input_help)
-            # The same path as training and `flash-train predict`: a uint8 (C, H, W) tensor, then the transform.
-            samples.append(self.transform(torch.from_numpy(np.array(image)).permute(2, 0, 1)))
-        return samples
+        # The decoder of training and `flash-train predict` (flashtrain.tasks.image.files.read_image), then the
+        # checkpoint's evaluation transform: a request gives the same tensor as the same file in a dataset.
+        return [self.transform(_image_pixels(item, index, self.input_help)) for index, item in enumerate(inputs)]
 
     def collate(self, samples: list[Any]) -> Any:
         return torch.stack(samples)
 
 
-def _open_image(item: Any, index: int, expected: str) -> Any:
+def _image_pixels(item: Any, index: int, expected: str) -> torch.Tensor:
     import os
 
-    from PIL import Image, UnidentifiedImageError
+    from flashtrain.tasks.image.files import ImageReadError, read_image
 
-    if isinstance(item, Image.Image):
-        return item.convert("RGB")
     source: Any
-    if isinstance(item, (bytes, bytearray)):
-        source = io.BytesIO(item)
-    elif isinstance(item, str) and os.path.isfile(item):
+    on_disk = isinstance(item, str) and os.path.isfile(item)
+    if on_disk or isinstance(item, (bytes, bytearray)) or hasattr(item, "getexif"):  # a path, bytes, a PIL image
         source = item
     elif isinstance(item, str):
         try:
-            source = io.BytesIO(base64.b64decode(item, validate=True))
+            source = base64.b64decode(item, validate=True)
         except (binascii.Error, ValueError):
             raise ValueError(f"input {index} is not valid base64 (nor a file path); expected {expected}.") from None
     else:
         raise ValueError(f"input {index} is a {type(item).__name__}; expected {expected}.")
     try:
-        with Image.open(source) as image:
-            return image.convert("RGB")
-    except (UnidentifiedImageError, OSError, SyntaxError) as error:
-        raise ValueError(f"input {index} is not a readable image ({error}); expected {expected}.") from None
+        return read_image(source, f"input {index}")
+    except ImageReadError as error:
+        reason = str(error).removeprefix(f"Cannot read image input {index}: ").rstrip(".")
+        raise ValueError(f"input {index} is not a readable image ({reason}); expected {expected}.") from None
 
 
 class TextPredictor(Predictor):

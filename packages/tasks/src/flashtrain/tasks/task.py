@@ -105,7 +105,7 @@ class Task(Module):
             return optimizer
         trainer = self.trainer
         scheduler = self.scheduler_choice.build(
-            optimizer, trainer.estimated_stepping_batches, trainer.max_epochs or 1, self.monitor
+            optimizer, trainer.estimated_stepping_batches, trainer.max_epochs or 1, self.monitor, trainer.time_budget
         )
         return {"optimizer": optimizer, "lr_scheduler": scheduler}
 

@@ -75,6 +75,9 @@ def add_parser(subparsers: Any) -> None:
     model.add_argument(
         "--interpretation", action="store_true", help="write a confusion matrix and the top losses as PNG"
     )
+    model.add_argument(
+        "--compile", action="store_true", help="torch.compile the backbone (the first step compiles; reported apart)"
+    )
     add_trainer_flags(parser, NAME, batch_size=64)  # the data class's default
     parser.set_defaults(run=run, task=NAME)
 
@@ -139,6 +142,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         **model_options(args, "backbone", "label_smoothing", "mixup_alpha", "cutmix_alpha"),
         **optimization_options(args),
         interpretation=args.interpretation,
+        compile=args.compile,
         weight_averaging=args.weight_averaging,
         class_weights=args.class_weights,
         metrics=args.metrics.split(",") if args.metrics else None,

@@ -8,6 +8,7 @@ from flashtrain.core.callbacks.lr_monitor import LearningRateMonitor
 from flashtrain.core.callbacks.model_checkpoint import ModelCheckpoint
 from flashtrain.core.callbacks.model_summary import ModelSummary
 from flashtrain.core.callbacks.progress import ProgressBar
+from flashtrain.core.callbacks.time_budget import TimeBudget
 from flashtrain.core.callbacks.timer import Timer
 from flashtrain.core.callbacks.weight_averaging import EMAWeightAveraging, StochasticWeightAveraging, WeightAveraging
 
@@ -26,6 +27,7 @@ __all__ = [
     "ProgressBar",
     "StochasticWeightAveraging",
     "TQDMProgressBar",
+    "TimeBudget",
     "Timer",
     "WeightAveraging",
     "finetuning_callback",

@@ -42,6 +42,9 @@ class Logger(ABC):
     def log_hyperparams(self, params: dict[str, Any]) -> None:  # noqa: B027 - optional
         """Record hyper-parameters."""
 
+    def after_save_checkpoint(self, checkpoint_callback: Any) -> None:  # noqa: B027 - optional
+        """Called by ``ModelCheckpoint`` after each file it writes (loggers that upload models override it)."""
+
     def save(self) -> None:  # noqa: B027 - optional
         """Flush buffered records to disk."""
 

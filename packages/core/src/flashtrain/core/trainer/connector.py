@@ -125,7 +125,8 @@ def build_callbacks(
     has_checkpoint = any(isinstance(c, ModelCheckpoint) for c in chosen)
     if checkpointing is False and has_checkpoint:
         raise MisconfigurationException(
-            "enable_checkpointing=False conflicts with a ModelCheckpoint in callbacks; remove one."
+            "Trainer was configured with `enable_checkpointing=False` but found `ModelCheckpoint` in callbacks "
+            "list; remove one."
         )
     if checkpointing is not False and not fast_dev_run and not has_checkpoint:
         chosen.append(ModelCheckpoint())
@@ -136,6 +137,15 @@ def build_callbacks(
     if summary is not False and not any(type(c) is ModelSummary for c in chosen) and not fast_dev_run:
         chosen.append(ModelSummary())
     return chosen
+
+
+def time_budget_callbacks(time_budget: Any) -> list[Callback]:
+    """``[TimeBudget(time_budget)]`` for ``Trainer(time_budget="10m")``, else nothing."""
+    if time_budget is None:
+        return []
+    from flashtrain.core.callbacks import TimeBudget
+
+    return [TimeBudget(time_budget)]
 
 
 def run_order(callbacks: list[Callback]) -> list[Callback]:

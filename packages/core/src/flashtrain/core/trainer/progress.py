@@ -88,6 +88,8 @@ class FitProgress:
             return False
         if self.val_done_at == batch_idx + 1:
             return False  # already ran here before a resume
+        if self.should_stop and self.min_reached():
+            return True  # as Lightning 2.x: a stop request inside the epoch validates the weights it stops with
         if is_last and isinstance(self.limits.val_check_interval, float):
             return True
         return (batch_idx + 1) % self.val_check_batch == 0

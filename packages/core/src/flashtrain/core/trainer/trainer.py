@@ -112,6 +112,7 @@ class Trainer:
         max_steps: int = -1,
         min_steps: int | None = None,
         max_time: Any = None,
+        time_budget: Any = None,
         limit_train_batches: int | float | None = None,
         limit_val_batches: int | float | None = None,
         limit_test_batches: int | float | None = None,
@@ -144,7 +145,7 @@ class Trainer:
         self.num_devices, self.num_nodes = hardware.num_devices, hardware.num_nodes
         self.limits: LoopLimits = check_loop_flags(
             fast_dev_run=fast_dev_run,
-            max_epochs=max_epochs,
+            max_epochs=-1 if max_epochs is None and time_budget is not None else max_epochs,
             min_epochs=min_epochs,
             max_steps=max_steps,
             min_steps=min_steps,
@@ -172,7 +173,7 @@ class Trainer:
         loggers = connector.build_loggers(logger, self.limits.default_root_dir, self.limits.fast_dev_run)
         self.callbacks: list[Callback] = connector.build_callbacks(
             callbacks, enable_checkpointing, enable_progress_bar, enable_model_summary, self.limits.fast_dev_run
-        )
+        ) + connector.time_budget_callbacks(time_budget)
         self.state = TrainerState()
         self.progress = FitProgress(self.limits)
         self.hooks = HookDispatcher(self, build_profiler(profiler))
@@ -336,6 +337,13 @@ class Trainer:
     def checkpoint_callback(self) -> Any:
         found = self.checkpoint_callbacks
         return found[0] if found else None
+
+    @property
+    def time_budget(self) -> Any:
+        """The :class:`~flashtrain.core.callbacks.TimeBudget` planning this run (``time_budget=``), or None."""
+        from flashtrain.core.callbacks import TimeBudget
+
+        return next((cb for cb in self.callbacks if isinstance(cb, TimeBudget)), None)
 
     @property
     def early_stopping_callbacks(self) -> list[Any]:

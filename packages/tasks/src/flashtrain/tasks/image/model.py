@@ -8,6 +8,7 @@ from typing import Any
 import torch
 
 from flashtrain.tasks.heads import available_heads, build_head, check_head_output
+from flashtrain.tasks.image.acceleration import check_channels_last, decay_groups, wants_channels_last
 from flashtrain.tasks.image.backbones import Backbone, available_backbones, build_backbone
 from flashtrain.tasks.image.transforms import IMAGENET_MEAN, IMAGENET_STD, ImageConfig, as_size
 from flashtrain.tasks.task import ClassificationTask, check_checkpoint_task, check_weight_averaging
@@ -41,6 +42,11 @@ class ImageClassifier(ClassificationTask):
         weight_averaging: None, ``"ema"`` / ``"ema:DECAY"``, ``"swa"`` / ``"swa:SWA_LR"``, or a ``WeightAveraging``
             callback: validate, checkpoint and finish on averaged weights (see
             ``flashtrain.core.callbacks.weight_averaging``).
+        channels_last: True, False or "auto" (on CUDA for convolutional backbones): the NHWC memory format.
+        compile: ``torch.compile`` the backbone when training starts (the first step pays for compiling).
+
+    Weight decay applies to weights only: biases and normalisation parameters are not decayed (timm's parameter
+    groups).
     """
 
     task_name = "image_classification"
@@ -68,6 +74,8 @@ class ImageClassifier(ClassificationTask):
         cutmix_alpha: float = 0.0,
         interpretation: bool = False,
         weight_averaging: Any = None,
+        channels_last: bool | str = "auto",
+        compile: bool = False,
     ) -> None:
         labels = self.labels_from(labels, num_classes)
         super().__init__(
@@ -93,6 +101,9 @@ class ImageClassifier(ClassificationTask):
         self.image_config = config
         self.mixup = _mixup(mixup_alpha, cutmix_alpha, label_smoothing, len(labels), multi_label)
         self.interpretation = interpretation
+        self.channels_last = check_channels_last(channels_last)
+        self.compile_backbone = bool(compile)
+        self.uses_channels_last = False  # decided when training starts, on the device
         self.weight_averaging = check_weight_averaging(weight_averaging)
         self.save_hyperparameters(ignore=["head", "num_classes", "backbone", "loss_fn", "metrics"])
         self.hparams["backbone"] = backbone if isinstance(backbone, str) else CUSTOM_BACKBONE
@@ -127,6 +138,11 @@ class ImageClassifier(ClassificationTask):
             datamodule.use_model_config(self.image_config, force=stage != "fit")
 
     def on_fit_start(self) -> None:
+        self.uses_channels_last = wants_channels_last(self.channels_last, self.backbone, self.device)
+        if self.uses_channels_last:
+            self.to(memory_format=torch.channels_last)
+        if self.compile_backbone:
+            self.backbone.compile()  # in place: the state_dict keeps its names
         # BatchNorm layers stay trainable under "freeze" (train_bn=True): only the other layers tell.
         weights = (
             p
@@ -154,6 +170,15 @@ class ImageClassifier(ClassificationTask):
 
             callbacks.append(ClassificationInterpretation())
         return callbacks
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        if self.uses_channels_last:
+            images = images.contiguous(memory_format=torch.channels_last)
+        return super().forward(images)
+
+    def configure_optimizers(self) -> Any:
+        # Biases and normalisation parameters are not decayed (timm's parameter groups).
+        return self.build_optimizers(decay_groups(self, self.optimizer_choice.argument("weight_decay")))
 
     def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
         if self.mixup is None:
