@@ -68,7 +68,9 @@ def differences(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:
     if saved.get("rows") != current.get("rows"):
         found.append(f"{saved.get('rows')} training samples then, {current.get('rows')} now")
     if saved.get("labels") != current.get("labels"):
-        found.append(f"labels {saved.get('labels')[:10]} then, {current.get('labels')[:10]} now")
+        found.append(
+            f"labels {list(saved.get('labels') or [])[:10]} then, {list(current.get('labels') or [])[:10]} now"
+        )
     if saved.get("files") != current.get("files") or saved.get("bytes") != current.get("bytes"):
         found.append(
             f"{saved.get('files', 0)} files of {saved.get('bytes', 0)} bytes then, "

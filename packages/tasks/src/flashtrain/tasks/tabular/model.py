@@ -27,6 +27,7 @@ class _TabularParts:
     ``from_data``. (``save_hyperparameters`` stays in each ``__init__``: it reads the arguments of its caller.)"""
 
     preprocessing: TabularPreprocessing
+    task_name: str  # set by each task class
     backbone: torch.nn.Module
     head: torch.nn.Module
     default_max_epochs = 30  # tables are small and epochs short: 10 epochs underfit
