@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import torch
@@ -109,6 +109,52 @@ def stratified_split(targets: torch.Tensor, fraction: float, seed: int) -> tuple
     return sorted(train), sorted(val)
 
 
+class StageDataset(Dataset):
+    """A task dataset that holds its encoded ``targets`` (None without) and takes a subset of its rows itself
+    (cheaper than torch's ``Subset``: a text dataset selects rows of its Arrow table, a tabular one of its tensors).
+    """
+
+    def subset(self, indices: list[int]) -> StageDataset:
+        raise NotImplementedError
+
+
+def build_stages(
+    inputs: Mapping[str, Any],
+    make: Callable[[str, Any], Dataset],
+    val_split: float | None = None,
+    seed: int = 0,
+    val_view: Dataset | None = None,
+) -> dict[str, Dataset | None]:
+    """The one stage builder of the task data classes: ``make(stage, raw)`` builds the dataset of each stage given
+    in ``inputs`` (train, val, test, predict; its own checks and messages), then ``val_split`` holds out a
+    stratified fraction of the training rows (see :func:`split_validation`)."""
+    datasets = {stage: make(stage, inputs[stage]) if inputs.get(stage) is not None else None for stage in STAGES}
+    return split_validation(datasets, val_split, seed, val_view)
+
+
+def split_validation(
+    datasets: dict[str, Dataset | None], val_split: float | None, seed: int, val_view: Dataset | None = None
+) -> dict[str, Dataset | None]:
+    """``val_split`` of the training rows become the validation data, stratified by class (a plain random split
+    for multi-label). ``val_view``: the training rows as validation should see them (image data: without
+    augmentation), if not the training dataset itself."""
+    if val_split is None:
+        return datasets
+    train = datasets.get("train")
+    encoded = dataset_targets(train) if train is not None else None
+    if train is None or encoded is None:
+        raise ValueError("val_split needs training data to split.")
+    if datasets.get("val") is not None:
+        raise ValueError("Pass either val_split or validation data, not both.")
+    train_rows, val_rows = stratified_split(encoded, val_split, seed)
+    source = train if val_view is None else val_view
+    return {**datasets, "train": _rows(train, train_rows), "val": _rows(source, val_rows)}
+
+
+def _rows(dataset: Dataset, indices: list[int]) -> Dataset:
+    return dataset.subset(indices) if isinstance(dataset, StageDataset) else Subset(dataset, indices)
+
+
 def dataset_targets(dataset: Any) -> torch.Tensor | None:
     """The encoded targets of a task dataset (following ``Subset`` indices), or None when it has none."""
     if isinstance(dataset, Subset):
@@ -161,6 +207,11 @@ class TaskDataModule(DataModule):
         resolve_pin_memory(pin_memory, None)  # checks the value; "auto" is resolved when a loader is made
         self.pin_memory = pin_memory
 
+    def adopt_model(self, model: Any, stage: str) -> None:
+        """The model<->data handshake: a task model calls this from its ``setup(stage)`` (and an embedder with
+        ``"predict"``), so that the data can agree with it before any batch is made (the image data settles the
+        preprocessing, the text data tokenizes with the model's tokenizer). Nothing to agree on by default."""
+
     def class_counts(self) -> tuple[torch.Tensor, int] | None:
         """(samples per class, or positives per label for multi-label; number of samples) in the training data."""
         dataset = self.datasets.get("train")
@@ -211,7 +262,9 @@ class TaskDataModule(DataModule):
             drop_last=drop_last,
             collate_fn=self.collate_fn,
             pin_memory=resolve_pin_memory(self.pin_memory, self.trainer),
-            prefetch_factor=4 if self.num_workers > 0 else None,  # batches ready ahead per worker (torch's is 2)
+            # Two batches ready ahead per worker (torch's default, said here on purpose): with N workers 2N batches
+            # wait in shared memory (224 px float batches of 64 are 38 MB each), enough to hide a slow file.
+            prefetch_factor=2 if self.num_workers > 0 else None,
         )
 
     def train_sampler(self, dataset: Dataset) -> Any:

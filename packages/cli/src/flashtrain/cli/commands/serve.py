@@ -13,9 +13,10 @@ disk. --api-key (or $FLASHTRAIN_API_KEY) makes every route but /health need 'Aut
 
 from __future__ import annotations
 
-import argparse
 import os
 from typing import Any
+
+from flashtrain.cli.options import RunOptions
 
 
 def add_parser(subparsers: Any) -> None:
@@ -37,7 +38,7 @@ def add_parser(subparsers: Any) -> None:
     parser.set_defaults(run=run)
 
 
-def run(args: argparse.Namespace) -> None:
+def run(args: RunOptions) -> None:
     from flashtrain.cli.options import UserError
 
     if not os.path.isfile(args.checkpoint):

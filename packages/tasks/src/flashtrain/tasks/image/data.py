@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from flashtrain.tasks import registry
 from flashtrain.tasks.data import (
     Targets,
     TaskDataModule,
@@ -35,9 +36,9 @@ from flashtrain.tasks.image.transforms import (
 )
 from flashtrain.tasks.loading import resolve_num_workers
 
-# The batch size the image recipe was measured with (benchmarks/image_recipe.py, the Quickstart demo); the CLI's
-# --batch-size default is this number (tests/cli/test_recipe.py checks that they agree).
-DEFAULT_BATCH_SIZE = 64
+# The batch size the image recipe was measured with (benchmarks/image_recipe.py, the Quickstart demo), declared in the
+# task registry, where the CLI's --batch-size default reads it too.
+DEFAULT_BATCH_SIZE = registry.defaults("image_classification")["batch_size"]
 
 
 def _dataset_labels(dataset: Any, argument: str) -> list[Any] | np.ndarray:
@@ -94,6 +95,14 @@ class ImageClassificationData(TaskDataModule):
     def image_config(self) -> ImageConfig:
         """The evaluation preprocessing (what a checkpoint of a model trained on this data stores)."""
         return self.transforms.eval_config()
+
+    def adopt_model(self, model: Any, stage: str) -> None:
+        """The handshake at ``setup`` (see :meth:`TaskDataModule.adopt_model`): fitting on data that fixed its own
+        preprocessing, the model adopts that; otherwise this data takes the model's."""
+        if stage == "fit" and self.config_fixed:
+            model.adopt_image_config(self.image_config)
+        else:
+            self.use_model_config(model.image_config, force=stage != "fit")
 
     def use_model_config(self, config: ImageConfig, force: bool = False) -> None:
         """Adopt the model's preprocessing, unless the user fixed ``image_size``/``mean``/``std`` or an
