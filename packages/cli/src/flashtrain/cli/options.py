@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import glob
+import math
 import os
 import sys
 from collections.abc import Callable, Mapping
@@ -31,7 +32,7 @@ PATH_OPTIONS = (
 )
 # Not options of a run: left out of the config a run writes, and not accepted from one.
 PLAN_KEY = "time_budget_plan"
-NOT_IN_CONFIG = ("run", "config", "command", "resume", "resume_checkpoint", "task")
+NOT_IN_CONFIG = ("run", "config", "command", "resume", "resume_checkpoint", "strict_resume", "task")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -121,6 +122,13 @@ def plain(docstring: str | None) -> str:
     return (docstring or "").replace("``", "").strip()
 
 
+def positive_float(text: str) -> float:
+    value = float(text)  # argparse turns the ValueError into "invalid positive_float value: 'x'"
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0 (e.g. 1e-3), got {text}")
+    return value
+
+
 def positive_int(text: str) -> int:
     value = int(text)  # argparse turns the ValueError into "invalid positive_int value: 'x'"
     if value < 1:
@@ -183,6 +191,11 @@ def add_trainer_flags(parser: argparse.ArgumentParser, command: str, batch_size:
         "under --output-dir); the run's config.yaml supplies the other options",
     )
     group.add_argument(
+        "--strict-resume",
+        action="store_true",
+        help="with --resume: refuse a checkpoint trained on other data (files, sizes, rows, labels) instead of warning",
+    )
+    group.add_argument(
         "--max-epochs", type=positive_int, default=task_default(command, "max_epochs"), help="epochs to train"
     )
     group.add_argument(
@@ -196,7 +209,10 @@ def add_trainer_flags(parser: argparse.ArgumentParser, command: str, batch_size:
     batch_help = "samples per batch" if batch_size else "rows per batch (default None: 64, fewer on small tables)"
     group.add_argument("--batch-size", type=positive_int, default=batch_size, help=batch_help)
     group.add_argument(
-        "--learning-rate", type=float, default=task_default(command, "learning_rate"), help="the head's learning rate"
+        "--learning-rate",
+        type=positive_float,
+        default=task_default(command, "learning_rate"),
+        help="the head's learning rate",
     )
     group.add_argument(
         "--optimizer",
@@ -234,7 +250,11 @@ def add_trainer_flags(parser: argparse.ArgumentParser, command: str, batch_size:
         "--gpus", type=positive_int, default=None, help="number of GPUs (shorthand for --accelerator gpu)"
     )
     group.add_argument("--accelerator", default="auto", help="auto, cpu, gpu, mps or tpu")
-    group.add_argument("--devices", default="auto", help="device count, list or auto")
+    group.add_argument(
+        "--devices",
+        default="auto",
+        help="device count, list of indices (0,1), -1 (every GPU; on the CPU one process per core) or auto",
+    )
     group.add_argument("--strategy", default="auto", help="auto or a distributed strategy such as ddp")
     group.add_argument(
         "--precision",
@@ -368,6 +388,8 @@ def resolve_resume(value: str, output_dir: str) -> tuple[str, str | None]:
         if found is None:
             raise UserError(f"--resume {value}: no last.ckpt in this folder, its checkpoints/ or its runs' folders")
         checkpoint = found
+    elif os.path.exists(value):
+        raise UserError(f"--resume {value}: not a regular file (a FIFO or device); pass a run folder or a .ckpt file")
     else:
         raise UserError(f"--resume {value}: no such run folder or checkpoint; pass .../logs/version_N, a .ckpt or last")
     folder = os.path.dirname(os.path.abspath(checkpoint))

@@ -147,6 +147,19 @@ class Task(Module):
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["task"] = self.task_name
 
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        check_checkpoint_task(checkpoint, self.task_name)  # resuming (ckpt_path=...) a checkpoint of another task
+
+
+def check_checkpoint_task(checkpoint: dict[str, Any], task_name: str, path: str | None = None) -> None:
+    """A checkpoint of another task is named as such (not a state-dict mismatch of 200 keys)."""
+    stored = checkpoint.get("task")
+    if isinstance(stored, str) and stored != task_name:
+        raise ValueError(
+            f"{path + ': ' if path else ''}this is a {stored} checkpoint, not a {task_name} one; load or resume it "
+            f"with the {stored} task."
+        )
+
 
 def _holds_code(value: Any) -> bool:
     """A module, function, class or metric object, or a list/dict holding one: not a hyper-parameter to save."""

@@ -36,7 +36,10 @@ def run(args: RunOptions) -> Any:
     from flashtrain.cli.options import UserError
 
     if not os.path.isfile(args.checkpoint):
-        raise UserError(f"--checkpoint {args.checkpoint}: no such file")
+        kind = (
+            "no such file" if not os.path.exists(args.checkpoint) else "not a regular file (a folder, FIFO or device)"
+        )
+        raise UserError(f"--checkpoint {args.checkpoint}: {kind}")
     from flashtrain.tasks.export import export
 
     out = args.out or f"{os.path.splitext(args.checkpoint)[0]}-{args.format}"

@@ -42,7 +42,10 @@ def run(args: RunOptions) -> None:
     from flashtrain.cli.options import UserError
 
     if not os.path.isfile(args.checkpoint):
-        raise UserError(f"--checkpoint {args.checkpoint}: no such file")
+        kind = (
+            "no such file" if not os.path.exists(args.checkpoint) else "not a regular file (a folder, FIFO or device)"
+        )
+        raise UserError(f"--checkpoint {args.checkpoint}: {kind}")
     if not 0 <= args.port < 65536:
         raise UserError(f"--port {args.port}: use a port between 0 and 65535")
     from flashtrain.tasks.serve import serve

@@ -12,7 +12,7 @@ from flashtrain.tasks.heads import available_heads, build_head, check_head_outpu
 from flashtrain.tasks.image.acceleration import check_channels_last, decay_groups, wants_channels_last
 from flashtrain.tasks.image.backbones import Backbone, available_backbones, build_backbone
 from flashtrain.tasks.image.transforms import IMAGENET_MEAN, IMAGENET_STD, ImageConfig, as_size
-from flashtrain.tasks.task import ClassificationTask
+from flashtrain.tasks.task import ClassificationTask, check_checkpoint_task
 
 CUSTOM_BACKBONE = "custom"
 
@@ -198,6 +198,7 @@ class ImageClassifier(ClassificationTask):
     ) -> dict[str, Any]:
         """Rebuilt without downloading anything (the weights come from the file); a custom backbone module must be
         passed again."""
+        check_checkpoint_task(checkpoint, cls.task_name, checkpoint_path)
         stored = checkpoint.get("hyper_parameters", {})
         if stored.get("backbone") == CUSTOM_BACKBONE and "backbone" not in overrides:
             raise ValueError(

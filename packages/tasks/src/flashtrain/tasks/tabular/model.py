@@ -11,7 +11,7 @@ from flashtrain.tasks import registry
 from flashtrain.tasks.heads import available_heads, build_head, check_head_output
 from flashtrain.tasks.tabular.backbones import available_tabular_backbones, build_tabular_backbone
 from flashtrain.tasks.tabular.preprocessing import TabularPreprocessing
-from flashtrain.tasks.task import ClassificationTask, RegressionTask
+from flashtrain.tasks.task import ClassificationTask, RegressionTask, check_checkpoint_task
 
 
 def _fitted(parameters: dict[str, Any], task: str, model: str, other: str) -> TabularPreprocessing:
@@ -28,6 +28,7 @@ class _TabularParts:
     ``from_data``. (``save_hyperparameters`` stays in each ``__init__``: it reads the arguments of its caller.)"""
 
     preprocessing: TabularPreprocessing
+    task_name: str  # set by each task class
     backbone: torch.nn.Module
     head: torch.nn.Module
 
@@ -85,6 +86,7 @@ class _TabularParts:
     ) -> dict[str, Any]:
         """The saved hyper-parameters; a checkpoint of the MLP from before its numbers were embedded (flashtrain 0.x:
         no ``backbone.numerical`` weights) rebuilds that plain MLP instead of failing to load."""
+        check_checkpoint_task(checkpoint, cls.task_name, checkpoint_path)
         rebuilt = {**checkpoint.get("hyper_parameters", {}), **overrides}
         plain_mlp = not any(key.startswith("backbone.numerical.") for key in checkpoint.get("state_dict", {}))
         if rebuilt.get("backbone", "mlp") == "mlp" and plain_mlp:

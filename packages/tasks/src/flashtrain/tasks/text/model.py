@@ -9,7 +9,7 @@ import torch
 
 from flashtrain.tasks import registry
 from flashtrain.tasks.heads import available_heads, build_head, check_head_output
-from flashtrain.tasks.task import ClassificationTask
+from flashtrain.tasks.task import ClassificationTask, check_checkpoint_task
 from flashtrain.tasks.text.backbones import (
     build_encoder,
     load_config,
@@ -139,6 +139,7 @@ class TextClassifier(ClassificationTask):
         """Rebuilt from a checkpoint: the architecture from the stored config, the weights and the tokenizer from
         the file (older checkpoints without tokenizer files read it from the backbone folder or the local cache);
         nothing is downloaded."""
+        check_checkpoint_task(checkpoint, cls.task_name, checkpoint_path)
         rebuilt = {**checkpoint.get("hyper_parameters", {}), "pretrained": False}
         files = checkpoint.get(TOKENIZER_FILES)
         if files and "tokenizer" not in overrides:
