@@ -7,6 +7,7 @@ from importlib import metadata
 
 from flashtrain.cli.commands import (
     backbones,
+    check,
     export,
     image_classification,
     predict,
@@ -17,7 +18,7 @@ from flashtrain.cli.commands import (
 from flashtrain.cli.errors import report
 from flashtrain.cli.options import Parser, apply_config_file, command_parser
 
-COMMANDS = (image_classification, text_classification, tabular, predict, export, serve, backbones)
+COMMANDS = (image_classification, text_classification, tabular, predict, export, serve, backbones, check)
 EXAMPLES = """examples:
   flash-train image_classification                       # bundled digits, offline, a few minutes
   flash-train image_classification --train-folder data/train --val-folder data/val --max-epochs 3

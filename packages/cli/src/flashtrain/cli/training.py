@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from flashtrain.cli.commands.check import check_before_fit
 from flashtrain.cli.errors import unknown_name
 from flashtrain.cli.options import (
     NOT_IN_CONFIG,
@@ -157,6 +158,7 @@ def train(task: str, model: Any, data: Any, args: argparse.Namespace, strategy: 
     from flashtrain.core import Trainer
     from flashtrain.core.callbacks import EarlyStopping, ModelCheckpoint
 
+    check_before_fit(task, args)
     record_recipe(args, model)  # from here on every option holds the value this run uses
     validates = data.datasets.get("val") is not None
     metric, mode = model.monitor  # e.g. ("val_acc", "max") or ("val_rmse", "min")
