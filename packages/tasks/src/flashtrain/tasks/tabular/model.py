@@ -29,6 +29,7 @@ class _TabularParts:
     preprocessing: TabularPreprocessing
     backbone: torch.nn.Module
     head: torch.nn.Module
+    training: bool  # torch.nn.Module's, through the task class
     default_max_epochs = 30  # tables are small and epochs short: 10 epochs underfit
 
     def _build_parts(
