@@ -9,11 +9,10 @@ counts, and for tables constant, ID-like and leaky columns. ``--strict`` fails (
 
 from __future__ import annotations
 
-import argparse
 import os
 from typing import Any
 
-from flashtrain.cli.options import UserError
+from flashtrain.cli.options import RunOptions, UserError
 
 SPLIT_NAMES = ("train", "val", "test")
 
@@ -39,7 +38,7 @@ def _read_table(path: str) -> Any:
     return pd.read_parquet(path) if path.endswith(".parquet") else pd.read_csv(path)
 
 
-def run(args: argparse.Namespace) -> Any:
+def run(args: RunOptions) -> Any:
     from flashtrain.tasks import data_check
 
     folders = {s: getattr(args, f"{s}_folder") for s in SPLIT_NAMES if getattr(args, f"{s}_folder")}
@@ -75,7 +74,7 @@ def run(args: argparse.Namespace) -> Any:
     return report
 
 
-def check_before_fit(task: str, args: argparse.Namespace) -> None:
+def check_before_fit(task: str, args: RunOptions) -> None:
     """The short pass before every training run on the data flags it was given (image folders, tables, text
     tables): prints the problems found as warnings; ``--strict`` refuses to train on them. Data the flags do not
     name as files (the bundled samples, image CSVs) is not checked here; ``flash-train check`` says more."""
@@ -95,7 +94,11 @@ def check_before_fit(task: str, args: argparse.Namespace) -> None:
     elif task.startswith("tabular") and target and "," not in target:
         frames = {split: _read_table(getattr(args, f"{split}_file")) for split in splits}
         report = data_check.check_tables(frames, target) if all(target in f for f in frames.values()) else None
-    elif task == "text_classification" and target and getattr(args, "train_file", "").endswith((".csv", ".parquet")):
+    elif (
+        task == "text_classification"
+        and target
+        and (getattr(args, "train_file", None) or "").endswith((".csv", ".parquet"))
+    ):
         frames = {split: _read_table(getattr(args, f"{split}_file")) for split in splits}
         field = args.input_field
         if not all(field in f and target in f for f in frames.values()):

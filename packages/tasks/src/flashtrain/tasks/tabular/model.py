@@ -7,10 +7,11 @@ from typing import Any
 
 import torch
 
+from flashtrain.tasks import registry
 from flashtrain.tasks.heads import available_heads, build_head, check_head_output
 from flashtrain.tasks.tabular.backbones import available_tabular_backbones, build_tabular_backbone
 from flashtrain.tasks.tabular.preprocessing import TabularPreprocessing
-from flashtrain.tasks.task import ClassificationTask, RegressionTask, check_weight_averaging
+from flashtrain.tasks.task import ClassificationTask, RegressionTask
 
 
 def _fitted(parameters: dict[str, Any], task: str, model: str, other: str) -> TabularPreprocessing:
@@ -30,7 +31,6 @@ class _TabularParts:
     backbone: torch.nn.Module
     head: torch.nn.Module
     training: bool  # torch.nn.Module's, through the task class
-    default_max_epochs = 30  # tables are small and epochs short: 10 epochs underfit
 
     def _build_parts(
         self,
@@ -120,6 +120,8 @@ class TabularClassifier(_TabularParts, ClassificationTask):
     """
 
     task_name = "tabular_classification"
+    recipe = registry.defaults(task_name)  # the declared defaults below (the CLI reads them without torch)
+    default_max_epochs = recipe["max_epochs"]
     # "Best" is the lowest validation loss: on the small validation splits of most tables accuracy moves in steps of
     # a few rows and reaches its maximum early, so the first epoch to reach it (often undertrained) was kept.
     monitor = ("val_loss", "min")
@@ -127,11 +129,11 @@ class TabularClassifier(_TabularParts, ClassificationTask):
     def __init__(
         self,
         parameters: dict[str, Any],
-        backbone: str = "mlp",
+        backbone: str = recipe["backbone"],
         backbone_kwargs: dict[str, Any] | None = None,
-        optimizer: Any = "adamw",
-        lr_scheduler: Any = None,
-        learning_rate: float = 1e-3,
+        optimizer: Any = recipe["optimizer"],
+        lr_scheduler: Any = recipe["lr_scheduler"],
+        learning_rate: float = recipe["learning_rate"],
         embedding_sizes: Any = None,
         head: Any = "linear",
         loss_fn: Any = None,
@@ -143,11 +145,19 @@ class TabularClassifier(_TabularParts, ClassificationTask):
         preprocessing = _fitted(parameters, "classification", "TabularClassifier", "TabularRegressor")
         labels = list(preprocessing.labels or [])
         super().__init__(
-            labels, False, optimizer, lr_scheduler, learning_rate, loss_fn, metrics, class_weights, label_smoothing
+            labels=labels,
+            multi_label=False,
+            optimizer=optimizer,
+            lr_scheduler=lr_scheduler,
+            learning_rate=learning_rate,
+            loss_fn=loss_fn,
+            metrics=metrics,
+            class_weights=class_weights,
+            label_smoothing=label_smoothing,
+            weight_averaging=weight_averaging,
         )
         self._build_parts(preprocessing, backbone, backbone_kwargs, embedding_sizes, head)
-        self.weight_averaging = check_weight_averaging(weight_averaging)
-        self.save_hyperparameters()
+        self.save_task_hyperparameters()
 
     trains_members = True
 
@@ -173,15 +183,17 @@ class TabularRegressor(_TabularParts, RegressionTask):
     """
 
     task_name = "tabular_regression"
+    recipe = registry.defaults(task_name)  # the declared defaults below (the CLI reads them without torch)
+    default_max_epochs = recipe["max_epochs"]
 
     def __init__(
         self,
         parameters: dict[str, Any],
-        backbone: str = "mlp",
+        backbone: str = recipe["backbone"],
         backbone_kwargs: dict[str, Any] | None = None,
-        optimizer: Any = "adamw",
-        lr_scheduler: Any = None,
-        learning_rate: float = 1e-3,
+        optimizer: Any = recipe["optimizer"],
+        lr_scheduler: Any = recipe["lr_scheduler"],
+        learning_rate: float = recipe["learning_rate"],
         embedding_sizes: Any = None,
         head: Any = "linear",
         loss_fn: Any = None,
@@ -191,15 +203,15 @@ class TabularRegressor(_TabularParts, RegressionTask):
         preprocessing = _fitted(parameters, "regression", "TabularRegressor", "TabularClassifier")
         assert preprocessing.target_means is not None and preprocessing.target_stds is not None
         super().__init__(
-            preprocessing.target_fields,
-            preprocessing.target_means,
-            preprocessing.target_stds,
-            optimizer,
-            lr_scheduler,
-            learning_rate,
-            loss_fn,
-            metrics,
+            target_names=preprocessing.target_fields,
+            target_means=preprocessing.target_means,
+            target_stds=preprocessing.target_stds,
+            optimizer=optimizer,
+            lr_scheduler=lr_scheduler,
+            learning_rate=learning_rate,
+            loss_fn=loss_fn,
+            metrics=metrics,
+            weight_averaging=weight_averaging,
         )
         self._build_parts(preprocessing, backbone, backbone_kwargs, embedding_sizes, head)
-        self.weight_averaging = check_weight_averaging(weight_averaging)
-        self.save_hyperparameters()
+        self.save_task_hyperparameters()
