@@ -86,6 +86,7 @@ def check_before_fit(task: str, args: RunOptions) -> None:
     if "train" not in splits:
         return
     target = getattr(args, "target_field", None)
+    report: data_check.DataReport | None
     if task == "image_classification" and getattr(args, "train_folder", None):
         listed, labels = {}, {}
         for split in splits:
