@@ -206,6 +206,9 @@ def add_trainer_flags(parser: argparse.ArgumentParser, command: str, batch_size:
         help="train for this long (e.g. 10m, 90s, 1h30m): the pace is measured and the learning-rate schedule "
         "planned to end on time (--max-epochs is then not used)",
     )
+    group.add_argument(
+        "--strict", action="store_true", help="refuse to train when the data check finds a problem (it warns)"
+    )
     batch_help = "samples per batch" if batch_size else "rows per batch (default None: 64, fewer on small tables)"
     group.add_argument("--batch-size", type=positive_int, default=batch_size, help=batch_help)
     group.add_argument(

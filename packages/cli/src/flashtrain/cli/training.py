@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from flashtrain.cli.commands.check import check_before_fit
 from flashtrain.cli.errors import naming_file, unknown_name
 from flashtrain.cli.options import PLAN_KEY, RunOptions, UserError, default_output_dir, parse_finetune_strategy
 from flashtrain.cli.recipe import given, record_recipe
@@ -194,6 +195,7 @@ def train(model: Any, data: Any, options: RunOptions, strategy: Any) -> dict[str
     from flashtrain.core.callbacks import EarlyStopping, ModelCheckpoint
 
     task = options.task
+    check_before_fit(task, options)
     validates = data.datasets.get("val") is not None
     metric, mode = model.monitor  # e.g. ("val_acc", "max") or ("val_rmse", "min")
     checkpoint = ModelCheckpoint(filename="best", monitor=metric if validates else None, mode=mode)

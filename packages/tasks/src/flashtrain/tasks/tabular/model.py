@@ -31,6 +31,7 @@ class _TabularParts:
     task_name: str  # set by each task class
     backbone: torch.nn.Module
     head: torch.nn.Module
+    training: bool  # torch.nn.Module's, through the task class
 
     def _build_parts(
         self,
