@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from flashtrain.tasks.flash_serve import FlashRequestFormat
 from flashtrain.tasks.inference import Predictor, predictor_for
 from flashtrain.tasks.optional import require
 
@@ -154,6 +155,7 @@ def create_app(model: Any, max_batch_size: int = 32, max_wait_ms: float = 5.0) -
 
     app = FastAPI(title=f"flashtrain {predictor.task_name}", lifespan=lifespan)
     app.state.batcher = batcher
+    app.add_middleware(FlashRequestFormat, task_name=predictor.task_name)  # Flash clients' JSON too
 
     @app.exception_handler(RequestValidationError)
     async def explain(request: Request, error: RequestValidationError) -> JSONResponse:
@@ -175,7 +177,7 @@ def create_app(model: Any, max_batch_size: int = 32, max_wait_ms: float = 5.0) -
     @app.post("/predict")
     async def predict(request: PredictRequest) -> dict[str, Any]:
         output = request.output or predictor.default_output
-        if output not in predictor.outputs:
+        if isinstance(output, str) and output not in predictor.outputs:
             raise HTTPException(400, f"Unknown output {output!r}. Allowed: {', '.join(predictor.outputs)}.")
         try:
             outputs = await batcher.submit(request.inputs)

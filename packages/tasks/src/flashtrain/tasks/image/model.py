@@ -147,8 +147,7 @@ class ImageClassifier(ClassificationTask):
         self.random_backbone = False  # trained weights
 
     def configure_callbacks(self) -> list[Any]:
-        averaging = super().configure_callbacks()
-        callbacks = [averaging] if averaging is not None else []
+        callbacks = list(super().configure_callbacks())  # weight averaging, divergence check
         if self.interpretation:
             from flashtrain.tasks.interpretation import ClassificationInterpretation
 
