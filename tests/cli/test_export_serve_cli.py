@@ -31,6 +31,11 @@ def test_export_writes_a_checked_onnx_folder(tabular_ckpt, tmp_path):
     assert (tmp_path / "exported" / "model.onnx").is_file()
     described = json.loads((tmp_path / "exported" / "preprocessing.json").read_text())
     assert described["task"] == "tabular_classification" and described["format"] == "onnx"
+    assert "the preprocessing is inside the graph" in result.stdout and described["preprocessing"]["inside"]
+    plain = flash_train("export", "--checkpoint", tabular_ckpt, "--no-preprocessing", "--out", "plain", cwd=tmp_path)
+    assert plain.returncode == 0, plain.stderr[-2000:]
+    described = json.loads((tmp_path / "plain" / "preprocessing.json").read_text())
+    assert [spec["name"] for spec in described["inputs"]] == ["categorical", "numerical"]
 
 
 def test_export_and_serve_mistakes_are_one_line_with_exit_2(tmp_path):

@@ -14,7 +14,7 @@ import yaml
 
 import flashtrain.tasks
 from flashtrain.cli.main import build_parser, main
-from flashtrain.cli.options import command_parser, read_config
+from flashtrain.cli.options import RunOptions, command_parser, read_config
 from flashtrain.cli.recipe import TASK_CLASSES, TaskDefault, optimization_options, record_recipe
 from flashtrain.tasks.optimization import OptimizerChoice
 from tests.cli.test_cli import TINY, folders  # noqa: F401 - fixture
@@ -116,9 +116,9 @@ def test_the_recorded_recipe_is_the_models(tmp_path):
     )
     args = parse("tabular_classification", "--optimizer", "rmsprop")
     model = TabularClassifier.from_data(data, **optimization_options(args))
-    record_recipe(args, model)
+    args = record_recipe(RunOptions.from_namespace(args), model)  # options are frozen: a new one comes back
     assert (args.optimizer, args.weight_decay, args.learning_rate, args.max_epochs) == ("rmsprop", 0, 1e-3, 30)
-    assert args.backbone == "mlp" and not any(isinstance(value, TaskDefault) for value in vars(args).values())
+    assert args.backbone == "mlp" and not any(isinstance(value, TaskDefault) for value in args.values.values())
 
 
 @pytest.mark.parametrize(

@@ -36,7 +36,7 @@ def test_image_onnx_matches_the_checkpoints_predict_path(made, tmp_path):
 
     from flashtrain.tasks import ImageClassificationData, ImageClassifier
 
-    result = export(made["image"], str(tmp_path / "out"), format="onnx")
+    result = export(made["image"], str(tmp_path / "out"), format="onnx", preprocessing=False)
     assert result.max_abs_difference < 1e-4
     described = json.loads((tmp_path / "out" / "preprocessing.json").read_text())
     assert described["task"] == "image_classification" and described["labels"] == ["ant", "bee"]
@@ -89,7 +89,7 @@ def test_tabular_onnx_with_the_stored_preprocessing(made, which, tmp_path):
 
     from flashtrain.tasks.tabular.preprocessing import TabularPreprocessing
 
-    result = export(made[which], str(tmp_path / "out"), format="onnx")
+    result = export(made[which], str(tmp_path / "out"), format="onnx", preprocessing=False)
     described = json.loads((tmp_path / "out" / "preprocessing.json").read_text())
     preprocessing = TabularPreprocessing.from_state_dict(described["preprocessing"]["parameters"])
     frame = pd.DataFrame(checkpoints.PENGUIN_ROWS)
@@ -111,7 +111,7 @@ def test_tabular_onnx_with_the_stored_preprocessing(made, which, tmp_path):
 @pytest.mark.parametrize("format", ["torchscript", "exported-program"])
 @pytest.mark.parametrize("which", ["image", "text", "tabular"])
 def test_torchscript_and_exported_program_reload_and_match(made, which, format, tmp_path):
-    result = export(made[which], str(tmp_path / "out"), format=format)
+    result = export(made[which], str(tmp_path / "out"), format=format, preprocessing=False)
     assert result.max_abs_difference < 1e-4
     predictor = predictor_for(made[which])
     inputs = {

@@ -26,7 +26,9 @@ from typing import Any
 
 import torch
 
-from flashtrain.tasks.inference import Predictor, TextPredictor, predictor_for
+from flashtrain.tasks import registry
+from flashtrain.tasks.export_preprocessing import holds_preprocessing, raw_export, reading_of
+from flashtrain.tasks.inference import Predictor, predictor_for
 from flashtrain.tasks.optional import require
 
 FORMATS = {"onnx": "model.onnx", "torchscript": "model.pt", "exported-program": "model.pt2"}
@@ -40,6 +42,7 @@ class ExportResult:
     model_file: str
     format: str
     max_abs_difference: float
+    preprocessing_inside: bool = False
 
 
 class _Network(torch.nn.Module):
@@ -172,15 +175,14 @@ def _tabular_graph(predictor: Any) -> _Graph:
     return _Graph(module, names, inputs(2), inputs(3), dynamic, described, reference)
 
 
-_GRAPHS = {
-    "image_classification": _image_graph,
-    "text_classification": _text_graph,
-    "tabular_classification": _tabular_graph,
-    "tabular_regression": _tabular_graph,
-}
-
-
-def export(checkpoint: str, out: str, format: str = "onnx", atol: float = 1e-4, rtol: float = 1e-4) -> ExportResult:
+def export(
+    checkpoint: str,
+    out: str,
+    format: str = "onnx",
+    atol: float = 1e-4,
+    rtol: float = 1e-4,
+    preprocessing: bool = True,
+) -> ExportResult:
     """Export the model in ``checkpoint`` to the folder ``out`` and check it against the checkpoint's outputs.
 
     Args:
@@ -189,6 +191,9 @@ def export(checkpoint: str, out: str, format: str = "onnx", atol: float = 1e-4, 
         format: ``"onnx"`` (checked with onnxruntime), ``"torchscript"`` or ``"exported-program"``.
         atol: Largest allowed absolute difference to PyTorch's outputs (plus ``rtol`` times their size).
         rtol: Relative part of the tolerance.
+        preprocessing: Put the preprocessing inside the graph where the format can hold it (images: every format;
+            tables: ONNX; see :mod:`flashtrain.tasks.export_preprocessing`), checked once more on raw inputs.
+            False keeps the graph on prepared tensors.
 
     Returns:
         The folder, the model file, the format and the largest difference measured.
@@ -200,7 +205,7 @@ def export(checkpoint: str, out: str, format: str = "onnx", atol: float = 1e-4, 
         require("onnxscript", "export", "ONNX export")
         require("onnxruntime", "export", "checking an ONNX export")
     predictor = predictor_for(checkpoint)
-    graph = _GRAPHS[predictor.task_name](predictor)
+    graph = registry.get(predictor.task_name).load("export_graph")(predictor)
     graph.module.eval()
     os.makedirs(out, exist_ok=True)
     path = os.path.join(out, FORMATS[format])
@@ -220,15 +225,18 @@ def export(checkpoint: str, out: str, format: str = "onnx", atol: float = 1e-4, 
             f"the {format} export of {checkpoint} does not reproduce the PyTorch outputs: largest difference "
             f"{difference:.3g} (allowed: atol={atol}, rtol={rtol}). The file is at {path}; do not use it."
         )
-    if isinstance(predictor, TextPredictor):
-        predictor.tokenizer.save_pretrained(os.path.join(out, "tokenizer"))
-    _write_description(out, format, predictor, graph)
-    return ExportResult(out, path, format, difference)
+    raw = None
+    if preprocessing and holds_preprocessing(predictor.task_name, format):
+        with torch.no_grad():
+            raw = raw_export(format, predictor, graph.module.network, path, reading_of(predictor.model))
+    predictor.save_preprocessing_files(out)
+    _write_description(out, format, predictor, graph, raw)
+    return ExportResult(out, path, format, difference, raw is not None)
 
 
-def _write_description(out: str, format: str, predictor: Predictor, graph: _Graph) -> None:
+def _write_description(out: str, format: str, predictor: Predictor, graph: _Graph, raw: dict | None) -> None:
     model = predictor.model
-    regression = predictor.task_name == "tabular_regression"
+    regression = registry.get(predictor.task_name).kind == "regression"
     description = {
         "task": predictor.task_name,
         "format": format,
@@ -241,10 +249,25 @@ def _write_description(out: str, format: str, predictor: Predictor, graph: _Grap
         "labels": list(getattr(model, "labels", [])) if not regression else [],
         "target_names": list(getattr(model, "target_names", [])) if regression else [],
         "multi_label": bool(getattr(model, "multi_label", False)),
-        "preprocessing": graph.preprocessing,
+        "preprocessing": raw or {**graph.preprocessing, "inside": False, "why": _outside_because(predictor, format)},
     }
+    if raw is not None:
+        description["inputs"] = raw["inputs"]
+        description["output"] = ", ".join(raw["outputs"])
     with open(os.path.join(out, "preprocessing.json"), "w", encoding="utf-8") as handle:
         json.dump(description, handle, indent=1, default=str)
+
+
+def _outside_because(predictor: Predictor, format: str) -> str:
+    inputs = registry.get(predictor.task_name).inputs
+    if inputs == "texts":
+        return (
+            "the tokenizer runs beside the model (tokenizer/): onnxruntime-extensions is not a dependency of "
+            "flashtrain, and without it a tokenizer is not expressible in standard ONNX ops"
+        )
+    if inputs == "table" and format != "onnx":
+        return "a PyTorch graph cannot take string columns; export to ONNX for raw table rows"
+    return "exported with preprocessing=False (--no-preprocessing)"
 
 
 def _save_torchscript(graph: _Graph, path: str) -> Any:

@@ -234,10 +234,20 @@ class SchedulerChoice:
         total_steps: float | None,
         total_epochs: int | None,
         monitor: tuple[str, str],
+        budget: Any = None,
     ) -> dict[str, Any]:
         """Lightning's ``{"scheduler", "interval", ...}`` dict for ``optimizer`` over a run of ``total_steps``
         optimizer steps in ``total_epochs`` epochs (None before a trainer exists: schedules that need the run's
-        length then say so); ``monitor`` is the task's (metric, mode) for plateau schedules."""
+        length then say so); ``monitor`` is the task's (metric, mode) for plateau schedules.
+        With a time ``budget`` (``Trainer(time_budget=...)``), a schedule whose length is the run's follows its plan."""
+        if budget is not None and self.follows_run_length:
+            from flashtrain.tasks.budget_schedule import REFERENCE_STEPS, budget_schedule
+
+            def reference(stand_in: torch.optim.Optimizer) -> Any:
+                return self.build(stand_in, REFERENCE_STEPS, REFERENCE_STEPS, monitor)["scheduler"]
+
+            config = {**self.config, "interval": "step", "frequency": 1}
+            return {"scheduler": budget_schedule(optimizer, reference, budget), **config}
         steps = max(1, int(total_steps)) if total_steps is not None else None
         interval = "step"
         if self.factory is None:
@@ -300,6 +310,20 @@ class SchedulerChoice:
         except Exception as error:  # any failure of the schedule's own constructor
             raise ValueError(f"lr_scheduler {self.name!r} cannot be built with {self.kwargs}: {error}") from None
         return self
+
+    @property
+    def follows_run_length(self) -> bool:
+        """Whether the schedule's length is the run's (so a time budget can plan it): the shorthands, and torch or
+        transformers schedules whose run-length argument is filled in from the trainer."""
+        if self.factory is None:
+            return True
+        if self.name is None or self.name == "reducelronplateau":
+            return False
+        parameters = set(inspect.signature(self.factory).parameters)
+        filled = (_RUN_LENGTH_ARGUMENTS & parameters) - set(self.kwargs)
+        if self.name in ("linearlr", "constantlr"):
+            filled.discard("total_iters")  # their default length is their own, not the run's
+        return bool(filled)
 
 
 def _shorthand(name: str, optimizer: torch.optim.Optimizer, steps: int) -> Any:
