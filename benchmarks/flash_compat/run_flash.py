@@ -136,12 +136,14 @@ def run_case(case: Case, template: Path, env: dict, weights_url: str, timeout: i
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--flash-src", type=Path, default=Path(os.environ.get("FLASH_SRC", "/work/flash-src")))
-    parser.add_argument("--only", help="run only the cases whose name contains this text")
+    parser.add_argument("--only", nargs="*", help="run only the cases whose name contains one of these texts")
     parser.add_argument("--timeout", type=int, default=420)
     parser.add_argument("--keep", type=Path, help="copy each case's scratch folder (code, logs) here")
     parser.add_argument("--out", type=Path, default=HERE)
     args = parser.parse_args()
-    cases = [case for case in all_cases(args.flash_src.resolve()) if not args.only or args.only in case.name]
+    cases = [
+        case for case in all_cases(args.flash_src.resolve()) if not args.only or any(t in case.name for t in args.only)
+    ]
     work = Path(tempfile.mkdtemp(prefix="flash_compat_"))
     try:
         import standins

@@ -77,7 +77,10 @@ def available_optimizers() -> list[str]:
 
 def available_lr_schedulers() -> list[str]:
     """Schedule names accepted by ``lr_scheduler=``: the shorthands, torch's and transformers' schedules."""
-    return sorted(set(SCHEDULER_SHORTHANDS) | set(_torch_schedulers()) | set(_transformers_schedules()))
+    from flashtrain.tasks.flash_registry import LR_SCHEDULERS
+
+    names = set(SCHEDULER_SHORTHANDS) | set(_torch_schedulers()) | set(_transformers_schedules())
+    return sorted(names | set(LR_SCHEDULERS.available_keys()))
 
 
 def _split_choice(choice: Any, what: str, max_parts: int) -> tuple[Any, dict[str, Any], dict[str, Any]]:
@@ -209,6 +212,10 @@ class SchedulerChoice:
 
     @classmethod
     def _named(cls, name: str, kwargs: dict[str, Any], config: dict[str, Any]) -> SchedulerChoice:
+        from flashtrain.tasks.flash_registry import LR_SCHEDULERS
+
+        if name in LR_SCHEDULERS:  # a recipe registered with @Task.lr_schedulers_registry
+            return cls(name, LR_SCHEDULERS.get(name), kwargs, config).check_builds()
         key = name.lower()
         if key in SCHEDULER_SHORTHANDS:
             if kwargs:

@@ -17,13 +17,14 @@ from flashtrain.core import Module
 from flashtrain.core.hparams import collect_init_arguments
 from flashtrain.tasks import losses, optimization
 from flashtrain.tasks import metrics as task_metrics
+from flashtrain.tasks.flash_registry import FlashRegistries
 from flashtrain.tasks.outputs import OutputChoice, resolve_output
 
 # "classes" (class indices) and "preds" (raw outputs) are Flash's names (see flashtrain.tasks.outputs).
 OUTPUTS = ("labels", "probabilities", "logits", "top_k", "classes", "preds")
 
 
-class Task(Module):
+class Task(FlashRegistries, Module):
     """Optimizer and learning-rate schedule chosen by name or Flash's tuple forms (see
     :mod:`flashtrain.tasks.optimization`), ``forward = head(backbone(x))``, and the task's name written into every
     checkpoint (``flash-train predict`` reads it). Subclasses set ``self.backbone`` and ``self.head``.
