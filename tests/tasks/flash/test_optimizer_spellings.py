@@ -30,8 +30,9 @@ def test_configure_optimizers_before_a_trainer_exists():
     assert (scheduler.mode, scheduler.gamma) == ("exp_range", 0.5)
     plateau = ("reducelronplateau", {"mode": "max"}, {"monitor": "val_accuracy"})
     assert classifier(lr_scheduler=plateau).configure_optimizers()[1][0]["monitor"] == "val_accuracy"
-    with pytest.raises(RuntimeError, match="lr_scheduler 'onecycle' is sized by the run's length"):
-        classifier(lr_scheduler="onecycle").configure_optimizers()
+    with pytest.warns(UserWarning, match="lr_scheduler 'onecycle' is sized by the run's length"):
+        alone = classifier(optimizer="Adam", lr_scheduler="onecycle").configure_optimizers()
+    assert isinstance(alone, torch.optim.Adam)
 
 
 def test_constant_schedule_is_built_and_trains():

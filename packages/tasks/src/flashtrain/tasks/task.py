@@ -165,6 +165,16 @@ class Task(FlashRegistries, Module):
         # Callable before a trainer exists (Flash's docs inspect model.configure_optimizers()); only schedules
         # that need the run's length then ask for one.
         trainer = self._trainer
+        if trainer is None and self.scheduler_choice.follows_run_length:
+            import warnings
+
+            warnings.warn(
+                f"lr_scheduler {self.scheduler_choice.name!r} is sized by the run's length, known once a Trainer "
+                "runs: configure_optimizers() outside trainer.fit returns the optimizer alone (fit builds both).",
+                UserWarning,
+                stacklevel=2,
+            )
+            return optimizer
         steps = trainer.estimated_stepping_batches if trainer is not None else None
         epochs = (trainer.max_epochs or 1) if trainer is not None else None
         budget = trainer.time_budget if trainer is not None else None
