@@ -77,7 +77,7 @@ def test_regression_predictions_come_back_in_original_units():
     y_error = np.abs(predictions[:, 0] - rows["y"].to_numpy())
     assert np.median(y_error) < 100.0, y_error  # the targets span 5000..7500
     assert np.median(np.abs(predictions[:, 1] - rows["z"].to_numpy())) < 0.15
-    with pytest.raises(ValueError, match="Unknown output 'labels' for a regressor"):
+    with pytest.raises(ValueError, match="Unknown output 'labels' for TabularRegressor. Allowed: values, preds"):
         trainer.predict(model, datamodule=new, output="labels")
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import torch
 
+from flashtrain.core.checkpoint.download import cached_download, is_url
 from flashtrain.core.utilities import fs
 
 FORMAT_VERSION = 1
@@ -138,6 +139,8 @@ def load_checkpoint(path: str, map_location: Any = "cpu") -> dict[str, Any]:
             or comes from a newer flashtrain.
     """
     path = os.fspath(path)
+    if is_url(path):  # downloaded once, then read from the local cache
+        path = cached_download(path)
     if not fs.is_remote(path) and os.path.isfile(os.path.join(path, "meta.pt")):
         raise CheckpointError(
             f"{path} is a sharded checkpoint folder (FSDPStrategy(state_dict_type='sharded')). Resume it with "

@@ -473,10 +473,13 @@ class Trainer(_LoopFlags):
     ) -> Any:
         """Run ``predict_step`` over the data; returns the outputs per batch (a list per dataloader if several).
 
-        With ``output`` (tasks: "labels", "probabilities", "logits", "top_k") the module's ``format_predictions``
-        turns them into one entry per input sample, in input order."""
+        With ``output`` (tasks: "labels", "probabilities", "logits", "top_k", ...; or Flash's Output objects), or
+        without it when the task's ``model.output`` is set, the module's ``format_predictions`` turns them into one
+        entry per input sample, in input order."""
         dataloaders, datamodule = _loaders_or_datamodule(dataloaders, datamodule)
-        keep = return_predictions or bool(output)
+        if output is None and hasattr(model or self.module, "format_predictions"):
+            output = getattr(model or self.module, "output", None)  # a task's ``model.output`` chosen beforehand
+        keep = return_predictions or output is not None
         predictions = self._run(
             TrainerFn.PREDICTING, model, datamodule, ckpt_path, predict=dataloaders, return_predictions=keep
         )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence, Sized
 from typing import Any, cast
 
@@ -149,7 +148,7 @@ class ImageClassificationData(TaskDataModule):
         reads_files: bool = True,
     ) -> ImageClassificationData:
         _resolve_workers(options, inputs, reads_files)
-        image_size, mean, std = options.pop("image_size"), options.pop("mean"), options.pop("std")
+        image_size, mean, std = _size_mean_std(options)
         transforms = _transforms(options, image_size, mean, std)
         multi_label, delimiter = options.pop("multi_label"), options.pop("target_delimiter")
         targets: Targets | None
@@ -298,7 +297,11 @@ class ImageClassificationData(TaskDataModule):
     ) -> ImageClassificationData:
         """Tables with an image-path column and targets: one label column, one column of ``target_delimiter``-
         separated labels (multi-label), or several 0/1 columns (multi-hot; the column names are the labels).
-        Relative paths are taken from ``images_root`` (default: the working folder)."""
+        Relative paths are taken from ``images_root`` (default: the working folder); Flash's per-stage
+        ``train_images_root=`` ... and ``train_resolver=`` ... (``(root, file_id) -> path``) are accepted too."""
+        from flashtrain.tasks.image.frame_paths import resolve_paths, stage_path_options
+
+        stage_paths = stage_path_options(kwargs)
         frames = {
             "train": train_data_frame,
             "val": val_data_frame,
@@ -316,10 +319,9 @@ class ImageClassificationData(TaskDataModule):
             check_frame_columns(frame, needed, where, "Check input_field / target_fields.")
             if stage != "predict" and not columns:
                 raise ValueError("target_fields is needed for training, validation and test data.")
-            root = images_root if images_root is not None else frame.attrs.get("root", "")
-            files[stage] = [
-                str(path) if os.path.isabs(str(path)) else os.path.join(root, str(path)) for path in frame[input_field]
-            ]
+            stage_root, resolver = stage_paths[stage]
+            root = next((r for r in (stage_root, images_root) if r is not None), frame.attrs.get("root", ""))
+            files[stage] = resolve_paths(frame[input_field], stage, root, resolver)
             if stage == "predict":
                 continue
             targets[stage] = frame_targets(frame, columns, target_delimiter)
@@ -598,6 +600,23 @@ def _transforms(options: dict[str, Any], image_size: Any, mean: Any, std: Any) -
         custom_train=train if callable(train) else None,
         custom_eval={stage: value for stage, value in evaluation.items() if value is not None},
     )
+
+
+def _size_mean_std(options: dict[str, Any]) -> tuple[Any, Any, Any]:
+    """``image_size``, ``mean``, ``std`` popped from the options, or from ``transform_kwargs`` (Flash's spelling:
+    ``transform_kwargs={"image_size": (196, 196), "mean": ..., "std": ...}``), never both."""
+    transform_kwargs = dict(options.get("transform_kwargs") or {})
+    values = []
+    for name in ("image_size", "mean", "std"):
+        value = options.pop(name)
+        if name in transform_kwargs:
+            if value is not None:
+                raise ValueError(f"{name} was given twice (as {name}= and in transform_kwargs); pass it once.")
+            value = transform_kwargs.pop(name)
+        values.append(value)
+    if options.get("transform_kwargs") is not None:
+        options["transform_kwargs"] = transform_kwargs
+    return values[0], values[1], values[2]
 
 
 def _refuse_random_evaluation(datasets: dict[str, Dataset | None], transforms: ImageTransforms) -> None:

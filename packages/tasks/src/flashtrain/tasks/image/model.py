@@ -8,6 +8,7 @@ from typing import Any
 import torch
 
 from flashtrain.tasks import registry
+from flashtrain.tasks.flash_registry import IMAGE_BACKBONES
 from flashtrain.tasks.heads import available_heads, build_head, check_head_output
 from flashtrain.tasks.image.acceleration import check_channels_last, decay_groups, wants_channels_last
 from flashtrain.tasks.image.backbones import Backbone, available_backbones, build_backbone
@@ -114,9 +115,21 @@ class ImageClassifier(ClassificationTask):
             image_config=config.as_dict(),  # what a checkpoint needs to preprocess new images
         )
 
+    # Flash's ``@ImageClassifier.backbones(name="my_net")`` registration of ``fn(pretrained=...) -> (module, width)``.
+    backbones = IMAGE_BACKBONES
+
     @classmethod
     def available_backbones(cls, filter: str | None = None) -> list[str]:
-        return available_backbones(filter)
+        registered = [name for name in IMAGE_BACKBONES.available_keys() if not filter or filter in name]
+        return registered + available_backbones(filter)
+
+    @classmethod
+    def available_pretrained_weights(cls, backbone: str) -> list[str]:
+        """The pretrained weight tags timm has for ``backbone`` (``"resnet18"`` -> ``["a1_in1k", ...]``); pass
+        ``"resnet18.a1_in1k"`` as the backbone to pick one."""
+        import timm
+
+        return [name.split(".", 1)[1] for name in timm.list_pretrained(f"{backbone}.*")]
 
     @classmethod
     def available_heads(cls) -> list[str]:
@@ -154,8 +167,7 @@ class ImageClassifier(ClassificationTask):
         self.random_backbone = False  # trained weights
 
     def configure_callbacks(self) -> list[Any]:
-        averaging = super().configure_callbacks()
-        callbacks = [averaging] if averaging is not None else []
+        callbacks = list(super().configure_callbacks())  # weight averaging, divergence check
         if self.interpretation:
             from flashtrain.tasks.image.interpretation import ClassificationInterpretation
 
@@ -209,6 +221,9 @@ class ImageClassifier(ClassificationTask):
 
 
 def _backbone(backbone: Any, pretrained: bool | str, backbone_kwargs: dict[str, Any] | None) -> Backbone:
+    if isinstance(backbone, str) and backbone in IMAGE_BACKBONES:  # registered with @ImageClassifier.backbones
+        built = IMAGE_BACKBONES.get(backbone)(pretrained=pretrained, **(backbone_kwargs or {}))
+        return _backbone(tuple(built), pretrained, None)
     if isinstance(backbone, str):
         return build_backbone(backbone, pretrained, backbone_kwargs)
     if isinstance(backbone, (tuple, list)) and len(backbone) == 2 and isinstance(backbone[0], torch.nn.Module):

@@ -108,6 +108,24 @@ class TextClassifier(ClassificationTask):
             backbone_config=config.to_dict(),  # rebuilds the architecture with no download
         )
 
+    # Examples, not a limit: any Hugging Face encoder name or local model folder is a backbone (Flash listed its
+    # registry here); these are the BERT-family sizes Flash's docs and our tests use.
+    EXAMPLE_BACKBONES = (
+        "prajjwal1/bert-tiny",
+        "prajjwal1/bert-mini",
+        "prajjwal1/bert-small",
+        "prajjwal1/bert-medium",
+        "sentence-transformers/all-MiniLM-L6-v2",
+        "bert-base-uncased",
+        "distilbert-base-uncased",
+        "roberta-base",
+    )
+
+    @classmethod
+    def available_backbones(cls, filter: str | None = None) -> list[str]:
+        """Example backbone names containing ``filter``; any Hugging Face encoder (name or folder) works."""
+        return [name for name in cls.EXAMPLE_BACKBONES if not filter or filter.lower() in name.lower()]
+
     @classmethod
     def available_heads(cls) -> list[str]:
         return available_heads()
