@@ -43,7 +43,7 @@ def test_image_data_defaults_to_auto_workers_for_files_and_none_in_memory(tmp_pa
     from_files = ImageClassificationData.from_files(train_files=files, train_targets=list("abab"), image_size=8)
     assert from_files.num_workers == 2
     loader = from_files.train_dataloader()
-    assert loader.num_workers == 2 and loader.persistent_workers and loader.prefetch_factor == 4
+    assert loader.num_workers == 2 and loader.persistent_workers and loader.prefetch_factor == 2
     assert not loader.pin_memory  # no trainer on CUDA
     images = np.zeros((8, 8, 8, 3), dtype=np.uint8)
     in_memory = ImageClassificationData.from_numpy(train_data=images, train_targets=[0, 1] * 4)

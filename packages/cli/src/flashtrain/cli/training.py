@@ -196,9 +196,12 @@ def train(model: Any, data: Any, options: RunOptions, strategy: Any) -> dict[str
     task = options.task
     validates = data.datasets.get("val") is not None
     metric, mode = model.monitor  # e.g. ("val_acc", "max") or ("val_rmse", "min")
-    checkpoint = ModelCheckpoint(filename="best", monitor=metric if validates else None, mode=mode, save_last=True)
+    checkpoint = ModelCheckpoint(filename="best", monitor=metric if validates else None, mode=mode)
+    # last.ckpt is the state after every epoch, what --resume continues from. Lightning's save_last only copies a
+    # checkpoint that was saved, so with a monitor it would stay at the best epoch: a second callback writes it.
+    latest = ModelCheckpoint(filename=ModelCheckpoint.CHECKPOINT_NAME_LAST, enable_version_counter=False)
     record = RunRecord(options)
-    callbacks = [checkpoint, record]
+    callbacks = [checkpoint, latest, record]
     if getattr(options, "compile", False):  # an option of the image command only
         callbacks.append(CompileTime())
     if options.early_stopping:

@@ -25,7 +25,7 @@ from flashtrain.core.callbacks.base import Callback
 _UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
 # Steps left out of the pace at the start of fit: allocation, lazy imports, compile and cache warm-up.
-WARMUP_STEPS = 3
+WARMUP_STEPS = 2
 # Time kept for the summary after the last step (logger flushes, the final checkpoint write), as a budget fraction.
 SUMMARY_RESERVE = 0.02
 
@@ -93,6 +93,8 @@ class TimeBudget(Callback):
         self._last_plan_at = 0.0
         self._seen_steps = 0
         self._first_step = 0
+        self._sanity = (0.0, 0)
+        self._previous_mark: float | None = None
 
     # -- what a schedule asks -------------------------------------------------------------------------------------
     def progress(self, step: int) -> float:
@@ -117,8 +119,24 @@ class TimeBudget(Callback):
         return self._elapsed_before + time.monotonic() - self._fit_started
 
     # -- hooks ------------------------------------------------------------------------------------------------------
-    def on_fit_start(self, trainer: Any, pl_module: Any) -> None:
-        self._fit_started = time.monotonic()
+    def setup(self, trainer: Any, pl_module: Any, stage: str) -> None:
+        if stage == "fit":  # the budget covers fit from its start: data setup and the sanity check count too
+            self._fit_started = time.monotonic()
+
+    def on_sanity_check_start(self, trainer: Any, pl_module: Any) -> None:
+        self._sanity = (time.monotonic(), 0)
+
+    def on_validation_batch_end(self, trainer: Any, pl_module: Any, *args: Any) -> None:
+        if trainer.sanity_checking:
+            self._sanity = (self._sanity[0], self._sanity[1] + 1)
+
+    def on_sanity_check_end(self, trainer: Any, pl_module: Any) -> None:
+        # A first guess at a validation's cost, until an epoch has measured it: the sanity batches' pace times
+        # the validation batches (their first batch is slower, so this errs on the safe side).
+        started, batches = self._sanity
+        if batches:
+            total = sum(n for n in trainer.num_val_batches if not math.isinf(n))
+            self.plan.seconds_per_epoch_overhead = (time.monotonic() - started) / batches * total
 
     def on_train_start(self, trainer: Any, pl_module: Any) -> None:
         self._first_step = self._seen_steps = trainer.global_step
@@ -154,17 +172,20 @@ class TimeBudget(Callback):
             if step > WARMUP_STEPS + self._first_step:
                 self._train_seconds += seconds
                 self._train_steps += 1
-        self._mark = now
+        self._previous_mark, self._mark = self._mark, now
         elapsed = self.elapsed()
+        budget = self.plan.budget_seconds
         if self.plan.planned_steps is None:
-            if self._train_steps >= 5 and self._train_seconds >= 0.01 * self.plan.budget_seconds:
+            # Enough to plan: five steps, or fewer slow ones that took 3% of the budget (at least 1% in any case).
+            enough = self._train_steps >= 5 or self._train_seconds >= 0.03 * budget
+            if enough and self._train_steps and self._train_seconds >= 0.01 * budget:
                 self._replan(trainer, step)
-        elif elapsed - self._last_plan_at >= 0.1 * self.plan.budget_seconds and self._train_steps >= 5:
+        elif elapsed - self._last_plan_at >= 0.1 * budget and self._train_steps >= 2:
             self._replan(trainer, step)
         if self.plan.planned_steps is not None and step >= self.plan.planned_steps:
             self._stop(trainer, "plan")
-        elif elapsed + self._final_reserve() >= self.plan.budget_seconds:
-            self._stop(trainer, "time")
+        elif elapsed + self._last_step_seconds(now) + self._final_reserve() >= budget:
+            self._stop(trainer, "time")  # the next step would not end in time
 
     def on_train_end(self, trainer: Any, pl_module: Any) -> None:
         if self.verbose and trainer.is_global_zero and self.plan.stopped_by == "time":
@@ -185,6 +206,12 @@ class TimeBudget(Callback):
         self._elapsed_before = float(state_dict.get("elapsed", 0.0))
 
     # -- planning ---------------------------------------------------------------------------------------------------
+    def _last_step_seconds(self, now: float) -> float:
+        """The last step's duration (the next is likely as long), or the planned pace before there is one."""
+        if self._previous_mark is not None:
+            return now - self._previous_mark
+        return self.plan.seconds_per_step or 0.0
+
     def _final_reserve(self) -> float:
         return self.plan.seconds_per_epoch_overhead + SUMMARY_RESERVE * self.plan.budget_seconds
 

@@ -7,8 +7,6 @@ import re
 from abc import ABC, abstractmethod
 from typing import Any
 
-import yaml
-
 from flashtrain.core.utilities import fs
 
 
@@ -155,6 +153,8 @@ class VersionedFolderLogger(Logger):
         self._version = version
 
     def write_hparams_yaml(self, params: dict[str, Any]) -> None:
+        import yaml  # here, not at module level: only loggers that save hyper-parameters need it
+
         fs.makedirs(self.log_dir)
         with fs.open_file(fs.join(self.log_dir, "hparams.yaml"), "w") as handle:
             yaml.safe_dump(_plain(params), handle, sort_keys=False)

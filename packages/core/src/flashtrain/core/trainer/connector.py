@@ -14,7 +14,7 @@ from flashtrain.core.accelerators import Accelerator, resolve_accelerator
 from flashtrain.core.callbacks.base import Callback
 from flashtrain.core.exceptions import MisconfigurationException, MisconfigurationTypeError
 from flashtrain.core.precision import build_precision
-from flashtrain.core.strategies import DDPStrategy, Strategy, build_strategy
+from flashtrain.core.strategies import Strategy, build_strategy
 from flashtrain.core.strategies.cluster import detect_environment
 from flashtrain.core.utilities import checks
 
@@ -43,6 +43,8 @@ def resolve_hardware(
     num_devices, indices = _parse_devices(devices, resolved, num_nodes)
     if isinstance(strategy, Strategy):
         chosen = strategy
+        from flashtrain.core.strategies.ddp import DDPStrategy  # loaded already when the user made one
+
         if isinstance(chosen, DDPStrategy):  # DDPStrategy(...) from the user: the Trainer's flags lay it out
             chosen.processes_per_node, chosen.num_nodes = num_devices, num_nodes
     else:

@@ -45,6 +45,27 @@ class _TabularParts:
         self.head = build_head(head, built.num_features, preprocessing.num_outputs)
         check_head_output(self.head, built.num_features, preprocessing.num_outputs)
 
+    # Whether an ensemble backbone's members are trained each on its own loss (TabM's objective); else the loss is
+    # of their mean. The classifier does; the regressor's step scores one output per row, so it trains the mean.
+    trains_members = False
+
+    def forward(self, inputs: Any) -> torch.Tensor:
+        """Outputs per row; an ensemble backbone (TabM) gives one per member, ``(batch, k, outputs)``, which stays
+        so in training where the members are trained each (``trains_members``) and is their mean otherwise."""
+        outputs = self.head(self.backbone(inputs))
+        if outputs.ndim == 3 and not (self.training and self.trains_members):
+            return self.combine_members(outputs)
+        return outputs
+
+    def combine_members(self, outputs: torch.Tensor) -> torch.Tensor:
+        return outputs.mean(dim=1)
+
+    @staticmethod
+    def member_batch(outputs: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(batch, k, ...)`` outputs and their targets as one batch of ``batch * k`` rows: the loss on it is the
+        mean of the members' losses, TabM's training objective."""
+        return outputs.flatten(0, 1), targets.repeat_interleave(outputs.shape[1], dim=0)
+
     @classmethod
     def available_backbones(cls, filter: str | None = None) -> list[str]:
         return [name for name in available_tabular_backbones() if not filter or filter.lower() in name]
@@ -81,7 +102,8 @@ class TabularClassifier(_TabularParts, ClassificationTask):
 
     Args:
         parameters: The fitted preprocessing, ``datamodule.parameters`` (``from_data`` passes it for you).
-        backbone: ``"mlp"`` (default), ``"resnet"``, ``"ft_transformer"`` or ``"tabnet"``.
+        backbone: ``"mlp"`` (default), ``"tabm"`` (TabM, an efficient ensemble of MLPs; ``backbone_kwargs`` such as
+            ``{"k": 32, "d_block": 512}``), ``"resnet"``, ``"ft_transformer"`` or ``"tabnet"``.
         backbone_kwargs: Sizes for the backbone, e.g. ``{"hidden_size": 256, "num_layers": 3, "dropout": 0.2,
             "frequency_scale": 0.3}`` (or ``"numerical_embedding": "none"``) for the MLP, or
             ``{"d_token": 96, "num_layers": 2, "num_heads": 8}`` for the FT-Transformer.
@@ -135,6 +157,22 @@ class TabularClassifier(_TabularParts, ClassificationTask):
         )
         self._build_parts(preprocessing, backbone, backbone_kwargs, embedding_sizes, head)
         self.save_task_hyperparameters()
+
+    trains_members = True
+
+    def combine_members(self, outputs: torch.Tensor) -> torch.Tensor:
+        """The members' mean probability, as logits (its log: softmax of it is that mean)."""
+        if self.multi_label:
+            return torch.logit(torch.sigmoid(outputs).mean(dim=1), eps=1e-7)
+        return torch.log(torch.softmax(outputs, dim=-1).mean(dim=1).clamp_min(1e-12))
+
+    def compute_loss(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        if logits.ndim == 3:
+            logits, targets = self.member_batch(logits, targets)
+        return super().compute_loss(logits, targets)
+
+    def update_metrics(self, logits: torch.Tensor, targets: torch.Tensor, stage: str) -> None:
+        super().update_metrics(self.combine_members(logits) if logits.ndim == 3 else logits, targets, stage)
 
 
 class TabularRegressor(_TabularParts, RegressionTask):
