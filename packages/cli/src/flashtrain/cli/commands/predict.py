@@ -68,7 +68,11 @@ def run(args: RunOptions) -> list[Any]:
         for start in range(0, len(inputs), size)
         for prediction in predictor.predict(inputs[start : start + size], output, where)
     ]
-    for column, values in prediction_columns(predictions, output, predictor.describe()["labels"]).items():
+    # Files: one prediction column (probabilities as a list per file); tables: one column per class or target.
+    spread = spec.inputs != "files"
+    names = predictor.describe()["labels"]
+    columns = prediction_columns(predictions, output, names) if spread else {"prediction": predictions}
+    for column, values in columns.items():
         table[column] = values
     write_table(table, args.out)
     return predictions
