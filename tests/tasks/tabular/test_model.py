@@ -87,9 +87,9 @@ def test_models_refuse_data_for_the_other_task_and_unknown_backbones():
     with pytest.raises(ValueError, match="TabularClassifier needs classification data.*use TabularRegressor"):
         TabularClassifier.from_data(regression)
     with pytest.raises(
-        ValueError, match="Unknown tabular backbone 'node'. Allowed: ft_transformer, mlp, resnet, tabnet"
+        ValueError, match="Unknown tabular backbone 'xgboost'. Allowed: ft_transformer, mlp, resnet, tabm, tabnet"
     ):
-        TabularRegressor.from_data(regression, backbone="node")
+        TabularRegressor.from_data(regression, backbone="xgboost")
     with pytest.raises(TypeError, match="backbone_kwargs for 'mlp'.*width"):
         TabularRegressor.from_data(regression, backbone_kwargs={"width": 3})
 
