@@ -123,6 +123,18 @@ def add_trainer_flags(parser: argparse.ArgumentParser, command: str, batch_size:
         "no other arguments",
     )
     group.add_argument("--class-weights", choices=["balanced"], default=None, help="weight classes by their counts")
+    group.add_argument(
+        "--calibrate",
+        choices=["temperature"],
+        default=None,
+        help="classifiers: fit a temperature on the validation split (calibrated probabilities, same labels)",
+    )
+    group.add_argument(
+        "--decision-threshold",
+        type=decision_threshold,
+        default=None,
+        help="binary / multi-label classifiers: f1 or balanced_accuracy (tuned on the validation split), or a number",
+    )
     group.add_argument("--metrics", default=None, help="extra metrics, comma-separated (e.g. f1,precision / mae,r2)")
     group.add_argument(
         "--finetune-strategy",
@@ -305,3 +317,24 @@ def parse_finetune_strategy(text: str) -> Any:
         f"--finetune-strategy {text!r} is not valid; use no_freeze, freeze, freeze_unfreeze:EPOCH or "
         "unfreeze_milestones:E1,E2,N"
     )
+
+
+def decision_threshold(text: str) -> str | float:
+    """``--decision-threshold``: a criterion name, or a probability in (0, 1)."""
+    if text in ("f1", "balanced_accuracy"):
+        return text
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected f1, balanced_accuracy or a number in (0, 1), got {text!r}"
+        ) from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"a threshold is a probability in (0, 1), got {text}")
+    return value
+
+
+def calibration_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The classifier arguments of ``--calibrate`` and ``--decision-threshold`` (none when not given)."""
+    chosen = {"calibrate": args.calibrate, "decision_threshold": args.decision_threshold}
+    return {name: value for name, value in chosen.items() if value is not None}

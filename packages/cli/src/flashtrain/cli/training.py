@@ -186,6 +186,9 @@ def train(task: str, model: Any, data: Any, args: argparse.Namespace, strategy: 
         summary[shown] = float(trainer.callback_metrics[shown])
         summary[f"best_{metric}"] = best = checkpoint.best_model_score
         say(f"final validation {name}: {summary[shown]:.4f} (best {'' if shown == metric else metric + ' '}{best:.4f})")
+    calibration = getattr(model, "calibration", None)
+    if calibration is not None and calibration.summary():
+        say(calibration.summary())
     if data.datasets.get("test") is not None:
         (result,) = trainer.test(model, datamodule=data, ckpt_path=summary["checkpoint"], verbose=False)
         test_metric = shown.replace("val_", "test_", 1)

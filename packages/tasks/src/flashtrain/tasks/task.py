@@ -15,6 +15,7 @@ import torch
 from flashtrain.core import Module
 from flashtrain.tasks import losses, optimization
 from flashtrain.tasks import metrics as task_metrics
+from flashtrain.tasks.calibration import Calibration
 
 OUTPUTS = ("labels", "probabilities", "logits", "top_k")
 
@@ -169,6 +170,10 @@ class ClassificationTask(Task):
         class_weights: None, "balanced" (from the training data's class counts, n / (k * count); for multi-label
             the positive weight (negatives / positives) per label), or one weight per class.
         label_smoothing: Cross-entropy label smoothing (single-label).
+        calibrate: None, or "temperature": the temperature that calibrates the probabilities on the validation split.
+        decision_threshold: None (argmax; 0.5 per label for multi-label), "f1" / "balanced_accuracy" (tuned on the
+            validation split), or a number: the probability at which a binary classifier says its second label, and
+            a multi-label one each label. See :mod:`flashtrain.tasks.calibration`.
     """
 
     monitor = ("val_acc", "max")  # what "best" means for checkpoints of this task
@@ -197,6 +202,8 @@ class ClassificationTask(Task):
         metrics: Any = None,
         class_weights: str | Sequence[float] | None = None,
         label_smoothing: float = 0.0,
+        calibrate: str | None = None,
+        decision_threshold: str | float | None = None,
     ) -> None:
         super().__init__(optimizer, lr_scheduler, learning_rate)
         if not labels:
@@ -209,6 +216,11 @@ class ClassificationTask(Task):
         chosen = metrics if metrics is not None else (["f1"] if multi_label else [])
         self.train_metrics, self.val_metrics, self.test_metrics = (
             task_metrics.classification_metrics(chosen, len(labels), multi_label) for _ in range(3)
+        )
+        self.calibration = (
+            Calibration(calibrate, decision_threshold, len(self.labels), multi_label)
+            if calibrate is not None or decision_threshold is not None
+            else None
         )
 
     def setup(self, stage: str) -> None:
@@ -232,7 +244,14 @@ class ClassificationTask(Task):
         loss = self.compute_loss(logits, targets)
         self.log(f"{stage}_loss", loss, prog_bar=stage != "test")
         self.update_metrics(logits.detach(), targets, stage)
+        if stage == "val" and self.calibration is not None:
+            self.calibration.collect(logits, targets)
         return loss
+
+    def on_validation_epoch_end(self) -> None:
+        """Fit the temperature / thresholds on this epoch's validation logits, before checkpoints are written."""
+        if self.calibration is not None:
+            self.calibration.fit_collected()
 
     def update_metrics(self, logits: torch.Tensor, targets: torch.Tensor, stage: str) -> None:
         if targets.is_floating_point() and not self.multi_label:  # soft targets (mixup): score the largest
@@ -254,13 +273,20 @@ class ClassificationTask(Task):
         logits = torch.cat(outputs).float() if outputs else torch.empty(0, len(self.labels))
         if output == "logits":
             return logits.tolist()
-        probabilities = torch.sigmoid(logits) if self.multi_label else torch.softmax(logits, dim=1)
+        if self.calibration is not None:
+            probabilities = self.calibration.probabilities(logits)
+        else:
+            probabilities = torch.sigmoid(logits) if self.multi_label else torch.softmax(logits, dim=1)
         if output == "probabilities":
             return probabilities.tolist()
         if output == "labels":
+            if self.calibration is not None:  # the fitted temperature and thresholds
+                chosen = self.calibration.predicted(probabilities)
+            else:
+                chosen = probabilities > 0.5 if self.multi_label else probabilities.argmax(dim=1)
             if self.multi_label:
-                return [[self.labels[i] for i in torch.nonzero(row > 0.5).flatten().tolist()] for row in probabilities]
-            return [self.labels[i] for i in probabilities.argmax(dim=1).tolist()]
+                return [[self.labels[i] for i in torch.nonzero(row).flatten().tolist()] for row in chosen]
+            return [self.labels[i] for i in chosen.tolist()]
         top = probabilities.topk(min(k, len(self.labels)), dim=1)
         return [
             [(self.labels[i], round(p, 6)) for i, p in zip(idx.tolist(), val.tolist())]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from flashtrain.cli.options import UserError, add_trainer_flags, plain, positive_int
+from flashtrain.cli.options import UserError, add_trainer_flags, calibration_options, plain, positive_int
 from flashtrain.cli.recipe import model_options, optimization_options, task_default
 
 NAME = "image_classification"
@@ -141,6 +141,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         interpretation=args.interpretation,
         weight_averaging=args.weight_averaging,
         class_weights=args.class_weights,
+        **calibration_options(args),
         metrics=args.metrics.split(",") if args.metrics else None,
     )
     return train(NAME, model, data, args, strategy)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from flashtrain.cli.options import UserError, add_trainer_flags, plain
+from flashtrain.cli.options import UserError, add_trainer_flags, calibration_options, plain
 from flashtrain.cli.recipe import model_options, optimization_options, task_default
 
 DEFAULT_VAL_SPLIT = 0.2
@@ -127,6 +127,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     strategy = start(args.task, args)
     data = load_data(args)
     model_class = TabularClassifier if args.task == "tabular_classification" else TabularRegressor
+    if model_class is TabularRegressor and calibration_options(args):
+        raise UserError("--calibrate and --decision-threshold apply to classifiers; a regressor has neither")
     model = model_class.from_data(
         data,
         **model_options(args, "backbone"),
@@ -134,5 +136,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         metrics=args.metrics.split(",") if args.metrics else None,
         weight_averaging=args.weight_averaging,
         **({"class_weights": args.class_weights} if args.class_weights else {}),
+        **(calibration_options(args) if args.task == "tabular_classification" else {}),
     )
     return train(args.task, model, data, args, strategy)

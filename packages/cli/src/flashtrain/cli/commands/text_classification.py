@@ -7,7 +7,7 @@ import argparse
 import os
 from typing import Any
 
-from flashtrain.cli.options import UserError, add_trainer_flags, plain, positive_int
+from flashtrain.cli.options import UserError, add_trainer_flags, calibration_options, plain, positive_int
 from flashtrain.cli.recipe import given, model_options, optimization_options, task_default
 
 NAME = "text_classification"
@@ -115,6 +115,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         **optimization_options(args),
         weight_averaging=args.weight_averaging,
         class_weights=args.class_weights,
+        **calibration_options(args),
         metrics=args.metrics.split(",") if args.metrics else None,
     )
     return train(NAME, model, data, args, strategy)
