@@ -113,6 +113,22 @@ class Task(Module):
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["task"] = self.task_name
 
+    def save_pretrained(self, folder: str, card: dict[str, Any] | None = None) -> str:
+        """A Hub-ready folder: safetensors weights, config.json, model card (see :mod:`flashtrain.tasks.pretrained`)."""
+        from flashtrain.tasks.pretrained import save_pretrained
+
+        return save_pretrained(self, folder, card)
+
+    @classmethod
+    def from_pretrained(cls, name_or_folder: str, **overrides: Any) -> Any:
+        """The model in a :meth:`save_pretrained` folder, or on the Hub (``user/name`` or ``hf://user/name``)."""
+        from flashtrain.tasks.pretrained import from_pretrained
+
+        model = from_pretrained(name_or_folder, **overrides)
+        if not isinstance(model, cls):
+            raise TypeError(f"{name_or_folder} holds a {type(model).__name__}, not a {cls.__name__}.")
+        return model
+
 
 WEIGHT_AVERAGING = ("ema", "swa")
 
