@@ -55,3 +55,51 @@ def test_what_is_not_a_saved_model_is_explained(tmp_path):
         from_pretrained(str(tmp_path))
     with pytest.raises(FileNotFoundError, match=r"is neither a folder nor a Hub repository id"):
         from_pretrained(str(tmp_path / "missing" / "deeper" / "x"))
+
+
+LOAD_AND_PREDICT = """
+import json, sys
+from flashtrain.tasks.inference import predictor_for
+from flashtrain.tasks.pretrained import from_pretrained
+from tests.tasks.checkpoints import PENGUIN_ROWS
+print(json.dumps(predictor_for(from_pretrained(sys.argv[1])).predict(PENGUIN_ROWS, "probabilities")))
+"""
+
+
+@pytest.mark.slow
+def test_push_uploads_the_folder_and_from_pretrained_reads_it_back_then_offline(task_checkpoints, tmp_path):
+    import subprocess
+    import sys
+
+    from tests.tasks.hub_stub import HubStub
+
+    checkpoint = task_checkpoints["tabular"]
+    env = {**os.environ, "HF_HOME": str(tmp_path / "hf"), "HF_TOKEN": "test-token", "PYTHONPATH": os.getcwd()}
+    env.pop("HF_HUB_OFFLINE", None)
+    local = subprocess.run(
+        [sys.executable, "-m", "flashtrain.cli", "push", "--checkpoint", checkpoint, "--dry-run", "--out",
+         str(tmp_path / "penguins")], capture_output=True, text=True, env=env,
+    )  # fmt: skip
+    assert local.returncode == 0, local.stderr[-2000:]
+    expected = {name: (tmp_path / "penguins" / name).read_bytes() for name in os.listdir(tmp_path / "penguins")}
+    with HubStub() as hub:
+        env["HF_ENDPOINT"] = hub.endpoint
+        pushed = subprocess.run(
+            [sys.executable, "-m", "flashtrain.cli", "push", "--checkpoint", checkpoint, "--repo", "alice/penguins"],
+            capture_output=True, text=True, env=env,
+        )  # fmt: skip
+        assert pushed.returncode == 0, pushed.stderr[-3000:]
+        assert hub.repos["alice/penguins"] == expected  # exactly the folder's files, byte for byte
+        online = subprocess.run([sys.executable, "-c", LOAD_AND_PREDICT, "hf://alice/penguins"], capture_output=True,
+                                text=True, env=env)  # fmt: skip
+        assert online.returncode == 0, online.stderr[-3000:]
+    offline = subprocess.run(
+        [sys.executable, "-c", LOAD_AND_PREDICT, "alice/penguins"],
+        capture_output=True,
+        text=True,
+        env={**env, "HF_HUB_OFFLINE": "1"},
+    )  # fmt: skip  (the stub is gone)
+    assert offline.returncode == 0, offline.stderr[-3000:]
+    assert json.loads(offline.stdout) == json.loads(online.stdout)
+    direct = predictor_for(checkpoint).predict(checkpoints.PENGUIN_ROWS, "probabilities")
+    assert json.loads(online.stdout) == pytest.approx(direct, abs=1e-6)

@@ -10,6 +10,7 @@ from flashtrain.cli.commands import (
     export,
     image_classification,
     predict,
+    push,
     serve,
     tabular,
     text_classification,
@@ -17,7 +18,7 @@ from flashtrain.cli.commands import (
 from flashtrain.cli.errors import report
 from flashtrain.cli.options import Parser, apply_config_file, command_parser
 
-COMMANDS = (image_classification, text_classification, tabular, predict, export, serve, backbones)
+COMMANDS = (image_classification, text_classification, tabular, predict, export, serve, push, backbones)
 EXAMPLES = """examples:
   flash-train image_classification                       # bundled digits, offline, a few minutes
   flash-train image_classification --train-folder data/train --val-folder data/val --max-epochs 3

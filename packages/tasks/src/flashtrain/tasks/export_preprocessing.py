@@ -206,12 +206,12 @@ def tabular_feed(preprocessing: Any, rows: list[dict]) -> dict[str, np.ndarray]:
 # -- reading the outputs ------------------------------------------------------------------------------------------
 def classifier_output_model(reading: Reading, opset: int, ir_version: int) -> Any:
     """``logits`` (N, K) -> ``probabilities``, ``label`` (or ``predicted`` for multi-label), and ``logits``."""
-    from onnx import TensorProto, helper
+    from onnx import TensorProto, helper, numpy_helper
 
     classes = len(reading.labels)
     initializers = [
         helper.make_tensor("post/temperature", TensorProto.FLOAT, [], [reading.temperature]),
-        helper.make_tensor("post/labels", TensorProto.STRING, [classes], [str(v).encode() for v in reading.labels]),
+        numpy_helper.from_array(np.array([str(v) for v in reading.labels], dtype=object), "post/labels"),
     ]
     nodes = [
         helper.make_node("Div", ["post/logits_in", "post/temperature"], ["post/scaled"]),

@@ -126,6 +126,16 @@ def is_pretrained_reference(value: str) -> bool:
     return value.startswith(HF_PREFIX) or os.path.isfile(os.path.join(value, CONFIG_FILE))
 
 
+def stored_task(name_or_folder: str) -> str | None:
+    """The task named in the config.json of a save_pretrained folder or Hub repository (None when absent)."""
+    path = os.path.join(resolve(name_or_folder), CONFIG_FILE)
+    if not os.path.isfile(path):
+        return None
+    with open(path, encoding="utf-8") as handle:
+        task = json.load(handle).get("task")
+    return task if isinstance(task, str) else None
+
+
 def task_class(task: str) -> Any:
     from flashtrain.tasks.inference import TASK_CLASSES
 

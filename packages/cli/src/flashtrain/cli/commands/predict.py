@@ -46,9 +46,14 @@ def add_parser(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> list[Any]:
     if args.out:
         check_out(args.out)
-    from flashtrain.core.checkpoint import load_checkpoint
+    from flashtrain.tasks.pretrained import is_pretrained_reference, stored_task
 
-    task = load_checkpoint(args.checkpoint).get("task")
+    if is_pretrained_reference(args.checkpoint):  # a save_pretrained folder or hf://user/name
+        task = stored_task(args.checkpoint)
+    else:
+        from flashtrain.core.checkpoint import load_checkpoint
+
+        task = load_checkpoint(args.checkpoint).get("task")
     predictor = PREDICTORS.get(task) if isinstance(task, str) else None
     if not isinstance(task, str) or predictor is None:
         raise UserError(
@@ -69,6 +74,15 @@ def check_out(out: str) -> None:
         raise UserError(f"--out {out}: the folder {folder} does not exist; create it first or write elsewhere")
 
 
+def load_model(model_class: Any, checkpoint: str) -> Any:
+    """The model of a checkpoint file, a save_pretrained folder or ``hf://user/name``."""
+    from flashtrain.tasks.pretrained import is_pretrained_reference
+
+    if is_pretrained_reference(checkpoint):
+        return model_class.from_pretrained(checkpoint)
+    return model_class.load_from_checkpoint(checkpoint)
+
+
 def _trainer() -> Any:
     from flashtrain.core import Trainer
 
@@ -82,7 +96,7 @@ def predict_images(args: argparse.Namespace, task: str) -> list[Any]:
 
     if not args.files:
         raise UserError("predict needs inputs for an image_classification checkpoint: --files a.png b.png")
-    model = ImageClassifier.load_from_checkpoint(args.checkpoint)
+    model = load_model(ImageClassifier, args.checkpoint)
     data = ImageClassificationData.from_files(predict_files=args.files, batch_size=args.batch_size)
     predictions = _trainer().predict(model, datamodule=data, output=args.output or "labels")
     write_table(pd.DataFrame({"input": args.files, "prediction": predictions}), args.out)
@@ -98,7 +112,7 @@ def predict_table(args: argparse.Namespace, task: str) -> list[Any]:
             f"predict needs inputs for a {task} checkpoint: --file new.csv (a table with its input columns)"
         )
     classifier = task == "tabular_classification"
-    model = (TabularClassifier if classifier else TabularRegressor).load_from_checkpoint(args.checkpoint)
+    model = load_model(TabularClassifier if classifier else TabularRegressor, args.checkpoint)
     frame = read(args.file, "--file")
     data_class = TabularClassificationData if classifier else TabularRegressionData
     data = data_class.from_data_frame(
@@ -156,7 +170,7 @@ def predict_texts(args: argparse.Namespace, task: str) -> list[Any]:
         from flashtrain.cli.commands.tabular import read
 
         table, column = read(args.file, "--file"), args.input_field
-    model = TextClassifier.load_from_checkpoint(args.checkpoint)
+    model = load_model(TextClassifier, args.checkpoint)
     data = TextClassificationData.from_data_frame(column, predict_data_frame=table, batch_size=args.batch_size)
     output = args.output or "labels"
     predictions = _trainer().predict(model, datamodule=data, output=output)

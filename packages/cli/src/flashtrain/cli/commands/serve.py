@@ -26,9 +26,12 @@ def add_parser(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> None:
     from flashtrain.cli.options import UserError
+    from flashtrain.tasks.pretrained import is_pretrained_reference
 
-    if not os.path.isfile(args.checkpoint):
-        raise UserError(f"--checkpoint {args.checkpoint}: no such file")
+    if not os.path.isfile(args.checkpoint) and not is_pretrained_reference(args.checkpoint):
+        raise UserError(
+            f"--checkpoint {args.checkpoint}: no such file (nor a save_pretrained folder or hf://user/name)"
+        )
     if not 0 <= args.port < 65536:
         raise UserError(f"--port {args.port}: use a port between 0 and 65535")
     from flashtrain.tasks.serve import serve
