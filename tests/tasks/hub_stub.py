@@ -1,7 +1,7 @@
 """A stand-in for the Hugging Face Hub on 127.0.0.1: the few endpoints huggingface_hub calls for ``create_repo``,
-``upload_folder`` (validate-yaml of the card, preupload: every file "regular", then one commit of base64 contents) and ``snapshot_download``
-(the revision, its file tree, then HEAD/GET of each file under /resolve/). Files are kept in memory; every request
-is recorded in ``requests``."""
+``upload_folder`` (validate-yaml of the card, preupload: every file "regular", then one commit of base64 contents)
+and ``snapshot_download`` (the revision, its file tree, then HEAD/GET of each file under /resolve/). Files are kept
+in memory; every request is recorded in ``requests``."""
 
 from __future__ import annotations
 
@@ -81,11 +81,12 @@ class HubStub:
                     if repo not in stub.repos:
                         return self._send(404, b"{}", {"X-Error-Code": "RepoNotFound"})
                     if len(parts) >= 5 and parts[4] == "tree":  # the file list of a revision
-                        files = stub.repos[repo].items()
-                        return self._json([
-                            {"type": "file", "path": name, "size": len(content), "oid": hashlib.sha1(content).hexdigest()}
-                            for name, content in sorted(files)
-                        ])  # fmt: skip
+                        files = sorted(stub.repos[repo].items())
+                        tree = [
+                            {"type": "file", "path": name, "size": len(data), "oid": hashlib.sha1(data).hexdigest()}
+                            for name, data in files
+                        ]
+                        return self._json(tree)
                     siblings = [{"rfilename": name} for name in sorted(stub.repos[repo])]
                     return self._json({"id": repo, "modelId": repo, "sha": SHA, "siblings": siblings})
                 if len(parts) >= 5 and parts[2] == "resolve":
