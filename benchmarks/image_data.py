@@ -1,79 +1,160 @@
-"""Training-loader throughput: ImageClassificationData vs torchvision's ImageFolder + DataLoader.
+"""Training-loader throughput: ImageClassificationData's pipeline vs torchvision's ImageFolder + PIL loader.
 
-Same images (the bundled digits, or --folder), same transform (resize + normalise), batch size and workers;
-each side iterates its training loader for a few epochs, alternated over rounds. Prints images/s and the
-median ratio (target: at least 1.0x), also with flashtrain's decoded-image cache turned off.
+Generates a folder of 500x375 JPEGs (photo-like: smooth colour fields, edges and noise) and reads it at 224 px
+with a random resized crop and a horizontal flip, batch 64, in one process, alternating the loaders over rounds:
 
-    python benchmarks/image_data.py [--folder DIR] [--workers 2] [--image-size 32] [--rounds 5]
+- ``ImageFolder v1``: the plain torchvision recipe, ``ImageFolder`` (PIL loader) + ``transforms`` v1
+  (RandomResizedCrop and flip on the PIL image, ToTensor, Normalize);
+- ``PIL + v2 (before)``: what ImageClassificationData did before issue 23: PIL decode, then our v2 transform on
+  uint8 tensors (``ImageFolder`` with its PIL loader and our training transform);
+- ``flashtrain``: ImageClassificationData.from_folders, torchvision.io decode + v2 on uint8, the decoded-image
+  cache off (``cache_bytes=0``: every epoch decodes, as a first epoch or a data set larger than the cache does);
+- ``flashtrain, N workers``: the same with 1, 2 and "auto" DataLoader workers.
+
+Each figure is images per wall second and CPU seconds per 1000 images (this process plus its worker processes,
+read from /proc): on a shared machine wall time follows other jobs' load, CPU time is the pipeline's own cost.
+Ratios are medians over rounds of one run.
+
+    python benchmarks/image_data.py [--images 256] [--rounds 3] [--batches 4] [--folder DIR] [--threads 1]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
+import tempfile
 import time
+from typing import Any
 
+import numpy as np
 import torch
-from torch.utils.data import DataLoader
-from torchvision.datasets import ImageFolder
-
-from flashtrain.tasks import ImageClassificationData
-from flashtrain.tasks.image import sample_data_folders
-from flashtrain.tasks.image.transforms import ImageConfig, build_transform
 
 
-def images_per_second(loader: DataLoader, epochs: int) -> float:
+def make_jpegs(folder: str, count: int, size: tuple[int, int] = (500, 375)) -> None:
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    for index in range(count):
+        label = f"class_{index % 4}"
+        os.makedirs(os.path.join(folder, label), exist_ok=True)
+        small = rng.integers(0, 256, (size[1] // 25, size[0] // 25, 3), dtype=np.uint8)
+        pixels = np.asarray(Image.fromarray(small).resize(size, Image.BILINEAR)).astype(np.int16)
+        pixels = np.clip(pixels + rng.integers(-20, 21, pixels.shape), 0, 255).astype(np.uint8)
+        Image.fromarray(pixels).save(os.path.join(folder, label, f"{index}.jpg"), quality=90)
+
+
+def children_cpu_seconds() -> float:
+    """CPU seconds of this process's live child processes (the DataLoader workers), from /proc."""
+    total = 0.0
+    ticks = os.sysconf("SC_CLK_TCK")
+    me = str(os.getpid())
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[1] == me:  # ppid
+            total += (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
+    return total
+
+
+def measure(loader: Any, batches: int) -> tuple[float, float]:
+    """(images per wall second, CPU seconds per 1000 images) over ``batches`` batches."""
+    iterator = iter(loader)
+    next(iterator)  # the first batch pays for starting an epoch (and workers): not measured
     count = 0
-    start = time.perf_counter()
-    for _ in range(epochs):
-        for images, _ in loader:
-            count += len(images)
-    return count / (time.perf_counter() - start)
+    wall, cpu, children = time.perf_counter(), time.process_time(), children_cpu_seconds()
+    for _ in range(batches):
+        images, _ = next(iterator)
+        count += len(images)
+    wall = time.perf_counter() - wall
+    spent = time.process_time() - cpu + children_cpu_seconds() - children
+    return count / wall, spent / count * 1000
+
+
+def loaders(folder: str, batch_size: int, auto_workers: int) -> dict[str, Any]:
+    from torch.utils.data import DataLoader
+    from torchvision import transforms as v1
+    from torchvision.datasets import ImageFolder
+
+    from flashtrain.tasks import ImageClassificationData
+    from flashtrain.tasks.image.transforms import ImageConfig, build_train_transform
+
+    normalise = v1.Normalize((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+    classic = v1.Compose(
+        [v1.RandomResizedCrop(224, scale=(0.25, 1.0)), v1.RandomHorizontalFlip(), v1.ToTensor(), normalise]
+    )
+    ours_transform = build_train_transform(ImageConfig(224))
+
+    def plain(transform: Any) -> DataLoader:
+        return DataLoader(ImageFolder(folder, transform=transform), batch_size=batch_size, shuffle=True)
+
+    def flashtrain(workers: int) -> DataLoader:
+        data = ImageClassificationData.from_folders(
+            train_folder=folder, image_size=224, batch_size=batch_size, num_workers=workers, cache_bytes=0
+        )
+        return data.train_dataloader()
+
+    built = {
+        "ImageFolder v1": plain(classic),
+        "PIL + v2 (before)": plain(lambda image: ours_transform(image)),
+        "flashtrain": flashtrain(0),
+        "flashtrain, 1 worker": flashtrain(1),
+        "flashtrain, 2 workers": flashtrain(2),
+    }
+    if auto_workers not in (0, 1, 2):
+        built[f"flashtrain, {auto_workers} workers (auto)"] = flashtrain(auto_workers)
+    return built
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--folder", default=sample_data_folders()[0])
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--image-size", type=int, default=32)
+    parser.add_argument("--folder", default=None, help="a folder of class folders (default: generated JPEGs)")
+    parser.add_argument("--images", type=int, default=256, help="JPEGs to generate")
     parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--batches", type=int, default=3, help="measured batches per loader per round")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (1: a DataLoader worker's setting)")
     args = parser.parse_args()
-    torch.set_num_threads(1)
+    torch.set_num_threads(args.threads)
+    from flashtrain.tasks.loading import auto_num_workers, usable_cores
 
-    options = dict(
-        train_folder=args.folder, image_size=args.image_size, batch_size=args.batch_size, num_workers=args.workers
-    )
-    ours = ImageClassificationData.from_folders(**options)
-    uncached = ImageClassificationData.from_folders(**options, cache_bytes=0)
-    transform = build_transform(ImageConfig(image_size=args.image_size))
-    reference = DataLoader(
-        ImageFolder(args.folder, transform=transform),
-        batch_size=args.batch_size,
-        shuffle=True,
-        num_workers=args.workers,
-        persistent_workers=args.workers > 0,
-    )
-    loaders = {"flashtrain": ours.train_dataloader(), "no cache": uncached.train_dataloader(), "ImageFolder": reference}
-    for loader in loaders.values():
-        images_per_second(loader, 1)  # warm-up: worker start, file cache
-    rates: dict[str, list[float]] = {name: [] for name in loaders}
-    for _ in range(args.rounds):
-        for name, loader in loaders.items():
-            rates[name].append(images_per_second(loader, args.epochs))
-
-    def ratio(name: str) -> float:
-        return statistics.median(a / b for a, b in zip(rates[name], rates["ImageFolder"]))
-
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = args.folder or scratch
+        if args.folder is None:
+            make_jpegs(folder, args.images)
+        auto = auto_num_workers(args.images, reads_files=True)
+        built = loaders(folder, args.batch_size, auto)
+        rates: dict[str, list[float]] = {name: [] for name in built}
+        costs: dict[str, list[float]] = {name: [] for name in built}
+        for _ in range(args.rounds):
+            for name, loader in built.items():
+                rate, cost = measure(loader, args.batches)
+                rates[name].append(rate)
+                costs[name].append(cost)
     print(
-        f"{len(ours.datasets['train'])} images, {args.image_size} px, batch {args.batch_size}, "
-        f"{args.workers} workers, {args.rounds} rounds of {args.epochs} epochs"
+        f"{args.images} JPEGs 500x375 -> 224 px (random resized crop + flip), batch {args.batch_size}, "
+        f"{args.rounds} rounds of {args.batches} batches, {usable_cores()} usable cores, load average "
+        f"{os.getloadavg()[0]:.1f}, auto workers {auto}"
     )
-    for name, values in rates.items():
-        print(f"{name:<12} {statistics.median(values):9.0f} images/s")
-    print(f"ratio flashtrain / ImageFolder: {ratio('flashtrain'):.3f}x   (target >= 1.0x)")
-    print(f"ratio without the decoded-image cache (what a first epoch sees): {ratio('no cache'):.3f}x")
+    print(f"{'loader':<34}{'images/s':>10}{'CPU s/1000 img':>16}{'vs ImageFolder':>16}{'vs before':>11}")
+    for name in built:
+
+        def ratio(base: str, name: str = name) -> float:
+            return statistics.median(a / b for a, b in zip(rates[name], rates[base]))
+
+        print(
+            f"{name:<34}{statistics.median(rates[name]):>10.0f}{statistics.median(costs[name]):>16.2f}"
+            f"{ratio('ImageFolder v1'):>15.2f}x{ratio('PIL + v2 (before)'):>10.2f}x"
+        )
+    before, ours = statistics.median(costs["PIL + v2 (before)"]), statistics.median(costs["flashtrain"])
+    print(f"per process, by CPU time: flashtrain {before / ours:.2f}x the images/s of before (target >= 1.4x)")
+    two = statistics.median(a / b for a, b in zip(rates["flashtrain, 2 workers"], rates["flashtrain"]))
+    print(f"2 workers vs one process, wall: {two:.2f}x (target >= 1.7x on two free cores)")
 
 
 if __name__ == "__main__":

@@ -47,7 +47,18 @@ def digits(classes: range, train_limit: int | None = None, seed: int = 0):
     return x_train, y_train, x_test, y_test
 
 
-def flashtrain_run(data, backbone: str, epochs: int, batch_size: int, init: dict | None):
+def decay_everything_classifier():
+    """ImageClassifier as it was before issue 23: weight decay on every parameter, biases and norms included."""
+    from flashtrain.tasks import ImageClassifier
+
+    class DecayEverything(ImageClassifier):
+        def configure_optimizers(self):
+            return self.build_optimizers([p for p in self.parameters() if p.requires_grad])
+
+    return DecayEverything
+
+
+def flashtrain_run(data, backbone: str, epochs: int, batch_size: int, init: dict | None, model_class=None):
     from flashtrain.core import Trainer
     from flashtrain.tasks import ImageClassificationData, ImageClassifier
 
@@ -55,7 +66,7 @@ def flashtrain_run(data, backbone: str, epochs: int, batch_size: int, init: dict
     dm = ImageClassificationData.from_numpy(
         train_data=x_train, train_targets=y_train, image_size=IMAGE_SIZE, batch_size=batch_size
     )
-    model = ImageClassifier(backbone, labels=dm.labels, pretrained=False)
+    model = (model_class or ImageClassifier)(backbone, labels=dm.labels, pretrained=False)
     if init is not None:
         model.backbone.load_state_dict(init)
     trainer = Trainer(max_epochs=epochs, logger=False, enable_checkpointing=False, enable_progress_bar=False,
@@ -163,6 +174,11 @@ def main() -> None:
     parser.add_argument("--timm-crop-scale", type=float, default=0.08, help="smallest crop area (timm's default)")
     parser.add_argument("--timm-color-jitter", type=float, default=0.4, help="timm's default 0.4; flashtrain's 0")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1: see the docstring)")
+    parser.add_argument(
+        "--decay-ablation",
+        action="store_true",
+        help="instead: from scratch, weight decay without biases/norms (timm's groups, the default) vs on everything",
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     from flashtrain.core import seed_everything
@@ -172,6 +188,9 @@ def main() -> None:
     flashtrain_run(warm, args.backbone, 1, 2, None)
     timm_run(warm, args.backbone, 1, 2, None)
 
+    if args.decay_ablation:
+        decay_ablation(args)
+        return
     print(f"backbone={args.backbone} batch_size={args.batch_size} image_size={IMAGE_SIZE} threads={args.threads}; "
           f"timm crop scale {args.timm_crop_scale}, colour jitter {args.timm_color_jitter}; "
           "wall s and cpu s: flashtrain/timm")  # fmt: skip
@@ -184,6 +203,26 @@ def main() -> None:
         weights = {k: v.detach().clone() for k, v in pretrained.state_dict().items()}
         finetune = digits(range(5, 10), train_limit=200)
         compare("fine-tune 200 imgs", finetune, args, args.finetune_epochs, args.finetune_seeds, weights)
+
+
+def decay_ablation(args) -> None:
+    """Accuracy from scratch with each weight-decay grouping, same seeds, data and epochs, in this one run."""
+    from flashtrain.core import seed_everything
+
+    everything = decay_everything_classifier()
+    print(f"backbone={args.backbone} epochs={args.epochs} batch_size={args.batch_size} image_size={IMAGE_SIZE}")
+    print("seed  accuracy: no decay on biases/norms (default)   decay on every parameter (before)")
+    pairs = []
+    for seed in args.scratch_seeds:
+        data = digits(range(10), seed=seed)
+        seed_everything(seed)
+        grouped, _ = flashtrain_run(data, args.backbone, args.epochs, args.batch_size, None)
+        seed_everything(seed)
+        plain, _ = flashtrain_run(data, args.backbone, args.epochs, args.batch_size, None, everything)
+        pairs.append((grouped, plain))
+        print(f"{seed:>4}  {grouped:>44.4f}   {plain:>34.4f}")
+    grouped_mean, plain_mean = (float(np.mean(values)) for values in zip(*pairs))
+    print(f"mean  {grouped_mean:>44.4f}   {plain_mean:>34.4f}")
 
 
 if __name__ == "__main__":

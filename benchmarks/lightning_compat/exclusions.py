@@ -1,10 +1,174 @@
-"""Lightning tests the harness does not count: each exercises a Lightning internal, not public behaviour.
+"""Lightning tests the harness does not count: each exercises a Lightning internal, or hardware this machine lacks.
 
-Keys are pytest ids relative to ``tests/tests_pytorch`` (a bare function name covers all its parameters).
-A test belongs here only when what it checks cannot be stated through Lightning's public API: it patches a
-private method, reads a private attribute, or calls a private class. Everything else is counted, and a
-failure of a counted test is either fixed or listed in ``docs/lightning-differences.md``.
+Two ways a test is left out, both with a reason that the report prints next to it:
+
+* :func:`exclusion_reason` applies a rule to the test's source (and to the module-level helpers it names): it
+  patches a Lightning module path or a private attribute, reads a private (``_name``) attribute it did not set
+  itself, uses a private name or a name from a Lightning-internal module, walks Lightning's private loop objects
+  (``trainer.fit_loop`` and friends are ``_FitLoop``... instances), or requests one of Lightning's fixtures that
+  mock accelerator availability through its private modules (CUDA/MPS/TPU hardware we lack).
+* :data:`EXCLUDED` names the few tests the rule cannot see (a private read hidden in a fixture, say).
+
+Hardware conditions themselves (``RunIf(min_cuda_gpus=...)``, ``mps``, ``tpu``, ``deepspeed``, ``standalone``...)
+are judged by ``stage/runif.py`` and reported as *skipped*, not counted. Keys of :data:`EXCLUDED` are pytest ids
+relative to ``tests/tests_pytorch`` (a bare function name covers all its parameters). A test that fails on a
+public behaviour is never excluded: it is counted, and either fixed or listed in ``docs/lightning-differences.md``.
 """
+
+from __future__ import annotations
+
+import ast
+import functools
+import inspect
+import textwrap
+from typing import Any
+
+# Lightning modules that hold internals only (their classes are ``_Private`` or undocumented machinery).
+PRIVATE_MODULES = (
+    "lightning.pytorch.loops",
+    "lightning.pytorch.trainer.connectors",
+    "lightning.pytorch.trainer.configuration_validator",
+    "lightning.pytorch.overrides",
+    "lightning.pytorch.strategies.launchers",
+    "lightning.pytorch.utilities.migration",
+    "lightning.pytorch.utilities.signature_utils",
+    "lightning.pytorch.utilities.testing",
+    "lightning.fabric.strategies.launchers",
+    "lightning.fabric.utilities.distributed",
+)
+# Attributes of the Trainer whose values are Lightning's private loop objects (``_FitLoop``, ``_EvaluationLoop``...).
+PRIVATE_LOOP_ATTRIBUTES = {"fit_loop", "validate_loop", "test_loop", "predict_loop", "epoch_loop", "val_loop"}
+# Lightning's conftest fixtures that monkeypatch accelerator availability through private modules.
+HARDWARE_MOCK_FIXTURES = {
+    "cuda_count_0",
+    "cuda_count_1",
+    "cuda_count_2",
+    "cuda_count_4",
+    "mps_count_0",
+    "mps_count_1",
+    "xla_available",
+    "tpu_available",
+}
+# Private names of Python and torch (not Lightning's) that tests may touch.
+_NOT_LIGHTNING = {
+    "_asdict",
+    "_replace",
+    "_fields",
+    "_modules",
+    "_parameters",
+    "_buffers",
+    "_getframe",
+    "_mock_children",
+}
+_PATCHERS = {"patch", "object", "setattr", "setitem", "delattr", "patch.object", "patch.dict"}
+
+
+def _is_private_module(module: str) -> bool:
+    if not module.startswith("lightning"):
+        return False
+    return any(part.startswith("_") for part in module.split(".")) or module.startswith(PRIVATE_MODULES)
+
+
+@functools.cache
+def _module_facts(path: str) -> tuple[dict[str, str], dict[str, ast.AST]]:
+    """For a test file: each imported name -> its Lightning module; each module-level def/class -> its node."""
+    with open(path) as handle:
+        tree = ast.parse(handle.read())
+    imported: dict[str, str] = {}
+    defined: dict[str, ast.AST] = {}
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("lightning"):
+            for alias in node.names:
+                imported[alias.asname or alias.name] = f"{node.module}:{alias.name}"
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            defined[node.name] = node
+    return imported, defined
+
+
+def _call_name(node: ast.Call) -> str:
+    parts = []
+    target: Any = node.func
+    while isinstance(target, ast.Attribute):
+        parts.append(target.attr)
+        target = target.value
+    if isinstance(target, ast.Name):
+        parts.append(target.id)
+    return ".".join(reversed(parts))
+
+
+def _reason_in(tree: ast.AST, imported: dict[str, str]) -> str | None:
+    assigned = {
+        node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Store)
+    }
+    assigned |= {node.name for node in ast.walk(tree) if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            name = _call_name(node)
+            last = name.rsplit(".", 1)[-1]
+            if last in {"patch", "setattr", "object", "delattr"} and (
+                "mock" in name or "patch" in name or "monkeypatch" in name
+            ):
+                args = node.args
+                if args and isinstance(args[0], ast.Constant) and str(args[0].value).startswith("lightning"):
+                    return f"patches Lightning's module path `{args[0].value}`"
+                if len(args) > 1 and isinstance(args[1], ast.Constant) and str(args[1].value).startswith("_"):
+                    return f"patches the private `{args[1].value}`"
+                if (
+                    args
+                    and isinstance(args[0], ast.Name)
+                    and _is_private_module(imported.get(args[0].id, "x").split(":")[0])
+                ):
+                    return f"patches Lightning's internal module `{imported[args[0].id]}`"
+        elif isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Load):
+            attr = node.attr
+            if attr in PRIVATE_LOOP_ATTRIBUTES:
+                return f"reads `.{attr}`, one of Lightning's private loop objects"
+            if (
+                attr.startswith("_")
+                and not attr.startswith("__")
+                and attr not in assigned
+                and attr not in _NOT_LIGHTNING
+                and not (isinstance(node.value, ast.Name) and node.value.id in {"torch", "sys", "os", "np"})
+            ):
+                return f"reads the private attribute `.{attr}`"
+        elif isinstance(node, ast.Name) and node.id in imported:
+            module, _, name = imported[node.id].partition(":")
+            if name.startswith("_"):
+                return f"uses Lightning's private `{module}.{name}`"
+            if _is_private_module(module):
+                return f"uses `{name}` from Lightning's internal module `{module}`"
+    return None
+
+
+def exclusion_reason(test_id: str, item: Any) -> str | None:
+    """Why this collected test is not counted (``None``: it is counted)."""
+    for key, reason in EXCLUDED.items():
+        if test_id == key or test_id.startswith(key + "["):
+            return reason
+    mocked = HARDWARE_MOCK_FIXTURES.intersection(getattr(item, "fixturenames", ()))
+    if mocked:
+        return f"mocks accelerator hardware through Lightning's private modules (fixture `{sorted(mocked)[0]}`)"
+    function = getattr(item, "function", None)
+    if function is None:
+        return None
+    try:
+        source = textwrap.dedent(inspect.getsource(function))
+        path = inspect.getsourcefile(function)
+    except (OSError, TypeError):
+        return None
+    imported, defined = _module_facts(path) if path else ({}, {})
+    tree = ast.parse(source)
+    reason = _reason_in(tree, imported)
+    if reason:
+        return reason
+    # one level down: the module-level helper classes and functions the test names
+    used = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
+    for name in sorted(used & defined.keys()):
+        reason = _reason_in(defined[name], imported)
+        if reason:
+            return f"{reason} (in its helper `{name}`)"
+    return None
+
 
 _ES = "callbacks/test_early_stopping.py::"
 _TRAIN_LOG = "trainer/logging_/test_train_loop_logging.py::"

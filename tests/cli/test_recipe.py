@@ -14,7 +14,7 @@ import yaml
 
 import flashtrain.tasks
 from flashtrain.cli.main import build_parser, main
-from flashtrain.cli.options import command_parser, read_config
+from flashtrain.cli.options import RunOptions, command_parser, read_config
 from flashtrain.cli.recipe import TASK_CLASSES, TaskDefault, optimization_options, record_recipe
 from flashtrain.tasks.optimization import OptimizerChoice
 from tests.cli.test_cli import TINY, folders  # noqa: F401 - fixture
@@ -97,8 +97,10 @@ def test_a_run_trains_and_records_the_task_recipe(capsys, folders, monkeypatch):
     assert main([*argv, *TINY]) == 0, capsys.readouterr().err
     run = folders / "out" / "logs" / "version_0"
     checkpoint = torch.load(run / "checkpoints" / "last.ckpt", weights_only=True)
-    group = checkpoint["optimizer_states"][0]["param_groups"][0]
-    assert (group["weight_decay"], group["initial_lr"]) == (0.05, pytest.approx(0.002 / 25))  # AdamW one-cycle
+    groups = checkpoint["optimizer_states"][0]["param_groups"]
+    # AdamW one-cycle; timm's parameter groups: weights decay, biases and norm layers do not
+    assert sorted(group["weight_decay"] for group in groups) == [0.0, 0.05]
+    assert [group["initial_lr"] for group in groups] == pytest.approx([0.002 / 25] * len(groups))
     assert {"total_steps", "_schedule_phases"} <= set(checkpoint["lr_schedulers"][0])  # OneCycleLR, not cosine
     config = yaml.safe_load((run / "config.yaml").read_text())
     recipe = {key: config[key] for key in ("optimizer", "weight_decay", "lr_scheduler", "learning_rate")}
@@ -116,9 +118,9 @@ def test_the_recorded_recipe_is_the_models(tmp_path):
     )
     args = parse("tabular_classification", "--optimizer", "rmsprop")
     model = TabularClassifier.from_data(data, **optimization_options(args))
-    record_recipe(args, model)
+    args = record_recipe(RunOptions.from_namespace(args), model)  # options are frozen: a new one comes back
     assert (args.optimizer, args.weight_decay, args.learning_rate, args.max_epochs) == ("rmsprop", 0, 1e-3, 30)
-    assert args.backbone == "mlp" and not any(isinstance(value, TaskDefault) for value in vars(args).values())
+    assert args.backbone == "mlp" and not any(isinstance(value, TaskDefault) for value in args.values.values())
 
 
 @pytest.mark.parametrize(

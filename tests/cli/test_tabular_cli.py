@@ -106,3 +106,26 @@ def test_empty_file_is_one_line_and_exit_status_2(tmp_path):
     assert result.returncode == 2 and result.stderr.strip() == (
         "flash-train: error: --train-file='empty.csv' is empty: expected a header row and data rows."
     )
+
+
+@pytest.mark.slow
+def test_a_time_budget_plans_the_run_and_records_the_plan_in_config_yaml(tmp_path):
+    import yaml
+
+    rows = 200
+    frame = pd.DataFrame({"x1": [i / rows for i in range(rows)], "x2": [(i % 7) / 7 for i in range(rows)]})
+    frame["y"] = 3.0 * frame["x1"] - frame["x2"]
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    common = ("tabular_regression", "--train-file", "t.csv", "--numerical-fields", "x1,x2", "--target-field", "y")
+    result = flash_train(
+        *common, "--val-split", "0.2", "--lr-scheduler", "cosine", "--time-budget", "6s", "--output-dir", "out",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "time budget 6s, plan:" in result.stdout
+    config = yaml.safe_load((tmp_path / "out" / "logs" / "version_0" / "config.yaml").read_text())
+    assert config["time_budget"] == "6s"
+    plan = config["time_budget_plan"]
+    assert plan["planned_steps"] > 0 and plan["seconds_per_step"] > 0 and plan["schedule_follows"] is True
+    bad = flash_train(*common, "--time-budget", "ten minutes", cwd=tmp_path)
+    assert bad.returncode == 2 and "'ten minutes' is not a duration" in bad.stderr

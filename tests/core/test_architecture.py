@@ -1,10 +1,13 @@
-"""The core's structure as DESIGN.md promises it: no file reaches into the Trainer's private names, and the
-import graph of ``flashtrain.core`` has no circles (imports under ``if TYPE_CHECKING:`` excluded: they never run)."""
+"""The core's structure as the Trainer's docstring describes it: no file reaches into the Trainer's private names,
+the import graph of ``flashtrain.core`` has no circles (imports under ``if TYPE_CHECKING:`` excluded: they never
+run), and ``import flashtrain.core`` loads only what a plain single-device fit needs."""
 
 from __future__ import annotations
 
 import ast
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -43,9 +46,25 @@ def _runtime_imports(tree: ast.AST) -> list[str]:
     return names
 
 
+def lazy_exports_of(path: Path) -> dict[str, str]:
+    """A package's names imported on first use: ``lazy_exports(__name__, {name: "module:attribute"})``."""
+    table: dict[str, str] = {}
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", "") == "lazy_exports":
+            exports = node.args[1]
+            assert isinstance(exports, ast.Dict), f"{path}: lazy_exports needs a dict literal (the graph reads it)"
+            for key, value in zip(exports.keys, exports.values):
+                table[ast.literal_eval(key)] = ast.literal_eval(value).split(":")[0]
+    return table
+
+
+LAZY = {name: lazy_exports_of(path) for name, path in MODULES.items() if path.name == "__init__.py"}
+
+
 def import_graph() -> dict[str, set[str]]:
     """Edges between flashtrain.core modules. Importing ``a.b.c`` also runs the ``__init__`` of each package on
-    the way, except the importer's own ancestors (already being imported when it runs)."""
+    the way, except the importer's own ancestors (already being imported when it runs). ``from package import
+    Name`` where the package imports ``Name`` on first use is also an edge to the module that defines it."""
     graph: dict[str, set[str]] = {}
     for name, path in MODULES.items():
         targets: set[str] = set()
@@ -53,6 +72,10 @@ def import_graph() -> dict[str, set[str]]:
         if path.name == "__init__.py":
             own_packages.add(name)
         for imported in _runtime_imports(ast.parse(path.read_text())):
+            package, _, attribute = imported.rpartition(".")
+            lazy_target = LAZY.get(package, {}).get(attribute)
+            if lazy_target is not None and lazy_target != name:
+                targets.add(lazy_target)
             parts = imported.split(".")
             for i in range(len(parts), 0, -1):
                 candidate = ".".join(parts[:i])
@@ -108,3 +131,49 @@ def test_nothing_outside_the_trainer_uses_its_private_names(folder):
             if _PRIVATE_TRAINER_USE.search(line):
                 offenders.append(f"{path.relative_to(REPO)}:{number}: {line.strip()}")
     assert not offenders, "\n".join(offenders)
+
+
+# Loaded on first use, never by `import flashtrain.core`: distributed strategies, profilers, yaml, the callbacks and
+# loggers beyond their base classes, the CLI (jsonargparse) and the 1.x metrics (torchmetrics).
+NOT_AT_IMPORT = (
+    "flashtrain.core.strategies.ddp",
+    "flashtrain.core.strategies.fsdp",
+    "flashtrain.core.strategies.xla",
+    "flashtrain.core.profilers.profilers",
+    "flashtrain.core.callbacks.model_checkpoint",
+    "flashtrain.core.callbacks.progress",
+    "flashtrain.core.loggers.tensorboard",
+    "flashtrain.core.loggers.mlflow",
+    "flashtrain.core.cli",
+    "flashtrain.core.metrics",
+    "jsonargparse",
+    "torchmetrics",
+    "yaml",
+)
+
+
+@pytest.mark.slow
+def test_import_flashtrain_core_loads_only_what_a_plain_fit_needs():
+    code = "import sys, flashtrain.core; print(' '.join(sorted(sys.modules)))"
+    loaded = set(
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    )
+    assert "flashtrain.core.trainer.trainer" in loaded  # the probe saw the import
+    assert sorted(name for name in NOT_AT_IMPORT if name in loaded) == []
+
+
+def test_lazy_package_names_are_still_importable():
+    from flashtrain.core import callbacks, loggers, profilers, strategies
+
+    for package in (callbacks, loggers, profilers, strategies):
+        for name in package.__all__:
+            assert getattr(package, name) is not None, f"{package.__name__}.{name}"
+        assert set(package.__all__) <= set(dir(package))
+    assert callbacks.TQDMProgressBar is callbacks.ProgressBar
+    with pytest.raises(AttributeError, match="has no attribute 'Nope'"):
+        callbacks.Nope  # noqa: B018
+
+
+def test_the_graph_follows_names_a_package_imports_on_first_use():
+    # connector.py: `from flashtrain.core.callbacks import ModelCheckpoint` (callbacks loads it lazily)
+    assert "flashtrain.core.callbacks.model_checkpoint" in import_graph()["flashtrain.core.trainer.connector"]

@@ -68,7 +68,8 @@ def test_model_checkpoint_keeps_exactly_the_top_k_across_a_resume(tmp_path):
 
 def test_model_checkpoint_max_mode_and_no_monitor(tmp_path):
     best = ModelCheckpoint(dirpath=str(tmp_path / "best"), monitor="val_score", mode="max", save_top_k=1)
-    latest = ModelCheckpoint(dirpath=str(tmp_path / "latest"), save_top_k=2)
+    # Lightning's way to keep the newest k: monitor the step (monitor=None allows only save_top_k -1, 0 or 1)
+    latest = ModelCheckpoint(dirpath=str(tmp_path / "latest"), monitor="step", mode="max", save_top_k=2)
     fit_scored(tmp_path, 4, [best, latest])
     assert os.listdir(tmp_path / "best") == ["epoch=2-step=12.ckpt"]  # 0.9
     assert sorted(os.listdir(tmp_path / "latest")) == ["epoch=2-step=12.ckpt", "epoch=3-step=16.ckpt"]

@@ -31,6 +31,7 @@ def test_monitor_step_keeps_the_latest_steps_in_max_mode(tmp_path):
     assert sorted(os.listdir(tmp_path / "ck")) == ["epoch=2-step=6.ckpt", "epoch=3-step=8.ckpt"]
 
 
-def test_kth_best_is_empty_before_any_save():
-    checkpoint = ModelCheckpoint(monitor="val_loss")
-    assert checkpoint.kth_best_model_path == "" and checkpoint.kth_value is None
+def test_kth_best_is_the_worst_possible_score_before_any_save():
+    assert ModelCheckpoint(monitor="val_loss").kth_value == float("inf")
+    maximised = ModelCheckpoint(monitor="acc", mode="max")
+    assert maximised.kth_best_model_path == "" and maximised.kth_value == float("-inf")

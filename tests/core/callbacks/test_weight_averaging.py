@@ -72,7 +72,7 @@ def test_swa_averages_epoch_ends_from_swa_epoch_start_and_anneals_to_swa_lr():
 def test_checkpoints_hold_the_average_as_state_dict_and_the_trained_weights_beside_it(tmp_path):
     seed_everything(0)
     recorder = Recorder()
-    checkpoint = ModelCheckpoint(dirpath=str(tmp_path), save_last=True, save_top_k=0)
+    checkpoint = ModelCheckpoint(dirpath=str(tmp_path), save_last=True)
     model = RegressionModule()
     trainer = quiet_trainer(
         max_epochs=2, enable_checkpointing=True, callbacks=[recorder, EMAWeightAveraging(decay=0.8), checkpoint]

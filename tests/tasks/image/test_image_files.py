@@ -12,7 +12,7 @@ from PIL import Image
 from flashtrain.core import Trainer
 from flashtrain.tasks import ImageClassificationData, ImageClassifier
 from flashtrain.tasks.image import backbones as backbone_registry
-from flashtrain.tasks.image.data import open_rgb
+from flashtrain.tasks.image.files import SKIP_ADVICE, read_image
 from tests.tasks.image.test_data import write_images
 
 TINY = "test_resnet"
@@ -22,16 +22,16 @@ def test_16_bit_grayscale_pngs_keep_their_gray_levels(tmp_path):
     levels = np.array([[0, 16384, 32768, 65535]], dtype=np.uint16).repeat(3, axis=0)
     Image.fromarray(levels).save(tmp_path / "deep.png")  # a 16-bit PNG
     assert Image.open(tmp_path / "deep.png").mode.startswith("I")
-    rgb = np.asarray(open_rgb(str(tmp_path / "deep.png")))
+    rgb = read_image(str(tmp_path / "deep.png"), "deep.png")
     # Pillow's convert("RGB") clips 16-bit values: everything but black became 255.
-    assert rgb.shape == (3, 4, 3) and rgb[0, :, 0].tolist() == [0, 64, 128, 255]
+    assert rgb.shape == (3, 3, 4) and rgb[0, 0].tolist() == [0, 64, 128, 255]
 
 
 def test_an_image_over_pillows_size_limit_names_the_file_and_the_ways_out(tmp_path, monkeypatch):
     write_images(tmp_path, ["big.png"], size=(40, 40))
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)  # 1600 pixels > 2 x limit: DecompressionBombError
     with pytest.raises(ValueError, match=r"Cannot read image .*big.png: .*MAX_IMAGE_PIXELS.*skip_bad_files=True"):
-        open_rgb(str(tmp_path / "big.png"))
+        read_image(str(tmp_path / "big.png"), str(tmp_path / "big.png"), SKIP_ADVICE)
 
 
 def test_missing_labels_and_a_single_class_are_refused(tmp_path):

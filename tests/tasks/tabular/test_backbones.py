@@ -50,7 +50,7 @@ def test_embedding_sizes_target_field_alias_and_data_parameters():
         TabularClassificationData.from_csv(
             PENGUIN_FIELDS[0], PENGUIN_FIELDS[1], "species", target_field="species", train_file=SAMPLE_TABLE
         )
-    assert TabularClassifier.available_backbones() == ["ft_transformer", "mlp", "resnet", "tabnet"]
+    assert TabularClassifier.available_backbones() == ["ft_transformer", "mlp", "resnet", "tabm", "tabnet"]
 
 
 def test_regressor_on_tabnet_with_extra_metrics():
@@ -104,3 +104,32 @@ def test_a_checkpoint_of_the_plain_mlp_from_before_the_number_embeddings_still_l
     model.eval()
     with torch.no_grad():
         assert torch.equal(loaded(batch[0]), model(batch[0]))
+
+
+@pytest.mark.slow
+def test_tabm_trains_each_member_and_predicts_their_mean(tmp_path):
+    seed_everything(0)
+    dm = TabularClassificationData.from_csv(*PENGUIN_FIELDS, train_file=SAMPLE_TABLE, val_split=0.2, batch_size=32)
+    model = TabularClassifier.from_data(
+        dm, backbone="tabm", backbone_kwargs={"k": 4, "d_block": 64}, lr_scheduler="onecycle", learning_rate=1e-2
+    )
+    inputs, targets = next(iter(dm.train_dataloader()))
+    model.train()
+    members = model(inputs)
+    assert members.shape == (len(targets), 4, 3)  # one prediction per member in training
+    member_losses = [torch.nn.functional.cross_entropy(members[:, i], targets) for i in range(4)]
+    assert model.compute_loss(members, targets).item() == pytest.approx(torch.stack(member_losses).mean().item())
+    model.eval()
+    with torch.no_grad():
+        mean = model(inputs)
+        assert torch.allclose(mean.softmax(dim=1), model.head(model.backbone(inputs)).softmax(dim=-1).mean(dim=1))
+    trainer = Trainer(
+        max_epochs=12, default_root_dir=str(tmp_path), logger=False, enable_progress_bar=False,
+        enable_model_summary=False,
+    )  # fmt: skip
+    trainer.fit(model, datamodule=dm)
+    assert trainer.callback_metrics["val_acc"].item() >= 0.9, trainer.callback_metrics  # chance is ~0.44
+    loaded = TabularClassifier.load_from_checkpoint(trainer.checkpoint_callback.best_model_path)
+    loaded.eval()
+    with torch.no_grad():
+        assert loaded(inputs).shape == (len(targets), 3)

@@ -35,7 +35,17 @@ class _AliasModule(types.ModuleType):
         submodule = f"{self.__name__}.{name}"
         if submodule in _table.MODULES or submodule in _table.DEMOS:
             return importlib.import_module(submodule)
-        raise AttributeError(f"lightning alias: flashtrain has no equivalent of {self.__name__}.{name}")
+        if name.startswith("__"):
+            raise AttributeError(name)
+        # A name flashtrain lacks still imports, so one gap fails only the tests that use it: a private name
+        # (or any name of a Lightning-internal module) as an internal stand-in, a public one as a counted gap.
+        qualified = f"{self.__name__}.{name}"
+        if name.startswith("_") or _table.is_internal_module(self.__name__):
+            value = _table.resolve(_table.INTERNAL, qualified)
+        else:
+            value = _table.missing(qualified, "no entry in the alias table")
+        setattr(self, name, value)
+        return value
 
 
 class _AliasFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
@@ -43,11 +53,12 @@ class _AliasFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         if fullname == "lightning" or not fullname.startswith("lightning.") or fullname.startswith("lightning._"):
             return None  # this package and its own files (_table, _adapters)
         if fullname in _table.MODULES:
-            is_package = any(name.startswith(fullname + ".") for name in _table.MODULES)
-            return importlib.machinery.ModuleSpec(fullname, self, is_package=is_package)
+            # every alias module is a package: Lightning's test files import submodules the table may not list
+            return importlib.machinery.ModuleSpec(fullname, self, is_package=True)
         if fullname.startswith("lightning.pytorch.demos."):
             return None  # found on the demos package's __path__ (the checkout)
-        raise ModuleNotFoundError(f"lightning alias: flashtrain has no equivalent of module {fullname}", name=fullname)
+        # A Lightning module flashtrain has no table for: its names import as stand-ins (see _AliasModule).
+        return importlib.machinery.ModuleSpec(fullname, self, is_package=True)
 
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType:
         module = _AliasModule(spec.name)

@@ -24,9 +24,9 @@ def cli_lightning_logo() -> None:
 
 
 def is_overridden(method_name: str, instance: Any = None, parent: type | None = None) -> bool:
-    """Lightning's ``is_overridden(name, instance, parent)`` on flashtrain's ``overrides(obj, base, name)``."""
+    """Lightning's ``is_overridden(name, instance, parent)``: flashtrain's, with Lightning's parent guess."""
     from flashtrain.core import Callback, DataModule, Module
-    from flashtrain.core.callbacks.base import overrides
+    from flashtrain.core.utilities.model_helpers import is_overridden as flashtrain_is_overridden
 
     if instance is None:
         return False
@@ -37,7 +37,7 @@ def is_overridden(method_name: str, instance: Any = None, parent: type | None = 
                 break
         else:
             raise ValueError(f"Expected a parent for {type(instance).__name__}")
-    return overrides(instance, parent, method_name)
+    return flashtrain_is_overridden(method_name, instance, parent)
 
 
 def get_torchvision_model(model_name: str, **kwargs: Any) -> Any:

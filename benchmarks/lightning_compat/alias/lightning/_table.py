@@ -143,6 +143,13 @@ DEMOS_EXPORTS = {
 }
 
 
+def is_internal_module(module: str) -> bool:
+    """A Lightning module holding internals only: a ``_private`` part, or one of exclusions.PRIVATE_MODULES."""
+    from exclusions import PRIVATE_MODULES
+
+    return any(part.startswith("_") for part in module.split(".")) or module.startswith(PRIVATE_MODULES)
+
+
 def _internal(qualified: str) -> type:
     class LightningInternal:
         def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -165,7 +172,7 @@ class _MissingMeta(type):
         raise ImportError(cls._message)
 
 
-def _missing(qualified: str, spec: str) -> type:
+def missing(qualified: str, spec: str) -> type:
     """A stand-in that imports, and fails with ``ImportError`` naming the gap as soon as a test uses it.
 
     So a test file that imports one missing name at its top still runs its other tests, and every test
@@ -184,4 +191,4 @@ def resolve(spec: str, qualified: str) -> Any:
         module = importlib.import_module(module_name)
         return getattr(module, attribute)
     except (ImportError, AttributeError):
-        return _missing(qualified, spec)
+        return missing(qualified, spec)

@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 from importlib import metadata
 
-from flashtrain.cli.commands import (
-    backbones,
-    export,
-    image_classification,
-    predict,
-    push,
-    serve,
-    tabular,
-    text_classification,
-)
+from flashtrain.cli.commands import backbones, export, predict, push, serve
 from flashtrain.cli.errors import report
-from flashtrain.cli.options import Parser, apply_config_file, command_parser
+from flashtrain.cli.options import Parser, RunOptions, command_parser, resolve_options
+from flashtrain.tasks import registry
 
-COMMANDS = (image_classification, text_classification, tabular, predict, export, serve, push, backbones)
+# The commands that are not a task's (each task's command comes from the task registry).
+TOOLS = (predict, export, serve, push, backbones)
 EXAMPLES = """examples:
   flash-train image_classification                       # bundled digits, offline, a few minutes
   flash-train image_classification --train-folder data/train --val-folder data/val --max-epochs 3
@@ -37,8 +31,10 @@ def build_parser() -> Parser:
     )
     parser.add_argument("--version", action="version", version=f"flash-train {_version()}")
     subparsers = parser.add_subparsers(dest="command", required=True, parser_class=Parser, metavar="COMMAND")
-    for command in COMMANDS:
-        command.add_parser(subparsers)
+    for spec in registry.tasks():
+        importlib.import_module(spec.command).add_parser(subparsers, spec)
+    for tool in TOOLS:
+        tool.add_parser(subparsers)
     return parser
 
 
@@ -52,15 +48,15 @@ def _version() -> str:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser()
-    args = None
+    options: RunOptions | None = None
     try:
-        args = apply_config_file(parser, argv)
-        args.run(args)
+        options = resolve_options(parser, argv)
+        options.run(options)
     except KeyboardInterrupt:
         print("flash-train: interrupted", file=sys.stderr)
         return 130
     except Exception as error:  # noqa: BLE001 - errors.report is the one place that decides what the user sees
-        command = getattr(args, "command", None) or (argv[0] if argv else None)
+        command = options.command if options is not None else (argv[0] if argv else None)
         return report(error, command_parser(parser, command))
     return 0
 

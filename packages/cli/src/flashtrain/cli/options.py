@@ -6,12 +6,15 @@ Nothing here imports torch: ``flash-train --help`` must stay instant.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import glob
 import os
 import sys
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import Any, NoReturn
 
-from flashtrain.cli.recipe import task_default
+from flashtrain.cli.recipe import TaskDefault, task_default
 
 MAX_SEED = 2**32 - 1
 # Options that name files or folders: the config a run writes holds them as absolute paths, so that
@@ -27,7 +30,70 @@ PATH_OPTIONS = (
     "output_dir",
 )
 # Not options of a run: left out of the config a run writes, and not accepted from one.
+PLAN_KEY = "time_budget_plan"
 NOT_IN_CONFIG = ("run", "config", "command", "resume", "resume_checkpoint", "task")
+
+
+@dataclasses.dataclass(frozen=True)
+class RunOptions:
+    """A command's options, resolved once: the flags, the ``--config`` file (or the resumed run's config.yaml) and
+    the task's declared defaults (a flag not given holds the task's value). Read them as attributes
+    (``options.max_epochs``). Frozen: a step that settles an option (the sample data's folders, the resolved
+    recipe) returns a new ``RunOptions`` with :meth:`replace`; the run's config.yaml is :meth:`as_config` of the
+    last one.
+
+    ``given``: the options set by the user (flags, config) or settled by the command, rather than left to the task's
+    defaults; only those are passed to the task, so that the CLI trains the recipe ``ImageClassifier(...)`` would.
+    """
+
+    command: str
+    values: Mapping[str, Any]
+    run: Callable[[RunOptions], Any] = dataclasses.field(compare=False, repr=False)  # the command's
+    given_names: frozenset[str] = frozenset()
+    resume_checkpoint: str | None = None
+
+    @classmethod
+    def from_namespace(cls, args: argparse.Namespace, resume_checkpoint: str | None = None) -> RunOptions:
+        """The options argparse parsed; each :class:`TaskDefault` (a flag not given) becomes the task's value."""
+        parsed = {key: value for key, value in vars(args).items() if key not in ("run", "command")}
+        given = frozenset(key for key, value in parsed.items() if not isinstance(value, TaskDefault))
+        values = {key: value.value() if isinstance(value, TaskDefault) else value for key, value in parsed.items()}
+        return cls(
+            command=getattr(args, "command", None) or str(parsed.get("task", "")),
+            values=MappingProxyType(values),
+            given_names=given,
+            resume_checkpoint=resume_checkpoint,
+            run=args.run,
+        )
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") or name == "values":  # copy/pickle probes, and no recursion before __init__
+            raise AttributeError(name)
+        try:
+            return self.values[name]
+        except KeyError:
+            raise AttributeError(f"flash-train {self.command} has no option {name!r}") from None
+
+    def given(self, name: str) -> bool:
+        """Whether ``name`` was given (flag, config) or settled by the command, rather than left to the task."""
+        return name in self.given_names
+
+    def replace(self, **settled: Any) -> RunOptions:
+        """A copy with ``settled`` options changed (they count as given: the task receives them)."""
+        unknown = sorted(set(settled) - set(self.values))
+        if unknown:
+            raise KeyError(f"flash-train {self.command} has no options {unknown}")
+        return dataclasses.replace(
+            self, values=MappingProxyType({**self.values, **settled}), given_names=self.given_names | set(settled)
+        )
+
+    def as_config(self) -> dict[str, Any]:
+        """The options as ``--config`` reads them back (config.yaml): file and folder paths absolute."""
+        values = {key: value for key, value in sorted(self.values.items()) if key not in NOT_IN_CONFIG}
+        for key in PATH_OPTIONS:
+            if values.get(key):
+                values[key] = os.path.abspath(values[key])
+        return values
 
 
 class UserError(Exception):
@@ -69,6 +135,15 @@ def non_negative_int(text: str) -> int:
     return value
 
 
+def workers(text: str) -> int | str:
+    """``--num-workers``: ``auto`` or a whole number >= 0."""
+    if text == "auto":
+        return text
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"must be auto or a whole number >= 0, got {text}")
+    return int(text)
+
+
 def lr_find_steps(text: str) -> int:
     """``--auto-lr STEPS``: the range test needs two optimizer steps at the least (a first and a last rate)."""
     if not text.isdigit() or int(text) < 2:
@@ -81,6 +156,17 @@ def seed(text: str) -> int:
     if not 0 <= value <= MAX_SEED:
         raise argparse.ArgumentTypeError(f"must be between 0 and {MAX_SEED}, got {text}")
     return value
+
+
+def time_budget(text: str) -> str:
+    """A ``--time-budget`` duration, checked now (``10m``, ``90s``, ``1h30m``, ``DD:HH:MM:SS`` or seconds)."""
+    from flashtrain.core.callbacks.time_budget import parse_time_budget
+
+    try:
+        parse_time_budget(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration; use e.g. 10m, 90s, 1h30m or 600") from None
+    return text
 
 
 def add_trainer_flags(parser: argparse.ArgumentParser, command: str, batch_size: int | None) -> None:
@@ -98,6 +184,14 @@ def add_trainer_flags(parser: argparse.ArgumentParser, command: str, batch_size:
     )
     group.add_argument(
         "--max-epochs", type=positive_int, default=task_default(command, "max_epochs"), help="epochs to train"
+    )
+    group.add_argument(
+        "--time-budget",
+        type=time_budget,
+        default=None,
+        metavar="DURATION",
+        help="train for this long (e.g. 10m, 90s, 1h30m): the pace is measured and the learning-rate schedule "
+        "planned to end on time (--max-epochs is then not used)",
     )
     batch_help = "samples per batch" if batch_size else "rows per batch (default None: 64, fewer on small tables)"
     group.add_argument("--batch-size", type=positive_int, default=batch_size, help=batch_help)
@@ -154,8 +248,19 @@ def add_trainer_flags(parser: argparse.ArgumentParser, command: str, batch_size:
     group.add_argument("--accelerator", default="auto", help="auto, cpu, gpu, mps or tpu")
     group.add_argument("--devices", default="auto", help="device count, list or auto")
     group.add_argument("--strategy", default="auto", help="auto or a distributed strategy such as ddp")
-    group.add_argument("--precision", default="32-true", help="32-true, 64-true, bf16-mixed or 16-mixed")
-    group.add_argument("--num-workers", type=non_negative_int, default=0, help="DataLoader worker processes")
+    group.add_argument(
+        "--precision",
+        default="auto",
+        help="auto (bf16-mixed on GPUs with bfloat16, else 16-mixed with gradient scaling on CUDA; 32-true on CPU), "
+        "32-true, 64-true, bf16-mixed or 16-mixed",
+    )
+    group.add_argument(
+        "--num-workers",
+        type=workers,
+        default="auto",
+        help="DataLoader worker processes; auto: the usable cores minus one for image files (at most 8), 0 for data "
+        "held in memory (text, tables)",
+    )
     group.add_argument(
         "--seed", type=seed, default=0, help="seed for weights, data split and order: same seed, same run"
     )
@@ -186,22 +291,21 @@ def add_trainer_flags(parser: argparse.ArgumentParser, command: str, batch_size:
     )
 
 
-def apply_config_file(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
-    """Parse ``argv``; values from ``--config`` (or, with ``--resume``, the run's config.yaml) become defaults
-    that explicit flags override. With ``--resume``, ``args.resume_checkpoint`` is the checkpoint to continue."""
+def resolve_options(parser: argparse.ArgumentParser, argv: list[str]) -> RunOptions:
+    """``argv`` resolved once: values from ``--config`` (or, with ``--resume``, the run's config.yaml) become
+    defaults that explicit flags override, and flags left out take the task's declared defaults. With ``--resume``,
+    ``resume_checkpoint`` is the checkpoint to continue."""
     args = parser.parse_args(argv)
     resume = getattr(args, "resume", None)
     checkpoint, run_config = (
-        resolve_resume(resume, args.output_dir or default_output_dir(args.task)) if resume else ("", None)
+        resolve_resume(resume, args.output_dir or default_output_dir(args.task)) if resume else (None, None)
     )
     config = getattr(args, "config", None) or run_config
     if config:
         command_parser = _command_parser(parser, args.command)
         command_parser.set_defaults(**read_config(config, command_parser, args.command))
         args = parser.parse_args(argv)
-    if resume:
-        args.resume_checkpoint = checkpoint
-    return args
+    return RunOptions.from_namespace(args, resume_checkpoint=checkpoint)
 
 
 def default_output_dir(task: str) -> str:
@@ -222,6 +326,7 @@ def read_config(path: str, parser: argparse.ArgumentParser, command: str) -> dic
     if not isinstance(values, dict):
         raise UserError(f"--config {path} must hold a mapping of option: value.")
     normalised = {str(key).replace("-", "_"): value for key, value in values.items()}
+    normalised.pop(PLAN_KEY, None)  # what a time budget planned: a record of the run, not an option
     task = normalised.pop("task", command)
     if task != command:
         raise UserError(f"--config {path} is the config of a {task} run; use it with flash-train {task}.")
@@ -334,7 +439,7 @@ def decision_threshold(text: str) -> str | float:
     return value
 
 
-def calibration_options(args: argparse.Namespace) -> dict[str, Any]:
+def calibration_options(args: Any) -> dict[str, Any]:
     """The classifier arguments of ``--calibrate`` and ``--decision-threshold`` (none when not given)."""
     chosen = {"calibrate": args.calibrate, "decision_threshold": args.decision_threshold}
     return {name: value for name, value in chosen.items() if value is not None}

@@ -2,32 +2,23 @@
 ...): left out of the command line, the flag is "not given" and the task class's default applies, so the CLI can
 never train a different recipe than ``ImageClassifier(...)`` with the same arguments.
 
-A flag that is not given holds a :class:`TaskDefault`. ``--help`` shows its value, which is read from the task
-class's source (the ``__init__`` signature and class attributes) with ``ast`` instead of importing the class: a task
-imports torch, and ``--help`` must stay instant (tests/cli/test_recipe.py checks that what is read here is what the
-imported class has). Once the model is built, :func:`record_recipe` replaces each ``TaskDefault`` with the value the
-run used, which is what ``config.yaml`` records.
+A flag that is not given holds a :class:`TaskDefault` while argparse parses. ``--help`` shows its value, which is
+the task's declared default in :mod:`flashtrain.tasks.registry` (the task classes read their defaults from there;
+the registry imports neither torch nor the task, so ``--help`` stays instant). :class:`~flashtrain.cli.options.
+RunOptions` resolves each to its value once, remembering which options were given; once the model is built,
+:func:`record_recipe` returns the options with the recipe the model resolved, which is what ``config.yaml`` records.
 """
 
 from __future__ import annotations
 
 import argparse
-import ast
-import functools
-import importlib.util
-import os
 from dataclasses import dataclass
 from typing import Any
 
-# Task classes by command, as (module file under flashtrain/tasks, class name).
-TASK_CLASSES = {
-    "image_classification": ("image/model.py", "ImageClassifier"),
-    "text_classification": ("text/model.py", "TextClassifier"),
-    "tabular_classification": ("tabular/model.py", "TabularClassifier"),
-    "tabular_regression": ("tabular/model.py", "TabularRegressor"),
-}
-# Flags read from the class attribute of the same meaning rather than an ``__init__`` argument.
-CLASS_ATTRIBUTES = {"max_epochs": "default_max_epochs"}
+from flashtrain.tasks import registry
+
+# Task classes by command, as (module, class name): a view of the registry, not a table of its own.
+TASK_CLASSES = {spec.name: tuple(spec.model.split(":")) for spec in registry.tasks()}
 
 
 @dataclass(frozen=True)
@@ -41,9 +32,8 @@ class TaskDefault:
     part: str | None = None
 
     def raw(self) -> Any:
-        """The default as the class declares it (e.g. the whole optimizer tuple)."""
-        module, class_name = TASK_CLASSES[self.command]
-        return class_defaults(module, class_name)[CLASS_ATTRIBUTES.get(self.name, self.name)]
+        """The default as the task declares it (e.g. the whole optimizer tuple)."""
+        return registry.defaults(self.command)[self.name]
 
     def value(self) -> Any:
         """The default in the flag's terms: an optimizer name, a number, None for "the optimizer's own"."""
@@ -73,98 +63,51 @@ def task_default(command: str, name: str, part: str | None = None) -> TaskDefaul
     return TaskDefault(command, name, part)
 
 
-def given(args: argparse.Namespace, name: str) -> bool:
-    """Whether ``--name`` was given (on the command line or in a --config file) rather than left to the task."""
-    return not isinstance(getattr(args, name, None), TaskDefault)
+def given(options: Any, name: str) -> bool:
+    """Whether ``--name`` was given (on the command line or in a --config file) rather than left to the task; for
+    :class:`~flashtrain.cli.options.RunOptions` or argparse's namespace."""
+    if isinstance(options, argparse.Namespace):
+        return not isinstance(getattr(options, name, None), TaskDefault)
+    return bool(options.given(name))
 
 
-def model_options(args: argparse.Namespace, *names: str) -> dict[str, Any]:
+def model_options(options: Any, *names: str) -> dict[str, Any]:
     """The task arguments among ``names`` that were given: those not given are left to the task's defaults."""
-    return {name: getattr(args, name) for name in names if given(args, name)}
+    return {name: _value(options, name) for name in names if given(options, name)}
 
 
-def optimization_options(args: argparse.Namespace) -> dict[str, Any]:
+def _value(options: Any, name: str) -> Any:
+    value = getattr(options, name)
+    return value.value() if isinstance(value, TaskDefault) else value
+
+
+def optimization_options(options: Any) -> dict[str, Any]:
     """``optimizer=``, ``lr_scheduler=``, ``learning_rate=`` for the task, each only if its flags were given.
 
     ``--weight-decay`` not given keeps the task's weight decay when the optimizer is the task's (also when
     ``--optimizer`` names it), and otherwise the chosen optimizer's own default: 0.05 tuned for AdamW is not
     carried over to SGD."""
-    options = model_options(args, "learning_rate")
-    if given(args, "lr_scheduler"):
-        options["lr_scheduler"] = None if str(args.lr_scheduler).lower() == "none" else args.lr_scheduler
-    if given(args, "optimizer") or given(args, "weight_decay"):
-        default_name, default_kwargs = optimizer_parts(task_default(args.task, "optimizer").raw())
-        name = args.optimizer if given(args, "optimizer") else default_name
+    chosen = model_options(options, "learning_rate")
+    if given(options, "lr_scheduler"):
+        chosen["lr_scheduler"] = None if str(options.lr_scheduler).lower() == "none" else options.lr_scheduler
+    if given(options, "optimizer") or given(options, "weight_decay"):
+        default_name, default_kwargs = optimizer_parts(task_default(options.task, "optimizer").raw())
+        name = options.optimizer if given(options, "optimizer") else default_name
         kwargs = dict(default_kwargs) if name.lower() == default_name.lower() else {}
-        if given(args, "weight_decay"):
-            kwargs["weight_decay"] = args.weight_decay
-        options["optimizer"] = (name, kwargs) if kwargs else name
-    return options
+        if given(options, "weight_decay"):
+            kwargs["weight_decay"] = options.weight_decay
+        chosen["optimizer"] = (name, kwargs) if kwargs else name
+    return chosen
 
 
-def record_recipe(args: argparse.Namespace, model: Any) -> None:
-    """Every flag left to the task now holds the value the run uses (config.yaml records them): the optimizer,
-    weight decay, schedule and learning rate as the model resolved them, the others from the task's defaults."""
+def record_recipe(options: Any, model: Any) -> Any:
+    """The options (:class:`~flashtrain.cli.options.RunOptions`) with the recipe as the model resolved it, which
+    config.yaml records: the optimizer, weight decay, schedule and learning rate."""
+    recorded: dict[str, Any] = {"learning_rate": model.learning_rate}
     optimizer = model.optimizer_choice
     if optimizer.name is not None:
-        args.optimizer = optimizer.name
-        args.weight_decay = optimizer.argument("weight_decay")
+        recorded["optimizer"] = optimizer.name
+        recorded["weight_decay"] = optimizer.argument("weight_decay")
     scheduler = model.scheduler_choice
-    args.lr_scheduler = "none" if scheduler is None else scheduler.name or args.lr_scheduler
-    args.learning_rate = model.learning_rate
-    resolve_defaults(args)
-
-
-def resolve_defaults(args: argparse.Namespace) -> None:
-    """Each flag still left to the task takes the task's default value."""
-    for name, value in vars(args).items():
-        if isinstance(value, TaskDefault):
-            setattr(args, name, value.value())
-
-
-@functools.cache
-def class_defaults(module: str, class_name: str) -> dict[str, Any]:
-    """The literal defaults of ``class_name``'s ``__init__`` arguments and class attributes in
-    ``flashtrain/tasks/<module>``, including those of its base classes defined in the same file."""
-    spec = importlib.util.find_spec("flashtrain.tasks")  # finds the package without importing it (or torch)
-    if spec is None or not spec.submodule_search_locations:
-        raise ImportError("flashtrain-tasks is not installed: pip install -e packages/tasks")
-    path = os.path.join(list(spec.submodule_search_locations)[0], module)
-    with open(path, encoding="utf-8") as handle:
-        tree = ast.parse(handle.read(), filename=path)
-    classes = {node.name: node for node in tree.body if isinstance(node, ast.ClassDef)}
-    if class_name not in classes:
-        raise LookupError(f"{path} defines no class {class_name}")
-    return _defaults(classes[class_name], classes)
-
-
-def _defaults(node: ast.ClassDef, classes: dict[str, ast.ClassDef]) -> dict[str, Any]:
-    found: dict[str, Any] = {}
-    for base in reversed(node.bases):  # the first base wins, as in the class's method resolution order
-        if isinstance(base, ast.Name) and base.id in classes:
-            found.update(_defaults(classes[base.id], classes))
-    for statement in node.body:
-        if isinstance(statement, ast.Assign) and len(statement.targets) == 1:
-            target, value = statement.targets[0], statement.value
-        elif isinstance(statement, ast.AnnAssign) and statement.value is not None:
-            target, value = statement.target, statement.value
-        elif isinstance(statement, ast.FunctionDef) and statement.name == "__init__":
-            arguments = statement.args
-            positional = arguments.posonlyargs + arguments.args
-            pairs = list(zip(positional[len(positional) - len(arguments.defaults) :], arguments.defaults))
-            pairs += [(arg, default) for arg, default in zip(arguments.kwonlyargs, arguments.kw_defaults) if default]
-            for argument, default in pairs:
-                _add_literal(found, argument.arg, default)
-            continue
-        else:
-            continue
-        if isinstance(target, ast.Name):
-            _add_literal(found, target.id, value)
-    return found
-
-
-def _add_literal(found: dict[str, Any], name: str, node: ast.expr) -> None:
-    try:
-        found[name] = ast.literal_eval(node)
-    except ValueError:  # not a literal (a constant's name, a call): not a default the CLI shows
-        found.pop(name, None)
+    recorded["lr_scheduler"] = "none" if scheduler is None else scheduler.name or options.lr_scheduler
+    return options.replace(**recorded)

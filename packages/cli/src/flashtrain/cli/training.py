@@ -3,56 +3,60 @@ flags, finetune (or resume), the config written when training starts, the summar
 
 from __future__ import annotations
 
-import argparse
 import math
 import os
+import statistics
 import sys
+import time
+from dataclasses import asdict
 from typing import Any
 
 import yaml
 
 from flashtrain.cli.errors import unknown_name
-from flashtrain.cli.options import NOT_IN_CONFIG, PATH_OPTIONS, UserError, default_output_dir, parse_finetune_strategy
-from flashtrain.cli.recipe import TASK_CLASSES, given, record_recipe
+from flashtrain.cli.options import PLAN_KEY, RunOptions, UserError, default_output_dir, parse_finetune_strategy
+from flashtrain.cli.recipe import given, record_recipe
 from flashtrain.core import Callback
+from flashtrain.tasks import registry
 
 METRIC_NAMES = {"val_acc": "accuracy", "val_rmse": "RMSE"}
 # Points per training curve to aim for: Lightning's fixed log_every_n_steps=50 gives a short run 3 or none.
 LOG_POINTS = 25
 
 
-def start(task: str, args: argparse.Namespace) -> Any:
+def start(options: RunOptions) -> tuple[RunOptions, Any]:
     """Before data or model are built: flags checked (a typo fails at once, not after seconds of loading), the
     output folder usable, and the seed set, so that weights, data split and order repeat exactly. Returns the
-    finetuning strategy."""
+    options with the output folder settled, and the finetuning strategy."""
     from flashtrain.core import seed_everything
 
-    strategy = parse_finetune_strategy(args.finetune_strategy)
-    check_names(task, args)
-    check_choices(args)
-    args.output_dir = os.path.abspath(args.output_dir or default_output_dir(task))
-    check_output_dir(args.output_dir)
-    seed_everything(args.seed)
-    return strategy
+    strategy = parse_finetune_strategy(options.finetune_strategy)
+    check_names(options)
+    check_choices(options)
+    options = options.replace(output_dir=os.path.abspath(options.output_dir or default_output_dir(options.task)))
+    check_output_dir(options.output_dir)
+    seed_everything(options.seed)
+    return options, strategy
 
 
-def check_names(task: str, args: argparse.Namespace) -> None:
+def check_names(options: RunOptions) -> None:
     """The flags that name something in one of the task's registries (optimizer, schedule, backbone, metrics): a
     typo is refused with the nearest valid names before any data is read or model built."""
-    import flashtrain.tasks
-
-    task_class = getattr(flashtrain.tasks, TASK_CLASSES[task][1])
-    if given(args, "optimizer") and args.optimizer.lower() not in task_class.available_optimizers():
-        raise unknown_name("--optimizer", args.optimizer, task_class.available_optimizers())
+    spec = registry.get(options.task)
+    task_class = spec.load("model")
+    if given(options, "optimizer") and options.optimizer.lower() not in task_class.available_optimizers():
+        raise unknown_name("--optimizer", options.optimizer, task_class.available_optimizers())
     schedules = ["none", *task_class.available_lr_schedulers()]
-    if given(args, "lr_scheduler") and args.lr_scheduler.lower() not in schedules:
-        raise unknown_name("--lr-scheduler", args.lr_scheduler, schedules)
-    if given(args, "backbone") and task != "text_classification":  # text: any Hugging Face name or folder
-        backbones = task_class.available_backbones()
-        if not known_backbone(args.backbone, backbones):
-            listing = f"flash-train backbones {task} --filter {args.backbone[:4]}" if len(backbones) > 20 else None
-            raise unknown_name("--backbone", args.backbone, backbones, listing)
-    for metric in (args.metrics or "").split(","):
+    if given(options, "lr_scheduler") and options.lr_scheduler.lower() not in schedules:
+        raise unknown_name("--lr-scheduler", options.lr_scheduler, schedules)
+    if given(options, "backbone") and spec.backbones is not None:  # None: any name of an open family (Hugging Face)
+        backbones = spec.load("backbones")()
+        if not known_backbone(options.backbone, backbones):
+            listing = (
+                f"flash-train backbones {options.task} --filter {options.backbone[:4]}" if len(backbones) > 20 else None
+            )
+            raise unknown_name("--backbone", options.backbone, backbones, listing)
+    for metric in (options.metrics or "").split(","):
         if metric.strip() and metric.strip() not in task_class.available_metrics():
             raise unknown_name("--metrics", metric.strip(), task_class.available_metrics())
 
@@ -63,25 +67,25 @@ def known_backbone(name: str, backbones: list[str]) -> bool:
     return name in backbones or plain.split(".")[0] in backbones and not plain.startswith("torchvision/")
 
 
-def check_choices(args: argparse.Namespace) -> None:
+def check_choices(options: RunOptions) -> None:
     """``--precision``, ``--accelerator``/``--gpus`` and ``--weight-averaging``, checked by the code that uses
     them."""
     from flashtrain.core.accelerators import resolve_accelerator
     from flashtrain.core.precision import canonical_precision
     from flashtrain.tasks.task import check_weight_averaging
 
-    check_weight_averaging(args.weight_averaging)
+    check_weight_averaging(options.weight_averaging)
 
     try:
-        canonical_precision(args.precision)
+        canonical_precision(options.precision)
     except ValueError:
         raise UserError(
-            f"--precision {args.precision!r} is not known; use 32-true, 64-true, bf16-mixed or 16-mixed"
+            f"--precision {options.precision!r} is not known; use 32-true, 64-true, bf16-mixed or 16-mixed"
         ) from None
-    if args.gpus:
+    if options.gpus:
         resolve_accelerator("gpu")
-    elif args.accelerator != "auto":
-        resolve_accelerator(args.accelerator)
+    elif options.accelerator != "auto":
+        resolve_accelerator(options.accelerator)
 
 
 def check_output_dir(path: str) -> None:
@@ -111,17 +115,31 @@ class RunRecord(Callback):
     """Writes the run's ``config.yaml`` (the options actually used) when training starts, so that an interrupted
     run has one too, and says how to resume from the command line when the run is interrupted."""
 
-    def __init__(self, task: str, args: argparse.Namespace) -> None:
-        self.task = task
-        self.args = args
+    def __init__(self, options: RunOptions) -> None:
+        self.options = options
+        self.task = options.task
         self.path: str | None = None
+
+    def settle(self, **values: Any) -> None:
+        """Options the run settled after this record was made (the machine's "auto" values)."""
+        self.options = self.options.replace(**values)
+
+    def config(self, pl_module: Any) -> dict[str, Any]:
+        """The options with the recipe as the model holds it now (e.g. after --auto-lr chose the learning rate)."""
+        return {"task": self.task, **record_recipe(self.options, pl_module).as_config()}
 
     def on_fit_start(self, trainer: Any, pl_module: Any) -> None:
         self.path = os.path.join(trainer.log_dir, "config.yaml")
-        if trainer.is_global_zero:  # the options as they are now (e.g. after --auto-lr chose the learning rate)
+        if trainer.is_global_zero:
             os.makedirs(trainer.log_dir, exist_ok=True)
             with open(self.path, "w") as handle:
-                yaml.safe_dump({"task": self.task, **run_options(self.args)}, handle, sort_keys=False)
+                yaml.safe_dump(self.config(pl_module), handle, sort_keys=False)
+
+    def on_train_end(self, trainer: Any, pl_module: Any) -> None:
+        budget = trainer.time_budget
+        if budget is not None and trainer.is_global_zero and self.path:  # the plan joins the options it was made for
+            with open(self.path, "w") as handle:
+                yaml.safe_dump({**self.config(pl_module), PLAN_KEY: asdict(budget.plan)}, handle, sort_keys=False)
 
     def on_exception(self, trainer: Any, pl_module: Any, exception: BaseException) -> None:
         if isinstance(exception, (KeyboardInterrupt, SystemExit)) and trainer.is_global_zero and self.path:
@@ -129,41 +147,82 @@ class RunRecord(Callback):
             print(f"flash-train: to continue this run: flash-train {self.task} --resume {run_folder}", file=sys.stderr)
 
 
-def run_options(args: argparse.Namespace) -> dict[str, Any]:
-    """The options of a run as ``--config`` reads them back: file and folder paths absolute."""
-    values = {key: value for key, value in sorted(vars(args).items()) if key not in NOT_IN_CONFIG}
-    for key in PATH_OPTIONS:
-        if values.get(key):
-            values[key] = os.path.abspath(values[key])
-    return values
+def machine_defaults(options: RunOptions, trainer: Any, data: Any, model: Any) -> tuple[str, dict[str, Any]]:
+    """The defaults that depend on this machine, as this run resolved them: the line that says so, and the "auto"
+    options with the values they took (config.yaml records those)."""
+    from flashtrain.tasks.loading import resolve_pin_memory, usable_cores
+
+    device = trainer.strategy.root_device
+    parts = [f"device {device.type}"]
+    settled: dict[str, Any] = {}
+    if options.precision == "auto":
+        settled["precision"] = trainer.precision
+    parts.append(f"precision {trainer.precision}")
+    if options.num_workers == "auto":
+        settled["num_workers"] = data.num_workers
+    parts.append(f"num_workers {data.num_workers} (of {usable_cores()} usable cores)")
+    parts.append(f"pin_memory {'on' if resolve_pin_memory(data.pin_memory, trainer) else 'off'}")
+    if hasattr(model, "channels_last"):
+        from flashtrain.tasks.image.acceleration import wants_channels_last
+
+        parts.append(f"channels_last {'on' if wants_channels_last(model.channels_last, model, device) else 'off'}")
+        parts.append(f"compile {'on' if model.compile_backbone else 'off'}")
+    return "defaults for this machine: " + ", ".join(parts), settled
 
 
-def train(task: str, model: Any, data: Any, args: argparse.Namespace, strategy: Any) -> dict[str, Any]:
+class CompileTime(Callback):
+    """Reports what ``--compile`` cost: the first training step (which compiles) against the median of the rest."""
+
+    def __init__(self) -> None:
+        self.durations: list[float] = []
+        self._started = 0.0
+
+    def on_train_batch_start(self, trainer: Any, pl_module: Any, batch: Any, batch_idx: int) -> None:
+        self._started = time.perf_counter()
+
+    def on_train_batch_end(self, trainer: Any, pl_module: Any, outputs: Any, batch: Any, batch_idx: int) -> None:
+        self.durations.append(time.perf_counter() - self._started)
+
+    def on_fit_end(self, trainer: Any, pl_module: Any) -> None:
+        if len(self.durations) > 1 and trainer.is_global_zero:
+            rest = statistics.median(self.durations[1:])
+            print(f"compile: first step {self.durations[0]:.1f} s, later steps {rest * 1000:.0f} ms (median)")
+
+
+def train(model: Any, data: Any, options: RunOptions, strategy: Any) -> dict[str, Any]:
     from flashtrain.core import Trainer
     from flashtrain.core.callbacks import EarlyStopping, ModelCheckpoint
 
-    record_recipe(args, model)  # from here on every option holds the value this run uses
+    task = options.task
     validates = data.datasets.get("val") is not None
     metric, mode = model.monitor  # e.g. ("val_acc", "max") or ("val_rmse", "min")
-    checkpoint = ModelCheckpoint(filename="best", monitor=metric if validates else None, mode=mode, save_last=True)
-    record = RunRecord(task, args)
-    callbacks = [checkpoint, record]
-    if args.early_stopping:
+    checkpoint = ModelCheckpoint(filename="best", monitor=metric if validates else None, mode=mode)
+    # last.ckpt is the state after every epoch, what --resume continues from. Lightning's save_last only copies a
+    # checkpoint that was saved, so with a monitor it would stay at the best epoch: a second callback writes it.
+    latest = ModelCheckpoint(filename=ModelCheckpoint.CHECKPOINT_NAME_LAST, enable_version_counter=False)
+    record = RunRecord(options)
+    callbacks = [checkpoint, latest, record]
+    if getattr(options, "compile", False):  # an option of the image command only
+        callbacks.append(CompileTime())
+    if options.early_stopping:
         if not validates:
             raise UserError("--early-stopping needs validation data: pass --val-split 0.2 or a validation folder/file")
-        callbacks.append(EarlyStopping(monitor=metric, mode=mode, patience=args.early_stopping))
-    devices = args.devices if args.devices == "auto" or not str(args.devices).isdigit() else int(args.devices)
+        callbacks.append(EarlyStopping(monitor=metric, mode=mode, patience=options.early_stopping))
+    devices = (
+        options.devices if options.devices == "auto" or not str(options.devices).isdigit() else int(options.devices)
+    )
     trainer = Trainer(
-        max_epochs=args.max_epochs,
-        accelerator=args.accelerator,
+        max_epochs=None if options.time_budget else options.max_epochs,  # a budget plans the run's length itself
+        time_budget=options.time_budget,
+        accelerator=options.accelerator,
         devices=devices,
-        gpus=args.gpus,
-        strategy=args.strategy,
-        precision=args.precision,
-        default_root_dir=args.output_dir,
+        gpus=options.gpus,
+        strategy=options.strategy,
+        precision=options.precision,
+        default_root_dir=options.output_dir,
         callbacks=callbacks,
-        logger=build_logger(args.logger, task, args.output_dir),
-        log_every_n_steps=log_every_n_steps(len(data.datasets["train"]), data.batch_size, args.max_epochs),
+        logger=build_logger(options.logger, task, options.output_dir),
+        log_every_n_steps=log_every_n_steps(len(data.datasets["train"]), data.batch_size, options.max_epochs),
     )
 
     def say(*parts: Any) -> None:
@@ -171,8 +230,12 @@ def train(task: str, model: Any, data: Any, args: argparse.Namespace, strategy: 
         if trainer.is_global_zero:
             print(*parts)
 
-    finder = find_learning_rate(trainer, model, data, args, say) if args.auto_lr is not None else None
-    trainer.finetune(model, datamodule=data, strategy=strategy, ckpt_path=getattr(args, "resume_checkpoint", None))
+    message, settled = machine_defaults(options, trainer, data, model)
+    say(message)
+    record.settle(**settled)  # before config.yaml is written: it records these values
+
+    finder = find_learning_rate(trainer, model, data, options, say) if options.auto_lr is not None else None
+    trainer.finetune(model, datamodule=data, strategy=strategy, ckpt_path=options.resume_checkpoint)
     if finder is not None and trainer.is_global_zero:
         write_lr_find(finder, trainer.log_dir, say)
     summary: dict[str, Any] = {
@@ -184,7 +247,7 @@ def train(task: str, model: Any, data: Any, args: argparse.Namespace, strategy: 
     name = METRIC_NAMES.get(shown, shown)
     if validates:
         summary[shown] = float(trainer.callback_metrics[shown])
-        summary[f"best_{metric}"] = best = checkpoint.best_model_score
+        summary[f"best_{metric}"] = best = float(checkpoint.best_model_score)
         say(f"final validation {name}: {summary[shown]:.4f} (best {'' if shown == metric else metric + ' '}{best:.4f})")
     calibration = getattr(model, "calibration", None)
     if calibration is not None and calibration.summary():
@@ -218,16 +281,16 @@ def build_logger(name: str, task: str, output_dir: str) -> Any:
     return WandbLogger(project=task, save_dir=output_dir, offline=os.environ.get("WANDB_MODE") != "online")
 
 
-def find_learning_rate(trainer: Any, model: Any, data: Any, args: argparse.Namespace, say: Any) -> Any:
-    """--auto-lr: the range test on the training data; the model (and the resolved config) take the suggestion."""
+def find_learning_rate(trainer: Any, model: Any, data: Any, options: RunOptions, say: Any) -> Any:
+    """--auto-lr: the range test on the training data; the model (and so the config.yaml written when training
+    starts) take the suggestion."""
     from flashtrain.core.tuner import Tuner
 
     before = model.learning_rate
-    finder = Tuner(trainer).lr_find(model, datamodule=data, num_training=args.auto_lr)
+    finder = Tuner(trainer).lr_find(model, datamodule=data, num_training=options.auto_lr)
     if finder.suggestion() is None:
         say(f"learning-rate finder: no suggestion (too few steps); keeping --learning-rate {before:g}")
     else:
-        args.learning_rate = model.learning_rate
         say(f"learning-rate finder: suggested {model.learning_rate:.3g} (instead of {before:g})")
     return finder
 

@@ -9,8 +9,7 @@ from flashtrain.core.datamodule import DataModule
 from flashtrain.core.module import Module
 from flashtrain.core.seed import seed_everything
 from flashtrain.core.trainer import Trainer
-
-__version__ = "0.1.0"
+from flashtrain.core.version import __version__
 
 # Lightning names, so ported code can keep them.
 LightningModule = Module

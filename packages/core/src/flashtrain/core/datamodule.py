@@ -113,10 +113,9 @@ class DataModule(HyperparametersMixin):
     @staticmethod
     def defines(datamodule: Any, method: str) -> bool:
         """Whether ``datamodule`` overrides ``method`` (so the trainer knows which stages it serves)."""
-        if callable(getattr(datamodule, "__dict__", {}).get(method)):
-            return True  # set on the instance, as from_datasets does
-        impl = getattr(type(datamodule), method, None)
-        return impl is not None and impl is not getattr(DataModule, method, None)
+        from flashtrain.core.utilities.model_helpers import is_overridden
+
+        return is_overridden(method, datamodule, DataModule)  # set on the instance counts, as from_datasets does
 
 
 def _is_dataset_list(value: Any) -> bool:

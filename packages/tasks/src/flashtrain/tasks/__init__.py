@@ -13,9 +13,9 @@ from typing import Any
 _EXPORTS = {
     "ImageClassificationData": "flashtrain.tasks.image",
     "ImageClassifier": "flashtrain.tasks.image",
-    "ImageEmbedder": "flashtrain.tasks.embedding",
-    "TextEmbedder": "flashtrain.tasks.embedding",
-    "ClassificationInterpretation": "flashtrain.tasks.interpretation",
+    "ImageEmbedder": "flashtrain.tasks.image.embedding",
+    "TextEmbedder": "flashtrain.tasks.text.embedding",
+    "ClassificationInterpretation": "flashtrain.tasks.image.interpretation",
     "available_backbones": "flashtrain.tasks.image.backbones",
     "TabularClassificationData": "flashtrain.tasks.tabular",
     "TabularClassifier": "flashtrain.tasks.tabular",

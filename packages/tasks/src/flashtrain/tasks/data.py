@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import torch
 from torch.utils.data import DataLoader, Dataset, Subset
 
 from flashtrain.core import DataModule
+from flashtrain.tasks.loading import resolve_num_workers, resolve_pin_memory
+from flashtrain.tasks.targets import Targets
+
+__all__ = ["STAGES", "Targets", "TaskDataModule", "frame_targets", "read_table", "stratified_split"]
 
 STAGES = ("train", "val", "test", "predict")
 
@@ -69,7 +73,7 @@ def frame_targets(frame: Any, columns: Sequence[str], delimiter: str | None) -> 
     """Targets from a table: several 0/1 columns (a multi-hot array), one column of ``delimiter``-separated labels
     (a list of labels per row), or one label column. A row without a target is an error: ``str(nan)`` would
     otherwise become a class named "nan"."""
-    missing = frame[list(columns)].isna().to_numpy().any(axis=1)
+    missing = frame[list(columns)].isna().to_numpy().any(axis=1)  # file lines here; Targets checks other forms
     if missing.any():
         rows = [int(row) for row in missing.nonzero()[0][:5]]
         lines = f" (file lines {[row + 2 for row in rows]})" if frame.attrs.get("csv") else ""
@@ -79,105 +83,9 @@ def frame_targets(frame: Any, columns: Sequence[str], delimiter: str | None) -> 
         )
     if len(columns) > 1:
         return frame[list(columns)].to_numpy()
-    if delimiter is not None:
+    if delimiter not in (None, "auto"):  # "auto": Targets.infer decides for the whole column
         return [[v.strip() for v in str(value).split(delimiter) if v.strip()] for value in frame[columns[0]]]
     return frame[columns[0]].tolist()
-
-
-class Targets:
-    """User targets in one of four forms, turned into tensors: a label per sample (single-label), a list of
-    labels per sample (multi-label), a 2-D 0/1 array with a column per label (multi-hot, multi-label), or a 2-D
-    array with exactly one 1 per row (one-hot: single-label, as Flash read it; ``multi_label=True`` keeps it
-    multi-label)."""
-
-    def __init__(self, labels: Sequence[Any], multi_label: bool, one_hot: bool = False) -> None:
-        self.labels = list(labels)
-        self.multi_label = multi_label
-        self.one_hot = one_hot
-        self._index = {label: i for i, label in enumerate(self.labels)}
-
-    @classmethod
-    def infer(
-        cls,
-        targets: Any,
-        labels: Sequence[Any] | None = None,
-        where: str | None = None,
-        multi_label: bool | None = None,
-    ) -> Targets:
-        """Labels and single/multi-label from the training targets (``labels`` fixes names and order;
-        ``multi_label`` overrides what the form suggests for 2-D arrays).
-
-        With ``where`` (the training data's name), targets of fewer than two classes are an error: a classifier
-        cannot learn from them."""
-        inferred = cls._infer(targets, labels, multi_label)
-        if where is not None and len(inferred.labels) < 2:
-            raise ValueError(
-                f"{where} has only {len(inferred.labels)} class(es) ({inferred.labels}): a classifier needs at least "
-                "two. Add examples of the other classes, or check that the target column is the right one."
-            )
-        return inferred
-
-    @classmethod
-    def _infer(cls, targets: Any, labels: Sequence[Any] | None, multi_label: bool | None = None) -> Targets:
-        if _is_multi_hot(targets):
-            width = len(targets[0])
-            if labels is not None and len(labels) != width:
-                raise ValueError(f"multi-hot targets have {width} columns but {len(labels)} labels were given.")
-            rows = torch.as_tensor(targets, dtype=torch.float32)
-            one_hot = multi_label is not True and bool(((rows == 0) | (rows == 1)).all() and (rows.sum(1) == 1).all())
-            if multi_label is False and not one_hot:
-                raise ValueError(
-                    "multi_label=False, but the 2-D targets are not one-hot (some rows have 0 or 2+ ones)."
-                )
-            names = labels if labels is not None else list(range(width))
-            return cls(names, multi_label=not one_hot, one_hot=one_hot)
-        is_multi = len(targets) > 0 and isinstance(targets[0], (list, tuple, set, frozenset))
-        if multi_label is False and is_multi:
-            raise ValueError("multi_label=False, but the targets are lists of labels.")
-        if labels is None:
-            seen = {value for target in targets for value in (target if is_multi else [target])}
-            labels = sorted(seen, key=lambda value: (type(value).__name__, value))
-        return cls(labels, is_multi)
-
-    def encode(self, targets: Any, where: str) -> torch.Tensor:
-        """Class indices (single-label) or multi-hot float rows (multi-label)."""
-        if _is_multi_hot(targets):
-            rows = torch.as_tensor(targets, dtype=torch.float32)
-            if rows.shape[1] != len(self.labels):
-                raise ValueError(f"{where} has {rows.shape[1]} target columns; training had {len(self.labels)}.")
-            if self.multi_label:
-                return rows
-            if not bool((rows.sum(1) == 1).all()):
-                raise ValueError(f"{where}: the training targets were one-hot (single-label); these rows are not.")
-            return rows.argmax(dim=1)
-        names = [value for target in targets for value in (target if self.multi_label else [target])]
-        unknown = sorted({str(value) for value in names if value not in self._index})
-        if unknown:
-            raise ValueError(
-                f"{where} has labels not seen in training: {unknown[:5]}. Known labels: {self.labels[:20]}."
-            )
-        if not self.multi_label:
-            return torch.tensor([self._index[t] for t in targets], dtype=torch.long)
-        rows = torch.zeros(len(targets), len(self.labels))
-        for row, target in enumerate(targets):
-            rows[row, [self._index[value] for value in target]] = 1.0
-        return rows
-
-
-def split_delimited(targets: Any, delimiter: str | None) -> Any:
-    """``"cat,dog"`` -> ``["cat", "dog"]`` for each string target when ``delimiter`` is set; ``"auto"`` splits on
-    commas when some target has one (Lightning Flash read comma-delimited strings as multi-label)."""
-    if targets is None or _is_multi_hot(targets) or not len(targets) or not all(isinstance(t, str) for t in targets):
-        return targets
-    if delimiter == "auto":
-        delimiter = "," if any("," in t for t in targets) else None
-    if delimiter is None:
-        return targets
-    return [[part.strip() for part in t.split(delimiter) if part.strip()] for t in targets]
-
-
-def _is_multi_hot(targets: Any) -> bool:
-    return getattr(targets, "ndim", None) == 2
 
 
 def stratified_split(targets: torch.Tensor, fraction: float, seed: int) -> tuple[list[int], list[int]]:
@@ -198,6 +106,52 @@ def stratified_split(targets: torch.Tensor, fraction: float, seed: int) -> tuple
         val += members[:cut]
         train += members[cut:]
     return sorted(train), sorted(val)
+
+
+class StageDataset(Dataset):
+    """A task dataset that holds its encoded ``targets`` (None without) and takes a subset of its rows itself
+    (cheaper than torch's ``Subset``: a text dataset selects rows of its Arrow table, a tabular one of its tensors).
+    """
+
+    def subset(self, indices: list[int]) -> StageDataset:
+        raise NotImplementedError
+
+
+def build_stages(
+    inputs: Mapping[str, Any],
+    make: Callable[[str, Any], Dataset],
+    val_split: float | None = None,
+    seed: int = 0,
+    val_view: Dataset | None = None,
+) -> dict[str, Dataset | None]:
+    """The one stage builder of the task data classes: ``make(stage, raw)`` builds the dataset of each stage given
+    in ``inputs`` (train, val, test, predict; its own checks and messages), then ``val_split`` holds out a
+    stratified fraction of the training rows (see :func:`split_validation`)."""
+    datasets = {stage: make(stage, inputs[stage]) if inputs.get(stage) is not None else None for stage in STAGES}
+    return split_validation(datasets, val_split, seed, val_view)
+
+
+def split_validation(
+    datasets: dict[str, Dataset | None], val_split: float | None, seed: int, val_view: Dataset | None = None
+) -> dict[str, Dataset | None]:
+    """``val_split`` of the training rows become the validation data, stratified by class (a plain random split
+    for multi-label). ``val_view``: the training rows as validation should see them (image data: without
+    augmentation), if not the training dataset itself."""
+    if val_split is None:
+        return datasets
+    train = datasets.get("train")
+    encoded = dataset_targets(train) if train is not None else None
+    if train is None or encoded is None:
+        raise ValueError("val_split needs training data to split.")
+    if datasets.get("val") is not None:
+        raise ValueError("Pass either val_split or validation data, not both.")
+    train_rows, val_rows = stratified_split(encoded, val_split, seed)
+    source = train if val_view is None else val_view
+    return {**datasets, "train": _rows(train, train_rows), "val": _rows(source, val_rows)}
+
+
+def _rows(dataset: Dataset, indices: list[int]) -> Dataset:
+    return dataset.subset(indices) if isinstance(dataset, StageDataset) else Subset(dataset, indices)
 
 
 def dataset_targets(dataset: Any) -> torch.Tensor | None:
@@ -225,16 +179,17 @@ class TaskDataModule(DataModule):
         datasets: dict[str, Dataset | None],
         targets: Targets | None,
         batch_size: int = 32,
-        num_workers: int = 0,
+        num_workers: int | str = 0,
         seed: int = 0,
         sampler: Any = None,
-        pin_memory: bool = False,
+        pin_memory: bool | str = False,
     ) -> None:
         super().__init__()
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive int, got {batch_size!r}.")
-        if not isinstance(num_workers, int) or num_workers < 0:
-            raise ValueError(f"num_workers must be an int >= 0, got {num_workers!r}.")
+        # "auto" here means data held in memory (text, tables): no workers. A task whose data reads files (image)
+        # resolves "auto" itself before it gets here.
+        num_workers = resolve_num_workers(num_workers, 0, reads_files=False)
         self.datasets = datasets
         self.targets = targets
         self.batch_size = batch_size
@@ -246,7 +201,13 @@ class TaskDataModule(DataModule):
                 f"{type(sampler).__name__}."
             )
         self.sampler = sampler
-        self.pin_memory = bool(pin_memory)
+        resolve_pin_memory(pin_memory, None)  # checks the value; "auto" is resolved when a loader is made
+        self.pin_memory = pin_memory
+
+    def adopt_model(self, model: Any, stage: str) -> None:
+        """The model<->data handshake: a task model calls this from its ``setup(stage)`` (and an embedder with
+        ``"predict"``), so that the data can agree with it before any batch is made (the image data settles the
+        preprocessing, the text data tokenizes with the model's tokenizer). Nothing to agree on by default."""
 
     def class_counts(self) -> tuple[torch.Tensor, int] | None:
         """(samples per class, or positives per label for multi-label; number of samples) in the training data."""
@@ -297,7 +258,10 @@ class TaskDataModule(DataModule):
             persistent_workers=self.num_workers > 0,
             drop_last=drop_last,
             collate_fn=self.collate_fn,
-            pin_memory=self.pin_memory,
+            pin_memory=resolve_pin_memory(self.pin_memory, self.trainer),
+            # Two batches ready ahead per worker (torch's default, said here on purpose): with N workers 2N batches
+            # wait in shared memory (224 px float batches of 64 are 38 MB each), enough to hide a slow file.
+            prefetch_factor=2 if self.num_workers > 0 else None,
         )
 
     def train_sampler(self, dataset: Dataset) -> Any:

@@ -54,6 +54,15 @@ class Embedder(Module):
         self.layer = layer
         self.tap = _LayerTap(self.backbone, layer) if layer else None
 
+    def setup(self, stage: str) -> None:
+        """The handshake with the data (``adopt_model``), as for predicting: an embedder only embeds, so the data
+        always takes its preprocessing (image) or its tokenizer (text)."""
+        from flashtrain.tasks.data import TaskDataModule
+
+        datamodule = self.trainer.datamodule if self._trainer is not None else None
+        if isinstance(datamodule, TaskDataModule):
+            datamodule.adopt_model(self, "predict")
+
     def available_layers(self) -> list[str]:
         """Names of the backbone's sub-modules that ``layer=`` can pick."""
         return [name for name, _ in self.backbone.named_modules() if name]
@@ -80,94 +89,13 @@ class Embedder(Module):
         )
 
 
-class ImageEmbedder(Embedder):
-    """Image features from any timm / torchvision backbone.
-
-    Args:
-        backbone: Backbone name, as for :class:`~flashtrain.tasks.ImageClassifier`.
-        pretrained: True, False or a weights file.
-        layer: A sub-module whose (pooled) output is the embedding; None: the backbone's pooled features.
-        image_size: Input size (int or (H, W)); by default the backbone's.
-        backbone_kwargs: Passed to the backbone builder.
-    """
-
-    task_name = "image_embedding"
-
-    def __init__(
-        self,
-        backbone: str = "resnet18",
-        pretrained: bool | str = True,
-        layer: str | None = None,
-        image_size: int | tuple[int, int] | None = None,
-        backbone_kwargs: dict[str, Any] | None = None,
-    ) -> None:
-        super().__init__()
-        from flashtrain.tasks.image.backbones import build_backbone
-        from flashtrain.tasks.image.transforms import ImageConfig
-
-        built = build_backbone(backbone, pretrained, backbone_kwargs)
-        self.backbone = built.module
-        config = built.image_config
-        self.image_config = ImageConfig(image_size, config.mean, config.std) if image_size is not None else config
-        self._tap(layer)
-
-    @classmethod
-    def from_module(cls, backbone: torch.nn.Module, image_config: Any, layer: str | None = None) -> ImageEmbedder:
-        """An embedder around an existing (e.g. trained) backbone; weights are shared, not copied."""
-        embedder = cls.__new__(cls)
-        Embedder.__init__(embedder)
-        embedder.backbone = backbone
-        embedder.image_config = image_config
-        embedder._tap(layer)
-        return embedder
-
-    def setup(self, stage: str) -> None:
-        datamodule = self.trainer.datamodule if self._trainer is not None else None
-        if datamodule is not None and hasattr(datamodule, "use_model_config"):
-            datamodule.use_model_config(self.image_config, force=True)
+# The embedders live in their task's folder; their old import path keeps working.
+_MOVED = {"ImageEmbedder": "flashtrain.tasks.image.embedding", "TextEmbedder": "flashtrain.tasks.text.embedding"}
 
 
-class TextEmbedder(Embedder):
-    """Text features from any Hugging Face encoder, pooled as :class:`~flashtrain.tasks.TextClassifier` pools.
+def __getattr__(name: str) -> Any:
+    if name in _MOVED:
+        import importlib
 
-    Args:
-        backbone: Model name or local folder.
-        pooling: "auto", "cls", "mean" or "last".
-        max_length: Longer texts are truncated.
-        layer: A sub-module whose (token-averaged) output is the embedding; None: the pooled encoder output.
-    """
-
-    task_name = "text_embedding"
-
-    def __init__(
-        self,
-        backbone: str = "prajjwal1/bert-tiny",
-        pooling: str = "auto",
-        max_length: int = 128,
-        layer: str | None = None,
-        pretrained: bool = True,
-    ) -> None:
-        super().__init__()
-        from flashtrain.tasks.text.backbones import build_encoder, load_tokenizer
-
-        self.tokenizer = load_tokenizer(backbone)
-        self.backbone = build_encoder(backbone, pooling, pretrained)
-        self.max_length = max_length
-        self._tap(layer)
-
-    @classmethod
-    def from_module(
-        cls, encoder: torch.nn.Module, tokenizer: Any, max_length: int, layer: str | None = None
-    ) -> TextEmbedder:
-        embedder = cls.__new__(cls)
-        Embedder.__init__(embedder)
-        embedder.backbone = encoder
-        embedder.tokenizer = tokenizer
-        embedder.max_length = max_length
-        embedder._tap(layer)
-        return embedder
-
-    def setup(self, stage: str) -> None:
-        datamodule = self.trainer.datamodule if self._trainer is not None else None
-        if datamodule is not None and hasattr(datamodule, "use_tokenizer"):
-            datamodule.use_tokenizer(self.tokenizer, self.max_length)
+        return getattr(importlib.import_module(_MOVED[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

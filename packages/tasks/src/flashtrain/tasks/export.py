@@ -26,8 +26,9 @@ from typing import Any
 
 import torch
 
+from flashtrain.tasks import registry
 from flashtrain.tasks.export_preprocessing import holds_preprocessing, raw_export, reading_of
-from flashtrain.tasks.inference import Predictor, TextPredictor, predictor_for
+from flashtrain.tasks.inference import Predictor, predictor_for
 from flashtrain.tasks.optional import require
 
 FORMATS = {"onnx": "model.onnx", "torchscript": "model.pt", "exported-program": "model.pt2"}
@@ -174,14 +175,6 @@ def _tabular_graph(predictor: Any) -> _Graph:
     return _Graph(module, names, inputs(2), inputs(3), dynamic, described, reference)
 
 
-_GRAPHS = {
-    "image_classification": _image_graph,
-    "text_classification": _text_graph,
-    "tabular_classification": _tabular_graph,
-    "tabular_regression": _tabular_graph,
-}
-
-
 def export(
     checkpoint: str,
     out: str,
@@ -212,7 +205,7 @@ def export(
         require("onnxscript", "export", "ONNX export")
         require("onnxruntime", "export", "checking an ONNX export")
     predictor = predictor_for(checkpoint)
-    graph = _GRAPHS[predictor.task_name](predictor)
+    graph = registry.get(predictor.task_name).load("export_graph")(predictor)
     graph.module.eval()
     os.makedirs(out, exist_ok=True)
     path = os.path.join(out, FORMATS[format])
@@ -237,15 +230,14 @@ def export(
         with torch.no_grad():
             network: torch.nn.Module = getattr(graph.module, "network")  # noqa: B009 - every graph wraps one
             raw = raw_export(format, predictor, network, path, reading_of(predictor.model))
-    if isinstance(predictor, TextPredictor):
-        predictor.tokenizer.save_pretrained(os.path.join(out, "tokenizer"))
+    predictor.save_preprocessing_files(out)
     _write_description(out, format, predictor, graph, raw)
     return ExportResult(out, path, format, difference, raw is not None)
 
 
 def _write_description(out: str, format: str, predictor: Predictor, graph: _Graph, raw: dict | None) -> None:
     model = predictor.model
-    regression = predictor.task_name == "tabular_regression"
+    regression = registry.get(predictor.task_name).kind == "regression"
     description = {
         "task": predictor.task_name,
         "format": format,
@@ -271,12 +263,13 @@ def _write_description(out: str, format: str, predictor: Predictor, graph: _Grap
 
 
 def _outside_because(predictor: Predictor, format: str) -> str:
-    if predictor.task_name == "text_classification":
+    inputs = registry.get(predictor.task_name).inputs
+    if inputs == "texts":
         return (
             "the tokenizer runs beside the model (tokenizer/): onnxruntime-extensions is not a dependency of "
             "flashtrain, and without it a tokenizer is not expressible in standard ONNX ops"
         )
-    if predictor.task_name.startswith("tabular") and format != "onnx":
+    if inputs == "table" and format != "onnx":
         return "a PyTorch graph cannot take string columns; export to ONNX for raw table rows"
     return "exported with preprocessing=False (--no-preprocessing)"
 

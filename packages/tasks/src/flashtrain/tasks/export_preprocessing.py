@@ -27,6 +27,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from flashtrain.tasks import registry
+
 ML_DOMAIN = "ai.onnx.ml"
 ML_OPSET = 3  # LabelEncoder with string keys -> int64 values (onnxruntime supports ai.onnx.ml up to 5)
 
@@ -307,7 +309,8 @@ IMAGE_PROBABILITY_TOLERANCE = 0.02  # torchvision's uint8 resize rounds in fixed
 def holds_preprocessing(task_name: str, format: str) -> bool:
     """Whether ``format`` can hold the task's preprocessing: images in every format; tables only in ONNX (their
     inputs are strings, which PyTorch graphs cannot take); text never (the tokenizer stays beside the model)."""
-    return task_name == "image_classification" or (task_name.startswith("tabular") and format == "onnx")
+    inputs = registry.get(task_name).inputs  # the task's kind of input decides which graph can prepare it
+    return inputs == "files" or (inputs == "table" and format == "onnx")
 
 
 class _ImageRaw(torch.nn.Module):
@@ -323,7 +326,7 @@ class _ImageRaw(torch.nn.Module):
 def raw_export(format: str, predictor: Any, network: torch.nn.Module, path: str, reading: Reading | None) -> dict:
     """Write the raw-input graph of ``predictor``'s model to ``path`` (replacing the prepared-tensor graph), check
     it against ``predictor`` on generated raw inputs, and return its description for ``preprocessing.json``."""
-    if predictor.task_name == "image_classification":
+    if registry.get(predictor.task_name).inputs == "files":
         return _image_export(format, predictor, network, path, reading)
     return _tabular_export(predictor, path, reading)
 
@@ -421,7 +424,7 @@ def _check_against(
 ) -> None:  # fmt: skip
     """The raw-input graph's answers against ``predictor``'s on the same raw inputs: labels equal, probabilities
     within 1e-5 (tables; images: ``probability_tolerance``), values within 1e-4 relative; else a RuntimeError."""
-    if predictor.task_name == "image_classification":
+    if registry.get(predictor.task_name).inputs == "files":
         from PIL import Image
 
         inputs = [Image.fromarray(image, mode="RGB") for image in inputs]

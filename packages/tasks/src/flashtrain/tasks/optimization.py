@@ -229,10 +229,24 @@ class SchedulerChoice:
         )
 
     def build(
-        self, optimizer: torch.optim.Optimizer, total_steps: float, total_epochs: int, monitor: tuple[str, str]
+        self,
+        optimizer: torch.optim.Optimizer,
+        total_steps: float,
+        total_epochs: int,
+        monitor: tuple[str, str],
+        budget: Any = None,
     ) -> dict[str, Any]:
         """Lightning's ``{"scheduler", "interval", ...}`` dict for ``optimizer`` over a run of ``total_steps``
-        optimizer steps in ``total_epochs`` epochs; ``monitor`` is the task's (metric, mode) for plateau schedules."""
+        optimizer steps in ``total_epochs`` epochs; ``monitor`` is the task's (metric, mode) for plateau schedules.
+        With a time ``budget`` (``Trainer(time_budget=...)``), a schedule whose length is the run's follows its plan."""
+        if budget is not None and self.follows_run_length:
+            from flashtrain.tasks.budget_schedule import REFERENCE_STEPS, budget_schedule
+
+            def reference(stand_in: torch.optim.Optimizer) -> Any:
+                return self.build(stand_in, REFERENCE_STEPS, REFERENCE_STEPS, monitor)["scheduler"]
+
+            config = {**self.config, "interval": "step", "frequency": 1}
+            return {"scheduler": budget_schedule(optimizer, reference, budget), **config}
         steps = max(1, int(total_steps))
         interval = "step"
         if self.factory is None:
@@ -272,6 +286,20 @@ class SchedulerChoice:
         if self.name == "reducelronplateau":
             result.setdefault("monitor", monitor[0])
         return result
+
+    @property
+    def follows_run_length(self) -> bool:
+        """Whether the schedule's length is the run's (so a time budget can plan it): the shorthands, and torch or
+        transformers schedules whose run-length argument is filled in from the trainer."""
+        if self.factory is None:
+            return True
+        if self.name is None or self.name == "reducelronplateau":
+            return False
+        parameters = set(inspect.signature(self.factory).parameters)
+        filled = (_RUN_LENGTH_ARGUMENTS & parameters) - set(self.kwargs)
+        if self.name in ("linearlr", "constantlr"):
+            filled.discard("total_iters")  # their default length is their own, not the run's
+        return bool(filled)
 
 
 def _shorthand(name: str, optimizer: torch.optim.Optimizer, steps: int) -> Any:

@@ -16,7 +16,6 @@ A folder holds:
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 from typing import Any
@@ -137,10 +136,9 @@ def stored_task(name_or_folder: str) -> str | None:
 
 
 def task_class(task: str) -> Any:
-    from flashtrain.tasks.inference import TASK_CLASSES
+    from flashtrain.tasks import registry
 
-    module, name = TASK_CLASSES[task]
-    return getattr(importlib.import_module(module), name)
+    return registry.get(task).load("model")
 
 
 def push(folder: str, repo_id: str, private: bool = False, token: str | None = None) -> str:

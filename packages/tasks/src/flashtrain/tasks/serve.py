@@ -3,9 +3,10 @@
     POST /predict   {"inputs": [...], "output": "labels"}  ->  {"predictions": [...]}
     GET  /health    the task, the outputs it can give, its labels (or regression targets) and what an input is
 
-Inputs are those of :mod:`flashtrain.tasks.inference`: images as base64-encoded files, texts as strings, table
-rows as objects of column -> value. A request that is not valid JSON of that shape gets a 422, inputs the task
-cannot read a 400, each with a one-sentence ``detail``.
+Inputs are values only: images as base64-encoded files (never a path on the server's disk), texts as strings,
+table rows as objects of column -> value. A request that is not valid JSON of that shape gets a 422, inputs the
+task cannot read a 400, a request over a limit of :class:`~flashtrain.tasks.serve_limits.ServeLimits` a 413 (503
+past the time limit), a missing API key a 401; each with a one-sentence ``detail``.
 """
 
 # No `from __future__ import annotations` here: FastAPI reads the request model from the endpoint's annotation,
@@ -17,10 +18,9 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from flashtrain.tasks.inference import Predictor, predictor_for
+from flashtrain.tasks.inference import ImagePredictor, Predictor, TabularPredictor, TextPredictor, predictor_for
 from flashtrain.tasks.optional import require
-
-MAX_INPUTS_PER_REQUEST = 1024
+from flashtrain.tasks.serve_limits import LimitExceeded, RequestGuard, ServeLimits, loopback_warning, resolve_api_key
 
 
 @dataclass
@@ -93,13 +93,23 @@ class Batcher:
                 size += len(nxt.inputs)
             await self._forward(batch)
 
-    def _outputs(self, inputs: list[Any]) -> Any:
-        return self.predictor.forward(self.predictor.prepare(inputs))
+    def _outputs(self, inputs: list[Any], batch: list[_Pending]) -> Any:
+        """Forwards of at most ``max_batch_size`` inputs (a request of 256 texts does not hold 256 at once in
+        memory), stopping early once every request of the batch is gone (past its time limit)."""
+        import torch
+
+        parts = []
+        for start in range(0, len(inputs), self.max_batch_size):
+            if all(pending.future.done() for pending in batch):
+                return None
+            chunk = inputs[start : start + self.max_batch_size]
+            parts.append(self.predictor.forward(self.predictor.prepare(chunk)))
+        return parts[0] if len(parts) == 1 else torch.cat(parts)
 
     async def _forward(self, batch: list[_Pending]) -> None:
         inputs = [item for pending in batch for item in pending.inputs]
         try:
-            outputs = await asyncio.to_thread(self._outputs, inputs)
+            outputs = await asyncio.to_thread(self._outputs, inputs, batch)
         except (ValueError, TypeError):
             if len(batch) > 1:  # someone sent an input the task cannot read: find whose, answer the others
                 for pending in batch:
@@ -109,6 +119,8 @@ class Batcher:
             return
         except Exception as error:  # one failed forward fails its requests, not the server
             self._fail(batch, error)
+            return
+        if outputs is None:
             return
         self.forwards += 1
         start = 0
@@ -125,13 +137,22 @@ class Batcher:
                 pending.future.set_exception(error or RuntimeError("prediction failed"))
 
 
-def create_app(model: Any, max_batch_size: int = 32, max_wait_ms: float = 5.0) -> Any:
+def create_app(
+    model: Any,
+    max_batch_size: int = 32,
+    max_wait_ms: float = 5.0,
+    limits: ServeLimits | None = None,
+    api_key: str | None = None,
+) -> Any:
     """A FastAPI app serving ``model``: a checkpoint path, a task model or a :class:`Predictor`.
 
     Args:
         model: What to serve.
         max_batch_size: Most samples in one forward.
         max_wait_ms: Longest a request waits for others to share its forward.
+        limits: Request size and time limits (default :class:`ServeLimits`).
+        api_key: When set (or ``$FLASHTRAIN_API_KEY``), every route but ``/health`` needs it, sent as
+            ``Authorization: Bearer <key>`` or ``X-API-Key: <key>``.
     """
     require("fastapi", "serve", "Serving")
     from fastapi import FastAPI, HTTPException, Request
@@ -139,11 +160,13 @@ def create_app(model: Any, max_batch_size: int = 32, max_wait_ms: float = 5.0) -
     from fastapi.responses import JSONResponse
     from pydantic import BaseModel, Field
 
+    limits = limits or ServeLimits()
+    key = resolve_api_key(api_key)
     predictor = model if isinstance(model, Predictor) else predictor_for(model)
     batcher = Batcher(predictor, max_batch_size, max_wait_ms)
 
     class PredictRequest(BaseModel):
-        inputs: list[Any] = Field(min_length=1, max_length=MAX_INPUTS_PER_REQUEST)
+        inputs: list[Any] = Field(min_length=1)
         output: str | None = None
 
     @contextlib.asynccontextmanager
@@ -154,6 +177,7 @@ def create_app(model: Any, max_batch_size: int = 32, max_wait_ms: float = 5.0) -
 
     app = FastAPI(title=f"flashtrain {predictor.task_name}", lifespan=lifespan)
     app.state.batcher = batcher
+    app.add_middleware(RequestGuard, max_bytes=limits.max_request_bytes, api_key=key)
 
     @app.exception_handler(RequestValidationError)
     async def explain(request: Request, error: RequestValidationError) -> JSONResponse:
@@ -164,7 +188,7 @@ def create_app(model: Any, max_batch_size: int = 32, max_wait_ms: float = 5.0) -
             content={
                 "detail": f"{where}: {first.get('msg', 'invalid request')}. Send JSON "
                 f'{{"inputs": [...], "output": one of {list(predictor.outputs)}}} with 1 to '
-                f"{MAX_INPUTS_PER_REQUEST} inputs, each {predictor.input_help}."
+                f"{limits.max_inputs} inputs, each {predictor.input_help}."
             },
         )
 
@@ -178,18 +202,46 @@ def create_app(model: Any, max_batch_size: int = 32, max_wait_ms: float = 5.0) -
         if output not in predictor.outputs:
             raise HTTPException(400, f"Unknown output {output!r}. Allowed: {', '.join(predictor.outputs)}.")
         try:
-            outputs = await batcher.submit(request.inputs)
+            inputs = await checked_inputs(request.inputs)
+            outputs = await asyncio.wait_for(batcher.submit(inputs), limits.timeout_s)
+        except LimitExceeded as error:
+            raise HTTPException(error.status, str(error)) from None
         except (ValueError, TypeError) as error:  # inputs the task cannot read
             raise HTTPException(400, str(error).strip().splitlines()[0]) from None
+        except asyncio.TimeoutError:
+            raise HTTPException(
+                503, f"the request took longer than this server's limit of {limits.timeout_s:g} s; send fewer inputs."
+            ) from None
         return {"predictions": predictor.format(outputs, output)}
+
+    async def checked_inputs(inputs: list[Any]) -> list[Any]:
+        """The request's inputs within the limits, as values only (images: the decoded base64 bytes)."""
+        limits.check_count(inputs)
+        if isinstance(predictor, ImagePredictor):  # base64 decoding and header reads off the event loop
+            return await asyncio.to_thread(limits.image_bytes, inputs)
+        if isinstance(predictor, TextPredictor):
+            limits.check_texts(inputs)
+        elif isinstance(predictor, TabularPredictor):
+            limits.check_rows(inputs)
+        return inputs
 
     return app
 
 
 def serve(
-    checkpoint: str, host: str = "127.0.0.1", port: int = 8000, max_batch_size: int = 32, max_wait_ms: float = 5.0
+    checkpoint: str,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    max_batch_size: int = 32,
+    max_wait_ms: float = 5.0,
+    limits: ServeLimits | None = None,
+    api_key: str | None = None,
 ) -> None:
-    """Serve ``checkpoint`` with uvicorn until interrupted (Ctrl-C or SIGTERM)."""
+    """Serve ``checkpoint`` with uvicorn until interrupted (Ctrl-C or SIGTERM); a warning when ``host`` is not
+    this machine's loopback address."""
     uvicorn = require("uvicorn", "serve", "Serving")
-    app = create_app(checkpoint, max_batch_size, max_wait_ms)
+    app = create_app(checkpoint, max_batch_size, max_wait_ms, limits, api_key)
+    warning = loopback_warning(host, resolve_api_key(api_key))
+    if warning:
+        print(warning, file=sys.stderr, flush=True)
     uvicorn.run(app, host=host, port=port, log_level="info")

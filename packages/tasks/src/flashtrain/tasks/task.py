@@ -7,12 +7,14 @@ prediction formats.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import inspect
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import torch
 
 from flashtrain.core import Module
+from flashtrain.core.hparams import collect_init_arguments
 from flashtrain.tasks import losses, optimization
 from flashtrain.tasks import metrics as task_metrics
 from flashtrain.tasks.calibration import Calibration
@@ -23,7 +25,13 @@ OUTPUTS = ("labels", "probabilities", "logits", "top_k")
 class Task(Module):
     """Optimizer and learning-rate schedule chosen by name or Flash's tuple forms (see
     :mod:`flashtrain.tasks.optimization`), ``forward = head(backbone(x))``, and the task's name written into every
-    checkpoint (``flash-train predict`` reads it). Subclasses set ``self.backbone`` and ``self.head``."""
+    checkpoint (``flash-train predict`` reads it). Subclasses set ``self.backbone`` and ``self.head``.
+
+    Base arguments are keyword-only (``super().__init__(optimizer=..., weight_averaging=...)``). Every task saves
+    its hyper-parameters by one rule, :meth:`save_task_hyperparameters`, and meets its data through one named
+    handshake: at ``setup`` a :class:`~flashtrain.tasks.data.TaskDataModule` is asked to ``adopt_model(model,
+    stage)`` (the image data agrees on preprocessing, the text data tokenizes with the model's tokenizer).
+    """
 
     backbone: torch.nn.Module
     head: torch.nn.Module
@@ -33,13 +41,40 @@ class Task(Module):
     # The epochs this task's recipe trains for (``flash-train`` and the benchmarks read it; Trainer does not).
     default_max_epochs = 10
 
-    def __init__(self, optimizer: Any = "adam", lr_scheduler: Any = None, learning_rate: float = 1e-3) -> None:
+    def __init__(
+        self,
+        *,
+        optimizer: Any = "adam",
+        lr_scheduler: Any = None,
+        learning_rate: float = 1e-3,
+        weight_averaging: Any = None,
+    ) -> None:
         super().__init__()
         # Parsed now, so a wrong name or argument fails at construction rather than at the first step.
         self.optimizer_choice = optimization.OptimizerChoice.parse(optimizer)
         self.scheduler_choice = optimization.SchedulerChoice.parse(lr_scheduler)
         self.learning_rate = learning_rate
+        self.weight_averaging = check_weight_averaging(weight_averaging)
         self._output: str | None = None
+
+    def save_task_hyperparameters(self, ignore: Iterable[str] = (), **settled: Any) -> None:
+        """The one rule for what a task's checkpoint keeps to rebuild it: every ``__init__`` argument of the
+        calling constructor that is data (names, numbers, lists and dicts of them), not the objects (your own
+        modules, functions, metric objects: pass them again to ``load_from_checkpoint``); ``settled`` replaces an
+        argument by the value the task settled on (labels from ``num_classes``, a resolved path or config)."""
+        frame = inspect.currentframe()
+        arguments = collect_init_arguments(self, frame.f_back if frame is not None else None)
+        skipped = set(ignore)
+        kept = {name: value for name, value in arguments.items() if name not in skipped and not _holds_code(value)}
+        self.save_hyperparameters({**kept, **settled})
+
+    def setup(self, stage: str) -> None:
+        """The handshake with the data: a task data module adopts this model for ``stage``."""
+        from flashtrain.tasks.data import TaskDataModule
+
+        datamodule = self.trainer.datamodule if self._trainer is not None else None
+        if isinstance(datamodule, TaskDataModule):
+            datamodule.adopt_model(self, stage)
 
     # -- registries -------------------------------------------------------------------------------------------
     @classmethod
@@ -87,7 +122,7 @@ class Task(Module):
 
     def configure_callbacks(self) -> Any:
         """The weight-averaging callback chosen with ``weight_averaging`` (none by default)."""
-        return weight_averaging_callback(getattr(self, "weight_averaging", None), self.learning_rate)
+        return weight_averaging_callback(self.weight_averaging, self.learning_rate)
 
     def auxiliary_loss(self) -> torch.Tensor | float:
         """A backbone's own loss term for the last forward pass (TabNet's sparsity loss), else 0."""
@@ -106,7 +141,7 @@ class Task(Module):
             return optimizer
         trainer = self.trainer
         scheduler = self.scheduler_choice.build(
-            optimizer, trainer.estimated_stepping_batches, trainer.max_epochs or 1, self.monitor
+            optimizer, trainer.estimated_stepping_batches, trainer.max_epochs or 1, self.monitor, trainer.time_budget
         )
         return {"optimizer": optimizer, "lr_scheduler": scheduler}
 
@@ -128,6 +163,15 @@ class Task(Module):
         if not isinstance(model, cls):
             raise TypeError(f"{name_or_folder} holds a {type(model).__name__}, not a {cls.__name__}.")
         return model
+
+
+def _holds_code(value: Any) -> bool:
+    """A module, function, class or metric object, or a list/dict holding one: not a hyper-parameter to save."""
+    if isinstance(value, (list, tuple, set)):
+        return any(_holds_code(item) for item in value)
+    if isinstance(value, dict):
+        return any(_holds_code(item) for item in value.values())
+    return callable(value)
 
 
 WEIGHT_AVERAGING = ("ema", "swa")
@@ -209,19 +253,26 @@ class ClassificationTask(Task):
 
     def __init__(
         self,
+        *,
         labels: list[Any],
         multi_label: bool,
-        optimizer: Any = "adam",
-        lr_scheduler: Any = None,
-        learning_rate: float = 1e-3,
         loss_fn: Any = None,
         metrics: Any = None,
         class_weights: str | Sequence[float] | None = None,
         label_smoothing: float = 0.0,
+        optimizer: Any = "adam",
+        lr_scheduler: Any = None,
+        learning_rate: float = 1e-3,
+        weight_averaging: Any = None,
         calibrate: str | None = None,
         decision_threshold: str | float | None = None,
     ) -> None:
-        super().__init__(optimizer, lr_scheduler, learning_rate)
+        super().__init__(
+            optimizer=optimizer,
+            lr_scheduler=lr_scheduler,
+            learning_rate=learning_rate,
+            weight_averaging=weight_averaging,
+        )
         if not labels:
             raise ValueError("A classifier needs labels: pass labels=datamodule.labels (or num_classes=N).")
         self.labels = list(labels)
@@ -241,9 +292,12 @@ class ClassificationTask(Task):
 
     def setup(self, stage: str) -> None:
         """Class weights "balanced" are counted on the training data when fitting starts."""
+        from flashtrain.tasks.data import TaskDataModule
+
+        super().setup(stage)
         datamodule = self.trainer.datamodule if self._trainer is not None else None
         if stage == "fit" and self.criterion.needs_counts and datamodule is not None:
-            counts = getattr(datamodule, "class_counts", lambda: None)()
+            counts = datamodule.class_counts() if isinstance(datamodule, TaskDataModule) else None
             if counts is None:
                 raise ValueError(
                     "class_weights='balanced' needs a datamodule whose training data has targets (class_counts())."
@@ -335,16 +389,23 @@ class RegressionTask(Task):
 
     def __init__(
         self,
+        *,
         target_names: list[str],
         target_means: list[float],
         target_stds: list[float],
+        loss_fn: Any = None,
+        metrics: Any = None,
         optimizer: Any = "adam",
         lr_scheduler: Any = None,
         learning_rate: float = 1e-3,
-        loss_fn: Any = None,
-        metrics: Any = None,
+        weight_averaging: Any = None,
     ) -> None:
-        super().__init__(optimizer, lr_scheduler, learning_rate)
+        super().__init__(
+            optimizer=optimizer,
+            lr_scheduler=lr_scheduler,
+            learning_rate=learning_rate,
+            weight_averaging=weight_averaging,
+        )
         self.target_names = list(target_names)
         self.register_buffer("target_mean", torch.tensor(target_means, dtype=torch.float32), persistent=False)
         self.register_buffer("target_std", torch.tensor(target_stds, dtype=torch.float32), persistent=False)

@@ -2,25 +2,21 @@
 
 from __future__ import annotations
 
-import argparse
 from typing import Any
+
+from flashtrain.cli.options import RunOptions
+from flashtrain.tasks import registry
 
 
 def add_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser("backbones", help="list backbones", description=__doc__)
-    parser.add_argument("task", choices=["image_classification", "tabular_classification", "tabular_regression"])
+    listed = [spec.name for spec in registry.tasks() if spec.backbones is not None]  # text: any Hugging Face name
+    parser.add_argument("task", choices=listed)
     parser.add_argument("--filter", default=None, help="only names containing this text")
     parser.set_defaults(run=run)
 
 
-def run(args: argparse.Namespace) -> list[str]:
-    if args.task.startswith("tabular"):
-        from flashtrain.tasks.tabular import available_tabular_backbones
-
-        names = [name for name in available_tabular_backbones() if not args.filter or args.filter in name]
-    else:
-        from flashtrain.tasks import available_backbones
-
-        names = available_backbones(args.filter)
+def run(args: RunOptions) -> list[str]:
+    names = registry.get(args.task).load("backbones")(args.filter)
     print("\n".join(names) if names else f"no backbone name contains {args.filter!r}")
     return names

@@ -9,9 +9,10 @@ own outputs (onnxruntime for ONNX) before this command reports success.
 
 from __future__ import annotations
 
-import argparse
 import os
 from typing import Any
+
+from flashtrain.cli.options import RunOptions
 
 FORMATS = ("onnx", "torchscript", "exported-program")
 
@@ -31,7 +32,7 @@ def add_parser(subparsers: Any) -> None:
     parser.set_defaults(run=run)
 
 
-def run(args: argparse.Namespace) -> Any:
+def run(args: RunOptions) -> Any:
     from flashtrain.cli.options import UserError
     from flashtrain.tasks.pretrained import is_pretrained_reference
 

@@ -5,25 +5,21 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from flashtrain.cli.options import UserError, add_trainer_flags, calibration_options, plain, positive_int
+from flashtrain.cli.options import RunOptions, UserError, add_trainer_flags, calibration_options, plain, positive_int
 from flashtrain.cli.recipe import model_options, optimization_options, task_default
 
-NAME = "image_classification"
 EXAMPLES = """examples:
-  flash-train image_classification                                    # the bundled digits, offline
-  flash-train image_classification --train-folder data/train --val-folder data/val --backbone resnet18
-  flash-train image_classification --train-file train.csv --input-field path --target-field label --val-split 0.2
-  flash-train image_classification --resume runs/image_classification/logs/version_0   # continue a run
+  flash-train {name}                                    # the bundled digits, offline
+  flash-train {name} --train-folder data/train --val-folder data/val --backbone resnet18
+  flash-train {name} --train-file train.csv --input-field path --target-field label --val-split 0.2
+  flash-train {name} --resume runs/{name}/logs/version_0   # continue a run
 """
 
 
-def add_parser(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
-        NAME,
-        help="train an image classifier (timm or torchvision backbone)",
-        description=plain(__doc__),
-        epilog=EXAMPLES,
-    )
+def add_parser(subparsers: Any, spec: Any) -> None:
+    """The command of ``spec`` (its :class:`~flashtrain.tasks.registry.TaskSpec`)."""
+    name = spec.name
+    parser = subparsers.add_parser(name, help=spec.help, description=plain(__doc__), epilog=EXAMPLES.format(name=name))
     data = parser.add_argument_group("data (none given: the bundled sample data, 8x8 digits, trained at 32 px)")
     data.add_argument("--train-folder", help="folder with one sub-folder of images per class")
     data.add_argument("--val-folder", help="validation images, one sub-folder per class")
@@ -50,7 +46,7 @@ def add_parser(subparsers: Any) -> None:
     data.add_argument("--hflip", type=float, default=None, help="horizontal flip probability (default 0.5)")
     model = parser.add_argument_group("model")
     model.add_argument(
-        "--backbone", default=task_default(NAME, "backbone"), help="timm name, or torchvision/<name> (see backbones)"
+        "--backbone", default=task_default(name, "backbone"), help="timm name, or torchvision/<name> (see backbones)"
     )
     model.add_argument(
         "--pretrained",
@@ -64,84 +60,92 @@ def add_parser(subparsers: Any) -> None:
         help="several labels per image: ';'-separated in one CSV column, or one 0/1 column each",
     )
     model.add_argument(
-        "--label-smoothing", type=float, default=task_default(NAME, "label_smoothing"), help="cross-entropy smoothing"
+        "--label-smoothing", type=float, default=task_default(name, "label_smoothing"), help="cross-entropy smoothing"
     )
     model.add_argument(
-        "--mixup-alpha", type=float, default=task_default(NAME, "mixup_alpha"), help="mixup strength (0: off)"
+        "--mixup-alpha", type=float, default=task_default(name, "mixup_alpha"), help="mixup strength (0: off)"
     )
     model.add_argument(
-        "--cutmix-alpha", type=float, default=task_default(NAME, "cutmix_alpha"), help="cutmix strength (0: off)"
+        "--cutmix-alpha", type=float, default=task_default(name, "cutmix_alpha"), help="cutmix strength (0: off)"
     )
     model.add_argument(
         "--interpretation", action="store_true", help="write a confusion matrix and the top losses as PNG"
     )
-    add_trainer_flags(parser, NAME, batch_size=64)  # the data class's default
-    parser.set_defaults(run=run, task=NAME)
+    model.add_argument(
+        "--compile", action="store_true", help="torch.compile the backbone (the first step compiles; reported apart)"
+    )
+    add_trainer_flags(parser, name, batch_size=spec.defaults["batch_size"])  # the data class's default
+    parser.set_defaults(run=run, task=name)
 
 
-def load_data(args: argparse.Namespace) -> tuple[Any, bool]:
-    """The data the flags name (folders, CSV files, or the bundled sample), and whether it is the sample."""
+def load_data(options: RunOptions) -> tuple[Any, RunOptions, bool]:
+    """The data the flags name (folders, CSV files, or the bundled sample), the options with the sample's settled,
+    and whether it is the sample."""
     from flashtrain.tasks import ImageClassificationData
     from flashtrain.tasks.image import sample_data_folders
 
-    folders = (args.train_folder, args.val_folder, args.test_folder)
-    files = (args.train_file, args.val_file, args.test_file)
+    folders = (options.train_folder, options.val_folder, options.test_folder)
+    files = (options.train_file, options.val_file, options.test_file)
     if any(folders) and any(files):
         raise UserError("pass either --train-folder/--val-folder/--test-folder or --train-file/--val-file/--test-file")
     sample = not any(folders) and not any(files)
     if sample:
-        args.train_folder, args.val_folder = sample_data_folders()
-        args.image_size = args.image_size or 32
-        if args.hflip is None:
-            args.hflip = 0.0  # digits are not mirror-symmetric: a flipped 2 is not a 2
+        train_folder, val_folder = sample_data_folders()
+        options = options.replace(
+            train_folder=train_folder,
+            val_folder=val_folder,
+            image_size=options.image_size or 32,
+            hflip=0.0 if options.hflip is None else options.hflip,  # digits are not mirror-symmetric
+        )
     common = dict(
-        val_split=args.val_split,
-        skip_bad_files=args.skip_bad_files,
-        batch_size=args.batch_size,
-        num_workers=args.num_workers,
-        seed=args.seed,
-        image_size=args.image_size,
-        train_transform=args.train_transform,
-        transform_kwargs={"hflip": args.hflip} if args.hflip is not None else None,
+        val_split=options.val_split,
+        skip_bad_files=options.skip_bad_files,
+        batch_size=options.batch_size,
+        num_workers=options.num_workers,
+        seed=options.seed,
+        image_size=options.image_size,
+        train_transform=options.train_transform,
+        transform_kwargs={"hflip": options.hflip} if options.hflip is not None else None,
     )
     if any(files):
-        targets = args.target_field.split(",") if "," in args.target_field else args.target_field
-        delimiter = ";" if args.multi_label and isinstance(targets, str) else None
+        targets = options.target_field.split(",") if "," in options.target_field else options.target_field
+        delimiter = ";" if options.multi_label and isinstance(targets, str) else None
         data = ImageClassificationData.from_csv(
-            args.input_field,
+            options.input_field,
             targets,
-            train_file=args.train_file,
-            val_file=args.val_file,
-            test_file=args.test_file,
-            images_root=args.images_root,
+            train_file=options.train_file,
+            val_file=options.val_file,
+            test_file=options.test_file,
+            images_root=options.images_root,
             target_delimiter=delimiter,
             **common,
         )
     else:
         data = ImageClassificationData.from_folders(
-            train_folder=args.train_folder, val_folder=args.val_folder, test_folder=args.test_folder, **common
+            train_folder=options.train_folder, val_folder=options.val_folder, test_folder=options.test_folder, **common
         )
-    return data, sample
+    return data, options, sample
 
 
-def run(args: argparse.Namespace) -> dict[str, Any]:
+def run(options: RunOptions) -> dict[str, Any]:
     from flashtrain.cli.training import start, train
     from flashtrain.tasks import ImageClassifier
 
-    strategy = start(NAME, args)
-    data, sample = load_data(args)
-    if args.pretrained is None:
-        args.pretrained = not sample  # recorded in config.yaml as what was used
+    options, strategy = start(options)
+    data, options, sample = load_data(options)
+    if options.pretrained is None:
+        options = options.replace(pretrained=not sample)  # recorded in config.yaml as what was used
     model = ImageClassifier(
         labels=data.labels,
         multi_label=data.multi_label,
-        pretrained=args.pretrained,
-        **model_options(args, "backbone", "label_smoothing", "mixup_alpha", "cutmix_alpha"),
-        **optimization_options(args),
-        interpretation=args.interpretation,
-        weight_averaging=args.weight_averaging,
-        class_weights=args.class_weights,
-        **calibration_options(args),
-        metrics=args.metrics.split(",") if args.metrics else None,
+        pretrained=options.pretrained,
+        **model_options(options, "backbone", "label_smoothing", "mixup_alpha", "cutmix_alpha"),
+        **optimization_options(options),
+        interpretation=options.interpretation,
+        compile=options.compile,
+        weight_averaging=options.weight_averaging,
+        class_weights=options.class_weights,
+        **calibration_options(options),
+        metrics=options.metrics.split(",") if options.metrics else None,
     )
-    return train(NAME, model, data, args, strategy)
+    return train(model, data, options, strategy)

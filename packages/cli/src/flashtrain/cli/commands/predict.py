@@ -6,13 +6,13 @@ Texts: ``--text "..."`` (repeatable), ``--file texts.txt`` (one per line), or ``
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
 from typing import Any
 
-from flashtrain.cli.options import UserError, plain, positive_int
+from flashtrain.cli.options import RunOptions, UserError, plain, positive_int
+from flashtrain.tasks import registry
 
 OUTPUTS = ("labels", "probabilities", "logits", "top_k", "values")
 OUT_FORMATS = (".csv", ".json", ".parquet")
@@ -43,7 +43,9 @@ def add_parser(subparsers: Any) -> None:
     parser.set_defaults(run=run)
 
 
-def run(args: argparse.Namespace) -> list[Any]:
+def run(args: RunOptions) -> list[Any]:
+    """Predictions through the task's :class:`~flashtrain.tasks.inference.Predictor`, the route ``serve`` and
+    ``export`` take too: an input is prepared by the same function whichever way it comes."""
     if args.out:
         check_out(args.out)
     from flashtrain.tasks.pretrained import is_pretrained_reference, stored_task
@@ -54,13 +56,27 @@ def run(args: argparse.Namespace) -> list[Any]:
         from flashtrain.core.checkpoint import load_checkpoint
 
         task = load_checkpoint(args.checkpoint).get("task")
-    predictor = PREDICTORS.get(task) if isinstance(task, str) else None
-    if not isinstance(task, str) or predictor is None:
+    spec = registry.find(task)
+    if spec is None:
         raise UserError(
             f"{args.checkpoint} was not written by a flash-train task run (task: {task!r}); "
-            f"predict supports {', '.join(PREDICTORS)} checkpoints."
+            f"predict supports {', '.join(registry.names())} checkpoints."
         )
-    return predictor(args, task)
+    table, inputs, where = READERS[spec.inputs](args, spec)
+    from flashtrain.tasks.inference import predictor_for
+
+    predictor = predictor_for(args.checkpoint)
+    output = args.output or predictor.default_output
+    size = args.batch_size
+    predictions = [
+        prediction
+        for start in range(0, len(inputs), size)
+        for prediction in predictor.predict(inputs[start : start + size], output, where)
+    ]
+    for column, values in prediction_columns(predictions, output, predictor.describe()["labels"]).items():
+        table[column] = values
+    write_table(table, args.out)
+    return predictions
 
 
 def check_out(out: str) -> None:
@@ -74,58 +90,28 @@ def check_out(out: str) -> None:
         raise UserError(f"--out {out}: the folder {folder} does not exist; create it first or write elsewhere")
 
 
-def load_model(model_class: Any, checkpoint: str) -> Any:
-    """The model of a checkpoint file, a save_pretrained folder or ``hf://user/name``."""
-    from flashtrain.tasks.pretrained import is_pretrained_reference
-
-    if is_pretrained_reference(checkpoint):
-        return model_class.from_pretrained(checkpoint)
-    return model_class.load_from_checkpoint(checkpoint)
-
-
-def _trainer() -> Any:
-    from flashtrain.core import Trainer
-
-    return Trainer(logger=False, enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False)
-
-
-def predict_images(args: argparse.Namespace, task: str) -> list[Any]:
+def read_files(args: RunOptions, spec: Any) -> tuple[Any, list[Any], str]:
+    """``--files``: (the table written back, the inputs, what they are called in messages)."""
     import pandas as pd
 
-    from flashtrain.tasks import ImageClassificationData, ImageClassifier
-
     if not args.files:
-        raise UserError("predict needs inputs for an image_classification checkpoint: --files a.png b.png")
-    model = load_model(ImageClassifier, args.checkpoint)
-    data = ImageClassificationData.from_files(predict_files=args.files, batch_size=args.batch_size)
-    predictions = _trainer().predict(model, datamodule=data, output=args.output or "labels")
-    write_table(pd.DataFrame({"input": args.files, "prediction": predictions}), args.out)
-    return predictions
+        raise UserError(f"predict needs inputs for an {spec.name} checkpoint: --files a.png b.png")
+    missing = [path for path in args.files if not os.path.isfile(path)]
+    if missing:
+        raise UserError(f"--files: no such file(s) {missing[:5]}")
+    return pd.DataFrame({"input": args.files}), list(args.files), "--files"
 
 
-def predict_table(args: argparse.Namespace, task: str) -> list[Any]:
+def read_table_rows(args: RunOptions, spec: Any) -> tuple[Any, list[Any], str]:
+    """``--file`` (a table): the input rows come back with prediction columns."""
     from flashtrain.cli.commands.tabular import read
-    from flashtrain.tasks import TabularClassificationData, TabularClassifier, TabularRegressionData, TabularRegressor
 
     if not args.file:
         raise UserError(
-            f"predict needs inputs for a {task} checkpoint: --file new.csv (a table with its input columns)"
+            f"predict needs inputs for a {spec.name} checkpoint: --file new.csv (a table with its input columns)"
         )
-    classifier = task == "tabular_classification"
-    model = load_model(TabularClassifier if classifier else TabularRegressor, args.checkpoint)
     frame = read(args.file, "--file")
-    data_class = TabularClassificationData if classifier else TabularRegressionData
-    data = data_class.from_data_frame(
-        predict_data_frame=frame, parameters=model.hparams["parameters"], batch_size=args.batch_size
-    )
-    output = args.output or ("labels" if classifier else "values")
-    predictions = _trainer().predict(model, datamodule=data, output=output)
-    table = frame.copy()
-    names = model.labels if classifier else model.target_names
-    for column, values in prediction_columns(predictions, output, names).items():
-        table[column] = values
-    write_table(table, args.out)
-    return predictions
+    return frame.copy(), frame.to_dict("records"), f"--file {args.file}"
 
 
 def prediction_columns(predictions: list[Any], output: str, names: list[Any]) -> dict[str, list[Any]]:
@@ -153,13 +139,12 @@ def write_table(table: Any, out: str | None) -> None:
         print(f"wrote {len(table)} predictions to {os.path.abspath(out)}")
 
 
-def predict_texts(args: argparse.Namespace, task: str) -> list[Any]:
+def read_texts(args: RunOptions, spec: Any) -> tuple[Any, list[Any], str]:
+    """``--text`` (repeatable), ``--file texts.txt`` (one per line) or ``--file t.csv`` (``--input-field``)."""
     import pandas as pd
 
-    from flashtrain.tasks import TextClassificationData, TextClassifier
-
     if bool(args.text) == bool(args.file):
-        raise UserError('predict needs inputs for a text_classification checkpoint: --text "..." or --file texts.txt')
+        raise UserError(f'predict needs inputs for a {spec.name} checkpoint: --text "..." or --file texts.txt')
     if args.text:
         table, column = pd.DataFrame({"input": args.text}), "input"
     elif args.file.endswith(".txt"):
@@ -170,19 +155,12 @@ def predict_texts(args: argparse.Namespace, task: str) -> list[Any]:
         from flashtrain.cli.commands.tabular import read
 
         table, column = read(args.file, "--file"), args.input_field
-    model = load_model(TextClassifier, args.checkpoint)
-    data = TextClassificationData.from_data_frame(column, predict_data_frame=table, batch_size=args.batch_size)
-    output = args.output or "labels"
-    predictions = _trainer().predict(model, datamodule=data, output=output)
-    for name, values in prediction_columns(predictions, output, model.labels).items():
-        table[name] = values
-    write_table(table, args.out)
-    return predictions
+        if column not in table.columns:
+            raise UserError(
+                f"--file {args.file} has no column {column!r} (--input-field); its columns are {list(table.columns)}"
+            )
+    return table, table[column].tolist(), "--text" if args.text else f"--file {args.file}"
 
 
-PREDICTORS = {
-    "text_classification": predict_texts,
-    "image_classification": predict_images,
-    "tabular_classification": predict_table,
-    "tabular_regression": predict_table,
-}
+# How `flash-train predict` reads a task's inputs, by the task's declared kind of input (TaskSpec.inputs).
+READERS = {"files": read_files, "table": read_table_rows, "texts": read_texts}

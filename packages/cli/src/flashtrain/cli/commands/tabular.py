@@ -3,22 +3,22 @@ data flags, on the bundled Palmer penguins table (species from the other columns
 
 from __future__ import annotations
 
-import argparse
 from typing import Any
 
-from flashtrain.cli.options import UserError, add_trainer_flags, calibration_options, plain
+from flashtrain.cli.options import RunOptions, UserError, add_trainer_flags, calibration_options, plain
 from flashtrain.cli.recipe import model_options, optimization_options, task_default
+from flashtrain.tasks import registry
 
 DEFAULT_VAL_SPLIT = 0.2
 
-# What the bundled sample table trains, per command: (categorical, numerical, target).
+# What the bundled sample table trains, per kind of task: (categorical, numerical, target).
 SAMPLE_FIELDS = {
-    "tabular_classification": (
+    "classification": (
         ["island", "sex"],
         ["bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body_mass_g"],
         ["species"],
     ),
-    "tabular_regression": (
+    "regression": (
         ["species", "island", "sex"],
         ["bill_length_mm", "bill_depth_mm", "flipper_length_mm"],
         ["body_mass_g"],
@@ -31,21 +31,15 @@ EXAMPLES = """examples:
   flash-train {name} --train-file t.csv --val-file v.csv --numerical-fields x1,x2 --target-field {target} \\
       --backbone ft_transformer
 """
-HELP = {
-    "tabular_classification": "train a classifier on a table (mlp, resnet, ft_transformer or tabnet)",
-    "tabular_regression": "train a regressor on a table (mlp, resnet, ft_transformer or tabnet)",
-}
 
 
-def add_parser(subparsers: Any) -> None:
-    for name in SAMPLE_FIELDS:
-        _add_task_parser(subparsers, name)
-
-
-def _add_task_parser(subparsers: Any, name: str) -> None:
-    target = "survived" if name == "tabular_classification" else "price"
+def add_parser(subparsers: Any, spec: Any) -> None:
+    """The command of ``spec`` (its :class:`~flashtrain.tasks.registry.TaskSpec`): a tabular classification or
+    regression task."""
+    name, classifies = spec.name, spec.kind == "classification"
+    target = "survived" if classifies else "price"
     parser = subparsers.add_parser(
-        name, help=HELP[name], description=plain(__doc__), epilog=EXAMPLES.format(name=name, target=target)
+        name, help=spec.help, description=plain(__doc__), epilog=EXAMPLES.format(name=name, target=target)
     )
     data = parser.add_argument_group("data (no file given: the bundled Palmer penguins table)")
     data.add_argument("--train-file", help="training table: .csv (with a header row) or .parquet")
@@ -53,9 +47,7 @@ def _add_task_parser(subparsers: Any, name: str) -> None:
     data.add_argument("--test-file", help="test table with the same columns")
     data.add_argument("--categorical-fields", default="", help="comma-separated category columns, e.g. sex,embarked")
     data.add_argument("--numerical-fields", default="", help="comma-separated number columns, e.g. age,fare")
-    target_help = (
-        "the column to predict" if name == "tabular_classification" else "column(s) to predict, comma-separated"
-    )
+    target_help = "the column to predict" if classifies else "column(s) to predict, comma-separated"
     data.add_argument("--target-field", "--target-fields", dest="target_field", default="", help=target_help)
     data.add_argument(
         "--val-split",
@@ -79,63 +71,67 @@ def read(path: str, argument: str) -> Any:
     return read_table(path, argument, file_format)
 
 
-def load_data(args: argparse.Namespace) -> Any:
-    from flashtrain.tasks import TabularClassificationData, TabularRegressionData
+def load_data(options: RunOptions) -> tuple[Any, RunOptions]:
+    """The data the flags name (or the bundled table), and the options with the columns, validation split and
+    batch size settled (config.yaml records what was used)."""
     from flashtrain.tasks.tabular import SAMPLE_TABLE
 
-    data_class = TabularClassificationData if args.task == "tabular_classification" else TabularRegressionData
-    fields = [_columns(args.categorical_fields), _columns(args.numerical_fields), _columns(args.target_field)]
-    if not any((args.train_file, args.val_file, args.test_file)):
+    spec = registry.get(options.task)
+    data_class = spec.load("data")
+    fields = [_columns(options.categorical_fields), _columns(options.numerical_fields), _columns(options.target_field)]
+    if not any((options.train_file, options.val_file, options.test_file)):
         # The bundled table; columns given (e.g. by a run's config.yaml) pick from it, else the sample's own.
-        fields = [given or list(sample) for given, sample in zip(fields, SAMPLE_FIELDS[args.task])]
+        fields = [given or list(sample) for given, sample in zip(fields, SAMPLE_FIELDS[spec.kind])]
         table = read(SAMPLE_TABLE, "sample table").dropna(subset=fields[2])  # two penguins were not measured
         frames = {"train_data_frame": table}
     else:
-        if not args.train_file:
+        if not options.train_file:
             raise UserError("--val-file/--test-file need --train-file (preprocessing is fitted on the training table)")
         if not fields[2]:
-            raise UserError(f"--target-field is required: the column of {args.train_file} to predict")
+            raise UserError(f"--target-field is required: the column of {options.train_file} to predict")
         if not fields[0] and not fields[1]:
             raise UserError("give --categorical-fields and/or --numerical-fields: the input columns, comma-separated")
-        files = {"train": args.train_file, "val": args.val_file, "test": args.test_file}
+        files = {"train": options.train_file, "val": options.val_file, "test": options.test_file}
         frames = {f"{stage}_data_frame": read(path, f"--{stage}-file") for stage, path in files.items() if path}
-    if args.val_split is None and not args.val_file:
-        args.val_split = DEFAULT_VAL_SPLIT
+    if options.val_split is None and not options.val_file:
+        options = options.replace(val_split=DEFAULT_VAL_SPLIT)
         print(f"validating on {DEFAULT_VAL_SPLIT:.0%} of the training rows (--val-split; or pass --val-file)")
-    # Recorded in config.yaml as the columns actually used.
-    args.categorical_fields, args.numerical_fields, args.target_field = (",".join(part) for part in fields)
+    categorical, numerical, target = (",".join(part) for part in fields)
+    options = options.replace(categorical_fields=categorical, numerical_fields=numerical, target_field=target)
     data = data_class.from_data_frame(
         *fields,
         **frames,
-        val_split=args.val_split,
-        batch_size=args.batch_size,
-        num_workers=args.num_workers,
-        seed=args.seed,
+        val_split=options.val_split,
+        batch_size=options.batch_size,
+        num_workers=options.num_workers,
+        seed=options.seed,
     )
-    args.batch_size = data.batch_size  # recorded in config.yaml as the batch size used
-    return data
+    return data, options.replace(batch_size=data.batch_size)  # the batch size used
 
 
 def _columns(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
-def run(args: argparse.Namespace) -> dict[str, Any]:
+def run(options: RunOptions) -> dict[str, Any]:
     from flashtrain.cli.training import start, train
-    from flashtrain.tasks import TabularClassifier, TabularRegressor
 
-    strategy = start(args.task, args)
-    data = load_data(args)
-    model_class = TabularClassifier if args.task == "tabular_classification" else TabularRegressor
-    if model_class is TabularRegressor and calibration_options(args):
+    options, strategy = start(options)
+    data, options = load_data(options)
+    classifier = options.task == "tabular_classification"
+    if not classifier and calibration_options(options):
         raise UserError("--calibrate and --decision-threshold apply to classifiers; a regressor has neither")
-    model = model_class.from_data(
-        data,
-        **model_options(args, "backbone"),
-        **optimization_options(args),
-        metrics=args.metrics.split(",") if args.metrics else None,
-        weight_averaging=args.weight_averaging,
-        **({"class_weights": args.class_weights} if args.class_weights else {}),
-        **(calibration_options(args) if args.task == "tabular_classification" else {}),
+    model = (
+        registry.get(options.task)
+        .load("model")
+        .from_data(
+            data,
+            **model_options(options, "backbone"),
+            **optimization_options(options),
+            metrics=options.metrics.split(",") if options.metrics else None,
+            weight_averaging=options.weight_averaging,
+            **({"class_weights": options.class_weights} if options.class_weights else {}),
+            **(calibration_options(options) if classifier else {}),
+        )
     )
-    return train(args.task, model, data, args, strategy)
+    return train(model, data, options, strategy)

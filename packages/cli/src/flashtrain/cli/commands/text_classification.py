@@ -3,27 +3,25 @@ on a table of texts and labels (.csv, .json, .jsonl or .parquet)."""
 
 from __future__ import annotations
 
-import argparse
 import os
 from typing import Any
 
-from flashtrain.cli.options import UserError, add_trainer_flags, calibration_options, plain, positive_int
+from flashtrain.cli.options import RunOptions, UserError, add_trainer_flags, calibration_options, plain, positive_int
 from flashtrain.cli.recipe import given, model_options, optimization_options, task_default
 
-NAME = "text_classification"
 EXAMPLES = """examples:
-  flash-train text_classification --backbone ./my-model --train-file train.csv --val-file val.csv \\
+  flash-train {name} --backbone ./my-model --train-file train.csv --val-file val.csv \\
       --input-field review --target-field sentiment
-  flash-train text_classification --backbone prajjwal1/bert-tiny --train-file t.jsonl --val-split 0.2 --max-epochs 2
-  flash-train predict --checkpoint runs/text_classification/logs/version_0/checkpoints/best.ckpt --text "Loved it"
+  flash-train {name} --backbone prajjwal1/bert-tiny --train-file t.jsonl --val-split 0.2 --max-epochs 2
+  flash-train predict --checkpoint runs/{name}/logs/version_0/checkpoints/best.ckpt --text "Loved it"
 """
 FORMATS = {".csv": "csv", ".parquet": "parquet", ".json": "json", ".jsonl": "json"}
 
 
-def add_parser(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
-        NAME, help="fine-tune a transformer to classify texts", description=plain(__doc__), epilog=EXAMPLES
-    )
+def add_parser(subparsers: Any, spec: Any) -> None:
+    """The command of ``spec`` (its :class:`~flashtrain.tasks.registry.TaskSpec`)."""
+    name = spec.name
+    parser = subparsers.add_parser(name, help=spec.help, description=plain(__doc__), epilog=EXAMPLES.format(name=name))
     data = parser.add_argument_group("data (none given: the bundled movie-review sentences, offline)")
     data.add_argument("--train-file", help="table of texts and labels: .csv, .json, .jsonl or .parquet")
     data.add_argument("--val-file", help="validation table with the same columns")
@@ -37,22 +35,22 @@ def add_parser(subparsers: Any) -> None:
     data.add_argument("--group-by-length", action="store_true", help="batch texts of similar length (less padding)")
     model = parser.add_argument_group("model")
     model.add_argument(
-        "--backbone", default=task_default(NAME, "backbone"), help="Hugging Face model name or local folder"
+        "--backbone", default=task_default(name, "backbone"), help="Hugging Face model name or local folder"
     )
     model.add_argument(
         "--max-length",
         type=positive_int,
-        default=task_default(NAME, "max_length"),
+        default=task_default(name, "max_length"),
         help="tokens per text; longer texts are truncated",
     )
     model.add_argument(
         "--backbone-learning-rate",
         type=float,
-        default=task_default(NAME, "backbone_learning_rate"),
+        default=task_default(name, "backbone_learning_rate"),
         help="the encoder's learning rate",
     )
-    add_trainer_flags(parser, NAME, batch_size=32)  # the data class's default
-    parser.set_defaults(run=run, task=NAME)
+    add_trainer_flags(parser, name, batch_size=spec.defaults["batch_size"])  # the data class's default
+    parser.set_defaults(run=run, task=name)
 
 
 def file_format(path: str, argument: str) -> str:
@@ -62,63 +60,68 @@ def file_format(path: str, argument: str) -> str:
     return FORMATS[extension]
 
 
-def load_data(args: argparse.Namespace) -> Any:
+def load_data(options: RunOptions) -> tuple[Any, RunOptions]:
+    """The data the flags name (or the bundled sample), and the options with the sample's settled."""
     from flashtrain.tasks import TextClassificationData
     from flashtrain.tasks.data import read_table
 
-    if not args.train_file:
-        if args.val_file or args.test_file:
+    if not options.train_file:
+        if options.val_file or options.test_file:
             raise UserError("--val-file/--test-file need --train-file: a table with a text column and a label column")
         from flashtrain.tasks.text import SAMPLE_TABLE
 
         # The bundled sample: offline, from scratch, on short movie-review sentences.
-        args.train_file, args.input_field, args.target_field = SAMPLE_TABLE, "review", "sentiment"
-        args.val_split = args.val_split or 0.2
-    files = {"train": args.train_file, "val": args.val_file, "test": args.test_file}
+        options = options.replace(
+            train_file=SAMPLE_TABLE, input_field="review", target_field="sentiment", val_split=options.val_split or 0.2
+        )
+    files = {"train": options.train_file, "val": options.val_file, "test": options.test_file}
     frames = {
         f"{stage}_data_frame": read_table(path, f"--{stage}-file", file_format(path, f"--{stage}-file"))
         for stage, path in files.items()
         if path
     }
-    targets = args.target_field.split(",") if "," in args.target_field else args.target_field
-    return TextClassificationData.from_data_frame(
-        args.input_field,
+    targets = options.target_field.split(",") if "," in options.target_field else options.target_field
+    data = TextClassificationData.from_data_frame(
+        options.input_field,
         targets,
         **frames,
-        target_delimiter=";" if args.multi_label and isinstance(targets, str) else None,
-        val_split=args.val_split,
-        batch_size=args.batch_size,
-        num_workers=args.num_workers,
-        seed=args.seed,
-        group_by_length=args.group_by_length,
+        target_delimiter=";" if options.multi_label and isinstance(targets, str) else None,
+        val_split=options.val_split,
+        batch_size=options.batch_size,
+        num_workers=options.num_workers,
+        seed=options.seed,
+        group_by_length=options.group_by_length,
     )
+    return data, options
 
 
-def run(args: argparse.Namespace) -> dict[str, Any]:
+def run(options: RunOptions) -> dict[str, Any]:
     from flashtrain.cli.training import start, train
     from flashtrain.tasks import TextClassifier
     from flashtrain.tasks.text import SAMPLE_BACKBONE, SAMPLE_TABLE
 
-    strategy = start(NAME, args)
+    options, strategy = start(options)
     quiet_progress_bars()
-    if given(args, "backbone") and os.path.isdir(args.backbone):
-        args.backbone = os.path.abspath(args.backbone)  # recorded in config.yaml, valid from any folder
-    data = load_data(args)
-    sample = args.train_file == SAMPLE_TABLE
-    if sample and not given(args, "backbone"):
-        args.backbone = SAMPLE_BACKBONE  # no download: a tiny BERT trained from scratch on the sample
+    if given(options, "backbone") and os.path.isdir(options.backbone):
+        # Recorded in config.yaml, valid from any folder.
+        options = options.replace(backbone=os.path.abspath(options.backbone))
+    data, options = load_data(options)
+    sample = options.train_file == SAMPLE_TABLE
+    if sample and not given(options, "backbone"):
+        # No download: a tiny BERT trained from scratch on the sample.
+        options = options.replace(backbone=SAMPLE_BACKBONE)
     model = TextClassifier(
-        pretrained=not (sample and args.backbone == SAMPLE_BACKBONE),
+        pretrained=not (sample and options.backbone == SAMPLE_BACKBONE),
         labels=data.labels,
         multi_label=data.multi_label,
-        **model_options(args, "backbone", "max_length", "backbone_learning_rate"),
-        **optimization_options(args),
-        weight_averaging=args.weight_averaging,
-        class_weights=args.class_weights,
-        **calibration_options(args),
-        metrics=args.metrics.split(",") if args.metrics else None,
+        **model_options(options, "backbone", "max_length", "backbone_learning_rate"),
+        **optimization_options(options),
+        weight_averaging=options.weight_averaging,
+        class_weights=options.class_weights,
+        **calibration_options(options),
+        metrics=options.metrics.split(",") if options.metrics else None,
     )
-    return train(NAME, model, data, args, strategy)
+    return train(model, data, options, strategy)
 
 
 def quiet_progress_bars() -> None:

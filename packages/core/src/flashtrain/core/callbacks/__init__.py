@@ -1,17 +1,49 @@
-"""Built-in callbacks."""
+"""Built-in callbacks (imported on first use: ``import flashtrain.core`` loads only the ``Callback`` base)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 from flashtrain.core.callbacks.base import Callback
-from flashtrain.core.callbacks.base_finetuning import BaseFinetuning
-from flashtrain.core.callbacks.early_stopping import EarlyStopping
-from flashtrain.core.callbacks.finetuning import BackboneFinetuning, BackboneUnfreezing, finetuning_callback
-from flashtrain.core.callbacks.lr_monitor import LearningRateMonitor
-from flashtrain.core.callbacks.model_checkpoint import ModelCheckpoint
-from flashtrain.core.callbacks.model_summary import ModelSummary
-from flashtrain.core.callbacks.progress import ProgressBar
-from flashtrain.core.callbacks.timer import Timer
-from flashtrain.core.callbacks.weight_averaging import EMAWeightAveraging, StochasticWeightAveraging, WeightAveraging
+from flashtrain.core.utilities.lazy import lazy_exports
 
-TQDMProgressBar = ProgressBar  # Lightning's name
+if TYPE_CHECKING:
+    from flashtrain.core.callbacks.base_finetuning import BaseFinetuning
+    from flashtrain.core.callbacks.early_stopping import EarlyStopping
+    from flashtrain.core.callbacks.finetuning import BackboneFinetuning, BackboneUnfreezing, finetuning_callback
+    from flashtrain.core.callbacks.lr_monitor import LearningRateMonitor
+    from flashtrain.core.callbacks.model_checkpoint import ModelCheckpoint
+    from flashtrain.core.callbacks.model_summary import ModelSummary
+    from flashtrain.core.callbacks.progress import ProgressBar
+    from flashtrain.core.callbacks.progress import ProgressBar as TQDMProgressBar
+    from flashtrain.core.callbacks.time_budget import TimeBudget
+    from flashtrain.core.callbacks.timer import Timer
+    from flashtrain.core.callbacks.weight_averaging import (
+        EMAWeightAveraging,
+        StochasticWeightAveraging,
+        WeightAveraging,
+    )
+
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "BackboneFinetuning": "flashtrain.core.callbacks.finetuning:BackboneFinetuning",
+        "BackboneUnfreezing": "flashtrain.core.callbacks.finetuning:BackboneUnfreezing",
+        "BaseFinetuning": "flashtrain.core.callbacks.base_finetuning:BaseFinetuning",
+        "EMAWeightAveraging": "flashtrain.core.callbacks.weight_averaging:EMAWeightAveraging",
+        "EarlyStopping": "flashtrain.core.callbacks.early_stopping:EarlyStopping",
+        "LearningRateMonitor": "flashtrain.core.callbacks.lr_monitor:LearningRateMonitor",
+        "ModelCheckpoint": "flashtrain.core.callbacks.model_checkpoint:ModelCheckpoint",
+        "ModelSummary": "flashtrain.core.callbacks.model_summary:ModelSummary",
+        "ProgressBar": "flashtrain.core.callbacks.progress:ProgressBar",
+        "StochasticWeightAveraging": "flashtrain.core.callbacks.weight_averaging:StochasticWeightAveraging",
+        "TQDMProgressBar": "flashtrain.core.callbacks.progress:ProgressBar",  # Lightning's name
+        "TimeBudget": "flashtrain.core.callbacks.time_budget:TimeBudget",
+        "Timer": "flashtrain.core.callbacks.timer:Timer",
+        "WeightAveraging": "flashtrain.core.callbacks.weight_averaging:WeightAveraging",
+        "finetuning_callback": "flashtrain.core.callbacks.finetuning:finetuning_callback",
+    },
+)
 
 __all__ = [
     "BackboneFinetuning",
@@ -26,6 +58,7 @@ __all__ = [
     "ProgressBar",
     "StochasticWeightAveraging",
     "TQDMProgressBar",
+    "TimeBudget",
     "Timer",
     "WeightAveraging",
     "finetuning_callback",

@@ -76,13 +76,3 @@ class Callback:
     def on_save_checkpoint(self, trainer: Any, pl_module: Any, checkpoint: dict[str, Any]) -> None: ...
     def on_load_checkpoint(self, trainer: Any, pl_module: Any, checkpoint: dict[str, Any]) -> None: ...
     def on_exception(self, trainer: Any, pl_module: Any, exception: BaseException) -> None: ...
-
-
-def overrides(obj: Any, base: type, method: str) -> bool:
-    """Whether ``obj``'s class overrides ``base.method`` (so the trainer can skip no-op hooks).
-
-    ``obj.method = None`` on the instance switches a method off, as with Lightning's ``is_overridden``.
-    """
-    if getattr(obj, "__dict__", {}).get(method, ...) is None:
-        return False
-    return getattr(type(obj), method, None) is not getattr(base, method, None)

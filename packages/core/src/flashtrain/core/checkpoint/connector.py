@@ -12,7 +12,6 @@ import os
 import warnings
 from typing import Any
 
-from flashtrain.core.callbacks.base import overrides
 from flashtrain.core.checkpoint.io import FORMAT_VERSION, safe_hyperparameters, safe_value
 from flashtrain.core.checkpoint.lightning_format import (
     LIGHTNING_FORMAT_VERSION,
@@ -22,6 +21,8 @@ from flashtrain.core.checkpoint.lightning_format import (
 from flashtrain.core.checkpoint.rng import capture_rng_states, restore_rng_states
 from flashtrain.core.datamodule import DataModule
 from flashtrain.core.utilities.compiled import strip_compile_prefix
+from flashtrain.core.utilities.model_helpers import is_overridden
+from flashtrain.core.version import __version__
 
 
 class CheckpointConnector:
@@ -35,14 +36,12 @@ class CheckpointConnector:
 
     # -- writing ----------------------------------------------------------------------------------------------
     def dump(self, weights_only: bool = False) -> dict[str, Any]:
-        from flashtrain import core
-
         trainer = self.trainer
         module, strategy, progress = trainer.lightning_module, trainer.strategy, trainer.progress
         position = progress.state_dict()
         checkpoint: dict[str, Any] = {
             "format_version": FORMAT_VERSION,
-            "flashtrain_version": core.__version__,
+            "flashtrain_version": __version__,
             "epoch": position["epoch"],
             "global_step": position["global_step"],
             "state_dict": strategy.module_state_dict(module),
@@ -74,7 +73,9 @@ class CheckpointConnector:
             datamodule = trainer.datamodule
             if datamodule is not None:
                 checkpoint["datamodule"] = safe_value(datamodule.state_dict(), "datamodule.state_dict()")
-                if overrides(datamodule, DataModule, "on_save_checkpoint"):  # a flashtrain extra; Lightning 2 has none
+                if is_overridden(
+                    "on_save_checkpoint", datamodule, DataModule
+                ):  # a flashtrain extra; Lightning 2 has none
                     datamodule.on_save_checkpoint(checkpoint)
             trainer.hooks.call_on_callbacks("on_save_checkpoint", checkpoint)
         module.on_save_checkpoint(checkpoint)
@@ -151,7 +152,7 @@ class CheckpointConnector:
         datamodule = trainer.datamodule
         if datamodule is not None and "datamodule" in checkpoint:
             datamodule.load_state_dict(checkpoint["datamodule"])
-            if overrides(datamodule, DataModule, "on_load_checkpoint"):
+            if is_overridden("on_load_checkpoint", datamodule, DataModule):
                 datamodule.on_load_checkpoint(checkpoint)
 
     def restore_training_state(self, checkpoint: dict[str, Any]) -> None:

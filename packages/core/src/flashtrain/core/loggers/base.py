@@ -7,8 +7,6 @@ import re
 from abc import ABC, abstractmethod
 from typing import Any
 
-import yaml
-
 from flashtrain.core.utilities import fs
 
 
@@ -41,6 +39,9 @@ class Logger(ABC):
 
     def log_hyperparams(self, params: dict[str, Any]) -> None:  # noqa: B027 - optional
         """Record hyper-parameters."""
+
+    def after_save_checkpoint(self, checkpoint_callback: Any) -> None:  # noqa: B027 - optional
+        """Called by ``ModelCheckpoint`` after each file it writes (loggers that upload models override it)."""
 
     def save(self) -> None:  # noqa: B027 - optional
         """Flush buffered records to disk."""
@@ -152,6 +153,8 @@ class VersionedFolderLogger(Logger):
         self._version = version
 
     def write_hparams_yaml(self, params: dict[str, Any]) -> None:
+        import yaml  # here, not at module level: only loggers that save hyper-parameters need it
+
         fs.makedirs(self.log_dir)
         with fs.open_file(fs.join(self.log_dir, "hparams.yaml"), "w") as handle:
             yaml.safe_dump(_plain(params), handle, sort_keys=False)

@@ -27,7 +27,7 @@ class CSVLogger(VersionedFolderLogger):
         self._rows: list[dict[str, Any]] = []
         self._rows_logged = 0
         self._columns: list[str] = []
-        self._flush_every = flush_logs_every_n_steps
+        self.flush_logs_every_n_steps = flush_logs_every_n_steps
 
     @property
     def metrics_file(self) -> str:
@@ -38,7 +38,7 @@ class CSVLogger(VersionedFolderLogger):
             step = self._rows_logged
         self._rows_logged += 1
         self._rows.append({"step": step, **{key: to_float(value) for key, value in metrics.items()}})
-        if len(self._rows) >= self._flush_every:
+        if len(self._rows) >= self.flush_logs_every_n_steps:
             self.save()
 
     def log_hyperparams(self, params: dict[str, Any]) -> None:

@@ -18,12 +18,25 @@ _ALIASES = {
 }
 
 
+def auto_precision(accelerator_name: str) -> str:
+    """What ``precision="auto"`` means on an accelerator: ``bf16-mixed`` on a CUDA GPU that supports bfloat16
+    (Ampere and later: float32's range, no gradient scaling), ``16-mixed`` with gradient scaling on older CUDA GPUs,
+    ``32-true`` elsewhere (CPU autocast is slower than float32 for most models)."""
+    if accelerator_name == "cuda":
+        import torch
+
+        return "bf16-mixed" if torch.cuda.is_bf16_supported() else "16-mixed"
+    return "32-true"
+
+
 def canonical_precision(value: str | int) -> str:
-    """Map a precision flag (``"16-mixed"``, ``16``, ``"bf16"``, ...) to its canonical name."""
+    """Map a precision flag (``"16-mixed"``, ``16``, ``"bf16"``, ...) to its canonical name; ``"auto"`` stays."""
+    if value == "auto":
+        return "auto"
     name = _ALIASES.get(value, value)
     if name not in PRECISIONS:
         raise ValueError(
-            f"Unknown precision {value!r}. Allowed: {', '.join(repr(p) for p in PRECISIONS)} "
+            f"Unknown precision {value!r}. Allowed: {', '.join(repr(p) for p in PRECISIONS)}, 'auto' "
             "(aliases 32, 64, 16, 'bf16')."
         )
     return str(name)
@@ -32,6 +45,8 @@ def canonical_precision(value: str | int) -> str:
 def build_precision(value: str | int, accelerator_name: str, autocast_device_type: str) -> Precision:
     """Create the plugin for a precision flag on an accelerator, refusing pairs that cannot work."""
     name = canonical_precision(value)
+    if name == "auto":
+        name = auto_precision(accelerator_name)
     if name == "32-true":
         return Precision()
     if name == "64-true":
@@ -46,4 +61,12 @@ def build_precision(value: str | int, accelerator_name: str, autocast_device_typ
     return MixedPrecision(name, autocast_device_type)
 
 
-__all__ = ["PRECISIONS", "DoublePrecision", "MixedPrecision", "Precision", "build_precision", "canonical_precision"]
+__all__ = [
+    "PRECISIONS",
+    "auto_precision",
+    "DoublePrecision",
+    "MixedPrecision",
+    "Precision",
+    "build_precision",
+    "canonical_precision",
+]

@@ -6,12 +6,24 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flashtrain.core.profilers.base import PassThroughProfiler, Profiler
-from flashtrain.core.profilers.profilers import AdvancedProfiler, PyTorchProfiler, SimpleProfiler
+from flashtrain.core.utilities.lazy import lazy_exports
 
-_BY_NAME = {"simple": SimpleProfiler, "advanced": AdvancedProfiler, "pytorch": PyTorchProfiler}
+if TYPE_CHECKING:
+    from flashtrain.core.profilers.profilers import AdvancedProfiler, PyTorchProfiler, SimpleProfiler
+
+# The profilers (cProfile, pstats, torch.profiler) are imported when one is asked for.
+__getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "AdvancedProfiler": "flashtrain.core.profilers.profilers:AdvancedProfiler",
+        "PyTorchProfiler": "flashtrain.core.profilers.profilers:PyTorchProfiler",
+        "SimpleProfiler": "flashtrain.core.profilers.profilers:SimpleProfiler",
+    },
+)
+_NAMES = ("simple", "advanced", "pytorch")
 
 
 def build_profiler(profiler: Any) -> Profiler:
@@ -26,9 +38,12 @@ def build_profiler(profiler: Any) -> Profiler:
     if isinstance(profiler, Profiler):
         return profiler
     if isinstance(profiler, str):
-        if profiler.lower() not in _BY_NAME:
-            raise ValueError(f"profiler must be one of {sorted(_BY_NAME)}, a Profiler or None; got {profiler!r}.")
-        return _BY_NAME[profiler.lower()]()
+        if profiler.lower() not in _NAMES:
+            raise ValueError(f"profiler must be one of {sorted(_NAMES)}, a Profiler or None; got {profiler!r}.")
+        from flashtrain.core.profilers import profilers
+
+        by_name = {"simple": profilers.SimpleProfiler, "advanced": profilers.AdvancedProfiler}
+        return by_name.get(profiler.lower(), profilers.PyTorchProfiler)()
     raise TypeError(f"profiler must be a name, a Profiler or None; got {type(profiler).__name__}.")
 
 

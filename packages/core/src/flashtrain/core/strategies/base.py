@@ -153,5 +153,9 @@ class Strategy(ABC):
         """Send a picklable object from rank ``src`` to every rank."""
         return obj
 
+    def must_spawn(self) -> bool:
+        """Whether a run must first start this strategy's processes and run inside them (``ddp_spawn``)."""
+        return False
+
     def barrier(self) -> None:  # noqa: B027 - a no-op for one process
         """Wait until every process gets here."""

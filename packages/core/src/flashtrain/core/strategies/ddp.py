@@ -190,6 +190,9 @@ class DDPSpawnStrategy(DDPStrategy):
 
     name = "ddp_spawn"
 
+    def must_spawn(self) -> bool:
+        return self.environment is None  # inside a spawned rank the environment is set
+
     def spawn(self, function: Callable[..., Any], *args: Any) -> Any:
         """Run ``function(*args)`` in each of N fresh processes (this strategy's ranks); returns rank 0's result."""
         import pickle

@@ -14,7 +14,7 @@ from flashtrain.core.accelerators import Accelerator, resolve_accelerator
 from flashtrain.core.callbacks.base import Callback
 from flashtrain.core.exceptions import MisconfigurationException, MisconfigurationTypeError
 from flashtrain.core.precision import build_precision
-from flashtrain.core.strategies import DDPStrategy, Strategy, build_strategy
+from flashtrain.core.strategies import Strategy, build_strategy
 from flashtrain.core.strategies.cluster import detect_environment
 from flashtrain.core.utilities import checks
 
@@ -43,6 +43,8 @@ def resolve_hardware(
     num_devices, indices = _parse_devices(devices, resolved, num_nodes)
     if isinstance(strategy, Strategy):
         chosen = strategy
+        from flashtrain.core.strategies.ddp import DDPStrategy  # loaded already when the user made one
+
         if isinstance(chosen, DDPStrategy):  # DDPStrategy(...) from the user: the Trainer's flags lay it out
             chosen.processes_per_node, chosen.num_nodes = num_devices, num_nodes
     else:
@@ -125,7 +127,8 @@ def build_callbacks(
     has_checkpoint = any(isinstance(c, ModelCheckpoint) for c in chosen)
     if checkpointing is False and has_checkpoint:
         raise MisconfigurationException(
-            "enable_checkpointing=False conflicts with a ModelCheckpoint in callbacks; remove one."
+            "Trainer was configured with `enable_checkpointing=False` but found `ModelCheckpoint` in callbacks "
+            "list; remove one."
         )
     if checkpointing is not False and not fast_dev_run and not has_checkpoint:
         chosen.append(ModelCheckpoint())
@@ -136,6 +139,15 @@ def build_callbacks(
     if summary is not False and not any(type(c) is ModelSummary for c in chosen) and not fast_dev_run:
         chosen.append(ModelSummary())
     return chosen
+
+
+def time_budget_callbacks(time_budget: Any) -> list[Callback]:
+    """``[TimeBudget(time_budget)]`` for ``Trainer(time_budget="10m")``, else nothing."""
+    if time_budget is None:
+        return []
+    from flashtrain.core.callbacks import TimeBudget
+
+    return [TimeBudget(time_budget)]
 
 
 def run_order(callbacks: list[Callback]) -> list[Callback]:

@@ -9,21 +9,15 @@ from collections.abc import Mapping
 from typing import Any
 
 from flashtrain.core.datamodule import DataModule
+from flashtrain.core.module import Module
 from flashtrain.core.seed import current_seed
 from flashtrain.core.strategies import Strategy
 from flashtrain.core.trainer.data import has_len
 from flashtrain.core.trainer.limits import LoopLimits
 from flashtrain.core.trainer.progress import FitProgress
+from flashtrain.core.utilities.model_helpers import is_overridden
 
 _STAGE_METHODS = {"validate": "val_dataloader", "test": "test_dataloader", "predict": "predict_dataloader"}
-
-
-def _module_defines(module: Any, method: str) -> bool:
-    """Whether the module serves ``method`` itself (its class overrides Module's, or the instance has one)."""
-    from flashtrain.core.callbacks.base import overrides
-    from flashtrain.core.module import Module
-
-    return overrides(module, Module, method) or callable(module.__dict__.get(method))
 
 
 def as_loader_list(loaders: Any) -> list[Any]:
@@ -124,10 +118,10 @@ class DataConnector:
     def find_loader(self, method: str) -> Any:
         """``method`` (e.g. "train_dataloader") of the datamodule, else of the module (as Lightning), else None."""
         datamodule = self.datamodule
-        if datamodule is not None and DataModule.defines(datamodule, method):
+        if is_overridden(method, datamodule, DataModule):
             return getattr(datamodule, method)()
         module = self.module
-        if module is not None and _module_defines(module, method):
+        if is_overridden(method, module, Module):
             return getattr(module, method)()
         return None
 

@@ -43,21 +43,23 @@ class EvaluationLoop:
 
     def __init__(
         self,
+        *,
         strategy: Strategy,
         hooks: HookDispatcher,
-        metrics: MetricsStore,
+        metrics_store: MetricsStore,
         state: TrainerState,
         progress: FitProgress,
         limits: LoopLimits,
-        data: DataConnector,
+        data_connector: DataConnector,
     ) -> None:
+        # Each owner under the name the Trainer gives it.
         self.strategy = strategy
         self.hooks = hooks
-        self.metrics = metrics
+        self.metrics_store = metrics_store
         self.state = state
         self.progress = progress
         self.limits = limits
-        self.data = data
+        self.data_connector = data_connector
         self.num_batches: int | float = 0
 
     def _grad_mode(self) -> Any:
@@ -79,8 +81,11 @@ class EvaluationLoop:
         )
         if limit == 0:
             return []  # as Lightning: no loader is requested and no hook runs
-        loaders = [self.data.shard(loader, training=False) for loader in self.data.stage_loaders(stage, given)]
-        limits = [self.data.limited_length(dl, limit, name) for dl in loaders]
+        loaders = [
+            self.data_connector.shard(loader, training=False)
+            for loader in self.data_connector.stage_loaders(stage, given)
+        ]
+        limits = [self.data_connector.limited_length(dl, limit, name) for dl in loaders]
         results = self._evaluate(module, stage, loaders, limits)
         if verbose and self.strategy.is_global_zero:
             _print_results(stage, results)
@@ -88,8 +93,9 @@ class EvaluationLoop:
 
     def validate_in_fit(self, module: Module) -> None:
         self.progress.validation_started()
-        loaders = self.data.load_fit_validation()  # requested again when reload_dataloaders_every_n_epochs is due
-        self._evaluate(module, "validate", loaders, self.data.num_val_batches)
+        # requested again when reload_dataloaders_every_n_epochs is due
+        loaders = self.data_connector.load_fit_validation()
+        self._evaluate(module, "validate", loaders, self.data_connector.num_val_batches)
 
     def sanity_check(self, module: Module) -> None:
         """A few validation batches before training, to fail fast on validation bugs; nothing is logged."""
@@ -97,8 +103,8 @@ class EvaluationLoop:
         previous, self.state.stage = self.state.stage, RunningStage.SANITY_CHECKING
         self.hooks.call("on_sanity_check_start")
         try:
-            loaders = self.data.load_fit_validation()  # Lightning requests the validation loader here
-            limits = [n if steps == -1 else min(steps, n) for n in self.data.num_val_batches]
+            loaders = self.data_connector.load_fit_validation()  # Lightning requests the validation loader here
+            limits = [n if steps == -1 else min(steps, n) for n in self.data_connector.num_val_batches]
             self._evaluate(module, "sanity", loaders, limits)
         finally:
             self.hooks.call("on_sanity_check_end")
@@ -114,6 +120,7 @@ class EvaluationLoop:
         collections = [ResultCollection(stage) for _ in loaders]
         epoch_collection = ResultCollection(stage)
         collect = hooks.module_overrides(f"{prefix}_epoch_end")
+        step_end = hooks.module_overrides(f"{prefix}_step_end")  # Lightning 1.x
         outputs: list[list[Any]] = [[] for _ in loaders]
         self.num_batches = sum(limits)
         modes = capture_modes(module)
@@ -122,7 +129,7 @@ class EvaluationLoop:
             self.state.stage = _STAGE[stage]
         hooks.call_module(f"on_{prefix}_model_eval")
         try:
-            with self._grad_mode(), self.metrics.recording_into(epoch_collection):
+            with self._grad_mode(), self.metrics_store.recording_into(epoch_collection):
                 call(f"on_{prefix}_start")
                 call(f"on_{prefix}_epoch_start")
                 for loader_idx, (loader, limit) in enumerate(zip(loaders, limits)):
@@ -130,18 +137,20 @@ class EvaluationLoop:
                     extra = (loader_idx,) if several else ()
                     suffix = f"/dataloader_idx_{loader_idx}" if several else ""
                     count = None if math.isinf(limit) else int(limit)
-                    with self.metrics.recording_into(collection):
+                    with self.metrics_store.recording_into(collection):
                         for batch_idx, batch in enumerate(itertools.islice(iter(loader), count)):
                             batch = hooks.transfer_batch(batch, loader_idx)
                             collection.new_batch(batch)
                             call(f"on_{prefix}_batch_start", batch, batch_idx, *extra)
                             with self.strategy.precision.forward_context():
                                 output = hooks.run_step(_STEP[stage], step, batch, batch_idx, *extra)
+                                if step_end:  # 1.x: its return replaces the step's output everywhere after
+                                    output = hooks.call_module(f"{prefix}_step_end", output)
                             if collect:
                                 outputs[loader_idx].append(output)
                             call(f"on_{prefix}_batch_end", output, batch, batch_idx, *extra)
                             if stage != "sanity":
-                                self.metrics.log_evaluation_step(collection, loader_idx, suffix)
+                                self.metrics_store.log_evaluation_step(collection, loader_idx, suffix)
                 call(f"on_{prefix}_epoch_end")
                 if collect:
                     hooks.call_module(f"{prefix}_epoch_end", outputs if several else outputs[0])
@@ -163,21 +172,23 @@ class EvaluationLoop:
         if stage == "sanity":
             per_loader: list[dict[str, float]] = [{} for _ in collections]
         else:
-            per_loader = self.metrics.publish_evaluation(collections, epoch_collection, step, epoch)
+            per_loader = self.metrics_store.publish_evaluation(collections, epoch_collection, step, epoch)
         for collection in (*collections, epoch_collection):
             collection.reset()  # torchmetrics objects start the next evaluation empty (also after the sanity check)
         if stage == "sanity":
-            self.metrics.evaluation_metric_names = set()
+            self.metrics_store.evaluation_metric_names = set()
         return per_loader
 
     # -- predict --------------------------------------------------------------------------------------------
     def predict(self, module: Module, given: Any, return_predictions: bool) -> Any:
         """``trainer.predict``: ``predict_step`` over every batch; outputs per batch, in order."""
-        loaders = self.data.stage_loaders("predict", given)
+        loaders = self.data_connector.stage_loaders("predict", given)
         call = self.hooks.call
         several = len(loaders) > 1
         predictions: list[list[Any]] = [[] for _ in loaders]
-        limits = [self.data.limited_length(dl, self.limits.limit_predict_batches, "predict") for dl in loaders]
+        limits = [
+            self.data_connector.limited_length(dl, self.limits.limit_predict_batches, "predict") for dl in loaders
+        ]
         self.num_batches = sum(limits)
         modes = capture_modes(module)
         self.state.stage = RunningStage.PREDICTING

@@ -6,18 +6,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flashtrain.core.callbacks.base import Callback, overrides
+from flashtrain.core.callbacks.base import Callback
 from flashtrain.core.module import Module
 from flashtrain.core.profilers.base import PassThroughProfiler, Profiler
+from flashtrain.core.utilities.model_helpers import is_overridden
 
 # The hooks a Callback can have (besides the checkpoint and exception hooks, called directly where they belong).
 CALLBACK_HOOKS = tuple(name for name in vars(Callback) if name.startswith("on_") or name in ("setup", "teardown"))
 _TRANSFER_HOOKS = ("on_before_batch_transfer", "transfer_batch_to_device", "on_after_batch_transfer")
-
-
-def _defines(obj: Any, name: str, base: type = Module) -> bool:
-    """Whether ``obj`` has its own ``name``: its class overrides ``base``'s, or the instance was given one."""
-    return overrides(obj, base, name) or callable(getattr(obj, "__dict__", {}).get(name))
 
 
 class HookDispatcher:
@@ -45,11 +41,11 @@ class HookDispatcher:
             callback.log = module.log  # type: ignore[attr-defined]
             callback.log_dict = module.log_dict  # type: ignore[attr-defined]
         for name in CALLBACK_HOOKS:
-            listed = [cb for cb in callbacks if _defines(cb, name, Callback)]
-            on_module = hasattr(Module, name) and _defines(module, name)
+            listed = [cb for cb in callbacks if is_overridden(name, cb, Callback)]
+            on_module = hasattr(Module, name) and is_overridden(name, module, Module)
             if listed or on_module:
                 self._table[name] = (listed, getattr(module, name) if on_module else None)
-        self._custom_transfer = any(_defines(module, name) for name in _TRANSFER_HOOKS)
+        self._custom_transfer = any(is_overridden(name, module, Module) for name in _TRANSFER_HOOKS)
 
     def call(self, name: str, *args: Any, runs_last: bool | None = None, module: bool = True, **kwargs: Any) -> Any:
         """Run hook ``name`` on the callbacks (only those with ``runs_last`` as given, or all), then the module;
@@ -125,10 +121,4 @@ class HookDispatcher:
 
     def module_overrides(self, name: str) -> bool:
         """Whether the module defines ``name`` itself (the trainer skips work for hooks nobody defines)."""
-        module = self.module
-        return (
-            module is not None
-            and callable(getattr(type(module), name, None))
-            and _defines(module, name)
-            and module.__dict__.get(name, ...) is not None  # `model.validation_step = None` switches it off
-        )
+        return is_overridden(name, self.module, Module)  # `model.validation_step = None` switches it off

@@ -41,6 +41,7 @@ class LoopLimits:
     detect_anomaly: bool
     default_root_dir: str
     reload_dataloaders_every_n_epochs: int = 0
+    val_check_time: float | None = None  # val_check_interval given as a duration: validate every this many seconds
 
 
 def check_loop_flags(

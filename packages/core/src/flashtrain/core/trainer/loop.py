@@ -85,35 +85,37 @@ class FitLoop:
 
     def __init__(
         self,
+        *,
         module: Module,
         strategy: Strategy,
         limits: LoopLimits,
         progress: FitProgress,
         hooks: HookDispatcher,
-        metrics: MetricsStore,
+        metrics_store: MetricsStore,
         optimization: Optimization,
         evaluation: EvaluationLoop,
-        checkpoints: CheckpointConnector,
+        checkpoint_connector: CheckpointConnector,
         signals: SignalHandler,
-        data: DataConnector,
+        data_connector: DataConnector,
     ) -> None:
+        # Each owner under the name the Trainer gives it (trainer.metrics_store, trainer.data_connector, ...).
         self.module = module
         self.strategy = strategy
         self.limits = limits
         self.progress = progress
         self.hooks = hooks
-        self.metrics = metrics
+        self.metrics_store = metrics_store
         self.optimization = optimization
         self.evaluation = evaluation
-        self.checkpoints = checkpoints
+        self.checkpoint_connector = checkpoint_connector
         self.signals = signals
-        self.data = data
+        self.data_connector = data_connector
         self._train_data: ReplayableLoader | None = None
 
     def _epoch_data(self) -> ReplayableLoader:
         """The training data of this epoch: requested again when reload_dataloaders_every_n_epochs says so."""
-        if self._train_data is None or self.data.train_reload_due():
-            self._train_data = ReplayableLoader(self.data.load_fit_train(), self.progress.base_seed)
+        if self._train_data is None or self.data_connector.train_reload_due():
+            self._train_data = ReplayableLoader(self.data_connector.load_fit_train(), self.progress.base_seed)
         return self._train_data
 
     def run(self, validation_enabled: bool) -> None:
@@ -143,7 +145,7 @@ class FitLoop:
             num_batches = progress.num_training_batches
             outputs: list[Any] = []
             call("on_train_epoch_start")
-            self.checkpoints.restore_rng_if_resuming()
+            self.checkpoint_connector.restore_rng_if_resuming()
             if skip == 0 and progress.seeds_from_rng:  # a new epoch: seeds drawn where a plain DataLoader draws them
                 seeds = train_data.draw_epoch_seeds()
                 progress.epoch_seeds = strategy.broadcast(seeds) if distributed else seeds  # rank 0's order
@@ -160,7 +162,7 @@ class FitLoop:
                 is_last = batch_idx + 1 == num_batches if sized else batches.last
                 progress.is_last_batch = is_last
                 batch = hooks.transfer_batch(batch, 0)
-                self.metrics.train_results.new_batch(batch)
+                self.metrics_store.train_results.new_batch(batch)
                 if call("on_train_batch_start", batch, batch_idx) == -1:
                     break  # Lightning: -1 skips the rest of this epoch, which then counts as done
                 window_end = (batch_idx + 1) % accumulate == 0 or is_last
@@ -180,6 +182,8 @@ class FitLoop:
                 else:
                     with strategy.precision.forward_context():
                         output = hooks.run_step("training_step", strategy.training_step, batch, batch_idx)
+                        if hooks.module_overrides("training_step_end"):
+                            output = hooks.call_module("training_step_end", output)  # Lightning 1.x
                 if collect_outputs:
                     # Lightning 1.x passed a bare loss as {"loss": loss}: sum(o["loss"] for o in outputs) works.
                     output = {"loss": output} if isinstance(output, torch.Tensor) else output
@@ -190,12 +194,12 @@ class FitLoop:
                     # Counted before on_train_batch_end, so a checkpoint written there resumes at the next step.
                     logging_step = progress.logging_step()
                     if step_schedulers:
-                        self.optimization.step_schedulers("step", hooks, self.metrics.callback_metrics)
+                        self.optimization.step_schedulers("step", hooks, self.metrics_store.callback_metrics)
                 if is_last and epoch_schedulers:
                     self._step_epoch_schedulers()
                 call("on_train_batch_end", output, batch, batch_idx)
                 if stepped:
-                    self.metrics.log_training_step(logging_step, log_every, epoch)
+                    self.metrics_store.log_training_step(logging_step, log_every, epoch)
                 if validation_enabled and progress.val_due(batch_idx, is_last=is_last):
                     if stepped:  # the gradients were used: free them for validation (not mid-accumulation)
                         hooks.call_module("on_validation_model_zero_grad")
@@ -203,7 +207,7 @@ class FitLoop:
                 if distributed:
                     self._agree_on_stop_requests()
                 if self.signals.received is not None and stepped:
-                    self.signals.stop(self.checkpoints.save_interrupted, progress.global_step)
+                    self.signals.stop(self.checkpoint_connector.save_interrupted, progress.global_step)
                 if progress.stop_inside_epoch():
                     # A stop inside the epoch leaves it unfinished: a resume with a larger limit continues it.
                     stopped_mid_epoch = not is_last
@@ -220,23 +224,23 @@ class FitLoop:
         if hooks.module_overrides("training_epoch_end"):
             hooks.call_module("training_epoch_end", outputs)
         step = max(progress.batches_that_stepped - 1, 0)
-        self.metrics.publish_epoch(self.metrics.train_results, step, progress.current_epoch)
+        self.metrics_store.publish_epoch(self.metrics_store.train_results, step, progress.current_epoch)
         if finished:
             if self.module.automatic_optimization:
                 if not self.epoch_schedulers_stepped:  # the epoch ended early (on_train_batch_start returned -1)
                     self._step_epoch_schedulers()
-                self.optimization.step_schedulers("epoch", hooks, self.metrics.callback_metrics, plateau=True)
+                self.optimization.step_schedulers("epoch", hooks, self.metrics_store.callback_metrics, plateau=True)
             progress.finish_epoch()
         hooks.call("on_train_epoch_end", runs_last=True, module=False)
-        self.metrics.train_results.reset()
-        if self.metrics.loggers and self.strategy.is_global_zero:
-            for logger in self.metrics.loggers:
+        self.metrics_store.train_results.reset()
+        if self.metrics_store.loggers and self.strategy.is_global_zero:
+            for logger in self.metrics_store.loggers:
                 logger.save()
         if finished:
             progress.next_epoch()
 
     def _step_epoch_schedulers(self) -> None:
-        self.optimization.step_schedulers("epoch", self.hooks, self.metrics.callback_metrics, plateau=False)
+        self.optimization.step_schedulers("epoch", self.hooks, self.metrics_store.callback_metrics, plateau=False)
         self.epoch_schedulers_stepped = True
 
     def _agree_on_stop_requests(self) -> None:
@@ -266,7 +270,7 @@ class FitLoop:
                 stacklevel=2,
             )
             return True
-        last = self.checkpoints.last_saved_path
+        last = self.checkpoint_connector.last_saved_path
         raise FloatingPointError(
             f"Loss is {float(loss)} at {where}; training stopped. Last good checkpoint: "
             f"{last if last else 'none written yet'}. Lower the learning rate, enable gradient_clip_val, or pass "
@@ -312,6 +316,7 @@ class _TrainingClosure:
         self.batch_idx = 0
         self.window_start = self.window_end = True
         self.output: Any = None
+        self.step_end = loop.hooks.module_overrides("training_step_end")  # Lightning 1.x
 
     def prepare(self, batch: Any, batch_idx: int, window_start: bool, window_end: bool) -> None:
         self.batch, self.batch_idx, self.window_start, self.window_end = batch, batch_idx, window_start, window_end
@@ -322,7 +327,10 @@ class _TrainingClosure:
         optimizer = self.optimizer
         with self.backward_sync(self.window_end):  # DDP: gradients sync on the window's last backward only
             with self.precision.forward_context():
-                self.output = output = hooks.run_step("training_step", self.training_step, self.batch, self.batch_idx)
+                output = hooks.run_step("training_step", self.training_step, self.batch, self.batch_idx)
+                if self.step_end:  # 1.x: training_step_end(output) gets the step's output and returns what counts
+                    output = hooks.call_module("training_step_end", output)
+            self.output = output
             loss = _extract_loss(output)
             if self.window_start:  # after training_step, as Lightning
                 hooks.call("on_before_zero_grad", optimizer)

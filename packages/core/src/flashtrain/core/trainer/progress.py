@@ -88,6 +88,8 @@ class FitProgress:
             return False
         if self.val_done_at == batch_idx + 1:
             return False  # already ran here before a resume
+        if self.should_stop and self.min_reached():
+            return True  # as Lightning 2.x: a stop request inside the epoch validates the weights it stops with
         if is_last and isinstance(self.limits.val_check_interval, float):
             return True
         return (batch_idx + 1) % self.val_check_batch == 0
@@ -136,13 +138,21 @@ class FitProgress:
         return max_time is not None and self._started is not None and time.monotonic() - self._started >= max_time
 
     def min_reached(self) -> bool:
-        """Whether min_epochs and min_steps are met; a stop request before that is dropped (as in Lightning)."""
+        """Whether min_epochs and min_steps are met (a question only: it changes nothing)."""
         min_epochs, min_steps = self.limits.min_epochs, self.limits.min_steps
         epochs_ok = min_epochs is None or self.current_epoch + 1 >= min_epochs
         steps_ok = min_steps is None or self.global_step >= min_steps
-        if not (epochs_ok and steps_ok):
-            self.should_stop = False
         return epochs_ok and steps_ok
+
+    def honour_stop_request(self) -> bool:
+        """Whether a stop request (``should_stop``) ends the fit now: yes once the minimum is met; before that the
+        request is dropped (as in Lightning), so a callback must ask again later."""
+        if not self.should_stop:
+            return False
+        if self.min_reached():
+            return True
+        self.should_stop = False
+        return False
 
     def fit_done(self) -> bool:
         """Checked before each epoch."""
@@ -153,13 +163,13 @@ class FitProgress:
             return True
         if self.num_training_batches == 0:
             return True
-        return self.should_stop and self.min_reached()
+        return self.honour_stop_request()
 
     def stop_inside_epoch(self) -> bool:
         """Checked after each batch: max_steps, or a stop request (should_stop, max_time) once the minimum is met."""
         if self.time_up():
             self.should_stop = True
-        return self.max_steps_reached() or (self.should_stop and self.min_reached())
+        return self.max_steps_reached() or self.honour_stop_request()
 
     # -- checkpoints ----------------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:

@@ -16,20 +16,22 @@ The Trainer wires its parts together and keeps Lightning's public surface; each 
 from __future__ import annotations
 
 import contextlib
-from typing import Any
+import dataclasses
+from typing import TYPE_CHECKING, Any
 
 import torch
 
-from flashtrain.core.callbacks.base import Callback, overrides
+from flashtrain.core.callbacks.base import Callback
 from flashtrain.core.checkpoint.connector import CheckpointConnector
 from flashtrain.core.datamodule import DataModule
 from flashtrain.core.module import Module
 from flashtrain.core.profilers import build_profiler
-from flashtrain.core.strategies import DDPSpawnStrategy, DDPStrategy, Strategy
+from flashtrain.core.strategies import Strategy
 from flashtrain.core.trainer import connector
 from flashtrain.core.trainer.data_connector import DataConnector
 from flashtrain.core.trainer.evaluation import EvaluationLoop
 from flashtrain.core.trainer.hooks import HookDispatcher
+from flashtrain.core.trainer.legacy_arguments import Lightning1xFit, accept_lightning_1x_arguments
 from flashtrain.core.trainer.limits import LoopLimits, check_loop_flags
 from flashtrain.core.trainer.loop import FitLoop
 from flashtrain.core.trainer.metrics import MetricsStore
@@ -38,10 +40,18 @@ from flashtrain.core.trainer.progress import FitProgress
 from flashtrain.core.trainer.signals import SignalHandler
 from flashtrain.core.trainer.state import RunningStage, TrainerFn, TrainerState, TrainerStatus
 from flashtrain.core.utilities.compiled import unwrap_compiled
+from flashtrain.core.utilities.model_helpers import is_overridden
 
 
 class _Limit:
-    """A Trainer attribute that is the validated loop flag of the same name in ``trainer.limits``."""
+    """A Trainer attribute that is the validated loop flag of the same name in ``trainer.limits``.
+
+    One per ``LoopLimits`` field, added below the class: a flag added to ``LoopLimits`` is a Trainer attribute too.
+    """
+
+    def __init__(self, name: str | None = None) -> None:
+        if name is not None:
+            self.name = name
 
     def __set_name__(self, owner: type, name: str) -> None:
         self.name = name
@@ -63,39 +73,26 @@ class _Progress(_Limit):
         setattr(trainer.progress, self.name, value)
 
 
-class Trainer:
-    """Train, evaluate and predict with a :class:`~flashtrain.core.Module`; arguments follow Lightning 2.x."""
+if TYPE_CHECKING:
+    _LoopFlags = LoopLimits  # type checkers see the flag attributes the loop below adds, with their types
+else:
+    _LoopFlags = object
 
-    max_epochs = _Limit()
-    min_epochs = _Limit()
-    max_steps = _Limit()
-    min_steps = _Limit()
-    max_time = _Limit()
-    limit_train_batches = _Limit()
-    limit_val_batches = _Limit()
-    limit_test_batches = _Limit()
-    limit_predict_batches = _Limit()
-    overfit_batches = _Limit()
-    val_check_interval = _Limit()
-    check_val_every_n_epoch = _Limit()
-    num_sanity_val_steps = _Limit()
-    log_every_n_steps = _Limit()
-    accumulate_grad_batches = _Limit()
-    gradient_clip_val = _Limit()
-    gradient_clip_algorithm = _Limit()
-    fast_dev_run = _Limit()
-    on_nan = _Limit()
-    inference_mode = _Limit()
-    use_distributed_sampler = _Limit()
-    reload_dataloaders_every_n_epochs = _Limit()
-    detect_anomaly = _Limit()
-    default_root_dir = _Limit()
+
+class Trainer(_LoopFlags):
+    """Train, evaluate and predict with a :class:`~flashtrain.core.Module`; arguments follow Lightning 2.x.
+
+    Every ``LoopLimits`` flag (``max_epochs``, ``limit_val_batches``, ``default_root_dir``, ...) is also an attribute
+    reading and writing ``trainer.limits``."""
+
     current_epoch = _Progress()
     global_step = _Progress()
     should_stop = _Progress()
     num_training_batches = _Progress()
     is_last_batch = _Progress()
+    lightning_1x: Lightning1xFit | None = None  # what Lightning 1.x arguments ask of fit (legacy_arguments.py)
 
+    @accept_lightning_1x_arguments
     def __init__(
         self,
         *,
@@ -112,6 +109,7 @@ class Trainer:
         max_steps: int = -1,
         min_steps: int | None = None,
         max_time: Any = None,
+        time_budget: Any = None,
         limit_train_batches: int | float | None = None,
         limit_val_batches: int | float | None = None,
         limit_test_batches: int | float | None = None,
@@ -144,7 +142,7 @@ class Trainer:
         self.num_devices, self.num_nodes = hardware.num_devices, hardware.num_nodes
         self.limits: LoopLimits = check_loop_flags(
             fast_dev_run=fast_dev_run,
-            max_epochs=max_epochs,
+            max_epochs=-1 if max_epochs is None and time_budget is not None else max_epochs,
             min_epochs=min_epochs,
             max_steps=max_steps,
             min_steps=min_steps,
@@ -172,7 +170,7 @@ class Trainer:
         loggers = connector.build_loggers(logger, self.limits.default_root_dir, self.limits.fast_dev_run)
         self.callbacks: list[Callback] = connector.build_callbacks(
             callbacks, enable_checkpointing, enable_progress_bar, enable_model_summary, self.limits.fast_dev_run
-        )
+        ) + connector.time_budget_callbacks(time_budget)
         self.state = TrainerState()
         self.progress = FitProgress(self.limits)
         self.hooks = HookDispatcher(self, build_profiler(profiler))
@@ -180,7 +178,13 @@ class Trainer:
         self.optimization = Optimization(self.strategy, self.progress)
         self.data_connector = DataConnector(self.strategy, self.limits, self.progress)
         self.evaluation = EvaluationLoop(
-            self.strategy, self.hooks, self.metrics_store, self.state, self.progress, self.limits, self.data_connector
+            strategy=self.strategy,
+            hooks=self.hooks,
+            metrics_store=self.metrics_store,
+            state=self.state,
+            progress=self.progress,
+            limits=self.limits,
+            data_connector=self.data_connector,
         )
         self.checkpoint_connector = CheckpointConnector(self)
         self.signals = SignalHandler()
@@ -269,7 +273,7 @@ class Trainer:
         """The logger's run folder, or ``default_root_dir`` when there is no logger."""
         if self.logger is not None and getattr(self.logger, "log_dir", None):
             return self.logger.log_dir
-        return self.default_root_dir
+        return self.limits.default_root_dir
 
     @property
     def is_global_zero(self) -> bool:
@@ -338,6 +342,13 @@ class Trainer:
         return found[0] if found else None
 
     @property
+    def time_budget(self) -> Any:
+        """The :class:`~flashtrain.core.callbacks.TimeBudget` planning this run (``time_budget=``), or None."""
+        from flashtrain.core.callbacks import TimeBudget
+
+        return next((cb for cb in self.callbacks if isinstance(cb, TimeBudget)), None)
+
+    @property
     def early_stopping_callbacks(self) -> list[Any]:
         from flashtrain.core.callbacks import EarlyStopping
 
@@ -375,7 +386,23 @@ class Trainer:
     ) -> None:
         """Train ``model``; data from loaders or a datamodule; ``ckpt_path`` (path, "last" or "best") resumes."""
         train_dataloaders, datamodule = _loaders_or_datamodule(train_dataloaders, datamodule)
+        if self.lightning_1x is not None:
+            ckpt_path = self.lightning_1x.before_fit(
+                self, model, train_dataloaders, val_dataloaders, datamodule, ckpt_path
+            )
         self._run(TrainerFn.FITTING, model, datamodule, ckpt_path, train=train_dataloaders, val=val_dataloaders)
+
+    def tune(self, model: Module, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        """Lightning 1.x: run what ``auto_scale_batch_size`` / ``auto_lr_find`` ask (2.x: ``Tuner(trainer)``)."""
+        import warnings
+
+        warnings.warn(
+            "trainer.tune(model) is Lightning 1.x; in 2.x write Tuner(trainer).lr_find(model) / "
+            ".scale_batch_size(model). flashtrain runs it that way.",
+            FutureWarning,
+            stacklevel=2,
+        )
+        return (self.lightning_1x or Lightning1xFit()).tune(self, model, *args, **kwargs)
 
     def finetune(
         self,
@@ -391,6 +418,7 @@ class Trainer:
         ``("freeze_unfreeze", epoch)`` or ``("unfreeze_milestones", ((e1, e2), n))`` (see
         ``flashtrain.core.callbacks.finetuning``). The trainer's callbacks and strategy are as before afterwards."""
         from flashtrain.core.callbacks.finetuning import finetuning_callback
+        from flashtrain.core.strategies.ddp import DDPStrategy
 
         callback = finetuning_callback(strategy, train_bn)
         if callback is None:
@@ -472,7 +500,7 @@ class Trainer:
     # ==================================================================================================
     def _run(self, fn: TrainerFn, model: Module | None, datamodule: Any, ckpt_path: str | None, **data: Any) -> Any:
         model = self._attach(model, datamodule, fn)
-        if isinstance(self.strategy, DDPSpawnStrategy) and self.strategy.environment is None:
+        if self.strategy.must_spawn():
             return self._run_spawned(fn, model, datamodule, ckpt_path, data)
         self.state.fn, self.state.status = fn, TrainerStatus.RUNNING
         self.progress.should_stop = False
@@ -480,7 +508,7 @@ class Trainer:
         status = TrainerStatus.FAILED
         fitting = fn == TrainerFn.FITTING
         signals = self.signals.installed() if fitting else contextlib.nullcontext()
-        anomaly = torch.autograd.detect_anomaly() if self.detect_anomaly else contextlib.nullcontext()
+        anomaly = torch.autograd.detect_anomaly() if self.limits.detect_anomaly else contextlib.nullcontext()
         try:
             with signals, anomaly:
                 self.strategy.setup_environment()
@@ -545,9 +573,9 @@ class Trainer:
                 "(like LightningModule) and define training_step and configure_optimizers."
             )
         if fn == TrainerFn.FITTING:
-            if not overrides(model, Module, "training_step"):
+            if not is_overridden("training_step", model, Module):
                 raise ValueError(f"{type(model).__name__} has no training_step(self, batch, batch_idx); fit needs one.")
-            if not overrides(model, Module, "configure_optimizers"):
+            if not is_overridden("configure_optimizers", model, Module):
                 raise ValueError(
                     f"{type(model).__name__} has no configure_optimizers(self); fit needs one, e.g. "
                     "`return torch.optim.Adam(self.parameters(), lr=1e-3)`."
@@ -622,7 +650,7 @@ class Trainer:
         data.start_fit(train, val, validates=hooks.module_overrides("validation_step"))
         if checkpoint is not None:  # before configure_optimizers, as Lightning
             self.checkpoint_connector.restore_weights_and_callbacks(checkpoint)
-        self.optimization.configure(module, hooks, self.accumulate_grad_batches, self.gradient_clip_val)
+        self.optimization.configure(module, hooks, self.limits.accumulate_grad_batches, self.limits.gradient_clip_val)
         self._log_hyperparams(module)
         hooks.call("on_fit_start")
         if checkpoint is not None:  # after on_fit_start, where finetuning callbacks rebuild parameter groups
@@ -631,24 +659,24 @@ class Trainer:
         if not module.training:
             module.train()  # e.g. loaded with load_from_checkpoint; submodules' own eval modes are respected
         at_start = self.current_epoch == 0 and self.progress.batches_done == 0
-        if self.num_sanity_val_steps and data.validating and at_start:
+        if self.limits.num_sanity_val_steps and data.validating and at_start:
             self.evaluation.sanity_check(module)
         data.load_fit_train()
         data.load_fit_validation()
         validation_enabled = bool(data.val_dataloaders) and any(data.num_val_batches)
         self.state.stage = RunningStage.TRAINING
         loop = FitLoop(
-            module,
-            self.strategy,
-            self.limits,
-            self.progress,
-            hooks,
-            self.metrics_store,
-            self.optimization,
-            self.evaluation,
-            self.checkpoint_connector,
-            self.signals,
-            data,
+            module=module,
+            strategy=self.strategy,
+            limits=self.limits,
+            progress=self.progress,
+            hooks=hooks,
+            metrics_store=self.metrics_store,
+            optimization=self.optimization,
+            evaluation=self.evaluation,
+            checkpoint_connector=self.checkpoint_connector,
+            signals=self.signals,
+            data_connector=data,
         )
         loop.run(validation_enabled)
         hooks.call("on_fit_end")
@@ -675,6 +703,10 @@ class Trainer:
             },
             lambda tensor: tensor.detach().cpu(),
         )
+
+
+for _flag in dataclasses.fields(LoopLimits):
+    setattr(Trainer, _flag.name, _Limit(_flag.name))
 
 
 def _run_in_spawned_rank(environment: Any, trainer: Trainer, fn: TrainerFn, *arguments: Any) -> tuple[dict, Strategy]:

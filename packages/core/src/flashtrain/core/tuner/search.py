@@ -51,6 +51,7 @@ def trial_trainer(trainer: Any, callbacks: list[Callback], max_steps: int, limit
     trial.max_time = None
     trial.limit_val_batches = limit_val_batches
     trial.num_sanity_val_steps = 0
+    trial.lightning_1x = None  # a trial fit neither resumes nor tunes again
     return trial
 
 

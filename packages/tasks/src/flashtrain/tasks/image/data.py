@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import warnings
 from collections.abc import Callable, Sequence, Sized
 from typing import Any, cast
 
@@ -11,14 +10,23 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from flashtrain.tasks import registry
 from flashtrain.tasks.data import (
     Targets,
     TaskDataModule,
     check_frame_columns,
     frame_targets,
     read_table,
-    split_delimited,
 )
+from flashtrain.tasks.image.datasets import (
+    DEFAULT_CACHE_BYTES,
+    HFImageDataset,
+    ImageFileDataset,
+    ImageListDataset,
+    TensorImageDataset,
+    as_image_tensor,
+)
+from flashtrain.tasks.image.files import check_files, files_under, scan_class_folders
 from flashtrain.tasks.image.transforms import (
     ImageConfig,
     ImageTransforms,
@@ -26,233 +34,11 @@ from flashtrain.tasks.image.transforms import (
     check_augmentation,
     is_deterministic,
 )
+from flashtrain.tasks.loading import resolve_num_workers
 
-DEFAULT_CACHE_BYTES = 512 * 2**20  # decoded images kept in memory, shared out over the DataLoader workers
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
-# The batch size the image recipe was measured with (benchmarks/image_recipe.py, the Quickstart demo); the CLI's
-# --batch-size default is this number (tests/cli/test_recipe.py checks that they agree).
-DEFAULT_BATCH_SIZE = 64
-
-
-def _is_hidden(name: str) -> bool:
-    return name.startswith(".")
-
-
-def _check_image_file(path: str) -> None:
-    if not path.lower().endswith(IMAGE_EXTENSIONS):
-        raise ValueError(
-            f"{path} is not an image file (allowed extensions: {', '.join(IMAGE_EXTENSIONS)}). Remove it, or pass "
-            "skip_bad_files=True to skip such files with a warning."
-        )
-
-
-def open_rgb(path: str) -> Any:
-    """Load an image as RGB (grayscale is repeated, an alpha channel dropped), naming the file if it is bad."""
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as image:
-            return to_rgb(image)
-    except Image.DecompressionBombError as error:
-        raise ValueError(
-            f"Cannot read image {path}: {error} Resize it (the model sees a few hundred pixels a side anyway), raise "
-            "PIL.Image.MAX_IMAGE_PIXELS if you trust the file, or pass skip_bad_files=True to skip it."
-        ) from None
-    except (UnidentifiedImageError, OSError, SyntaxError) as error:
-        raise ValueError(
-            f"Cannot read image {path}: {error}. Remove or fix the file, or pass skip_bad_files=True to skip "
-            "unreadable files with a warning."
-        ) from None
-
-
-def to_rgb(image: Any) -> Any:
-    """An 8-bit RGB copy of a PIL image. 16- and 32-bit grayscale (e.g. 16-bit PNGs, mode ``I;16`` or ``I``) are
-    scaled to 0-255 first: Pillow's own ``convert("RGB")`` clips them, and nearly every pixel becomes white."""
-    from PIL import Image
-
-    if image.mode.startswith("I"):
-        values = np.asarray(image, dtype=np.float64)
-        brightest = float(values.max(initial=0))
-        # "I;16" is 16-bit by definition; plain "I" (32-bit) is read by the range of its values.
-        top = 65535.0 if image.mode.startswith("I;16") or 255 < brightest <= 65535 else max(brightest, 255.0)
-        scaled = np.clip(np.rint(values * (255.0 / top)), 0, 255).astype(np.uint8)
-        return Image.fromarray(scaled, mode="L").convert("RGB")
-    if image.mode == "F":  # 32-bit float: taken to be in [0, 1]
-        scaled = np.clip(np.rint(np.asarray(image, dtype=np.float64) * 255.0), 0, 255).astype(np.uint8)
-        return Image.fromarray(scaled, mode="L").convert("RGB")
-    return image.convert("RGB")
-
-
-def _readable(path: str) -> bool:
-    from PIL import Image
-
-    try:
-        with Image.open(path) as image:
-            image.load()
-        return True
-    except Exception:  # noqa: BLE001 - any failure to decode means "skip this file"
-        return False
-
-
-def scan_class_folders(folder: str, argument: str, skip_bad_files: bool) -> tuple[list[str], list[str]]:
-    """(files, class names) from ``folder/<class>/<image>``; errors name the folder or file at fault."""
-    if folder is None or not os.path.isdir(folder):
-        raise FileNotFoundError(f"{argument}={folder!r} is not a folder. Pass a folder with one sub-folder per class.")
-    classes = sorted(d for d in os.listdir(folder) if not _is_hidden(d) and os.path.isdir(os.path.join(folder, d)))
-    if not classes:
-        raise ValueError(
-            f"{argument}={folder!r} has no class folders: expected one sub-folder per class "
-            "(e.g. train/cat/1.jpg, train/dog/2.jpg)."
-        )
-    files, targets, skipped = [], [], []
-    for name in classes:
-        class_files = []
-        for root, _, names in os.walk(os.path.join(folder, name)):
-            for file_name in sorted(names):
-                if _is_hidden(file_name):
-                    continue
-                path = os.path.join(root, file_name)
-                if skip_bad_files and (not path.lower().endswith(IMAGE_EXTENSIONS) or not _readable(path)):
-                    skipped.append(path)
-                    continue
-                _check_image_file(path)
-                class_files.append(path)
-        if not class_files:
-            raise ValueError(f"Class folder {os.path.join(folder, name)!r} has no images. Add images or remove it.")
-        files += class_files
-        targets += [name] * len(class_files)
-    if skipped:
-        warnings.warn(
-            f"Skipped {len(skipped)} unreadable or non-image file(s) in {folder}: {skipped[:5]}", stacklevel=3
-        )
-    return files, targets
-
-
-def check_files(files: Sequence[str], argument: str, skip_bad_files: bool) -> list[int]:
-    """Indices of the usable files; missing or non-image files raise (or are skipped with a warning)."""
-    keep, skipped = [], []
-    for index, path in enumerate(files):
-        if not os.path.isfile(path):
-            if skip_bad_files:
-                skipped.append(path)
-                continue
-            raise FileNotFoundError(f"{argument}: no file at {path!r}.")
-        if skip_bad_files and (not path.lower().endswith(IMAGE_EXTENSIONS) or not _readable(path)):
-            skipped.append(path)
-            continue
-        _check_image_file(path)
-        keep.append(index)
-    if skipped:
-        warnings.warn(f"Skipped {len(skipped)} missing, unreadable or non-image file(s): {skipped[:5]}", stacklevel=3)
-    if not keep:
-        raise ValueError(f"{argument} has no usable image files.")
-    return keep
-
-
-class ImageFileDataset(Dataset):
-    """Images read from files; yields (image, target) or just the image when there are no targets.
-
-    Decoded images (before the transform, so random augmentation still varies) are kept in memory up to
-    ``cache_bytes`` per process, so later epochs skip file reads and decoding.
-    """
-
-    def __init__(
-        self,
-        files: Sequence[str],
-        targets: torch.Tensor | None,
-        transform: Callable,
-        cache_bytes: int = DEFAULT_CACHE_BYTES,
-    ) -> None:
-        self.files = list(files)
-        # Plain ints for class indices: cheaper to index and to collate than 0-d tensors.
-        self.targets: Any = targets.tolist() if targets is not None and targets.ndim == 1 else targets
-        self.transform = transform
-        self.cache_bytes = cache_bytes
-        self._cache: dict[int, torch.Tensor] = {}
-        self._cached = 0
-
-    def __len__(self) -> int:
-        return len(self.files)
-
-    def _decoded(self, index: int) -> torch.Tensor:
-        image = self._cache.get(index)
-        if image is None:
-            image = torch.from_numpy(np.array(open_rgb(self.files[index]))).permute(2, 0, 1)  # writable copy
-            if self._cached + image.numel() <= self.cache_bytes:
-                self._cache[index] = image
-                self._cached += image.numel()
-        return image
-
-    def __getitem__(self, index: int) -> Any:
-        image = self.transform(self._decoded(index))
-        return image if self.targets is None else (image, self.targets[index])
-
-
-class TensorImageDataset(Dataset):
-    """Images already in memory as a (N, C, H, W) tensor."""
-
-    def __init__(self, images: torch.Tensor, targets: torch.Tensor | None, transform: Callable) -> None:
-        self.images = images
-        self.targets = targets
-        self.transform = transform
-
-    def __len__(self) -> int:
-        return len(self.images)
-
-    def __getitem__(self, index: int) -> Any:
-        image = self.transform(self.images[index])
-        return image if self.targets is None else (image, self.targets[index])
-
-
-class HFImageDataset(Dataset):
-    """Images from a Hugging Face dataset column: PIL images (the ``Image`` feature), or file paths."""
-
-    def __init__(self, dataset: Any, input_field: str, targets: torch.Tensor | None, transform: Callable) -> None:
-        self.dataset = dataset
-        self.input_field = input_field
-        self.targets: Any = targets.tolist() if targets is not None and targets.ndim == 1 else targets
-        self.transform = transform
-
-    def __len__(self) -> int:
-        return len(self.dataset)
-
-    def __getitem__(self, index: int) -> Any:
-        value = self.dataset[index][self.input_field]
-        image = open_rgb(value) if isinstance(value, str) else to_rgb(value)
-        image = self.transform(torch.from_numpy(np.array(image)).permute(2, 0, 1))
-        return image if self.targets is None else (image, self.targets[index])
-
-
-def to_chw_tensor(image: Any, where: str) -> torch.Tensor:
-    """A PIL image, NumPy array (H, W[, C]) or tensor (C, H, W) as a 3-channel tensor (C, H, W)."""
-    if hasattr(image, "convert"):  # PIL
-        return torch.from_numpy(np.array(image.convert("RGB"))).permute(2, 0, 1)
-    if isinstance(image, (np.ndarray, torch.Tensor)):
-        return as_image_tensor(torch.as_tensor(image)[None], where)[0]
-    raise TypeError(f"{where} holds a {type(image).__name__}; images must be PIL images, NumPy arrays or tensors.")
-
-
-class ImageListDataset(Dataset):
-    """Images held in memory as a list (PIL images, arrays or tensors of any sizes), or read from a user's
-    dataset whose items are ``(image, target)`` or images; the targets are encoded here."""
-
-    def __init__(
-        self, images: Any, targets: torch.Tensor | None, transform: Callable, from_items: bool = False
-    ) -> None:
-        self.images = images
-        self.targets: Any = targets.tolist() if targets is not None and targets.ndim == 1 else targets
-        self.transform = transform
-        self.from_items = from_items
-
-    def __len__(self) -> int:
-        return len(self.images)
-
-    def __getitem__(self, index: int) -> Any:
-        item = self.images[index]
-        if self.from_items and isinstance(item, (tuple, list)):
-            item = item[0]
-        image = self.transform(to_chw_tensor(item, f"image {index}"))
-        return image if self.targets is None else (image, self.targets[index])
+# The batch size the image recipe was measured with (benchmarks/image_recipe.py, the Quickstart demo), declared in the
+# task registry, where the CLI's --batch-size default reads it too.
+DEFAULT_BATCH_SIZE = registry.defaults("image_classification")["batch_size"]
 
 
 def _dataset_labels(dataset: Any, argument: str) -> list[Any] | np.ndarray:
@@ -285,30 +71,6 @@ def _hf_targets(dataset: Any, column: str) -> tuple[list[Any], list[Any] | None]
     return list(values), None
 
 
-def as_image_tensor(data: Any, argument: str) -> torch.Tensor:
-    """(N, H, W), (N, C, H, W) or NumPy's (N, H, W, C) with 1, 3 or 4 channels -> uint8/float (N, 3, H, W)."""
-    tensor = torch.as_tensor(data)
-    if tensor.ndim == 3:
-        tensor = tensor.unsqueeze(1)
-    if tensor.ndim != 4:
-        raise ValueError(
-            f"{argument} must be images shaped (N, H, W), (N, C, H, W) or (N, H, W, C); got shape "
-            f"{tuple(tensor.shape)}."
-        )
-    if tensor.shape[1] not in (1, 3, 4) and tensor.shape[-1] in (1, 3, 4):
-        tensor = tensor.permute(0, 3, 1, 2)  # channels last (NumPy / PIL layout)
-    channels = tensor.shape[1]
-    if channels == 1:
-        tensor = tensor.expand(-1, 3, -1, -1)
-    elif channels == 4:
-        tensor = tensor[:, :3]  # drop alpha
-    elif channels != 3:
-        raise ValueError(f"{argument} has {channels} channels; images need 1 (grayscale), 3 (RGB) or 4 (RGBA).")
-    if not tensor.is_floating_point() and tensor.dtype != torch.uint8:
-        tensor = tensor.to(torch.uint8)
-    return tensor.contiguous()
-
-
 class ImageClassificationData(TaskDataModule):
     """Data for :class:`~flashtrain.tasks.ImageClassifier`; build it with a ``from_*`` constructor.
 
@@ -333,6 +95,14 @@ class ImageClassificationData(TaskDataModule):
     def image_config(self) -> ImageConfig:
         """The evaluation preprocessing (what a checkpoint of a model trained on this data stores)."""
         return self.transforms.eval_config()
+
+    def adopt_model(self, model: Any, stage: str) -> None:
+        """The handshake at ``setup`` (see :meth:`TaskDataModule.adopt_model`): fitting on data that fixed its own
+        preprocessing, the model adopts that; otherwise this data takes the model's."""
+        if stage == "fit" and self.config_fixed:
+            model.adopt_image_config(self.image_config)
+        else:
+            self.use_model_config(model.image_config, force=stage != "fit")
 
     def use_model_config(self, config: ImageConfig, force: bool = False) -> None:
         """Adopt the model's preprocessing, unless the user fixed ``image_size``/``mean``/``std`` or an
@@ -375,16 +145,22 @@ class ImageClassificationData(TaskDataModule):
         labels: Sequence[Any] | None,
         val_split: float | None,
         options: dict[str, Any],
+        reads_files: bool = True,
     ) -> ImageClassificationData:
+        _resolve_workers(options, inputs, reads_files)
         image_size, mean, std = options.pop("image_size"), options.pop("mean"), options.pop("std")
         transforms = _transforms(options, image_size, mean, std)
-        multi_label = options.pop("multi_label")
+        multi_label, delimiter = options.pop("multi_label"), options.pop("target_delimiter")
         targets: Targets | None
         if raw_targets.get("train") is not None:  # fewer than two classes in training data is an error
-            targets = Targets.infer(raw_targets["train"], labels, "the training data", multi_label)
+            targets = Targets.infer(raw_targets["train"], labels, "the training data", multi_label, delimiter)
         else:
             first = next((raw_targets[s] for s in ("val", "test") if raw_targets.get(s) is not None), None)
-            targets = Targets.infer(first, labels, multi_label=multi_label) if first is not None else None
+            targets = (
+                Targets.infer(first, labels, multi_label=multi_label, delimiter=delimiter)
+                if first is not None
+                else None
+            )
         datasets: dict[str, Dataset | None] = {}
         encoded_train = None
         for stage in ("train", "val", "test", "predict"):
@@ -438,14 +214,7 @@ class ImageClassificationData(TaskDataModule):
             if folder is not None:
                 inputs[stage], targets[stage] = scan_class_folders(folder, f"{stage}_folder", skip_bad_files)
         if predict_folder is not None:
-            if not os.path.isdir(predict_folder):
-                raise FileNotFoundError(f"predict_folder={predict_folder!r} is not a folder.")
-            found = sorted(
-                os.path.join(root, name)
-                for root, _, names in os.walk(predict_folder)
-                for name in names
-                if not _is_hidden(name)
-            )
+            found = files_under(predict_folder, "predict_folder")
             inputs["predict"] = [found[i] for i in check_files(found, "predict_folder", skip_bad_files)]
         if not inputs:
             raise ValueError(
@@ -479,10 +248,6 @@ class ImageClassificationData(TaskDataModule):
         rows, or one-hot rows (single-label)."""
         if kwargs.get("multi_label") is False:
             target_delimiter = None
-        if target_delimiter == "auto":  # one decision for every stage, so that they agree
-            given = [t for t in (train_targets, val_targets, test_targets) if t is not None and not hasattr(t, "ndim")]
-            strings = [v for t in given for v in t if isinstance(v, str)]
-            target_delimiter = "," if any("," in v for v in strings) else None
         inputs: dict[str, Any] = {}
         targets: dict[str, Any] = {}
         for stage, files, stage_targets in (
@@ -508,10 +273,12 @@ class ImageClassificationData(TaskDataModule):
                     if hasattr(stage_targets, "ndim")
                     else [stage_targets[i] for i in keep]
                 )
-                targets[stage] = split_delimited(kept, target_delimiter)
+                targets[stage] = kept  # strings are split by Targets, the same way for every stage
         if not inputs:
             raise ValueError("from_files needs at least one of train_files, val_files, test_files, predict_files.")
-        return cls._from_files_and_targets(inputs, targets, labels, val_split, **kwargs)
+        return cls._from_files_and_targets(
+            inputs, targets, labels, val_split, target_delimiter=target_delimiter, **kwargs
+        )
 
     @classmethod
     def from_data_frame(
@@ -647,6 +414,7 @@ class ImageClassificationData(TaskDataModule):
         **kwargs: Any,
     ) -> ImageClassificationData:
         options = _options(kwargs)
+        _resolve_workers(options, inputs, reads_files=True)
         per_process = options.pop("cache_bytes") // max(1, options["num_workers"])
 
         def make(files: Any, encoded: torch.Tensor | None, slot: StageTransform) -> Dataset:
@@ -688,7 +456,7 @@ class ImageClassificationData(TaskDataModule):
         }
         options = _options(kwargs)
         options.pop("cache_bytes")  # tensors are in memory already
-        return cls._build(TensorImageDataset, inputs, targets, labels, val_split, options)
+        return cls._build(TensorImageDataset, inputs, targets, labels, val_split, options, reads_files=False)
 
     @classmethod
     def from_images(
@@ -724,7 +492,7 @@ class ImageClassificationData(TaskDataModule):
         }
         options = _options(kwargs)
         options.pop("cache_bytes")
-        return cls._build(ImageListDataset, inputs, targets, labels, val_split, options)
+        return cls._build(ImageListDataset, inputs, targets, labels, val_split, options, reads_files=False)
 
     @classmethod
     def from_datasets(  # type: ignore[override]  # Flash's signature (labels, val_split), not DataModule's
@@ -777,14 +545,15 @@ def _target_list(targets: Any) -> Any:
 def _options(kwargs: dict[str, Any]) -> dict[str, Any]:
     allowed = {
         "batch_size": DEFAULT_BATCH_SIZE,
-        "num_workers": 0,
+        "num_workers": "auto",  # see flashtrain.tasks.loading
         "seed": 0,
         "sampler": None,
-        "pin_memory": False,
+        "pin_memory": "auto",  # on CUDA only
         "image_size": None,
         "mean": None,
         "std": None,
         "multi_label": None,
+        "target_delimiter": "auto",
         "transform": None,
         "train_transform": "default",
         "val_transform": None,
@@ -797,6 +566,11 @@ def _options(kwargs: dict[str, Any]) -> dict[str, Any]:
     if unknown:
         raise TypeError(f"Unexpected argument(s) {unknown}. Allowed: {sorted(allowed)}.")
     return {**allowed, **kwargs}
+
+
+def _resolve_workers(options: dict[str, Any], inputs: dict[str, Any], reads_files: bool) -> None:
+    samples = max((len(value) for value in inputs.values()), default=0)
+    options["num_workers"] = resolve_num_workers(options["num_workers"], samples, reads_files)
 
 
 def _transforms(options: dict[str, Any], image_size: Any, mean: Any, std: Any) -> ImageTransforms:

@@ -7,10 +7,12 @@ from typing import Any
 
 import torch
 
+from flashtrain.tasks import registry
 from flashtrain.tasks.heads import available_heads, build_head, check_head_output
+from flashtrain.tasks.image.acceleration import check_channels_last, decay_groups, wants_channels_last
 from flashtrain.tasks.image.backbones import Backbone, available_backbones, build_backbone
 from flashtrain.tasks.image.transforms import IMAGENET_MEAN, IMAGENET_STD, ImageConfig, as_size
-from flashtrain.tasks.task import ClassificationTask, check_weight_averaging
+from flashtrain.tasks.task import ClassificationTask
 
 CUSTOM_BACKBONE = "custom"
 
@@ -42,47 +44,56 @@ class ImageClassifier(ClassificationTask):
         weight_averaging: None, ``"ema"`` / ``"ema:DECAY"``, ``"swa"`` / ``"swa:SWA_LR"``, or a ``WeightAveraging``
             callback: validate, checkpoint and finish on averaged weights (see
             ``flashtrain.core.callbacks.weight_averaging``).
+        channels_last: True, False or "auto" (on CUDA for convolutional backbones): the NHWC memory format.
+        compile: ``torch.compile`` the backbone when training starts (the first step pays for compiling).
+
+    Weight decay applies to weights only: biases and normalisation parameters are not decayed (timm's parameter
+    groups).
     """
 
     task_name = "image_classification"
-    default_max_epochs = 10
+    recipe = registry.defaults(task_name)  # the declared defaults below (the CLI reads them without torch)
+    default_max_epochs = recipe["max_epochs"]
 
     def __init__(
         self,
-        backbone: str | tuple[torch.nn.Module, int] = "resnet18",
+        backbone: str | tuple[torch.nn.Module, int] = recipe["backbone"],
         labels: list[Any] | None = None,
         num_classes: int | None = None,
         pretrained: bool | str = True,
         multi_label: bool = False,
         head: Any = "linear",
         backbone_kwargs: dict[str, Any] | None = None,
-        optimizer: Any = ("adamw", {"weight_decay": 0.05}),
-        lr_scheduler: Any = "onecycle",
-        learning_rate: float = 2e-3,
+        optimizer: Any = recipe["optimizer"],
+        lr_scheduler: Any = recipe["lr_scheduler"],
+        learning_rate: float = recipe["learning_rate"],
         image_size: int | tuple[int, int] | None = None,
         image_config: dict | None = None,
         loss_fn: Any = None,
         metrics: Any = None,
         class_weights: Any = None,
-        label_smoothing: float = 0.1,
-        mixup_alpha: float = 0.0,
-        cutmix_alpha: float = 0.0,
+        label_smoothing: float = recipe["label_smoothing"],
+        mixup_alpha: float = recipe["mixup_alpha"],
+        cutmix_alpha: float = recipe["cutmix_alpha"],
         interpretation: bool = False,
         weight_averaging: Any = None,
+        channels_last: bool | str = "auto",
+        compile: bool = False,
         calibrate: str | None = None,
         decision_threshold: str | float | None = None,
     ) -> None:
         labels = self.labels_from(labels, num_classes)
         super().__init__(
-            labels,
-            multi_label,
-            optimizer,
-            lr_scheduler,
-            learning_rate,
-            loss_fn,
-            metrics,
-            class_weights,
-            0.0 if multi_label else label_smoothing,
+            labels=labels,
+            multi_label=multi_label,
+            optimizer=optimizer,
+            lr_scheduler=lr_scheduler,
+            learning_rate=learning_rate,
+            loss_fn=loss_fn,
+            metrics=metrics,
+            class_weights=class_weights,
+            label_smoothing=0.0 if multi_label else label_smoothing,
+            weight_averaging=weight_averaging,
             calibrate=calibrate,
             decision_threshold=decision_threshold,
         )
@@ -98,17 +109,15 @@ class ImageClassifier(ClassificationTask):
         self.image_config = config
         self.mixup = _mixup(mixup_alpha, cutmix_alpha, label_smoothing, len(labels), multi_label)
         self.interpretation = interpretation
-        self.weight_averaging = check_weight_averaging(weight_averaging)
-        self.save_hyperparameters(ignore=["head", "num_classes", "backbone", "loss_fn", "metrics"])
-        self.hparams["backbone"] = backbone if isinstance(backbone, str) else CUSTOM_BACKBONE
-        if isinstance(head, str):
-            self.hparams["head"] = head
-        if metrics is None or isinstance(metrics, (str, list)) and all(isinstance(m, str) for m in metrics):
-            self.hparams["metrics"] = metrics
-        if loss_fn is None or isinstance(loss_fn, str):
-            self.hparams["loss_fn"] = loss_fn
-        self.hparams["labels"] = labels
-        self.hparams["image_config"] = config.as_dict()  # what a checkpoint needs to preprocess new images
+        self.channels_last = check_channels_last(channels_last)
+        self.compile_backbone = bool(compile)
+        self.uses_channels_last = False  # decided when training starts, on the device
+        self.save_task_hyperparameters(
+            ignore=["num_classes"],
+            backbone=backbone if isinstance(backbone, str) else CUSTOM_BACKBONE,
+            labels=labels,
+            image_config=config.as_dict(),  # what a checkpoint needs to preprocess new images
+        )
 
     @classmethod
     def available_backbones(cls, filter: str | None = None) -> list[str]:
@@ -118,20 +127,18 @@ class ImageClassifier(ClassificationTask):
     def available_heads(cls) -> list[str]:
         return available_heads()
 
-    def setup(self, stage: str) -> None:
-        """Agree on preprocessing with the data: the model's is used unless the training data fixed its own
-        (then the model adopts that, so its checkpoints preprocess new images as in training)."""
-        super().setup(stage)
-        datamodule = self.trainer.datamodule if self._trainer is not None else None
-        if datamodule is None or not hasattr(datamodule, "use_model_config"):
-            return
-        if stage == "fit" and datamodule.config_fixed:
-            self.image_config = datamodule.image_config
-            self.hparams["image_config"] = self.image_config.as_dict()
-        else:
-            datamodule.use_model_config(self.image_config, force=stage != "fit")
+    def adopt_image_config(self, config: ImageConfig) -> None:
+        """Preprocess as the training data fixed it (its ``adopt_model`` asks), so that this model's checkpoints
+        preprocess new images as in training."""
+        self.image_config = config
+        self.hparams["image_config"] = config.as_dict()
 
     def on_fit_start(self) -> None:
+        self.uses_channels_last = wants_channels_last(self.channels_last, self.backbone, self.device)
+        if self.uses_channels_last:
+            self.to(memory_format=torch.channels_last)
+        if self.compile_backbone:
+            self.backbone.compile()  # in place: the state_dict keeps its names
         # BatchNorm layers stay trainable under "freeze" (train_bn=True): only the other layers tell.
         weights = (
             p
@@ -155,10 +162,19 @@ class ImageClassifier(ClassificationTask):
         averaging = super().configure_callbacks()
         callbacks = [averaging] if averaging is not None else []
         if self.interpretation:
-            from flashtrain.tasks.interpretation import ClassificationInterpretation
+            from flashtrain.tasks.image.interpretation import ClassificationInterpretation
 
             callbacks.append(ClassificationInterpretation())
         return callbacks
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        if self.uses_channels_last:
+            images = images.contiguous(memory_format=torch.channels_last)
+        return super().forward(images)
+
+    def configure_optimizers(self) -> Any:
+        # Biases and normalisation parameters are not decayed (timm's parameter groups).
+        return self.build_optimizers(decay_groups(self, self.optimizer_choice.argument("weight_decay")))
 
     def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
         if self.mixup is None:
@@ -175,9 +191,9 @@ class ImageClassifier(ClassificationTask):
         return loss
 
     def as_embedder(self, layer: str | None = None) -> Any:
-        """An :class:`~flashtrain.tasks.embedding.ImageEmbedder` sharing this model's backbone (and weights):
+        """An :class:`~flashtrain.tasks.image.embedding.ImageEmbedder` sharing this model's backbone (and weights):
         features of the backbone, or of the named sub-module ``layer`` (see ``embedder.available_layers()``)."""
-        from flashtrain.tasks.embedding import ImageEmbedder
+        from flashtrain.tasks.image.embedding import ImageEmbedder
 
         return ImageEmbedder.from_module(self.backbone, self.image_config, layer)
 

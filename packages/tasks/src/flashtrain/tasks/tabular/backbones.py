@@ -1,4 +1,5 @@
-"""Tabular backbones: ``"mlp"`` (category embeddings + periodic number embeddings + MLP), ``"resnet"`` and
+"""Tabular backbones: ``"mlp"`` (category embeddings + periodic number embeddings + MLP), ``"tabm"`` (an
+efficient ensemble of MLPs, from the authors' ``tabm`` package), ``"resnet"`` and
 ``"ft_transformer"`` (Gorishniy et al. 2021, "Revisiting Deep Learning Models for Tabular Data": a residual MLP,
 and a token per column + a transformer encoder), written here, and ``"tabnet"`` (Arik & Pfister 2019), whose
 encoder comes from the maintained ``pytorch-tabnet`` package (its own training loop is not used: the encoder is a
@@ -275,7 +276,67 @@ class FTTransformer(nn.Module):
         return torch.relu(self.norm(encoded[:, 0]))
 
 
+class TabM(nn.Module):
+    """TabM (Gorishniy et al., ICLR 2025, "TabM: Advancing Tabular Deep Learning with Parameter-Efficient
+    Ensembling"), from the authors' ``tabm`` package: ``k`` MLPs that share most of their weights (BatchEnsemble
+    adapters), trained together, each on the whole batch. Numbers go through the same periodic embeddings as the MLP's
+    (:class:`NumericalEmbeddings`), categories one-hot (TabM's own encoding).
+
+    The features have a member axis, ``(batch, k, d_block)``; the task's head maps each member's features, trains
+    each member on the batch (the mean of their losses, as in the paper) and predicts with the members' mean (see
+    ``flashtrain.tasks.tabular.model``). ``k=32, d_block=512`` are the paper's defaults; ``d_block=256`` is the
+    default here, measured as accurate on the benchmark's tables and twice as fast on a CPU."""
+
+    ensemble = True
+
+    def __init__(
+        self,
+        cardinalities: list[int],
+        num_numerical: int,
+        k: int = 32,
+        n_blocks: int = 2,
+        d_block: int = 256,
+        dropout: float = 0.1,
+        numerical_embedding: str = "periodic",
+        numerical_embedding_dim: int = 16,
+        frequencies: int = 16,
+        frequency_scale: float = 0.1,
+        arch_type: str = "tabm",
+    ) -> None:
+        super().__init__()
+        from flashtrain.tasks.optional import require
+
+        tabm = require("tabm", "tabular", "backbone='tabm'")
+        if numerical_embedding not in NUMERICAL_EMBEDDINGS:
+            raise ValueError(
+                f"numerical_embedding={numerical_embedding!r}; allowed: {', '.join(map(repr, NUMERICAL_EMBEDDINGS))}."
+            )
+        embeddings = None
+        if numerical_embedding == "periodic" and num_numerical:
+            embeddings = NumericalEmbeddings(num_numerical, numerical_embedding_dim, frequencies, frequency_scale)
+        self.model = tabm.TabM.make(
+            n_num_features=num_numerical,
+            cat_cardinalities=list(cardinalities) or None,
+            d_out=None,
+            num_embeddings=embeddings.embeddings if embeddings is not None else None,
+            k=k,
+            n_blocks=n_blocks,
+            d_block=d_block,
+            dropout=dropout,
+            arch_type=arch_type,
+        )
+        self.num_numerical, self.num_categorical = num_numerical, len(cardinalities)
+        self.num_features = d_block
+
+    def forward(self, inputs: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        categorical, numerical = inputs
+        return self.model(
+            numerical if self.num_numerical else None, categorical.long() if self.num_categorical else None
+        )
+
+
 BACKBONES: dict[str, type[nn.Module]] = {
+    "tabm": TabM,
     "mlp": TabularMLP,
     "resnet": TabularResNet,
     "ft_transformer": FTTransformer,

@@ -14,13 +14,13 @@ import pandas as pd
 import torch
 from torch.utils.data import Dataset
 
-from flashtrain.tasks.data import STAGES, Targets, TaskDataModule, read_table, stratified_split
+from flashtrain.tasks.data import STAGES, StageDataset, Targets, TaskDataModule, build_stages, read_table
 from flashtrain.tasks.tabular.preprocessing import TabularPreprocessing, TabularTensors
 
 Fields = str | Sequence[str] | None
 
 
-class TabularDataset(Dataset):
+class TabularDataset(StageDataset):
     """Items are ``((categorical, numerical), target)``, or ``((categorical, numerical),)`` without targets."""
 
     def __init__(self, tensors: TabularTensors) -> None:
@@ -129,24 +129,14 @@ class TabularData(TaskDataModule):
                 raise TypeError(f"{stage}_data_frame must be a pandas DataFrame, got {type(frame).__name__}.")
         fields = (_as_list(categorical_fields), _as_list(numerical_fields), _as_list(target_fields))
         preprocessing = cls._preprocessing(frames["train"], fields, parameters)
-        datasets: dict[str, Dataset | None] = {}
-        for stage in STAGES:
-            frame = frames[stage]
-            if frame is None:
-                datasets[stage] = None
-                continue
+
+        def make(stage: str, frame: pd.DataFrame) -> Dataset:
             where = frame.attrs.get("source", f"{stage}_data_frame")
             if len(frame) == 0 and stage != "predict":
                 raise ValueError(f"{where} has no rows.")
-            datasets[stage] = TabularDataset(preprocessing.transform(frame, where, with_targets=stage != "predict"))
-        if val_split is not None:
-            train = datasets["train"]
-            if not isinstance(train, TabularDataset) or train.targets is None:
-                raise ValueError("val_split needs training data to split.")
-            if datasets["val"] is not None:
-                raise ValueError("Pass either val_split or validation data, not both.")
-            train_rows, val_rows = stratified_split(train.targets, val_split, seed)
-            datasets["train"], datasets["val"] = train.subset(train_rows), train.subset(val_rows)
+            return TabularDataset(preprocessing.transform(frame, where, with_targets=stage != "predict"))
+
+        datasets = build_stages(frames, make, val_split, seed)
         if batch_size is None:
             train = datasets["train"]
             batch_size = default_batch_size(len(train)) if train is not None else DEFAULT_BATCH_SIZE  # type: ignore[arg-type]

@@ -7,10 +7,11 @@ from typing import Any
 
 import torch
 
+from flashtrain.tasks import registry
 from flashtrain.tasks.heads import available_heads, build_head, check_head_output
 from flashtrain.tasks.tabular.backbones import available_tabular_backbones, build_tabular_backbone
 from flashtrain.tasks.tabular.preprocessing import TabularPreprocessing
-from flashtrain.tasks.task import ClassificationTask, RegressionTask, check_weight_averaging
+from flashtrain.tasks.task import ClassificationTask, RegressionTask
 
 
 def _fitted(parameters: dict[str, Any], task: str, model: str, other: str) -> TabularPreprocessing:
@@ -29,7 +30,6 @@ class _TabularParts:
     preprocessing: TabularPreprocessing
     backbone: torch.nn.Module
     head: torch.nn.Module
-    default_max_epochs = 30  # tables are small and epochs short: 10 epochs underfit
 
     def _build_parts(
         self,
@@ -44,6 +44,27 @@ class _TabularParts:
         self.backbone = built
         self.head = build_head(head, built.num_features, preprocessing.num_outputs)
         check_head_output(self.head, built.num_features, preprocessing.num_outputs)
+
+    # Whether an ensemble backbone's members are trained each on its own loss (TabM's objective); else the loss is
+    # of their mean. The classifier does; the regressor's step scores one output per row, so it trains the mean.
+    trains_members = False
+
+    def forward(self, inputs: Any) -> torch.Tensor:
+        """Outputs per row; an ensemble backbone (TabM) gives one per member, ``(batch, k, outputs)``, which stays
+        so in training where the members are trained each (``trains_members``) and is their mean otherwise."""
+        outputs = self.head(self.backbone(inputs))
+        if outputs.ndim == 3 and not (self.training and self.trains_members):
+            return self.combine_members(outputs)
+        return outputs
+
+    def combine_members(self, outputs: torch.Tensor) -> torch.Tensor:
+        return outputs.mean(dim=1)
+
+    @staticmethod
+    def member_batch(outputs: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(batch, k, ...)`` outputs and their targets as one batch of ``batch * k`` rows: the loss on it is the
+        mean of the members' losses, TabM's training objective."""
+        return outputs.flatten(0, 1), targets.repeat_interleave(outputs.shape[1], dim=0)
 
     @classmethod
     def available_backbones(cls, filter: str | None = None) -> list[str]:
@@ -81,7 +102,8 @@ class TabularClassifier(_TabularParts, ClassificationTask):
 
     Args:
         parameters: The fitted preprocessing, ``datamodule.parameters`` (``from_data`` passes it for you).
-        backbone: ``"mlp"`` (default), ``"resnet"``, ``"ft_transformer"`` or ``"tabnet"``.
+        backbone: ``"mlp"`` (default), ``"tabm"`` (TabM, an efficient ensemble of MLPs; ``backbone_kwargs`` such as
+            ``{"k": 32, "d_block": 512}``), ``"resnet"``, ``"ft_transformer"`` or ``"tabnet"``.
         backbone_kwargs: Sizes for the backbone, e.g. ``{"hidden_size": 256, "num_layers": 3, "dropout": 0.2,
             "frequency_scale": 0.3}`` (or ``"numerical_embedding": "none"``) for the MLP, or
             ``{"d_token": 96, "num_layers": 2, "num_heads": 8}`` for the FT-Transformer.
@@ -98,6 +120,8 @@ class TabularClassifier(_TabularParts, ClassificationTask):
     """
 
     task_name = "tabular_classification"
+    recipe = registry.defaults(task_name)  # the declared defaults below (the CLI reads them without torch)
+    default_max_epochs = recipe["max_epochs"]
     # "Best" is the lowest validation loss: on the small validation splits of most tables accuracy moves in steps of
     # a few rows and reaches its maximum early, so the first epoch to reach it (often undertrained) was kept.
     monitor = ("val_loss", "min")
@@ -105,11 +129,11 @@ class TabularClassifier(_TabularParts, ClassificationTask):
     def __init__(
         self,
         parameters: dict[str, Any],
-        backbone: str = "mlp",
+        backbone: str = recipe["backbone"],
         backbone_kwargs: dict[str, Any] | None = None,
-        optimizer: Any = "adamw",
-        lr_scheduler: Any = None,
-        learning_rate: float = 1e-3,
+        optimizer: Any = recipe["optimizer"],
+        lr_scheduler: Any = recipe["lr_scheduler"],
+        learning_rate: float = recipe["learning_rate"],
         embedding_sizes: Any = None,
         head: Any = "linear",
         loss_fn: Any = None,
@@ -123,12 +147,37 @@ class TabularClassifier(_TabularParts, ClassificationTask):
         preprocessing = _fitted(parameters, "classification", "TabularClassifier", "TabularRegressor")
         labels = list(preprocessing.labels or [])
         super().__init__(
-            labels, False, optimizer, lr_scheduler, learning_rate, loss_fn, metrics, class_weights, label_smoothing,
-            calibrate=calibrate, decision_threshold=decision_threshold,
-        )  # fmt: skip
+            labels=labels,
+            multi_label=False,
+            optimizer=optimizer,
+            lr_scheduler=lr_scheduler,
+            learning_rate=learning_rate,
+            loss_fn=loss_fn,
+            metrics=metrics,
+            class_weights=class_weights,
+            label_smoothing=label_smoothing,
+            weight_averaging=weight_averaging,
+            calibrate=calibrate,
+            decision_threshold=decision_threshold,
+        )
         self._build_parts(preprocessing, backbone, backbone_kwargs, embedding_sizes, head)
-        self.weight_averaging = check_weight_averaging(weight_averaging)
-        self.save_hyperparameters()
+        self.save_task_hyperparameters()
+
+    trains_members = True
+
+    def combine_members(self, outputs: torch.Tensor) -> torch.Tensor:
+        """The members' mean probability, as logits (its log: softmax of it is that mean)."""
+        if self.multi_label:
+            return torch.logit(torch.sigmoid(outputs).mean(dim=1), eps=1e-7)
+        return torch.log(torch.softmax(outputs, dim=-1).mean(dim=1).clamp_min(1e-12))
+
+    def compute_loss(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        if logits.ndim == 3:
+            logits, targets = self.member_batch(logits, targets)
+        return super().compute_loss(logits, targets)
+
+    def update_metrics(self, logits: torch.Tensor, targets: torch.Tensor, stage: str) -> None:
+        super().update_metrics(self.combine_members(logits) if logits.ndim == 3 else logits, targets, stage)
 
 
 class TabularRegressor(_TabularParts, RegressionTask):
@@ -138,15 +187,17 @@ class TabularRegressor(_TabularParts, RegressionTask):
     """
 
     task_name = "tabular_regression"
+    recipe = registry.defaults(task_name)  # the declared defaults below (the CLI reads them without torch)
+    default_max_epochs = recipe["max_epochs"]
 
     def __init__(
         self,
         parameters: dict[str, Any],
-        backbone: str = "mlp",
+        backbone: str = recipe["backbone"],
         backbone_kwargs: dict[str, Any] | None = None,
-        optimizer: Any = "adamw",
-        lr_scheduler: Any = None,
-        learning_rate: float = 1e-3,
+        optimizer: Any = recipe["optimizer"],
+        lr_scheduler: Any = recipe["lr_scheduler"],
+        learning_rate: float = recipe["learning_rate"],
         embedding_sizes: Any = None,
         head: Any = "linear",
         loss_fn: Any = None,
@@ -156,15 +207,15 @@ class TabularRegressor(_TabularParts, RegressionTask):
         preprocessing = _fitted(parameters, "regression", "TabularRegressor", "TabularClassifier")
         assert preprocessing.target_means is not None and preprocessing.target_stds is not None
         super().__init__(
-            preprocessing.target_fields,
-            preprocessing.target_means,
-            preprocessing.target_stds,
-            optimizer,
-            lr_scheduler,
-            learning_rate,
-            loss_fn,
-            metrics,
+            target_names=preprocessing.target_fields,
+            target_means=preprocessing.target_means,
+            target_stds=preprocessing.target_stds,
+            optimizer=optimizer,
+            lr_scheduler=lr_scheduler,
+            learning_rate=learning_rate,
+            loss_fn=loss_fn,
+            metrics=metrics,
+            weight_averaging=weight_averaging,
         )
         self._build_parts(preprocessing, backbone, backbone_kwargs, embedding_sizes, head)
-        self.weight_averaging = check_weight_averaging(weight_averaging)
-        self.save_hyperparameters()
+        self.save_task_hyperparameters()

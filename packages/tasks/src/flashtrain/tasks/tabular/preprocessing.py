@@ -18,6 +18,7 @@ import pandas as pd
 import torch
 
 from flashtrain.tasks.data import check_frame_columns
+from flashtrain.tasks.targets import Targets
 
 MISSING, UNKNOWN = 0, 1  # reserved indices of every category vocabulary
 RESERVED = 2
@@ -87,7 +88,8 @@ class TabularPreprocessing:
                     f"{where}: target column {name!r} has a single class ({seen[0]!r}); a classifier needs at least "
                     "two. Check target_fields, or use more of the data."
                 )
-            self.labels = sorted(seen, key=lambda value: (type(value).__name__, value))
+            # the one reading of classification targets (refuses a continuous column: use a regressor)
+            self.labels = Targets.infer(frame[name], where=f"{where}: target column {name!r}", delimiter=None).labels
             return
         columns = np.stack(
             [to_numbers(frame[name], name, where).to_numpy(np.float64) for name in self.target_fields], 1

@@ -54,14 +54,49 @@ def _first_line(error: BaseException) -> str:
     return text.splitlines()[0] if text else type(error).__name__
 
 
-def load_tokenizer(name: str) -> Any:
+# What a tokenizer is read from (transformers' slow and fast tokenizers); a folder with none of these makes
+# AutoTokenizer build an empty vocabulary of special tokens only, where every word becomes [UNK].
+TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "vocab.json", "merges.txt", "tokenizer.model", "spiece.model",
+                   "sentencepiece.bpe.model", "vocab.model", "spm.model", "bpe.codes")  # fmt: skip
+# A tokenizer with fewer tokens than this fraction of the model's embedding rows was not made for the model.
+MIN_VOCABULARY_FRACTION = 0.5
+
+
+def load_tokenizer(name: str, config: Any = None) -> Any:
+    """The tokenizer of a model name or folder; with ``config`` (the model's), one whose vocabulary does not fit
+    the model's embedding table is refused: a wrong or missing tokenizer trains on [UNK]s without an error."""
     from transformers import AutoTokenizer
 
+    if os.path.isdir(name) and not any(os.path.isfile(os.path.join(name, file)) for file in TOKENIZER_FILES):
+        raise ValueError(
+            f"the model folder {name!r} has no tokenizer files (none of {', '.join(TOKENIZER_FILES[:6])}, ...): "
+            "without them every word would be [UNK]. Copy the tokenizer files that came with the model into the "
+            "folder (tokenizer.save_pretrained(folder)), or pass tokenizer='<name or folder>'."
+        )
     tokenizer = from_pretrained(AutoTokenizer, name, "tokenizer")
+    _check_vocabulary(tokenizer, config, name)
     tokenizer.padding_side = "right"  # "last" pooling and dynamic padding count on right padding
     if tokenizer.pad_token is None:  # GPT-style tokenizers have none
         tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
     return tokenizer
+
+
+def _check_vocabulary(tokenizer: Any, config: Any, name: str) -> None:
+    rows = getattr(config, "vocab_size", None) if config is not None else None
+    if not isinstance(rows, int) or rows <= 0:
+        return
+    size = len(tokenizer)
+    if size < MIN_VOCABULARY_FRACTION * rows:
+        raise ValueError(
+            f"the tokenizer of {name!r} has {size} tokens, but the model's embedding table has {rows} rows: it is not "
+            "the model's tokenizer (missing or wrong tokenizer files; every other word would be [UNK]). Put the "
+            "model's own tokenizer files in the folder, or pass tokenizer='<name or folder>'."
+        )
+    if size > rows:
+        raise ValueError(
+            f"the tokenizer of {name!r} has {size} tokens, more than the {rows} rows of the model's embedding table: "
+            "token ids past the table would fail. Use the tokenizer made for this model."
+        )
 
 
 def tokenizer_files(tokenizer: Any) -> dict[str, torch.Tensor]:

@@ -18,9 +18,20 @@ from typing import Any
 import torch
 from torch.utils.data import Dataset, Sampler
 
-from flashtrain.tasks.data import STAGES, Targets, TaskDataModule, check_frame_columns, frame_targets, read_table
+from flashtrain.tasks import registry
+from flashtrain.tasks.data import (
+    STAGES,
+    StageDataset,
+    Targets,
+    TaskDataModule,
+    build_stages,
+    check_frame_columns,
+    frame_targets,
+    read_table,
+)
 
 CACHE_ENV = "FLASHTRAIN_CACHE"
+DEFAULT_BATCH_SIZE = registry.defaults("text_classification")["batch_size"]  # declared in the task registry
 
 
 def cache_folder() -> str:
@@ -62,7 +73,7 @@ def tokenizer_fingerprint(tokenizer: Any) -> str:
     return hashlib.blake2b(identity.encode(), digest_size=16).hexdigest()
 
 
-class TextDataset(Dataset):
+class TextDataset(StageDataset):
     """Texts (a Hugging Face ``datasets.Dataset`` with a ``text`` column) and encoded targets; once tokenized,
     ``__getitems__`` returns a batch of token id lists for the padding collate function."""
 
@@ -192,6 +203,11 @@ class TextClassificationData(TaskDataModule):
         self.tokenizer_name: str | None = None
         self.max_length: int | None = None
 
+    def adopt_model(self, model: Any, stage: str) -> None:
+        """The handshake at ``setup`` (see :meth:`TaskDataModule.adopt_model`): the texts are tokenized with the
+        model's tokenizer and length (once; cached on disk)."""
+        self.use_tokenizer(model.tokenizer, model.max_length)
+
     def use_tokenizer(self, tokenizer: Any, max_length: int, stages: Sequence[str] = STAGES) -> dict[str, bool]:
         """Tokenize each stage's texts (cached on disk); returns, per stage, whether the cache had them."""
         hits = {}
@@ -225,7 +241,7 @@ class TextClassificationData(TaskDataModule):
         predict_data: Sequence[str] | None = None,
         labels: Sequence[Any] | None = None,
         val_split: float | None = None,
-        batch_size: int = 32,
+        batch_size: int = DEFAULT_BATCH_SIZE,
         num_workers: int = 0,
         seed: int = 0,
         group_by_length: bool = False,
@@ -256,18 +272,15 @@ class TextClassificationData(TaskDataModule):
         seed: int,
         group_by_length: bool = False,
         loader: dict[str, Any] | None = None,
+        target_delimiter: str | None = "auto",
     ) -> TextClassificationData:
         import datasets as hf
 
         first = next((raw_targets[s] for s in ("train", "val", "test") if raw_targets.get(s) is not None), None)
-        training = raw_targets.get("train") is not None
-        targets = Targets.infer(first, labels, "the training data" if training else None) if first is not None else None
-        built: dict[str, Dataset | None] = {}
-        for stage in STAGES:
-            if texts.get(stage) is None:
-                built[stage] = None
-                continue
-            column = texts[stage]
+        where_trained = "the training data" if raw_targets.get("train") is not None else None
+        targets = Targets.infer(first, labels, where_trained, delimiter=target_delimiter) if first is not None else None
+
+        def make(stage: str, column: Any) -> Dataset:
             if not isinstance(column, hf.Dataset):
                 column = hf.Dataset.from_dict({"text": check_texts(column, where[stage])})
             stage_targets = raw_targets.get(stage)
@@ -281,25 +294,12 @@ class TextClassificationData(TaskDataModule):
                 encoded = targets.encode(stage_targets, f"{where[stage]} targets")
                 if len(encoded) != len(column):
                     raise ValueError(f"{where[stage]} has {len(column)} texts but {len(encoded)} targets.")
-            built[stage] = TextDataset(column, encoded)
-        if val_split is not None:
-            train = built["train"]
-            if not isinstance(train, TextDataset) or train.targets is None:
-                raise ValueError("val_split needs training data to split.")
-            if built["val"] is not None:
-                raise ValueError("Pass either val_split or validation data, not both.")
-            built["train"], built["val"] = cls.split(train, val_split, seed)
+            return TextDataset(column, encoded)
+
+        built = build_stages(texts, make, val_split, seed)
         return cls(
             built, targets, group_by_length, batch_size=batch_size, num_workers=num_workers, seed=seed, **(loader or {})
         )
-
-    @staticmethod
-    def split(train: TextDataset, fraction: float, seed: int) -> tuple[TextDataset, TextDataset]:
-        from flashtrain.tasks.data import stratified_split
-
-        assert train.targets is not None
-        train_rows, val_rows = stratified_split(train.targets, fraction, seed)
-        return train.subset(train_rows), train.subset(val_rows)
 
     @classmethod
     def from_data_frame(
@@ -310,7 +310,7 @@ class TextClassificationData(TaskDataModule):
         val_data_frame: Any = None,
         test_data_frame: Any = None,
         predict_data_frame: Any = None,
-        target_delimiter: str | None = None,
+        target_delimiter: str | None = "auto",
         **kwargs: Any,
     ) -> TextClassificationData:
         """pandas DataFrames with a text column and targets: one label column, one column of
@@ -335,14 +335,21 @@ class TextClassificationData(TaskDataModule):
             targets[stage] = frame_targets(frame, columns, target_delimiter)
             if len(columns) > 1:
                 kwargs.setdefault("labels", columns)
-        return cls._from_parts(texts, targets, where, kwargs)
+        return cls._from_parts(texts, targets, where, {**kwargs, "target_delimiter": target_delimiter})
 
     @classmethod
     def _from_parts(
         cls, texts: dict[str, Any], targets: dict[str, Any], where: dict[str, str], kwargs: dict[str, Any]
     ) -> TextClassificationData:
-        options: dict[str, Any] = {"labels": None, "val_split": None, "batch_size": 32, "num_workers": 0, "seed": 0}
+        options: dict[str, Any] = {
+            "labels": None,
+            "val_split": None,
+            "batch_size": DEFAULT_BATCH_SIZE,
+            "num_workers": 0,
+            "seed": 0,
+        }
         options["group_by_length"] = False
+        options["target_delimiter"] = "auto"
         loader: dict[str, Any] = {"sampler": None, "pin_memory": False}
         unknown = sorted(set(kwargs) - set(options) - set(loader))
         if unknown:

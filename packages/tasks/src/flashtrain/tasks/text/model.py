@@ -7,8 +7,9 @@ from typing import Any
 
 import torch
 
+from flashtrain.tasks import registry
 from flashtrain.tasks.heads import available_heads, build_head, check_head_output
-from flashtrain.tasks.task import ClassificationTask, check_weight_averaging
+from flashtrain.tasks.task import ClassificationTask
 from flashtrain.tasks.text.backbones import (
     build_encoder,
     load_config,
@@ -50,21 +51,22 @@ class TextClassifier(ClassificationTask):
     """
 
     task_name = "text_classification"
-    default_max_epochs = 3  # fine-tuning a pretrained encoder: a few epochs
+    recipe = registry.defaults(task_name)  # the declared defaults below (the CLI reads them without torch)
+    default_max_epochs = recipe["max_epochs"]
 
     def __init__(
         self,
-        backbone: str = "prajjwal1/bert-tiny",
+        backbone: str = recipe["backbone"],
         labels: list[Any] | None = None,
         num_classes: int | None = None,
         multi_label: bool = False,
-        max_length: int = 128,
+        max_length: int = recipe["max_length"],
         pooling: str = "auto",
         pretrained: bool = True,
-        optimizer: Any = "adamw",
-        lr_scheduler: Any = None,
-        learning_rate: float = 1e-3,
-        backbone_learning_rate: float = 5e-5,
+        optimizer: Any = recipe["optimizer"],
+        lr_scheduler: Any = recipe["lr_scheduler"],
+        learning_rate: float = recipe["learning_rate"],
+        backbone_learning_rate: float = recipe["backbone_learning_rate"],
         backbone_config: dict[str, Any] | None = None,
         head: Any = "linear",
         loss_fn: Any = None,
@@ -80,58 +82,46 @@ class TextClassifier(ClassificationTask):
             raise ValueError(f"max_length must be a positive int (tokens), got {max_length!r}.")
         labels = self.labels_from(labels, num_classes)
         super().__init__(
-            labels,
-            multi_label,
-            optimizer,
-            lr_scheduler,
-            learning_rate,
-            loss_fn,
-            metrics,
-            class_weights,
-            label_smoothing,
+            labels=labels,
+            multi_label=multi_label,
+            optimizer=optimizer,
+            lr_scheduler=lr_scheduler,
+            learning_rate=learning_rate,
+            loss_fn=loss_fn,
+            metrics=metrics,
+            class_weights=class_weights,
+            label_smoothing=label_smoothing,
+            weight_averaging=weight_averaging,
             calibrate=calibrate,
             decision_threshold=decision_threshold,
         )
         if os.path.isdir(backbone):
             backbone = os.path.abspath(backbone)  # "./my-model" must still be found from another working folder
         config = _config_from_dict(backbone_config) if backbone_config else load_config(backbone)
-        self.tokenizer = load_tokenizer(tokenizer or backbone)
+        self.tokenizer = load_tokenizer(tokenizer or backbone, config)
         self._tokenizer_files: dict[str, torch.Tensor] | None = None
         self.backbone = build_encoder(backbone, pooling, pretrained, config)
         self.head = build_head(head, self.backbone.num_features, len(labels))
         check_head_output(self.head, self.backbone.num_features, len(labels))
         self.max_length = max_length
-        self.weight_averaging = check_weight_averaging(weight_averaging)
         self.backbone_learning_rate = backbone_learning_rate
-        self.save_hyperparameters(ignore=["num_classes", "backbone_config", "tokenizer", "head", "loss_fn", "metrics"])
-        self.hparams["backbone"] = backbone
-        for name, value in (("head", head), ("loss_fn", loss_fn), ("metrics", metrics)):
-            if (
-                value is None
-                or isinstance(value, str)
-                or (isinstance(value, list) and all(isinstance(v, str) for v in value))
-            ):
-                self.hparams[name] = value
-        self.hparams["labels"] = labels
-        self.hparams["pooling"] = self.backbone.pooling  # what "auto" resolved to, so a checkpoint reads the same
-        self.hparams["backbone_config"] = config.to_dict()  # rebuilds the architecture with no download
+        self.save_task_hyperparameters(
+            ignore=["num_classes", "tokenizer"],
+            backbone=backbone,
+            labels=labels,
+            pooling=self.backbone.pooling,  # what "auto" resolved to, so a checkpoint reads the same
+            backbone_config=config.to_dict(),  # rebuilds the architecture with no download
+        )
 
     @classmethod
     def available_heads(cls) -> list[str]:
         return available_heads()
 
     def as_embedder(self, layer: str | None = None) -> Any:
-        """A :class:`~flashtrain.tasks.embedding.TextEmbedder` sharing this model's encoder and tokenizer."""
-        from flashtrain.tasks.embedding import TextEmbedder
+        """A :class:`~flashtrain.tasks.text.embedding.TextEmbedder` sharing this model's encoder and tokenizer."""
+        from flashtrain.tasks.text.embedding import TextEmbedder
 
         return TextEmbedder.from_module(self.backbone, self.tokenizer, self.max_length, layer)
-
-    def setup(self, stage: str) -> None:
-        """Tokenize the data module's texts with this model's tokenizer (once; cached on disk)."""
-        super().setup(stage)
-        datamodule = self.trainer.datamodule if self._trainer is not None else None
-        if datamodule is not None and hasattr(datamodule, "use_tokenizer"):
-            datamodule.use_tokenizer(self.tokenizer, self.max_length)
 
     def configure_optimizers(self) -> Any:
         head = [p for p in self.head.parameters() if p.requires_grad]

@@ -1,0 +1,289 @@
+"""``TimeBudget``: train for a wall-clock budget with the learning-rate schedule planned to fit it.
+
+``max_time`` cuts a run off wherever its schedule happens to be (a one-cycle schedule planned for 100 epochs and cut
+at 8 s is still warming up). A budget instead measures the pace of the first steps (after warm-up and any compile),
+reserves time for validation, checkpoints and the summary, and sets the schedule's step horizon to the steps that
+fit. At each epoch end (and every tenth of the budget inside long epochs) it re-plans from the pace it sees, keeping
+the schedule continuous: the part of the schedule already run stays, the rest is stretched or squeezed.
+
+A schedule follows the plan through :meth:`TimeBudget.progress` (the fraction of the planned run done at a step);
+the tasks' schedules do (``flashtrain.tasks.optimization``). Any other scheduler cannot be re-planned: then the
+budget only stops on time, and says so.
+"""
+
+from __future__ import annotations
+
+import datetime
+import math
+import re
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from flashtrain.core.callbacks.base import Callback
+
+_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
+# Steps left out of the pace at the start of fit: allocation, lazy imports, compile and cache warm-up.
+WARMUP_STEPS = 2
+# Time kept for the summary after the last step (logger flushes, the final checkpoint write), as a budget fraction.
+SUMMARY_RESERVE = 0.02
+
+
+def parse_time_budget(value: Any) -> float:
+    """A budget in seconds from ``"10m"``, ``"90s"``, ``"1h30m"``, ``"DD:HH:MM:SS"``, seconds, or a timedelta."""
+    seconds: float | None = None
+    if isinstance(value, datetime.timedelta):
+        seconds = value.total_seconds()
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        seconds = float(value)
+    elif isinstance(value, str):
+        text = value.strip().lower().replace(" ", "")
+        if re.fullmatch(r"\d+(\.\d+)?", text):
+            seconds = float(text)
+        elif re.fullmatch(r"\d+:\d{1,2}:\d{1,2}:\d{1,2}", text):
+            days, hours, minutes, secs = (int(part) for part in text.split(":"))
+            seconds = float(((days * 24 + hours) * 60 + minutes) * 60 + secs)
+        elif text and _DURATION.sub("", text) == "":
+            seconds = sum(float(number) * _UNITS[unit] for number, unit in _DURATION.findall(text))
+    if seconds is None or not math.isfinite(seconds) or seconds <= 0:
+        raise ValueError(
+            f"time_budget={value!r} is not a duration; use seconds (600), a string like '10m', '90s', '1h30m' or "
+            "'DD:HH:MM:SS', or a datetime.timedelta (all > 0)."
+        )
+    return seconds
+
+
+@dataclass
+class BudgetPlan:
+    """What the budget decided: the optimizer steps planned, the pace they were planned at, the time reserved."""
+
+    budget_seconds: float
+    planned_steps: int | None = None
+    seconds_per_step: float | None = None
+    seconds_per_epoch_overhead: float = 0.0  # validation and checkpoints, per epoch
+    reserve_seconds: float = 0.0  # the final validation, checkpoint and summary
+    replans: int = 0
+    schedule_follows: bool = False
+    stopped_by: str | None = None  # "plan" (the planned steps are done) or "time" (the clock ran out first)
+
+
+class TimeBudget(Callback):
+    """Train for ``budget`` (``"10m"``, seconds, a timedelta) with the schedule planned to end when time does.
+
+    Args:
+        budget: the wall-clock time for ``fit``, counted from its start, across resumes.
+        verbose: print the plan and each re-plan that changes it by more than 5%.
+    """
+
+    def __init__(self, budget: Any, verbose: bool = True) -> None:
+        self.plan = BudgetPlan(parse_time_budget(budget))
+        self.verbose = verbose
+        # The schedule's position is piecewise linear in the step: from (start_step, start_progress) to 1 at
+        # planned_steps. A re-plan starts a new piece where the old one is, so the learning rate never jumps.
+        self._piece = (0, 0.0)
+        self._elapsed_before = 0.0  # fit time spent before a resume
+        self._fit_started: float | None = None
+        self._mark: float | None = None  # the last point the training clock was read (batch end, epoch start)
+        self._train_seconds = 0.0  # time in training batches since the pace was last taken
+        self._train_steps = 0
+        self._epoch_started: float | None = None
+        self._epoch_train_seconds = 0.0
+        self._epoch_steps = 0
+        self._last_plan_at = 0.0
+        self._seen_steps = 0
+        self._first_step = 0
+        self._sanity = (0.0, 0)
+        self._previous_mark: float | None = None
+
+    # -- what a schedule asks -------------------------------------------------------------------------------------
+    def progress(self, step: int) -> float:
+        """The fraction (0..1) of the planned run done after ``step`` optimizer steps; 0 until the first plan."""
+        planned = self.plan.planned_steps
+        if planned is None:
+            return 0.0
+        start_step, start_progress = self._piece
+        if planned <= start_step:
+            return 1.0
+        done = start_progress + (step - start_step) * (1.0 - start_progress) / (planned - start_step)
+        return min(1.0, max(0.0, done))
+
+    def follow(self) -> None:
+        """Called by a schedule built on :meth:`progress`: the plan will set its horizon."""
+        self.plan.schedule_follows = True
+
+    def elapsed(self) -> float:
+        """Seconds of ``fit`` so far, including the time before a resume."""
+        if self._fit_started is None:
+            return self._elapsed_before
+        return self._elapsed_before + time.monotonic() - self._fit_started
+
+    # -- hooks ------------------------------------------------------------------------------------------------------
+    def setup(self, trainer: Any, pl_module: Any, stage: str) -> None:
+        if stage == "fit":  # the budget covers fit from its start: data setup and the sanity check count too
+            self._fit_started = time.monotonic()
+
+    def on_sanity_check_start(self, trainer: Any, pl_module: Any) -> None:
+        self._sanity = (time.monotonic(), 0)
+
+    def on_validation_batch_end(self, trainer: Any, pl_module: Any, *args: Any) -> None:
+        if trainer.sanity_checking:
+            self._sanity = (self._sanity[0], self._sanity[1] + 1)
+
+    def on_sanity_check_end(self, trainer: Any, pl_module: Any) -> None:
+        # A first guess at a validation's cost, until an epoch has measured it: the sanity batches' pace times
+        # the validation batches (their first batch is slower, so this errs on the safe side).
+        started, batches = self._sanity
+        if batches:
+            total = sum(n for n in trainer.num_val_batches if not math.isinf(n))
+            self.plan.seconds_per_epoch_overhead = (time.monotonic() - started) / batches * total
+
+    def on_train_start(self, trainer: Any, pl_module: Any) -> None:
+        self._first_step = self._seen_steps = trainer.global_step
+
+    def on_train_epoch_start(self, trainer: Any, pl_module: Any) -> None:
+        now = time.monotonic()
+        if self._epoch_started is not None and self._epoch_steps:
+            # Everything in the last epoch that was not a training batch: validation, checkpoints, epoch-end hooks.
+            overhead = max(0.0, now - self._epoch_started - self._epoch_train_seconds)
+            self.plan.seconds_per_epoch_overhead = overhead
+            if self.plan.planned_steps is not None:
+                self._replan(trainer, trainer.global_step)
+        self._epoch_started = self._mark = now
+        self._epoch_train_seconds, self._epoch_steps = 0.0, 0
+
+    def on_validation_start(self, trainer: Any, pl_module: Any) -> None:
+        if trainer.sanity_checking:
+            return
+        self._mark = None  # validation is overhead, not training pace
+
+    def on_validation_end(self, trainer: Any, pl_module: Any) -> None:
+        self._mark = time.monotonic()
+
+    def on_train_batch_end(self, trainer: Any, pl_module: Any, outputs: Any, batch: Any, batch_idx: int) -> None:
+        now = time.monotonic()
+        step = trainer.global_step
+        stepped = step > self._seen_steps
+        self._seen_steps = step
+        if self._mark is not None and stepped:
+            seconds = now - self._mark
+            self._epoch_train_seconds += seconds
+            self._epoch_steps += 1
+            if step > WARMUP_STEPS + self._first_step:
+                self._train_seconds += seconds
+                self._train_steps += 1
+        self._previous_mark, self._mark = self._mark, now
+        elapsed = self.elapsed()
+        budget = self.plan.budget_seconds
+        if self.plan.planned_steps is None:
+            # Enough to plan: five steps, or fewer slow ones that took 3% of the budget (at least 1% in any case).
+            enough = self._train_steps >= 5 or self._train_seconds >= 0.03 * budget
+            if enough and self._train_steps and self._train_seconds >= 0.01 * budget:
+                self._replan(trainer, step)
+        elif elapsed - self._last_plan_at >= 0.1 * budget and self._train_steps >= 2:
+            self._replan(trainer, step)
+        if self.plan.planned_steps is not None and step >= self.plan.planned_steps:
+            self._stop(trainer, "plan")
+        elif elapsed + self._last_step_seconds(now) + self._final_reserve() >= budget:
+            self._stop(trainer, "time")  # the next step would not end in time
+
+    def on_train_end(self, trainer: Any, pl_module: Any) -> None:
+        if self.verbose and trainer.is_global_zero and self.plan.stopped_by == "time":
+            print(
+                f"time budget: stopped on time at step {trainer.global_step} "
+                f"(schedule at {self.progress(trainer.global_step):.0%} of its plan)"
+            )
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"plan": asdict(self.plan), "piece": list(self._piece), "elapsed": self.elapsed()}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        plan = dict(state_dict.get("plan", {}))
+        plan["budget_seconds"] = self.plan.budget_seconds  # a resume may be given more (or less) time
+        plan["stopped_by"] = None
+        self.plan = BudgetPlan(**plan)
+        self._piece = tuple(state_dict.get("piece", (0, 0.0)))  # type: ignore[assignment]
+        self._elapsed_before = float(state_dict.get("elapsed", 0.0))
+
+    # -- planning ---------------------------------------------------------------------------------------------------
+    def _last_step_seconds(self, now: float) -> float:
+        """The last step's duration (the next is likely as long), or the planned pace before there is one."""
+        if self._previous_mark is not None:
+            return now - self._previous_mark
+        return self.plan.seconds_per_step or 0.0
+
+    def _final_reserve(self) -> float:
+        return self.plan.seconds_per_epoch_overhead + SUMMARY_RESERVE * self.plan.budget_seconds
+
+    def _pace(self) -> float:
+        """Seconds per optimizer step: the last epoch's when it had enough steps (the pace can change), else all
+        measured so far."""
+        if self._epoch_steps >= 5 and self._epoch_train_seconds > 0:
+            recent = self._epoch_train_seconds / self._epoch_steps
+            if self._train_steps:
+                return 0.5 * recent + 0.5 * self._train_seconds / self._train_steps
+            return recent
+        return self._train_seconds / max(1, self._train_steps)
+
+    def _replan(self, trainer: Any, step: int) -> None:
+        pace = self._pace()
+        if pace <= 0:
+            return
+        elapsed = self.elapsed()
+        self._last_plan_at = elapsed
+        steps_per_epoch = _steps_per_epoch(trainer)
+        overhead = self.plan.seconds_per_epoch_overhead
+        reserve = self._final_reserve()
+        left = max(0.0, self.plan.budget_seconds - elapsed - reserve)
+        per_step = pace + (overhead / steps_per_epoch if steps_per_epoch else 0.0)
+        planned = step + int(left / per_step)
+        if steps_per_epoch and trainer.max_epochs is not None and trainer.max_epochs > 0:
+            planned = min(planned, trainer.max_epochs * steps_per_epoch)
+        if trainer.max_steps is not None and trainer.max_steps > 0:
+            planned = min(planned, trainer.max_steps)
+        boundary = planned // steps_per_epoch * steps_per_epoch if steps_per_epoch else planned
+        if boundary > step and planned - boundary <= 0.1 * (planned - step):
+            # End on an epoch boundary, so that the last validation (and the best checkpoint) sees the final
+            # weights, where that costs at most a tenth of the steps left; else stop inside the epoch.
+            planned = boundary
+        previous = self.plan.planned_steps
+        self._piece = (step, self.progress(step))
+        self.plan.planned_steps = max(planned, step)
+        self.plan.seconds_per_step = pace
+        self.plan.reserve_seconds = reserve
+        if previous is None:
+            self._announce(trainer, "plan")
+        elif previous != planned:
+            self.plan.replans += 1
+            if abs(planned - previous) > 0.05 * previous:
+                self._announce(trainer, f"re-plan (was {previous} steps)")
+
+    def _announce(self, trainer: Any, what: str) -> None:
+        plan = self.plan
+        if trainer.is_global_zero and self.verbose:
+            follows = "" if plan.schedule_follows else "; the learning-rate schedule cannot follow it (stops on time)"
+            print(
+                f"time budget {plan.budget_seconds:g}s, {what}: {plan.planned_steps} steps at "
+                f"{1000 * (plan.seconds_per_step or 0):.2f} ms/step, {plan.reserve_seconds:.1f}s reserved{follows}"
+            )
+        for logger in trainer.loggers:
+            logger.log_metrics(
+                {
+                    "time_budget/planned_steps": float(plan.planned_steps or 0),
+                    "time_budget/seconds_per_step": float(plan.seconds_per_step or 0.0),
+                    "time_budget/reserve_seconds": float(plan.reserve_seconds),
+                },
+                step=trainer.global_step,
+            )
+
+    def _stop(self, trainer: Any, reason: str) -> None:
+        if not trainer.should_stop:
+            self.plan.stopped_by = reason
+        trainer.should_stop = True
+
+
+def _steps_per_epoch(trainer: Any) -> int:
+    batches = trainer.num_training_batches
+    if batches is None or math.isinf(batches) or batches <= 0:
+        return 0
+    return max(1, math.ceil(int(batches) / max(1, trainer.accumulate_grad_batches)))

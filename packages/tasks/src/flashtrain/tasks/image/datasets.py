@@ -1,0 +1,154 @@
+"""The image datasets behind ``ImageClassificationData``: files, tensors, lists of images, Hugging Face datasets.
+
+Each yields ``(image, target)``, or the image alone when there are no targets (prediction); the image is the
+stage's transform applied to the uint8 RGB tensor (3, H, W) that :func:`~flashtrain.tasks.image.files.read_image`
+gives (augmentation runs on uint8; the transform converts to float last).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from flashtrain.tasks.image.files import SKIP_ADVICE, read_image
+
+DEFAULT_CACHE_BYTES = 512 * 2**20  # decoded images kept in memory, shared out over the DataLoader workers
+
+
+def _plain_targets(targets: torch.Tensor | None) -> Any:
+    # Plain ints for class indices: cheaper to index and to collate than 0-d tensors.
+    return targets.tolist() if targets is not None and targets.ndim == 1 else targets
+
+
+class ImageFileDataset(Dataset):
+    """Images read from files; yields (image, target) or just the image when there are no targets.
+
+    Decoded images (before the transform, so random augmentation still varies) are kept in memory up to
+    ``cache_bytes`` per process, so later epochs skip file reads and decoding.
+    """
+
+    def __init__(
+        self,
+        files: Sequence[str],
+        targets: torch.Tensor | None,
+        transform: Callable,
+        cache_bytes: int = DEFAULT_CACHE_BYTES,
+    ) -> None:
+        self.files = list(files)
+        self.targets: Any = _plain_targets(targets)
+        self.transform = transform
+        self.cache_bytes = cache_bytes
+        self._cache: dict[int, torch.Tensor] = {}
+        self._cached = 0
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def _decoded(self, index: int) -> torch.Tensor:
+        image = self._cache.get(index)
+        if image is None:
+            path = self.files[index]
+            image = read_image(path, path, SKIP_ADVICE)
+            if self._cached + image.numel() <= self.cache_bytes:
+                self._cache[index] = image
+                self._cached += image.numel()
+        return image
+
+    def __getitem__(self, index: int) -> Any:
+        image = self.transform(self._decoded(index))
+        return image if self.targets is None else (image, self.targets[index])
+
+
+class TensorImageDataset(Dataset):
+    """Images already in memory as a (N, C, H, W) tensor."""
+
+    def __init__(self, images: torch.Tensor, targets: torch.Tensor | None, transform: Callable) -> None:
+        self.images = images
+        self.targets = targets
+        self.transform = transform
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, index: int) -> Any:
+        image = self.transform(self.images[index])
+        return image if self.targets is None else (image, self.targets[index])
+
+
+class HFImageDataset(Dataset):
+    """Images from a Hugging Face dataset column: PIL images (the ``Image`` feature), or file paths."""
+
+    def __init__(self, dataset: Any, input_field: str, targets: torch.Tensor | None, transform: Callable) -> None:
+        self.dataset = dataset
+        self.input_field = input_field
+        self.targets: Any = _plain_targets(targets)
+        self.transform = transform
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, index: int) -> Any:
+        value = self.dataset[index][self.input_field]
+        where = value if isinstance(value, str) else f"row {index} of the {self.input_field!r} column"
+        image = self.transform(read_image(value, where, SKIP_ADVICE if isinstance(value, str) else ""))
+        return image if self.targets is None else (image, self.targets[index])
+
+
+def to_chw_tensor(image: Any, where: str) -> torch.Tensor:
+    """A PIL image, NumPy array (H, W[, C]) or tensor (C, H, W) as a 3-channel tensor (C, H, W)."""
+    if hasattr(image, "getexif"):  # PIL: the same decoder as files
+        return read_image(image, where)
+    if isinstance(image, (np.ndarray, torch.Tensor)):
+        return as_image_tensor(torch.as_tensor(image)[None], where)[0]
+    raise TypeError(f"{where} holds a {type(image).__name__}; images must be PIL images, NumPy arrays or tensors.")
+
+
+class ImageListDataset(Dataset):
+    """Images held in memory as a list (PIL images, arrays or tensors of any sizes), or read from a user's
+    dataset whose items are ``(image, target)`` or images; the targets are encoded here."""
+
+    def __init__(
+        self, images: Any, targets: torch.Tensor | None, transform: Callable, from_items: bool = False
+    ) -> None:
+        self.images = images
+        self.targets: Any = _plain_targets(targets)
+        self.transform = transform
+        self.from_items = from_items
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, index: int) -> Any:
+        item = self.images[index]
+        if self.from_items and isinstance(item, (tuple, list)):
+            item = item[0]
+        image = self.transform(to_chw_tensor(item, f"image {index}"))
+        return image if self.targets is None else (image, self.targets[index])
+
+
+def as_image_tensor(data: Any, argument: str) -> torch.Tensor:
+    """(N, H, W), (N, C, H, W) or NumPy's (N, H, W, C) with 1, 3 or 4 channels -> uint8/float (N, 3, H, W)."""
+    tensor = torch.as_tensor(data)
+    if tensor.ndim == 3:
+        tensor = tensor.unsqueeze(1)
+    if tensor.ndim != 4:
+        raise ValueError(
+            f"{argument} must be images shaped (N, H, W), (N, C, H, W) or (N, H, W, C); got shape "
+            f"{tuple(tensor.shape)}."
+        )
+    if tensor.shape[1] not in (1, 3, 4) and tensor.shape[-1] in (1, 3, 4):
+        tensor = tensor.permute(0, 3, 1, 2)  # channels last (NumPy / PIL layout)
+    channels = tensor.shape[1]
+    if channels == 1:
+        tensor = tensor.expand(-1, 3, -1, -1)
+    elif channels == 4:
+        tensor = tensor[:, :3]  # drop alpha
+    elif channels != 3:
+        raise ValueError(f"{argument} has {channels} channels; images need 1 (grayscale), 3 (RGB) or 4 (RGBA).")
+    if not tensor.is_floating_point() and tensor.dtype != torch.uint8:
+        tensor = tensor.to(torch.uint8)
+    return tensor.contiguous()

@@ -1,0 +1,141 @@
+"""Time budgets: the plan fits the budget, a following schedule ends at its minimum, a slowed run re-plans, a
+schedule that cannot follow stops on time, and a resume keeps the plan."""
+
+from __future__ import annotations
+
+import datetime
+import time
+
+import pytest
+import torch
+
+from flashtrain.core import Trainer
+from flashtrain.core.callbacks import TimeBudget
+from flashtrain.core.callbacks.time_budget import parse_time_budget
+from tests.core.helpers import RegressionModule, loader
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [
+        ("10m", 600),
+        ("90s", 90),
+        ("1h30m", 5400),
+        ("00:00:02:00", 120),
+        (45, 45),
+        ("2.5", 2.5),
+        (datetime.timedelta(minutes=2), 120),
+    ],
+)
+def test_budgets_are_read_in_every_form(value, seconds):
+    assert parse_time_budget(value) == seconds
+
+
+@pytest.mark.parametrize("value", ["10 minutes", "", "-5", 0, True, "5x"])
+def test_a_budget_that_is_not_a_duration_is_refused(value):
+    with pytest.raises(ValueError, match="is not a duration; use seconds"):
+        parse_time_budget(value)
+
+
+class Paced(RegressionModule):
+    """Each step takes at least ``seconds`` (a sleep dominates, so the pace holds on a busy machine); from
+    ``slow_from_epoch`` on it takes ``slow_seconds``. ``follow``: its schedule decays linearly over the plan."""
+
+    def __init__(self, seconds=0.01, slow_from_epoch=None, slow_seconds=0.0, follow=True):
+        super().__init__(lr=0.05)
+        self.seconds, self.slow_from_epoch, self.slow_seconds, self.follow = (
+            seconds,
+            slow_from_epoch,
+            slow_seconds,
+            follow,
+        )
+
+    def training_step(self, batch, batch_idx):
+        slow = self.slow_from_epoch is not None and self.current_epoch >= self.slow_from_epoch
+        time.sleep(self.slow_seconds if slow else self.seconds)
+        return super().training_step(batch, batch_idx)
+
+    def configure_optimizers(self):
+        optimizer = torch.optim.SGD(self.parameters(), lr=self.hparams.lr)
+        budget = self.trainer.time_budget
+        if self.follow:
+            budget.follow()
+            decay = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0 - budget.progress(step))
+        else:
+            decay = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1000)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": decay, "interval": "step"}}
+
+
+def _fit(tmp_path, model, budget=2.0, **kwargs):
+    trainer = Trainer(
+        time_budget=budget,
+        default_root_dir=str(tmp_path),
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        enable_checkpointing=False,
+        **kwargs,
+    )
+    start = time.monotonic()
+    trainer.fit(model, loader(64, batch_size=8), loader(16, batch_size=8))
+    return trainer, time.monotonic() - start
+
+
+@pytest.mark.slow
+def test_a_following_schedule_ends_at_its_minimum_on_time(tmp_path, capsys):
+    trainer, wall = _fit(tmp_path, Paced())
+    plan = trainer.time_budget.plan
+    assert wall <= 2.0 * 1.05
+    assert plan.schedule_follows and plan.stopped_by == "plan"
+    assert trainer.global_step == plan.planned_steps > 20
+    assert trainer.optimizers[0].param_groups[0]["lr"] == pytest.approx(0.0, abs=1e-9)
+    assert plan.seconds_per_step >= 0.01 and plan.reserve_seconds > 0
+    assert "time budget 2s, plan:" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_a_run_slowed_on_purpose_re_plans_to_fewer_steps(tmp_path, capsys):
+    trainer, wall = _fit(tmp_path, Paced(seconds=0.005, slow_from_epoch=2, slow_seconds=0.03))
+    plan = trainer.time_budget.plan
+    assert wall <= 2.0 * 1.05
+    assert plan.replans >= 1 and "re-plan (was" in capsys.readouterr().out
+    assert plan.seconds_per_step > 0.015  # the slow pace was seen
+    assert trainer.optimizers[0].param_groups[0]["lr"] == pytest.approx(0.0, abs=1e-3)
+
+
+@pytest.mark.slow
+def test_a_schedule_that_cannot_follow_stops_on_time_and_says_so(tmp_path, capsys):
+    trainer, wall = _fit(tmp_path, Paced(follow=False), budget=1.5, max_epochs=1000)
+    assert wall <= 1.5 * 1.05
+    assert not trainer.time_budget.plan.schedule_follows
+    assert "cannot follow it (stops on time)" in capsys.readouterr().out
+
+
+def test_a_resumed_budget_keeps_its_plan_and_its_place_in_the_schedule():
+    budget = TimeBudget("1m", verbose=False)
+    state = {
+        "plan": {
+            "budget_seconds": 60.0,
+            "planned_steps": 400,
+            "seconds_per_step": 0.1,
+            "replans": 2,
+            "schedule_follows": True,
+        },
+        "piece": [100, 0.2],
+        "elapsed": 30.0,
+    }
+    budget.load_state_dict(state)
+    assert budget.plan.planned_steps == 400 and budget.elapsed() == 30.0
+    assert budget.progress(100) == pytest.approx(0.2) and budget.progress(400) == 1.0
+    assert budget.progress(250) == pytest.approx(0.6)
+    again = TimeBudget("1m", verbose=False)
+    again.load_state_dict(budget.state_dict())
+    assert again.progress(250) == budget.progress(250) and again.plan == budget.plan
+
+
+def test_the_trainer_builds_the_budget_and_trains_without_an_epoch_limit():
+    trainer = Trainer(time_budget="1m", logger=False, enable_progress_bar=False)
+    assert isinstance(trainer.time_budget, TimeBudget) and trainer.time_budget.plan.budget_seconds == 60
+    assert trainer.max_epochs == -1
+    assert Trainer(logger=False).time_budget is None
+    assert Trainer(time_budget=60, max_epochs=5, logger=False).max_epochs == 5  # an explicit limit still caps it
