@@ -61,8 +61,8 @@ LOAD_AND_PREDICT = """
 import json, sys
 from flashtrain.tasks.inference import predictor_for
 from flashtrain.tasks.pretrained import from_pretrained
-from tests.tasks.checkpoints import PENGUIN_ROWS
-print(json.dumps(predictor_for(from_pretrained(sys.argv[1])).predict(PENGUIN_ROWS, "probabilities")))
+rows = json.loads(sys.argv[2])
+print(json.dumps(predictor_for(from_pretrained(sys.argv[1])).predict(rows, "probabilities")))
 """
 
 
@@ -74,7 +74,8 @@ def test_push_uploads_the_folder_and_from_pretrained_reads_it_back_then_offline(
     from tests.tasks.hub_stub import HubStub
 
     checkpoint = task_checkpoints["tabular"]
-    env = {**os.environ, "HF_HOME": str(tmp_path / "hf"), "HF_TOKEN": "test-token", "PYTHONPATH": os.getcwd()}
+    env = {**os.environ, "HF_HOME": str(tmp_path / "hf"), "HF_TOKEN": "test-token"}
+    rows = json.dumps(checkpoints.PENGUIN_ROWS)
     env.pop("HF_HUB_OFFLINE", None)
     local = subprocess.run(
         [sys.executable, "-m", "flashtrain.cli", "push", "--checkpoint", checkpoint, "--dry-run", "--out",
@@ -90,11 +91,11 @@ def test_push_uploads_the_folder_and_from_pretrained_reads_it_back_then_offline(
         )  # fmt: skip
         assert pushed.returncode == 0, pushed.stderr[-3000:]
         assert hub.repos["alice/penguins"] == expected  # exactly the folder's files, byte for byte
-        online = subprocess.run([sys.executable, "-c", LOAD_AND_PREDICT, "hf://alice/penguins"], capture_output=True,
-                                text=True, env=env)  # fmt: skip
+        command = [sys.executable, "-c", LOAD_AND_PREDICT, "hf://alice/penguins", rows]
+        online = subprocess.run(command, capture_output=True, text=True, env=env)
         assert online.returncode == 0, online.stderr[-3000:]
     offline = subprocess.run(
-        [sys.executable, "-c", LOAD_AND_PREDICT, "alice/penguins"],
+        [sys.executable, "-c", LOAD_AND_PREDICT, "alice/penguins", rows],
         capture_output=True,
         text=True,
         env={**env, "HF_HUB_OFFLINE": "1"},
