@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 
+import numpy as np
 import pytest
 import torch
 
@@ -103,4 +104,4 @@ def test_push_uploads_the_folder_and_from_pretrained_reads_it_back_then_offline(
     assert offline.returncode == 0, offline.stderr[-3000:]
     assert json.loads(offline.stdout) == json.loads(online.stdout)
     direct = predictor_for(checkpoint).predict(checkpoints.PENGUIN_ROWS, "probabilities")
-    assert json.loads(online.stdout) == pytest.approx(direct, abs=1e-6)
+    np.testing.assert_allclose(json.loads(online.stdout), direct, atol=1e-6)
