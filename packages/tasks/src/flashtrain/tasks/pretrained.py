@@ -25,12 +25,6 @@ WEIGHTS_FILE = "model.safetensors"
 CARD_FILE = "README.md"
 TOKENIZER_FOLDER = "tokenizer"
 HF_PREFIX = "hf://"
-PIPELINE_TAGS = {
-    "image_classification": "image-classification",
-    "text_classification": "text-classification",
-    "tabular_classification": "tabular-classification",
-    "tabular_regression": "tabular-regression",
-}
 
 
 def save_pretrained(model: Any, folder: str, card: dict[str, Any] | None = None) -> str:
@@ -46,7 +40,7 @@ def save_pretrained(model: Any, folder: str, card: dict[str, Any] | None = None)
     from safetensors.torch import save_model
 
     task = getattr(model, "task_name", None)
-    if task not in PIPELINE_TAGS:
+    if _registered(task) is None:
         raise TypeError(f"save_pretrained needs a flashtrain task model; got {type(model).__name__}.")
     os.makedirs(folder, exist_ok=True)
     hyper_parameters = _plain(dict(model.hparams), "hyper-parameters")
@@ -81,7 +75,7 @@ def from_pretrained(name_or_folder: str, **overrides: Any) -> Any:
         )
     with open(config_path, encoding="utf-8") as handle:
         config = json.load(handle)
-    if config.get("library_name") != "flashtrain" or config.get("task") not in PIPELINE_TAGS:
+    if config.get("library_name") != "flashtrain" or _registered(config.get("task")) is None:
         raise ValueError(
             f"{config_path} was not written by flashtrain's save_pretrained (task {config.get('task')!r})."
         )
@@ -135,6 +129,17 @@ def stored_task(name_or_folder: str) -> str | None:
     return task if isinstance(task, str) else None
 
 
+def pipeline_tag(task: str) -> str:
+    """The Hub's pipeline tag of a task: its name with dashes (image-classification, tabular-regression, ...)."""
+    return task.replace("_", "-")
+
+
+def _registered(task: Any) -> Any:
+    from flashtrain.tasks import registry
+
+    return registry.find(task)
+
+
 def task_class(task: str) -> Any:
     from flashtrain.tasks import registry
 
@@ -174,12 +179,12 @@ def write_card(folder: str, config: dict[str, Any], card: dict[str, Any]) -> Non
     metrics = card.get("metrics") or {}
     data = ModelCardData(
         library_name="flashtrain",
-        pipeline_tag=PIPELINE_TAGS[task],
+        pipeline_tag=pipeline_tag(task),
         tags=["flashtrain", task],
         model_name=name,
         eval_results=[
             EvalResult(
-                task_type=PIPELINE_TAGS[task],
+                task_type=pipeline_tag(task),
                 dataset_type="validation",
                 dataset_name="validation split",
                 metric_type=metric,

@@ -37,9 +37,7 @@ def run(args: RunOptions) -> Any:
     from flashtrain.tasks.pretrained import is_pretrained_reference
 
     if not os.path.isfile(args.checkpoint) and not is_pretrained_reference(args.checkpoint):
-        raise UserError(
-            f"--checkpoint {args.checkpoint}: no such file (nor a save_pretrained folder or hf://user/name)"
-        )
+        raise UserError(f"--checkpoint {args.checkpoint}: no such file")
     from flashtrain.tasks.export import export
 
     if is_pretrained_reference(args.checkpoint):  # a folder or hf://user/name: write beside, in the working folder

@@ -43,9 +43,7 @@ def run(args: RunOptions) -> None:
     from flashtrain.tasks.pretrained import is_pretrained_reference
 
     if not os.path.isfile(args.checkpoint) and not is_pretrained_reference(args.checkpoint):
-        raise UserError(
-            f"--checkpoint {args.checkpoint}: no such file (nor a save_pretrained folder or hf://user/name)"
-        )
+        raise UserError(f"--checkpoint {args.checkpoint}: no such file")
     if not 0 <= args.port < 65536:
         raise UserError(f"--port {args.port}: use a port between 0 and 65535")
     from flashtrain.tasks.serve import serve

@@ -118,7 +118,7 @@ def run(options: RunOptions) -> dict[str, Any]:
 
     options, strategy = start(options)
     data, options = load_data(options)
-    classifier = options.task == "tabular_classification"
+    classifier = registry.get(options.task).kind == "classification"
     if not classifier and calibration_options(options):
         raise UserError("--calibrate and --decision-threshold apply to classifiers; a regressor has neither")
     model = (
