@@ -236,6 +236,18 @@ def add_trainer_flags(parser: argparse.ArgumentParser, command: str, batch_size:
         "no other arguments",
     )
     group.add_argument("--class-weights", choices=["balanced"], default=None, help="weight classes by their counts")
+    group.add_argument(
+        "--calibrate",
+        choices=["temperature"],
+        default=None,
+        help="classifiers: fit a temperature on the validation split (calibrated probabilities, same labels)",
+    )
+    group.add_argument(
+        "--decision-threshold",
+        type=decision_threshold,
+        default=None,
+        help="binary / multi-label classifiers: f1 or balanced_accuracy (tuned on the validation split), or a number",
+    )
     group.add_argument("--metrics", default=None, help="extra metrics, comma-separated (e.g. f1,precision / mae,r2)")
     group.add_argument(
         "--finetune-strategy",
@@ -317,6 +329,16 @@ def resolve_options(parser: argparse.ArgumentParser, argv: list[str]) -> RunOpti
         command_parser.set_defaults(**read_config(config, command_parser, args.command))
         args = parser.parse_args(argv)
     return RunOptions.from_namespace(args, resume_checkpoint=checkpoint)
+
+
+def require_checkpoint(path: str) -> None:
+    """Refuse a ``--checkpoint`` that is neither a checkpoint file nor a pretrained folder / ``hf://`` name."""
+    from flashtrain.tasks.pretrained import is_pretrained_reference
+
+    if os.path.isfile(path) or is_pretrained_reference(path):
+        return
+    kind = "no such file" if not os.path.exists(path) else "not a regular file (a folder, FIFO or device)"
+    raise UserError(f"--checkpoint {path}: {kind}")
 
 
 def default_output_dir(task: str) -> str:
@@ -435,3 +457,24 @@ def parse_finetune_strategy(text: str) -> Any:
         f"--finetune-strategy {text!r} is not valid; use no_freeze, freeze, freeze_unfreeze:EPOCH or "
         "unfreeze_milestones:E1,E2,N"
     )
+
+
+def decision_threshold(text: str) -> str | float:
+    """``--decision-threshold``: a criterion name, or a probability in (0, 1)."""
+    if text in ("f1", "balanced_accuracy"):
+        return text
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected f1, balanced_accuracy or a number in (0, 1), got {text!r}"
+        ) from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"a threshold is a probability in (0, 1), got {text}")
+    return value
+
+
+def calibration_options(args: Any) -> dict[str, Any]:
+    """The classifier arguments of ``--calibrate`` and ``--decision-threshold`` (none when not given)."""
+    chosen = {"calibrate": args.calibrate, "decision_threshold": args.decision_threshold}
+    return {name: value for name, value in chosen.items() if value is not None}

@@ -253,6 +253,9 @@ def train(model: Any, data: Any, options: RunOptions, strategy: Any) -> dict[str
         score = checkpoint.best_model_score  # a tensor, as Lightning's
         summary[f"best_{metric}"] = best = float(score) if score is not None else float("nan")
         say(f"final validation {name}: {summary[shown]:.4f} (best {'' if shown == metric else metric + ' '}{best:.4f})")
+    calibration = getattr(model, "calibration", None)
+    if calibration is not None and calibration.summary():
+        say(calibration.summary())
     if data.datasets.get("test") is not None:
         (result,) = trainer.test(model, datamodule=data, ckpt_path=summary["checkpoint"], verbose=False)
         test_metric = shown.replace("val_", "test_", 1)

@@ -20,9 +20,13 @@ from flashtrain.tasks import registry
 
 
 def load_task(checkpoint_path: str) -> Any:
-    """The task model stored in ``checkpoint_path`` (its class read from the checkpoint), on the CPU, in eval mode."""
+    """The task model stored in ``checkpoint_path`` (its class read from the checkpoint), on the CPU, in eval mode;
+    also a save_pretrained folder or ``hf://user/name``."""
     from flashtrain.core.checkpoint import load_checkpoint
+    from flashtrain.tasks.pretrained import from_pretrained, is_pretrained_reference
 
+    if is_pretrained_reference(checkpoint_path):  # a save_pretrained folder, or hf://user/name
+        return from_pretrained(checkpoint_path)
     task = load_checkpoint(checkpoint_path).get("task")
     spec = registry.find(task)
     if spec is None:

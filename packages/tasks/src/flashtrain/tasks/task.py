@@ -17,6 +17,7 @@ from flashtrain.core import Module
 from flashtrain.core.hparams import collect_init_arguments
 from flashtrain.tasks import losses, optimization
 from flashtrain.tasks import metrics as task_metrics
+from flashtrain.tasks.calibration import Calibration
 from flashtrain.tasks.flash_registry import FlashRegistries
 from flashtrain.tasks.outputs import OutputChoice, resolve_output
 
@@ -187,6 +188,22 @@ class Task(FlashRegistries, Module):
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         check_checkpoint_task(checkpoint, self.task_name)  # resuming (ckpt_path=...) a checkpoint of another task
 
+    def save_pretrained(self, folder: str, card: dict[str, Any] | None = None) -> str:
+        """A Hub-ready folder: safetensors weights, config.json, model card (see :mod:`flashtrain.tasks.pretrained`)."""
+        from flashtrain.tasks.pretrained import save_pretrained
+
+        return save_pretrained(self, folder, card)
+
+    @classmethod
+    def from_pretrained(cls, name_or_folder: str, **overrides: Any) -> Any:
+        """The model in a :meth:`save_pretrained` folder, or on the Hub (``user/name`` or ``hf://user/name``)."""
+        from flashtrain.tasks.pretrained import from_pretrained
+
+        model = from_pretrained(name_or_folder, **overrides)
+        if not isinstance(model, cls):
+            raise TypeError(f"{name_or_folder} holds a {type(model).__name__}, not a {cls.__name__}.")
+        return model
+
 
 def check_checkpoint_task(checkpoint: dict[str, Any], task_name: str, path: str | None = None) -> None:
     """A checkpoint of another task is named as such (not a state-dict mismatch of 200 keys)."""
@@ -263,6 +280,10 @@ class ClassificationTask(Task):
         class_weights: None, "balanced" (from the training data's class counts, n / (k * count); for multi-label
             the positive weight (negatives / positives) per label), or one weight per class.
         label_smoothing: Cross-entropy label smoothing (single-label).
+        calibrate: None, or "temperature": the temperature that calibrates the probabilities on the validation split.
+        decision_threshold: None (argmax; 0.5 per label for multi-label), "f1" / "balanced_accuracy" (tuned on the
+            validation split), or a number: the probability at which a binary classifier says its second label, and
+            a multi-label one each label. See :mod:`flashtrain.tasks.calibration`.
     """
 
     monitor = ("val_acc", "max")  # what "best" means for checkpoints of this task
@@ -293,6 +314,8 @@ class ClassificationTask(Task):
         lr_scheduler: Any = None,
         learning_rate: float = 1e-3,
         weight_averaging: Any = None,
+        calibrate: str | None = None,
+        decision_threshold: str | float | None = None,
     ) -> None:
         super().__init__(
             optimizer=optimizer,
@@ -310,6 +333,11 @@ class ClassificationTask(Task):
         chosen = metrics if metrics is not None else (["f1"] if multi_label else [])
         self.train_metrics, self.val_metrics, self.test_metrics = (
             task_metrics.classification_metrics(chosen, len(labels), multi_label) for _ in range(3)
+        )
+        self.calibration = (
+            Calibration(calibrate, decision_threshold, len(self.labels), multi_label)
+            if calibrate is not None or decision_threshold is not None
+            else None
         )
 
     def setup(self, stage: str) -> None:
@@ -342,7 +370,14 @@ class ClassificationTask(Task):
         loss = self.compute_loss(logits, targets)
         self.log(f"{stage}_loss", loss, prog_bar=stage != "test")
         self.update_metrics(logits.detach(), targets, stage)
+        if stage == "val" and self.calibration is not None:
+            self.calibration.collect(logits, targets)
         return loss
+
+    def on_validation_epoch_end(self) -> None:
+        """Fit the temperature / thresholds on this epoch's validation logits, before checkpoints are written."""
+        if self.calibration is not None:
+            self.calibration.fit_collected()
 
     def update_metrics(self, logits: torch.Tensor, targets: torch.Tensor, stage: str) -> None:
         if targets.is_floating_point() and not self.multi_label:  # soft targets (mixup): score the largest
@@ -363,15 +398,21 @@ class ClassificationTask(Task):
         logits = torch.cat(outputs).float() if outputs else torch.empty(0, len(self.labels))
         if choice.name in ("logits", "preds"):
             return logits.tolist()
-        probabilities = torch.sigmoid(logits) if self.multi_label else torch.softmax(logits, dim=1)
+        if self.calibration is not None:
+            probabilities = self.calibration.probabilities(logits)
+        else:
+            probabilities = torch.sigmoid(logits) if self.multi_label else torch.softmax(logits, dim=1)
         if choice.name == "probabilities":
             return probabilities.tolist()
         names = self._output_labels(choice)
         if choice.name in ("labels", "classes"):
+            if self.calibration is not None and choice.threshold == OutputChoice.threshold:
+                chosen = self.calibration.predicted(probabilities)  # the fitted temperature and thresholds
+            else:  # no calibration, or a threshold the caller chose (Flash's LabelsOutput(threshold=...))
+                chosen = probabilities > choice.threshold if self.multi_label else probabilities.argmax(dim=1)
             if self.multi_label:
-                hits = [torch.nonzero(row > choice.threshold).flatten().tolist() for row in probabilities]
-                return [[names[i] for i in row] for row in hits]
-            return [names[i] for i in probabilities.argmax(dim=1).tolist()]
+                return [[names[i] for i in torch.nonzero(row).flatten().tolist()] for row in chosen]
+            return [names[i] for i in chosen.tolist()]
         top = probabilities.topk(min(k, len(self.labels)), dim=1)
         return [
             [(names[i], round(p, 6)) for i, p in zip(idx.tolist(), val.tolist())]

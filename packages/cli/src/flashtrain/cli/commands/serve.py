@@ -39,13 +39,10 @@ def add_parser(subparsers: Any) -> None:
 
 
 def run(args: RunOptions) -> None:
-    from flashtrain.cli.options import UserError
+    from flashtrain.cli.options import UserError, require_checkpoint
+    from flashtrain.tasks.pretrained import is_pretrained_reference
 
-    if not os.path.isfile(args.checkpoint):
-        kind = (
-            "no such file" if not os.path.exists(args.checkpoint) else "not a regular file (a folder, FIFO or device)"
-        )
-        raise UserError(f"--checkpoint {args.checkpoint}: {kind}")
+    require_checkpoint(args.checkpoint)
     if not 0 <= args.port < 65536:
         raise UserError(f"--port {args.port}: use a port between 0 and 65535")
     from flashtrain.tasks.serve import serve

@@ -40,7 +40,8 @@ class ImageClassifier(ClassificationTask):
         mixup_alpha, cutmix_alpha: Batch mixing strengths (timm's ``Mixup``); 0 turns each off.
         interpretation: After training, write a confusion matrix and the top losses as PNG next to the
             checkpoints (and to TensorBoard).
-        loss_fn, metrics, class_weights, label_smoothing: See :class:`~flashtrain.tasks.task.ClassificationTask`.
+        loss_fn, metrics, class_weights, label_smoothing, calibrate, decision_threshold: See
+            :class:`~flashtrain.tasks.task.ClassificationTask`.
         weight_averaging: None, ``"ema"`` / ``"ema:DECAY"``, ``"swa"`` / ``"swa:SWA_LR"``, or a ``WeightAveraging``
             callback: validate, checkpoint and finish on averaged weights (see
             ``flashtrain.core.callbacks.weight_averaging``).
@@ -79,6 +80,8 @@ class ImageClassifier(ClassificationTask):
         weight_averaging: Any = None,
         channels_last: bool | str = "auto",
         compile: bool = False,
+        calibrate: str | None = None,
+        decision_threshold: str | float | None = None,
     ) -> None:
         labels = self.labels_from(labels, num_classes)
         super().__init__(
@@ -92,6 +95,8 @@ class ImageClassifier(ClassificationTask):
             class_weights=class_weights,
             label_smoothing=0.0 if multi_label else label_smoothing,
             weight_averaging=weight_averaging,
+            calibrate=calibrate,
+            decision_threshold=decision_threshold,
         )
         built = _backbone(backbone, pretrained, backbone_kwargs)
         self.backbone = built.module

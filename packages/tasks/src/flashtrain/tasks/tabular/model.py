@@ -115,7 +115,8 @@ class TabularClassifier(_TabularParts, ClassificationTask):
         learning_rate: Learning rate (default 1e-3).
         embedding_sizes: Category embedding widths: ``{column: width}`` or one per categorical column.
         head: "linear" (default), "mlp", a function ``(num_features, num_outputs) -> nn.Module``, or a module.
-        loss_fn, metrics, class_weights, label_smoothing: See :class:`~flashtrain.tasks.task.ClassificationTask`.
+        loss_fn, metrics, class_weights, label_smoothing, calibrate, decision_threshold: See
+            :class:`~flashtrain.tasks.task.ClassificationTask`.
         weight_averaging: None, ``"ema"`` / ``"ema:DECAY"``, ``"swa"`` / ``"swa:SWA_LR"``, or a ``WeightAveraging``
             callback: validate, checkpoint and finish on averaged weights (see
             ``flashtrain.core.callbacks.weight_averaging``).
@@ -143,6 +144,8 @@ class TabularClassifier(_TabularParts, ClassificationTask):
         class_weights: Any = None,
         label_smoothing: float = 0.0,
         weight_averaging: Any = None,
+        calibrate: str | None = None,
+        decision_threshold: str | float | None = None,
     ) -> None:
         preprocessing = _fitted(parameters, "classification", "TabularClassifier", "TabularRegressor")
         labels = list(preprocessing.labels or [])
@@ -157,6 +160,8 @@ class TabularClassifier(_TabularParts, ClassificationTask):
             class_weights=class_weights,
             label_smoothing=label_smoothing,
             weight_averaging=weight_averaging,
+            calibrate=calibrate,
+            decision_threshold=decision_threshold,
         )
         self._build_parts(preprocessing, backbone, backbone_kwargs, embedding_sizes, head)
         self.save_task_hyperparameters()

@@ -41,7 +41,8 @@ class TextClassifier(ClassificationTask):
         backbone_learning_rate: Learning rate of the encoder when it trains (default 5e-5: pretrained encoders
             forget what they know at the head's rate).
         head: "linear" (default), "mlp", a function ``(num_features, num_classes) -> nn.Module``, or a module.
-        loss_fn, metrics, class_weights, label_smoothing: See :class:`~flashtrain.tasks.task.ClassificationTask`.
+        loss_fn, metrics, class_weights, label_smoothing, calibrate, decision_threshold: See
+            :class:`~flashtrain.tasks.task.ClassificationTask`.
         weight_averaging: None, ``"ema"`` / ``"ema:DECAY"``, ``"swa"`` / ``"swa:SWA_LR"``, or a ``WeightAveraging``
             callback: validate, checkpoint and finish on averaged weights (see
             ``flashtrain.core.callbacks.weight_averaging``).
@@ -73,6 +74,8 @@ class TextClassifier(ClassificationTask):
         class_weights: Any = None,
         label_smoothing: float = 0.0,
         weight_averaging: Any = None,
+        calibrate: str | None = None,
+        decision_threshold: str | float | None = None,
         tokenizer: str | None = None,
     ) -> None:
         if not isinstance(max_length, int) or max_length < 1:
@@ -89,6 +92,8 @@ class TextClassifier(ClassificationTask):
             class_weights=class_weights,
             label_smoothing=label_smoothing,
             weight_averaging=weight_averaging,
+            calibrate=calibrate,
+            decision_threshold=decision_threshold,
         )
         if os.path.isdir(backbone):
             backbone = os.path.abspath(backbone)  # "./my-model" must still be found from another working folder
