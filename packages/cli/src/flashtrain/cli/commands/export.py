@@ -33,7 +33,7 @@ def add_parser(subparsers: Any) -> None:
 
 
 def run(args: RunOptions) -> Any:
-    from flashtrain.cli.options import UserError, require_checkpoint
+    from flashtrain.cli.options import require_checkpoint
     from flashtrain.tasks.pretrained import is_pretrained_reference
 
     require_checkpoint(args.checkpoint)

@@ -13,7 +13,6 @@ disk. --api-key (or $FLASHTRAIN_API_KEY) makes every route but /health need 'Aut
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from flashtrain.cli.options import RunOptions
@@ -40,7 +39,6 @@ def add_parser(subparsers: Any) -> None:
 
 def run(args: RunOptions) -> None:
     from flashtrain.cli.options import UserError, require_checkpoint
-    from flashtrain.tasks.pretrained import is_pretrained_reference
 
     require_checkpoint(args.checkpoint)
     if not 0 <= args.port < 65536:
