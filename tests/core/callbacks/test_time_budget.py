@@ -104,7 +104,9 @@ def test_a_run_slowed_on_purpose_re_plans_to_fewer_steps(tmp_path, capsys):
     assert wall <= 2.0 * 1.05 + 0.3  # + one step of slack for a busy machine (the pace is measured, not promised)
     assert plan.replans >= 1 and "re-plan (was" in capsys.readouterr().out
     assert plan.seconds_per_step > 0.015  # the slow pace was seen
-    assert trainer.optimizers[0].param_groups[0]["lr"] == pytest.approx(0.0, abs=1e-3)
+    # At the schedule's minimum within 5% of the peak (0.05): a re-planned run may stop a step short of its plan
+    # when a step near the end comes in slower than the pace it measured.
+    assert trainer.optimizers[0].param_groups[0]["lr"] == pytest.approx(0.0, abs=0.05 * 0.05)
 
 
 @pytest.mark.slow

@@ -195,7 +195,6 @@ def train(model: Any, data: Any, options: RunOptions, strategy: Any) -> dict[str
     from flashtrain.core.callbacks import EarlyStopping, ModelCheckpoint
 
     task = options.task
-    check_before_fit(task, options)
     validates = data.datasets.get("val") is not None
     metric, mode = model.monitor  # e.g. ("val_acc", "max") or ("val_rmse", "min")
     checkpoint = ModelCheckpoint(filename="best", monitor=metric if validates else None, mode=mode)
@@ -232,6 +231,7 @@ def train(model: Any, data: Any, options: RunOptions, strategy: Any) -> dict[str
         if trainer.is_global_zero:
             print(*parts)
 
+    check_before_fit(task, options)  # once the options are known to be right, so that a mistake is the line shown
     message, settled = machine_defaults(options, trainer, data, model)
     say(message)
     record.settle(**settled)  # before config.yaml is written: it records these values

@@ -221,11 +221,25 @@ def image_folder_items(folder: str | Path) -> tuple[list[Path], list[str]]:
 
 def check_images(files: Mapping[str, Sequence[str | Path]], labels: Mapping[str, Sequence[Any]], max_distance: int = 2
                  ) -> DataReport:  # fmt: skip
-    """Exact duplicates (file bytes), near duplicates (difference hash), conflicting labels and class counts."""
+    """Exact duplicates (file bytes), near duplicates (difference hash), conflicting labels and class counts.
+    Files that cannot be read as images are left out: reporting them (or skipping them with ``--skip-bad-files``)
+    is the data class's job, and a check must not fail where training would not."""
+    from PIL import Image
+
+    readable: dict[str, list[tuple[str | Path, Any, int]]] = {}
+    for split, paths in files.items():
+        readable[split] = []
+        for path, label in zip(paths, labels[split]):
+            try:
+                readable[split].append((path, label, difference_hash(path)))
+            except (OSError, ValueError, Image.DecompressionBombError):
+                continue
+    files = {split: [path for path, _, _ in rows] for split, rows in readable.items()}
+    labels = {split: [label for _, label, _ in rows] for split, rows in readable.items()}
     digests = {split: [file_digest(path) for path in paths] for split, paths in files.items()}
     report = DataReport(cross_split_duplicates(digests, "duplicate_file"))
     exact = {tuple(sorted(map(tuple, f.items)))[:2] for f in report.findings}
-    hashes = {split: [difference_hash(path) for path in paths] for split, paths in files.items()}
+    hashes = {split: [hashed for _, _, hashed in rows] for split, rows in readable.items()}
     for finding in near_duplicates(hashes, max_distance):
         if tuple(sorted(map(tuple, finding.items))) not in exact:  # exact copies are already named
             report.findings.append(finding)

@@ -87,19 +87,18 @@ def check_before_fit(task: str, args: RunOptions) -> None:
         return
     target = getattr(args, "target_field", None)
     report: data_check.DataReport | None
-    if task == "image_classification" and getattr(args, "train_folder", None):
+    from flashtrain.tasks import registry
+
+    inputs = registry.get(task).inputs  # what the task reads: image files, a table, or texts
+    if inputs == "files" and getattr(args, "train_folder", None):
         listed, labels = {}, {}
         for split in splits:
             listed[split], labels[split] = data_check.image_folder_items(getattr(args, f"{split}_folder"))
         report = data_check.check_images(listed, labels)
-    elif task.startswith("tabular") and target and "," not in target:
+    elif inputs == "table" and target and "," not in target:
         frames = {split: _read_table(getattr(args, f"{split}_file")) for split in splits}
         report = data_check.check_tables(frames, target) if all(target in f for f in frames.values()) else None
-    elif (
-        task == "text_classification"
-        and target
-        and (getattr(args, "train_file", None) or "").endswith((".csv", ".parquet"))
-    ):
+    elif inputs == "texts" and target and (getattr(args, "train_file", None) or "").endswith((".csv", ".parquet")):
         frames = {split: _read_table(getattr(args, f"{split}_file")) for split in splits}
         field = args.input_field
         if not all(field in f and target in f for f in frames.values()):
