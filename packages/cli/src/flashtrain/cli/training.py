@@ -231,7 +231,9 @@ def train(model: Any, data: Any, options: RunOptions, strategy: Any) -> dict[str
         if trainer.is_global_zero:
             print(*parts)
 
-    check_before_fit(task, options)  # once the options are known to be right, so that a mistake is the line shown
+    # Before fit (--strict refuses here), once the options are known to be right; its warning is printed with the
+    # summary, beside the figures it puts in doubt, so that an error during fit stays the one line shown.
+    data_warning = check_before_fit(task, options)
     message, settled = machine_defaults(options, trainer, data, model)
     say(message)
     record.settle(**settled)  # before config.yaml is written: it records these values
@@ -262,6 +264,8 @@ def train(model: Any, data: Any, options: RunOptions, strategy: Any) -> dict[str
         summary[test_metric] = result[test_metric]
         say(f"test {name}: {summary[test_metric]:.4f}")
     say(f"checkpoint: {summary['checkpoint']}\nresolved config: {record.path}")
+    if data_warning and trainer.is_global_zero:
+        print(data_warning, file=sys.stderr)
     return summary
 
 

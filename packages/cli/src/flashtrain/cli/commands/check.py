@@ -74,17 +74,16 @@ def run(args: RunOptions) -> Any:
     return report
 
 
-def check_before_fit(task: str, args: RunOptions) -> None:
+def check_before_fit(task: str, args: RunOptions) -> str | None:
     """The short pass before every training run on the data flags it was given (image folders, tables, text
-    tables): prints the problems found as warnings; ``--strict`` refuses to train on them. Data the flags do not
-    name as files (the bundled samples, image CSVs) is not checked here; ``flash-train check`` says more."""
-    import sys
-
+    tables): returns a one-line warning naming the problems found (None if none), which the run prints with its
+    summary; ``--strict`` refuses to train on them. Data the flags do not name as files (the bundled samples, image
+    CSVs) is not checked here; ``flash-train check`` says more."""
     from flashtrain.tasks import data_check
 
     splits = [s for s in SPLIT_NAMES if getattr(args, f"{s}_folder", None) or getattr(args, f"{s}_file", None)]
     if "train" not in splits:
-        return
+        return None
     target = getattr(args, "target_field", None)
     report: data_check.DataReport | None
     from flashtrain.tasks import registry
@@ -102,16 +101,21 @@ def check_before_fit(task: str, args: RunOptions) -> None:
         frames = {split: _read_table(getattr(args, f"{split}_file")) for split in splits}
         field = args.input_field
         if not all(field in f and target in f for f in frames.values()):
-            return
+            return None
         texts = {s: f[field].astype(str).tolist() for s, f in frames.items()}
         report = data_check.check_texts(texts, {s: f[target].tolist() for s, f in frames.items()})
     else:
-        return
+        return None
     if report is None or not report.problems:
-        return
-    for finding in report.problems[:10]:
-        print(f"flash-train: data check: {finding.message}", file=sys.stderr)
-    if len(report.problems) > 10:
-        print(f"flash-train: data check: ... {len(report.problems) - 10} more (flash-train check)", file=sys.stderr)
+        return None
+    count = len(report.problems)
+    more = f" and {count - 1} more" if count > 1 else ""
     if getattr(args, "strict", False):
-        raise UserError(f"--strict: the data check found {len(report.problems)} problem(s) (listed above)")
+        raise UserError(
+            f"--strict: the data check found {count} problem(s): {report.problems[0].message}{more}; "
+            "`flash-train check` with the same data flags lists them"
+        )
+    return (
+        f"flash-train: data check: {report.problems[0].message}{more}; `flash-train check` with the same data flags "
+        "lists them (--strict refuses to train)"
+    )
