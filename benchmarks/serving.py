@@ -111,7 +111,7 @@ async def hostile_requests(url: str, rounds: int = 3) -> list[int]:
     long_texts = {"inputs": ["lorem ipsum " * 850] * 1000}  # 1,000 texts of about 10 kB
     bomb = {"inputs": [base64.b64encode(png_claiming(30_000, 30_000)).decode()]}
 
-    def streamed() -> Any:
+    async def streamed() -> Any:
         chunk = b"x" * (1 << 20)
         for _ in range(200):
             yield chunk

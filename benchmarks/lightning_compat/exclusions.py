@@ -20,6 +20,7 @@ from __future__ import annotations
 import ast
 import functools
 import inspect
+import re
 import textwrap
 from typing import Any
 
@@ -49,6 +50,11 @@ HARDWARE_MOCK_FIXTURES = {
     "xla_available",
     "tpu_available",
 }
+# Lightning's conftest functions that do the same, called from a test body.
+HARDWARE_MOCK_FUNCTIONS = {"mock_cuda_count", "mock_mps_count", "mock_xla_available", "mock_tpu_available"}
+# Lightning's environment flags (``_RICH_AVAILABLE``, ``_TORCH_GREATER_EQUAL_2_6``, ``_IS_WINDOWS``): the alias
+# answers them from this machine, so a test reading one is counted.
+ENVIRONMENT_FLAG = re.compile(r"^_(?:[A-Z0-9]+_)*(?:AVAILABLE|GREATER_EQUAL_[0-9_]+|EQUAL_[0-9_]+)$|^_IS_WINDOWS$")
 # Private names of Python and torch (not Lightning's) that tests may touch.
 _NOT_LIGHTNING = {
     "_asdict",
@@ -104,6 +110,8 @@ def _reason_in(tree: ast.AST, imported: dict[str, str]) -> str | None:
     for node in ast.walk(tree):
         if isinstance(node, ast.Call):
             name = _call_name(node)
+            if name in HARDWARE_MOCK_FUNCTIONS:
+                return f"mocks accelerator hardware through Lightning's private modules (`{name}`)"
             last = name.rsplit(".", 1)[-1]
             if last in {"patch", "setattr", "object", "delattr"} and (
                 "mock" in name or "patch" in name or "monkeypatch" in name
@@ -133,6 +141,8 @@ def _reason_in(tree: ast.AST, imported: dict[str, str]) -> str | None:
                 return f"reads the private attribute `.{attr}`"
         elif isinstance(node, ast.Name) and node.id in imported:
             module, _, name = imported[node.id].partition(":")
+            if ENVIRONMENT_FLAG.match(name):
+                continue  # an import-availability or version flag: a fact about the machine, not an internal
             if name.startswith("_"):
                 return f"uses Lightning's private `{module}.{name}`"
             if _is_private_module(module):

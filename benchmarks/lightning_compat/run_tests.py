@@ -264,7 +264,7 @@ def write_report(rows: list[dict], out: Path, command: str) -> None:
     lines += ["", "## Out of scope (not run)", "", "| file | why |", "| --- | --- |"]
     lines += [f"| {name} | {why} |" for name, why in OUT_OF_SCOPE.items()]
     out.write_text("\n".join(lines) + "\n")
-    out.with_suffix(".json").write_text(json.dumps({"command": command, "rows": rows}, indent=0))
+    out.with_suffix(".json").write_text(json.dumps({"command": command, "rows": rows}, separators=(",", ":")))
     print("\n".join(lines[:summary_end]))
 
 

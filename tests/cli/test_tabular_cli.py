@@ -129,3 +129,31 @@ def test_a_time_budget_plans_the_run_and_records_the_plan_in_config_yaml(tmp_pat
     assert plan["planned_steps"] > 0 and plan["seconds_per_step"] > 0 and plan["schedule_follows"] is True
     bad = flash_train(*common, "--time-budget", "ten minutes", cwd=tmp_path)
     assert bad.returncode == 2 and "'ten minutes' is not a duration" in bad.stderr
+
+
+def test_check_finds_a_leak_and_strict_refuses_it(tmp_path):
+    frame = pd.DataFrame({"x": [i % 7 for i in range(60)], "y": [i % 2 for i in range(60)]})
+    frame.iloc[:40].to_csv(tmp_path / "train.csv", index=False)
+    pd.concat([frame.iloc[40:], frame.iloc[:2]]).to_csv(tmp_path / "val.csv", index=False)
+    args = ("check", "--train-file", "train.csv", "--val-file", "val.csv", "--target-field", "y")
+    result = flash_train(*args, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "PROBLEM: the same row in ['train', 'val']" in result.stdout
+    strict = flash_train(*args, "--strict", cwd=tmp_path)
+    assert strict.returncode == 2 and "check --strict:" in strict.stderr and "problem(s) found" in strict.stderr
+    missing = flash_train("check", "--train-file", "train.csv", "--target-field", "label", cwd=tmp_path)
+    assert missing.returncode == 2 and "has no column 'label'" in missing.stderr
+
+
+def test_training_checks_the_data_first_and_strict_refuses_a_leak(tmp_path):
+    frame = pd.DataFrame({"x": [i / 60 for i in range(60)], "y": [i % 2 for i in range(60)]})
+    frame.iloc[:40].to_csv(tmp_path / "train.csv", index=False)
+    pd.concat([frame.iloc[40:], frame.iloc[:2]]).to_csv(tmp_path / "val.csv", index=False)
+    result = flash_train(
+        "tabular_classification", "--train-file", "train.csv", "--val-file", "val.csv", "--numerical-fields", "x",
+        "--target-field", "y", "--strict", "--output-dir", "out", cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 2
+    line = result.stderr.strip().splitlines()[-1]  # one line: the refusal names the first problem
+    assert "--strict: the data check found 2 problem(s): the same row in ['train', 'val']: train[0], val[20]" in line
+    assert not list(tmp_path.rglob("*.ckpt"))  # refused before training

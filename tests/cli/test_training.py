@@ -115,7 +115,7 @@ def test_an_interrupted_run_resumed_from_the_cli_ends_with_the_weights_of_an_uni
 
 def test_early_stopping_stops_when_the_metric_stalls(tmp_path):
     stalled = flash_train(
-        "tabular_classification", "--learning-rate", "0", "--early-stopping", "1", "--max-epochs", "20",
+        "tabular_classification", "--learning-rate", "1e-30", "--early-stopping", "1", "--max-epochs", "20",
         "--output-dir", "out", cwd=tmp_path,
     )  # fmt: skip
     assert stalled.returncode == 0, stalled.stderr[-2000:]

@@ -66,3 +66,58 @@ def test_from_datasets_refuses_no_datasets_and_bad_sizes():
         DataModule.from_datasets(train_dataset=TensorDataset(torch.zeros(2)), batch_size=0)
     with pytest.raises(ValueError, match="num_workers must be an int >= 0, got -1"):
         DataModule.from_datasets(train_dataset=TensorDataset(torch.zeros(2)), num_workers=-1)
+
+
+class _Sized(DataModule):
+    def setup(self, stage):
+        self.train = regression_data(12)
+
+    def train_dataloader(self):
+        return DataLoader(self.train, batch_size=4)
+
+    def val_dataloader(self):
+        return [DataLoader(self.train), DataLoader(_Unsized())]
+
+
+class _Unsized(torch.utils.data.IterableDataset):
+    def __iter__(self):
+        yield from regression_data(4)
+
+
+def test_str_lists_each_stage_with_its_dataset_size():
+    datamodule = _Sized()
+    assert str(datamodule).splitlines()[0] == "{Train dataloader: None}"  # before setup: not available
+    datamodule.setup("fit")
+    assert str(datamodule).splitlines() == [
+        "{Train dataloader: size=12}",
+        "{Validation dataloader: 1. size=12 ; 2. size=NA}",
+        "{Test dataloader: None}",
+        "{Predict dataloader: None}",
+    ]
+
+
+class _WithBatchSize(DataModule):
+    def __init__(self, batch_size, note="x"):
+        super().__init__()
+        self.batch_size, self.note = batch_size, note
+
+
+def test_from_datasets_passes_batch_size_to_an_init_that_takes_it():
+    datamodule = _WithBatchSize.from_datasets(regression_data(8), batch_size=4, note="y")
+    assert (datamodule.batch_size, datamodule.note) == (4, "y")
+    assert len(datamodule.train_dataloader()) == 2
+
+
+class _OneValidationLoader(_Sized):
+    def val_dataloader(self):
+        return DataLoader(self.train)
+
+
+def test_datamodule_hooks_are_profiled_under_lightnings_names(tmp_path):
+    datamodule = _OneValidationLoader()
+    trainer = Trainer(
+        max_epochs=1, profiler="simple", logger=False, enable_progress_bar=False, default_root_dir=tmp_path
+    )
+    trainer.fit(RegressionModule(), datamodule=datamodule)
+    for hook in ("prepare_data", "setup", "teardown", "state_dict"):
+        assert len(trainer.profiler.recorded_durations[f"[LightningDataModule]_OneValidationLoader.{hook}"]) == 1

@@ -254,3 +254,15 @@ def test_a_datamodule_passed_where_the_loaders_go():
     (result,) = trainer.validate(model, dm, verbose=False)
     assert trainer.global_step == 8 and set(result) == {"val_loss"}
     assert dm.calls[:2] == ["prepare_data", "setup:fit"]
+
+
+def test_hparams_initial_keeps_what_save_hyperparameters_recorded():
+    class Recorded(Module):
+        def __init__(self, lr=0.1, layers=2):
+            super().__init__()
+            self.save_hyperparameters()
+
+    module = Recorded(lr=0.5)
+    module.hparams.lr = 0.01
+    assert module.hparams_initial == {"lr": 0.5, "layers": 2}
+    assert Recorded.CHECKPOINT_HYPER_PARAMS_KEY == "hyper_parameters"

@@ -99,7 +99,8 @@ def test_bad_requests_get_a_4xx_that_says_what_was_wrong(made):
     assert "'sex'" in missing_column.json()["detail"]
     assert bad_number.status_code == 400 and "'bill_length_mm' has a value that is not a number" in bad_number.text
     assert bad_output.status_code == 400
-    assert bad_output.json()["detail"] == "Unknown output 'values'. Allowed: labels, probabilities, logits, top_k."
+    allowed = "labels, probabilities, logits, top_k, classes, preds"
+    assert bad_output.json()["detail"] == f"Unknown output 'values'. Allowed: {allowed}."
     assert still_fine.status_code == 200 and len(still_fine.json()["predictions"]) == 3
 
 

@@ -156,3 +156,16 @@ def test_an_example_program_runs_from_the_command_line(tmp_path):
     done = subprocess.run(command, cwd=root, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert (tmp_path / "config.yaml").is_file()
+
+
+def test_trainer_defaults_may_hold_a_profiler_instance(tmp_path):
+    """profiler_example.py's shape: trainer_defaults={"profiler": PyTorchProfiler(), ...} with run=False."""
+    from flashtrain.core.profilers import SimpleProfiler
+
+    profiler = SimpleProfiler()
+    defaults = {"profiler": profiler, "max_epochs": 1, "limit_train_batches": 2, "default_root_dir": str(tmp_path)}
+    cli = LightningCLI(TinyRegressor, TinyData, run=False, trainer_defaults=defaults, args=QUIET)
+    with pytest.warns(UserWarning, match="Unable to serialize instance"):  # jsonargparse, when config.yaml is written
+        cli.trainer.fit(cli.model, datamodule=cli.datamodule)
+    assert cli.trainer.profiler is profiler and cli.trainer.global_step == 2
+    assert (Path(cli.trainer.log_dir) / "config.yaml").is_file()

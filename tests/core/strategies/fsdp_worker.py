@@ -3,7 +3,8 @@ torchrun, or with --devices 1. Rank 0 writes result.pt (full weights, metrics, w
 into --out.
 
 --strategy fsdp / fsdp_sharded (full / sharded checkpoints), ddp or auto; --kill-at-step N SIGKILLs every rank
-before step N+1 (checkpoints are written every step); --resume continues from ckpt_path="last" or --ckpt.
+before step N+1 (checkpoints are written every step, as with --every-step); --resume continues from ckpt_path="last"
+or --ckpt.
 """
 
 from __future__ import annotations
@@ -120,6 +121,7 @@ def main() -> None:
     parser.add_argument("--max-epochs", type=int, default=3)
     parser.add_argument("--accumulate", type=int, default=1)
     parser.add_argument("--kill-at-step", type=int, default=-1)
+    parser.add_argument("--every-step", action="store_true")
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--ckpt", default=None)
     parser.add_argument("--configure-model", action="store_true")
@@ -131,11 +133,12 @@ def main() -> None:
     seed_everything(7)
     train, val = data(args.batch_size)
     callbacks = [ModelCheckpoint(save_top_k=-1, save_last=True)]
+    if args.every_step or args.kill_at_step >= 0:
+        # The two newest: top-k needs a monitor (Lightning's rule), and "step" ranks by recency. A resumed run passes
+        # --every-step so its callback has the killed run's state_key: it takes over last.ckpt (not last-v1.ckpt).
+        callbacks = [ModelCheckpoint(every_n_train_steps=1, save_top_k=2, monitor="step", mode="max", save_last=True)]
     if args.kill_at_step >= 0:
-        callbacks = [
-            ModelCheckpoint(every_n_train_steps=1, save_top_k=2, save_last=True),
-            KillAtStep(args.kill_at_step),
-        ]
+        callbacks.append(KillAtStep(args.kill_at_step))
     trainer = Trainer(
         accelerator="cpu",
         devices=args.devices,

@@ -140,7 +140,8 @@ def test_sigkill_mid_epoch_and_resume_from_a_sharded_checkpoint_equals_the_unint
     ]
     assert load_checkpoint(str(last / "meta.pt"))["global_step"] == 8
 
-    done = run_worker(tmp_path, "--strategy", "fsdp_sharded", "--resume", launcher=TORCHRUN)
+    # The same checkpoint callback as the killed run: its state (last_model_path) is restored, so last.ckpt is updated.
+    done = run_worker(tmp_path, "--strategy", "fsdp_sharded", "--resume", "--every-step", launcher=TORCHRUN)
     assert done.returncode == 0, done.stderr
     resumed = result(tmp_path)
     assert resumed["global_step"] == 18

@@ -55,13 +55,16 @@ def test_not_a_module():
         (dict(gpus=1, accelerator="cpu"), "gpus=1 is shorthand for accelerator='gpu'"),
         (dict(max_epochs=2.5), "max_epochs must be an int"),
         (dict(max_steps=0.5), "max_steps must be an int"),
-        (dict(limit_train_batches=1.5), r"limit_train_batches as a float is a fraction and must be in \[0.0, 1.0\]"),
+        (
+            dict(limit_train_batches=1.5),
+            r"invalid value 1.5 for limit_train_batches, it has to be in \[0.0, 1.0\] or an int",
+        ),
         (dict(limit_val_batches="all"), "limit_val_batches must be an int"),
-        (dict(val_check_interval=0.0), r"val_check_interval must be a float in \(0.0, 1.0\]"),
+        (dict(val_check_interval=0.0), r"invalid value 0.0 for val_check_interval, it has to be in \(0.0, 1.0\]"),
         (dict(accumulate_grad_batches=0), "accumulate_grad_batches must be an int >= 1"),
         (dict(gradient_clip_algorithm="l2"), "gradient_clip_algorithm='l2' is not supported. Allowed: None, 'norm'"),
         (dict(gradient_clip_val=-1), "gradient_clip_val must be a number >= 0"),
-        (dict(max_time="1 hour"), "max_time must be 'DD:HH:MM:SS'"),
+        (dict(max_time="1 hour"), "max_time must be a string in the format DD:HH:MM:SS"),
         (dict(on_nan="ignore"), "on_nan='ignore' is not supported. Allowed: 'raise', 'skip_step', None"),
         (dict(devices=0), "devices must be a positive int"),
         (dict(log_every_n_steps=0), "log_every_n_steps must be an int >= 1"),
@@ -74,7 +77,8 @@ def test_bad_trainer_arguments(kwargs, match):
 
 
 def test_val_check_interval_longer_than_the_epoch():
-    with pytest.raises(ValueError, match="val_check_interval=20 is larger than the 8 training batches"):
+    message = r"`val_check_interval` \(20\) must be less than or equal to the number of the training batches \(8\)"
+    with pytest.raises(ValueError, match=message):
         quiet_trainer(max_epochs=1, val_check_interval=20).fit(RegressionModule(), loader(), loader())
 
 

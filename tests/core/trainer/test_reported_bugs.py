@@ -27,7 +27,10 @@ class PlateauModule(RegressionModule):
 
 
 def _monitored_callbacks(folder):
-    checkpoint = ModelCheckpoint(dirpath=str(folder), monitor="val_loss", save_last=True, save_top_k=1)
+    # saved at validation end (not at the train epoch's end), the case bug 1 is about
+    checkpoint = ModelCheckpoint(
+        dirpath=str(folder), monitor="val_loss", save_last=True, save_top_k=1, save_on_train_epoch_end=False
+    )
     return [checkpoint, EarlyStopping(monitor="val_loss", patience=10)]
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime
 import glob
+import logging
 import os
 
 import pytest
@@ -10,6 +12,7 @@ import torch
 
 from flashtrain.core import Callback, Trainer
 from flashtrain.core.callbacks import EarlyStopping, ModelCheckpoint
+from flashtrain.core.exceptions import MisconfigurationException
 from flashtrain.core.loggers import CSVLogger
 from tests.core.helpers import RegressionModule, loader, quiet_trainer
 
@@ -339,7 +342,7 @@ def test_accelerator_and_devices():
 
 
 def test_on_train_epoch_end_checkpoint_monitor_key_missing_is_explained(tmp_path):
-    with pytest.raises(ValueError, match=r"could not find 'nope' in the logged metrics: \[.*train_loss"):
+    with pytest.raises(ValueError, match=r"could not find the monitored key in the returned metrics: \[.*train_loss"):
         fit(max_epochs=1, enable_checkpointing=True, callbacks=[ModelCheckpoint(dirpath=str(tmp_path), monitor="nope")])
 
 
@@ -390,7 +393,7 @@ def test_lightnings_dataloader_and_callback_properties():
     ("flags", "match"),
     [
         ({"max_epochs": -2}, "max_epochs must be an int >= -1"),
-        ({"limit_train_batches": 1.5}, "limit_train_batches as a float is a fraction"),
+        ({"limit_train_batches": 1.5}, "You have passed invalid value 1.5 for limit_train_batches"),
         ({"accumulate_grad_batches": 0}, "accumulate_grad_batches must be an int >= 1"),
         ({"reload_dataloaders_every_n_epochs": -1}, "reload_dataloaders_every_n_epochs must be an int >= 0"),
         ({"devices": 0}, "devices must be a positive int"),
@@ -410,3 +413,49 @@ def test_a_flag_of_the_wrong_type_is_a_misconfiguration_and_a_type_error():
     with pytest.raises(MisconfigurationException, match="limit_val_batches must be an int") as raised:
         Trainer(logger=False, limit_val_batches="all")
     assert isinstance(raised.value, TypeError)
+
+
+@pytest.mark.parametrize("interval", ["00:00:00:00", {"seconds": 0}, datetime.timedelta(0)])
+def test_val_check_interval_as_a_duration_validates_by_the_clock(interval):
+    # a zero duration: due after every batch (the clock has always moved on since the last validation)
+    trainer, model = fit(val=loader(), max_epochs=1, val_check_interval=interval)
+    assert model.val_at == [(0, batch) for batch in range(1, 9)]
+
+
+def test_val_check_interval_as_a_long_duration_never_comes_due():
+    trainer, model = fit(val=loader(), max_epochs=2, val_check_interval="01:00:00:00")
+    assert model.val_at == []
+
+
+def test_val_check_interval_as_a_bad_duration_is_explained():
+    with pytest.raises(MisconfigurationException, match="val_check_interval must be a string in the format DD:HH"):
+        Trainer(val_check_interval="1 hour")
+
+
+def test_a_fraction_gives_exactly_that_many_validations_per_epoch():
+    # 5 batches, 0.5: every int(5 * 0.5) = 2 batches, so after batches 2 and 4 and not again after the last one
+    trainer, model = fit(train=loader(n=40, batch_size=8), val=loader(), max_epochs=1, val_check_interval=0.5)
+    assert model.val_at == [(0, 2), (0, 4)]
+
+
+def test_a_stop_request_mid_epoch_validates_before_the_fit_ends():
+    class StopAtThree(Counter):
+        def on_train_batch_end(self, outputs, batch, batch_idx):
+            self.trainer.should_stop = batch_idx == 2
+
+    trainer, model = fit(StopAtThree(), val=loader(), max_epochs=1)
+    assert model.val_at == [(0, 3)] and trainer.global_step == 3
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "says"),
+    [("limit_train_batches", 1, "1 batch per epoch"), ("limit_val_batches", 1.0, "100% of the batches")],
+)
+def test_unit_limits_say_which_meaning_was_chosen(caplog, flag, value, says):
+    with caplog.at_level(logging.INFO):
+        Trainer(**{flag: value}, logger=False)
+    assert f"`Trainer({flag}={value})` was configured so {says}" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.INFO):
+        Trainer(logger=False)
+    assert "was configured so" not in caplog.text

@@ -58,8 +58,10 @@ def test_trains_and_predicts_one_entry_per_input_in_order(folders, backbone):
     assert [max(range(3), key=row.__getitem__) for row in probabilities] == [data.labels.index(x) for x in labels]
     assert all(abs(sum(row) - 1) < 1e-5 for row in probabilities)
     assert [pairs[0][0] for pairs in top] == labels and len(top[0]) == 3
-    with pytest.raises(ValueError, match="Unknown output 'classes'. Allowed: labels, probabilities, logits, top_k"):
-        trainer.predict(model, datamodule=predict, output="classes")
+    with pytest.raises(
+        ValueError, match="Unknown output 'class' for ImageClassifier. Allowed: labels, probabilities, logits, top_k"
+    ):
+        trainer.predict(model, datamodule=predict, output="class")
 
 
 def test_multi_label_and_custom_head(folders):

@@ -43,7 +43,7 @@ def test_heads_by_name_by_function_and_registries():
     assert seen and seen[0][1] == 4
     assert ImageClassifier.available_heads() == ["linear", "mlp"]
     assert "resnet18" in ImageClassifier.available_backbones("resnet18")
-    assert ImageClassifier.available_outputs() == ["labels", "probabilities", "logits", "top_k"]
+    assert ImageClassifier.available_outputs() == ["labels", "probabilities", "logits", "top_k", "classes", "preds"]
     with pytest.raises(ValueError, match="Unknown head 'conv'. Allowed: linear, mlp"):
         ImageClassifier(TINY, num_classes=4, pretrained=False, head="conv")
     with pytest.raises(ValueError, match=r"The head maps features to shape \(3,\), expected \(4,\)"):
@@ -88,8 +88,8 @@ def test_model_output_is_a_name_or_refused():
     model.output = "probabilities"
     rows = model.format_predictions([torch.zeros(2, 4)])
     assert rows == [[0.25] * 4] * 2
-    with pytest.raises(ValueError, match="model.output='classes' is not an output of ImageClassifier"):
-        model.output = "classes"
+    with pytest.raises(ValueError, match="Unknown output 'class' for ImageClassifier. Allowed: labels"):
+        model.output = "class"
 
 
 def test_mixup_and_cutmix_train():

@@ -77,7 +77,7 @@ def test_regression_predictions_come_back_in_original_units():
     y_error = np.abs(predictions[:, 0] - rows["y"].to_numpy())
     assert np.median(y_error) < 100.0, y_error  # the targets span 5000..7500
     assert np.median(np.abs(predictions[:, 1] - rows["z"].to_numpy())) < 0.15
-    with pytest.raises(ValueError, match="Unknown output 'labels' for a regressor"):
+    with pytest.raises(ValueError, match="Unknown output 'labels' for TabularRegressor. Allowed: values, preds"):
         trainer.predict(model, datamodule=new, output="labels")
 
 
@@ -87,9 +87,9 @@ def test_models_refuse_data_for_the_other_task_and_unknown_backbones():
     with pytest.raises(ValueError, match="TabularClassifier needs classification data.*use TabularRegressor"):
         TabularClassifier.from_data(regression)
     with pytest.raises(
-        ValueError, match="Unknown tabular backbone 'node'. Allowed: ft_transformer, mlp, resnet, tabnet"
+        ValueError, match="Unknown tabular backbone 'xgboost'. Allowed: ft_transformer, mlp, resnet, tabm, tabnet"
     ):
-        TabularRegressor.from_data(regression, backbone="node")
+        TabularRegressor.from_data(regression, backbone="xgboost")
     with pytest.raises(TypeError, match="backbone_kwargs for 'mlp'.*width"):
         TabularRegressor.from_data(regression, backbone_kwargs={"width": 3})
 

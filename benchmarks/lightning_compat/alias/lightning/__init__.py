@@ -20,7 +20,7 @@ import sys
 import types
 from typing import Any
 
-from lightning import _table
+from lightning import _adapters, _table
 
 
 class _AliasModule(types.ModuleType):
@@ -40,7 +40,9 @@ class _AliasModule(types.ModuleType):
         # A name flashtrain lacks still imports, so one gap fails only the tests that use it: a private name
         # (or any name of a Lightning-internal module) as an internal stand-in, a public one as a counted gap.
         qualified = f"{self.__name__}.{name}"
-        if name.startswith("_") or _table.is_internal_module(self.__name__):
+        if _adapters.ENVIRONMENT_FLAG.match(name):  # _X_AVAILABLE, _TORCH_GREATER_EQUAL_2_6: facts, not internals
+            value = _adapters.environment_flag(name)
+        elif name.startswith("_") or _table.is_internal_module(self.__name__):
             value = _table.resolve(_table.INTERNAL, qualified)
         else:
             value = _table.missing(qualified, "no entry in the alias table")

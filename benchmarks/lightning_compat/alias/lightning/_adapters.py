@@ -7,7 +7,9 @@ the work.
 
 from __future__ import annotations
 
+import importlib.metadata
 import importlib.util
+import re
 import sys
 from typing import Any
 
@@ -45,3 +47,41 @@ def get_torchvision_model(model_name: str, **kwargs: Any) -> Any:
     import torchvision
 
     return torchvision.models.get_model(model_name, **kwargs)
+
+
+# Lightning's import-availability and version flags (``_RICH_AVAILABLE``, ``_TORCH_GREATER_EQUAL_2_6``, ...):
+# facts about this environment, answered here from what is installed.
+ENVIRONMENT_FLAG = re.compile(r"^_(?:[A-Z0-9]+_)*(?:AVAILABLE|GREATER_EQUAL_[0-9_]+|EQUAL_[0-9_]+)$|^_IS_WINDOWS$")
+_MODULE_OF = {"TENSORBOARD": "tensorboard", "TORCH_TRT": "torch_tensorrt", "KINETO": None, "PYTHON": None}
+
+
+def environment_flag(name: str) -> bool:
+    """The value of one of Lightning's environment flags, for this machine."""
+    if name == "_IS_WINDOWS":
+        return IS_WINDOWS
+    if name.endswith("_AVAILABLE"):
+        what = name[1 : -len("_AVAILABLE")]
+        if what == "KINETO":
+            import torch.autograd
+
+            return bool(torch.autograd.kineto_available())
+        module = _MODULE_OF.get(what, what.lower())
+        return module is not None and importlib.util.find_spec(module) is not None
+    match = re.match(r"^_([A-Z0-9_]+?)_(GREATER_EQUAL|EQUAL)_([0-9_]+)$", name)
+    if match is None:
+        raise ValueError(f"not an environment flag: {name}")
+    package, relation, version = match.group(1), match.group(2), match.group(3).replace("_", ".")
+    if package == "PYTHON":
+        installed = ".".join(str(part) for part in sys.version_info[:3])
+    else:
+        try:
+            installed = importlib.metadata.version(package.lower())
+        except importlib.metadata.PackageNotFoundError:
+            return False
+    from packaging.version import Version
+
+    base = Version(Version(installed).base_version)
+    if relation == "GREATER_EQUAL":
+        return base >= Version(version)
+    wanted = Version(version).release
+    return base.release[: len(wanted)] == wanted

@@ -6,13 +6,13 @@ import importlib
 import sys
 from importlib import metadata
 
-from flashtrain.cli.commands import backbones, export, predict, serve
+from flashtrain.cli.commands import backbones, check, export, predict, push, serve
 from flashtrain.cli.errors import report
 from flashtrain.cli.options import Parser, RunOptions, command_parser, resolve_options
 from flashtrain.tasks import registry
 
 # The commands that are not a task's (each task's command comes from the task registry).
-TOOLS = (predict, export, serve, backbones)
+TOOLS = (predict, export, serve, push, backbones, check)
 EXAMPLES = """examples:
   flash-train image_classification                       # bundled digits, offline, a few minutes
   flash-train image_classification --train-folder data/train --val-folder data/val --max-epochs 3

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import glob
+import math
 import os
 import sys
 from collections.abc import Callable, Mapping
@@ -31,7 +32,7 @@ PATH_OPTIONS = (
 )
 # Not options of a run: left out of the config a run writes, and not accepted from one.
 PLAN_KEY = "time_budget_plan"
-NOT_IN_CONFIG = ("run", "config", "command", "resume", "resume_checkpoint", "task")
+NOT_IN_CONFIG = ("run", "config", "command", "resume", "resume_checkpoint", "strict_resume", "task")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -121,6 +122,13 @@ def plain(docstring: str | None) -> str:
     return (docstring or "").replace("``", "").strip()
 
 
+def positive_float(text: str) -> float:
+    value = float(text)  # argparse turns the ValueError into "invalid positive_float value: 'x'"
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0 (e.g. 1e-3), got {text}")
+    return value
+
+
 def positive_int(text: str) -> int:
     value = int(text)  # argparse turns the ValueError into "invalid positive_int value: 'x'"
     if value < 1:
@@ -183,6 +191,11 @@ def add_trainer_flags(parser: argparse.ArgumentParser, command: str, batch_size:
         "under --output-dir); the run's config.yaml supplies the other options",
     )
     group.add_argument(
+        "--strict-resume",
+        action="store_true",
+        help="with --resume: refuse a checkpoint trained on other data (files, sizes, rows, labels) instead of warning",
+    )
+    group.add_argument(
         "--max-epochs", type=positive_int, default=task_default(command, "max_epochs"), help="epochs to train"
     )
     group.add_argument(
@@ -193,10 +206,16 @@ def add_trainer_flags(parser: argparse.ArgumentParser, command: str, batch_size:
         help="train for this long (e.g. 10m, 90s, 1h30m): the pace is measured and the learning-rate schedule "
         "planned to end on time (--max-epochs is then not used)",
     )
+    group.add_argument(
+        "--strict", action="store_true", help="refuse to train when the data check finds a problem (it warns)"
+    )
     batch_help = "samples per batch" if batch_size else "rows per batch (default None: 64, fewer on small tables)"
     group.add_argument("--batch-size", type=positive_int, default=batch_size, help=batch_help)
     group.add_argument(
-        "--learning-rate", type=float, default=task_default(command, "learning_rate"), help="the head's learning rate"
+        "--learning-rate",
+        type=positive_float,
+        default=task_default(command, "learning_rate"),
+        help="the head's learning rate",
     )
     group.add_argument(
         "--optimizer",
@@ -217,6 +236,18 @@ def add_trainer_flags(parser: argparse.ArgumentParser, command: str, batch_size:
         "no other arguments",
     )
     group.add_argument("--class-weights", choices=["balanced"], default=None, help="weight classes by their counts")
+    group.add_argument(
+        "--calibrate",
+        choices=["temperature"],
+        default=None,
+        help="classifiers: fit a temperature on the validation split (calibrated probabilities, same labels)",
+    )
+    group.add_argument(
+        "--decision-threshold",
+        type=decision_threshold,
+        default=None,
+        help="binary / multi-label classifiers: f1 or balanced_accuracy (tuned on the validation split), or a number",
+    )
     group.add_argument("--metrics", default=None, help="extra metrics, comma-separated (e.g. f1,precision / mae,r2)")
     group.add_argument(
         "--finetune-strategy",
@@ -234,7 +265,11 @@ def add_trainer_flags(parser: argparse.ArgumentParser, command: str, batch_size:
         "--gpus", type=positive_int, default=None, help="number of GPUs (shorthand for --accelerator gpu)"
     )
     group.add_argument("--accelerator", default="auto", help="auto, cpu, gpu, mps or tpu")
-    group.add_argument("--devices", default="auto", help="device count, list or auto")
+    group.add_argument(
+        "--devices",
+        default="auto",
+        help="device count, list of indices (0,1), -1 (every GPU; on the CPU one process per core) or auto",
+    )
     group.add_argument("--strategy", default="auto", help="auto or a distributed strategy such as ddp")
     group.add_argument(
         "--precision",
@@ -294,6 +329,16 @@ def resolve_options(parser: argparse.ArgumentParser, argv: list[str]) -> RunOpti
         command_parser.set_defaults(**read_config(config, command_parser, args.command))
         args = parser.parse_args(argv)
     return RunOptions.from_namespace(args, resume_checkpoint=checkpoint)
+
+
+def require_checkpoint(path: str) -> None:
+    """Refuse a ``--checkpoint`` that is neither a checkpoint file nor a pretrained folder / ``hf://`` name."""
+    from flashtrain.tasks.pretrained import is_pretrained_reference
+
+    if os.path.isfile(path) or is_pretrained_reference(path):
+        return
+    kind = "no such file" if not os.path.exists(path) else "not a regular file (a folder, FIFO or device)"
+    raise UserError(f"--checkpoint {path}: {kind}")
 
 
 def default_output_dir(task: str) -> str:
@@ -368,6 +413,8 @@ def resolve_resume(value: str, output_dir: str) -> tuple[str, str | None]:
         if found is None:
             raise UserError(f"--resume {value}: no last.ckpt in this folder, its checkpoints/ or its runs' folders")
         checkpoint = found
+    elif os.path.exists(value):
+        raise UserError(f"--resume {value}: not a regular file (a FIFO or device); pass a run folder or a .ckpt file")
     else:
         raise UserError(f"--resume {value}: no such run folder or checkpoint; pass .../logs/version_N, a .ckpt or last")
     folder = os.path.dirname(os.path.abspath(checkpoint))
@@ -410,3 +457,24 @@ def parse_finetune_strategy(text: str) -> Any:
         f"--finetune-strategy {text!r} is not valid; use no_freeze, freeze, freeze_unfreeze:EPOCH or "
         "unfreeze_milestones:E1,E2,N"
     )
+
+
+def decision_threshold(text: str) -> str | float:
+    """``--decision-threshold``: a criterion name, or a probability in (0, 1)."""
+    if text in ("f1", "balanced_accuracy"):
+        return text
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected f1, balanced_accuracy or a number in (0, 1), got {text!r}"
+        ) from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"a threshold is a probability in (0, 1), got {text}")
+    return value
+
+
+def calibration_options(args: Any) -> dict[str, Any]:
+    """The classifier arguments of ``--calibrate`` and ``--decision-threshold`` (none when not given)."""
+    chosen = {"calibrate": args.calibrate, "decision_threshold": args.decision_threshold}
+    return {name: value for name, value in chosen.items() if value is not None}

@@ -13,7 +13,8 @@ from typing import Any
 
 import yaml
 
-from flashtrain.cli.errors import unknown_name
+from flashtrain.cli.commands.check import check_before_fit
+from flashtrain.cli.errors import naming_file, unknown_name
 from flashtrain.cli.options import PLAN_KEY, RunOptions, UserError, default_output_dir, parse_finetune_strategy
 from flashtrain.cli.recipe import given, record_recipe
 from flashtrain.core import Callback
@@ -132,13 +133,13 @@ class RunRecord(Callback):
         self.path = os.path.join(trainer.log_dir, "config.yaml")
         if trainer.is_global_zero:
             os.makedirs(trainer.log_dir, exist_ok=True)
-            with open(self.path, "w") as handle:
+            with naming_file(self.path), open(self.path, "w") as handle:
                 yaml.safe_dump(self.config(pl_module), handle, sort_keys=False)
 
     def on_train_end(self, trainer: Any, pl_module: Any) -> None:
         budget = trainer.time_budget
         if budget is not None and trainer.is_global_zero and self.path:  # the plan joins the options it was made for
-            with open(self.path, "w") as handle:
+            with naming_file(self.path), open(self.path, "w") as handle:
                 yaml.safe_dump({**self.config(pl_module), PLAN_KEY: asdict(budget.plan)}, handle, sort_keys=False)
 
     def on_exception(self, trainer: Any, pl_module: Any, exception: BaseException) -> None:
@@ -230,11 +231,15 @@ def train(model: Any, data: Any, options: RunOptions, strategy: Any) -> dict[str
         if trainer.is_global_zero:
             print(*parts)
 
+    # Before fit (--strict refuses here), once the options are known to be right; its warning is printed with the
+    # summary, beside the figures it puts in doubt, so that an error during fit stays the one line shown.
+    data_warning = check_before_fit(task, options)
     message, settled = machine_defaults(options, trainer, data, model)
     say(message)
     record.settle(**settled)  # before config.yaml is written: it records these values
 
     finder = find_learning_rate(trainer, model, data, options, say) if options.auto_lr is not None else None
+    data.strict_resume = bool(options.values.get("strict_resume", False))
     trainer.finetune(model, datamodule=data, strategy=strategy, ckpt_path=options.resume_checkpoint)
     if finder is not None and trainer.is_global_zero:
         write_lr_find(finder, trainer.log_dir, say)
@@ -247,14 +252,20 @@ def train(model: Any, data: Any, options: RunOptions, strategy: Any) -> dict[str
     name = METRIC_NAMES.get(shown, shown)
     if validates:
         summary[shown] = float(trainer.callback_metrics[shown])
-        summary[f"best_{metric}"] = best = float(checkpoint.best_model_score)
+        score = checkpoint.best_model_score  # a tensor, as Lightning's
+        summary[f"best_{metric}"] = best = float(score) if score is not None else float("nan")
         say(f"final validation {name}: {summary[shown]:.4f} (best {'' if shown == metric else metric + ' '}{best:.4f})")
+    calibration = getattr(model, "calibration", None)
+    if calibration is not None and calibration.summary():
+        say(calibration.summary())
     if data.datasets.get("test") is not None:
         (result,) = trainer.test(model, datamodule=data, ckpt_path=summary["checkpoint"], verbose=False)
         test_metric = shown.replace("val_", "test_", 1)
         summary[test_metric] = result[test_metric]
         say(f"test {name}: {summary[test_metric]:.4f}")
     say(f"checkpoint: {summary['checkpoint']}\nresolved config: {record.path}")
+    if data_warning and trainer.is_global_zero:
+        print(data_warning, file=sys.stderr)
     return summary
 
 
@@ -296,7 +307,8 @@ def write_lr_find(finder: Any, folder: str, say: Any) -> None:
     """The finder's curve as lr_find.csv, and as lr_find.png where matplotlib is installed."""
     import csv
 
-    with open(os.path.join(folder, "lr_find.csv"), "w", newline="") as handle:
+    path = os.path.join(folder, "lr_find.csv")
+    with naming_file(path), open(path, "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["lr", "loss"])
         writer.writerows(zip(finder.results["lr"], finder.results["loss"]))

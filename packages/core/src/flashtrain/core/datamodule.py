@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -63,7 +65,12 @@ class DataModule(HyperparametersMixin):
                 return [one(dataset) for dataset in datasets]
             return one(datasets)
 
-        datamodule = cls(**datamodule_kwargs)
+        # As Lightning: batch_size and num_workers also reach __init__ when it takes them (or **kwargs).
+        parameters = inspect.signature(cls.__init__).parameters
+        takes_any = any(p.kind == inspect.Parameter.VAR_KEYWORD for p in parameters.values())
+        loader_kwargs = {"batch_size": batch_size, "num_workers": num_workers}
+        init_kwargs = {k: v for k, v in loader_kwargs.items() if takes_any or k in parameters}
+        datamodule = cls(**datamodule_kwargs, **init_kwargs)
         # Set on the instance; DataModule.defines() counts those as defined.
         served = {
             "train_dataloader": (train_dataset, True),
@@ -110,12 +117,44 @@ class DataModule(HyperparametersMixin):
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Read a checkpoint as it is loaded."""
 
+    def __str__(self) -> str:
+        """Each stage's loader and its dataset size, as Lightning prints a datamodule (``None``: not available
+        yet, e.g. before ``setup``; ``NA``: a dataset without a length)."""
+        lines = []
+        for title, method in (
+            ("Train dataloader", "train_dataloader"),
+            ("Validation dataloader", "val_dataloader"),
+            ("Test dataloader", "test_dataloader"),
+            ("Predict dataloader", "predict_dataloader"),
+        ):
+            try:
+                loaders = getattr(self, method)()
+            except Exception:  # noqa: BLE001 - any failure means "not available", as Lightning reports it
+                lines.append(f"{{{title}: None}}")
+                continue
+            if isinstance(loaders, Mapping):
+                loaders = list(loaders.values())
+            if isinstance(loaders, (list, tuple)):
+                sizes = " ; ".join(f"{i}. size={_dataset_size(loader)}" for i, loader in enumerate(loaders, start=1))
+                lines.append(f"{{{title}: {sizes}}}")
+            else:
+                lines.append(f"{{{title}: size={_dataset_size(loaders)}}}")
+        return os.linesep.join(lines)
+
     @staticmethod
     def defines(datamodule: Any, method: str) -> bool:
         """Whether ``datamodule`` overrides ``method`` (so the trainer knows which stages it serves)."""
         from flashtrain.core.utilities.model_helpers import is_overridden
 
         return is_overridden(method, datamodule, DataModule)  # set on the instance counts, as from_datasets does
+
+
+def _dataset_size(loader: Any) -> str:
+    dataset = getattr(loader, "dataset", None)
+    try:
+        return str(len(dataset))  # type: ignore[arg-type]
+    except TypeError:
+        return "NA"
 
 
 def _is_dataset_list(value: Any) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import inspect
 import types
 from collections.abc import Iterable, Mapping
@@ -71,7 +72,13 @@ class HyperparametersMixin:
     """``save_hyperparameters`` and ``hparams``, shared by ``Module`` (which also puts them in checkpoints) and
     ``DataModule``."""
 
+    # Lightning's names of the checkpoint entries (``checkpoint[Module.CHECKPOINT_HYPER_PARAMS_KEY]``)
+    CHECKPOINT_HYPER_PARAMS_KEY = "hyper_parameters"
+    CHECKPOINT_HYPER_PARAMS_NAME = "hparams_name"
+    CHECKPOINT_HYPER_PARAMS_TYPE = "hparams_type"
+
     _hparams: AttributeDict
+    _hparams_initial: AttributeDict
     _log_hyperparams: bool
 
     @property
@@ -93,4 +100,12 @@ class HyperparametersMixin:
         caller = frame.f_back if frame is not None else None
         init_arguments = collect_init_arguments(self, caller)
         self._hparams = AttributeDict(select_hyperparameters(init_arguments, args, ignore))
+        self._hparams_initial = copy.deepcopy(self._hparams)
         self._log_hyperparams = logger
+
+    @property
+    def hparams_initial(self) -> AttributeDict:
+        """The hyper-parameters as :meth:`save_hyperparameters` recorded them (later edits of ``hparams`` aside)."""
+        if "_hparams_initial" not in self.__dict__:
+            return AttributeDict()
+        return copy.deepcopy(self._hparams_initial)

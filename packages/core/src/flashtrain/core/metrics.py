@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import sys
 import warnings
+from types import FrameType
 from typing import Any
 
 import torch
@@ -36,7 +37,8 @@ R2Score = torchmetrics.R2Score
 
 def _warn(message: str) -> None:
     """A FutureWarning pointing at the user's line (past this file, torch.nn's and torchmetrics' call layers)."""
-    frame, level = sys._getframe(1), 2
+    frame: FrameType | None = sys._getframe(1)
+    level = 2
     while frame is not None and (frame.f_code.co_filename == __file__ or _is_library(frame.f_code.co_filename)):
         frame, level = frame.f_back, level + 1
     warnings.warn(message, FutureWarning, stacklevel=level)

@@ -36,6 +36,7 @@ class Module(HyperparametersMixin, torch.nn.Module):
         "logger",
         "loggers",
         "hparams",
+        "hparams_initial",
         "on_gpu",
         "dtype",
         "example_input_array",

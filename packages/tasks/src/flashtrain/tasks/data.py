@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -173,6 +174,8 @@ class TaskDataModule(DataModule):
     """
 
     collate_fn: Callable[[Any], Any] | None = None
+    # Resuming from a checkpoint of other training data: a warning (False) or an error (True, --strict-resume).
+    strict_resume: bool = False
 
     def __init__(
         self,
@@ -285,9 +288,49 @@ class TaskDataModule(DataModule):
         return self._loader("predict")
 
     def state_dict(self) -> dict[str, Any]:
+        fingerprint = self.fingerprint()
+        state = {"fingerprint": fingerprint} if fingerprint is not None else {}
         if self.targets is None:
-            return {}
+            return state
         return {
+            **state,
             "labels": [label if isinstance(label, (int, str)) else str(label) for label in self.targets.labels],
             "multi_label": self.targets.multi_label,
         }
+
+    def fingerprint(self) -> dict[str, Any] | None:
+        """The training data's fingerprint (:mod:`flashtrain.tasks.fingerprint`), or None without training data.
+        Computed once: the datasets do not change after construction, and checkpoints are written often."""
+        train = self.datasets.get("train")
+        if train is None:
+            return None
+        if getattr(self, "_fingerprint", None) is None:
+            from flashtrain.tasks.fingerprint import data_fingerprint
+
+            self._fingerprint = data_fingerprint(train, self.labels)
+        return self._fingerprint
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Resuming: the checkpoint's training data against this data; a difference is a warning, or an error
+        with ``strict_resume``."""
+        saved, current = state_dict.get("fingerprint"), self.fingerprint()
+        if not isinstance(saved, dict) or current is None:
+            return
+        from flashtrain.tasks.fingerprint import differences
+
+        if saved.get("labels") != current.get("labels") and saved.get("labels") and current.get("labels"):
+            # not a matter of strictness: class i of the weights would be read as another class, or not fit at all
+            raise ValueError(
+                f"the checkpoint's labels {saved['labels'][:10]} are not this data's {current['labels'][:10]}: its "
+                "weights answer for other classes. Resume with the data it was trained on, or start a new run."
+            )
+        found = differences(saved, current)
+        if not found:
+            return
+        message = (
+            f"the checkpoint was trained on other data than this run's: {'; '.join(found)}. Resuming continues "
+            "from weights fitted to that data"
+        )
+        if self.strict_resume:
+            raise ValueError(f"{message}; refused (strict_resume / --strict-resume). Resume with the same data.")
+        warnings.warn(f"{message} (strict_resume=True / --strict-resume refuses this).", UserWarning, stacklevel=2)

@@ -18,7 +18,7 @@ import hashlib
 import re
 import unicodedata
 from collections import Counter, defaultdict
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -87,7 +87,7 @@ def difference_hash(path: str | Path, size: int = 8) -> int:
 
 
 # -- checks on keys ------------------------------------------------------------------------------------------------
-def cross_split_duplicates(keys: dict[str, Sequence[Hashable]], kind: str = "duplicate") -> list[Finding]:
+def cross_split_duplicates(keys: Mapping[str, Sequence[Hashable]], kind: str = "duplicate") -> list[Finding]:
     """Items with the same key in two or more splits (a copy of a training item in val or test)."""
     where: dict[Hashable, list[tuple[str, int]]] = defaultdict(list)
     for split, split_keys in keys.items():
@@ -103,7 +103,7 @@ def cross_split_duplicates(keys: dict[str, Sequence[Hashable]], kind: str = "dup
     return findings
 
 
-def near_duplicates(hashes: dict[str, Sequence[int]], max_distance: int = 2) -> list[Finding]:
+def near_duplicates(hashes: Mapping[str, Sequence[int]], max_distance: int = 2) -> list[Finding]:
     """Pairs of images in different splits whose difference hashes are within ``max_distance`` bits (exact copies
     included; :func:`cross_split_duplicates` on file digests names those as exact)."""
     splits = [split for split in SPLITS if split in hashes and len(hashes[split])]
@@ -125,7 +125,7 @@ def near_duplicates(hashes: dict[str, Sequence[int]], max_distance: int = 2) -> 
     return findings
 
 
-def conflicting_labels(keys: dict[str, Sequence[Hashable]], labels: dict[str, Sequence[Any]]) -> list[Finding]:
+def conflicting_labels(keys: Mapping[str, Sequence[Hashable]], labels: Mapping[str, Sequence[Any]]) -> list[Finding]:
     """The same input (same key) with different labels, within or across splits."""
     seen: dict[Hashable, list[tuple[str, int, Any]]] = defaultdict(list)
     for split, split_keys in keys.items():
@@ -141,7 +141,7 @@ def conflicting_labels(keys: dict[str, Sequence[Hashable]], labels: dict[str, Se
     return findings
 
 
-def class_counts(labels: dict[str, Sequence[Any]]) -> list[Finding]:
+def class_counts(labels: Mapping[str, Sequence[Any]]) -> list[Finding]:
     """Counts per class and split; a class missing from a split, or under 1% of it, is a problem."""
     counts = {split: Counter(str(label) for label in values) for split, values in labels.items() if len(values)}
     classes = sorted(set().union(*counts.values())) if counts else []
@@ -162,6 +162,8 @@ def class_counts(labels: dict[str, Sequence[Any]]) -> list[Finding]:
 def column_findings(frame: Any, target: str) -> list[Finding]:
     """Constant columns, ID-like columns (a different value in every row) and a column whose value alone decides
     the target (a column-value -> majority-label lookup, learned on half the rows, right on 99% of the others)."""
+    import pandas as pd
+
     findings = []
     rows = len(frame)
     label_codes, label_names = frame[target].astype(str).factorize()
@@ -174,7 +176,7 @@ def column_findings(frame: Any, target: str) -> list[Finding]:
         if distinct <= 1:
             findings.append(Finding("constant_column", True, f"column {column!r} has one value: it teaches nothing"))
             continue
-        integral = values.dtype.kind in "iu" or values.dtype == object
+        integral = values.dtype.kind in "iuO" or pd.api.types.is_string_dtype(values.dtype)
         if distinct == rows and integral and rows >= 20:
             findings.append(Finding("id_column", True, f"column {column!r} is different in every row (an ID?): "
                                     "a model can memorise it; leave it out of the features"))  # fmt: skip
@@ -217,13 +219,27 @@ def image_folder_items(folder: str | Path) -> tuple[list[Path], list[str]]:
     return files, [p.parent.name for p in files]
 
 
-def check_images(files: dict[str, Sequence[str | Path]], labels: dict[str, Sequence[Any]], max_distance: int = 2
+def check_images(files: Mapping[str, Sequence[str | Path]], labels: Mapping[str, Sequence[Any]], max_distance: int = 2
                  ) -> DataReport:  # fmt: skip
-    """Exact duplicates (file bytes), near duplicates (difference hash), conflicting labels and class counts."""
+    """Exact duplicates (file bytes), near duplicates (difference hash), conflicting labels and class counts.
+    Files that cannot be read as images are left out: reporting them (or skipping them with ``--skip-bad-files``)
+    is the data class's job, and a check must not fail where training would not."""
+    from PIL import Image
+
+    readable: dict[str, list[tuple[str | Path, Any, int]]] = {}
+    for split, paths in files.items():
+        readable[split] = []
+        for path, label in zip(paths, labels[split]):
+            try:
+                readable[split].append((path, label, difference_hash(path)))
+            except (OSError, ValueError, Image.DecompressionBombError):
+                continue
+    files = {split: [path for path, _, _ in rows] for split, rows in readable.items()}
+    labels = {split: [label for _, label, _ in rows] for split, rows in readable.items()}
     digests = {split: [file_digest(path) for path in paths] for split, paths in files.items()}
     report = DataReport(cross_split_duplicates(digests, "duplicate_file"))
     exact = {tuple(sorted(map(tuple, f.items)))[:2] for f in report.findings}
-    hashes = {split: [difference_hash(path) for path in paths] for split, paths in files.items()}
+    hashes = {split: [hashed for _, _, hashed in rows] for split, rows in readable.items()}
     for finding in near_duplicates(hashes, max_distance):
         if tuple(sorted(map(tuple, finding.items))) not in exact:  # exact copies are already named
             report.findings.append(finding)
@@ -231,7 +247,7 @@ def check_images(files: dict[str, Sequence[str | Path]], labels: dict[str, Seque
     return report
 
 
-def check_texts(texts: dict[str, Sequence[str]], labels: dict[str, Sequence[Any]]) -> DataReport:
+def check_texts(texts: Mapping[str, Sequence[str]], labels: Mapping[str, Sequence[Any]]) -> DataReport:
     keys = {split: [normalised_text(text) for text in values] for split, values in texts.items()}
     report = DataReport(cross_split_duplicates(keys, "duplicate_text"))
     report.findings += conflicting_labels(keys, labels) + class_counts(labels)

@@ -228,7 +228,8 @@ def export(
     raw = None
     if preprocessing and holds_preprocessing(predictor.task_name, format):
         with torch.no_grad():
-            raw = raw_export(format, predictor, graph.module.network, path, reading_of(predictor.model))
+            network: torch.nn.Module = getattr(graph.module, "network")  # noqa: B009 - every graph wraps one
+            raw = raw_export(format, predictor, network, path, reading_of(predictor.model))
     predictor.save_preprocessing_files(out)
     _write_description(out, format, predictor, graph, raw)
     return ExportResult(out, path, format, difference, raw is not None)
@@ -251,6 +252,9 @@ def _write_description(out: str, format: str, predictor: Predictor, graph: _Grap
         "multi_label": bool(getattr(model, "multi_label", False)),
         "preprocessing": raw or {**graph.preprocessing, "inside": False, "why": _outside_because(predictor, format)},
     }
+    reading = reading_of(model)
+    if reading is not None:  # what turns the logits into probabilities and labels (inside an ONNX raw graph)
+        description["calibration"] = {"temperature": reading.temperature, "thresholds": reading.thresholds}
     if raw is not None:
         description["inputs"] = raw["inputs"]
         description["output"] = ", ".join(raw["outputs"])

@@ -208,12 +208,12 @@ def tabular_feed(preprocessing: Any, rows: list[dict]) -> dict[str, np.ndarray]:
 # -- reading the outputs ------------------------------------------------------------------------------------------
 def classifier_output_model(reading: Reading, opset: int, ir_version: int) -> Any:
     """``logits`` (N, K) -> ``probabilities``, ``label`` (or ``predicted`` for multi-label), and ``logits``."""
-    from onnx import TensorProto, helper
+    from onnx import TensorProto, helper, numpy_helper
 
     classes = len(reading.labels)
     initializers = [
         helper.make_tensor("post/temperature", TensorProto.FLOAT, [], [reading.temperature]),
-        helper.make_tensor("post/labels", TensorProto.STRING, [classes], [str(v).encode() for v in reading.labels]),
+        numpy_helper.from_array(np.array([str(v) for v in reading.labels], dtype=object), "post/labels"),
     ]
     nodes = [
         helper.make_node("Div", ["post/logits_in", "post/temperature"], ["post/scaled"]),
@@ -234,13 +234,10 @@ def classifier_output_model(reading: Reading, opset: int, ir_version: int) -> An
         if reading.thresholds is not None:  # binary: the second class when its probability reaches the threshold
             initializers += [
                 helper.make_tensor("post/threshold", TensorProto.FLOAT, [], [reading.thresholds[0]]),
-                helper.make_tensor("post/second", TensorProto.INT64, [2], [1, 2]),
-                helper.make_tensor("post/axis1", TensorProto.INT64, [1], [1]),
-                helper.make_tensor("post/start", TensorProto.INT64, [1], [1]),
+                helper.make_tensor("post/second", TensorProto.INT64, [], [1]),
             ]
             nodes += [
-                helper.make_node("Slice", ["probabilities", "post/start", "post/second", "post/axis1"], ["post/p1"]),
-                helper.make_node("Squeeze", ["post/p1", "post/axis1"], ["post/p1_flat"]),
+                helper.make_node("Gather", ["probabilities", "post/second"], ["post/p1_flat"], axis=1),
                 helper.make_node("GreaterOrEqual", ["post/p1_flat", "post/threshold"], ["post/positive"]),
                 helper.make_node("Cast", ["post/positive"], ["post/index"], to=TensorProto.INT64),
             ]
@@ -453,8 +450,12 @@ def _check_against(
         labels = [value.decode() if isinstance(value, bytes) else str(value) for value in produced["label"]]
     else:
         labels = [str(label) for label in predictor.format(torch.from_numpy(produced["logits"]), "labels")]
-    ordered = np.sort(expected_probabilities, axis=1)
-    clear = (ordered[:, -1] - ordered[:, -2]) > 2 * difference + 1e-6  # not a tie within the measured difference
+    if reading.thresholds is not None:  # binary with a threshold: how far from it
+        margin = np.abs(expected_probabilities[:, 1] - reading.thresholds[0])
+    else:
+        ordered = np.sort(expected_probabilities, axis=1)
+        margin = ordered[:, -1] - ordered[:, -2]
+    clear = margin > 2 * difference + 1e-6  # not a tie within the measured difference
     wrong = [i for i, (a, b) in enumerate(zip(labels, expected_labels)) if a != b and clear[i]]
     if wrong:
         _fail(path, f"{len(wrong)} of {len(labels)} labels differ (first: input {wrong[0]}: {labels[wrong[0]]!r} "
@@ -473,4 +474,9 @@ def reading_of(model: Any) -> Reading | None:
     regressor."""
     if not hasattr(model, "labels") or hasattr(model, "to_original_units"):
         return None
-    return Reading([str(label) for label in model.labels], bool(getattr(model, "multi_label", False)))
+    reading = Reading([str(label) for label in model.labels], bool(getattr(model, "multi_label", False)))
+    calibration = getattr(model, "calibration", None)
+    if calibration is not None:
+        reading.temperature = float(calibration.temperature)
+        reading.thresholds = calibration.thresholds.tolist() if calibration.uses_thresholds else None
+    return reading

@@ -20,9 +20,13 @@ from flashtrain.tasks import registry
 
 
 def load_task(checkpoint_path: str) -> Any:
-    """The task model stored in ``checkpoint_path`` (its class read from the checkpoint), on the CPU, in eval mode."""
+    """The task model stored in ``checkpoint_path`` (its class read from the checkpoint), on the CPU, in eval mode;
+    also a save_pretrained folder or ``hf://user/name``."""
     from flashtrain.core.checkpoint import load_checkpoint
+    from flashtrain.tasks.pretrained import from_pretrained, is_pretrained_reference
 
+    if is_pretrained_reference(checkpoint_path):  # a save_pretrained folder, or hf://user/name
+        return from_pretrained(checkpoint_path)
     task = load_checkpoint(checkpoint_path).get("task")
     spec = registry.find(task)
     if spec is None:
@@ -42,7 +46,7 @@ class Predictor:
         self.model = model
         self.task_name: str = model.task_name
         self.outputs: tuple[str, ...] = tuple(model.outputs)
-        self.default_output = self.outputs[0]
+        self.default_output = model.output if getattr(model, "output", None) is not None else self.outputs[0]
 
     def prepare(self, inputs: Sequence[Any], where: str = "the request") -> list[Any]:
         """One sample per input, checked; a bad input is a ValueError naming its position (in ``where``) and what
@@ -58,9 +62,9 @@ class Predictor:
         with torch.inference_mode():
             return self.model.predict_step((self.collate(samples),), 0)
 
-    def format(self, outputs: torch.Tensor, output: str | None = None) -> list[Any]:
+    def format(self, outputs: torch.Tensor, output: Any = None) -> list[Any]:
         output = output or self.default_output
-        if output not in self.outputs:
+        if isinstance(output, str) and output not in self.outputs:
             raise ValueError(
                 f"Unknown output {output!r} for a {self.task_name} model. Allowed: {', '.join(self.outputs)}."
             )

@@ -77,7 +77,10 @@ def available_optimizers() -> list[str]:
 
 def available_lr_schedulers() -> list[str]:
     """Schedule names accepted by ``lr_scheduler=``: the shorthands, torch's and transformers' schedules."""
-    return sorted(set(SCHEDULER_SHORTHANDS) | set(_torch_schedulers()) | set(_transformers_schedules()))
+    from flashtrain.tasks.flash_registry import LR_SCHEDULERS
+
+    names = set(SCHEDULER_SHORTHANDS) | set(_torch_schedulers()) | set(_transformers_schedules())
+    return sorted(names | set(LR_SCHEDULERS.available_keys()))
 
 
 def _split_choice(choice: Any, what: str, max_parts: int) -> tuple[Any, dict[str, Any], dict[str, Any]]:
@@ -199,7 +202,7 @@ class SchedulerChoice:
             return cls._named(name, kwargs, config)
         if inspect.isclass(name):
             _check_arguments(name, kwargs, 1, _RUN_LENGTH_ARGUMENTS, f"{name.__name__} scheduler")
-            return cls(name.__name__.lower(), name, kwargs, config)
+            return cls(name.__name__.lower(), name, kwargs, config).check_builds()
         if callable(name):
             return cls(None, name, kwargs, config)
         raise TypeError(
@@ -209,20 +212,24 @@ class SchedulerChoice:
 
     @classmethod
     def _named(cls, name: str, kwargs: dict[str, Any], config: dict[str, Any]) -> SchedulerChoice:
+        from flashtrain.tasks.flash_registry import LR_SCHEDULERS
+
+        if name in LR_SCHEDULERS:  # a recipe registered with @Task.lr_schedulers_registry
+            return cls(name, LR_SCHEDULERS.get(name), kwargs, config).check_builds()
         key = name.lower()
         if key in SCHEDULER_SHORTHANDS:
             if kwargs:
                 raise TypeError(f"lr_scheduler {name!r} takes no arguments; use its torch name to set them.")
-            return cls(key, None, {}, config)
+            return cls(key, None, {}, config).check_builds()
         torch_schedulers = _torch_schedulers()
         if key in torch_schedulers:
             filled = _RUN_LENGTH_ARGUMENTS | ({"max_lr"} if key == "onecyclelr" else set())
             _check_arguments(torch_schedulers[key], kwargs, 1, filled, f"{name} scheduler")
-            return cls(key, torch_schedulers[key], kwargs, config)
+            return cls(key, torch_schedulers[key], kwargs, config).check_builds()
         hf = _transformers_schedules()
         if key in hf:
             _check_arguments(hf[key], kwargs, 1, {"num_training_steps", "num_warmup_steps"}, f"{name} scheduler")
-            return cls(key, hf[key], kwargs, config)
+            return cls(key, hf[key], kwargs, config).check_builds()
         raise ValueError(
             f"Unknown lr_scheduler {name!r}. Allowed: {', '.join(available_lr_schedulers())} (any capitalisation), "
             "None, a scheduler class, a function (optimizer) -> scheduler, or (name, {kwargs}[, {config}])."
@@ -231,13 +238,14 @@ class SchedulerChoice:
     def build(
         self,
         optimizer: torch.optim.Optimizer,
-        total_steps: float,
-        total_epochs: int,
+        total_steps: float | None,
+        total_epochs: int | None,
         monitor: tuple[str, str],
         budget: Any = None,
     ) -> dict[str, Any]:
         """Lightning's ``{"scheduler", "interval", ...}`` dict for ``optimizer`` over a run of ``total_steps``
-        optimizer steps in ``total_epochs`` epochs; ``monitor`` is the task's (metric, mode) for plateau schedules.
+        optimizer steps in ``total_epochs`` epochs (None before a trainer exists: schedules that need the run's
+        length then say so); ``monitor`` is the task's (metric, mode) for plateau schedules.
         With a time ``budget`` (``Trainer(time_budget=...)``), a schedule whose length is the run's follows its plan."""
         if budget is not None and self.follows_run_length:
             from flashtrain.tasks.budget_schedule import REFERENCE_STEPS, budget_schedule
@@ -247,18 +255,20 @@ class SchedulerChoice:
 
             config = {**self.config, "interval": "step", "frequency": 1}
             return {"scheduler": budget_schedule(optimizer, reference, budget), **config}
-        steps = max(1, int(total_steps))
+        steps = max(1, int(total_steps)) if total_steps is not None else None
         interval = "step"
         if self.factory is None:
-            scheduler = _shorthand(self.name or "", optimizer, steps)
+            scheduler = _shorthand(self.name or "", optimizer, self._run_length(steps))
         elif self.name in _transformers_schedules():
             kwargs = dict(self.kwargs)
+            parameters = inspect.signature(self.factory).parameters
             warmup = kwargs.get("num_warmup_steps", 0)
-            if isinstance(warmup, float) and 0.0 <= warmup < 1.0:
-                kwargs["num_warmup_steps"] = int(round(warmup * steps))  # Flash: a float is a fraction of the run
-            kwargs.setdefault("num_warmup_steps", 0)
-            if "num_training_steps" in inspect.signature(self.factory).parameters:
-                kwargs.setdefault("num_training_steps", steps)
+            if isinstance(warmup, float) and 0.0 <= warmup < 1.0:  # Flash: a float is a fraction of the run
+                kwargs["num_warmup_steps"] = int(round(warmup * self._run_length(steps)))
+            if "num_warmup_steps" in parameters:  # get_constant_schedule takes none
+                kwargs.setdefault("num_warmup_steps", 0)
+            if "num_training_steps" in parameters and "num_training_steps" not in kwargs:
+                kwargs["num_training_steps"] = self._run_length(steps)
             scheduler = self.factory(optimizer, **kwargs)
         elif self.name is not None and inspect.isclass(self.factory):
             kwargs = dict(self.kwargs)
@@ -275,7 +285,9 @@ class SchedulerChoice:
                     and self.name in ("linearlr", "constantlr")
                 ):
                     continue  # these have a meaningful default of their own
-                kwargs.setdefault(argument, steps if per_step else max(1, int(total_epochs)))
+                if argument not in kwargs:
+                    steps = self._run_length(steps)
+                    kwargs[argument] = steps if per_step else max(1, int(total_epochs or 1))
             build: Callable[..., Any] = self.factory  # isclass() narrowed it to a bare `type`
             scheduler = build(optimizer, **kwargs)
             interval = "step" if per_step else "epoch"
@@ -286,6 +298,25 @@ class SchedulerChoice:
         if self.name == "reducelronplateau":
             result.setdefault("monitor", monitor[0])
         return result
+
+    def _run_length(self, steps: int | None) -> int:
+        if steps is None:
+            raise RuntimeError(
+                f"lr_scheduler {self.name!r} is sized by the run's length, which is known once a Trainer runs: "
+                "call configure_optimizers() through trainer.fit(model, ...), or give the length yourself "
+                "(e.g. ('cosineannealinglr', {'T_max': 100}))."
+            )
+        return steps
+
+    def check_builds(self) -> SchedulerChoice:
+        """Build the schedule once on a throwaway optimizer, so a name that cannot work fails at construction
+        (before, ``"constant_schedule"`` was accepted and then crashed at the first fit)."""
+        probe = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+        try:
+            self.build(probe, 100, 10, ("val_loss", "min"))
+        except Exception as error:  # any failure of the schedule's own constructor
+            raise ValueError(f"lr_scheduler {self.name!r} cannot be built with {self.kwargs}: {error}") from None
+        return self
 
     @property
     def follows_run_length(self) -> bool:

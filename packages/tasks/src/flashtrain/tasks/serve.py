@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from flashtrain.tasks.flash_serve import FlashRequestFormat
 from flashtrain.tasks.inference import ImagePredictor, Predictor, TabularPredictor, TextPredictor, predictor_for
 from flashtrain.tasks.optional import require
 from flashtrain.tasks.serve_limits import LimitExceeded, RequestGuard, ServeLimits, loopback_warning, resolve_api_key
@@ -177,6 +178,7 @@ def create_app(
 
     app = FastAPI(title=f"flashtrain {predictor.task_name}", lifespan=lifespan)
     app.state.batcher = batcher
+    app.add_middleware(FlashRequestFormat, task_name=predictor.task_name)  # Flash clients' JSON too (inner)
     app.add_middleware(RequestGuard, max_bytes=limits.max_request_bytes, api_key=key)
 
     @app.exception_handler(RequestValidationError)
@@ -199,7 +201,7 @@ def create_app(
     @app.post("/predict")
     async def predict(request: PredictRequest) -> dict[str, Any]:
         output = request.output or predictor.default_output
-        if output not in predictor.outputs:
+        if isinstance(output, str) and output not in predictor.outputs:
             raise HTTPException(400, f"Unknown output {output!r}. Allowed: {', '.join(predictor.outputs)}.")
         try:
             inputs = await checked_inputs(request.inputs)

@@ -164,19 +164,21 @@ class RequestGuard:
         if length.isdigit() and int(length) > self.max_bytes:
             await _answer(send, 413, self._too_large(int(length)))
             return
-        received = 0
-
-        async def limited() -> dict[str, Any]:
-            nonlocal received
+        # Read (at most the limit of) the body here and answer 413 ourselves: an exception raised from `receive`
+        # is only a 413 when FastAPI's endpoint is the reader; an inner middleware that reads the body first
+        # (FlashRequestFormat does) would let it escape as a 500.
+        body = bytearray()
+        while True:
             message = await receive()
-            received += len(message.get("body", b""))
-            if received > self.max_bytes:  # a body sent without (or beyond) its announced length
-                from fastapi import HTTPException
-
-                raise HTTPException(413, self._too_large(received))
-            return message
-
-        await self.app(scope, limited, send)
+            if message["type"] != "http.request":  # the client left before sending the whole body
+                return
+            body += message.get("body", b"")
+            if len(body) > self.max_bytes:  # a body sent without (or beyond) its announced length
+                await _answer(send, 413, self._too_large(len(body)))
+                return
+            if not message.get("more_body"):
+                break
+        await self.app(scope, _replay(bytes(body), receive), send)
 
     def _authorised(self, headers: dict[str, str]) -> bool:
         assert self.api_key is not None
@@ -188,6 +190,20 @@ class RequestGuard:
             f"the request body is {size / 2**20:.1f} MB or more; this server takes at most "
             f"{self.max_bytes / 2**20:.0f} MB (--max-request-mb)."
         )
+
+
+def _replay(body: bytes, receive: Any) -> Any:
+    """A ``receive`` that gives the body already read, then waits on the client's (for its disconnect)."""
+    sent = False
+
+    async def replay() -> dict[str, Any]:
+        nonlocal sent
+        if sent:
+            return await receive()
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replay
 
 
 async def _answer(send: Any, status: int, detail: str) -> None:

@@ -17,11 +17,15 @@ from flashtrain.core import Module
 from flashtrain.core.hparams import collect_init_arguments
 from flashtrain.tasks import losses, optimization
 from flashtrain.tasks import metrics as task_metrics
+from flashtrain.tasks.calibration import Calibration
+from flashtrain.tasks.flash_registry import FlashRegistries
+from flashtrain.tasks.outputs import OutputChoice, resolve_output
 
-OUTPUTS = ("labels", "probabilities", "logits", "top_k")
+# "classes" (class indices) and "preds" (raw outputs) are Flash's names (see flashtrain.tasks.outputs).
+OUTPUTS = ("labels", "probabilities", "logits", "top_k", "classes", "preds")
 
 
-class Task(Module):
+class Task(FlashRegistries, Module):
     """Optimizer and learning-rate schedule chosen by name or Flash's tuple forms (see
     :mod:`flashtrain.tasks.optimization`), ``forward = head(backbone(x))``, and the task's name written into every
     checkpoint (``flash-train predict`` reads it). Subclasses set ``self.backbone`` and ``self.head``.
@@ -89,19 +93,30 @@ class Task(Module):
         return list(cls.outputs)
 
     @property
-    def output(self) -> str | None:
-        """The default ``output`` of ``format_predictions`` (``trainer.predict(model, output=None)`` returns raw
-        batches as in Lightning; pass ``output=model.output`` or set it here for formatted ones)."""
+    def output(self) -> Any:
+        """How ``trainer.predict(model)``, ``model.serve()`` and the Predictor format predictions when no ``output``
+        is passed: a name from ``outputs`` or one of Flash's Output objects (``ProbabilitiesOutput()``, ...; see
+        :mod:`flashtrain.tasks.outputs`). None (the default) leaves ``trainer.predict`` returning raw batches."""
         return self._output
 
     @output.setter
-    def output(self, value: str | None) -> None:
-        if value is not None and value not in self.outputs:
-            raise ValueError(
-                f"model.output={value!r} is not an output of {type(self).__name__}; allowed: "
-                f"{', '.join(self.outputs)} (as strings; Flash's Output objects are not used here)."
-            )
+    def output(self, value: Any) -> None:
+        if value is not None:
+            resolve_output(value, self.outputs, type(self).__name__)  # a wrong name fails here, not at predict
         self._output = value
+
+    def output_choice(self, output: Any = None) -> OutputChoice:
+        """``output`` if given, else ``model.output``, else this task's first output, resolved and checked."""
+        chosen = output if output is not None else self._output
+        return resolve_output(chosen if chosen is not None else self.outputs[0], self.outputs, type(self).__name__)
+
+    def serve(self, host: str = "127.0.0.1", port: int = 8000, output: Any = None, **options: Any) -> None:
+        """Serve this model over HTTP until interrupted (Flash's ``model.serve()``): our ``{"inputs": [...]}`` and
+        Flash's ``{"payload": {"inputs": {"data": ...}}}`` requests; ``output`` (a name or a Flash Output object,
+        e.g. ``LabelsOutput(["no", "yes"])`` to rename the labels) becomes ``model.output``."""
+        from flashtrain.tasks.flash_serve import serve_task
+
+        serve_task(self, host, port, output, options)
 
     # -- steps -------------------------------------------------------------------------------------------------
     def forward(self, inputs: Any) -> torch.Tensor:
@@ -120,8 +135,18 @@ class Task(Module):
         self._step(batch, "test")
 
     def configure_callbacks(self) -> Any:
-        """The weight-averaging callback chosen with ``weight_averaging`` (none by default)."""
-        return weight_averaging_callback(self.weight_averaging, self.learning_rate)
+        """The weight-averaging callback chosen with ``weight_averaging`` (none by default), and the check that
+        warns when training diverges (:mod:`flashtrain.tasks.divergence`)."""
+        from flashtrain.tasks.divergence import DivergenceCheck
+
+        averaging = weight_averaging_callback(self.weight_averaging, self.learning_rate)
+        return [callback for callback in (averaging, DivergenceCheck()) if callback is not None]
+
+    constant_prediction = "a constant"  # what ``constant_prediction_loss`` predicts, in words
+
+    def constant_prediction_loss(self, batch: Any) -> torch.Tensor | None:
+        """This task's loss on ``batch`` for the trivial constant prediction (divergence checks compare to it)."""
+        return None
 
     def auxiliary_loss(self) -> torch.Tensor | float:
         """A backbone's own loss term for the last forward pass (TabNet's sparsity loss), else 0."""
@@ -138,14 +163,56 @@ class Task(Module):
         optimizer = self.optimizer_choice(params, self.learning_rate)
         if self.scheduler_choice is None:
             return optimizer
-        trainer = self.trainer
-        scheduler = self.scheduler_choice.build(
-            optimizer, trainer.estimated_stepping_batches, trainer.max_epochs or 1, self.monitor, trainer.time_budget
-        )
-        return {"optimizer": optimizer, "lr_scheduler": scheduler}
+        # Callable before a trainer exists (Flash's docs inspect model.configure_optimizers()); only schedules
+        # that need the run's length then ask for one.
+        trainer = self._trainer
+        if trainer is None and self.scheduler_choice.follows_run_length:
+            import warnings
+
+            warnings.warn(
+                f"lr_scheduler {self.scheduler_choice.name!r} is sized by the run's length, known once a Trainer "
+                "runs: configure_optimizers() outside trainer.fit returns the optimizer alone (fit builds both).",
+                UserWarning,
+                stacklevel=2,
+            )
+            return optimizer
+        steps = trainer.estimated_stepping_batches if trainer is not None else None
+        epochs = (trainer.max_epochs or 1) if trainer is not None else None
+        budget = trainer.time_budget if trainer is not None else None
+        scheduler = self.scheduler_choice.build(optimizer, steps, epochs, self.monitor, budget)
+        return [optimizer], [scheduler]  # Lightning's and Flash's ([optimizers], [scheduler configs]) form
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["task"] = self.task_name
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        check_checkpoint_task(checkpoint, self.task_name)  # resuming (ckpt_path=...) a checkpoint of another task
+
+    def save_pretrained(self, folder: str, card: dict[str, Any] | None = None) -> str:
+        """A Hub-ready folder: safetensors weights, config.json, model card (see :mod:`flashtrain.tasks.pretrained`)."""
+        from flashtrain.tasks.pretrained import save_pretrained
+
+        return save_pretrained(self, folder, card)
+
+    @classmethod
+    def from_pretrained(cls, name_or_folder: str, **overrides: Any) -> Any:
+        """The model in a :meth:`save_pretrained` folder, or on the Hub (``user/name`` or ``hf://user/name``)."""
+        from flashtrain.tasks.pretrained import from_pretrained
+
+        model = from_pretrained(name_or_folder, **overrides)
+        if not isinstance(model, cls):
+            raise TypeError(f"{name_or_folder} holds a {type(model).__name__}, not a {cls.__name__}.")
+        return model
+
+
+def check_checkpoint_task(checkpoint: dict[str, Any], task_name: str, path: str | None = None) -> None:
+    """A checkpoint of another task is named as such (not a state-dict mismatch of 200 keys)."""
+    stored = checkpoint.get("task")
+    if isinstance(stored, str) and stored != task_name:
+        raise ValueError(
+            f"{path + ': ' if path else ''}this is a {stored} checkpoint, not a {task_name} one; load or resume it "
+            f"with the {stored} task."
+        )
 
 
 def _holds_code(value: Any) -> bool:
@@ -213,6 +280,10 @@ class ClassificationTask(Task):
         class_weights: None, "balanced" (from the training data's class counts, n / (k * count); for multi-label
             the positive weight (negatives / positives) per label), or one weight per class.
         label_smoothing: Cross-entropy label smoothing (single-label).
+        calibrate: None, or "temperature": the temperature that calibrates the probabilities on the validation split.
+        decision_threshold: None (argmax; 0.5 per label for multi-label), "f1" / "balanced_accuracy" (tuned on the
+            validation split), or a number: the probability at which a binary classifier says its second label, and
+            a multi-label one each label. See :mod:`flashtrain.tasks.calibration`.
     """
 
     monitor = ("val_acc", "max")  # what "best" means for checkpoints of this task
@@ -243,6 +314,8 @@ class ClassificationTask(Task):
         lr_scheduler: Any = None,
         learning_rate: float = 1e-3,
         weight_averaging: Any = None,
+        calibrate: str | None = None,
+        decision_threshold: str | float | None = None,
     ) -> None:
         super().__init__(
             optimizer=optimizer,
@@ -260,6 +333,11 @@ class ClassificationTask(Task):
         chosen = metrics if metrics is not None else (["f1"] if multi_label else [])
         self.train_metrics, self.val_metrics, self.test_metrics = (
             task_metrics.classification_metrics(chosen, len(labels), multi_label) for _ in range(3)
+        )
+        self.calibration = (
+            Calibration(calibrate, decision_threshold, len(self.labels), multi_label)
+            if calibrate is not None or decision_threshold is not None
+            else None
         )
 
     def setup(self, stage: str) -> None:
@@ -280,13 +358,26 @@ class ClassificationTask(Task):
     def compute_loss(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         return self.criterion(logits, targets) + self.auxiliary_loss()
 
+    constant_prediction = "equal probabilities for every class"
+
+    def constant_prediction_loss(self, batch: Any) -> torch.Tensor:
+        targets = batch[1]
+        return self.criterion(torch.zeros(len(targets), len(self.labels), device=targets.device), targets)
+
     def _step(self, batch: Any, stage: str) -> torch.Tensor:
         inputs, targets = batch
         logits = self(inputs)
         loss = self.compute_loss(logits, targets)
         self.log(f"{stage}_loss", loss, prog_bar=stage != "test")
         self.update_metrics(logits.detach(), targets, stage)
+        if stage == "val" and self.calibration is not None:
+            self.calibration.collect(logits, targets)
         return loss
+
+    def on_validation_epoch_end(self) -> None:
+        """Fit the temperature / thresholds on this epoch's validation logits, before checkpoints are written."""
+        if self.calibration is not None:
+            self.calibration.fit_collected()
 
     def update_metrics(self, logits: torch.Tensor, targets: torch.Tensor, stage: str) -> None:
         if targets.is_floating_point() and not self.multi_label:  # soft targets (mixup): score the largest
@@ -300,26 +391,46 @@ class ClassificationTask(Task):
         inputs = batch[0] if isinstance(batch, (tuple, list)) else batch
         return self(inputs)
 
-    def format_predictions(self, outputs: list[torch.Tensor], output: str | None = None, k: int = 5) -> list[Any]:
-        """One entry per input, in order: label names, class probabilities, raw logits, or the top-k pairs."""
-        output = output or self.output or "labels"
-        if output not in OUTPUTS:
-            raise ValueError(f"Unknown output {output!r}. Allowed: {', '.join(OUTPUTS)}.")
+    def format_predictions(self, outputs: list[torch.Tensor], output: Any = None, k: int = 5) -> list[Any]:
+        """One entry per input, in order: label names, class indices, class probabilities, raw logits, or the top-k
+        pairs. ``output``: a name or a Flash Output object; None means ``model.output``, else "labels"."""
+        choice = self.output_choice(output)
         logits = torch.cat(outputs).float() if outputs else torch.empty(0, len(self.labels))
-        if output == "logits":
+        if choice.name in ("logits", "preds"):
             return logits.tolist()
-        probabilities = torch.sigmoid(logits) if self.multi_label else torch.softmax(logits, dim=1)
-        if output == "probabilities":
+        if self.calibration is not None:
+            probabilities = self.calibration.probabilities(logits)
+        else:
+            probabilities = torch.sigmoid(logits) if self.multi_label else torch.softmax(logits, dim=1)
+        if choice.name == "probabilities":
             return probabilities.tolist()
-        if output == "labels":
+        names = self._output_labels(choice)
+        if choice.name in ("labels", "classes"):
+            if self.calibration is not None and choice.threshold == OutputChoice.threshold:
+                chosen = self.calibration.predicted(probabilities)  # the fitted temperature and thresholds
+            else:  # no calibration, or a threshold the caller chose (Flash's LabelsOutput(threshold=...))
+                chosen = probabilities > choice.threshold if self.multi_label else probabilities.argmax(dim=1)
             if self.multi_label:
-                return [[self.labels[i] for i in torch.nonzero(row > 0.5).flatten().tolist()] for row in probabilities]
-            return [self.labels[i] for i in probabilities.argmax(dim=1).tolist()]
+                return [[names[i] for i in torch.nonzero(row).flatten().tolist()] for row in chosen]
+            return [names[i] for i in chosen.tolist()]
         top = probabilities.topk(min(k, len(self.labels)), dim=1)
         return [
-            [(self.labels[i], round(p, 6)) for i, p in zip(idx.tolist(), val.tolist())]
+            [(names[i], round(p, 6)) for i, p in zip(idx.tolist(), val.tolist())]
             for idx, val in zip(top.indices, top.values)
         ]
+
+    def _output_labels(self, choice: OutputChoice) -> list[Any]:
+        """What names each class index: the model's labels, indices for "classes", or LabelsOutput's renaming."""
+        if choice.name == "classes":
+            return list(range(len(self.labels)))
+        if choice.labels is None:
+            return self.labels
+        if len(choice.labels) != len(self.labels):
+            raise ValueError(
+                f"LabelsOutput has {len(choice.labels)} labels but the model has {len(self.labels)} classes "
+                f"({self.labels}); pass one new name per class, in the model's order."
+            )
+        return list(choice.labels)
 
 
 class RegressionTask(Task):
@@ -338,7 +449,7 @@ class RegressionTask(Task):
     target_mean: torch.Tensor
     target_std: torch.Tensor
     monitor = ("val_rmse", "min")
-    outputs = ("values",)
+    outputs = ("values", "preds")
 
     @classmethod
     def available_metrics(cls) -> list[str]:
@@ -375,6 +486,12 @@ class RegressionTask(Task):
     def to_original_units(self, scaled: torch.Tensor) -> torch.Tensor:
         return scaled * self.target_std + self.target_mean
 
+    constant_prediction = "the training mean"
+
+    def constant_prediction_loss(self, batch: Any) -> torch.Tensor:
+        targets = batch[1]
+        return self.criterion(torch.zeros_like(targets), targets)  # standardised targets: the mean is 0
+
     def _step(self, batch: Any, stage: str) -> torch.Tensor:
         inputs, targets = batch
         outputs = self(inputs)
@@ -391,10 +508,8 @@ class RegressionTask(Task):
         inputs = batch[0] if isinstance(batch, (tuple, list)) else batch
         return self.to_original_units(self(inputs))
 
-    def format_predictions(self, outputs: list[torch.Tensor], output: str | None = None) -> list[Any]:
+    def format_predictions(self, outputs: list[torch.Tensor], output: Any = None) -> list[Any]:
         """One entry per input, in order: a number (one target) or a list with one number per target."""
-        output = output or "values"
-        if output not in self.outputs:
-            raise ValueError(f"Unknown output {output!r} for a regressor. Allowed: {', '.join(self.outputs)}.")
+        self.output_choice(output)  # "values" and Flash's "preds" are the same numbers
         values = torch.cat(outputs).float() if outputs else torch.empty(0, len(self.target_names))
         return values[:, 0].tolist() if len(self.target_names) == 1 else values.tolist()

@@ -33,13 +33,16 @@ def add_parser(subparsers: Any) -> None:
 
 
 def run(args: RunOptions) -> Any:
-    from flashtrain.cli.options import UserError
+    from flashtrain.cli.options import require_checkpoint
+    from flashtrain.tasks.pretrained import is_pretrained_reference
 
-    if not os.path.isfile(args.checkpoint):
-        raise UserError(f"--checkpoint {args.checkpoint}: no such file")
+    require_checkpoint(args.checkpoint)
     from flashtrain.tasks.export import export
 
-    out = args.out or f"{os.path.splitext(args.checkpoint)[0]}-{args.format}"
+    if is_pretrained_reference(args.checkpoint):  # a folder or hf://user/name: write beside, in the working folder
+        out = args.out or f"{os.path.basename(os.path.normpath(args.checkpoint.removeprefix('hf://')))}-{args.format}"
+    else:
+        out = args.out or f"{os.path.splitext(args.checkpoint)[0]}-{args.format}"
     result = export(args.checkpoint, out, format=args.format, atol=args.atol, preprocessing=args.preprocessing)
     print(
         f"wrote {os.path.abspath(result.model_file)} and preprocessing.json; checked against the checkpoint: "

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from flashtrain.cli.options import RunOptions, UserError, add_trainer_flags, plain, positive_int
+from flashtrain.cli.options import RunOptions, UserError, add_trainer_flags, calibration_options, plain, positive_int
 from flashtrain.cli.recipe import model_options, optimization_options, task_default
 
 EXAMPLES = """examples:
@@ -154,6 +154,7 @@ def run(options: RunOptions) -> dict[str, Any]:
         compile=options.compile,
         weight_averaging=options.weight_averaging,
         class_weights=options.class_weights,
+        **calibration_options(options),
         metrics=options.metrics.split(",") if options.metrics else None,
     )
     return train(model, data, options, strategy)

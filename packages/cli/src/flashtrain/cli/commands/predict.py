@@ -48,9 +48,14 @@ def run(args: RunOptions) -> list[Any]:
     ``export`` take too: an input is prepared by the same function whichever way it comes."""
     if args.out:
         check_out(args.out)
-    from flashtrain.core.checkpoint import load_checkpoint
+    from flashtrain.tasks.pretrained import is_pretrained_reference, stored_task
 
-    task = load_checkpoint(args.checkpoint).get("task")
+    if is_pretrained_reference(args.checkpoint):  # a save_pretrained folder or hf://user/name
+        task = stored_task(args.checkpoint)
+    else:
+        from flashtrain.core.checkpoint import load_checkpoint
+
+        task = load_checkpoint(args.checkpoint).get("task")
     spec = registry.find(task)
     if spec is None:
         raise UserError(
@@ -68,7 +73,11 @@ def run(args: RunOptions) -> list[Any]:
         for start in range(0, len(inputs), size)
         for prediction in predictor.predict(inputs[start : start + size], output, where)
     ]
-    for column, values in prediction_columns(predictions, output, predictor.describe()["labels"]).items():
+    # Files: one prediction column (probabilities as a list per file); tables: one column per class or target.
+    spread = spec.inputs != "files"
+    names = predictor.describe()["labels"]
+    columns = prediction_columns(predictions, output, names) if spread else {"prediction": predictions}
+    for column, values in columns.items():
         table[column] = values
     write_table(table, args.out)
     return predictions

@@ -13,7 +13,6 @@ disk. --api-key (or $FLASHTRAIN_API_KEY) makes every route but /health need 'Aut
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from flashtrain.cli.options import RunOptions
@@ -39,10 +38,9 @@ def add_parser(subparsers: Any) -> None:
 
 
 def run(args: RunOptions) -> None:
-    from flashtrain.cli.options import UserError
+    from flashtrain.cli.options import UserError, require_checkpoint
 
-    if not os.path.isfile(args.checkpoint):
-        raise UserError(f"--checkpoint {args.checkpoint}: no such file")
+    require_checkpoint(args.checkpoint)
     if not 0 <= args.port < 65536:
         raise UserError(f"--port {args.port}: use a port between 0 and 65535")
     from flashtrain.tasks.serve import serve

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flashtrain.cli.options import RunOptions, UserError, add_trainer_flags, plain
+from flashtrain.cli.options import RunOptions, UserError, add_trainer_flags, calibration_options, plain
 from flashtrain.cli.recipe import model_options, optimization_options, task_default
 from flashtrain.tasks import registry
 
@@ -118,6 +118,9 @@ def run(options: RunOptions) -> dict[str, Any]:
 
     options, strategy = start(options)
     data, options = load_data(options)
+    classifier = registry.get(options.task).kind == "classification"
+    if not classifier and calibration_options(options):
+        raise UserError("--calibrate and --decision-threshold apply to classifiers; a regressor has neither")
     model = (
         registry.get(options.task)
         .load("model")
@@ -128,6 +131,7 @@ def run(options: RunOptions) -> dict[str, Any]:
             metrics=options.metrics.split(",") if options.metrics else None,
             weight_averaging=options.weight_averaging,
             **({"class_weights": options.class_weights} if options.class_weights else {}),
+            **(calibration_options(options) if classifier else {}),
         )
     )
     return train(model, data, options, strategy)

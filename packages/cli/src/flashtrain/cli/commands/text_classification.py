@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from flashtrain.cli.options import RunOptions, UserError, add_trainer_flags, plain, positive_int
+from flashtrain.cli.options import RunOptions, UserError, add_trainer_flags, calibration_options, plain, positive_int
 from flashtrain.cli.recipe import given, model_options, optimization_options, task_default
 
 EXAMPLES = """examples:
@@ -118,6 +118,7 @@ def run(options: RunOptions) -> dict[str, Any]:
         **optimization_options(options),
         weight_averaging=options.weight_averaging,
         class_weights=options.class_weights,
+        **calibration_options(options),
         metrics=options.metrics.split(",") if options.metrics else None,
     )
     return train(model, data, options, strategy)

@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from flashtrain.core.callbacks.base_finetuning import BaseFinetuning
     from flashtrain.core.callbacks.early_stopping import EarlyStopping
     from flashtrain.core.callbacks.finetuning import BackboneFinetuning, BackboneUnfreezing, finetuning_callback
+    from flashtrain.core.callbacks.lambda_function import LambdaCallback
     from flashtrain.core.callbacks.lr_monitor import LearningRateMonitor
     from flashtrain.core.callbacks.model_checkpoint import ModelCheckpoint
     from flashtrain.core.callbacks.model_summary import ModelSummary
@@ -32,6 +33,7 @@ __getattr__, __dir__ = lazy_exports(
         "BaseFinetuning": "flashtrain.core.callbacks.base_finetuning:BaseFinetuning",
         "EMAWeightAveraging": "flashtrain.core.callbacks.weight_averaging:EMAWeightAveraging",
         "EarlyStopping": "flashtrain.core.callbacks.early_stopping:EarlyStopping",
+        "LambdaCallback": "flashtrain.core.callbacks.lambda_function:LambdaCallback",
         "LearningRateMonitor": "flashtrain.core.callbacks.lr_monitor:LearningRateMonitor",
         "ModelCheckpoint": "flashtrain.core.callbacks.model_checkpoint:ModelCheckpoint",
         "ModelSummary": "flashtrain.core.callbacks.model_summary:ModelSummary",
@@ -52,6 +54,7 @@ __all__ = [
     "Callback",
     "EMAWeightAveraging",
     "EarlyStopping",
+    "LambdaCallback",
     "LearningRateMonitor",
     "ModelCheckpoint",
     "ModelSummary",

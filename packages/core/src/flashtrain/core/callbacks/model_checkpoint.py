@@ -11,8 +11,8 @@ When it saves (all decided here, from the trainer's public state):
   outside ``fit``; on an exception with ``save_on_exception``.
 """
 
-from __future__ import annotations
-
+# No ``from __future__ import annotations`` here: the constructor's annotations stay real types, so argument
+# parsers (jsonargparse, LightningCLI) can read ``save_last: bool | Literal["link"] | None`` from the signature.
 import copy
 import datetime
 import logging
@@ -271,10 +271,10 @@ class ModelCheckpoint(Callback):
         candidates = self.monitor_candidates(trainer)
         if self.every_n_epochs >= 1 and (trainer.current_epoch + 1) % self.every_n_epochs == 0:
             self._save_topk_checkpoint(trainer, candidates)
-        if self.last_global_step_saved == trainer.global_step or (
-            self.save_last == "link" and self.last_checkpoint_saved
-        ):
-            self._save_last_checkpoint(trainer, candidates)
+        # Unlike Lightning 2.6 (last only when a top-k file was written at this step), last.ckpt is the newest
+        # state at every point the schedule runs: resuming from "last" continues from where the fit got to, not from
+        # the last improvement (docs/lightning-differences.md).
+        self._save_last_checkpoint(trainer, candidates)
 
     # -- what ---------------------------------------------------------------------------------------------------
     def monitor_candidates(self, trainer: Any) -> dict[str, torch.Tensor]:
@@ -297,7 +297,9 @@ class ModelCheckpoint(Callback):
                 f"metrics: {list(candidates)}. HINT: Did you call `log({self.monitor!r}, value)` in the "
                 "`LightningModule`?"
             )
-            if trainer.metrics_store.evaluation_metric_names:  # validation ran and did not log it: a mistake
+            # Validation ran and did not log it, or this fit never validates: it cannot appear, refuse (Lightning
+            # only warns in the second case and saves nothing). Before a first validation: a warning.
+            if trainer.metrics_store.evaluation_metric_names or not _has_validation(trainer):
                 raise MisconfigurationException(message)
             warnings.warn(message, stacklevel=2)
             return

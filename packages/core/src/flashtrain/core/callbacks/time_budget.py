@@ -202,7 +202,8 @@ class TimeBudget(Callback):
         plan["budget_seconds"] = self.plan.budget_seconds  # a resume may be given more (or less) time
         plan["stopped_by"] = None
         self.plan = BudgetPlan(**plan)
-        self._piece = tuple(state_dict.get("piece", (0, 0.0)))  # type: ignore[assignment]
+        start_step, start_progress = state_dict.get("piece", (0, 0.0))
+        self._piece = (int(start_step), float(start_progress))
         self._elapsed_before = float(state_dict.get("elapsed", 0.0))
 
     # -- planning ---------------------------------------------------------------------------------------------------

@@ -72,10 +72,10 @@ class CheckpointConnector:
             )
             datamodule = trainer.datamodule
             if datamodule is not None:
-                checkpoint["datamodule"] = safe_value(datamodule.state_dict(), "datamodule.state_dict()")
-                if is_overridden(
-                    "on_save_checkpoint", datamodule, DataModule
-                ):  # a flashtrain extra; Lightning 2 has none
+                checkpoint["datamodule"] = safe_value(
+                    trainer.hooks.call_datamodule(datamodule, "state_dict"), "datamodule.state_dict()"
+                )
+                if is_overridden("on_save_checkpoint", datamodule, DataModule):  # a flashtrain extra; not Lightning 2
                     datamodule.on_save_checkpoint(checkpoint)
             trainer.hooks.call_on_callbacks("on_save_checkpoint", checkpoint)
         module.on_save_checkpoint(checkpoint)
@@ -143,17 +143,19 @@ class CheckpointConnector:
                 "training; load it with Module.load_from_checkpoint and call fit without ckpt_path."
             )
         trainer = self.trainer
+        # The datamodule first (Lightning restores it after the weights): data that can say "this checkpoint was
+        # trained on other data" should say so before weights of another label set fail to fit the model.
+        datamodule = trainer.datamodule
+        if datamodule is not None and "datamodule" in checkpoint:
+            trainer.hooks.call_datamodule(datamodule, "load_state_dict", checkpoint["datamodule"])
+            if is_overridden("on_load_checkpoint", datamodule, DataModule):
+                datamodule.on_load_checkpoint(checkpoint)
         self.restore_weights(checkpoint)
         trainer.hooks.call_on_callbacks("on_load_checkpoint", checkpoint)  # then their state, as Lightning
         states = checkpoint.get("callbacks", {})
         for callback in trainer.callbacks:
             if callback.state_key in states:
                 callback.load_state_dict(states[callback.state_key])
-        datamodule = trainer.datamodule
-        if datamodule is not None and "datamodule" in checkpoint:
-            datamodule.load_state_dict(checkpoint["datamodule"])
-            if is_overridden("on_load_checkpoint", datamodule, DataModule):
-                datamodule.on_load_checkpoint(checkpoint)
 
     def restore_training_state(self, checkpoint: dict[str, Any]) -> None:
         """Optimizers, schedulers, grad scaler, loop position, metrics and RNG: fit continues exactly there."""

@@ -14,6 +14,7 @@ from typing import Any
 
 import torch
 
+from flashtrain.core.checkpoint.download import cached_download, is_url
 from flashtrain.core.utilities import fs
 
 FORMAT_VERSION = 1
@@ -52,9 +53,9 @@ def save_checkpoint_file(checkpoint: dict[str, Any], path: str) -> None:
         _fsync_folder(folder)
     except RuntimeError as error:
         _remove(temp_path)
-        # torch's zip writer reports a failed write as "[enforce fail at inline_container.cc:...] ... file write
-        # failed", with no errno: say what it almost always is.
-        if "write" not in str(error):
+        # torch's zip writer reports a failed write with no errno, as "[enforce fail at inline_container.cc:...]
+        # ... file write failed" or "... unexpected pos N vs M" (a short write): say what it almost always is.
+        if not any(sign in str(error) for sign in ("write", "inline_container", "unexpected pos")):
             raise
         raise _write_failure(path, folder) from error
     except OSError as error:
@@ -119,6 +120,16 @@ def _fsync_folder(folder: str) -> None:
         os.close(fd)
 
 
+def check_regular_file(path: str, what: str = "Checkpoint") -> None:
+    """A FileNotFoundError when nothing is at ``path``; a ValueError when it is not a regular file (a FIFO, a
+    device, a folder: reading those would block, read nothing, or fail later with a worse message)."""
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{what} file not found: {path}")
+    if not os.path.isfile(path):
+        kind = "a folder" if os.path.isdir(path) else "a FIFO, device or socket"
+        raise CheckpointError(f"{path} is not a regular file ({kind}); pass the .ckpt file itself.")
+
+
 def load_checkpoint(path: str, map_location: Any = "cpu") -> dict[str, Any]:
     """Load and check a flashtrain checkpoint, with ``torch.load(weights_only=True)``.
 
@@ -128,13 +139,17 @@ def load_checkpoint(path: str, map_location: Any = "cpu") -> dict[str, Any]:
             or comes from a newer flashtrain.
     """
     path = os.fspath(path)
+    if is_url(path):  # downloaded once, then read from the local cache
+        path = cached_download(path)
     if not fs.is_remote(path) and os.path.isfile(os.path.join(path, "meta.pt")):
         raise CheckpointError(
             f"{path} is a sharded checkpoint folder (FSDPStrategy(state_dict_type='sharded')). Resume it with "
             "Trainer(strategy=FSDPStrategy(state_dict_type='sharded'), ...), or make one file of it with "
             "flashtrain.core.strategies.fsdp.consolidate_checkpoint(folder, 'full.ckpt')."
         )
-    if not fs.isfile(path):
+    if not fs.is_remote(path):
+        check_regular_file(fs.local(path), "Checkpoint")
+    elif not fs.isfile(path):
         raise FileNotFoundError(f"Checkpoint file not found: {path}")
     if not fs.is_remote(path):
         _check_archive(fs.local(path))

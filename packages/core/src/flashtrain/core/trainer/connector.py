@@ -59,15 +59,15 @@ def _parse_devices(devices: Any, accelerator: Accelerator, num_nodes: int) -> tu
     if devices == "auto":
         launched = detect_environment()  # under torchrun / srun: one device per started process
         return (launched.world_size // num_nodes if launched is not None else 1), None
-    if devices == -1:
-        return max(available, 1), None
-    if isinstance(devices, str):
+    if isinstance(devices, str):  # "-1" from a command line or config is -1
         try:
             devices = [int(d) for d in devices.split(",") if d.strip()] if "," in devices else int(devices)
         except ValueError:
             raise MisconfigurationException(
                 f"devices={devices!r}: expected an int, a list of indices, -1 or 'auto'."
             ) from None
+    if devices == -1:
+        return max(available, 1), None
     if isinstance(devices, (list, tuple)):
         bad = [d for d in devices if not isinstance(d, int) or d < 0 or d >= max(available, 1)]
         if bad or not devices:

@@ -96,6 +96,7 @@ class EvaluationLoop:
         # requested again when reload_dataloaders_every_n_epochs is due
         loaders = self.data_connector.load_fit_validation()
         self._evaluate(module, "validate", loaders, self.data_connector.num_val_batches)
+        self.progress.validation_ended()
 
     def sanity_check(self, module: Module) -> None:
         """A few validation batches before training, to fail fast on validation bugs; nothing is logged."""

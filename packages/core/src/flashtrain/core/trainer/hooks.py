@@ -78,6 +78,13 @@ class HookDispatcher:
                 return getattr(self.module, name)(*args, **kwargs)
         return getattr(self.module, name)(*args, **kwargs)
 
+    def call_datamodule(self, datamodule: Any, name: str, *args: Any, **kwargs: Any) -> Any:
+        """Run one of the datamodule's methods (prepare_data, setup, teardown, state_dict, load_state_dict)."""
+        if self._profiling:
+            with self.profiler.profile(f"[LightningDataModule]{type(datamodule).__name__}.{name}"):
+                return getattr(datamodule, name)(*args, **kwargs)
+        return getattr(datamodule, name)(*args, **kwargs)
+
     @property
     def profiling(self) -> bool:
         """Whether a profiler records this run (not the pass-through default)."""

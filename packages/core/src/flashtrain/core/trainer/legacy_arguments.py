@@ -14,6 +14,7 @@ import sys
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import FrameType
 from typing import Any, TypeVar
 
 _Init = TypeVar("_Init", bound=Callable[..., None])
@@ -66,7 +67,8 @@ class Lightning1xFit:
         from flashtrain.core.tuner.tuning import Tuner
 
         self.tuned = True
-        tuner, result = Tuner(trainer), {"scale_batch_size": None, "lr_find": None}
+        tuner = Tuner(trainer)
+        result: dict[str, Any] = {"scale_batch_size": None, "lr_find": None}
         data = {"train_dataloaders": train_dataloaders, "val_dataloaders": val_dataloaders, "datamodule": datamodule}
         if self.auto_scale_batch_size:
             mode = self.auto_scale_batch_size if isinstance(self.auto_scale_batch_size, str) else "power"
@@ -118,9 +120,9 @@ def translate(old: dict[str, Any], flags: dict[str, Any], known: list[str]) -> L
     if accelerator in _STRATEGY_AS_ACCELERATOR:  # Lightning 1.0-1.4 named the strategy accelerator=
         if accelerator in _GONE_STRATEGIES:
             raise ValueError(f"Trainer(accelerator={accelerator!r}): {_GONE_STRATEGIES[accelerator]}.")
-        _warn(f"accelerator={accelerator!r}", f"strategy={accelerator!r}")
         del flags["accelerator"]
         _set(flags, "strategy", accelerator, f"accelerator={accelerator!r}")
+        _warn(f"accelerator={accelerator!r}", f"strategy={accelerator!r}")
     for name, value in old.items():
         _HANDLERS[name](value, flags, fit)
     return fit
@@ -128,7 +130,8 @@ def translate(old: dict[str, Any], flags: dict[str, Any], known: list[str]) -> L
 
 def _warn(old: str, new: str, note: str = "flashtrain runs it that way") -> None:
     """One FutureWarning for one 1.x argument, pointing at the user's ``Trainer(...)`` line."""
-    frame, level = sys._getframe(1), 2  # stacklevel 2: the function that called _warn
+    frame: FrameType | None = sys._getframe(1)
+    level = 2  # stacklevel 2: the function that called _warn
     while frame is not None and frame.f_code.co_filename == __file__:
         frame, level = frame.f_back, level + 1
     warnings.warn(f"Trainer({old}) is Lightning 1.x; in 2.x write {new}. {note}.", FutureWarning, stacklevel=level)
@@ -158,15 +161,15 @@ def _refuse(name: str, instead: str) -> Callable[[Any, dict[str, Any], Lightning
 
 
 def _tpu_cores(value: Any, flags: dict[str, Any], fit: Lightning1xFit) -> None:
-    _warn(f"tpu_cores={value!r}", f"accelerator='tpu', devices={value!r}")
     _set(flags, "accelerator", "tpu", f"tpu_cores={value!r}")
     _set(flags, "devices", value, f"tpu_cores={value!r}")
+    _warn(f"tpu_cores={value!r}", f"accelerator='tpu', devices={value!r}")
 
 
 def _num_processes(value: Any, flags: dict[str, Any], fit: Lightning1xFit) -> None:
-    _warn(f"num_processes={value!r}", f"accelerator='cpu', devices={value!r}")
     _set(flags, "accelerator", "cpu", f"num_processes={value!r}")
     _set(flags, "devices", value, f"num_processes={value!r}")
+    _warn(f"num_processes={value!r}", f"accelerator='cpu', devices={value!r}")
 
 
 def _progress_bar_refresh_rate(value: Any, flags: dict[str, Any], fit: Lightning1xFit) -> None:
@@ -176,8 +179,8 @@ def _progress_bar_refresh_rate(value: Any, flags: dict[str, Any], fit: Lightning
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise ValueError(f"progress_bar_refresh_rate must be an int >= 0 (0: no bar), got {value!r}.")
     if value == 0:
-        _warn("progress_bar_refresh_rate=0", "enable_progress_bar=False")
         _set(flags, "enable_progress_bar", False, "progress_bar_refresh_rate=0")
+        _warn("progress_bar_refresh_rate=0", "enable_progress_bar=False")
         return
     from flashtrain.core.callbacks.progress import ProgressBar
 
@@ -194,8 +197,8 @@ def _checkpoint_callback(value: Any, flags: dict[str, Any], fit: Lightning1xFit)
         return
     if not isinstance(value, bool):
         raise TypeError(f"checkpoint_callback must be True or False, got {value!r}.")
-    _warn(f"checkpoint_callback={value}", f"enable_checkpointing={value}")
     _set(flags, "enable_checkpointing", value, f"checkpoint_callback={value}")
+    _warn(f"checkpoint_callback={value}", f"enable_checkpointing={value}")
 
 
 def _resume_from_checkpoint(value: Any, flags: dict[str, Any], fit: Lightning1xFit) -> None:
@@ -205,8 +208,8 @@ def _resume_from_checkpoint(value: Any, flags: dict[str, Any], fit: Lightning1xF
 
 def _weights_summary(value: Any, flags: dict[str, Any], fit: Lightning1xFit) -> None:
     if value is None:
-        _warn("weights_summary=None", "enable_model_summary=False")
         _set(flags, "enable_model_summary", False, "weights_summary=None")
+        _warn("weights_summary=None", "enable_model_summary=False")
         return
     depths = {"top": 1, "full": -1}
     if value not in depths:
@@ -230,8 +233,8 @@ def _distributed_backend(value: Any, flags: dict[str, Any], fit: Lightning1xFit)
         return
     if value in _GONE_STRATEGIES:
         raise ValueError(f"Trainer(distributed_backend={value!r}): {_GONE_STRATEGIES[value]}.")
-    _warn(f"distributed_backend={value!r}", f"strategy={value!r}")
     _set(flags, "strategy", value, f"distributed_backend={value!r}")
+    _warn(f"distributed_backend={value!r}", f"strategy={value!r}")
 
 
 def _auto_select_gpus(value: Any, flags: dict[str, Any], fit: Lightning1xFit) -> None:
@@ -284,8 +287,8 @@ def _plugins(value: Any, flags: dict[str, Any], fit: Lightning1xFit) -> None:
     plugins = value if isinstance(value, (list, tuple)) else [] if value is None else [value]
     for plugin in plugins:
         if isinstance(plugin, str) and plugin in STRATEGY_NAMES:
-            _warn(f"plugins=[{plugin!r}]", f"strategy={plugin!r}")
             _set(flags, "strategy", plugin, f"plugins=[{plugin!r}]")
+            _warn(f"plugins=[{plugin!r}]", f"strategy={plugin!r}")
         elif isinstance(plugin, str) and plugin in _GONE_STRATEGIES:
             raise ValueError(f"Trainer(plugins=[{plugin!r}]): {_GONE_STRATEGIES[plugin]}.")
         else:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import datetime
 import os
 from dataclasses import dataclass
 from typing import Any
 
-from flashtrain.core.exceptions import MisconfigurationException
+from flashtrain.core.exceptions import MisconfigurationException, MisconfigurationTypeError
 from flashtrain.core.utilities import checks
 from flashtrain.core.utilities.rank_zero import rank_zero_info
 
@@ -27,7 +28,7 @@ class LoopLimits:
     limit_test_batches: int | float
     limit_predict_batches: int | float
     overfit_batches: int | float
-    val_check_interval: int | float
+    val_check_interval: int | float | str | dict | datetime.timedelta
     check_val_every_n_epoch: int | None
     num_sanity_val_steps: int
     log_every_n_steps: int
@@ -57,7 +58,7 @@ def check_loop_flags(
     limit_test_batches: int | float | None,
     limit_predict_batches: int | float | None,
     overfit_batches: int | float,
-    val_check_interval: int | float | None,
+    val_check_interval: int | float | str | dict | datetime.timedelta | None,
     check_val_every_n_epoch: int | None,
     num_sanity_val_steps: int | None,
     log_every_n_steps: int | None,
@@ -90,6 +91,17 @@ def check_loop_flags(
         "predict": checks.check_limit("limit_predict_batches", limit_predict_batches),
     }
     overfit_batches = checks.check_limit("overfit_batches", overfit_batches)
+    if not fast_dev_run:
+        given = {
+            "limit_train_batches": limit_train_batches,
+            "limit_val_batches": limit_val_batches,
+            "limit_test_batches": limit_test_batches,
+            "limit_predict_batches": limit_predict_batches,
+            "overfit_batches": overfit_batches,
+            "val_check_interval": val_check_interval,
+        }
+        for name, value in given.items():
+            checks.announce_unit_limit(name, value)
     if fast_dev_run:
         max_epochs, max_steps = 1, fast_dev_run
         limits = dict.fromkeys(limits, fast_dev_run)
@@ -97,20 +109,33 @@ def check_loop_flags(
         limits["train"] = limits["val"] = overfit_batches
     if val_check_interval is None:
         val_check_interval = 1.0
-    if (
-        isinstance(val_check_interval, bool)
-        or not isinstance(val_check_interval, (int, float))
-        or (isinstance(val_check_interval, float) and not 0.0 < val_check_interval <= 1.0)
-        or (isinstance(val_check_interval, int) and val_check_interval < 1)
-    ):
-        raise MisconfigurationException(
-            "val_check_interval must be a float in (0.0, 1.0] (fraction of an epoch) or an int >= 1 "
-            f"(every N training batches), got {val_check_interval!r}."
+    val_check_time = None
+    if isinstance(val_check_interval, (str, dict, datetime.timedelta)):  # validate by the clock (Lightning 2.6)
+        val_check_time = checks.parse_max_time(val_check_interval, "val_check_interval")
+        if fast_dev_run:  # as Lightning: a debug run validates once, at the epoch's end
+            val_check_interval, val_check_time = 1.0, None
+    elif isinstance(val_check_interval, bool) or not isinstance(val_check_interval, (int, float)):
+        raise MisconfigurationTypeError(
+            "val_check_interval must be a float in (0.0, 1.0] (fraction of an epoch), an int >= 1 "
+            "(every N training batches) or a duration ('DD:HH:MM:SS', a datetime.timedelta or a dict of its "
+            f"fields), got {val_check_interval!r}."
         )
+    elif (isinstance(val_check_interval, float) and not 0.0 < val_check_interval <= 1.0) or (
+        isinstance(val_check_interval, int) and val_check_interval < 1
+    ):
+        if isinstance(val_check_interval, float) and val_check_interval > 1.0 and val_check_interval.is_integer():
+            val_check_interval = int(val_check_interval)  # as Lightning: 10.0 means every 10 batches
+        else:
+            raise MisconfigurationException(
+                f"You have passed invalid value {val_check_interval} for val_check_interval, it has to be in "
+                "(0.0, 1.0] (a fraction of an epoch), an int >= 1 (every N training batches) or a duration "
+                "('DD:HH:MM:SS', a datetime.timedelta or a dict of its fields)."
+            )
     checks.check_positive_int("check_val_every_n_epoch", check_val_every_n_epoch, allow_none=True)
-    if check_val_every_n_epoch is None and not isinstance(val_check_interval, int):
+    if check_val_every_n_epoch is None and isinstance(val_check_interval, float):
         raise MisconfigurationException(
-            "check_val_every_n_epoch=None needs an int val_check_interval (validate every N batches)."
+            "`val_check_interval` should be an integer or a time-based duration (str 'DD:HH:MM:SS', "
+            "datetime.timedelta, or dict kwargs for timedelta) when `check_val_every_n_epoch=None`."
         )
     sanity = (0 if fast_dev_run else 2) if num_sanity_val_steps is None else num_sanity_val_steps
     if not isinstance(sanity, int) or sanity < -1:
@@ -149,6 +174,7 @@ def check_loop_flags(
         reload_dataloaders_every_n_epochs=checks.check_positive_int(
             "reload_dataloaders_every_n_epochs", reload_dataloaders_every_n_epochs, minimum=0
         ),
+        val_check_time=val_check_time,
     )
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from flashtrain.core.exceptions import MisconfigurationException
 from flashtrain.core.trainer.limits import LoopLimits
+from flashtrain.core.utilities.rank_zero import rank_zero_info
 
 _LOOP_KEYS = (
     "batches_done",
@@ -49,20 +50,23 @@ class FitProgress:
         self.num_training_batches: int | float = 0
         self.val_check_batch: int | float = math.inf
         self._started: float | None = None
+        self._told_min_not_met = False
+        self.last_validation_end = 0.0
 
     # -- the schedule ---------------------------------------------------------------------------------------
     def configure(self, num_training_batches: int | float) -> None:
         """Fix the epoch length and the validation interval for this fit."""
         self.num_training_batches = num_training_batches
         self.val_check_batch = self._val_check_batch()
-        self.should_stop = False
 
     def start_clock(self) -> None:
-        """max_time counts from here (the first training batch, after the sanity check)."""
-        self._started = time.monotonic()
+        """max_time and a time-based val_check_interval count from here (after the sanity check)."""
+        self._started = self.last_validation_end = time.monotonic()
 
     def _val_check_batch(self) -> int | float:
         interval = self.limits.val_check_interval
+        if self.limits.val_check_time is not None or not isinstance(interval, (int, float)):
+            return math.inf  # a duration: by the clock, not by batches
         if isinstance(interval, float):
             if math.isinf(self.num_training_batches):
                 if interval != 1.0:
@@ -74,29 +78,37 @@ class FitProgress:
             return max(1, int(self.num_training_batches * interval))
         if self.limits.check_val_every_n_epoch is not None and interval > self.num_training_batches:
             raise ValueError(
-                f"val_check_interval={interval} is larger than the {self.num_training_batches} training batches of an "
-                "epoch; lower it, or set check_val_every_n_epoch=None to count batches across epochs."
+                f"`val_check_interval` ({interval}) must be less than or equal to the number of the training batches "
+                f"({self.num_training_batches}). Lower it, set limit_val_batches=0 to disable validation, or set "
+                "check_val_every_n_epoch=None to count batches across epochs."
             )
         return interval
 
     def val_due(self, batch_idx: int, is_last: bool) -> bool:
         """Whether validation runs after training batch ``batch_idx`` of the current epoch."""
         every_n_epochs = self.limits.check_val_every_n_epoch
-        if every_n_epochs is None:  # an int interval counted over all epochs
-            return self.total_train_batches % self.val_check_batch == 0
-        if (self.current_epoch + 1) % every_n_epochs != 0:
+        if every_n_epochs is not None and (self.current_epoch + 1) % every_n_epochs != 0:
             return False
         if self.val_done_at == batch_idx + 1:
             return False  # already ran here before a resume
+        if self.limits.val_check_time is not None:  # every val_check_time seconds since the last validation
+            return time.monotonic() - self.last_validation_end >= self.limits.val_check_time
+        if is_last and math.isinf(self.val_check_batch):
+            return True  # a loader without a length: validate when it runs out
         if self.should_stop and self.min_reached():
-            return True  # as Lightning 2.x: a stop request inside the epoch validates the weights it stops with
-        if is_last and isinstance(self.limits.val_check_interval, float):
-            return True
+            return True  # as Lightning: a stop request (early stopping) validates before the fit ends
+        if every_n_epochs is None:  # an int interval counted over all epochs
+            return self.total_train_batches % self.val_check_batch == 0
+        # A fraction gives exactly that many validations per epoch (int(batches * fraction) apart), as Lightning:
+        # with 0.5 and 5 batches after batches 2 and 4, not again after the last one.
         return (batch_idx + 1) % self.val_check_batch == 0
 
     def validation_started(self) -> None:
         # Marked first: a checkpoint written by this validation (on_validation_end) must not run it again on resume.
         self.val_done_at = self.batches_done
+
+    def validation_ended(self) -> None:
+        self.last_validation_end = time.monotonic()  # a time-based val_check_interval counts from here
 
     def estimated_stepping_batches(self) -> int | float:
         """Optimizer steps the fit will take (for schedulers like OneCycleLR)."""
@@ -138,20 +150,25 @@ class FitProgress:
         return max_time is not None and self._started is not None and time.monotonic() - self._started >= max_time
 
     def min_reached(self) -> bool:
-        """Whether min_epochs and min_steps are met (a question only: it changes nothing)."""
+        """Whether min_epochs (completed epochs) and min_steps are met (a question only: it changes nothing)."""
         min_epochs, min_steps = self.limits.min_epochs, self.limits.min_steps
-        epochs_ok = min_epochs is None or self.current_epoch + 1 >= min_epochs
+        epochs_ok = min_epochs is None or self.current_epoch >= min_epochs
         steps_ok = min_steps is None or self.global_step >= min_steps
         return epochs_ok and steps_ok
 
     def honour_stop_request(self) -> bool:
         """Whether a stop request (``should_stop``) ends the fit now: yes once the minimum is met; before that the
-        request is dropped (as in Lightning), so a callback must ask again later."""
+        request waits (Lightning 2: should_stop stays set) and ends the fit as soon as the minimum is met."""
         if not self.should_stop:
             return False
         if self.min_reached():
             return True
-        self.should_stop = False
+        if not self._told_min_not_met:
+            self._told_min_not_met = True
+            rank_zero_info(
+                f"Trainer was signaled to stop but the required `min_epochs={self.limits.min_epochs!r}` or "
+                f"`min_steps={self.limits.min_steps!r}` has not been met. Training will continue..."
+            )
         return False
 
     def fit_done(self) -> bool:

@@ -15,6 +15,7 @@ class SignalHandler:
 
     def __init__(self) -> None:
         self.received: int | None = None
+        self.saving = False  # while the interrupt checkpoint is written, further signals wait for it
 
     @contextlib.contextmanager
     def installed(self) -> Iterator[None]:
@@ -32,6 +33,13 @@ class SignalHandler:
                 signal.signal(previous_signum, handler)
 
     def _on_signal(self, signum: int, frame: Any) -> None:
+        if self.saving:  # a second Ctrl-C here would leave the checkpoint behind the run it says it continues
+            print(
+                f"{signal.Signals(signum).name} received while saving the interrupt checkpoint: stopping as soon as "
+                "it is written.",
+                file=sys.stderr,
+            )
+            return
         if self.received is not None and signum == signal.SIGINT:
             raise KeyboardInterrupt  # a second Ctrl-C stops at once
         self.received = signum
@@ -45,7 +53,11 @@ class SignalHandler:
         """Save through ``save`` (which returns the path written), say where, and end the process's run."""
         signum = self.received
         assert signum is not None
-        path = save()
+        self.saving = True
+        try:
+            path = save()
+        finally:
+            self.saving = False
         name = signal.Signals(signum).name
         print(f"{name} received: saved {path} at step {step}; resume with ckpt_path='last'.", file=sys.stderr)
         if signum == signal.SIGINT:

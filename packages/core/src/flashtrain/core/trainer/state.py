@@ -24,6 +24,17 @@ class RunningStage(str, Enum):
     TESTING = "test"
     PREDICTING = "predict"
 
+    @property
+    def evaluating(self) -> bool:
+        return self in (RunningStage.VALIDATING, RunningStage.TESTING)
+
+    @property
+    def dataloader_prefix(self) -> str | None:
+        """The stage's name in ``*_dataloader`` methods: train, val (also in the sanity check), test, predict."""
+        if self in (RunningStage.VALIDATING, RunningStage.SANITY_CHECKING):
+            return "val"
+        return self.value
+
 
 class TrainerStatus(str, Enum):
     INITIALIZING = "initializing"

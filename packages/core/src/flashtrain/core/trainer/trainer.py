@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import datetime
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -115,7 +116,7 @@ class Trainer(_LoopFlags):
         limit_test_batches: int | float | None = None,
         limit_predict_batches: int | float | None = None,
         overfit_batches: int | float = 0.0,
-        val_check_interval: int | float | None = None,
+        val_check_interval: int | float | str | dict | datetime.timedelta | None = None,
         check_val_every_n_epoch: int | None = 1,
         num_sanity_val_steps: int | None = None,
         log_every_n_steps: int | None = None,
@@ -472,10 +473,13 @@ class Trainer(_LoopFlags):
     ) -> Any:
         """Run ``predict_step`` over the data; returns the outputs per batch (a list per dataloader if several).
 
-        With ``output`` (tasks: "labels", "probabilities", "logits", "top_k") the module's ``format_predictions``
-        turns them into one entry per input sample, in input order."""
+        With ``output`` (tasks: "labels", "probabilities", "logits", "top_k", ...; or Flash's Output objects), or
+        without it when the task's ``model.output`` is set, the module's ``format_predictions`` turns them into one
+        entry per input sample, in input order."""
         dataloaders, datamodule = _loaders_or_datamodule(dataloaders, datamodule)
-        keep = return_predictions or bool(output)
+        if output is None and hasattr(model or self.module, "format_predictions"):
+            output = getattr(model or self.module, "output", None)  # a task's ``model.output`` chosen beforehand
+        keep = return_predictions or output is not None
         predictions = self._run(
             TrainerFn.PREDICTING, model, datamodule, ckpt_path, predict=dataloaders, return_predictions=keep
         )
@@ -602,11 +606,11 @@ class Trainer(_LoopFlags):
         self.callbacks = connector.run_order(self.callbacks)
         if self.is_global_zero:
             if datamodule is not None:
-                datamodule.prepare_data()
+                self.hooks.call_datamodule(datamodule, "prepare_data")
             module.prepare_data()
         self.strategy.barrier()
         if datamodule is not None:
-            datamodule.setup(stage=fn.value)
+            self.hooks.call_datamodule(datamodule, "setup", stage=fn.value)
         self.hooks.bind(module, self.callbacks)
         self.hooks.call("setup", stage=fn.value)
         with self.strategy.model_init_context():
@@ -617,7 +621,7 @@ class Trainer(_LoopFlags):
             if self.module is not None:
                 self.hooks.call("teardown", stage=fn.value)
             if self.datamodule is not None:
-                self.datamodule.teardown(stage=fn.value)
+                self.hooks.call_datamodule(self.datamodule, "teardown", stage=fn.value)
         finally:
             if fn == TrainerFn.FITTING and self.is_global_zero:
                 for logger in self.loggers:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence, Sized
 from typing import Any, cast
 
@@ -14,6 +13,7 @@ from flashtrain.tasks import registry
 from flashtrain.tasks.data import (
     Targets,
     TaskDataModule,
+    build_stages,
     check_frame_columns,
     frame_targets,
     read_table,
@@ -148,7 +148,7 @@ class ImageClassificationData(TaskDataModule):
         reads_files: bool = True,
     ) -> ImageClassificationData:
         _resolve_workers(options, inputs, reads_files)
-        image_size, mean, std = options.pop("image_size"), options.pop("mean"), options.pop("std")
+        image_size, mean, std = _size_mean_std(options)
         transforms = _transforms(options, image_size, mean, std)
         multi_label, delimiter = options.pop("multi_label"), options.pop("target_delimiter")
         targets: Targets | None
@@ -161,35 +161,33 @@ class ImageClassificationData(TaskDataModule):
                 if first is not None
                 else None
             )
-        datasets: dict[str, Dataset | None] = {}
-        encoded_train = None
-        for stage in ("train", "val", "test", "predict"):
-            if inputs.get(stage) is None:
-                datasets[stage] = None
+        encoded: dict[str, torch.Tensor | None] = {}
+        for stage, raw in inputs.items():
+            if raw is None:
                 continue
             stage_targets = raw_targets.get(stage)
             if stage != "predict" and stage_targets is None:
                 raise ValueError(f"{stage} inputs were given without {stage} targets.")
-            encoded = (
+            codes = (
                 targets.encode(stage_targets, f"{stage} targets")
                 if stage_targets is not None and targets is not None
                 else None
             )
-            if encoded is not None and len(encoded) != len(inputs[stage]):
-                raise ValueError(f"{stage} has {len(inputs[stage])} images but {len(encoded)} targets.")
-            datasets[stage] = make_dataset(inputs[stage], encoded, transforms.for_stage(stage))
-            if stage == "train":
-                encoded_train = encoded
-        if val_split is not None:
-            if datasets["train"] is None or encoded_train is None:
-                raise ValueError("val_split needs training data to split.")
-            if datasets["val"] is not None:
-                raise ValueError("Pass either val_split or validation data, not both.")
-            # The held-out part reads the same images through the evaluation transform, not the augmentation.
-            as_val = make_dataset(inputs["train"], encoded_train, transforms.for_stage("val"))
-            train_part, _ = cls.split_off_validation(datasets["train"], encoded_train, val_split, options["seed"])
-            _, datasets["val"] = cls.split_off_validation(as_val, encoded_train, val_split, options["seed"])
-            datasets["train"] = train_part
+            if codes is not None and len(codes) != len(raw):
+                raise ValueError(f"{stage} has {len(raw)} images but {len(codes)} targets.")
+            encoded[stage] = codes
+
+        def make(stage: str, raw: Any) -> Dataset:
+            return make_dataset(raw, encoded[stage], transforms.for_stage(stage))
+
+        # A held-out part of the training images is read through the evaluation transform, not the augmentation.
+        train = inputs.get("train")
+        val_view = (
+            make_dataset(train, encoded["train"], transforms.for_stage("val"))
+            if val_split is not None and train is not None
+            else None
+        )
+        datasets = build_stages(inputs, make, val_split, options["seed"], val_view)
         _refuse_random_evaluation(datasets, transforms)
         fixed = image_size is not None or mean is not None or std is not None or bool(transforms.custom_eval)
         return cls(datasets, targets, transforms, fixed, **options)
@@ -206,8 +204,9 @@ class ImageClassificationData(TaskDataModule):
         **kwargs: Any,
     ) -> ImageClassificationData:
         """Images in ``<folder>/<class name>/<image>`` (predict: any images under the folder); labels are the
-        class folder names. ``kwargs``: batch_size, num_workers, seed, image_size, mean, std, transform, and
-        cache_bytes (decoded images kept in memory across epochs, default 512 MiB; 0 turns it off)."""
+        class folder names. ``kwargs``: batch_size, num_workers ("auto": see :mod:`flashtrain.tasks.loading`),
+        pin_memory ("auto": on CUDA), seed, image_size, mean, std, transform, and cache_bytes (decoded images kept
+        in memory across epochs, default 512 MiB; 0 turns it off)."""
         inputs: dict[str, Any] = {}
         targets: dict[str, Any] = {}
         for stage, folder in (("train", train_folder), ("val", val_folder), ("test", test_folder)):
@@ -298,7 +297,11 @@ class ImageClassificationData(TaskDataModule):
     ) -> ImageClassificationData:
         """Tables with an image-path column and targets: one label column, one column of ``target_delimiter``-
         separated labels (multi-label), or several 0/1 columns (multi-hot; the column names are the labels).
-        Relative paths are taken from ``images_root`` (default: the working folder)."""
+        Relative paths are taken from ``images_root`` (default: the working folder); Flash's per-stage
+        ``train_images_root=`` ... and ``train_resolver=`` ... (``(root, file_id) -> path``) are accepted too."""
+        from flashtrain.tasks.image.frame_paths import resolve_paths, stage_path_options
+
+        stage_paths = stage_path_options(kwargs)
         frames = {
             "train": train_data_frame,
             "val": val_data_frame,
@@ -316,10 +319,9 @@ class ImageClassificationData(TaskDataModule):
             check_frame_columns(frame, needed, where, "Check input_field / target_fields.")
             if stage != "predict" and not columns:
                 raise ValueError("target_fields is needed for training, validation and test data.")
-            root = images_root if images_root is not None else frame.attrs.get("root", "")
-            files[stage] = [
-                str(path) if os.path.isabs(str(path)) else os.path.join(root, str(path)) for path in frame[input_field]
-            ]
+            stage_root, resolver = stage_paths[stage]
+            root = next((r for r in (stage_root, images_root) if r is not None), frame.attrs.get("root", ""))
+            files[stage] = resolve_paths(frame[input_field], stage, root, resolver)
             if stage == "predict":
                 continue
             targets[stage] = frame_targets(frame, columns, target_delimiter)
@@ -598,6 +600,23 @@ def _transforms(options: dict[str, Any], image_size: Any, mean: Any, std: Any) -
         custom_train=train if callable(train) else None,
         custom_eval={stage: value for stage, value in evaluation.items() if value is not None},
     )
+
+
+def _size_mean_std(options: dict[str, Any]) -> tuple[Any, Any, Any]:
+    """``image_size``, ``mean``, ``std`` popped from the options, or from ``transform_kwargs`` (Flash's spelling:
+    ``transform_kwargs={"image_size": (196, 196), "mean": ..., "std": ...}``), never both."""
+    transform_kwargs = dict(options.get("transform_kwargs") or {})
+    values = []
+    for name in ("image_size", "mean", "std"):
+        value = options.pop(name)
+        if name in transform_kwargs:
+            if value is not None:
+                raise ValueError(f"{name} was given twice (as {name}= and in transform_kwargs); pass it once.")
+            value = transform_kwargs.pop(name)
+        values.append(value)
+    if options.get("transform_kwargs") is not None:
+        options["transform_kwargs"] = transform_kwargs
+    return values[0], values[1], values[2]
 
 
 def _refuse_random_evaluation(datasets: dict[str, Dataset | None], transforms: ImageTransforms) -> None:

@@ -20,7 +20,7 @@ import io
 import os
 import struct
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -261,7 +261,7 @@ def scan_class_folders(folder: str, argument: str, skip_bad_files: bool) -> tupl
     files, targets, skipped = [], [], []
     for name in classes:
         class_files = []
-        for root, _, names in os.walk(os.path.join(folder, name)):
+        for root, names in walk_files(os.path.join(folder, name)):
             for file_name in sorted(names):
                 if is_hidden(file_name):
                     continue
@@ -282,12 +282,25 @@ def scan_class_folders(folder: str, argument: str, skip_bad_files: bool) -> tupl
     return files, targets
 
 
+def walk_files(folder: str) -> Iterator[tuple[str, list[str]]]:
+    """(folder, file names) under ``folder``, following symlinked folders (each real folder once: no cycles)."""
+    seen: set[str] = set()
+    for root, dirs, names in os.walk(folder, followlinks=True):
+        real = os.path.realpath(root)
+        if real in seen:
+            dirs[:] = []
+            continue
+        seen.add(real)
+        dirs.sort()
+        yield root, names
+
+
 def files_under(folder: str, argument: str) -> list[str]:
     """Every non-hidden file under ``folder``, sorted (a predict folder)."""
     if not os.path.isdir(folder):
         raise FileNotFoundError(f"{argument}={folder!r} is not a folder.")
     return sorted(
-        os.path.join(root, name) for root, _, names in os.walk(folder) for name in names if not is_hidden(name)
+        os.path.join(root, name) for root, names in walk_files(folder) for name in names if not is_hidden(name)
     )
 
 

@@ -8,11 +8,12 @@ from typing import Any
 import torch
 
 from flashtrain.tasks import registry
+from flashtrain.tasks.flash_registry import IMAGE_BACKBONES
 from flashtrain.tasks.heads import available_heads, build_head, check_head_output
 from flashtrain.tasks.image.acceleration import check_channels_last, decay_groups, wants_channels_last
 from flashtrain.tasks.image.backbones import Backbone, available_backbones, build_backbone
 from flashtrain.tasks.image.transforms import IMAGENET_MEAN, IMAGENET_STD, ImageConfig, as_size
-from flashtrain.tasks.task import ClassificationTask
+from flashtrain.tasks.task import ClassificationTask, check_checkpoint_task
 
 CUSTOM_BACKBONE = "custom"
 
@@ -39,7 +40,8 @@ class ImageClassifier(ClassificationTask):
         mixup_alpha, cutmix_alpha: Batch mixing strengths (timm's ``Mixup``); 0 turns each off.
         interpretation: After training, write a confusion matrix and the top losses as PNG next to the
             checkpoints (and to TensorBoard).
-        loss_fn, metrics, class_weights, label_smoothing: See :class:`~flashtrain.tasks.task.ClassificationTask`.
+        loss_fn, metrics, class_weights, label_smoothing, calibrate, decision_threshold: See
+            :class:`~flashtrain.tasks.task.ClassificationTask`.
         weight_averaging: None, ``"ema"`` / ``"ema:DECAY"``, ``"swa"`` / ``"swa:SWA_LR"``, or a ``WeightAveraging``
             callback: validate, checkpoint and finish on averaged weights (see
             ``flashtrain.core.callbacks.weight_averaging``).
@@ -78,6 +80,8 @@ class ImageClassifier(ClassificationTask):
         weight_averaging: Any = None,
         channels_last: bool | str = "auto",
         compile: bool = False,
+        calibrate: str | None = None,
+        decision_threshold: str | float | None = None,
     ) -> None:
         labels = self.labels_from(labels, num_classes)
         super().__init__(
@@ -91,6 +95,8 @@ class ImageClassifier(ClassificationTask):
             class_weights=class_weights,
             label_smoothing=0.0 if multi_label else label_smoothing,
             weight_averaging=weight_averaging,
+            calibrate=calibrate,
+            decision_threshold=decision_threshold,
         )
         built = _backbone(backbone, pretrained, backbone_kwargs)
         self.backbone = built.module
@@ -114,9 +120,21 @@ class ImageClassifier(ClassificationTask):
             image_config=config.as_dict(),  # what a checkpoint needs to preprocess new images
         )
 
+    # Flash's ``@ImageClassifier.backbones(name="my_net")`` registration of ``fn(pretrained=...) -> (module, width)``.
+    backbones = IMAGE_BACKBONES
+
     @classmethod
     def available_backbones(cls, filter: str | None = None) -> list[str]:
-        return available_backbones(filter)
+        registered = [name for name in IMAGE_BACKBONES.available_keys() if not filter or filter in name]
+        return registered + available_backbones(filter)
+
+    @classmethod
+    def available_pretrained_weights(cls, backbone: str) -> list[str]:
+        """The pretrained weight tags timm has for ``backbone`` (``"resnet18"`` -> ``["a1_in1k", ...]``); pass
+        ``"resnet18.a1_in1k"`` as the backbone to pick one."""
+        import timm
+
+        return [name.split(".", 1)[1] for name in timm.list_pretrained(f"{backbone}.*")]
 
     @classmethod
     def available_heads(cls) -> list[str]:
@@ -154,8 +172,7 @@ class ImageClassifier(ClassificationTask):
         self.random_backbone = False  # trained weights
 
     def configure_callbacks(self) -> list[Any]:
-        averaging = super().configure_callbacks()
-        callbacks = [averaging] if averaging is not None else []
+        callbacks = list(super().configure_callbacks())  # weight averaging, divergence check
         if self.interpretation:
             from flashtrain.tasks.image.interpretation import ClassificationInterpretation
 
@@ -198,6 +215,7 @@ class ImageClassifier(ClassificationTask):
     ) -> dict[str, Any]:
         """Rebuilt without downloading anything (the weights come from the file); a custom backbone module must be
         passed again."""
+        check_checkpoint_task(checkpoint, cls.task_name, checkpoint_path)
         stored = checkpoint.get("hyper_parameters", {})
         if stored.get("backbone") == CUSTOM_BACKBONE and "backbone" not in overrides:
             raise ValueError(
@@ -208,6 +226,9 @@ class ImageClassifier(ClassificationTask):
 
 
 def _backbone(backbone: Any, pretrained: bool | str, backbone_kwargs: dict[str, Any] | None) -> Backbone:
+    if isinstance(backbone, str) and backbone in IMAGE_BACKBONES:  # registered with @ImageClassifier.backbones
+        built = IMAGE_BACKBONES.get(backbone)(pretrained=pretrained, **(backbone_kwargs or {}))
+        return _backbone(tuple(built), pretrained, None)
     if isinstance(backbone, str):
         return build_backbone(backbone, pretrained, backbone_kwargs)
     if isinstance(backbone, (tuple, list)) and len(backbone) == 2 and isinstance(backbone[0], torch.nn.Module):

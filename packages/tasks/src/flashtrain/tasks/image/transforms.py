@@ -41,8 +41,18 @@ TRANSFORM_KWARGS = {
 }
 
 
+# Larger sides are refused before anything is allocated: one 4096x4096 float image is 200 MB, a batch of 64 is 13 GB.
+MAX_IMAGE_SIDE = 4096
+
+
 def as_size(image_size: Any, argument: str = "image_size") -> tuple[int, int]:
     """``32`` -> (32, 32); ``(H, W)`` stays; anything else is an error naming the forms."""
+    sides = image_size if isinstance(image_size, (tuple, list)) else [image_size]
+    if any(isinstance(v, int) and v > MAX_IMAGE_SIDE for v in sides):
+        raise ValueError(
+            f"{argument}={image_size!r} is too large: at most {MAX_IMAGE_SIDE} pixels a side (one 4096x4096 image is "
+            "200 MB as floats; a batch of them would not fit in memory)."
+        )
     if isinstance(image_size, int) and not isinstance(image_size, bool) and image_size > 0:
         return image_size, image_size
     if (

@@ -373,6 +373,9 @@ def resolve_embedding_sizes(sizes: Any, preprocessing: TabularPreprocessing) -> 
 def build_tabular_backbone(
     name: str, preprocessing: TabularPreprocessing, options: dict[str, Any] | None, embedding_sizes: Any = None
 ) -> Any:
+    from flashtrain.tasks.tabular.flash_backbones import flash_backbone_name
+
+    name = flash_backbone_name(name)  # Flash's names: "fttransformer", or the closest we have (with a warning)
     if name not in BACKBONES:
         raise ValueError(f"Unknown tabular backbone {name!r}. Allowed: {', '.join(available_tabular_backbones())}.")
     backbone = BACKBONES[name]

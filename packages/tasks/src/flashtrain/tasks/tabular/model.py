@@ -11,7 +11,7 @@ from flashtrain.tasks import registry
 from flashtrain.tasks.heads import available_heads, build_head, check_head_output
 from flashtrain.tasks.tabular.backbones import available_tabular_backbones, build_tabular_backbone
 from flashtrain.tasks.tabular.preprocessing import TabularPreprocessing
-from flashtrain.tasks.task import ClassificationTask, RegressionTask
+from flashtrain.tasks.task import ClassificationTask, RegressionTask, check_checkpoint_task
 
 
 def _fitted(parameters: dict[str, Any], task: str, model: str, other: str) -> TabularPreprocessing:
@@ -28,8 +28,10 @@ class _TabularParts:
     ``from_data``. (``save_hyperparameters`` stays in each ``__init__``: it reads the arguments of its caller.)"""
 
     preprocessing: TabularPreprocessing
+    task_name: str  # set by each task class
     backbone: torch.nn.Module
     head: torch.nn.Module
+    training: bool  # torch.nn.Module's, through the task class
 
     def _build_parts(
         self,
@@ -85,6 +87,7 @@ class _TabularParts:
     ) -> dict[str, Any]:
         """The saved hyper-parameters; a checkpoint of the MLP from before its numbers were embedded (flashtrain 0.x:
         no ``backbone.numerical`` weights) rebuilds that plain MLP instead of failing to load."""
+        check_checkpoint_task(checkpoint, cls.task_name, checkpoint_path)
         rebuilt = {**checkpoint.get("hyper_parameters", {}), **overrides}
         plain_mlp = not any(key.startswith("backbone.numerical.") for key in checkpoint.get("state_dict", {}))
         if rebuilt.get("backbone", "mlp") == "mlp" and plain_mlp:
@@ -112,7 +115,8 @@ class TabularClassifier(_TabularParts, ClassificationTask):
         learning_rate: Learning rate (default 1e-3).
         embedding_sizes: Category embedding widths: ``{column: width}`` or one per categorical column.
         head: "linear" (default), "mlp", a function ``(num_features, num_outputs) -> nn.Module``, or a module.
-        loss_fn, metrics, class_weights, label_smoothing: See :class:`~flashtrain.tasks.task.ClassificationTask`.
+        loss_fn, metrics, class_weights, label_smoothing, calibrate, decision_threshold: See
+            :class:`~flashtrain.tasks.task.ClassificationTask`.
         weight_averaging: None, ``"ema"`` / ``"ema:DECAY"``, ``"swa"`` / ``"swa:SWA_LR"``, or a ``WeightAveraging``
             callback: validate, checkpoint and finish on averaged weights (see
             ``flashtrain.core.callbacks.weight_averaging``).
@@ -140,6 +144,8 @@ class TabularClassifier(_TabularParts, ClassificationTask):
         class_weights: Any = None,
         label_smoothing: float = 0.0,
         weight_averaging: Any = None,
+        calibrate: str | None = None,
+        decision_threshold: str | float | None = None,
     ) -> None:
         preprocessing = _fitted(parameters, "classification", "TabularClassifier", "TabularRegressor")
         labels = list(preprocessing.labels or [])
@@ -154,6 +160,8 @@ class TabularClassifier(_TabularParts, ClassificationTask):
             class_weights=class_weights,
             label_smoothing=label_smoothing,
             weight_averaging=weight_averaging,
+            calibrate=calibrate,
+            decision_threshold=decision_threshold,
         )
         self._build_parts(preprocessing, backbone, backbone_kwargs, embedding_sizes, head)
         self.save_task_hyperparameters()

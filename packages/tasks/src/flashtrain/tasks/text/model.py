@@ -9,7 +9,7 @@ import torch
 
 from flashtrain.tasks import registry
 from flashtrain.tasks.heads import available_heads, build_head, check_head_output
-from flashtrain.tasks.task import ClassificationTask
+from flashtrain.tasks.task import ClassificationTask, check_checkpoint_task
 from flashtrain.tasks.text.backbones import (
     build_encoder,
     load_config,
@@ -41,7 +41,8 @@ class TextClassifier(ClassificationTask):
         backbone_learning_rate: Learning rate of the encoder when it trains (default 5e-5: pretrained encoders
             forget what they know at the head's rate).
         head: "linear" (default), "mlp", a function ``(num_features, num_classes) -> nn.Module``, or a module.
-        loss_fn, metrics, class_weights, label_smoothing: See :class:`~flashtrain.tasks.task.ClassificationTask`.
+        loss_fn, metrics, class_weights, label_smoothing, calibrate, decision_threshold: See
+            :class:`~flashtrain.tasks.task.ClassificationTask`.
         weight_averaging: None, ``"ema"`` / ``"ema:DECAY"``, ``"swa"`` / ``"swa:SWA_LR"``, or a ``WeightAveraging``
             callback: validate, checkpoint and finish on averaged weights (see
             ``flashtrain.core.callbacks.weight_averaging``).
@@ -73,6 +74,8 @@ class TextClassifier(ClassificationTask):
         class_weights: Any = None,
         label_smoothing: float = 0.0,
         weight_averaging: Any = None,
+        calibrate: str | None = None,
+        decision_threshold: str | float | None = None,
         tokenizer: str | None = None,
     ) -> None:
         if not isinstance(max_length, int) or max_length < 1:
@@ -89,6 +92,8 @@ class TextClassifier(ClassificationTask):
             class_weights=class_weights,
             label_smoothing=label_smoothing,
             weight_averaging=weight_averaging,
+            calibrate=calibrate,
+            decision_threshold=decision_threshold,
         )
         if os.path.isdir(backbone):
             backbone = os.path.abspath(backbone)  # "./my-model" must still be found from another working folder
@@ -107,6 +112,24 @@ class TextClassifier(ClassificationTask):
             pooling=self.backbone.pooling,  # what "auto" resolved to, so a checkpoint reads the same
             backbone_config=config.to_dict(),  # rebuilds the architecture with no download
         )
+
+    # Examples, not a limit: any Hugging Face encoder name or local model folder is a backbone (Flash listed its
+    # registry here); these are the BERT-family sizes Flash's docs and our tests use.
+    EXAMPLE_BACKBONES = (
+        "prajjwal1/bert-tiny",
+        "prajjwal1/bert-mini",
+        "prajjwal1/bert-small",
+        "prajjwal1/bert-medium",
+        "sentence-transformers/all-MiniLM-L6-v2",
+        "bert-base-uncased",
+        "distilbert-base-uncased",
+        "roberta-base",
+    )
+
+    @classmethod
+    def available_backbones(cls, filter: str | None = None) -> list[str]:
+        """Example backbone names containing ``filter``; any Hugging Face encoder (name or folder) works."""
+        return [name for name in cls.EXAMPLE_BACKBONES if not filter or filter.lower() in name.lower()]
 
     @classmethod
     def available_heads(cls) -> list[str]:
@@ -139,6 +162,7 @@ class TextClassifier(ClassificationTask):
         """Rebuilt from a checkpoint: the architecture from the stored config, the weights and the tokenizer from
         the file (older checkpoints without tokenizer files read it from the backbone folder or the local cache);
         nothing is downloaded."""
+        check_checkpoint_task(checkpoint, cls.task_name, checkpoint_path)
         rebuilt = {**checkpoint.get("hyper_parameters", {}), "pretrained": False}
         files = checkpoint.get(TOKENIZER_FILES)
         if files and "tokenizer" not in overrides:
