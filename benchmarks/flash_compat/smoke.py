@@ -14,31 +14,11 @@ from __future__ import annotations
 import functools
 import runpy
 import sys
+from pathlib import Path
 
-SMOKE = {
-    "max_epochs": 1,
-    "limit_train_batches": 4,
-    "limit_val_batches": 4,
-    "limit_test_batches": 4,
-    "limit_predict_batches": 4,
-    "num_sanity_val_steps": 1,
-}
-
-
-def cap_trainer() -> None:
-    from flashtrain.core import Trainer
-
-    original = Trainer.__init__
-
-    @functools.wraps(original)
-    def capped(self, *args, **kwargs):
-        if not kwargs.get("fast_dev_run"):
-            kwargs.update(SMOKE)
-            kwargs.pop("max_steps", None)
-            kwargs.pop("max_time", None)
-        original(self, *args, **kwargs)
-
-    Trainer.__init__ = capped
+# The cap is the Lightning harness's (one definition for both harnesses).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lightning_compat"))
+from smoke_run import cap_trainer  # noqa: E402
 
 
 def bind_port(port: int) -> None:
