@@ -81,7 +81,7 @@ def test_validate_and_test_with_ckpt_path_best(tmp_path):
     trainer, _, checkpoint = trained(tmp_path, monitor="val_loss")
     (result,) = trainer.validate(ckpt_path="best", dataloaders=loader(n=16), verbose=False)
     assert result["val_loss"] == pytest.approx(float(checkpoint.best_model_score), rel=1e-5)
-    with pytest.raises(ValueError, match='ckpt_path="best" needs a ModelCheckpoint'):
+    with pytest.raises(ValueError, match=r'ckpt_path="best"\)` is set but `ModelCheckpoint` is not configured'):
         quiet_trainer().test(RegressionModule(), loader(), ckpt_path="best")
 
 

@@ -149,6 +149,23 @@ MODULES: dict[str, dict[str, str]] = {
         "rank_zero_info": f"{_CORE}.utilities.rank_zero:rank_zero_info",
         "rank_zero_warn": f"{_CORE}.utilities.rank_zero:rank_zero_warn",
     },
+    "lightning.pytorch.utilities.model_summary": {
+        "ModelSummary": f"{_CORE}.utilities.model_summary:ModelSummary",
+        "summarize": f"{_CORE}.utilities.model_summary:summarize",
+        "get_human_readable_count": f"{_CORE}.utilities.model_summary:get_human_readable_count",
+    },
+    "lightning.pytorch.utilities.model_summary.model_summary": {
+        name: f"{_CORE}.utilities.model_summary:{name}"
+        for name in (
+            "ModelSummary",
+            "LayerSummary",
+            "summarize",
+            "get_human_readable_count",
+            "UNKNOWN_SIZE",
+            "LEFTOVER_PARAMS_NAME",
+            "NOT_APPLICABLE",
+        )
+    },
     "lightning.pytorch.utilities.exceptions": {
         "MisconfigurationException": f"{_CORE}.exceptions:MisconfigurationException"
     },

@@ -74,6 +74,16 @@ class _Progress(_Limit):
         setattr(trainer.progress, self.name, value)
 
 
+class _Checkpoint(_Limit):
+    """A Trainer attribute that is the attribute of the same name of ``trainer.checkpoint_connector``."""
+
+    def __get__(self, trainer: Any, owner: type | None = None) -> Any:
+        return self if trainer is None else getattr(trainer.checkpoint_connector, self.name)
+
+    def __set__(self, trainer: Any, value: Any) -> None:
+        setattr(trainer.checkpoint_connector, self.name, value)
+
+
 if TYPE_CHECKING:
     _LoopFlags = LoopLimits  # type checkers see the flag attributes the loop below adds, with their types
 else:
@@ -91,6 +101,7 @@ class Trainer(_LoopFlags):
     should_stop = _Progress()
     num_training_batches = _Progress()
     is_last_batch = _Progress()
+    ckpt_path = _Checkpoint()  # the checkpoint the latest run loaded; set it to load that file in every run
     lightning_1x: Lightning1xFit | None = None  # what Lightning 1.x arguments ask of fit (legacy_arguments.py)
 
     @accept_lightning_1x_arguments
@@ -314,7 +325,8 @@ class Trainer(_LoopFlags):
 
     @property
     def interrupted(self) -> bool:
-        return self.state.status == TrainerStatus.INTERRUPTED
+        """The last run ended by an exception (Lightning 2: any, Ctrl-C or error; ``state.status`` tells which)."""
+        return self.state.status in (TrainerStatus.INTERRUPTED, TrainerStatus.FAILED)
 
     @property
     def callback_metrics(self) -> dict[str, torch.Tensor]:
@@ -503,6 +515,7 @@ class Trainer(_LoopFlags):
     # the run: setup, stage, teardown
     # ==================================================================================================
     def _run(self, fn: TrainerFn, model: Module | None, datamodule: Any, ckpt_path: str | None, **data: Any) -> Any:
+        ckpt_path = self.checkpoint_connector.select(fn.value, ckpt_path, model_provided=model is not None)
         model = self._attach(model, datamodule, fn)
         if self.strategy.must_spawn():
             return self._run_spawned(fn, model, datamodule, ckpt_path, data)
@@ -541,7 +554,7 @@ class Trainer(_LoopFlags):
             interrupted = isinstance(exception, (KeyboardInterrupt, SystemExit))
             status = TrainerStatus.INTERRUPTED if interrupted else TrainerStatus.FAILED
             self.hooks.call_on_callbacks("on_exception", exception)
-            error = self.strategy.on_exception(exception)
+            error = self.signals.exit_for(self.strategy.on_exception(exception))
             if error is not exception:
                 raise error from exception
             raise
