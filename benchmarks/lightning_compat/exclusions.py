@@ -161,6 +161,7 @@ def exclusion_reason(test_id: str, item: Any) -> str | None:
     function = getattr(item, "function", None)
     if function is None:
         return None
+    function = inspect.unwrap(function)  # a test under @mock.patch(...): its own source and file, not mock's
     try:
         source = textwrap.dedent(inspect.getsource(function))
         path = inspect.getsourcefile(function)

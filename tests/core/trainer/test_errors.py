@@ -49,7 +49,7 @@ def test_not_a_module():
     ("kwargs", "match"),
     [
         (dict(accelerator="tpuu"), "Unknown accelerator 'tpuu'. Allowed: 'auto', 'cpu', 'cuda', 'gpu', 'mps'"),
-        (dict(precision="17"), r"Unknown precision '17'. Allowed: '32-true', '64-true', '16-mixed', 'bf16-mixed'"),
+        (dict(precision="17"), r"Precision '17' is invalid. Allowed: '32-true', '64-true', '16-mixed', 'bf16-mixed'"),
         (dict(precision="16-mixed", accelerator="cpu"), "needs a GPU.*Use precision='bf16-mixed' on CPU"),
         (dict(strategy="fsdp9"), "strategy='fsdp9' is not supported. Allowed: 'auto'"),
         (dict(gpus=1, accelerator="cpu"), "gpus=1 is shorthand for accelerator='gpu'"),
@@ -67,6 +67,9 @@ def test_not_a_module():
         (dict(max_time="1 hour"), "max_time must be a string in the format DD:HH:MM:SS"),
         (dict(on_nan="ignore"), "on_nan='ignore' is not supported. Allowed: 'raise', 'skip_step', None"),
         (dict(devices=0), "devices must be a positive int"),
+        # no device is a mistake whatever the accelerator: said before asking whether a GPU is there
+        (dict(devices=[], accelerator="cuda"), r"`Trainer\(devices=\[\]\)` value is not a valid input using cuda"),
+        (dict(devices="0", accelerator="mps"), r"`Trainer\(devices='0'\)` value is not a valid input using mps"),
         (dict(log_every_n_steps=0), "log_every_n_steps must be an int >= 1"),
         (dict(deterministic="yes"), "deterministic='yes' is not supported"),
     ],

@@ -459,3 +459,20 @@ def test_unit_limits_say_which_meaning_was_chosen(caplog, flag, value, says):
     with caplog.at_level(logging.INFO):
         Trainer(logger=False)
     assert "was configured so" not in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("name", "spawn", "find_unused"),
+    [
+        ("DDP", False, False),
+        ("ddp_find_unused_parameters_false", False, False),
+        ("ddp_spawn_find_unused_parameters_true", True, True),
+        ("DDP_SPAWN_FIND_UNUSED_PARAMETERS_FALSE", True, False),
+    ],
+)
+def test_ddp_strategy_names_in_any_case_with_their_unused_parameter_setting(name, spawn, find_unused):
+    from flashtrain.core.strategies import DDPSpawnStrategy
+
+    strategy = Trainer(strategy=name, accelerator="cpu", devices=2, logger=False).strategy
+    assert isinstance(strategy, DDPSpawnStrategy) == spawn
+    assert strategy.find_unused_parameters == find_unused

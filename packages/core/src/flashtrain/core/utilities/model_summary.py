@@ -118,7 +118,8 @@ class ModelSummary:
         self.max_depth = max_depth
         from torch.utils.flop_counter import FlopCounterMode  # torch's counter; imported when a summary is made
 
-        self.flop_counter = FlopCounterMode(display=False, depth=None if max_depth == -1 else max_depth + 1)
+        # depth only limits torch's own printed table (never shown): every module's count is kept
+        self.flop_counter = FlopCounterMode(display=False, depth=max_depth + 1 if max_depth >= 0 else 2**16)
         self.layers = self.summarize()
         precision = _trainer_precision(model)
         if precision is not None and precision not in _PRECISION_BITS:
