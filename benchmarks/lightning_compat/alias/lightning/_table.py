@@ -251,6 +251,8 @@ class _Unusable:
         object.__setattr__(self, "_message", message)
 
     def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):  # pytest's and Python's probes (``__name__``...) see a plain missing attribute
+            raise AttributeError(name)
         raise ImportError(object.__getattribute__(self, "_message"))
 
     def __repr__(self) -> str:
