@@ -141,6 +141,7 @@ MODULES: dict[str, dict[str, str]] = {
         "TrainerState": f"{_CORE}.trainer.state:TrainerState",
     },
     "lightning.pytorch.utilities": {
+        "CombinedLoader": f"{_CORE}.utilities.combined_loader:CombinedLoader",
         "rank_zero_only": f"{_CORE}.utilities.rank_zero:rank_zero_only",
         "rank_zero_info": f"{_CORE}.utilities.rank_zero:rank_zero_info",
         "rank_zero_warn": f"{_CORE}.utilities.rank_zero:rank_zero_warn",
@@ -149,6 +150,9 @@ MODULES: dict[str, dict[str, str]] = {
         "rank_zero_only": f"{_CORE}.utilities.rank_zero:rank_zero_only",
         "rank_zero_info": f"{_CORE}.utilities.rank_zero:rank_zero_info",
         "rank_zero_warn": f"{_CORE}.utilities.rank_zero:rank_zero_warn",
+    },
+    "lightning.pytorch.utilities.combined_loader": {
+        "CombinedLoader": f"{_CORE}.utilities.combined_loader:CombinedLoader"
     },
     "lightning.pytorch.utilities.model_summary": {
         "ModelSummary": f"{_CORE}.utilities.model_summary:ModelSummary",

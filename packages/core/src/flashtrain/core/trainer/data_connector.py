@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from torch.utils.data import DataLoader
@@ -18,15 +18,35 @@ from flashtrain.core.strategies import Strategy
 from flashtrain.core.trainer.data import has_len
 from flashtrain.core.trainer.limits import LoopLimits
 from flashtrain.core.trainer.progress import FitProgress
+from flashtrain.core.utilities.combined_loader import CombinedLoader
 from flashtrain.core.utilities.model_helpers import is_overridden
 
 _STAGE_METHODS = {"validate": "val_dataloader", "test": "test_dataloader", "predict": "predict_dataloader"}
 
 
+class CombinedBatches:
+    """A non-sequential :class:`CombinedLoader` as one loader of combined batches (its length under its mode)."""
+
+    def __init__(self, combined: CombinedLoader) -> None:
+        self.combined = combined
+
+    def __iter__(self) -> Iterator[Any]:
+        return self.combined.batches()
+
+    def __len__(self) -> int:
+        length = self.combined.num_batches()
+        if math.isinf(length):
+            raise TypeError("a CombinedLoader over an iterable without length has no length")
+        return int(length)
+
+
 def as_loader_list(loaders: Any) -> list[Any]:
-    """One loader, a list/tuple of loaders, or a dict of them -> a list."""
+    """One loader, a list/tuple of loaders, a dict of them, or a CombinedLoader -> a list (a sequential
+    CombinedLoader is its loaders, one dataloader_idx each; another mode is one loader of combined batches)."""
     if loaders is None:
         return []
+    if isinstance(loaders, CombinedLoader):
+        return list(loaders.flattened) if loaders.mode == "sequential" else [CombinedBatches(loaders)]
     if isinstance(loaders, Mapping):
         return list(loaders.values())
     if isinstance(loaders, (list, tuple)):
@@ -81,6 +101,8 @@ class DataConnector:
         given = self._fit_given[0]
         loader = given if given is not None else self.find_loader("train_dataloader")
         self.check_iterable(loader, "fit", "train_dataloader", given is not None)
+        if isinstance(loader, CombinedLoader):
+            loader = CombinedBatches(loader)  # the training step gets the combined batch
         if self.limits.overfit_batches:
             loader = without_shuffle(loader)
         self.train_dataloader = self.shard(loader, training=True)
