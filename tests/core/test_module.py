@@ -266,3 +266,30 @@ def test_hparams_initial_keeps_what_save_hyperparameters_recorded():
     module.hparams.lr = 0.01
     assert module.hparams_initial == {"lr": 0.5, "layers": 2}
     assert Recorded.CHECKPOINT_HYPER_PARAMS_KEY == "hyper_parameters"
+
+
+def test_hyperparameters_from_a_subclass_add_to_the_base_and_rebuild_from_a_config_or_a_yaml(tmp_path):
+    from tests.core.helpers import RegressionModule, quiet_trainer
+
+    class Widened(RegressionModule):
+        def __init__(self, width: int = 3, **kwargs) -> None:
+            super().__init__(**kwargs)  # the base records lr, dropout, optimizer
+            self.save_hyperparameters(ignore=["dropout"])  # adds width, drops what the base recorded
+
+    model = Widened(width=5, lr=0.01)
+    assert dict(model.hparams) == {"lr": 0.01, "optimizer": "adam", "width": 5}
+
+    class FromConfig(RegressionModule):
+        def __init__(self, config: dict) -> None:
+            super().__init__(lr=config["lr"])
+            self.save_hyperparameters(config)  # rebuilt as FromConfig(config={...})
+
+    trainer = quiet_trainer(max_epochs=1)
+    trainer.fit(FromConfig({"lr": 0.02}), loader(16))
+    trainer.save_checkpoint(str(tmp_path / "c.ckpt"))
+    (tmp_path / "hparams.yaml").write_text("lr: 0.5\n")
+    assert FromConfig.load_from_checkpoint(str(tmp_path / "c.ckpt")).hparams.lr == 0.02
+    rebuilt = FromConfig.load_from_checkpoint(str(tmp_path / "c.ckpt"), hparams_file=str(tmp_path / "hparams.yaml"))
+    assert rebuilt.hparams.lr == 0.5
+    with pytest.raises(ValueError, match=r"weights_only=False\) would unpickle arbitrary objects"):
+        FromConfig.load_from_checkpoint(str(tmp_path / "c.ckpt"), weights_only=False)

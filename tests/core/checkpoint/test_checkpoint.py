@@ -139,14 +139,16 @@ def test_unsafe_hyperparameters_are_left_out_with_a_warning(tmp_path):
     class WithModule(RegressionModule):
         def __init__(self, encoder=None, lr=0.05, optimizer="adam"):
             super().__init__(lr=lr)
-            self.save_hyperparameters()  # replaces the parent's record, as in Lightning
+            self.save_hyperparameters()  # adds to the parent's record (dropout stays), as in Lightning 2
 
     trainer = quiet_trainer(max_steps=1)
-    model = WithModule(encoder=torch.nn.Linear(1, 1))
+    with pytest.warns(UserWarning, match="'encoder' is an instance of `nn.Module` and is already saved"):
+        model = WithModule(encoder=torch.nn.Linear(1, 1))
     trainer.fit(model, loader())
     with pytest.warns(UserWarning, match=r"Hyper-parameter 'encoder' \(Linear\) is not saved"):
         trainer.save_checkpoint(str(tmp_path / "m.ckpt"))
-    assert load_checkpoint(str(tmp_path / "m.ckpt"))["hyper_parameters"] == {"lr": 0.05, "optimizer": "adam"}
+    saved = load_checkpoint(str(tmp_path / "m.ckpt"))["hyper_parameters"]
+    assert saved == {"lr": 0.05, "dropout": 0.2, "optimizer": "adam"}
 
 
 @pytest.mark.slow

@@ -82,6 +82,9 @@ MODULES: dict[str, dict[str, str]] = {
         "LightningModule": f"{_CORE}:LightningModule",
         "LightningDataModule": f"{_CORE}:LightningDataModule",
     },
+    "lightning.pytorch.core.mixins": {"HyperparametersMixin": f"{_CORE}.hparams:HyperparametersMixin"},
+    "lightning.pytorch.core.mixins.hparams_mixin": {"HyperparametersMixin": f"{_CORE}.hparams:HyperparametersMixin"},
+    "lightning.pytorch.utilities.parsing": {"AttributeDict": f"{_CORE}.hparams:AttributeDict"},
     "lightning.pytorch.core.module": {"LightningModule": f"{_CORE}:LightningModule"},
     "lightning.pytorch.core.datamodule": {"LightningDataModule": f"{_CORE}:LightningDataModule"},
     "lightning.pytorch.core.optimizer": {"LightningOptimizer": f"{_CORE}.trainer.optimizers:ManagedOptimizer"},
@@ -141,6 +144,7 @@ MODULES: dict[str, dict[str, str]] = {
         "TrainerState": f"{_CORE}.trainer.state:TrainerState",
     },
     "lightning.pytorch.utilities": {
+        "AttributeDict": f"{_CORE}.hparams:AttributeDict",
         "CombinedLoader": f"{_CORE}.utilities.combined_loader:CombinedLoader",
         "rank_zero_only": f"{_CORE}.utilities.rank_zero:rank_zero_only",
         "rank_zero_info": f"{_CORE}.utilities.rank_zero:rank_zero_info",

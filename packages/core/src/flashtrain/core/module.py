@@ -414,15 +414,32 @@ class Module(HyperparametersMixin, torch.nn.Module):
     # -- checkpoints ------------------------------------------------------------------------------------
     @classmethod
     def load_from_checkpoint(
-        cls: type[_ModuleT], checkpoint_path: str, map_location: Any = None, strict: bool = True, **overrides: Any
+        cls: type[_ModuleT],
+        checkpoint_path: str,
+        map_location: Any = None,
+        hparams_file: str | None = None,
+        strict: bool | None = True,
+        weights_only: bool | None = None,
+        **overrides: Any,
     ) -> _ModuleT:
-        """Rebuild the module from a checkpoint's saved hyper-parameters (``overrides`` win) and load its weights.
+        """Rebuild the module from a checkpoint's saved hyper-parameters and load its weights. A YAML
+        ``hparams_file`` (the ``hparams.yaml`` a logger wrote) replaces saved values, keyword ``overrides`` win.
 
-        Loading never runs pickled code: the file is read with ``torch.load(weights_only=True)``.
+        Loading never runs pickled code: the file is read with ``torch.load(weights_only=True)``, so
+        ``weights_only`` is accepted (Lightning's signature) but only ``None`` or ``True`` is allowed.
         """
         from flashtrain.core.checkpoint.io import load_checkpoint
+        from flashtrain.core.hparams import read_hparams_file
 
+        if weights_only is False:
+            raise ValueError(
+                "load_from_checkpoint(weights_only=False) would unpickle arbitrary objects; flashtrain checkpoints "
+                "hold only tensors and plain values and always load with weights_only=True. Drop the argument."
+            )
         checkpoint = load_checkpoint(checkpoint_path, map_location=map_location or "cpu")
+        if hparams_file is not None:
+            saved = checkpoint.get("hyper_parameters", {})
+            checkpoint["hyper_parameters"] = {**saved, **read_hparams_file(hparams_file)}
         hyper_parameters = cls.hyperparameters_from_checkpoint(checkpoint, checkpoint_path, overrides)
         try:
             module = cls(**hyper_parameters)
@@ -434,7 +451,7 @@ class Module(HyperparametersMixin, torch.nn.Module):
         module.on_load_checkpoint(checkpoint)
         from flashtrain.core.utilities.compiled import strip_compile_prefix
 
-        module.load_state_dict(strip_compile_prefix(checkpoint["state_dict"]), strict=strict)
+        module.load_state_dict(strip_compile_prefix(checkpoint["state_dict"]), strict=strict is not False)
         if map_location is not None and not callable(map_location) and not isinstance(map_location, dict):
             module.to(map_location)
         module.eval()
@@ -447,7 +464,9 @@ class Module(HyperparametersMixin, torch.nn.Module):
         """The keyword arguments that rebuild this class in :meth:`load_from_checkpoint`: the saved
         hyper-parameters, ``overrides`` winning. A subclass overrides this (rather than ``load_from_checkpoint``) to
         fill in what an older checkpoint lacks or to refuse what a checkpoint cannot rebuild; the file is read once."""
-        return {**checkpoint.get("hyper_parameters", {}), **overrides}
+        from flashtrain.core.hparams import rebuild_arguments
+
+        return rebuild_arguments(cls, checkpoint.get("hyper_parameters", {}), checkpoint.get("hparams_name"), overrides)
 
     # -- hooks (no-ops to override) --------------------------------------------------------------------
     def prepare_data(self) -> None: ...

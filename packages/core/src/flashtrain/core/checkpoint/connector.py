@@ -48,7 +48,7 @@ class CheckpointConnector:
             "global_step": position["global_step"],
             "state_dict": strategy.module_state_dict(module),
             "hyper_parameters": safe_hyperparameters(dict(module.hparams)),
-            "hparams_name": type(module).__qualname__,
+            "hparams_name": module.hparams_name,
         }
         checkpoint["pytorch-lightning_version"] = LIGHTNING_FORMAT_VERSION  # Lightning refuses files without it
         if not weights_only:
@@ -73,6 +73,9 @@ class CheckpointConnector:
                 }
             )
             datamodule = trainer.datamodule
+            if datamodule is not None and datamodule.hparams:  # DataModule.load_from_checkpoint rebuilds it
+                checkpoint[DataModule.CHECKPOINT_HYPER_PARAMS_KEY] = safe_hyperparameters(dict(datamodule.hparams))
+                checkpoint[DataModule.CHECKPOINT_HYPER_PARAMS_NAME] = datamodule.hparams_name
             if datamodule is not None:
                 checkpoint["datamodule"] = safe_value(
                     trainer.hooks.call_datamodule(datamodule, "state_dict"), "datamodule.state_dict()"
