@@ -99,6 +99,7 @@ MODULES: dict[str, dict[str, str]] = {
     "lightning.pytorch.loggers.logger": {
         "Logger": f"{_CORE}.loggers:Logger",
         "DummyLogger": f"{_CORE}.loggers:DummyLogger",
+        "DummyExperiment": f"{_CORE}.loggers.base:DummyExperiment",
     },
     "lightning.pytorch.loggers.mlflow": {"MLFlowLogger": f"{_CORE}.loggers:MLFlowLogger"},
     "lightning.pytorch.loggers.wandb": {"WandbLogger": f"{_CORE}.loggers:WandbLogger"},

@@ -125,6 +125,11 @@ class HyperparametersMixin:
                 )
 
     @property
+    def logs_hyperparameters(self) -> bool:
+        """Whether ``save_hyperparameters(logger=True)`` asked for the hyper-parameters to reach the loggers."""
+        return bool(self.__dict__.get("_log_hyperparams", False))
+
+    @property
     def hparams_name(self) -> str | None:
         """How ``load_from_checkpoint`` passes the saved hyper-parameters back: ``"kwargs"`` (one keyword each),
         the name of the ``__init__`` argument that held the one dict/Namespace saved, or None (nothing saved)."""

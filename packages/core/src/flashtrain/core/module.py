@@ -37,6 +37,8 @@ class Module(HyperparametersMixin, torch.nn.Module):
         "loggers",
         "hparams",
         "hparams_initial",
+        "hparams_name",
+        "logs_hyperparameters",
         "on_gpu",
         "dtype",
         "example_input_array",
@@ -96,11 +98,6 @@ class Module(HyperparametersMixin, torch.nn.Module):
     def logger(self) -> Any:
         """The trainer's first logger, or None."""
         return self._trainer.logger if self._trainer is not None else None
-
-    @property
-    def logs_hyperparameters(self) -> bool:
-        """Whether ``save_hyperparameters(logger=True)`` asked for the hyper-parameters to reach the loggers."""
-        return self._log_hyperparams
 
     # -- logging ----------------------------------------------------------------------------------------
     def log(

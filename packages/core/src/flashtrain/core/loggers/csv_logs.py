@@ -19,7 +19,7 @@ class CSVLogger(VersionedFolderLogger):
     def __init__(
         self,
         save_dir: str = ".",
-        name: str = "logs",
+        name: str | None = "logs",
         version: int | str | None = None,
         flush_logs_every_n_steps: int = 100,
     ) -> None:
@@ -41,8 +41,8 @@ class CSVLogger(VersionedFolderLogger):
         if len(self._rows) >= self.flush_logs_every_n_steps:
             self.save()
 
-    def log_hyperparams(self, params: dict[str, Any]) -> None:
-        self.write_hparams_yaml(params)
+    def log_hyperparams(self, params: dict[str, Any] | None = None) -> None:
+        self.write_hparams_yaml(params or {})
 
     def save(self) -> None:
         if not self._rows:

@@ -25,6 +25,7 @@ import torch
 from flashtrain.core.callbacks.base import Callback
 from flashtrain.core.checkpoint.connector import CheckpointConnector
 from flashtrain.core.datamodule import DataModule
+from flashtrain.core.loggers.base import log_run_start
 from flashtrain.core.module import Module
 from flashtrain.core.profilers import build_profiler
 from flashtrain.core.strategies import Strategy
@@ -42,6 +43,9 @@ from flashtrain.core.trainer.signals import SignalHandler
 from flashtrain.core.trainer.state import RunningStage, TrainerFn, TrainerState, TrainerStatus
 from flashtrain.core.utilities.compiled import unwrap_compiled
 from flashtrain.core.utilities.model_helpers import is_overridden
+
+# What loggers' ``finalize`` is told (Lightning's words; MLflow and W&B map them to their run states).
+_LOGGER_STATUS = {TrainerStatus.FINISHED: "success", TrainerStatus.INTERRUPTED: "interrupted"}
 
 
 class _Limit:
@@ -638,7 +642,7 @@ class Trainer(_LoopFlags):
         finally:
             if fn == TrainerFn.FITTING and self.is_global_zero:
                 for logger in self.loggers:
-                    logger.finalize(status.value)
+                    logger.finalize(_LOGGER_STATUS.get(status, "failed"))
             if self.hooks.profiling:
                 self.profiler.describe()  # the report: printed, or written to dirpath/filename
                 self.profiler.teardown(fn.value)
@@ -699,10 +703,8 @@ class Trainer(_LoopFlags):
         hooks.call("on_fit_end")
 
     def _log_hyperparams(self, module: Module) -> None:
-        if not self.loggers or not module.logs_hyperparameters or not self.is_global_zero:
-            return
-        for logger in self.loggers:
-            logger.log_hyperparams(dict(module.hparams))
+        if self.loggers and self.is_global_zero:
+            log_run_start(self.loggers, module, self.datamodule)
 
     def _spawn_result(self, module: Module, result: Any) -> dict[str, Any]:
         """What a ddp_spawn rank 0 sends back to the process that started it."""
