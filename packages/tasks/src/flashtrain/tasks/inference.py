@@ -12,6 +12,7 @@ request on its own and still run several requests in one forward.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -19,22 +20,52 @@ import torch
 from flashtrain.tasks import registry
 
 
-def load_task(checkpoint_path: str) -> Any:
-    """The task model stored in ``checkpoint_path`` (its class read from the checkpoint), on the CPU, in eval mode;
-    also a save_pretrained folder or ``hf://user/name``."""
-    from flashtrain.core.checkpoint import load_checkpoint
-    from flashtrain.tasks.pretrained import from_pretrained, is_pretrained_reference
+@dataclass(frozen=True)
+class TaskCheckpoint:
+    """A task checkpoint read once: the task it names and what rebuilds its model, so that a caller can look at
+    the task (to read its inputs, say) before building the model, without reading the file a second time.
 
-    if is_pretrained_reference(checkpoint_path):  # a save_pretrained folder, or hf://user/name
-        return from_pretrained(checkpoint_path)
-    task = load_checkpoint(checkpoint_path).get("task")
-    spec = registry.find(task)
-    if spec is None:
-        raise ValueError(
-            f"{checkpoint_path} was not written by a flash-train task run (task: {task!r}); "
-            f"supported: {', '.join(registry.names())} checkpoints."
-        )
-    return spec.load("model").load_from_checkpoint(checkpoint_path, map_location="cpu").eval()
+    ``spec`` is None when the checkpoint names no registered task (``task`` says what it names)."""
+
+    source: str
+    task: Any
+    spec: registry.TaskSpec | None
+    checkpoint: dict[str, Any] | None  # None: a save_pretrained folder or hf:// name, read by from_pretrained
+
+    def model(self) -> Any:
+        """The task model, on the CPU, in eval mode (a ValueError naming the supported tasks when there is none)."""
+        if self.checkpoint is None:  # from_pretrained checks the folder and names what is wrong with it
+            from flashtrain.tasks.pretrained import from_pretrained
+
+            return from_pretrained(self.source)
+        if self.spec is None:
+            raise ValueError(
+                f"{self.source} was not written by a flash-train task run (task: {self.task!r}); "
+                f"supported: {', '.join(registry.names())} checkpoints."
+            )
+        from flashtrain.core.checkpoint import module_from_checkpoint
+
+        return module_from_checkpoint(self.spec.load("model"), self.checkpoint, self.source, map_location="cpu")
+
+
+def read_task_checkpoint(source: str) -> TaskCheckpoint:
+    """Read a task checkpoint (a ``.ckpt``, a save_pretrained folder or ``hf://user/name``) once."""
+    from flashtrain.tasks.pretrained import is_pretrained_reference, stored_task
+
+    if is_pretrained_reference(source):
+        task = stored_task(source)
+        return TaskCheckpoint(source, task, registry.find(task), None)
+    from flashtrain.core.checkpoint import load_checkpoint
+
+    checkpoint = load_checkpoint(source)
+    task = checkpoint.get("task")
+    return TaskCheckpoint(source, task, registry.find(task), checkpoint)
+
+
+def load_task(checkpoint_path: str) -> Any:
+    """The task model stored in ``checkpoint_path`` (its class read from the checkpoint, which is read once), on
+    the CPU, in eval mode; also a save_pretrained folder or ``hf://user/name``."""
+    return read_task_checkpoint(checkpoint_path).model()
 
 
 class Predictor:
