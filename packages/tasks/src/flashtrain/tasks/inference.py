@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+from torch.utils.data import Dataset
 
 from flashtrain.tasks import registry
 
@@ -116,13 +117,45 @@ class Predictor:
         return {"task": self.task_name, "outputs": list(self.outputs), "labels": list(names), "input": self.input_help}
 
 
+def task_predictor(model: Any) -> Predictor | None:
+    """The :class:`Predictor` of a registered task's model; None for any other module (an embedder, your own)."""
+    spec = registry.find(getattr(model, "task_name", None))
+    return spec.load("predictor")(model) if spec is not None else None
+
+
+class PreparedInputs(Dataset):
+    """Raw inputs (files, rows, texts) prepared by a :class:`Predictor` a batch at a time: what ``trainer.predict``
+    reads from a task's predict-stage data (see ``TaskDataModule.prepared_predict_inputs``), through the same
+    ``prepare`` and ``collate`` as ``flash-train predict`` and serve. The DataLoader hands ``__getitems__`` a
+    batch's indices; ``collate`` is its ``collate_fn``."""
+
+    def __init__(self, predictor: Predictor, inputs: Sequence[Any], where: str) -> None:
+        self.predictor = predictor
+        self.inputs = list(inputs)
+        self.where = where
+
+    def __len__(self) -> int:
+        return len(self.inputs)
+
+    def __getitems__(self, indices: list[int]) -> list[Any]:
+        # One prepare per batch, as serve does per request: a table is preprocessed a frame at a time.
+        return self.predictor.prepare([self.inputs[index] for index in indices], self.where)
+
+    def __getitem__(self, index: int) -> Any:
+        return self.__getitems__([index])[0]
+
+    def collate(self, samples: list[Any]) -> tuple[Any]:
+        """The batch as a task's ``predict_step`` takes it (as :meth:`Predictor.forward` passes it)."""
+        return (self.predictor.collate(samples),)
+
+
 def predictor_for(model_or_checkpoint: Any) -> Predictor:
     """A :class:`Predictor` for a task model, or for the model in a checkpoint file."""
     model = load_task(model_or_checkpoint) if isinstance(model_or_checkpoint, str) else model_or_checkpoint.eval()
-    spec = registry.find(getattr(model, "task_name", None))
-    if spec is None:
+    predictor = task_predictor(model)
+    if predictor is None:
         raise TypeError(f"{type(model).__name__} is not a flashtrain task model; pass a checkpoint or a task model.")
-    return spec.load("predictor")(model)
+    return predictor
 
 
 # Where the task predictors lived before they moved into their task's folder (kept importable).
