@@ -8,6 +8,7 @@ import base64
 import contextlib
 import io
 import json
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -81,7 +82,7 @@ def test_an_image_file_gets_one_prediction_from_the_cli_serve_and_trainer_predic
         files.append(str(path))
     checkpoint = task_checkpoints["image"]
     by_cli = [json.loads(cell) for cell in cli("--checkpoint", checkpoint, "--files", *files)["prediction"]]
-    by_serve = served(checkpoint, [base64.b64encode(open(f, "rb").read()).decode() for f in files])
+    by_serve = served(checkpoint, [base64.b64encode(Path(f).read_bytes()).decode() for f in files])
     model = ImageClassifier.load_from_checkpoint(checkpoint)
     # Data given its own image size and statistics: predicting with a trained model, the model's preprocessing wins.
     data = ImageClassificationData.from_files(
