@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 import torch
 
@@ -412,7 +413,7 @@ class Module(HyperparametersMixin, torch.nn.Module):
     @classmethod
     def load_from_checkpoint(
         cls: type[_ModuleT],
-        checkpoint_path: str,
+        checkpoint_path: str | os.PathLike | IO[bytes],
         map_location: Any = None,
         hparams_file: str | None = None,
         strict: bool | None = True,
@@ -422,10 +423,13 @@ class Module(HyperparametersMixin, torch.nn.Module):
         """Rebuild the module from a checkpoint's saved hyper-parameters and load its weights. A YAML
         ``hparams_file`` (the ``hparams.yaml`` a logger wrote) replaces saved values, keyword ``overrides`` win.
 
+        ``checkpoint_path``: a path, a URL, or an open binary file object, as in Lightning. A checkpoint dict
+        already in memory goes to :func:`flashtrain.core.checkpoint.module_from_checkpoint` (no second read).
         Loading never runs pickled code: the file is read with ``torch.load(weights_only=True)``, so
         ``weights_only`` is accepted (Lightning's signature) but only ``None`` or ``True`` is allowed.
         """
         from flashtrain.core.checkpoint.io import load_checkpoint
+        from flashtrain.core.checkpoint.rebuild import module_from_checkpoint
         from flashtrain.core.hparams import read_hparams_file
 
         if weights_only is False:
@@ -437,22 +441,11 @@ class Module(HyperparametersMixin, torch.nn.Module):
         if hparams_file is not None:
             saved = checkpoint.get("hyper_parameters", {})
             checkpoint["hyper_parameters"] = {**saved, **read_hparams_file(hparams_file)}
-        hyper_parameters = cls.hyperparameters_from_checkpoint(checkpoint, checkpoint_path, overrides)
-        try:
-            module = cls(**hyper_parameters)
-        except TypeError as error:
-            raise TypeError(
-                f"Could not rebuild {cls.__name__} from {checkpoint_path}: {error}. Saved hyper-parameters: "
-                f"{sorted(checkpoint.get('hyper_parameters', {}))}; pass the missing ones as keyword arguments."
-            ) from error
-        module.on_load_checkpoint(checkpoint)
-        from flashtrain.core.utilities.compiled import strip_compile_prefix
-
-        module.load_state_dict(strip_compile_prefix(checkpoint["state_dict"]), strict=strict is not False)
-        if map_location is not None and not callable(map_location) and not isinstance(map_location, dict):
-            module.to(map_location)
-        module.eval()
-        return module
+        if isinstance(checkpoint_path, (str, os.PathLike)):
+            source = os.fspath(checkpoint_path)
+        else:  # a file object: its name, if it has one, in messages
+            source = str(getattr(checkpoint_path, "name", None) or "the checkpoint stream")
+        return module_from_checkpoint(cls, checkpoint, source, map_location, strict is not False, **overrides)
 
     @classmethod
     def hyperparameters_from_checkpoint(
