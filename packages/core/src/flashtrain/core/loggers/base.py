@@ -95,10 +95,10 @@ class DummyLogger(Logger):
     def experiment(self) -> DummyExperiment:
         return DummyExperiment()
 
-    def log_metrics(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+    def log_metrics(self, *args: Any, **kwargs: Any) -> None:
         pass
 
-    def log_hyperparams(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+    def log_hyperparams(self, *args: Any, **kwargs: Any) -> None:
         pass
 
     def __getattr__(self, name: str) -> Any:

@@ -168,7 +168,7 @@ class DataConnector:
             if isinstance(loader, DataLoader):
                 continue  # always iterable; iter() would start its workers
             try:
-                iter(loader)  # type: ignore[call-overload]
+                iter(loader)  # type: ignore[arg-type]
             except TypeError:
                 where = f"passed to {call}" if given else f"returned from `{type(provider).__name__}.{method}()`"
                 raise MisconfigurationTypeError(
