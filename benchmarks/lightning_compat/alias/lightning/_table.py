@@ -176,6 +176,8 @@ MODULES: dict[str, dict[str, str]] = {
             "NOT_APPLICABLE",
         )
     },
+    "lightning.pytorch.utilities.warnings": {"PossibleUserWarning": f"{_CORE}.exceptions:PossibleUserWarning"},
+    "lightning.fabric.utilities.warnings": {"PossibleUserWarning": f"{_CORE}.exceptions:PossibleUserWarning"},
     "lightning.pytorch.utilities.exceptions": {
         "MisconfigurationException": f"{_CORE}.exceptions:MisconfigurationException"
     },
