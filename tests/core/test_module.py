@@ -293,3 +293,18 @@ def test_hyperparameters_from_a_subclass_add_to_the_base_and_rebuild_from_a_conf
     assert rebuilt.hparams.lr == 0.5
     with pytest.raises(ValueError, match=r"weights_only=False\) would unpickle arbitrary objects"):
         FromConfig.load_from_checkpoint(str(tmp_path / "c.ckpt"), weights_only=False)
+
+
+def test_hyperparameters_round_trip_through_yaml_and_unsafe_values_are_skipped(tmp_path):
+    import argparse
+
+    from flashtrain.core.hparams import load_hparams_from_yaml, save_hparams_to_yaml
+
+    path = str(tmp_path / "hparams.yaml")
+    with pytest.warns(UserWarning, match="Skipping 'layer' parameter because it is not possible to safely dump"):
+        save_hparams_to_yaml(path, argparse.Namespace(lr=0.1, sizes=[1, 2], layer=torch.nn.Linear(1, 1)))
+    assert load_hparams_from_yaml(path) == {"lr": 0.1, "sizes": [1, 2]}
+    with pytest.warns(RuntimeWarning, match="Missing Tags"):
+        assert load_hparams_from_yaml(str(tmp_path / "none.yaml")) == {}
+    with pytest.raises(RuntimeError, match="Missing folder"):
+        save_hparams_to_yaml(str(tmp_path / "no" / "h.yaml"), {"a": 1})

@@ -85,6 +85,10 @@ MODULES: dict[str, dict[str, str]] = {
     "lightning.pytorch.core.mixins": {"HyperparametersMixin": f"{_CORE}.hparams:HyperparametersMixin"},
     "lightning.pytorch.core.mixins.hparams_mixin": {"HyperparametersMixin": f"{_CORE}.hparams:HyperparametersMixin"},
     "lightning.pytorch.utilities.parsing": {"AttributeDict": f"{_CORE}.hparams:AttributeDict"},
+    "lightning.pytorch.core.saving": {
+        "save_hparams_to_yaml": f"{_CORE}.hparams:save_hparams_to_yaml",
+        "load_hparams_from_yaml": f"{_CORE}.hparams:load_hparams_from_yaml",
+    },
     "lightning.pytorch.core.module": {"LightningModule": f"{_CORE}:LightningModule"},
     "lightning.pytorch.core.datamodule": {"LightningDataModule": f"{_CORE}:LightningDataModule"},
     "lightning.pytorch.core.optimizer": {"LightningOptimizer": f"{_CORE}.trainer.optimizers:ManagedOptimizer"},

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import enum
 import inspect
+import os
 import types
 import warnings
 from collections.abc import Iterable, Mapping
@@ -164,16 +166,52 @@ def rebuild_arguments(cls: type, saved: dict[str, Any], hparams_name: Any, overr
     return {**saved, **overrides}
 
 
-def read_hparams_file(path: str) -> dict[str, Any]:
-    """The hyper-parameters in a YAML file (the ``hparams.yaml`` a logger writes), for ``load_from_checkpoint``."""
+def save_hparams_to_yaml(config_yaml: str, hparams: Mapping[str, Any] | Any) -> None:
+    """Write ``hparams`` (a dict or an argparse Namespace) to a YAML file; a value YAML cannot hold safely is
+    skipped with a warning naming it (Lightning's helper, written with ``yaml.safe_dump``)."""
+    import yaml  # here: only this path writes YAML
+
+    from flashtrain.core.utilities import fs
+
+    folder = os.path.dirname(os.fspath(config_yaml))
+    if folder and not fs.exists(folder):
+        raise RuntimeError(f"Missing folder: {folder}.")
+    values = hparams if isinstance(hparams, Mapping) else vars(hparams)
+    kept: dict[str, Any] = {}
+    for key, value in values.items():
+        value = value.name if isinstance(value, enum.Enum) else value
+        try:
+            yaml.safe_dump(value)
+        except yaml.YAMLError:
+            warnings.warn(
+                f"Skipping '{key}' parameter because it is not possible to safely dump to YAML.", stacklevel=2
+            )
+            continue
+        kept[str(key)] = value
+    with fs.open_file(os.fspath(config_yaml), "w") as handle:
+        yaml.safe_dump(kept, handle, sort_keys=False)
+
+
+def load_hparams_from_yaml(config_yaml: str) -> dict[str, Any]:
+    """The hyper-parameters in a YAML file (``{}`` with a warning when there is none); read with ``safe_load``."""
     import yaml  # here: only this path reads YAML
 
     from flashtrain.core.utilities import fs
 
-    if not str(path).endswith((".yaml", ".yml")):
-        raise ValueError(f"hparams_file must be a .yaml or .yml file (the hparams.yaml a logger writes), got {path!r}.")
-    with fs.open_file(str(path), "r") as handle:
+    if not fs.exists(os.fspath(config_yaml)):
+        warnings.warn(f"Missing Tags: {config_yaml}.", RuntimeWarning, stacklevel=2)
+        return {}
+    with fs.open_file(os.fspath(config_yaml), "r") as handle:
         loaded = yaml.safe_load(handle) or {}
     if not isinstance(loaded, dict):
-        raise ValueError(f"hparams_file {path!r} must hold a mapping of names to values, got {type(loaded).__name__}.")
+        raise ValueError(f"{config_yaml} must hold a mapping of names to values, got {type(loaded).__name__}.")
     return loaded
+
+
+def read_hparams_file(path: str) -> dict[str, Any]:
+    """The hyper-parameters in a YAML file (the ``hparams.yaml`` a logger writes), for ``load_from_checkpoint``."""
+    if not str(path).endswith((".yaml", ".yml")):
+        raise ValueError(f"hparams_file must be a .yaml or .yml file (the hparams.yaml a logger writes), got {path!r}.")
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"hparams_file {path!r} does not exist.")
+    return load_hparams_from_yaml(path)
