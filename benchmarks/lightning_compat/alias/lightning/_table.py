@@ -149,6 +149,7 @@ MODULES: dict[str, dict[str, str]] = {
         "TrainerState": f"{_CORE}.trainer.state:TrainerState",
     },
     "lightning.pytorch.utilities": {
+        "grad_norm": f"{_CORE}.utilities.grads:grad_norm",
         "AttributeDict": f"{_CORE}.hparams:AttributeDict",
         "CombinedLoader": f"{_CORE}.utilities.combined_loader:CombinedLoader",
         "rank_zero_only": f"{_CORE}.utilities.rank_zero:rank_zero_only",
