@@ -196,7 +196,8 @@ MODULES: dict[str, dict[str, str]] = {
         "get_torchvision_model": f"{_ADAPT}:get_torchvision_model",
     },
     "lightning.pytorch.utilities.types": {"STEP_OUTPUT": f"{_ADAPT}:STEP_OUTPUT"},
-    "lightning.fabric": {},
+    "lightning.fabric": {"seed_everything": f"{_CORE}:seed_everything"},
+    "lightning.fabric.utilities.seed": {"seed_everything": f"{_CORE}:seed_everything"},
     "lightning.fabric.utilities": {},
     "lightning.fabric.utilities.exceptions": {
         "MisconfigurationException": f"{_CORE}.exceptions:MisconfigurationException"
