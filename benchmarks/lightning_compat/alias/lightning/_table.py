@@ -54,7 +54,9 @@ MODULES: dict[str, dict[str, str]] = {
         "WeightAveraging": f"{_CB}:WeightAveraging",
         "EMAWeightAveraging": f"{_CB}:EMAWeightAveraging",
         "StochasticWeightAveraging": f"{_CB}:StochasticWeightAveraging",
+        "ModelPruning": f"{_CB}:ModelPruning",
     },
+    "lightning.pytorch.callbacks.pruning": {"ModelPruning": f"{_CB}:ModelPruning"},
     "lightning.pytorch.callbacks.callback": {"Callback": f"{_CB}:Callback"},
     "lightning.pytorch.callbacks.lambda_function": {"LambdaCallback": f"{_CB}:LambdaCallback"},
     "lightning.pytorch.callbacks.weight_averaging": {

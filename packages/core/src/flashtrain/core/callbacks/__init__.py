@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from flashtrain.core.callbacks.model_checkpoint import ModelCheckpoint
     from flashtrain.core.callbacks.model_summary import ModelSummary
     from flashtrain.core.callbacks.progress import ProgressBar
+    from flashtrain.core.callbacks.pruning import ModelPruning
     from flashtrain.core.callbacks.progress import ProgressBar as TQDMProgressBar
     from flashtrain.core.callbacks.time_budget import TimeBudget
     from flashtrain.core.callbacks.timer import Timer
@@ -36,6 +37,7 @@ __getattr__, __dir__ = lazy_exports(
         "LambdaCallback": "flashtrain.core.callbacks.lambda_function:LambdaCallback",
         "LearningRateMonitor": "flashtrain.core.callbacks.lr_monitor:LearningRateMonitor",
         "ModelCheckpoint": "flashtrain.core.callbacks.model_checkpoint:ModelCheckpoint",
+        "ModelPruning": "flashtrain.core.callbacks.pruning:ModelPruning",
         "ModelSummary": "flashtrain.core.callbacks.model_summary:ModelSummary",
         "ProgressBar": "flashtrain.core.callbacks.progress:ProgressBar",
         "StochasticWeightAveraging": "flashtrain.core.callbacks.weight_averaging:StochasticWeightAveraging",
@@ -57,6 +59,7 @@ __all__ = [
     "LambdaCallback",
     "LearningRateMonitor",
     "ModelCheckpoint",
+    "ModelPruning",
     "ModelSummary",
     "ProgressBar",
     "StochasticWeightAveraging",
