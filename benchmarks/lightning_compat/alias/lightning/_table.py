@@ -55,6 +55,10 @@ MODULES: dict[str, dict[str, str]] = {
         "EMAWeightAveraging": f"{_CB}:EMAWeightAveraging",
         "StochasticWeightAveraging": f"{_CB}:StochasticWeightAveraging",
         "ModelPruning": f"{_CB}:ModelPruning",
+        "GradientAccumulationScheduler": f"{_CB}:GradientAccumulationScheduler",
+    },
+    "lightning.pytorch.callbacks.gradient_accumulation_scheduler": {
+        "GradientAccumulationScheduler": f"{_CB}:GradientAccumulationScheduler"
     },
     "lightning.pytorch.callbacks.pruning": {"ModelPruning": f"{_CB}:ModelPruning"},
     "lightning.pytorch.callbacks.callback": {"Callback": f"{_CB}:Callback"},

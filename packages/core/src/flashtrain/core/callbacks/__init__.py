@@ -11,13 +11,14 @@ if TYPE_CHECKING:
     from flashtrain.core.callbacks.base_finetuning import BaseFinetuning
     from flashtrain.core.callbacks.early_stopping import EarlyStopping
     from flashtrain.core.callbacks.finetuning import BackboneFinetuning, BackboneUnfreezing, finetuning_callback
+    from flashtrain.core.callbacks.gradient_accumulation import GradientAccumulationScheduler
     from flashtrain.core.callbacks.lambda_function import LambdaCallback
     from flashtrain.core.callbacks.lr_monitor import LearningRateMonitor
     from flashtrain.core.callbacks.model_checkpoint import ModelCheckpoint
     from flashtrain.core.callbacks.model_summary import ModelSummary
     from flashtrain.core.callbacks.progress import ProgressBar
-    from flashtrain.core.callbacks.pruning import ModelPruning
     from flashtrain.core.callbacks.progress import ProgressBar as TQDMProgressBar
+    from flashtrain.core.callbacks.pruning import ModelPruning
     from flashtrain.core.callbacks.time_budget import TimeBudget
     from flashtrain.core.callbacks.timer import Timer
     from flashtrain.core.callbacks.weight_averaging import (
@@ -34,6 +35,9 @@ __getattr__, __dir__ = lazy_exports(
         "BaseFinetuning": "flashtrain.core.callbacks.base_finetuning:BaseFinetuning",
         "EMAWeightAveraging": "flashtrain.core.callbacks.weight_averaging:EMAWeightAveraging",
         "EarlyStopping": "flashtrain.core.callbacks.early_stopping:EarlyStopping",
+        "GradientAccumulationScheduler": (
+            "flashtrain.core.callbacks.gradient_accumulation:GradientAccumulationScheduler"
+        ),
         "LambdaCallback": "flashtrain.core.callbacks.lambda_function:LambdaCallback",
         "LearningRateMonitor": "flashtrain.core.callbacks.lr_monitor:LearningRateMonitor",
         "ModelCheckpoint": "flashtrain.core.callbacks.model_checkpoint:ModelCheckpoint",
@@ -56,6 +60,7 @@ __all__ = [
     "Callback",
     "EMAWeightAveraging",
     "EarlyStopping",
+    "GradientAccumulationScheduler",
     "LambdaCallback",
     "LearningRateMonitor",
     "ModelCheckpoint",
