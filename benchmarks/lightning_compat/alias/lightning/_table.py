@@ -56,7 +56,9 @@ MODULES: dict[str, dict[str, str]] = {
         "StochasticWeightAveraging": f"{_CB}:StochasticWeightAveraging",
         "ModelPruning": f"{_CB}:ModelPruning",
         "GradientAccumulationScheduler": f"{_CB}:GradientAccumulationScheduler",
+        "BasePredictionWriter": f"{_CB}:BasePredictionWriter",
     },
+    "lightning.pytorch.callbacks.prediction_writer": {"BasePredictionWriter": f"{_CB}:BasePredictionWriter"},
     "lightning.pytorch.callbacks.gradient_accumulation_scheduler": {
         "GradientAccumulationScheduler": f"{_CB}:GradientAccumulationScheduler"
     },
@@ -82,6 +84,10 @@ MODULES: dict[str, dict[str, str]] = {
         "BaseFinetuning": f"{_CB}:BaseFinetuning",
     },
     "lightning.pytorch.callbacks.progress": {"TQDMProgressBar": f"{_CB}:TQDMProgressBar"},
+    "lightning.pytorch.callbacks.progress.tqdm_progress": {
+        "TQDMProgressBar": f"{_CB}:TQDMProgressBar",
+        "Tqdm": f"{_CB}.tqdm_bar:Tqdm",
+    },
     "lightning.pytorch.callbacks.timer": {"Timer": f"{_CB}:Timer"},
     "lightning.pytorch.core": {
         "LightningModule": f"{_CORE}:LightningModule",

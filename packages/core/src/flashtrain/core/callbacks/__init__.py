@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from flashtrain.core.callbacks.lr_monitor import LearningRateMonitor
     from flashtrain.core.callbacks.model_checkpoint import ModelCheckpoint
     from flashtrain.core.callbacks.model_summary import ModelSummary
+    from flashtrain.core.callbacks.prediction_writer import BasePredictionWriter
     from flashtrain.core.callbacks.progress import ProgressBar
     from flashtrain.core.callbacks.progress import ProgressBar as TQDMProgressBar
     from flashtrain.core.callbacks.pruning import ModelPruning
@@ -33,6 +34,7 @@ __getattr__, __dir__ = lazy_exports(
         "BackboneFinetuning": "flashtrain.core.callbacks.finetuning:BackboneFinetuning",
         "BackboneUnfreezing": "flashtrain.core.callbacks.finetuning:BackboneUnfreezing",
         "BaseFinetuning": "flashtrain.core.callbacks.base_finetuning:BaseFinetuning",
+        "BasePredictionWriter": "flashtrain.core.callbacks.prediction_writer:BasePredictionWriter",
         "EMAWeightAveraging": "flashtrain.core.callbacks.weight_averaging:EMAWeightAveraging",
         "EarlyStopping": "flashtrain.core.callbacks.early_stopping:EarlyStopping",
         "GradientAccumulationScheduler": (
@@ -57,6 +59,7 @@ __all__ = [
     "BackboneFinetuning",
     "BackboneUnfreezing",
     "BaseFinetuning",
+    "BasePredictionWriter",
     "Callback",
     "EMAWeightAveraging",
     "EarlyStopping",

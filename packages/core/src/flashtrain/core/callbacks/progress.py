@@ -49,9 +49,9 @@ class ProgressBar(Callback):
         return items
 
     def _bar(self, description: str, total: float, position: int, leave: bool) -> Any:
-        from tqdm.auto import tqdm
+        from flashtrain.core.callbacks.tqdm_bar import Tqdm
 
-        return tqdm(
+        return Tqdm(
             desc=description,
             total=None if math.isinf(total) else int(total),
             position=position,
