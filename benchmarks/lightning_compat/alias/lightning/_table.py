@@ -58,6 +58,7 @@ MODULES: dict[str, dict[str, str]] = {
         "GradientAccumulationScheduler": f"{_CB}:GradientAccumulationScheduler",
         "BasePredictionWriter": f"{_CB}:BasePredictionWriter",
     },
+    "lightning.pytorch.callbacks.spike": {"SpikeDetection": f"{_CB}:SpikeDetection"},
     "lightning.pytorch.callbacks.prediction_writer": {"BasePredictionWriter": f"{_CB}:BasePredictionWriter"},
     "lightning.pytorch.callbacks.gradient_accumulation_scheduler": {
         "GradientAccumulationScheduler": f"{_CB}:GradientAccumulationScheduler"
@@ -179,6 +180,7 @@ MODULES: dict[str, dict[str, str]] = {
     "lightning.fabric.utilities.exceptions": {
         "MisconfigurationException": f"{_CORE}.exceptions:MisconfigurationException"
     },
+    "lightning.fabric.utilities.spike": {"TrainingSpikeException": f"{_CB}.spike:TrainingSpikeException"},
     "lightning.fabric.utilities.imports": {"_IS_WINDOWS": f"{_ADAPT}:IS_WINDOWS"},
 }
 

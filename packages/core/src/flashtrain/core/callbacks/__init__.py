@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from flashtrain.core.callbacks.progress import ProgressBar
     from flashtrain.core.callbacks.progress import ProgressBar as TQDMProgressBar
     from flashtrain.core.callbacks.pruning import ModelPruning
+    from flashtrain.core.callbacks.spike import SpikeDetection
     from flashtrain.core.callbacks.time_budget import TimeBudget
     from flashtrain.core.callbacks.timer import Timer
     from flashtrain.core.callbacks.weight_averaging import (
@@ -46,6 +47,7 @@ __getattr__, __dir__ = lazy_exports(
         "ModelPruning": "flashtrain.core.callbacks.pruning:ModelPruning",
         "ModelSummary": "flashtrain.core.callbacks.model_summary:ModelSummary",
         "ProgressBar": "flashtrain.core.callbacks.progress:ProgressBar",
+        "SpikeDetection": "flashtrain.core.callbacks.spike:SpikeDetection",
         "StochasticWeightAveraging": "flashtrain.core.callbacks.weight_averaging:StochasticWeightAveraging",
         "TQDMProgressBar": "flashtrain.core.callbacks.progress:ProgressBar",  # Lightning's name
         "TimeBudget": "flashtrain.core.callbacks.time_budget:TimeBudget",
@@ -70,6 +72,7 @@ __all__ = [
     "ModelPruning",
     "ModelSummary",
     "ProgressBar",
+    "SpikeDetection",
     "StochasticWeightAveraging",
     "TQDMProgressBar",
     "TimeBudget",
