@@ -57,6 +57,11 @@ MODULES: dict[str, dict[str, str]] = {
         "ModelPruning": f"{_CB}:ModelPruning",
         "GradientAccumulationScheduler": f"{_CB}:GradientAccumulationScheduler",
         "BasePredictionWriter": f"{_CB}:BasePredictionWriter",
+        "RichProgressBar": f"{_CB}:RichProgressBar",
+    },
+    "lightning.pytorch.callbacks.progress.rich_progress": {
+        "RichProgressBar": f"{_CB}:RichProgressBar",
+        "RichProgressBarTheme": f"{_CB}:RichProgressBarTheme",
     },
     "lightning.pytorch.callbacks.spike": {"SpikeDetection": f"{_CB}:SpikeDetection"},
     "lightning.pytorch.callbacks.prediction_writer": {"BasePredictionWriter": f"{_CB}:BasePredictionWriter"},
@@ -84,7 +89,11 @@ MODULES: dict[str, dict[str, str]] = {
         "BackboneFinetuning": f"{_CB}:BackboneFinetuning",
         "BaseFinetuning": f"{_CB}:BaseFinetuning",
     },
-    "lightning.pytorch.callbacks.progress": {"TQDMProgressBar": f"{_CB}:TQDMProgressBar"},
+    "lightning.pytorch.callbacks.progress": {
+        "TQDMProgressBar": f"{_CB}:TQDMProgressBar",
+        "ProgressBar": f"{_CB}:ProgressBar",
+        "RichProgressBar": f"{_CB}:RichProgressBar",
+    },
     "lightning.pytorch.callbacks.progress.tqdm_progress": {
         "TQDMProgressBar": f"{_CB}:TQDMProgressBar",
         "Tqdm": f"{_CB}.tqdm_bar:Tqdm",

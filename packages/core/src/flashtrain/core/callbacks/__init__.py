@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from flashtrain.core.callbacks.progress import ProgressBar
     from flashtrain.core.callbacks.progress import ProgressBar as TQDMProgressBar
     from flashtrain.core.callbacks.pruning import ModelPruning
+    from flashtrain.core.callbacks.rich_progress import RichProgressBar, RichProgressBarTheme
     from flashtrain.core.callbacks.spike import SpikeDetection
     from flashtrain.core.callbacks.time_budget import TimeBudget
     from flashtrain.core.callbacks.timer import Timer
@@ -48,6 +49,8 @@ __getattr__, __dir__ = lazy_exports(
         "ModelSummary": "flashtrain.core.callbacks.model_summary:ModelSummary",
         "ProgressBar": "flashtrain.core.callbacks.progress:ProgressBar",
         "SpikeDetection": "flashtrain.core.callbacks.spike:SpikeDetection",
+        "RichProgressBar": "flashtrain.core.callbacks.rich_progress:RichProgressBar",
+        "RichProgressBarTheme": "flashtrain.core.callbacks.rich_progress:RichProgressBarTheme",
         "StochasticWeightAveraging": "flashtrain.core.callbacks.weight_averaging:StochasticWeightAveraging",
         "TQDMProgressBar": "flashtrain.core.callbacks.progress:ProgressBar",  # Lightning's name
         "TimeBudget": "flashtrain.core.callbacks.time_budget:TimeBudget",
@@ -72,6 +75,8 @@ __all__ = [
     "ModelPruning",
     "ModelSummary",
     "ProgressBar",
+    "RichProgressBar",
+    "RichProgressBarTheme",
     "SpikeDetection",
     "StochasticWeightAveraging",
     "TQDMProgressBar",
