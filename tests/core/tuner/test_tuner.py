@@ -118,7 +118,7 @@ def test_lr_find_needs_a_rate_to_set_and_an_untrained_trainer():
             super().__init__()
             self.hparams.pop("lr")
 
-    with pytest.raises(AttributeError, match="needs the model to have an attribute or hparam `lr` or `learning_rate`"):
+    with pytest.raises(AttributeError, match=r"the model should have one of these fields: \['lr', 'learning_rate'\]"):
         Tuner(quiet_trainer()).lr_find(NoRate(), loader())
     trainer = quiet_trainer(max_steps=2)
     trainer.fit(RegressionModule(), loader())
@@ -240,3 +240,26 @@ def test_scale_batch_size_warns_when_the_model_holds_the_size_twice():
     with pytest.warns(UserWarning, match="`model.batch_size` and `model.hparams.batch_size` are mutually exclusive"):
         size = Tuner(quiet_trainer()).scale_batch_size(model, datamodule=SizedData(16), max_trials=2)
     assert size == model.batch_size == model.hparams.batch_size
+
+
+def test_the_finder_callbacks_tune_as_the_fit_starts_and_the_tuner_refuses_to_run_twice():
+    from flashtrain.core.callbacks import BatchSizeFinder, LearningRateFinder
+
+    seed_everything(0)
+    finder = LearningRateFinder(num_training_steps=30, early_stop_threshold=None)
+    trainer = quiet_trainer(max_epochs=1, limit_train_batches=2, callbacks=[finder])
+    model = RegressionModule(lr=1e-3)
+    trainer.fit(model, loader(n=64))
+    assert len(finder.optimal_lr.results["lr"]) == 30
+    suggested = finder.optimal_lr.suggestion()
+    assert model.hparams.lr == suggested == trainer.optimizers[0].param_groups[0]["lr"]
+    assert model.trainer is trainer and trainer.global_step == 2  # the real fit ran after the search
+    with pytest.raises(ValueError, match="Trainer is already configured with a `LearningRateFinder` callback"):
+        Tuner(trainer).lr_find(RegressionModule(), loader())
+
+    sizes = BatchSizeFinder(max_trials=3, steps_per_trial=1)
+    data = SizedData(64)
+    quiet_trainer(max_epochs=1, limit_train_batches=2, callbacks=[sizes]).fit(RegressionModule(), datamodule=data)
+    assert sizes.optimal_batch_size == data.batch_size == 8
+    with pytest.raises(ValueError, match="not supported with distributed strategies"):
+        Tuner(quiet_trainer(accelerator="cpu", devices=2, strategy="ddp")).scale_batch_size(RegressionModule())

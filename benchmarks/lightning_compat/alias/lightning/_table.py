@@ -58,7 +58,11 @@ MODULES: dict[str, dict[str, str]] = {
         "GradientAccumulationScheduler": f"{_CB}:GradientAccumulationScheduler",
         "BasePredictionWriter": f"{_CB}:BasePredictionWriter",
         "RichProgressBar": f"{_CB}:RichProgressBar",
+        "LearningRateFinder": f"{_CB}:LearningRateFinder",
+        "BatchSizeFinder": f"{_CB}:BatchSizeFinder",
     },
+    "lightning.pytorch.callbacks.lr_finder": {"LearningRateFinder": f"{_CB}:LearningRateFinder"},
+    "lightning.pytorch.callbacks.batch_size_finder": {"BatchSizeFinder": f"{_CB}:BatchSizeFinder"},
     "lightning.pytorch.callbacks.progress.rich_progress": {
         "RichProgressBar": f"{_CB}:RichProgressBar",
         "RichProgressBarTheme": f"{_CB}:RichProgressBarTheme",

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from flashtrain.core.callbacks.spike import SpikeDetection
     from flashtrain.core.callbacks.time_budget import TimeBudget
     from flashtrain.core.callbacks.timer import Timer
+    from flashtrain.core.callbacks.tuning_callbacks import BatchSizeFinder, LearningRateFinder
     from flashtrain.core.callbacks.weight_averaging import (
         EMAWeightAveraging,
         StochasticWeightAveraging,
@@ -43,6 +44,8 @@ __getattr__, __dir__ = lazy_exports(
             "flashtrain.core.callbacks.gradient_accumulation:GradientAccumulationScheduler"
         ),
         "LambdaCallback": "flashtrain.core.callbacks.lambda_function:LambdaCallback",
+        "LearningRateFinder": "flashtrain.core.callbacks.tuning_callbacks:LearningRateFinder",
+        "BatchSizeFinder": "flashtrain.core.callbacks.tuning_callbacks:BatchSizeFinder",
         "LearningRateMonitor": "flashtrain.core.callbacks.lr_monitor:LearningRateMonitor",
         "ModelCheckpoint": "flashtrain.core.callbacks.model_checkpoint:ModelCheckpoint",
         "ModelPruning": "flashtrain.core.callbacks.pruning:ModelPruning",
@@ -70,6 +73,8 @@ __all__ = [
     "EarlyStopping",
     "GradientAccumulationScheduler",
     "LambdaCallback",
+    "LearningRateFinder",
+    "BatchSizeFinder",
     "LearningRateMonitor",
     "ModelCheckpoint",
     "ModelPruning",

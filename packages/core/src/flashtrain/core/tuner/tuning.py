@@ -73,6 +73,35 @@ class Tuner:
             AttributeError: ``update_attr`` and the model has no such attribute (as in Lightning).
         """
         _check_method(method)
+        _check_no_finder_callback(self._trainer, "LearningRateFinder")
+        train_dataloaders = dataloaders if train_dataloaders is None else train_dataloaders
+        return self.run_lr_search(
+            model,
+            train_dataloaders,
+            datamodule,
+            min_lr,
+            max_lr,
+            num_training,
+            mode,
+            early_stop_threshold,
+            update_attr,
+            attr_name,
+        )
+
+    def run_lr_search(
+        self,
+        model: Any,
+        train_dataloaders: Any = None,
+        datamodule: Any = None,
+        min_lr: float = 1e-8,
+        max_lr: float = 1.0,
+        num_training: int = 100,
+        mode: str = "exponential",
+        early_stop_threshold: float | None = 4.0,
+        update_attr: bool = True,
+        attr_name: str = "",
+    ) -> LRFinder:
+        """The search behind :meth:`lr_find` (also run by the ``LearningRateFinder`` callback as a fit starts)."""
         if not (isinstance(min_lr, (int, float)) and isinstance(max_lr, (int, float)) and 0 < min_lr < max_lr):
             raise ValueError(f"lr_find needs 0 < min_lr < max_lr, got min_lr={min_lr!r}, max_lr={max_lr!r}.")
         if isinstance(num_training, bool) or not isinstance(num_training, int) or num_training < 2:
@@ -81,7 +110,6 @@ class Tuner:
             raise ValueError(f"lr_find mode must be one of {list(MODES)}, got {mode!r}.")
         name = _lr_attribute(model, attr_name) if update_attr else ""
         check_can_tune(self._trainer, "lr_find")
-        train_dataloaders = dataloaders if train_dataloaders is None else train_dataloaders
         finder = LRFinder(mode, float(min_lr), float(max_lr), num_training)
         search = LRSearchCallback(finder, early_stop_threshold)
         with restored(model, self._trainer, datamodule):
@@ -143,12 +171,31 @@ class Tuner:
             ValueError: a bad argument.
         """
         _check_tuner_method(method, train_dataloaders, val_dataloaders, dataloaders)
+        _check_no_finder_callback(self._trainer, "BatchSizeFinder")
         if any(loader is not None for loader in (train_dataloaders, val_dataloaders, dataloaders)):
             raise MisconfigurationException(
                 "The Batch size finder cannot be used with dataloaders passed directly to `.fit()`. Please disable the"
                 " feature or incorporate the dataloader into your LightningModule or LightningDataModule (it must be "
                 f"rebuilt from the {batch_arg_name!r} attribute at each size)."
             )
+        return self.run_batch_size_search(
+            model, datamodule, method, mode, steps_per_trial, init_val, max_trials, batch_arg_name, margin, max_val
+        )
+
+    def run_batch_size_search(
+        self,
+        model: Any,
+        datamodule: Any = None,
+        method: str = "fit",
+        mode: str = "power",
+        steps_per_trial: int = 3,
+        init_val: int = 2,
+        max_trials: int = 25,
+        batch_arg_name: str = "batch_size",
+        margin: float = 0.05,
+        max_val: int = 8192,
+    ) -> int | None:
+        """The search behind :meth:`scale_batch_size` (also run by the ``BatchSizeFinder`` callback)."""
         if mode not in _SCALE_MODES:
             raise ValueError(f"`mode` should be either of {_SCALE_MODES}, got {mode!r}.")
         for label, value, least in (
@@ -161,8 +208,8 @@ class Tuner:
                 raise ValueError(f"scale_batch_size {label} must be an int >= {least}, got {value!r}.")
         if not (isinstance(margin, (int, float)) and 0.0 <= margin < 1.0):
             raise ValueError(f"scale_batch_size margin must be a number in [0, 1), got {margin!r}.")
-        holders = _batch_size_holders(model, datamodule, batch_arg_name)
         check_can_tune(self._trainer, "scale_batch_size")
+        holders = _batch_size_holders(model, datamodule, batch_arg_name)
         if self._trainer.fast_dev_run:
             rank_zero_warn("Skipping batch size scaler since `fast_dev_run` is enabled.")
             return None
@@ -334,6 +381,15 @@ class _BatchSizeSearch:
         return size
 
 
+def _check_no_finder_callback(trainer: Any, name: str) -> None:
+    from flashtrain.core.callbacks import tuning_callbacks
+
+    if any(isinstance(callback, getattr(tuning_callbacks, name)) for callback in trainer.callbacks):
+        raise ValueError(
+            f"Trainer is already configured with a `{name}` callback. Please remove it if you want to use the Tuner."
+        )
+
+
 def _check_tuner_method(method: str, train_dataloaders: Any, val_dataloaders: Any, dataloaders: Any) -> None:
     if method not in _METHODS:
         raise ValueError(f"method {method!r} is invalid. Should be one of {_METHODS}.")
@@ -365,8 +421,8 @@ def _lr_attribute(model: Any, attr_name: str) -> str:
     if attr_name:
         raise AttributeError(f"lr_find(attr_name={attr_name!r}): the model has no attribute or hparam {attr_name!r}.")
     raise AttributeError(
-        "lr_find with update_attr=True needs the model to have an attribute or hparam `lr` or `learning_rate` "
-        "(read by configure_optimizers); pass attr_name=... or update_attr=False."
+        f"lr_find with update_attr=True: the model should have one of these fields: {list(_LR_NAMES)} (an attribute "
+        "or hparam read by configure_optimizers); pass attr_name=... or update_attr=False."
     )
 
 
