@@ -88,8 +88,9 @@ class ModelPruning(Callback):
         self.use_global_unstructured = use_global_unstructured
         self.method_name = ""
         self.method_kwargs: dict[str, Any] = {}  # what a named method needs besides the amount (dim, n)
+        method: Any = pruning_fn  # a torch.nn.utils.prune.BasePruningMethod subclass once resolved
         if isinstance(pruning_fn, str):
-            pruning_fn = self._named_method(pruning_fn.lower(), pruning_dim, pruning_norm)
+            method = self._named_method(pruning_fn.lower(), pruning_dim, pruning_norm)
         elif _is_method_class(pruning_fn):
             if not use_global_unstructured:
                 raise MisconfigurationException(
@@ -100,10 +101,10 @@ class ModelPruning(Callback):
                 f"`pruning_fn` is expected to be a str in {list(_FUNCTION_NAMES)} or a PyTorch `BasePruningMethod`."
                 f" Found: {pruning_fn}. HINT: if passing a `BasePruningMethod`, pass the class, not an instance"
             )
-        if use_global_unstructured and getattr(pruning_fn, "PRUNING_TYPE", None) != "unstructured":
+        if use_global_unstructured and getattr(method, "PRUNING_TYPE", None) != "unstructured":
             raise MisconfigurationException(
                 'Only the "unstructured" PRUNING_TYPE is supported with `use_global_unstructured=True`.'
-                f" Found method {pruning_fn} of type {getattr(pruning_fn, 'PRUNING_TYPE', None)}."
+                f" Found method {method} of type {getattr(method, 'PRUNING_TYPE', None)}."
             )
         if not (isinstance(amount, (int, float)) or callable(amount)):
             raise MisconfigurationException(
@@ -111,8 +112,8 @@ class ModelPruning(Callback):
             )
         if verbose not in (0, 1, 2):
             raise MisconfigurationException("`verbose` must be any of (0, 1, 2)")
-        self.pruning_fn = pruning_fn
-        self.method_name = self.method_name or pruning_fn.__name__
+        self.pruning_fn: Any = method
+        self.method_name = self.method_name or method.__name__
         self.parameters_to_prune: ParameterList = parameters_to_prune or ()
         self.amount = amount
         self.apply_pruning_when = apply_pruning
@@ -217,7 +218,7 @@ class ModelPruning(Callback):
             prune.global_unstructured(self.parameters_to_prune, pruning_method=self.pruning_fn, **kwargs)
         else:
             for module, name in self.parameters_to_prune:
-                self.pruning_fn.apply(module, name, amount=amount, **self.method_kwargs)  # type: ignore[union-attr]
+                self.pruning_fn.apply(module, name, amount=amount, **self.method_kwargs)
         if self.verbose and global_rank() == 0:
             after = [_zeros_and_size(m, n) for m, n in self.parameters_to_prune]
             self._log_sparsity(before, after, amount)

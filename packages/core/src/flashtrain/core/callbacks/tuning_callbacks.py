@@ -28,6 +28,8 @@ class LearningRateFinder(Callback):
     Override :meth:`on_fit_start` (or call :meth:`lr_find` from another hook) to search at other times.
     """
 
+    tuner_search = "LearningRateFinder"  # the Tuner refuses to run its own search beside this callback
+
     def __init__(
         self,
         min_lr: float = 1e-8,
@@ -89,6 +91,7 @@ class BatchSizeFinder(Callback):
     """
 
     SUPPORTED_MODES = ("power", "binsearch")
+    tuner_search = "BatchSizeFinder"  # the Tuner refuses to run its own search beside this callback
 
     def __init__(
         self,

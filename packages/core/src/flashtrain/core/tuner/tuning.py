@@ -382,9 +382,8 @@ class _BatchSizeSearch:
 
 
 def _check_no_finder_callback(trainer: Any, name: str) -> None:
-    from flashtrain.core.callbacks import tuning_callbacks
-
-    if any(isinstance(callback, getattr(tuning_callbacks, name)) for callback in trainer.callbacks):
+    # The finder callbacks name the search they run (read here without importing them: they import the Tuner).
+    if any(getattr(callback, "tuner_search", None) == name for callback in trainer.callbacks):
         raise ValueError(
             f"Trainer is already configured with a `{name}` callback. Please remove it if you want to use the Tuner."
         )
