@@ -14,10 +14,11 @@ from typing import Any
 import yaml
 
 from flashtrain.cli.commands.check import check_before_fit
-from flashtrain.cli.errors import naming_file, unknown_name
+from flashtrain.cli.errors import unknown_name
 from flashtrain.cli.options import PLAN_KEY, RunOptions, UserError, default_output_dir, parse_finetune_strategy
 from flashtrain.cli.recipe import given, record_recipe
 from flashtrain.core import Callback
+from flashtrain.core.utilities import disk
 from flashtrain.tasks import registry
 
 METRIC_NAMES = {"val_acc": "accuracy", "val_rmse": "RMSE"}
@@ -133,13 +134,13 @@ class RunRecord(Callback):
         self.path = os.path.join(trainer.log_dir, "config.yaml")
         if trainer.is_global_zero:
             os.makedirs(trainer.log_dir, exist_ok=True)
-            with naming_file(self.path), open(self.path, "w") as handle:
+            with disk.writing(self.path), open(self.path, "w") as handle:
                 yaml.safe_dump(self.config(pl_module), handle, sort_keys=False)
 
     def on_train_end(self, trainer: Any, pl_module: Any) -> None:
         budget = trainer.time_budget
         if budget is not None and trainer.is_global_zero and self.path:  # the plan joins the options it was made for
-            with naming_file(self.path), open(self.path, "w") as handle:
+            with disk.writing(self.path), open(self.path, "w") as handle:
                 yaml.safe_dump({**self.config(pl_module), PLAN_KEY: asdict(budget.plan)}, handle, sort_keys=False)
 
     def on_exception(self, trainer: Any, pl_module: Any, exception: BaseException) -> None:
@@ -308,7 +309,7 @@ def write_lr_find(finder: Any, folder: str, say: Any) -> None:
     import csv
 
     path = os.path.join(folder, "lr_find.csv")
-    with naming_file(path), open(path, "w", newline="") as handle:
+    with disk.writing(path), open(path, "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["lr", "loss"])
         writer.writerows(zip(finder.results["lr"], finder.results["loss"]))
@@ -319,5 +320,6 @@ def write_lr_find(finder: Any, folder: str, say: Any) -> None:
         return
     matplotlib.use("Agg")
     figure = finder.plot(suggest=True)
-    figure.savefig(os.path.join(folder, "lr_find.png"))
+    with disk.writing(os.path.join(folder, "lr_find.png")):
+        figure.savefig(os.path.join(folder, "lr_find.png"))
     say(f"learning-rate finder plot: {os.path.join(folder, 'lr_find.png')}")
