@@ -75,8 +75,6 @@ def test_image_size_has_an_upper_bound_checked_before_allocation(tmp_path, capsy
 
 
 def test_a_full_disk_names_the_file_and_the_free_space(tmp_path):
-    import errno
-
     from flashtrain.cli import errors
 
     target = str(tmp_path / "config.yaml")
@@ -84,7 +82,8 @@ def test_a_full_disk_names_the_file_and_the_free_space(tmp_path):
         handle.write("x" * 10)
     raised.value.filename = target
     message = errors.describe(raised.value)
-    assert message.startswith(f"no space left on the device to write {target} (") and f"MiB free in {tmp_path});" in message
+    assert message.startswith(f"no space left on the device to write {target} (")
+    assert f"MiB free in {tmp_path});" in message
     assert message.endswith("(--output-dir)")
 
 
