@@ -5,7 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flashtrain.cli.options import RunOptions, UserError, add_trainer_flags, calibration_options, plain
+from flashtrain.cli.options import (
+    VAL_SPLIT_BY_HELP,
+    RunOptions,
+    UserError,
+    add_trainer_flags,
+    calibration_options,
+    plain,
+)
 from flashtrain.cli.recipe import model_options, optimization_options, task_default
 from flashtrain.tasks import registry
 
@@ -55,6 +62,7 @@ def add_parser(subparsers: Any, spec: Any) -> None:
         default=None,
         help=f"fraction of the training rows to validate on (default None: {DEFAULT_VAL_SPLIT} without --val-file)",
     )
+    data.add_argument("--val-split-by", metavar="COLUMN", help=VAL_SPLIT_BY_HELP)
     model = parser.add_argument_group("model")
     model.add_argument(
         "--backbone", default=task_default(name, "backbone"), help="mlp, resnet, ft_transformer or tabnet"
@@ -102,6 +110,7 @@ def load_data(options: RunOptions) -> tuple[Any, RunOptions]:
         *fields,
         **frames,
         val_split=options.val_split,
+        val_split_by=options.val_split_by,
         batch_size=options.batch_size,
         num_workers=options.num_workers,
         seed=options.seed,

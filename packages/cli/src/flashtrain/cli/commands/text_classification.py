@@ -6,7 +6,15 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from flashtrain.cli.options import RunOptions, UserError, add_trainer_flags, calibration_options, plain, positive_int
+from flashtrain.cli.options import (
+    VAL_SPLIT_BY_HELP,
+    RunOptions,
+    UserError,
+    add_trainer_flags,
+    calibration_options,
+    plain,
+    positive_int,
+)
 from flashtrain.cli.recipe import given, model_options, optimization_options, task_default
 
 EXAMPLES = """examples:
@@ -32,6 +40,7 @@ def add_parser(subparsers: Any, spec: Any) -> None:
     )
     data.add_argument("--multi-label", action="store_true", help="';'-separated labels in one column")
     data.add_argument("--val-split", type=float, default=None, help="fraction of the training rows to validate on")
+    data.add_argument("--val-split-by", metavar="COLUMN", help=VAL_SPLIT_BY_HELP)
     data.add_argument("--group-by-length", action="store_true", help="batch texts of similar length (less padding)")
     model = parser.add_argument_group("model")
     model.add_argument(
@@ -87,6 +96,7 @@ def load_data(options: RunOptions) -> tuple[Any, RunOptions]:
         **frames,
         target_delimiter=";" if options.multi_label and isinstance(targets, str) else None,
         val_split=options.val_split,
+        val_split_by=options.val_split_by,
         batch_size=options.batch_size,
         num_workers=options.num_workers,
         seed=options.seed,
