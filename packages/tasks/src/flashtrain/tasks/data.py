@@ -254,6 +254,15 @@ class TaskDataModule(DataModule):
         ``"predict"``), so that the data can agree with it before any batch is made (the image data settles the
         preprocessing, the text data tokenizes with the model's tokenizer). Nothing to agree on by default."""
 
+    def check(self, strict: bool = False) -> Any:
+        """Opt-in data check of the splits this holds: the same item in two splits (file bytes, normalised text,
+        prepared row), near-identical images and texts across splits, the same item with two labels, class counts.
+        A warning names the problems found (``strict=True``: a ValueError); returns the ``DataReport``. Cheap:
+        hashes, no training. The CLI runs the same check before every fit (see ``flash-train check``)."""
+        from flashtrain.tasks.datamodule_check import check_datamodule
+
+        return check_datamodule(self, strict)
+
     def class_counts(self) -> tuple[torch.Tensor, int] | None:
         """(samples per class, or positives per label for multi-label; number of samples) in the training data."""
         dataset = self.datasets.get("train")
