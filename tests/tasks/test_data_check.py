@@ -133,3 +133,13 @@ def test_near_duplicate_texts_across_splits_are_found_and_look_alikes_are_not():
     assert all(f.problem for f in report.of_kind("near_duplicate_text"))
     messages = sorted(f.message for f in report.of_kind("near_duplicate_text"))
     assert messages[0].startswith("near-identical texts in train[0] and val[0] (79% of their word pairs shared)")
+
+
+def test_near_duplicate_texts_of_a_large_set_use_minhash_and_still_find_the_edited_copy():
+    rng = np.random.default_rng(0)
+    words = [f"w{i}" for i in range(3000)]
+    train = [" ".join(rng.choice(words, 20)) for _ in range(400)]
+    val = [" ".join(rng.choice(words, 20)) for _ in range(60)]  # 24,000 pairs: over the all-pairs limit
+    val[7] = train[123].replace(train[123].split()[5], "changed")
+    near = data_check.near_duplicate_texts({"train": train, "val": val})
+    assert [f.items for f in near] == [[("train", 123), ("val", 7)]]

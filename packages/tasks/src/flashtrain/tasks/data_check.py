@@ -15,6 +15,7 @@ before a fit use the same functions.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import re
 import unicodedata
 from collections import Counter, defaultdict
@@ -117,7 +118,7 @@ def near_duplicates(hashes: Mapping[str, Sequence[int | None]], max_distance: in
     to hash) are left out."""
     kept = {split: [i for i, h in enumerate(hashes[split]) if h is not None] for split in SPLITS if split in hashes}
     splits = [split for split in SPLITS if kept.get(split)]
-    arrays = {split: np.asarray([int(hashes[split][i]) for i in kept[split]], dtype=np.uint64) for split in splits}
+    arrays = {split: np.asarray([hashes[split][i] for i in kept[split]], dtype=np.uint64) for split in splits}
     findings = []
     for i, first in enumerate(splits):
         for second in splits[i + 1 :]:
@@ -280,13 +281,10 @@ def near_duplicate_texts(normalised: Mapping[str, Sequence[str]], threshold: flo
     """Pairs of texts in different splits whose word-pair (bigram) sets have a Jaccard similarity of at least
     ``threshold`` (an edited copy: a word changed in a sentence of 15, a few words added), exact duplicates left to
     :func:`cross_split_duplicates`. Word pairs rather than a bag of words: the same words in another order (a
-    review written from the same template) are another text. Candidates come from datasketch's MinHash LSH (64
-    permutations, banded for a lower similarity so that pairs just above ``threshold`` are not missed), each then
-    confirmed by its exact Jaccard, so the cost grows with the number of texts, not its square. Over ``limit``
+    review written from the same template) are another text. Candidates (every pair when there are few, else
+    datasketch's MinHash LSH) are each confirmed by their exact Jaccard, so the cost grows with the number of
+    texts, not its square. Over ``limit``
     texts in all the search is skipped, and a note says so."""
-    from flashtrain.tasks.optional import require
-
-    datasketch = require("datasketch", "check", "finding near-duplicate texts")
     splits = [split for split in SPLITS if split in normalised and len(normalised[split])]
     if len(splits) < 2:
         return []
@@ -296,28 +294,46 @@ def near_duplicate_texts(normalised: Mapping[str, Sequence[str]], threshold: flo
                         f"the {limit} this check looks at (exact duplicates were)")]  # fmt: skip
     items = [(split, index) for split in splits for index in range(len(normalised[split]))]
     shingles = [word_shingles(normalised[split][index]) for split, index in items]
+    order = [SPLITS.index(split) for split, _ in items]
+    findings = []
+    for earlier, later in _candidate_pairs(shingles, order, threshold):
+        (first_split, first), (second_split, second) = items[earlier], items[later]
+        if normalised[first_split][first] == normalised[second_split][second]:
+            continue  # an exact duplicate: named as such
+        similarity = len(shingles[earlier] & shingles[later]) / len(shingles[earlier] | shingles[later])
+        if similarity >= threshold:
+            findings.append(Finding("near_duplicate_text", True, f"near-identical texts in {first_split}[{first}] "
+                                    f"and {second_split}[{second}] ({similarity:.0%} of their word pairs shared)",
+                                    [(first_split, first), (second_split, second)]))  # fmt: skip
+    return findings
+
+
+def _candidate_pairs(shingles: list[set[bytes]], order: list[int], threshold: float) -> list[tuple[int, int]]:
+    """(earlier, later) positions of texts in different splits that may reach ``threshold``: every cross-split
+    pair when there are few (cheaper than building the LSH index), else datasketch's MinHash LSH candidates (64
+    permutations, banded for a lower similarity so that pairs just above ``threshold`` are not missed)."""
+    later_split = max(order)
+    members: dict[int, list[int]] = defaultdict(list)
+    for position, split in enumerate(order):
+        members[split].append(position)
+    every_pair = ((a, b) for s in members for t in members if s < t for a in members[s] for b in members[t])
+    crossing = list(itertools.islice(every_pair, 20_001))  # stops early: never the whole table of a large set
+    if len(crossing) <= 20_000:
+        return crossing
+    from flashtrain.tasks.optional import require
+
+    datasketch = require("datasketch", "check", "finding near-duplicate texts")
     signatures = datasketch.MinHash.bulk(shingles, num_perm=64, seed=0)
     lsh = datasketch.MinHashLSH(threshold=max(0.3, threshold - 0.2), num_perm=64)
     for position, signature in enumerate(signatures):
-        if items[position][0] != splits[-1]:  # the last split is only ever the query side
+        if order[position] != later_split:  # the last split is only ever the query side
             lsh.insert(position, signature)
-    findings = []
+    found = set()
     for position, signature in enumerate(signatures):
-        split, index = items[position]
-        for other in sorted(lsh.query(signature)):
-            other_split, other_index = items[other]
-            if SPLITS.index(other_split) >= SPLITS.index(split):
-                continue  # each pair once, across splits only
-            if normalised[split][index] == normalised[other_split][other_index]:
-                continue  # an exact duplicate: named as such
-            first, second = shingles[other], shingles[position]
-            similarity = len(first & second) / len(first | second)
-            if similarity >= threshold:
-                places = [(other_split, other_index), (split, index)]
-                findings.append(Finding("near_duplicate_text", True, f"near-identical texts in {other_split}"
-                                        f"[{other_index}] and {split}[{index}] ({similarity:.0%} of their word "
-                                        "pairs shared)", places))  # fmt: skip
-    return findings
+        for other in lsh.query(signature):
+            if order[other] < order[position]:
+                found.add((other, position))
+    return sorted(found)
 
 
 # -- splitting by group ------------------------------------------------------------------------------------------

@@ -48,8 +48,9 @@ def check_datamodule(datamodule: Any, strict: bool = False) -> DataReport:
 
     labels = list(datamodule.labels or [])
     splits = {split: datamodule.datasets.get(split) for split in SPLITS if datamodule.datasets.get(split) is not None}
-    targets = {split: _label_names(dataset_targets(dataset), labels) for split, dataset in splits.items()}
-    if not splits or any(value is None for value in targets.values()):
+    named = {split: _label_names(dataset_targets(dataset), labels) for split, dataset in splits.items()}
+    targets = {split: value for split, value in named.items() if value is not None}
+    if not splits or len(targets) < len(splits):
         return DataReport([Finding("not_checked", False, "no labelled train / val / test data to check")])
     bases = {split: _base(dataset) for split, dataset in splits.items()}
     if all(hasattr(base, "files") for base, _ in bases.values()):

@@ -80,7 +80,7 @@ def write_label_issues(model: Any, datamodule: Any, path: str) -> tuple[int, int
     probabilities, given = held_out_probabilities(model, loader)
     if given.ndim != 1 or given.dtype.kind not in "iu":  # soft or multi-hot targets: no single given label
         return None
-    ranked = label_issues(probabilities, given)
+    ranked = label_issues(probabilities, given.tolist())
     names = item_names(dataset)
     rows = []
     for rank, index in enumerate(ranked, start=1):

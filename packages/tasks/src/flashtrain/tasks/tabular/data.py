@@ -148,9 +148,9 @@ class TabularData(TaskDataModule):
                 raise ValueError(f"{where} has no rows.")
             return TabularDataset(preprocessing.transform(frame, where, with_targets=stage != "predict"))
 
-        train = frames["train"]
-        where = train.attrs.get("source", "train_data_frame") if train is not None else "train_data_frame"
-        groups = group_column(train, val_split_by, val_split, where)
+        train_frame = frames["train"]
+        where = train_frame.attrs.get("source", "train_data_frame") if train_frame is not None else "train_data_frame"
+        groups = group_column(train_frame, val_split_by, val_split, where)
         datasets = build_stages(frames, make, val_split, seed, groups=groups)
         if batch_size is None:
             train = datasets["train"]
