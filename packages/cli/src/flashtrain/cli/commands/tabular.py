@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flashtrain.cli.backbone import add_backbone_flag
 from flashtrain.cli.options import (
     VAL_SPLIT_BY_HELP,
     RunOptions,
@@ -13,7 +14,7 @@ from flashtrain.cli.options import (
     calibration_options,
     plain,
 )
-from flashtrain.cli.recipe import model_options, optimization_options, task_default
+from flashtrain.cli.recipe import model_options, optimization_options
 from flashtrain.tasks import registry
 
 DEFAULT_VAL_SPLIT = 0.2
@@ -64,9 +65,7 @@ def add_parser(subparsers: Any, spec: Any) -> None:
     )
     data.add_argument("--val-split-by", metavar="COLUMN", help=VAL_SPLIT_BY_HELP)
     model = parser.add_argument_group("model")
-    model.add_argument(
-        "--backbone", default=task_default(name, "backbone"), help="mlp, resnet, ft_transformer or tabnet"
-    )
+    add_backbone_flag(model, name, help="mlp, resnet, ft_transformer or tabnet")
     add_trainer_flags(parser, name, batch_size=None)  # None: TabularData's default_batch_size of the rows
     parser.set_defaults(run=run, task=name)
 
