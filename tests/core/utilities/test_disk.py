@@ -142,3 +142,22 @@ def test_module_exports_name_the_file(tmp_path, monkeypatch):
     with pytest.raises(OSError) as caught:
         Tiny().to_torchscript(str(tmp_path / "tiny.pt"), method="trace")
     assert_full_disk_named(caught.value, str(tmp_path / "tiny.pt"))
+
+
+def test_sharded_fsdp_checkpoint_names_the_folder(tmp_path, monkeypatch):
+    import types
+
+    import torch.distributed.checkpoint as dcp
+
+    from flashtrain.core.strategies.fsdp import save_sharded_checkpoint
+
+    def full(*args, **kwargs):  # what a rank's failed shard write becomes inside DCP's CheckpointException
+        raise RuntimeError("CheckpointException ranks:dict_keys([1]) ... OSError: [Errno 28] No space left on device")
+
+    monkeypatch.setattr(dcp, "save", full)
+    one_process = types.SimpleNamespace(is_global_zero=True, broadcast=lambda value: value, barrier=lambda: None)
+    target = str(tmp_path / "epoch=0-step=1.ckpt")
+    with pytest.raises(OSError) as caught:
+        save_sharded_checkpoint(one_process, {"state_dict": {"w": torch.zeros(2)}}, target)
+    assert_full_disk_named(caught.value, target)
+    assert not os.path.exists(target)  # the previous checkpoint (none here) is never replaced by a partial folder
