@@ -9,6 +9,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from flashtrain.core.utilities import disk
+
 # Characters that are unsafe in a file name on some platform; an action name (e.g. a metric "val/loss") may hold them.
 _UNSAFE = re.compile(r"[\\/:*?\"<>|\n\r\t]")
 
@@ -71,7 +73,8 @@ class Profiler:
         if report:
             if self.filename and self.dirpath:
                 os.makedirs(self.dirpath, exist_ok=True)
-                with open(os.path.join(self.dirpath, self.file_name()), "a") as handle:
+                path = os.path.join(self.dirpath, self.file_name())
+                with disk.writing(path), open(path, "a") as handle:
                     handle.write(report + "\n")
             elif self.local_rank == 0:
                 print(report)
