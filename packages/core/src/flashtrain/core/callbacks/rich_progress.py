@@ -94,6 +94,8 @@ class RichProgressBar(ProgressBar):
     bars in the order they appeared (sanity check, training, then each validation run).
     """
 
+    refresh_rate_variable = None  # TQDM_MINITERS is tqdm's, not rich's
+
     def __init__(
         self,
         refresh_rate: int = 1,
