@@ -25,6 +25,7 @@ from flashtrain.tasks.image.datasets import (
     ImageListDataset,
     TensorImageDataset,
     as_image_tensor,
+    collate_images,
 )
 from flashtrain.tasks.image.files import check_files, files_under, scan_class_folders
 from flashtrain.tasks.image.transforms import (
@@ -78,6 +79,8 @@ class ImageClassificationData(TaskDataModule):
     model's backbone when training starts (224 px and ImageNet statistics before that). Grayscale images are
     repeated to three channels and alpha channels dropped.
     """
+
+    collate_fn = staticmethod(collate_images)  # batches come from the datasets' __getitems__ (see datasets.py)
 
     def __init__(
         self,
