@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, default_collate
 
-from flashtrain.tasks.image.files import SKIP_ADVICE, read_image
+from flashtrain.tasks.image.files import SKIP_ADVICE, file_bytes, read_image
 from flashtrain.tasks.image.transforms import transform_parts
 
 DEFAULT_CACHE_BYTES = 512 * 2**20  # decoded images kept in memory, shared out over the DataLoader workers
@@ -42,9 +42,12 @@ class ImageBatch(list):
 
 
 def collate_images(batch: Any) -> Any:
-    """The image data's collate function: an :class:`ImageBatch` is already collated; anything else is collated as
-    torch's default collate function does."""
-    return batch.collated if isinstance(batch, ImageBatch) else default_collate(batch)
+    """The image data's collate function: an :class:`ImageBatch` is already collated, a list of items is collated
+    as torch's default collate function does, and anything else is a batch a dataset made whole (the encoded
+    batches of :mod:`~flashtrain.tasks.image.device_decode`)."""
+    if isinstance(batch, ImageBatch):
+        return batch.collated
+    return default_collate(batch) if isinstance(batch, list) else batch
 
 
 class ImageDataset(Dataset):
@@ -110,6 +113,11 @@ class ImageFileDataset(ImageDataset):
 
     def image(self, index: int) -> torch.Tensor:
         return self._decoded(index)
+
+    def file_bytes(self, index: int) -> bytearray:
+        """The bytes of the ``index``-th file, not decoded (batches decoded on the GPU start from them)."""
+        path = self.files[index]
+        return file_bytes(path, path, SKIP_ADVICE)
 
 
 class TensorImageDataset(ImageDataset):

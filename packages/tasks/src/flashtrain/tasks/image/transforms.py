@@ -119,8 +119,8 @@ class ToFloatNormalized:
     def __call__(self, images: Any) -> torch.Tensor:
         if not isinstance(images, torch.Tensor) or images.dtype != torch.uint8:
             return self.normalize(self.to_float(images))
-        floats = torch.empty(images.shape, dtype=torch.float32)
-        if images.ndim == 4 and torch.utils.data.get_worker_info() is not None:
+        floats = torch.empty(images.shape, dtype=torch.float32, device=images.device)
+        if images.ndim == 4 and images.is_cpu and torch.utils.data.get_worker_info() is not None:
             floats.share_memory_()  # before it is written: the copy into shared memory is of untouched pages
         floats.copy_(images).mul_(1.0 / 255)  # ToDtype(float32, scale=True) on uint8: .to(float32).mul_(1 / 255)
         return self.normalize_in_place(floats)
