@@ -178,3 +178,24 @@ class _Finishing(torch.utils.data.Dataset):
     def __getitem__(self, index):
         out = self.finish(self.images)
         return out, out.is_shared()
+
+
+def test_eval_transform_gives_the_pixels_of_the_transform_before():
+    """Predictions are unchanged: the evaluation transform computes what its v2.Compose did, bit for bit."""
+    from torchvision.transforms import v2
+
+    config = ImageConfig((20, 16), (0.5, 0.4, 0.3), (0.2, 0.25, 0.3))
+    before = v2.Compose(
+        [
+            v2.ToImage(),
+            v2.Resize(config.size, antialias=True),
+            v2.ToDtype(torch.float32, scale=True),
+            v2.Normalize(list(config.mean), list(config.std)),
+        ]
+    )
+    image = torch.randint(0, 256, (3, 37, 29), dtype=torch.uint8)
+    assert torch.equal(build_eval_transform(config)(image), before(image))
+    pil = Image.fromarray(image.permute(1, 2, 0).numpy())
+    assert torch.equal(build_eval_transform(config)(pil), before(pil))
+    floats = torch.rand(3, 37, 29)
+    assert torch.equal(build_eval_transform(config)(floats), before(floats))
