@@ -126,3 +126,16 @@ def test_nvjpeg_batches_match_the_cpu_decoder_and_train(tmp_path):
     trainer = Trainer(max_epochs=1, accelerator="gpu", devices=1, logger=False, enable_checkpointing=False)
     trainer.fit(model, datamodule=data)
     assert trainer.global_step == 1
+
+
+def test_a_jpeg_that_cannot_be_decoded_is_named(tmp_path):
+    data = ImageClassificationData.from_folders(train_folder=_folder(tmp_path), image_size=16, batch_size=4)
+    train = data.datasets["train"]
+    broken = next(path for path in train.files if path.endswith("5.jpg"))  # after two files the CPU decodes
+    Path(broken).write_bytes(Path(broken).read_bytes()[:200])  # a JPEG header, then nothing
+    encoded = EncodedBatches(train).__getitems__(list(range(len(train))))
+    assert broken in [encoded.names[i] for i, _ in encoded.encoded()] and min(encoded.decoded) < train.files.index(
+        broken
+    )
+    with pytest.raises(ValueError, match=f"Cannot read image {broken}"):
+        encoded.to("cpu")

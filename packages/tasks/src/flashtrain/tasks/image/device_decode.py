@@ -86,7 +86,8 @@ class EncodedImages:
             images[i] = image.to(device, non_blocking=non_blocking)
         encoded = self.encoded()
         if encoded:
-            for (i, _), image in zip(encoded, _decode_jpegs([data for _, data in encoded], device, self.names)):
+            names = [self.names[i] for i, _ in encoded]
+            for (i, _), image in zip(encoded, _decode_jpegs([data for _, data in encoded], device, names)):
                 images[i] = image
         batch = self.finish(torch.stack([self.per_image(image) for image in images]))
         return [batch, self.targets.to(device, non_blocking=non_blocking)]
@@ -104,7 +105,7 @@ def _decode_jpegs(data: list[torch.Tensor], device: torch.device, names: list[st
                 return list(decode_jpeg(data, mode=ImageReadMode.RGB, device=device))
             except RuntimeError:
                 pass  # e.g. a progressive JPEG nvjpeg's hardware path does not take: the CPU decodes the batch
-    return [read_image(bytearray(d.numpy().tobytes()), name, SKIP_ADVICE).to(device) for d, name in zip(data, names)]
+    return [read_image(bytearray(d.numpy()), name, SKIP_ADVICE).to(device) for d, name in zip(data, names)]
 
 
 class EncodedBatches(Dataset):
@@ -136,7 +137,8 @@ class EncodedBatches(Dataset):
             else:
                 decoded[slot] = read_image(data, path, SKIP_ADVICE)
             offsets.append(offsets[-1] + (len(data) if slot not in decoded else 0))
-        data = torch.frombuffer(bytearray(b"".join(chunks)), dtype=torch.uint8) if chunks else torch.empty(0)
+        joined = bytearray().join(chunks)  # one copy, writable: frombuffer shares it
+        data = torch.frombuffer(joined, dtype=torch.uint8) if chunks else torch.empty(0, dtype=torch.uint8)
         targets = default_collate([files.targets[p] for p in positions])
         return EncodedImages(data, offsets, decoded, targets, per_image, finish, names)
 
