@@ -7,6 +7,8 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
+from flashtrain.core.utilities import disk
+
 
 class Profiler:
     """Base class: subclasses record ``start(action)``/``stop(action)`` pairs and describe them in ``summary``.
@@ -54,7 +56,8 @@ class Profiler:
         if self.filename and self.dirpath:
             os.makedirs(self.dirpath, exist_ok=True)
             prefix = f"{self._stage}-" if self._stage else ""
-            with open(os.path.join(self.dirpath, f"{prefix}{self.filename}.txt"), "a") as handle:
+            path = os.path.join(self.dirpath, f"{prefix}{self.filename}.txt")
+            with disk.writing(path), open(path, "a") as handle:
                 handle.write(report + "\n")
         else:
             print(report)
