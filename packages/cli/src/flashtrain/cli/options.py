@@ -318,6 +318,11 @@ def add_trainer_flags(parser: argparse.ArgumentParser, command: str, batch_size:
         default=None,
         help="ema, ema:DECAY, swa or swa:SWA_LR: validate, checkpoint and finish on averaged weights",
     )
+    group.add_argument(
+        "--compile",
+        action="store_true",
+        help="torch.compile the backbone (every task; the first step compiles and is reported apart)",
+    )
 
 
 def resolve_options(parser: argparse.ArgumentParser, argv: list[str]) -> RunOptions:

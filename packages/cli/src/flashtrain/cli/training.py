@@ -157,7 +157,7 @@ def machine_defaults(options: RunOptions, trainer: Any, data: Any, model: Any) -
         from flashtrain.tasks.image.acceleration import wants_channels_last
 
         parts.append(f"channels_last {'on' if wants_channels_last(model.channels_last, model, device) else 'off'}")
-        parts.append(f"compile {'on' if model.compile_backbone else 'off'}")
+    parts.append(f"compile {'on' if model.compile_backbone else 'off'}")  # channels-last: conv image backbones only
     return "defaults for this machine: " + ", ".join(parts), settled
 
 
@@ -193,7 +193,7 @@ def train(model: Any, data: Any, options: RunOptions, strategy: Any) -> dict[str
     latest = ModelCheckpoint(filename=ModelCheckpoint.CHECKPOINT_NAME_LAST, enable_version_counter=False)
     record = RunRecord(options)
     callbacks = [checkpoint, latest, record]
-    if getattr(options, "compile", False):  # an option of the image command only
+    if options.compile:
         callbacks.append(CompileTime())
     if options.early_stopping:
         if not validates:

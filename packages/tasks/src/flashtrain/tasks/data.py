@@ -326,7 +326,7 @@ class TaskDataModule(DataModule):
         drop_last = training and size > self.batch_size and size % self.batch_size == 1
         sampler = self.train_sampler(dataset) if training else None
         return DataLoader(
-            dataset,
+            self.loader_dataset(stage, dataset),
             batch_size=self.batch_size,
             shuffle=training and sampler is None,
             sampler=sampler,
@@ -339,6 +339,11 @@ class TaskDataModule(DataModule):
             # wait in shared memory (224 px float batches of 64 are 38 MB each), enough to hide a slow file.
             prefetch_factor=2 if self.num_workers > 0 else None,
         )
+
+    def loader_dataset(self, stage: str, dataset: Dataset) -> Dataset:
+        """What the ``stage`` DataLoader reads: the stage's dataset, unless a task serves it otherwise (the image
+        data's training batches decoded on the GPU)."""
+        return dataset
 
     def train_sampler(self, dataset: Dataset) -> Any:
         """The training sampler: the user's ``sampler=`` (a Sampler, or a function of the training dataset), else

@@ -138,6 +138,7 @@ def run(options: RunOptions) -> dict[str, Any]:
             **optimization_options(options),
             metrics=options.metrics.split(",") if options.metrics else None,
             weight_averaging=options.weight_averaging,
+            compile=options.compile,
             **({"class_weights": options.class_weights} if options.class_weights else {}),
             **(calibration_options(options) if classifier else {}),
         )

@@ -123,6 +123,7 @@ def run(options: RunOptions) -> dict[str, Any]:
         **model_options(options, "backbone", "max_length", "backbone_learning_rate"),
         **optimization_options(options),
         weight_averaging=options.weight_averaging,
+        compile=options.compile,
         class_weights=options.class_weights,
         **calibration_options(options),
         metrics=options.metrics.split(",") if options.metrics else None,
