@@ -12,7 +12,7 @@ from torch.utils.data import DataLoader, Dataset, Subset
 
 from flashtrain.core import DataModule
 from flashtrain.tasks.loading import resolve_num_workers, resolve_pin_memory
-from flashtrain.tasks.targets import Targets
+from flashtrain.tasks.targets import Targets, dataset_targets
 
 __all__ = ["STAGES", "Targets", "TaskDataModule", "frame_targets", "read_table", "stratified_split"]
 
@@ -195,17 +195,6 @@ def split_validation(
 
 def _rows(dataset: Dataset, indices: list[int]) -> Dataset:
     return dataset.subset(indices) if isinstance(dataset, StageDataset) else Subset(dataset, indices)
-
-
-def dataset_targets(dataset: Any) -> torch.Tensor | None:
-    """The encoded targets of a task dataset (following ``Subset`` indices), or None when it has none."""
-    if isinstance(dataset, Subset):
-        inner = dataset_targets(dataset.dataset)
-        return None if inner is None else inner[torch.as_tensor(list(dataset.indices), dtype=torch.long)]
-    targets = getattr(dataset, "targets", None)
-    if targets is None:
-        return None
-    return targets if isinstance(targets, torch.Tensor) else torch.as_tensor(targets)
 
 
 class TaskDataModule(DataModule):

@@ -24,6 +24,7 @@ from flashtrain.tasks.data_check import (
     cross_split_duplicates,
     row_digests,
 )
+from flashtrain.tasks.targets import dataset_targets
 
 
 def _base(dataset: Any) -> tuple[Any, list[int] | None]:
@@ -44,8 +45,6 @@ def _label_names(targets: Any, labels: list[Any]) -> list[Any] | None:
 
 def check_datamodule(datamodule: Any, strict: bool = False) -> DataReport:
     """The data check on ``datamodule``'s train / val / test splits (see :meth:`TaskDataModule.check`)."""
-    from flashtrain.tasks.data import dataset_targets
-
     labels = list(datamodule.labels or [])
     splits = {split: datamodule.datasets.get(split) for split in SPLITS if datamodule.datasets.get(split) is not None}
     named = {split: _label_names(dataset_targets(dataset), labels) for split, dataset in splits.items()}

@@ -293,3 +293,16 @@ class Targets:
         for i, row in enumerate(tokens):
             encoded[i, [self._index[value] for value in row]] = 1.0
         return encoded
+
+
+def dataset_targets(dataset: Any) -> torch.Tensor | None:
+    """The encoded targets of a task dataset (following ``Subset`` indices), or None when it has none."""
+    from torch.utils.data import Subset
+
+    if isinstance(dataset, Subset):
+        inner = dataset_targets(dataset.dataset)
+        return None if inner is None else inner[torch.as_tensor(list(dataset.indices), dtype=torch.long)]
+    targets = getattr(dataset, "targets", None)
+    if targets is None:
+        return None
+    return targets if isinstance(targets, torch.Tensor) else torch.as_tensor(targets)
