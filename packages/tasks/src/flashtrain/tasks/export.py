@@ -226,16 +226,18 @@ def export(
             f"{difference:.3g} (allowed: atol={atol}, rtol={rtol}). The file is at {path}; do not use it."
         )
     raw = None
-    if preprocessing and holds_preprocessing(predictor.task_name, format):
+    if preprocessing and holds_preprocessing(predictor, format):
         with torch.no_grad():
             network: torch.nn.Module = getattr(graph.module, "network")  # noqa: B009 - every graph wraps one
             raw = raw_export(format, predictor, network, path, reading_of(predictor.model))
     predictor.save_preprocessing_files(out)
-    _write_description(out, format, predictor, graph, raw)
+    _write_description(out, format, predictor, graph, raw, preprocessing)
     return ExportResult(out, path, format, difference, raw is not None)
 
 
-def _write_description(out: str, format: str, predictor: Predictor, graph: _Graph, raw: dict | None) -> None:
+def _write_description(
+    out: str, format: str, predictor: Predictor, graph: _Graph, raw: dict | None, preprocessing_asked: bool
+) -> None:
     model = predictor.model
     regression = registry.get(predictor.task_name).kind == "regression"
     description = {
@@ -250,7 +252,8 @@ def _write_description(out: str, format: str, predictor: Predictor, graph: _Grap
         "labels": list(getattr(model, "labels", [])) if not regression else [],
         "target_names": list(getattr(model, "target_names", [])) if regression else [],
         "multi_label": bool(getattr(model, "multi_label", False)),
-        "preprocessing": raw or {**graph.preprocessing, "inside": False, "why": _outside_because(predictor, format)},
+        "preprocessing": raw
+        or {**graph.preprocessing, "inside": False, "why": _outside_because(predictor, format, preprocessing_asked)},
     }
     reading = reading_of(model)
     if reading is not None:  # what turns the logits into probabilities and labels (inside an ONNX raw graph)
@@ -262,13 +265,17 @@ def _write_description(out: str, format: str, predictor: Predictor, graph: _Grap
         json.dump(description, handle, indent=1, default=str)
 
 
-def _outside_because(predictor: Predictor, format: str) -> str:
+def _outside_because(predictor: Predictor, format: str, preprocessing_asked: bool) -> str:
     inputs = registry.get(predictor.task_name).inputs
-    if inputs == "texts":
-        return (
-            "the tokenizer runs beside the model (tokenizer/): onnxruntime-extensions is not a dependency of "
-            "flashtrain, and without it a tokenizer is not expressible in standard ONNX ops"
+    if inputs == "texts" and preprocessing_asked:
+        from flashtrain.tasks.text.onnx_tokenizer import outside_reason
+
+        why = (
+            outside_reason(predictor.tokenizer, predictor.max_length)
+            if format == "onnx"
+            else "a PyTorch graph cannot take strings"
         )
+        return f"the tokenizer runs beside the model (tokenizer/): {why}"
     if inputs == "table" and format != "onnx":
         return "a PyTorch graph cannot take string columns; export to ONNX for raw table rows"
     return "exported with preprocessing=False (--no-preprocessing)"

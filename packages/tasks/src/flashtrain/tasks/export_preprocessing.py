@@ -306,10 +306,15 @@ CHECK_IMAGES = 12
 IMAGE_PROBABILITY_TOLERANCE = 0.02  # torchvision's uint8 resize rounds in fixed point; see ImageInput
 
 
-def holds_preprocessing(task_name: str, format: str) -> bool:
+def holds_preprocessing(predictor: Any, format: str) -> bool:
     """Whether ``format`` can hold the task's preprocessing: images in every format; tables only in ONNX (their
-    inputs are strings, which PyTorch graphs cannot take); text never (the tokenizer stays beside the model)."""
-    inputs = registry.get(task_name).inputs  # the task's kind of input decides which graph can prepare it
+    inputs are strings, which PyTorch graphs cannot take); text in ONNX when onnxruntime-extensions can express the
+    tokenizer (see :mod:`flashtrain.tasks.text.onnx_tokenizer`), else the tokenizer stays beside the model."""
+    inputs = registry.get(predictor.task_name).inputs  # the task's kind of input decides which graph can prepare it
+    if inputs == "texts":
+        from flashtrain.tasks.text.onnx_tokenizer import outside_reason
+
+        return format == "onnx" and outside_reason(predictor.tokenizer, predictor.max_length) is None
     return inputs == "files" or (inputs == "table" and format == "onnx")
 
 
@@ -326,8 +331,14 @@ class _ImageRaw(torch.nn.Module):
 def raw_export(format: str, predictor: Any, network: torch.nn.Module, path: str, reading: Reading | None) -> dict:
     """Write the raw-input graph of ``predictor``'s model to ``path`` (replacing the prepared-tensor graph), check
     it against ``predictor`` on generated raw inputs, and return its description for ``preprocessing.json``."""
-    if registry.get(predictor.task_name).inputs == "files":
+    inputs = registry.get(predictor.task_name).inputs
+    if inputs == "files":
         return _image_export(format, predictor, network, path, reading)
+    if inputs == "texts":
+        from flashtrain.tasks.text.onnx_tokenizer import text_export
+
+        assert reading is not None  # text models are classifiers
+        return text_export(predictor, path, reading)
     return _tabular_export(predictor, path, reading)
 
 
@@ -347,7 +358,7 @@ def _tabular_export(predictor: Any, path: str, reading: Reading | None) -> dict:
     session = _session(path)
     produced = session.run(None, tabular_feed(preprocessing, rows))
     names = [output.name for output in session.get_outputs()]
-    _check_against(predictor, rows, dict(zip(names, produced)), reading, path, probability_tolerance=None)
+    check_against(predictor, rows, dict(zip(names, produced)), reading, path, probability_tolerance=None)
     inputs = [{"name": n, "dtype": "string", "shape": ["batch"]} for n in preprocessing.categorical_fields]
     inputs += [{"name": n, "dtype": "float64", "shape": ["batch"]} for n in preprocessing.numerical_fields]
     return {
@@ -385,7 +396,7 @@ def _image_export(format: str, predictor: Any, network: torch.nn.Module, path: s
     else:
         produced = {"logits": _torch_raw(format, module, example, dims, path, images)}
         names = ["logits"]
-    _check_against(predictor, images, produced, reading, path, probability_tolerance=IMAGE_PROBABILITY_TOLERANCE)
+    check_against(predictor, images, produced, reading, path, probability_tolerance=IMAGE_PROBABILITY_TOLERANCE)
     return {
         "inside": True,
         "inputs": [{"name": "image", "dtype": "uint8", "shape": ["height", "width", 3]}],
@@ -418,7 +429,7 @@ def _session(path: str) -> Any:
     return onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
 
 
-def _check_against(
+def check_against(
     predictor: Any, inputs: list, produced: dict[str, np.ndarray], reading: Reading | None, path: str,
     probability_tolerance: float | None,
 ) -> None:  # fmt: skip
