@@ -59,15 +59,15 @@ def test_mlflow_log_model_uploads_exactly_the_save_pretrained_folder(saved, tmp_
 def test_log_model_explains_what_it_cannot_upload(tmp_path):
     from flashtrain.core.loggers.model_folder import model_folder
 
-    with pytest.raises(FileNotFoundError, match=r"log_model\('.*missing'\): no such folder"):
-        with model_folder(str(tmp_path / "missing")):
-            pass
-    with pytest.raises(TypeError, match=r"log_model needs a model with save_pretrained\(folder\) .* got dict"):
-        with model_folder({"weights": 1}):
-            pass
-    with pytest.raises(ValueError, match="the card is written by save_pretrained; pass the model"):
-        with model_folder(str(tmp_path), card={"seed": 1}):
-            pass
+    missing = pytest.raises(FileNotFoundError, match=r"log_model\('.*missing'\): no such folder")
+    with missing, model_folder(str(tmp_path / "missing")):
+        pass
+    not_a_model = pytest.raises(TypeError, match=r"log_model needs a model with save_pretrained\(folder\) .* got dict")
+    with not_a_model, model_folder({"weights": 1}):
+        pass
+    card_with_folder = pytest.raises(ValueError, match="the card is written by save_pretrained; pass the model")
+    with card_with_folder, model_folder(str(tmp_path), card={"seed": 1}):
+        pass
 
 
 @pytest.mark.slow
