@@ -74,7 +74,9 @@ def add_parser(subparsers: Any, spec: Any) -> None:
         "--cutmix-alpha", type=float, default=task_default(name, "cutmix_alpha"), help="cutmix strength (0: off)"
     )
     model.add_argument(
-        "--interpretation", action="store_true", help="write a confusion matrix and the top losses as PNG"
+        "--interpretation",
+        action="store_true",
+        help="write a confusion matrix and the top losses as PNG (and a reliability diagram with --calibrate)",
     )
     model.add_argument(
         "--compile", action="store_true", help="torch.compile the backbone (the first step compiles; reported apart)"
