@@ -270,10 +270,9 @@ def _outside_because(predictor: Predictor, format: str, preprocessing_asked: boo
     if inputs == "texts" and preprocessing_asked:
         from flashtrain.tasks.text.onnx_tokenizer import outside_reason
 
+        text: Any = predictor  # a TextPredictor: the tokenizer and its length
         why = (
-            outside_reason(predictor.tokenizer, predictor.max_length)
-            if format == "onnx"
-            else "a PyTorch graph cannot take strings"
+            outside_reason(text.tokenizer, text.max_length) if format == "onnx" else "a PyTorch graph takes no strings"
         )
         return f"the tokenizer runs beside the model (tokenizer/): {why}"
     if inputs == "table" and format != "onnx":
