@@ -139,6 +139,14 @@ def export(
         with torch.no_grad():
             network: torch.nn.Module = getattr(graph.module, "network")  # noqa: B009 - every graph wraps one
             raw = raw_export(format, predictor, network, path, reading_of(predictor.model))
+    elif preprocessing and format == "onnx" and registry.get(predictor.task_name).inputs == "texts":
+        from flashtrain.tasks.text.onnx_tokenizer import outside_reason, text_export
+
+        text: Any = predictor  # a TextPredictor: the tokenizer and its length
+        reading = reading_of(predictor.model)
+        if reading is not None and outside_reason(text.tokenizer, text.max_length) is None:
+            with torch.no_grad():
+                raw = text_export(predictor, path, reading)
     predictor.save_preprocessing_files(out)
     _write_description(out, format, predictor, graph, raw, preprocessing)
     return ExportResult(out, path, format, difference, raw is not None)

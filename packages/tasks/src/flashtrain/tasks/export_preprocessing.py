@@ -308,13 +308,9 @@ IMAGE_PROBABILITY_TOLERANCE = 0.02  # torchvision's uint8 resize rounds in fixed
 
 def holds_preprocessing(predictor: Any, format: str) -> bool:
     """Whether ``format`` can hold the task's preprocessing: images in every format; tables only in ONNX (their
-    inputs are strings, which PyTorch graphs cannot take); text in ONNX when onnxruntime-extensions can express the
-    tokenizer (see :mod:`flashtrain.tasks.text.onnx_tokenizer`), else the tokenizer stays beside the model."""
+    inputs are strings, which PyTorch graphs cannot take). Text: :mod:`flashtrain.tasks.text.onnx_tokenizer` (which
+    builds on this module) decides, called by :func:`flashtrain.tasks.export.export`."""
     inputs = registry.get(predictor.task_name).inputs  # the task's kind of input decides which graph can prepare it
-    if inputs == "texts":
-        from flashtrain.tasks.text.onnx_tokenizer import outside_reason
-
-        return format == "onnx" and outside_reason(predictor.tokenizer, predictor.max_length) is None
     return inputs == "files" or (inputs == "table" and format == "onnx")
 
 
@@ -331,14 +327,8 @@ class _ImageRaw(torch.nn.Module):
 def raw_export(format: str, predictor: Any, network: torch.nn.Module, path: str, reading: Reading | None) -> dict:
     """Write the raw-input graph of ``predictor``'s model to ``path`` (replacing the prepared-tensor graph), check
     it against ``predictor`` on generated raw inputs, and return its description for ``preprocessing.json``."""
-    inputs = registry.get(predictor.task_name).inputs
-    if inputs == "files":
+    if registry.get(predictor.task_name).inputs == "files":
         return _image_export(format, predictor, network, path, reading)
-    if inputs == "texts":
-        from flashtrain.tasks.text.onnx_tokenizer import text_export
-
-        assert reading is not None  # text models are classifiers
-        return text_export(predictor, path, reading)
     return _tabular_export(predictor, path, reading)
 
 
