@@ -29,6 +29,7 @@ from typing import Any
 
 import torch
 
+from flashtrain.core.utilities.disk import writing
 from flashtrain.tasks import registry
 from flashtrain.tasks.export_preprocessing import holds_preprocessing, raw_export, reading_of
 from flashtrain.tasks.inference import Predictor, predictor_for
@@ -119,7 +120,8 @@ def export(
     os.makedirs(out, exist_ok=True)
     path = os.path.join(out, FORMATS[format])
     with torch.no_grad():
-        run = _SAVERS[format](graph, path)
+        with writing(path):
+            run = _SAVERS[format](graph, path)
         expected = graph.reference(*graph.check)
         try:
             produced = run(graph.check)
@@ -136,7 +138,7 @@ def export(
         )
     raw = None
     if preprocessing and holds_preprocessing(predictor, format):
-        with torch.no_grad():
+        with torch.no_grad(), writing(path):
             network: torch.nn.Module = getattr(graph.module, "network")  # noqa: B009 - every graph wraps one
             raw = raw_export(format, predictor, network, path, reading_of(predictor.model))
     elif preprocessing and format == "onnx" and registry.get(predictor.task_name).inputs == "texts":
@@ -145,7 +147,7 @@ def export(
         text: Any = predictor  # a TextPredictor: the tokenizer and its length
         reading = reading_of(predictor.model)
         if reading is not None and outside_reason(text.tokenizer, text.max_length) is None:
-            with torch.no_grad():
+            with torch.no_grad(), writing(path):
                 raw = text_export(predictor, path, reading)
     predictor.save_preprocessing_files(out)
     _write_description(out, format, predictor, graph, raw, preprocessing)
@@ -178,7 +180,8 @@ def _write_description(
     if raw is not None:
         description["inputs"] = raw["inputs"]
         description["output"] = ", ".join(raw["outputs"])
-    with open(os.path.join(out, "preprocessing.json"), "w", encoding="utf-8") as handle:
+    path = os.path.join(out, "preprocessing.json")
+    with writing(path), open(path, "w", encoding="utf-8") as handle:
         json.dump(description, handle, indent=1, default=str)
 
 

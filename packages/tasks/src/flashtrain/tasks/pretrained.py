@@ -40,6 +40,8 @@ def save_pretrained(model: Any, folder: str, card: dict[str, Any] | None = None)
     """
     from safetensors.torch import save_model
 
+    from flashtrain.core.utilities.disk import writing
+
     task = getattr(model, "task_name", None)
     if _registered(task) is None:
         raise TypeError(f"save_pretrained needs a flashtrain task model; got {type(model).__name__}.")
@@ -54,15 +56,19 @@ def save_pretrained(model: Any, folder: str, card: dict[str, Any] | None = None)
         "hyper_parameters": hyper_parameters,
         "versions": versions(),
     }
-    with open(os.path.join(folder, CONFIG_FILE), "w", encoding="utf-8") as handle:
+    config_path = os.path.join(folder, CONFIG_FILE)
+    with writing(config_path), open(config_path, "w", encoding="utf-8") as handle:
         json.dump(config, handle, indent=1)
-    save_model(model, os.path.join(folder, WEIGHTS_FILE))  # shared tensors are stored once (safetensors' rule)
+    with writing(os.path.join(folder, WEIGHTS_FILE)):
+        save_model(model, os.path.join(folder, WEIGHTS_FILE))  # shared tensors are stored once (safetensors' rule)
     if hasattr(model, "tokenizer"):
-        model.tokenizer.save_pretrained(os.path.join(folder, TOKENIZER_FOLDER))
+        with writing(os.path.join(folder, TOKENIZER_FOLDER)):
+            model.tokenizer.save_pretrained(os.path.join(folder, TOKENIZER_FOLDER))
     card = dict(card or {})
     if card.get("confusion_matrix") is None and getattr(model, "validation_confusion_matrix", None) is not None:
         card["confusion_matrix"] = model.validation_confusion_matrix  # the last validation epoch's, as decided
-    write_card(folder, config, card)
+    with writing(os.path.join(folder, CARD_FILE)):
+        write_card(folder, config, card)
     return folder
 
 

@@ -77,9 +77,6 @@ def add_parser(subparsers: Any, spec: Any) -> None:
         action="store_true",
         help="write a confusion matrix and the top losses as PNG (and a reliability diagram with --calibrate)",
     )
-    model.add_argument(
-        "--compile", action="store_true", help="torch.compile the backbone (the first step compiles; reported apart)"
-    )
     add_trainer_flags(parser, name, batch_size=spec.defaults["batch_size"])  # the data class's default
     parser.set_defaults(run=run, task=name)
 

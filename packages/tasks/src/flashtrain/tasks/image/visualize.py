@@ -70,7 +70,10 @@ def reliability_figure(rows: Sequence[dict[str, float]], temperature: float) -> 
 def save_figure(figure: object, path: str) -> str:
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    figure.savefig(path, dpi=100)  # type: ignore[attr-defined]
+    from flashtrain.core.utilities.disk import writing
+
+    with writing(path):
+        figure.savefig(path, dpi=100)  # type: ignore[attr-defined]
     _pyplot().close(figure)
     return path
 
