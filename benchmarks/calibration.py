@@ -1,6 +1,6 @@
 """Calibration and decision thresholds, measured on data held out from both training and the calibration split.
 
-    python benchmarks/calibration.py digits [--epochs 4] [--backbone resnet10t]
+    python benchmarks/calibration.py digits [--epochs 10] [--backbone resnet18]   (the image task's defaults)
     python benchmarks/calibration.py imbalanced [--epochs 20] [--rows 6000]
 
 digits: an ImageClassifier from scratch (pretrained=False) on scikit-learn's digits (the bundled sample's images) at
@@ -8,7 +8,8 @@ digits: an ImageClassifier from scratch (pretrained=False) on scikit-learn's dig
 Reports the held-out expected calibration error (15 bins) without and with the temperature, and the held-out
 accuracy of both (the temperature cannot change an argmax; measured anyway).
 
-imbalanced: a generated table with 5% positives (three informative numbers, two noise numbers, a category),
+imbalanced: a generated table with 5% positives (three informative numbers, two noise numbers, a category; the cut is
+the signal's 95% quantile, so each split of 6,000 rows holds 5% up to sampling, about +-0.3 points),
 TabularClassifier with ``decision_threshold="f1"`` and ``calibrate="temperature"``: train / validation (threshold
 tuned there) / a separate test split. Reports test F1 of the positive class at the tuned threshold and at 0.5, and
 checks that ``Predictor.predict`` (what ``serve`` answers), ``Trainer.predict`` (what ``flash-train predict``
@@ -21,9 +22,14 @@ import argparse
 import json
 import os
 import tempfile
+from statistics import NormalDist
 
 import numpy as np
 import torch
+
+from flashtrain.tasks import registry
+
+POSITIVE_SHARE = 0.05
 
 
 def quiet_trainer(epochs: int, folder: str):
@@ -83,8 +89,12 @@ def rare_table(rows: int, seed: int):
 
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(rows, 5))
-    signal = 1.2 * x[:, 0] + 0.8 * x[:, 1] - 0.6 * x[:, 2] + rng.normal(0, 1.0, rows)
-    positive = signal > 2.75  # ~5% positives
+    weights, noise = np.array([1.2, 0.8, -0.6]), 1.0
+    signal = x[:, :3] @ weights + rng.normal(0, noise, rows)
+    # The signal is normal with a known spread, so the cut is its 95% quantile: 5% positives in expectation in
+    # every split (the same cut for all splits; a per-split sample quantile would move the boundary between them).
+    spread = float(np.sqrt(weights @ weights + noise**2))
+    positive = signal > NormalDist().inv_cdf(1 - POSITIVE_SHARE) * spread
     frame = pd.DataFrame(x, columns=[f"x{i}" for i in range(5)])
     frame["group"] = rng.choice(["a", "b", "c"], rows)
     frame["target"] = np.where(positive, "positive", "negative")
@@ -134,7 +144,10 @@ def imbalanced(args: argparse.Namespace) -> dict:
     f1_tuned = f1_score(truth, probabilities >= threshold)
     f1_half = f1_score(truth, probabilities >= 0.5)
     return {
-        "setting": f"{args.rows} rows per split, {truth.mean():.3f} positives in the test split, {args.epochs} epochs",
+        "setting": f"{args.rows} rows per split, {args.epochs} epochs",
+        "positives_train_val_test": [
+            round(float((split["target"] == "positive").mean()), 4) for split in (train, val, test)
+        ],
         "validation": model.calibration.summary(),
         "threshold": round(threshold, 4),
         "test_f1_at_threshold": round(float(f1_tuned), 4),
@@ -149,12 +162,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("which", choices=["digits", "imbalanced"])
     parser.add_argument("--epochs", type=int, default=None)
-    parser.add_argument("--backbone", default="resnet10t")
+    parser.add_argument("--backbone", default=None, help="digits: the image task's default backbone unless given")
     parser.add_argument("--rows", type=int, default=6000)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
+    image_defaults = registry.defaults("image_classification")  # what `flash-train image_classification` trains
     if args.epochs is None:
-        args.epochs = 4 if args.which == "digits" else 20
+        args.epochs = image_defaults["max_epochs"] if args.which == "digits" else 20
+    if args.backbone is None:
+        args.backbone = image_defaults["backbone"]
     result = digits(args) if args.which == "digits" else imbalanced(args)
     print(json.dumps(result, indent=1))
 

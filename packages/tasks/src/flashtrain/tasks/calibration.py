@@ -191,3 +191,35 @@ def choose_threshold(probabilities: torch.Tensor, targets: torch.Tensor, criteri
     best = int(quality.argmax())
     lower = float(scores[best + 1]) if best + 1 < len(scores) else 0.0
     return (float(scores[best]) + lower) / 2
+
+
+def reliability_table(
+    logits: torch.Tensor, targets: torch.Tensor, multi_label: bool, temperature: float
+) -> list[dict[str, float]]:
+    """The reliability diagram's numbers, in the ECE's 15 equal-width bins of confidence (lower, upper], without and
+    with the temperature: per bin the count, the mean confidence and the accuracy (multi-label: the rate of positives
+    among the (sample, label) pairs). ``sum(count / n * |accuracy - confidence|)`` over the bins is the ECE."""
+    rows = [{"lower": i / ECE_BINS, "upper": (i + 1) / ECE_BINS} for i in range(ECE_BINS)]
+    for when, scale in (("before", 1.0), ("after", temperature)):
+        confidence, correct = _confidence_and_correct(logits.float() / scale, targets, multi_label)
+        index = (confidence * ECE_BINS).ceil().long().clamp(1, ECE_BINS) - 1
+        counts = torch.bincount(index, minlength=ECE_BINS)
+        confidence_sums = torch.bincount(index, weights=confidence.double(), minlength=ECE_BINS)
+        correct_sums = torch.bincount(index, weights=correct.double(), minlength=ECE_BINS)
+        for i, row in enumerate(rows):
+            count = int(counts[i])
+            row[f"count_{when}"] = count
+            row[f"confidence_{when}"] = float(confidence_sums[i] / count) if count else float("nan")
+            row[f"accuracy_{when}"] = float(correct_sums[i] / count) if count else float("nan")
+    return rows
+
+
+def _confidence_and_correct(
+    logits: torch.Tensor, targets: torch.Tensor, multi_label: bool
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """What the ECE compares: single-label the top probability and whether the top class is right; multi-label each
+    label's probability and whether the label is on (as torchmetrics' binary calibration error does)."""
+    if multi_label:
+        return torch.sigmoid(logits).flatten(), targets.flatten().float()
+    top, predicted = torch.softmax(logits, dim=1).max(dim=1)
+    return top, (predicted == targets).float()

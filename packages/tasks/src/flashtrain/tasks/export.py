@@ -8,7 +8,8 @@ own folder (``image/export.py``, ``text/export.py``, ``tabular/export.py``, name
 - image: pixels in [0, 1], shape (N, 3, S, S) -> logits. The normalisation (mean/std) is in the graph; decoding to
   RGB and resizing to S x S (antialiased bilinear) is written beside it, as it depends on the image library.
 - text: the tokenizer's tensors (``input_ids``, ``attention_mask``, and ``token_type_ids`` where the model has
-  them), shape (N, L), right-padded -> logits.
+  them), shape (N, L), right-padded -> logits. With preprocessing (the default), an ONNX export of a BERT WordPiece
+  model holds the tokenizer too (one string in, the label out; :mod:`flashtrain.tasks.text.onnx_tokenizer`).
 - tabular: ``categorical`` int64 (N, C) and ``numerical`` float32 (N, F) made by the fitted preprocessing stored in
   ``preprocessing.json`` -> logits, or for regressors values in the targets' original units.
 
@@ -136,16 +137,26 @@ def export(
             f"{difference:.3g} (allowed: atol={atol}, rtol={rtol}). The file is at {path}; do not use it."
         )
     raw = None
-    if preprocessing and holds_preprocessing(predictor.task_name, format):
+    if preprocessing and holds_preprocessing(predictor, format):
         with torch.no_grad(), writing(path):
             network: torch.nn.Module = getattr(graph.module, "network")  # noqa: B009 - every graph wraps one
             raw = raw_export(format, predictor, network, path, reading_of(predictor.model))
+    elif preprocessing and format == "onnx" and registry.get(predictor.task_name).inputs == "texts":
+        from flashtrain.tasks.text.onnx_tokenizer import outside_reason, text_export
+
+        text: Any = predictor  # a TextPredictor: the tokenizer and its length
+        reading = reading_of(predictor.model)
+        if reading is not None and outside_reason(text.tokenizer, text.max_length) is None:
+            with torch.no_grad(), writing(path):
+                raw = text_export(predictor, path, reading)
     predictor.save_preprocessing_files(out)
-    _write_description(out, format, predictor, graph, raw)
+    _write_description(out, format, predictor, graph, raw, preprocessing)
     return ExportResult(out, path, format, difference, raw is not None)
 
 
-def _write_description(out: str, format: str, predictor: Predictor, graph: ExportGraph, raw: dict | None) -> None:
+def _write_description(
+    out: str, format: str, predictor: Predictor, graph: ExportGraph, raw: dict | None, preprocessing_asked: bool
+) -> None:
     model = predictor.model
     regression = registry.get(predictor.task_name).kind == "regression"
     description = {
@@ -160,7 +171,8 @@ def _write_description(out: str, format: str, predictor: Predictor, graph: Expor
         "labels": list(getattr(model, "labels", [])) if not regression else [],
         "target_names": list(getattr(model, "target_names", [])) if regression else [],
         "multi_label": bool(getattr(model, "multi_label", False)),
-        "preprocessing": raw or {**graph.preprocessing, "inside": False, "why": _outside_because(predictor, format)},
+        "preprocessing": raw
+        or {**graph.preprocessing, "inside": False, "why": _outside_because(predictor, format, preprocessing_asked)},
     }
     reading = reading_of(model)
     if reading is not None:  # what turns the logits into probabilities and labels (inside an ONNX raw graph)
@@ -173,13 +185,16 @@ def _write_description(out: str, format: str, predictor: Predictor, graph: Expor
         json.dump(description, handle, indent=1, default=str)
 
 
-def _outside_because(predictor: Predictor, format: str) -> str:
+def _outside_because(predictor: Predictor, format: str, preprocessing_asked: bool) -> str:
     inputs = registry.get(predictor.task_name).inputs
-    if inputs == "texts":
-        return (
-            "the tokenizer runs beside the model (tokenizer/): onnxruntime-extensions is not a dependency of "
-            "flashtrain, and without it a tokenizer is not expressible in standard ONNX ops"
+    if inputs == "texts" and preprocessing_asked:
+        from flashtrain.tasks.text.onnx_tokenizer import outside_reason
+
+        text: Any = predictor  # a TextPredictor: the tokenizer and its length
+        why = (
+            outside_reason(text.tokenizer, text.max_length) if format == "onnx" else "a PyTorch graph takes no strings"
         )
+        return f"the tokenizer runs beside the model (tokenizer/): {why}"
     if inputs == "table" and format != "onnx":
         return "a PyTorch graph cannot take string columns; export to ONNX for raw table rows"
     return "exported with preprocessing=False (--no-preprocessing)"

@@ -306,10 +306,11 @@ CHECK_IMAGES = 12
 IMAGE_PROBABILITY_TOLERANCE = 0.02  # torchvision's uint8 resize rounds in fixed point; see ImageInput
 
 
-def holds_preprocessing(task_name: str, format: str) -> bool:
+def holds_preprocessing(predictor: Any, format: str) -> bool:
     """Whether ``format`` can hold the task's preprocessing: images in every format; tables only in ONNX (their
-    inputs are strings, which PyTorch graphs cannot take); text never (the tokenizer stays beside the model)."""
-    inputs = registry.get(task_name).inputs  # the task's kind of input decides which graph can prepare it
+    inputs are strings, which PyTorch graphs cannot take). Text: :mod:`flashtrain.tasks.text.onnx_tokenizer` (which
+    builds on this module) decides, called by :func:`flashtrain.tasks.export.export`."""
+    inputs = registry.get(predictor.task_name).inputs  # the task's kind of input decides which graph can prepare it
     return inputs == "files" or (inputs == "table" and format == "onnx")
 
 
@@ -347,7 +348,7 @@ def _tabular_export(predictor: Any, path: str, reading: Reading | None) -> dict:
     session = _session(path)
     produced = session.run(None, tabular_feed(preprocessing, rows))
     names = [output.name for output in session.get_outputs()]
-    _check_against(predictor, rows, dict(zip(names, produced)), reading, path, probability_tolerance=None)
+    check_against(predictor, rows, dict(zip(names, produced)), reading, path, probability_tolerance=None)
     inputs = [{"name": n, "dtype": "string", "shape": ["batch"]} for n in preprocessing.categorical_fields]
     inputs += [{"name": n, "dtype": "float64", "shape": ["batch"]} for n in preprocessing.numerical_fields]
     return {
@@ -385,7 +386,7 @@ def _image_export(format: str, predictor: Any, network: torch.nn.Module, path: s
     else:
         produced = {"logits": _torch_raw(format, module, example, dims, path, images)}
         names = ["logits"]
-    _check_against(predictor, images, produced, reading, path, probability_tolerance=IMAGE_PROBABILITY_TOLERANCE)
+    check_against(predictor, images, produced, reading, path, probability_tolerance=IMAGE_PROBABILITY_TOLERANCE)
     return {
         "inside": True,
         "inputs": [{"name": "image", "dtype": "uint8", "shape": ["height", "width", 3]}],
@@ -418,7 +419,7 @@ def _session(path: str) -> Any:
     return onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
 
 
-def _check_against(
+def check_against(
     predictor: Any, inputs: list, produced: dict[str, np.ndarray], reading: Reading | None, path: str,
     probability_tolerance: float | None,
 ) -> None:  # fmt: skip

@@ -35,7 +35,8 @@ def save_pretrained(model: Any, folder: str, card: dict[str, Any] | None = None)
         folder: Where to write.
         card: What the model card should say beyond the model itself: ``metrics`` ({name: value}), ``config``
             (the run's resolved config, text), ``seed``, ``data`` (a fingerprint, e.g. rows and class counts),
-            ``confusion_matrix`` (rows of counts, in label order).
+            ``confusion_matrix`` (rows of counts, in label order; by default the model's last validation epoch's,
+            which a checkpoint keeps).
     """
     from safetensors.torch import save_model
 
@@ -63,8 +64,11 @@ def save_pretrained(model: Any, folder: str, card: dict[str, Any] | None = None)
     if hasattr(model, "tokenizer"):
         with writing(os.path.join(folder, TOKENIZER_FOLDER)):
             model.tokenizer.save_pretrained(os.path.join(folder, TOKENIZER_FOLDER))
+    card = dict(card or {})
+    if card.get("confusion_matrix") is None and getattr(model, "validation_confusion_matrix", None) is not None:
+        card["confusion_matrix"] = model.validation_confusion_matrix  # the last validation epoch's, as decided
     with writing(os.path.join(folder, CARD_FILE)):
-        write_card(folder, config, card or {})
+        write_card(folder, config, card)
     return folder
 
 

@@ -18,6 +18,8 @@ from flashtrain.core.hparams import collect_init_arguments
 from flashtrain.tasks import losses, optimization
 from flashtrain.tasks import metrics as task_metrics
 from flashtrain.tasks.calibration import Calibration
+from flashtrain.tasks.confusion import CHECKPOINT_KEY as CONFUSION_KEY
+from flashtrain.tasks.confusion import ValidationConfusion
 from flashtrain.tasks.flash_registry import FlashRegistries
 from flashtrain.tasks.outputs import OutputChoice, resolve_output
 
@@ -351,6 +353,8 @@ class ClassificationTask(Task):
             if calibrate is not None or decision_threshold is not None
             else None
         )
+        thresholds = self.calibration is not None and self.calibration.uses_thresholds
+        self.validation_confusion = None if multi_label else ValidationConfusion(len(self.labels), thresholds)
 
     def setup(self, stage: str) -> None:
         """Class weights "balanced" are counted on the training data when fitting starts."""
@@ -384,12 +388,39 @@ class ClassificationTask(Task):
         self.update_metrics(logits.detach(), targets, stage)
         if stage == "val" and self.calibration is not None:
             self.calibration.collect(logits, targets)
+        if stage == "val" and self.validation_confusion is not None:
+            self.validation_confusion.update(logits, targets)
         return loss
 
     def on_validation_epoch_end(self) -> None:
-        """Fit the temperature / thresholds on this epoch's validation logits, before checkpoints are written."""
+        """Fit the temperature / thresholds on this epoch's validation logits, then count the epoch's confusion
+        matrix with them, before checkpoints are written."""
         if self.calibration is not None:
             self.calibration.fit_collected()
+        if self.validation_confusion is not None:
+            self.validation_confusion.finish(self.decide)
+
+    def decide(self, logits: torch.Tensor) -> torch.Tensor:
+        """Single-label class indices for ``logits``: the fitted decision threshold where there is one, else argmax."""
+        if self.calibration is not None:
+            return self.calibration.predicted(self.calibration.probabilities(logits))
+        return logits.argmax(dim=1)
+
+    @property
+    def validation_confusion_matrix(self) -> list[list[int]] | None:
+        """Counts (rows: actual, columns: predicted, in label order) of the last validation epoch, or of the
+        checkpoint this model was loaded from; None for multi-label models and before any validation."""
+        return self.validation_confusion.matrix if self.validation_confusion is not None else None
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        super().on_save_checkpoint(checkpoint)
+        if self.validation_confusion_matrix is not None:
+            checkpoint[CONFUSION_KEY] = self.validation_confusion_matrix
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        super().on_load_checkpoint(checkpoint)
+        if self.validation_confusion is not None and checkpoint.get(CONFUSION_KEY):
+            self.validation_confusion.matrix = [[int(count) for count in row] for row in checkpoint[CONFUSION_KEY]]
 
     def update_metrics(self, logits: torch.Tensor, targets: torch.Tensor, stage: str) -> None:
         if targets.is_floating_point() and not self.multi_label:  # soft targets (mixup): score the largest

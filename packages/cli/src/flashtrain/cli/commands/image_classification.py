@@ -73,7 +73,9 @@ def add_parser(subparsers: Any, spec: Any) -> None:
         "--cutmix-alpha", type=float, default=task_default(name, "cutmix_alpha"), help="cutmix strength (0: off)"
     )
     model.add_argument(
-        "--interpretation", action="store_true", help="write a confusion matrix and the top losses as PNG"
+        "--interpretation",
+        action="store_true",
+        help="write a confusion matrix and the top losses as PNG (and a reliability diagram with --calibrate)",
     )
     add_trainer_flags(parser, name, batch_size=spec.defaults["batch_size"])  # the data class's default
     parser.set_defaults(run=run, task=name)

@@ -186,6 +186,18 @@ class MLFlowLogger(Logger):
         for start in range(0, len(entries), _BATCH):
             self.experiment.log_batch(self.run_id, params=entries[start : start + _BATCH])
 
+    def log_model(self, model: Any, artifact_path: str = "model", card: dict[str, Any] | None = None) -> str | None:
+        """Upload ``model``'s ``save_pretrained`` folder (or a folder given by path) as this run's artifacts under
+        ``artifact_path``; returns its URI (``runs:/<run id>/<artifact_path>``; None on the other ranks).
+        ``card``: what the model card should say beyond the model (see ``flashtrain.tasks.pretrained``)."""
+        from flashtrain.core.loggers.model_folder import model_folder
+
+        if global_rank() != 0:
+            return None
+        with model_folder(model, card, name=os.path.basename(artifact_path) or "model") as folder:
+            self.experiment.log_artifacts(self.run_id, folder, artifact_path)
+        return f"runs:/{self.run_id}/{artifact_path}"
+
     def finalize(self, status: str) -> None:
         if self._client is None:
             return

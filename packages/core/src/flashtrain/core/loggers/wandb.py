@@ -127,6 +127,28 @@ class WandbLogger(Logger):
     def log_hyperparams(self, params: dict[str, Any]) -> None:
         self.experiment.config.update(_plain(params), allow_val_change=True)
 
+    def log_model(
+        self,
+        model: Any,
+        name: str | None = None,
+        aliases: list[str] | None = None,
+        card: dict[str, Any] | None = None,
+    ) -> Any:
+        """Log ``model``'s ``save_pretrained`` folder (or a folder given by path) as a W&B artifact of type
+        ``"model"`` (name ``model-<run id>`` unless given; aliases ``["latest"]`` unless given); returns the
+        ``wandb.Artifact`` (None on the other ranks). ``card``: what the model card should say beyond the model."""
+        import wandb
+
+        from flashtrain.core.loggers.model_folder import model_folder
+
+        if global_rank() != 0:
+            return None
+        artifact = wandb.Artifact(name or f"model-{self.version}", type="model")
+        with model_folder(model, card) as folder:
+            artifact.add_dir(folder)  # copies the files into wandb's staging area: the folder may go afterwards
+            self.experiment.log_artifact(artifact, aliases=aliases or ["latest"])
+        return artifact
+
     def finalize(self, status: str) -> None:
         if self._run is not None:
             self._run.finish(exit_code=_EXIT_CODES.get(status, 0))

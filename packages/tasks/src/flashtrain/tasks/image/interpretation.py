@@ -12,11 +12,14 @@ from typing import Any
 import torch
 
 from flashtrain.core import Callback
+from flashtrain.tasks.calibration import reliability_table
 
 
 class ClassificationInterpretation(Callback):
-    """At the end of fit, over the validation data: ``confusion_matrix.png`` (single-label) and, for images,
-    ``top_losses.png`` (the ``top_k`` worst samples, titled actual / predicted / loss).
+    """At the end of fit, over the validation data: ``confusion_matrix.png`` (single-label, as the model decides:
+    a tuned decision threshold included), for images ``top_losses.png`` (the ``top_k`` worst samples, titled actual /
+    predicted / loss), and for a model with ``calibrate="temperature"`` ``reliability_diagram.png`` with its numbers
+    in ``reliability.csv`` (accuracy against confidence per bin, without and with the temperature).
 
     Args:
         top_k: How many of the worst samples to show.
@@ -43,8 +46,14 @@ class ClassificationInterpretation(Callback):
         folder = self._folder(trainer)
         labels = list(pl_module.labels)
         figures = {}
+        calibration = getattr(pl_module, "calibration", None)
+        if calibration is not None and calibration.calibrate is not None:
+            temperature = float(calibration.temperature)
+            rows = reliability_table(logits, targets, pl_module.multi_label, temperature)
+            self.written["reliability_table"] = write_reliability_csv(rows, os.path.join(folder, "reliability.csv"))
+            figures["reliability_diagram"] = visualize.reliability_figure(rows, temperature)
         if not pl_module.multi_label:
-            predicted = logits.argmax(dim=1)
+            predicted = pl_module.decide(logits) if hasattr(pl_module, "decide") else logits.argmax(dim=1)
             matrix = torch.zeros(len(labels), len(labels), dtype=torch.long)
             matrix.index_put_((targets, predicted), torch.ones_like(targets), accumulate=True)
             figures["confusion_matrix"] = visualize.confusion_matrix_figure(matrix, labels)
@@ -87,6 +96,17 @@ class ClassificationInterpretation(Callback):
         pl_module.train(was_training)
         all_images = torch.cat(images) if images and kept == sum(len(t) for t in targets) else None
         return torch.cat(logits), torch.cat(targets), all_images
+
+
+def write_reliability_csv(rows: list[dict[str, float]], path: str) -> str:
+    import csv
+
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
 
 
 def _to(inputs: Any, device: torch.device) -> Any:

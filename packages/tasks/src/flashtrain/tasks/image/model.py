@@ -38,8 +38,8 @@ class ImageClassifier(ClassificationTask):
         learning_rate: Learning rate (the peak rate for one-cycle).
         image_size: Input size, an int or ``(H, W)``; by default the backbone's pretrained config.
         mixup_alpha, cutmix_alpha: Batch mixing strengths (timm's ``Mixup``); 0 turns each off.
-        interpretation: After training, write a confusion matrix and the top losses as PNG next to the
-            checkpoints (and to TensorBoard).
+        interpretation: After training, write a confusion matrix, the top losses (and with ``calibrate``, a
+            reliability diagram) as PNG next to the checkpoints (and to TensorBoard).
         loss_fn, metrics, class_weights, label_smoothing, calibrate, decision_threshold: See
             :class:`~flashtrain.tasks.task.ClassificationTask`.
         weight_averaging: None, ``"ema"`` / ``"ema:DECAY"``, ``"swa"`` / ``"swa:SWA_LR"``, or a ``WeightAveraging``

@@ -45,6 +45,28 @@ def image_grid_figure(
     return figure
 
 
+def reliability_figure(rows: Sequence[dict[str, float]], temperature: float) -> object:
+    """Accuracy against confidence per bin (``calibration.reliability_table``), without and with the temperature,
+    over the diagonal a calibrated model would follow; each dot's size is its bin's count."""
+    plt = _pyplot()
+    figure, axis = plt.subplots(figsize=(4.5, 4.5))
+    axis.plot([0, 1], [0, 1], color="grey", linestyle=":", label="calibrated")
+    for when, colour, name in (("before", "tab:red", "raw"), ("after", "tab:blue", f"temperature {temperature:.3g}")):
+        kept = [row for row in rows if row[f"count_{when}"]]
+        total = sum(row[f"count_{when}"] for row in kept) or 1
+        x, y = [row[f"confidence_{when}"] for row in kept], [row[f"accuracy_{when}"] for row in kept]
+        axis.plot(x, y, color=colour, marker=None, label=name)
+        axis.scatter(x, y, s=[10 + 300 * row[f"count_{when}"] / total for row in kept], color=colour, alpha=0.6)
+    axis.set_xlim(0, 1)
+    axis.set_ylim(0, 1)
+    axis.set_xlabel("confidence")
+    axis.set_ylabel("accuracy")
+    axis.set_title("reliability (validation)")
+    axis.legend(loc="upper left", fontsize=8)
+    figure.tight_layout()
+    return figure
+
+
 def save_figure(figure: object, path: str) -> str:
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
