@@ -11,7 +11,7 @@ sequence).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -48,7 +48,8 @@ class Embedder(Module):
     """Shared by the embedders: ``forward`` gives features; ``output="embeddings"`` formats them."""
 
     outputs = ("embeddings",)
-    backbone: torch.nn.Module
+    if TYPE_CHECKING:  # for mypy only: torch.jit.script reads class annotations and cannot parse the string ones
+        backbone: torch.nn.Module
 
     def _tap(self, layer: str | None) -> None:
         self.layer = layer
