@@ -24,7 +24,7 @@ def test_torch_jit_script_of_an_image_classifier_matches_it_and_leaves_it_detach
     torch.jit.save(scripted, tmp_path / "model.pt")
     torch.testing.assert_close(torch.jit.load(tmp_path / "model.pt")(images), model(images))
     with pytest.raises(RuntimeError, match="not attached to a Trainer"):
-        model.trainer  # scripting worked on a copy: the user's module is unchanged
+        _ = model.trainer  # scripting worked on a copy: the user's module is unchanged
 
 
 @pytest.fixture(scope="module")
