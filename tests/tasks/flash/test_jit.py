@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import torch
 
-from flashtrain.tasks import ImageClassifier, TabularClassificationData, TabularClassifier
+from flashtrain.tasks import ImageClassifier, ImageEmbedder, TabularClassificationData, TabularClassifier
 
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:FutureWarning")
 
@@ -25,6 +25,12 @@ def test_torch_jit_script_of_an_image_classifier_matches_it_and_leaves_it_detach
     torch.testing.assert_close(torch.jit.load(tmp_path / "model.pt")(images), model(images))
     with pytest.raises(RuntimeError, match="not attached to a Trainer"):
         _ = model.trainer  # scripting worked on a copy: the user's module is unchanged
+
+
+def test_torch_jit_script_of_an_image_embedder_matches_it():
+    embedder = ImageEmbedder(backbone="test_resnet", pretrained=False).eval()
+    images = torch.rand(2, 3, 32, 32)
+    torch.testing.assert_close(torch.jit.script(embedder)(images), embedder(images))
 
 
 @pytest.fixture(scope="module")
@@ -71,3 +77,16 @@ def test_tabnet_scripts_in_memory_but_cannot_be_saved_as_on_flash(tabular_data, 
         torch.testing.assert_close(scripted(rows), model(rows))
     with pytest.raises(RuntimeError, match="SparsemaxFunction"):  # pytorch-tabnet's Python autograd function
         torch.jit.save(scripted, tmp_path / "tabnet.pt")
+
+
+def test_tabular_trace_takes_flash_s_dict_input(tabular_data, tmp_path):
+    model = TabularClassifier.from_data(tabular_data, backbone="mlp").eval()
+    flash_input = {"continuous": torch.randn(3, 2), "categorical": torch.randint(0, 4, (3, 1))}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        traced = model.to_torchscript(method="trace", example_inputs=flash_input, file_path=tmp_path / "t.pt")
+    with torch.no_grad():
+        expected = model((flash_input["categorical"], flash_input["continuous"]))
+        torch.testing.assert_close(model(flash_input), expected)
+        torch.testing.assert_close(torch.jit.load(tmp_path / "t.pt")(flash_input), expected)
+        torch.testing.assert_close(traced(flash_input), expected)

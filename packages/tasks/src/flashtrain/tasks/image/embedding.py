@@ -6,7 +6,7 @@ from typing import Any
 
 import torch
 
-from flashtrain.tasks.embedding import Embedder
+from flashtrain.tasks.embedding import Embedder, pool_features
 
 
 class ImageEmbedder(Embedder):
@@ -39,6 +39,11 @@ class ImageEmbedder(Embedder):
         config = built.image_config
         self.image_config = ImageConfig(image_size, config.mean, config.std) if image_size is not None else config
         self._tap(layer)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        # Typed (not Embedder's ``Any``) and without super(): torch.jit.script compiles this method.
+        features = self.backbone(images)
+        return pool_features(self.tap.output if self.tap is not None else features)
 
     @classmethod
     def from_module(cls, backbone: torch.nn.Module, image_config: Any, layer: str | None = None) -> ImageEmbedder:

@@ -56,6 +56,9 @@ class _TabularParts:
     def forward(self, inputs: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
         """Outputs per row; an ensemble backbone (TabM) gives one per member, ``(batch, k, outputs)``, which stays
         so in training where the members are trained each (``trains_members``) and is their mean otherwise."""
+        if not torch.jit.is_scripting():  # noqa: SIM102 -- TorchScript skips only this nested form (typed inputs)
+            if isinstance(inputs, dict):  # Flash's form, {"categorical": ..., "continuous": ...} (its jit page)
+                inputs = (inputs["categorical"], inputs["continuous"])
         outputs = self.head(self.backbone(inputs))
         if outputs.ndim == 3 and not (self.training and self.trains_members):
             return self.combine_members(outputs)
