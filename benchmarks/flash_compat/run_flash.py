@@ -224,6 +224,7 @@ def write_results(rows: list[dict], out: Path, partial: bool) -> None:
         f"{passed} of {len(rows)} run unchanged; {differences} are documented differences "
         f"(docs/flash-differences.md); {len(rows) - passed - differences} fail."
     )
+    out.mkdir(parents=True, exist_ok=True)
     suffix = "-partial" if partial else ""
     (out / f"results{suffix}.json").write_text(json.dumps({"summary": summary, "cases": rows}, indent=1) + "\n")
     lines = ["# Lightning Flash's examples, doc snippets and Flash Zero commands on flashtrain", "", summary, ""]
