@@ -68,3 +68,7 @@ def test_an_unknown_group_flag_is_one_line_naming_it(capsys, flag):
     error = capsys.readouterr().err
     assert "unrecognized arguments: --no-such-flag 3" in error
     assert "Traceback" not in error
+
+
+def test_flash_s_tabular_classifier_command_name_is_tabular_classification():
+    assert translate(["tabular_classifier", "--help"]).argv == ["tabular_classification", "--help"]
