@@ -5,7 +5,7 @@
 
 Inputs are values only: images as base64-encoded files (never a path on the server's disk), texts as strings,
 table rows as objects of column -> value. A request that is not valid JSON of that shape gets a 422, inputs the
-task cannot read a 400, a request over a limit of :class:`~flashtrain.tasks.serve_limits.ServeLimits` a 413 (503
+task cannot read a 400, a request over a limit of :class:`~flashtrain.tasks.serve_limits.ServeLimits` a 413 (a 422
 past the time limit), a missing API key a 401; each with a one-sentence ``detail``.
 """
 
@@ -211,9 +211,7 @@ def create_app(
         except (ValueError, TypeError) as error:  # inputs the task cannot read
             raise HTTPException(400, str(error).strip().splitlines()[0]) from None
         except asyncio.TimeoutError:
-            raise HTTPException(
-                503, f"the request took longer than this server's limit of {limits.timeout_s:g} s; send fewer inputs."
-            ) from None
+            raise HTTPException(422, limits.time_limit_message()) from None
         return {"predictions": predictor.format(outputs, output)}
 
     async def checked_inputs(inputs: list[Any]) -> list[Any]:
@@ -247,3 +245,21 @@ def serve(
     if warning:
         print(warning, file=sys.stderr, flush=True)
     uvicorn.run(app, host=host, port=port, log_level="info")
+
+
+def serve_task(model: Any, host: str, port: int, output: Any, options: dict[str, Any]) -> None:
+    """``model.serve(...)`` (Flash's spelling): serve a task model in this process until interrupted, in both JSON
+    formats (ours and Flash's, see :mod:`flashtrain.tasks.flash_serve`)."""
+    refused = sorted(name for name in ("input_cls", "transform", "transform_kwargs") if options.get(name) is not None)
+    if refused:
+        raise ValueError(
+            f"model.serve() takes no {', '.join(refused)}: the model serves with its own preprocessing (the "
+            "evaluation transform, tokenizer or fitted table preprocessing it was trained with)."
+        )
+    unknown = sorted(set(options) - {"input_cls", "transform", "transform_kwargs", "sanity_check"})
+    if unknown:
+        raise TypeError(f"model.serve() got unexpected argument(s) {unknown}.")
+    if output is not None:
+        model.output = output  # checked there; the server's default output from now on
+    uvicorn = require("uvicorn", "serve", "Serving")
+    uvicorn.run(create_app(model), host=host, port=port, log_level="info")

@@ -48,24 +48,17 @@ def run(args: RunOptions) -> list[Any]:
     ``export`` take too: an input is prepared by the same function whichever way it comes."""
     if args.out:
         check_out(args.out)
-    from flashtrain.tasks.pretrained import is_pretrained_reference, stored_task
+    from flashtrain.tasks.inference import predictor_for, read_task_checkpoint
 
-    if is_pretrained_reference(args.checkpoint):  # a save_pretrained folder or hf://user/name
-        task = stored_task(args.checkpoint)
-    else:
-        from flashtrain.core.checkpoint import load_checkpoint
-
-        task = load_checkpoint(args.checkpoint).get("task")
-    spec = registry.find(task)
+    stored = read_task_checkpoint(args.checkpoint)  # the one read: the task first, its model below
+    spec = stored.spec
     if spec is None:
         raise UserError(
-            f"{args.checkpoint} was not written by a flash-train task run (task: {task!r}); "
+            f"{args.checkpoint} was not written by a flash-train task run (task: {stored.task!r}); "
             f"predict supports {', '.join(registry.names())} checkpoints."
         )
     table, inputs, where = READERS[spec.inputs](args, spec)
-    from flashtrain.tasks.inference import predictor_for
-
-    predictor = predictor_for(args.checkpoint)
+    predictor = predictor_for(stored.model())
     output = args.output or predictor.default_output
     size = args.batch_size
     predictions = [
@@ -129,6 +122,15 @@ def prediction_columns(predictions: list[Any], output: str, names: list[Any]) ->
 
 def write_table(table: Any, out: str | None) -> None:
     """CSV to stdout, or a .csv / .json (records) / .parquet file. Lists in CSV cells are written as JSON."""
+    from flashtrain.core.utilities.disk import writing
+
+    with writing(out or "<stdout>"):
+        _write_table(table, out)
+    if out:
+        print(f"wrote {len(table)} predictions to {os.path.abspath(out)}")
+
+
+def _write_table(table: Any, out: str | None) -> None:
     if out and out.endswith(".json"):
         table.to_json(out, orient="records", indent=1)
     elif out and out.endswith(".parquet"):
@@ -139,8 +141,6 @@ def write_table(table: Any, out: str | None) -> None:
             if as_text[column].map(lambda value: isinstance(value, (list, tuple, dict))).any():
                 as_text[column] = as_text[column].map(json.dumps)
         as_text.to_csv(out if out else sys.stdout, index=False)
-    if out:
-        print(f"wrote {len(table)} predictions to {os.path.abspath(out)}")
 
 
 def read_texts(args: RunOptions, spec: Any) -> tuple[Any, list[Any], str]:

@@ -14,7 +14,15 @@ import pandas as pd
 import torch
 from torch.utils.data import Dataset
 
-from flashtrain.tasks.data import STAGES, StageDataset, Targets, TaskDataModule, build_stages, read_table
+from flashtrain.tasks.data import (
+    STAGES,
+    StageDataset,
+    Targets,
+    TaskDataModule,
+    build_stages,
+    group_column,
+    read_table,
+)
 from flashtrain.tasks.tabular.preprocessing import TabularPreprocessing, TabularTensors
 
 Fields = str | Sequence[str] | None
@@ -73,10 +81,23 @@ class TabularData(TaskDataModule):
     task: ClassVar[str]
     collate_fn = staticmethod(whole_batch)
 
-    def __init__(self, datasets: dict[str, Dataset | None], preprocessing: TabularPreprocessing, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        datasets: dict[str, Dataset | None],
+        preprocessing: TabularPreprocessing,
+        predict_frame: pd.DataFrame | None = None,
+        **kwargs: Any,
+    ) -> None:
         labels = preprocessing.labels
         super().__init__(datasets, Targets(labels, multi_label=False) if labels is not None else None, **kwargs)
         self.preprocessing = preprocessing
+        self.predict_frame = predict_frame  # the raw rows: a trained model prepares them with its own preprocessing
+
+    def predict_inputs(self) -> tuple[list[Any], str] | None:
+        frame = self.predict_frame
+        if frame is None:
+            return None
+        return frame.to_dict("records"), frame.attrs.get("source", "predict_data_frame")
 
     @property
     def data_parameters(self) -> dict[str, Any]:
@@ -111,12 +132,16 @@ class TabularData(TaskDataModule):
         sampler: Any = None,
         pin_memory: bool = False,
         target_field: Fields = None,
+        val_split_by: str | None = None,
     ) -> TabularData:
         """pandas DataFrames per stage. Preprocessing is fitted on ``train_data_frame``, or taken from
         ``parameters`` (``datamodule.parameters``, or a trained model's ``hparams["parameters"]``) to prepare new
         data exactly as the training data was. ``val_split`` holds out a fraction of the training rows
         (stratified by class for classification). ``target_field`` is accepted for ``target_fields`` (Flash's
         tabular data used both spellings); ``sampler`` and ``pin_memory`` go to the training DataLoader.
+        ``val_split_by``: a column of the training table naming each row's group (a patient, a user, a site):
+        ``val_split`` then holds out whole groups, stratified by class where the groups allow, so that no group is
+        both trained and validated on.
         ``batch_size`` None: :func:`default_batch_size` of the training rows."""
         if target_field is not None:
             if target_fields is not None:
@@ -136,13 +161,17 @@ class TabularData(TaskDataModule):
                 raise ValueError(f"{where} has no rows.")
             return TabularDataset(preprocessing.transform(frame, where, with_targets=stage != "predict"))
 
-        datasets = build_stages(frames, make, val_split, seed)
+        train_frame = frames["train"]
+        where = train_frame.attrs.get("source", "train_data_frame") if train_frame is not None else "train_data_frame"
+        groups = group_column(train_frame, val_split_by, val_split, where)
+        datasets = build_stages(frames, make, val_split, seed, groups=groups)
         if batch_size is None:
             train = datasets["train"]
             batch_size = default_batch_size(len(train)) if train is not None else DEFAULT_BATCH_SIZE  # type: ignore[arg-type]
         return cls(
             datasets,
             preprocessing,
+            frames["predict"],
             batch_size=batch_size,
             num_workers=num_workers,
             seed=seed,
