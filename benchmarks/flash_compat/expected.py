@@ -18,5 +18,15 @@ DIFFERENCES: dict[str, str] = {
     "reference/image_classification: testcode 3": (
         "deliberate: Flash's InputTransform classes are not provided; transforms are per-stage callables"
     ),
+    **{
+        f"reference/{page}: `flash {task} {sample}`": (
+            "deliberate: Flash Zero's sample-data subcommand downloads Flash's dataset; flashtrain downloads nothing "
+            "at run time (refused in one line naming the flags to use)"
+        )
+        for page, task, sample in (
+            ("image_classification_multi_label", "image_classification", "from_movie_posters"),
+            ("text_classification_multi_label", "text_classification", "from_toxic"),
+        )
+    },
     "reference/text_classification: code-block 3": "deliberate: enable_ort (Torch ORT, CUDA only) is not provided",
 }

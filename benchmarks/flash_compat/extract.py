@@ -55,7 +55,8 @@ JIT_TASKS = {
     "TabularClassifier": (
         "TabularClassifier.from_data(TabularClassificationData.from_csv(categorical_fields=['Sex'], "
         "numerical_fields=['Fare'], target_fields='Survived', train_file='data/titanic.csv', batch_size=4))",
-        "(torch.zeros(1, 1, dtype=torch.long), torch.rand(1, 1))",
+        # Flash's own form (tests/tabular/classification/test_model.py: example_forward_input)
+        "{'continuous': torch.rand(1, 1), 'categorical': torch.zeros(1, 1, dtype=torch.long)}",
     ),
     "TextClassifier": (
         "TextClassifier(num_classes=2, backbone='prajjwal1/bert-medium')",

@@ -2,6 +2,7 @@
 
     python benchmarks/flash_compat/run_flash.py --flash-src /work/flash-src
     python benchmarks/flash_compat/run_flash.py --flash-src /work/flash-src --only tabular   # names containing it
+    python benchmarks/flash_compat/run_flash.py --jobs 4 --only flash_zero --merge   # rerun some, into results.md
 
 Each case (see ``extract.py``) runs in its own scratch folder holding the stand-in data (``standins.py``), with
 its code import-swapped (``swap.py``), every Trainer capped to a smoke run (``smoke.py``), an offline Hugging
@@ -24,6 +25,7 @@ import sys
 import tempfile
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -140,6 +142,13 @@ def main() -> None:
     parser.add_argument("--timeout", type=int, default=420)
     parser.add_argument("--keep", type=Path, help="copy each case's scratch folder (code, logs) here")
     parser.add_argument("--out", type=Path, default=HERE)
+    parser.add_argument("--jobs", type=int, default=1, help="cases run side by side (default 1)")
+    parser.add_argument(
+        "--merge",
+        action="store_true",
+        help="with --only: replace these cases' rows in results.json/results.md (the full run's) instead of "
+        "writing results-partial.*",
+    )
     args = parser.parse_args()
     cases = [
         case for case in all_cases(args.flash_src.resolve()) if not args.only or any(t in case.name for t in args.only)
@@ -171,27 +180,41 @@ def main() -> None:
             )
         else:
             weights.mkdir()
-        rows = []
-        with weights_server(weights) as weights_url:
-            for case in cases:
-                started = time.monotonic()
-                status, reason = run_case(case, template, env, weights_url, args.timeout, args.keep)
-                if status == "failed" and case.name in DIFFERENCES:
-                    status, reason = "difference", DIFFERENCES[case.name]
-                seconds = time.monotonic() - started
-                print(f"{status:10s} {seconds:5.0f}s {case.name}  {reason}", flush=True)
-                rows.append(
-                    {
-                        "case": case.name,
-                        "kind": case.kind,
-                        "status": status,
-                        "reason": reason,
-                        "seconds": round(seconds, 1),
-                    }
-                )
+
+        def run_one(case: Case) -> dict:
+            started = time.monotonic()
+            status, reason = run_case(case, template, env, weights_url, args.timeout, args.keep)
+            if status == "failed" and case.name in DIFFERENCES:
+                status, reason = "difference", DIFFERENCES[case.name]
+            seconds = time.monotonic() - started
+            print(f"{status:10s} {seconds:5.0f}s {case.name}  {reason}", flush=True)
+            return {
+                "case": case.name,
+                "kind": case.kind,
+                "status": status,
+                "reason": reason,
+                "seconds": round(seconds, 1),
+            }
+
+        # Cases are independent (own scratch folder, own ports), so they may run side by side: on a loaded
+        # machine a niced harness gets a share of the CPU per process, and one case at a time took hours.
+        with weights_server(weights) as weights_url, ThreadPoolExecutor(max_workers=args.jobs) as pool:
+            rows = list(pool.map(run_one, cases))
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    write_results(rows, args.out, partial=bool(args.only))
+    if args.merge:
+        rows = merged_rows(args.out / "results.json", rows)
+    write_results(rows, args.out, partial=bool(args.only) and not args.merge)
+
+
+def merged_rows(full: Path, rerun: list[dict]) -> list[dict]:
+    """The full run's rows, with the rerun cases' rows in their place (each marked with when it was rerun)."""
+    if not full.exists():
+        raise SystemExit(f"--merge needs a full run's {full} to merge into; run without --only first.")
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    by_case = {row["case"]: {**row, "rerun": when} for row in rerun}
+    rows = json.loads(full.read_text())["cases"]
+    return [by_case.pop(row["case"], row) for row in rows] + list(by_case.values())
 
 
 def write_results(rows: list[dict], out: Path, partial: bool) -> None:
@@ -201,11 +224,16 @@ def write_results(rows: list[dict], out: Path, partial: bool) -> None:
         f"{passed} of {len(rows)} run unchanged; {differences} are documented differences "
         f"(docs/flash-differences.md); {len(rows) - passed - differences} fail."
     )
+    out.mkdir(parents=True, exist_ok=True)
     suffix = "-partial" if partial else ""
     (out / f"results{suffix}.json").write_text(json.dumps({"summary": summary, "cases": rows}, indent=1) + "\n")
     lines = ["# Lightning Flash's examples, doc snippets and Flash Zero commands on flashtrain", "", summary, ""]
     lines += ["| case | kind | status | last error line / difference |", "| --- | --- | --- | --- |"]
-    lines += [f"| {r['case']} | {r['kind']} | {r['status']} | {r['reason'].replace('|', '/')} |" for r in rows]
+    lines += [
+        f"| {r['case']} | {r['kind']} | {r['status']}{' (rerun ' + r['rerun'] + ')' if r.get('rerun') else ''} | "
+        f"{r['reason'].replace('|', '/')} |"
+        for r in rows
+    ]
     (out / f"results{suffix}.md").write_text("\n".join(lines) + "\n")
     print(summary)
 

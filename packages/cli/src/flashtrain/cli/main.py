@@ -8,6 +8,8 @@ from importlib import metadata
 
 from flashtrain.cli.commands import backbones, check, export, predict, push, serve
 from flashtrain.cli.errors import report
+from flashtrain.cli.flash_zero import print_config
+from flashtrain.cli.flash_zero import translate as translate_flash_zero
 from flashtrain.cli.options import Parser, RunOptions, command_parser, resolve_options
 from flashtrain.tasks import registry
 
@@ -50,7 +52,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     options: RunOptions | None = None
     try:
-        options = resolve_options(parser, argv)
+        flash_zero = translate_flash_zero(argv)  # Flash Zero's spelling of the same options, if used
+        options = resolve_options(parser, flash_zero.argv)
+        if flash_zero.print_config:
+            return print_config(options)
         options.run(options)
     except KeyboardInterrupt:
         print("flash-train: interrupted", file=sys.stderr)

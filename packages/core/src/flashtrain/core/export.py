@@ -28,6 +28,22 @@ def _example_input(module: torch.nn.Module, given: Any, what: str) -> Any:
     return apply_to_tensors(sample, lambda tensor: tensor.to(device))
 
 
+def scriptable_copy(module: torch.nn.Module) -> torch.nn.Module:
+    """A shallow copy of ``module`` whose ``trainer`` property answers None: what ``torch.jit.script`` compiles.
+
+    ``torch.jit.script`` reads every attribute of the module's class while compiling (inherited properties too,
+    whatever ``__jit_unused_properties__`` says), and a detached Module's ``trainer`` raises. Scripting a copy
+    (same parameters and buffers, its own submodule table, which torch rewrites in place) leaves the user's
+    module untouched, so a plain ``torch.jit.script(task)`` works without any flag to set and reset.
+    """
+    import copy
+
+    clone = copy.copy(module)
+    clone.__dict__["_modules"] = dict(module.__dict__["_modules"])
+    clone.__dict__["_jit_is_scripting"] = True
+    return clone
+
+
 def to_torchscript(
     module: torch.nn.Module,
     file_path: str | os.PathLike | None = None,

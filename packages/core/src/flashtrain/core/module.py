@@ -403,6 +403,12 @@ class Module(HyperparametersMixin, torch.nn.Module):
 
         return to_torchscript(self, file_path, method, example_inputs, **kwargs)
 
+    def __prepare_scriptable__(self) -> torch.nn.Module:
+        """``torch.jit.script`` compiles a copy whose ``trainer`` answers None (see ``export.scriptable_copy``)."""
+        from flashtrain.core.export import scriptable_copy
+
+        return scriptable_copy(self)
+
     def to_onnx(self, file_path: Any, input_sample: Any = None, **kwargs: Any) -> Any:
         """Export to ONNX with ``input_sample`` (or ``example_input_array``); ``kwargs`` go to ``torch.onnx.export``."""
         from flashtrain.core.export import to_onnx

@@ -15,7 +15,7 @@ callbacks run: every checkpoint holds the temperature and thresholds that belong
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -48,8 +48,9 @@ def check_settings(calibrate: Any, decision_threshold: Any, num_labels: int, mul
 class Calibration(torch.nn.Module):
     """The fitted temperature and thresholds of a classifier (persistent buffers: they travel in checkpoints)."""
 
-    temperature: torch.Tensor
-    thresholds: torch.Tensor
+    if TYPE_CHECKING:  # for mypy only: torch.jit.script reads class annotations and cannot parse the string ones
+        temperature: torch.Tensor
+        thresholds: torch.Tensor
 
     def __init__(self, calibrate: str | None, decision_threshold: Any, num_labels: int, multi_label: bool) -> None:
         super().__init__()

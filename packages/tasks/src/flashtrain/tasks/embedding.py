@@ -11,7 +11,7 @@ sequence).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -36,7 +36,8 @@ class _LayerTap:
         self.output = output[0] if isinstance(output, tuple) else output
 
 
-def _pool(features: torch.Tensor) -> torch.Tensor:
+def pool_features(features: torch.Tensor) -> torch.Tensor:
+    """One vector per input: feature maps averaged over positions, token states over the sequence."""
     if features.ndim == 4:  # (N, C, H, W) feature maps
         return features.mean(dim=(2, 3))
     if features.ndim == 3:  # (N, tokens, width)
@@ -48,7 +49,8 @@ class Embedder(Module):
     """Shared by the embedders: ``forward`` gives features; ``output="embeddings"`` formats them."""
 
     outputs = ("embeddings",)
-    backbone: torch.nn.Module
+    if TYPE_CHECKING:  # for mypy only: torch.jit.script reads class annotations and cannot parse the string ones
+        backbone: torch.nn.Module
 
     def _tap(self, layer: str | None) -> None:
         self.layer = layer
@@ -70,8 +72,8 @@ class Embedder(Module):
     def forward(self, inputs: Any) -> torch.Tensor:
         features = self.backbone(inputs)
         if self.tap is not None:
-            return _pool(self.tap.output)
-        return _pool(features)
+            return pool_features(self.tap.output)
+        return pool_features(features)
 
     def predict_step(self, batch: Any, batch_idx: int, dataloader_idx: int = 0) -> torch.Tensor:
         inputs = batch[0] if isinstance(batch, (tuple, list)) else batch

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
@@ -20,7 +20,8 @@ class ClassificationLoss(torch.nn.Module):
     loads into a model built with or without them.
     """
 
-    weight: torch.Tensor | None  # the buffer registered in __init__
+    if TYPE_CHECKING:  # for mypy only: torch.jit.script reads class annotations and cannot parse ``X | None``
+        weight: torch.Tensor | None  # the buffer registered in __init__
 
     def __init__(
         self,
@@ -74,6 +75,7 @@ class ClassificationLoss(torch.nn.Module):
     def weights_list(self) -> list[float] | None:
         return None if self.weight is None else [round(float(w), 6) for w in self.weight]
 
+    @torch.jit.unused  # a training concern (user callables, lazy imports): a scripted task is for inference
     def forward(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         if self.custom is not None:
             return self.custom(logits, targets)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -38,8 +38,11 @@ class Task(FlashRegistries, Module):
     stage)`` (the image data agrees on preprocessing, the text data tokenizes with the model's tokenizer).
     """
 
-    backbone: torch.nn.Module
-    head: torch.nn.Module
+    if TYPE_CHECKING:  # for mypy only: torch.jit.script reads class annotations and cannot parse the string ones
+        backbone: torch.nn.Module
+        head: torch.nn.Module
+    # TorchScript compiles every property not listed here; ``output`` is Python-side prediction formatting.
+    __jit_unused_properties__ = [*Module.__jit_unused_properties__, "output"]
     task_name = "task"
     outputs: tuple[str, ...] = ()
     monitor: tuple[str, str] = ("val_loss", "min")
@@ -489,8 +492,9 @@ class RegressionTask(Task):
             "mape") or torchmetrics objects. RMSE is always logged.
     """
 
-    target_mean: torch.Tensor
-    target_std: torch.Tensor
+    if TYPE_CHECKING:  # for mypy only: torch.jit.script reads class annotations and cannot parse the string ones
+        target_mean: torch.Tensor
+        target_std: torch.Tensor
     monitor = ("val_rmse", "min")
     outputs = ("values", "preds")
 

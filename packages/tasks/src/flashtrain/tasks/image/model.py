@@ -181,7 +181,7 @@ class ImageClassifier(ClassificationTask):
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         if self.uses_channels_last:
             images = images.contiguous(memory_format=torch.channels_last)
-        return super().forward(images)
+        return self.head(self.backbone(images))  # not super().forward: torch.jit.script cannot compile super()
 
     def configure_optimizers(self) -> Any:
         # Biases and normalisation parameters are not decayed (timm's parameter groups).

@@ -20,7 +20,7 @@ that would push the prediction somewhere arbitrary.
 from __future__ import annotations
 
 import math
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import torch
 from torch import nn
@@ -33,21 +33,28 @@ def embedding_size(cardinality: int) -> int:
     return int(min(32, max(2, round(1.6 * cardinality**0.56))))
 
 
-def category_embeddings(cardinalities: list[int], sizes: list[int] | None) -> nn.ModuleList:
+def category_embeddings(cardinalities: list[int], sizes: list[int] | None) -> CategoryEmbeddings:
     """One embedding per categorical column (width ``sizes[i]``, default :func:`embedding_size`), unknown row 0."""
     widths = sizes if sizes is not None else [embedding_size(n) for n in cardinalities]
     embeddings = [nn.Embedding(n, width) for n, width in zip(cardinalities, widths)]
     with torch.no_grad():
         for embedding in embeddings:
             embedding.weight[UNKNOWN].zero_()  # see the note at the top of the module
-    return nn.ModuleList(embeddings)
+    return CategoryEmbeddings(embeddings)
 
 
-def embed(embeddings: nn.ModuleList, inputs: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
-    """The embedded categories concatenated with the numerical inputs: one flat vector per row."""
-    categorical, numerical = inputs
-    parts = [embedding(categorical[:, i]) for i, embedding in enumerate(embeddings)]
-    return torch.cat([*parts, numerical], dim=1)
+class CategoryEmbeddings(nn.ModuleList):
+    """One embedding per categorical column, applied by :meth:`embed`. A ModuleList (the same state-dict keys as
+    before), with the loop as its own method because ``torch.jit.script`` iterates a ModuleList only inside one."""
+
+    def embed(self, inputs: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        """The embedded categories concatenated with the numerical inputs: one flat vector per row."""
+        categorical, numerical = inputs
+        parts: list[torch.Tensor] = []
+        for index, embedding in enumerate(self):
+            parts.append(embedding(categorical[:, index]))
+        parts.append(numerical)
+        return torch.cat(parts, dim=1)
 
 
 def _flat_width(embeddings: nn.ModuleList, num_numerical: int) -> int:
@@ -74,10 +81,30 @@ class NumericalEmbeddings(nn.Module):
         self.embeddings = periodic(
             num_numerical, dim, n_frequencies=frequencies, frequency_init_scale=frequency_scale, lite=False
         )
+        self.num_numerical = num_numerical
         self.width = num_numerical * dim
 
     def forward(self, numerical: torch.Tensor) -> torch.Tensor:
         return self.embeddings(numerical).flatten(1)
+
+    def __prepare_scriptable__(self) -> nn.Module:
+        """What ``torch.jit.script`` compiles in its place: this module traced. ``rtdl_num_embeddings`` checks its
+        input with an f-string TorchScript cannot compile; the embedding has no data-dependent branches, so its
+        trace computes the same for any batch size."""
+        return torch.jit.trace(self, torch.zeros(2, self.num_numerical))
+
+
+def traced_for_script(module: nn.Module, num_categorical: int, num_numerical: int) -> nn.Module:
+    """``module`` traced on a two-row batch in eval mode: what ``torch.jit.script`` compiles in place of a backbone
+    built on a library TorchScript cannot compile (pytorch-tabnet, tabm). These have no data-dependent branches, so
+    the trace computes the same for any batch; being traced in eval mode, the scripted copy is for inference."""
+    example = (torch.zeros(2, num_categorical, dtype=torch.long), torch.zeros(2, num_numerical))
+    training = module.training
+    module.eval()
+    try:
+        return torch.jit.trace(module, (example,))
+    finally:
+        module.train(training)
 
 
 NUMERICAL_EMBEDDINGS = ("periodic", "none")
@@ -126,7 +153,7 @@ class TabularMLP(nn.Module):
         categorical, numerical = inputs
         if self.numerical is not None:
             numerical = self.numerical(numerical)
-        return self.layers(embed(self.embeddings, (categorical, numerical)))
+        return self.layers(self.embeddings.embed((categorical, numerical)))
 
 
 class TabularResNet(nn.Module):
@@ -163,7 +190,7 @@ class TabularResNet(nn.Module):
         self.num_features = d
 
     def forward(self, inputs: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
-        x = self.first(embed(self.embeddings, inputs))
+        x = self.first(self.embeddings.embed(inputs))
         for block in self.blocks:
             x = x + block(x)
         return self.last(x)
@@ -215,21 +242,26 @@ class TabNet(nn.Module):
         # pytorch-tabnet keeps this matrix as a plain tensor attribute; as a buffer it follows .to(device).
         self.register_buffer("group_matrix", torch.eye(width), persistent=False)
         self.lambda_sparse = lambda_sparse
+        self.num_numerical = num_numerical
         self.auxiliary_loss: torch.Tensor | None = None
         self.num_features = n_d
 
     def forward(self, inputs: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
         self.encoder.group_attention_matrix = self.group_matrix
-        steps, mask_loss = self.encoder(embed(self.embeddings, inputs))
+        steps, mask_loss = self.encoder(self.embeddings.embed(inputs))
         self.auxiliary_loss = -self.lambda_sparse * mask_loss  # mask_loss is minus the entropy
         return torch.stack(steps, dim=0).sum(dim=0)
+
+    def __prepare_scriptable__(self) -> nn.Module:
+        return traced_for_script(self, len(self.embeddings), self.num_numerical)
 
 
 class FTTransformer(nn.Module):
     """Feature tokenizer + transformer: each numerical value scales a learned vector (plus a bias), each category
     looks up a learned vector; a [CLS] token reads the encoded columns. Pre-norm blocks, GELU."""
 
-    category_offsets: torch.Tensor
+    if TYPE_CHECKING:  # for mypy only: torch.jit.script reads class annotations and cannot parse the string ones
+        category_offsets: torch.Tensor
 
     def __init__(
         self,
@@ -333,6 +365,9 @@ class TabM(nn.Module):
         return self.model(
             numerical if self.num_numerical else None, categorical.long() if self.num_categorical else None
         )
+
+    def __prepare_scriptable__(self) -> nn.Module:
+        return traced_for_script(self, self.num_categorical, self.num_numerical)
 
 
 BACKBONES: dict[str, type[nn.Module]] = {

@@ -3,7 +3,7 @@ preprocessing kept in the hyper-parameters so that a checkpoint alone can prepar
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -11,7 +11,7 @@ from flashtrain.tasks import registry
 from flashtrain.tasks.heads import available_heads, build_head, check_head_output
 from flashtrain.tasks.tabular.backbones import available_tabular_backbones, build_tabular_backbone
 from flashtrain.tasks.tabular.preprocessing import TabularPreprocessing
-from flashtrain.tasks.task import ClassificationTask, RegressionTask, check_checkpoint_task
+from flashtrain.tasks.task import ClassificationTask, RegressionTask, Task, check_checkpoint_task
 
 
 def _fitted(parameters: dict[str, Any], task: str, model: str, other: str) -> TabularPreprocessing:
@@ -27,11 +27,12 @@ class _TabularParts:
     """What both tabular models share: the fitted preprocessing, backbone + linear head built from it, and
     ``from_data``. (``save_hyperparameters`` stays in each ``__init__``: it reads the arguments of its caller.)"""
 
-    preprocessing: TabularPreprocessing
-    task_name: str  # set by each task class
-    backbone: torch.nn.Module
-    head: torch.nn.Module
-    training: bool  # torch.nn.Module's, through the task class
+    if TYPE_CHECKING:  # for mypy only: torch.jit.script reads class annotations and cannot parse the string ones
+        preprocessing: TabularPreprocessing
+        task_name: str  # set by each task class
+        backbone: torch.nn.Module
+        head: torch.nn.Module
+        training: bool  # torch.nn.Module's, through the task class
 
     def _build_parts(
         self,
@@ -50,10 +51,14 @@ class _TabularParts:
     # Whether an ensemble backbone's members are trained each on its own loss (TabM's objective); else the loss is
     # of their mean. The classifier does; the regressor's step scores one output per row, so it trains the mean.
     trains_members = False
+    __constants__ = ["trains_members"]  # a class attribute: torch.jit.script reads it only when listed here
 
-    def forward(self, inputs: Any) -> torch.Tensor:
+    def forward(self, inputs: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
         """Outputs per row; an ensemble backbone (TabM) gives one per member, ``(batch, k, outputs)``, which stays
         so in training where the members are trained each (``trains_members``) and is their mean otherwise."""
+        if not torch.jit.is_scripting():  # noqa: SIM102 -- TorchScript skips only this nested form (typed inputs)
+            if isinstance(inputs, dict):  # Flash's form, {"categorical": ..., "continuous": ...} (its jit page)
+                inputs = (inputs["categorical"], inputs["continuous"])
         outputs = self.head(self.backbone(inputs))
         if outputs.ndim == 3 and not (self.training and self.trains_members):
             return self.combine_members(outputs)
@@ -75,6 +80,8 @@ class _TabularParts:
     @classmethod
     def available_heads(cls) -> list[str]:
         return available_heads()
+
+    __jit_unused_properties__ = [*Task.__jit_unused_properties__, "data_parameters"]  # TorchScript skips these
 
     @property
     def data_parameters(self) -> dict[str, Any]:
