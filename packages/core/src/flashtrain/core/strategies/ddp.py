@@ -288,6 +288,9 @@ def _spawned_rank(local_rank: int, payload: bytes, processes: int, port: int, re
     environment.export()
     result, strategy = function(environment, *args)
     if strategy.is_global_zero:
-        torch.save(result, result_path)
+        from flashtrain.core.utilities.disk import writing
+
+        with writing(result_path):  # ddp_spawn hands fit's result back through this file
+            torch.save(result, result_path)
     strategy.barrier()
     _destroy_process_group()
