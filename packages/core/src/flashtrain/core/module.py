@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import torch
 
 from flashtrain.core.exceptions import MisconfigurationException
-from flashtrain.core.hparams import AttributeDict, HyperparametersMixin
+from flashtrain.core.hparams import AttributeDict, HyperparametersMixin, build_from_hyperparameters
 
 if TYPE_CHECKING:
     from flashtrain.core.trainer.trainer import Trainer
@@ -425,7 +425,7 @@ class Module(HyperparametersMixin, torch.nn.Module):
         checkpoint = load_checkpoint(checkpoint_path, map_location=map_location or "cpu")
         hyper_parameters = cls.hyperparameters_from_checkpoint(checkpoint, checkpoint_path, overrides)
         try:
-            module = cls(**hyper_parameters)
+            module = build_from_hyperparameters(cls, hyper_parameters)
         except TypeError as error:
             raise TypeError(
                 f"Could not rebuild {cls.__name__} from {checkpoint_path}: {error}. Saved hyper-parameters: "
