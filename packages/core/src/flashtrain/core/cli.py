@@ -415,9 +415,9 @@ class LightningCLI:
             import yaml
 
             text = self.parser.dump(self.config, format="yaml", skip_link_targets=False, **_KEEP_NONE_VALUES)
-            dumped = yaml.safe_load(text) or {}
+            dumped: dict[str, Any] = yaml.safe_load(text) or {}
             self._config_dump = dumped.get(self.subcommand, dumped) if self.subcommand else dumped
-        return self._config_dump
+        return self._config_dump or {}
 
     def _parse_ckpt_path(self) -> None:
         """``<subcommand> --ckpt_path FILE``: the model options recorded in the checkpoint replace the parsed ones,
@@ -576,7 +576,7 @@ def _set_nested(config: dict[str, Any], dotted: str, value: Any) -> None:
 def _constructor_arguments(cls: type, arguments: dict[str, Any]) -> dict[str, Any]:
     """The ``arguments`` that ``cls.__init__`` takes: values only a base class received (recorded next to the
     config by ``save_hyperparameters``) are computed again by the class's own ``__init__``."""
-    parameters = inspect.signature(cls.__init__).parameters
+    parameters = inspect.signature(cls).parameters
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
         return arguments
     return {k: v for k, v in arguments.items() if k in parameters}
