@@ -150,18 +150,13 @@ def run_script(path: Path, scratch: Path, argv: list[str], env: dict[str, str], 
 
 
 def put_first_image_of_class(path: Path, scratch: Path, env: dict[str, str], wanted: int, timeout: int) -> None:
-    """Stand-in CIFAR-10 whose first training image the script's own model classifies as ``wanted``
-    (``probe_served_class.py`` explains why); new stand-ins are drawn until one batch holds such an image."""
-    root = scratch / "data"
-    for seed in range(10):
-        stand_ins.prepare_cifar10(root, seed=seed)
-        command = [sys.executable, str(HERE / "probe_served_class.py"), str(path), str(root)]
-        done = subprocess.run(command, cwd=scratch, env=env, capture_output=True, text=True, timeout=timeout)
-        if done.returncode != 0:
-            raise RuntimeError(f"probe_served_class.py failed: {done.stderr[-500:]}")
-        if stand_ins.put_first_image_of_class(root, [int(c) for c in done.stdout.split()], wanted):
-            return
-    raise RuntimeError(f"no stand-in CIFAR-10 image is classified as {wanted} by {path.name}'s model")
+    """Stand-in weights and CIFAR-10 under which the script's own model classifies the first training image as
+    ``wanted`` (``probe_served_class.py`` explains why and how)."""
+    command = [sys.executable, str(HERE / "probe_served_class.py"), str(path), str(scratch / "data"), str(wanted)]
+    done = subprocess.run(command, cwd=scratch, env=env, capture_output=True, text=True, timeout=timeout)
+    if done.returncode != 0:
+        raise RuntimeError(f"probe_served_class.py failed: {done.stderr[-500:]}")
+    print(f"         {path.name}: {done.stdout.strip()}", flush=True)
 
 
 def script_env(lightning_src: Path, torch_home: Path) -> dict[str, str]:
