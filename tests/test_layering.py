@@ -123,3 +123,15 @@ def test_the_guards_find_what_they_guard():
     ]
     sample = TASKS / "registry.py"
     assert any(whole for _, _, whole in task_name_literals(sample))
+
+
+def test_no_import_circles_in_any_layer():
+    """Across core, tasks and cli, function-level imports included (``scripts/count_design_figures.py``'s count):
+    a circle makes the import order matter and hides a missing owner (flash_serve <-> serve was one)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("count_design_figures", REPO / "scripts" / "count_design_figures.py")
+    assert spec is not None and spec.loader is not None
+    figures = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(figures)
+    assert figures.circles(figures.import_graph()) == []

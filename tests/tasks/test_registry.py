@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import torch
 import yaml
 
 from flashtrain.tasks import registry
@@ -62,6 +63,11 @@ def test_a_new_task_is_its_registry_entry_and_its_own_folder(toy_task, tmp_path,
     from flashtrain.tasks.inference import predictor_for
 
     assert predictor_for(str(checkpoint)).predict([{"x": 0.5}]) == pytest.approx([2.5], abs=0.2)  # serve's route
+    assert main(["export", "--checkpoint", str(checkpoint), "--format", "torchscript", "--out", str(out / "x")]) == 0
+    exported = torch.jit.load(str(out / "x" / "model.pt"))  # the toy's own graph (tests/tasks/toy/export.py)
+    assert exported(torch.tensor([[0.5]])).item() == pytest.approx(
+        predictor_for(str(checkpoint)).predict([{"x": 0.5}])[0]
+    )
     # Nothing in the packages had to learn the toy's name.
     spelled = subprocess.run(["grep", "-rl", "toy_regression", str(REPO / "packages")], capture_output=True, text=True)
     assert spelled.stdout == ""

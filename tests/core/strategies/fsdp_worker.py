@@ -10,6 +10,7 @@ or --ckpt.
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import os
 import signal
 
@@ -113,6 +114,7 @@ def full_weights(model: torch.nn.Module) -> dict[str, torch.Tensor]:
 
 
 def main() -> None:
+    faulthandler.enable()  # a native abort (see test_fsdp.TEARDOWN_ABORT) prints where each thread was
     parser = argparse.ArgumentParser()
     parser.add_argument("--out", required=True)
     parser.add_argument("--devices", type=int, default=2)

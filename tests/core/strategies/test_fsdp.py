@@ -31,6 +31,21 @@ def run_worker(
     return subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env)
 
 
+# gloo's C++ threads can abort a process at interpreter exit ("terminate called without an active exception",
+# pytorch/pytorch#190489; the core already destroys the process group in an atexit hook, the mitigation torch
+# recommends). Seen once in ~60 runs of the torchrun resume, only on a loaded machine. result.pt is the worker's
+# last write, so an abort with it complete happened in teardown, after everything the test checks was done.
+TEARDOWN_ABORT = "terminate called without an active exception"
+
+
+def assert_finished(done: subprocess.CompletedProcess, out: Path) -> None:
+    if done.returncode == 0:
+        return
+    finished = (out / "result.pt").is_file() and TEARDOWN_ABORT in done.stderr
+    assert finished, done.stderr
+    result(out)  # the file is complete: a torn write fails here
+
+
 def result(out: Path) -> dict:
     return torch.load(out / "result.pt", weights_only=False)
 
@@ -82,7 +97,7 @@ def test_accumulation_activation_checkpointing_no_reshard_under_torchrun_match_o
         *("--strategy", "fsdp", "--batch-size", "4", "--accumulate", "2", "--activation-checkpointing", "--no-reshard"),
         launcher=TORCHRUN,
     )
-    assert done.returncode == 0, done.stderr
+    assert_finished(done, tmp_path)
     accumulated = result(tmp_path)
     assert accumulated["global_step"] == 18
     assert_same_weights(accumulated, single_process)
@@ -142,7 +157,7 @@ def test_sigkill_mid_epoch_and_resume_from_a_sharded_checkpoint_equals_the_unint
 
     # The same checkpoint callback as the killed run: its state (last_model_path) is restored, so last.ckpt is updated.
     done = run_worker(tmp_path, "--strategy", "fsdp_sharded", "--resume", "--every-step", launcher=TORCHRUN)
-    assert done.returncode == 0, done.stderr
+    assert_finished(done, tmp_path)
     resumed = result(tmp_path)
     assert resumed["global_step"] == 18
     assert_same_weights(resumed, uninterrupted, atol=0)
@@ -166,7 +181,7 @@ def test_configure_model_builds_on_the_meta_device_and_materialises_sharded(tmp_
     done = run_worker(
         tmp_path, "--strategy", "fsdp", "--configure-model", "--max-epochs", "2", "--validate-uneven", launcher=TORCHRUN
     )
-    assert done.returncode == 0, done.stderr
+    assert_finished(done, tmp_path)
     meta_built = result(tmp_path)
     assert meta_built["built_on"] == "meta"
     assert meta_built["parameter_type"] == "DTensor" and meta_built["local_shape"] == (8, 16)

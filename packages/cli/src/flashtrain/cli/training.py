@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from flashtrain.cli.backbone import check_backbone
 from flashtrain.cli.commands.check import check_before_fit
 from flashtrain.cli.errors import naming_file, unknown_name
 from flashtrain.cli.options import PLAN_KEY, RunOptions, UserError, default_output_dir, parse_finetune_strategy
@@ -50,22 +51,10 @@ def check_names(options: RunOptions) -> None:
     schedules = ["none", *task_class.available_lr_schedulers()]
     if given(options, "lr_scheduler") and options.lr_scheduler.lower() not in schedules:
         raise unknown_name("--lr-scheduler", options.lr_scheduler, schedules)
-    if given(options, "backbone") and spec.backbones is not None:  # None: any name of an open family (Hugging Face)
-        backbones = spec.load("backbones")()
-        if not known_backbone(options.backbone, backbones):
-            listing = (
-                f"flash-train backbones {options.task} --filter {options.backbone[:4]}" if len(backbones) > 20 else None
-            )
-            raise unknown_name("--backbone", options.backbone, backbones, listing)
+    check_backbone(options)
     for metric in (options.metrics or "").split(","):
         if metric.strip() and metric.strip() not in task_class.available_metrics():
             raise unknown_name("--metrics", metric.strip(), task_class.available_metrics())
-
-
-def known_backbone(name: str, backbones: list[str]) -> bool:
-    """``name`` is listed, also as timm spells it with a ``timm/`` prefix or a pretrained tag (resnet18.a1_in1k)."""
-    plain = name.removeprefix("timm/")
-    return name in backbones or plain.split(".")[0] in backbones and not plain.startswith("torchvision/")
 
 
 def check_choices(options: RunOptions) -> None:

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 import torch
 
 from flashtrain.core.exceptions import MisconfigurationException
-from flashtrain.core.hparams import AttributeDict, HyperparametersMixin, build_from_hyperparameters
+from flashtrain.core.hparams import AttributeDict, HyperparametersMixin
 
 if TYPE_CHECKING:
     from flashtrain.core.trainer.trainer import Trainer
@@ -414,31 +415,27 @@ class Module(HyperparametersMixin, torch.nn.Module):
     # -- checkpoints ------------------------------------------------------------------------------------
     @classmethod
     def load_from_checkpoint(
-        cls: type[_ModuleT], checkpoint_path: str, map_location: Any = None, strict: bool = True, **overrides: Any
+        cls: type[_ModuleT],
+        checkpoint_path: str | os.PathLike | IO[bytes],
+        map_location: Any = None,
+        strict: bool = True,
+        **overrides: Any,
     ) -> _ModuleT:
         """Rebuild the module from a checkpoint's saved hyper-parameters (``overrides`` win) and load its weights.
 
+        ``checkpoint_path``: a path, a URL, or an open binary file object, as in Lightning. A checkpoint dict
+        already in memory goes to :func:`flashtrain.core.checkpoint.module_from_checkpoint` (no second read).
         Loading never runs pickled code: the file is read with ``torch.load(weights_only=True)``.
         """
         from flashtrain.core.checkpoint.io import load_checkpoint
+        from flashtrain.core.checkpoint.rebuild import module_from_checkpoint
 
         checkpoint = load_checkpoint(checkpoint_path, map_location=map_location or "cpu")
-        hyper_parameters = cls.hyperparameters_from_checkpoint(checkpoint, checkpoint_path, overrides)
-        try:
-            module = build_from_hyperparameters(cls, hyper_parameters)
-        except TypeError as error:
-            raise TypeError(
-                f"Could not rebuild {cls.__name__} from {checkpoint_path}: {error}. Saved hyper-parameters: "
-                f"{sorted(checkpoint.get('hyper_parameters', {}))}; pass the missing ones as keyword arguments."
-            ) from error
-        module.on_load_checkpoint(checkpoint)
-        from flashtrain.core.utilities.compiled import strip_compile_prefix
-
-        module.load_state_dict(strip_compile_prefix(checkpoint["state_dict"]), strict=strict)
-        if map_location is not None and not callable(map_location) and not isinstance(map_location, dict):
-            module.to(map_location)
-        module.eval()
-        return module
+        if isinstance(checkpoint_path, (str, os.PathLike)):
+            source = os.fspath(checkpoint_path)
+        else:  # a file object: its name, if it has one, in messages
+            source = str(getattr(checkpoint_path, "name", None) or "the checkpoint stream")
+        return module_from_checkpoint(cls, checkpoint, source, map_location, strict, **overrides)
 
     @classmethod
     def hyperparameters_from_checkpoint(

@@ -212,6 +212,26 @@ class TaskDataModule(DataModule):
         ``"predict"``), so that the data can agree with it before any batch is made (the image data settles the
         preprocessing, the text data tokenizes with the model's tokenizer). Nothing to agree on by default."""
 
+    def predict_inputs(self) -> tuple[list[Any], str] | None:
+        """The predict stage's raw inputs as a task's Predictor reads them (image file paths, table rows as dicts,
+        texts) and what to call them in messages; None when the stage holds what only this data class can read
+        (tensors, a user's dataset, or its own ``predict_transform``). None by default."""
+        return None
+
+    def prepared_predict_inputs(self) -> Any:
+        """While ``trainer.predict`` runs a task model: the predict stage's raw inputs prepared batch by batch by
+        the model's Predictor, the function ``flash-train predict``, serve and export prepare inputs with (so that
+        a file gives the same prediction whatever the route, and a table is prepared by the model's fitted
+        preprocessing, not this data's). None otherwise: then the stage's own dataset is used."""
+        trainer = self.trainer
+        if trainer is None or trainer.state.fn != "predict":
+            return None
+        from flashtrain.tasks.inference import PreparedInputs, task_predictor
+
+        inputs = self.predict_inputs()
+        predictor = task_predictor(trainer.lightning_module) if inputs is not None else None
+        return PreparedInputs(predictor, *inputs) if predictor is not None and inputs is not None else None
+
     def class_counts(self) -> tuple[torch.Tensor, int] | None:
         """(samples per class, or positives per label for multi-label; number of samples) in the training data."""
         dataset = self.datasets.get("train")
@@ -247,6 +267,8 @@ class TaskDataModule(DataModule):
         dataset = self.datasets.get(stage)
         if dataset is None:
             raise ValueError(f"{type(self).__name__} has no {stage} data: pass {stage}_* to the from_* constructor.")
+        prepared = self.prepared_predict_inputs() if stage == "predict" else None
+        dataset = prepared if prepared is not None else dataset
         training = stage == "train"
         # A last training batch of one sample breaks BatchNorm ("Expected more than 1 value per channel"): drop it.
         size = len(dataset)  # type: ignore[arg-type]  # our datasets are all sized
@@ -260,7 +282,7 @@ class TaskDataModule(DataModule):
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
             drop_last=drop_last,
-            collate_fn=self.collate_fn,
+            collate_fn=prepared.collate if prepared is not None else self.collate_fn,
             pin_memory=resolve_pin_memory(self.pin_memory, self.trainer),
             # Two batches ready ahead per worker (torch's default, said here on purpose): with N workers 2N batches
             # wait in shared memory (224 px float batches of 64 are 38 MB each), enough to hide a slow file.

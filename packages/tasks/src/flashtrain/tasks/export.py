@@ -1,7 +1,9 @@
 """Export a task checkpoint to ONNX, TorchScript or a ``torch.export`` ExportedProgram, checked against PyTorch.
 
 The export folder holds the model file and ``preprocessing.json`` (what to feed it and how to read its output);
-a text export also holds the tokenizer (``tokenizer/``). What runs inside the graph:
+a text export also holds the tokenizer (``tokenizer/``). What runs inside the graph is each task's to say, in its
+own folder (``image/export.py``, ``text/export.py``, ``tabular/export.py``, named in the registry as
+``export_graph``: a function of the task's Predictor returning an :class:`ExportGraph`); for the built-in tasks:
 
 - image: pixels in [0, 1], shape (N, 3, S, S) -> logits. The normalisation (mean/std) is in the graph; decoding to
   RGB and resizing to S x S (antialiased bilinear) is written beside it, as it depends on the image library.
@@ -45,7 +47,7 @@ class ExportResult:
     preprocessing_inside: bool = False
 
 
-class _Network(torch.nn.Module):
+class TaskNetwork(torch.nn.Module):
     """``head(backbone(x))`` of a task, and for regressors the way back to the targets' units. Built from the
     task's parts, not the task itself: tracing walks every attribute, and a task's ``trainer`` raises outside fit."""
 
@@ -66,41 +68,11 @@ class _Network(torch.nn.Module):
         return outputs * self.scale + self.shift if self.regression else outputs
 
 
-class _ImageGraph(torch.nn.Module):
-    mean: torch.Tensor
-    std: torch.Tensor
-
-    def __init__(self, model: Any, mean: list[float], std: list[float]) -> None:
-        super().__init__()
-        self.network = _Network(model)
-        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1))
-        self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1))
-
-    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
-        return self.network((pixels - self.mean) / self.std)
-
-
-class _TextGraph(torch.nn.Module):
-    def __init__(self, model: Any, names: list[str]) -> None:
-        super().__init__()
-        self.network = _Network(model)
-        self.names = names
-
-    def forward(self, *tensors: torch.Tensor) -> torch.Tensor:
-        return self.network(dict(zip(self.names, tensors)))
-
-
-class _TabularGraph(torch.nn.Module):
-    def __init__(self, model: Any) -> None:
-        super().__init__()
-        self.network = _Network(model)
-
-    def forward(self, categorical: torch.Tensor, numerical: torch.Tensor) -> torch.Tensor:
-        return self.network((categorical, numerical))
-
-
 @dataclass
-class _Graph:
+class ExportGraph:
+    """What a task's export graph builder (``TaskSpec.export_graph``, in the task's own folder, e.g.
+    ``image/export.py``) returns for a predictor: the module to export, its inputs, and the reference it must match."""
+
     module: torch.nn.Module
     input_names: list[str]
     example: tuple[torch.Tensor, ...]  # traced with these
@@ -108,71 +80,7 @@ class _Graph:
     dynamic: list[dict[int, str]]  # per input: dimension -> name of the dynamic size
     preprocessing: dict[str, Any]
     reference: Callable[..., torch.Tensor]  # the task's own predict path on the same inputs
-
-
-def _image_graph(predictor: Predictor) -> _Graph:
-    config = predictor.model.image_config
-    if config.steps is not None or config.custom is not None:
-        raise ValueError(
-            "This image model was evaluated with custom preprocessing steps, which an export cannot describe as "
-            "resize + normalise. Export a model trained with the default evaluation transform."
-        )
-    height, width = config.size
-    generator = torch.Generator().manual_seed(0)
-    example, check = (torch.rand(n, 3, height, width, generator=generator) for n in (2, 3))
-    preprocessing = {
-        "image_size": config.image_size if isinstance(config.image_size, int) else [height, width],
-        "mean": list(config.mean),
-        "std": list(config.std),
-        "steps": "RGB, resize to image_size (an int: square; else [height, width]; bilinear, antialias), "
-        "scale to [0, 1] (float32, N x 3 x H x W); the mean/std normalisation is inside the model",
-    }
-    module = _ImageGraph(predictor.model, list(config.mean), list(config.std))
-
-    def reference(pixels: torch.Tensor) -> torch.Tensor:
-        normalised = (pixels - module.mean) / module.std
-        return predictor.model.predict_step((normalised,), 0)
-
-    return _Graph(module, ["pixels"], (example,), (check,), [{0: "batch"}], preprocessing, reference)
-
-
-def _text_graph(predictor: Any) -> _Graph:
-    texts = ["a short text", "a somewhat longer text to export with its tokenizer"]
-    check_texts = ["one", "three texts of other lengths", "and a third, the longest of all the texts checked here"]
-    example = predictor.collate(predictor.prepare(texts))
-    check = predictor.collate(predictor.prepare(check_texts))
-    names = [name for name in predictor.input_names if name in example]
-    preprocessing = {"tokenizer": "tokenizer", "max_length": predictor.max_length, "padding_side": "right"}
-    module = _TextGraph(predictor.model, names)
-    dynamic = [{0: "batch", 1: "sequence"} for _ in names]
-
-    def reference(*tensors: torch.Tensor) -> torch.Tensor:
-        return predictor.model.predict_step((dict(zip(names, tensors)),), 0)
-
-    example_inputs, check_inputs = tuple(example[n] for n in names), tuple(check[n] for n in names)
-    return _Graph(module, names, example_inputs, check_inputs, dynamic, preprocessing, reference)
-
-
-def _tabular_graph(predictor: Any) -> _Graph:
-    preprocessing = predictor.preprocessing
-    generator = torch.Generator().manual_seed(0)
-
-    def inputs(rows: int) -> tuple[torch.Tensor, torch.Tensor]:
-        categorical = (
-            torch.stack([torch.randint(0, n, (rows,), generator=generator) for n in preprocessing.cardinalities], dim=1)
-            if preprocessing.cardinalities
-            else torch.zeros(rows, 0, dtype=torch.long)
-        )
-        return categorical, torch.randn(rows, preprocessing.num_numerical_inputs, generator=generator)
-
-    described = {"parameters": preprocessing.state_dict(), "steps": "the fitted preprocessing in 'parameters'"}
-    module = _TabularGraph(predictor.model)
-
-    def reference(categorical: torch.Tensor, numerical: torch.Tensor) -> torch.Tensor:
-        return predictor.model.predict_step(((categorical, numerical),), 0)  # regressors: in the original units
-
-    names, dynamic = ["categorical", "numerical"], [{0: "batch"}, {0: "batch"}]
-    return _Graph(module, names, inputs(2), inputs(3), dynamic, described, reference)
+    variadic: bool = False  # the module's forward takes ``*tensors`` (torch.export then wants them as one tuple)
 
 
 def export(
@@ -235,7 +143,7 @@ def export(
     return ExportResult(out, path, format, difference, raw is not None)
 
 
-def _write_description(out: str, format: str, predictor: Predictor, graph: _Graph, raw: dict | None) -> None:
+def _write_description(out: str, format: str, predictor: Predictor, graph: ExportGraph, raw: dict | None) -> None:
     model = predictor.model
     regression = registry.get(predictor.task_name).kind == "regression"
     description = {
@@ -274,7 +182,7 @@ def _outside_because(predictor: Predictor, format: str) -> str:
     return "exported with preprocessing=False (--no-preprocessing)"
 
 
-def _save_torchscript(graph: _Graph, path: str) -> Any:
+def _save_torchscript(graph: ExportGraph, path: str) -> Any:
     with warnings.catch_warnings():
         # rtdl_num_embeddings (the tabular MLP's numerical embeddings) checks the number of columns in Python; the
         # trace keeps that check as a constant, which is right: a model's column count is fixed.
@@ -285,21 +193,21 @@ def _save_torchscript(graph: _Graph, path: str) -> Any:
     return lambda inputs: loaded(*inputs)
 
 
-def _shapes(graph: _Graph) -> Any:
+def _shapes(graph: ExportGraph) -> Any:
     """``dynamic_shapes`` for torch.export: the batch (and text length) sizes free, the rest as traced."""
     auto = torch.export.Dim.AUTO  # a size the model really fixes stays fixed; the check inputs then catch it
     shapes = tuple({axis: auto for axis in axes} for axes in graph.dynamic)
-    return (shapes,) if isinstance(graph.module, _TextGraph) else shapes  # _TextGraph takes *tensors
+    return (shapes,) if graph.variadic else shapes
 
 
-def _save_exported_program(graph: _Graph, path: str) -> Any:
+def _save_exported_program(graph: ExportGraph, path: str) -> Any:
     program = torch.export.export(graph.module, graph.example, dynamic_shapes=_shapes(graph))
     torch.export.save(program, path)
     loaded = torch.export.load(path).module()
     return lambda inputs: loaded(*inputs)
 
 
-def _save_onnx(graph: _Graph, path: str) -> Any:
+def _save_onnx(graph: ExportGraph, path: str) -> Any:
     import onnxruntime
 
     torch.onnx.export(

@@ -122,23 +122,3 @@ class _FlashResponse:
             outputs = predictions if self.many or len(predictions) != 1 else predictions[0]
             content = {"session": self.session, "result": {"outputs": outputs}}
         await _send_json(self.send, self.status, content)
-
-
-def serve_task(model: Any, host: str, port: int, output: Any, options: dict[str, Any]) -> None:
-    """``model.serve(...)``: serve a task model in this process until interrupted, in both JSON formats."""
-    from flashtrain.tasks.optional import require
-    from flashtrain.tasks.serve import create_app
-
-    refused = sorted(name for name in ("input_cls", "transform", "transform_kwargs") if options.get(name) is not None)
-    if refused:
-        raise ValueError(
-            f"model.serve() takes no {', '.join(refused)}: the model serves with its own preprocessing (the "
-            "evaluation transform, tokenizer or fitted table preprocessing it was trained with)."
-        )
-    unknown = sorted(set(options) - {"input_cls", "transform", "transform_kwargs", "sanity_check"})
-    if unknown:
-        raise TypeError(f"model.serve() got unexpected argument(s) {unknown}.")
-    if output is not None:
-        model.output = output  # checked there; the server's default output from now on
-    uvicorn = require("uvicorn", "serve", "Serving")
-    uvicorn.run(create_app(model), host=host, port=port, log_level="info")

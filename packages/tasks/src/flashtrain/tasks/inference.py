@@ -12,29 +12,61 @@ request on its own and still run several requests in one forward.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import torch
+from torch.utils.data import Dataset
 
 from flashtrain.tasks import registry
 
 
-def load_task(checkpoint_path: str) -> Any:
-    """The task model stored in ``checkpoint_path`` (its class read from the checkpoint), on the CPU, in eval mode;
-    also a save_pretrained folder or ``hf://user/name``."""
-    from flashtrain.core.checkpoint import load_checkpoint
-    from flashtrain.tasks.pretrained import from_pretrained, is_pretrained_reference
+@dataclass(frozen=True)
+class TaskCheckpoint:
+    """A task checkpoint read once: the task it names and what rebuilds its model, so that a caller can look at
+    the task (to read its inputs, say) before building the model, without reading the file a second time.
 
-    if is_pretrained_reference(checkpoint_path):  # a save_pretrained folder, or hf://user/name
-        return from_pretrained(checkpoint_path)
-    task = load_checkpoint(checkpoint_path).get("task")
-    spec = registry.find(task)
-    if spec is None:
-        raise ValueError(
-            f"{checkpoint_path} was not written by a flash-train task run (task: {task!r}); "
-            f"supported: {', '.join(registry.names())} checkpoints."
-        )
-    return spec.load("model").load_from_checkpoint(checkpoint_path, map_location="cpu").eval()
+    ``spec`` is None when the checkpoint names no registered task (``task`` says what it names)."""
+
+    source: str
+    task: Any
+    spec: registry.TaskSpec | None
+    checkpoint: dict[str, Any] | None  # None: a save_pretrained folder or hf:// name, read by from_pretrained
+
+    def model(self) -> Any:
+        """The task model, on the CPU, in eval mode (a ValueError naming the supported tasks when there is none)."""
+        if self.checkpoint is None:  # from_pretrained checks the folder and names what is wrong with it
+            from flashtrain.tasks.pretrained import from_pretrained
+
+            return from_pretrained(self.source)
+        if self.spec is None:
+            raise ValueError(
+                f"{self.source} was not written by a flash-train task run (task: {self.task!r}); "
+                f"supported: {', '.join(registry.names())} checkpoints."
+            )
+        from flashtrain.core.checkpoint import module_from_checkpoint
+
+        return module_from_checkpoint(self.spec.load("model"), self.checkpoint, self.source, map_location="cpu")
+
+
+def read_task_checkpoint(source: str) -> TaskCheckpoint:
+    """Read a task checkpoint (a ``.ckpt``, a save_pretrained folder or ``hf://user/name``) once."""
+    from flashtrain.tasks.pretrained import is_pretrained_reference, stored_task
+
+    if is_pretrained_reference(source):
+        task = stored_task(source)
+        return TaskCheckpoint(source, task, registry.find(task), None)
+    from flashtrain.core.checkpoint import load_checkpoint
+
+    checkpoint = load_checkpoint(source)
+    task = checkpoint.get("task")
+    return TaskCheckpoint(source, task, registry.find(task), checkpoint)
+
+
+def load_task(checkpoint_path: str) -> Any:
+    """The task model stored in ``checkpoint_path`` (its class read from the checkpoint, which is read once), on
+    the CPU, in eval mode; also a save_pretrained folder or ``hf://user/name``."""
+    return read_task_checkpoint(checkpoint_path).model()
 
 
 class Predictor:
@@ -85,13 +117,45 @@ class Predictor:
         return {"task": self.task_name, "outputs": list(self.outputs), "labels": list(names), "input": self.input_help}
 
 
+def task_predictor(model: Any) -> Predictor | None:
+    """The :class:`Predictor` of a registered task's model; None for any other module (an embedder, your own)."""
+    spec = registry.find(getattr(model, "task_name", None))
+    return spec.load("predictor")(model) if spec is not None else None
+
+
+class PreparedInputs(Dataset):
+    """Raw inputs (files, rows, texts) prepared by a :class:`Predictor` a batch at a time: what ``trainer.predict``
+    reads from a task's predict-stage data (see ``TaskDataModule.prepared_predict_inputs``), through the same
+    ``prepare`` and ``collate`` as ``flash-train predict`` and serve. The DataLoader hands ``__getitems__`` a
+    batch's indices; ``collate`` is its ``collate_fn``."""
+
+    def __init__(self, predictor: Predictor, inputs: Sequence[Any], where: str) -> None:
+        self.predictor = predictor
+        self.inputs = list(inputs)
+        self.where = where
+
+    def __len__(self) -> int:
+        return len(self.inputs)
+
+    def __getitems__(self, indices: list[int]) -> list[Any]:
+        # One prepare per batch, as serve does per request: a table is preprocessed a frame at a time.
+        return self.predictor.prepare([self.inputs[index] for index in indices], self.where)
+
+    def __getitem__(self, index: int) -> Any:
+        return self.__getitems__([index])[0]
+
+    def collate(self, samples: list[Any]) -> tuple[Any]:
+        """The batch as a task's ``predict_step`` takes it (as :meth:`Predictor.forward` passes it)."""
+        return (self.predictor.collate(samples),)
+
+
 def predictor_for(model_or_checkpoint: Any) -> Predictor:
     """A :class:`Predictor` for a task model, or for the model in a checkpoint file."""
     model = load_task(model_or_checkpoint) if isinstance(model_or_checkpoint, str) else model_or_checkpoint.eval()
-    spec = registry.find(getattr(model, "task_name", None))
-    if spec is None:
+    predictor = task_predictor(model)
+    if predictor is None:
         raise TypeError(f"{type(model).__name__} is not a flashtrain task model; pass a checkpoint or a task model.")
-    return spec.load("predictor")(model)
+    return predictor
 
 
 # Where the task predictors lived before they moved into their task's folder (kept importable).

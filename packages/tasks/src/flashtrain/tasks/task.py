@@ -114,7 +114,7 @@ class Task(FlashRegistries, Module):
         """Serve this model over HTTP until interrupted (Flash's ``model.serve()``): our ``{"inputs": [...]}`` and
         Flash's ``{"payload": {"inputs": {"data": ...}}}`` requests; ``output`` (a name or a Flash Output object,
         e.g. ``LabelsOutput(["no", "yes"])`` to rename the labels) becomes ``model.output``."""
-        from flashtrain.tasks.flash_serve import serve_task
+        from flashtrain.tasks.serve import serve_task
 
         serve_task(self, host, port, output, options)
 

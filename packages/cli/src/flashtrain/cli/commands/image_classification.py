@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from flashtrain.cli.backbone import add_backbone_flag
 from flashtrain.cli.options import RunOptions, UserError, add_trainer_flags, calibration_options, plain, positive_int
 from flashtrain.cli.recipe import model_options, optimization_options, task_default
 
@@ -50,9 +51,7 @@ def add_parser(subparsers: Any, spec: Any) -> None:
         help="horizontal flip probability (default 0: a mirror image can be another class; 0.5 for photos of objects)",
     )
     model = parser.add_argument_group("model")
-    model.add_argument(
-        "--backbone", default=task_default(name, "backbone"), help="timm name, or torchvision/<name> (see backbones)"
-    )
+    add_backbone_flag(model, name, help="timm name, or torchvision/<name> (see backbones)")
     model.add_argument(
         "--pretrained",
         action=argparse.BooleanOptionalAction,

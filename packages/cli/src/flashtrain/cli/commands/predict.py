@@ -48,24 +48,17 @@ def run(args: RunOptions) -> list[Any]:
     ``export`` take too: an input is prepared by the same function whichever way it comes."""
     if args.out:
         check_out(args.out)
-    from flashtrain.tasks.pretrained import is_pretrained_reference, stored_task
+    from flashtrain.tasks.inference import predictor_for, read_task_checkpoint
 
-    if is_pretrained_reference(args.checkpoint):  # a save_pretrained folder or hf://user/name
-        task = stored_task(args.checkpoint)
-    else:
-        from flashtrain.core.checkpoint import load_checkpoint
-
-        task = load_checkpoint(args.checkpoint).get("task")
-    spec = registry.find(task)
+    stored = read_task_checkpoint(args.checkpoint)  # the one read: the task first, its model below
+    spec = stored.spec
     if spec is None:
         raise UserError(
-            f"{args.checkpoint} was not written by a flash-train task run (task: {task!r}); "
+            f"{args.checkpoint} was not written by a flash-train task run (task: {stored.task!r}); "
             f"predict supports {', '.join(registry.names())} checkpoints."
         )
     table, inputs, where = READERS[spec.inputs](args, spec)
-    from flashtrain.tasks.inference import predictor_for
-
-    predictor = predictor_for(args.checkpoint)
+    predictor = predictor_for(stored.model())
     output = args.output or predictor.default_output
     size = args.batch_size
     predictions = [

@@ -36,12 +36,12 @@ def run(args: argparse.Namespace) -> str:
         raise UserError(f"--repo {args.repo}: give the Hub repository as user/name")
     if args.dry_run and not args.out:
         raise UserError("--dry-run writes the folder only: give --out DIR")
-    from flashtrain.core.checkpoint import load_checkpoint
-    from flashtrain.tasks.inference import load_task
+    from flashtrain.tasks.inference import read_task_checkpoint
     from flashtrain.tasks.pretrained import push
 
-    model = load_task(args.checkpoint)
-    card = card_from_checkpoint(load_checkpoint(args.checkpoint), args.checkpoint)
+    stored = read_task_checkpoint(args.checkpoint)  # read once: the model and the card's run facts
+    model = stored.model()
+    card = card_from_checkpoint(stored.checkpoint or {}, args.checkpoint)
     with tempfile.TemporaryDirectory() as scratch:
         folder = args.out or os.path.join(scratch, os.path.basename(args.repo or "model"))
         model.save_pretrained(folder, card=card)

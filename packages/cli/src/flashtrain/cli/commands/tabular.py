@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from flashtrain.cli.backbone import add_backbone_flag
 from flashtrain.cli.options import RunOptions, UserError, add_trainer_flags, calibration_options, plain
-from flashtrain.cli.recipe import model_options, optimization_options, task_default
+from flashtrain.cli.recipe import model_options, optimization_options
 from flashtrain.tasks import registry
 
 DEFAULT_VAL_SPLIT = 0.2
@@ -56,9 +57,7 @@ def add_parser(subparsers: Any, spec: Any) -> None:
         help=f"fraction of the training rows to validate on (default None: {DEFAULT_VAL_SPLIT} without --val-file)",
     )
     model = parser.add_argument_group("model")
-    model.add_argument(
-        "--backbone", default=task_default(name, "backbone"), help="mlp, resnet, ft_transformer or tabnet"
-    )
+    add_backbone_flag(model, name, help="mlp, resnet, ft_transformer or tabnet")
     add_trainer_flags(parser, name, batch_size=None)  # None: TabularData's default_batch_size of the rows
     parser.set_defaults(run=run, task=name)
 

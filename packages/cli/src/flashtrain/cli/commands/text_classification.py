@@ -6,8 +6,9 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from flashtrain.cli.backbone import add_backbone_flag
 from flashtrain.cli.options import RunOptions, UserError, add_trainer_flags, calibration_options, plain, positive_int
-from flashtrain.cli.recipe import given, model_options, optimization_options, task_default
+from flashtrain.cli.recipe import model_options, optimization_options, task_default
 
 EXAMPLES = """examples:
   flash-train {name} --backbone ./my-model --train-file train.csv --val-file val.csv \\
@@ -34,9 +35,7 @@ def add_parser(subparsers: Any, spec: Any) -> None:
     data.add_argument("--val-split", type=float, default=None, help="fraction of the training rows to validate on")
     data.add_argument("--group-by-length", action="store_true", help="batch texts of similar length (less padding)")
     model = parser.add_argument_group("model")
-    model.add_argument(
-        "--backbone", default=task_default(name, "backbone"), help="Hugging Face model name or local folder"
-    )
+    add_backbone_flag(model, name, help="Hugging Face model name or local folder")
     model.add_argument(
         "--max-length",
         type=positive_int,
@@ -96,20 +95,17 @@ def load_data(options: RunOptions) -> tuple[Any, RunOptions]:
 
 
 def run(options: RunOptions) -> dict[str, Any]:
+    from flashtrain.cli.backbone import settle_backbone
     from flashtrain.cli.training import start, train
     from flashtrain.tasks import TextClassifier
     from flashtrain.tasks.text import SAMPLE_BACKBONE, SAMPLE_TABLE
 
     options, strategy = start(options)
     quiet_progress_bars()
-    if given(options, "backbone") and os.path.isdir(options.backbone):
-        # Recorded in config.yaml, valid from any folder.
-        options = options.replace(backbone=os.path.abspath(options.backbone))
     data, options = load_data(options)
     sample = options.train_file == SAMPLE_TABLE
-    if sample and not given(options, "backbone"):
-        # No download: a tiny BERT trained from scratch on the sample.
-        options = options.replace(backbone=SAMPLE_BACKBONE)
+    # On the sample, no download: a tiny BERT trained from scratch.
+    options = settle_backbone(options, SAMPLE_BACKBONE if sample else None)
     model = TextClassifier(
         pretrained=not (sample and options.backbone == SAMPLE_BACKBONE),
         labels=data.labels,

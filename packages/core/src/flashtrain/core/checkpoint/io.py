@@ -10,7 +10,7 @@ import tempfile
 import uuid
 import warnings
 import zipfile
-from typing import Any
+from typing import IO, Any
 
 import torch
 
@@ -130,14 +130,21 @@ def check_regular_file(path: str, what: str = "Checkpoint") -> None:
         raise CheckpointError(f"{path} is not a regular file ({kind}); pass the .ckpt file itself.")
 
 
-def load_checkpoint(path: str, map_location: Any = "cpu") -> dict[str, Any]:
+def load_checkpoint(path: str | os.PathLike | IO[bytes], map_location: Any = "cpu") -> dict[str, Any]:
     """Load and check a flashtrain checkpoint, with ``torch.load(weights_only=True)``.
+
+    Args:
+        path: A file path, an ``http(s)://`` URL (downloaded once, cached), an fsspec URL, or an open binary file
+            object (``io.BytesIO``, ``open(path, "rb")``; read from its current position), as Lightning accepts.
+        map_location: Where the tensors go, as for ``torch.load``.
 
     Raises:
         FileNotFoundError: no file at ``path``.
         CheckpointError: the file is truncated, is not a flashtrain checkpoint, carries pickled objects,
             or comes from a newer flashtrain.
     """
+    if not isinstance(path, (str, os.PathLike)):
+        return _load_stream(path, map_location)
     path = os.fspath(path)
     if is_url(path):  # downloaded once, then read from the local cache
         path = cached_download(path)
@@ -153,12 +160,31 @@ def load_checkpoint(path: str, map_location: Any = "cpu") -> dict[str, Any]:
         raise FileNotFoundError(f"Checkpoint file not found: {path}")
     if not fs.is_remote(path):
         _check_archive(fs.local(path))
+    if fs.is_remote(path):
+        with fs.open_file(path, "rb") as stream:
+            return _checked(_torch_load(stream, path, map_location), path)
+    return _checked(_torch_load(fs.local(path), path, map_location), path)
+
+
+def _load_stream(stream: IO[bytes], map_location: Any) -> dict[str, Any]:
+    """A checkpoint from an open binary file object, checked as a file on disk is (zip archive, CRCs)."""
+    if not callable(getattr(stream, "read", None)) or not callable(getattr(stream, "seek", None)):
+        raise TypeError(
+            f"load_checkpoint takes a path, a URL or an open binary file object (with read and seek); got "
+            f"{type(stream).__name__}. For a checkpoint dict already loaded, use "
+            "flashtrain.core.checkpoint.module_from_checkpoint(cls, checkpoint)."
+        )
+    name = str(getattr(stream, "name", None) or f"the {type(stream).__name__} stream")
+    start = stream.tell()
+    _check_archive(stream, name)
+    stream.seek(start)
+    return _checked(_torch_load(stream, name, map_location), name)
+
+
+def _torch_load(source: Any, path: str, map_location: Any) -> Any:
+    """``torch.load(weights_only=True)`` with its failures as CheckpointErrors that say what to do."""
     try:
-        if fs.is_remote(path):
-            with fs.open_file(path, "rb") as stream:
-                checkpoint = torch.load(stream, map_location=map_location, weights_only=True)
-        else:
-            checkpoint = torch.load(fs.local(path), map_location=map_location, weights_only=True)
+        return torch.load(source, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as error:
         raise CheckpointError(
             f"Refusing to load {path}: it contains pickled Python objects, which could run arbitrary code "
@@ -170,6 +196,10 @@ def load_checkpoint(path: str, map_location: Any = "cpu") -> dict[str, Any]:
             f"Cannot read checkpoint {path}: the file is truncated or corrupt ({error}). "
             "Use an earlier checkpoint (e.g. the previous epoch's file)."
         ) from None
+
+
+def _checked(checkpoint: Any, path: str) -> dict[str, Any]:
+    """``checkpoint`` if it is a flashtrain checkpoint this version can read (a warning for Lightning's)."""
     if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
         keys = f" with keys {sorted(checkpoint)[:8]}" if isinstance(checkpoint, dict) else ""
         raise CheckpointError(
@@ -180,7 +210,7 @@ def load_checkpoint(path: str, map_location: Any = "cpu") -> dict[str, Any]:
     if version is None:
         # Lightning checkpoints share the layout; their tensors load, other state may differ.
         warnings.warn(
-            f"{path} has no format_version (not written by flashtrain); loading its state_dict only.", stacklevel=2
+            f"{path} has no format_version (not written by flashtrain); loading its state_dict only.", stacklevel=3
         )
     elif not isinstance(version, int) or version > FORMAT_VERSION:
         raise CheckpointError(
@@ -190,15 +220,17 @@ def load_checkpoint(path: str, map_location: Any = "cpu") -> dict[str, Any]:
     return checkpoint
 
 
-def _check_archive(path: str) -> None:
+def _check_archive(path: str | IO[bytes], name: str | None = None) -> None:
     """``torch.save`` writes a zip archive; refuse anything else, and archives whose bytes were damaged.
 
     torch itself neither recognises a text file early (it fails deep inside unpickling, e.g. ``KeyError: 101``)
-    nor checks the archive's CRCs, so damaged tensor bytes would load silently as wrong weights.
+    nor checks the archive's CRCs, so damaged tensor bytes would load silently as wrong weights. ``path`` may be
+    an open binary file (``name`` then names it in messages).
     """
+    name = name or str(path)
     if not zipfile.is_zipfile(path):
         raise CheckpointError(
-            f"Cannot read checkpoint {path}: the file is truncated or corrupt, or not a checkpoint at all (torch.save "
+            f"Cannot read checkpoint {name}: the file is truncated or corrupt, or not a checkpoint at all (torch.save "
             "writes a zip archive; this file is not one: a text file, an error page, a cut-off copy?). Use the .ckpt "
             "file a training run wrote, or an earlier checkpoint."
         )
@@ -209,7 +241,7 @@ def _check_archive(path: str) -> None:
         damaged = f"({error})"
     if damaged is not None:
         raise CheckpointError(
-            f"Cannot read checkpoint {path}: the file is corrupt, its bytes are damaged (the check of {damaged} "
+            f"Cannot read checkpoint {name}: the file is corrupt, its bytes are damaged (the check of {damaged} "
             "failed), so its weights cannot be trusted. Use an earlier checkpoint (e.g. the previous epoch's file)."
         )
 

@@ -104,6 +104,15 @@ class ImageClassificationData(TaskDataModule):
         else:
             self.use_model_config(model.image_config, force=stage != "fit")
 
+    def predict_inputs(self) -> tuple[list[Any], str] | None:
+        """Image files to predict, unless this data was given its own evaluation transform (it then prepares
+        them itself, with that transform)."""
+        dataset = self.datasets.get("predict")
+        custom = self.transforms.custom_eval.get("predict") or self.transforms.custom_eval.get("val")
+        if not isinstance(dataset, ImageFileDataset) or custom is not None:
+            return None
+        return list(dataset.files), "the predict files"
+
     def use_model_config(self, config: ImageConfig, force: bool = False) -> None:
         """Adopt the model's preprocessing, unless the user fixed ``image_size``/``mean``/``std`` or an
         evaluation transform (and ``force`` is False: evaluating or predicting with a trained model always uses

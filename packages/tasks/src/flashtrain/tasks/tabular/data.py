@@ -73,10 +73,23 @@ class TabularData(TaskDataModule):
     task: ClassVar[str]
     collate_fn = staticmethod(whole_batch)
 
-    def __init__(self, datasets: dict[str, Dataset | None], preprocessing: TabularPreprocessing, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        datasets: dict[str, Dataset | None],
+        preprocessing: TabularPreprocessing,
+        predict_frame: pd.DataFrame | None = None,
+        **kwargs: Any,
+    ) -> None:
         labels = preprocessing.labels
         super().__init__(datasets, Targets(labels, multi_label=False) if labels is not None else None, **kwargs)
         self.preprocessing = preprocessing
+        self.predict_frame = predict_frame  # the raw rows: a trained model prepares them with its own preprocessing
+
+    def predict_inputs(self) -> tuple[list[Any], str] | None:
+        frame = self.predict_frame
+        if frame is None:
+            return None
+        return frame.to_dict("records"), frame.attrs.get("source", "predict_data_frame")
 
     @property
     def data_parameters(self) -> dict[str, Any]:
@@ -143,6 +156,7 @@ class TabularData(TaskDataModule):
         return cls(
             datasets,
             preprocessing,
+            frames["predict"],
             batch_size=batch_size,
             num_workers=num_workers,
             seed=seed,

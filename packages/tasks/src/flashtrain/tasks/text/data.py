@@ -205,8 +205,15 @@ class TextClassificationData(TaskDataModule):
 
     def adopt_model(self, model: Any, stage: str) -> None:
         """The handshake at ``setup`` (see :meth:`TaskDataModule.adopt_model`): the texts are tokenized with the
-        model's tokenizer and length (once; cached on disk)."""
-        self.use_tokenizer(model.tokenizer, model.max_length)
+        model's tokenizer and length (once; cached on disk). The predict texts of ``trainer.predict`` are left to the
+        model's Predictor (see :meth:`TaskDataModule.prepared_predict_inputs`)."""
+        by_predictor = self.prepared_predict_inputs() is not None
+        stages = [stage for stage in STAGES if stage != "predict"] if by_predictor else STAGES
+        self.use_tokenizer(model.tokenizer, model.max_length, stages)
+
+    def predict_inputs(self) -> tuple[list[Any], str] | None:
+        dataset = self.datasets.get("predict")
+        return (list(dataset.texts["text"]), "the predict texts") if isinstance(dataset, TextDataset) else None
 
     def use_tokenizer(self, tokenizer: Any, max_length: int, stages: Sequence[str] = STAGES) -> dict[str, bool]:
         """Tokenize each stage's texts (cached on disk); returns, per stage, whether the cache had them."""
