@@ -233,6 +233,33 @@ def run_cli_example(lightning_src: Path, script: str, argv: list[str], timeout: 
     return row
 
 
+def write_table(out: Path, rows: list[tuple[str, ...]], cli_rows: list[tuple[str, ...]]) -> str:
+    """The two tables (all scripts; the LightningCLI rows) into ``out``; returns the summary line."""
+    tried = [r for r in rows if r[2] != "skipped"]
+    ran = sum(r[2] == "runs" for r in tried)
+    lines = [
+        "# Lightning's example scripts on flashtrain",
+        "",
+        f"{ran} of {len(tried)} tried run ({len(rows) - len(tried)} skipped).",
+        "",
+    ]
+    lines += ["| script | argv | status | last error line |", "| --- | --- | --- | --- |"]
+    lines += [f"| {s} | `{a}` | {st} | {r} |" for s, a, st, r in rows]
+    lines += [
+        "",
+        "## The LightningCLI scripts",
+        "",
+        "Fit with the argv above; then `--trainer.max_epochs 1 --print_config` (the printed YAML must say",
+        "`max_epochs: 1`), and a fit from that file with `--config` (the round trip).",
+        "",
+        "| script | argv | fit | test/predict | print_config | config round trip |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    lines += [f"| {' | '.join(cells[:1])} | `{cells[1]}` | {' | '.join(cells[2:])} |" for cells in cli_rows]
+    out.write_text("\n".join(lines) + "\n")
+    return lines[2]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -257,29 +284,8 @@ def main() -> None:
                 status, reason = run_example(lightning_src, script, argv, args.timeout, torch_home)
             print(f"{status:8s} {script} {reason}", flush=True)
             rows.append((script, " ".join(argv), status, reason))
-    tried = [r for r in rows if r[2] != "skipped"]
-    ran = sum(r[2] == "runs" for r in tried)
-    lines = [
-        "# Lightning's example scripts on flashtrain",
-        "",
-        f"{ran} of {len(tried)} tried run ({len(rows) - len(tried)} skipped).",
-        "",
-    ]
-    lines += ["| script | argv | status | last error line |", "| --- | --- | --- | --- |"]
-    lines += [f"| {s} | `{a}` | {st} | {r} |" for s, a, st, r in rows]
-    lines += [
-        "",
-        "## The LightningCLI scripts",
-        "",
-        "Fit with the argv above; then `--trainer.max_epochs 1 --print_config` (the printed YAML must say",
-        "`max_epochs: 1`), and a fit from that file with `--config` (the round trip).",
-        "",
-        "| script | argv | fit | test/predict | print_config | config round trip |",
-        "| --- | --- | --- | --- | --- | --- |",
-    ]
-    lines += [f"| {' | '.join(cells[:1])} | `{cells[1]}` | {' | '.join(cells[2:])} |" for cells in cli_rows]
-    args.out.write_text("\n".join(lines) + "\n")
-    print(lines[2])
+            write_table(args.out, rows, cli_rows)  # after every script, so a long run leaves what it finished
+    print(write_table(args.out, rows, cli_rows))
 
 
 if __name__ == "__main__":
