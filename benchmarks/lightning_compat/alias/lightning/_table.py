@@ -54,7 +54,25 @@ MODULES: dict[str, dict[str, str]] = {
         "WeightAveraging": f"{_CB}:WeightAveraging",
         "EMAWeightAveraging": f"{_CB}:EMAWeightAveraging",
         "StochasticWeightAveraging": f"{_CB}:StochasticWeightAveraging",
+        "ModelPruning": f"{_CB}:ModelPruning",
+        "GradientAccumulationScheduler": f"{_CB}:GradientAccumulationScheduler",
+        "BasePredictionWriter": f"{_CB}:BasePredictionWriter",
+        "RichProgressBar": f"{_CB}:RichProgressBar",
+        "LearningRateFinder": f"{_CB}:LearningRateFinder",
+        "BatchSizeFinder": f"{_CB}:BatchSizeFinder",
     },
+    "lightning.pytorch.callbacks.lr_finder": {"LearningRateFinder": f"{_CB}:LearningRateFinder"},
+    "lightning.pytorch.callbacks.batch_size_finder": {"BatchSizeFinder": f"{_CB}:BatchSizeFinder"},
+    "lightning.pytorch.callbacks.progress.rich_progress": {
+        "RichProgressBar": f"{_CB}:RichProgressBar",
+        "RichProgressBarTheme": f"{_CB}:RichProgressBarTheme",
+    },
+    "lightning.pytorch.callbacks.spike": {"SpikeDetection": f"{_CB}:SpikeDetection"},
+    "lightning.pytorch.callbacks.prediction_writer": {"BasePredictionWriter": f"{_CB}:BasePredictionWriter"},
+    "lightning.pytorch.callbacks.gradient_accumulation_scheduler": {
+        "GradientAccumulationScheduler": f"{_CB}:GradientAccumulationScheduler"
+    },
+    "lightning.pytorch.callbacks.pruning": {"ModelPruning": f"{_CB}:ModelPruning"},
     "lightning.pytorch.callbacks.callback": {"Callback": f"{_CB}:Callback"},
     "lightning.pytorch.callbacks.lambda_function": {"LambdaCallback": f"{_CB}:LambdaCallback"},
     "lightning.pytorch.callbacks.weight_averaging": {
@@ -75,7 +93,15 @@ MODULES: dict[str, dict[str, str]] = {
         "BackboneFinetuning": f"{_CB}:BackboneFinetuning",
         "BaseFinetuning": f"{_CB}:BaseFinetuning",
     },
-    "lightning.pytorch.callbacks.progress": {"TQDMProgressBar": f"{_CB}:TQDMProgressBar"},
+    "lightning.pytorch.callbacks.progress": {
+        "TQDMProgressBar": f"{_CB}:TQDMProgressBar",
+        "ProgressBar": f"{_CB}:ProgressBar",
+        "RichProgressBar": f"{_CB}:RichProgressBar",
+    },
+    "lightning.pytorch.callbacks.progress.tqdm_progress": {
+        "TQDMProgressBar": f"{_CB}:TQDMProgressBar",
+        "Tqdm": f"{_CB}.tqdm_bar:Tqdm",
+    },
     "lightning.pytorch.callbacks.timer": {"Timer": f"{_CB}:Timer"},
     "lightning.pytorch.core": {
         "LightningModule": f"{_CORE}:LightningModule",
@@ -178,6 +204,7 @@ MODULES: dict[str, dict[str, str]] = {
     "lightning.fabric.utilities.exceptions": {
         "MisconfigurationException": f"{_CORE}.exceptions:MisconfigurationException"
     },
+    "lightning.fabric.utilities.spike": {"TrainingSpikeException": f"{_CB}.spike:TrainingSpikeException"},
     "lightning.fabric.utilities.imports": {"_IS_WINDOWS": f"{_ADAPT}:IS_WINDOWS"},
 }
 

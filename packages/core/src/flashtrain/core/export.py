@@ -11,6 +11,7 @@ from typing import Any
 
 import torch
 
+from flashtrain.core.utilities import disk
 from flashtrain.core.utilities.apply import apply_to_tensors
 
 
@@ -53,7 +54,8 @@ def to_torchscript(
         module.__dict__.pop("_jit_is_scripting", None)
         module.train(training)
     if file_path is not None:
-        torch.jit.save(exported, os.fspath(file_path))
+        with disk.writing(os.fspath(file_path)):
+            torch.jit.save(exported, os.fspath(file_path))
     return exported
 
 
@@ -67,6 +69,7 @@ def to_onnx(module: torch.nn.Module, file_path: str | os.PathLike, input_sample:
     training = module.training
     module.eval()
     try:
-        return torch.onnx.export(module, sample, os.fspath(file_path), **kwargs)
+        with disk.writing(os.fspath(file_path)):
+            return torch.onnx.export(module, sample, os.fspath(file_path), **kwargs)
     finally:
         module.train(training)

@@ -7,7 +7,7 @@ import re
 from abc import ABC, abstractmethod
 from typing import Any
 
-from flashtrain.core.utilities import fs
+from flashtrain.core.utilities import disk, fs
 
 
 class Logger(ABC):
@@ -156,7 +156,8 @@ class VersionedFolderLogger(Logger):
         import yaml  # here, not at module level: only loggers that save hyper-parameters need it
 
         fs.makedirs(self.log_dir)
-        with fs.open_file(fs.join(self.log_dir, "hparams.yaml"), "w") as handle:
+        path = fs.join(self.log_dir, "hparams.yaml")
+        with disk.writing(path), fs.open_file(path, "w") as handle:
             yaml.safe_dump(_plain(params), handle, sort_keys=False)
 
 

@@ -7,7 +7,7 @@ import io
 from typing import Any
 
 from flashtrain.core.loggers.base import VersionedFolderLogger, to_float
-from flashtrain.core.utilities import fs
+from flashtrain.core.utilities import disk, fs
 
 
 class CSVLogger(VersionedFolderLogger):
@@ -67,6 +67,7 @@ class CSVLogger(VersionedFolderLogger):
             writer.writeheader()
             writer.writerows(existing)
         writer.writerows(self._rows)
-        with fs.open_file(self.metrics_file, "w" if rewrite else "a", newline="") as handle:
+        mode = "w" if rewrite else "a"
+        with disk.writing(self.metrics_file), fs.open_file(self.metrics_file, mode, newline="") as handle:
             handle.write(buffer.getvalue())
         self._rows = []

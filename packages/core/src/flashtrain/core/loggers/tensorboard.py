@@ -8,7 +8,7 @@ import warnings
 from typing import Any
 
 from flashtrain.core.loggers.base import VersionedFolderLogger, _plain, to_float
-from flashtrain.core.utilities import fs
+from flashtrain.core.utilities import disk, fs
 
 
 class TensorBoardLogger(VersionedFolderLogger):
@@ -39,7 +39,8 @@ class TensorBoardLogger(VersionedFolderLogger):
         if self._writer is None:
             from torch.utils.tensorboard import SummaryWriter
 
-            self._writer = SummaryWriter(log_dir=self._writer_dir(), flush_secs=self._flush_secs)
+            with self._writing():  # the writer's first event is written (and flushed) at once
+                self._writer = SummaryWriter(log_dir=self._writer_dir(), flush_secs=self._flush_secs)
         return self._writer
 
     def _writer_dir(self) -> str:
@@ -64,10 +65,16 @@ class TensorBoardLogger(VersionedFolderLogger):
             for name in names:
                 fs.upload(os.path.join(folder, name), fs.join(target, name))
 
+    def _writing(self) -> Any:
+        """Event files are written by SummaryWriter's own thread; its error (a full disk) surfaces at the next call,
+        with no file name: name the files it writes."""
+        return disk.writing(os.path.join(self._writer_dir(), "events.out.tfevents.*"))
+
     def log_metrics(self, metrics: dict[str, Any], step: int | None = None) -> None:
-        writer = self.experiment
-        for key, value in metrics.items():
-            writer.add_scalar(key, to_float(value), global_step=step)
+        with self._writing():
+            writer = self.experiment
+            for key, value in metrics.items():
+                writer.add_scalar(key, to_float(value), global_step=step)
 
     def log_hyperparams(self, params: dict[str, Any]) -> None:
         from torch.utils.tensorboard.summary import hparams
@@ -81,17 +88,20 @@ class TensorBoardLogger(VersionedFolderLogger):
                 self.log_metrics(metrics, None)
             experiment, session_start, _ = hparams(plain, metrics)
             file_writer = self.experiment._get_file_writer()
-            file_writer.add_summary(experiment)
-            file_writer.add_summary(session_start)
+            with self._writing():
+                file_writer.add_summary(experiment)
+                file_writer.add_summary(session_start)
 
     def save(self) -> None:
         if self._writer is not None:
-            self._writer.flush()
+            with self._writing():
+                self._writer.flush()
             self._upload()
 
     def finalize(self, status: str) -> None:
         if self._writer is not None:
-            self._writer.flush()
-            self._writer.close()
-            self._writer = None
+            writer, self._writer = self._writer, None  # closed once, even when the close itself fails
+            with self._writing():
+                writer.flush()
+                writer.close()
             self._upload()

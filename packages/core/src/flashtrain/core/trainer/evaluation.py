@@ -64,7 +64,9 @@ class EvaluationLoop:
 
     def _grad_mode(self) -> Any:
         """inference_mode for evaluation where the strategy supports it (XLA does not), else no_grad."""
-        if self.limits.inference_mode and self.strategy.supports_inference_mode:
+        # Validation inside fit runs under no_grad, as Lightning's: tensors a callback makes there (a pruning mask)
+        # must stay usable by training.
+        if self.limits.inference_mode and self.strategy.supports_inference_mode and self.state.fn != "fit":
             return torch.inference_mode()
         return torch.no_grad()
 

@@ -199,6 +199,8 @@ class ManagedOptimizer:
         return self.optimizer.param_groups
 
     def __getattr__(self, name: str) -> Any:
+        if name == "optimizer":  # not set yet (a copy or unpickling in progress): no recursion into itself
+            raise AttributeError(name)
         return getattr(self.optimizer, name)
 
     def __repr__(self) -> str:

@@ -520,7 +520,7 @@ class Trainer(_LoopFlags):
                 checkpoint = self.checkpoint_connector.read(ckpt_path, fn)
                 self._agree_on_logger_version()
                 if self.hooks.profiling:  # after the log version is settled: the report may go to its folder
-                    self.profiler.setup(stage=fn.value, local_rank=self.local_rank, log_dir=self.log_dir)
+                    self.profiler.setup(fn.value, self.local_rank if self.world_size > 1 else None, self.log_dir)
                 self._prepare_and_setup(fn, model)
                 self.strategy.setup_module(model, training=fitting)
                 if fitting:
