@@ -134,7 +134,7 @@ def test_nothing_outside_the_trainer_uses_its_private_names(folder):
 
 
 # Loaded on first use, never by `import flashtrain.core`: distributed strategies, profilers, yaml, the callbacks and
-# loggers beyond their base classes, the CLI (jsonargparse) and the 1.x metrics (torchmetrics).
+# loggers beyond their base classes, the CLI (jsonargparse), the 1.x metrics (torchmetrics) and serving (FastAPI).
 NOT_AT_IMPORT = (
     "flashtrain.core.strategies.ddp",
     "flashtrain.core.strategies.fsdp",
@@ -146,8 +146,11 @@ NOT_AT_IMPORT = (
     "flashtrain.core.loggers.mlflow",
     "flashtrain.core.cli",
     "flashtrain.core.metrics",
+    "flashtrain.core.serve",
     "jsonargparse",
     "torchmetrics",
+    "fastapi",
+    "uvicorn",
     "yaml",
 )
 

@@ -73,3 +73,31 @@ def test_custom_metrics_with_add_state_work_as_in_1x():
     metric.update(torch.tensor([1.0, 2.0]))
     metric.update(torch.tensor([3.0]))
     assert float(metric.compute()) == 14.0
+
+
+def test_functional_metrics_of_1x_read_the_task_and_warn_at_the_users_line():
+    import flashtrain.core as pl  # as a 1.x tutorial ported by its import: pl.metrics.functional.accuracy(...)
+
+    functional = pl.metrics.functional
+    with pytest.warns(FutureWarning, match=r"torchmetrics.functional.accuracy\(preds, target, task='multiclass'") as w:
+        value = functional.accuracy(SCORES, TARGET)
+    assert w[0].filename == __file__
+    assert torch.equal(value, torchmetrics.functional.accuracy(SCORES, TARGET, task="multiclass", num_classes=3))
+    with pytest.warns(FutureWarning, match="counts exact matches"):
+        assert float(functional.accuracy(torch.tensor([0, 1, 7]), torch.tensor([0, 1, 1]))) == pytest.approx(2 / 3)
+    with pytest.warns(FutureWarning, match=r"torchmetrics.functional.f1_score\(preds, target, task='binary'\)"):
+        f1 = functional.f1(torch.tensor([0.9, 0.2, 0.8, 0.1]), torch.tensor([1, 0, 0, 0]))
+    assert float(f1) == pytest.approx(2 / 3)
+    with pytest.warns(FutureWarning, match=r"auroc\(preds, target, task='multiclass', num_classes=3, average='macro'"):
+        functional.auroc(SCORES, TARGET)
+    with pytest.warns(FutureWarning, match="write torchmetrics.functional.r2_score"):
+        assert float(functional.r2score(torch.tensor([1.0, 2.0]), torch.tensor([1.0, 2.0]))) == 1.0
+    assert functional.mean_squared_error is torchmetrics.functional.mean_squared_error
+
+
+def test_functional_metrics_refuse_labels_without_num_classes():
+    with pytest.raises(ValueError, match=r"precision\(\) got class labels.*precision\(preds, target, num_classes=N\)"):
+        metrics.functional.precision(torch.tensor([0, 1]), torch.tensor([0, 1]))
+    with pytest.warns(FutureWarning, match="confusion_matrix"):
+        matrix = metrics.functional.confusion_matrix(torch.tensor([0, 1, 1]), torch.tensor([0, 1, 0]), num_classes=2)
+    assert matrix.tolist() == [[1, 1], [0, 1]]

@@ -1,5 +1,6 @@
 """Example programs in the shapes of Lightning's LightningCLI examples (autoencoder, backbone classifier, profiler,
-fine-tuning with a callback group and linked arguments), on tiny regression data."""
+fine-tuning with a callback group and linked arguments, ImageNet's model-only CLI with its own loaders, the servable
+module), on tiny regression data."""
 
 from __future__ import annotations
 
@@ -8,7 +9,10 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
 
 from flashtrain.core import Callback, DataModule, Module
+from flashtrain.core.callbacks import ModelCheckpoint
 from flashtrain.core.cli import LightningCLI
+from flashtrain.core.serve import ServableModule, ServableModuleValidator
+from flashtrain.core.strategies import ParallelStrategy
 
 
 class TinyRegressor(Module):
@@ -44,6 +48,19 @@ class TinyRegressor(Module):
 
     def configure_optimizers(self):
         return torch.optim.Adam(self.parameters(), lr=self.hparams.lr)
+
+
+class InjectedRegressor(TinyRegressor):
+    """A regressor whose first layer is given by the config (``--model.encoder`` class_path): dependency injection.
+
+    Args:
+        encoder: The first layer; its ``out_features`` sizes the rest.
+        lr: Learning rate of the default optimizer.
+    """
+
+    def __init__(self, encoder: torch.nn.Linear, lr: float = 0.05) -> None:
+        super().__init__(hidden=encoder.out_features, lr=lr)
+        self.net[0] = encoder
 
 
 class TinyData(DataModule):
@@ -120,6 +137,90 @@ def autoencoder_main(args=None):
     tested = cli.trainer.test(ckpt_path="best", datamodule=cli.datamodule)
     predictions = cli.trainer.predict(ckpt_path="best", datamodule=cli.datamodule)
     return cli, tested, predictions
+
+
+class SelfLoadingRegressor(TinyRegressor):
+    """imagenet.py's shape: the model reads its own data (``--model.data_path``, required) and divides its batch
+    over the processes of a ParallelStrategy in ``setup``.
+
+    Args:
+        data_path: Where the data is (a required option).
+        batch_size: Samples per batch over all processes.
+    """
+
+    def __init__(self, data_path: str, hidden: int = 8, batch_size: int = 8) -> None:
+        super().__init__(hidden=hidden, batch_size=batch_size)
+        self.data_path = data_path
+        self.batch_size = batch_size
+
+    def setup(self, stage: str) -> None:
+        if isinstance(self.trainer.strategy, ParallelStrategy):
+            self.batch_size = self.batch_size // max(1, self.trainer.strategy.num_processes)
+        self.dataset = TinyData().dataset
+
+    def train_dataloader(self):
+        return DataLoader(self.dataset, batch_size=self.batch_size, shuffle=True)
+
+    def val_dataloader(self):
+        return DataLoader(self.dataset, batch_size=self.batch_size)
+
+    def test_dataloader(self):
+        return self.val_dataloader()
+
+
+def imagenet_main(args=None):
+    """imagenet.py's shape: a model-only CLI with subcommands and callback instances in trainer_defaults."""
+    return LightningCLI(
+        SelfLoadingRegressor,
+        trainer_defaults={
+            "max_epochs": 1,
+            "logger": False,
+            "enable_progress_bar": False,
+            "callbacks": [ModelCheckpoint(monitor="val_loss", mode="min")],
+        },
+        seed_everything_default=42,
+        save_config_kwargs={"overwrite": True},
+        args=args,
+    )
+
+
+class ServableRegressor(TinyRegressor, ServableModule):
+    """production.py's shape: a module that says how it is served, checked by ServableModuleValidator."""
+
+    def configure_payload(self):
+        return {"body": {"x": [[1.0, 2.0, 3.0, 4.0]]}}
+
+    def configure_serialization(self):
+        return {"x": torch.tensor}, {"output": lambda tensor: tensor.round(decimals=3).tolist()}
+
+    def serve_step(self, x):
+        return {"output": self(x)}
+
+    def configure_response(self):
+        with torch.no_grad():  # what the module answers in process, before any training step
+            return {"output": self(torch.tensor([[1.0, 2.0, 3.0, 4.0]])).round(decimals=3).tolist()}
+
+
+def production_main(args=None):
+    """production.py's shape: run=False, a ServableModuleValidator in trainer_defaults, then fit."""
+    cli = LightningCLI(
+        ServableRegressor,
+        TinyData,
+        seed_everything_default=42,
+        save_config_kwargs={"overwrite": True},
+        run=False,
+        trainer_defaults={
+            "accelerator": "cpu",
+            "callbacks": [ServableModuleValidator(port=0)],
+            "max_epochs": 1,
+            "limit_train_batches": 2,
+            "limit_val_batches": 2,
+            "enable_progress_bar": False,
+        },
+        args=args,
+    )
+    cli.trainer.fit(cli.model, cli.datamodule)
+    return cli
 
 
 if __name__ == "__main__":

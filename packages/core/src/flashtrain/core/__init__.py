@@ -15,6 +15,19 @@ from flashtrain.core.version import __version__
 LightningModule = Module
 LightningDataModule = DataModule
 
+# Submodules with optional dependencies, imported on first use: ``pl.metrics.Accuracy()`` in 1.x code ported with
+# ``import flashtrain.core as pl`` (torchmetrics), ``pl.cli`` (jsonargparse), ``pl.serve`` (FastAPI).
+_ON_FIRST_USE = ("cli", "metrics", "serve")
+
+
+def __getattr__(name: str) -> object:
+    if name in _ON_FIRST_USE:
+        import importlib
+
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = [
     "Callback",
     "DataModule",

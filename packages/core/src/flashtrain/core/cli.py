@@ -12,6 +12,8 @@ subclass overrides. ``import flashtrain.core`` does not import this module (nor 
 
 from __future__ import annotations
 
+import importlib
+import inspect
 import os
 import sys
 from functools import partial, update_wrapper
@@ -24,6 +26,7 @@ from torch.optim.lr_scheduler import LRScheduler
 
 from flashtrain.core.callbacks.base import Callback
 from flashtrain.core.datamodule import DataModule
+from flashtrain.core.hparams import INSTANTIATOR_KEY, given_hyperparameters
 from flashtrain.core.module import Module
 from flashtrain.core.seed import seed_everything
 from flashtrain.core.trainer.trainer import Trainer
@@ -44,6 +47,7 @@ __all__ = [
     "SaveConfigCallback",
     "cli_lightning_logo",
     "instantiate_class",
+    "instantiate_module",
 ]
 
 
@@ -103,13 +107,33 @@ class LightningArgumentParser(ArgumentParser):
             self.callback_keys.append(nested_key)
         if subclass_mode:
             return self.add_subclass_arguments(lightning_class, nested_key, fail_untyped=False, required=required)
-        return self.add_class_arguments(
+        is_trainer = issubclass(lightning_class, Trainer)
+        added = self.add_class_arguments(
             lightning_class,
             nested_key,
             fail_untyped=False,
-            instantiate=not issubclass(lightning_class, Trainer),  # the CLI builds the Trainer with its callbacks
+            instantiate=not is_trainer,  # the CLI builds the Trainer with its callbacks
             sub_configs=True,
+            skip={"logger"} if is_trainer else None,
         )
+        if is_trainer:
+            added.append(self._add_logger_argument(nested_key))
+        return added
+
+    def _add_logger_argument(self, trainer_key: str) -> str:
+        """``--trainer.logger`` typed with the Logger class (the Trainer's signature says ``Any``, which keeps the
+        Trainer module free of logger imports), so ``--trainer.logger CSVLogger --trainer.logger.save_dir d`` and a
+        ``class_path`` in a config build a logger."""
+        from flashtrain.core.loggers.base import Logger
+
+        key = f"{trainer_key}.logger"
+        self.add_argument(
+            f"--{key}",
+            type=Union[bool, Logger, list[Logger], None],  # noqa: UP007 - jsonargparse reads this type at run time
+            default=None,
+            help="A logger (class name or class_path), a list of them, True for the default logger, False for none.",
+        )
+        return key
 
     def add_optimizer_args(
         self, optimizer_class: Any = (Optimizer,), nested_key: str = "optimizer", link_to: str = "AUTOMATIC"
@@ -216,6 +240,7 @@ class LightningCLI:
         run: bool = True,
         auto_configure_optimizers: bool = True,
         parser_class: type[LightningArgumentParser] = LightningArgumentParser,
+        load_from_checkpoint_support: bool = True,
     ) -> None:
         self.save_config_callback = save_config_callback
         self.save_config_kwargs = save_config_kwargs or {}
@@ -231,11 +256,15 @@ class LightningCLI:
         self.subclass_mode_model = model_class is None or subclass_mode_model
         self.subclass_mode_data = datamodule_class is None or subclass_mode_data
 
+        self.load_from_checkpoint_support = load_from_checkpoint_support
+        self._config_dump: dict[str, Any] | None = None
+
         self.subcommand_parsers: dict[str, LightningArgumentParser] = {}
         self.subcommand_method_arguments: dict[str, list[str]] = {}
         self.parser = self._build_parser(run)
         self.parse_arguments(self.parser, args)
         self.subcommand: str | None = self.config["subcommand"] if run else None
+        self._parse_ckpt_path()
         self._set_seed()
         self.before_instantiate_classes()
         self.instantiate_classes()
@@ -333,9 +362,13 @@ class LightningCLI:
         """Override to run code once ``model``, ``datamodule`` and ``trainer`` exist."""
 
     def instantiate_classes(self) -> None:
-        # jsonargparse >= 4.49 names it instantiate (instantiate_classes before)
-        instantiate = getattr(self.parser, "instantiate", None) or self.parser.instantiate_classes
-        self.config_init = instantiate(self.config)
+        instantiators = self._instantiators() if self.load_from_checkpoint_support else []
+        if hasattr(self.parser, "instantiate"):  # jsonargparse >= 4.49 (instantiate_classes before)
+            self.config_init = self.parser.instantiate(self.config, instantiators=instantiators)
+        else:
+            for instantiator in instantiators:
+                self.parser.add_instantiator(*instantiator)
+            self.config_init = self.parser.instantiate_classes(self.config)
         self.datamodule = self._get(self.config_init, "data")
         self.model = self._get(self.config_init, "model")
         self._replace_configure_optimizers()
@@ -346,6 +379,9 @@ class LightningCLI:
         ``SaveConfigCallback`` added to its callbacks."""
         parser = self._parser()
         config = {**self._get(self.config_init, "trainer", default={}), **kwargs}
+        for key, default in self.trainer_defaults.items():
+            if _stands_for(config.get(key), default):
+                config[key] = default
         given = config.get("callbacks")
         callbacks = [] if given is None else list(given) if isinstance(given, (list, tuple)) else [given]
         callbacks += [self._get(self.config_init, key) for key in parser.callback_keys]
@@ -362,6 +398,53 @@ class LightningCLI:
 
     def _get(self, config: Namespace, key: str, default: Any = None) -> Any:
         return config.get(str(self.subcommand), config).get(key, default)
+
+    # -- load_from_checkpoint support -------------------------------------------------------------------------
+    def _instantiators(self) -> list[tuple[Any, type, bool]]:
+        """While the model and the data are built, their ``save_hyperparameters()`` records the parsed config."""
+        found = []
+        for key, given, subclass_mode, base in (
+            ("model", self.model_class, self.subclass_mode_model, Module),
+            ("data", self.datamodule_class, self.subclass_mode_data, DataModule),
+        ):
+            class_type = given if isinstance(given, type) else base
+            found.append((partial(_instantiate_recording_config, self, key), class_type, subclass_mode))
+        return found
+
+    def config_dump(self) -> dict[str, Any]:
+        """The parsed config as plain YAML values (this subcommand's section), as ``--print_config`` shows it."""
+        if self._config_dump is None:
+            import yaml
+
+            text = self.parser.dump(self.config, format="yaml", skip_link_targets=False, **_KEEP_NONE_VALUES)
+            dumped: dict[str, Any] = yaml.safe_load(text) or {}
+            self._config_dump = dumped.get(self.subcommand, dumped) if self.subcommand else dumped
+        return self._config_dump or {}
+
+    def _parse_ckpt_path(self) -> None:
+        """``<subcommand> --ckpt_path FILE``: the model options recorded in the checkpoint replace the parsed ones,
+        so ``test --ckpt_path run.ckpt`` rebuilds the model that was trained without repeating its flags."""
+        if not self.subcommand:
+            return
+        ckpt_path = self.config[self.subcommand].get("ckpt_path")
+        if not ckpt_path or not os.path.isfile(ckpt_path):
+            return  # "best" / "last" / None: the Trainer resolves them
+        from flashtrain.core.checkpoint.io import load_checkpoint
+
+        hyperparameters = dict(load_checkpoint(ckpt_path, map_location="cpu").get("hyper_parameters") or {})
+        hyperparameters.pop(INSTANTIATOR_KEY, None)
+        if not hyperparameters:
+            return
+        class_path = hyperparameters.pop("_class_path", None)
+        if class_path is None:
+            if isinstance(self.model_class, type):
+                hyperparameters = _constructor_arguments(self.model_class, hyperparameters)
+            model: dict[str, Any] = hyperparameters
+        else:
+            module_name, _, name = class_path.rpartition(".")
+            subclass = getattr(importlib.import_module(module_name), name)
+            model = {"class_path": class_path, "init_args": _constructor_arguments(subclass, hyperparameters)}
+        self.config = self.parser.parse_object({self.subcommand: {"model": model}}, self.config)
 
     # -- --optimizer / --lr_scheduler ------------------------------------------------------------------------
     @staticmethod
@@ -445,16 +528,90 @@ class LightningCLI:
             after()
 
 
+def _stands_for(value: Any, default: Any) -> bool:
+    """Whether ``value`` is what jsonargparse writes for ``default`` when it cannot write the object (a profiler
+    instance in ``trainer_defaults``): "Unable to serialize instance <module.Class object at 0x...>".
+
+    A config printed by ``--print_config`` then keeps the script's own default object when read back with
+    ``--config``, where Lightning fails on the placeholder text."""
+    if not isinstance(value, str) or isinstance(default, (str, int, float, bool, list, dict, tuple, type(None))):
+        return False
+    cls = type(default)
+    return value.startswith(f"Unable to serialize instance <{cls.__module__}.{cls.__qualname__} object at ")
+
+
 def _with_class_path(class_type: type, init_args: Any) -> dict[str, Any]:
     if isinstance(init_args, Namespace):
         init_args = init_args.as_dict()
     return {"class_path": f"{class_type.__module__}.{class_type.__name__}", "init_args": init_args or {}}
 
 
+def _instantiate_recording_config(
+    cli: LightningCLI, key: str, class_type: type, *args: Any, applied_instantiation_links: dict, **kwargs: Any
+) -> Any:
+    """Build the ``key`` group's class so that its ``save_hyperparameters()`` records the parsed config."""
+    config = cli.config_dump().get(key)
+    if not isinstance(config, dict):
+        return class_type(*args, **kwargs)
+    if "class_path" in config:
+        if config["class_path"] not in (class_type.__qualname__, f"{class_type.__module__}.{class_type.__qualname__}"):
+            return class_type(*args, **kwargs)  # a nested class of the same base, not the group's own
+        # stored flat, whatever the subclass mode, with the class in "_class_path" (Lightning's layout)
+        config = {"_class_path": config["class_path"], **config.get("init_args", {}), **config.get("dict_kwargs", {})}
+    elif cli.model_class is not None and key == "model" and class_type is not cli.model_class:
+        return class_type(*args, **kwargs)
+    config = dict(config)
+    for target, value in applied_instantiation_links.items():  # values linked at build time (e.g. num_classes)
+        if target.startswith(f"{key}."):
+            _set_nested(config, target[len(key) + 1 :].removeprefix("init_args."), value)
+    with given_hyperparameters(class_type, config, instantiator="flashtrain.core.cli.instantiate_module"):
+        return class_type(*args, **kwargs)
+
+
+def _set_nested(config: dict[str, Any], dotted: str, value: Any) -> None:
+    *parents, last = dotted.split(".")
+    for part in parents:
+        config = config.setdefault(part, {})
+    config[last] = value
+
+
+def _constructor_arguments(cls: type, arguments: dict[str, Any]) -> dict[str, Any]:
+    """The ``arguments`` that ``cls.__init__`` takes: values only a base class received (recorded next to the
+    config by ``save_hyperparameters``) are computed again by the class's own ``__init__``."""
+    parameters = inspect.signature(cls).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        return arguments
+    return {k: v for k, v in arguments.items() if k in parameters}
+
+
+def instantiate_module(class_type: type, config: dict[str, Any]) -> Any:
+    """Rebuild a class from the config LightningCLI recorded as its hyper-parameters (``load_from_checkpoint``):
+    nested ``class_path`` values become objects again, and ``_class_path`` picks the subclass."""
+    parser = ArgumentParser(exit_on_error=False)
+    arguments = {k: v for k, v in config.items() if k != "_class_path"}
+    target = class_type
+    if "_class_path" in config:
+        parser.add_subclass_arguments(class_type, "module", fail_untyped=False)
+        module_name, _, name = config["_class_path"].rpartition(".")
+        target = getattr(importlib.import_module(module_name), name)
+        if not (isinstance(target, type) and issubclass(target, class_type)):
+            raise TypeError(
+                f"The checkpoint was saved by {config['_class_path']}, which is not a {class_type.__qualname__}; "
+                f"load it with {config['_class_path']}.load_from_checkpoint(...)."
+            )
+    else:
+        parser.add_class_arguments(class_type, "module", fail_untyped=False)
+    arguments = _constructor_arguments(target, arguments)
+    value: dict[str, Any] = arguments
+    if "_class_path" in config:
+        value = {"class_path": config["_class_path"], "init_args": arguments}
+    parsed = parser.parse_object({"module": value})
+    instantiate = getattr(parser, "instantiate", None) or parser.instantiate_classes
+    return instantiate(parsed).module
+
+
 def instantiate_class(args: Any, init: dict[str, Any]) -> Any:
     """Build ``init["class_path"]`` with ``args`` (one positional argument or a tuple) and ``init["init_args"]``."""
-    import importlib
-
     module_name, _, class_name = init["class_path"].rpartition(".")
     cls = getattr(importlib.import_module(module_name), class_name)
     positional = args if isinstance(args, tuple) else (args,)

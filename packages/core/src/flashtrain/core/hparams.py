@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import enum
@@ -9,10 +10,55 @@ import inspect
 import os
 import types
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextvars import ContextVar
 from typing import Any
 
 import torch
+
+# (class being built, hyper-parameters to record for it): set by LightningCLI while it builds the model or data
+_GIVEN_HYPERPARAMETERS: ContextVar[tuple[type, dict[str, Any]] | None] = ContextVar(
+    "flashtrain_given_hyperparameters", default=None
+)
+INSTANTIATOR_KEY = "_instantiator"
+# The only instantiators a checkpoint may name: loading imports no code a checkpoint chooses.
+_INSTANTIATORS = {
+    "flashtrain.core.cli.instantiate_module": "flashtrain.core.cli:instantiate_module",
+    "lightning.pytorch.cli.instantiate_module": "flashtrain.core.cli:instantiate_module",  # Lightning's name
+}
+
+
+@contextlib.contextmanager
+def given_hyperparameters(cls: type, hyperparameters: dict[str, Any], instantiator: str) -> Iterator[None]:
+    """While ``cls`` is being built, its ``save_hyperparameters()`` records ``hyperparameters`` (plus the name of
+    the function that rebuilds the class from them) instead of its ``__init__`` arguments.
+
+    LightningCLI records the parsed config this way (``class_path`` and nested classes as plain values), so
+    ``load_from_checkpoint`` rebuilds what the command line built, whatever objects ``__init__`` received.
+    """
+    token = _GIVEN_HYPERPARAMETERS.set((cls, {**hyperparameters, INSTANTIATOR_KEY: instantiator}))
+    try:
+        yield
+    finally:
+        _GIVEN_HYPERPARAMETERS.reset(token)
+
+
+def build_from_hyperparameters(cls: type, hyperparameters: dict[str, Any]) -> Any:
+    """``cls(**hyperparameters)``, or, for hyper-parameters recorded by LightningCLI, the CLI's rebuild."""
+    if INSTANTIATOR_KEY not in hyperparameters:
+        return cls(**hyperparameters)
+    arguments = dict(hyperparameters)
+    name = arguments.pop(INSTANTIATOR_KEY)
+    if name not in _INSTANTIATORS:
+        raise ValueError(
+            f"The checkpoint's hyper-parameters name {INSTANTIATOR_KEY}={name!r}, which flashtrain does not run "
+            f"(it runs only {sorted(_INSTANTIATORS)}). Remove the entry from checkpoint['hyper_parameters'] to "
+            f"build {cls.__name__}(**hyper_parameters) directly."
+        )
+    import importlib
+
+    module_name, _, function_name = _INSTANTIATORS[name].partition(":")
+    return getattr(importlib.import_module(module_name), function_name)(cls, arguments)
 
 
 class AttributeDict(dict):
@@ -107,6 +153,10 @@ class HyperparametersMixin:
         else:
             frame = inspect.currentframe()
             init_arguments = collect_init_arguments(self, frame.f_back if frame is not None else None)
+        given = _GIVEN_HYPERPARAMETERS.get()
+        if given is not None and type(self) is given[0]:
+            # the parsed config replaces the class's own arguments; what only a base class received stays
+            init_arguments = {**init_arguments, **given[1]}
         selected = select_hyperparameters(init_arguments, args, ignore)
         self._hparams_name = _hparams_name(init_arguments, args, selected)
         # As Lightning: a subclass's call adds to what its base class's call recorded; ``ignore`` drops names
@@ -162,7 +212,8 @@ def rebuild_arguments(cls: type, saved: dict[str, Any], hparams_name: Any, overr
     if isinstance(hparams_name, str) and hparams_name != "kwargs" and hparams_name in parameters:
         return {hparams_name: dict(saved), **overrides}
     if not any(p.kind == p.VAR_KEYWORD for p in parameters.values()):
-        saved = {key: value for key, value in saved.items() if key in parameters}
+        # LightningCLI's record names its rebuild function: kept, for build_from_hyperparameters to check and run
+        saved = {key: value for key, value in saved.items() if key in parameters or key == INSTANTIATOR_KEY}
     return {**saved, **overrides}
 
 

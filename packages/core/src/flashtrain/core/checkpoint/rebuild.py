@@ -38,10 +38,12 @@ def module_from_checkpoint(
             f"module_from_checkpoint needs a checkpoint dict with a 'state_dict' (as load_checkpoint returns it); got "
             f"{type(checkpoint).__name__}. For a file, call {module_class.__name__}.load_from_checkpoint(path)."
         )
+    from flashtrain.core.hparams import build_from_hyperparameters
+
     cls: Any = module_class
     hyper_parameters = cls.hyperparameters_from_checkpoint(checkpoint, source, overrides)
     try:
-        module = cls(**hyper_parameters)
+        module = build_from_hyperparameters(cls, hyper_parameters)
     except TypeError as error:
         raise TypeError(
             f"Could not rebuild {cls.__name__} from {source}: {error}. Saved hyper-parameters: "

@@ -12,6 +12,7 @@ from flashtrain.core.utilities.lazy import lazy_exports
 if TYPE_CHECKING:
     from flashtrain.core.strategies.ddp import DDPSpawnStrategy, DDPStrategy
     from flashtrain.core.strategies.fsdp import FSDPStrategy
+    from flashtrain.core.strategies.parallel import ParallelStrategy
     from flashtrain.core.strategies.xla import XLAStrategy
 
 # The distributed strategies are imported when one is asked for: a single-device run never loads them.
@@ -21,6 +22,7 @@ __getattr__, __dir__ = lazy_exports(
         "DDPSpawnStrategy": "flashtrain.core.strategies.ddp:DDPSpawnStrategy",
         "DDPStrategy": "flashtrain.core.strategies.ddp:DDPStrategy",
         "FSDPStrategy": "flashtrain.core.strategies.fsdp:FSDPStrategy",
+        "ParallelStrategy": "flashtrain.core.strategies.parallel:ParallelStrategy",
         "XLAStrategy": "flashtrain.core.strategies.xla:XLAStrategy",
     },
 )
@@ -83,6 +85,7 @@ __all__ = [
     "DDPSpawnStrategy",
     "DDPStrategy",
     "FSDPStrategy",
+    "ParallelStrategy",
     "SingleDeviceStrategy",
     "Strategy",
     "XLAStrategy",

@@ -16,9 +16,9 @@ import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
-from flashtrain.core.strategies.base import Strategy
 from flashtrain.core.strategies.cluster import ClusterEnvironment, detect_environment, free_port
 from flashtrain.core.strategies.launcher import ScriptLauncher, record_failure
+from flashtrain.core.strategies.parallel import ParallelStrategy
 from flashtrain.core.strategies.samplers import shard_dataloader
 
 _OPS = {"sum": dist.ReduceOp.SUM, "mean": dist.ReduceOp.SUM, "max": dist.ReduceOp.MAX, "min": dist.ReduceOp.MIN}
@@ -35,7 +35,7 @@ class _TrainingStepForward(torch.nn.Module):
         return self.module.training_step(*args)  # type: ignore[operator]
 
 
-class DDPStrategy(Strategy):
+class DDPStrategy(ParallelStrategy):
     """``Trainer(strategy="ddp", devices=N, num_nodes=M)``: N processes per node, M nodes."""
 
     name = "ddp"
@@ -49,10 +49,7 @@ class DDPStrategy(Strategy):
         process_group_backend: str | None = None,
         timeout: datetime.timedelta = datetime.timedelta(minutes=30),
     ) -> None:
-        super().__init__()
-        self.processes_per_node = processes_per_node
-        self.num_nodes = num_nodes
-        self.device_indices = device_indices
+        super().__init__(processes_per_node, num_nodes, device_indices)
         self.find_unused_parameters = find_unused_parameters
         self.process_group_backend = process_group_backend
         self.timeout = timeout

@@ -9,11 +9,14 @@ target's shape -> binary (1-D) or multilabel (2-D); class labels -> multiclass w
 classes (labels without ``num_classes``) are refused, except for ``Accuracy``, whose 1.x default (micro average)
 is the fraction of exact matches whatever that number.
 
+``functional`` holds 1.x's ``pl.metrics.functional.accuracy(preds, target)`` & co., with the same inference.
+
 ``Metric`` is torchmetrics' base class (``self.add_state`` in custom metrics works as in 1.x).
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import warnings
 from types import FrameType
@@ -39,14 +42,47 @@ def _warn(message: str) -> None:
     """A FutureWarning pointing at the user's line (past this file, torch.nn's and torchmetrics' call layers)."""
     frame: FrameType | None = sys._getframe(1)
     level = 2
-    while frame is not None and (frame.f_code.co_filename == __file__ or _is_library(frame.f_code.co_filename)):
+    while frame is not None and (_is_this_package(frame.f_code.co_filename) or _is_library(frame.f_code.co_filename)):
         frame, level = frame.f_back, level + 1
     warnings.warn(message, FutureWarning, stacklevel=level)
+
+
+def _is_this_package(filename: str) -> bool:
+    return os.path.dirname(filename) == os.path.dirname(__file__)
 
 
 def _is_library(filename: str) -> bool:
     parts = filename.replace("\\", "/").split("/")
     return "torchmetrics" in parts or ("torch" in parts and "nn" in parts)
+
+
+def infer_task(
+    name: str,
+    torchmetrics_name: str,
+    preds: torch.Tensor,
+    target: torch.Tensor,
+    num_classes: int | None,
+    fix: str = "",
+) -> dict[str, Any]:
+    """torchmetrics' ``task`` options for 1.x inputs (see the module's docstring); ``name`` is the 1.x spelling
+    and ``fix`` the same call with ``num_classes`` given."""
+    if preds.is_floating_point() and preds.ndim == target.ndim + 1:
+        return {"task": "multiclass", "num_classes": num_classes or preds.shape[1]}
+    if preds.is_floating_point() and preds.shape == target.shape:
+        if preds.ndim == 2 and preds.shape[1] > 1:
+            return {"task": "multilabel", "num_labels": preds.shape[1]}
+        return {"task": "binary"}
+    if not preds.is_floating_point() and preds.shape == target.shape:
+        if num_classes is None:
+            raise ValueError(
+                f"{name} got class labels without num_classes, which 1.x guessed from the data; pass "
+                f"{fix or name.replace('()', '(num_classes=N)')}, or the scores of shape (N, C) from which C is read."
+            )
+        return {"task": "multiclass", "num_classes": num_classes}
+    raise ValueError(
+        f"{name} cannot tell the task from preds of shape {tuple(preds.shape)} ({preds.dtype}) and target of "
+        f"shape {tuple(target.shape)}; use torchmetrics' {torchmetrics_name}(task=...) directly."
+    )
 
 
 class _TaskFromFirstUpdate(torchmetrics.Metric):
@@ -65,24 +101,7 @@ class _TaskFromFirstUpdate(torchmetrics.Metric):
         self.inner: torchmetrics.Metric | None = None
 
     def _task(self, preds: torch.Tensor, target: torch.Tensor) -> dict[str, Any]:
-        name = type(self).__name__
-        if preds.is_floating_point() and preds.ndim == target.ndim + 1:
-            return {"task": "multiclass", "num_classes": self.num_classes or preds.shape[1]}
-        if preds.is_floating_point() and preds.shape == target.shape:
-            if preds.ndim == 2 and preds.shape[1] > 1:
-                return {"task": "multilabel", "num_labels": preds.shape[1]}
-            return {"task": "binary"}
-        if not preds.is_floating_point() and preds.shape == target.shape:
-            if self.num_classes is None:
-                raise ValueError(
-                    f"{name}() got class labels without num_classes, which 1.x guessed from the data; pass "
-                    f"{name}(num_classes=N), or the scores of shape (N, C) from which C is read."
-                )
-            return {"task": "multiclass", "num_classes": self.num_classes}
-        raise ValueError(
-            f"{name}() cannot tell the task from preds of shape {tuple(preds.shape)} ({preds.dtype}) and target of "
-            f"shape {tuple(target.shape)}; use torchmetrics.{self._torchmetrics_name}(task=...) directly."
-        )
+        return infer_task(f"{type(self).__name__}()", self._torchmetrics_name, preds, target, self.num_classes)
 
     def _build(self, preds: torch.Tensor, target: torch.Tensor) -> torchmetrics.Metric:
         task = self._task(preds, target)
@@ -173,7 +192,11 @@ class ConfusionMatrix(_TaskFromFirstUpdate):
 
 F1Score = F1  # torchmetrics' later name
 
+from flashtrain.core.metrics import functional  # noqa: E402 - 1.x's pl.metrics.functional; uses infer_task above
+
 __all__ = [
+    "functional",
+    "infer_task",
     "AUROC",
     "Accuracy",
     "ConfusionMatrix",
