@@ -10,7 +10,9 @@ still leaves its figures):
    the same batches and the same precision (bf16 autocast), steady state after warm-up steps;
 4. ``input_bound``: images/s training ImageClassifier on the real pipeline with its defaults (JPEG decoding,
    workers "auto", pinned memory, channels-last, precision "auto") / images/s on the same batches held on the GPU;
-5. ``fp16_step``: one 16-mixed training step with gradient scaling (the scale, finite loss, changed weights).
+5. ``device_decode``: images/s training on the same JPEGs decoded by the CPU workers (default) vs decoded by
+   nvjpeg and augmented on the GPU (``decode_on_device=True``), and the pixel difference of the two batches;
+6. ``fp16_step``: one 16-mixed training step with gradient scaling (the scale, finite loss, changed weights).
 
 Without CUDA every step runs a short CPU version (a tiny backbone, few images and steps), so that the script
 itself is tested by the test suite (tests/benchmarks/test_gpu_check.py).
@@ -301,6 +303,78 @@ def input_bound(cuda: bool, folder: str, quick: bool) -> dict[str, Any]:
     }
 
 
+def device_decode(cuda: bool, folder: str, quick: bool) -> dict[str, Any]:
+    """Training images/s with the JPEGs decoded by the CPU workers (the default) vs decoded in one nvjpeg batch and
+    augmented on the GPU (``decode_on_device=True``): same model, precision, batches and workers, the two loaders
+    alternated over rounds; and how far apart the two paths' training batches are (same seed)."""
+    from flashtrain.core.precision import auto_precision
+    from flashtrain.core.utilities.apply import move_to_device
+    from flashtrain.tasks import ImageClassificationData, ImageClassifier
+    from flashtrain.tasks.image.datasets import collate_images
+    from flashtrain.tasks.image.device_decode import EncodedBatches, EncodedImages
+
+    size, batch, rounds = (32, 16, 1) if quick else (224, 128, 2)
+    device = torch.device("cuda" if cuda else "cpu")
+    data = ImageClassificationData.from_folders(train_folder=folder, image_size=size, batch_size=batch, cache_bytes=0)
+    train = data.datasets["train"]
+    model = ImageClassifier(
+        backbone="test_resnet" if quick else "resnet18", labels=data.labels, pretrained=False, lr_scheduler=None
+    ).to(device)
+    if cuda:
+        model.to(memory_format=torch.channels_last)
+    dtype = {"bf16-mixed": torch.bfloat16, "16-mixed": torch.float16}.get(auto_precision(device.type))
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+
+    def rate(dataset: Any) -> float:
+        loader = torch.utils.data.DataLoader(
+            dataset,
+            batch_size=batch,
+            shuffle=True,
+            num_workers=data.num_workers,
+            pin_memory=cuda,
+            drop_last=True,
+            collate_fn=collate_images,
+        )
+        count, start = 0, 0.0
+        for index, moved in enumerate(loader):
+            x, y = move_to_device(moved, device)  # an encoded batch decodes itself here (EncodedImages.to)
+            if index == 1:
+                _sync(cuda)
+                start, count = time.perf_counter(), 0
+            with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
+                loss = torch.nn.functional.cross_entropy(model(x), y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            count += len(x)
+        _sync(cuda)
+        return count / (time.perf_counter() - start)
+
+    rates: dict[str, list[float]] = {"cpu_decode": [], "device_decode": []}
+    for _ in range(rounds):
+        rates["cpu_decode"].append(rate(train))
+        rates["device_decode"].append(rate(EncodedBatches(train)))
+    encoded = EncodedBatches(train).__getitems__(list(range(min(16, len(train)))))
+    assert isinstance(encoded, EncodedImages)
+    torch.manual_seed(0)
+    on_device, _ = encoded.to(device)
+    torch.manual_seed(0)
+    on_cpu, _ = encoded.to("cpu")
+    levels = (on_device.float().cpu() - on_cpu).abs() * 255 * 0.226  # normalised units -> 0-255 levels (mean std)
+    best = {name: max(values) for name, values in rates.items()}
+    return {
+        "images_per_s_cpu_decode": round(best["cpu_decode"], 1),
+        "images_per_s_device_decode": round(best["device_decode"], 1),
+        "ratio": round(best["device_decode"] / best["cpu_decode"], 3),
+        "decision": "make decode_on_device the default on CUDA if the ratio is > 1.1 and pixels agree",
+        "decoded_on_device": len(encoded.encoded()),
+        "batch_mean_abs_diff_levels": round(levels.mean().item(), 3),
+        "batch_max_abs_diff_levels": round(levels.max().item(), 1),
+        "num_workers": data.num_workers,
+        "images": len(train),
+    }
+
+
 def fp16_step(cuda: bool) -> dict[str, Any]:
     """One 16-mixed step through the Trainer's precision plugin: scaled loss, unscaled finite gradients."""
     if not cuda:
@@ -379,6 +453,7 @@ def main() -> None:
         )
         check.step("trainer_vs_loop", trainer_vs_loop, cuda, quick)
         check.step("input_bound", input_bound, cuda, folder, quick)
+        check.step("device_decode", device_decode, cuda, folder, quick)
     check.step("fp16_step", fp16_step, cuda)
     failed = [name for name, step in check.figures["steps"].items() if not step["ok"]]
     check.figures["failed_steps"] = failed

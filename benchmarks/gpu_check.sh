@@ -7,8 +7,9 @@
 # Runs, in at most 8 minutes: the CUDA tests (pytest -m gpu, when pytest is there), the headline command
 # `flash-train image_classification --backbone resnet18 --gpus 1` on the bundled sample and on a generated 224 px
 # JPEG folder (2 epochs), Trainer.fit vs a hand-written CUDA loop (resnet18, bf16), the input-bound ratio with the
-# default pipeline, and one 16-mixed step with gradient scaling; writes OUT_DIR/gpu_check.json (see
-# benchmarks/gpu_check.py). Without CUDA it runs a short CPU version of the same steps.
+# default pipeline, training images/s with CPU-decoded vs GPU-decoded JPEGs (nvjpeg, decode_on_device=True), and
+# one 16-mixed step with gradient scaling; writes OUT_DIR/gpu_check.json (see benchmarks/gpu_check.py). Without
+# CUDA it runs a short CPU version of the same steps.
 set -euo pipefail
 if [ $# -lt 1 ]; then
     echo "usage: benchmarks/gpu_check.sh OUT_DIR" >&2

@@ -35,12 +35,15 @@ def test_the_device_check_runs_its_cpu_fallback_and_writes_one_json(tmp_path):
         "headline_jpeg",
         "trainer_vs_loop",
         "input_bound",
+        "device_decode",
         "fp16_step",
     }
     for name in ("headline_sample", "headline_jpeg"):
         assert steps[name]["returncode"] == 0 and 0.0 <= steps[name]["val_accuracy"] <= 1.0, name
         assert "precision 32-true" in steps[name]["defaults"], name  # "auto" resolved on a CPU
-    for name in ("trainer_vs_loop", "input_bound"):
+    for name in ("trainer_vs_loop", "input_bound", "device_decode"):
         assert steps[name]["ratio"] > 0, name
+    # On a CPU "the device" decodes with the CPU decoder: the same pixels as the workers' path
+    assert steps["device_decode"]["decoded_on_device"] > 0 and steps["device_decode"]["batch_max_abs_diff_levels"] == 0
     assert steps["trainer_vs_loop"]["images_per_s_trainer"] > 0 and steps["input_bound"]["images_per_s_on_gpu"] > 0
     assert "skipped" in steps["fp16_step"] and "skipped" in steps["cuda_tests"]

@@ -193,7 +193,5 @@ def test_os_errors_name_the_path_and_what_to_do():
     assert errors.describe(NotADirectoryError(errno.ENOTDIR, "Not a directory", "out/x")) == (
         "out/x: part of this path is a file, not a folder. Choose another path."
     )
-    full = OSError(errno.ENOSPC, "No space left on device to write the checkpoint (3 MiB free in /r)", "/r/a.ckpt")
-    assert errors.describe(full) == (
-        "No space left on device to write the checkpoint (3 MiB free in /r) (--output-dir): /r/a.ckpt"
-    )
+    said = "no space left on the device to write /r/a.ckpt (3 MiB free in /r); free some space or write to another disk"
+    assert errors.describe(OSError(errno.ENOSPC, said, "/r/a.ckpt")) == f"{said} (--output-dir)"

@@ -75,15 +75,47 @@ def test_image_size_has_an_upper_bound_checked_before_allocation(tmp_path, capsy
 
 
 def test_a_full_disk_names_the_file_and_the_free_space(tmp_path):
-    import errno
-
     from flashtrain.cli import errors
 
     target = str(tmp_path / "config.yaml")
-    with pytest.raises(OSError) as raised, errors.naming_file(target), open("/dev/full", "w") as handle:
+    with pytest.raises(OSError) as raised, open("/dev/full", "w") as handle:  # an ENOSPC no helper has named
         handle.write("x" * 10)
-    assert raised.value.errno == errno.ENOSPC and raised.value.filename == target
+    raised.value.filename = target
     message = errors.describe(raised.value)
-    assert (
-        message.startswith(f"no space left on the device to write {target} (") and f"MiB free in {tmp_path})" in message
-    )
+    assert message.startswith(f"no space left on the device to write {target} (")
+    assert f"MiB free in {tmp_path});" in message
+    assert message.endswith("(--output-dir)")
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")  # the writer thread's own report
+def test_a_full_disk_under_the_tensorboard_logger_is_one_line_naming_the_files(tmp_path, monkeypatch, capsys):
+    import errno
+
+    from tensorboard.summary.writer import record_writer
+
+    from flashtrain.cli.main import main
+
+    def full(self, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(record_writer.RecordWriter, "write", full)
+    status = main(["tabular_classification", "--max-epochs", "1", "--output-dir", str(tmp_path / "run")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert status == 2 and len(err) == 1, err
+    assert err[0].startswith(f"flash-train: error: no space left on the device to write {tmp_path / 'run'}")
+    assert "events.out.tfevents.* (" in err[0] and "MiB free in" in err[0] and "Traceback" not in err[0]
+
+
+def test_predictions_written_to_a_full_disk_are_one_line_naming_the_file(tmp_path, capsys):
+    from flashtrain.cli.main import main
+    from tests.tasks import checkpoints
+
+    checkpoint = checkpoints.tabular_checkpoint(tmp_path)
+    rows = tmp_path / "rows.csv"
+    pd.DataFrame(checkpoints.PENGUIN_ROWS).to_csv(rows, index=False)
+    out = tmp_path / "predictions.csv"
+    out.symlink_to("/dev/full")  # every write to it fails with ENOSPC, as on a full disk
+    status = main(["predict", "--checkpoint", checkpoint, "--file", str(rows), "--out", str(out)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert status == 2 and len(err) == 1, err
+    assert err[0].startswith(f"flash-train: error: no space left on the device to write {out} (")

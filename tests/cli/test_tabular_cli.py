@@ -25,6 +25,11 @@ def test_sample_table_trains_offline_and_its_checkpoint_predicts_a_new_file(tmp_
     assert result.returncode == 0, result.stderr[-2000:]
     accuracy = float(result.stdout.split("final validation accuracy: ")[1].split()[0])
     assert accuracy >= 0.9  # penguin species from island, sex and four measurements
+    # The validation rows the trained model doubts, in the run folder, with the line that points to them.
+    issues = pd.read_csv(tmp_path / "out" / "logs" / "version_0" / "label_issues.csv")
+    assert list(issues.columns[:6]) == ["rank", "split", "index", "item", "given_label", "suggested_label"]
+    assert f"validation items may be mislabelled, most doubtful first: {tmp_path / 'out'}" in result.stdout
+    assert (issues["given_label"] != issues["suggested_label"]).all()
     checkpoint = tmp_path / "out" / "logs" / "version_0" / "checkpoints" / "best.ckpt"
     NEW_PENGUINS.drop(columns=["species"]).to_csv(tmp_path / "new.csv", index=False)
     predicted = flash_train(

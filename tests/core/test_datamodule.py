@@ -121,3 +121,31 @@ def test_datamodule_hooks_are_profiled_under_lightnings_names(tmp_path):
     trainer.fit(RegressionModule(), datamodule=datamodule)
     for hook in ("prepare_data", "setup", "teardown", "state_dict"):
         assert len(trainer.profiler.recorded_durations[f"[LightningDataModule]_OneValidationLoader.{hook}"]) == 1
+
+
+def test_a_datamodule_is_rebuilt_from_the_checkpoint_of_its_fit(tmp_path):
+    from torch.utils.data import DataLoader
+
+    from flashtrain.core import DataModule
+    from tests.core.helpers import RegressionModule, quiet_trainer, regression_data
+
+    class Sized(DataModule):
+        def __init__(self, batch_size: int = 4, note: str = "x") -> None:
+            super().__init__()
+            self.save_hyperparameters()
+            self.seen = 0
+
+        def train_dataloader(self):
+            return DataLoader(regression_data(16), batch_size=self.hparams.batch_size)
+
+        def state_dict(self):
+            return {"seen": 7}
+
+        def load_state_dict(self, state_dict):
+            self.seen = state_dict["seen"]
+
+    trainer = quiet_trainer(max_epochs=1)
+    trainer.fit(RegressionModule(), datamodule=Sized(batch_size=8, note="kept"))
+    trainer.save_checkpoint(str(tmp_path / "run.ckpt"))
+    rebuilt = Sized.load_from_checkpoint(str(tmp_path / "run.ckpt"), note="changed")
+    assert (rebuilt.hparams.batch_size, rebuilt.hparams.note, rebuilt.seen) == (8, "changed", 7)

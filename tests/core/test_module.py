@@ -266,3 +266,45 @@ def test_hparams_initial_keeps_what_save_hyperparameters_recorded():
     module.hparams.lr = 0.01
     assert module.hparams_initial == {"lr": 0.5, "layers": 2}
     assert Recorded.CHECKPOINT_HYPER_PARAMS_KEY == "hyper_parameters"
+
+
+def test_hyperparameters_from_a_subclass_add_to_the_base_and_rebuild_from_a_config_or_a_yaml(tmp_path):
+    from tests.core.helpers import RegressionModule, quiet_trainer
+
+    class Widened(RegressionModule):
+        def __init__(self, width: int = 3, **kwargs) -> None:
+            super().__init__(**kwargs)  # the base records lr, dropout, optimizer
+            self.save_hyperparameters(ignore=["dropout"])  # adds width, drops what the base recorded
+
+    model = Widened(width=5, lr=0.01)
+    assert dict(model.hparams) == {"lr": 0.01, "optimizer": "adam", "width": 5}
+
+    class FromConfig(RegressionModule):
+        def __init__(self, config: dict) -> None:
+            super().__init__(lr=config["lr"])
+            self.save_hyperparameters(config)  # rebuilt as FromConfig(config={...})
+
+    trainer = quiet_trainer(max_epochs=1)
+    trainer.fit(FromConfig({"lr": 0.02}), loader(16))
+    trainer.save_checkpoint(str(tmp_path / "c.ckpt"))
+    (tmp_path / "hparams.yaml").write_text("lr: 0.5\n")
+    assert FromConfig.load_from_checkpoint(str(tmp_path / "c.ckpt")).hparams.lr == 0.02
+    rebuilt = FromConfig.load_from_checkpoint(str(tmp_path / "c.ckpt"), hparams_file=str(tmp_path / "hparams.yaml"))
+    assert rebuilt.hparams.lr == 0.5
+    with pytest.raises(ValueError, match=r"weights_only=False\) would unpickle arbitrary objects"):
+        FromConfig.load_from_checkpoint(str(tmp_path / "c.ckpt"), weights_only=False)
+
+
+def test_hyperparameters_round_trip_through_yaml_and_unsafe_values_are_skipped(tmp_path):
+    import argparse
+
+    from flashtrain.core.hparams import load_hparams_from_yaml, save_hparams_to_yaml
+
+    path = str(tmp_path / "hparams.yaml")
+    with pytest.warns(UserWarning, match="Skipping 'layer' parameter because it is not possible to safely dump"):
+        save_hparams_to_yaml(path, argparse.Namespace(lr=0.1, sizes=[1, 2], layer=torch.nn.Linear(1, 1)))
+    assert load_hparams_from_yaml(path) == {"lr": 0.1, "sizes": [1, 2]}
+    with pytest.warns(RuntimeWarning, match="Missing Tags"):
+        assert load_hparams_from_yaml(str(tmp_path / "none.yaml")) == {}
+    with pytest.raises(RuntimeError, match="Missing folder"):
+        save_hparams_to_yaml(str(tmp_path / "no" / "h.yaml"), {"a": 1})

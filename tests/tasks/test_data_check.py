@@ -90,3 +90,56 @@ def test_confidently_wrong_labels_rank_first():
     probabilities += rng.uniform(0, 0.01, probabilities.shape)
     assert sorted(data_check.label_issues(probabilities, given)[:3].tolist()) == flipped
     assert len(data_check.label_issues(probabilities, given)) == 3
+
+
+def test_the_bundled_8px_digits_have_no_near_duplicates_but_a_resized_64px_copy_is_found(tmp_path):
+    from flashtrain.tasks.image import sample_data_folders
+
+    files, labels = {}, {}
+    for split, folder in zip(("train", "val"), sample_data_folders()):
+        files[split], labels[split] = data_check.image_folder_items(folder)
+    report = data_check.check_images(files, labels)
+    assert not report.of_kind("near_duplicate")  # too small to hash: two writers' "3" are not copies
+    assert len(files["train"]) > 1000  # the whole sample was looked at
+    # The same check still finds a resized copy once images are large enough to hash.
+    for i in range(4):
+        pixels = np.random.default_rng(i).integers(0, 256, (16, 16, 3), dtype=np.uint8)
+        (tmp_path / "train" / "c").mkdir(parents=True, exist_ok=True)
+        Image.fromarray(pixels).resize((64, 64)).save(tmp_path / "train" / "c" / f"{i}.png")
+    (tmp_path / "val" / "c").mkdir(parents=True)
+    with Image.open(tmp_path / "train" / "c" / "2.png") as image:
+        image.resize((48, 48)).save(tmp_path / "val" / "c" / "smaller.jpg", quality=90)
+    Image.fromarray(np.random.default_rng(9).integers(0, 256, (64, 64, 3), dtype=np.uint8)).save(
+        tmp_path / "val" / "c" / "other.png"
+    )
+    for split in ("train", "val"):
+        files[split], labels[split] = data_check.image_folder_items(tmp_path / split)
+    near = data_check.check_images(files, labels).of_kind("near_duplicate")
+    assert [{files[s][i].name for s, i in f.items} for f in near] == [{"2.png", "smaller.jpg"}]
+
+
+def test_near_duplicate_texts_across_splits_are_found_and_look_alikes_are_not():
+    base = "the film was a slow but moving story about two brothers who run a farm in the hills"
+    train = [base, "an action film with great stunts and a weak plot about a bank robbery", "bad", "fine"]
+    val = [
+        base.replace("moving", "touching") + ".",  # one word changed (and a full stop)
+        base + " and the weather",  # a few words added
+        "an action film with weak stunts and a great plot about a train robbery",  # same template, other review
+        "Bad!",  # a short text whose words are the same: a near duplicate
+    ]
+    report = data_check.check_texts({"train": train, "val": val}, {"train": [1, 0, 0, 1], "val": [1, 1, 0, 0]})
+    near = sorted(tuple(sorted(f.items)) for f in report.of_kind("near_duplicate_text"))
+    assert near == [(("train", 0), ("val", 0)), (("train", 0), ("val", 1)), (("train", 2), ("val", 3))]
+    assert all(f.problem for f in report.of_kind("near_duplicate_text"))
+    messages = sorted(f.message for f in report.of_kind("near_duplicate_text"))
+    assert messages[0].startswith("near-identical texts in train[0] and val[0] (79% of their word pairs shared)")
+
+
+def test_near_duplicate_texts_of_a_large_set_use_minhash_and_still_find_the_edited_copy():
+    rng = np.random.default_rng(0)
+    words = [f"w{i}" for i in range(3000)]
+    train = [" ".join(rng.choice(words, 20)) for _ in range(400)]
+    val = [" ".join(rng.choice(words, 20)) for _ in range(60)]  # 24,000 pairs: over the all-pairs limit
+    val[7] = train[123].replace(train[123].split()[5], "changed")
+    near = data_check.near_duplicate_texts({"train": train, "val": val})
+    assert [f.items for f in near] == [[("train", 123), ("val", 7)]]

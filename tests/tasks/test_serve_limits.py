@@ -57,8 +57,11 @@ def test_each_limit_is_a_413_with_one_sentence(task_checkpoints):
         fine = post(json={"inputs": ["good film"] * 4})
     assert body.status_code == 413 and "this server takes at most 0 MB (--max-request-mb)" in body.json()["detail"]
     assert streamed.status_code == 413, streamed.text
-    assert many.status_code == 413 and many.json()["detail"].startswith("the request has 5 inputs; this server")
+    assert many.status_code == 413 and many.json()["detail"] == (
+        "the request has 5 inputs; this server takes at most 4 per request (--max-inputs; or send several requests)."
+    )
     assert long.status_code == 413 and "input 1 has 101 characters" in long.json()["detail"]
+    assert "(--max-text-chars;" in long.json()["detail"]
     assert fine.status_code == 200
 
 
@@ -69,15 +72,20 @@ def test_an_image_over_the_pixel_limit_is_refused_from_its_header(task_checkpoin
         answers = [httpx.post(f"{url}/predict", json={"inputs": [b]}, timeout=10) for b in (big, bomb)]
     assert answers[0].status_code == 413
     assert answers[0].json()["detail"] == (
-        "input 0 is 12000x12000 (144 megapixels); this server takes images of at most 64 megapixels."
+        "input 0 is 12000x12000 (144 megapixels); this server takes images of at most 64 megapixels "
+        "(--max-image-pixels)."
     )
     assert answers[1].status_code == 413 and "decompression bomb" in answers[1].json()["detail"]
 
 
-def test_a_request_over_the_time_limit_is_503(task_checkpoints):
+def test_a_request_over_the_time_limit_is_422_naming_the_flag(task_checkpoints):
     with running(create_app(task_checkpoints["tabular"], limits=ServeLimits(timeout_s=1e-6))) as url:
         slow = httpx.post(f"{url}/predict", json={"inputs": checkpoints.PENGUIN_ROWS}, timeout=10)
-    assert slow.status_code == 503 and "longer than this server's limit of 1e-06 s" in slow.json()["detail"]
+    assert slow.status_code == 422
+    assert slow.json()["detail"] == (
+        "the request took longer than this server's time limit of 1e-06 s (--timeout-s, or "
+        "ServeLimits(timeout_s=...)); send fewer inputs per request, or start the server with a larger limit."
+    )
 
 
 def test_api_key_guards_every_route_but_health(task_checkpoints, monkeypatch):

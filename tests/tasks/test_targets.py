@@ -156,3 +156,16 @@ def test_text_and_image_data_read_space_delimited_targets_as_multi_label(tmp_pat
     assert image.multi_label and image.labels == ["cat", "dog", "rabbit"]
     with pytest.raises(ValueError, match=r"rows \[1\]"):
         ImageClassificationData.from_files(train_files=files, train_targets=np.array([0.0, np.nan, 1.0]))
+
+
+def test_few_shot_class_codes_0_to_k_minus_1_are_classes_but_gaps_or_offsets_are_not():
+    # 60 classes with 2 examples each, coded 0..59 (every code present): a few-shot set, read as 60 classes.
+    codes = list(range(60)) * 2
+    for form in (codes, np.asarray(codes), torch.tensor(codes), pd.Series(codes)):
+        read = Targets.infer(form, where="the training data")
+        assert read.labels == list(range(60)) and not read.multi_label
+    # The same count of values shifted by one (1..60), or with one code missing, still reads as a quantity.
+    with pytest.raises(ValueError, match=r"60 distinct numbers in 120 rows .*not the class codes 0\.\.59"):
+        Targets.infer([c + 1 for c in codes], where="the training data")
+    with pytest.raises(ValueError, match="use tabular_regression"):
+        Targets.infer([c for c in codes if c != 30] + [61, 61], where="the training data")

@@ -90,3 +90,13 @@ def test_bad_arguments_are_misconfigurations():
         EarlyStopping(monitor="x", mode="up")
     with pytest.raises(ValueError, match="check_on_train_epoch_end must be None, True or False, got 'yes'"):
         EarlyStopping(monitor="x", check_on_train_epoch_end="yes")
+
+
+def test_early_stopping_is_off_in_a_fast_dev_run():
+    from flashtrain.core.callbacks import EarlyStopping
+    from tests.core.helpers import RegressionModule, loader, quiet_trainer
+
+    # the monitored metric is never logged: a normal run refuses (strict), a smoke run does not check at all
+    trainer = quiet_trainer(fast_dev_run=2, callbacks=[EarlyStopping("never_logged")])
+    trainer.fit(RegressionModule(), loader(n=32), loader(n=16))
+    assert trainer.global_step == 2 and not trainer.should_stop

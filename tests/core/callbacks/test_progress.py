@@ -33,3 +33,12 @@ def test_a_progress_bar_subclass_changes_what_is_shown_through_get_metrics(capsy
     assert bar.trainer is trainer
     assert set(bar.get_metrics(trainer, trainer.lightning_module)) == {"shown_loss"}
     assert "shown_loss=" in capsys.readouterr().err  # the epoch line (stderr is not a terminal here)
+
+
+def test_tqdms_own_miniters_variable_is_a_floor_for_the_refresh_rate(monkeypatch):
+    from flashtrain.core.callbacks import ProgressBar, RichProgressBar
+
+    monkeypatch.setenv("TQDM_MINITERS", "5")
+    assert ProgressBar(refresh_rate=1).refresh_rate == 5
+    assert ProgressBar(refresh_rate=8).refresh_rate == 8
+    assert RichProgressBar(refresh_rate=1).refresh_rate == 1  # a tqdm setting: rich bars ignore it

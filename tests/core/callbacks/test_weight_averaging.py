@@ -153,8 +153,14 @@ def test_resume_without_the_average_state_differs(tmp_path):
     [
         (lambda: EMAWeightAveraging(decay=1.5), r"decay must be a number in \[0, 1\], got 1.5"),
         (lambda: EMAWeightAveraging(update_every_n_steps=0), "update_every_n_steps must be an int >= 1, got 0"),
-        (lambda: StochasticWeightAveraging(swa_lrs=0.0), "swa_lrs must be a float > 0 or a list of them, got 0.0"),
-        (lambda: StochasticWeightAveraging(0.1, swa_epoch_start=0), r"swa_epoch_start must be an int >= 1 .* got 0"),
+        (
+            lambda: StochasticWeightAveraging(swa_lrs=0.0),
+            "should be a positive float, or a list of positive floats; got 0.0",
+        ),
+        (
+            lambda: StochasticWeightAveraging(0.1, swa_epoch_start=0),
+            r"`swa_epoch_start` should be a >0 integer or a float between 0 and 1 .* got 0",
+        ),
         (lambda: StochasticWeightAveraging(0.1, annealing_strategy="step"), r"one of \['cos', 'linear'\], got 'step'"),
     ],
 )
@@ -166,3 +172,27 @@ def test_bad_arguments_are_refused(make, match):
 def test_swa_needs_one_rate_per_parameter_group():
     with pytest.raises(ValueError, match=r"got 2 swa_lrs for an optimizer with 1 parameter group\(s\)"):
         quiet_trainer(max_epochs=1, callbacks=[StochasticWeightAveraging([0.1, 0.2])]).fit(RegressionModule(), loader())
+
+
+def test_swa_rates_per_group_become_the_schedules_base_and_a_step_scheduler_is_replaced(caplog):
+    import logging
+
+    class TwoGroups(RegressionModule):
+        def configure_optimizers(self):
+            first, second = self.net.layers[0], self.net.layers[3]
+            optimizer = torch.optim.SGD(
+                [{"params": first.parameters(), "lr": 0.1}, {"params": second.parameters()}], lr=0.2
+            )
+            return {
+                "optimizer": optimizer,
+                "lr_scheduler": {"scheduler": torch.optim.lr_scheduler.StepLR(optimizer, 1), "interval": "step"},
+            }
+
+    swa = StochasticWeightAveraging(swa_lrs=[0.05, 0.07], swa_epoch_start=1)
+    trainer = quiet_trainer(max_epochs=1, limit_train_batches=2, callbacks=[swa])
+    with caplog.at_level(logging.INFO), pytest.warns(UserWarning, match="SWA is currently only supported every epoch"):
+        trainer.fit(TwoGroups(), loader())
+    assert "Swapping scheduler `StepLR` for `SWALR`" in caplog.text
+    assert [group["initial_lr"] for group in trainer.optimizers[0].param_groups] == [0.05, 0.07]
+    with pytest.raises(ValueError, match="a list of positive floats"):
+        StochasticWeightAveraging(swa_lrs=[0.2, 1])  # an int among the rates is refused, as Lightning does

@@ -81,7 +81,7 @@ def test_validate_and_test_with_ckpt_path_best(tmp_path):
     trainer, _, checkpoint = trained(tmp_path, monitor="val_loss")
     (result,) = trainer.validate(ckpt_path="best", dataloaders=loader(n=16), verbose=False)
     assert result["val_loss"] == pytest.approx(float(checkpoint.best_model_score), rel=1e-5)
-    with pytest.raises(ValueError, match='ckpt_path="best" needs a ModelCheckpoint'):
+    with pytest.raises(ValueError, match=r'ckpt_path="best"\)` is set but `ModelCheckpoint` is not configured'):
         quiet_trainer().test(RegressionModule(), loader(), ckpt_path="best")
 
 
@@ -139,14 +139,16 @@ def test_unsafe_hyperparameters_are_left_out_with_a_warning(tmp_path):
     class WithModule(RegressionModule):
         def __init__(self, encoder=None, lr=0.05, optimizer="adam"):
             super().__init__(lr=lr)
-            self.save_hyperparameters()  # replaces the parent's record, as in Lightning
+            self.save_hyperparameters()  # adds to the parent's record (dropout stays), as in Lightning 2
 
     trainer = quiet_trainer(max_steps=1)
-    model = WithModule(encoder=torch.nn.Linear(1, 1))
+    with pytest.warns(UserWarning, match="'encoder' is an instance of `nn.Module` and is already saved"):
+        model = WithModule(encoder=torch.nn.Linear(1, 1))
     trainer.fit(model, loader())
     with pytest.warns(UserWarning, match=r"Hyper-parameter 'encoder' \(Linear\) is not saved"):
         trainer.save_checkpoint(str(tmp_path / "m.ckpt"))
-    assert load_checkpoint(str(tmp_path / "m.ckpt"))["hyper_parameters"] == {"lr": 0.05, "optimizer": "adam"}
+    saved = load_checkpoint(str(tmp_path / "m.ckpt"))["hyper_parameters"]
+    assert saved == {"lr": 0.05, "dropout": 0.2, "optimizer": "adam"}
 
 
 @pytest.mark.slow

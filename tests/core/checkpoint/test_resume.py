@@ -79,7 +79,7 @@ def test_sigterm_saves_exits_143_and_resumes_exactly(uninterrupted, tmp_path):
 
 @pytest.mark.slow
 def test_ctrl_c_saves_and_resumes_exactly(uninterrupted, tmp_path):
-    result = run_worker(tmp_path, "int", 11, 0, tmp_path / "never.pt", expect=-signal.SIGINT)
+    result = run_worker(tmp_path, "int", 11, 0, tmp_path / "never.pt", expect=128 + signal.SIGINT)
     assert "SIGINT received: saved" in result.stderr
     assert load_checkpoint(str(tmp_path / "ckpts" / "last.ckpt"))["global_step"] == 11
     run_worker(tmp_path, "resume", 0, 0, tmp_path / "resumed.pt")

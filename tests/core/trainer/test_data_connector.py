@@ -59,7 +59,21 @@ def test_passed_loaders_and_a_datamodule_win_over_the_modules_own():
 
 
 def test_without_any_source_the_error_names_all_three():
-    with pytest.raises(ValueError, match=r"pass train_dataloaders=\.\.\., a datamodule .* or define train_dataloader"):
+    fit = r"passed to `Trainer.fit\(train_dataloaders=...\)`. Found None. Either pass the dataloader to the `.fit\(\)`"
+    with pytest.raises(TypeError, match=fit + r" method OR implement `def train_dataloader\(self\):` in your Light"):
         _trainer().fit(RegressionModule())
-    with pytest.raises(ValueError, match=r"trainer.test needs data: .* or define test_dataloader\(\) on the module"):
+    with pytest.raises(TypeError, match=r"`Trainer.test\(dataloaders=...\)`. Found None. .* `def test_dataloader\("):
         _trainer().test(RegressionModule())
+
+
+@pytest.mark.parametrize("data", [object(), [DataLoader(regression_data(8)), 3]])
+def test_data_that_cannot_be_iterated_is_refused_naming_its_source(data):
+    with pytest.raises(TypeError, match=r"An invalid dataloader was passed to `Trainer.validate\(dataloaders=...\)`"):
+        _trainer().validate(RegressionModule(), dataloaders=data)
+
+    class Returns(RegressionModule):
+        def train_dataloader(self):
+            return data
+
+    with pytest.raises(TypeError, match=r"An invalid dataloader was returned from `Returns.train_dataloader\(\)`"):
+        _trainer().fit(Returns())

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from flashtrain.core import Module, Trainer
+from flashtrain.core.exceptions import MisconfigurationException
 from tests.core.helpers import RegressionModule, loader, quiet_trainer
 
 
@@ -49,7 +50,7 @@ def test_not_a_module():
     ("kwargs", "match"),
     [
         (dict(accelerator="tpuu"), "Unknown accelerator 'tpuu'. Allowed: 'auto', 'cpu', 'cuda', 'gpu', 'mps'"),
-        (dict(precision="17"), r"Unknown precision '17'. Allowed: '32-true', '64-true', '16-mixed', 'bf16-mixed'"),
+        (dict(precision="17"), r"Precision '17' is invalid. Allowed: '32-true', '64-true', '16-mixed', 'bf16-mixed'"),
         (dict(precision="16-mixed", accelerator="cpu"), "needs a GPU.*Use precision='bf16-mixed' on CPU"),
         (dict(strategy="fsdp9"), "strategy='fsdp9' is not supported. Allowed: 'auto'"),
         (dict(gpus=1, accelerator="cpu"), "gpus=1 is shorthand for accelerator='gpu'"),
@@ -67,6 +68,9 @@ def test_not_a_module():
         (dict(max_time="1 hour"), "max_time must be a string in the format DD:HH:MM:SS"),
         (dict(on_nan="ignore"), "on_nan='ignore' is not supported. Allowed: 'raise', 'skip_step', None"),
         (dict(devices=0), "devices must be a positive int"),
+        # no device is a mistake whatever the accelerator: said before asking whether a GPU is there
+        (dict(devices=[], accelerator="cuda"), r"`Trainer\(devices=\[\]\)` value is not a valid input using cuda"),
+        (dict(devices="0", accelerator="mps"), r"`Trainer\(devices='0'\)` value is not a valid input using mps"),
         (dict(log_every_n_steps=0), "log_every_n_steps must be an int >= 1"),
         (dict(deterministic="yes"), "deterministic='yes' is not supported"),
     ],
@@ -96,7 +100,7 @@ def test_configure_optimizers_returning_junk():
         def configure_optimizers(self):
             return "adam"
 
-    with pytest.raises(TypeError, match="configure_optimizers must return an optimizer.*found str"):
+    with pytest.raises(TypeError, match="Unknown configuration for model optimizers.*found str"):
         quiet_trainer(max_steps=1).fit(Junk(), loader())
 
 
@@ -106,7 +110,7 @@ def test_plateau_scheduler_needs_a_monitor():
             optimizer = torch.optim.SGD(self.parameters(), lr=0.1)
             return {"optimizer": optimizer, "lr_scheduler": torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer)}
 
-    with pytest.raises(ValueError, match="ReduceLROnPlateau needs a metric to monitor"):
+    with pytest.raises(ValueError, match="`configure_optimizers` must include a monitor when a `ReduceLROnPlateau`"):
         quiet_trainer(max_steps=1).fit(Plateau(), loader())
 
 
@@ -117,8 +121,32 @@ def test_plateau_scheduler_monitor_not_logged():
             scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer)
             return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "monitor": "val_acc"}}
 
-    with pytest.raises(ValueError, match=r"ReduceLROnPlateau monitors 'val_acc', which was not logged.*train_loss"):
+    with pytest.raises(ValueError, match=r"conditioned on metric val_acc which is not available.*train_loss"):
         quiet_trainer(max_epochs=1).fit(Plateau(), loader())
+
+
+@pytest.mark.parametrize(
+    ("scheduler_config", "match"),
+    [
+        ({"interval": "epoch"}, 'The lr scheduler dict must have the key "scheduler"'),
+        ({"scheduler": "S", "interval": "batch"}, 'The "interval" key in lr scheduler dict must be "step" or "epoch"'),
+        ({"scheduler": "S", "moniter": "val_loss"}, r"Found unsupported keys in the lr scheduler dict: \['moniter'\]"),
+        ({"scheduler": "other"}, "Some schedulers are attached with an optimizer that wasn't returned"),
+    ],
+)
+def test_bad_scheduler_configurations_name_the_problem(scheduler_config, match):
+    class Scheduled(RegressionModule):
+        def configure_optimizers(self):
+            optimizer = torch.optim.SGD(self.parameters(), lr=0.1)
+            other = torch.optim.SGD(self.parameters(), lr=0.1)
+            chosen = {"S": optimizer, "other": other}
+            config = dict(scheduler_config)
+            if "scheduler" in config:
+                config["scheduler"] = torch.optim.lr_scheduler.StepLR(chosen[config["scheduler"]], 1)
+            return {"optimizer": optimizer, "lr_scheduler": config}
+
+    with pytest.raises(MisconfigurationException, match=match):
+        quiet_trainer(max_steps=1).fit(Scheduled(), loader())
 
 
 def test_manual_optimization_rejects_automatic_only_flags():

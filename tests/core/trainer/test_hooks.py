@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from flashtrain.core import Callback
@@ -409,3 +410,32 @@ def test_setup_and_teardown_get_the_stage_as_a_keyword():
 
     quiet_trainer(max_steps=1).fit(Keywords(), loader())
     assert stages == [("setup", (), {"stage": "fit"}), ("teardown", (), {"stage": "fit"})]
+
+
+def test_steps_without_batch_idx_and_dataloader_idx_signatures_checked_before_the_first_batch():
+    class NoBatchIdx(RegressionModule):
+        def validation_step(self, batch):  # Lightning calls it without batch_idx
+            self.seen += 1
+
+        def predict_step(self, batch):
+            return batch[0].shape[0]
+
+    model = NoBatchIdx()
+    model.seen = 0
+    trainer = quiet_trainer()
+    trainer.validate(model, loader(16), verbose=False)
+    assert model.seen == 2 and trainer.predict(model, loader(16)) == [8, 8]
+
+    class NeedsIndex(RegressionModule):
+        def test_step(self, batch, batch_idx, dataloader_idx):
+            pass
+
+    with pytest.raises(RuntimeError, match=r"only a single `test_dataloader`, but have included `dataloader_idx` in"):
+        trainer.test(NeedsIndex(), loader(16), verbose=False)
+
+    class NoIndex(RegressionModule):
+        def on_validation_batch_end(self, outputs, batch, batch_idx):
+            pass
+
+    with pytest.raises(RuntimeError, match=r"multiple `val_dataloader`, but no `dataloader_idx` argument in `NoIndex"):
+        trainer.validate(NoIndex(), [loader(8), loader(8)], verbose=False)

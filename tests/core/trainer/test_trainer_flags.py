@@ -6,6 +6,7 @@ import datetime
 import glob
 import logging
 import os
+import warnings
 
 import pytest
 import torch
@@ -459,3 +460,39 @@ def test_unit_limits_say_which_meaning_was_chosen(caplog, flag, value, says):
     with caplog.at_level(logging.INFO):
         Trainer(logger=False)
     assert "was configured so" not in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("name", "spawn", "find_unused"),
+    [
+        ("DDP", False, False),
+        ("ddp_find_unused_parameters_false", False, False),
+        ("ddp_spawn_find_unused_parameters_true", True, True),
+        ("DDP_SPAWN_FIND_UNUSED_PARAMETERS_FALSE", True, False),
+    ],
+)
+def test_ddp_strategy_names_in_any_case_with_their_unused_parameter_setting(name, spawn, find_unused):
+    from flashtrain.core.strategies import DDPSpawnStrategy
+
+    strategy = Trainer(strategy=name, accelerator="cpu", devices=2, logger=False).strategy
+    assert isinstance(strategy, DDPSpawnStrategy) == spawn
+    assert strategy.find_unused_parameters == find_unused
+
+
+def test_an_unset_max_epochs_becomes_1000_with_a_notice_at_fit():
+    from flashtrain.core.exceptions import PossibleUserWarning
+    from tests.core.helpers import RegressionModule, loader
+
+    class StopsAtOnce(RegressionModule):
+        def training_step(self, batch, batch_idx):
+            self.trainer.should_stop = True
+            return super().training_step(batch, batch_idx)
+
+    trainer = Trainer(logger=False, enable_checkpointing=False, enable_progress_bar=False, limit_train_batches=1)
+    with pytest.warns(PossibleUserWarning, match="`max_epochs` was not set. Setting it to 1000 epochs"):
+        trainer.fit(StopsAtOnce(), loader(16))
+    assert trainer.max_epochs == 1000 and trainer.current_epoch == 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PossibleUserWarning)
+        quiet_steps = Trainer(max_steps=1, logger=False, enable_checkpointing=False, enable_progress_bar=False)
+        quiet_steps.fit(RegressionModule(), loader(16))  # a step limit: no notice

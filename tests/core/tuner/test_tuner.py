@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 
 import pytest
@@ -102,7 +103,7 @@ def test_plot_draws_the_recorded_curve_and_marks_the_suggestion(tmp_path):
         (dict(min_lr=1.0, max_lr=0.1), ValueError, "needs 0 < min_lr < max_lr, got min_lr=1.0, max_lr=0.1"),
         (dict(num_training=1), ValueError, "num_training must be an int >= 2"),
         (dict(mode="cosine"), ValueError, r"mode must be one of \['exponential', 'linear'\], got 'cosine'"),
-        (dict(method="validate"), ValueError, "method must be 'fit'"),
+        (dict(method="validate"), ValueError, "method='fit' is the only valid configuration to run lr finder"),
         (dict(attr_name="step_size"), AttributeError, "has no attribute or hparam 'step_size'"),
     ],
 )
@@ -117,7 +118,7 @@ def test_lr_find_needs_a_rate_to_set_and_an_untrained_trainer():
             super().__init__()
             self.hparams.pop("lr")
 
-    with pytest.raises(AttributeError, match="needs the model to have an attribute or hparam `lr` or `learning_rate`"):
+    with pytest.raises(AttributeError, match=r"the model should have one of these fields: \['lr', 'learning_rate'\]"):
         Tuner(quiet_trainer()).lr_find(NoRate(), loader())
     trainer = quiet_trainer(max_steps=2)
     trainer.fit(RegressionModule(), loader())
@@ -165,9 +166,12 @@ def test_scale_batch_size_power_doubles_until_out_of_memory():
 
 def test_scale_batch_size_binsearch_narrows_down_between_fit_and_failure():
     model, data = MemoryLimited(limit=24), SizedData(1000)
-    found = Tuner(quiet_trainer()).scale_batch_size(model, datamodule=data, mode="binsearch", steps_per_trial=1)
+    tuner = Tuner(quiet_trainer())
+    found = tuner.scale_batch_size(model, datamodule=data, mode="binsearch", steps_per_trial=1, margin=0.0)
     assert found == data.batch_size == 24
     assert model.sizes_tried == [2, 4, 8, 16, 32, 24, 28, 26, 25]
+    # by default 5% is taken off what was found, to leave room (Lightning 2.6)
+    assert tuner.scale_batch_size(MemoryLimited(limit=24), datamodule=data, mode="binsearch", steps_per_trial=1) == 22
 
 
 def test_scale_batch_size_stops_once_one_batch_holds_the_training_set():
@@ -177,9 +181,9 @@ def test_scale_batch_size_stops_once_one_batch_holds_the_training_set():
 
 
 def test_scale_batch_size_refuses_loaders_it_cannot_resize_and_data_without_a_size():
-    with pytest.raises(ValueError, match="cannot resize dataloaders passed directly"):
+    with pytest.raises(ValueError, match="cannot be used with dataloaders passed directly"):
         Tuner(quiet_trainer()).scale_batch_size(RegressionModule(), loader())
-    with pytest.raises(ValueError, match="found no 'bs' to change on the model, its hparams or the datamodule"):
+    with pytest.raises(ValueError, match="Field bs not found in `model`, `datamodule`, nor their `hparams`"):
         Tuner(quiet_trainer()).scale_batch_size(RegressionModule(), datamodule=SizedData(8), batch_arg_name="bs")
 
 
@@ -191,3 +195,71 @@ def test_exponential_suggestion_takes_the_slope_against_log_rate():
         "loss": [2.0, 2.0, 1.999, 1.99, 1.2, 0.9, 3.0],
     }
     assert finder.suggestion(skip_begin=0, skip_end=1) == 1e-2
+
+
+def test_scale_batch_size_respects_max_trials_max_val_and_logs_each_step(caplog):
+    data = SizedData(1000)
+    tuner = Tuner(quiet_trainer())
+    model = MemoryLimited(limit=10_000)
+    assert tuner.scale_batch_size(model, datamodule=data, max_trials=0) == 2 and model.sizes_tried == []
+    assert tuner.scale_batch_size(model, datamodule=data, max_trials=3, steps_per_trial=1) == 8
+    assert model.sizes_tried == [2, 4, 8]  # the last success is kept, no untried doubling
+    model.sizes_tried.clear()
+    with caplog.at_level(logging.INFO):
+        assert tuner.scale_batch_size(model, datamodule=data, max_val=8, steps_per_trial=1) == 8
+    assert model.sizes_tried == [2, 4]  # 8 is the limit: not tried
+    assert "Batch size 4 succeeded, trying batch size 8" in caplog.text
+    assert "Reached the maximum batch size limit of 8" in caplog.text
+
+
+def test_scale_batch_size_sizes_the_data_of_an_evaluation_method_and_refuses_bad_requests():
+    class EvalData(SizedData):
+        def val_dataloader(self):
+            return DataLoader(regression_data(self.samples), batch_size=self.batch_size)
+
+    data, tuner = EvalData(64), Tuner(quiet_trainer())
+    assert tuner.scale_batch_size(RegressionModule(), datamodule=data, method="validate", max_trials=3) == 8
+    with pytest.raises(ValueError, match=r"method 'prediction' is invalid. Should be one of \('fit'"):
+        tuner.scale_batch_size(RegressionModule(), datamodule=data, method="prediction")
+    with pytest.raises(ValueError, match="please consider setting `dataloaders` instead"):
+        tuner.scale_batch_size(RegressionModule(), train_dataloaders=loader(), method="validate")
+    with pytest.raises(ValueError, match="`mode` should be either of"):
+        tuner.scale_batch_size(RegressionModule(), datamodule=data, mode="triple")
+    with pytest.raises(ValueError, match=r"margin must be a number in \[0, 1\)"):
+        tuner.scale_batch_size(RegressionModule(), datamodule=data, margin=1.0)
+
+
+def test_scale_batch_size_warns_when_the_model_holds_the_size_twice():
+    class Twice(RegressionModule):
+        def __init__(self, batch_size=4):
+            super().__init__()
+            self.hparams["batch_size"] = batch_size
+            self.batch_size = batch_size
+
+    model = Twice()
+    with pytest.warns(UserWarning, match="`model.batch_size` and `model.hparams.batch_size` are mutually exclusive"):
+        size = Tuner(quiet_trainer()).scale_batch_size(model, datamodule=SizedData(16), max_trials=2)
+    assert size == model.batch_size == model.hparams.batch_size
+
+
+def test_the_finder_callbacks_tune_as_the_fit_starts_and_the_tuner_refuses_to_run_twice():
+    from flashtrain.core.callbacks import BatchSizeFinder, LearningRateFinder
+
+    seed_everything(0)
+    finder = LearningRateFinder(num_training_steps=30, early_stop_threshold=None)
+    trainer = quiet_trainer(max_epochs=1, limit_train_batches=2, callbacks=[finder])
+    model = RegressionModule(lr=1e-3)
+    trainer.fit(model, loader(n=64))
+    assert len(finder.optimal_lr.results["lr"]) == 30
+    suggested = finder.optimal_lr.suggestion()
+    assert model.hparams.lr == suggested == trainer.optimizers[0].param_groups[0]["lr"]
+    assert model.trainer is trainer and trainer.global_step == 2  # the real fit ran after the search
+    with pytest.raises(ValueError, match="Trainer is already configured with a `LearningRateFinder` callback"):
+        Tuner(trainer).lr_find(RegressionModule(), loader())
+
+    sizes = BatchSizeFinder(max_trials=3, steps_per_trial=1)
+    data = SizedData(64)
+    quiet_trainer(max_epochs=1, limit_train_batches=2, callbacks=[sizes]).fit(RegressionModule(), datamodule=data)
+    assert sizes.optimal_batch_size == data.batch_size == 8
+    with pytest.raises(ValueError, match="not supported with distributed strategies"):
+        Tuner(quiet_trainer(accelerator="cpu", devices=2, strategy="ddp")).scale_batch_size(RegressionModule())

@@ -9,13 +9,11 @@ words of the command line (``--skip-bad-files``).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import difflib
 import errno
 import os
 import re
 import sys
-from collections.abc import Iterator
 
 from flashtrain.cli.options import UserError
 
@@ -76,12 +74,11 @@ def describe(error: BaseException) -> str | None:
 def _os_error(error: OSError) -> str:
     name = error.filename or ""
     if error.errno in (errno.ENOSPC, errno.EDQUOT):
-        if error.strerror and len(error.strerror) > 30:  # flashtrain's own message, with the space left
-            return f"{error.strerror} (--output-dir): {name}"
-        return (
-            f"no space left on the device to write {name}{_free_space(name)}. Free some space, or pass --output-dir "
-            "on another disk."
-        )
+        if not (error.strerror and "MiB free in" in error.strerror):  # not yet said by flashtrain's write helper
+            from flashtrain.core.utilities.disk import no_space_error  # here: it imports torch, rarely needed
+
+            error = no_space_error(name)
+        return f"{error.strerror} (--output-dir)"
     if isinstance(error, PermissionError):
         return f"permission denied: {name}. Choose a folder you can write to (--output-dir) or fix its permissions."
     if isinstance(error, NotADirectoryError):
@@ -91,30 +88,6 @@ def _os_error(error: OSError) -> str:
     if isinstance(error, FileExistsError):
         return f"{name} already exists and is in the way. Choose another path."
     return f"{error.strerror or _first_line(error)}{': ' + str(name) if name else ''}"
-
-
-@contextlib.contextmanager
-def naming_file(path: str) -> Iterator[None]:
-    """Writes to ``path`` inside the block: an OSError without a file name (``write()`` on a full disk) gets it."""
-    try:
-        yield
-    except OSError as error:
-        if error.filename is None and error.errno is not None:
-            raise OSError(error.errno, error.strerror or str(error), path) from error
-        raise
-
-
-def _free_space(path: str) -> str:
-    """`` (12 MiB free in /folder)`` for the nearest existing folder of ``path``, or nothing if none can be asked."""
-    import shutil
-
-    folder = os.path.dirname(os.path.abspath(path)) if path else os.getcwd()
-    while folder and not os.path.isdir(folder):
-        folder = os.path.dirname(folder)
-    try:
-        return f" ({shutil.disk_usage(folder).free // 2**20} MiB free in {folder})"
-    except OSError:
-        return ""
 
 
 def in_flag_words(message: str, parser: argparse.ArgumentParser | None) -> str:

@@ -55,6 +55,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("flash-train: interrupted", file=sys.stderr)
         return 130
+    except SystemExit as stop:  # the Trainer ends a Ctrl-C'd fit with SystemExit(130), caused by the interrupt
+        if not isinstance(stop.__cause__, KeyboardInterrupt):
+            raise
+        print("flash-train: interrupted", file=sys.stderr)
+        return 130
     except Exception as error:  # noqa: BLE001 - errors.report is the one place that decides what the user sees
         command = options.command if options is not None else (argv[0] if argv else None)
         return report(error, command_parser(parser, command))

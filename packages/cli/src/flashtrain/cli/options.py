@@ -177,6 +177,12 @@ def time_budget(text: str) -> str:
     return text
 
 
+VAL_SPLIT_BY_HELP = (
+    "a column of the training table naming each row's group (patient, author, site): the validation split holds out "
+    "whole groups, so no group is both trained and validated on"
+)
+
+
 def add_trainer_flags(parser: argparse.ArgumentParser, command: str, batch_size: int | None) -> None:
     """The flags every task command shares; those of the task's recipe default to the task class's own values.
     ``batch_size``: the task data class's default (a literal here: --help must not import the data class, which
@@ -311,6 +317,11 @@ def add_trainer_flags(parser: argparse.ArgumentParser, command: str, batch_size:
         "--weight-averaging",
         default=None,
         help="ema, ema:DECAY, swa or swa:SWA_LR: validate, checkpoint and finish on averaged weights",
+    )
+    group.add_argument(
+        "--compile",
+        action="store_true",
+        help="torch.compile the backbone (every task; the first step compiles and is reported apart)",
     )
 
 

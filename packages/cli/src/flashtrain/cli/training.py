@@ -15,10 +15,11 @@ import yaml
 
 from flashtrain.cli.backbone import check_backbone
 from flashtrain.cli.commands.check import check_before_fit
-from flashtrain.cli.errors import naming_file, unknown_name
+from flashtrain.cli.errors import unknown_name
 from flashtrain.cli.options import PLAN_KEY, RunOptions, UserError, default_output_dir, parse_finetune_strategy
 from flashtrain.cli.recipe import given, record_recipe
 from flashtrain.core import Callback
+from flashtrain.core.utilities import disk
 from flashtrain.tasks import registry
 
 METRIC_NAMES = {"val_acc": "accuracy", "val_rmse": "RMSE"}
@@ -122,13 +123,13 @@ class RunRecord(Callback):
         self.path = os.path.join(trainer.log_dir, "config.yaml")
         if trainer.is_global_zero:
             os.makedirs(trainer.log_dir, exist_ok=True)
-            with naming_file(self.path), open(self.path, "w") as handle:
+            with disk.writing(self.path), open(self.path, "w") as handle:
                 yaml.safe_dump(self.config(pl_module), handle, sort_keys=False)
 
     def on_train_end(self, trainer: Any, pl_module: Any) -> None:
         budget = trainer.time_budget
         if budget is not None and trainer.is_global_zero and self.path:  # the plan joins the options it was made for
-            with naming_file(self.path), open(self.path, "w") as handle:
+            with disk.writing(self.path), open(self.path, "w") as handle:
                 yaml.safe_dump({**self.config(pl_module), PLAN_KEY: asdict(budget.plan)}, handle, sort_keys=False)
 
     def on_exception(self, trainer: Any, pl_module: Any, exception: BaseException) -> None:
@@ -156,7 +157,7 @@ def machine_defaults(options: RunOptions, trainer: Any, data: Any, model: Any) -
         from flashtrain.tasks.image.acceleration import wants_channels_last
 
         parts.append(f"channels_last {'on' if wants_channels_last(model.channels_last, model, device) else 'off'}")
-        parts.append(f"compile {'on' if model.compile_backbone else 'off'}")
+    parts.append(f"compile {'on' if model.compile_backbone else 'off'}")  # channels-last: conv image backbones only
     return "defaults for this machine: " + ", ".join(parts), settled
 
 
@@ -192,7 +193,7 @@ def train(model: Any, data: Any, options: RunOptions, strategy: Any) -> dict[str
     latest = ModelCheckpoint(filename=ModelCheckpoint.CHECKPOINT_NAME_LAST, enable_version_counter=False)
     record = RunRecord(options)
     callbacks = [checkpoint, latest, record]
-    if getattr(options, "compile", False):  # an option of the image command only
+    if options.compile:
         callbacks.append(CompileTime())
     if options.early_stopping:
         if not validates:
@@ -244,6 +245,8 @@ def train(model: Any, data: Any, options: RunOptions, strategy: Any) -> dict[str
         score = checkpoint.best_model_score  # a tensor, as Lightning's
         summary[f"best_{metric}"] = best = float(score) if score is not None else float("nan")
         say(f"final validation {name}: {summary[shown]:.4f} (best {'' if shown == metric else metric + ' '}{best:.4f})")
+    if validates and trainer.is_global_zero:
+        summary["label_issues"] = rank_label_issues(model, data, trainer.log_dir, say)
     calibration = getattr(model, "calibration", None)
     if calibration is not None and calibration.summary():
         say(calibration.summary())
@@ -292,12 +295,24 @@ def find_learning_rate(trainer: Any, model: Any, data: Any, options: RunOptions,
     return finder
 
 
+def rank_label_issues(model: Any, data: Any, folder: str, say: Any) -> str | None:
+    """label_issues.csv beside config.yaml: the validation items whose label the trained model doubts most."""
+    from flashtrain.tasks.label_issues import FILE_NAME, write_label_issues
+
+    path = os.path.join(folder, FILE_NAME)
+    counted = write_label_issues(model, data, path)
+    if counted is None:  # a regressor, multi-label targets
+        return None
+    say(f"label issues: {counted[0]} of {counted[1]} validation items may be mislabelled, most doubtful first: {path}")
+    return path
+
+
 def write_lr_find(finder: Any, folder: str, say: Any) -> None:
     """The finder's curve as lr_find.csv, and as lr_find.png where matplotlib is installed."""
     import csv
 
     path = os.path.join(folder, "lr_find.csv")
-    with naming_file(path), open(path, "w", newline="") as handle:
+    with disk.writing(path), open(path, "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["lr", "loss"])
         writer.writerows(zip(finder.results["lr"], finder.results["loss"]))
@@ -308,5 +323,6 @@ def write_lr_find(finder: Any, folder: str, say: Any) -> None:
         return
     matplotlib.use("Agg")
     figure = finder.plot(suggest=True)
-    figure.savefig(os.path.join(folder, "lr_find.png"))
+    with disk.writing(os.path.join(folder, "lr_find.png")):
+        figure.savefig(os.path.join(folder, "lr_find.png"))
     say(f"learning-rate finder plot: {os.path.join(folder, 'lr_find.png')}")

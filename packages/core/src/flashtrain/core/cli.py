@@ -27,6 +27,7 @@ from flashtrain.core.datamodule import DataModule
 from flashtrain.core.module import Module
 from flashtrain.core.seed import seed_everything
 from flashtrain.core.trainer.trainer import Trainer
+from flashtrain.core.utilities import disk
 from flashtrain.core.utilities.model_helpers import is_overridden
 from flashtrain.core.version import __version__
 
@@ -177,9 +178,10 @@ class SaveConfigCallback(Callback):
                 )
             if trainer.is_global_zero:
                 os.makedirs(trainer.log_dir, exist_ok=True)
-                self.parser.save(
-                    self.config, path, overwrite=self.overwrite, multifile=self.multifile, **_KEEP_NONE_VALUES
-                )
+                with disk.writing(path):
+                    self.parser.save(
+                        self.config, path, overwrite=self.overwrite, multifile=self.multifile, **_KEEP_NONE_VALUES
+                    )
         if trainer.is_global_zero:
             self.save_config(trainer, pl_module, stage)
             self.already_saved = True

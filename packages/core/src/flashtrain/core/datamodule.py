@@ -18,6 +18,11 @@ class DataModule(HyperparametersMixin):
     Whatever ``state_dict`` returns travels in checkpoints.
     """
 
+    # Lightning's names of the datamodule's entries in a fit's checkpoint
+    CHECKPOINT_HYPER_PARAMS_KEY = "datamodule_hyper_parameters"
+    CHECKPOINT_HYPER_PARAMS_NAME = "datamodule_hparams_name"
+    CHECKPOINT_HYPER_PARAMS_TYPE = "datamodule_hparams_type"
+
     def __init__(self) -> None:
         self.trainer: Any = None
         self._hparams: AttributeDict = AttributeDict()
@@ -110,6 +115,32 @@ class DataModule(HyperparametersMixin):
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Restore what ``state_dict`` returned."""
+
+    @classmethod
+    def load_from_checkpoint(
+        cls, checkpoint_path: str, map_location: Any = None, hparams_file: str | None = None, **overrides: Any
+    ) -> Any:
+        """Rebuild the datamodule a fit used from its checkpoint: the hyper-parameters it saved with
+        ``save_hyperparameters`` (a YAML ``hparams_file`` replaces them, keyword ``overrides`` win), then the state
+        its ``state_dict()`` returned. Read with ``torch.load(weights_only=True)``, as every checkpoint."""
+        from flashtrain.core.checkpoint.io import load_checkpoint
+        from flashtrain.core.hparams import read_hparams_file, rebuild_arguments
+
+        checkpoint = load_checkpoint(checkpoint_path, map_location=map_location or "cpu")
+        saved = dict(checkpoint.get(cls.CHECKPOINT_HYPER_PARAMS_KEY, {}))
+        if hparams_file is not None:
+            saved.update(read_hparams_file(hparams_file))
+        arguments = rebuild_arguments(cls, saved, checkpoint.get(cls.CHECKPOINT_HYPER_PARAMS_NAME), overrides)
+        try:
+            datamodule = cls(**arguments)
+        except TypeError as error:
+            raise TypeError(
+                f"Could not rebuild {cls.__name__} from {checkpoint_path}: {error}. Saved hyper-parameters: "
+                f"{sorted(saved)}; pass the missing ones as keyword arguments."
+            ) from error
+        if "datamodule" in checkpoint:
+            datamodule.load_state_dict(checkpoint["datamodule"])
+        return datamodule
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Edit a checkpoint before it is written."""

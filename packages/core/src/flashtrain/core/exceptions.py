@@ -15,4 +15,8 @@ class MisconfigurationTypeError(MisconfigurationException, TypeError):
     """A misconfiguration where flashtrain raised ``TypeError``: an argument of the wrong type."""
 
 
-__all__ = ["MisconfigurationException", "MisconfigurationTypeError"]
+class PossibleUserWarning(UserWarning):
+    """A warning about something that may be intended (Lightning's category): filter it to silence such notices."""
+
+
+__all__ = ["MisconfigurationException", "MisconfigurationTypeError", "PossibleUserWarning"]

@@ -6,11 +6,14 @@ passed in, else the module's ``example_input_array``; it is moved to the module'
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from typing import Any
 
 import torch
 
+from flashtrain.core.utilities import disk
 from flashtrain.core.utilities.apply import apply_to_tensors
 
 
@@ -41,19 +44,19 @@ def to_torchscript(
         raise ValueError(f"to_torchscript: method must be 'script' or 'trace', got {method!r}.")
     training = module.training
     module.eval()
-    module.__dict__["_jit_is_scripting"] = True  # a Module's trainer property answers None meanwhile
     try:
-        if method == "script":
-            exported = torch.jit.script(module, **kwargs)
-        else:
-            exported = torch.jit.trace(
-                module, example_inputs=_example_input(module, example_inputs, "TorchScript"), **kwargs
-            )
+        with jit_reading(module):
+            if method == "script":
+                exported = torch.jit.script(module, **kwargs)
+            else:
+                exported = torch.jit.trace(
+                    module, example_inputs=_example_input(module, example_inputs, "TorchScript"), **kwargs
+                )
     finally:
-        module.__dict__.pop("_jit_is_scripting", None)
         module.train(training)
     if file_path is not None:
-        torch.jit.save(exported, os.fspath(file_path))
+        with disk.writing(os.fspath(file_path)):
+            torch.jit.save(exported, os.fspath(file_path))
     return exported
 
 
@@ -67,6 +70,18 @@ def to_onnx(module: torch.nn.Module, file_path: str | os.PathLike, input_sample:
     training = module.training
     module.eval()
     try:
-        return torch.onnx.export(module, sample, os.fspath(file_path), **kwargs)
+        with disk.writing(os.fspath(file_path)):
+            return torch.onnx.export(module, sample, os.fspath(file_path), **kwargs)
     finally:
         module.train(training)
+
+
+@contextlib.contextmanager
+def jit_reading(module: torch.nn.Module) -> Iterator[None]:
+    """While torch.jit scripts or traces ``module`` (reading every attribute), a Module outside a run answers
+    ``trainer`` with None instead of its "not attached" error."""
+    module.__dict__["_jit_is_scripting"] = True
+    try:
+        yield
+    finally:
+        module.__dict__.pop("_jit_is_scripting", None)

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
+import enum
 import inspect
+import os
 import types
+import warnings
 from collections.abc import Iterable, Mapping
 from typing import Any
+
+import torch
 
 
 class AttributeDict(dict):
@@ -96,12 +102,40 @@ class HyperparametersMixin:
             ignore: Argument names to leave out (e.g. modules passed in, which are saved as weights).
             logger: Also send them to the logger at the start of fit.
         """
-        frame = inspect.currentframe()
-        caller = frame.f_back if frame is not None else None
-        init_arguments = collect_init_arguments(self, caller)
-        self._hparams = AttributeDict(select_hyperparameters(init_arguments, args, ignore))
+        if dataclasses.is_dataclass(self):  # a dataclass Module: its init fields are the arguments
+            init_arguments = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.init}
+        else:
+            frame = inspect.currentframe()
+            init_arguments = collect_init_arguments(self, frame.f_back if frame is not None else None)
+        selected = select_hyperparameters(init_arguments, args, ignore)
+        self._hparams_name = _hparams_name(init_arguments, args, selected)
+        # As Lightning: a subclass's call adds to what its base class's call recorded; ``ignore`` drops names
+        # the base recorded too.
+        hparams = self.hparams
+        hparams.update(selected)
+        for name in {ignore} if isinstance(ignore, str) else set(ignore or ()):
+            hparams.pop(name, None)
+        self._hparams = hparams
         self._hparams_initial = copy.deepcopy(self._hparams)
         self._log_hyperparams = logger
+        for name, value in hparams.items():
+            if isinstance(value, torch.nn.Module):
+                warnings.warn(
+                    f"Attribute {name!r} is an instance of `nn.Module` and is already saved during checkpointing. "
+                    f"It is recommended to ignore them using `self.save_hyperparameters(ignore=[{name!r}])`.",
+                    stacklevel=2,
+                )
+
+    @property
+    def logs_hyperparameters(self) -> bool:
+        """Whether ``save_hyperparameters(logger=True)`` asked for the hyper-parameters to reach the loggers."""
+        return bool(self.__dict__.get("_log_hyperparams", False))
+
+    @property
+    def hparams_name(self) -> str | None:
+        """How ``load_from_checkpoint`` passes the saved hyper-parameters back: ``"kwargs"`` (one keyword each),
+        the name of the ``__init__`` argument that held the one dict/Namespace saved, or None (nothing saved)."""
+        return self.__dict__.get("_hparams_name")
 
     @property
     def hparams_initial(self) -> AttributeDict:
@@ -109,3 +143,75 @@ class HyperparametersMixin:
         if "_hparams_initial" not in self.__dict__:
             return AttributeDict()
         return copy.deepcopy(self._hparams_initial)
+
+
+def _hparams_name(init_arguments: dict[str, Any], args: tuple[Any, ...], selected: dict[str, Any]) -> str | None:
+    objects = [arg for arg in args if not isinstance(arg, str)]
+    if len(objects) == 1:  # save_hyperparameters(config): the __init__ argument that holds it, if any
+        return next((name for name, value in init_arguments.items() if value is objects[0]), None)
+    return "kwargs" if selected else None
+
+
+def rebuild_arguments(cls: type, saved: dict[str, Any], hparams_name: Any, overrides: dict[str, Any]) -> dict[str, Any]:
+    """The keyword arguments that rebuild ``cls`` from hyper-parameters saved by :meth:`save_hyperparameters`
+    (``hparams_name`` from the same checkpoint); ``overrides`` (the user's keywords) win.
+
+    Saved names that ``cls.__init__`` does not take are left out (a base class may save more than a subclass
+    takes), unless it takes ``**kwargs``; the user's ``overrides`` are passed as given."""
+    parameters = inspect.signature(cls.__init__).parameters  # type: ignore[misc]
+    if isinstance(hparams_name, str) and hparams_name != "kwargs" and hparams_name in parameters:
+        return {hparams_name: dict(saved), **overrides}
+    if not any(p.kind == p.VAR_KEYWORD for p in parameters.values()):
+        saved = {key: value for key, value in saved.items() if key in parameters}
+    return {**saved, **overrides}
+
+
+def save_hparams_to_yaml(config_yaml: str, hparams: Mapping[str, Any] | Any) -> None:
+    """Write ``hparams`` (a dict or an argparse Namespace) to a YAML file; a value YAML cannot hold safely is
+    skipped with a warning naming it (Lightning's helper, written with ``yaml.safe_dump``)."""
+    import yaml  # here: only this path writes YAML
+
+    from flashtrain.core.utilities import fs
+
+    folder = os.path.dirname(os.fspath(config_yaml))
+    if folder and not fs.exists(folder):
+        raise RuntimeError(f"Missing folder: {folder}.")
+    values = hparams if isinstance(hparams, Mapping) else vars(hparams)
+    kept: dict[str, Any] = {}
+    for key, value in values.items():
+        value = value.name if isinstance(value, enum.Enum) else value
+        try:
+            yaml.safe_dump(value)
+        except yaml.YAMLError:
+            warnings.warn(
+                f"Skipping '{key}' parameter because it is not possible to safely dump to YAML.", stacklevel=2
+            )
+            continue
+        kept[str(key)] = value
+    with fs.open_file(os.fspath(config_yaml), "w") as handle:
+        yaml.safe_dump(kept, handle, sort_keys=False)
+
+
+def load_hparams_from_yaml(config_yaml: str) -> dict[str, Any]:
+    """The hyper-parameters in a YAML file (``{}`` with a warning when there is none); read with ``safe_load``."""
+    import yaml  # here: only this path reads YAML
+
+    from flashtrain.core.utilities import fs
+
+    if not fs.exists(os.fspath(config_yaml)):
+        warnings.warn(f"Missing Tags: {config_yaml}.", RuntimeWarning, stacklevel=2)
+        return {}
+    with fs.open_file(os.fspath(config_yaml), "r") as handle:
+        loaded = yaml.safe_load(handle) or {}
+    if not isinstance(loaded, dict):
+        raise ValueError(f"{config_yaml} must hold a mapping of names to values, got {type(loaded).__name__}.")
+    return loaded
+
+
+def read_hparams_file(path: str) -> dict[str, Any]:
+    """The hyper-parameters in a YAML file (the ``hparams.yaml`` a logger writes), for ``load_from_checkpoint``."""
+    if not str(path).endswith((".yaml", ".yml")):
+        raise ValueError(f"hparams_file must be a .yaml or .yml file (the hparams.yaml a logger writes), got {path!r}.")
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"hparams_file {path!r} does not exist.")
+    return load_hparams_from_yaml(path)

@@ -38,6 +38,8 @@ class Module(HyperparametersMixin, torch.nn.Module):
         "loggers",
         "hparams",
         "hparams_initial",
+        "hparams_name",
+        "logs_hyperparameters",
         "on_gpu",
         "dtype",
         "example_input_array",
@@ -97,11 +99,6 @@ class Module(HyperparametersMixin, torch.nn.Module):
     def logger(self) -> Any:
         """The trainer's first logger, or None."""
         return self._trainer.logger if self._trainer is not None else None
-
-    @property
-    def logs_hyperparameters(self) -> bool:
-        """Whether ``save_hyperparameters(logger=True)`` asked for the hyper-parameters to reach the loggers."""
-        return self._log_hyperparams
 
     # -- logging ----------------------------------------------------------------------------------------
     def log(
@@ -418,24 +415,37 @@ class Module(HyperparametersMixin, torch.nn.Module):
         cls: type[_ModuleT],
         checkpoint_path: str | os.PathLike | IO[bytes],
         map_location: Any = None,
-        strict: bool = True,
+        hparams_file: str | None = None,
+        strict: bool | None = True,
+        weights_only: bool | None = None,
         **overrides: Any,
     ) -> _ModuleT:
-        """Rebuild the module from a checkpoint's saved hyper-parameters (``overrides`` win) and load its weights.
+        """Rebuild the module from a checkpoint's saved hyper-parameters and load its weights. A YAML
+        ``hparams_file`` (the ``hparams.yaml`` a logger wrote) replaces saved values, keyword ``overrides`` win.
 
         ``checkpoint_path``: a path, a URL, or an open binary file object, as in Lightning. A checkpoint dict
         already in memory goes to :func:`flashtrain.core.checkpoint.module_from_checkpoint` (no second read).
-        Loading never runs pickled code: the file is read with ``torch.load(weights_only=True)``.
+        Loading never runs pickled code: the file is read with ``torch.load(weights_only=True)``, so
+        ``weights_only`` is accepted (Lightning's signature) but only ``None`` or ``True`` is allowed.
         """
         from flashtrain.core.checkpoint.io import load_checkpoint
         from flashtrain.core.checkpoint.rebuild import module_from_checkpoint
+        from flashtrain.core.hparams import read_hparams_file
 
+        if weights_only is False:
+            raise ValueError(
+                "load_from_checkpoint(weights_only=False) would unpickle arbitrary objects; flashtrain checkpoints "
+                "hold only tensors and plain values and always load with weights_only=True. Drop the argument."
+            )
         checkpoint = load_checkpoint(checkpoint_path, map_location=map_location or "cpu")
+        if hparams_file is not None:
+            saved = checkpoint.get("hyper_parameters", {})
+            checkpoint["hyper_parameters"] = {**saved, **read_hparams_file(hparams_file)}
         if isinstance(checkpoint_path, (str, os.PathLike)):
             source = os.fspath(checkpoint_path)
         else:  # a file object: its name, if it has one, in messages
             source = str(getattr(checkpoint_path, "name", None) or "the checkpoint stream")
-        return module_from_checkpoint(cls, checkpoint, source, map_location, strict, **overrides)
+        return module_from_checkpoint(cls, checkpoint, source, map_location, strict is not False, **overrides)
 
     @classmethod
     def hyperparameters_from_checkpoint(
@@ -444,7 +454,9 @@ class Module(HyperparametersMixin, torch.nn.Module):
         """The keyword arguments that rebuild this class in :meth:`load_from_checkpoint`: the saved
         hyper-parameters, ``overrides`` winning. A subclass overrides this (rather than ``load_from_checkpoint``) to
         fill in what an older checkpoint lacks or to refuse what a checkpoint cannot rebuild; the file is read once."""
-        return {**checkpoint.get("hyper_parameters", {}), **overrides}
+        from flashtrain.core.hparams import rebuild_arguments
+
+        return rebuild_arguments(cls, checkpoint.get("hyper_parameters", {}), checkpoint.get("hparams_name"), overrides)
 
     # -- hooks (no-ops to override) --------------------------------------------------------------------
     def prepare_data(self) -> None: ...

@@ -12,7 +12,7 @@ from torch.utils.data import DataLoader, Dataset, Subset
 
 from flashtrain.core import DataModule
 from flashtrain.tasks.loading import resolve_num_workers, resolve_pin_memory
-from flashtrain.tasks.targets import Targets
+from flashtrain.tasks.targets import Targets, dataset_targets
 
 __all__ = ["STAGES", "Targets", "TaskDataModule", "frame_targets", "read_table", "stratified_split"]
 
@@ -109,6 +109,26 @@ def stratified_split(targets: torch.Tensor, fraction: float, seed: int) -> tuple
     return sorted(train), sorted(val)
 
 
+def grouped_split(
+    targets: torch.Tensor, groups: Sequence[Any], fraction: float, seed: int
+) -> tuple[list[int], list[int]]:
+    """(train, val) indices with no group on both sides, stratified by class where the groups allow."""
+    from flashtrain.tasks.data_check import group_split
+
+    if not 0.0 < fraction <= 0.5:
+        raise ValueError(f"val_split with val_split_by must be in (0, 0.5], got {fraction!r}.")
+    if len(groups) != len(targets):
+        raise ValueError(f"val_split_by: {len(groups)} group values for {len(targets)} training rows.")
+    missing = [row for row, group in enumerate(groups) if group is None or group != group]  # None or NaN
+    if missing:
+        raise ValueError(
+            f"val_split_by: {len(missing)} training row(s) have no group: rows {missing[:10]}. Fill in their group."
+        )
+    labels = targets.tolist() if targets.ndim == 1 else None  # multi-label: groups only
+    train, val = group_split(groups, labels, fraction, seed)
+    return sorted(int(i) for i in train), sorted(int(i) for i in val)
+
+
 class StageDataset(Dataset):
     """A task dataset that holds its encoded ``targets`` (None without) and takes a subset of its rows itself
     (cheaper than torch's ``Subset``: a text dataset selects rows of its Arrow table, a tabular one of its tensors).
@@ -124,20 +144,39 @@ def build_stages(
     val_split: float | None = None,
     seed: int = 0,
     val_view: Dataset | None = None,
+    groups: Sequence[Any] | None = None,
 ) -> dict[str, Dataset | None]:
     """The one stage builder of the task data classes: ``make(stage, raw)`` builds the dataset of each stage given
     in ``inputs`` (train, val, test, predict; its own checks and messages), then ``val_split`` holds out a
     stratified fraction of the training rows (see :func:`split_validation`)."""
     datasets = {stage: make(stage, inputs[stage]) if inputs.get(stage) is not None else None for stage in STAGES}
-    return split_validation(datasets, val_split, seed, val_view)
+    return split_validation(datasets, val_split, seed, val_view, groups)
+
+
+def group_column(frame: Any, column: str | None, val_split: float | None, where: str) -> list[Any] | None:
+    """The training frame's ``val_split_by`` column as one group per row (None without one), checked."""
+    if column is None:
+        return None
+    if frame is None:
+        raise ValueError("val_split_by needs training data (a training table holding the group column).")
+    if val_split is None:
+        raise ValueError(f"val_split_by={column!r} needs val_split, the fraction to hold out (e.g. val_split=0.2).")
+    if column not in frame.columns:
+        raise ValueError(f"val_split_by={column!r}: {where} has no such column; its columns: {list(frame.columns)}.")
+    return frame[column].tolist()
 
 
 def split_validation(
-    datasets: dict[str, Dataset | None], val_split: float | None, seed: int, val_view: Dataset | None = None
+    datasets: dict[str, Dataset | None],
+    val_split: float | None,
+    seed: int,
+    val_view: Dataset | None = None,
+    groups: Sequence[Any] | None = None,
 ) -> dict[str, Dataset | None]:
     """``val_split`` of the training rows become the validation data, stratified by class (a plain random split
     for multi-label). ``val_view``: the training rows as validation should see them (image data: without
-    augmentation), if not the training dataset itself."""
+    augmentation), if not the training dataset itself. ``groups``: one group per training row (``val_split_by``'s
+    column); every group then lands on one side only (see :func:`~flashtrain.tasks.data_check.group_split`)."""
     if val_split is None:
         return datasets
     train = datasets.get("train")
@@ -146,24 +185,16 @@ def split_validation(
         raise ValueError("val_split needs training data to split.")
     if datasets.get("val") is not None:
         raise ValueError("Pass either val_split or validation data, not both.")
-    train_rows, val_rows = stratified_split(encoded, val_split, seed)
+    if groups is not None:
+        train_rows, val_rows = grouped_split(encoded, groups, val_split, seed)
+    else:
+        train_rows, val_rows = stratified_split(encoded, val_split, seed)
     source = train if val_view is None else val_view
     return {**datasets, "train": _rows(train, train_rows), "val": _rows(source, val_rows)}
 
 
 def _rows(dataset: Dataset, indices: list[int]) -> Dataset:
     return dataset.subset(indices) if isinstance(dataset, StageDataset) else Subset(dataset, indices)
-
-
-def dataset_targets(dataset: Any) -> torch.Tensor | None:
-    """The encoded targets of a task dataset (following ``Subset`` indices), or None when it has none."""
-    if isinstance(dataset, Subset):
-        inner = dataset_targets(dataset.dataset)
-        return None if inner is None else inner[torch.as_tensor(list(dataset.indices), dtype=torch.long)]
-    targets = getattr(dataset, "targets", None)
-    if targets is None:
-        return None
-    return targets if isinstance(targets, torch.Tensor) else torch.as_tensor(targets)
 
 
 class TaskDataModule(DataModule):
@@ -211,6 +242,15 @@ class TaskDataModule(DataModule):
         """The model<->data handshake: a task model calls this from its ``setup(stage)`` (and an embedder with
         ``"predict"``), so that the data can agree with it before any batch is made (the image data settles the
         preprocessing, the text data tokenizes with the model's tokenizer). Nothing to agree on by default."""
+
+    def check(self, strict: bool = False) -> Any:
+        """Opt-in data check of the splits this holds: the same item in two splits (file bytes, normalised text,
+        prepared row), near-identical images and texts across splits, the same item with two labels, class counts.
+        A warning names the problems found (``strict=True``: a ValueError); returns the ``DataReport``. Cheap:
+        hashes, no training. The CLI runs the same check before every fit (see ``flash-train check``)."""
+        from flashtrain.tasks.datamodule_check import check_datamodule
+
+        return check_datamodule(self, strict)
 
     def predict_inputs(self) -> tuple[list[Any], str] | None:
         """The predict stage's raw inputs as a task's Predictor reads them (image file paths, table rows as dicts,
@@ -275,7 +315,7 @@ class TaskDataModule(DataModule):
         drop_last = training and size > self.batch_size and size % self.batch_size == 1
         sampler = self.train_sampler(dataset) if training else None
         return DataLoader(
-            dataset,
+            self.loader_dataset(stage, dataset),
             batch_size=self.batch_size,
             shuffle=training and sampler is None,
             sampler=sampler,
@@ -288,6 +328,11 @@ class TaskDataModule(DataModule):
             # wait in shared memory (224 px float batches of 64 are 38 MB each), enough to hide a slow file.
             prefetch_factor=2 if self.num_workers > 0 else None,
         )
+
+    def loader_dataset(self, stage: str, dataset: Dataset) -> Dataset:
+        """What the ``stage`` DataLoader reads: the stage's dataset, unless a task serves it otherwise (the image
+        data's training batches decoded on the GPU)."""
+        return dataset
 
     def train_sampler(self, dataset: Dataset) -> Any:
         """The training sampler: the user's ``sampler=`` (a Sampler, or a function of the training dataset), else

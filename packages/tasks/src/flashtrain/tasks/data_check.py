@@ -15,6 +15,7 @@ before a fit use the same functions.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import re
 import unicodedata
 from collections import Counter, defaultdict
@@ -74,13 +75,21 @@ def row_digests(frame: Any) -> list[str]:
     return [str(value) for value in pd.util.hash_pandas_object(frame, index=False).to_numpy()]
 
 
-def difference_hash(path: str | Path, size: int = 8) -> int:
+# Below this side the hash sees the image itself, not a summary of it: on the bundled 8x8 digits two writers' same
+# digit differ in 2 of 64 bits as often as a copy does, so near-duplicate search there only finds false positives.
+MIN_HASHED_SIDE = 32
+
+
+def difference_hash(path: str | Path, size: int = 8) -> int | None:
     """A ``size * size``-bit difference hash (dHash: is each pixel brighter than its right neighbour, on a
     ``size+1 x size`` grey thumbnail). Near-identical images (re-encoded, resized, slightly brightened) differ in a
-    few bits. Written here with PIL and numpy (ten lines) rather than adding the ``imagehash`` package for it."""
+    few bits. None for an image under ``MIN_HASHED_SIDE`` pixels a side (too small for the hash to tell a copy from
+    a look-alike). Written here with PIL and numpy (ten lines) rather than adding the ``imagehash`` package for it."""
     from PIL import Image
 
     with Image.open(path) as image:
+        if min(image.size) < MIN_HASHED_SIDE:
+            return None
         grey = np.asarray(image.convert("L").resize((size + 1, size), Image.Resampling.LANCZOS), dtype=np.int16)
     bits = (grey[:, 1:] > grey[:, :-1]).flatten()
     return int(sum(1 << i for i, bit in enumerate(bits) if bit))
@@ -103,11 +112,13 @@ def cross_split_duplicates(keys: Mapping[str, Sequence[Hashable]], kind: str = "
     return findings
 
 
-def near_duplicates(hashes: Mapping[str, Sequence[int]], max_distance: int = 2) -> list[Finding]:
+def near_duplicates(hashes: Mapping[str, Sequence[int | None]], max_distance: int = 2) -> list[Finding]:
     """Pairs of images in different splits whose difference hashes are within ``max_distance`` bits (exact copies
-    included; :func:`cross_split_duplicates` on file digests names those as exact)."""
-    splits = [split for split in SPLITS if split in hashes and len(hashes[split])]
-    arrays = {split: np.asarray([int(h) for h in hashes[split]], dtype=np.uint64) for split in splits}
+    included; :func:`cross_split_duplicates` on file digests names those as exact). Items hashed None (too small
+    to hash) are left out."""
+    kept = {split: [i for i, h in enumerate(hashes[split]) if h is not None] for split in SPLITS if split in hashes}
+    splits = [split for split in SPLITS if kept.get(split)]
+    arrays = {split: np.asarray([hashes[split][i] for i in kept[split]], dtype=np.uint64) for split in splits}
     findings = []
     for i, first in enumerate(splits):
         for second in splits[i + 1 :]:
@@ -116,7 +127,7 @@ def near_duplicates(hashes: Mapping[str, Sequence[int]], max_distance: int = 2) 
                 xor = a[start : start + 512, None] ^ b[None, :]
                 distance = np.unpackbits(xor.view(np.uint8).reshape(*xor.shape, 8), axis=-1).sum(axis=-1)
                 for row, column in zip(*np.nonzero(distance <= max_distance)):
-                    places = [(first, start + int(row)), (second, int(column))]
+                    places = [(first, kept[first][start + int(row)]), (second, kept[second][int(column)])]
                     findings.append(Finding(
                         "near_duplicate", True,
                         f"near-identical images in {first}[{places[0][1]}] and {second}[{places[1][1]}] "
@@ -226,7 +237,7 @@ def check_images(files: Mapping[str, Sequence[str | Path]], labels: Mapping[str,
     is the data class's job, and a check must not fail where training would not."""
     from PIL import Image
 
-    readable: dict[str, list[tuple[str | Path, Any, int]]] = {}
+    readable: dict[str, list[tuple[str | Path, Any, int | None]]] = {}
     for split, paths in files.items():
         readable[split] = []
         for path, label in zip(paths, labels[split]):
@@ -248,10 +259,81 @@ def check_images(files: Mapping[str, Sequence[str | Path]], labels: Mapping[str,
 
 
 def check_texts(texts: Mapping[str, Sequence[str]], labels: Mapping[str, Sequence[Any]]) -> DataReport:
+    """Exact duplicates (normalised text), near duplicates, conflicting labels and class counts."""
     keys = {split: [normalised_text(text) for text in values] for split, values in texts.items()}
     report = DataReport(cross_split_duplicates(keys, "duplicate_text"))
+    report.findings += near_duplicate_texts(keys)
     report.findings += conflicting_labels(keys, labels) + class_counts(labels)
     return report
+
+
+def word_shingles(text: str, width: int = 2) -> set[bytes]:
+    """The word ``width``-grams of a normalised text (punctuation dropped); a shorter text is one shingle of all
+    its words, so short texts are near duplicates only when their words are the same."""
+    words = re.findall(r"\w+", text)
+    if len(words) <= width:
+        return {" ".join(words).encode()}
+    return {" ".join(words[i : i + width]).encode() for i in range(len(words) - width + 1)}
+
+
+def near_duplicate_texts(normalised: Mapping[str, Sequence[str]], threshold: float = 0.7, limit: int = 200_000
+                         ) -> list[Finding]:  # fmt: skip
+    """Pairs of texts in different splits whose word-pair (bigram) sets have a Jaccard similarity of at least
+    ``threshold`` (an edited copy: a word changed in a sentence of 15, a few words added), exact duplicates left to
+    :func:`cross_split_duplicates`. Word pairs rather than a bag of words: the same words in another order (a
+    review written from the same template) are another text. Candidates (every pair when there are few, else
+    datasketch's MinHash LSH) are each confirmed by their exact Jaccard, so the cost grows with the number of
+    texts, not its square. Over ``limit``
+    texts in all the search is skipped, and a note says so."""
+    splits = [split for split in SPLITS if split in normalised and len(normalised[split])]
+    if len(splits) < 2:
+        return []
+    total = sum(len(normalised[split]) for split in splits)
+    if total > limit:
+        return [Finding("near_duplicate_text", False, f"near-duplicate texts not searched: {total} texts, over "
+                        f"the {limit} this check looks at (exact duplicates were)")]  # fmt: skip
+    items = [(split, index) for split in splits for index in range(len(normalised[split]))]
+    shingles = [word_shingles(normalised[split][index]) for split, index in items]
+    order = [SPLITS.index(split) for split, _ in items]
+    findings = []
+    for earlier, later in _candidate_pairs(shingles, order, threshold):
+        (first_split, first), (second_split, second) = items[earlier], items[later]
+        if normalised[first_split][first] == normalised[second_split][second]:
+            continue  # an exact duplicate: named as such
+        similarity = len(shingles[earlier] & shingles[later]) / len(shingles[earlier] | shingles[later])
+        if similarity >= threshold:
+            findings.append(Finding("near_duplicate_text", True, f"near-identical texts in {first_split}[{first}] "
+                                    f"and {second_split}[{second}] ({similarity:.0%} of their word pairs shared)",
+                                    [(first_split, first), (second_split, second)]))  # fmt: skip
+    return findings
+
+
+def _candidate_pairs(shingles: list[set[bytes]], order: list[int], threshold: float) -> list[tuple[int, int]]:
+    """(earlier, later) positions of texts in different splits that may reach ``threshold``: every cross-split
+    pair when there are few (cheaper than building the LSH index), else datasketch's MinHash LSH candidates (64
+    permutations, banded for a lower similarity so that pairs just above ``threshold`` are not missed)."""
+    later_split = max(order)
+    members: dict[int, list[int]] = defaultdict(list)
+    for position, split in enumerate(order):
+        members[split].append(position)
+    every_pair = ((a, b) for s in members for t in members if s < t for a in members[s] for b in members[t])
+    crossing = list(itertools.islice(every_pair, 20_001))  # stops early: never the whole table of a large set
+    if len(crossing) <= 20_000:
+        return crossing
+    from flashtrain.tasks.optional import require
+
+    datasketch = require("datasketch", "check", "finding near-duplicate texts")
+    signatures = datasketch.MinHash.bulk(shingles, num_perm=64, seed=0)
+    lsh = datasketch.MinHashLSH(threshold=max(0.3, threshold - 0.2), num_perm=64)
+    for position, signature in enumerate(signatures):
+        if order[position] != later_split:  # the last split is only ever the query side
+            lsh.insert(position, signature)
+    found = set()
+    for position, signature in enumerate(signatures):
+        for other in lsh.query(signature):
+            if order[other] < order[position]:
+                found.add((other, position))
+    return sorted(found)
 
 
 # -- splitting by group ------------------------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from typing import Any
 
 import torch
 
+from flashtrain.core.utilities.disk import writing
 from flashtrain.tasks import registry
 from flashtrain.tasks.export_preprocessing import holds_preprocessing, raw_export, reading_of
 from flashtrain.tasks.inference import Predictor, predictor_for
@@ -118,7 +119,8 @@ def export(
     os.makedirs(out, exist_ok=True)
     path = os.path.join(out, FORMATS[format])
     with torch.no_grad():
-        run = _SAVERS[format](graph, path)
+        with writing(path):
+            run = _SAVERS[format](graph, path)
         expected = graph.reference(*graph.check)
         try:
             produced = run(graph.check)
@@ -135,7 +137,7 @@ def export(
         )
     raw = None
     if preprocessing and holds_preprocessing(predictor.task_name, format):
-        with torch.no_grad():
+        with torch.no_grad(), writing(path):
             network: torch.nn.Module = getattr(graph.module, "network")  # noqa: B009 - every graph wraps one
             raw = raw_export(format, predictor, network, path, reading_of(predictor.model))
     predictor.save_preprocessing_files(out)
@@ -166,7 +168,8 @@ def _write_description(out: str, format: str, predictor: Predictor, graph: Expor
     if raw is not None:
         description["inputs"] = raw["inputs"]
         description["output"] = ", ".join(raw["outputs"])
-    with open(os.path.join(out, "preprocessing.json"), "w", encoding="utf-8") as handle:
+    path = os.path.join(out, "preprocessing.json")
+    with writing(path), open(path, "w", encoding="utf-8") as handle:
         json.dump(description, handle, indent=1, default=str)
 
 

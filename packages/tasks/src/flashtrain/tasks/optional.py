@@ -34,6 +34,7 @@ EXTRAS = {
     "tabular": ("pandas", "rtdl_num_embeddings"),
     "export": ("onnx", "onnxscript", "onnxruntime"),
     "serve": ("fastapi", "uvicorn"),
+    "check": ("sklearn", "datasketch"),
 }
 
 

@@ -39,6 +39,8 @@ def save_pretrained(model: Any, folder: str, card: dict[str, Any] | None = None)
     """
     from safetensors.torch import save_model
 
+    from flashtrain.core.utilities.disk import writing
+
     task = getattr(model, "task_name", None)
     if _registered(task) is None:
         raise TypeError(f"save_pretrained needs a flashtrain task model; got {type(model).__name__}.")
@@ -53,12 +55,16 @@ def save_pretrained(model: Any, folder: str, card: dict[str, Any] | None = None)
         "hyper_parameters": hyper_parameters,
         "versions": versions(),
     }
-    with open(os.path.join(folder, CONFIG_FILE), "w", encoding="utf-8") as handle:
+    config_path = os.path.join(folder, CONFIG_FILE)
+    with writing(config_path), open(config_path, "w", encoding="utf-8") as handle:
         json.dump(config, handle, indent=1)
-    save_model(model, os.path.join(folder, WEIGHTS_FILE))  # shared tensors are stored once (safetensors' rule)
+    with writing(os.path.join(folder, WEIGHTS_FILE)):
+        save_model(model, os.path.join(folder, WEIGHTS_FILE))  # shared tensors are stored once (safetensors' rule)
     if hasattr(model, "tokenizer"):
-        model.tokenizer.save_pretrained(os.path.join(folder, TOKENIZER_FOLDER))
-    write_card(folder, config, card or {})
+        with writing(os.path.join(folder, TOKENIZER_FOLDER)):
+            model.tokenizer.save_pretrained(os.path.join(folder, TOKENIZER_FOLDER))
+    with writing(os.path.join(folder, CARD_FILE)):
+        write_card(folder, config, card or {})
     return folder
 
 

@@ -5,7 +5,7 @@
 
 Inputs are values only: images as base64-encoded files (never a path on the server's disk), texts as strings,
 table rows as objects of column -> value. A request that is not valid JSON of that shape gets a 422, inputs the
-task cannot read a 400, a request over a limit of :class:`~flashtrain.tasks.serve_limits.ServeLimits` a 413 (503
+task cannot read a 400, a request over a limit of :class:`~flashtrain.tasks.serve_limits.ServeLimits` a 413 (a 422
 past the time limit), a missing API key a 401; each with a one-sentence ``detail``.
 """
 
@@ -211,9 +211,7 @@ def create_app(
         except (ValueError, TypeError) as error:  # inputs the task cannot read
             raise HTTPException(400, str(error).strip().splitlines()[0]) from None
         except asyncio.TimeoutError:
-            raise HTTPException(
-                503, f"the request took longer than this server's limit of {limits.timeout_s:g} s; send fewer inputs."
-            ) from None
+            raise HTTPException(422, limits.time_limit_message()) from None
         return {"predictions": predictor.format(outputs, output)}
 
     async def checked_inputs(inputs: list[Any]) -> list[Any]:

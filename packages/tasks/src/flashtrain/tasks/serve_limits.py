@@ -1,8 +1,8 @@
 """What the server accepts: size limits checked before work is done, values-only inputs, and an optional API key.
 
 Each exceeded limit is answered with one sentence: 413 (too large: body, inputs per request, text length, image
-pixels), 400/422 (an input that is not a value the task takes), 401 (no or wrong API key), 503 (over the time
-limit: not the client's input's fault, so not a 4xx).
+pixels), 400/422 (an input that is not a value the task takes), 401 (no or wrong API key), 422 (over the time
+limit: the work this request asks for is more than the server takes on). Each sentence names the limit's flag.
 The body limit and the key are checked in a small ASGI middleware, before FastAPI reads the body: a client that
 announces 1 GB is answered at once, and one that streams without announcing is cut off at the limit.
 """
@@ -57,6 +57,13 @@ class ServeLimits:
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
                 raise ValueError(f"{name} must be a positive number, got {value!r}.")
 
+    def time_limit_message(self) -> str:
+        """The one sentence of a request over ``timeout_s`` (answered 422: the work asked for is over the limit)."""
+        return (
+            f"the request took longer than this server's time limit of {self.timeout_s:g} s (--timeout-s, or "
+            "ServeLimits(timeout_s=...)); send fewer inputs per request, or start the server with a larger limit."
+        )
+
     @property
     def max_request_bytes(self) -> int:
         return int(self.max_request_mb * 1024 * 1024)
@@ -65,7 +72,7 @@ class ServeLimits:
         if len(inputs) > self.max_inputs:
             raise LimitExceeded(
                 f"the request has {len(inputs)} inputs; this server takes at most {self.max_inputs} per request "
-                "(send several requests)."
+                "(--max-inputs; or send several requests)."
             )
 
     def check_texts(self, inputs: list[Any]) -> None:
@@ -75,7 +82,7 @@ class ServeLimits:
             if len(text) > self.max_text_chars:
                 raise LimitExceeded(
                     f"input {index} has {len(text)} characters; this server takes texts of at most "
-                    f"{self.max_text_chars} (the model reads only the first few hundred tokens)."
+                    f"{self.max_text_chars} (--max-text-chars; the model reads only the first few hundred tokens)."
                 )
 
     def image_bytes(self, inputs: list[Any]) -> list[bytes]:
@@ -104,14 +111,14 @@ class ServeLimits:
                 raise LimitExceeded(
                     f"input {index} has more than {2 * (Image.MAX_IMAGE_PIXELS or 0) / 1e6:.0f} megapixels (a "
                     f"decompression bomb?); this server takes images of at most {self.max_image_pixels / 1e6:.0f} "
-                    "megapixels."
+                    "megapixels (--max-image-pixels)."
                 ) from None
             except (UnidentifiedImageError, OSError, SyntaxError):
                 raise LimitExceeded(f"input {index} is not a readable image file.", 400) from None
             if width * height > self.max_image_pixels:
                 raise LimitExceeded(
                     f"input {index} is {width}x{height} ({width * height / 1e6:.0f} megapixels); this server "
-                    f"takes images of at most {self.max_image_pixels / 1e6:.0f} megapixels."
+                    f"takes images of at most {self.max_image_pixels / 1e6:.0f} megapixels (--max-image-pixels)."
                 )
             files.append(data)
         return files

@@ -38,7 +38,9 @@ _MULTI = {"multi_hot", "multi_index", "soft", "multi_label", "comma", "space"}
 _ROWS = {"one_hot", "multi_hot", "soft"}  # a fixed-width row per sample: the labels are the columns
 
 # A classifier's numeric target with more distinct values than this, and fewer rows per value than
-# CONTINUOUS_ROWS_PER_VALUE, is a measured quantity (sklearn's diabetes target: 214 values in 442 rows).
+# CONTINUOUS_ROWS_PER_VALUE, is a measured quantity (sklearn's diabetes target: 214 values in 442 rows) -- unless
+# the values are exactly the codes 0..K-1, every one present: that is how a few-shot set with many classes is coded,
+# and a measured quantity almost never fills a range starting at 0 without a gap.
 CONTINUOUS_MIN_VALUES = 20
 CONTINUOUS_ROWS_PER_VALUE = 5
 
@@ -138,12 +140,14 @@ def _refuse_continuous(values: list[Any], where: str) -> None:
     fractional = [v for v in numbers if not float(v).is_integer()]
     distinct = len(set(numbers))
     many = distinct > CONTINUOUS_MIN_VALUES and len(numbers) < CONTINUOUS_ROWS_PER_VALUE * distinct
+    class_codes = not fractional and min(numbers) == 0 and max(numbers) == distinct - 1
+    many = many and not class_codes
     if fractional or many:
         reason = (
             f"has fractional values (e.g. {fractional[:3]})"
             if fractional
-            else f"has {distinct} distinct numbers in {len(numbers)} rows (more than {CONTINUOUS_MIN_VALUES} values "
-            f"and fewer than {CONTINUOUS_ROWS_PER_VALUE} rows per value)"
+            else f"has {distinct} distinct numbers in {len(numbers)} rows (more than {CONTINUOUS_MIN_VALUES} values, "
+            f"fewer than {CONTINUOUS_ROWS_PER_VALUE} rows per value, and not the class codes 0..{distinct - 1})"
         )
         raise ValueError(
             f"{where}: the target {reason}, so it looks like a continuous quantity, not classes. For numbers to "
@@ -289,3 +293,16 @@ class Targets:
         for i, row in enumerate(tokens):
             encoded[i, [self._index[value] for value in row]] = 1.0
         return encoded
+
+
+def dataset_targets(dataset: Any) -> torch.Tensor | None:
+    """The encoded targets of a task dataset (following ``Subset`` indices), or None when it has none."""
+    from torch.utils.data import Subset
+
+    if isinstance(dataset, Subset):
+        inner = dataset_targets(dataset.dataset)
+        return None if inner is None else inner[torch.as_tensor(list(dataset.indices), dtype=torch.long)]
+    targets = getattr(dataset, "targets", None)
+    if targets is None:
+        return None
+    return targets if isinstance(targets, torch.Tensor) else torch.as_tensor(targets)

@@ -51,6 +51,7 @@ class Task(FlashRegistries, Module):
         lr_scheduler: Any = None,
         learning_rate: float = 1e-3,
         weight_averaging: Any = None,
+        compile: bool = False,
     ) -> None:
         super().__init__()
         # Parsed now, so a wrong name or argument fails at construction rather than at the first step.
@@ -58,6 +59,9 @@ class Task(FlashRegistries, Module):
         self.scheduler_choice = optimization.SchedulerChoice.parse(lr_scheduler)
         self.learning_rate = learning_rate
         self.weight_averaging = check_weight_averaging(weight_averaging)
+        if not isinstance(compile, bool):
+            raise TypeError(f"compile must be True or False, got {compile!r} of type {type(compile).__name__}.")
+        self.compile_backbone = compile
         self._output: str | None = None
 
     def save_task_hyperparameters(self, ignore: Iterable[str] = (), **settled: Any) -> None:
@@ -70,6 +74,12 @@ class Task(FlashRegistries, Module):
         skipped = set(ignore)
         kept = {name: value for name, value in arguments.items() if name not in skipped and not _holds_code(value)}
         self.save_hyperparameters({**kept, **settled})
+
+    def on_fit_start(self) -> None:
+        """``compile=True``: ``torch.compile`` the backbone, in place (``nn.Module.compile``), so checkpoints keep
+        their parameter names. Compiling is lazy: the first training step pays for it (the CLI reports it apart)."""
+        if self.compile_backbone:
+            self.backbone.compile()
 
     def setup(self, stage: str) -> None:
         """The handshake with the data: a task data module adopts this model for ``stage``."""
@@ -316,12 +326,14 @@ class ClassificationTask(Task):
         weight_averaging: Any = None,
         calibrate: str | None = None,
         decision_threshold: str | float | None = None,
+        compile: bool = False,
     ) -> None:
         super().__init__(
             optimizer=optimizer,
             lr_scheduler=lr_scheduler,
             learning_rate=learning_rate,
             weight_averaging=weight_averaging,
+            compile=compile,
         )
         if not labels:
             raise ValueError("A classifier needs labels: pass labels=datamodule.labels (or num_classes=N).")
@@ -468,12 +480,14 @@ class RegressionTask(Task):
         lr_scheduler: Any = None,
         learning_rate: float = 1e-3,
         weight_averaging: Any = None,
+        compile: bool = False,
     ) -> None:
         super().__init__(
             optimizer=optimizer,
             lr_scheduler=lr_scheduler,
             learning_rate=learning_rate,
             weight_averaging=weight_averaging,
+            compile=compile,
         )
         self.target_names = list(target_names)
         self.register_buffer("target_mean", torch.tensor(target_means, dtype=torch.float32), persistent=False)

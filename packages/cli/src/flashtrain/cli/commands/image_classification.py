@@ -75,9 +75,6 @@ def add_parser(subparsers: Any, spec: Any) -> None:
     model.add_argument(
         "--interpretation", action="store_true", help="write a confusion matrix and the top losses as PNG"
     )
-    model.add_argument(
-        "--compile", action="store_true", help="torch.compile the backbone (the first step compiles; reported apart)"
-    )
     add_trainer_flags(parser, name, batch_size=spec.defaults["batch_size"])  # the data class's default
     parser.set_defaults(run=run, task=name)
 

@@ -122,6 +122,15 @@ def prediction_columns(predictions: list[Any], output: str, names: list[Any]) ->
 
 def write_table(table: Any, out: str | None) -> None:
     """CSV to stdout, or a .csv / .json (records) / .parquet file. Lists in CSV cells are written as JSON."""
+    from flashtrain.core.utilities.disk import writing
+
+    with writing(out or "<stdout>"):
+        _write_table(table, out)
+    if out:
+        print(f"wrote {len(table)} predictions to {os.path.abspath(out)}")
+
+
+def _write_table(table: Any, out: str | None) -> None:
     if out and out.endswith(".json"):
         table.to_json(out, orient="records", indent=1)
     elif out and out.endswith(".parquet"):
@@ -132,8 +141,6 @@ def write_table(table: Any, out: str | None) -> None:
             if as_text[column].map(lambda value: isinstance(value, (list, tuple, dict))).any():
                 as_text[column] = as_text[column].map(json.dumps)
         as_text.to_csv(out if out else sys.stdout, index=False)
-    if out:
-        print(f"wrote {len(table)} predictions to {os.path.abspath(out)}")
 
 
 def read_texts(args: RunOptions, spec: Any) -> tuple[Any, list[Any], str]:

@@ -6,9 +6,9 @@ POST /predict takes ``{"inputs": [...], "output": "labels"}``: images as base64-
 table rows as objects of column -> value. GET /health describes the model. Concurrent requests share forwards
 (up to --max-batch-size samples, waiting at most --max-wait-ms for each other).
 
-Limits (each answered with one sentence, 413, or 503 past the time limit): --max-request-mb, --max-inputs,
---max-text-chars, --max-image-pixels, --timeout-s. Inputs are values only: the server never reads a path on its own
-disk. --api-key (or $FLASHTRAIN_API_KEY) makes every route but /health need 'Authorization: Bearer <key>'.
+Limits (each answered with one sentence naming its flag: 413, or 422 past the time limit): --max-request-mb,
+--max-inputs, --max-text-chars, --max-image-pixels, --timeout-s. Inputs are values only: the server never reads a path
+on its own disk. --api-key (or $FLASHTRAIN_API_KEY) makes every route but /health need 'Authorization: Bearer <key>'.
 """
 
 from __future__ import annotations

@@ -6,7 +6,14 @@ from __future__ import annotations
 from typing import Any
 
 from flashtrain.cli.backbone import add_backbone_flag
-from flashtrain.cli.options import RunOptions, UserError, add_trainer_flags, calibration_options, plain
+from flashtrain.cli.options import (
+    VAL_SPLIT_BY_HELP,
+    RunOptions,
+    UserError,
+    add_trainer_flags,
+    calibration_options,
+    plain,
+)
 from flashtrain.cli.recipe import model_options, optimization_options
 from flashtrain.tasks import registry
 
@@ -56,6 +63,7 @@ def add_parser(subparsers: Any, spec: Any) -> None:
         default=None,
         help=f"fraction of the training rows to validate on (default None: {DEFAULT_VAL_SPLIT} without --val-file)",
     )
+    data.add_argument("--val-split-by", metavar="COLUMN", help=VAL_SPLIT_BY_HELP)
     model = parser.add_argument_group("model")
     add_backbone_flag(model, name, help="mlp, resnet, ft_transformer or tabnet")
     add_trainer_flags(parser, name, batch_size=None)  # None: TabularData's default_batch_size of the rows
@@ -101,6 +109,7 @@ def load_data(options: RunOptions) -> tuple[Any, RunOptions]:
         *fields,
         **frames,
         val_split=options.val_split,
+        val_split_by=options.val_split_by,
         batch_size=options.batch_size,
         num_workers=options.num_workers,
         seed=options.seed,
@@ -129,6 +138,7 @@ def run(options: RunOptions) -> dict[str, Any]:
             **optimization_options(options),
             metrics=options.metrics.split(",") if options.metrics else None,
             weight_averaging=options.weight_averaging,
+            compile=options.compile,
             **({"class_weights": options.class_weights} if options.class_weights else {}),
             **(calibration_options(options) if classifier else {}),
         )

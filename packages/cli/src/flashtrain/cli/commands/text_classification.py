@@ -7,7 +7,15 @@ import os
 from typing import Any
 
 from flashtrain.cli.backbone import add_backbone_flag
-from flashtrain.cli.options import RunOptions, UserError, add_trainer_flags, calibration_options, plain, positive_int
+from flashtrain.cli.options import (
+    VAL_SPLIT_BY_HELP,
+    RunOptions,
+    UserError,
+    add_trainer_flags,
+    calibration_options,
+    plain,
+    positive_int,
+)
 from flashtrain.cli.recipe import model_options, optimization_options, task_default
 
 EXAMPLES = """examples:
@@ -33,6 +41,7 @@ def add_parser(subparsers: Any, spec: Any) -> None:
     )
     data.add_argument("--multi-label", action="store_true", help="';'-separated labels in one column")
     data.add_argument("--val-split", type=float, default=None, help="fraction of the training rows to validate on")
+    data.add_argument("--val-split-by", metavar="COLUMN", help=VAL_SPLIT_BY_HELP)
     data.add_argument("--group-by-length", action="store_true", help="batch texts of similar length (less padding)")
     model = parser.add_argument_group("model")
     add_backbone_flag(model, name, help="Hugging Face model name or local folder")
@@ -86,6 +95,7 @@ def load_data(options: RunOptions) -> tuple[Any, RunOptions]:
         **frames,
         target_delimiter=";" if options.multi_label and isinstance(targets, str) else None,
         val_split=options.val_split,
+        val_split_by=options.val_split_by,
         batch_size=options.batch_size,
         num_workers=options.num_workers,
         seed=options.seed,
@@ -113,6 +123,7 @@ def run(options: RunOptions) -> dict[str, Any]:
         **model_options(options, "backbone", "max_length", "backbone_learning_rate"),
         **optimization_options(options),
         weight_averaging=options.weight_averaging,
+        compile=options.compile,
         class_weights=options.class_weights,
         **calibration_options(options),
         metrics=options.metrics.split(",") if options.metrics else None,

@@ -116,6 +116,8 @@ class EarlyStopping(Callback):
         return value > self.best_score + self.min_delta
 
     def _check(self, trainer: Any) -> None:
+        if trainer.fast_dev_run:
+            return  # a smoke run checks that the code runs; it never stops early (as Lightning)
         metrics = trainer.callback_metrics
         if self.monitor not in metrics:
             if self.strict:

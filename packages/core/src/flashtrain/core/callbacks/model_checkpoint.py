@@ -29,7 +29,7 @@ import torch
 from flashtrain.core.callbacks.base import Callback
 from flashtrain.core.exceptions import MisconfigurationException
 from flashtrain.core.loggers.base import VersionedFolderLogger
-from flashtrain.core.utilities import fs
+from flashtrain.core.utilities import disk, fs
 
 log = logging.getLogger(__name__)
 
@@ -423,7 +423,7 @@ class ModelCheckpoint(Callback):
         import yaml
 
         target = os.fspath(filepath) if filepath is not None else fs.join(self.dirpath or ".", "best_k_models.yaml")
-        with fs.open_file(target, "w") as handle:
+        with disk.writing(target), fs.open_file(target, "w") as handle:
             yaml.dump({path: float(score) for path, score in self.best_k_models.items()}, handle)
 
     # -- names --------------------------------------------------------------------------------------------------

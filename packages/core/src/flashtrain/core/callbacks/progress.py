@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import sys
 import time
 from typing import Any
@@ -18,9 +19,12 @@ class ProgressBar(Callback):
     """
 
     runs_last = True
+    # tqdm's own setting for "redraw every N iterations": when set, it is a floor for refresh_rate (as Lightning).
+    refresh_rate_variable: str | None = "TQDM_MINITERS"
 
     def __init__(self, refresh_rate: int = 1, leave: bool = False) -> None:
-        self.refresh_rate = refresh_rate
+        floor = os.environ.get(self.refresh_rate_variable or "", "")
+        self.refresh_rate = max(refresh_rate, int(floor)) if floor.strip().isdigit() else refresh_rate
         self.leave = leave
         self.train_bar: Any = None
         self.eval_bar: Any = None
@@ -49,9 +53,9 @@ class ProgressBar(Callback):
         return items
 
     def _bar(self, description: str, total: float, position: int, leave: bool) -> Any:
-        from tqdm.auto import tqdm
+        from flashtrain.core.callbacks.tqdm_bar import Tqdm
 
-        return tqdm(
+        return Tqdm(
             desc=description,
             total=None if math.isinf(total) else int(total),
             position=position,

@@ -20,12 +20,17 @@ from __future__ import annotations
 
 import copy
 import itertools
+import logging
 from typing import Any, Literal
 
 import torch
 from torch.optim.swa_utils import SWALR, AveragedModel, get_ema_multi_avg_fn
 
 from flashtrain.core.callbacks.base import Callback
+from flashtrain.core.exceptions import MisconfigurationException
+from flashtrain.core.utilities.rank_zero import rank_zero_warn
+
+log = logging.getLogger(__name__)
 
 _ANNEALING = ("cos", "linear")
 
@@ -221,9 +226,10 @@ class StochasticWeightAveraging(WeightAveraging):
         use_buffers: bool = True,
     ) -> None:
         lrs = swa_lrs if isinstance(swa_lrs, (list, tuple)) else [swa_lrs]
-        if not lrs or any(isinstance(lr, bool) or not isinstance(lr, (int, float)) or lr <= 0 for lr in lrs):
-            raise ValueError(
-                f"StochasticWeightAveraging swa_lrs must be a float > 0 or a list of them, got {swa_lrs!r}."
+        # Rates are floats, as Lightning requires (an int in a list of rates is usually a typo for a float).
+        if not lrs or any(not isinstance(lr, float) or lr <= 0 for lr in lrs):
+            raise MisconfigurationException(
+                f"The `swa_lrs` should be a positive float, or a list of positive floats; got {swa_lrs!r}."
             )
         wrong_int = isinstance(swa_epoch_start, int) and swa_epoch_start < 1
         wrong_float = isinstance(swa_epoch_start, float) and not 0.0 < swa_epoch_start <= 1.0
@@ -233,9 +239,9 @@ class StochasticWeightAveraging(WeightAveraging):
             or wrong_int
             or wrong_float
         ):
-            raise ValueError(
-                "StochasticWeightAveraging swa_epoch_start must be an int >= 1 (epoch) or a float in (0, 1] "
-                f"(fraction of max_epochs), got {swa_epoch_start!r}."
+            raise MisconfigurationException(
+                "SWA: `swa_epoch_start` should be a >0 integer or a float between 0 and 1 (an epoch, or a fraction "
+                f"of max_epochs); got {swa_epoch_start!r}."
             )
         if isinstance(annealing_epochs, bool) or not isinstance(annealing_epochs, int) or annealing_epochs < 1:
             raise ValueError(
@@ -289,6 +295,14 @@ class StochasticWeightAveraging(WeightAveraging):
             self._scheduler_installed = True
 
     def _install_scheduler(self, trainer: Any) -> None:
+        for config in trainer.lr_scheduler_configs:
+            if config.interval == "step":
+                rank_zero_warn(f"SWA is currently only supported every epoch. Found {config}")
+            log.info(f"Swapping scheduler `{type(config.scheduler).__name__}` for `SWALR`")
+        optimizer = trainer.optimizers[0]
+        rates = self._swa_lrs if isinstance(self._swa_lrs, list) else [self._swa_lrs] * len(optimizer.param_groups)
+        for group, rate in zip(optimizer.param_groups, rates):
+            group["initial_lr"] = rate  # SWALR anneals from the current rate; the schedule's base is the SWA rate
         scheduler = SWALR(
             trainer.optimizers[0],
             swa_lr=self._swa_lrs,  # type: ignore[arg-type]  # SWALR takes one rate per group too; its annotation says float

@@ -32,6 +32,8 @@ class CheckpointConnector:
         self.trainer = trainer
         self.last_saved_path: str | None = None  # the newest checkpoint written in this process (NaN messages)
         self.resumed_from: str | None = None
+        self.loaded_path: str | None = None  # the checkpoint the latest run loaded
+        self.user_managed = False  # the user set ``trainer.ckpt_path``: every run loads it until a call passes one
         self._pending_rng: dict[str, Any] | None = None
 
     # -- writing ----------------------------------------------------------------------------------------------
@@ -46,7 +48,7 @@ class CheckpointConnector:
             "global_step": position["global_step"],
             "state_dict": strategy.module_state_dict(module),
             "hyper_parameters": safe_hyperparameters(dict(module.hparams)),
-            "hparams_name": type(module).__qualname__,
+            "hparams_name": module.hparams_name,
         }
         checkpoint["pytorch-lightning_version"] = LIGHTNING_FORMAT_VERSION  # Lightning refuses files without it
         if not weights_only:
@@ -71,6 +73,9 @@ class CheckpointConnector:
                 }
             )
             datamodule = trainer.datamodule
+            if datamodule is not None and datamodule.hparams:  # DataModule.load_from_checkpoint rebuilds it
+                checkpoint[DataModule.CHECKPOINT_HYPER_PARAMS_KEY] = safe_hyperparameters(dict(datamodule.hparams))
+                checkpoint[DataModule.CHECKPOINT_HYPER_PARAMS_NAME] = datamodule.hparams_name
             if datamodule is not None:
                 checkpoint["datamodule"] = safe_value(
                     trainer.hooks.call_datamodule(datamodule, "state_dict"), "datamodule.state_dict()"
@@ -95,29 +100,85 @@ class CheckpointConnector:
         return path
 
     # -- reading ----------------------------------------------------------------------------------------------
-    def resolve(self, ckpt_path: str | os.PathLike) -> str | None:
+    @property
+    def ckpt_path(self) -> str | None:
+        """``trainer.ckpt_path``: the checkpoint the latest run loaded, or the one set to load (Lightning 2)."""
+        return self.loaded_path
+
+    @ckpt_path.setter
+    def ckpt_path(self, path: str | os.PathLike | None) -> None:
+        self.loaded_path = None if path is None else os.fspath(path)
+        self.user_managed = bool(path)
+
+    def select(self, fn: str, ckpt_path: str | os.PathLike | None, model_provided: bool) -> str | None:
+        """The checkpoint a ``fit``/``validate``/``test``/``predict`` call loads, as Lightning picks it.
+
+        A path set with ``trainer.ckpt_path = ...`` is used until a call passes its own. Without a model and
+        without a path, evaluation uses the best checkpoint of the previous fit (with a notice)."""
+        if self.user_managed:
+            if not ckpt_path or os.fspath(ckpt_path) == self.loaded_path:  # (a spawned rank passes it on)
+                return self.loaded_path
+            warnings.warn(
+                f"`trainer.ckpt_path = {self.loaded_path!r}` was called but then you passed "
+                f"`trainer.{fn}(ckpt_path={ckpt_path!r})`. The latter will be loaded.",
+                stacklevel=4,
+            )
+            self.loaded_path, self.user_managed = None, False
+        if ckpt_path is None:
+            if model_provided or self.trainer.lightning_module is None:
+                return None
+            ckpt_path = "best"
+            warnings.warn(
+                f"`.{fn}(ckpt_path=None)` was called without a model. The best model of the previous `fit` call "
+                f"will be used. You can pass `.{fn}(ckpt_path='best')` to use the best model or "
+                f"`.{fn}(ckpt_path='last')` to use the last model. If you pass a value, this warning will be silenced.",
+                stacklevel=4,
+            )
+        return self.resolve(fn, ckpt_path)
+
+    def resolve(self, fn: str, ckpt_path: str | os.PathLike) -> str | None:
+        """A file path for ``ckpt_path``: "best" and "last" name the files this trainer's callbacks wrote."""
         trainer = self.trainer
         if ckpt_path == "best":
-            callback = trainer.checkpoint_callback
-            if callback is None or not callback.best_model_path:
-                raise ValueError(
-                    'ckpt_path="best" needs a ModelCheckpoint that has saved a checkpoint in this '
-                    "trainer (run fit first), or pass a file path."
+            callbacks = trainer.checkpoint_callbacks
+            if len(callbacks) > 1:
+                warnings.warn(
+                    f'`.{fn}(ckpt_path="best")` is called with Trainer configured with multiple `ModelCheckpoint` '
+                    "callbacks. It will use the best checkpoint path from first checkpoint callback.",
+                    stacklevel=5,
                 )
-            return callback.best_model_path
+            if not callbacks:
+                raise ValueError(
+                    f'`.{fn}(ckpt_path="best")` is set but `ModelCheckpoint` is not configured. Add a '
+                    "ModelCheckpoint callback (or enable_checkpointing=True), or pass a file path."
+                )
+            if not callbacks[0].best_model_path:
+                if trainer.fast_dev_run:
+                    raise ValueError(
+                        f'You cannot execute `.{fn}(ckpt_path="best")` with `fast_dev_run=True`. Please pass an exact '
+                        f"checkpoint path to `.{fn}(ckpt_path=...)`"
+                    )
+                raise ValueError(
+                    f'`.{fn}(ckpt_path="best")` is set but `ModelCheckpoint` is not configured to save the best '
+                    "model (none saved yet: run fit first, with save_top_k != 0), or pass a file path."
+                )
+            return callbacks[0].best_model_path
         if ckpt_path == "last":
             from flashtrain.core.callbacks.model_checkpoint import find_last_checkpoint
 
             found = find_last_checkpoint(trainer)
             if found is None:
-                warnings.warn('ckpt_path="last": no checkpoint found; starting from scratch.', stacklevel=4)
+                warnings.warn(
+                    f'.{fn}(ckpt_path="last") is set, but there is no last checkpoint available. No checkpoint will '
+                    "be loaded. HINT: Set `ModelCheckpoint(..., save_last=True)`.",
+                    stacklevel=5,
+                )
             return found
         return os.fspath(ckpt_path)
 
-    def read(self, ckpt_path: str | os.PathLike | None, stage: str) -> dict[str, Any] | None:
-        if ckpt_path is None:
-            return None
-        path = self.resolve(ckpt_path)
+    def read(self, path: str | None, stage: str) -> dict[str, Any] | None:
+        """Load ``path`` (from :meth:`select`) for this run; ``None`` loads nothing."""
+        self.loaded_path = path
         if path is None:
             return None
         checkpoint = with_flashtrain_position(self.trainer.strategy.load_checkpoint(path))

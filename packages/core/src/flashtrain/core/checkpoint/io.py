@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import errno
 import os
 import pickle
-import shutil
 import tempfile
 import uuid
 import warnings
@@ -15,7 +13,7 @@ from typing import IO, Any
 import torch
 
 from flashtrain.core.checkpoint.download import cached_download, is_url
-from flashtrain.core.utilities import fs
+from flashtrain.core.utilities import disk, fs
 
 FORMAT_VERSION = 1
 _SAFE_SCALARS = (bool, int, float, str, type(None), torch.Tensor, torch.dtype, torch.device, torch.Size)
@@ -44,38 +42,17 @@ def save_checkpoint_file(checkpoint: dict[str, Any], path: str) -> None:
     os.makedirs(folder, exist_ok=True)
     handle, temp_path = tempfile.mkstemp(prefix=".tmp-", suffix=".ckpt", dir=folder)
     try:
-        os.chmod(temp_path, 0o666 & ~_current_umask())
-        with os.fdopen(handle, "wb") as stream:
-            torch.save(checkpoint, stream)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temp_path, path)
+        with disk.writing(path):
+            os.chmod(temp_path, 0o666 & ~_current_umask())
+            with os.fdopen(handle, "wb") as stream:
+                torch.save(checkpoint, stream)
+                stream.flush()
+                os.fsync(stream.fileno())
+            os.replace(temp_path, path)
         _fsync_folder(folder)
-    except RuntimeError as error:
-        _remove(temp_path)
-        # torch's zip writer reports a failed write with no errno, as "[enforce fail at inline_container.cc:...]
-        # ... file write failed" or "... unexpected pos N vs M" (a short write): say what it almost always is.
-        if not any(sign in str(error) for sign in ("write", "inline_container", "unexpected pos")):
-            raise
-        raise _write_failure(path, folder) from error
-    except OSError as error:
-        _remove(temp_path)
-        if error.errno in (errno.ENOSPC, errno.EDQUOT):
-            raise _write_failure(path, folder) from error
-        raise
     except BaseException:
         _remove(temp_path)
         raise
-
-
-def _write_failure(path: str, folder: str) -> OSError:
-    free = shutil.disk_usage(folder).free
-    return OSError(
-        errno.ENOSPC,
-        f"No space left on device to write the checkpoint ({free // 2**20} MiB free in {folder}); free some space "
-        "or write to another disk",
-        path,
-    )
 
 
 def _remove(path: str) -> None:

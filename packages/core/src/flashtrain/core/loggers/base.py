@@ -7,7 +7,7 @@ import re
 from abc import ABC, abstractmethod
 from typing import Any
 
-from flashtrain.core.utilities import fs
+from flashtrain.core.utilities import disk, fs
 
 
 class Logger(ABC):
@@ -39,6 +39,9 @@ class Logger(ABC):
 
     def log_hyperparams(self, params: dict[str, Any]) -> None:  # noqa: B027 - optional
         """Record hyper-parameters."""
+
+    def log_graph(self, model: Any, input_array: Any = None) -> None:  # noqa: B027 - optional
+        """Record the model's graph (TensorBoard does, with ``log_graph=True``)."""
 
     def after_save_checkpoint(self, checkpoint_callback: Any) -> None:  # noqa: B027 - optional
         """Called by ``ModelCheckpoint`` after each file it writes (loggers that upload models override it)."""
@@ -88,8 +91,57 @@ class DummyLogger(Logger):
     def version(self) -> str:
         return ""
 
-    def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
+    @property
+    def experiment(self) -> DummyExperiment:
+        return DummyExperiment()
+
+    def log_metrics(self, *args: Any, **kwargs: Any) -> None:
         pass
+
+    def log_hyperparams(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+    def __getattr__(self, name: str) -> Any:
+        """Any other logger's method (``log_text``, ``log_image``...) is accepted and does nothing, so code written
+        for a real logger runs unchanged under ``fast_dev_run``."""
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return DummyExperiment().nop
+
+
+def log_run_start(loggers: list[Logger], module: Any, datamodule: Any) -> None:
+    """What every logger receives when fit starts (Lightning's order): the hyper-parameters the module and the
+    datamodule saved with ``save_hyperparameters`` (merged; a name both saved with different values is an error),
+    then the model's graph, then a save."""
+    from_module = module.logs_hyperparameters
+    from_datamodule = datamodule is not None and datamodule.logs_hyperparameters
+    params: dict[str, Any] | None = None
+    if from_module and from_datamodule:
+        ours, theirs = module.hparams_initial, datamodule.hparams_initial
+        clashing = [key for key in ours.keys() & theirs.keys() if not _same_value(ours[key], theirs[key])]
+        if clashing:
+            raise RuntimeError(
+                f"Error while merging hparams: the keys {sorted(clashing)} are present in both the LightningModule's "
+                "and LightningDataModule's hparams but have different values. Rename one of them."
+            )
+        params = {**ours, **theirs}
+    elif from_module:
+        params = dict(module.hparams_initial)
+    elif from_datamodule:
+        params = dict(datamodule.hparams_initial)
+    for logger in loggers:
+        if params is not None:
+            logger.log_hyperparams(params)
+        logger.log_graph(module)
+        logger.save()
+
+
+def _same_value(first: Any, second: Any) -> bool:
+    if type(first) is not type(second):
+        return False
+    if hasattr(first, "shape"):  # tensors: the same object (== would compare element-wise)
+        return first is second
+    return bool(first == second)
 
 
 def next_version(root: str) -> int:
@@ -120,9 +172,9 @@ class VersionedFolderLogger(Logger):
     ``save_dir`` may be an fsspec URL (``memory://runs``, ``s3://bucket/runs``).
     """
 
-    def __init__(self, save_dir: str = ".", name: str = "logs", version: int | str | None = None) -> None:
-        self._save_dir = os.fspath(save_dir)
-        self._name = name
+    def __init__(self, save_dir: str = ".", name: str | None = "logs", version: int | str | None = None) -> None:
+        self._save_dir = os.path.expanduser(os.fspath(save_dir))
+        self._name = name or ""  # None or "": the versions go straight into save_dir (as Lightning)
         self._version = version
 
     @property
@@ -130,9 +182,14 @@ class VersionedFolderLogger(Logger):
         return self._name
 
     @property
+    def root_dir(self) -> str:
+        """The folder of the experiment's versions: ``<save_dir>/<name>`` (``save_dir`` without a name)."""
+        return fs.join(self.save_dir, self.name) if self.name else self.save_dir
+
+    @property
     def version(self) -> int | str:
         if self._version is None:
-            root = fs.join(self._save_dir, self._name)
+            root = self.root_dir
             # Only rank 0 claims a folder; under DDP the other ranks are given rank 0's version right after. On a
             # remote filesystem (no atomic mkdir to rely on) the next free number is taken as before.
             claims = os.environ.get("RANK", "0") == "0" and not fs.is_remote(root)
@@ -146,7 +203,7 @@ class VersionedFolderLogger(Logger):
     @property
     def log_dir(self) -> str:
         version = self.version if isinstance(self.version, str) else f"version_{self.version}"
-        return fs.join(self._save_dir, self._name, version)
+        return fs.join(self.root_dir, version)
 
     def use_version(self, version: int | str) -> None:
         """Continue an existing run (used when a checkpoint is resumed)."""
@@ -156,7 +213,8 @@ class VersionedFolderLogger(Logger):
         import yaml  # here, not at module level: only loggers that save hyper-parameters need it
 
         fs.makedirs(self.log_dir)
-        with fs.open_file(fs.join(self.log_dir, "hparams.yaml"), "w") as handle:
+        path = fs.join(self.log_dir, "hparams.yaml")
+        with disk.writing(path), fs.open_file(path, "w") as handle:
             yaml.safe_dump(_plain(params), handle, sort_keys=False)
 
 

@@ -7,7 +7,7 @@ import io
 from typing import Any
 
 from flashtrain.core.loggers.base import VersionedFolderLogger, to_float
-from flashtrain.core.utilities import fs
+from flashtrain.core.utilities import disk, fs
 
 
 class CSVLogger(VersionedFolderLogger):
@@ -19,7 +19,7 @@ class CSVLogger(VersionedFolderLogger):
     def __init__(
         self,
         save_dir: str = ".",
-        name: str = "logs",
+        name: str | None = "logs",
         version: int | str | None = None,
         flush_logs_every_n_steps: int = 100,
     ) -> None:
@@ -41,8 +41,8 @@ class CSVLogger(VersionedFolderLogger):
         if len(self._rows) >= self.flush_logs_every_n_steps:
             self.save()
 
-    def log_hyperparams(self, params: dict[str, Any]) -> None:
-        self.write_hparams_yaml(params)
+    def log_hyperparams(self, params: dict[str, Any] | None = None) -> None:
+        self.write_hparams_yaml(params or {})
 
     def save(self) -> None:
         if not self._rows:
@@ -67,6 +67,7 @@ class CSVLogger(VersionedFolderLogger):
             writer.writeheader()
             writer.writerows(existing)
         writer.writerows(self._rows)
-        with fs.open_file(self.metrics_file, "w" if rewrite else "a", newline="") as handle:
+        mode = "w" if rewrite else "a"
+        with disk.writing(self.metrics_file), fs.open_file(self.metrics_file, mode, newline="") as handle:
             handle.write(buffer.getvalue())
         self._rows = []

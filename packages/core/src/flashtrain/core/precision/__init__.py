@@ -36,7 +36,7 @@ def canonical_precision(value: str | int) -> str:
     name = _ALIASES.get(value, value)
     if name not in PRECISIONS:
         raise ValueError(
-            f"Unknown precision {value!r}. Allowed: {', '.join(repr(p) for p in PRECISIONS)}, 'auto' "
+            f"Precision {value!r} is invalid. Allowed: {', '.join(repr(p) for p in PRECISIONS)}, 'auto' "
             "(aliases 32, 64, 16, 'bf16')."
         )
     return str(name)

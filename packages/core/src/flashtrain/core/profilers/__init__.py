@@ -30,7 +30,7 @@ def build_profiler(profiler: Any) -> Profiler:
     """The profiler for ``Trainer(profiler=...)``: None, a name in ("simple", "advanced", "pytorch"), or a Profiler.
 
     Raises:
-        ValueError: For an unknown name.
+        MisconfigurationException: For an unknown name (a ``ValueError``).
         TypeError: For anything else.
     """
     if profiler is None:
@@ -39,7 +39,12 @@ def build_profiler(profiler: Any) -> Profiler:
         return profiler
     if isinstance(profiler, str):
         if profiler.lower() not in _NAMES:
-            raise ValueError(f"profiler must be one of {sorted(_NAMES)}, a Profiler or None; got {profiler!r}.")
+            from flashtrain.core.exceptions import MisconfigurationException
+
+            raise MisconfigurationException(
+                "When passing string value for the `profiler` parameter of `Trainer`, it can only be one of "
+                f"{sorted(_NAMES)}, or pass a Profiler or None; got {profiler!r}."
+            )
         from flashtrain.core.profilers import profilers
 
         by_name = {"simple": profilers.SimpleProfiler, "advanced": profilers.AdvancedProfiler}

@@ -25,7 +25,18 @@ __getattr__, __dir__ = lazy_exports(
     },
 )
 
-STRATEGY_NAMES = ("auto", "single_device", "ddp", "ddp_find_unused_parameters_true", "ddp_spawn", "fsdp", "xla")
+STRATEGY_NAMES = (
+    "auto",
+    "single_device",
+    "ddp",
+    "ddp_find_unused_parameters_true",
+    "ddp_find_unused_parameters_false",
+    "ddp_spawn",
+    "ddp_spawn_find_unused_parameters_true",
+    "ddp_spawn_find_unused_parameters_false",
+    "fsdp",
+    "xla",
+)
 
 
 def build_strategy(
@@ -34,6 +45,7 @@ def build_strategy(
     """The strategy for a ``Trainer(strategy=...)`` name, given the hardware flags."""
     from flashtrain.core.utilities.checks import check_choice
 
+    name = name.lower() if isinstance(name, str) else name  # "DDP" is "ddp", as in Lightning
     check_choice("strategy", name, STRATEGY_NAMES)
     if name == "xla" or (name == "auto" and accelerator.name == "xla"):
         from flashtrain.core.strategies.xla import XLAStrategy
@@ -56,11 +68,11 @@ def build_strategy(
     elif name != "auto" or num_devices > 1 or num_nodes > 1:
         from flashtrain.core.strategies.ddp import DDPSpawnStrategy, DDPStrategy
 
-        return (DDPSpawnStrategy if name == "ddp_spawn" else DDPStrategy)(
+        return (DDPSpawnStrategy if name.startswith("ddp_spawn") else DDPStrategy)(
             num_devices,
             num_nodes,
             device_indices,
-            find_unused_parameters=name == "ddp_find_unused_parameters_true",
+            find_unused_parameters=name.endswith("_find_unused_parameters_true"),
         )
     index = device_indices[0] if device_indices else 0
     return SingleDeviceStrategy(accelerator.get_device(index))

@@ -354,6 +354,7 @@ def save_sharded_checkpoint(strategy: FSDPStrategy, checkpoint: dict[str, Any], 
     import torch.distributed.checkpoint as dcp
 
     from flashtrain.core.checkpoint.io import save_checkpoint_file
+    from flashtrain.core.utilities.disk import writing
 
     path = os.path.abspath(path)
     parent, name = os.path.split(path)
@@ -369,7 +370,8 @@ def save_sharded_checkpoint(strategy: FSDPStrategy, checkpoint: dict[str, Any], 
     shards: dict[str, Any] = {"state_dict": checkpoint["state_dict"]}
     if optimizers is not None:
         shards["optimizer_states"] = {str(i): state for i, state in enumerate(optimizers)}
-    dcp.save(shards, checkpoint_id=temporary)
+    with writing(path):  # a full disk on any rank names the folder (DCP reports it inside its own exception)
+        dcp.save(shards, checkpoint_id=temporary)
     if strategy.is_global_zero:
         meta = {key: value for key, value in checkpoint.items() if key not in ("state_dict", "optimizer_states")}
         meta["state_dict"] = {}  # the weights are the shards beside this file
@@ -395,12 +397,14 @@ def consolidate_checkpoint(folder: str, path: str) -> None:
     from torch.distributed.checkpoint.format_utils import dcp_to_torch_save
 
     from flashtrain.core.checkpoint.io import save_checkpoint_file
+    from flashtrain.core.utilities.disk import writing
 
     folder = os.fspath(folder)
     checkpoint = FSDPStrategy().load_checkpoint(folder)  # the meta file, checked
     with tempfile.TemporaryDirectory() as scratch:
         merged = os.path.join(scratch, "merged.pt")
-        dcp_to_torch_save(folder, merged)
+        with writing(merged):
+            dcp_to_torch_save(folder, merged)
         shards = torch.load(merged, weights_only=False)  # written just now from the folder's tensors
     checkpoint["state_dict"] = shards["state_dict"]
     if "optimizer_states" in checkpoint:

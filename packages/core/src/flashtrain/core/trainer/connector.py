@@ -38,6 +38,11 @@ def resolve_hardware(
                 f"accelerator={accelerator!r} or devices={devices!r}."
             )
         accelerator, devices = ("gpu", gpus) if gpus else ("cpu", "auto")
+    if isinstance(devices, (int, str, list, tuple)) and not isinstance(devices, bool) and devices in (0, "0", []):
+        raise MisconfigurationException(
+            f"`Trainer(devices={devices!r})` value is not a valid input using {accelerator} accelerator: devices "
+            "must be a positive int, a list of indices, -1 or 'auto' (accelerator='cpu' for CPU training)."
+        )
     resolved = resolve_accelerator(accelerator)
     num_nodes = checks.check_positive_int("num_nodes", num_nodes)
     num_devices, indices = _parse_devices(devices, resolved, num_nodes)

@@ -5,25 +5,48 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
+from torch.utils.data import DataLoader
+
 from flashtrain.core.datamodule import DataModule
+from flashtrain.core.exceptions import MisconfigurationTypeError
 from flashtrain.core.module import Module
 from flashtrain.core.seed import current_seed
 from flashtrain.core.strategies import Strategy
 from flashtrain.core.trainer.data import has_len
 from flashtrain.core.trainer.limits import LoopLimits
 from flashtrain.core.trainer.progress import FitProgress
+from flashtrain.core.utilities.combined_loader import CombinedLoader
 from flashtrain.core.utilities.model_helpers import is_overridden
 
 _STAGE_METHODS = {"validate": "val_dataloader", "test": "test_dataloader", "predict": "predict_dataloader"}
 
 
+class CombinedBatches:
+    """A non-sequential :class:`CombinedLoader` as one loader of combined batches (its length under its mode)."""
+
+    def __init__(self, combined: CombinedLoader) -> None:
+        self.combined = combined
+
+    def __iter__(self) -> Iterator[Any]:
+        return self.combined.batches()
+
+    def __len__(self) -> int:
+        length = self.combined.num_batches()
+        if math.isinf(length):
+            raise TypeError("a CombinedLoader over an iterable without length has no length")
+        return int(length)
+
+
 def as_loader_list(loaders: Any) -> list[Any]:
-    """One loader, a list/tuple of loaders, or a dict of them -> a list."""
+    """One loader, a list/tuple of loaders, a dict of them, or a CombinedLoader -> a list (a sequential
+    CombinedLoader is its loaders, one dataloader_idx each; another mode is one loader of combined batches)."""
     if loaders is None:
         return []
+    if isinstance(loaders, CombinedLoader):
+        return list(loaders.flattened) if loaders.mode == "sequential" else [CombinedBatches(loaders)]
     if isinstance(loaders, Mapping):
         return list(loaders.values())
     if isinstance(loaders, (list, tuple)):
@@ -77,11 +100,9 @@ class DataConnector:
             return self.train_dataloader
         given = self._fit_given[0]
         loader = given if given is not None else self.find_loader("train_dataloader")
-        if loader is None:
-            raise ValueError(
-                "trainer.fit needs training data: pass train_dataloaders=..., a datamodule with train_dataloader(), "
-                "or define train_dataloader() on the module."
-            )
+        self.check_iterable(loader, "fit", "train_dataloader", given is not None)
+        if isinstance(loader, CombinedLoader):
+            loader = CombinedBatches(loader)  # the training step gets the combined batch
         if self.limits.overfit_batches:
             loader = without_shuffle(loader)
         self.train_dataloader = self.shard(loader, training=True)
@@ -97,6 +118,10 @@ class DataConnector:
         val = self._fit_given[1]
         if val is None:
             val = self.find_loader("val_dataloader")
+            if val is not None:
+                self.check_iterable(val, "fit", "val_dataloader", given=False)
+        else:
+            self.check_iterable(val, "fit", "val_dataloader", given=True)
         if val is None and self.limits.overfit_batches:
             val = self.load_fit_train()
         self.set_fit_validation(as_loader_list(val))
@@ -117,27 +142,46 @@ class DataConnector:
 
     def find_loader(self, method: str) -> Any:
         """``method`` (e.g. "train_dataloader") of the datamodule, else of the module (as Lightning), else None."""
-        datamodule = self.datamodule
-        if is_overridden(method, datamodule, DataModule):
-            return getattr(datamodule, method)()
-        module = self.module
-        if is_overridden(method, module, Module):
-            return getattr(module, method)()
+        owner = self._provider(method)
+        return None if owner is None else getattr(owner, method)()
+
+    def _provider(self, method: str) -> Any:
+        """The datamodule or the module whose ``method`` serves the loaders (the datamodule first), or None."""
+        if is_overridden(method, self.datamodule, DataModule):
+            return self.datamodule
+        if is_overridden(method, self.module, Module):
+            return self.module
         return None
+
+    def check_iterable(self, loaders: Any, stage: str, method: str, given: bool) -> None:
+        """Refuse a stage's data that is missing or that cannot be iterated, naming where it came from (Lightning's
+        "An invalid dataloader was passed to/returned from ..." messages)."""
+        argument = {"train_dataloader": "train_dataloaders", "val_dataloader": "val_dataloaders"}.get(method)
+        call = f"`Trainer.{stage}({argument if stage == 'fit' else 'dataloaders'}=...)`"
+        provider = None if given else self._provider(method)
+        if loaders is None and provider is None:
+            raise MisconfigurationTypeError(
+                f"An invalid dataloader was passed to {call}. Found None. Either pass the dataloader to the "
+                f"`.{stage}()` method OR implement `def {method}(self):` in your LightningModule/LightningDataModule."
+            )
+        for loader in [None] if loaders is None else as_loader_list(loaders):
+            if isinstance(loader, DataLoader):
+                continue  # always iterable; iter() would start its workers
+            try:
+                iter(loader)  # type: ignore[arg-type]
+            except TypeError:
+                where = f"passed to {call}" if given else f"returned from `{type(provider).__name__}.{method}()`"
+                raise MisconfigurationTypeError(
+                    f"An invalid dataloader was {where}. Found {loaders}. Pass a DataLoader or any iterable of "
+                    "batches (a list, tuple or dict of them for several)."
+                ) from None
 
     def stage_loaders(self, stage: str, given: Any) -> list[Any]:
         """The loaders of ``trainer.validate/test/predict``: those given, else the datamodule's."""
-        if given is not None:
-            loaders = as_loader_list(given)
-        else:
-            method = _STAGE_METHODS[stage]
-            found = self.find_loader(method)
-            if found is None:
-                raise ValueError(
-                    f"trainer.{stage} needs data: pass dataloaders=..., a datamodule with {method}(), or define "
-                    f"{method}() on the module."
-                )
-            loaders = as_loader_list(found)
+        method = _STAGE_METHODS[stage]
+        found = given if given is not None else self.find_loader(method)
+        self.check_iterable(found, stage, method, given is not None)
+        loaders = as_loader_list(found)
         if stage == "test":
             self.test_dataloaders = loaders
         elif stage == "predict":

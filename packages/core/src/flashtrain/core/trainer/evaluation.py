@@ -16,7 +16,7 @@ from flashtrain.core.logging_results import ResultCollection
 from flashtrain.core.module import Module
 from flashtrain.core.strategies import Strategy
 from flashtrain.core.trainer.data_connector import DataConnector
-from flashtrain.core.trainer.hooks import HookDispatcher
+from flashtrain.core.trainer.hooks import HookDispatcher, check_dataloader_idx
 from flashtrain.core.trainer.limits import LoopLimits
 from flashtrain.core.trainer.metrics import MetricsStore
 from flashtrain.core.trainer.progress import FitProgress
@@ -64,7 +64,9 @@ class EvaluationLoop:
 
     def _grad_mode(self) -> Any:
         """inference_mode for evaluation where the strategy supports it (XLA does not), else no_grad."""
-        if self.limits.inference_mode and self.strategy.supports_inference_mode:
+        # Validation inside fit runs under no_grad, as Lightning's: tensors a callback makes there (a pruning mask)
+        # must stay usable by training.
+        if self.limits.inference_mode and self.strategy.supports_inference_mode and self.state.fn != "fit":
             return torch.inference_mode()
         return torch.no_grad()
 
@@ -118,6 +120,8 @@ class EvaluationLoop:
         call = hooks.call
         step = getattr(module, _STEP[stage])
         several = len(loaders) > 1
+        hook_names = (_STEP[stage], f"on_{prefix}_batch_start", f"on_{prefix}_batch_end")
+        check_dataloader_idx(module, hook_names, several, "test" if stage == "test" else "val")
         collections = [ResultCollection(stage) for _ in loaders]
         epoch_collection = ResultCollection(stage)
         collect = hooks.module_overrides(f"{prefix}_epoch_end")
@@ -186,6 +190,9 @@ class EvaluationLoop:
         loaders = self.data_connector.stage_loaders("predict", given)
         call = self.hooks.call
         several = len(loaders) > 1
+        check_dataloader_idx(
+            module, ("predict_step", "on_predict_batch_start", "on_predict_batch_end"), several, "predict"
+        )
         predictions: list[list[Any]] = [[] for _ in loaders]
         limits = [
             self.data_connector.limited_length(dl, self.limits.limit_predict_batches, "predict") for dl in loaders

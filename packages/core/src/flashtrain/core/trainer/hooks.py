@@ -4,6 +4,7 @@ reads ``current_hook`` for its on_step/on_epoch defaults)."""
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 from flashtrain.core.callbacks.base import Callback
@@ -13,6 +14,7 @@ from flashtrain.core.utilities.model_helpers import is_overridden
 
 # The hooks a Callback can have (besides the checkpoint and exception hooks, called directly where they belong).
 CALLBACK_HOOKS = tuple(name for name in vars(Callback) if name.startswith("on_") or name in ("setup", "teardown"))
+_STEPS = ("training_step", "validation_step", "test_step", "predict_step")
 _TRANSFER_HOOKS = ("on_before_batch_transfer", "transfer_batch_to_device", "on_after_batch_transfer")
 
 
@@ -30,6 +32,7 @@ class HookDispatcher:
         self.current_hook: str | None = None
         self._table: dict[str, tuple[list[Callback], Any]] = {}
         self._custom_transfer = False
+        self._steps_without_batch_idx: set[str] = set()
 
     def bind(self, module: Module, callbacks: list[Callback]) -> None:
         """Use these callbacks (in this order) and this module for the hooks of the run starting now."""
@@ -46,6 +49,12 @@ class HookDispatcher:
             if listed or on_module:
                 self._table[name] = (listed, getattr(module, name) if on_module else None)
         self._custom_transfer = any(is_overridden(name, module, Module) for name in _TRANSFER_HOOKS)
+        # As Lightning: a step declared as ``validation_step(self, batch)`` is called without batch_idx.
+        self._steps_without_batch_idx = {
+            name
+            for name in _STEPS
+            if callable(getattr(module, name, None)) and not takes_batch_idx(getattr(module, name))
+        }
 
     def call(self, name: str, *args: Any, runs_last: bool | None = None, module: bool = True, **kwargs: Any) -> Any:
         """Run hook ``name`` on the callbacks (only those with ``runs_last`` as given, or all), then the module;
@@ -93,6 +102,8 @@ class HookDispatcher:
     def run_step(self, name: str, step: Any, *args: Any) -> Any:
         """Run a ``*_step`` (``self.log`` inside gets its defaults), timed as Lightning names it when profiling."""
         self.current_hook = name
+        if name in self._steps_without_batch_idx:
+            args = args[:1] + args[2:]
         if self._profiling:
             with self.profiler.profile(f"[Strategy]{type(self.trainer.strategy).__name__}.{name}"):
                 return step(*args)
@@ -129,3 +140,43 @@ class HookDispatcher:
     def module_overrides(self, name: str) -> bool:
         """Whether the module defines ``name`` itself (the trainer skips work for hooks nobody defines)."""
         return is_overridden(name, self.module, Module)  # `model.validation_step = None` switches it off
+
+
+def takes_batch_idx(step: Any) -> bool:
+    """Whether a step method takes ``batch_idx``: by name, through ``*args``, or as a second positional parameter."""
+    try:
+        parameters = list(inspect.signature(inspect.unwrap(step)).parameters.values())
+    except (TypeError, ValueError):  # a builtin or C callable: assume Lightning's full signature
+        return True
+    positional = [p for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return (
+        any(p.name == "batch_idx" for p in parameters)
+        or any(p.kind == p.VAR_POSITIONAL for p in parameters)
+        or len(positional) >= 2
+    )
+
+
+def check_dataloader_idx(module: Any, hooks: tuple[str, ...], several: bool, prefix: str) -> None:
+    """Refuse, before the first batch, a hook that cannot be called right (as Lightning): one that requires
+    ``dataloader_idx`` with a single loader, or one that cannot take it with several."""
+    for name in hooks:
+        hook = getattr(module, name, None)
+        if hook is None or not is_overridden(name, module, Module):
+            continue
+        try:
+            parameters = inspect.signature(inspect.unwrap(hook)).parameters
+        except (TypeError, ValueError):
+            continue
+        parameter = parameters.get("dataloader_idx")
+        if several:
+            if parameter is None and not any(p.kind == p.VAR_POSITIONAL for p in parameters.values()):
+                raise RuntimeError(
+                    f"You provided multiple `{prefix}_dataloader`, but no `dataloader_idx` argument in "
+                    f"`{type(module).__name__}.{name}()`. Try adding `dataloader_idx=0` to its signature."
+                )
+        elif parameter is not None and parameter.default is inspect.Parameter.empty:
+            raise RuntimeError(
+                f"You provided only a single `{prefix}_dataloader`, but have included `dataloader_idx` in "
+                f"`{type(module).__name__}.{name}()`. Either remove the argument or give it a default value i.e. "
+                "`dataloader_idx=0`."
+            )

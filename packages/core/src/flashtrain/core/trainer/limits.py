@@ -43,6 +43,8 @@ class LoopLimits:
     default_root_dir: str
     reload_dataloaders_every_n_epochs: int = 0
     val_check_time: float | None = None  # val_check_interval given as a duration: validate every this many seconds
+    # max_epochs was not given and 1000 was chosen (a notice at each fit, as Lightning); not a flag, so no field
+    epochs_defaulted = False
 
 
 def check_loop_flags(
@@ -82,6 +84,7 @@ def check_loop_flags(
         )
     if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < -1:
         raise MisconfigurationException(f"max_steps must be an int >= -1 (-1 for no limit), got {max_steps!r}.")
+    epochs_defaulted = max_epochs is None and max_steps == -1 and max_time is None and not fast_dev_run
     if max_epochs is None:
         max_epochs = 1000 if max_steps == -1 and max_time is None else -1
     limits = {
@@ -145,7 +148,7 @@ def check_loop_flags(
     if gradient_clip_val is not None and (not isinstance(gradient_clip_val, (int, float)) or gradient_clip_val < 0):
         raise MisconfigurationException(f"gradient_clip_val must be a number >= 0 or None, got {gradient_clip_val!r}.")
     checks.check_choice("gradient_clip_algorithm", gradient_clip_algorithm, (None, "norm", "value"))
-    return LoopLimits(
+    checked = LoopLimits(
         max_epochs=max_epochs,
         min_epochs=checks.check_positive_int("min_epochs", min_epochs, allow_none=True, minimum=0),
         max_steps=max_steps,
@@ -176,6 +179,8 @@ def check_loop_flags(
         ),
         val_check_time=val_check_time,
     )
+    checked.epochs_defaulted = epochs_defaulted
+    return checked
 
 
 def _check_fast_dev_run(

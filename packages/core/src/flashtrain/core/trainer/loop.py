@@ -66,6 +66,7 @@ from typing import Any
 import torch
 
 from flashtrain.core.checkpoint.connector import CheckpointConnector
+from flashtrain.core.exceptions import PossibleUserWarning
 from flashtrain.core.module import Module
 from flashtrain.core.strategies import Strategy
 from flashtrain.core.trainer.data import ReplayableLoader
@@ -135,6 +136,13 @@ class FitLoop:
         log_every = 1 if limits.fast_dev_run else limits.log_every_n_steps  # a debug run logs every step (Lightning)
         # Ranks must stop at the same batch: signals and time limits are agreed on after every batch.
         distributed = strategy.world_size > 1
+        if limits.epochs_defaulted and limits.max_epochs == 1000:
+            warnings.warn(
+                "`max_epochs` was not set. Setting it to 1000 epochs. To train without an epoch limit, set "
+                "`max_epochs=-1`.",
+                PossibleUserWarning,
+                stacklevel=4,
+            )
         progress.start_clock()
 
         call("on_train_start")
@@ -145,6 +153,9 @@ class FitLoop:
             num_batches = progress.num_training_batches
             outputs: list[Any] = []
             call("on_train_epoch_start")
+            accumulate = (
+                limits.accumulate_grad_batches
+            )  # a callback may set it per epoch (GradientAccumulationScheduler)
             self.checkpoint_connector.restore_rng_if_resuming()
             if skip == 0 and progress.seeds_from_rng:  # a new epoch: seeds drawn where a plain DataLoader draws them
                 seeds = train_data.draw_epoch_seeds()
@@ -167,7 +178,7 @@ class FitLoop:
                     break  # Lightning: -1 skips the rest of this epoch, which then counts as done
                 window_end = (batch_idx + 1) % accumulate == 0 or is_last
                 if closure is not None:  # automatic optimization
-                    closure.prepare(batch, batch_idx, batch_idx % accumulate == 0, window_end)
+                    closure.prepare(batch, batch_idx, batch_idx % accumulate == 0, window_end, accumulate)
                     if not window_end:
                         closure()
                     else:
@@ -318,8 +329,9 @@ class _TrainingClosure:
         self.output: Any = None
         self.step_end = loop.hooks.module_overrides("training_step_end")  # Lightning 1.x
 
-    def prepare(self, batch: Any, batch_idx: int, window_start: bool, window_end: bool) -> None:
+    def prepare(self, batch: Any, batch_idx: int, window_start: bool, window_end: bool, accumulate: int = 1) -> None:
         self.batch, self.batch_idx, self.window_start, self.window_end = batch, batch_idx, window_start, window_end
+        self.accumulate = accumulate
         self.output = None
 
     def __call__(self) -> torch.Tensor | None:

@@ -44,10 +44,15 @@ def _scheduler_config(value: Any, default_monitor: str | None) -> LRSchedulerCon
             "opt_idx",
             "reduce_on_plateau",
         }
-        if "scheduler" not in value or unknown:
-            raise ValueError(
-                f"An lr_scheduler dict needs a 'scheduler' key and may have interval, frequency, monitor, strict, "
-                f"name; got keys {sorted(value)}."
+        if "scheduler" not in value:
+            raise MisconfigurationException(
+                'The lr scheduler dict must have the key "scheduler" with its item being an lr scheduler; got keys '
+                f"{sorted(value)}."
+            )
+        if unknown:  # Lightning warns and ignores them; a misspelt "monitor" would then be lost silently
+            raise MisconfigurationException(
+                f"Found unsupported keys in the lr scheduler dict: {sorted(unknown)}. It may have scheduler, "
+                "interval, frequency, monitor, strict, name."
             )
         config = LRSchedulerConfig(
             scheduler=value["scheduler"],
@@ -61,7 +66,9 @@ def _scheduler_config(value: Any, default_monitor: str | None) -> LRSchedulerCon
     else:
         config = LRSchedulerConfig(scheduler=value, monitor=default_monitor)
     if config.interval not in _INTERVALS:
-        raise ValueError(f"lr_scheduler interval must be 'epoch' or 'step', got {config.interval!r}.")
+        raise MisconfigurationException(
+            f'The "interval" key in lr scheduler dict must be "step" or "epoch" but is "{config.interval}"'
+        )
     if not isinstance(config.frequency, int) or config.frequency < 1:
         raise ValueError(f"lr_scheduler frequency must be a positive int, got {config.frequency!r}.")
     return config
@@ -105,8 +112,8 @@ def check_schedulers(configs: list[LRSchedulerConfig], automatic: bool, custom_s
             )
         if config.reduce_on_plateau and config.monitor is None:
             raise MisconfigurationException(
-                "ReduceLROnPlateau needs a metric to monitor: return {'optimizer': opt, 'lr_scheduler': "
-                "{'scheduler': sched, 'monitor': 'val_loss'}} from configure_optimizers."
+                "`configure_optimizers` must include a monitor when a `ReduceLROnPlateau` scheduler is used. For "
+                "example: {'optimizer': opt, 'lr_scheduler': {'scheduler': sched, 'monitor': 'val_loss'}}."
             )
 
 
@@ -120,7 +127,7 @@ def parse_optimizers(returned: Any) -> tuple[list[torch.optim.Optimizer], list[L
         optimizers = [returned]
     elif isinstance(returned, Mapping):
         if "optimizer" not in returned:
-            raise ValueError(
+            raise MisconfigurationException(
                 f"configure_optimizers returned a dict without an 'optimizer' key (keys: {sorted(returned)})."
             )
         optimizers = [returned["optimizer"]]
@@ -143,10 +150,17 @@ def parse_optimizers(returned: Any) -> tuple[list[torch.optim.Optimizer], list[L
         optimizers = [returned]  # not a known form: the check below names its type
     for optimizer in optimizers:
         if not isinstance(optimizer, torch.optim.Optimizer):
-            raise TypeError(
-                "configure_optimizers must return an optimizer, a list of optimizers, (optimizers, schedulers), or a "
-                f"dict with 'optimizer' and optional 'lr_scheduler'; found {type(optimizer).__name__} where an "
-                "optimizer was expected."
+            raise MisconfigurationTypeError(
+                "Unknown configuration for model optimizers. configure_optimizers must return an optimizer, a list "
+                "of optimizers, (optimizers, schedulers), or a dict with 'optimizer' and optional 'lr_scheduler'; "
+                f"found {type(optimizer).__name__} where an optimizer was expected."
+            )
+    for config in schedulers:
+        attached = getattr(config.scheduler, "optimizer", None)
+        if attached is not None and not any(attached is optimizer for optimizer in optimizers):
+            raise MisconfigurationException(
+                "Some schedulers are attached with an optimizer that wasn't returned from `configure_optimizers`: "
+                f"{type(config.scheduler).__name__} steps an optimizer configure_optimizers did not return."
             )
     return optimizers, schedulers
 
@@ -199,6 +213,8 @@ class ManagedOptimizer:
         return self.optimizer.param_groups
 
     def __getattr__(self, name: str) -> Any:
+        if name == "optimizer":  # not set yet (a copy or unpickling in progress): no recursion into itself
+            raise AttributeError(name)
         return getattr(self.optimizer, name)
 
     def __repr__(self) -> str:
@@ -271,10 +287,10 @@ class Optimization:
                 logged = metrics.get(config.monitor) if config.monitor is not None else None
                 if logged is None:
                     if config.strict:
-                        raise ValueError(
-                            f"ReduceLROnPlateau monitors {config.monitor!r}, which was not logged. Logged metrics: "
-                            f"{sorted(metrics)}. Log it with self.log({config.monitor!r}, ...) or set "
-                            "strict=False in the lr_scheduler dict."
+                        raise MisconfigurationException(
+                            f"ReduceLROnPlateau conditioned on metric {config.monitor} which is not available. "
+                            f"Available metrics are: {sorted(metrics)}. Log it with self.log({config.monitor!r}, "
+                            "...) or set strict=False in the lr_scheduler dict."
                         )
                     warnings.warn(f"ReduceLROnPlateau skipped: {config.monitor!r} was not logged.", stacklevel=2)
                     continue

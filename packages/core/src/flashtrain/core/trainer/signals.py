@@ -49,6 +49,16 @@ class SignalHandler:
         if self.received is None:
             self.received = signum
 
+    @staticmethod
+    def exit_for(error: BaseException) -> BaseException:
+        """What a Trainer call raises for ``error``: Ctrl-C (``KeyboardInterrupt``) ends it as Lightning 2 does, with
+        a graceful shutdown (teardown, loggers finalized) and then ``SystemExit`` (status 130, the shell's Ctrl-C
+        status, where Lightning exits with 1)."""
+        if isinstance(error, KeyboardInterrupt):
+            print("\nDetected KeyboardInterrupt, attempting graceful shutdown ...", file=sys.stderr)
+            return SystemExit(128 + signal.SIGINT)
+        return error
+
     def stop(self, save: Callable[[], str], step: int) -> NoReturn:
         """Save through ``save`` (which returns the path written), say where, and end the process's run."""
         signum = self.received

@@ -25,6 +25,7 @@ import torch
 from flashtrain.core.callbacks.base import Callback
 from flashtrain.core.checkpoint.connector import CheckpointConnector
 from flashtrain.core.datamodule import DataModule
+from flashtrain.core.loggers.base import log_run_start
 from flashtrain.core.module import Module
 from flashtrain.core.profilers import build_profiler
 from flashtrain.core.strategies import Strategy
@@ -42,6 +43,9 @@ from flashtrain.core.trainer.signals import SignalHandler
 from flashtrain.core.trainer.state import RunningStage, TrainerFn, TrainerState, TrainerStatus
 from flashtrain.core.utilities.compiled import unwrap_compiled
 from flashtrain.core.utilities.model_helpers import is_overridden
+
+# What loggers' ``finalize`` is told (Lightning's words; MLflow and W&B map them to their run states).
+_LOGGER_STATUS = {TrainerStatus.FINISHED: "success", TrainerStatus.INTERRUPTED: "interrupted"}
 
 
 class _Limit:
@@ -74,6 +78,16 @@ class _Progress(_Limit):
         setattr(trainer.progress, self.name, value)
 
 
+class _Checkpoint(_Limit):
+    """A Trainer attribute that is the attribute of the same name of ``trainer.checkpoint_connector``."""
+
+    def __get__(self, trainer: Any, owner: type | None = None) -> Any:
+        return self if trainer is None else getattr(trainer.checkpoint_connector, self.name)
+
+    def __set__(self, trainer: Any, value: Any) -> None:
+        setattr(trainer.checkpoint_connector, self.name, value)
+
+
 if TYPE_CHECKING:
     _LoopFlags = LoopLimits  # type checkers see the flag attributes the loop below adds, with their types
 else:
@@ -91,6 +105,7 @@ class Trainer(_LoopFlags):
     should_stop = _Progress()
     num_training_batches = _Progress()
     is_last_batch = _Progress()
+    ckpt_path = _Checkpoint()  # the checkpoint the latest run loaded; set it to load that file in every run
     lightning_1x: Lightning1xFit | None = None  # what Lightning 1.x arguments ask of fit (legacy_arguments.py)
 
     @accept_lightning_1x_arguments
@@ -314,7 +329,8 @@ class Trainer(_LoopFlags):
 
     @property
     def interrupted(self) -> bool:
-        return self.state.status == TrainerStatus.INTERRUPTED
+        """The last run ended by an exception (Lightning 2: any, Ctrl-C or error; ``state.status`` tells which)."""
+        return self.state.status in (TrainerStatus.INTERRUPTED, TrainerStatus.FAILED)
 
     @property
     def callback_metrics(self) -> dict[str, torch.Tensor]:
@@ -503,6 +519,7 @@ class Trainer(_LoopFlags):
     # the run: setup, stage, teardown
     # ==================================================================================================
     def _run(self, fn: TrainerFn, model: Module | None, datamodule: Any, ckpt_path: str | None, **data: Any) -> Any:
+        ckpt_path = self.checkpoint_connector.select(fn.value, ckpt_path, model_provided=model is not None)
         model = self._attach(model, datamodule, fn)
         if self.strategy.must_spawn():
             return self._run_spawned(fn, model, datamodule, ckpt_path, data)
@@ -520,7 +537,7 @@ class Trainer(_LoopFlags):
                 checkpoint = self.checkpoint_connector.read(ckpt_path, fn)
                 self._agree_on_logger_version()
                 if self.hooks.profiling:  # after the log version is settled: the report may go to its folder
-                    self.profiler.setup(stage=fn.value, local_rank=self.local_rank, log_dir=self.log_dir)
+                    self.profiler.setup(fn.value, self.local_rank if self.world_size > 1 else None, self.log_dir)
                 self._prepare_and_setup(fn, model)
                 self.strategy.setup_module(model, training=fitting)
                 if fitting:
@@ -541,7 +558,7 @@ class Trainer(_LoopFlags):
             interrupted = isinstance(exception, (KeyboardInterrupt, SystemExit))
             status = TrainerStatus.INTERRUPTED if interrupted else TrainerStatus.FAILED
             self.hooks.call_on_callbacks("on_exception", exception)
-            error = self.strategy.on_exception(exception)
+            error = self.signals.exit_for(self.strategy.on_exception(exception))
             if error is not exception:
                 raise error from exception
             raise
@@ -625,7 +642,7 @@ class Trainer(_LoopFlags):
         finally:
             if fn == TrainerFn.FITTING and self.is_global_zero:
                 for logger in self.loggers:
-                    logger.finalize(status.value)
+                    logger.finalize(_LOGGER_STATUS.get(status, "failed"))
             if self.hooks.profiling:
                 self.profiler.describe()  # the report: printed, or written to dirpath/filename
                 self.profiler.teardown(fn.value)
@@ -686,10 +703,8 @@ class Trainer(_LoopFlags):
         hooks.call("on_fit_end")
 
     def _log_hyperparams(self, module: Module) -> None:
-        if not self.loggers or not module.logs_hyperparameters or not self.is_global_zero:
-            return
-        for logger in self.loggers:
-            logger.log_hyperparams(dict(module.hparams))
+        if self.loggers and self.is_global_zero:
+            log_run_start(self.loggers, module, self.datamodule)
 
     def _spawn_result(self, module: Module, result: Any) -> dict[str, Any]:
         """What a ddp_spawn rank 0 sends back to the process that started it."""

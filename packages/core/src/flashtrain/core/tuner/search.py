@@ -26,10 +26,11 @@ def check_can_tune(trainer: Any, what: str) -> None:
             f"{what} needs a Trainer that has not trained yet (this one is at epoch {trainer.current_epoch}, step "
             f"{trainer.global_step}). Create a new Trainer, tune, then fit with it."
         )
-    if trainer.world_size > 1:
+    processes = trainer.num_devices * trainer.num_nodes
+    if processes > 1:
         raise ValueError(
-            f"{what} runs on one process; this Trainer uses {trainer.world_size}. Tune with devices=1, then train "
-            "with the tuned value on several devices."
+            f"{what} is not supported with distributed strategies: it runs on one process and this Trainer uses "
+            f"{processes}. Tune with devices=1, then train with the tuned value on several devices."
         )
 
 
@@ -66,6 +67,8 @@ def restored(model: torch.nn.Module, trainer: Any, datamodule: Any) -> Iterator[
     finally:
         model.load_state_dict(weights)
         model.train(was_training)
+        if hasattr(type(model), "trainer"):
+            model.trainer = trainer  # the trials attached it to their copies
         restore_rng_states(rng)
         for holder in (datamodule, trainer.datamodule):
             if holder is not None and hasattr(holder, "trainer"):

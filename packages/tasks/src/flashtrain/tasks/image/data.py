@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence, Sized
 from typing import Any, cast
 
@@ -25,6 +26,7 @@ from flashtrain.tasks.image.datasets import (
     ImageListDataset,
     TensorImageDataset,
     as_image_tensor,
+    collate_images,
 )
 from flashtrain.tasks.image.files import check_files, files_under, scan_class_folders
 from flashtrain.tasks.image.transforms import (
@@ -79,17 +81,49 @@ class ImageClassificationData(TaskDataModule):
     repeated to three channels and alpha channels dropped.
     """
 
+    collate_fn = staticmethod(collate_images)  # batches come from the datasets' __getitems__ (see datasets.py)
+
     def __init__(
         self,
         datasets: dict[str, Dataset | None],
         targets: Targets | None,
         transforms: ImageTransforms,
         config_fixed: bool,
+        decode_on_device: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(datasets, targets, **kwargs)
         self.transforms = transforms
         self.config_fixed = config_fixed
+        if not isinstance(decode_on_device, bool):
+            raise TypeError(f"decode_on_device must be True or False, got {decode_on_device!r}.")
+        self.decode_on_device = decode_on_device
+
+    def loader_dataset(self, stage: str, dataset: Dataset) -> Dataset:
+        """``decode_on_device=True``: the training loader hands out JPEG bytes, decoded and augmented on the CUDA
+        device (see :mod:`~flashtrain.tasks.image.device_decode`); otherwise, and for the other stages, the
+        dataset as it is."""
+        if stage != "train" or not self.decode_on_device:
+            return dataset
+        from flashtrain.tasks.image.device_decode import EncodedBatches, encodable
+
+        strategy = getattr(self.trainer, "strategy", None)
+        device = getattr(strategy, "root_device", None)
+        if getattr(device, "type", None) != "cuda":
+            warnings.warn(
+                f"decode_on_device=True: the trainer's device is {getattr(device, 'type', 'not known yet')}, not "
+                "CUDA (nvjpeg): the training images are decoded on the CPU.",
+                stacklevel=3,
+            )
+            return dataset
+        if not encodable(dataset):
+            warnings.warn(
+                "decode_on_device=True applies to image files with targets (from_folders, from_files, from_csv, "
+                "...): these training images are decoded on the CPU.",
+                stacklevel=3,
+            )
+            return dataset
+        return EncodedBatches(dataset)
 
     @property
     def image_config(self) -> ImageConfig:
@@ -214,8 +248,9 @@ class ImageClassificationData(TaskDataModule):
     ) -> ImageClassificationData:
         """Images in ``<folder>/<class name>/<image>`` (predict: any images under the folder); labels are the
         class folder names. ``kwargs``: batch_size, num_workers ("auto": see :mod:`flashtrain.tasks.loading`),
-        pin_memory ("auto": on CUDA), seed, image_size, mean, std, transform, and cache_bytes (decoded images kept
-        in memory across epochs, default 512 MiB; 0 turns it off)."""
+        pin_memory ("auto": on CUDA), seed, image_size, mean, std, transform, cache_bytes (decoded images kept
+        in memory across epochs, default 512 MiB; 0 turns it off), and decode_on_device (training JPEGs decoded and
+        augmented on the CUDA device, off by default: see :mod:`flashtrain.tasks.image.device_decode`)."""
         inputs: dict[str, Any] = {}
         targets: dict[str, Any] = {}
         for stage, folder in (("train", train_folder), ("val", val_folder), ("test", test_folder)):
@@ -572,6 +607,7 @@ def _options(kwargs: dict[str, Any]) -> dict[str, Any]:
         "predict_transform": None,
         "transform_kwargs": None,
         "cache_bytes": DEFAULT_CACHE_BYTES,
+        "decode_on_device": False,  # training JPEGs decoded on the CUDA device (device_decode.py)
     }
     unknown = sorted(set(kwargs) - set(allowed))
     if unknown:

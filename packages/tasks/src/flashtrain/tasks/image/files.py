@@ -50,13 +50,9 @@ def read_image(source: Any, where: str, advice: str = "") -> torch.Tensor:
     """
     if hasattr(source, "getexif"):  # an image already opened by Pillow
         return _with_pillow(lambda: _pil_to_tensor(source, where), where, advice)
-    if isinstance(source, (bytes, bytearray, memoryview)):
-        data = bytearray(source)
-    else:
-        try:
-            data = _read_bytes(os.fspath(source))
-        except OSError as error:
-            raise ImageReadError(_message(where, error.strerror or str(error), advice)) from None
+    data = (
+        bytearray(source) if isinstance(source, (bytes, bytearray, memoryview)) else file_bytes(source, where, advice)
+    )
     header = _torchvision_readable(data)
     if header is not None:
         _check_pixels(header, where, advice)
@@ -64,6 +60,15 @@ def read_image(source: Any, where: str, advice: str = "") -> torch.Tensor:
         if decoded is not None:
             return decoded
     return _with_pillow(lambda: _open_with_pillow(data, where), where, advice)
+
+
+def file_bytes(path: Any, where: str, advice: str = "") -> bytearray:
+    """The bytes of an image file (what :func:`read_image` decodes); a missing or unreadable file is an
+    :class:`ImageReadError` naming it."""
+    try:
+        return _read_bytes(os.fspath(path))
+    except OSError as error:
+        raise ImageReadError(_message(where, error.strerror or str(error), advice)) from None
 
 
 def decoded_by_torchvision(data: bytes | bytearray) -> bool:

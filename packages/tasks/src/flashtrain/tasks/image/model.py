@@ -97,6 +97,7 @@ class ImageClassifier(ClassificationTask):
             weight_averaging=weight_averaging,
             calibrate=calibrate,
             decision_threshold=decision_threshold,
+            compile=compile,
         )
         built = _backbone(backbone, pretrained, backbone_kwargs)
         self.backbone = built.module
@@ -111,7 +112,6 @@ class ImageClassifier(ClassificationTask):
         self.mixup = _mixup(mixup_alpha, cutmix_alpha, label_smoothing, len(labels), multi_label)
         self.interpretation = interpretation
         self.channels_last = check_channels_last(channels_last)
-        self.compile_backbone = bool(compile)
         self.uses_channels_last = False  # decided when training starts, on the device
         self.save_task_hyperparameters(
             ignore=["num_classes"],
@@ -150,8 +150,7 @@ class ImageClassifier(ClassificationTask):
         self.uses_channels_last = wants_channels_last(self.channels_last, self.backbone, self.device)
         if self.uses_channels_last:
             self.to(memory_format=torch.channels_last)
-        if self.compile_backbone:
-            self.backbone.compile()  # in place: the state_dict keeps its names
+        super().on_fit_start()  # compile=True: after the layout change, so the compiled graph is channels-last
         # BatchNorm layers stay trainable under "freeze" (train_bn=True): only the other layers tell.
         weights = (
             p

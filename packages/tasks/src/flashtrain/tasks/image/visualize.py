@@ -48,7 +48,10 @@ def image_grid_figure(
 def save_figure(figure: object, path: str) -> str:
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    figure.savefig(path, dpi=100)  # type: ignore[attr-defined]
+    from flashtrain.core.utilities.disk import writing
+
+    with writing(path):
+        figure.savefig(path, dpi=100)  # type: ignore[attr-defined]
     _pyplot().close(figure)
     return path
 

@@ -14,7 +14,15 @@ import pandas as pd
 import torch
 from torch.utils.data import Dataset
 
-from flashtrain.tasks.data import STAGES, StageDataset, Targets, TaskDataModule, build_stages, read_table
+from flashtrain.tasks.data import (
+    STAGES,
+    StageDataset,
+    Targets,
+    TaskDataModule,
+    build_stages,
+    group_column,
+    read_table,
+)
 from flashtrain.tasks.tabular.preprocessing import TabularPreprocessing, TabularTensors
 
 Fields = str | Sequence[str] | None
@@ -124,12 +132,16 @@ class TabularData(TaskDataModule):
         sampler: Any = None,
         pin_memory: bool = False,
         target_field: Fields = None,
+        val_split_by: str | None = None,
     ) -> TabularData:
         """pandas DataFrames per stage. Preprocessing is fitted on ``train_data_frame``, or taken from
         ``parameters`` (``datamodule.parameters``, or a trained model's ``hparams["parameters"]``) to prepare new
         data exactly as the training data was. ``val_split`` holds out a fraction of the training rows
         (stratified by class for classification). ``target_field`` is accepted for ``target_fields`` (Flash's
         tabular data used both spellings); ``sampler`` and ``pin_memory`` go to the training DataLoader.
+        ``val_split_by``: a column of the training table naming each row's group (a patient, a user, a site):
+        ``val_split`` then holds out whole groups, stratified by class where the groups allow, so that no group is
+        both trained and validated on.
         ``batch_size`` None: :func:`default_batch_size` of the training rows."""
         if target_field is not None:
             if target_fields is not None:
@@ -149,7 +161,10 @@ class TabularData(TaskDataModule):
                 raise ValueError(f"{where} has no rows.")
             return TabularDataset(preprocessing.transform(frame, where, with_targets=stage != "predict"))
 
-        datasets = build_stages(frames, make, val_split, seed)
+        train_frame = frames["train"]
+        where = train_frame.attrs.get("source", "train_data_frame") if train_frame is not None else "train_data_frame"
+        groups = group_column(train_frame, val_split_by, val_split, where)
+        datasets = build_stages(frames, make, val_split, seed, groups=groups)
         if batch_size is None:
             train = datasets["train"]
             batch_size = default_batch_size(len(train)) if train is not None else DEFAULT_BATCH_SIZE  # type: ignore[arg-type]

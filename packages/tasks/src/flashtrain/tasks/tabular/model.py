@@ -120,6 +120,7 @@ class TabularClassifier(_TabularParts, ClassificationTask):
         weight_averaging: None, ``"ema"`` / ``"ema:DECAY"``, ``"swa"`` / ``"swa:SWA_LR"``, or a ``WeightAveraging``
             callback: validate, checkpoint and finish on averaged weights (see
             ``flashtrain.core.callbacks.weight_averaging``).
+        compile: ``torch.compile`` the backbone when training starts (the first step pays for compiling).
     """
 
     task_name = "tabular_classification"
@@ -146,6 +147,7 @@ class TabularClassifier(_TabularParts, ClassificationTask):
         weight_averaging: Any = None,
         calibrate: str | None = None,
         decision_threshold: str | float | None = None,
+        compile: bool = False,
     ) -> None:
         preprocessing = _fitted(parameters, "classification", "TabularClassifier", "TabularRegressor")
         labels = list(preprocessing.labels or [])
@@ -162,6 +164,7 @@ class TabularClassifier(_TabularParts, ClassificationTask):
             weight_averaging=weight_averaging,
             calibrate=calibrate,
             decision_threshold=decision_threshold,
+            compile=compile,
         )
         self._build_parts(preprocessing, backbone, backbone_kwargs, embedding_sizes, head)
         self.save_task_hyperparameters()
@@ -206,6 +209,7 @@ class TabularRegressor(_TabularParts, RegressionTask):
         loss_fn: Any = None,
         metrics: Any = None,
         weight_averaging: Any = None,
+        compile: bool = False,
     ) -> None:
         preprocessing = _fitted(parameters, "regression", "TabularRegressor", "TabularClassifier")
         assert preprocessing.target_means is not None and preprocessing.target_stds is not None
@@ -219,6 +223,7 @@ class TabularRegressor(_TabularParts, RegressionTask):
             loss_fn=loss_fn,
             metrics=metrics,
             weight_averaging=weight_averaging,
+            compile=compile,
         )
         self._build_parts(preprocessing, backbone, backbone_kwargs, embedding_sizes, head)
         self.save_task_hyperparameters()

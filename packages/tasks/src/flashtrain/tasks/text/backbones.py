@@ -125,8 +125,11 @@ def unpack_tokenizer_files(files: dict[str, torch.Tensor]) -> str:
     if not os.path.isdir(folder):
         staging = f"{folder}.tmp-{os.getpid()}"
         os.makedirs(staging, exist_ok=True)
+        from flashtrain.core.utilities.disk import writing
+
         for name, data in files.items():
-            with open(os.path.join(staging, os.path.basename(name)), "wb") as handle:
+            path = os.path.join(staging, os.path.basename(name))
+            with writing(path), open(path, "wb") as handle:
                 handle.write(data.numpy().tobytes())
         try:
             os.replace(staging, folder)  # atomic: a concurrent load sees no half-written folder

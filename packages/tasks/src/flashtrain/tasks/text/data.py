@@ -27,6 +27,7 @@ from flashtrain.tasks.data import (
     build_stages,
     check_frame_columns,
     frame_targets,
+    group_column,
     read_table,
 )
 
@@ -280,6 +281,7 @@ class TextClassificationData(TaskDataModule):
         group_by_length: bool = False,
         loader: dict[str, Any] | None = None,
         target_delimiter: str | None = "auto",
+        groups: Sequence[Any] | None = None,
     ) -> TextClassificationData:
         import datasets as hf
 
@@ -303,7 +305,7 @@ class TextClassificationData(TaskDataModule):
                     raise ValueError(f"{where[stage]} has {len(column)} texts but {len(encoded)} targets.")
             return TextDataset(column, encoded)
 
-        built = build_stages(texts, make, val_split, seed)
+        built = build_stages(texts, make, val_split, seed, groups=groups)
         return cls(
             built, targets, group_by_length, batch_size=batch_size, num_workers=num_workers, seed=seed, **(loader or {})
         )
@@ -322,8 +324,13 @@ class TextClassificationData(TaskDataModule):
     ) -> TextClassificationData:
         """pandas DataFrames with a text column and targets: one label column, one column of
         ``target_delimiter``-separated labels, or several 0/1 columns (multi-label; the column names are the labels).
-        ``kwargs``: labels, val_split, batch_size, num_workers, seed, group_by_length."""
+        ``kwargs``: labels, val_split, batch_size, num_workers, seed, group_by_length, and ``val_split_by``: a column
+        of the training table naming each row's group (an author, a product): ``val_split`` then holds out whole
+        groups, stratified by class where the groups allow."""
         frames = dict(zip(STAGES, (train_data_frame, val_data_frame, test_data_frame, predict_data_frame)))
+        train = frames["train"]
+        where_train = train.attrs.get("source", "train_data_frame") if train is not None else "train_data_frame"
+        groups = group_column(train, kwargs.pop("val_split_by", None), kwargs.get("val_split"), where_train)
         columns = [target_fields] if isinstance(target_fields, str) else list(target_fields or [])
         texts: dict[str, Any] = {}
         targets: dict[str, Any] = {}
@@ -342,11 +349,16 @@ class TextClassificationData(TaskDataModule):
             targets[stage] = frame_targets(frame, columns, target_delimiter)
             if len(columns) > 1:
                 kwargs.setdefault("labels", columns)
-        return cls._from_parts(texts, targets, where, {**kwargs, "target_delimiter": target_delimiter})
+        return cls._from_parts(texts, targets, where, {**kwargs, "target_delimiter": target_delimiter}, groups)
 
     @classmethod
     def _from_parts(
-        cls, texts: dict[str, Any], targets: dict[str, Any], where: dict[str, str], kwargs: dict[str, Any]
+        cls,
+        texts: dict[str, Any],
+        targets: dict[str, Any],
+        where: dict[str, str],
+        kwargs: dict[str, Any],
+        groups: Sequence[Any] | None = None,
     ) -> TextClassificationData:
         options: dict[str, Any] = {
             "labels": None,
@@ -364,7 +376,7 @@ class TextClassificationData(TaskDataModule):
         for key, value in kwargs.items():
             (loader if key in loader else options)[key] = value
         where = {stage: where.get(stage, f"{stage}_data") for stage in STAGES}
-        return cls._build(texts, targets, where, loader=loader, **options)
+        return cls._build(texts, targets, where, loader=loader, groups=groups, **options)
 
     @classmethod
     def from_csv(

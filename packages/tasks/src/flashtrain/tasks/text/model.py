@@ -48,6 +48,9 @@ class TextClassifier(ClassificationTask):
             ``flashtrain.core.callbacks.weight_averaging``).
         tokenizer: Folder or name to read the tokenizer from, if not the backbone's (``load_from_checkpoint``
             passes the tokenizer stored in the checkpoint).
+        compile: ``torch.compile`` the encoder when training starts (the first step pays for compiling; dynamic
+            padding gives batches of several lengths, which torch.compile handles by recompiling once with a
+            dynamic length). Channels-last is for convolutional image backbones only.
     """
 
     task_name = "text_classification"
@@ -77,6 +80,7 @@ class TextClassifier(ClassificationTask):
         calibrate: str | None = None,
         decision_threshold: str | float | None = None,
         tokenizer: str | None = None,
+        compile: bool = False,
     ) -> None:
         if not isinstance(max_length, int) or max_length < 1:
             raise ValueError(f"max_length must be a positive int (tokens), got {max_length!r}.")
@@ -94,6 +98,7 @@ class TextClassifier(ClassificationTask):
             weight_averaging=weight_averaging,
             calibrate=calibrate,
             decision_threshold=decision_threshold,
+            compile=compile,
         )
         if os.path.isdir(backbone):
             backbone = os.path.abspath(backbone)  # "./my-model" must still be found from another working folder

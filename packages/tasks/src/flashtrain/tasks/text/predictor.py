@@ -28,7 +28,10 @@ class TextPredictor(Predictor):
     def save_preprocessing_files(self, folder: str) -> None:
         import os
 
-        self.tokenizer.save_pretrained(os.path.join(folder, "tokenizer"))
+        from flashtrain.core.utilities.disk import writing
+
+        with writing(os.path.join(folder, "tokenizer")):
+            self.tokenizer.save_pretrained(os.path.join(folder, "tokenizer"))
 
     def collate(self, samples: list[Any]) -> Any:
         # Padding to the longest text of the batch, with the tokenizer's pad id, as in training (right padding).

@@ -1,0 +1,75 @@
+"""Logger folders, what loggers receive when fit starts and ends, and the do-nothing logger (Lightning 2's rules)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import torch
+
+from flashtrain.core import DataModule
+from flashtrain.core.loggers import CSVLogger, DummyLogger, Logger, TensorBoardLogger
+from tests.core.helpers import RegressionModule, loader, quiet_trainer
+
+
+@pytest.mark.parametrize("name", [None, ""])
+def test_without_a_name_versions_go_straight_into_save_dir(tmp_path, name):
+    logger = CSVLogger(tmp_path, name=name)
+    logger.log_hyperparams()
+    assert logger.root_dir == str(tmp_path) and os.listdir(tmp_path / "version_0") == ["hparams.yaml"]
+    tensorboard = TensorBoardLogger(tmp_path / "tb", name="exp", version=3, sub_dir="images")
+    assert tensorboard.log_dir == os.path.join(tmp_path, "tb", "exp", "version_3", "images")
+
+
+def test_tensorboard_takes_metrics_with_hyperparameters_and_logs_the_graph_when_asked(tmp_path):
+    logger = TensorBoardLogger(tmp_path, default_hp_metric=False, log_graph=True)
+    logger.log_hyperparams({"lr": 0.1, "layers": [1, 2]}, {"val_loss": torch.tensor(0.5)})
+    model = RegressionModule()
+    with pytest.warns(UserWarning, match="Could not log computational graph to TensorBoard"):
+        logger.log_graph(model)
+    logger.log_graph(model, torch.zeros(2, 8))
+    logger.finalize("success")
+    assert any(name.startswith("events.out.tfevents") for name in os.listdir(logger.log_dir))
+
+
+class _Recording(Logger):
+    name, version = "rec", 0
+
+    def __init__(self) -> None:
+        self.params: list[dict] = []
+        self.statuses: list[str] = []
+
+    def log_metrics(self, metrics, step=None):
+        pass
+
+    def log_hyperparams(self, params):
+        self.params.append(dict(params))
+
+    def finalize(self, status):
+        self.statuses.append(status)
+
+
+class _Data(DataModule):
+    def __init__(self, lr: float = 0.05, batch_size: int = 8) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+
+    def train_dataloader(self):
+        return loader(16, batch_size=self.hparams.batch_size)
+
+
+def test_module_and_datamodule_hyperparameters_are_merged_and_the_run_ends_with_success():
+    logger = _Recording()
+    quiet_trainer(max_epochs=1, logger=logger).fit(RegressionModule(lr=0.05), datamodule=_Data())
+    assert logger.params == [{"lr": 0.05, "dropout": 0.2, "optimizer": "adam", "batch_size": 8}]
+    assert logger.statuses == ["success"]
+    with pytest.raises(RuntimeError, match=r"keys \['lr'\] are present in both the LightningModule's and"):
+        quiet_trainer(max_epochs=1, logger=_Recording()).fit(RegressionModule(lr=0.1), datamodule=_Data())
+
+
+def test_the_dummy_logger_accepts_any_call():
+    logger = DummyLogger()
+    logger.log_hyperparams("1", 2, three="three")
+    logger.log_metrics("1", 2, three="three")
+    logger.log_text(key="samples", columns=["a"], data=[[1]])  # a W&B method: accepted, does nothing
+    logger.experiment["anything"] = 1
