@@ -4,6 +4,8 @@ already in memory through ``module_from_checkpoint``, so a caller who has read t
 from __future__ import annotations
 
 import io
+import struct
+import zipfile
 
 import pytest
 import torch
@@ -48,7 +50,11 @@ def test_a_damaged_stream_and_a_dict_given_as_a_file_are_refused_with_the_way_ou
     path, _ = saved
     with open(path, "rb") as handle:
         damaged = bytearray(handle.read())
-    damaged[len(damaged) // 2] ^= 0xFF  # one flipped byte inside the tensors: the CRC check must catch it
+    with zipfile.ZipFile(path) as archive:  # the first byte of the largest record's data (a tensor's storage)
+        largest = max(archive.infolist(), key=lambda info: info.file_size)
+    header = largest.header_offset
+    name_length, extra_length = struct.unpack("<HH", damaged[header + 26 : header + 30])
+    damaged[header + 30 + name_length + extra_length] ^= 0xFF  # one flipped byte: the CRC check must catch it
     with pytest.raises(CheckpointError, match="Cannot read checkpoint the BytesIO stream"):
         RegressionModule.load_from_checkpoint(io.BytesIO(bytes(damaged)))
     with pytest.raises(TypeError, match=r"open binary file object .* got dict.*module_from_checkpoint"):
