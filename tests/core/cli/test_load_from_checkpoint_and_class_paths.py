@@ -107,3 +107,40 @@ def test_a_class_path_logger_from_the_command_line(tmp_path):
     logger = ["--trainer.logger", "CSVLogger", "--trainer.logger.save_dir", str(tmp_path), *QUIET]
     cli = LightningCLI(TinyRegressor, TinyData, run=False, args=logger)
     assert isinstance(cli.trainer.logger, CSVLogger) and cli.trainer.logger.save_dir == str(tmp_path)
+
+
+LIGHTNING_CONFIG = """
+trainer:
+  logger:
+    class_path: lightning.pytorch.loggers.TensorBoardLogger
+    init_args:
+      save_dir: {root}
+  callbacks:
+    - class_path: pytorch_lightning.callbacks.early_stopping.EarlyStopping
+      init_args:
+        monitor: val_loss
+        patience: 3
+"""
+
+
+def test_a_lightning_projects_config_and_flags_naming_lightnings_classes_build_flashtrains(tmp_path, monkeypatch):
+    """A project ported by changing imports keeps its YAML and scripts, which name Lightning's class paths."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "lightning.yaml").write_text(LIGHTNING_CONFIG.format(root=tmp_path / "tb"))
+    more = ["--trainer.callbacks+=lightning.pytorch.callbacks.ModelCheckpoint", "--trainer.max_epochs", "1", *QUIET]
+    cli = LightningCLI(TinyRegressor, TinyData, run=False, args=["--config", "lightning.yaml", *more])
+    assert isinstance(cli.trainer.logger, TensorBoardLogger)
+    stopping = [cb for cb in cli.trainer.callbacks if isinstance(cb, EarlyStopping)]
+    assert len(stopping) == 1 and stopping[0].patience == 3
+    from flashtrain.core.callbacks import ModelCheckpoint
+
+    assert any(isinstance(cb, ModelCheckpoint) for cb in cli.trainer.callbacks)
+
+
+def test_a_lightning_class_flashtrain_lacks_is_named_as_written(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_code:
+        LightningCLI(
+            TinyRegressor, TinyData, run=False, args=["--trainer.logger", "lightning.pytorch.loggers.NeptuneLogger"]
+        )
+    assert exit_code.value.code == 2
+    assert "lightning.pytorch.loggers.NeptuneLogger" in capsys.readouterr().err

@@ -25,6 +25,7 @@ from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
 from flashtrain.core.callbacks.base import Callback
+from flashtrain.core.cli_class_paths import LIGHTNING_NAMES_MODE, register_loader, translate_flag
 from flashtrain.core.datamodule import DataModule
 from flashtrain.core.hparams import INSTANTIATOR_KEY, given_hyperparameters
 from flashtrain.core.module import Module
@@ -64,6 +65,7 @@ SCHEDULER_TYPES = (LRScheduler, ReduceLROnPlateau)
 _JSONARGPARSE_VERSION = tuple(int(part) for part in jsonargparse_version.split(".")[:2] if part.isdigit())
 _KEEP_NONE_VALUES = {"skip_unset": False} if _JSONARGPARSE_VERSION >= (4, 49) else {"skip_none": False}
 _LIGHTNING_CLASSES = (Trainer, Module, DataModule, Callback)
+register_loader()
 
 
 class LightningArgumentParser(ArgumentParser):
@@ -80,10 +82,18 @@ class LightningArgumentParser(ArgumentParser):
         default_env: bool = False,
         **kwargs: Any,
     ) -> None:
+        kwargs.setdefault("parser_mode", LIGHTNING_NAMES_MODE)  # YAML, reading Lightning's class paths as ours
         super().__init__(*args, description=description, env_prefix=env_prefix, default_env=default_env, **kwargs)
         self.callback_keys: list[str] = []
         self.optimizer_groups: dict[str, tuple[Any, str]] = {}  # nested key -> (class or classes, link_to)
         self.lr_scheduler_groups: dict[str, tuple[Any, str]] = {}
+
+    def parse_args(self, args: Any = None, *rest: Any, **kwargs: Any) -> Any:
+        """jsonargparse's ``parse_args``; a flag value naming a Lightning class is read as flashtrain's (config
+        files and dict args go through the parser's YAML loader, which does the same)."""
+        if args is None:
+            args = sys.argv[1:]
+        return super().parse_args([translate_flag(arg) for arg in args], *rest, **kwargs)
 
     def error(self, message: str, *args: Any, **kwargs: Any) -> NoReturn:
         """One line naming the flag or config value at fault, then exit 2 (no usage block, no traceback)."""
