@@ -90,6 +90,8 @@ def test_batch_counts_per_loader_of_test_predict_and_the_sanity_check():
     assert trainer.num_val_batches == [2, 10] and trainer.num_sanity_val_batches == [2, 2]
     trainer.test(SeveralLoaders(), [short, long], verbose=False)
     assert trainer.num_test_batches == [2, 5]
+    trainer.validate(SeveralLoaders(), [long, short, long], verbose=False)
+    assert trainer.num_val_batches == [10, 2, 10]  # validate's own loaders, as Lightning while/after validate
     trainer.predict(RegressionModule(), [long, short])
     assert trainer.num_predict_batches == [10, 2]
 

@@ -61,8 +61,8 @@ class EvaluationLoop:
         self.limits = limits
         self.data_connector = data_connector
         self.num_batches: int | float = 0
-        # Batches per loader of the latest test / predict run (Lightning's trainer.num_test/predict_batches).
-        self.max_batches: dict[str, list[int | float]] = {"test": [], "predict": []}
+        # Batches per loader of the latest validate / test / predict run (Lightning's trainer.num_*_batches).
+        self.max_batches: dict[str, list[int | float]] = {"validate": [], "test": [], "predict": []}
 
     def _grad_mode(self) -> Any:
         """inference_mode for evaluation where the strategy supports it (XLA does not), else no_grad."""
@@ -90,8 +90,7 @@ class EvaluationLoop:
             for loader in self.data_connector.stage_loaders(stage, given)
         ]
         limits = [self.data_connector.limited_length(dl, limit, name) for dl in loaders]
-        if stage == "test":
-            self.max_batches["test"] = limits
+        self.max_batches[stage] = limits
         results = self._evaluate(module, stage, loaders, limits)
         if verbose and self.strategy.is_global_zero:
             _print_results(stage, results)

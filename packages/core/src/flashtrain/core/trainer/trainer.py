@@ -295,6 +295,9 @@ class Trainer(_LoopFlags):
 
     @property
     def num_val_batches(self) -> list[int | float]:
+        """``trainer.validate``'s batches per loader while it runs or after it, else the fit's validation's."""
+        if self.state.fn == TrainerFn.VALIDATING:
+            return self.evaluation.max_batches["validate"]
         return self.data_connector.num_val_batches
 
     @property
