@@ -71,7 +71,7 @@ def test_not_a_module():
         # no device is a mistake whatever the accelerator: said before asking whether a GPU is there
         (dict(devices=[], accelerator="cuda"), r"`Trainer\(devices=\[\]\)` value is not a valid input using cuda"),
         (dict(devices="0", accelerator="mps"), r"`Trainer\(devices='0'\)` value is not a valid input using mps"),
-        (dict(log_every_n_steps=0), "log_every_n_steps must be an int >= 1"),
+        (dict(log_every_n_steps=-1), "log_every_n_steps must be an int >= 0"),
         (dict(deterministic="yes"), "deterministic='yes' is not supported"),
     ],
 )

@@ -129,6 +129,14 @@ class Module(HyperparametersMixin, torch.nn.Module):
         if trainer is None:
             warnings.warn(f"self.log({name!r}) was called outside a Trainer run and is ignored.", stacklevel=2)
             return
+        if getattr(trainer, "barebones", False) is True:  # Lightning's words
+            from flashtrain.core.utilities.rank_zero import rank_zero_warn
+
+            rank_zero_warn(
+                "You are trying to `self.log()` but `Trainer(barebones=True)` is configured."
+                " Logging can impact raw speed so it is disabled under this setting."
+            )
+            return
         if metric_attribute is None and not isinstance(value, (torch.Tensor, int, float)):
             self._check_metric_is_attribute(name, value)
         # Positional on purpose: this runs every step and keyword passing is measurably slower.

@@ -176,6 +176,14 @@ class CheckpointConnector:
             return found
         return os.fspath(ckpt_path)
 
+    @staticmethod
+    def check_weights_only(weights_only: Any) -> None:
+        """Lightning 2.6's ``fit/validate/test/predict(weights_only=...)``. Every flashtrain checkpoint holds only
+        tensors and plain values and is always read with ``torch.load(weights_only=True)``, so any of None/True/False
+        loads the same file the same safe way; ``False`` never unpickles code (docs/lightning-differences.md)."""
+        if weights_only is not None and not isinstance(weights_only, bool):
+            raise TypeError(f"weights_only must be None, True or False, got {weights_only!r}.")
+
     def read(self, path: str | None, stage: str) -> dict[str, Any] | None:
         """Load ``path`` (from :meth:`select`) for this run; ``None`` loads nothing."""
         self.loaded_path = path

@@ -61,6 +61,8 @@ class EvaluationLoop:
         self.limits = limits
         self.data_connector = data_connector
         self.num_batches: int | float = 0
+        # Batches per loader of the latest validate / test / predict run (Lightning's trainer.num_*_batches).
+        self.max_batches: dict[str, list[int | float]] = {"validate": [], "test": [], "predict": []}
 
     def _grad_mode(self) -> Any:
         """inference_mode for evaluation where the strategy supports it (XLA does not), else no_grad."""
@@ -88,6 +90,7 @@ class EvaluationLoop:
             for loader in self.data_connector.stage_loaders(stage, given)
         ]
         limits = [self.data_connector.limited_length(dl, limit, name) for dl in loaders]
+        self.max_batches[stage] = limits
         results = self._evaluate(module, stage, loaders, limits)
         if verbose and self.strategy.is_global_zero:
             _print_results(stage, results)
@@ -102,16 +105,19 @@ class EvaluationLoop:
 
     def sanity_check(self, module: Module) -> None:
         """A few validation batches before training, to fail fast on validation bugs; nothing is logged."""
-        steps = self.limits.num_sanity_val_steps
         previous, self.state.stage = self.state.stage, RunningStage.SANITY_CHECKING
         self.hooks.call("on_sanity_check_start")
         try:
             loaders = self.data_connector.load_fit_validation()  # Lightning requests the validation loader here
-            limits = [n if steps == -1 else min(steps, n) for n in self.data_connector.num_val_batches]
-            self._evaluate(module, "sanity", loaders, limits)
+            self._evaluate(module, "sanity", loaders, self.sanity_batches())
         finally:
             self.hooks.call("on_sanity_check_end")
             self.state.stage = previous
+
+    def sanity_batches(self) -> list[int | float]:
+        """Batches per validation loader the sanity check uses (Lightning's ``trainer.num_sanity_val_batches``)."""
+        steps = self.limits.num_sanity_val_steps
+        return [n if steps == -1 else min(steps, n) for n in self.data_connector.num_val_batches]
 
     # -- the pass -------------------------------------------------------------------------------------------
     def _evaluate(self, module: Module, stage: str, loaders: list[Any], limits: list[int | float]) -> list[dict]:
@@ -197,6 +203,7 @@ class EvaluationLoop:
         limits = [
             self.data_connector.limited_length(dl, self.limits.limit_predict_batches, "predict") for dl in loaders
         ]
+        self.max_batches["predict"] = limits
         self.num_batches = sum(limits)
         modes = capture_modes(module)
         self.state.stage = RunningStage.PREDICTING

@@ -163,8 +163,8 @@ def check_loop_flags(
         check_val_every_n_epoch=check_val_every_n_epoch,
         num_sanity_val_steps=sanity,
         log_every_n_steps=checks.check_positive_int(
-            "log_every_n_steps", 50 if log_every_n_steps is None else log_every_n_steps
-        ),
+            "log_every_n_steps", 50 if log_every_n_steps is None else log_every_n_steps, minimum=0
+        ),  # 0: training steps are never logged (Lightning; barebones mode)
         accumulate_grad_batches=checks.check_positive_int("accumulate_grad_batches", accumulate_grad_batches),
         gradient_clip_val=gradient_clip_val,
         gradient_clip_algorithm=gradient_clip_algorithm,

@@ -98,7 +98,7 @@ class MetricsStore:
 
     def log_training_step(self, logging_step: int, every_n_steps: int, epoch: int) -> None:
         """Send this step's training values to the loggers when ``logging_step`` is due."""
-        if self.loggers and (logging_step + 1) % every_n_steps == 0:
+        if self.loggers and every_n_steps and (logging_step + 1) % every_n_steps == 0:
             _, logged, _ = self.train_results.step_metrics()
             if logged:
                 self.send_to_loggers(logged, logging_step, epoch)

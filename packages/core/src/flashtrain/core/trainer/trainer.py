@@ -30,6 +30,7 @@ from flashtrain.core.module import Module
 from flashtrain.core.profilers import build_profiler
 from flashtrain.core.strategies import Strategy
 from flashtrain.core.trainer import connector
+from flashtrain.core.trainer.barebones import barebones_flags
 from flashtrain.core.trainer.data_connector import DataConnector
 from flashtrain.core.trainer.evaluation import EvaluationLoop
 from flashtrain.core.trainer.hooks import HookDispatcher
@@ -151,7 +152,24 @@ class Trainer(_LoopFlags):
         on_nan: str | None = "raise",
         reload_dataloaders_every_n_epochs: int = 0,
         profiler: Any = None,
+        barebones: bool = False,
     ) -> None:
+        self.barebones = barebones
+        if barebones:  # every speed-costing feature off; asking for one of them is refused (barebones.py)
+            logger, enable_checkpointing, enable_progress_bar, log_every_n_steps, enable_model_summary, sanity = (
+                barebones_flags(
+                    enable_checkpointing=enable_checkpointing,
+                    logger=logger,
+                    enable_progress_bar=enable_progress_bar,
+                    log_every_n_steps=log_every_n_steps,
+                    enable_model_summary=enable_model_summary,
+                    num_sanity_val_steps=num_sanity_val_steps,
+                    fast_dev_run=fast_dev_run,
+                    detect_anomaly=detect_anomaly,
+                    profiler=profiler,
+                )
+            )
+            num_sanity_val_steps = sanity
         hardware = connector.resolve_hardware(accelerator, strategy, devices, num_nodes, precision, gpus)
         self.accelerator = hardware.accelerator
         self.strategy: Strategy = hardware.strategy
@@ -277,7 +295,22 @@ class Trainer(_LoopFlags):
 
     @property
     def num_val_batches(self) -> list[int | float]:
+        """``trainer.validate``'s batches per loader while it runs or after it, else the fit's validation's."""
+        if self.state.fn == TrainerFn.VALIDATING:
+            return self.evaluation.max_batches["validate"]
         return self.data_connector.num_val_batches
+
+    @property
+    def num_sanity_val_batches(self) -> list[int | float]:
+        return self.evaluation.sanity_batches()
+
+    @property
+    def num_test_batches(self) -> list[int | float]:
+        return self.evaluation.max_batches["test"]
+
+    @property
+    def num_predict_batches(self) -> list[int | float]:
+        return self.evaluation.max_batches["predict"]
 
     @property
     def num_eval_batches(self) -> int | float:
@@ -400,8 +433,10 @@ class Trainer(_LoopFlags):
         val_dataloaders: Any = None,
         datamodule: Any = None,
         ckpt_path: str | None = None,
+        weights_only: bool | None = None,
     ) -> None:
         """Train ``model``; data from loaders or a datamodule; ``ckpt_path`` (path, "last" or "best") resumes."""
+        self.checkpoint_connector.check_weights_only(weights_only)
         train_dataloaders, datamodule = _loaders_or_datamodule(train_dataloaders, datamodule)
         if self.lightning_1x is not None:
             ckpt_path = self.lightning_1x.before_fit(
@@ -461,8 +496,10 @@ class Trainer(_LoopFlags):
         ckpt_path: str | None = None,
         verbose: bool = True,
         datamodule: Any = None,
+        weights_only: bool | None = None,
     ) -> list[dict[str, float]]:
         """Run the validation loop once; returns one dict of metrics per dataloader."""
+        self.checkpoint_connector.check_weights_only(weights_only)
         dataloaders, datamodule = _loaders_or_datamodule(dataloaders, datamodule)
         return self._run(TrainerFn.VALIDATING, model, datamodule, ckpt_path, val=dataloaders, verbose=verbose)
 
@@ -473,8 +510,10 @@ class Trainer(_LoopFlags):
         ckpt_path: str | None = None,
         verbose: bool = True,
         datamodule: Any = None,
+        weights_only: bool | None = None,
     ) -> list[dict[str, float]]:
         """Run the test loop once; returns one dict of metrics per dataloader."""
+        self.checkpoint_connector.check_weights_only(weights_only)
         dataloaders, datamodule = _loaders_or_datamodule(dataloaders, datamodule)
         return self._run(TrainerFn.TESTING, model, datamodule, ckpt_path, test=dataloaders, verbose=verbose)
 
@@ -486,12 +525,14 @@ class Trainer(_LoopFlags):
         return_predictions: bool = True,
         ckpt_path: str | None = None,
         output: str | None = None,
+        weights_only: bool | None = None,
     ) -> Any:
         """Run ``predict_step`` over the data; returns the outputs per batch (a list per dataloader if several).
 
         With ``output`` (tasks: "labels", "probabilities", "logits", "top_k", ...; or Flash's Output objects), or
         without it when the task's ``model.output`` is set, the module's ``format_predictions`` turns them into one
         entry per input sample, in input order."""
+        self.checkpoint_connector.check_weights_only(weights_only)
         dataloaders, datamodule = _loaders_or_datamodule(dataloaders, datamodule)
         if output is None and hasattr(model or self.module, "format_predictions"):
             output = getattr(model or self.module, "output", None)  # a task's ``model.output`` chosen beforehand
