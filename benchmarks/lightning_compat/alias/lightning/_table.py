@@ -134,7 +134,10 @@ MODULES: dict[str, dict[str, str]] = {
     "lightning.pytorch.loggers.mlflow": {"MLFlowLogger": f"{_CORE}.loggers:MLFlowLogger"},
     "lightning.pytorch.loggers.wandb": {"WandbLogger": f"{_CORE}.loggers:WandbLogger"},
     "lightning.pytorch.loggers.tensorboard": {"TensorBoardLogger": f"{_CORE}.loggers:TensorBoardLogger"},
-    "lightning.pytorch.loggers.csv_logs": {"CSVLogger": f"{_CORE}.loggers:CSVLogger"},
+    "lightning.pytorch.loggers.csv_logs": {
+        "CSVLogger": f"{_CORE}.loggers:CSVLogger",
+        "ExperimentWriter": f"{_CORE}.loggers.csv_logs:ExperimentWriter",
+    },
     "lightning.pytorch.loops": {"_EvaluationLoop": INTERNAL},
     "lightning.pytorch.loops.evaluation_loop": {},
     "lightning.pytorch.profilers": {
