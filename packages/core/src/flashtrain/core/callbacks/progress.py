@@ -158,7 +158,7 @@ class ProgressBar(Callback):
         items = self.get_metrics(trainer, trainer.lightning_module)
         return {key: f"{value:.3g}" if isinstance(value, float) else value for key, value in items.items()}
 
-    def _show_metrics(self, trainer: Any) -> None:
+    def _show_train_metrics(self, trainer: Any) -> None:
         bar = self._bars.get("train")
         if bar is not None and not bar.disable:
             bar.set_postfix(self._postfix(trainer), refresh=False)
@@ -194,7 +194,7 @@ class ProgressBar(Callback):
             metrics = ", ".join(f"{key}={value}" for key, value in self._postfix(trainer).items() if key != "v_num")
             seconds = time.monotonic() - self._epoch_started
             print(f"Epoch {trainer.current_epoch}: {metrics} ({seconds:.1f} s)", file=sys.stderr, flush=True)
-        self._show_metrics(trainer)  # close() draws it once
+        self._show_train_metrics(trainer)  # close() draws it once
         if self.leave:
             self._close("train")
 
@@ -220,7 +220,7 @@ class ProgressBar(Callback):
     def on_validation_end(self, trainer: Any, pl_module: Any) -> None:
         self._close("validate")
         if trainer.state.fn == "fit":
-            self._show_metrics(trainer)
+            self._show_train_metrics(trainer)
 
     def on_test_start(self, trainer: Any, pl_module: Any) -> None:
         self._start_eval("test", self.init_test_tqdm(), trainer.num_eval_batches)

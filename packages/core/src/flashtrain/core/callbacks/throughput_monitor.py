@@ -83,9 +83,13 @@ class ThroughputMonitor(Callback):
 
     def _log(self, trainer: Any, stage: str, step: int) -> None:
         throughput = self._throughputs[stage]
-        metrics = {f"{stage}{throughput.separator}{key}": value for key, value in throughput.compute().items()}
+        metrics: dict[str, Any] = {
+            f"{stage}{throughput.separator}{key}": value for key, value in throughput.compute().items()
+        }
+        if stage == "train":  # as the Trainer's own training rows (Lightning): the epoch, at the step before this one
+            metrics["epoch"] = trainer.current_epoch
         for logger in trainer.loggers:
-            logger.log_metrics(metrics, step=step)
+            logger.log_metrics(metrics=metrics, step=step)
 
     def _log_every(self, trainer: Any) -> int:
         return 1 if trainer.limits.fast_dev_run else trainer.limits.log_every_n_steps
@@ -104,7 +108,7 @@ class ThroughputMonitor(Callback):
             batches % trainer.limits.accumulate_grad_batches == 0
             and trainer.global_step % self._log_every(trainer) == 0
         ):
-            self._log(trainer, "train", trainer.global_step)
+            self._log(trainer, "train", trainer.global_step - 1)
 
     # -- evaluation ---------------------------------------------------------------------------------------------
     def _eval_start(self, trainer: Any, stage: str) -> None:
@@ -128,9 +132,13 @@ class ThroughputMonitor(Callback):
     def on_validation_end(self, trainer: Any, pl_module: Any) -> None:
         if not trainer.is_global_zero or trainer.sanity_checking or trainer.state.fn != "fit":
             return
+        train, validate = self._throughputs["train"], self._throughputs["validate"]
         if "train" in self._started and "validate" in self._started:
-            # The training clock skips the validation run: move its start forward by the time spent validating.
-            self._started["train"] += time.perf_counter() - self._started["validate"]
+            # The training clock skips the pause and the validation run: its start moves forward by the time from
+            # the last training batch's end to the validation's end (both read from the recorded times, no new clock).
+            train_finished = self._started["train"] + (train.times[-1] if train.times else 0.0)
+            validation_time = validate.times[-1] if validate.times else 0.0
+            self._started["train"] += self._started["validate"] - train_finished + validation_time
 
     def on_test_start(self, trainer: Any, pl_module: Any) -> None:
         self._eval_start(trainer, "test")

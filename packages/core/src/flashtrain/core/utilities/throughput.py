@@ -10,14 +10,14 @@ from collections import deque
 from typing import Any
 
 
-class _IncreasingWindow(list):  # type: ignore[type-arg]
+class _IncreasingWindow(list[float]):
     """The last ``maxlen`` values; each must be larger than the one before (a counter or a clock)."""
 
     def __init__(self, maxlen: int) -> None:
         super().__init__()
         self.maxlen = maxlen
 
-    def append(self, value: Any) -> None:
+    def append(self, value: float) -> None:
         if self and self[-1] >= value:
             raise ValueError(f"Expected the value to increase, last: {self[-1]}, current: {value}")
         super().append(value)
