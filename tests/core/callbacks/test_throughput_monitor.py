@@ -62,3 +62,41 @@ def test_monitor_logs_train_and_validation_rates(tmp_path):
 def test_monitor_refuses_a_batch_size_fn_that_is_not_callable():
     with pytest.raises(TypeError, match=r"batch_size_fn=32\): pass a function"):
         ThroughputMonitor(batch_size_fn=32)  # type: ignore[arg-type]
+
+
+def test_validation_inside_fit_is_not_counted_as_training_time(monkeypatch):
+    """Clock readings: train start 0, train batch 7, validation start 11, validation batch 13, train batch 19."""
+    from types import SimpleNamespace
+
+    from flashtrain.core.callbacks import throughput_monitor
+
+    clock = iter([0.0, 7.0, 11.0, 13.0, 19.0])
+    monkeypatch.setattr(throughput_monitor.time, "perf_counter", lambda: next(clock))
+    logged: list = []
+    trainer = SimpleNamespace(
+        world_size=1,
+        is_global_zero=True,
+        sanity_checking=False,
+        state=SimpleNamespace(fn="fit"),
+        strategy=SimpleNamespace(root_device=SimpleNamespace(type="cpu")),
+        limits=SimpleNamespace(fast_dev_run=0, log_every_n_steps=1, accumulate_grad_batches=1),
+        loggers=[SimpleNamespace(log_metrics=lambda metrics, step: logged.append((step, metrics)))],
+        current_epoch=0,
+        global_step=0,
+    )
+    module = SimpleNamespace(flops_per_batch=None)
+    monitor = ThroughputMonitor(batch_size_fn=lambda batch: 1, window_size=2)
+    monitor.setup(trainer, module, "fit")
+    monitor.on_train_start(trainer, module)
+    trainer.global_step = 1
+    monitor.on_train_batch_end(trainer, module, None, None, 0)
+    monitor.on_validation_start(trainer, module)
+    monitor.on_validation_batch_end(trainer, module, None, None, 0)
+    monitor.on_validation_end(trainer, module)
+    trainer.global_step = 2
+    monitor.on_train_batch_end(trainer, module, None, None, 1)
+    assert [(step, metrics.get("train/time"), metrics.get("validate/time")) for step, metrics in logged] == [
+        (0, 7.0, None),
+        (1, None, 2.0),
+        (1, 7.0 + (19.0 - 13.0), None),
+    ]

@@ -65,7 +65,7 @@ class ThroughputMonitor(Callback):
             if self.length_fn is not None:
                 counts[2] += self.length_fn(batch)
         flops = getattr(pl_module, "flops_per_batch", None)
-        if flops is None and not self._warned_flops:
+        if not hasattr(pl_module, "flops_per_batch") and not self._warned_flops:
             self._warned_flops = True
             warnings.warn(
                 "When using the `ThroughputMonitor`, you need to define a `flops_per_batch` attribute or property"
