@@ -22,8 +22,6 @@ from dataclasses import dataclass
 from flashtrain.cli.options import RunOptions, UserError
 
 GROUPS = ("--trainer.", "--model.", "--data.")
-# Flash's tabular page spells its Flash Zero command "tabular_classifier".
-COMMAND_ALIASES = {"tabular_classifier": "tabular_classification"}
 DATA_CONSTRUCTORS = ("from_folders", "from_files", "from_csv", "from_json", "from_parquet")
 
 
@@ -41,10 +39,18 @@ def is_flash_zero(argv: list[str]) -> bool:
     )
 
 
+def command_aliases() -> dict[str, str]:
+    """Flash Zero's other command names (the registry's ``flash_zero_names``) -> the task's name."""
+    from flashtrain.tasks import registry
+
+    return {alias: spec.name for spec in registry.tasks() for alias in spec.flash_zero_names}
+
+
 def translate(argv: list[str]) -> Translated:
     """``argv`` with Flash Zero's spellings turned into flash-train's; unchanged when it uses none of them."""
-    if argv and argv[0] in COMMAND_ALIASES:
-        argv = [COMMAND_ALIASES[argv[0]], *argv[1:]]
+    aliases = command_aliases()
+    if argv and argv[0] in aliases:
+        argv = [aliases[argv[0]], *argv[1:]]
     if not argv or not is_flash_zero(argv):
         return Translated(list(argv))
     command, rest = argv[0], argv[1:]

@@ -245,8 +245,10 @@ def train(model: Any, data: Any, options: RunOptions, strategy: Any) -> dict[str
         score = checkpoint.best_model_score  # a tensor, as Lightning's
         summary[f"best_{metric}"] = best = float(score) if score is not None else float("nan")
         say(f"final validation {name}: {summary[shown]:.4f} (best {'' if shown == metric else metric + ' '}{best:.4f})")
-    if validates and trainer.is_global_zero:
-        summary["label_issues"] = rank_label_issues(model, data, trainer.log_dir, say)
+    if validates:  # every rank runs the model (a sharded model's forward is collective); rank 0 writes
+        issues = rank_label_issues(model, data, trainer.log_dir, say, write=trainer.is_global_zero)
+        if trainer.is_global_zero:
+            summary["label_issues"] = issues
     calibration = getattr(model, "calibration", None)
     if calibration is not None and calibration.summary():
         say(calibration.summary())
@@ -295,12 +297,13 @@ def find_learning_rate(trainer: Any, model: Any, data: Any, options: RunOptions,
     return finder
 
 
-def rank_label_issues(model: Any, data: Any, folder: str, say: Any) -> str | None:
-    """label_issues.csv beside config.yaml: the validation items whose label the trained model doubts most."""
+def rank_label_issues(model: Any, data: Any, folder: str, say: Any, write: bool = True) -> str | None:
+    """label_issues.csv beside config.yaml: the validation items whose label the trained model doubts most
+    (``write=False``: the ranking only, on the other ranks of a multi-process run)."""
     from flashtrain.tasks.label_issues import FILE_NAME, write_label_issues
 
     path = os.path.join(folder, FILE_NAME)
-    counted = write_label_issues(model, data, path)
+    counted = write_label_issues(model, data, path if write else None)
     if counted is None:  # a regressor, multi-label targets
         return None
     say(f"label issues: {counted[0]} of {counted[1]} validation items may be mislabelled, most doubtful first: {path}")

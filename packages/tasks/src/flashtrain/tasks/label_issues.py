@@ -66,9 +66,10 @@ def item_names(dataset: Any) -> list[str] | None:
     return [names[i] for i in indices] if indices is not None else names
 
 
-def write_label_issues(model: Any, datamodule: Any, path: str) -> tuple[int, int] | None:
+def write_label_issues(model: Any, datamodule: Any, path: str | None) -> tuple[int, int] | None:
     """Write ``label_issues.csv`` for the validation data of a single-label classifier; returns (issues found,
-    items looked at), or None when there is nothing to rank (no validation data, multi-label, regression)."""
+    items looked at), or None when there is nothing to rank (no validation data, multi-label, regression).
+    ``path=None`` ranks without writing: the other ranks of a sharded model, whose forward every rank must run."""
     from flashtrain.core.utilities.disk import writing
     from flashtrain.tasks.data_check import label_issues
 
@@ -90,6 +91,8 @@ def write_label_issues(model: Any, datamodule: Any, path: str) -> tuple[int, int
         rows.append((rank, "val", int(index), names[index] if names else f"row {index} of the validation data",
                      labels[label], labels[suggested], round(float(probabilities[index, label]), 4),
                      round(float(probabilities[index, suggested]), 4)))  # fmt: skip
+    if path is None:
+        return len(rows), len(given)
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     with writing(path), open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)

@@ -34,6 +34,7 @@ class TaskSpec:
         inputs: What ``flash-train predict`` reads for it: ``"files"`` (``--files``), ``"table"`` (``--file``) or
             ``"texts"`` (``--text`` / ``--file``).
         help: The command's one-line help.
+        flash_zero_names: Other names Flash Zero gave its command (``flash tabular_classifier``), accepted as aliases.
         defaults: The task's recipe as the model and data classes declare it (the classes read their defaults from
             here): ``backbone``, ``optimizer``, ``lr_scheduler``, ``learning_rate``, ``max_epochs``, ``batch_size``
             and any task-specific ones. The CLI shows them in ``--help`` and leaves flags not given to them.
@@ -49,6 +50,7 @@ class TaskSpec:
     backbones: str | None = None
     inputs: str = "files"
     help: str = ""
+    flash_zero_names: tuple[str, ...] = ()
     defaults: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -185,6 +187,7 @@ register(
     TaskSpec(
         name="tabular_classification",
         kind="classification",
+        flash_zero_names=("tabular_classifier",),  # Flash's tabular page spells its Flash Zero command so
         model="flashtrain.tasks.tabular.model:TabularClassifier",
         backbones="flashtrain.tasks.tabular.model:TabularClassifier.available_backbones",
         data="flashtrain.tasks.tabular.data:TabularClassificationData",

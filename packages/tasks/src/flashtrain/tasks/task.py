@@ -42,7 +42,7 @@ class Task(FlashRegistries, Module):
         backbone: torch.nn.Module
         head: torch.nn.Module
     # TorchScript compiles every property not listed here; ``output`` is Python-side prediction formatting.
-    __jit_unused_properties__ = [*Module.__jit_unused_properties__, "output"]
+    __jit_unused_properties__ = [*Module.__jit_unused_properties__, "output", "validation_confusion_matrix"]
     task_name = "task"
     outputs: tuple[str, ...] = ()
     monitor: tuple[str, str] = ("val_loss", "min")
