@@ -7,7 +7,6 @@ dependency of flashtrain. FLOPs are used when given (``flops=``); ``device/mfu``
 from __future__ import annotations
 
 from collections import deque
-from typing import Any
 
 
 class _IncreasingWindow(list[float]):
