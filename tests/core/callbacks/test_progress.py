@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from flashtrain.core.callbacks import ProgressBar
 from tests.core.helpers import RegressionModule, loader, quiet_trainer
 
@@ -42,3 +44,44 @@ def test_tqdms_own_miniters_variable_is_a_floor_for_the_refresh_rate(monkeypatch
     assert ProgressBar(refresh_rate=1).refresh_rate == 5
     assert ProgressBar(refresh_rate=8).refresh_rate == 8
     assert RichProgressBar(refresh_rate=1).refresh_rate == 1  # a tqdm setting: rich bars ignore it
+
+
+def test_the_bars_are_public_and_made_by_the_init_hooks():
+    """Lightning's TQDMProgressBar API: one bar per stage, read after the run; each made by an overridable hook."""
+    made: list[str] = []
+
+    class Counting(ProgressBar):
+        def init_train_tqdm(self):
+            made.append("train")
+            return super().init_train_tqdm()
+
+        def init_validation_tqdm(self):
+            made.append("validate")
+            return super().init_validation_tqdm()
+
+    bar = Counting(leave=False)
+    with pytest.raises(TypeError, match=r"train_progress_bar` is set once a train run has started"):
+        _ = bar.train_progress_bar
+    trainer = quiet_trainer(max_epochs=2, enable_progress_bar=True, callbacks=[bar], limit_val_batches=2)
+    trainer.fit(RegressionModule(), loader(), loader())
+    assert made == ["train", "validate", "validate"]  # leave=False: one training bar, redrawn each epoch
+    assert bar.train_progress_bar.total == trainer.num_training_batches
+    assert bar.val_progress_bar.total == 2
+    trainer.test(RegressionModule(), loader(), verbose=False)
+    assert bar.test_progress_bar.total == trainer.num_eval_batches
+    left = Counting(leave=True)
+    made.clear()
+    quiet_trainer(max_epochs=2, enable_progress_bar=True, callbacks=[left], limit_val_batches=0).fit(
+        RegressionModule(), loader()
+    )
+    assert made == ["train", "train", "train"]  # one at the start, then a new one per epoch
+
+
+def test_disable_and_enable_switch_the_bar():
+    bar = ProgressBar()
+    assert bar.is_enabled
+    bar.disable()
+    assert bar.is_disabled
+    bar.enable()
+    assert bar.is_enabled
+    assert ProgressBar(refresh_rate=0).is_disabled

@@ -47,6 +47,7 @@ MODULES: dict[str, dict[str, str]] = {
         "ModelCheckpoint": f"{_CB}:ModelCheckpoint",
         "ModelSummary": f"{_CB}:ModelSummary",
         "TQDMProgressBar": f"{_CB}:TQDMProgressBar",
+        "ThroughputMonitor": f"{_CB}:ThroughputMonitor",
         "ProgressBar": f"{_CB}:ProgressBar",
         "Timer": f"{_CB}:Timer",
         "BackboneFinetuning": f"{_CB}:BackboneFinetuning",
@@ -104,6 +105,8 @@ MODULES: dict[str, dict[str, str]] = {
         "Tqdm": f"{_CB}.tqdm_bar:Tqdm",
     },
     "lightning.pytorch.callbacks.timer": {"Timer": f"{_CB}:Timer"},
+    "lightning.pytorch.callbacks.throughput_monitor": {"ThroughputMonitor": f"{_CB}:ThroughputMonitor"},
+    "lightning.fabric.utilities.throughput": {"Throughput": f"{_CORE}.utilities.throughput:Throughput"},
     "lightning.pytorch.core": {
         "LightningModule": f"{_CORE}:LightningModule",
         "LightningDataModule": f"{_CORE}:LightningDataModule",
@@ -134,7 +137,10 @@ MODULES: dict[str, dict[str, str]] = {
     "lightning.pytorch.loggers.mlflow": {"MLFlowLogger": f"{_CORE}.loggers:MLFlowLogger"},
     "lightning.pytorch.loggers.wandb": {"WandbLogger": f"{_CORE}.loggers:WandbLogger"},
     "lightning.pytorch.loggers.tensorboard": {"TensorBoardLogger": f"{_CORE}.loggers:TensorBoardLogger"},
-    "lightning.pytorch.loggers.csv_logs": {"CSVLogger": f"{_CORE}.loggers:CSVLogger"},
+    "lightning.pytorch.loggers.csv_logs": {
+        "CSVLogger": f"{_CORE}.loggers:CSVLogger",
+        "ExperimentWriter": f"{_CORE}.loggers.csv_logs:ExperimentWriter",
+    },
     "lightning.pytorch.loops": {"_EvaluationLoop": INTERNAL},
     "lightning.pytorch.loops.evaluation_loop": {},
     "lightning.pytorch.profilers": {

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from flashtrain.core.callbacks.pruning import ModelPruning
     from flashtrain.core.callbacks.rich_progress import RichProgressBar, RichProgressBarTheme
     from flashtrain.core.callbacks.spike import SpikeDetection
+    from flashtrain.core.callbacks.throughput_monitor import ThroughputMonitor
     from flashtrain.core.callbacks.time_budget import TimeBudget
     from flashtrain.core.callbacks.timer import Timer
     from flashtrain.core.callbacks.tuning_callbacks import BatchSizeFinder, LearningRateFinder
@@ -57,6 +58,7 @@ __getattr__, __dir__ = lazy_exports(
         "StochasticWeightAveraging": "flashtrain.core.callbacks.weight_averaging:StochasticWeightAveraging",
         "TQDMProgressBar": "flashtrain.core.callbacks.progress:ProgressBar",  # Lightning's name
         "TimeBudget": "flashtrain.core.callbacks.time_budget:TimeBudget",
+        "ThroughputMonitor": "flashtrain.core.callbacks.throughput_monitor:ThroughputMonitor",
         "Timer": "flashtrain.core.callbacks.timer:Timer",
         "WeightAveraging": "flashtrain.core.callbacks.weight_averaging:WeightAveraging",
         "finetuning_callback": "flashtrain.core.callbacks.finetuning:finetuning_callback",
@@ -86,6 +88,7 @@ __all__ = [
     "StochasticWeightAveraging",
     "TQDMProgressBar",
     "TimeBudget",
+    "ThroughputMonitor",
     "Timer",
     "WeightAveraging",
     "finetuning_callback",

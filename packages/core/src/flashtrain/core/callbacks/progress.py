@@ -12,8 +12,14 @@ from flashtrain.core.callbacks.base import Callback
 
 
 class ProgressBar(Callback):
-    """In a terminal: one bar per training epoch plus one per evaluation run, with ``prog_bar`` metrics refreshed
-    with the bar (about 10 Hz). When stderr is not a terminal (a log file, CI), one plain line per epoch instead.
+    """In a terminal: a training bar plus one bar per evaluation run, with ``prog_bar`` metrics refreshed with the
+    bar (about 10 Hz). When stderr is not a terminal (a log file, CI), one plain line per epoch instead (the bars
+    still exist, disabled, so code that reads them works).
+
+    As Lightning's ``TQDMProgressBar``: the bars are ``train_progress_bar``, ``val_progress_bar`` (also the sanity
+    check's), ``test_progress_bar`` and ``predict_progress_bar``, each made by the matching ``init_*_tqdm()`` hook
+    (override one to restyle its bar); ``leave=True`` leaves each epoch's training bar on screen (a new bar per
+    epoch), ``leave=False`` redraws one. ``disable()``/``enable()`` switch it; it is disabled off global rank zero.
 
     ``runs_last``: its epoch line is written after the epoch's metrics are reduced, so it shows this epoch's.
     """
@@ -22,15 +28,19 @@ class ProgressBar(Callback):
     # tqdm's own setting for "redraw every N iterations": when set, it is a floor for refresh_rate (as Lightning).
     refresh_rate_variable: str | None = "TQDM_MINITERS"
 
-    def __init__(self, refresh_rate: int = 1, leave: bool = False) -> None:
+    def __init__(self, refresh_rate: int = 1, process_position: int = 0, leave: bool = False) -> None:
         floor = os.environ.get(self.refresh_rate_variable or "", "")
         self.refresh_rate = max(refresh_rate, int(floor)) if floor.strip().isdigit() else refresh_rate
+        self.process_position = process_position
         self.leave = leave
-        self.train_bar: Any = None
-        self.eval_bar: Any = None
         self.interactive = True
+        self._enabled = True
+        self._bars: dict[str, Any] = {}  # "train" / "validate" / "test" / "predict": the latest bar of each
         self._epoch_started = 0.0
         self._trainer: Any = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**vars(self), "_bars": {}}  # tqdm bars hold a stream: they are not pickled (as Lightning)
 
     @property
     def trainer(self) -> Any:
@@ -39,10 +49,102 @@ class ProgressBar(Callback):
             raise RuntimeError(f"{type(self).__name__}.trainer is set once a Trainer run has started.")
         return self._trainer
 
-    def setup(self, trainer: Any, pl_module: Any, stage: str) -> None:
-        self.interactive = sys.stderr.isatty()
-        self._trainer = trainer
+    # -- the bars -----------------------------------------------------------------------------------------------
+    def _get(self, stage: str, name: str) -> Any:
+        if stage not in self._bars:
+            raise TypeError(f"The `{type(self).__name__}.{name}` is set once a {stage} run has started.")
+        return self._bars[stage]
 
+    @property
+    def train_progress_bar(self) -> Any:
+        return self._get("train", "train_progress_bar")
+
+    @train_progress_bar.setter
+    def train_progress_bar(self, bar: Any) -> None:
+        self._bars["train"] = bar
+
+    @property
+    def val_progress_bar(self) -> Any:
+        return self._get("validate", "val_progress_bar")
+
+    @val_progress_bar.setter
+    def val_progress_bar(self, bar: Any) -> None:
+        self._bars["validate"] = bar
+
+    @property
+    def test_progress_bar(self) -> Any:
+        return self._get("test", "test_progress_bar")
+
+    @test_progress_bar.setter
+    def test_progress_bar(self, bar: Any) -> None:
+        self._bars["test"] = bar
+
+    @property
+    def predict_progress_bar(self) -> Any:
+        return self._get("predict", "predict_progress_bar")
+
+    @predict_progress_bar.setter
+    def predict_progress_bar(self, bar: Any) -> None:
+        self._bars["predict"] = bar
+
+    @property
+    def is_enabled(self) -> bool:
+        return self._enabled and self.refresh_rate > 0
+
+    @property
+    def is_disabled(self) -> bool:
+        return not self.is_enabled
+
+    def disable(self) -> None:
+        self._enabled = False
+
+    def enable(self) -> None:
+        self._enabled = True
+
+    def _bar(self, description: str, row: int, leave: bool) -> Any:
+        from flashtrain.core.callbacks.tqdm_bar import Tqdm
+
+        return Tqdm(
+            desc=description,
+            position=2 * self.process_position + row,
+            leave=leave,
+            disable=self.is_disabled or not self.interactive,
+            dynamic_ncols=True,
+            file=sys.stderr,
+            smoothing=0,
+            miniters=self.refresh_rate,
+        )
+
+    def _evaluation_row(self) -> int:
+        """Evaluation bars sit under the training bar while fitting."""
+        return 1 if self._trainer is not None and self._trainer.state.fn == "fit" else 0
+
+    def init_train_tqdm(self) -> Any:
+        """The training bar (override to restyle it)."""
+        return self._bar("Training", 0, True)
+
+    def init_sanity_tqdm(self) -> Any:
+        """The sanity check's bar (override to restyle it)."""
+        return self._bar("Sanity Checking", 0, False)
+
+    def init_validation_tqdm(self) -> Any:
+        """The validation bar (override to restyle it); left on screen only outside ``fit``."""
+        row = self._evaluation_row()
+        return self._bar("Validation", row, leave=not row)
+
+    def init_test_tqdm(self) -> Any:
+        """The test bar (override to restyle it)."""
+        return self._bar("Testing", 0, True)
+
+    def init_predict_tqdm(self) -> Any:
+        """The prediction bar (override to restyle it)."""
+        return self._bar("Predicting", 0, True)
+
+    @staticmethod
+    def _reset(bar: Any, total: float) -> None:
+        bar.reset(total=None if math.isinf(total) else int(total))
+
+    # -- metrics ------------------------------------------------------------------------------------------------
     def get_metrics(self, trainer: Any, pl_module: Any) -> dict[str, int | str | float | dict[str, float]]:
         """What the bar shows: the logger's version as ``v_num`` and the ``prog_bar`` metrics. Override to change
         it (Lightning's hook: call ``super().get_metrics(trainer, pl_module)`` and edit the dict)."""
@@ -52,92 +154,92 @@ class ProgressBar(Callback):
         items.update(trainer.progress_bar_metrics)
         return items
 
-    def _bar(self, description: str, total: float, position: int, leave: bool) -> Any:
-        from flashtrain.core.callbacks.tqdm_bar import Tqdm
-
-        return Tqdm(
-            desc=description,
-            total=None if math.isinf(total) else int(total),
-            position=position,
-            leave=leave,
-            dynamic_ncols=True,
-            file=sys.stderr,
-            smoothing=0,
-            miniters=self.refresh_rate,
-        )
-
     def _postfix(self, trainer: Any) -> dict[str, Any]:
         items = self.get_metrics(trainer, trainer.lightning_module)
         return {key: f"{value:.3g}" if isinstance(value, float) else value for key, value in items.items()}
 
+    def _show_train_metrics(self, trainer: Any) -> None:
+        bar = self._bars.get("train")
+        if bar is not None and not bar.disable:
+            bar.set_postfix(self._postfix(trainer), refresh=False)
+
+    # -- hooks --------------------------------------------------------------------------------------------------
+    def setup(self, trainer: Any, pl_module: Any, stage: str) -> None:
+        self.interactive = sys.stderr.isatty()
+        self._trainer = trainer
+        if not trainer.is_global_zero:
+            self.disable()
+
+    def on_train_start(self, trainer: Any, pl_module: Any) -> None:
+        self.train_progress_bar = self.init_train_tqdm()
+
     def on_train_epoch_start(self, trainer: Any, pl_module: Any) -> None:
         self._epoch_started = time.monotonic()
-        if not trainer.is_global_zero or not self.interactive:
-            return
-        self.train_bar = self._bar(f"Epoch {trainer.current_epoch}", trainer.num_training_batches, 0, True)
+        if self.leave or "train" not in self._bars:
+            self.train_progress_bar = self.init_train_tqdm()
+        bar = self.train_progress_bar
+        self._reset(bar, trainer.num_training_batches)
+        bar.set_description(f"Epoch {trainer.current_epoch}")
         if trainer.progress.batches_done:
-            self.train_bar.update(trainer.progress.batches_done)
+            bar.update(trainer.progress.batches_done)
 
     def on_train_batch_end(self, trainer: Any, pl_module: Any, outputs: Any, batch: Any, batch_idx: int) -> None:
-        bar = self.train_bar
+        bar = self._bars.get("train")
         if bar is not None and bar.update(1):
             # tqdm redrew (it does so at most every 0.1 s): only then pay for reading metrics.
             bar.set_postfix(self._postfix(trainer), refresh=False)
 
     def on_train_epoch_end(self, trainer: Any, pl_module: Any) -> None:
-        if not self.interactive and trainer.is_global_zero:
+        if not self.interactive and self.is_enabled:
             metrics = ", ".join(f"{key}={value}" for key, value in self._postfix(trainer).items() if key != "v_num")
             seconds = time.monotonic() - self._epoch_started
             print(f"Epoch {trainer.current_epoch}: {metrics} ({seconds:.1f} s)", file=sys.stderr, flush=True)
-        if self.train_bar is not None:
-            self.train_bar.set_postfix(self._postfix(trainer), refresh=False)  # close() draws it once
-            self.train_bar.close()
-            self.train_bar = None
+        self._show_train_metrics(trainer)  # close() draws it once
+        if self.leave:
+            self._close("train")
 
-    def _start_eval(self, trainer: Any, label: str) -> None:
-        if trainer.is_global_zero and self.interactive:
-            total = trainer.num_eval_batches
-            self.eval_bar = self._bar(label, total, 1 if self.train_bar is not None else 0, self.leave)
+    def on_train_end(self, trainer: Any, pl_module: Any) -> None:
+        self._close("train")
 
-    def _stop_eval(self) -> None:
-        if self.eval_bar is not None:
-            self.eval_bar.close()
-            self.eval_bar = None
+    def _close(self, stage: str) -> None:
+        bar = self._bars.get(stage)
+        if bar is not None:
+            bar.close()  # kept: its total and count stay readable, as Lightning's
+
+    def _start_eval(self, stage: str, bar: Any, total: float) -> None:
+        self._bars[stage] = bar
+        self._reset(bar, total)
 
     def on_validation_start(self, trainer: Any, pl_module: Any) -> None:
-        self._start_eval(trainer, "Sanity Checking" if trainer.sanity_checking else "Validation")
+        bar = self.init_sanity_tqdm() if trainer.sanity_checking else self.init_validation_tqdm()
+        self._start_eval("validate", bar, trainer.num_eval_batches)
 
     def on_validation_batch_end(self, trainer: Any, pl_module: Any, *args: Any) -> None:
-        if self.eval_bar is not None:
-            self.eval_bar.update(1)
+        self._bars["validate"].update(1)
 
     def on_validation_end(self, trainer: Any, pl_module: Any) -> None:
-        self._stop_eval()
-        if self.train_bar is not None:
-            self.train_bar.set_postfix(self._postfix(trainer), refresh=False)
+        self._close("validate")
+        if trainer.state.fn == "fit":
+            self._show_train_metrics(trainer)
 
     def on_test_start(self, trainer: Any, pl_module: Any) -> None:
-        self._start_eval(trainer, "Testing")
+        self._start_eval("test", self.init_test_tqdm(), trainer.num_eval_batches)
 
     def on_test_batch_end(self, trainer: Any, pl_module: Any, *args: Any) -> None:
-        if self.eval_bar is not None:
-            self.eval_bar.update(1)
+        self._bars["test"].update(1)
 
     def on_test_end(self, trainer: Any, pl_module: Any) -> None:
-        self._stop_eval()
+        self._close("test")
 
     def on_predict_start(self, trainer: Any, pl_module: Any) -> None:
-        self._start_eval(trainer, "Predicting")
+        self._start_eval("predict", self.init_predict_tqdm(), trainer.num_eval_batches)
 
     def on_predict_batch_end(self, trainer: Any, pl_module: Any, *args: Any) -> None:
-        if self.eval_bar is not None:
-            self.eval_bar.update(1)
+        self._bars["predict"].update(1)
 
     def on_predict_end(self, trainer: Any, pl_module: Any) -> None:
-        self._stop_eval()
+        self._close("predict")
 
     def on_exception(self, trainer: Any, pl_module: Any, exception: BaseException) -> None:
-        self._stop_eval()
-        if self.train_bar is not None:
-            self.train_bar.close()
-            self.train_bar = None
+        for stage in list(self._bars):
+            self._close(stage)

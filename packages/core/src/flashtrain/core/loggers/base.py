@@ -210,12 +210,17 @@ class VersionedFolderLogger(Logger):
         self._version = version
 
     def write_hparams_yaml(self, params: dict[str, Any]) -> None:
-        import yaml  # here, not at module level: only loggers that save hyper-parameters need it
+        write_hparams_yaml(self.log_dir, params)
 
-        fs.makedirs(self.log_dir)
-        path = fs.join(self.log_dir, "hparams.yaml")
-        with disk.writing(path), fs.open_file(path, "w") as handle:
-            yaml.safe_dump(_plain(params), handle, sort_keys=False)
+
+def write_hparams_yaml(log_dir: str, params: dict[str, Any]) -> None:
+    """Write ``<log_dir>/hparams.yaml`` (a local folder or an fsspec URL); exotic values are written as their repr."""
+    import yaml  # here, not at module level: only loggers that save hyper-parameters need it
+
+    fs.makedirs(log_dir)
+    path = fs.join(log_dir, "hparams.yaml")
+    with disk.writing(path), fs.open_file(path, "w") as handle:
+        yaml.safe_dump(_plain(params), handle, sort_keys=False)
 
 
 def _plain(value: Any) -> Any:
