@@ -8,21 +8,13 @@ import pandas as pd
 import pytest
 import torch
 
-from flashtrain.core import Trainer, seed_everything
+from flashtrain.core import seed_everything
 from flashtrain.tasks import TabularClassificationData, TabularClassifier
+from tests.core.helpers import quiet_trainer
 
 
 def _fit(model, data) -> None:
-    trainer = Trainer(
-        max_epochs=1,
-        limit_train_batches=2,
-        limit_val_batches=0,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-    )
-    trainer.fit(model, datamodule=data)
+    quiet_trainer(max_epochs=1, limit_train_batches=2, limit_val_batches=0).fit(model, datamodule=data)
 
 
 def _record_compiling(module: torch.nn.Module) -> list[bool]:
