@@ -207,7 +207,7 @@ def test_fast_dev_run_overrides_the_limits_it_sets_and_says_so(tmp_path, caplog)
 
 
 def test_overfit_batches_reuses_the_same_batches():
-    with pytest.warns(UserWarning, match="turning off shuffling"):
+    with pytest.warns(UserWarning, match="We are turning off the train dataloader shuffling for you"):
         _, model = fit(train=loader(n=64, batch_size=8, shuffle=True), max_epochs=3, overfit_batches=2)
     assert model.counts["train"] == 6
     assert model.first_values[0:2] == model.first_values[2:4] == model.first_values[4:6]
@@ -489,10 +489,12 @@ def test_an_unset_max_epochs_becomes_1000_with_a_notice_at_fit():
             return super().training_step(batch, batch_idx)
 
     trainer = Trainer(logger=False, enable_checkpointing=False, enable_progress_bar=False, limit_train_batches=1)
+    assert trainer.max_epochs is None  # as Lightning: resolved when a fit starts
     with pytest.warns(PossibleUserWarning, match="`max_epochs` was not set. Setting it to 1000 epochs"):
         trainer.fit(StopsAtOnce(), loader(16))
     assert trainer.max_epochs == 1000 and trainer.current_epoch == 1
     with warnings.catch_warnings():
-        warnings.simplefilter("error", PossibleUserWarning)
+        warnings.filterwarnings("error", message=".*max_epochs", category=PossibleUserWarning)
         quiet_steps = Trainer(max_steps=1, logger=False, enable_checkpointing=False, enable_progress_bar=False)
         quiet_steps.fit(RegressionModule(), loader(16))  # a step limit: no notice
+    assert quiet_steps.max_epochs == -1

@@ -49,6 +49,22 @@ class ProgressBar(Callback):
             raise RuntimeError(f"{type(self).__name__}.trainer is set once a Trainer run has started.")
         return self._trainer
 
+    @property
+    def total_train_batches(self) -> int | float:
+        """Training batches of this epoch (fewer when max_steps ends the run first, with no epoch limit)."""
+        trainer = self.trainer
+        if trainer.max_epochs == -1 and trainer.max_steps > 0:
+            return min(trainer.num_training_batches, trainer.max_steps - trainer.global_step)
+        return trainer.num_training_batches
+
+    @property
+    def total_val_batches(self) -> int | float:
+        """Validation batches over all loaders; 0 in a fit epoch that check_val_every_n_epoch skips."""
+        trainer = self.trainer
+        if trainer.state.fn == "fit" and not trainer.progress.validates_this_epoch():
+            return 0
+        return sum(trainer.num_val_batches)
+
     # -- the bars -----------------------------------------------------------------------------------------------
     def _get(self, stage: str, name: str) -> Any:
         if stage not in self._bars:

@@ -11,7 +11,7 @@ from typing import Any
 from torch.utils.data import DataLoader
 
 from flashtrain.core.datamodule import DataModule
-from flashtrain.core.exceptions import MisconfigurationTypeError
+from flashtrain.core.exceptions import MisconfigurationException, MisconfigurationTypeError
 from flashtrain.core.module import Module
 from flashtrain.core.seed import current_seed
 from flashtrain.core.strategies import Strategy
@@ -124,7 +124,12 @@ class DataConnector:
             self.check_iterable(val, "fit", "val_dataloader", given=True)
         if val is None and self.limits.overfit_batches:
             val = self.load_fit_train()
-        self.set_fit_validation(as_loader_list(val))
+        loaders = as_loader_list(val)
+        if self.limits.overfit_batches:
+            from flashtrain.core.trainer.data import without_shuffle
+
+            loaders = [without_shuffle(loader, "val") for loader in loaders]
+        self.set_fit_validation(loaders)
         self._val_loaded_epoch = self.progress.current_epoch
         return self.val_dataloaders
 
@@ -144,6 +149,10 @@ class DataConnector:
         """``method`` (e.g. "train_dataloader") of the datamodule, else of the module (as Lightning), else None."""
         owner = self._provider(method)
         return None if owner is None else getattr(owner, method)()
+
+    def has_source(self, method: str, given: Any) -> bool:
+        """Whether a stage's loaders come from somewhere: given to the entry point, or a ``method`` to call."""
+        return given is not None or self._provider(method) is not None
 
     def _provider(self, method: str) -> Any:
         """The datamodule or the module whose ``method`` serves the loaders (the datamodule first), or None."""
@@ -204,9 +213,16 @@ class DataConnector:
             return min(length, limit)
         if math.isinf(length):
             if limit not in (0.0, 1.0):
-                raise ValueError(
-                    f"limit_{name}_batches={limit} is a fraction, but the {name} dataloader has no length "
-                    f"(an IterableDataset); pass an int number of batches instead."
+                raise MisconfigurationException(
+                    f"When using an `IterableDataset`, `Trainer(limit_{name}_batches)` must be `1.0` or an int. An "
+                    f"int specifies `num_{name}_batches` to use: limit_{name}_batches={limit} is a fraction of a "
+                    f"{name} dataloader without a length."
                 )
             return 0 if limit == 0.0 else length
-        return int(length * limit) if limit < 1.0 else length
+        batches = int(length * limit) if limit < 1.0 else length
+        if batches == 0 and limit > 0.0 and length > 0:
+            raise MisconfigurationException(
+                f"You requested to check {limit} of the `{name}_dataloader` but {limit} * {length} < 1. Please "
+                f"increase the `limit_{name}_batches` argument. Try at least `limit_{name}_batches={1.0 / length}`"
+            )
+        return batches

@@ -75,11 +75,6 @@ class EvaluationLoop:
     # -- entry points ---------------------------------------------------------------------------------------
     def run_stage(self, module: Module, stage: str, given: Any, verbose: bool) -> list[dict[str, float]]:
         """``trainer.validate`` / ``trainer.test``: one pass over every loader, then a metrics table."""
-        step_name = _STEP[stage]
-        if not self.hooks.module_overrides(step_name):
-            raise ValueError(
-                f"{type(module).__name__} has no {step_name}(self, batch, batch_idx); trainer.{stage} needs one."
-            )
         limit, name = (
             (self.limits.limit_val_batches, "val") if stage == "validate" else (self.limits.limit_test_batches, "test")
         )
@@ -104,7 +99,13 @@ class EvaluationLoop:
         self.progress.validation_ended()
 
     def sanity_check(self, module: Module) -> None:
-        """A few validation batches before training, to fail fast on validation bugs; nothing is logged."""
+        """A few validation batches before training, to fail fast on validation bugs; nothing is logged.
+
+        It leaves the random generators as it found them (as Lightning): a run draws the same numbers whether it
+        sanity-checks or not, and a validation loader built here from random data equals one built in training."""
+        from flashtrain.core.checkpoint.rng import capture_rng_states, restore_rng_states
+
+        rng = capture_rng_states()
         previous, self.state.stage = self.state.stage, RunningStage.SANITY_CHECKING
         self.hooks.call("on_sanity_check_start")
         try:
@@ -113,6 +114,7 @@ class EvaluationLoop:
         finally:
             self.hooks.call("on_sanity_check_end")
             self.state.stage = previous
+            restore_rng_states(rng)
 
     def sanity_batches(self) -> list[int | float]:
         """Batches per validation loader the sanity check uses (Lightning's ``trainer.num_sanity_val_batches``)."""

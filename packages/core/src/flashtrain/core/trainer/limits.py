@@ -7,9 +7,9 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from flashtrain.core.exceptions import MisconfigurationException, MisconfigurationTypeError
+from flashtrain.core.exceptions import MisconfigurationException, MisconfigurationTypeError, PossibleUserWarning
 from flashtrain.core.utilities import checks
-from flashtrain.core.utilities.rank_zero import rank_zero_info
+from flashtrain.core.utilities.rank_zero import rank_zero_info, rank_zero_warn
 
 ON_NAN = ("raise", "skip_step", None)
 
@@ -18,7 +18,7 @@ ON_NAN = ("raise", "skip_step", None)
 class LoopLimits:
     """How long and how far each loop runs, and the per-step options; the Trainer's flags of the same names."""
 
-    max_epochs: int
+    max_epochs: int | None  # None until a fit resolves it (resolve_max_epochs)
     min_epochs: int | None
     max_steps: int
     min_steps: int | None
@@ -43,8 +43,24 @@ class LoopLimits:
     default_root_dir: str
     reload_dataloaders_every_n_epochs: int = 0
     val_check_time: float | None = None  # val_check_interval given as a duration: validate every this many seconds
-    # max_epochs was not given and 1000 was chosen (a notice at each fit, as Lightning); not a flag, so no field
-    epochs_defaulted = False
+
+    def resolve_max_epochs(self, callbacks: list[Any]) -> None:
+        """Lightning's rule, applied when a fit starts: ``max_epochs`` not given (None) is 1000, with a notice, when
+        neither ``max_steps`` nor a time limit (``max_time``, a ``Timer``) ends the run, else no epoch limit (-1)."""
+        if self.max_epochs is not None:
+            return
+        from flashtrain.core.callbacks.timer import Timer
+
+        timed = self.max_time is not None or any(isinstance(callback, Timer) for callback in callbacks)
+        if self.max_steps == -1 and not timed:
+            rank_zero_warn(
+                "`max_epochs` was not set. Setting it to 1000 epochs. To train without an epoch limit, set "
+                "`max_epochs=-1`.",
+                category=PossibleUserWarning,
+            )
+            self.max_epochs = 1000
+        else:
+            self.max_epochs = -1
 
 
 def check_loop_flags(
@@ -84,9 +100,6 @@ def check_loop_flags(
         )
     if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < -1:
         raise MisconfigurationException(f"max_steps must be an int >= -1 (-1 for no limit), got {max_steps!r}.")
-    epochs_defaulted = max_epochs is None and max_steps == -1 and max_time is None and not fast_dev_run
-    if max_epochs is None:
-        max_epochs = 1000 if max_steps == -1 and max_time is None else -1
     limits = {
         "train": checks.check_limit("limit_train_batches", limit_train_batches),
         "val": checks.check_limit("limit_val_batches", limit_val_batches),
@@ -105,9 +118,10 @@ def check_loop_flags(
         }
         for name, value in given.items():
             checks.announce_unit_limit(name, value)
-    if fast_dev_run:
+    if fast_dev_run:  # as Lightning: one epoch of N batches per stage, validated once at its end
         max_epochs, max_steps = 1, fast_dev_run
         limits = dict.fromkeys(limits, fast_dev_run)
+        val_check_interval, check_val_every_n_epoch = 1.0, 1
     if overfit_batches:
         limits["train"] = limits["val"] = overfit_batches
     if val_check_interval is None:
@@ -115,8 +129,6 @@ def check_loop_flags(
     val_check_time = None
     if isinstance(val_check_interval, (str, dict, datetime.timedelta)):  # validate by the clock (Lightning 2.6)
         val_check_time = checks.parse_max_time(val_check_interval, "val_check_interval")
-        if fast_dev_run:  # as Lightning: a debug run validates once, at the epoch's end
-            val_check_interval, val_check_time = 1.0, None
     elif isinstance(val_check_interval, bool) or not isinstance(val_check_interval, (int, float)):
         raise MisconfigurationTypeError(
             "val_check_interval must be a float in (0.0, 1.0] (fraction of an epoch), an int >= 1 "
@@ -179,7 +191,6 @@ def check_loop_flags(
         ),
         val_check_time=val_check_time,
     )
-    checked.epochs_defaulted = epochs_defaulted
     return checked
 
 

@@ -66,7 +66,6 @@ from typing import Any
 import torch
 
 from flashtrain.core.checkpoint.connector import CheckpointConnector
-from flashtrain.core.exceptions import PossibleUserWarning
 from flashtrain.core.module import Module
 from flashtrain.core.strategies import Strategy
 from flashtrain.core.trainer.data import ReplayableLoader
@@ -136,13 +135,6 @@ class FitLoop:
         log_every = 1 if limits.fast_dev_run else limits.log_every_n_steps  # a debug run logs every step (Lightning)
         # Ranks must stop at the same batch: signals and time limits are agreed on after every batch.
         distributed = strategy.world_size > 1
-        if limits.epochs_defaulted and limits.max_epochs == 1000:
-            warnings.warn(
-                "`max_epochs` was not set. Setting it to 1000 epochs. To train without an epoch limit, set "
-                "`max_epochs=-1`.",
-                PossibleUserWarning,
-                stacklevel=4,
-            )
         progress.start_clock()
 
         call("on_train_start")

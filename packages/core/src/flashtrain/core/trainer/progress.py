@@ -84,10 +84,15 @@ class FitProgress:
             )
         return interval
 
+    def validates_this_epoch(self) -> bool:
+        """Whether check_val_every_n_epoch lets the current epoch validate (every epoch when it is None)."""
+        every_n_epochs = self.limits.check_val_every_n_epoch
+        return every_n_epochs is None or (self.current_epoch + 1) % every_n_epochs == 0
+
     def val_due(self, batch_idx: int, is_last: bool) -> bool:
         """Whether validation runs after training batch ``batch_idx`` of the current epoch."""
         every_n_epochs = self.limits.check_val_every_n_epoch
-        if every_n_epochs is not None and (self.current_epoch + 1) % every_n_epochs != 0:
+        if not self.validates_this_epoch():
             return False
         if self.val_done_at == batch_idx + 1:
             return False  # already ran here before a resume

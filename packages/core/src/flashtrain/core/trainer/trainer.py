@@ -31,7 +31,9 @@ from flashtrain.core.profilers import build_profiler
 from flashtrain.core.strategies import Strategy
 from flashtrain.core.trainer import connector
 from flashtrain.core.trainer.barebones import barebones_flags
+from flashtrain.core.trainer.config_validator import verify_loop_configuration
 from flashtrain.core.trainer.data_connector import DataConnector
+from flashtrain.core.trainer.env_defaults import defaults_from_environment
 from flashtrain.core.trainer.evaluation import EvaluationLoop
 from flashtrain.core.trainer.hooks import HookDispatcher
 from flashtrain.core.trainer.legacy_arguments import Lightning1xFit, accept_lightning_1x_arguments
@@ -43,7 +45,6 @@ from flashtrain.core.trainer.progress import FitProgress
 from flashtrain.core.trainer.signals import SignalHandler
 from flashtrain.core.trainer.state import RunningStage, TrainerFn, TrainerState, TrainerStatus
 from flashtrain.core.utilities.compiled import unwrap_compiled
-from flashtrain.core.utilities.model_helpers import is_overridden
 
 # What loggers' ``finalize`` is told (Lightning's words; MLflow and W&B map them to their run states).
 _LOGGER_STATUS = {TrainerStatus.FINISHED: "success", TrainerStatus.INTERRUPTED: "interrupted"}
@@ -109,6 +110,7 @@ class Trainer(_LoopFlags):
     ckpt_path = _Checkpoint()  # the checkpoint the latest run loaded; set it to load that file in every run
     lightning_1x: Lightning1xFit | None = None  # what Lightning 1.x arguments ask of fit (legacy_arguments.py)
 
+    @defaults_from_environment
     @accept_lightning_1x_arguments
     def __init__(
         self,
@@ -561,7 +563,7 @@ class Trainer(_LoopFlags):
     # ==================================================================================================
     def _run(self, fn: TrainerFn, model: Module | None, datamodule: Any, ckpt_path: str | None, **data: Any) -> Any:
         ckpt_path = self.checkpoint_connector.select(fn.value, ckpt_path, model_provided=model is not None)
-        model = self._attach(model, datamodule, fn)
+        model = self._attach(model, datamodule, fn, data.get("val"))
         if self.strategy.must_spawn():
             return self._run_spawned(fn, model, datamodule, ckpt_path, data)
         self.state.fn, self.state.status = fn, TrainerStatus.RUNNING
@@ -622,7 +624,7 @@ class Trainer(_LoopFlags):
         self.state.status = TrainerStatus.FINISHED
         return outcome["result"]
 
-    def _attach(self, model: Module | None, datamodule: Any, fn: TrainerFn) -> Module:
+    def _attach(self, model: Module | None, datamodule: Any, fn: TrainerFn, val: Any = None) -> Module:
         stage = fn.value
         if model is None:
             if self.module is None:
@@ -634,14 +636,6 @@ class Trainer(_LoopFlags):
                 f"trainer.{stage}() expects a flashtrain.core.Module, got {type(model).__name__}. Subclass Module "
                 "(like LightningModule) and define training_step and configure_optimizers."
             )
-        if fn == TrainerFn.FITTING:
-            if not is_overridden("training_step", model, Module):
-                raise ValueError(f"{type(model).__name__} has no training_step(self, batch, batch_idx); fit needs one.")
-            if not is_overridden("configure_optimizers", model, Module):
-                raise ValueError(
-                    f"{type(model).__name__} has no configure_optimizers(self); fit needs one, e.g. "
-                    "`return torch.optim.Adam(self.parameters(), lr=1e-3)`."
-                )
         model.trainer = self
         self.module = model
         self.hooks.module = model
@@ -651,6 +645,8 @@ class Trainer(_LoopFlags):
             datamodule.trainer = self
         elif fn == TrainerFn.FITTING:
             self.data_connector.datamodule = None
+        has_val_data = fn == TrainerFn.FITTING and self.data_connector.has_source("val_dataloader", val)
+        verify_loop_configuration(fn.value, model, limits=self.limits, has_val_data=has_val_data)
         return model
 
     def _prepare_and_setup(self, fn: TrainerFn, module: Module) -> None:
@@ -706,6 +702,7 @@ class Trainer(_LoopFlags):
     # ==================================================================================================
     def _fit(self, module: Module, train: Any, val: Any, checkpoint: dict[str, Any] | None) -> None:
         data, hooks = self.data_connector, self.hooks
+        self.limits.resolve_max_epochs(self.callbacks)
         data.choose_base_seed()
         # Loaders are requested when first needed, in Lightning's order: validation's in the sanity check,
         # training's after it (earlier only if configure_optimizers reads estimated_stepping_batches).
