@@ -86,3 +86,14 @@ def test_a_complete_configuration_is_quiet():
     with warnings.catch_warnings():
         warnings.filterwarnings("error", message=".*(val_dataloader|validation_step).*")
         quiet_trainer(max_steps=1).fit(RegressionModule(), loader(), loader())
+
+
+def test_an_epoch_shorter_than_the_logging_interval_is_warned_about(tmp_path):
+    from flashtrain.core.loggers import CSVLogger
+
+    trainer = quiet_trainer(max_epochs=1, log_every_n_steps=5, logger=CSVLogger(str(tmp_path)))
+    with pytest.warns(PossibleUserWarning, match=r"The number of training batches \(2\) is smaller than the logging"):
+        trainer.fit(RegressionModule(), loader(n=16), loader(n=16))
+    with warnings.catch_warnings():  # no logger: nothing would be logged anyway
+        warnings.filterwarnings("error", message=".*logging interval")
+        quiet_trainer(max_epochs=1, log_every_n_steps=5).fit(RegressionModule(), loader(n=16), loader(n=16))

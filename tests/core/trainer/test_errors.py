@@ -28,7 +28,7 @@ def test_wrong_return_from_training_step(returned, error, match):
 
 
 def test_not_a_module():
-    with pytest.raises(TypeError, match="expects a flashtrain.core.Module, got Linear"):
+    with pytest.raises(TypeError, match=r"must be a `LightningModule`.*`Linear` in trainer.fit"):
         quiet_trainer().fit(torch.nn.Linear(2, 2), loader())
 
 
@@ -40,8 +40,13 @@ def test_not_a_module():
         (dict(precision="16-mixed", accelerator="cpu"), "needs a GPU.*Use precision='bf16-mixed' on CPU"),
         (dict(strategy="fsdp9"), "strategy='fsdp9' is not supported. Allowed: 'auto'"),
         (dict(gpus=1, accelerator="cpu"), "gpus=1 is shorthand for accelerator='gpu'"),
-        (dict(max_epochs=2.5), "max_epochs must be an int"),
-        (dict(max_steps=0.5), "max_steps must be an int"),
+        (dict(max_epochs=2.5), "`max_epochs` must be a non-negative integer or -1. You passed in 2.5"),
+        (
+            dict(max_steps=0.5),
+            r"`max_steps` must be a non-negative integer or -1 \(infinite steps\). You passed in 0.5",
+        ),
+        (dict(check_val_every_n_epoch=1.5), "`check_val_every_n_epoch` should be an integer, found 1.5"),
+        (dict(gradient_clip_val=(1, 2)), r"`gradient_clip_val` should be an int or a float. Got \(1, 2\)"),
         (
             dict(limit_train_batches=1.5),
             r"invalid value 1.5 for limit_train_batches, it has to be in \[0.0, 1.0\] or an int",
@@ -49,7 +54,7 @@ def test_not_a_module():
         (dict(limit_val_batches="all"), "limit_val_batches must be an int"),
         (dict(val_check_interval=0.0), r"invalid value 0.0 for val_check_interval, it has to be in \(0.0, 1.0\]"),
         (dict(accumulate_grad_batches=0), "accumulate_grad_batches must be an int >= 1"),
-        (dict(gradient_clip_algorithm="l2"), "gradient_clip_algorithm='l2' is not supported. Allowed: None, 'norm'"),
+        (dict(gradient_clip_algorithm="l2"), r"`gradient_clip_algorithm` l2 is invalid. Allowed algorithms: \['value'"),
         (dict(gradient_clip_val=-1), "gradient_clip_val must be a number >= 0"),
         (dict(max_time="1 hour"), "max_time must be a string in the format DD:HH:MM:SS"),
         (dict(on_nan="ignore"), "on_nan='ignore' is not supported. Allowed: 'raise', 'skip_step', None"),
@@ -148,7 +153,7 @@ def test_fraction_limit_needs_a_sized_loader():
 
 
 def test_a_compiled_non_module_is_still_refused():
-    with pytest.raises(TypeError, match="expects a flashtrain.core.Module, got OptimizedModule"):
+    with pytest.raises(TypeError, match="must be a `LightningModule`.*got `OptimizedModule`"):
         quiet_trainer().fit(torch.compile(torch.nn.Linear(2, 2)), loader())
 
 
@@ -232,3 +237,26 @@ def test_a_scheduler_that_is_not_torchs_needs_manual_optimization_or_lr_schedule
     manual = _ManualWithScheduler(_OwnScheduler)
     quiet_trainer(max_epochs=2).fit(manual, loader())
     assert manual.lr_schedulers().calls == 2
+
+
+@pytest.mark.parametrize("stage", ["validate", "test", "predict"])
+def test_an_entry_point_without_a_model_before_any_fit(stage):
+    with pytest.raises(TypeError, match=rf"`Trainer.{stage}\(\)` requires a `LightningModule`.*trainer.{stage}\(model"):
+        getattr(quiet_trainer(), stage)()
+
+
+def test_save_checkpoint_needs_an_attached_model(tmp_path):
+    with pytest.raises(AttributeError, match="Saving a checkpoint is only possible if a model is attached"):
+        quiet_trainer().save_checkpoint(str(tmp_path / "x.ckpt"))
+    assert not (tmp_path / "x.ckpt").exists()
+
+
+def test_a_trainer_subclass_passes_unknown_arguments_on_as_an_error():
+    class Custom(Trainer):
+        def __init__(self, **kwargs):
+            self.custom = kwargs.pop("custom", 0)
+            super().__init__(**kwargs)
+
+    assert Custom(custom=3, logger=False).custom == 3
+    with pytest.raises(TypeError, match=r"__init__\(\) got an unexpected keyword argument 'abcdefg'"):
+        Custom(abcdefg=1)

@@ -165,6 +165,7 @@ MODULES: dict[str, dict[str, str]] = {
         "XLAAccelerator": f"{_CORE}.accelerators:XLAAccelerator",
     },
     "lightning.pytorch.accelerators.xla": {"XLAAccelerator": f"{_CORE}.accelerators:XLAAccelerator"},
+    "lightning.pytorch.strategies.strategy": {"Strategy": f"{_CORE}.strategies:Strategy"},
     "lightning.pytorch.strategies": {
         "Strategy": f"{_CORE}.strategies:Strategy",
         "DDPStrategy": f"{_CORE}.strategies:DDPStrategy",
@@ -198,6 +199,10 @@ MODULES: dict[str, dict[str, str]] = {
         "rank_zero_only": f"{_CORE}.utilities.rank_zero:rank_zero_only",
         "rank_zero_info": f"{_CORE}.utilities.rank_zero:rank_zero_info",
         "rank_zero_warn": f"{_CORE}.utilities.rank_zero:rank_zero_warn",
+    },
+    "lightning.pytorch.utilities.data": {
+        "has_len_all_ranks": f"{_CORE}.utilities.data:has_len_all_ranks",
+        "has_iterable_dataset": f"{_CORE}.utilities.data:has_iterable_dataset",
     },
     "lightning.pytorch.utilities.rank_zero": {
         "rank_zero_only": f"{_CORE}.utilities.rank_zero:rank_zero_only",

@@ -73,3 +73,14 @@ def _verify_fit(module: Any, name: str, limits: Any, has_val_data: bool) -> None
             f"`Trainer(accumulate_grad_batches={limits.accumulate_grad_batches})` or switch to automatic "
             "optimization (in training_step, step the optimizer every N batches yourself)."
         )
+
+
+def check_logging_interval(num_training_batches: int | float, limits: Any, has_loggers: bool) -> None:
+    """Warn when an epoch is shorter than ``log_every_n_steps``: its training metrics would never be logged."""
+    if has_loggers and not limits.fast_dev_run and num_training_batches < limits.log_every_n_steps:
+        rank_zero_warn(
+            f"The number of training batches ({num_training_batches}) is smaller than the logging interval "
+            f"Trainer(log_every_n_steps={limits.log_every_n_steps}). Set a lower value for log_every_n_steps if you "
+            "want to see logs for the training epoch.",
+            category=PossibleUserWarning,
+        )

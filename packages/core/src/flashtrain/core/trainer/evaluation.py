@@ -92,9 +92,11 @@ class EvaluationLoop:
         return results
 
     def validate_in_fit(self, module: Module) -> None:
-        self.progress.validation_started()
-        # requested again when reload_dataloaders_every_n_epochs is due
+        # requested when first due, and again when reload_dataloaders_every_n_epochs is due
         loaders = self.data_connector.load_fit_validation()
+        if not any(self.data_connector.num_val_batches):
+            return  # no batch to validate on: no hook runs (as Lightning)
+        self.progress.validation_started()
         self._evaluate(module, "validate", loaders, self.data_connector.num_val_batches)
         self.progress.validation_ended()
 
@@ -109,7 +111,7 @@ class EvaluationLoop:
         previous, self.state.stage = self.state.stage, RunningStage.SANITY_CHECKING
         self.hooks.call("on_sanity_check_start")
         try:
-            loaders = self.data_connector.load_fit_validation()  # Lightning requests the validation loader here
+            loaders = self.data_connector.load_fit_validation(sanity=True)  # Lightning requests the loaders here
             self._evaluate(module, "sanity", loaders, self.sanity_batches())
         finally:
             self.hooks.call("on_sanity_check_end")

@@ -314,7 +314,9 @@ class _TrainingClosure:
         self.backward_sync = loop.strategy.backward_sync
         self.optimizer = optimizer
         self.accumulate = loop.limits.accumulate_grad_batches
-        self.check_finite = loop.limits.on_nan is not None
+        # With detect_anomaly the backward pass is left to report a NaN: torch's anomaly mode names the operation
+        # that made it (with its forward traceback), which says more than the loss check.
+        self.check_finite = loop.limits.on_nan is not None and not loop.limits.detect_anomaly
         self.batch: Any = None
         self.batch_idx = 0
         self.window_start = self.window_end = True

@@ -119,7 +119,8 @@ class FitProgress:
         """Optimizer steps the fit will take (for schedulers like OneCycleLR)."""
         per_epoch = math.ceil(self.num_training_batches / self.limits.accumulate_grad_batches)
         max_epochs, max_steps = self.limits.max_epochs, self.limits.max_steps
-        by_epochs = per_epoch * max_epochs if max_epochs != -1 else math.inf
+        # max_epochs None: read before a fit resolved it
+        by_epochs = math.inf if max_epochs is None or max_epochs == -1 else per_epoch * max_epochs
         return min(by_epochs, max_steps) if max_steps != -1 else by_epochs
 
     # -- moving forward -------------------------------------------------------------------------------------
@@ -181,7 +182,7 @@ class FitProgress:
         if self.max_steps_reached():
             return True
         max_epochs = self.limits.max_epochs
-        if max_epochs != -1 and self.current_epoch >= max_epochs:
+        if max_epochs is not None and max_epochs != -1 and self.current_epoch >= max_epochs:
             return True
         if self.num_training_batches == 0:
             return True

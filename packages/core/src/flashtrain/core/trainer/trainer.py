@@ -31,7 +31,7 @@ from flashtrain.core.profilers import build_profiler
 from flashtrain.core.strategies import Strategy
 from flashtrain.core.trainer import connector
 from flashtrain.core.trainer.barebones import barebones_flags
-from flashtrain.core.trainer.config_validator import verify_loop_configuration
+from flashtrain.core.trainer.config_validator import check_logging_interval, verify_loop_configuration
 from flashtrain.core.trainer.data_connector import DataConnector
 from flashtrain.core.trainer.env_defaults import defaults_from_environment
 from flashtrain.core.trainer.evaluation import EvaluationLoop
@@ -296,6 +296,10 @@ class Trainer(_LoopFlags):
         return _one_or_list(self.data_connector.predict_dataloaders)
 
     @property
+    def enable_validation(self) -> bool:
+        return self.data_connector.validation_enabled()
+
+    @property
     def num_val_batches(self) -> list[int | float]:
         """``trainer.validate``'s batches per loader while it runs or after it, else the fit's validation's."""
         if self.state.fn == TrainerFn.VALIDATING:
@@ -524,7 +528,7 @@ class Trainer(_LoopFlags):
         model: Module | None = None,
         dataloaders: Any = None,
         datamodule: Any = None,
-        return_predictions: bool = True,
+        return_predictions: bool | None = None,
         ckpt_path: str | None = None,
         output: str | None = None,
         weights_only: bool | None = None,
@@ -538,7 +542,7 @@ class Trainer(_LoopFlags):
         dataloaders, datamodule = _loaders_or_datamodule(dataloaders, datamodule)
         if output is None and hasattr(model or self.module, "format_predictions"):
             output = getattr(model or self.module, "output", None)  # a task's ``model.output`` chosen beforehand
-        keep = return_predictions or output is not None
+        keep = return_predictions is not False or output is not None  # None: Lightning's default, keep them
         predictions = self._run(
             TrainerFn.PREDICTING, model, datamodule, ckpt_path, predict=dataloaders, return_predictions=keep
         )
@@ -555,7 +559,10 @@ class Trainer(_LoopFlags):
     def save_checkpoint(self, filepath: str, weights_only: bool = False) -> None:
         """Write a checkpoint of the current state (only the weights and hyper-parameters with ``weights_only``)."""
         if self.module is None:
-            raise RuntimeError("save_checkpoint needs a model: call it during or after trainer.fit(model, ...).")
+            raise AttributeError(  # Lightning's type and words
+                "Saving a checkpoint is only possible if a model is attached to the Trainer. Did you call "
+                "`Trainer.save_checkpoint()` before calling `Trainer.{fit,validate,test,predict}`?"
+            )
         self.checkpoint_connector.save(filepath, weights_only)
 
     # ==================================================================================================
@@ -600,7 +607,7 @@ class Trainer(_LoopFlags):
         except BaseException as exception:
             interrupted = isinstance(exception, (KeyboardInterrupt, SystemExit))
             status = TrainerStatus.INTERRUPTED if interrupted else TrainerStatus.FAILED
-            self.hooks.call_on_callbacks("on_exception", exception)
+            self.hooks.call_on_exception(exception, self.datamodule)
             error = self.signals.exit_for(self.strategy.on_exception(exception))
             if error is not exception:
                 raise error from exception
@@ -628,12 +635,16 @@ class Trainer(_LoopFlags):
         stage = fn.value
         if model is None:
             if self.module is None:
-                raise ValueError(f"trainer.{stage}() needs a model: pass trainer.{stage}(model, ...).")
+                raise TypeError(
+                    f"`Trainer.{stage}()` requires a `LightningModule` when it hasn't been passed in a previous run: "
+                    f"pass trainer.{stage}(model, ...)."
+                )
             model = self.module
         model = unwrap_compiled(model, Module)  # trainer.fit(torch.compile(model)) trains model, compiled
         if not isinstance(model, Module):
             raise TypeError(
-                f"trainer.{stage}() expects a flashtrain.core.Module, got {type(model).__name__}. Subclass Module "
+                f"`model` must be a `LightningModule` (flashtrain.core.Module) or a torch.compile'd one, got "
+                f"`{type(model).__qualname__}` in trainer.{stage}(). Subclass Module "
                 "(like LightningModule) and define training_step and configure_optimizers."
             )
         model.trainer = self
@@ -721,8 +732,10 @@ class Trainer(_LoopFlags):
         if self.limits.num_sanity_val_steps and data.validating and at_start:
             self.evaluation.sanity_check(module)
         data.load_fit_train()
-        data.load_fit_validation()
-        validation_enabled = bool(data.val_dataloaders) and any(data.num_val_batches)
+        check_logging_interval(self.num_training_batches, self.limits, bool(self.loggers))
+        if self.progress.validates_this_epoch():  # else first requested when validation is due (as Lightning)
+            data.load_fit_validation()
+        validation_enabled = data.validation_enabled()
         self.state.stage = RunningStage.TRAINING
         loop = FitLoop(
             module=module,
