@@ -537,3 +537,10 @@ def test_predict_keeps_its_outputs_unless_told_not_to(keep):
     trainer = quiet_trainer()
     assert len(trainer.predict(Counter(), loader(n=16), return_predictions=keep)) == 2
     assert trainer.predict(Counter(), loader(n=16), return_predictions=False) is None
+
+
+def test_default_root_dir_expands_the_home_folder():
+    import pathlib
+
+    for given in ("~/runs", pathlib.Path("~/runs")):
+        assert Trainer(default_root_dir=given, logger=False).default_root_dir == str(pathlib.Path.home() / "runs")

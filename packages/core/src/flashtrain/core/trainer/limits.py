@@ -205,7 +205,10 @@ def check_loop_flags(
         inference_mode=inference_mode,
         use_distributed_sampler=use_distributed_sampler,
         detect_anomaly=detect_anomaly,
-        default_root_dir=os.fspath(default_root_dir) if default_root_dir is not None else os.getcwd(),
+        # "~/runs" is the user's home folder, as in every path flashtrain writes to (a remote URL is left as is)
+        default_root_dir=os.path.expanduser(os.fspath(default_root_dir))
+        if default_root_dir is not None
+        else os.getcwd(),
         reload_dataloaders_every_n_epochs=_check_reload_every(reload_dataloaders_every_n_epochs),
         val_check_time=val_check_time,
     )

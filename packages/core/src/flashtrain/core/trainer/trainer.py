@@ -556,6 +556,13 @@ class Trainer(_LoopFlags):
             )
         return formatter(predictions, output)
 
+    def init_module(self, empty_init: bool | None = None) -> contextlib.AbstractContextManager:
+        """Build a model inside: its tensors are created on the run's device, in the precision's dtype, and with
+        ``empty_init=True`` left uninitialised (for weights a checkpoint replaces)."""
+        from flashtrain.core.trainer.module_init import module_init_context
+
+        return module_init_context(self.strategy, empty_init)
+
     def save_checkpoint(self, filepath: str, weights_only: bool = False) -> None:
         """Write a checkpoint of the current state (only the weights and hyper-parameters with ``weights_only``)."""
         if self.module is None:
