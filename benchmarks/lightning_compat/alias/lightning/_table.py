@@ -245,6 +245,7 @@ MODULES: dict[str, dict[str, str]] = {
     },
     "lightning.pytorch.utilities.types": {"STEP_OUTPUT": f"{_ADAPT}:STEP_OUTPUT"},
     "lightning.fabric": {"seed_everything": f"{_CORE}:seed_everything"},
+    "lightning.fabric.utilities.data": {"has_iterable_dataset": f"{_CORE}.utilities.data:has_iterable_dataset"},
     "lightning.fabric.utilities.seed": {"seed_everything": f"{_CORE}:seed_everything"},
     "lightning.fabric.utilities": {},
     "lightning.fabric.utilities.exceptions": {

@@ -108,6 +108,10 @@ class DataConnector:
         if isinstance(loader, (CombinedLoader, Mapping, list, tuple)):
             combined = loader if isinstance(loader, CombinedLoader) else CombinedLoader(loader, "max_size_cycle")
             if combined.mode == "sequential":
+                # the length is still what trainer.num_training_batches reports (as Lightning)
+                self.progress.configure(
+                    self.limited_length(CombinedBatches(combined), self.limits.limit_train_batches, "train")
+                )
                 raise ValueError(
                     '`FitLoop` does not support the `CombinedLoader(mode="sequential")` mode. The available modes '
                     "are: min_size, max_size_cycle, max_size (training takes one batch of every loader per step)."
