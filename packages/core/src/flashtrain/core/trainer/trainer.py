@@ -628,7 +628,12 @@ class Trainer(_LoopFlags):
         # The ranks start with this process's torch random state, as Lightning's spawn launcher gives them (as
         # bytes: a tensor would travel through shared memory).
         rng = torch.get_rng_state().numpy().tobytes()
-        outcome = spawn(_run_in_spawned_rank, self, fn, model, datamodule, ckpt_path, data, rng)
+        try:
+            outcome = spawn(_run_in_spawned_rank, self, fn, model, datamodule, ckpt_path, data, rng)
+        except BaseException as exception:  # the ranks ran their callbacks' on_exception; this process's too
+            self.state.status = TrainerStatus.FAILED
+            self.hooks.call_on_exception(exception, datamodule, self.callbacks)
+            raise
         model.load_state_dict(outcome["state_dict"])
         self.progress.global_step, self.progress.current_epoch = outcome["global_step"], outcome["current_epoch"]
         self.metrics_store.replace_results(outcome["callback_metrics"], outcome["logged_metrics"])
