@@ -101,6 +101,14 @@ def test_several_training_loaders_give_one_batch_of_each_per_step():
     assert trainer.train_dataloader == [long, short]  # the collection, each loader as the fit used it
 
 
+def test_a_plain_list_of_batches_is_still_one_loader():
+    data = regression_data(16)
+    batches = [(data.tensors[0][i : i + 4], data.tensors[1][i : i + 4]) for i in range(0, 16, 4)]
+    trainer = _trainer(limit_val_batches=0)
+    trainer.fit(RegressionModule(), batches)
+    assert trainer.num_training_batches == 4 and trainer.train_dataloader is batches
+
+
 def test_a_sequential_combined_loader_cannot_train():
     from flashtrain.core.utilities.combined_loader import CombinedLoader
 

@@ -8,6 +8,7 @@ import random
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+import torch
 from torch.utils.data import DataLoader
 
 from flashtrain.core.datamodule import DataModule
@@ -52,6 +53,27 @@ def as_loader_list(loaders: Any) -> list[Any]:
     if isinstance(loaders, (list, tuple)):
         return list(loaders)
     return [loaders]
+
+
+def _holds_loaders(value: Any) -> bool:
+    """Whether ``value`` is a list/tuple/dict of loaders (possibly nested), not an iterable of batches: a plain list
+    of ``(x, y)`` tuples or tensors stays a list of batches."""
+    if isinstance(value, Mapping):
+        items = list(value.values())
+    elif isinstance(value, (list, tuple)):
+        items = list(value)
+    else:
+        return False
+    return bool(items) and all(_holds_loaders(item) or _is_loader(item) for item in items)
+
+
+def _is_loader(value: Any) -> bool:
+    """A DataLoader, a CombinedLoader, or another iterable that is not itself batch-like data."""
+    if isinstance(value, (DataLoader, CombinedLoader)):
+        return True
+    batch_like = (torch.Tensor, list, tuple, Mapping, str, bytes)
+    array = hasattr(value, "shape")  # a NumPy or other array batch
+    return not isinstance(value, batch_like) and not array and hasattr(value, "__iter__")
 
 
 class DataConnector:
@@ -105,7 +127,7 @@ class DataConnector:
         given = self._fit_given[0]
         loader = given if given is not None else self.find_loader("train_dataloader")
         self.check_iterable(loader, "fit", "train_dataloader", given is not None)
-        if isinstance(loader, (CombinedLoader, Mapping, list, tuple)):
+        if isinstance(loader, CombinedLoader) or _holds_loaders(loader):
             combined = loader if isinstance(loader, CombinedLoader) else CombinedLoader(loader, "max_size_cycle")
             if combined.mode == "sequential":
                 # the length is still what trainer.num_training_batches reports (as Lightning)
