@@ -68,6 +68,9 @@ MODULES: dict[str, dict[str, str]] = {
     "lightning.pytorch.callbacks.progress.rich_progress": {
         "RichProgressBar": f"{_CB}:RichProgressBar",
         "RichProgressBarTheme": f"{_CB}:RichProgressBarTheme",
+        # rich's own class, which Lightning's module imports (its CustomProgress subclasses it): tests patch
+        # ``Progress.update`` / ``.stop`` / ``.reset`` there, and the patch reaches every rich Progress.
+        "Progress": "rich.progress:Progress",
     },
     "lightning.pytorch.callbacks.spike": {"SpikeDetection": f"{_CB}:SpikeDetection"},
     "lightning.pytorch.callbacks.prediction_writer": {"BasePredictionWriter": f"{_CB}:BasePredictionWriter"},
