@@ -137,10 +137,19 @@ def build_callbacks(
         )
     if checkpointing is not False and not fast_dev_run and not has_checkpoint:
         chosen.append(ModelCheckpoint())
-    if progress_bar is not False and not any(isinstance(c, ProgressBar) for c in chosen):
+    bars = [c for c in chosen if isinstance(c, ProgressBar)]
+    if len(bars) > 1:
+        raise MisconfigurationException(
+            "You added multiple progress bar callbacks to the Trainer, but currently only one progress bar is "
+            "supported."
+        )
+    if progress_bar is False and bars:
+        name = "TQDMProgressBar" if type(bars[0]) is ProgressBar else type(bars[0]).__name__  # Lightning's name
+        raise MisconfigurationException(
+            f"Trainer was configured with `enable_progress_bar=False` but found `{name}` in callbacks list."
+        )
+    if progress_bar is not False and not bars:
         chosen.append(ProgressBar())
-    if progress_bar is False:
-        chosen = [c for c in chosen if not isinstance(c, ProgressBar)]
     if summary is not False and not any(type(c) is ModelSummary for c in chosen) and not fast_dev_run:
         chosen.append(ModelSummary())
     return chosen
