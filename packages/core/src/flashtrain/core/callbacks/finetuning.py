@@ -138,7 +138,8 @@ class BackboneFinetuning(BaseFinetuning):
     """Lightning's ``BackboneFinetuning``: ``pl_module.backbone`` is frozen until ``unfreeze_backbone_at_epoch``,
     then joins each optimizer as a new parameter group with LR ``backbone_initial_lr`` (default
     ``backbone_initial_ratio_lr`` x the optimizer's first group's LR); each later epoch its LR is multiplied by
-    ``lambda_func(epoch + 1)`` (default :func:`multiplicative`: 2.0, Lightning's), capped at the first group's LR with ``should_align``.
+    ``lambda_func(epoch + 1)`` (default :func:`multiplicative`: 2.0, Lightning's), capped at the first group's LR
+    with ``should_align``.
 
     Built on :class:`BaseFinetuning`: override ``freeze_before_training`` / ``finetune_function`` to change what
     is frozen and when, as in Lightning.

@@ -200,7 +200,8 @@ class WandbLogger(Logger):
         """Log a ``wandb.Table``, from ``columns`` and ``data`` or from a ``dataframe``."""
         import wandb
 
-        self.log_metrics({key: wandb.Table(columns=columns, data=data, dataframe=dataframe)}, step)
+        table: dict[str, Any] = dict(columns=columns, data=data, dataframe=dataframe)
+        self.log_metrics({key: wandb.Table(**table)}, step)
 
     def log_text(
         self,
