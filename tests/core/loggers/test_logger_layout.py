@@ -109,3 +109,26 @@ def test_hyperparameters_clashing_under_int_and_str_keys_are_all_named():
     datamodule = SimpleNamespace(logs_hyperparameters=True, hparams_initial={1: 0, "a": 3, "same": 0})
     with pytest.raises(RuntimeError, match=r"Error while merging hparams: the keys \[1, 'a'\] are present"):
         log_run_start([], module, datamodule)
+
+
+def test_a_tensorboard_run_without_hyperparameters_still_has_an_hparams_file(tmp_path):
+    from flashtrain.core import Module
+
+    class NoHyperparameters(Module):
+        def __init__(self):
+            super().__init__()
+            self.layer = torch.nn.Linear(8, 1)
+
+        def training_step(self, batch, batch_idx):
+            x, y = batch
+            loss = (self.layer(x) - y.view(-1, 1)).pow(2).mean()
+            self.log("loss", loss)
+            return loss
+
+        def configure_optimizers(self):
+            return torch.optim.SGD(self.parameters(), lr=0.1)
+
+    logger = TensorBoardLogger(tmp_path, name="exp")
+    quiet_trainer(max_steps=1, logger=logger, log_every_n_steps=1).fit(NoHyperparameters(), loader(8))
+    with open(os.path.join(logger.log_dir, "hparams.yaml")) as handle:
+        assert handle.read().strip() == "{}"  # as Lightning's: every run folder has one

@@ -156,8 +156,16 @@ class TensorBoardLogger(VersionedFolderLogger):
             with self._writing():
                 self._writer.flush()
             self._upload()
+        self._write_missing_hparams_file()
+
+    def _write_missing_hparams_file(self) -> None:
+        """Every run folder has an ``hparams.yaml`` (``{}`` without hyper-parameters), as Lightning's."""
+        if self._version is not None and fs.exists(self.log_dir):  # a folder this run made (none claimed here)
+            if not fs.isfile(fs.join(self.log_dir, self.NAME_HPARAMS_FILE)):
+                self.write_hparams_yaml({})
 
     def finalize(self, status: str) -> None:
+        self._write_missing_hparams_file()
         if self._writer is not None:
             writer, self._writer = self._writer, None  # closed once, even when the close itself fails
             with self._writing():
