@@ -101,6 +101,12 @@ class ProgressBar(Callback):
     def enable(self) -> None:
         self._enabled = True
 
+    def default_model_summary(self) -> Callback:
+        """The model summary the Trainer adds when none is given (``enable_model_summary`` not False)."""
+        from flashtrain.core.callbacks.model_summary import ModelSummary
+
+        return ModelSummary()
+
     def print(self, *args: Any, sep: str = " ", **kwargs: Any) -> None:
         """Print above the bars without breaking them (``tqdm.write``; ``LightningModule.print`` comes here while the
         bar is enabled). ``kwargs`` are ``print``'s ``end`` and ``file``."""

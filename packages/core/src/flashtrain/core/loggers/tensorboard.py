@@ -160,9 +160,9 @@ class TensorBoardLogger(VersionedFolderLogger):
 
     def _write_missing_hparams_file(self) -> None:
         """Every run folder has an ``hparams.yaml`` (``{}`` without hyper-parameters), as Lightning's."""
-        if self._version is not None and fs.exists(self.log_dir):  # a folder this run made (none claimed here)
-            if not fs.isfile(fs.join(self.log_dir, self.NAME_HPARAMS_FILE)):
-                self.write_hparams_yaml({})
+        made = self._version is not None and fs.exists(self.log_dir)  # a folder this run made (none claimed here)
+        if made and not fs.isfile(fs.join(self.log_dir, self.NAME_HPARAMS_FILE)):
+            self.write_hparams_yaml({})
 
     def finalize(self, status: str) -> None:
         self._write_missing_hparams_file()

@@ -150,8 +150,8 @@ def build_callbacks(
         )
     if progress_bar is not False and not bars:
         chosen.append(ProgressBar())
-    if summary is not False and not any(type(c) is ModelSummary for c in chosen) and not fast_dev_run:
-        chosen.append(ModelSummary())
+    if summary is not False and not any(isinstance(c, ModelSummary) for c in chosen) and not fast_dev_run:
+        chosen.append(bars[0].default_model_summary() if bars and progress_bar is not False else ModelSummary())
     return chosen
 
 
