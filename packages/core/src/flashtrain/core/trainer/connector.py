@@ -169,4 +169,4 @@ def run_order(callbacks: list[Callback]) -> list[Callback]:
     checkpoint writers, so a checkpoint holds the state every other callback reached at that point (as Lightning)."""
     from flashtrain.core.callbacks import ModelCheckpoint
 
-    return sorted(callbacks, key=lambda cb: 2 if isinstance(cb, ModelCheckpoint) else int(cb.runs_last))
+    return sorted(callbacks, key=lambda cb: 2 if isinstance(cb, ModelCheckpoint) else int(cb.runs_last is True))
