@@ -18,7 +18,7 @@ def _human(count: int) -> str:
 
 def summary_rows(module: torch.nn.Module, max_depth: int = 1) -> tuple[list[tuple[str, ...]], list[tuple[str, str]]]:
     """The layers down to ``max_depth`` (name, type, parameter count, mode) and the (label, value) totals."""
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for name, layer in module.named_modules():
         depth = name.count(".") + 1 if name else 0
         if not name or depth > max_depth:
