@@ -60,6 +60,8 @@ MODULES: dict[str, dict[str, str]] = {
         "GradientAccumulationScheduler": f"{_CB}:GradientAccumulationScheduler",
         "BasePredictionWriter": f"{_CB}:BasePredictionWriter",
         "RichProgressBar": f"{_CB}:RichProgressBar",
+        "RichModelSummary": f"{_CB}:RichModelSummary",
+        "DeviceStatsMonitor": f"{_CB}:DeviceStatsMonitor",
         "LearningRateFinder": f"{_CB}:LearningRateFinder",
         "BatchSizeFinder": f"{_CB}:BatchSizeFinder",
     },
@@ -68,7 +70,12 @@ MODULES: dict[str, dict[str, str]] = {
     "lightning.pytorch.callbacks.progress.rich_progress": {
         "RichProgressBar": f"{_CB}:RichProgressBar",
         "RichProgressBarTheme": f"{_CB}:RichProgressBarTheme",
+        # rich's own class, which Lightning's module imports (its CustomProgress subclasses it): tests patch
+        # ``Progress.update`` / ``.stop`` / ``.reset`` there, and the patch reaches every rich Progress.
+        "Progress": "rich.progress:Progress",
     },
+    "lightning.pytorch.callbacks.rich_model_summary": {"RichModelSummary": f"{_CB}:RichModelSummary"},
+    "lightning.pytorch.callbacks.device_stats_monitor": {"DeviceStatsMonitor": f"{_CB}:DeviceStatsMonitor"},
     "lightning.pytorch.callbacks.spike": {"SpikeDetection": f"{_CB}:SpikeDetection"},
     "lightning.pytorch.callbacks.prediction_writer": {"BasePredictionWriter": f"{_CB}:BasePredictionWriter"},
     "lightning.pytorch.callbacks.gradient_accumulation_scheduler": {

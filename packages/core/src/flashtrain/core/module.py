@@ -181,9 +181,16 @@ class Module(HyperparametersMixin, torch.nn.Module):
             self.log(name, value, **kwargs)
 
     def print(self, *args: Any, **kwargs: Any) -> None:
-        """``print`` on the global-zero process only."""
-        if self._trainer is None or self._trainer.is_global_zero:
+        """``print`` on the global-zero process only; while a progress bar is shown, through the bar (so the text
+        does not break it)."""
+        if self._trainer is None:
             print(*args, **kwargs)
+        elif self._trainer.is_global_zero:
+            bar = self._trainer.progress_bar_callback
+            if bar is not None and bar.is_enabled:
+                bar.print(*args, **kwargs)
+            else:
+                print(*args, **kwargs)
 
     # -- steps (override) -------------------------------------------------------------------------------
     def training_step(self, *args: Any, **kwargs: Any) -> Any:

@@ -101,6 +101,19 @@ class ProgressBar(Callback):
     def enable(self) -> None:
         self._enabled = True
 
+    def default_model_summary(self) -> Callback:
+        """The model summary the Trainer adds when none is given (``enable_model_summary`` not False)."""
+        from flashtrain.core.callbacks.model_summary import ModelSummary
+
+        return ModelSummary()
+
+    def print(self, *args: Any, sep: str = " ", **kwargs: Any) -> None:
+        """Print above the bars without breaking them (``tqdm.write``; ``LightningModule.print`` comes here while the
+        bar is enabled). ``kwargs`` are ``print``'s ``end`` and ``file``."""
+        from flashtrain.core.callbacks.tqdm_bar import Tqdm
+
+        Tqdm.write(sep.join(map(str, args)), **kwargs)
+
     def _bar(self, description: str, row: int, leave: bool) -> Any:
         from flashtrain.core.callbacks.tqdm_bar import Tqdm
 
