@@ -147,6 +147,7 @@ class FitLoop:
                 PossibleUserWarning,
                 stacklevel=4,
             )
+        _warn_if_modules_in_eval_mode(module)
         progress.start_clock()
 
         call("on_train_start")
@@ -298,6 +299,18 @@ class FitLoop:
             f"Loss is {float(loss)} at {where}; training stopped. Last good checkpoint: "
             f"{last if last else 'none written yet'}. Lower the learning rate, enable gradient_clip_val, or pass "
             "Trainer(on_nan='skip_step') to skip such steps."
+        )
+
+
+def _warn_if_modules_in_eval_mode(module: torch.nn.Module) -> None:
+    """The trainer keeps each submodule's train/eval mode; as Lightning, it says so when some start in eval mode."""
+    in_eval = sum(1 for _, submodule in module.named_modules() if not submodule.training)
+    if in_eval:
+        warnings.warn(
+            f"Found {in_eval} module(s) in eval mode at the start of training. This may lead to unexpected behavior "
+            "during training. If this is intentional, you can ignore this warning.",
+            PossibleUserWarning,
+            stacklevel=5,
         )
 
 
