@@ -77,3 +77,40 @@ def test_clip_gradients_takes_the_trainers_values_when_left_out():
 def test_clip_gradients_refuses_values_that_contradict_the_trainer(clip_kwargs, trainer_kwargs, match):
     with pytest.raises(MisconfigurationException, match=match):
         quiet_trainer(max_steps=1, **trainer_kwargs).fit(_clipping_model(**clip_kwargs), loader())
+
+
+@pytest.mark.parametrize(
+    ("strict", "strict_loading", "loads"),
+    [(None, None, "strict"), (None, False, "partial"), (False, None, "partial"), (True, False, "error")],
+)
+def test_load_strictness_follows_the_argument_or_strict_loading(tmp_path, strict, strict_loading, loads):
+    class Partial(RegressionModule):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.extra = torch.nn.Linear(2, 2)  # not in the checkpoint below
+            if strict_loading is not None:
+                self.strict_loading = strict_loading
+
+    trainer = quiet_trainer(max_steps=1, default_root_dir=str(tmp_path))
+    trainer.fit(RegressionModule(), loader())
+    trainer.save_checkpoint(tmp_path / "plain.ckpt")
+    if loads == "error":
+        with pytest.raises(ValueError, match=r"strict=True\)` which is in conflict with `Partial.strict_loading=False"):
+            Partial.load_from_checkpoint(tmp_path / "plain.ckpt", strict=strict)
+    elif loads == "strict":
+        with pytest.raises(RuntimeError, match='Missing key\\(s\\) in state_dict: "extra.weight"'):
+            Partial.load_from_checkpoint(tmp_path / "plain.ckpt", strict=strict)
+    else:
+        model = Partial.load_from_checkpoint(tmp_path / "plain.ckpt", strict=strict)
+        assert torch.equal(model.net.layers[0].weight, trainer.lightning_module.net.layers[0].weight)
+
+
+def test_a_checkpoint_without_weights_loads_none_with_a_warning(tmp_path):
+    trainer = quiet_trainer(max_steps=1, default_root_dir=str(tmp_path))
+    trainer.fit(RegressionModule(), loader())
+    trainer.save_checkpoint(tmp_path / "model.ckpt")
+    checkpoint = torch.load(tmp_path / "model.ckpt", weights_only=True)
+    checkpoint["state_dict"] = {}
+    torch.save(checkpoint, tmp_path / "empty.ckpt")
+    with pytest.warns(UserWarning, match="empty.ckpt' contains no parameters"):
+        RegressionModule.load_from_checkpoint(tmp_path / "empty.ckpt", strict=False)

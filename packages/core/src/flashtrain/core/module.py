@@ -45,6 +45,7 @@ class Module(HyperparametersMixin, torch.nn.Module):
         "on_gpu",
         "dtype",
         "example_input_array",
+        "strict_loading",
     ]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -53,6 +54,7 @@ class Module(HyperparametersMixin, torch.nn.Module):
         self._hparams: AttributeDict = AttributeDict()
         self._log_hyperparams = False
         self.automatic_optimization: bool = True
+        self._strict_loading: bool | None = None  # None: not set by the user (loads strictly)
 
     # -- properties -------------------------------------------------------------------------------------
     @property
@@ -475,13 +477,35 @@ class Module(HyperparametersMixin, torch.nn.Module):
         return to_onnx(self, file_path, input_sample, **kwargs)
 
     # -- checkpoints ------------------------------------------------------------------------------------
+    @property
+    def strict_loading(self) -> bool:
+        """Whether checkpoints load into this module with ``load_state_dict(strict=True)`` (default True); set it to
+        False for a module whose checkpoints leave out some weights on purpose (Lightning's attribute)."""
+        return getattr(self, "_strict_loading", None) in (None, True)
+
+    @strict_loading.setter
+    def strict_loading(self, strict_loading: bool) -> None:
+        self._strict_loading = strict_loading
+
+    def loading_strictness(self, strict: bool | None) -> bool:
+        """The ``strict`` to load a checkpoint with: the one asked for, else :attr:`strict_loading`. Asking for the
+        opposite of a ``strict_loading`` the module set is refused (it is unclear which is meant)."""
+        own = getattr(self, "_strict_loading", None)
+        if own is not None and strict is not None and strict != self.strict_loading:
+            raise ValueError(
+                f"You set `.load_from_checkpoint(..., strict={strict!r})` which is in conflict with "
+                f"`{type(self).__name__}.strict_loading={self.strict_loading!r}. Please set the same value for both "
+                "of them."
+            )
+        return self.strict_loading if strict is None else strict
+
     @classmethod
     def load_from_checkpoint(
         cls: type[_ModuleT],
         checkpoint_path: str | os.PathLike | IO[bytes],
         map_location: Any = None,
         hparams_file: str | None = None,
-        strict: bool | None = True,
+        strict: bool | None = None,
         weights_only: bool | None = None,
         **overrides: Any,
     ) -> _ModuleT:
@@ -510,7 +534,7 @@ class Module(HyperparametersMixin, torch.nn.Module):
             source = os.fspath(checkpoint_path)
         else:  # a file object: its name, if it has one, in messages
             source = str(getattr(checkpoint_path, "name", None) or "the checkpoint stream")
-        return module_from_checkpoint(cls, checkpoint, source, map_location, strict is not False, **overrides)
+        return module_from_checkpoint(cls, checkpoint, source, map_location, strict, **overrides)
 
     @classmethod
     def hyperparameters_from_checkpoint(

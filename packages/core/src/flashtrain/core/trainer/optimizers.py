@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -228,10 +227,16 @@ class ManagedOptimizer:
         return getattr(self.optimizer, name)
 
 
-@functools.cache
+_WRAPPER_CLASSES: dict[type, type] = {}
+
+
 def _wrapper_class(optimizer_class: type) -> type:
     """``ManagedOptimizer`` that is also an ``optimizer_class`` (one class per optimizer class, made once)."""
-    return type("Lightning" + optimizer_class.__name__, (ManagedOptimizer, optimizer_class), {})
+    wrapper = _WRAPPER_CLASSES.get(optimizer_class)
+    if wrapper is None:
+        wrapper = type("Lightning" + optimizer_class.__name__, (ManagedOptimizer, optimizer_class), {})
+        _WRAPPER_CLASSES[optimizer_class] = wrapper
+    return wrapper
 
 
 class Optimization:
