@@ -8,6 +8,7 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader
 from torch.utils.data.dataloader import default_collate
 
+from flashtrain.core.exceptions import MisconfigurationException
 from tests.core.helpers import RegressionModule, loader, quiet_trainer, regression_data
 
 
@@ -72,3 +73,34 @@ def test_a_batch_the_loader_yields_as_none_is_skipped_with_a_notice():
     assert [outputs is None for outputs in model.seen] == [True, False, True, False]
     assert trainer.global_step == 2  # and only they stepped the optimizer
     assert all(torch.isfinite(p).all() for p in model.parameters())
+
+
+def test_an_optimizer_step_that_never_runs_the_closure_is_refused():
+    class Forgetful(RegressionModule):
+        def optimizer_step(self, epoch, batch_idx, optimizer, optimizer_closure=None):
+            optimizer.step()  # forgot closure=optimizer_closure: no training_step, no gradients
+
+    with pytest.raises(MisconfigurationException, match="The closure hasn't been executed"):
+        quiet_trainer(max_steps=1).fit(Forgetful(), loader())
+
+
+def test_the_closure_runs_with_gradients_under_a_no_grad_optimizer_step():
+    class NoGradSGD(torch.optim.SGD):  # some third-party optimizers wrap step (and so the closure) in no_grad
+        @torch.no_grad()
+        def step(self, closure=None):
+            if closure is not None:
+                closure()
+            return super().step()
+
+    grad_enabled = []
+
+    class Model(RegressionModule):
+        def training_step(self, batch, batch_idx):
+            grad_enabled.append(torch.is_grad_enabled())
+            return super().training_step(batch, batch_idx)
+
+        def configure_optimizers(self):
+            return NoGradSGD(self.parameters(), lr=0.01)
+
+    quiet_trainer(max_steps=2).fit(Model(), loader())
+    assert grad_enabled == [True, True]

@@ -194,6 +194,7 @@ class FitLoop:
                     else:
                         if step_through_closure:
                             hooks.call_module("optimizer_step", epoch, batch_idx, closure.optimizer, closure)
+                            closure.check_executed()
                         else:
                             # torch.optim optimizers evaluate a closure once, before updating: running it here and
                             # then stepping is the same update without the closure machinery on every step.
@@ -351,6 +352,7 @@ class _TrainingClosure:
         self.batch: Any = None
         self.batch_idx = 0
         self.window_start = self.window_end = True
+        self.executed = False  # whether the closure ran for the current batch
         self.output: Any = None  # what on_train_batch_end gets: {"loss": detached loss, **other keys}, {} if skipped
         self.raw_output: Any = None  # what training_step returned (kept for 1.x's training_epoch_end)
         self.step_end = loop.hooks.module_overrides("training_step_end")  # Lightning 1.x
@@ -359,8 +361,26 @@ class _TrainingClosure:
         self.batch, self.batch_idx, self.window_start, self.window_end = batch, batch_idx, window_start, window_end
         self.accumulate = accumulate
         self.output = self.raw_output = None
+        self.executed = False
+
+    def check_executed(self) -> None:
+        """After ``optimizer_step``: the closure must have run (else no training_step, no gradients: a silent
+        no-op step), as Lightning checks."""
+        if not self.executed:
+            raise MisconfigurationException(
+                "The closure hasn't been executed. HINT: did you call `optimizer_closure()` in your `optimizer_step` "
+                "hook? It could also happen because the `optimizer.step(optimizer_closure)` call did not execute it "
+                "internally."
+            )
 
     def __call__(self) -> torch.Tensor | None:
+        self.executed = True
+        if not torch.is_grad_enabled():  # an optimizer whose step runs under no_grad (transformers' AdamW, once)
+            with torch.enable_grad():
+                return self._run()
+        return self._run()
+
+    def _run(self) -> torch.Tensor | None:
         hooks = self.hooks
         optimizer = self.optimizer
         with self.backward_sync(self.window_end):  # DDP: gradients sync on the window's last backward only
