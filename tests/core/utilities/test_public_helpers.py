@@ -130,3 +130,26 @@ def test_possible_user_warnings_can_be_silenced(monkeypatch):
         disable_possible_user_warnings()
         warnings.warn("notice", PossibleUserWarning, stacklevel=1)
     assert caught == []
+
+
+def test_lightning_attribute_helpers_look_in_the_module_its_hparams_and_the_datamodule():
+    from flashtrain.core import DataModule, Module, Trainer
+    from flashtrain.core.utilities.parsing import lightning_getattr, lightning_hasattr, lightning_setattr
+
+    class WithHparams(Module):
+        def __init__(self, lr=0.1):
+            super().__init__()
+            self.save_hyperparameters()
+
+    model = WithHparams()
+    assert lightning_getattr(model, "lr") == 0.1 and not lightning_hasattr(model, "batch_size")
+    trainer = Trainer(logger=False, enable_progress_bar=False, enable_model_summary=False)
+    model.trainer = trainer
+    datamodule = DataModule()
+    datamodule.batch_size = 8
+    trainer.datamodule = datamodule  # an attribute in Lightning: assignable
+    assert lightning_getattr(model, "batch_size") == 8
+    lightning_setattr(model, "lr", 0.5)
+    assert model.hparams.lr == 0.5
+    with pytest.raises(AttributeError, match="is neither stored in the model namespace nor the `hparams`"):
+        lightning_setattr(model, "missing", 1)

@@ -117,7 +117,15 @@ MODULES: dict[str, dict[str, str]] = {
         "AttributeDict": f"{_CORE}.hparams:AttributeDict",
         **{
             name: f"{_CORE}.utilities.parsing:{name}"
-            for name in ("is_picklable", "clean_namespace", "parse_class_init_keys", "collect_init_args")
+            for name in (
+                "is_picklable",
+                "clean_namespace",
+                "parse_class_init_keys",
+                "collect_init_args",
+                "lightning_hasattr",
+                "lightning_getattr",
+                "lightning_setattr",
+            )
         },
     },
     "lightning.pytorch.core.saving": {

@@ -70,4 +70,65 @@ def collect_init_args(
     return path_args
 
 
-__all__ = ["clean_namespace", "collect_init_args", "is_picklable", "parse_class_init_keys"]
+def _attribute_holders(model: Any, attribute: str) -> list[Any]:
+    """Where ``attribute`` lives, in Lightning's order: the module, its ``hparams``, the trainer's datamodule (or
+    the datamodule's ``hparams``)."""
+    holders: list[Any] = []
+    if hasattr(model, attribute):
+        holders.append(model)
+    hparams = getattr(model, "hparams", None)
+    if hparams is not None and attribute in hparams:
+        holders.append(hparams)
+    try:
+        datamodule = model.trainer.datamodule
+    except RuntimeError:  # not attached to a Trainer
+        datamodule = None
+    if datamodule is not None:
+        if hasattr(datamodule, attribute):
+            holders.append(datamodule)
+        elif getattr(datamodule, "hparams", None) is not None and attribute in datamodule.hparams:
+            holders.append(datamodule.hparams)
+    return holders
+
+
+def _missing(attribute: str) -> AttributeError:
+    return AttributeError(
+        f"{attribute} is neither stored in the model namespace nor the `hparams` namespace/dict, nor the datamodule."
+    )
+
+
+def lightning_hasattr(model: Any, attribute: str) -> bool:
+    """Whether ``attribute`` is on the module, in its ``hparams``, or on the trainer's datamodule (or its hparams)."""
+    return bool(_attribute_holders(model, attribute))
+
+
+def lightning_getattr(model: Any, attribute: str) -> Any:
+    """``attribute`` from the last of the places :func:`lightning_hasattr` looks (the datamodule wins)."""
+    holders = _attribute_holders(model, attribute)
+    if not holders:
+        raise _missing(attribute)
+    holder = holders[-1]
+    return holder[attribute] if isinstance(holder, dict) else getattr(holder, attribute)
+
+
+def lightning_setattr(model: Any, attribute: str, value: Any) -> None:
+    """Set ``attribute`` everywhere :func:`lightning_hasattr` finds it (what the batch-size and LR finders do)."""
+    holders = _attribute_holders(model, attribute)
+    if not holders:
+        raise _missing(attribute)
+    for holder in holders:
+        if isinstance(holder, dict):
+            holder[attribute] = value
+        else:
+            setattr(holder, attribute, value)
+
+
+__all__ = [
+    "clean_namespace",
+    "collect_init_args",
+    "is_picklable",
+    "lightning_getattr",
+    "lightning_hasattr",
+    "lightning_setattr",
+    "parse_class_init_keys",
+]
