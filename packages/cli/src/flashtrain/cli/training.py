@@ -216,6 +216,10 @@ def train(model: Any, data: Any, options: RunOptions, strategy: Any) -> dict[str
         log_every_n_steps=log_every_n_steps(len(data.datasets["train"]), data.batch_size, options.max_epochs),
     )
 
+    if trainer.time_budget is not None and validates:  # the budget covers the summary's passes after fit too
+        test = data.datasets.get("test")
+        trainer.time_budget.reserve_after_fit(1 + (len(test) / len(data.datasets["val"]) if test is not None else 0))
+
     def say(*parts: Any) -> None:
         # Asked at each call: under DDP a process knows its rank only once fit has started the ranks.
         if trainer.is_global_zero:

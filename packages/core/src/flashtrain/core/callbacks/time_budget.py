@@ -14,9 +14,11 @@ budget only stops on time, and says so.
 from __future__ import annotations
 
 import datetime
+import io
 import math
 import re
 import time
+from collections import deque
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -26,8 +28,11 @@ _UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
 # Steps left out of the pace at the start of fit: allocation, lazy imports, compile and cache warm-up.
 WARMUP_STEPS = 2
-# Time kept for the summary after the last step (logger flushes, the final checkpoint write), as a budget fraction.
+# Time kept for the summary after the last step (logger flushes, teardown), as a budget fraction.
 SUMMARY_RESERVE = 0.02
+# Steps whose durations set the guess for the next one: the longest of them, so that a step that varies on a busy
+# machine is not started on the strength of one quick predecessor.
+RECENT_STEPS = 5
 
 
 def parse_time_budget(value: Any) -> float:
@@ -66,6 +71,8 @@ class BudgetPlan:
     replans: int = 0
     schedule_follows: bool = False
     stopped_by: str | None = None  # "plan" (the planned steps are done) or "time" (the clock ran out first)
+    stopped_at_seconds: float | None = None  # the budget's clock when the last step ended
+    after_fit_seconds: float = 0.0  # work the caller does after fit within the budget (see reserve_after_fit)
 
 
 class TimeBudget(Callback):
@@ -94,7 +101,10 @@ class TimeBudget(Callback):
         self._seen_steps = 0
         self._first_step = 0
         self._sanity = (0.0, 0)
-        self._previous_mark: float | None = None
+        self._recent: deque[float] = deque(maxlen=RECENT_STEPS)  # the last steps' durations, validation excluded
+        self._overhead_pace: float | None = None  # the pace when the per-epoch overhead was measured
+        self._checkpoint_seconds = 0.0  # a first guess at the checkpoints' cost, until an epoch end measures it
+        self._after_fit_passes = 0.0
 
     # -- what a schedule asks -------------------------------------------------------------------------------------
     def progress(self, step: int) -> float:
@@ -111,6 +121,14 @@ class TimeBudget(Callback):
     def follow(self) -> None:
         """Called by a schedule built on :meth:`progress`: the plan will set its horizon."""
         self.plan.schedule_follows = True
+
+    def reserve_after_fit(self, validation_passes: float = 0.0, seconds: float = 0.0) -> None:
+        """Keep time in the budget for work done after ``fit``: ``validation_passes`` passes as long as one
+        validation (e.g. ranking the validation items, a test set of the same size) and ``seconds`` more.
+
+        The budget then covers the whole run a caller makes of it (``flash-train``'s summary), not only ``fit``."""
+        self._after_fit_passes = float(validation_passes)
+        self.plan.after_fit_seconds = float(seconds)
 
     def elapsed(self) -> float:
         """Seconds of ``fit`` so far, including the time before a resume."""
@@ -147,6 +165,8 @@ class TimeBudget(Callback):
             # Everything in the last epoch that was not a training batch: validation, checkpoints, epoch-end hooks.
             overhead = max(0.0, now - self._epoch_started - self._epoch_train_seconds)
             self.plan.seconds_per_epoch_overhead = overhead
+            self._overhead_pace = self._recent_pace()
+            self._checkpoint_seconds = 0.0  # measured now, inside the overhead
             if self.plan.planned_steps is not None:
                 self._replan(trainer, trainer.global_step)
         self._epoch_started = self._mark = now
@@ -172,7 +192,8 @@ class TimeBudget(Callback):
             if step > WARMUP_STEPS + self._first_step:
                 self._train_seconds += seconds
                 self._train_steps += 1
-        self._previous_mark, self._mark = self._mark, now
+                self._recent.append(seconds)
+        self._mark = now
         elapsed = self.elapsed()
         budget = self.plan.budget_seconds
         if self.plan.planned_steps is None:
@@ -184,8 +205,10 @@ class TimeBudget(Callback):
             self._replan(trainer, step)
         if self.plan.planned_steps is not None and step >= self.plan.planned_steps:
             self._stop(trainer, "plan")
-        elif elapsed + self._last_step_seconds(now) + self._final_reserve() >= budget:
+        elif elapsed + self._next_step_seconds() + self._final_reserve() >= budget:
             self._stop(trainer, "time")  # the next step would not end in time
+        if trainer.should_stop and self.plan.stopped_at_seconds is None:
+            self.plan.stopped_at_seconds, self.plan.reserve_seconds = elapsed, self._final_reserve()
 
     def on_train_end(self, trainer: Any, pl_module: Any) -> None:
         if self.verbose and trainer.is_global_zero and self.plan.stopped_by == "time":
@@ -200,21 +223,49 @@ class TimeBudget(Callback):
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         plan = dict(state_dict.get("plan", {}))
         plan["budget_seconds"] = self.plan.budget_seconds  # a resume may be given more (or less) time
-        plan["stopped_by"] = None
+        plan["stopped_by"] = plan["stopped_at_seconds"] = None
+        plan["after_fit_seconds"] = self.plan.after_fit_seconds  # asked for by this run's caller
         self.plan = BudgetPlan(**plan)
         start_step, start_progress = state_dict.get("piece", (0, 0.0))
         self._piece = (int(start_step), float(start_progress))
         self._elapsed_before = float(state_dict.get("elapsed", 0.0))
 
     # -- planning ---------------------------------------------------------------------------------------------------
-    def _last_step_seconds(self, now: float) -> float:
-        """The last step's duration (the next is likely as long), or the planned pace before there is one."""
-        if self._previous_mark is not None:
-            return now - self._previous_mark
-        return self.plan.seconds_per_step or 0.0
+    def _next_step_seconds(self) -> float:
+        """The longest of the last steps (the next may be as slow), or the planned pace before there is one."""
+        return max(self._recent, default=self.plan.seconds_per_step or 0.0)
+
+    def _recent_pace(self) -> float | None:
+        return sum(self._recent) / len(self._recent) if self._recent else None
 
     def _final_reserve(self) -> float:
-        return self.plan.seconds_per_epoch_overhead + SUMMARY_RESERVE * self.plan.budget_seconds
+        """What comes after the last step: the final validation with its checkpoints (the last epoch's overhead,
+        slower in proportion when the steps have slowed down since it was measured), the caller's work after fit,
+        and the summary."""
+        slowdown = 1.0
+        now, then = self._recent_pace(), self._overhead_pace
+        if now is not None and then:
+            slowdown = max(1.0, now / then)
+        validation = self.plan.seconds_per_epoch_overhead
+        after_fit = self._after_fit_passes * validation + self.plan.after_fit_seconds
+        return (
+            validation + self._checkpoint_seconds + after_fit
+        ) * slowdown + SUMMARY_RESERVE * self.plan.budget_seconds
+
+    def _guess_checkpoint_seconds(self, trainer: Any, pl_module: Any) -> float:
+        """Until an epoch end has measured them, the checkpoints written after the last step cost about what
+        serialising the weights and optimizer state takes (timed once, in memory) per checkpoint callback."""
+        callbacks = len(getattr(trainer, "checkpoint_callbacks", []) or [])
+        if not callbacks:
+            return 0.0
+        import torch
+
+        started = time.monotonic()
+        torch.save(
+            {"state_dict": pl_module.state_dict(), "optimizers": [o.state_dict() for o in trainer.optimizers]},
+            io.BytesIO(),
+        )
+        return callbacks * (time.monotonic() - started)
 
     def _pace(self) -> float:
         """Seconds per optimizer step: the last epoch's when it had enough steps (the pace can change), else all
@@ -230,6 +281,10 @@ class TimeBudget(Callback):
         pace = self._pace()
         if pace <= 0:
             return
+        if self.plan.planned_steps is None:  # the first plan: the costs after the last step, as first measured
+            self._overhead_pace = self._recent_pace()
+            if self._epoch_started is not None and trainer.current_epoch == 0:
+                self._checkpoint_seconds = self._guess_checkpoint_seconds(trainer, trainer.lightning_module)
         elapsed = self.elapsed()
         self._last_plan_at = elapsed
         steps_per_epoch = _steps_per_epoch(trainer)
