@@ -201,7 +201,9 @@ class TimeBudget(Callback):
             enough = self._train_steps >= 5 or self._train_seconds >= 0.03 * budget
             if enough and self._train_steps and self._train_seconds >= 0.01 * budget:
                 self._replan(trainer, step)
-        elif elapsed - self._last_plan_at >= 0.1 * budget and self._train_steps >= 2:
+        elif (elapsed - self._last_plan_at >= 0.1 * budget and self._train_steps >= 2) or self._end_at_risk(
+            step, elapsed
+        ):  # every tenth of the budget, and at every step near the end when the last steps would overrun
             self._replan(trainer, step)
         if self.plan.planned_steps is not None and step >= self.plan.planned_steps:
             self._stop(trainer, "plan")
@@ -231,6 +233,17 @@ class TimeBudget(Callback):
         self._elapsed_before = float(state_dict.get("elapsed", 0.0))
 
     # -- planning ---------------------------------------------------------------------------------------------------
+    def _end_at_risk(self, step: int, elapsed: float) -> bool:
+        """In the last few steps of the plan: would they overrun the budget if each were as slow as the slowest
+        recent one? Then the plan shrinks now, so that the schedule still reaches its end, rather than the clock
+        cutting it off a step or two before (long steps on a busy machine, where one step is a few % of the budget).
+        """
+        planned = self.plan.planned_steps
+        if planned is None or not self._recent or planned - step > RECENT_STEPS:
+            return False
+        needed = (planned - step) * self._next_step_seconds() + self._final_reserve()
+        return elapsed + needed > self.plan.budget_seconds
+
     def _next_step_seconds(self) -> float:
         """The longest of the last steps (the next may be as slow), or the planned pace before there is one."""
         return max(self._recent, default=self.plan.seconds_per_step or 0.0)
@@ -278,6 +291,8 @@ class TimeBudget(Callback):
         return self._train_seconds / max(1, self._train_steps)
 
     def _replan(self, trainer: Any, step: int) -> None:
+        """Plan the steps that fit in the time left at the measured pace; the last few at the slowest recent
+        step's (one slow step there would otherwise let the clock cut the schedule off before its end)."""
         pace = self._pace()
         if pace <= 0:
             return
@@ -291,8 +306,11 @@ class TimeBudget(Callback):
         overhead = self.plan.seconds_per_epoch_overhead
         reserve = self._final_reserve()
         left = max(0.0, self.plan.budget_seconds - elapsed - reserve)
-        per_step = pace + (overhead / steps_per_epoch if steps_per_epoch else 0.0)
-        planned = step + int(left / per_step)
+        per_epoch = overhead / steps_per_epoch if steps_per_epoch else 0.0
+        planned = step + int(left / (pace + per_epoch))
+        if planned - step <= RECENT_STEPS and self._recent:
+            pace = max(pace, self._next_step_seconds())
+            planned = step + int(left / (pace + per_epoch))
         if steps_per_epoch and trainer.max_epochs is not None and trainer.max_epochs > 0:
             planned = min(planned, trainer.max_epochs * steps_per_epoch)
         if trainer.max_steps is not None and trainer.max_steps > 0:
