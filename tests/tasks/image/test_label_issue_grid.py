@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 from types import SimpleNamespace
 
+import torch
 from PIL import Image
 
 from flashtrain.tasks import ImageClassificationData
@@ -59,3 +60,36 @@ def test_top_limits_the_grid_and_data_without_images_gets_none(tmp_path):
     images = SimpleNamespace(show_images=lambda split, indices, titles, path: seen.append(list(indices)) or path)
     assert write_label_issue_grid(images, path, top=3) == str(tmp_path / GRID_NAME) and seen == [[1, 2, 3]]
     assert write_label_issue_grid(SimpleNamespace(), path) is None  # a table: the CSV is the whole report
+
+
+class SureItIsTheFirstClass(torch.nn.Module):
+    """A model that calls every image its first class, with confidence: the images labelled otherwise are doubted."""
+
+    labels = ["cat", "dog"]
+    device = torch.device("cpu")
+
+    def forward(self, images):
+        return torch.tensor([4.0, -4.0]).expand(len(images), 2) + 0.01 * images.mean((1, 2, 3)).unsqueeze(1)
+
+
+def test_a_run_summary_names_the_grid_of_doubted_images(tmp_path):
+    from flashtrain.cli.training import rank_label_issues
+
+    write_images(tmp_path / "train" / "cat", ["0.png", "1.png"])
+    write_images(tmp_path / "train" / "dog", ["0.png", "1.png"])
+    write_images(tmp_path / "val" / "cat", ["0.png", "1.png"])
+    write_images(tmp_path / "val" / "dog", ["0.png", "1.png", "2.png"])
+    data = ImageClassificationData.from_folders(
+        train_folder=str(tmp_path / "train"), val_folder=str(tmp_path / "val"), image_size=8, batch_size=4,
+        num_workers=0,
+    )  # fmt: skip
+    said = []
+    summary = rank_label_issues(SureItIsTheFirstClass(), data, str(tmp_path / "run"), lambda *parts: said.extend(parts))
+    assert summary == {
+        "label_issues": str(tmp_path / "run" / "label_issues.csv"),
+        "label_issues_grid": str(tmp_path / "run" / GRID_NAME),
+    }
+    with open(summary["label_issues"], newline="", encoding="utf-8") as handle:
+        doubted = [row["given_label"] for row in csv.DictReader(handle)]
+    assert doubted == ["dog"] * 3  # the three dogs, called cats
+    assert f"label issues, the most doubtful images: {summary['label_issues_grid']}" in said
