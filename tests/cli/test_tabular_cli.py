@@ -132,6 +132,7 @@ def test_a_time_budget_plans_the_run_and_records_the_plan_in_config_yaml(tmp_pat
     assert config["time_budget"] == "6s"
     plan = config["time_budget_plan"]
     assert plan["planned_steps"] > 0 and plan["seconds_per_step"] > 0 and plan["schedule_follows"] is True
+    assert plan["after_fit_passes"] == 1.0  # label_issues.csv's pass over the validation rows is inside the budget
     bad = flash_train(*common, "--time-budget", "ten minutes", cwd=tmp_path)
     assert bad.returncode == 2 and "'ten minutes' is not a duration" in bad.stderr
 

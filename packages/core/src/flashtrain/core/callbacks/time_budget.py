@@ -72,7 +72,8 @@ class BudgetPlan:
     schedule_follows: bool = False
     stopped_by: str | None = None  # "plan" (the planned steps are done) or "time" (the clock ran out first)
     stopped_at_seconds: float | None = None  # the budget's clock when the last step ended
-    after_fit_seconds: float = 0.0  # work the caller does after fit within the budget (see reserve_after_fit)
+    after_fit_passes: float = 0.0  # validation-long passes the caller makes after fit (see reserve_after_fit)
+    after_fit_seconds: float = 0.0  # and other seconds it asked for
 
 
 class TimeBudget(Callback):
@@ -100,11 +101,11 @@ class TimeBudget(Callback):
         self._last_plan_at = 0.0
         self._seen_steps = 0
         self._first_step = 0
-        self._sanity = (0.0, 0)
+        self._sanity_started = 0.0
+        self._sanity_ends: list[float] = []  # when each sanity-check batch ended
         self._recent: deque[float] = deque(maxlen=RECENT_STEPS)  # the last steps' durations, validation excluded
         self._overhead_pace: float | None = None  # the pace when the per-epoch overhead was measured
         self._checkpoint_seconds = 0.0  # a first guess at the checkpoints' cost, until an epoch end measures it
-        self._after_fit_passes = 0.0
 
     # -- what a schedule asks -------------------------------------------------------------------------------------
     def progress(self, step: int) -> float:
@@ -127,8 +128,7 @@ class TimeBudget(Callback):
         validation (e.g. ranking the validation items, a test set of the same size) and ``seconds`` more.
 
         The budget then covers the whole run a caller makes of it (``flash-train``'s summary), not only ``fit``."""
-        self._after_fit_passes = float(validation_passes)
-        self.plan.after_fit_seconds = float(seconds)
+        self.plan.after_fit_passes, self.plan.after_fit_seconds = float(validation_passes), float(seconds)
 
     def elapsed(self) -> float:
         """Seconds of ``fit`` so far, including the time before a resume."""
@@ -142,19 +142,22 @@ class TimeBudget(Callback):
             self._fit_started = time.monotonic()
 
     def on_sanity_check_start(self, trainer: Any, pl_module: Any) -> None:
-        self._sanity = (time.monotonic(), 0)
+        self._sanity_started, self._sanity_ends = time.monotonic(), []
 
     def on_validation_batch_end(self, trainer: Any, pl_module: Any, *args: Any) -> None:
         if trainer.sanity_checking:
-            self._sanity = (self._sanity[0], self._sanity[1] + 1)
+            self._sanity_ends.append(time.monotonic())
 
     def on_sanity_check_end(self, trainer: Any, pl_module: Any) -> None:
-        # A first guess at a validation's cost, until an epoch has measured it: the sanity batches' pace times
-        # the validation batches (their first batch is slower, so this errs on the safe side).
-        started, batches = self._sanity
-        if batches:
+        # A first guess at a validation's cost, until an epoch has measured it: the first sanity batch (which also
+        # pays what every validation pays once: loader workers starting) and the pace of the next ones for the rest
+        # of the validation batches.
+        ends = self._sanity_ends
+        if ends:
             total = sum(n for n in trainer.num_val_batches if not math.isinf(n))
-            self.plan.seconds_per_epoch_overhead = (time.monotonic() - started) / batches * total
+            first = ends[0] - self._sanity_started
+            rest = (ends[-1] - ends[0]) / (len(ends) - 1) if len(ends) > 1 else first
+            self.plan.seconds_per_epoch_overhead = first + max(0.0, total - 1) * rest
 
     def on_train_start(self, trainer: Any, pl_module: Any) -> None:
         self._first_step = self._seen_steps = trainer.global_step
@@ -201,10 +204,10 @@ class TimeBudget(Callback):
             enough = self._train_steps >= 5 or self._train_seconds >= 0.03 * budget
             if enough and self._train_steps and self._train_seconds >= 0.01 * budget:
                 self._replan(trainer, step)
-        elif (elapsed - self._last_plan_at >= 0.1 * budget and self._train_steps >= 2) or self._end_at_risk(
-            step, elapsed
-        ):  # every tenth of the budget, and at every step near the end when the last steps would overrun
-            self._replan(trainer, step)
+        else:  # every tenth of the budget, and at every step near the end when the last steps would overrun
+            due = elapsed - self._last_plan_at >= 0.1 * budget and self._train_steps >= 2
+            if due or self._end_at_risk(step, elapsed):
+                self._replan(trainer, step)
         if self.plan.planned_steps is not None and step >= self.plan.planned_steps:
             self._stop(trainer, "plan")
         elif elapsed + self._next_step_seconds() + self._final_reserve() >= budget:
@@ -226,7 +229,7 @@ class TimeBudget(Callback):
         plan = dict(state_dict.get("plan", {}))
         plan["budget_seconds"] = self.plan.budget_seconds  # a resume may be given more (or less) time
         plan["stopped_by"] = plan["stopped_at_seconds"] = None
-        plan["after_fit_seconds"] = self.plan.after_fit_seconds  # asked for by this run's caller
+        plan["after_fit_passes"], plan["after_fit_seconds"] = self.plan.after_fit_passes, self.plan.after_fit_seconds
         self.plan = BudgetPlan(**plan)
         start_step, start_progress = state_dict.get("piece", (0, 0.0))
         self._piece = (int(start_step), float(start_progress))
@@ -260,7 +263,7 @@ class TimeBudget(Callback):
         if now is not None and then:
             slowdown = max(1.0, now / then)
         validation = self.plan.seconds_per_epoch_overhead
-        after_fit = self._after_fit_passes * validation + self.plan.after_fit_seconds
+        after_fit = self.plan.after_fit_passes * validation + self.plan.after_fit_seconds
         return (
             validation + self._checkpoint_seconds + after_fit
         ) * slowdown + SUMMARY_RESERVE * self.plan.budget_seconds
