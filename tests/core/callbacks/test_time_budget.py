@@ -189,12 +189,21 @@ def test_long_uneven_steps_on_a_busy_machine_still_end_within_five_percent_of_th
         assert wall - plan.stopped_at_seconds <= plan.reserve_seconds + 1e-6
 
 
-def test_work_after_fit_is_reserved_in_the_plan():
-    budget = TimeBudget(100, verbose=False)
-    budget.plan.seconds_per_epoch_overhead = 4.0
-    before = budget._final_reserve()
-    budget.reserve_after_fit(validation_passes=1.5, seconds=2.0)
-    assert budget._final_reserve() == pytest.approx(before + 1.5 * 4.0 + 2.0)
+def test_work_after_fit_is_reserved_in_the_plan(tmp_path, clock):
+    plans = []
+    for passes in (0, 3):
+        model = BusyMachine(clock, [0.05], validation_seconds=0.2)
+        trainer = Trainer(time_budget=10, default_root_dir=str(tmp_path), logger=False, enable_progress_bar=False,
+                          enable_model_summary=False, enable_checkpointing=False)  # fmt: skip
+        trainer.time_budget.reserve_after_fit(validation_passes=passes, seconds=0.5 if passes else 0.0)
+        start = clock.monotonic()
+        trainer.fit(model, loader(800, batch_size=8), loader(16, batch_size=8))
+        plans.append((trainer.time_budget.plan, clock.monotonic() - start))
+    (alone, _), (with_after, wall) = plans
+    validation = with_after.seconds_per_epoch_overhead
+    assert with_after.after_fit_passes == 3 and validation == pytest.approx(0.4)  # 2 batches of 0.2 s
+    assert with_after.reserve_seconds == pytest.approx(alone.reserve_seconds + 3 * validation + 0.5)
+    assert with_after.planned_steps < alone.planned_steps and wall + 3 * validation + 0.5 <= 10
 
 
 def test_a_resumed_budget_keeps_its_plan_and_its_place_in_the_schedule():
