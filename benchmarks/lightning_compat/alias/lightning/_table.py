@@ -226,6 +226,9 @@ MODULES: dict[str, dict[str, str]] = {
     },
     "lightning.pytorch.utilities.warnings": {"PossibleUserWarning": f"{_CORE}.exceptions:PossibleUserWarning"},
     "lightning.fabric.utilities.warnings": {"PossibleUserWarning": f"{_CORE}.exceptions:PossibleUserWarning"},
+    "lightning.fabric.utilities.rank_zero": {
+        "LightningDeprecationWarning": f"{_CORE}.exceptions:LightningDeprecationWarning"
+    },
     "lightning.pytorch.utilities.exceptions": {
         "MisconfigurationException": f"{_CORE}.exceptions:MisconfigurationException"
     },

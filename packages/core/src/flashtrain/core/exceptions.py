@@ -19,4 +19,13 @@ class PossibleUserWarning(UserWarning):
     """A warning about something that may be intended (Lightning's category): filter it to silence such notices."""
 
 
-__all__ = ["MisconfigurationException", "MisconfigurationTypeError", "PossibleUserWarning"]
+class LightningDeprecationWarning(DeprecationWarning):
+    """A feature Lightning deprecated and flashtrain follows it in (Lightning's category, so filters port)."""
+
+
+__all__ = [
+    "LightningDeprecationWarning",
+    "MisconfigurationException",
+    "MisconfigurationTypeError",
+    "PossibleUserWarning",
+]

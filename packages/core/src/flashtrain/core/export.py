@@ -9,21 +9,30 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator
-from typing import Any
+from typing import IO, Any
 
 import torch
 
-from flashtrain.core.utilities import disk
+from flashtrain.core.utilities import disk, fs
 from flashtrain.core.utilities.apply import apply_to_tensors
 
 
 def _example_input(module: torch.nn.Module, given: Any, what: str) -> Any:
     sample = given if given is not None else getattr(module, "example_input_array", None)
     if sample is None:
+        if what == "ONNX":
+            raise ValueError(
+                "Could not export to ONNX since neither `input_sample` nor `model.example_input_array` attribute is "
+                f"set: pass input_sample=... or set {type(module).__name__}.example_input_array."
+            )
         raise ValueError(
-            f"Could not export {type(module).__name__} to {what}: pass an example input "
-            f"({'input_sample' if what == 'ONNX' else 'example_inputs'}=...) or set model.example_input_array."
+            f"Could not export {type(module).__name__} to TorchScript: method='trace' requires either "
+            "`example_inputs` or `model.example_input_array` to be set."
         )
+    return _on_device(module, sample)
+
+
+def _on_device(module: torch.nn.Module, sample: Any) -> Any:
     device = next((p.device for p in module.parameters()), torch.device("cpu"))
     return apply_to_tensors(sample, lambda tensor: tensor.to(device))
 
@@ -53,31 +62,56 @@ def to_torchscript(
 ) -> Any:
     """``torch.jit.script`` (default) or ``torch.jit.trace`` the module; saved to ``file_path`` when given.
 
+    Deprecated as Lightning 2.6.5 deprecates ``LightningModule.to_torchscript`` (and torch ``torch.jit``): it warns
+    with :class:`~flashtrain.core.exceptions.LightningDeprecationWarning` and still exports.
+
     Raises:
         ValueError: If ``method`` is neither "script" nor "trace", or tracing has no example input.
     """
+    import warnings
+
+    from flashtrain.core.exceptions import LightningDeprecationWarning
+
+    warnings.warn(
+        "`to_torchscript` follows Lightning's `LightningModule.to_torchscript`, which has been deprecated in v2.7 "
+        "and will be removed in v2.8. TorchScript is deprecated in PyTorch. Use `torch.export.export()` for model "
+        "exporting instead. See https://pytorch.org/docs/stable/export.html for more information.",
+        LightningDeprecationWarning,
+        stacklevel=3,
+    )
     if method not in ("script", "trace"):
-        raise ValueError(f"to_torchscript: method must be 'script' or 'trace', got {method!r}.")
+        raise ValueError(f"to_torchscript: the method only supports 'script' or 'trace', got {method!r}.")
     training = module.training
     module.eval()
     try:
-        with jit_reading(module):
+        with jit_reading(module), torch.no_grad():
             if method == "script":
                 exported = torch.jit.script(module, **kwargs)
             else:
+                if kwargs.get("check_inputs") is not None:
+                    kwargs["check_inputs"] = _on_device(module, kwargs["check_inputs"])
                 exported = torch.jit.trace(
                     module, example_inputs=_example_input(module, example_inputs, "TorchScript"), **kwargs
                 )
     finally:
         module.train(training)
     if file_path is not None:
-        with disk.writing(os.fspath(file_path)):
-            torch.jit.save(exported, os.fspath(file_path))
+        path = os.fspath(file_path)
+        with disk.writing(path), fs.open_file(path, "wb") as stream:
+            torch.jit.save(exported, stream)
     return exported
 
 
-def to_onnx(module: torch.nn.Module, file_path: str | os.PathLike, input_sample: Any = None, **kwargs: Any) -> Any:
-    """``torch.onnx.export`` the module to ``file_path`` with ``input_sample`` (or ``example_input_array``).
+def to_onnx(
+    module: torch.nn.Module,
+    file_path: str | os.PathLike | IO[bytes] | None = None,
+    input_sample: Any = None,
+    **kwargs: Any,
+) -> Any:
+    """``torch.onnx.export`` the module with ``input_sample`` (or ``example_input_array``).
+
+    ``file_path`` may be a path, a binary stream (``BytesIO``) or None (with ``dynamo=True``: the returned
+    ``ONNXProgram`` only). Returns what ``torch.onnx.export`` returns.
 
     Raises:
         ValueError: If there is no example input.
@@ -86,7 +120,10 @@ def to_onnx(module: torch.nn.Module, file_path: str | os.PathLike, input_sample:
     training = module.training
     module.eval()
     try:
-        with disk.writing(os.fspath(file_path)):
+        if file_path is None or not isinstance(file_path, (str, os.PathLike)):
+            with torch.no_grad():
+                return torch.onnx.export(module, sample, file_path, **kwargs)
+        with disk.writing(os.fspath(file_path)), torch.no_grad():
             return torch.onnx.export(module, sample, os.fspath(file_path), **kwargs)
     finally:
         module.train(training)

@@ -147,6 +147,7 @@ class TensorBoardLogger(VersionedFolderLogger):
         if self._writer is not None:
             with self._writing():
                 self._writer.flush()
+            self._write_hparams_file_if_missing()
             self._upload()
 
     def finalize(self, status: str) -> None:
@@ -155,4 +156,12 @@ class TensorBoardLogger(VersionedFolderLogger):
             with self._writing():
                 writer.flush()
                 writer.close()
+            if status == "success":
+                self._write_hparams_file_if_missing()
             self._upload()
+
+    def _write_hparams_file_if_missing(self) -> None:
+        # As Lightning: a run's folder always has its hparams.yaml (empty when none were logged), so
+        # ``load_from_checkpoint(hparams_file=<run>/hparams.yaml)`` works for any run.
+        if not fs.exists(fs.join(self.log_dir, self.NAME_HPARAMS_FILE)):
+            self.write_hparams_yaml({})
