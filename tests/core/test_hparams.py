@@ -53,6 +53,14 @@ def test_tensorboard_run_folder_always_gets_an_hparams_file_that_load_from_check
     rebuilt = Unconfigured.load_from_checkpoint(str(tmp_path / "run.ckpt"), hparams_file=str(hparams_file))
     torch.testing.assert_close(rebuilt.state_dict(), model.state_dict())
 
+    quiet_run = TensorBoardLogger(tmp_path / "quiet")  # a run that logged nothing: its folder gets the file too
+    assert os.listdir(quiet_run.log_dir) == []  # asking for it claims the version folder
+    quiet_run.finalize("success")
+    assert os.listdir(quiet_run.log_dir) == ["hparams.yaml"]
+    unstarted = TensorBoardLogger(tmp_path / "unstarted")  # no folder: none is made for it
+    unstarted.finalize("success")
+    assert not os.path.exists(tmp_path / "unstarted")
+
 
 def test_datamodule_load_from_checkpoint_takes_lightnings_weights_only_and_refuses_false(tmp_path):
     class Data(DataModule):
@@ -69,3 +77,14 @@ def test_datamodule_load_from_checkpoint_takes_lightnings_weights_only_and_refus
     assert Data.load_from_checkpoint(str(tmp_path / "run.ckpt"), weights_only=True).hparams.batch_size == 8
     with pytest.raises(ValueError, match=r"load_from_checkpoint\(weights_only=False\) would unpickle arbitrary"):
         Data.load_from_checkpoint(str(tmp_path / "run.ckpt"), weights_only=False)
+
+
+def test_a_checkpoint_with_hyper_parameters_under_lightnings_old_key_still_rebuilds(tmp_path):
+    trainer = quiet_trainer(max_steps=1)
+    trainer.fit(RegressionModule(lr=0.3), loader(16))
+    trainer.save_checkpoint(str(tmp_path / "run.ckpt"))
+    checkpoint = torch.load(tmp_path / "run.ckpt", weights_only=True)
+    checkpoint["module_arguments"] = {**checkpoint.pop("hyper_parameters"), "dropout": 0.0}  # pre-1.0 Lightning
+    torch.save(checkpoint, tmp_path / "old.ckpt")
+    rebuilt = RegressionModule.load_from_checkpoint(str(tmp_path / "old.ckpt"))
+    assert (rebuilt.hparams.lr, rebuilt.hparams.dropout) == (0.3, 0.0)

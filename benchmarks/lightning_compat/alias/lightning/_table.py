@@ -226,6 +226,7 @@ MODULES: dict[str, dict[str, str]] = {
     },
     "lightning.pytorch.utilities.warnings": {"PossibleUserWarning": f"{_CORE}.exceptions:PossibleUserWarning"},
     "lightning.fabric.utilities.warnings": {"PossibleUserWarning": f"{_CORE}.exceptions:PossibleUserWarning"},
+    "lightning.fabric.utilities.cloud_io": {"get_filesystem": f"{_ADAPT}:get_filesystem"},
     "lightning.fabric.utilities.rank_zero": {
         "LightningDeprecationWarning": f"{_CORE}.exceptions:LightningDeprecationWarning"
     },

@@ -121,8 +121,8 @@ def to_onnx(
     module.eval()
     try:
         if file_path is None or not isinstance(file_path, (str, os.PathLike)):
-            with torch.no_grad():
-                return torch.onnx.export(module, sample, file_path, **kwargs)
+            with torch.no_grad():  # torch declares paths only; its exporter writes to a stream as well
+                return torch.onnx.export(module, sample, file_path, **kwargs)  # type: ignore[arg-type]
         with disk.writing(os.fspath(file_path)), torch.no_grad():
             return torch.onnx.export(module, sample, os.fspath(file_path), **kwargs)
     finally:

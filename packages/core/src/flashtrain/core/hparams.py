@@ -223,6 +223,20 @@ def rebuild_arguments(cls: type, saved: dict[str, Any], hparams_name: Any, overr
     return {**saved, **overrides}
 
 
+# Where checkpoints of Lightning before 1.0 kept the hyper-parameters (still read; the current key wins).
+PAST_HYPER_PARAMETER_KEYS = ("hparams", "module_arguments")
+
+
+def saved_hyperparameters(checkpoint: Mapping[str, Any]) -> dict[str, Any]:
+    """A checkpoint's saved hyper-parameters: ``hyper_parameters``, over those under an older Lightning key."""
+    saved: dict[str, Any] = {}
+    for key in (*PAST_HYPER_PARAMETER_KEYS, "hyper_parameters"):
+        value = checkpoint.get(key)
+        if isinstance(value, Mapping):
+            saved.update(value)
+    return saved
+
+
 def save_hparams_to_yaml(config_yaml: str, hparams: Mapping[str, Any] | Any) -> None:
     """Write ``hparams`` (a dict or an argparse Namespace) to a YAML file; a value YAML cannot hold safely is
     skipped with a warning naming it (Lightning's helper, written with ``yaml.safe_dump``)."""

@@ -464,9 +464,9 @@ class Module(HyperparametersMixin, torch.nn.Module):
         """The keyword arguments that rebuild this class in :meth:`load_from_checkpoint`: the saved
         hyper-parameters, ``overrides`` winning. A subclass overrides this (rather than ``load_from_checkpoint``) to
         fill in what an older checkpoint lacks or to refuse what a checkpoint cannot rebuild; the file is read once."""
-        from flashtrain.core.hparams import rebuild_arguments
+        from flashtrain.core.hparams import rebuild_arguments, saved_hyperparameters
 
-        return rebuild_arguments(cls, checkpoint.get("hyper_parameters", {}), checkpoint.get("hparams_name"), overrides)
+        return rebuild_arguments(cls, saved_hyperparameters(checkpoint), checkpoint.get("hparams_name"), overrides)
 
     # -- hooks (no-ops to override) --------------------------------------------------------------------
     def prepare_data(self) -> None: ...

@@ -147,8 +147,8 @@ class TensorBoardLogger(VersionedFolderLogger):
         if self._writer is not None:
             with self._writing():
                 self._writer.flush()
-            self._write_hparams_file_if_missing()
             self._upload()
+        self._write_hparams_file_if_missing()
 
     def finalize(self, status: str) -> None:
         if self._writer is not None:
@@ -156,12 +156,15 @@ class TensorBoardLogger(VersionedFolderLogger):
             with self._writing():
                 writer.flush()
                 writer.close()
-            if status == "success":
-                self._write_hparams_file_if_missing()
             self._upload()
+        if status == "success":
+            self._write_hparams_file_if_missing()
 
     def _write_hparams_file_if_missing(self) -> None:
-        # As Lightning: a run's folder always has its hparams.yaml (empty when none were logged), so
-        # ``load_from_checkpoint(hparams_file=<run>/hparams.yaml)`` works for any run.
-        if not fs.exists(fs.join(self.log_dir, self.NAME_HPARAMS_FILE)):
+        # As Lightning: a run's existing folder always gets its hparams.yaml (empty when none were logged), so
+        # ``load_from_checkpoint(hparams_file=<run>/hparams.yaml)`` works for any run. A logger whose version was
+        # never asked for has no folder, and none is claimed for it here.
+        if self._version is None:
+            return
+        if fs.exists(self.log_dir) and not fs.exists(fs.join(self.log_dir, self.NAME_HPARAMS_FILE)):
             self.write_hparams_yaml({})

@@ -143,7 +143,7 @@ def build_callbacks(
         chosen = [c for c in chosen if not isinstance(c, ProgressBar)]
     if summary is not False and not any(type(c) is ModelSummary for c in chosen) and not fast_dev_run:
         chosen.append(ModelSummary())
-    return chosen
+    return run_order(chosen)  # already in run order when built, as Lightning: checkpoint writers last
 
 
 def time_budget_callbacks(time_budget: Any) -> list[Callback]:
