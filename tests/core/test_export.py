@@ -81,3 +81,28 @@ def test_onnx_export_writes_to_a_stream_that_onnxruntime_runs():
     (out,) = session.run(None, {session.get_inputs()[0].name: x.numpy()})
     with torch.no_grad():
         torch.testing.assert_close(torch.from_numpy(out), net.eval()(x), rtol=1e-4, atol=1e-5)
+
+
+def test_tensorrt_export_names_the_missing_package_and_needs_a_cuda_device(monkeypatch):
+    import importlib.util
+    import sys
+    import types
+
+    from flashtrain.core.exceptions import MisconfigurationException
+    from tests.core.helpers import RegressionModule
+
+    model = RegressionModule()
+    if importlib.util.find_spec("torch_tensorrt") is None:
+        with pytest.raises(ModuleNotFoundError, match=r"`RegressionModule.to_tensorrt` requires `torch_tensorrt`"):
+            model.to_tensorrt("model.trt")
+    fake = types.ModuleType("torch_tensorrt")  # found by the import check; never reached on a CPU
+    fake.__spec__ = importlib.util.spec_from_loader("torch_tensorrt", loader=None)
+    monkeypatch.setitem(sys.modules, "torch_tensorrt", fake)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(
+        MisconfigurationException, match="TensorRT only supports CUDA devices. The current device is cpu"
+    ):
+        model.to_tensorrt("model.trt", torch.randn(1, 8))
+    with pytest.raises(ValueError, match="IR mode 'ts' only supports output format 'torchscript'"):
+        model.to_tensorrt("model.trt", torch.randn(1, 8), ir="ts")
+    assert model.training and model.device.type == "cpu"

@@ -1,4 +1,4 @@
-"""Exporting a module to TorchScript or ONNX (``Module.to_torchscript`` / ``Module.to_onnx``).
+"""Exporting a module to TorchScript, ONNX or TensorRT (``Module.to_torchscript`` / ``to_onnx`` / ``to_tensorrt``).
 
 Both export in eval mode and put the module back in the mode it was in. The example input is the one
 passed in, else the module's ``example_input_array``; it is moved to the module's device first.
@@ -20,10 +20,10 @@ from flashtrain.core.utilities.apply import apply_to_tensors
 def _example_input(module: torch.nn.Module, given: Any, what: str) -> Any:
     sample = given if given is not None else getattr(module, "example_input_array", None)
     if sample is None:
-        if what == "ONNX":
+        if what in ("ONNX", "TensorRT"):
             raise ValueError(
-                "Could not export to ONNX since neither `input_sample` nor `model.example_input_array` attribute is "
-                f"set: pass input_sample=... or set {type(module).__name__}.example_input_array."
+                f"Could not export to {what} since neither `input_sample` nor `model.example_input_array` attribute "
+                f"is set: pass input_sample=... or set {type(module).__name__}.example_input_array."
             )
         raise ValueError(
             f"Could not export {type(module).__name__} to TorchScript: method='trace' requires either "
@@ -127,6 +127,70 @@ def to_onnx(
             return torch.onnx.export(module, sample, os.fspath(file_path), **kwargs)
     finally:
         module.train(training)
+
+
+def to_tensorrt(
+    module: torch.nn.Module,
+    file_path: str | os.PathLike | None = None,
+    input_sample: Any = None,
+    ir: str = "default",
+    output_format: str = "exported_program",
+    retrace: bool = False,
+    default_device: str | torch.device = "cuda",
+    **compile_kwargs: Any,
+) -> Any:
+    """Compile the module with TensorRT (``torch_tensorrt.compile``, on a CUDA device) and save it to ``file_path``.
+
+    A module outside CUDA is compiled on ``default_device`` and moved back after; its train/eval mode is restored.
+    ``ir="ts"`` gives a TorchScript module (saved with ``torch.jit.save``, ``output_format="torchscript"`` only),
+    other IRs are saved with ``torch_tensorrt.save`` in ``output_format``.
+
+    Raises:
+        ModuleNotFoundError: ``torch_tensorrt`` is not installed.
+        MisconfigurationException: No CUDA device to compile on.
+        ValueError: No example input, or ``ir="ts"`` with another output format.
+    """
+    import importlib.util
+
+    from flashtrain.core.exceptions import MisconfigurationException
+
+    if importlib.util.find_spec("torch_tensorrt") is None:
+        raise ModuleNotFoundError(
+            f"`{type(module).__name__}.to_tensorrt` requires `torch_tensorrt` to be installed. "
+            "pip install torch-tensorrt (a CUDA build matching your torch)."
+        )
+    if ir == "ts" and file_path is not None and output_format != "torchscript":
+        raise ValueError(
+            f"TensorRT with IR mode 'ts' only supports output format 'torchscript'. The current output format is "
+            f"{output_format}."
+        )
+    device = next((p.device for p in module.parameters()), torch.device("cpu"))
+    target = device if device.type == "cuda" else torch.device(default_device)
+    if target.type != "cuda" or not torch.cuda.is_available():
+        raise MisconfigurationException(
+            f"TensorRT only supports CUDA devices. The current device is {device}. Please set the `default_device` "
+            "argument to a CUDA device."
+        )
+    import torch_tensorrt
+
+    training = module.training
+    module.to(target).eval()
+    try:
+        sample = _example_input(module, input_sample, "TensorRT")
+        sample = (sample,) if isinstance(sample, torch.Tensor) else sample
+        with jit_reading(module) if ir == "ts" else contextlib.nullcontext():
+            compiled = torch_tensorrt.compile(module=module, ir=ir, inputs=sample, **compile_kwargs)
+    finally:
+        module.train(training)
+        module.to(device)
+    if file_path is not None:
+        path = os.fspath(file_path)
+        with disk.writing(path):
+            if ir == "ts":
+                torch.jit.save(compiled, path)
+            else:
+                torch_tensorrt.save(compiled, path, inputs=sample, output_format=output_format, retrace=retrace)
+    return compiled
 
 
 @contextlib.contextmanager

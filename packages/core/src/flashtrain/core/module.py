@@ -423,6 +423,13 @@ class Module(HyperparametersMixin, torch.nn.Module):
 
         return to_onnx(self, file_path, input_sample, **kwargs)
 
+    def to_tensorrt(self, file_path: Any = None, input_sample: Any = None, **kwargs: Any) -> Any:
+        """Compile with TensorRT on a CUDA device (``torch_tensorrt``); see :func:`flashtrain.core.export.to_tensorrt`
+        for ``ir``, ``output_format``, ``retrace`` and ``default_device``."""
+        from flashtrain.core.export import to_tensorrt
+
+        return to_tensorrt(self, file_path, input_sample, **kwargs)
+
     # -- checkpoints ------------------------------------------------------------------------------------
     @classmethod
     def load_from_checkpoint(
