@@ -267,4 +267,10 @@ EXCLUDED: dict[str, str] = {
         "launches processes through Lightning's private _MultiProcessingLauncher (helper spawn_launch of "
         "core/test_results.py)"
     ),
+    "tuner/test_lr_finder.py::test_trainer_reset_correctly": (
+        "reads the private loop object `trainer.fit_loop.max_steps` through a string (getattr_recursive)"
+    ),
+    "tuner/test_scale_batch_size.py::test_tuner_with_evaluation_methods": (
+        "reads the private loop object `trainer.<fn>_loop.batch_progress` through getattr with a built name"
+    ),
 }

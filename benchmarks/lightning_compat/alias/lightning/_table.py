@@ -268,6 +268,10 @@ MODULES: dict[str, dict[str, str]] = {
         "PossibleUserWarning": f"{_CORE}.exceptions:PossibleUserWarning",
         "disable_possible_user_warnings": f"{_CORE}.exceptions:disable_possible_user_warnings",
     },
+    "lightning.fabric.utilities.cloud_io": {"get_filesystem": f"{_ADAPT}:get_filesystem"},
+    "lightning.fabric.utilities.rank_zero": {
+        "LightningDeprecationWarning": f"{_CORE}.exceptions:LightningDeprecationWarning"
+    },
     "lightning.pytorch.utilities.exceptions": {
         "MisconfigurationException": f"{_CORE}.exceptions:MisconfigurationException"
     },

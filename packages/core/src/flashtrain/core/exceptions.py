@@ -34,7 +34,12 @@ def apply_warning_settings_from_environment() -> None:
         disable_possible_user_warnings()
 
 
+class LightningDeprecationWarning(DeprecationWarning):
+    """A feature Lightning deprecated and flashtrain follows it in (Lightning's category, so filters port)."""
+
+
 __all__ = [
+    "LightningDeprecationWarning",
     "MisconfigurationException",
     "MisconfigurationTypeError",
     "PossibleUserWarning",

@@ -477,11 +477,18 @@ class Module(HyperparametersMixin, torch.nn.Module):
 
         return scriptable_copy(self)
 
-    def to_onnx(self, file_path: Any, input_sample: Any = None, **kwargs: Any) -> Any:
+    def to_onnx(self, file_path: Any = None, input_sample: Any = None, **kwargs: Any) -> Any:
         """Export to ONNX with ``input_sample`` (or ``example_input_array``); ``kwargs`` go to ``torch.onnx.export``."""
         from flashtrain.core.export import to_onnx
 
         return to_onnx(self, file_path, input_sample, **kwargs)
+
+    def to_tensorrt(self, file_path: Any = None, input_sample: Any = None, **kwargs: Any) -> Any:
+        """Compile with TensorRT on a CUDA device (``torch_tensorrt``); see :func:`flashtrain.core.export.to_tensorrt`
+        for ``ir``, ``output_format``, ``retrace`` and ``default_device``."""
+        from flashtrain.core.export import to_tensorrt
+
+        return to_tensorrt(self, file_path, input_sample, **kwargs)
 
     # -- checkpoints ------------------------------------------------------------------------------------
     @property
@@ -524,15 +531,11 @@ class Module(HyperparametersMixin, torch.nn.Module):
         Loading never runs pickled code: the file is read with ``torch.load(weights_only=True)``, so
         ``weights_only`` is accepted (Lightning's signature) but only ``None`` or ``True`` is allowed.
         """
-        from flashtrain.core.checkpoint.io import load_checkpoint
+        from flashtrain.core.checkpoint.io import load_checkpoint, refuse_unsafe_load
         from flashtrain.core.checkpoint.rebuild import module_from_checkpoint
         from flashtrain.core.hparams import read_hparams_file
 
-        if weights_only is False:
-            raise ValueError(
-                "load_from_checkpoint(weights_only=False) would unpickle arbitrary objects; flashtrain checkpoints "
-                "hold only tensors and plain values and always load with weights_only=True. Drop the argument."
-            )
+        refuse_unsafe_load(weights_only, "load_from_checkpoint")
         checkpoint = load_checkpoint(checkpoint_path, map_location=map_location or "cpu")
         if hparams_file is not None:
             saved = checkpoint.get("hyper_parameters", {})
@@ -550,9 +553,9 @@ class Module(HyperparametersMixin, torch.nn.Module):
         """The keyword arguments that rebuild this class in :meth:`load_from_checkpoint`: the saved
         hyper-parameters, ``overrides`` winning. A subclass overrides this (rather than ``load_from_checkpoint``) to
         fill in what an older checkpoint lacks or to refuse what a checkpoint cannot rebuild; the file is read once."""
-        from flashtrain.core.hparams import rebuild_arguments
+        from flashtrain.core.hparams import rebuild_arguments, saved_hyperparameters
 
-        return rebuild_arguments(cls, checkpoint.get("hyper_parameters", {}), checkpoint.get("hparams_name"), overrides)
+        return rebuild_arguments(cls, saved_hyperparameters(checkpoint), checkpoint.get("hparams_name"), overrides)
 
     # -- hooks (no-ops to override) --------------------------------------------------------------------
     def prepare_data(self) -> None: ...
