@@ -124,14 +124,15 @@ def single_process_pg():
 
 @pytest.fixture
 def tmpdir_server(tmp_path):
-    """``(host, port)`` of an HTTP server over ``tmp_path`` (checkpoints loaded from a URL)."""
+    """An HTTP server on localhost serving ``tmp_path`` (Lightning's fixture, for checkpoints loaded from a URL)."""
     import functools
     import threading
     from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
     handler = functools.partial(SimpleHTTPRequestHandler, directory=str(tmp_path))
     with ThreadingHTTPServer(("localhost", 0), handler) as server:
-        threading.Thread(target=server.serve_forever, daemon=True).start()
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
         yield server.server_address
         server.shutdown()
 
