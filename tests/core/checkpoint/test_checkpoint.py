@@ -270,18 +270,3 @@ def test_resuming_a_checkpoint_past_max_epochs_is_refused(tmp_path):
         quiet_trainer(max_epochs=2).fit(
             RegressionModule(), loader(), ckpt_path=checkpoint.last_model_path or checkpoint.best_model_path
         )
-
-
-def test_resuming_without_a_callback_whose_state_the_checkpoint_holds_is_warned_about(tmp_path):
-    from flashtrain.core import Callback
-
-    class Stateful(Callback):
-        def state_dict(self):
-            return {"seen": 1}
-
-    path = str(tmp_path / "run.ckpt")
-    trainer = quiet_trainer(max_epochs=1, callbacks=[Stateful()])
-    trainer.fit(RegressionModule(), loader(n=16))
-    trainer.save_checkpoint(path)
-    with pytest.warns(UserWarning, match=r"Please add the following callbacks: \['.*Stateful'\]"):
-        quiet_trainer(max_epochs=2).fit(RegressionModule(), loader(n=16), ckpt_path=path)

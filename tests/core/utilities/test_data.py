@@ -1,8 +1,6 @@
-"""A dataloader's length as every rank sees it, and the notices about lengths that may not hold."""
+"""An IterableDataset's claimed length is used, with Lightning's notice that workers may make it wrong."""
 
 from __future__ import annotations
-
-import warnings
 
 import pytest
 import torch
@@ -22,20 +20,9 @@ class CountedStream(Stream):
         return 6
 
 
-def test_a_map_style_loader_has_a_length_without_notice():
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        assert has_len_all_ranks(DataLoader(torch.arange(6.0), batch_size=2), SingleDeviceStrategy())
-
-
 def test_an_iterable_dataset_with_a_length_is_sized_but_warned_about():
     loader = DataLoader(CountedStream(), batch_size=2)
     assert has_iterable_dataset(loader) and not has_iterable_dataset(DataLoader(torch.arange(2.0)))
     with pytest.warns(UserWarning, match="Your `IterableDataset` has `__len__` defined"):
         assert has_len_all_ranks(loader, SingleDeviceStrategy())
     assert not has_len_all_ranks(DataLoader(Stream(), batch_size=2), SingleDeviceStrategy())
-
-
-def test_an_empty_loader_is_warned_about():
-    with pytest.warns(UserWarning, match="Total length of `DataLoader` across ranks is zero"):
-        assert has_len_all_ranks(DataLoader(torch.arange(0.0)), SingleDeviceStrategy())

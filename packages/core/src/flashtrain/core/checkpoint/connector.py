@@ -234,13 +234,6 @@ class CheckpointConnector:
         for callback in trainer.callbacks:
             if callback.state_key in states:
                 callback.load_state_dict(states[callback.state_key])
-        missing = sorted(set(states) - {callback.state_key for callback in trainer.callbacks})
-        if missing:  # their state would be dropped silently (Lightning's words)
-            warnings.warn(
-                "Be aware that when using `ckpt_path`, callbacks used to create the checkpoint need to be provided "
-                f"during `Trainer` instantiation. Please add the following callbacks: {missing}.",
-                stacklevel=2,
-            )
 
     def restore_training_state(self, checkpoint: dict[str, Any]) -> None:
         """Optimizers, schedulers, grad scaler, loop position, metrics and RNG: fit continues exactly there."""
