@@ -260,4 +260,17 @@ EXCLUDED: dict[str, str] = {
     "callbacks/progress/test_rich_progress_bar.py::test_rich_progress_bar_update_counts": (
         "replaces the private RichProgressBar._update_metrics with a Mock and asserts on its call count"
     ),
+    "loops/test_fetchers.py::test_fetching_is_profiled": (
+        "reads profiler action names built from Lightning's private loop classes ('[_EvaluationLoop].val_next')"
+    ),
+    "utilities/test_all_gather_grad.py::test_all_gather_ddp_spawn": (
+        "launches processes through Lightning's private _MultiProcessingLauncher (helper spawn_launch of "
+        "core/test_results.py)"
+    ),
+    "tuner/test_lr_finder.py::test_trainer_reset_correctly": (
+        "reads the private loop object `trainer.fit_loop.max_steps` through a string (getattr_recursive)"
+    ),
+    "tuner/test_scale_batch_size.py::test_tuner_with_evaluation_methods": (
+        "reads the private loop object `trainer.<fn>_loop.batch_progress` through getattr with a built name"
+    ),
 }

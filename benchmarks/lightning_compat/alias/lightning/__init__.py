@@ -78,6 +78,12 @@ class _AliasFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         return module
 
     def exec_module(self, module: types.ModuleType) -> None:
+        if module.__name__ == "lightning.pytorch":
+            # Importing (or reloading) lightning.pytorch reads POSSIBLE_USER_WARNINGS, as importing flashtrain.core
+            # does: the same flashtrain function, run again when a test reloads the package.
+            from flashtrain.core.exceptions import apply_warning_settings_from_environment
+
+            apply_warning_settings_from_environment()
         if module.__name__ == "lightning.pytorch.demos":
             # Lightning's demos/__init__ re-exports these; resolve them lazily from the demo files.
             for name, submodule in _table.DEMOS_EXPORTS.items():

@@ -160,7 +160,7 @@ def build_callbacks(
         chosen.append(ProgressBar())
     if summary is not False and not any(isinstance(c, ModelSummary) for c in chosen) and not fast_dev_run:
         chosen.append(bars[0].default_model_summary() if bars and progress_bar is not False else ModelSummary())
-    return chosen
+    return run_order(chosen)  # already in run order when built, as Lightning: checkpoint writers last
 
 
 def time_budget_callbacks(time_budget: Any) -> list[Callback]:
