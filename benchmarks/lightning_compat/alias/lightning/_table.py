@@ -186,6 +186,7 @@ MODULES: dict[str, dict[str, str]] = {
         "XLAAccelerator": f"{_CORE}.accelerators:XLAAccelerator",
     },
     "lightning.pytorch.accelerators.xla": {"XLAAccelerator": f"{_CORE}.accelerators:XLAAccelerator"},
+    "lightning.pytorch.strategies.strategy": {"Strategy": f"{_CORE}.strategies:Strategy"},
     "lightning.pytorch.strategies": {
         "Strategy": f"{_CORE}.strategies:Strategy",
         "DDPStrategy": f"{_CORE}.strategies:DDPStrategy",
@@ -236,6 +237,7 @@ MODULES: dict[str, dict[str, str]] = {
         "extract_batch_size": f"{_CORE}.utilities.data:extract_batch_size",
         "has_len_all_ranks": f"{_CORE}.utilities.data:has_len_all_ranks",
         "warning_cache": f"{_CORE}.utilities.data:warning_cache",
+        "has_iterable_dataset": f"{_CORE}.utilities.data:has_iterable_dataset",
     },
     "lightning.pytorch.utilities.rank_zero": {
         "WarningCache": f"{_CORE}.utilities.rank_zero:WarningCache",
@@ -286,6 +288,7 @@ MODULES: dict[str, dict[str, str]] = {
     },
     "lightning.pytorch.utilities.types": {"STEP_OUTPUT": f"{_ADAPT}:STEP_OUTPUT"},
     "lightning.fabric": {"seed_everything": f"{_CORE}:seed_everything"},
+    "lightning.fabric.utilities.data": {"has_iterable_dataset": f"{_CORE}.utilities.data:has_iterable_dataset"},
     "lightning.fabric.utilities.seed": {"seed_everything": f"{_CORE}:seed_everything"},
     "lightning.fabric.utilities": {
         "disable_possible_user_warnings": f"{_CORE}.exceptions:disable_possible_user_warnings"

@@ -399,17 +399,17 @@ class Module(HyperparametersMixin, torch.nn.Module):
         own = {id(p) for group in optimizer.param_groups for p in group["params"]}
         return [optimizer, _ParameterHolder([p for p in self.parameters() if id(p) not in own])]
 
-    def freeze(self) -> None:
-        """Turn off gradients for every parameter and switch to eval mode."""
+    def freeze(self) -> Module:
+        """Turn off gradients for every parameter and switch to eval mode; returns the module (chainable)."""
         for parameter in self.parameters():
             parameter.requires_grad = False
-        self.eval()
+        return self.eval()
 
-    def unfreeze(self) -> None:
-        """Turn gradients back on for every parameter and switch to train mode."""
+    def unfreeze(self) -> Module:
+        """Turn gradients back on for every parameter and switch to train mode; returns the module."""
         for parameter in self.parameters():
             parameter.requires_grad = True
-        self.train()
+        return self.train()
 
     # -- Lightning conveniences (each self-contained) ----------------------------------------------------
     @property

@@ -115,7 +115,7 @@ def translate(old: dict[str, Any], flags: dict[str, Any], known: list[str]) -> L
     if unknown:
         close = difflib.get_close_matches(unknown[0], [*known, *_HANDLERS], n=1)
         hint = f"; did you mean {close[0]!r}?" if close else "."
-        raise TypeError(f"Trainer() got an unexpected keyword argument {unknown[0]!r}{hint}")
+        raise TypeError(f"Trainer.__init__() got an unexpected keyword argument {unknown[0]!r}{hint}")
     accelerator = flags.get("accelerator")
     if accelerator in _STRATEGY_AS_ACCELERATOR:  # Lightning 1.0-1.4 named the strategy accelerator=
         if accelerator in _GONE_STRATEGIES:

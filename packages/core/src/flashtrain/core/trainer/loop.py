@@ -140,13 +140,6 @@ class FitLoop:
         log_every = 1 if limits.fast_dev_run else limits.log_every_n_steps  # a debug run logs every step (Lightning)
         # Ranks must stop at the same batch: signals and time limits are agreed on after every batch.
         distributed = strategy.world_size > 1
-        if limits.epochs_defaulted and limits.max_epochs == 1000:
-            warnings.warn(
-                "`max_epochs` was not set. Setting it to 1000 epochs. To train without an epoch limit, set "
-                "`max_epochs=-1`.",
-                PossibleUserWarning,
-                stacklevel=4,
-            )
         _warn_if_modules_in_eval_mode(module)
         progress.start_clock()
 
@@ -348,7 +341,9 @@ class _TrainingClosure:
         self.backward_sync = loop.strategy.backward_sync
         self.optimizer = optimizer
         self.accumulate = loop.limits.accumulate_grad_batches
-        self.check_finite = loop.limits.on_nan is not None
+        # With detect_anomaly the backward pass is left to report a NaN: torch's anomaly mode names the operation
+        # that made it (with its forward traceback), which says more than the loss check.
+        self.check_finite = loop.limits.on_nan is not None and not loop.limits.detect_anomaly
         self.batch: Any = None
         self.batch_idx = 0
         self.window_start = self.window_end = True

@@ -267,11 +267,6 @@ class Optimization:
                     f"configure_optimizers returned {len(optimizers)} optimizers. Automatic optimization uses one; "
                     "for several (e.g. GANs) set self.automatic_optimization = False and step them in training_step."
                 )
-        elif accumulate_grad_batches > 1 or gradient_clip_val:
-            raise ValueError(
-                "accumulate_grad_batches and gradient_clip_val apply to automatic optimization only; with "
-                "automatic_optimization=False, accumulate and clip in training_step (self.clip_gradients)."
-            )
         self.optimizers = optimizers
         self.lr_scheduler_configs = schedulers
         precision = self.strategy.precision
