@@ -165,6 +165,9 @@ MODULES: dict[str, dict[str, str]] = {
         "XLAAccelerator": f"{_CORE}.accelerators:XLAAccelerator",
     },
     "lightning.pytorch.accelerators.xla": {"XLAAccelerator": f"{_CORE}.accelerators:XLAAccelerator"},
+    "lightning.pytorch.accelerators.cuda": {"CUDAAccelerator": f"{_CORE}.accelerators:CUDAAccelerator"},
+    "lightning.pytorch.accelerators.mps": {"MPSAccelerator": f"{_CORE}.accelerators:MPSAccelerator"},
+    "lightning.pytorch.accelerators.cpu": {"CPUAccelerator": f"{_CORE}.accelerators:CPUAccelerator"},
     "lightning.pytorch.strategies": {
         "Strategy": f"{_CORE}.strategies:Strategy",
         "DDPStrategy": f"{_CORE}.strategies:DDPStrategy",
@@ -238,8 +241,59 @@ MODULES: dict[str, dict[str, str]] = {
         "is_overridden": f"{_ADAPT}:is_overridden",
         "get_torchvision_model": f"{_ADAPT}:get_torchvision_model",
     },
-    "lightning.pytorch.utilities.types": {"STEP_OUTPUT": f"{_ADAPT}:STEP_OUTPUT"},
+    "lightning.pytorch.utilities.types": {
+        "STEP_OUTPUT": f"{_ADAPT}:STEP_OUTPUT",
+        "LRSchedulerConfig": f"{_CORE}.trainer.optimizers:LRSchedulerConfig",
+    },
     "lightning.fabric": {"seed_everything": f"{_CORE}:seed_everything"},
+    "lightning.fabric.plugins.environments": {
+        name: f"{_CORE}.plugins:{name}"
+        for name in (
+            "ClusterEnvironment",
+            "KubeflowEnvironment",
+            "LightningEnvironment",
+            "SLURMEnvironment",
+            "TorchElasticEnvironment",
+        )
+    },
+    "lightning.pytorch.plugins.environments": {
+        name: f"{_CORE}.plugins:{name}"
+        for name in (
+            "ClusterEnvironment",
+            "KubeflowEnvironment",
+            "LightningEnvironment",
+            "SLURMEnvironment",
+            "TorchElasticEnvironment",
+        )
+    },
+    "lightning.pytorch.plugins": {
+        name: f"{_CORE}.plugins:{name}"
+        for name in (
+            "CheckpointIO",
+            "TorchCheckpointIO",
+            "Precision",
+            "DoublePrecision",
+            "MixedPrecision",
+            "ClusterEnvironment",
+            "KubeflowEnvironment",
+            "LightningEnvironment",
+            "SLURMEnvironment",
+            "TorchElasticEnvironment",
+        )
+    },
+    "lightning.pytorch.plugins.io": {
+        "CheckpointIO": f"{_CORE}.plugins:CheckpointIO",
+        "TorchCheckpointIO": f"{_CORE}.plugins:TorchCheckpointIO",
+    },
+    "lightning.fabric.plugins": {
+        "CheckpointIO": f"{_CORE}.plugins:CheckpointIO",
+        "TorchCheckpointIO": f"{_CORE}.plugins:TorchCheckpointIO",
+    },
+    "lightning.pytorch.plugins.precision": {
+        "Precision": f"{_CORE}.plugins:Precision",
+        "DoublePrecision": f"{_CORE}.plugins:DoublePrecision",
+        "MixedPrecision": f"{_CORE}.plugins:MixedPrecision",
+    },
     "lightning.fabric.utilities.seed": {"seed_everything": f"{_CORE}:seed_everything"},
     "lightning.fabric.utilities": {},
     "lightning.fabric.utilities.exceptions": {

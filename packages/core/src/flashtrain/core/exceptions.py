@@ -15,8 +15,17 @@ class MisconfigurationTypeError(MisconfigurationException, TypeError):
     """A misconfiguration where flashtrain raised ``TypeError``: an argument of the wrong type."""
 
 
+class MisconfigurationRuntimeError(MisconfigurationException, RuntimeError):
+    """A misconfiguration Lightning reports as ``RuntimeError`` (or flashtrain did): both ``except`` forms work."""
+
+
 class PossibleUserWarning(UserWarning):
     """A warning about something that may be intended (Lightning's category): filter it to silence such notices."""
 
 
-__all__ = ["MisconfigurationException", "MisconfigurationTypeError", "PossibleUserWarning"]
+__all__ = [
+    "MisconfigurationException",
+    "MisconfigurationRuntimeError",
+    "MisconfigurationTypeError",
+    "PossibleUserWarning",
+]

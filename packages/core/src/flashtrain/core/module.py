@@ -43,6 +43,7 @@ class Module(HyperparametersMixin, torch.nn.Module):
         "on_gpu",
         "dtype",
         "example_input_array",
+        "strict_loading",
     ]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -53,6 +54,17 @@ class Module(HyperparametersMixin, torch.nn.Module):
         self.automatic_optimization: bool = True
 
     # -- properties -------------------------------------------------------------------------------------
+    @property
+    def strict_loading(self) -> bool:
+        """Whether a checkpoint's weights must match this module's exactly when a run resumes or evaluates from
+        ``ckpt_path`` (``load_state_dict(strict=...)``); set it to False to load a checkpoint with missing or
+        extra keys (as Lightning's). Unset (None) means True."""
+        return self.__dict__.get("_strict_loading") in (None, True)
+
+    @strict_loading.setter
+    def strict_loading(self, strict: bool | None) -> None:
+        self.__dict__["_strict_loading"] = strict
+
     @property
     def trainer(self) -> Trainer:
         """The trainer running this module (an error outside ``fit``/``validate``/``test``/``predict``)."""
@@ -106,7 +118,7 @@ class Module(HyperparametersMixin, torch.nn.Module):
         name: str,
         value: Any,
         prog_bar: bool = False,
-        logger: bool = True,
+        logger: bool | None = None,
         on_step: bool | None = None,
         on_epoch: bool | None = None,
         reduce_fx: Any = "mean",
@@ -126,8 +138,13 @@ class Module(HyperparametersMixin, torch.nn.Module):
         at each epoch end.
         """
         trainer = self._trainer
-        if trainer is None:
-            warnings.warn(f"self.log({name!r}) was called outside a Trainer run and is ignored.", stacklevel=2)
+        if trainer is None:  # not an error: a *_step method may be tested without a Trainer (Lightning's words)
+            warnings.warn(
+                f"You are trying to `self.log({name!r})` but the `self.trainer` reference is not registered on the "
+                "model yet. This is most likely because the model hasn't been passed to the `Trainer`; the value is "
+                "ignored.",
+                stacklevel=2,
+            )
             return
         if getattr(trainer, "barebones", False) is True:  # Lightning's words
             from flashtrain.core.utilities.rank_zero import rank_zero_warn
@@ -139,6 +156,15 @@ class Module(HyperparametersMixin, torch.nn.Module):
             return
         if metric_attribute is None and not isinstance(value, (torch.Tensor, int, float)):
             self._check_metric_is_attribute(name, value)
+        if logger is None:  # the default: logged values are kept for the loggers whether or not there are any
+            logger = True
+        elif logger and not trainer.loggers:
+            from flashtrain.core.utilities.rank_zero import rank_zero_warn
+
+            rank_zero_warn(  # Lightning's words
+                f"You called `self.log({name!r}, ..., logger=True)` but have no logger configured. You can enable one"
+                " by doing `Trainer(logger=ALogger(...))`"
+            )
         # Positional on purpose: this runs every step and keyword passing is measurably slower.
         trainer.metrics_store.results.log(
             trainer.hooks.current_hook,
@@ -177,7 +203,14 @@ class Module(HyperparametersMixin, torch.nn.Module):
 
     def log_dict(self, dictionary: Mapping[str, Any], **kwargs: Any) -> None:
         """``self.log`` for each item of a mapping (a torchmetrics ``MetricCollection`` works too)."""
-        for name, value in dictionary.items():
+        from flashtrain.core.logging_results import is_metric_collection
+
+        if is_metric_collection(dictionary):
+            # Its metrics under their prefixed names; with compute groups the shared states are read, not copied.
+            items = dictionary.items(keep_base=False, copy_state=not dictionary.compute_groups)  # type: ignore[call-arg]
+        else:
+            items = dictionary.items()
+        for name, value in items:
             self.log(name, value, **kwargs)
 
     def print(self, *args: Any, **kwargs: Any) -> None:

@@ -202,7 +202,8 @@ class CheckpointConnector:
             return
         module = self.trainer.lightning_module
         module.on_load_checkpoint(checkpoint)
-        self.trainer.strategy.load_module_state_dict(module, strip_compile_prefix(checkpoint["state_dict"]))
+        state_dict = strip_compile_prefix(checkpoint["state_dict"])
+        self.trainer.strategy.load_module_state_dict(module, state_dict, strict=module.strict_loading)
 
     def restore_weights_and_callbacks(self, checkpoint: dict[str, Any]) -> None:
         """Weights, callback and datamodule state: what ``on_fit_start`` may rely on."""
