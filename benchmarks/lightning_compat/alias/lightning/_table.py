@@ -281,6 +281,17 @@ MODULES: dict[str, dict[str, str]] = {
             "TorchElasticEnvironment",
         )
     },
+    **{
+        f"lightning.fabric.plugins.environments.{module}": {name: f"{_CORE}.plugins:{name}"}
+        for module, name in (
+            ("slurm", "SLURMEnvironment"),
+            ("lightning", "LightningEnvironment"),
+            ("torchelastic", "TorchElasticEnvironment"),
+            ("kubeflow", "KubeflowEnvironment"),
+            ("cluster_environment", "ClusterEnvironment"),
+        )
+    },
+    "lightning.fabric.plugins.io.torch_io": {"TorchCheckpointIO": f"{_CORE}.plugins:TorchCheckpointIO"},
     "lightning.pytorch.plugins.io": {
         "CheckpointIO": f"{_CORE}.plugins:CheckpointIO",
         "TorchCheckpointIO": f"{_CORE}.plugins:TorchCheckpointIO",

@@ -38,9 +38,10 @@ class TorchCheckpointIO(CheckpointIO):
 
     def save_checkpoint(self, checkpoint: dict[str, Any], path: str, storage_options: Any = None) -> None:
         if storage_options is not None:
-            raise TypeError(
-                "TorchCheckpointIO.save_checkpoint takes no storage_options (as Lightning's); write a CheckpointIO "
-                f"subclass to use them, got {storage_options!r}."
+            raise TypeError(  # Lightning's words
+                "`Trainer.save_checkpoint(..., storage_options=...)` with `storage_options` arg is not supported for "
+                f"`{type(self).__name__}`. Please implement your custom `CheckpointIO` to define how you'd like to use "
+                "`storage_options`."
             )
         from flashtrain.core.checkpoint.io import save_checkpoint_file
 
