@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from flashtrain.core import Trainer
 from flashtrain.core.loggers import CSVLogger, TensorBoardLogger
 from flashtrain.core.loggers import default as default_module
@@ -13,3 +15,13 @@ def test_tensorboard_when_installed_else_csv(tmp_path, monkeypatch):
     trainer = Trainer(default_root_dir=str(tmp_path))
     assert isinstance(trainer.loggers[0], CSVLogger)
     assert trainer.loggers[0].log_dir.startswith(str(tmp_path))
+
+
+def test_a_string_logger_is_refused_not_split_into_characters(tmp_path):
+    from flashtrain.core.exceptions import MisconfigurationException
+
+    for logger in ("tensorboard", ["csv"]):
+        with pytest.raises(MisconfigurationException, match=r"logger must be a Logger.*got '(tensorboard|csv)'"):
+            Trainer(default_root_dir=str(tmp_path), logger=logger)
+    csv = CSVLogger(str(tmp_path))
+    assert Trainer(default_root_dir=str(tmp_path), logger=[csv]).loggers == [csv]

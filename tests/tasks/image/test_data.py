@@ -297,3 +297,22 @@ def test_from_tensors_multi_label():
     assert data.datasets["train"][1][1].tolist() == [1.0, 1.0]
     as_lists = ImageClassificationData.from_tensors(train_data=images, train_targets=[["rain"], ["rain", "wind"], []])
     assert as_lists.multi_label and as_lists.datasets["train"][0][1].tolist() == [1.0, 0.0]
+
+
+@pytest.mark.parametrize(
+    ("argument", "value"),
+    [("mean", 0.5), ("std", 0.5), ("mean", (0.5, 0.5)), ("std", (0.2, 0.0, 0.2)), ("mean", ("a", "b", "c"))],
+)
+def test_mean_and_std_must_be_one_number_per_channel(argument, value):
+    images = torch.zeros(2, 3, 8, 8, dtype=torch.uint8)
+    with pytest.raises(ValueError, match=rf"{argument} must be one value per channel, a list of 3"):
+        ImageClassificationData.from_tensors(train_data=images, train_targets=[0, 1], **{argument: value})
+
+
+def test_mean_and_std_accept_arrays_and_single_channel_values():
+    images = torch.zeros(2, 3, 8, 8, dtype=torch.uint8)
+    data = ImageClassificationData.from_tensors(
+        train_data=images, train_targets=[0, 1], mean=np.array([0.5, 0.5, 0.5]), std=[0.25]
+    )
+    assert data.state_dict()["image_config"]["mean"] == [0.5, 0.5, 0.5]
+    assert data.state_dict()["image_config"]["std"] == [0.25]

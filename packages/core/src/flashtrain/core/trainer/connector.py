@@ -164,7 +164,15 @@ def build_loggers(logger: Any, default_root_dir: str, fast_dev_run: int) -> list
         from flashtrain.core.loggers import default_logger
 
         return [default_logger(default_root_dir)]  # TensorBoard if installed, else CSV
-    return list(logger) if isinstance(logger, Iterable) else [logger]
+    chosen = list(logger) if isinstance(logger, Iterable) and not isinstance(logger, (str, bytes)) else [logger]
+    for item in chosen:
+        if isinstance(item, (str, bytes, bool)):
+            # A string is iterable: without this check "tensorboard" became one logger per character.
+            raise MisconfigurationTypeError(
+                f"logger must be a Logger instance, a list of them, True (the default logger) or False, got "
+                f"{item!r}. Build the logger yourself, e.g. logger=CSVLogger('logs')."
+            )
+    return chosen
 
 
 def build_callbacks(

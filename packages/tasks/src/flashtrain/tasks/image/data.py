@@ -622,7 +622,7 @@ def _resolve_workers(options: dict[str, Any], inputs: dict[str, Any], reads_file
 
 def _transforms(options: dict[str, Any], image_size: Any, mean: Any, std: Any) -> ImageTransforms:
     """The training and evaluation transforms from the options (which lose their transform keys)."""
-    from flashtrain.tasks.image.transforms import as_size
+    from flashtrain.tasks.image.transforms import as_channel_values, as_size
 
     transform = options.pop("transform")
     train = options.pop("train_transform")
@@ -637,7 +637,9 @@ def _transforms(options: dict[str, Any], image_size: Any, mean: Any, std: Any) -
         train, evaluation = transform, {"val": transform}
     check_augmentation(train, transform_kwargs)
     defaults = ImageConfig()
-    config = ImageConfig(image_size or defaults.image_size, tuple(mean or defaults.mean), tuple(std or defaults.std))
+    mean = defaults.mean if mean is None else as_channel_values(mean, "mean")
+    std = defaults.std if std is None else as_channel_values(std, "std")
+    config = ImageConfig(image_size or defaults.image_size, mean, std)
     return ImageTransforms(
         config,
         augmentation=train if isinstance(train, str) else "default",

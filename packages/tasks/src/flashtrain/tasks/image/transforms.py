@@ -64,6 +64,25 @@ def as_size(image_size: Any, argument: str = "image_size") -> tuple[int, int]:
     raise ValueError(f"{argument} must be a positive int or (height, width) of positive ints, got {image_size!r}.")
 
 
+def as_channel_values(value: Any, argument: str) -> tuple[float, ...]:
+    """``mean``/``std`` per channel: a sequence of 1 or 3 numbers (``std`` all > 0); else an error naming the form."""
+    if hasattr(value, "tolist") and not isinstance(value, (int, float)):
+        value = value.tolist()  # a numpy array or tensor of per-channel values
+    values = tuple(value) if isinstance(value, (tuple, list)) else None
+    if (
+        values is None
+        or len(values) not in (1, 3)
+        or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+        or (argument == "std" and any(v <= 0 for v in values))
+    ):
+        allowed = "positive numbers" if argument == "std" else "numbers"
+        raise ValueError(
+            f"{argument} must be one value per channel, a list of 3 {allowed} (or 1 for grayscale), got {value!r}; "
+            f"e.g. {argument}={list(IMAGENET_STD if argument == 'std' else IMAGENET_MEAN)}."
+        )
+    return tuple(float(v) for v in values)
+
+
 @dataclass
 class ImageConfig:
     """Evaluation preprocessing: input size (int or (H, W)) and per-channel mean/std; or custom steps."""
