@@ -134,6 +134,10 @@ def test_a_users_checkpoint_io_writes_and_reads_the_checkpoints(tmp_path):
 
 
 def test_ddp_strategy_takes_lightnings_keywords():
+    double = Trainer(strategy=DDPStrategy(precision_plugin=DoublePrecision()), accelerator="cpu", logger=False)
+    assert double.precision == "64-true"  # the strategy's plugin is used, not the default flag
+    with pytest.raises(ValueError, match="Received a precision plugin twice"):
+        Trainer(strategy=DDPStrategy(precision_plugin=DoublePrecision()), plugins=[Precision()])
     strategy = DDPStrategy(parallel_devices=[torch.device("cpu")] * 3, static_graph=True)
     assert strategy.processes_per_node == 3 and strategy.ddp_kwargs == {"static_graph": True}
     trainer = Trainer(accelerator="auto", devices=1, strategy=strategy, logger=False)

@@ -68,6 +68,8 @@ MODULES: dict[str, dict[str, str]] = {
     "lightning.pytorch.callbacks.progress.rich_progress": {
         "RichProgressBar": f"{_CB}:RichProgressBar",
         "RichProgressBarTheme": f"{_CB}:RichProgressBarTheme",
+        # rich's own class, which Lightning's module imports: tests patch its methods through that path
+        "Progress": "rich.progress:Progress",
     },
     "lightning.pytorch.callbacks.spike": {"SpikeDetection": f"{_CB}:SpikeDetection"},
     "lightning.pytorch.callbacks.prediction_writer": {"BasePredictionWriter": f"{_CB}:BasePredictionWriter"},
@@ -177,6 +179,7 @@ MODULES: dict[str, dict[str, str]] = {
         "XLAStrategy": f"{_CORE}.strategies:XLAStrategy",
     },
     "lightning.pytorch.strategies.parallel": {"ParallelStrategy": f"{_CORE}.strategies:ParallelStrategy"},
+    "lightning.pytorch.strategies.strategy": {"Strategy": f"{_CORE}.strategies:Strategy"},
     "lightning.pytorch.serve": {
         "ServableModule": f"{_CORE}.serve:ServableModule",
         "ServableModuleValidator": f"{_CORE}.serve:ServableModuleValidator",

@@ -205,9 +205,11 @@ class Module(HyperparametersMixin, torch.nn.Module):
         """``self.log`` for each item of a mapping (a torchmetrics ``MetricCollection`` works too)."""
         from flashtrain.core.logging_results import is_metric_collection
 
+        items: Any
         if is_metric_collection(dictionary):
+            collection: Any = dictionary
             # Its metrics under their prefixed names; with compute groups the shared states are read, not copied.
-            items = dictionary.items(keep_base=False, copy_state=not dictionary.compute_groups)  # type: ignore[call-arg]
+            items = collection.items(keep_base=False, copy_state=not collection.compute_groups)
         else:
             items = dictionary.items()
         for name, value in items:

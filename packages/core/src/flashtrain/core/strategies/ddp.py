@@ -69,8 +69,7 @@ class DDPStrategy(ParallelStrategy):
             self.cluster_environment, self.environment_given = cluster_environment, True
         if checkpoint_io is not None:
             self.checkpoint_io = checkpoint_io
-        if precision_plugin is not None:
-            self.precision = precision_plugin
+        self.precision_plugin = precision_plugin  # the Trainer uses it instead of building one from its flag
         self.environment: ProcessLayout | None = None
         self.launcher: ScriptLauncher | None = None
         self._ddp_model: DistributedDataParallel | None = None

@@ -46,6 +46,13 @@ def resolve_hardware(
     from flashtrain.core.strategies.parallel import ParallelStrategy
 
     given = sort_plugins(plugins)
+    from_strategy = getattr(strategy, "precision_plugin", None) if isinstance(strategy, Strategy) else None
+    if given.precision is not None and from_strategy is not None:
+        raise ValueError(
+            f"Received a precision plugin twice: `plugins=[{given.precision}]` and "
+            f"`{type(strategy).__name__}(precision_plugin={from_strategy})`. Choose one."
+        )
+    given.precision = given.precision or from_strategy
     if given.precision is not None and precision not in ("32-true", "32", 32):
         raise ValueError(  # Lightning's words
             f"Received both `precision={precision}` and `plugins={given.precision}`. Choose one."
