@@ -58,17 +58,6 @@ class Module(HyperparametersMixin, torch.nn.Module):
 
     # -- properties -------------------------------------------------------------------------------------
     @property
-    def strict_loading(self) -> bool:
-        """Whether a checkpoint's weights must match this module's exactly when a run resumes or evaluates from
-        ``ckpt_path`` (``load_state_dict(strict=...)``); set it to False to load a checkpoint with missing or
-        extra keys (as Lightning's). Unset (None) means True."""
-        return self.__dict__.get("_strict_loading") in (None, True)
-
-    @strict_loading.setter
-    def strict_loading(self, strict: bool | None) -> None:
-        self.__dict__["_strict_loading"] = strict
-
-    @property
     def trainer(self) -> Trainer:
         """The trainer running this module (an error outside ``fit``/``validate``/``test``/``predict``)."""
         if self._trainer is None:
