@@ -12,7 +12,6 @@ import torch
 
 from flashtrain.core.exceptions import MisconfigurationException
 from flashtrain.core.hparams import AttributeDict, HyperparametersMixin
-from flashtrain.core.utilities.enums import GradClipAlgorithmType
 
 if TYPE_CHECKING:
     from flashtrain.core.trainer.trainer import Trainer
@@ -350,6 +349,8 @@ class Module(HyperparametersMixin, torch.nn.Module):
         As Lightning: a value or algorithm left out is the Trainer's (``gradient_clip_val`` /
         ``gradient_clip_algorithm``); one given that differs from a value set on the Trainer is refused, since it
         is unclear which should win."""
+        from flashtrain.core.utilities.enums import GradClipAlgorithmType  # on use: import flashtrain.core stays flat
+
         trainer_value = self._trainer.gradient_clip_val if self._trainer is not None else None
         trainer_algorithm = self._trainer.gradient_clip_algorithm if self._trainer is not None else None
         if gradient_clip_val is None:

@@ -394,7 +394,10 @@ class _TrainingClosure:
                     output = hooks.call_module("training_step_end", output)
             self.raw_output = output
             loss = _extract_loss(output)
-            self.output = _automatic_batch_outputs(output, loss, self.accumulate)
+            if output is loss and loss is not None and self.accumulate == 1:  # the common case, inline (per step)
+                self.output = {"loss": loss.detach()}
+            else:
+                self.output = _automatic_batch_outputs(output, loss, self.accumulate)
             if loss is None:
                 _warning_cache.warn("`training_step` returned `None`. If this was on purpose, ignore this warning...")
             if self.window_start:  # after training_step, as Lightning
