@@ -239,7 +239,7 @@ def test_module_properties_outside_and_inside_a_run():
     assert (model.current_epoch, model.global_step, model.device.type) == (0, 0, "cpu")
     with pytest.raises(RuntimeError, match="not attached to a Trainer"):
         _ = model.trainer
-    with pytest.warns(UserWarning, match="outside a Trainer run"):
+    with pytest.warns(UserWarning, match="the `self.trainer` reference is not registered"):
         model.log("x", 1.0)
     trainer = quiet_trainer(max_epochs=2)
     trainer.fit(model, loader())

@@ -189,14 +189,14 @@ def test_ddp_spawn_explains_what_could_not_be_pickled():
 
 
 def test_use_distributed_sampler_false_leaves_loaders_alone():
-    from flashtrain.core.strategies.cluster import ClusterEnvironment
+    from flashtrain.core.strategies.cluster import ProcessLayout
 
     loader = DataLoader(TensorDataset(torch.arange(10.0)), batch_size=2, shuffle=True)
     for opt_out, expected_batches in ((False, 3), (True, 5)):
         trainer = Trainer(
             accelerator="cpu", devices=2, use_distributed_sampler=not opt_out, logger=False, enable_progress_bar=False
         )
-        trainer.strategy.environment = ClusterEnvironment("torchrun", 2, 1, 1, 0, "127.0.0.1", 1)  # rank 1 of 2
+        trainer.strategy.environment = ProcessLayout("torchrun", 2, 1, 1, 0, "127.0.0.1", 1)  # rank 1 of 2
         sharded = trainer.data_connector.shard(loader, training=True)
         assert (sharded is loader) == opt_out
         assert len(sharded) == expected_batches

@@ -66,7 +66,10 @@ def test_not_a_module():
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        (dict(accelerator="tpuu"), "Unknown accelerator 'tpuu'. Allowed: 'auto', 'cpu', 'cuda', 'gpu', 'mps'"),
+        (
+            dict(accelerator="tpuu"),
+            "invalid accelerator name: `accelerator='tpuu'`. Allowed: 'auto', 'cpu', 'cuda', 'gpu', 'mps'",
+        ),
         (dict(precision="17"), r"Precision '17' is invalid. Allowed: '32-true', '64-true', '16-mixed', 'bf16-mixed'"),
         (dict(strategy="fsdp9"), "strategy='fsdp9' is not supported. Allowed: 'auto'"),
         (dict(gpus=1, accelerator="cpu"), "gpus=1 is shorthand for accelerator='gpu'"),

@@ -109,7 +109,7 @@ class Module(HyperparametersMixin, torch.nn.Module):
         name: str,
         value: Any,
         prog_bar: bool = False,
-        logger: bool = True,
+        logger: bool | None = None,
         on_step: bool | None = None,
         on_epoch: bool | None = None,
         reduce_fx: Any = "mean",
@@ -129,8 +129,13 @@ class Module(HyperparametersMixin, torch.nn.Module):
         at each epoch end.
         """
         trainer = self._trainer
-        if trainer is None:
-            warnings.warn(f"self.log({name!r}) was called outside a Trainer run and is ignored.", stacklevel=2)
+        if trainer is None:  # not an error: a *_step method may be tested without a Trainer (Lightning's words)
+            warnings.warn(
+                f"You are trying to `self.log({name!r})` but the `self.trainer` reference is not registered on the "
+                "model yet. This is most likely because the model hasn't been passed to the `Trainer`; the value is "
+                "ignored.",
+                stacklevel=2,
+            )
             return
         if getattr(trainer, "barebones", False) is True:  # Lightning's words
             from flashtrain.core.utilities.rank_zero import rank_zero_warn
@@ -142,6 +147,15 @@ class Module(HyperparametersMixin, torch.nn.Module):
             return
         if metric_attribute is None and not isinstance(value, (torch.Tensor, int, float)):
             self._check_metric_is_attribute(name, value)
+        if logger is None:  # the default: logged values are kept for the loggers whether or not there are any
+            logger = True
+        elif logger and not trainer.loggers:
+            from flashtrain.core.utilities.rank_zero import rank_zero_warn
+
+            rank_zero_warn(  # Lightning's words
+                f"You called `self.log({name!r}, ..., logger=True)` but have no logger configured. You can enable one"
+                " by doing `Trainer(logger=ALogger(...))`"
+            )
         # Positional on purpose: this runs every step and keyword passing is measurably slower.
         trainer.metrics_store.results.log(
             trainer.hooks.current_hook,
@@ -180,7 +194,16 @@ class Module(HyperparametersMixin, torch.nn.Module):
 
     def log_dict(self, dictionary: Mapping[str, Any], **kwargs: Any) -> None:
         """``self.log`` for each item of a mapping (a torchmetrics ``MetricCollection`` works too)."""
-        for name, value in dictionary.items():
+        from flashtrain.core.logging_results import is_metric_collection
+
+        items: Any
+        if is_metric_collection(dictionary):
+            collection: Any = dictionary
+            # Its metrics under their prefixed names; with compute groups the shared states are read, not copied.
+            items = collection.items(keep_base=False, copy_state=not collection.compute_groups)
+        else:
+            items = dictionary.items()
+        for name, value in items:
             self.log(name, value, **kwargs)
 
     def print(self, *args: Any, **kwargs: Any) -> None:

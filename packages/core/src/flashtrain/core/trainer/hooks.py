@@ -144,6 +144,7 @@ class HookDispatcher:
 
     def call_on_callbacks(self, name: str, *args: Any) -> None:
         """A callback-only hook (on_save_checkpoint, on_load_checkpoint, on_exception), on every callback."""
+        self.current_hook = name  # self.log in it is refused as being there (not taken for the hook before)
         for callback in self.callbacks:
             getattr(callback, name)(self.trainer, self.module, *args)
 

@@ -212,7 +212,9 @@ class FitLoop:
                     # Counted before on_train_batch_end, so a checkpoint written there resumes at the next step.
                     logging_step = progress.logging_step()
                     if step_schedulers:
-                        self.optimization.step_schedulers("step", hooks, self.metrics_store.callback_metrics)
+                        self.optimization.step_schedulers(
+                            "step", hooks, self.metrics_store.callback_metrics, plateau=False
+                        )
                 if is_last and epoch_schedulers:
                     self._step_epoch_schedulers()
                 call("on_train_batch_end", output, batch, batch_idx)
@@ -222,6 +224,8 @@ class FitLoop:
                     if stepped:  # the gradients were used: free them for validation (not mid-accumulation)
                         hooks.call_module("on_validation_model_zero_grad")
                     self.evaluation.validate_in_fit(module)
+                if stepped and step_schedulers:  # as Lightning: after this step's validation, whose metric it may use
+                    self.optimization.step_schedulers("step", hooks, self.metrics_store.callback_metrics, plateau=True)
                 if distributed:
                     self._agree_on_stop_requests()
                 if self.signals.received is not None and stepped:

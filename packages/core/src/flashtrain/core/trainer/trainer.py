@@ -48,6 +48,12 @@ from flashtrain.core.utilities.compiled import unwrap_compiled
 
 # What loggers' ``finalize`` is told (Lightning's words; MLflow and W&B map them to their run states).
 _LOGGER_STATUS = {TrainerStatus.FINISHED: "success", TrainerStatus.INTERRUPTED: "interrupted"}
+_ENTRY_STAGE = {
+    TrainerFn.FITTING: RunningStage.TRAINING,
+    TrainerFn.VALIDATING: RunningStage.VALIDATING,
+    TrainerFn.TESTING: RunningStage.TESTING,
+    TrainerFn.PREDICTING: RunningStage.PREDICTING,
+}
 
 
 class _Limit:
@@ -155,6 +161,7 @@ class Trainer(_LoopFlags):
         reload_dataloaders_every_n_epochs: int = 0,
         profiler: Any = None,
         barebones: bool = False,
+        plugins: Any = None,
     ) -> None:
         self.barebones = barebones
         if barebones:  # every speed-costing feature off; asking for one of them is refused (barebones.py)
@@ -172,7 +179,7 @@ class Trainer(_LoopFlags):
                 )
             )
             num_sanity_val_steps = sanity
-        hardware = connector.resolve_hardware(accelerator, strategy, devices, num_nodes, precision, gpus)
+        hardware = connector.resolve_hardware(accelerator, strategy, devices, num_nodes, precision, gpus, plugins)
         self.accelerator = hardware.accelerator
         self.strategy: Strategy = hardware.strategy
         self.num_devices, self.num_nodes = hardware.num_devices, hardware.num_nodes
@@ -239,7 +246,7 @@ class Trainer(_LoopFlags):
 
     @loggers.setter
     def loggers(self, value: list[Any]) -> None:
-        self.metrics_store.loggers = list(value)
+        self.metrics_store.loggers = list(value or [])  # None: no loggers, as Lightning
 
     @property
     def logger(self) -> Any:
@@ -585,8 +592,9 @@ class Trainer(_LoopFlags):
         if self.strategy.must_spawn():
             return self._run_spawned(fn, model, datamodule, ckpt_path, data)
         self.state.fn, self.state.status = fn, TrainerStatus.RUNNING
+        self.state.stage = _ENTRY_STAGE[fn]  # already during setup, as Lightning
         self.progress.should_stop = False
-        self.metrics_store.reset()  # each entry point starts with empty metrics, as in Lightning
+        self.metrics_store.reset(fn.value)  # each entry point starts with empty metrics, as in Lightning
         status = TrainerStatus.FAILED
         fitting = fn == TrainerFn.FITTING
         signals = self.signals.installed() if fitting else contextlib.nullcontext()
@@ -691,20 +699,20 @@ class Trainer(_LoopFlags):
             module.prepare_data()
         self.strategy.barrier()
         if datamodule is not None:
-            self.hooks.call_datamodule(datamodule, "setup", stage=fn.value)
+            self.hooks.call_datamodule(datamodule, "setup", stage=fn)
         self.hooks.bind(module, self.callbacks)
-        self.hooks.call("setup", stage=fn.value)
+        self.hooks.call("setup", stage=fn)
         with self.strategy.model_init_context():
             self.hooks.call_module("configure_model")
 
     def _teardown(self, fn: TrainerFn, status: TrainerStatus) -> None:
         try:
             if self.module is not None:
-                self.hooks.call("teardown", stage=fn.value)
+                self.hooks.call("teardown", stage=fn)
             if self.datamodule is not None:
-                self.hooks.call_datamodule(self.datamodule, "teardown", stage=fn.value)
+                self.hooks.call_datamodule(self.datamodule, "teardown", stage=fn)
         finally:
-            if fn == TrainerFn.FITTING and self.is_global_zero:
+            if self.is_global_zero:  # after every entry point, as Lightning (buffering loggers flush)
                 for logger in self.loggers:
                     logger.finalize(_LOGGER_STATUS.get(status, "failed"))
             if self.hooks.profiling:
