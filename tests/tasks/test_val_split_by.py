@@ -3,6 +3,8 @@ on both sides), stratified by class where the groups allow; for tables and texts
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -82,3 +84,51 @@ def test_the_cli_flag_names_a_missing_group_column_in_one_line(tmp_path, capsys)
     assert status == 2 and len(err) == 1
     assert "val_split_by='patient'" in err[0] or "--val-split-by patient" in err[0]
     assert "has no such column" in err[0]
+
+
+def grouped_images(tmp_path, patients: int = 12, per_patient: int = 3):
+    """A CSV of image paths, each patient's images on one row per image, the class following the patient."""
+    from tests.tasks.image.test_data import write_images
+
+    rows = []
+    for patient in range(patients):
+        label = "sick" if patient % 2 else "well"
+        names = [f"p{patient}_{i}.png" for i in range(per_patient)]
+        write_images(tmp_path / "images", names, size=(4, 4))
+        rows += [{"image": f"images/{name}", "label": label, "patient": f"p{patient}"} for name in names]
+    pd.DataFrame(rows).to_csv(tmp_path / "scans.csv", index=False)
+    return tmp_path / "scans.csv"
+
+
+def test_image_from_csv_val_split_by_keeps_each_patient_on_one_side(tmp_path):
+    from flashtrain.tasks import ImageClassificationData
+
+    csv_file = grouped_images(tmp_path)
+    data = ImageClassificationData.from_csv(
+        "image", "label", train_file=str(csv_file), val_split=0.25, val_split_by="patient", image_size=8,
+        num_workers=0,
+    )  # fmt: skip
+    patients = {}
+    for split in ("train", "val"):
+        subset = data.datasets[split]
+        files = [subset.dataset.files[i] for i in subset.indices]
+        patients[split] = {os.path.basename(path).split("_")[0] for path in files}
+    assert patients["train"] and patients["val"] and not patients["train"] & patients["val"]
+    assert len(data.datasets["train"]) + len(data.datasets["val"]) == 36
+    assert {int(data.datasets["val"][i][1]) for i in range(len(data.datasets["val"]))} == {0, 1}  # both classes
+
+
+def test_image_val_split_by_mistakes_are_named(tmp_path, capsys):
+    from flashtrain.cli.main import main
+    from flashtrain.tasks import ImageClassificationData
+
+    csv_file = grouped_images(tmp_path, patients=4, per_patient=1)
+    with pytest.raises(ValueError, match=r"val_split_by='site': .* has no such column; its columns"):
+        ImageClassificationData.from_csv("image", "label", train_file=str(csv_file), val_split=0.5, val_split_by="site")
+    with pytest.raises(ValueError, match=r"train_groups has 2 entries for 4 train_files; give one group per file"):
+        ImageClassificationData.from_files(train_files=["a"] * 4, train_targets=[0, 1, 0, 1], train_groups=["x", "y"])
+    folders = tmp_path / "folders"
+    status = main(["image_classification", "--train-folder", str(folders), "--val-split", "0.2", "--val-split-by",
+                   "patient", "--output-dir", str(tmp_path / "run")])  # fmt: skip
+    err = capsys.readouterr().err.strip().splitlines()
+    assert status == 2 and len(err) == 1 and "image folders have no group column" in err[0]

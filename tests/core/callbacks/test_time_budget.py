@@ -140,6 +140,72 @@ def test_a_schedule_that_cannot_follow_stops_on_time_and_says_so(tmp_path, capsy
     assert "cannot follow it (stops on time)" in capsys.readouterr().out
 
 
+class BusyMachine(Paced):
+    """A busy machine: a few long steps per budget whose durations swing, a validation that takes time, and from
+    ``slower_after`` seconds on everything (steps and validation) ``slowdown`` times slower (another job started)."""
+
+    def __init__(self, clock, durations, validation_seconds, slower_after=None, slowdown=1.0):
+        super().__init__(clock)
+        self.durations, self.validation_seconds, self.calls = durations, validation_seconds, 0
+        self.started, self.slower_after, self.slowdown = clock.now, slower_after, slowdown
+
+    def _cost(self, seconds):
+        late = self.slower_after is not None and self.clock.now - self.started >= self.slower_after
+        self.clock.sleep(seconds * (self.slowdown if late else 1.0))
+
+    def training_step(self, batch, batch_idx):
+        self._cost(self.durations[self.calls % len(self.durations)])
+        self.calls += 1
+        return RegressionModule.training_step(self, batch, batch_idx)
+
+    def validation_step(self, batch, batch_idx):
+        self._cost(self.validation_seconds)
+        return super().validation_step(batch, batch_idx)
+
+
+@pytest.mark.parametrize(
+    ("durations", "slower_after", "slowdown"),
+    [([1.0, 2.0], None, 1.0), ([1.0, 1.0, 1.0, 2.5], None, 1.0), ([0.5], 12.0, 3.0), ([0.4, 0.8], 15.0, 4.0)],
+)
+def test_long_uneven_steps_on_a_busy_machine_still_end_within_five_percent_of_the_budget(
+    tmp_path, clock, durations, slower_after, slowdown
+):
+    # Steps of 1-10% of the budget and no epoch end inside it, so the final validation is only known from the sanity
+    # check: the next step is guessed from the longest of the last ones, and the reserved validation grows as the
+    # machine slows down (a validation measured at the old pace would overrun the budget by 10-20% here).
+    model = BusyMachine(clock, durations, validation_seconds=1.0, slower_after=slower_after, slowdown=slowdown)
+    trainer = Trainer(time_budget=30, default_root_dir=str(tmp_path), logger=False, enable_progress_bar=False,
+                      enable_model_summary=False, enable_checkpointing=False)  # fmt: skip
+    start = clock.monotonic()
+    trainer.fit(model, loader(800, batch_size=8), loader(16, batch_size=8))
+    wall = clock.monotonic() - start
+    plan = trainer.time_budget.plan
+    assert wall <= 30 * 1.05
+    assert trainer.global_step >= 8 and plan.stopped_at_seconds is not None
+    if slowdown < 4.0:  # (a step 4x slower than any before it can only be stopped after, not planned for)
+        # The plan shrank before the clock could cut the schedule short: the learning rate ends at its minimum (0).
+        assert plan.stopped_by == "plan" and trainer.optimizers[0].param_groups[0]["lr"] == pytest.approx(0, abs=1e-9)
+    if slowdown == 1.0:  # the tail after the last step was reserved (a sudden slowdown is caught up with, in part)
+        assert wall - plan.stopped_at_seconds <= plan.reserve_seconds + 1e-6
+
+
+def test_work_after_fit_is_reserved_in_the_plan(tmp_path, clock):
+    plans = []
+    for passes in (0, 3):
+        model = BusyMachine(clock, [0.05], validation_seconds=0.2)
+        trainer = Trainer(time_budget=10, default_root_dir=str(tmp_path), logger=False, enable_progress_bar=False,
+                          enable_model_summary=False, enable_checkpointing=False)  # fmt: skip
+        trainer.time_budget.reserve_after_fit(validation_passes=passes, seconds=0.5 if passes else 0.0)
+        start = clock.monotonic()
+        trainer.fit(model, loader(800, batch_size=8), loader(16, batch_size=8))
+        plans.append((trainer.time_budget.plan, clock.monotonic() - start))
+    (alone, _), (with_after, wall) = plans
+    validation = with_after.seconds_per_epoch_overhead
+    assert with_after.after_fit_passes == 3 and validation == pytest.approx(0.4)  # 2 batches of 0.2 s
+    assert with_after.reserve_seconds == pytest.approx(alone.reserve_seconds + 3 * validation + 0.5)
+    assert with_after.planned_steps < alone.planned_steps and wall + 3 * validation + 0.5 <= 10
+
+
 def test_a_resumed_budget_keeps_its_plan_and_its_place_in_the_schedule():
     budget = TimeBudget("1m", verbose=False)
     state = {

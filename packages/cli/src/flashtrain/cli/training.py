@@ -216,6 +216,10 @@ def train(model: Any, data: Any, options: RunOptions, strategy: Any) -> dict[str
         log_every_n_steps=log_every_n_steps(len(data.datasets["train"]), data.batch_size, options.max_epochs),
     )
 
+    if trainer.time_budget is not None and validates:  # the budget covers the summary's passes after fit too
+        test = data.datasets.get("test")
+        trainer.time_budget.reserve_after_fit(1 + (len(test) / len(data.datasets["val"]) if test is not None else 0))
+
     def say(*parts: Any) -> None:
         # Asked at each call: under DDP a process knows its rank only once fit has started the ranks.
         if trainer.is_global_zero:
@@ -248,7 +252,7 @@ def train(model: Any, data: Any, options: RunOptions, strategy: Any) -> dict[str
     if validates:  # every rank runs the model (a sharded model's forward is collective); rank 0 writes
         issues = rank_label_issues(model, data, trainer.log_dir, say, write=trainer.is_global_zero)
         if trainer.is_global_zero:
-            summary["label_issues"] = issues
+            summary.update(issues)
     calibration = getattr(model, "calibration", None)
     if calibration is not None and calibration.summary():
         say(calibration.summary())
@@ -297,17 +301,28 @@ def find_learning_rate(trainer: Any, model: Any, data: Any, options: RunOptions,
     return finder
 
 
-def rank_label_issues(model: Any, data: Any, folder: str, say: Any, write: bool = True) -> str | None:
+def rank_label_issues(model: Any, data: Any, folder: str, say: Any, write: bool = True) -> dict[str, str | None]:
     """label_issues.csv beside config.yaml: the validation items whose label the trained model doubts most
-    (``write=False``: the ranking only, on the other ranks of a multi-process run)."""
-    from flashtrain.tasks.label_issues import FILE_NAME, write_label_issues
+    (``write=False``: the ranking only, on the other ranks of a multi-process run), and for images
+    label_issues.png, a grid of the most doubtful ones. Returns the summary's entries for them."""
+    from flashtrain.tasks.label_issues import FILE_NAME, write_label_issue_grid, write_label_issues
 
     path = os.path.join(folder, FILE_NAME)
     counted = write_label_issues(model, data, path if write else None)
     if counted is None:  # a regressor, multi-label targets
-        return None
+        return {"label_issues": None}
     say(f"label issues: {counted[0]} of {counted[1]} validation items may be mislabelled, most doubtful first: {path}")
-    return path
+    if not write or not counted[0]:
+        return {"label_issues": path}
+    try:
+        grid = write_label_issue_grid(data, path)
+    except ImportError as error:  # matplotlib missing: the CSV says it all, the picture is a convenience
+        say(f"label issues: no picture ({error})")
+        grid = None
+    if grid is not None:
+        say(f"label issues, the most doubtful images: {grid}")
+        return {"label_issues": path, "label_issues_grid": grid}
+    return {"label_issues": path}
 
 
 def write_lr_find(finder: Any, folder: str, say: Any) -> None:

@@ -19,6 +19,8 @@ import torch
 from torch.utils.data import DataLoader, Subset
 
 FILE_NAME = "label_issues.csv"
+GRID_NAME = "label_issues.png"
+GRID_SIZE = 16  # the most doubtful items shown in the picture; the CSV lists them all
 COLUMNS = (
     "rank",
     "split",
@@ -99,3 +101,23 @@ def write_label_issues(model: Any, datamodule: Any, path: str | None) -> tuple[i
         writer.writerow(COLUMNS)
         writer.writerows(rows)
     return len(rows), len(given)
+
+
+def write_label_issue_grid(datamodule: Any, csv_path: str, top: int = GRID_SIZE) -> str | None:
+    """For image data: ``label_issues.png`` beside ``csv_path``, the ``top`` most doubtful validation images of the
+    CSV in its order, each titled with its given and suggested label. Returns its path, or None when the data has
+    no images to show or the CSV lists no issue. Needs matplotlib (the ``image`` extra): ImportError otherwise."""
+    show = getattr(datamodule, "show_images", None)
+    if show is None:
+        return None
+    with open(csv_path, newline="", encoding="utf-8") as handle:
+        rows = [row for row in csv.DictReader(handle) if row["split"] == "val"][:top]
+    if not rows:
+        return None
+    # Short titles (the grid cuts them at 28 characters): "given cat → dog? 91%", the suggested label's probability.
+    titles = [
+        f"given {row['given_label']} → {row['suggested_label']}? {float(row['suggested_probability']):.0%}"
+        for row in rows
+    ]
+    path = os.path.join(os.path.dirname(os.path.abspath(csv_path)), GRID_NAME)
+    return str(show("val", [int(row["index"]) for row in rows], titles=titles, path=path))

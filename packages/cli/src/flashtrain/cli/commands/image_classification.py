@@ -6,7 +6,15 @@ import argparse
 from typing import Any
 
 from flashtrain.cli.backbone import add_backbone_flag
-from flashtrain.cli.options import RunOptions, UserError, add_trainer_flags, calibration_options, plain, positive_int
+from flashtrain.cli.options import (
+    VAL_SPLIT_BY_HELP,
+    RunOptions,
+    UserError,
+    add_trainer_flags,
+    calibration_options,
+    plain,
+    positive_int,
+)
 from flashtrain.cli.recipe import model_options, optimization_options, task_default
 
 EXAMPLES = """examples:
@@ -34,6 +42,7 @@ def add_parser(subparsers: Any, spec: Any) -> None:
     )
     data.add_argument("--images-root", help="folder that relative CSV paths start from (default: the CSV's)")
     data.add_argument("--val-split", type=float, default=None, help="fraction of the training data to validate on")
+    data.add_argument("--val-split-by", metavar="COLUMN", help=VAL_SPLIT_BY_HELP + " (with --train-file)")
     data.add_argument(
         "--image-size", type=positive_int, default=None, help="input size in pixels (default None: the backbone's)"
     )
@@ -92,6 +101,8 @@ def load_data(options: RunOptions) -> tuple[Any, RunOptions, bool]:
     if any(folders) and any(files):
         raise UserError("pass either --train-folder/--val-folder/--test-folder or --train-file/--val-file/--test-file")
     sample = not any(folders) and not any(files)
+    if options.val_split_by and not options.train_file:
+        raise UserError("--val-split-by names a column of --train-file; image folders have no group column")
     if sample:
         train_folder, val_folder = sample_data_folders()
         options = options.replace(
@@ -124,6 +135,7 @@ def load_data(options: RunOptions) -> tuple[Any, RunOptions, bool]:
             test_file=options.test_file,
             images_root=options.images_root,
             target_delimiter=delimiter,
+            val_split_by=options.val_split_by,
             **common,
         )
     else:

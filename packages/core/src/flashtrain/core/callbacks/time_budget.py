@@ -14,11 +14,13 @@ budget only stops on time, and says so.
 from __future__ import annotations
 
 import datetime
+import io
 import math
 import re
 import time
+from collections import deque
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import IO, Any, cast
 
 from flashtrain.core.callbacks.base import Callback
 
@@ -26,8 +28,11 @@ _UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
 # Steps left out of the pace at the start of fit: allocation, lazy imports, compile and cache warm-up.
 WARMUP_STEPS = 2
-# Time kept for the summary after the last step (logger flushes, the final checkpoint write), as a budget fraction.
+# Time kept for the summary after the last step (logger flushes, teardown), as a budget fraction.
 SUMMARY_RESERVE = 0.02
+# Steps whose durations set the guess for the next one: the longest of them, so that a step that varies on a busy
+# machine is not started on the strength of one quick predecessor.
+RECENT_STEPS = 5
 
 
 def parse_time_budget(value: Any) -> float:
@@ -66,6 +71,9 @@ class BudgetPlan:
     replans: int = 0
     schedule_follows: bool = False
     stopped_by: str | None = None  # "plan" (the planned steps are done) or "time" (the clock ran out first)
+    stopped_at_seconds: float | None = None  # the budget's clock when the last step ended
+    after_fit_passes: float = 0.0  # validation-long passes the caller makes after fit (see reserve_after_fit)
+    after_fit_seconds: float = 0.0  # and other seconds it asked for
 
 
 class TimeBudget(Callback):
@@ -93,8 +101,11 @@ class TimeBudget(Callback):
         self._last_plan_at = 0.0
         self._seen_steps = 0
         self._first_step = 0
-        self._sanity = (0.0, 0)
-        self._previous_mark: float | None = None
+        self._sanity_started = 0.0
+        self._sanity_ends: list[float] = []  # when each sanity-check batch ended
+        self._recent: deque[float] = deque(maxlen=RECENT_STEPS)  # the last steps' durations, validation excluded
+        self._overhead_pace: float | None = None  # the pace when the per-epoch overhead was measured
+        self._checkpoint_seconds = 0.0  # a first guess at the checkpoints' cost, until an epoch end measures it
 
     # -- what a schedule asks -------------------------------------------------------------------------------------
     def progress(self, step: int) -> float:
@@ -112,6 +123,13 @@ class TimeBudget(Callback):
         """Called by a schedule built on :meth:`progress`: the plan will set its horizon."""
         self.plan.schedule_follows = True
 
+    def reserve_after_fit(self, validation_passes: float = 0.0, seconds: float = 0.0) -> None:
+        """Keep time in the budget for work done after ``fit``: ``validation_passes`` passes as long as one
+        validation (e.g. ranking the validation items, a test set of the same size) and ``seconds`` more.
+
+        The budget then covers the whole run a caller makes of it (``flash-train``'s summary), not only ``fit``."""
+        self.plan.after_fit_passes, self.plan.after_fit_seconds = float(validation_passes), float(seconds)
+
     def elapsed(self) -> float:
         """Seconds of ``fit`` so far, including the time before a resume."""
         if self._fit_started is None:
@@ -124,19 +142,22 @@ class TimeBudget(Callback):
             self._fit_started = time.monotonic()
 
     def on_sanity_check_start(self, trainer: Any, pl_module: Any) -> None:
-        self._sanity = (time.monotonic(), 0)
+        self._sanity_started, self._sanity_ends = time.monotonic(), []
 
     def on_validation_batch_end(self, trainer: Any, pl_module: Any, *args: Any) -> None:
         if trainer.sanity_checking:
-            self._sanity = (self._sanity[0], self._sanity[1] + 1)
+            self._sanity_ends.append(time.monotonic())
 
     def on_sanity_check_end(self, trainer: Any, pl_module: Any) -> None:
-        # A first guess at a validation's cost, until an epoch has measured it: the sanity batches' pace times
-        # the validation batches (their first batch is slower, so this errs on the safe side).
-        started, batches = self._sanity
-        if batches:
+        # A first guess at a validation's cost, until an epoch has measured it: the first sanity batch (which also
+        # pays what every validation pays once: loader workers starting) and the pace of the next ones for the rest
+        # of the validation batches.
+        ends = self._sanity_ends
+        if ends:
             total = sum(n for n in trainer.num_val_batches if not math.isinf(n))
-            self.plan.seconds_per_epoch_overhead = (time.monotonic() - started) / batches * total
+            first = ends[0] - self._sanity_started
+            rest = (ends[-1] - ends[0]) / (len(ends) - 1) if len(ends) > 1 else first
+            self.plan.seconds_per_epoch_overhead = first + max(0.0, total - 1) * rest
 
     def on_train_start(self, trainer: Any, pl_module: Any) -> None:
         self._first_step = self._seen_steps = trainer.global_step
@@ -147,6 +168,8 @@ class TimeBudget(Callback):
             # Everything in the last epoch that was not a training batch: validation, checkpoints, epoch-end hooks.
             overhead = max(0.0, now - self._epoch_started - self._epoch_train_seconds)
             self.plan.seconds_per_epoch_overhead = overhead
+            self._overhead_pace = self._recent_pace()
+            self._checkpoint_seconds = 0.0  # measured now, inside the overhead
             if self.plan.planned_steps is not None:
                 self._replan(trainer, trainer.global_step)
         self._epoch_started = self._mark = now
@@ -172,7 +195,8 @@ class TimeBudget(Callback):
             if step > WARMUP_STEPS + self._first_step:
                 self._train_seconds += seconds
                 self._train_steps += 1
-        self._previous_mark, self._mark = self._mark, now
+                self._recent.append(seconds)
+        self._mark = now
         elapsed = self.elapsed()
         budget = self.plan.budget_seconds
         if self.plan.planned_steps is None:
@@ -180,12 +204,16 @@ class TimeBudget(Callback):
             enough = self._train_steps >= 5 or self._train_seconds >= 0.03 * budget
             if enough and self._train_steps and self._train_seconds >= 0.01 * budget:
                 self._replan(trainer, step)
-        elif elapsed - self._last_plan_at >= 0.1 * budget and self._train_steps >= 2:
-            self._replan(trainer, step)
+        else:  # every tenth of the budget, and at every step near the end when the last steps would overrun
+            due = elapsed - self._last_plan_at >= 0.1 * budget and self._train_steps >= 2
+            if due or self._end_at_risk(step, elapsed):
+                self._replan(trainer, step)
         if self.plan.planned_steps is not None and step >= self.plan.planned_steps:
             self._stop(trainer, "plan")
-        elif elapsed + self._last_step_seconds(now) + self._final_reserve() >= budget:
+        elif elapsed + self._next_step_seconds() + self._final_reserve() >= budget:
             self._stop(trainer, "time")  # the next step would not end in time
+        if trainer.should_stop and self.plan.stopped_at_seconds is None:
+            self.plan.stopped_at_seconds, self.plan.reserve_seconds = elapsed, self._final_reserve()
 
     def on_train_end(self, trainer: Any, pl_module: Any) -> None:
         if self.verbose and trainer.is_global_zero and self.plan.stopped_by == "time":
@@ -200,21 +228,60 @@ class TimeBudget(Callback):
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         plan = dict(state_dict.get("plan", {}))
         plan["budget_seconds"] = self.plan.budget_seconds  # a resume may be given more (or less) time
-        plan["stopped_by"] = None
+        plan["stopped_by"] = plan["stopped_at_seconds"] = None
+        plan["after_fit_passes"], plan["after_fit_seconds"] = self.plan.after_fit_passes, self.plan.after_fit_seconds
         self.plan = BudgetPlan(**plan)
         start_step, start_progress = state_dict.get("piece", (0, 0.0))
         self._piece = (int(start_step), float(start_progress))
         self._elapsed_before = float(state_dict.get("elapsed", 0.0))
 
     # -- planning ---------------------------------------------------------------------------------------------------
-    def _last_step_seconds(self, now: float) -> float:
-        """The last step's duration (the next is likely as long), or the planned pace before there is one."""
-        if self._previous_mark is not None:
-            return now - self._previous_mark
-        return self.plan.seconds_per_step or 0.0
+    def _end_at_risk(self, step: int, elapsed: float) -> bool:
+        """In the last few steps of the plan: would they overrun the budget if each were as slow as the slowest
+        recent one? Then the plan shrinks now, so that the schedule still reaches its end, rather than the clock
+        cutting it off a step or two before (long steps on a busy machine, where one step is a few % of the budget).
+        """
+        planned = self.plan.planned_steps
+        if planned is None or not self._recent or planned - step > RECENT_STEPS:
+            return False
+        needed = (planned - step) * self._next_step_seconds() + self._final_reserve()
+        return elapsed + needed > self.plan.budget_seconds
+
+    def _next_step_seconds(self) -> float:
+        """The longest of the last steps (the next may be as slow), or the planned pace before there is one."""
+        return max(self._recent, default=self.plan.seconds_per_step or 0.0)
+
+    def _recent_pace(self) -> float | None:
+        return sum(self._recent) / len(self._recent) if self._recent else None
 
     def _final_reserve(self) -> float:
-        return self.plan.seconds_per_epoch_overhead + SUMMARY_RESERVE * self.plan.budget_seconds
+        """What comes after the last step: the final validation with its checkpoints (the last epoch's overhead,
+        slower in proportion when the steps have slowed down since it was measured), the caller's work after fit,
+        and the summary."""
+        slowdown = 1.0
+        now, then = self._recent_pace(), self._overhead_pace
+        if now is not None and then:
+            slowdown = max(1.0, now / then)
+        validation = self.plan.seconds_per_epoch_overhead
+        after_fit = self.plan.after_fit_passes * validation + self.plan.after_fit_seconds
+        return (
+            validation + self._checkpoint_seconds + after_fit
+        ) * slowdown + SUMMARY_RESERVE * self.plan.budget_seconds
+
+    def _guess_checkpoint_seconds(self, trainer: Any, pl_module: Any) -> float:
+        """Until an epoch end has measured them, the checkpoints written after the last step cost about what
+        serialising the weights and optimizer state takes (timed once) per checkpoint callback."""
+        callbacks = len(getattr(trainer, "checkpoint_callbacks", []) or [])
+        if not callbacks:
+            return 0.0
+        import torch
+
+        started = time.monotonic()
+        torch.save(
+            {"state_dict": pl_module.state_dict(), "optimizers": [o.state_dict() for o in trainer.optimizers]},
+            cast("IO[bytes]", _Discard()),  # serialised and thrown away: no copy of a large model is held in memory
+        )
+        return callbacks * (time.monotonic() - started)
 
     def _pace(self) -> float:
         """Seconds per optimizer step: the last epoch's when it had enough steps (the pace can change), else all
@@ -227,17 +294,26 @@ class TimeBudget(Callback):
         return self._train_seconds / max(1, self._train_steps)
 
     def _replan(self, trainer: Any, step: int) -> None:
+        """Plan the steps that fit in the time left at the measured pace; the last few at the slowest recent
+        step's (one slow step there would otherwise let the clock cut the schedule off before its end)."""
         pace = self._pace()
         if pace <= 0:
             return
+        if self.plan.planned_steps is None:  # the first plan: the costs after the last step, as first measured
+            self._overhead_pace = self._recent_pace()
+            if self._epoch_started is not None and trainer.current_epoch == 0:
+                self._checkpoint_seconds = self._guess_checkpoint_seconds(trainer, trainer.lightning_module)
         elapsed = self.elapsed()
         self._last_plan_at = elapsed
         steps_per_epoch = _steps_per_epoch(trainer)
         overhead = self.plan.seconds_per_epoch_overhead
         reserve = self._final_reserve()
         left = max(0.0, self.plan.budget_seconds - elapsed - reserve)
-        per_step = pace + (overhead / steps_per_epoch if steps_per_epoch else 0.0)
-        planned = step + int(left / per_step)
+        per_epoch = overhead / steps_per_epoch if steps_per_epoch else 0.0
+        planned = step + int(left / (pace + per_epoch))
+        if planned - step <= RECENT_STEPS and self._recent:
+            pace = max(pace, self._next_step_seconds())
+            planned = step + int(left / (pace + per_epoch))
         if steps_per_epoch and trainer.max_epochs is not None and trainer.max_epochs > 0:
             planned = min(planned, trainer.max_epochs * steps_per_epoch)
         if trainer.max_steps is not None and trainer.max_steps > 0:
@@ -281,6 +357,16 @@ class TimeBudget(Callback):
         if not trainer.should_stop:
             self.plan.stopped_by = reason
         trainer.should_stop = True
+
+
+class _Discard(io.RawIOBase):
+    """A file that accepts and drops every byte."""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        return len(data)
 
 
 def _steps_per_epoch(trainer: Any) -> int:

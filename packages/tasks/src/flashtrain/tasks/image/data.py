@@ -17,6 +17,7 @@ from flashtrain.tasks.data import (
     build_stages,
     check_frame_columns,
     frame_targets,
+    group_column,
     read_table,
 )
 from flashtrain.tasks.image.datasets import (
@@ -157,17 +158,29 @@ class ImageClassificationData(TaskDataModule):
     def show_train_batch(self, path: str | None = None, num_images: int = 16) -> str:
         """Save a grid of the first training images as the model sees them (augmented, un-normalised for
         display), titled with their labels; returns the PNG path (default ``train_batch.png``)."""
-        from flashtrain.tasks.image.visualize import save_image_grid
-
         dataset = self.datasets.get("train")
         if dataset is None:
             raise ValueError("show_train_batch needs training data: pass train_* to the from_* constructor.")
         count = min(num_images, len(cast(Sized, dataset)))  # our datasets are map-style
-        items = [dataset[i] for i in range(count)]
+        return self.show_images("train", range(count), path=path or "train_batch.png")
+
+    def show_images(
+        self, split: str, indices: Sequence[int], titles: Sequence[str] | None = None, path: str = "images.png"
+    ) -> str:
+        """Save a grid of the images of ``split`` ("train", "val", ...) at ``indices``, as the model sees them
+        (un-normalised for display), titled with ``titles`` (default: their labels); returns the PNG path."""
+        from flashtrain.tasks.image.visualize import save_image_grid
+
+        dataset = self.datasets.get(split)
+        if dataset is None:
+            raise ValueError(
+                f"show_images: this data has no {split!r} split (it has {[k for k, v in self.datasets.items() if v]})."
+            )
+        items = [dataset[i] for i in indices]
         images = torch.stack([item[0] for item in items])
-        titles = [self._label_text(item[1]) for item in items]
+        shown = list(titles) if titles is not None else [self._label_text(item[1]) for item in items]
         config = self.transforms.config
-        return save_image_grid(images, titles, config.mean, config.std, path or "train_batch.png")
+        return save_image_grid(images, shown, config.mean, config.std, path)
 
     def _label_text(self, target: Any) -> str:
         labels = self.labels or []
@@ -189,6 +202,7 @@ class ImageClassificationData(TaskDataModule):
         val_split: float | None,
         options: dict[str, Any],
         reads_files: bool = True,
+        groups: Sequence[Any] | None = None,
     ) -> ImageClassificationData:
         _resolve_workers(options, inputs, reads_files)
         image_size, mean, std = _size_mean_std(options)
@@ -230,7 +244,7 @@ class ImageClassificationData(TaskDataModule):
             if val_split is not None and train is not None
             else None
         )
-        datasets = build_stages(inputs, make, val_split, options["seed"], val_view)
+        datasets = build_stages(inputs, make, val_split, options["seed"], val_view, groups=groups)
         _refuse_random_evaluation(datasets, transforms)
         fixed = image_size is not None or mean is not None or std is not None or bool(transforms.custom_eval)
         return cls(datasets, targets, transforms, fixed, **options)
@@ -284,11 +298,17 @@ class ImageClassificationData(TaskDataModule):
         val_split: float | None = None,
         skip_bad_files: bool = False,
         target_delimiter: str | None = "auto",
+        train_groups: Sequence[Any] | None = None,
         **kwargs: Any,
     ) -> ImageClassificationData:
         """Image paths with their targets: a label per image, a list of labels per image, delimited label strings
         (``"cat,dog"``: ``target_delimiter="auto"`` splits on commas as Flash did; None never splits), multi-hot
-        rows, or one-hot rows (single-label)."""
+        rows, or one-hot rows (single-label). ``train_groups``: one group per training file (a patient, a camera,
+        a photo session); ``val_split`` then holds out whole groups (see :func:`~flashtrain.tasks.data.grouped_split`).
+        """
+        if train_groups is not None and (train_files is None or len(train_groups) != len(train_files)):
+            given = "no train_files" if train_files is None else f"{len(train_files)} train_files"
+            raise ValueError(f"train_groups has {len(train_groups)} entries for {given}; give one group per file.")
         if kwargs.get("multi_label") is False:
             target_delimiter = None
         inputs: dict[str, Any] = {}
@@ -305,6 +325,8 @@ class ImageClassificationData(TaskDataModule):
                 raise TypeError(f"{stage}_files must be a list of paths, got one string {files!r}.")
             keep = check_files(files, f"{stage}_files", skip_bad_files)
             inputs[stage] = [files[i] for i in keep]
+            if stage == "train" and train_groups is not None:
+                train_groups = [train_groups[i] for i in keep]  # a skipped bad file takes its group with it
             if stage_targets is not None:
                 if len(stage_targets) != len(files):
                     raise ValueError(
@@ -320,7 +342,7 @@ class ImageClassificationData(TaskDataModule):
         if not inputs:
             raise ValueError("from_files needs at least one of train_files, val_files, test_files, predict_files.")
         return cls._from_files_and_targets(
-            inputs, targets, labels, val_split, target_delimiter=target_delimiter, **kwargs
+            inputs, targets, labels, val_split, target_delimiter=target_delimiter, groups=train_groups, **kwargs
         )
 
     @classmethod
@@ -337,13 +359,22 @@ class ImageClassificationData(TaskDataModule):
         labels: Sequence[Any] | None = None,
         val_split: float | None = None,
         skip_bad_files: bool = False,
+        val_split_by: str | None = None,
         **kwargs: Any,
     ) -> ImageClassificationData:
         """Tables with an image-path column and targets: one label column, one column of ``target_delimiter``-
         separated labels (multi-label), or several 0/1 columns (multi-hot; the column names are the labels).
         Relative paths are taken from ``images_root`` (default: the working folder); Flash's per-stage
-        ``train_images_root=`` ... and ``train_resolver=`` ... (``(root, file_id) -> path``) are accepted too."""
+        ``train_images_root=`` ... and ``train_resolver=`` ... (``(root, file_id) -> path``) are accepted too.
+        ``val_split_by``: a column of the training table naming each image's group (a patient, a camera, a photo
+        session): ``val_split`` then holds out whole groups, stratified by class where the groups allow, so that no
+        group is both trained and validated on."""
         from flashtrain.tasks.image.frame_paths import resolve_paths, stage_path_options
+
+        where = (
+            "train_data_frame" if train_data_frame is None else train_data_frame.attrs.get("source", "train_data_frame")
+        )
+        groups = group_column(train_data_frame, val_split_by, val_split, where)
 
         stage_paths = stage_path_options(kwargs)
         frames = {
@@ -382,6 +413,7 @@ class ImageClassificationData(TaskDataModule):
             labels=labels,
             val_split=val_split,
             skip_bad_files=skip_bad_files,
+            train_groups=groups,
             **kwargs,
         )
 
@@ -457,6 +489,7 @@ class ImageClassificationData(TaskDataModule):
         targets: dict[str, Any],
         labels: Sequence[Any] | None,
         val_split: float | None,
+        groups: Sequence[Any] | None = None,
         **kwargs: Any,
     ) -> ImageClassificationData:
         options = _options(kwargs)
@@ -466,7 +499,7 @@ class ImageClassificationData(TaskDataModule):
         def make(files: Any, encoded: torch.Tensor | None, slot: StageTransform) -> Dataset:
             return ImageFileDataset(files, encoded, slot, cache_bytes=per_process)
 
-        return cls._build(make, inputs, targets, labels, val_split, options)
+        return cls._build(make, inputs, targets, labels, val_split, options, groups=groups)
 
     @classmethod
     def from_tensors(
