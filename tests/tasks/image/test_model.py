@@ -162,3 +162,12 @@ def test_checkpoint_then_predict_in_a_new_process_without_the_training_data(fold
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip().splitlines()[-1] == str(expected).replace("'", '"')
+
+
+@pytest.mark.parametrize("backbone", ["lcnet_050", "mobilenetv3_small_050"])
+def test_backbones_with_a_conv_head_after_pooling_size_the_classifier_head_from_its_output(backbone):
+    # These timm models widen their pooled features in a conv head (lcnet_050: 256 -> 1280); a head sized from
+    # num_features failed in the first forward with "mat1 and mat2 shapes cannot be multiplied".
+    model = ImageClassifier(backbone=backbone, pretrained=False, labels=["a", "b", "c"]).eval()
+    with torch.no_grad():
+        assert model(torch.zeros(2, 3, 32, 32)).shape == (2, 3)

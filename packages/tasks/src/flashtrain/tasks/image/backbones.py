@@ -118,7 +118,9 @@ def _timm_backbone(name: str, pretrained: bool | str, extra: dict[str, Any]) -> 
     config = timm.data.resolve_data_config({}, model=model)
     height, width = (int(v) for v in config["input_size"][-2:])
     size: int | tuple[int, int] = height if height == width else (height, width)
-    features = cast(int, model.num_features)  # every timm model has it; create_model is typed as a plain Module
+    # The pooled output's width: ``head_hidden_size`` where a conv head follows the pooling (MobileNetV3, LCNet,
+    # GhostNet: 1280 after a 256-wide trunk), else ``num_features`` (every timm model has it).
+    features = cast(int, getattr(model, "head_hidden_size", None) or model.num_features)
     return Backbone(model, features, ImageConfig(size, tuple(config["mean"]), tuple(config["std"])))
 
 
