@@ -199,7 +199,6 @@ MODULES: dict[str, dict[str, str]] = {
         "XLAStrategy": f"{_CORE}.strategies:XLAStrategy",
     },
     "lightning.pytorch.strategies.parallel": {"ParallelStrategy": f"{_CORE}.strategies:ParallelStrategy"},
-    "lightning.pytorch.strategies.strategy": {"Strategy": f"{_CORE}.strategies:Strategy"},
     "lightning.pytorch.serve": {
         "ServableModule": f"{_CORE}.serve:ServableModule",
         "ServableModuleValidator": f"{_CORE}.serve:ServableModuleValidator",
