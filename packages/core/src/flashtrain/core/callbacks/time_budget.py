@@ -20,7 +20,7 @@ import re
 import time
 from collections import deque
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import IO, Any, cast
 
 from flashtrain.core.callbacks.base import Callback
 
@@ -279,7 +279,7 @@ class TimeBudget(Callback):
         started = time.monotonic()
         torch.save(
             {"state_dict": pl_module.state_dict(), "optimizers": [o.state_dict() for o in trainer.optimizers]},
-            _Discard(),  # serialised and thrown away: no copy of a large model is held in memory
+            cast("IO[bytes]", _Discard()),  # serialised and thrown away: no copy of a large model is held in memory
         )
         return callbacks * (time.monotonic() - started)
 
