@@ -202,6 +202,12 @@ _TRAIN_LOG = "trainer/logging_/test_train_loop_logging.py::"
 _EVAL_LOG = "trainer/logging_/test_eval_loop_logging.py::"
 _MANUAL = "trainer/optimization/test_manual_optimization.py::"
 _HOOKS = "models/test_hooks.py::"
+_SWA = "callbacks/test_stochastic_weight_avg.py::"
+_SWA_HELPER = (
+    "its helper SwaTestCallback (through train_with_swa / _swa_resume_training_from_checkpoint, two levels down, "
+    "beyond the rule's reach) asserts on the private trainer.fit_loop._skip_backward and the callback's private "
+    "_swa_scheduler / _max_epochs"
+)
 _HPC = (
     "its helper tests_pytorch.helpers.pipelines.run_model_test (with_hpc=True, the default) saves and restores "
     "through the private checkpoint connector of the trainer (hpc_save_path, restore)"
@@ -238,4 +244,33 @@ EXCLUDED: dict[str, str] = {
     "models/test_cpu.py::test_cpu_model": _HPC,
     "models/test_cpu.py::test_all_features_cpu_model": _HPC,
     "models/test_onnx.py::test_model_saves_on_multi_gpu": _HPC,
+    _SWA + "test_swa_callback": _SWA_HELPER,
+    _SWA + "test_swa_callback_ddp_cpu": _SWA_HELPER,
+    _SWA + "test_swa_callback_scheduler_step": _SWA_HELPER,
+    _SWA + "test_swa_resume_training_from_checkpoint": _SWA_HELPER,
+    _SWA + "test_swa_resume_training_from_checkpoint_custom_scheduler": _SWA_HELPER,
+    _SWA + "test_swa_resume_training_from_checkpoint_ddp": _SWA_HELPER,
+    **{
+        f"loggers/test_all.py::test_logger_initialization[{name}]": (
+            "its helper LazyInitExperimentCheck (through _test_logger_initialization, two levels down) asserts on "
+            "the loggers' private _experiment / MLFlowLogger._mlflow_client in setup"
+        )
+        for name in ("CSVLogger", "MLFlowLogger", "TensorBoardLogger", "WandbLogger")
+    },
+    "callbacks/progress/test_rich_progress_bar.py::test_rich_progress_bar_update_counts": (
+        "replaces the private RichProgressBar._update_metrics with a Mock and asserts on its call count"
+    ),
+    "loops/test_fetchers.py::test_fetching_is_profiled": (
+        "reads profiler action names built from Lightning's private loop classes ('[_EvaluationLoop].val_next')"
+    ),
+    "utilities/test_all_gather_grad.py::test_all_gather_ddp_spawn": (
+        "launches processes through Lightning's private _MultiProcessingLauncher (helper spawn_launch of "
+        "core/test_results.py)"
+    ),
+    "tuner/test_lr_finder.py::test_trainer_reset_correctly": (
+        "reads the private loop object `trainer.fit_loop.max_steps` through a string (getattr_recursive)"
+    ),
+    "tuner/test_scale_batch_size.py::test_tuner_with_evaluation_methods": (
+        "reads the private loop object `trainer.<fn>_loop.batch_progress` through getattr with a built name"
+    ),
 }

@@ -57,6 +57,7 @@ def test_regression_on_a_user_file_predicts_in_original_units(tmp_path):
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-2000:]
     assert "final validation RMSE:" in result.stdout
+    assert "batch size 8, sized for 96 training rows (--batch-size sets it)" in result.stdout  # the default's choice
     checkpoint = tmp_path / "out" / "logs" / "version_0" / "checkpoints" / "best.ckpt"
     frame.drop(columns=["y"]).iloc[:20].to_parquet(tmp_path / "new.parquet")
     predicted = flash_train(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+import yaml
 
 from tests.cli.test_cli import flash_train
 from tests.cli.test_training import logged_steps
@@ -35,6 +36,16 @@ def test_train_then_predict_texts_lines_and_a_table(tiny_bert, reviews):
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-2000:]
     assert "final validation accuracy:" in result.stdout
+    # every choice of the text recipe is printed, and config.yaml records it (pooling as "auto" resolved it)
+    recipe = "recipe: cls pooling, max_length 128, adamw (weight decay 0.01), encoder lr 5e-05, head lr 0.001, "
+    assert f"{recipe}schedule none, label smoothing 0" in result.stdout
+    config = yaml.safe_load((reviews / "out" / "logs" / "version_0" / "config.yaml").read_text())
+    assert {key: config[key] for key in ("pooling", "label_smoothing", "lr_scheduler", "max_length")} == {
+        "pooling": "cls",
+        "label_smoothing": 0.0,
+        "lr_scheduler": "none",
+        "max_length": 128,
+    }
     checkpoint = str(reviews / "out" / "logs" / "version_0" / "checkpoints" / "best.ckpt")
     assert len(logged_steps(reviews / "out")) >= 5  # 42 texts in batches of 8: every step is a training-curve point
     assert "Map:" not in result.stderr and "tokenizing:" not in result.stderr  # no progress bars in a log file
@@ -103,3 +114,10 @@ def test_with_no_data_flags_trains_on_the_bundled_sample_offline(tmp_path, monke
     result = flash_train("text_classification", "--max-epochs", "1", "--output-dir", "out", cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "final validation accuracy:" in result.stdout
+
+
+def test_the_pooling_flag_offers_the_task_poolings():
+    from flashtrain.cli.commands.text_classification import POOLINGS
+    from flashtrain.tasks.text.backbones import POOLINGS as TASK_POOLINGS
+
+    assert POOLINGS == TASK_POOLINGS  # the CLI spells them out so that --help needs no torch

@@ -122,6 +122,21 @@ def single_process_pg():
         os.environ.update(environ)
 
 
+@pytest.fixture
+def tmpdir_server(tmp_path):
+    """An HTTP server on localhost serving ``tmp_path`` (Lightning's fixture, for checkpoints loaded from a URL)."""
+    import functools
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(tmp_path))
+    with ThreadingHTTPServer(("localhost", 0), handler) as server:
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        yield server.server_address
+        server.shutdown()
+
+
 def _lightning_hardware_mock(*args: object, **kwargs: object) -> None:
     """Lightning's conftest helpers that fake CUDA/MPS/TPU through its private modules; tests calling them are
     excluded (exclusions.HARDWARE_MOCK_FUNCTIONS), so these only have to import."""

@@ -74,12 +74,14 @@ def test_freeze_keeps_batchnorm_trainable_with_train_bn():
     assert [p.requires_grad for p in net.parameters()] == [False, False, True, True]
     BaseFinetuning.freeze(net, train_bn=False)
     assert not any(p.requires_grad for p in net.parameters()) and not net[1].track_running_stats
+    BaseFinetuning.make_trainable(net)
+    assert all(p.requires_grad for p in net.parameters()) and net[1].track_running_stats  # tracks stats again
 
 
 def test_adding_parameters_the_optimizer_already_holds_warns():
     net = torch.nn.Linear(2, 2)
     optimizer = torch.optim.SGD(net.parameters(), lr=1.0)
-    with pytest.warns(UserWarning, match="2 of the parameters to add are already in the optimizer"):
+    with pytest.warns(UserWarning, match=r"already exist within another group of this optimizer \(2 of 2\)"):
         BaseFinetuning.unfreeze_and_add_param_group(net, optimizer, lr=0.5)
     assert len(optimizer.param_groups) == 1
 
@@ -103,3 +105,12 @@ def test_resume_rebuilds_the_unfrozen_groups_before_the_optimizer_state_loads(tm
 def test_subclass_without_the_two_methods_says_what_to_define():
     with pytest.raises(NotImplementedError, match=r"must define freeze_before_training\(self, pl_module\)"):
         BaseFinetuning().freeze_before_training(None)
+
+
+def test_backbone_finetuning_doubles_the_backbone_lr_each_epoch_by_default():
+    from flashtrain.core.callbacks import BackboneFinetuning
+    from tests.core.helpers import quiet_trainer
+
+    finetuning = BackboneFinetuning(unfreeze_backbone_at_epoch=0, backbone_initial_lr=0.001, should_align=False)
+    quiet_trainer(max_epochs=3, callbacks=[finetuning]).fit(WithBackbone(), loader(16))
+    assert finetuning.previous_backbone_lr == pytest.approx(0.004)  # 0.001 at epoch 0, doubled at 1 and 2

@@ -85,3 +85,33 @@ def test_disable_and_enable_switch_the_bar():
     bar.enable()
     assert bar.is_enabled
     assert ProgressBar(refresh_rate=0).is_disabled
+
+
+class Prints(RegressionModule):
+    def training_step(self, batch, batch_idx):
+        self.print("step", batch_idx, sep="=", end="|")
+        return super().training_step(batch, batch_idx)
+
+
+def test_module_print_goes_through_the_bar_while_it_is_enabled_else_plain_print(monkeypatch, capsys):
+    from tqdm import tqdm
+
+    written = []
+    monkeypatch.setattr(tqdm, "write", classmethod(lambda cls, s, **kwargs: written.append((s, kwargs))))
+    quiet_trainer(max_steps=1, enable_progress_bar=True, callbacks=[ProgressBar()]).fit(Prints(), loader(8))
+    assert written == [("step=0", {"end": "|"})]
+
+    bar = ProgressBar()
+    bar.disable()
+    quiet_trainer(max_steps=1, enable_progress_bar=True, callbacks=[bar]).fit(Prints(), loader(8))
+    assert len(written) == 1 and "step=0|" in capsys.readouterr().out
+
+
+def test_two_progress_bars_or_a_bar_with_the_bar_turned_off_are_refused():
+    from flashtrain.core import Trainer
+    from flashtrain.core.exceptions import MisconfigurationException
+
+    with pytest.raises(MisconfigurationException, match="^You added multiple progress bar callbacks"):
+        Trainer(callbacks=[ProgressBar(), ProgressBar()], logger=False)
+    with pytest.raises(MisconfigurationException, match="`enable_progress_bar=False` but found `TQDMProgressBar`"):
+        Trainer(callbacks=[ProgressBar()], enable_progress_bar=False, logger=False)

@@ -53,6 +53,12 @@ def test_ema_update_schedule_options():
     assert int(ema.average_model.n_averaged) == 4  # of the 0-based steps 0..11: 4, 6, 8 and 10
 
 
+def test_ema_from_an_epoch_on_takes_in_each_epoch_end_too():
+    ema = EMAWeightAveraging(update_starting_at_epoch=2)
+    assert [ema.should_update(epoch_idx=epoch) for epoch in range(4)] == [False, False, True, True]
+    assert not EMAWeightAveraging().should_update(epoch_idx=5)  # no epoch rule: steps only
+
+
 def test_swa_averages_epoch_ends_from_swa_epoch_start_and_anneals_to_swa_lr():
     seed_everything(0)
     recorder = Recorder()

@@ -51,3 +51,24 @@ def test_a_path_set_on_the_trainer_is_loaded_until_a_call_passes_its_own(tmp_pat
     assert trainer.ckpt_path == str(second)
     trainer.validate(model, dataloaders=loader(16), verbose=False)
     assert trainer.ckpt_path is None  # the user's path was replaced by the call's, which was for that call only
+
+
+def test_resuming_without_a_callback_whose_state_the_checkpoint_holds_warns_naming_it(tmp_path):
+    import warnings
+
+    from tests.core.helpers import quiet_trainer
+
+    by_loss, by_step = ModelCheckpoint(monitor="train_loss"), ModelCheckpoint(monitor="step", mode="max")
+    first = quiet_trainer(
+        max_steps=2, default_root_dir=tmp_path, enable_checkpointing=True, callbacks=[by_loss, by_step]
+    )
+    first.fit(RegressionModule(), loader(16))
+    with pytest.warns(UserWarning, match=r"Please add the following callbacks: \[\"ModelCheckpoint\{'monitor': 'step'"):
+        again = quiet_trainer(max_steps=3, default_root_dir=tmp_path, enable_checkpointing=True, callbacks=[by_loss])
+        again.fit(RegressionModule(), loader(16), ckpt_path=by_loss.best_model_path)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message="Be aware that when using `ckpt_path`")
+        both = [ModelCheckpoint(monitor="step", mode="max"), ModelCheckpoint(monitor="train_loss")]
+        quiet_trainer(max_steps=3, enable_checkpointing=True, callbacks=both, default_root_dir=tmp_path).fit(
+            RegressionModule(), loader(16), ckpt_path=by_loss.best_model_path
+        )

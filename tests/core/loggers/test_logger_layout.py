@@ -73,3 +73,62 @@ def test_the_dummy_logger_accepts_any_call():
     logger.log_metrics("1", 2, three="three")
     logger.log_text(key="samples", columns=["a"], data=[[1]])  # a W&B method: accepted, does nothing
     logger.experiment["anything"] = 1
+
+
+def test_save_dir_and_sub_dir_expand_environment_variables(tmp_path, monkeypatch):
+    monkeypatch.setenv("RUNS_ROOT", str(tmp_path))
+    monkeypatch.setenv("RUN_PART", "images")
+    logger = TensorBoardLogger("$RUNS_ROOT/tb", name="exp", version=1, sub_dir="$RUN_PART")
+    assert logger.log_dir == os.path.join(str(tmp_path), "tb", "exp", "version_1", "images")
+
+
+def test_a_graph_input_tensorboard_cannot_trace_is_named_in_the_warning(tmp_path):
+    logger = TensorBoardLogger(tmp_path, log_graph=True)
+    model = torch.nn.Linear(2, 2)
+    with pytest.warns(UserWarning, match=r"has type <class 'dict'> which can't be traced by TensorBoard"):
+        logger.log_graph(model, {"x": 1})
+
+
+def test_a_tensorboard_logger_whose_writer_is_open_pickles_and_writes_again(tmp_path):
+    import pickle
+
+    logger = TensorBoardLogger(tmp_path, name="exp", version=0)
+    logger.log_metrics({"a": 1.0}, step=0)
+    copy = pickle.loads(pickle.dumps(logger))
+    copy.log_metrics({"a": 2.0}, step=1)
+    copy.experiment.flush()
+    assert copy.log_dir == logger.log_dir and len(os.listdir(copy.log_dir)) >= 1
+
+
+def test_hyperparameters_clashing_under_int_and_str_keys_are_all_named():
+    from types import SimpleNamespace
+
+    from flashtrain.core.loggers.base import log_run_start
+
+    module = SimpleNamespace(logs_hyperparameters=True, hparams_initial={1: 1, "a": 2, "same": 0})
+    datamodule = SimpleNamespace(logs_hyperparameters=True, hparams_initial={1: 0, "a": 3, "same": 0})
+    with pytest.raises(RuntimeError, match=r"Error while merging hparams: the keys \[1, 'a'\] are present"):
+        log_run_start([], module, datamodule)
+
+
+def test_a_tensorboard_run_without_hyperparameters_still_has_an_hparams_file(tmp_path):
+    from flashtrain.core import Module
+
+    class NoHyperparameters(Module):
+        def __init__(self):
+            super().__init__()
+            self.layer = torch.nn.Linear(8, 1)
+
+        def training_step(self, batch, batch_idx):
+            x, y = batch
+            loss = (self.layer(x) - y.view(-1, 1)).pow(2).mean()
+            self.log("loss", loss)
+            return loss
+
+        def configure_optimizers(self):
+            return torch.optim.SGD(self.parameters(), lr=0.1)
+
+    logger = TensorBoardLogger(tmp_path, name="exp")
+    quiet_trainer(max_steps=1, logger=logger, log_every_n_steps=1).fit(NoHyperparameters(), loader(8))
+    with open(os.path.join(logger.log_dir, "hparams.yaml")) as handle:
+        assert handle.read().strip() == "{}"  # as Lightning's: every run folder has one

@@ -126,6 +126,7 @@ def test_wandb_offline_run_files_hold_the_metrics_config_and_exit_code(tmp_path,
         max_epochs=2, logger=logger, log_every_n_steps=2, enable_checkpointing=True, callbacks=[checkpoint]
     )
     trainer.fit(RegressionModule(lr=0.05), loader(32), loader(16))
+    logger.experiment.finish()  # the run stays open after fit (a following test() logs into it), as Lightning's
 
     (run_file,) = glob.glob(str(tmp_path / "wandb" / "offline-run-*" / f"run-{logger.version}.wandb"))
     # wandb's service process may still be writing the file when finish() returns: wait for the exit record.

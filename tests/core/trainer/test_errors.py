@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import pytest
 import torch
 
@@ -10,11 +12,26 @@ from flashtrain.core.exceptions import MisconfigurationException
 from tests.core.helpers import RegressionModule, loader, quiet_trainer
 
 
+class _ReadOnlyMapping(Mapping):  # a Mapping that is not a dict: Lightning reads "loss" from any Mapping
+    def __init__(self, **items):
+        self.items_ = items
+
+    def __getitem__(self, key):
+        return self.items_[key]
+
+    def __iter__(self):
+        return iter(self.items_)
+
+    def __len__(self):
+        return len(self.items_)
+
+
 @pytest.mark.parametrize(
     ("returned", "error", "match"),
     [
-        ("a string", TypeError, "training_step must return a loss tensor, a dict with a 'loss' key, or None.*got str"),
-        ({"los": 1}, ValueError, r"returned a dict without a 'loss' key \(keys: \['los'\]\)"),
+        ("a string", TypeError, r"`training_step` must return a Tensor, a dict, or None .*got str"),
+        ({"los": 1}, ValueError, r"the 'loss' key needs to be present \(keys: \['los'\]\)"),
+        (_ReadOnlyMapping(a=5), ValueError, r"the 'loss' key needs to be present \(keys: \['a'\]\)"),
         (3.0, TypeError, "got float"),
     ],
 )
@@ -23,8 +40,22 @@ def test_wrong_return_from_training_step(returned, error, match):
         def training_step(self, batch, batch_idx):
             return returned
 
-    with pytest.raises(error, match=match):
+    with pytest.raises(error, match=match) as raised:
         quiet_trainer(max_steps=1).fit(Bad(), loader())
+    assert isinstance(raised.value, MisconfigurationException)  # Lightning's type, also the built-in one
+
+
+def test_wrong_return_from_a_manual_training_step():
+    class Manual(RegressionModule):
+        def __init__(self):
+            super().__init__()
+            self.automatic_optimization = False
+
+        def training_step(self, batch, batch_idx):
+            return 5
+
+    with pytest.raises(MisconfigurationException, match="must either return a Tensor or have no return.*got int"):
+        quiet_trainer(max_steps=1).fit(Manual(), loader())
 
 
 def test_missing_configure_optimizers():
@@ -51,7 +82,6 @@ def test_not_a_module():
     [
         (dict(accelerator="tpuu"), "Unknown accelerator 'tpuu'. Allowed: 'auto', 'cpu', 'cuda', 'gpu', 'mps'"),
         (dict(precision="17"), r"Precision '17' is invalid. Allowed: '32-true', '64-true', '16-mixed', 'bf16-mixed'"),
-        (dict(precision="16-mixed", accelerator="cpu"), "needs a GPU.*Use precision='bf16-mixed' on CPU"),
         (dict(strategy="fsdp9"), "strategy='fsdp9' is not supported. Allowed: 'auto'"),
         (dict(gpus=1, accelerator="cpu"), "gpus=1 is shorthand for accelerator='gpu'"),
         (dict(max_epochs=2.5), "max_epochs must be an int"),

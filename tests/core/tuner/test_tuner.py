@@ -100,8 +100,8 @@ def test_plot_draws_the_recorded_curve_and_marks_the_suggestion(tmp_path):
 @pytest.mark.parametrize(
     ("kwargs", "error", "match"),
     [
-        (dict(min_lr=1.0, max_lr=0.1), ValueError, "needs 0 < min_lr < max_lr, got min_lr=1.0, max_lr=0.1"),
-        (dict(num_training=1), ValueError, "num_training must be an int >= 2"),
+        (dict(min_lr=0.0, max_lr=0.1), ValueError, "needs positive finite min_lr and max_lr, got min_lr=0.0"),
+        (dict(num_training=0), ValueError, "num_training must be an int >= 1"),
         (dict(mode="cosine"), ValueError, r"mode must be one of \['exponential', 'linear'\], got 'cosine'"),
         (dict(method="validate"), ValueError, "method='fit' is the only valid configuration to run lr finder"),
         (dict(attr_name="step_size"), AttributeError, "has no attribute or hparam 'step_size'"),
@@ -263,3 +263,51 @@ def test_the_finder_callbacks_tune_as_the_fit_starts_and_the_tuner_refuses_to_ru
     assert sizes.optimal_batch_size == data.batch_size == 8
     with pytest.raises(ValueError, match="not supported with distributed strategies"):
         Tuner(quiet_trainer(accelerator="cpu", devices=2, strategy="ddp")).scale_batch_size(RegressionModule())
+
+
+def test_lr_find_records_a_nan_for_a_skipped_step_sweeps_a_reversed_range_and_refuses_two_optimizers():
+    class SkipsSomeSteps(RegressionModule):
+        def training_step(self, batch, batch_idx):
+            return None if self.trainer.global_step in (2, 5) else super().training_step(batch, batch_idx)
+
+    seed_everything(0)
+    finder = Tuner(quiet_trainer()).lr_find(SkipsSomeSteps(), loader(n=64), num_training=8, early_stop_threshold=None)
+    assert len(finder.results["lr"]) == len(finder.results["loss"]) == 8  # one point per optimizer step
+    assert [i for i, loss in enumerate(finder.results["loss"]) if math.isnan(loss)] == [2, 5]
+
+    with pytest.warns(UserWarning, match="min_lr=0.1 is not below max_lr=0.001, so the rates tried go down"):
+        finder = Tuner(quiet_trainer()).lr_find(
+            RegressionModule(), loader(), min_lr=0.1, max_lr=1e-3, num_training=3, early_stop_threshold=None
+        )
+    assert finder.results["lr"] == pytest.approx([0.1, 0.01, 1e-3])
+
+    model = RegressionModule(lr=0.5)
+    with pytest.warns(UserWarning, match="could not suggest a learning rate"):
+        finder = Tuner(quiet_trainer()).lr_find(model, loader(), num_training=1)
+    assert len(finder.results["lr"]) == 1 and model.hparams.lr == 0.5  # no suggestion: the rate is kept
+
+    class TwoOptimizers(RegressionModule):
+        def __init__(self):
+            super().__init__()
+            self.automatic_optimization = False  # several optimizers need manual optimization
+
+        def configure_optimizers(self):
+            return [torch.optim.SGD(self.parameters(), lr=0.1), torch.optim.SGD(self.parameters(), lr=0.1)]
+
+    with pytest.raises(ValueError, match="returned 2 optimizers, but learning rate finder only works with single"):
+        Tuner(quiet_trainer()).lr_find(TwoOptimizers(), loader())
+
+
+def test_scale_batch_size_leaves_the_datamodule_and_loaders_at_the_found_size_on_the_trainer():
+    class WithValidation(SizedData):
+        def val_dataloader(self):
+            return DataLoader(regression_data(self.samples), batch_size=self.batch_size)
+
+    trainer, data = quiet_trainer(max_epochs=1), WithValidation(64)
+    size = Tuner(trainer).scale_batch_size(MemoryLimited(limit=12), datamodule=data, steps_per_trial=1)
+    assert size == data.batch_size == 8
+    assert trainer.datamodule is data
+    assert trainer.train_dataloader.batch_size == trainer.val_dataloaders.batch_size == 8
+    assert trainer.global_step == 0  # nothing trained on the user's trainer; the next fit starts afresh
+    trainer.fit(RegressionModule(), datamodule=data)
+    assert trainer.global_step == len(trainer.train_dataloader) == 8

@@ -10,6 +10,7 @@ import torch
 
 from flashtrain.tasks import TabularClassificationData, TabularRegressionData
 from flashtrain.tasks.tabular import SAMPLE_TABLE
+from flashtrain.tasks.tabular.data import default_batch_size
 from flashtrain.tasks.tabular.preprocessing import MISSING, RESERVED, UNKNOWN
 
 CATEGORICAL, NUMERICAL = ["colour", "size"], ["weight", "height"]
@@ -247,6 +248,10 @@ def test_the_default_batch_size_keeps_small_tables_at_sixteen_steps_an_epoch():
     )
     big = TabularRegressionData.from_data_frame(CATEGORICAL, NUMERICAL, "price", train_data_frame=table(2400))
     assert big.batch_size == 64  # from 1,024 training rows on
+    large = TabularRegressionData.from_data_frame(CATEGORICAL, NUMERICAL, "price", train_data_frame=table(24000))
+    assert large.batch_size == 375 and len(large.train_dataloader()) == 64  # from 4,096 rows: 64 steps an epoch
+    assert default_batch_size(4095) == 64 and default_batch_size(4096) == 64  # no jump where the two rules meet
+    assert default_batch_size(1_000_000) == 512  # at most 512 rows a batch
     chosen = TabularClassificationData.from_data_frame(
         CATEGORICAL, NUMERICAL, "label", train_data_frame=frame, batch_size=100
     )

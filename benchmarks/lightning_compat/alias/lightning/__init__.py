@@ -57,6 +57,11 @@ class _AliasFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         if fullname in _table.MODULES:
             # every alias module is a package: Lightning's test files import submodules the table may not list
             return importlib.machinery.ModuleSpec(fullname, self, is_package=True)
+        parent, _, name = fullname.rpartition(".")
+        if name in _table.MODULES.get(parent, {}):
+            # a name of its parent, not a module: ``mock.patch("lightning...rich_progress.Progress.update")``
+            # tries to import ``...Progress`` first, and must then find the class on its parent
+            return None
         if fullname.startswith("lightning.pytorch.demos."):
             return None  # found on the demos package's __path__ (the checkout)
         # A Lightning module flashtrain has no table for: its names import as stand-ins (see _AliasModule).
@@ -73,6 +78,12 @@ class _AliasFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         return module
 
     def exec_module(self, module: types.ModuleType) -> None:
+        if module.__name__ == "lightning.pytorch":
+            # Importing (or reloading) lightning.pytorch reads POSSIBLE_USER_WARNINGS, as importing flashtrain.core
+            # does: the same flashtrain function, run again when a test reloads the package.
+            from flashtrain.core.exceptions import apply_warning_settings_from_environment
+
+            apply_warning_settings_from_environment()
         if module.__name__ == "lightning.pytorch.demos":
             # Lightning's demos/__init__ re-exports these; resolve them lazily from the demo files.
             for name, submodule in _table.DEMOS_EXPORTS.items():

@@ -42,6 +42,13 @@ def is_overridden(method_name: str, instance: Any = None, parent: type | None = 
     return flashtrain_is_overridden(method_name, instance, parent)
 
 
+def get_filesystem(path: Any, **kwargs: Any) -> Any:
+    """Lightning's ``get_filesystem(path)``: the fsspec filesystem of ``path``, from flashtrain's path facade."""
+    from flashtrain.core.utilities import fs
+
+    return fs.filesystem(str(path))[0]
+
+
 def get_torchvision_model(model_name: str, **kwargs: Any) -> Any:
     """``torchvision.models.get_model``: Lightning's helper is a thin wrapper around it."""
     import torchvision

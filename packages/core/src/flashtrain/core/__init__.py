@@ -6,10 +6,13 @@ from flashtrain.core import Module, DataModule, Trainer, seed_everything
 from flashtrain.core import callbacks, loggers
 from flashtrain.core.callbacks import Callback
 from flashtrain.core.datamodule import DataModule
+from flashtrain.core.exceptions import apply_warning_settings_from_environment
 from flashtrain.core.module import Module
 from flashtrain.core.seed import seed_everything
 from flashtrain.core.trainer import Trainer
 from flashtrain.core.version import __version__
+
+apply_warning_settings_from_environment()
 
 # Lightning names, so ported code can keep them.
 LightningModule = Module

@@ -118,14 +118,21 @@ class DataModule(HyperparametersMixin):
 
     @classmethod
     def load_from_checkpoint(
-        cls, checkpoint_path: str, map_location: Any = None, hparams_file: str | None = None, **overrides: Any
+        cls,
+        checkpoint_path: str,
+        map_location: Any = None,
+        hparams_file: str | None = None,
+        weights_only: bool | None = None,
+        **overrides: Any,
     ) -> Any:
         """Rebuild the datamodule a fit used from its checkpoint: the hyper-parameters it saved with
         ``save_hyperparameters`` (a YAML ``hparams_file`` replaces them, keyword ``overrides`` win), then the state
-        its ``state_dict()`` returned. Read with ``torch.load(weights_only=True)``, as every checkpoint."""
-        from flashtrain.core.checkpoint.io import load_checkpoint
+        its ``state_dict()`` returned. Read with ``torch.load(weights_only=True)``, as every checkpoint
+        (``weights_only`` is Lightning's argument: None or True; False is refused)."""
+        from flashtrain.core.checkpoint.io import load_checkpoint, refuse_unsafe_load
         from flashtrain.core.hparams import read_hparams_file, rebuild_arguments
 
+        refuse_unsafe_load(weights_only, "load_from_checkpoint")
         checkpoint = load_checkpoint(checkpoint_path, map_location=map_location or "cpu")
         saved = dict(checkpoint.get(cls.CHECKPOINT_HYPER_PARAMS_KEY, {}))
         if hparams_file is not None:

@@ -6,6 +6,9 @@ Each is also the built-in exception flashtrain raised for the same mistake befor
 
 from __future__ import annotations
 
+import os
+import warnings
+
 
 class MisconfigurationException(ValueError):
     """A Trainer, Module or callback was configured in a way that cannot run (Lightning's name)."""
@@ -19,4 +22,27 @@ class PossibleUserWarning(UserWarning):
     """A warning about something that may be intended (Lightning's category): filter it to silence such notices."""
 
 
-__all__ = ["MisconfigurationException", "MisconfigurationTypeError", "PossibleUserWarning"]
+def disable_possible_user_warnings(module: str = "") -> None:
+    """Silence every :class:`PossibleUserWarning` (from modules matching the ``module`` regex; all by default)."""
+    warnings.filterwarnings("ignore", module=module, category=PossibleUserWarning)
+
+
+def apply_warning_settings_from_environment() -> None:
+    """``POSSIBLE_USER_WARNINGS=0`` (or ``off``) in the environment silences :class:`PossibleUserWarning` notices;
+    read when ``flashtrain.core`` is imported (Lightning reads the same variable on import)."""
+    if os.environ.get("POSSIBLE_USER_WARNINGS", "").lower() in ("0", "off"):
+        disable_possible_user_warnings()
+
+
+class LightningDeprecationWarning(DeprecationWarning):
+    """A feature Lightning deprecated and flashtrain follows it in (Lightning's category, so filters port)."""
+
+
+__all__ = [
+    "LightningDeprecationWarning",
+    "MisconfigurationException",
+    "MisconfigurationTypeError",
+    "PossibleUserWarning",
+    "apply_warning_settings_from_environment",
+    "disable_possible_user_warnings",
+]

@@ -102,6 +102,12 @@ def select_hyperparameters(
     init_arguments: dict[str, Any], args: tuple[Any, ...], ignore: str | Iterable[str] | None
 ) -> dict[str, Any]:
     """Apply ``save_hyperparameters``'s positional selection (names, a dict, a Namespace) and ``ignore``."""
+    primitive = next((arg for arg in args if isinstance(arg, (bool, int, float))), None)
+    if primitive is not None:  # a value where a name was meant (Lightning's error and wording)
+        raise ValueError(
+            f"Primitives {(bool, int, float, str)} are not allowed as a config: save_hyperparameters takes __init__ "
+            f"argument names (strings) or one dict / Namespace, got {primitive!r}."
+        )
     if len(args) == 1 and isinstance(args[0], Mapping):
         selected = dict(args[0])
     elif len(args) == 1 and hasattr(args[0], "__dict__") and not isinstance(args[0], str):
@@ -217,6 +223,20 @@ def rebuild_arguments(cls: type, saved: dict[str, Any], hparams_name: Any, overr
     return {**saved, **overrides}
 
 
+# Where checkpoints of Lightning before 1.0 kept the hyper-parameters (still read; the current key wins).
+PAST_HYPER_PARAMETER_KEYS = ("hparams", "module_arguments")
+
+
+def saved_hyperparameters(checkpoint: Mapping[str, Any]) -> dict[str, Any]:
+    """A checkpoint's saved hyper-parameters: ``hyper_parameters``, over those under an older Lightning key."""
+    saved: dict[str, Any] = {}
+    for key in (*PAST_HYPER_PARAMETER_KEYS, "hyper_parameters"):
+        value = checkpoint.get(key)
+        if isinstance(value, Mapping):
+            saved.update(value)
+    return saved
+
+
 def save_hparams_to_yaml(config_yaml: str, hparams: Mapping[str, Any] | Any) -> None:
     """Write ``hparams`` (a dict or an argparse Namespace) to a YAML file; a value YAML cannot hold safely is
     skipped with a warning naming it (Lightning's helper, written with ``yaml.safe_dump``)."""
@@ -227,6 +247,10 @@ def save_hparams_to_yaml(config_yaml: str, hparams: Mapping[str, Any] | Any) -> 
     folder = os.path.dirname(os.fspath(config_yaml))
     if folder and not fs.exists(folder):
         raise RuntimeError(f"Missing folder: {folder}.")
+    if type(hparams).__module__.startswith("omegaconf"):  # a DictConfig: its plain values, interpolations resolved
+        from omegaconf import OmegaConf
+
+        hparams = OmegaConf.to_container(hparams, resolve=True)
     values = hparams if isinstance(hparams, Mapping) else vars(hparams)
     kept: dict[str, Any] = {}
     for key, value in values.items():
@@ -243,8 +267,11 @@ def save_hparams_to_yaml(config_yaml: str, hparams: Mapping[str, Any] | Any) -> 
         yaml.safe_dump(kept, handle, sort_keys=False)
 
 
-def load_hparams_from_yaml(config_yaml: str) -> dict[str, Any]:
-    """The hyper-parameters in a YAML file (``{}`` with a warning when there is none); read with ``safe_load``."""
+def load_hparams_from_yaml(config_yaml: str, use_omegaconf: bool = True) -> Any:
+    """The hyper-parameters in a YAML file (``{}`` with a warning when there is none); read with ``safe_load``.
+
+    As Lightning: an OmegaConf ``DictConfig`` when omegaconf is installed and ``use_omegaconf`` (the default), else
+    a dict."""
     import yaml  # here: only this path reads YAML
 
     from flashtrain.core.utilities import fs
@@ -256,6 +283,12 @@ def load_hparams_from_yaml(config_yaml: str) -> dict[str, Any]:
         loaded = yaml.safe_load(handle) or {}
     if not isinstance(loaded, dict):
         raise ValueError(f"{config_yaml} must hold a mapping of names to values, got {type(loaded).__name__}.")
+    if use_omegaconf:
+        try:
+            from omegaconf import OmegaConf
+        except ImportError:
+            return loaded
+        return OmegaConf.create(loaded)
     return loaded
 
 
@@ -265,4 +298,5 @@ def read_hparams_file(path: str) -> dict[str, Any]:
         raise ValueError(f"hparams_file must be a .yaml or .yml file (the hparams.yaml a logger writes), got {path!r}.")
     if not os.path.exists(path):
         raise FileNotFoundError(f"hparams_file {path!r} does not exist.")
-    return load_hparams_from_yaml(path)
+    loaded: dict[str, Any] = load_hparams_from_yaml(path, use_omegaconf=False)
+    return loaded

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 import torch
 
 from flashtrain.core.exceptions import MisconfigurationException
 from flashtrain.core.hparams import AttributeDict, HyperparametersMixin
+from flashtrain.core.utilities.enums import GradClipAlgorithmType
 
 if TYPE_CHECKING:
     from flashtrain.core.trainer.trainer import Trainer
@@ -43,6 +45,7 @@ class Module(HyperparametersMixin, torch.nn.Module):
         "on_gpu",
         "dtype",
         "example_input_array",
+        "strict_loading",
     ]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -51,6 +54,7 @@ class Module(HyperparametersMixin, torch.nn.Module):
         self._hparams: AttributeDict = AttributeDict()
         self._log_hyperparams = False
         self.automatic_optimization: bool = True
+        self._strict_loading: bool | None = None  # None: not set by the user (loads strictly)
 
     # -- properties -------------------------------------------------------------------------------------
     @property
@@ -181,9 +185,16 @@ class Module(HyperparametersMixin, torch.nn.Module):
             self.log(name, value, **kwargs)
 
     def print(self, *args: Any, **kwargs: Any) -> None:
-        """``print`` on the global-zero process only."""
-        if self._trainer is None or self._trainer.is_global_zero:
+        """``print`` on the global-zero process only; while a progress bar is shown, through the bar (so the text
+        does not break it)."""
+        if self._trainer is None:
             print(*args, **kwargs)
+        elif self._trainer.is_global_zero:
+            bar = self._trainer.progress_bar_callback
+            if bar is not None and bar.is_enabled:
+                bar.print(*args, **kwargs)
+            else:
+                print(*args, **kwargs)
 
     # -- steps (override) -------------------------------------------------------------------------------
     def training_step(self, *args: Any, **kwargs: Any) -> Any:
@@ -311,32 +322,81 @@ class Module(HyperparametersMixin, torch.nn.Module):
     def clip_gradients(
         self, optimizer: Any, gradient_clip_val: float | None = None, gradient_clip_algorithm: str | None = None
     ) -> None:
-        """Clip the gradients of an optimizer's parameters by norm (default) or by value."""
+        """Clip the gradients of an optimizer's parameters by norm (default) or by value.
+
+        As Lightning: a value or algorithm left out is the Trainer's (``gradient_clip_val`` /
+        ``gradient_clip_algorithm``); one given that differs from a value set on the Trainer is refused, since it
+        is unclear which should win."""
+        trainer_value = self._trainer.gradient_clip_val if self._trainer is not None else None
+        trainer_algorithm = self._trainer.gradient_clip_algorithm if self._trainer is not None else None
+        if gradient_clip_val is None:
+            gradient_clip_val = trainer_value or 0.0
+        elif trainer_value is not None and trainer_value != gradient_clip_val:
+            raise MisconfigurationException(
+                f"You have set `Trainer(gradient_clip_val={trainer_value!r})` and have passed "
+                f"`clip_gradients(gradient_clip_val={gradient_clip_val!r})`. Please use only one of them."
+            )
+        if gradient_clip_algorithm is None:
+            gradient_clip_algorithm = trainer_algorithm or "norm"
+        else:
+            gradient_clip_algorithm = str(gradient_clip_algorithm).lower()
+            if trainer_algorithm is not None and trainer_algorithm != gradient_clip_algorithm:
+                raise MisconfigurationException(
+                    f"You have set `Trainer(gradient_clip_algorithm={str(trainer_algorithm)!r})` and have passed "
+                    f"`clip_gradients(gradient_clip_algorithm={gradient_clip_algorithm!r})`. Please use only one of "
+                    "them."
+                )
+        if not GradClipAlgorithmType.supported_type(gradient_clip_algorithm):
+            raise MisconfigurationException(
+                f"gradient_clip_algorithm must be one of {GradClipAlgorithmType.supported_types()}, got "
+                f"{gradient_clip_algorithm!r}."
+            )
         if not gradient_clip_val:
             return
         parameters = [p for group in optimizer.param_groups for p in group["params"]]
-        if gradient_clip_algorithm in (None, "norm"):
+        if gradient_clip_algorithm == GradClipAlgorithmType.NORM:
             torch.nn.utils.clip_grad_norm_(parameters, gradient_clip_val)
-        elif gradient_clip_algorithm == "value":
-            torch.nn.utils.clip_grad_value_(parameters, gradient_clip_val)
         else:
-            raise ValueError(f"gradient_clip_algorithm must be 'norm' or 'value', got {gradient_clip_algorithm!r}.")
+            torch.nn.utils.clip_grad_value_(parameters, gradient_clip_val)
 
     def toggle_optimizer(self, optimizer: Any) -> None:
-        """Turn off gradients of parameters that ``optimizer`` does not hold (GAN training); undo with
-        :meth:`untoggle_optimizer`."""
-        own = {id(p) for group in optimizer.param_groups for p in group["params"]}
-        self._toggled_requires_grad = {}
-        for parameter in self.parameters():
-            if id(parameter) not in own:
-                self._toggled_requires_grad[parameter] = parameter.requires_grad
-                parameter.requires_grad = False
+        """Turn off gradients of the parameters the run's *other* optimizers hold and ``optimizer`` does not (GAN
+        training), as Lightning: ``optimizer``'s parameters keep the ``requires_grad`` they had, parameters no
+        optimizer holds are left alone. Undo with :meth:`untoggle_optimizer` (or use :meth:`toggled_optimizer`)."""
+        saved: dict[torch.nn.Parameter, bool] = {}
+        for other in self._all_optimizers(optimizer):
+            for group in other.param_groups:
+                for parameter in group["params"]:
+                    if parameter not in saved:
+                        saved[parameter] = parameter.requires_grad
+                        parameter.requires_grad = False
+        for group in optimizer.param_groups:
+            for parameter in group["params"]:
+                parameter.requires_grad = saved.get(parameter, parameter.requires_grad)
+        self._toggled_requires_grad = saved
 
     def untoggle_optimizer(self, optimizer: Any) -> None:
-        """Restore what :meth:`toggle_optimizer` turned off."""
+        """Restore the ``requires_grad`` that :meth:`toggle_optimizer` turned off."""
         for parameter, requires_grad in getattr(self, "_toggled_requires_grad", {}).items():
             parameter.requires_grad = requires_grad
         self._toggled_requires_grad = {}
+
+    @contextlib.contextmanager
+    def toggled_optimizer(self, optimizer: Any) -> Iterator[None]:
+        """:meth:`toggle_optimizer` for the block, then :meth:`untoggle_optimizer` (also when the block raises)."""
+        self.toggle_optimizer(optimizer)
+        try:
+            yield
+        finally:
+            self.untoggle_optimizer(optimizer)
+
+    def _all_optimizers(self, optimizer: Any) -> list[Any]:
+        """The run's optimizers (the trainer's); without a trainer, ``optimizer`` and, for the parameters it does not
+        hold, the rest of this module's parameters as if one other optimizer held them."""
+        if self._trainer is not None and self._trainer.optimizers:
+            return list(self._trainer.optimizers)
+        own = {id(p) for group in optimizer.param_groups for p in group["params"]}
+        return [optimizer, _ParameterHolder([p for p in self.parameters() if id(p) not in own])]
 
     def freeze(self) -> None:
         """Turn off gradients for every parameter and switch to eval mode."""
@@ -417,20 +477,49 @@ class Module(HyperparametersMixin, torch.nn.Module):
 
         return scriptable_copy(self)
 
-    def to_onnx(self, file_path: Any, input_sample: Any = None, **kwargs: Any) -> Any:
+    def to_onnx(self, file_path: Any = None, input_sample: Any = None, **kwargs: Any) -> Any:
         """Export to ONNX with ``input_sample`` (or ``example_input_array``); ``kwargs`` go to ``torch.onnx.export``."""
         from flashtrain.core.export import to_onnx
 
         return to_onnx(self, file_path, input_sample, **kwargs)
 
+    def to_tensorrt(self, file_path: Any = None, input_sample: Any = None, **kwargs: Any) -> Any:
+        """Compile with TensorRT on a CUDA device (``torch_tensorrt``); see :func:`flashtrain.core.export.to_tensorrt`
+        for ``ir``, ``output_format``, ``retrace`` and ``default_device``."""
+        from flashtrain.core.export import to_tensorrt
+
+        return to_tensorrt(self, file_path, input_sample, **kwargs)
+
     # -- checkpoints ------------------------------------------------------------------------------------
+    @property
+    def strict_loading(self) -> bool:
+        """Whether checkpoints load into this module with ``load_state_dict(strict=True)`` (default True); set it to
+        False for a module whose checkpoints leave out some weights on purpose (Lightning's attribute)."""
+        return getattr(self, "_strict_loading", None) in (None, True)
+
+    @strict_loading.setter
+    def strict_loading(self, strict_loading: bool) -> None:
+        self._strict_loading = strict_loading
+
+    def loading_strictness(self, strict: bool | None) -> bool:
+        """The ``strict`` to load a checkpoint with: the one asked for, else :attr:`strict_loading`. Asking for the
+        opposite of a ``strict_loading`` the module set is refused (it is unclear which is meant)."""
+        own = getattr(self, "_strict_loading", None)
+        if own is not None and strict is not None and strict != self.strict_loading:
+            raise ValueError(
+                f"You set `.load_from_checkpoint(..., strict={strict!r})` which is in conflict with "
+                f"`{type(self).__name__}.strict_loading={self.strict_loading!r}. Please set the same value for both "
+                "of them."
+            )
+        return self.strict_loading if strict is None else strict
+
     @classmethod
     def load_from_checkpoint(
         cls: type[_ModuleT],
         checkpoint_path: str | os.PathLike | IO[bytes],
         map_location: Any = None,
         hparams_file: str | None = None,
-        strict: bool | None = True,
+        strict: bool | None = None,
         weights_only: bool | None = None,
         **overrides: Any,
     ) -> _ModuleT:
@@ -442,15 +531,11 @@ class Module(HyperparametersMixin, torch.nn.Module):
         Loading never runs pickled code: the file is read with ``torch.load(weights_only=True)``, so
         ``weights_only`` is accepted (Lightning's signature) but only ``None`` or ``True`` is allowed.
         """
-        from flashtrain.core.checkpoint.io import load_checkpoint
+        from flashtrain.core.checkpoint.io import load_checkpoint, refuse_unsafe_load
         from flashtrain.core.checkpoint.rebuild import module_from_checkpoint
         from flashtrain.core.hparams import read_hparams_file
 
-        if weights_only is False:
-            raise ValueError(
-                "load_from_checkpoint(weights_only=False) would unpickle arbitrary objects; flashtrain checkpoints "
-                "hold only tensors and plain values and always load with weights_only=True. Drop the argument."
-            )
+        refuse_unsafe_load(weights_only, "load_from_checkpoint")
         checkpoint = load_checkpoint(checkpoint_path, map_location=map_location or "cpu")
         if hparams_file is not None:
             saved = checkpoint.get("hyper_parameters", {})
@@ -459,7 +544,7 @@ class Module(HyperparametersMixin, torch.nn.Module):
             source = os.fspath(checkpoint_path)
         else:  # a file object: its name, if it has one, in messages
             source = str(getattr(checkpoint_path, "name", None) or "the checkpoint stream")
-        return module_from_checkpoint(cls, checkpoint, source, map_location, strict is not False, **overrides)
+        return module_from_checkpoint(cls, checkpoint, source, map_location, strict, **overrides)
 
     @classmethod
     def hyperparameters_from_checkpoint(
@@ -468,9 +553,9 @@ class Module(HyperparametersMixin, torch.nn.Module):
         """The keyword arguments that rebuild this class in :meth:`load_from_checkpoint`: the saved
         hyper-parameters, ``overrides`` winning. A subclass overrides this (rather than ``load_from_checkpoint``) to
         fill in what an older checkpoint lacks or to refuse what a checkpoint cannot rebuild; the file is read once."""
-        from flashtrain.core.hparams import rebuild_arguments
+        from flashtrain.core.hparams import rebuild_arguments, saved_hyperparameters
 
-        return rebuild_arguments(cls, checkpoint.get("hyper_parameters", {}), checkpoint.get("hparams_name"), overrides)
+        return rebuild_arguments(cls, saved_hyperparameters(checkpoint), checkpoint.get("hparams_name"), overrides)
 
     # -- hooks (no-ops to override) --------------------------------------------------------------------
     def prepare_data(self) -> None: ...
@@ -528,3 +613,10 @@ class Module(HyperparametersMixin, torch.nn.Module):
     def on_before_zero_grad(self, optimizer: Any) -> None: ...
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None: ...
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None: ...
+
+
+class _ParameterHolder:
+    """Parameters in an optimizer's ``param_groups`` shape (the module's own, when no trainer lists optimizers)."""
+
+    def __init__(self, parameters: list[torch.nn.Parameter]) -> None:
+        self.param_groups = [{"params": parameters}]

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
+from collections.abc import Iterator
 
 import numpy as np
 import torch
@@ -42,3 +44,21 @@ def current_seed() -> int | None:
     """The seed last passed to :func:`seed_everything` in this process tree, if any."""
     value = os.environ.get(_SEED_ENV)
     return int(value) if value is not None else None
+
+
+@contextlib.contextmanager
+def isolate_rng(include_cuda: bool = True) -> Iterator[None]:
+    """Run a block without touching the global random streams: Python's, NumPy's and torch's generators (and
+    CUDA's, with ``include_cuda``; pass False in a forked process where CUDA must not start) are put back as they
+    were on entry when the block ends, also when it raises (Lightning's ``isolate_rng``)."""
+    from flashtrain.core.checkpoint.rng import capture_rng_states, restore_rng_states
+
+    states = capture_rng_states()
+    states.pop("cuda", None)  # CUDA's streams are handled below, as include_cuda says
+    cuda_states = (torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []) if include_cuda else None
+    try:
+        yield
+    finally:
+        restore_rng_states(states)
+        if cuda_states is not None:
+            torch.cuda.set_rng_state_all(cuda_states)

@@ -180,6 +180,8 @@ register(
             "batch_size": 32,
             "max_length": 128,
             "backbone_learning_rate": 5e-5,
+            "pooling": "auto",
+            "label_smoothing": 0.0,
         },
     )
 )

@@ -114,6 +114,10 @@ def load_data(options: RunOptions) -> tuple[Any, RunOptions]:
         num_workers=options.num_workers,
         seed=options.seed,
     )
+    if options.batch_size is None:  # the choice the data class made, said (config.yaml records it too)
+        train = data.datasets.get("train")
+        rows = len(train) if train is not None else 0
+        print(f"batch size {data.batch_size}, sized for {rows} training rows (--batch-size sets it)")
     return data, options.replace(batch_size=data.batch_size)  # the batch size used
 
 

@@ -25,6 +25,7 @@ EXAMPLES = """examples:
   flash-train predict --checkpoint runs/{name}/logs/version_0/checkpoints/best.ckpt --text "Loved it"
 """
 FORMATS = {".csv": "csv", ".parquet": "parquet", ".json": "json", ".jsonl": "json"}
+POOLINGS = ("auto", "cls", "mean", "last")  # TextClassifier's (the CLI must not import torch to list them)
 
 
 def add_parser(subparsers: Any, spec: Any) -> None:
@@ -56,6 +57,15 @@ def add_parser(subparsers: Any, spec: Any) -> None:
         type=float,
         default=task_default(name, "backbone_learning_rate"),
         help="the encoder's learning rate",
+    )
+    model.add_argument(
+        "--pooling",
+        choices=POOLINGS,
+        default=task_default(name, "pooling"),
+        help="token states to one vector: auto (what the model family expects), cls, mean or last",
+    )
+    model.add_argument(
+        "--label-smoothing", type=float, default=task_default(name, "label_smoothing"), help="cross-entropy smoothing"
     )
     add_trainer_flags(parser, name, batch_size=spec.defaults["batch_size"])  # the data class's default
     parser.set_defaults(run=run, task=name)
@@ -120,7 +130,7 @@ def run(options: RunOptions) -> dict[str, Any]:
         pretrained=not (sample and options.backbone == SAMPLE_BACKBONE),
         labels=data.labels,
         multi_label=data.multi_label,
-        **model_options(options, "backbone", "max_length", "backbone_learning_rate"),
+        **model_options(options, "backbone", "max_length", "backbone_learning_rate", "pooling", "label_smoothing"),
         **optimization_options(options),
         weight_averaging=options.weight_averaging,
         compile=options.compile,
@@ -128,7 +138,22 @@ def run(options: RunOptions) -> dict[str, Any]:
         **calibration_options(options),
         metrics=options.metrics.split(",") if options.metrics else None,
     )
+    options = options.replace(pooling=model.backbone.pooling)  # what "auto" resolved to: config.yaml records it
+    print(f"recipe: {describe_recipe(model)}")
     return train(model, data, options, strategy)
+
+
+def describe_recipe(model: Any) -> str:
+    """The text recipe the run trains, in words (the run summary's line; config.yaml records the same values)."""
+    optimizer, scheduler = model.optimizer_choice, model.scheduler_choice
+    decay = optimizer.argument("weight_decay")
+    return (
+        f"{model.backbone.pooling} pooling, max_length {model.max_length}, "
+        f"{optimizer.name or 'custom optimizer'}{f' (weight decay {decay:g})' if decay is not None else ''}, "
+        f"encoder lr {model.backbone_learning_rate:g}, head lr {model.learning_rate:g}, "
+        f"schedule {'none' if scheduler is None else scheduler.name or 'custom'}, "
+        f"label smoothing {model.hparams.get('label_smoothing', 0.0):g}"
+    )
 
 
 def quiet_progress_bars() -> None:

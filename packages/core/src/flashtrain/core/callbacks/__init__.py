@@ -9,6 +9,7 @@ from flashtrain.core.utilities.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from flashtrain.core.callbacks.base_finetuning import BaseFinetuning
+    from flashtrain.core.callbacks.device_stats import DeviceStatsMonitor
     from flashtrain.core.callbacks.early_stopping import EarlyStopping
     from flashtrain.core.callbacks.finetuning import BackboneFinetuning, BackboneUnfreezing, finetuning_callback
     from flashtrain.core.callbacks.gradient_accumulation import GradientAccumulationScheduler
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     from flashtrain.core.callbacks.progress import ProgressBar
     from flashtrain.core.callbacks.progress import ProgressBar as TQDMProgressBar
     from flashtrain.core.callbacks.pruning import ModelPruning
+    from flashtrain.core.callbacks.rich_model_summary import RichModelSummary
     from flashtrain.core.callbacks.rich_progress import RichProgressBar, RichProgressBarTheme
     from flashtrain.core.callbacks.spike import SpikeDetection
     from flashtrain.core.callbacks.throughput_monitor import ThroughputMonitor
@@ -39,6 +41,7 @@ __getattr__, __dir__ = lazy_exports(
         "BackboneUnfreezing": "flashtrain.core.callbacks.finetuning:BackboneUnfreezing",
         "BaseFinetuning": "flashtrain.core.callbacks.base_finetuning:BaseFinetuning",
         "BasePredictionWriter": "flashtrain.core.callbacks.prediction_writer:BasePredictionWriter",
+        "DeviceStatsMonitor": "flashtrain.core.callbacks.device_stats:DeviceStatsMonitor",
         "EMAWeightAveraging": "flashtrain.core.callbacks.weight_averaging:EMAWeightAveraging",
         "EarlyStopping": "flashtrain.core.callbacks.early_stopping:EarlyStopping",
         "GradientAccumulationScheduler": (
@@ -53,6 +56,7 @@ __getattr__, __dir__ = lazy_exports(
         "ModelSummary": "flashtrain.core.callbacks.model_summary:ModelSummary",
         "ProgressBar": "flashtrain.core.callbacks.progress:ProgressBar",
         "SpikeDetection": "flashtrain.core.callbacks.spike:SpikeDetection",
+        "RichModelSummary": "flashtrain.core.callbacks.rich_model_summary:RichModelSummary",
         "RichProgressBar": "flashtrain.core.callbacks.rich_progress:RichProgressBar",
         "RichProgressBarTheme": "flashtrain.core.callbacks.rich_progress:RichProgressBarTheme",
         "StochasticWeightAveraging": "flashtrain.core.callbacks.weight_averaging:StochasticWeightAveraging",
@@ -71,6 +75,7 @@ __all__ = [
     "BaseFinetuning",
     "BasePredictionWriter",
     "Callback",
+    "DeviceStatsMonitor",
     "EMAWeightAveraging",
     "EarlyStopping",
     "GradientAccumulationScheduler",
@@ -82,6 +87,7 @@ __all__ = [
     "ModelPruning",
     "ModelSummary",
     "ProgressBar",
+    "RichModelSummary",
     "RichProgressBar",
     "RichProgressBarTheme",
     "SpikeDetection",

@@ -114,8 +114,10 @@ class BaseFinetuning(Callback):
 
     @staticmethod
     def make_trainable(modules: torch.nn.Module | Iterable[Any]) -> None:
-        """Turn gradients on for every parameter of ``modules``."""
+        """Turn gradients on for every parameter of ``modules``; BatchNorm layers track running stats again."""
         for module in BaseFinetuning.flatten_modules(modules):
+            if isinstance(module, _BatchNorm):
+                module.track_running_stats = True
             for parameter in module.parameters(recurse=False):
                 parameter.requires_grad = True
 
@@ -143,9 +145,11 @@ class BaseFinetuning(Callback):
         params = list(params)
         new = [p for p in params if id(p) not in held]
         if len(new) != len(params):
-            warnings.warn(
-                f"{len(params) - len(new)} of the parameters to add are already in the optimizer; they keep their "
-                "group. Build the optimizer from trainable parameters only (filter(lambda p: p.requires_grad, ...)).",
+            warnings.warn(  # Lightning's wording (users and their tests match it), with the count
+                f"The provided params to be frozen already exist within another group of this optimizer "
+                f"({len(params) - len(new)} of {len(params)}). Those parameters will be skipped.\n"
+                "HINT: Did you init your optimizer in `configure_optimizer` as such:\n"
+                f" {type(optimizer)}(filter(lambda p: p.requires_grad, self.parameters()), ...) ",
                 stacklevel=3,
             )
         return new

@@ -129,11 +129,17 @@ class BackboneUnfreezing(Callback):
         add_param_group(trainer.optimizers[0], modules, lr)
 
 
+def multiplicative(epoch: int) -> float:
+    """``BackboneFinetuning``'s default ``lambda_func`` (Lightning's): the backbone's LR doubles every epoch."""
+    return 2.0
+
+
 class BackboneFinetuning(BaseFinetuning):
     """Lightning's ``BackboneFinetuning``: ``pl_module.backbone`` is frozen until ``unfreeze_backbone_at_epoch``,
     then joins each optimizer as a new parameter group with LR ``backbone_initial_lr`` (default
     ``backbone_initial_ratio_lr`` x the optimizer's first group's LR); each later epoch its LR is multiplied by
-    ``lambda_func(epoch + 1)`` (default 1.5), capped at the first group's LR with ``should_align``.
+    ``lambda_func(epoch + 1)`` (default :func:`multiplicative`: 2.0, Lightning's), capped at the first group's LR
+    with ``should_align``.
 
     Built on :class:`BaseFinetuning`: override ``freeze_before_training`` / ``finetune_function`` to change what
     is frozen and when, as in Lightning.
@@ -142,7 +148,7 @@ class BackboneFinetuning(BaseFinetuning):
     def __init__(
         self,
         unfreeze_backbone_at_epoch: int = 10,
-        lambda_func: Callable[[int], float] = lambda epoch: 1.5,
+        lambda_func: Callable[[int], float] = multiplicative,
         backbone_initial_ratio_lr: float = 0.1,
         backbone_initial_lr: float | None = None,
         should_align: bool = True,

@@ -16,9 +16,9 @@ def _human(count: int) -> str:
     return str(count)
 
 
-def summarize(module: torch.nn.Module, max_depth: int = 1) -> str:
-    """Layers down to ``max_depth`` with their type and parameter count, then trainable/frozen totals."""
-    rows = []
+def summary_rows(module: torch.nn.Module, max_depth: int = 1) -> tuple[list[tuple[str, ...]], list[tuple[str, str]]]:
+    """The layers down to ``max_depth`` (name, type, parameter count, mode) and the (label, value) totals."""
+    rows: list[tuple[str, ...]] = []
     for name, layer in module.named_modules():
         depth = name.count(".") + 1 if name else 0
         if not name or depth > max_depth:
@@ -30,18 +30,24 @@ def summarize(module: torch.nn.Module, max_depth: int = 1) -> str:
     trainable = sum(p.numel() for p in module.parameters() if p.requires_grad)
     frozen = sum(p.numel() for p in module.parameters() if not p.requires_grad)
     size_mb = sum(p.numel() * p.element_size() for p in module.parameters()) / 1e6
+    totals = [
+        ("Trainable params", _human(trainable)),
+        ("Non-trainable params", _human(frozen)),
+        ("Total params", _human(trainable + frozen)),
+        ("Total estimated model params size (MB)", f"{size_mb:.3f}"),
+    ]
+    return rows, totals
+
+
+def summarize(module: torch.nn.Module, max_depth: int = 1) -> str:
+    """Layers down to ``max_depth`` with their type and parameter count, then trainable/frozen totals."""
+    rows, totals = summary_rows(module, max_depth)
     header = ("", "Name", "Type", "Params", "Mode")
     table = [header] + [(str(i), *row) for i, row in enumerate(rows)]
     widths = [max(len(r[c]) for r in table) for c in range(len(header))]
     lines = [" | ".join(cell.ljust(widths[c]) for c, cell in enumerate(row)) for row in table]
     lines.insert(1, "-" * len(lines[0]))
-    lines += [
-        "-" * len(lines[0]),
-        f"{_human(trainable):<10} Trainable params",
-        f"{_human(frozen):<10} Non-trainable params",
-        f"{_human(trainable + frozen):<10} Total params",
-        f"{size_mb:<10.3f} Total estimated model params size (MB)",
-    ]
+    lines += ["-" * len(lines[0])] + [f"{value:<10} {label}" for label, value in totals]
     return "\n".join(lines)
 
 

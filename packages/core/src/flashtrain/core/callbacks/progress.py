@@ -49,6 +49,15 @@ class ProgressBar(Callback):
             raise RuntimeError(f"{type(self).__name__}.trainer is set once a Trainer run has started.")
         return self._trainer
 
+    @property
+    def total_train_batches(self) -> int | float:
+        """The training bar's length: the epoch's batches, or the steps left when only ``max_steps`` ends training
+        (``max_epochs=-1``; a loader without length then still shows a total), as Lightning's bar."""
+        trainer = self.trainer
+        if trainer.max_epochs == -1 and trainer.max_steps is not None and trainer.max_steps > 0:
+            return min(trainer.num_training_batches, trainer.max_steps - trainer.global_step)
+        return trainer.num_training_batches
+
     # -- the bars -----------------------------------------------------------------------------------------------
     def _get(self, stage: str, name: str) -> Any:
         if stage not in self._bars:
@@ -100,6 +109,19 @@ class ProgressBar(Callback):
 
     def enable(self) -> None:
         self._enabled = True
+
+    def default_model_summary(self) -> Callback:
+        """The model summary the Trainer adds when none is given (``enable_model_summary`` not False)."""
+        from flashtrain.core.callbacks.model_summary import ModelSummary
+
+        return ModelSummary()
+
+    def print(self, *args: Any, sep: str = " ", **kwargs: Any) -> None:
+        """Print above the bars without breaking them (``tqdm.write``; ``LightningModule.print`` comes here while the
+        bar is enabled). ``kwargs`` are ``print``'s ``end`` and ``file``."""
+        from flashtrain.core.callbacks.tqdm_bar import Tqdm
+
+        Tqdm.write(sep.join(map(str, args)), **kwargs)
 
     def _bar(self, description: str, row: int, leave: bool) -> Any:
         from flashtrain.core.callbacks.tqdm_bar import Tqdm
@@ -178,7 +200,7 @@ class ProgressBar(Callback):
         if self.leave or "train" not in self._bars:
             self.train_progress_bar = self.init_train_tqdm()
         bar = self.train_progress_bar
-        self._reset(bar, trainer.num_training_batches)
+        self._reset(bar, self.total_train_batches)
         bar.set_description(f"Epoch {trainer.current_epoch}")
         if trainer.progress.batches_done:
             bar.update(trainer.progress.batches_done)

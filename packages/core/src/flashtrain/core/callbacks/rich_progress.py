@@ -140,6 +140,16 @@ class RichProgressBar(ProgressBar):
             _SpeedColumn(self.theme.processing_speed),
         ]
 
+    def default_model_summary(self) -> Any:
+        """Rich bars come with a rich summary table (as Lightning)."""
+        from flashtrain.core.callbacks.rich_model_summary import RichModelSummary
+
+        return RichModelSummary()
+
+    def print(self, *args: Any, **kwargs: Any) -> None:
+        """``print``: rich's live display shows printed text above the bars."""
+        print(*args, **kwargs)
+
     # -- the rich display ---------------------------------------------------------------------------------------
     def _start(self, trainer: Any) -> None:
         if self.is_disabled or not trainer.is_global_zero or self.running:

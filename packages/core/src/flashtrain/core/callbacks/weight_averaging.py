@@ -159,7 +159,8 @@ class EMAWeightAveraging(WeightAveraging):
         decay: Weight of the old average at each update (``ema = decay * ema + (1 - decay) * weights``).
         update_every_n_steps: Update after every n-th optimizer step.
         update_starting_at_step: First optimizer step (0-based) that updates the average.
-        update_starting_at_epoch: First epoch (0-based) whose steps update the average.
+        update_starting_at_epoch: First epoch (0-based) whose steps update the average; from then on the end of
+            every epoch updates it too (as Lightning).
     """
 
     def __init__(
@@ -192,8 +193,9 @@ class EMAWeightAveraging(WeightAveraging):
         self._current_epoch = trainer.current_epoch
 
     def should_update(self, step_idx: int | None = None, epoch_idx: int | None = None) -> bool:
-        if step_idx is None:
-            return False
+        if step_idx is None:  # an epoch end: an update from update_starting_at_epoch on (Lightning's rule)
+            start = self.update_starting_at_epoch
+            return epoch_idx is not None and start is not None and epoch_idx >= start
         if self.update_starting_at_step is not None and step_idx < self.update_starting_at_step:
             return False
         if self.update_starting_at_epoch is not None and self._current_epoch < self.update_starting_at_epoch:

@@ -202,7 +202,8 @@ class CheckpointConnector:
             return
         module = self.trainer.lightning_module
         module.on_load_checkpoint(checkpoint)
-        self.trainer.strategy.load_module_state_dict(module, strip_compile_prefix(checkpoint["state_dict"]))
+        state_dict = strip_compile_prefix(checkpoint["state_dict"])
+        self.trainer.strategy.load_module_state_dict(module, state_dict, strict=module.strict_loading)
 
     def restore_weights_and_callbacks(self, checkpoint: dict[str, Any]) -> None:
         """Weights, callback and datamodule state: what ``on_fit_start`` may rely on."""
@@ -222,6 +223,14 @@ class CheckpointConnector:
         self.restore_weights(checkpoint)
         trainer.hooks.call_on_callbacks("on_load_checkpoint", checkpoint)  # then their state, as Lightning
         states = checkpoint.get("callbacks", {})
+        missing = [key for key in states if key not in {callback.state_key for callback in trainer.callbacks}]
+        if missing:  # their state would be dropped silently (Lightning's warning)
+            warnings.warn(
+                "Be aware that when using `ckpt_path`, callbacks used to create the checkpoint need to be provided "
+                f"during `Trainer` instantiation. Please add the following callbacks: {missing}.",
+                UserWarning,
+                stacklevel=2,
+            )
         for callback in trainer.callbacks:
             if callback.state_key in states:
                 callback.load_state_dict(states[callback.state_key])

@@ -97,6 +97,15 @@ def _fsync_folder(folder: str) -> None:
         os.close(fd)
 
 
+def refuse_unsafe_load(weights_only: bool | None, where: str) -> None:
+    """``weights_only`` as Lightning's loaders take it: None or True; False (unpickle anything) is refused."""
+    if weights_only is False:
+        raise ValueError(
+            f"{where}(weights_only=False) would unpickle arbitrary objects; flashtrain checkpoints hold only tensors "
+            "and plain values and always load with weights_only=True. Drop the argument."
+        )
+
+
 def check_regular_file(path: str, what: str = "Checkpoint") -> None:
     """A FileNotFoundError when nothing is at ``path``; a ValueError when it is not a regular file (a FIFO, a
     device, a folder: reading those would block, read nothing, or fail later with a worse message)."""

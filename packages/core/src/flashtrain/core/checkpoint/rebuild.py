@@ -8,6 +8,7 @@ it a second time.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, TypeVar
 
 _T = TypeVar("_T")
@@ -18,7 +19,7 @@ def module_from_checkpoint(
     checkpoint: dict[str, Any],
     source: str = "the checkpoint",
     map_location: Any = None,
-    strict: bool = True,
+    strict: bool | None = None,
     **overrides: Any,
 ) -> _T:
     """``module_class`` rebuilt from ``checkpoint`` (a dict as :func:`~flashtrain.core.checkpoint.load_checkpoint`
@@ -31,7 +32,8 @@ def module_from_checkpoint(
         source: Where it came from, for error messages (the path).
         map_location: A device (or its name) to move the module to; a dict or function ``map_location`` is
             ``torch.load``'s business and was applied when the checkpoint was read.
-        strict: Whether the weights must match the module's parameters exactly.
+        strict: Whether the weights must match the module's parameters exactly; None: the module's
+            ``strict_loading`` says (a checkpoint with no weights at all loads none, with a warning).
     """
     if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
         raise TypeError(
@@ -49,10 +51,14 @@ def module_from_checkpoint(
             f"Could not rebuild {cls.__name__} from {source}: {error}. Saved hyper-parameters: "
             f"{sorted(checkpoint.get('hyper_parameters', {}))}; pass the missing ones as keyword arguments."
         ) from error
+    strict = module.loading_strictness(strict) if hasattr(module, "loading_strictness") else strict is not False
     module.on_load_checkpoint(checkpoint)
     from flashtrain.core.utilities.compiled import strip_compile_prefix
 
-    module.load_state_dict(strip_compile_prefix(checkpoint["state_dict"]), strict=strict)
+    if checkpoint["state_dict"]:
+        module.load_state_dict(strip_compile_prefix(checkpoint["state_dict"]), strict=strict)
+    else:  # as Lightning: nothing to load (a checkpoint written before the weights existed, or edited)
+        warnings.warn(f"The state dict in {source!r} contains no parameters.", stacklevel=3)
     if map_location is not None and not callable(map_location) and not isinstance(map_location, dict):
         module.to(map_location)
     module.eval()

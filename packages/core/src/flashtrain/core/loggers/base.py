@@ -121,8 +121,8 @@ def log_run_start(loggers: list[Logger], module: Any, datamodule: Any) -> None:
         clashing = [key for key in ours.keys() & theirs.keys() if not _same_value(ours[key], theirs[key])]
         if clashing:
             raise RuntimeError(
-                f"Error while merging hparams: the keys {sorted(clashing)} are present in both the LightningModule's "
-                "and LightningDataModule's hparams but have different values. Rename one of them."
+                f"Error while merging hparams: the keys {sorted(clashing, key=str)} are present in both the "
+                "LightningModule's and LightningDataModule's hparams but have different values. Rename one of them."
             )
         params = {**ours, **theirs}
     elif from_module:
@@ -173,7 +173,7 @@ class VersionedFolderLogger(Logger):
     """
 
     def __init__(self, save_dir: str = ".", name: str | None = "logs", version: int | str | None = None) -> None:
-        self._save_dir = os.path.expanduser(os.fspath(save_dir))
+        self._save_dir = os.path.expandvars(os.path.expanduser(os.fspath(save_dir)))  # "~/runs", "$SCRATCH/runs"
         self._name = name or ""  # None or "": the versions go straight into save_dir (as Lightning)
         self._version = version
 

@@ -35,7 +35,7 @@ class TensorBoardLogger(VersionedFolderLogger):
     ) -> None:
         super().__init__(save_dir, name, version)
         self._log_graph = log_graph
-        self._sub_dir = None if sub_dir is None else os.path.expanduser(os.fspath(sub_dir))
+        self._sub_dir = None if sub_dir is None else os.path.expandvars(os.path.expanduser(os.fspath(sub_dir)))
         self._flush_secs = flush_secs
         self._default_hp_metric = default_hp_metric
         self._writer: Any = None
@@ -66,8 +66,9 @@ class TensorBoardLogger(VersionedFolderLogger):
             return
         if not isinstance(example, (torch.Tensor, tuple)):
             warnings.warn(
-                "Could not log computational graph to TensorBoard: The `model.example_input_array` attribute is not "
-                "a `torch.Tensor` or a tuple of tensors (or `input_array` was not one).",
+                "Could not log computational graph to TensorBoard: The `input_array` or `model.example_input_array` "
+                f"has type {type(example)} which can't be traced by TensorBoard. Make the input array a tuple "
+                "representing the positional arguments to the model's `forward()` implementation.",
                 stacklevel=2,
             )
             return
@@ -75,6 +76,13 @@ class TensorBoardLogger(VersionedFolderLogger):
 
         with jit_reading(model):  # add_graph traces the model with torch.jit
             self.experiment.add_graph(model, example)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # The writer holds a thread and an open file: a pickled logger (a Trainer sent to spawned processes, a
+        # deepcopy) opens its own writer on first use, in the same folder.
+        if self._writer is not None:
+            self._writer.flush()
+        return {**self.__dict__, "_writer": None}
 
     @property
     def experiment(self) -> Any:
@@ -148,8 +156,16 @@ class TensorBoardLogger(VersionedFolderLogger):
             with self._writing():
                 self._writer.flush()
             self._upload()
+        self._write_missing_hparams_file()
+
+    def _write_missing_hparams_file(self) -> None:
+        """Every run folder has an ``hparams.yaml`` (``{}`` without hyper-parameters), as Lightning's."""
+        made = self._version is not None and fs.exists(self.log_dir)  # a folder this run made (none claimed here)
+        if made and not fs.isfile(fs.join(self.log_dir, self.NAME_HPARAMS_FILE)):
+            self.write_hparams_yaml({})
 
     def finalize(self, status: str) -> None:
+        self._write_missing_hparams_file()
         if self._writer is not None:
             writer, self._writer = self._writer, None  # closed once, even when the close itself fails
             with self._writing():

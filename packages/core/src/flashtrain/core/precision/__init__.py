@@ -54,10 +54,15 @@ def build_precision(value: str | int, accelerator_name: str, autocast_device_typ
             raise ValueError("precision='64-true' is not supported on MPS (no float64 kernels); use '32-true'.")
         return DoublePrecision()
     if name == "16-mixed" and accelerator_name == "cpu":
-        raise ValueError(
-            "precision='16-mixed' needs a GPU: float16 autocast with gradient scaling is not supported on CPU. "
-            "Use precision='bf16-mixed' on CPU."
+        # Lightning 2.6's rule: float16 autocast with gradient scaling is a GPU recipe; on a CPU it trains in
+        # bfloat16 autocast instead (float32's range, no scaler), and says so.
+        from flashtrain.core.utilities.rank_zero import rank_zero_warn
+
+        rank_zero_warn(
+            "You passed `Trainer(accelerator='cpu', precision='16-mixed')` but AMP with fp16 is not supported on "
+            "CPU. Using `precision='bf16-mixed'` instead."
         )
+        name = "bf16-mixed"
     return MixedPrecision(name, autocast_device_type)
 
 

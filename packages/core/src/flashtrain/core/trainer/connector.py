@@ -145,13 +145,22 @@ def build_callbacks(
         )
     if checkpointing is not False and not fast_dev_run and not has_checkpoint:
         chosen.append(ModelCheckpoint())
-    if progress_bar is not False and not any(isinstance(c, ProgressBar) for c in chosen):
+    bars = [c for c in chosen if isinstance(c, ProgressBar)]
+    if len(bars) > 1:
+        raise MisconfigurationException(
+            "You added multiple progress bar callbacks to the Trainer, but currently only one progress bar is "
+            "supported."
+        )
+    if progress_bar is False and bars:
+        name = "TQDMProgressBar" if type(bars[0]) is ProgressBar else type(bars[0]).__name__  # Lightning's name
+        raise MisconfigurationException(
+            f"Trainer was configured with `enable_progress_bar=False` but found `{name}` in callbacks list."
+        )
+    if progress_bar is not False and not bars:
         chosen.append(ProgressBar())
-    if progress_bar is False:
-        chosen = [c for c in chosen if not isinstance(c, ProgressBar)]
-    if summary is not False and not any(type(c) is ModelSummary for c in chosen) and not fast_dev_run:
-        chosen.append(ModelSummary())
-    return chosen
+    if summary is not False and not any(isinstance(c, ModelSummary) for c in chosen) and not fast_dev_run:
+        chosen.append(bars[0].default_model_summary() if bars and progress_bar is not False else ModelSummary())
+    return run_order(chosen)  # already in run order when built, as Lightning: checkpoint writers last
 
 
 def time_budget_callbacks(time_budget: Any) -> list[Callback]:
@@ -168,4 +177,4 @@ def run_order(callbacks: list[Callback]) -> list[Callback]:
     checkpoint writers, so a checkpoint holds the state every other callback reached at that point (as Lightning)."""
     from flashtrain.core.callbacks import ModelCheckpoint
 
-    return sorted(callbacks, key=lambda cb: 2 if isinstance(cb, ModelCheckpoint) else int(cb.runs_last))
+    return sorted(callbacks, key=lambda cb: 2 if isinstance(cb, ModelCheckpoint) else int(cb.runs_last is True))

@@ -17,7 +17,7 @@ import torch
 from torch.utils.data import DataLoader, IterableDataset, Sampler, SequentialSampler
 
 from flashtrain.core.strategies.samplers import ReplayableDistributedSampler
-from flashtrain.core.utilities.dataloaders import derive_seed, has_len, rebuild_dataloader
+from flashtrain.core.utilities.dataloaders import derive_seed, has_len, rebuild_dataloader, set_sampler_epoch
 
 __all__ = ["ReplayableLoader", "derive_seed", "has_len", "without_shuffle"]
 
@@ -127,8 +127,7 @@ class ReplayableLoader:
         sampler = getattr(self.loader, "sampler", None)
         if self._distributed and sampler is not None:
             sampler.permutation_seed = None if sampler_seed < 0 else sampler_seed
-        if sampler is not None and hasattr(sampler, "set_epoch"):
-            sampler.set_epoch(epoch)  # DistributedSampler and friends
+        set_sampler_epoch(self.loader, epoch)  # DistributedSampler and friends (also a batch sampler's sampler)
         if skip == 0:
             return iter(self._seeded_loader)
         if self.replayable and self.loader.batch_sampler is not None:

@@ -14,13 +14,15 @@ import torch
 
 from flashtrain.core.logging_results import ResultCollection
 from flashtrain.core.module import Module
+from flashtrain.core.seed import isolate_rng
 from flashtrain.core.strategies import Strategy
-from flashtrain.core.trainer.data_connector import DataConnector
+from flashtrain.core.trainer.data_connector import CombinedBatches, DataConnector
 from flashtrain.core.trainer.hooks import HookDispatcher, check_dataloader_idx
 from flashtrain.core.trainer.limits import LoopLimits
 from flashtrain.core.trainer.metrics import MetricsStore
 from flashtrain.core.trainer.progress import FitProgress
 from flashtrain.core.trainer.state import RunningStage, TrainerState
+from flashtrain.core.utilities.dataloaders import set_sampler_epoch
 
 _STEP = {"validate": "validation_step", "test": "test_step", "sanity": "validation_step"}
 _PREFIX = {"validate": "validation", "test": "test", "sanity": "validation"}
@@ -90,7 +92,9 @@ class EvaluationLoop:
             for loader in self.data_connector.stage_loaders(stage, given)
         ]
         limits = [self.data_connector.limited_length(dl, limit, name) for dl in loaders]
-        self.max_batches[stage] = limits
+        self.max_batches[stage] = _per_iterable(
+            loaders, limits, lambda dl: self.data_connector.limited_length(dl, limit, name)
+        )
         results = self._evaluate(module, stage, loaders, limits)
         if verbose and self.strategy.is_global_zero:
             _print_results(stage, results)
@@ -104,15 +108,19 @@ class EvaluationLoop:
         self.progress.validation_ended()
 
     def sanity_check(self, module: Module) -> None:
-        """A few validation batches before training, to fail fast on validation bugs; nothing is logged."""
-        previous, self.state.stage = self.state.stage, RunningStage.SANITY_CHECKING
-        self.hooks.call("on_sanity_check_start")
-        try:
-            loaders = self.data_connector.load_fit_validation()  # Lightning requests the validation loader here
-            self._evaluate(module, "sanity", loaders, self.sanity_batches())
-        finally:
-            self.hooks.call("on_sanity_check_end")
-            self.state.stage = previous
+        """A few validation batches before training, to fail fast on validation bugs; nothing is logged.
+
+        As Lightning, it leaves the random streams as they were (a loader's iterator draws seeds from them), so a
+        seeded run trains on the same batches with or without it."""
+        with isolate_rng():
+            previous, self.state.stage = self.state.stage, RunningStage.SANITY_CHECKING
+            self.hooks.call("on_sanity_check_start")
+            try:
+                loaders = self.data_connector.load_fit_validation()  # Lightning requests the validation loader here
+                self._evaluate(module, "sanity", loaders, self.sanity_batches())
+            finally:
+                self.hooks.call("on_sanity_check_end")
+                self.state.stage = previous
 
     def sanity_batches(self) -> list[int | float]:
         """Batches per validation loader the sanity check uses (Lightning's ``trainer.num_sanity_val_batches``)."""
@@ -148,6 +156,7 @@ class EvaluationLoop:
                     extra = (loader_idx,) if several else ()
                     suffix = f"/dataloader_idx_{loader_idx}" if several else ""
                     count = None if math.isinf(limit) else int(limit)
+                    _set_epoch(loader, self.progress.current_epoch)
                     with self.metrics_store.recording_into(collection):
                         for batch_idx, batch in enumerate(itertools.islice(iter(loader), count)):
                             batch = hooks.transfer_batch(batch, loader_idx)
@@ -203,7 +212,11 @@ class EvaluationLoop:
         limits = [
             self.data_connector.limited_length(dl, self.limits.limit_predict_batches, "predict") for dl in loaders
         ]
-        self.max_batches["predict"] = limits
+        self.max_batches["predict"] = _per_iterable(
+            loaders,
+            limits,
+            lambda dl: self.data_connector.limited_length(dl, self.limits.limit_predict_batches, "predict"),
+        )
         self.num_batches = sum(limits)
         modes = capture_modes(module)
         self.state.stage = RunningStage.PREDICTING
@@ -215,6 +228,7 @@ class EvaluationLoop:
                 for loader_idx, (loader, limit) in enumerate(zip(loaders, limits)):
                     count = None if math.isinf(limit) else int(limit)
                     extra = (loader_idx,) if several else ()
+                    _set_epoch(loader, self.progress.current_epoch)
                     for batch_idx, batch in enumerate(itertools.islice(iter(loader), count)):
                         batch = self.hooks.transfer_batch(batch, loader_idx)
                         call("on_predict_batch_start", batch, batch_idx, *extra)
@@ -230,6 +244,24 @@ class EvaluationLoop:
         if not return_predictions:
             return None
         return predictions if several else predictions[0]
+
+
+def _set_epoch(loader: Any, epoch: int) -> None:
+    """As Lightning, evaluation loaders' samplers are told the epoch too (a DistributedSampler may shuffle)."""
+    for each in loader.combined.flattened if isinstance(loader, CombinedBatches) else (loader,):
+        set_sampler_epoch(each, epoch)
+
+
+def _per_iterable(loaders: list[Any], limits: list[int | float], length: Any) -> list[int | float]:
+    """Batches per iterable, as Lightning reports them (``trainer.num_val_batches``...): a non-sequential
+    CombinedLoader runs as one loader of combined batches but reports each of its iterables' lengths."""
+    reported: list[int | float] = []
+    for loader, limit in zip(loaders, limits):
+        if isinstance(loader, CombinedBatches):
+            reported += [length(iterable) for iterable in loader.combined.flattened]
+        else:
+            reported.append(limit)
+    return reported
 
 
 def _print_results(stage: str, results: list[dict[str, float]]) -> None:

@@ -61,12 +61,13 @@ import itertools
 import math
 import signal
 import warnings
+from collections.abc import Mapping
 from typing import Any
 
 import torch
 
 from flashtrain.core.checkpoint.connector import CheckpointConnector
-from flashtrain.core.exceptions import PossibleUserWarning
+from flashtrain.core.exceptions import MisconfigurationException, MisconfigurationTypeError, PossibleUserWarning
 from flashtrain.core.module import Module
 from flashtrain.core.strategies import Strategy
 from flashtrain.core.trainer.data import ReplayableLoader
@@ -79,6 +80,9 @@ from flashtrain.core.trainer.optimizers import ManagedOptimizer, Optimization
 from flashtrain.core.trainer.progress import FitProgress
 from flashtrain.core.trainer.signals import SignalHandler
 from flashtrain.core.utilities.apply import apply_to_tensors
+from flashtrain.core.utilities.rank_zero import WarningCache
+
+_warning_cache = WarningCache()  # notices given once per process, as Lightning's loops give them
 
 
 class FitLoop:
@@ -143,6 +147,7 @@ class FitLoop:
                 PossibleUserWarning,
                 stacklevel=4,
             )
+        _warn_if_modules_in_eval_mode(module)
         progress.start_clock()
 
         call("on_train_start")
@@ -174,33 +179,42 @@ class FitLoop:
                 progress.is_last_batch = is_last
                 batch = hooks.transfer_batch(batch, 0)
                 self.metrics_store.train_results.new_batch(batch)
-                if call("on_train_batch_start", batch, batch_idx) == -1:
+                skipped = batch is None  # Lightning: a loader may yield None to skip a batch (no hooks, no step)
+                if skipped:
+                    _warning_cache.warn("train_dataloader yielded None. If this was on purpose, ignore this warning...")
+                elif call("on_train_batch_start", batch, batch_idx) == -1:
                     break  # Lightning: -1 skips the rest of this epoch, which then counts as done
-                window_end = (batch_idx + 1) % accumulate == 0 or is_last
-                if closure is not None:  # automatic optimization
+                window_end = not skipped and ((batch_idx + 1) % accumulate == 0 or is_last)
+                if skipped:
+                    output = None
+                elif closure is not None:  # automatic optimization
                     closure.prepare(batch, batch_idx, batch_idx % accumulate == 0, window_end, accumulate)
                     if not window_end:
                         closure()
                     else:
                         if step_through_closure:
                             hooks.call_module("optimizer_step", epoch, batch_idx, closure.optimizer, closure)
+                            closure.check_executed()
                         else:
                             # torch.optim optimizers evaluate a closure once, before updating: running it here and
                             # then stepping is the same update without the closure machinery on every step.
                             closure.optimizer.step_evaluated(closure())
                         progress.optimizer_stepped()
                     output = closure.output
+                    step_output = closure.raw_output
                 else:
                     with strategy.precision.forward_context():
                         output = hooks.run_step("training_step", strategy.training_step, batch, batch_idx)
                         if hooks.module_overrides("training_step_end"):
                             output = hooks.call_module("training_step_end", output)  # Lightning 1.x
-                if collect_outputs:
+                    step_output = output
+                    output = _manual_batch_outputs(output)
+                if collect_outputs and not skipped:
                     # Lightning 1.x passed a bare loss as {"loss": loss}: sum(o["loss"] for o in outputs) works.
-                    output = {"loss": output} if isinstance(output, torch.Tensor) else output
-                    outputs.append(_detach(output))
+                    step_output = {"loss": step_output} if isinstance(step_output, torch.Tensor) else step_output
+                    outputs.append(_detach(step_output))
                 progress.batch_trained(batch_idx)
-                stepped = window_end or not automatic
+                stepped = window_end or not (automatic or skipped)
                 if stepped:
                     # Counted before on_train_batch_end, so a checkpoint written there resumes at the next step.
                     logging_step = progress.logging_step()
@@ -289,6 +303,18 @@ class FitLoop:
         )
 
 
+def _warn_if_modules_in_eval_mode(module: torch.nn.Module) -> None:
+    """The trainer keeps each submodule's train/eval mode; as Lightning, it says so when some start in eval mode."""
+    in_eval = sum(1 for _, submodule in module.named_modules() if not submodule.training)
+    if in_eval:
+        warnings.warn(
+            f"Found {in_eval} module(s) in eval mode at the start of training. This may lead to unexpected behavior "
+            "during training. If this is intentional, you can ignore this warning.",
+            PossibleUserWarning,
+            stacklevel=5,
+        )
+
+
 class _LookAhead:
     """Iterate while holding the next item, so ``last`` says whether the item just returned was the final one."""
 
@@ -326,15 +352,35 @@ class _TrainingClosure:
         self.batch: Any = None
         self.batch_idx = 0
         self.window_start = self.window_end = True
-        self.output: Any = None
+        self.executed = False  # whether the closure ran for the current batch
+        self.output: Any = None  # what on_train_batch_end gets: {"loss": detached loss, **other keys}, {} if skipped
+        self.raw_output: Any = None  # what training_step returned (kept for 1.x's training_epoch_end)
         self.step_end = loop.hooks.module_overrides("training_step_end")  # Lightning 1.x
 
     def prepare(self, batch: Any, batch_idx: int, window_start: bool, window_end: bool, accumulate: int = 1) -> None:
         self.batch, self.batch_idx, self.window_start, self.window_end = batch, batch_idx, window_start, window_end
         self.accumulate = accumulate
-        self.output = None
+        self.output = self.raw_output = None
+        self.executed = False
+
+    def check_executed(self) -> None:
+        """After ``optimizer_step``: the closure must have run (else no training_step, no gradients: a silent
+        no-op step), as Lightning checks."""
+        if not self.executed:
+            raise MisconfigurationException(
+                "The closure hasn't been executed. HINT: did you call `optimizer_closure()` in your `optimizer_step` "
+                "hook? It could also happen because the `optimizer.step(optimizer_closure)` call did not execute it "
+                "internally."
+            )
 
     def __call__(self) -> torch.Tensor | None:
+        self.executed = True
+        if not torch.is_grad_enabled():  # an optimizer whose step runs under no_grad (transformers' AdamW, once)
+            with torch.enable_grad():
+                return self._run()
+        return self._run()
+
+    def _run(self) -> torch.Tensor | None:
         hooks = self.hooks
         optimizer = self.optimizer
         with self.backward_sync(self.window_end):  # DDP: gradients sync on the window's last backward only
@@ -342,8 +388,11 @@ class _TrainingClosure:
                 output = hooks.run_step("training_step", self.training_step, self.batch, self.batch_idx)
                 if self.step_end:  # 1.x: training_step_end(output) gets the step's output and returns what counts
                     output = hooks.call_module("training_step_end", output)
-            self.output = output
+            self.raw_output = output
             loss = _extract_loss(output)
+            self.output = _automatic_batch_outputs(output, loss, self.accumulate)
+            if loss is None:
+                _warning_cache.warn("`training_step` returned `None`. If this was on purpose, ignore this warning...")
             if self.window_start:  # after training_step, as Lightning
                 hooks.call("on_before_zero_grad", optimizer)
                 hooks.call_module("optimizer_zero_grad", self.loop.progress.current_epoch, self.batch_idx, optimizer)
@@ -374,18 +423,50 @@ class _TrainingClosure:
 
 
 def _extract_loss(output: Any) -> torch.Tensor | None:
+    """The loss of an automatic-optimization step: the tensor itself, or a mapping's ``"loss"`` (any ``Mapping``,
+    as Lightning); None skips the step. Other values are refused with Lightning's messages (its exception type,
+    which is also the ValueError/TypeError raised here before)."""
     if output is None or isinstance(output, torch.Tensor):
         return output
-    if isinstance(output, dict):
-        if "loss" not in output:
-            raise ValueError(
-                f"training_step returned a dict without a 'loss' key (keys: {sorted(output)}). Return the loss "
-                "tensor, a dict with 'loss', or None to skip the batch."
+    if isinstance(output, Mapping):
+        loss = output.get("loss")
+        if loss is None:
+            raise MisconfigurationException(
+                "In automatic optimization, when `training_step` returns a dict, the 'loss' key needs to be present "
+                f"(keys: {sorted(output)}). Return the loss tensor, a dict with 'loss', or None to skip the batch."
             )
-        return output["loss"]
-    raise TypeError(
-        f"training_step must return a loss tensor, a dict with a 'loss' key, or None to skip the batch; got "
-        f"{type(output).__name__}."
+        return loss
+    raise MisconfigurationTypeError(
+        "In automatic optimization, `training_step` must return a Tensor, a dict, or None (where the step will be "
+        f"skipped); got {type(output).__name__}."
+    )
+
+
+def _automatic_batch_outputs(output: Any, loss: torch.Tensor | None, accumulate: int) -> dict[str, Any]:
+    """What ``on_train_batch_end`` receives in automatic optimization, as in Lightning: ``{"loss": loss}`` with the
+    loss detached and divided by ``accumulate_grad_batches`` (the value backward sees), plus the other keys of a
+    returned dict; ``{}`` when the step was skipped."""
+    if loss is None:
+        return {}
+    extra = {} if output is loss else {key: value for key, value in output.items() if key not in ("loss", "hiddens")}
+    return {"loss": (loss / accumulate if accumulate > 1 else loss).detach(), **extra}
+
+
+def _manual_batch_outputs(output: Any) -> Any:
+    """Manual optimization: ``training_step`` returns nothing, a tensor or a dict; ``on_train_batch_end`` receives
+    ``{"loss": detached}`` (a dict's copy with its loss detached), ``{}`` for no return (Lightning's forms)."""
+    if output is None:
+        return {}
+    if isinstance(output, torch.Tensor):
+        return {"loss": output.detach()}
+    if isinstance(output, Mapping):
+        outputs = dict(output)
+        if isinstance(outputs.get("loss"), torch.Tensor):
+            outputs["loss"] = outputs["loss"].detach()
+        return outputs
+    raise MisconfigurationTypeError(
+        "In manual optimization, `training_step` must either return a Tensor or have no return (a dict is also "
+        f"accepted); got {type(output).__name__}."
     )
 
 

@@ -166,18 +166,29 @@ def parse_optimizers(returned: Any) -> tuple[list[torch.optim.Optimizer], list[L
 
 
 class ManagedOptimizer:
-    """An optimizer as the module sees it: ``step`` goes through the precision plugin. In manual optimization
-    each ``step`` counts as a global step at once; in automatic optimization the loop counts it after the
-    module's ``optimizer_step`` returns (so ``trainer.global_step`` read inside it is Lightning's)."""
+    """An optimizer as the module sees it (Lightning's ``LightningOptimizer``): ``step`` goes through the precision
+    plugin. In manual optimization each ``step`` counts as a global step at once; in automatic optimization the
+    loop counts it after the module's ``optimizer_step`` returns (so ``trainer.global_step`` read inside it is
+    Lightning's). Built from an optimizer alone (``ManagedOptimizer(opt)``) it steps it directly.
+
+    As with Lightning's wrapper, the object is also an instance of the wrapped optimizer's class (``isinstance(w,
+    torch.optim.Adam)``; its repr reads ``LightningAdam (...)``) and every attribute it does not define itself
+    (``state``, ``param_groups``, ``defaults``...) is read from the wrapped optimizer, the one owner of that state."""
 
     def __init__(
-        self, optimizer: torch.optim.Optimizer, precision: Any, progress: Any, counts_steps: bool, hooks: Any = None
+        self,
+        optimizer: torch.optim.Optimizer,
+        precision: Any = None,
+        progress: Any = None,
+        counts_steps: bool = False,
+        hooks: Any = None,
     ) -> None:
         self.optimizer = optimizer
         self._precision = precision
         self._progress = progress
         self._counts_steps = counts_steps
         self._hooks = hooks  # manual optimization: on_before_optimizer_step runs inside step, after the closure
+        self.__class__ = _wrapper_class(type(optimizer))
 
     def step(self, closure: Any = None, **kwargs: Any) -> Any:
         """Step through the precision plugin; ``kwargs`` go to the optimizer's own ``step`` (Lightning's form).
@@ -186,6 +197,8 @@ class ManagedOptimizer:
         the gradients are unscaled (mixed precision) and ``on_before_optimizer_step`` runs, then the update."""
         if self._hooks is not None:
             closure = self._closure_then_hook(closure)
+        if self._precision is None:  # built by hand around an optimizer: a plain step
+            return self.optimizer.step(closure=closure, **kwargs)
         result = self._precision.optimizer_step(self.optimizer, closure, **kwargs)
         if self._counts_steps:
             self._progress.optimizer_stepped()
@@ -208,17 +221,22 @@ class ManagedOptimizer:
     def zero_grad(self, set_to_none: bool = True) -> None:
         self.optimizer.zero_grad(set_to_none=set_to_none)
 
-    @property
-    def param_groups(self) -> list[dict[str, Any]]:
-        return self.optimizer.param_groups
-
     def __getattr__(self, name: str) -> Any:
         if name == "optimizer":  # not set yet (a copy or unpickling in progress): no recursion into itself
             raise AttributeError(name)
         return getattr(self.optimizer, name)
 
-    def __repr__(self) -> str:
-        return f"ManagedOptimizer({self.optimizer!r})"
+
+_WRAPPER_CLASSES: dict[type, type] = {}
+
+
+def _wrapper_class(optimizer_class: type) -> type:
+    """``ManagedOptimizer`` that is also an ``optimizer_class`` (one class per optimizer class, made once)."""
+    wrapper = _WRAPPER_CLASSES.get(optimizer_class)
+    if wrapper is None:
+        wrapper = type("Lightning" + optimizer_class.__name__, (ManagedOptimizer, optimizer_class), {})
+        _WRAPPER_CLASSES[optimizer_class] = wrapper
+    return wrapper
 
 
 class Optimization:

@@ -76,7 +76,12 @@ class FitProgress:
                     )
                 return math.inf
             return max(1, int(self.num_training_batches * interval))
-        if self.limits.check_val_every_n_epoch is not None and interval > self.num_training_batches:
+        validation_off = self.limits.limit_val_batches == 0  # as Lightning: nothing to schedule, nothing to refuse
+        if (
+            self.limits.check_val_every_n_epoch is not None
+            and interval > self.num_training_batches
+            and not validation_off
+        ):
             raise ValueError(
                 f"`val_check_interval` ({interval}) must be less than or equal to the number of the training batches "
                 f"({self.num_training_batches}). Lower it, set limit_val_batches=0 to disable validation, or set "

@@ -259,6 +259,10 @@ class Trainer(_LoopFlags):
     def datamodule(self) -> Any:
         return self.data_connector.datamodule
 
+    @datamodule.setter
+    def datamodule(self, datamodule: Any) -> None:  # an attribute in Lightning: ported code assigns it
+        self.data_connector.datamodule = datamodule
+
     @property
     def optimizers(self) -> list[torch.optim.Optimizer]:
         return self.optimization.optimizers

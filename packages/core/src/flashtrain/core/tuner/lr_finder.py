@@ -117,6 +117,14 @@ class LRSearchCallback(Callback):
         self._last_step = 0
 
     def on_fit_start(self, trainer: Any, pl_module: Any) -> None:
+        if len(trainer.optimizers) > 1:  # one rate is searched; which optimizer it belongs to would be a guess
+            from flashtrain.core.exceptions import MisconfigurationException
+
+            raise MisconfigurationException(
+                f"`model.configure_optimizers()` returned {len(trainer.optimizers)} optimizers, but learning rate "
+                "finder only works with single optimizer. Tune with one optimizer, or pass update_attr=False and "
+                "set each rate yourself."
+            )
         # The search owns the rate: the module's own schedulers would fight it (and ReduceLROnPlateau would wait
         # for a validation metric the search does not compute).
         trainer.lr_scheduler_configs.clear()
@@ -129,15 +137,18 @@ class LRSearchCallback(Callback):
 
     def on_train_batch_end(self, trainer: Any, pl_module: Any, outputs: Any, batch: Any, batch_idx: int) -> None:
         loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
-        if loss is None:
-            return
-        self._window.append(float(loss.detach()) if hasattr(loss, "detach") else float(loss))
+        if loss is not None:
+            self._window.append(float(loss.detach()) if hasattr(loss, "detach") else float(loss))
         if trainer.global_step == self._last_step:  # inside an accumulation window
             return
         self._last_step = trainer.global_step
+        step = len(self.finder.results["loss"])
+        if not self._window:  # the step's training_step returned None: a NaN point, skipped by the suggestion
+            self.finder.results["lr"].append(self.finder.learning_rate(step))
+            self.finder.results["loss"].append(math.nan)
+            return
         current = sum(self._window) / len(self._window)
         self._window = []
-        step = len(self.finder.results["loss"])
         self._average = self.beta * self._average + (1 - self.beta) * current
         smoothed = self._average / (1 - self.beta ** (step + 1))
         self.finder.results["lr"].append(self.finder.learning_rate(step))

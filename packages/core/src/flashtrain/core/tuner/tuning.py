@@ -6,6 +6,7 @@ import contextlib
 import dataclasses
 import gc
 import logging
+import math
 from typing import Any
 
 from flashtrain.core.callbacks.base import Callback
@@ -102,10 +103,18 @@ class Tuner:
         attr_name: str = "",
     ) -> LRFinder:
         """The search behind :meth:`lr_find` (also run by the ``LearningRateFinder`` callback as a fit starts)."""
-        if not (isinstance(min_lr, (int, float)) and isinstance(max_lr, (int, float)) and 0 < min_lr < max_lr):
-            raise ValueError(f"lr_find needs 0 < min_lr < max_lr, got min_lr={min_lr!r}, max_lr={max_lr!r}.")
-        if isinstance(num_training, bool) or not isinstance(num_training, int) or num_training < 2:
-            raise ValueError(f"lr_find num_training must be an int >= 2 (optimizer steps), got {num_training!r}.")
+        rates = (min_lr, max_lr)
+        if not all(isinstance(rate, (int, float)) and 0 < rate < math.inf for rate in rates):
+            raise ValueError(
+                f"lr_find needs positive finite min_lr and max_lr, got min_lr={min_lr!r}, max_lr={max_lr!r}."
+            )
+        if min_lr >= max_lr:  # as Lightning, the rates go from min_lr to max_lr: here downward
+            rank_zero_warn(
+                f"lr_find: min_lr={min_lr!r} is not below max_lr={max_lr!r}, so the rates tried go down from min_lr "
+                "to max_lr. Swap them for the usual increasing sweep."
+            )
+        if isinstance(num_training, bool) or not isinstance(num_training, int) or num_training < 1:
+            raise ValueError(f"lr_find num_training must be an int >= 1 (optimizer steps), got {num_training!r}.")
         if mode not in MODES:
             raise ValueError(f"lr_find mode must be one of {list(MODES)}, got {mode!r}.")
         name = _lr_attribute(model, attr_name) if update_attr else ""
@@ -225,6 +234,7 @@ class Tuner:
             else:
                 size = search.binsearch(init_val, max_trials, margin)
         search.set(size)
+        _attach_tuned_data(self._trainer, model, datamodule, method)
         log.info(f"Finished batch size finder, will continue with full run using batch size {size}")
         return size
 
@@ -247,6 +257,22 @@ class Tuner:
             _free_memory()
             return _Trial(fitted=False, dataset_length=seen.length)
         return _Trial(fitted=True, dataset_length=seen.length)
+
+
+def _attach_tuned_data(trainer: Any, model: Any, datamodule: Any, method: str) -> None:
+    """Leave ``trainer`` as Lightning's tuner does: ``trainer.datamodule`` set and the stage's loaders built at the
+    tuned size (``trainer.train_dataloader.batch_size`` reads it). The next ``fit`` requests its loaders afresh."""
+    connector = trainer.data_connector
+    connector.module = model
+    if datamodule is not None:
+        connector.datamodule = datamodule
+    if method != "fit":
+        connector.stage_loaders(method, None)
+        return
+    connector.train_dataloader = connector.shard(connector.find_loader("train_dataloader"), training=True)
+    validation = connector.find_loader("val_dataloader")
+    if validation is not None:  # one process (the tuner refuses more): no per-rank share to take
+        connector.stage_loaders("validate", validation)
 
 
 @dataclasses.dataclass

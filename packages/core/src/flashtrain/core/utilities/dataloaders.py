@@ -22,6 +22,19 @@ def has_len(loader: Any) -> bool:
     return True
 
 
+def set_sampler_epoch(loader: Any, epoch: int) -> None:
+    """Call ``set_epoch(epoch)`` on the loader's sampler and on its batch sampler's sampler, each once, where they
+    have one (``DistributedSampler`` orders each epoch by it; Lightning calls it on every loader at each epoch)."""
+    samplers = {}
+    for sampler in (getattr(loader, "sampler", None), getattr(getattr(loader, "batch_sampler", None), "sampler", None)):
+        if sampler is not None:
+            samplers[id(sampler)] = sampler  # by identity: samplers need not be hashable
+    for sampler in samplers.values():
+        set_epoch = getattr(sampler, "set_epoch", None)
+        if callable(set_epoch):
+            set_epoch(epoch)
+
+
 def rebuild_dataloader(loader: DataLoader, **overrides: Any) -> DataLoader:
     """A new DataLoader with ``loader``'s settings, some replaced (``dataset``, ``sampler``, ``batch_sampler``...).
 

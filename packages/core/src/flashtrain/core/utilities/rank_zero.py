@@ -55,4 +55,19 @@ def rank_zero_warn(message: str, category: type[Warning] = UserWarning, stacklev
     warnings.warn(message, category, stacklevel=stacklevel)
 
 
-__all__ = ["global_rank", "rank_zero_debug", "rank_zero_info", "rank_zero_only", "rank_zero_warn"]
+class WarningCache(set):
+    """Warn (on rank 0) once per distinct message: a message already in the cache is not repeated.
+    ``clear()`` forgets them, so each warns again (Lightning's ``WarningCache``)."""
+
+    def warn(self, message: str, stacklevel: int = 5, category: type[Warning] = UserWarning) -> None:
+        if message not in self:
+            self.add(message)
+            rank_zero_warn(message, category, stacklevel=stacklevel)
+
+    def info(self, message: str) -> None:
+        if message not in self:
+            self.add(message)
+            rank_zero_info(message)
+
+
+__all__ = ["WarningCache", "global_rank", "rank_zero_debug", "rank_zero_info", "rank_zero_only", "rank_zero_warn"]
