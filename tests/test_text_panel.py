@@ -49,11 +49,11 @@ def test_the_command_stops_with_one_line_before_training_when_a_set_is_missing(p
         ("http://www.bbc.co.uk/news/world-europe-38888888", "world"),
         ("http://www.bbc.co.uk/news/business-38888888", "business"),
         ("http://www.bbc.co.uk/sport/football/38888888", "sport"),
-        ("http://www.bbc.co.uk/news/science-environment-38888888", "science & health"),
+        ("http://www.bbc.co.uk/news/science-environment-38888888", "science/health"),
         ("https://www.rte.ie/news/politics/2017/0207/850000-dail/", "politics"),
         ("https://www.rte.ie/sport/rugby/2017/0207/850000-six-nations/", "sport"),
         ("http://tass.com/economy/929071", "business"),
-        ("http://abcnews.go.com/Health/flu-season/story?id=45310061", "science & health"),
+        ("http://abcnews.go.com/Health/flu-season/story?id=45310061", "science/health"),
         ("http://abcnews.go.com/US/storm/story?id=45310061", None),  # a section outside the five: left out
         ("http://www.aljazeera.com/news/2017/02/story.html", None),  # no section in the URL
     ],

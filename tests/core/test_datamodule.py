@@ -149,3 +149,23 @@ def test_a_datamodule_is_rebuilt_from_the_checkpoint_of_its_fit(tmp_path):
     trainer.save_checkpoint(str(tmp_path / "run.ckpt"))
     rebuilt = Sized.load_from_checkpoint(str(tmp_path / "run.ckpt"), note="changed")
     assert (rebuilt.hparams.batch_size, rebuilt.hparams.note, rebuilt.seen) == (8, "changed", 7)
+
+
+def test_a_failed_run_tells_the_datamodule():
+    seen = []
+
+    class Told(DataModule):
+        def train_dataloader(self):
+            return DataLoader(regression_data(16), batch_size=8)
+
+        def on_exception(self, exception):
+            seen.append(exception)
+
+    class Fails(RegressionModule):
+        def on_fit_start(self):
+            raise RuntimeError("boom")
+
+    trainer = Trainer(max_epochs=1, logger=False, enable_checkpointing=False, enable_progress_bar=False)
+    with pytest.raises(RuntimeError, match="boom"):
+        trainer.fit(Fails(), datamodule=Told())
+    assert [str(error) for error in seen] == ["boom"]

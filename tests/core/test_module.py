@@ -239,7 +239,7 @@ def test_module_properties_outside_and_inside_a_run():
     assert (model.current_epoch, model.global_step, model.device.type) == (0, 0, "cpu")
     with pytest.raises(RuntimeError, match="not attached to a Trainer"):
         _ = model.trainer
-    with pytest.warns(UserWarning, match="outside a Trainer run"):
+    with pytest.warns(UserWarning, match="the `self.trainer` reference is not registered"):
         model.log("x", 1.0)
     trainer = quiet_trainer(max_epochs=2)
     trainer.fit(model, loader())
@@ -308,3 +308,11 @@ def test_hyperparameters_round_trip_through_yaml_and_unsafe_values_are_skipped(t
         assert load_hparams_from_yaml(str(tmp_path / "none.yaml")) == {}
     with pytest.raises(RuntimeError, match="Missing folder"):
         save_hparams_to_yaml(str(tmp_path / "no" / "h.yaml"), {"a": 1})
+
+
+def test_freeze_and_unfreeze_return_the_module_for_chaining():
+    model = RegressionModule()
+    assert model.freeze() is model and not model.training
+    assert not any(p.requires_grad for p in model.parameters())
+    assert model.unfreeze() is model and model.training
+    assert all(p.requires_grad for p in model.parameters())

@@ -71,6 +71,16 @@ class _nothing:
         return False
 
 
+def test_class_names_with_spaces_and_symbols_are_refused_not_split_into_labels():
+    phrases = ["science & health", "sports", "science & health", "arts - culture"]
+    with pytest.raises(ValueError, match=r"'science & health' would be split on spaces.*Pass multi_label=False"):
+        Targets.infer(phrases, where="train")
+    kept = Targets.infer(phrases, where="train", multi_label=False)
+    assert not kept.multi_label and kept.labels == ["arts - culture", "science & health", "sports"]
+    named = Targets.infer(phrases, where="train", labels=["science & health", "sports", "arts - culture"])
+    assert not named.multi_label
+
+
 def test_space_delimited_strings_are_multi_label_and_said_so():
     with pytest.warns(UserWarning, match="space-delimited multi-label"):
         read = Targets.infer(["cat", "cat dog", "dog rabbit"], where="the training data")

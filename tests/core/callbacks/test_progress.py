@@ -115,3 +115,28 @@ def test_two_progress_bars_or_a_bar_with_the_bar_turned_off_are_refused():
         Trainer(callbacks=[ProgressBar(), ProgressBar()], logger=False)
     with pytest.raises(MisconfigurationException, match="`enable_progress_bar=False` but found `TQDMProgressBar`"):
         Trainer(callbacks=[ProgressBar()], enable_progress_bar=False, logger=False)
+
+
+def test_the_bar_totals_follow_the_epochs_that_validate():
+    totals = []
+
+    class Totals(ProgressBar):
+        def on_train_epoch_end(self, trainer, pl_module):
+            totals.append((self.total_train_batches, self.total_val_batches))
+
+    trainer = quiet_trainer(
+        max_epochs=4, check_val_every_n_epoch=2, limit_val_batches=2, callbacks=[Totals()], enable_progress_bar=True
+    )
+    trainer.fit(RegressionModule(), loader(n=32), loader(n=32))
+    assert totals == [(4, 0), (4, 2), (4, 0), (4, 2)]
+
+    class AtEpochStart(ProgressBar):
+        def on_train_epoch_start(self, trainer, pl_module):
+            super().on_train_epoch_start(trainer, pl_module)
+            totals.append(self.total_train_batches)
+
+    totals.clear()
+    quiet_trainer(max_steps=6, max_epochs=-1, callbacks=[AtEpochStart()], enable_progress_bar=True).fit(
+        RegressionModule(), loader(n=32), loader(n=32)
+    )
+    assert totals == [4, 2]  # the last epoch stops at max_steps

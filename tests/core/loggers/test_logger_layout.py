@@ -132,3 +132,14 @@ def test_a_tensorboard_run_without_hyperparameters_still_has_an_hparams_file(tmp
     quiet_trainer(max_steps=1, logger=logger, log_every_n_steps=1).fit(NoHyperparameters(), loader(8))
     with open(os.path.join(logger.log_dir, "hparams.yaml")) as handle:
         assert handle.read().strip() == "{}"  # as Lightning's: every run folder has one
+
+
+def test_hyperparameters_with_int_and_str_keys_copy_and_name_the_missing_attribute():
+    import copy
+
+    from flashtrain.core.hparams import AttributeDict
+
+    hparams = AttributeDict({1: 1, "lr": 0.1})
+    assert copy.deepcopy(hparams) == hparams  # deepcopy probes __deepcopy__: a plain AttributeError, not a TypeError
+    with pytest.raises(AttributeError, match=r"hyper-parameter 'missing' is not set; known: \[1, 'lr'\]"):
+        hparams.missing  # noqa: B018

@@ -189,14 +189,14 @@ def test_ddp_spawn_explains_what_could_not_be_pickled():
 
 
 def test_use_distributed_sampler_false_leaves_loaders_alone():
-    from flashtrain.core.strategies.cluster import ClusterEnvironment
+    from flashtrain.core.strategies.cluster import ProcessLayout
 
     loader = DataLoader(TensorDataset(torch.arange(10.0)), batch_size=2, shuffle=True)
     for opt_out, expected_batches in ((False, 3), (True, 5)):
         trainer = Trainer(
             accelerator="cpu", devices=2, use_distributed_sampler=not opt_out, logger=False, enable_progress_bar=False
         )
-        trainer.strategy.environment = ClusterEnvironment("torchrun", 2, 1, 1, 0, "127.0.0.1", 1)  # rank 1 of 2
+        trainer.strategy.environment = ProcessLayout("torchrun", 2, 1, 1, 0, "127.0.0.1", 1)  # rank 1 of 2
         sharded = trainer.data_connector.shard(loader, training=True)
         assert (sharded is loader) == opt_out
         assert len(sharded) == expected_batches
@@ -228,3 +228,27 @@ def test_ddp_spawn_from_a_script_without_a_main_guard_is_refused_instead_of_hang
         [sys.executable, "guarded.py"], capture_output=True, text=True, timeout=120, env=env, cwd=tmp_path
     )
     assert accepted.returncode == 0 and accepted.stdout.strip() == "ok", accepted.stderr[-2000:]
+
+
+def test_a_failed_ddp_spawn_run_tells_this_process_callbacks(monkeypatch):
+    from flashtrain.core import Callback
+    from tests.core.helpers import RegressionModule, loader
+
+    class Counts(Callback):
+        failures = 0
+
+        def on_exception(self, trainer, pl_module, exception):
+            self.failures += 1
+
+    counter = Counts()
+    trainer = Trainer(
+        accelerator="cpu", devices=2, strategy="ddp_spawn", logger=False, enable_progress_bar=False, callbacks=[counter]
+    )
+
+    def failing_ranks(*args, **kwargs):
+        raise RuntimeError("rank 1 failed")
+
+    monkeypatch.setattr(trainer.strategy, "spawn", failing_ranks)
+    with pytest.raises(RuntimeError, match="rank 1 failed"):
+        trainer.fit(RegressionModule(), loader())
+    assert counter.failures == 1 and trainer.state.status == "failed"

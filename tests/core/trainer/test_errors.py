@@ -7,7 +7,7 @@ from collections.abc import Mapping
 import pytest
 import torch
 
-from flashtrain.core import Module, Trainer
+from flashtrain.core import Trainer
 from flashtrain.core.exceptions import MisconfigurationException
 from tests.core.helpers import RegressionModule, loader, quiet_trainer
 
@@ -58,34 +58,28 @@ def test_wrong_return_from_a_manual_training_step():
         quiet_trainer(max_steps=1).fit(Manual(), loader())
 
 
-def test_missing_configure_optimizers():
-    class NoOptimizer(Module):
-        def training_step(self, batch, batch_idx):
-            return torch.tensor(0.0, requires_grad=True)
-
-    with pytest.raises(ValueError, match=r"NoOptimizer has no configure_optimizers\(self\).*torch.optim.Adam"):
-        quiet_trainer(max_steps=1).fit(NoOptimizer(), loader())
-
-
-def test_missing_training_step():
-    with pytest.raises(ValueError, match=r"has no training_step\(self, batch, batch_idx\)"):
-        quiet_trainer().fit(Module(), loader())
-
-
 def test_not_a_module():
-    with pytest.raises(TypeError, match="expects a flashtrain.core.Module, got Linear"):
+    with pytest.raises(TypeError, match=r"must be a `LightningModule`.*`Linear` in trainer.fit"):
         quiet_trainer().fit(torch.nn.Linear(2, 2), loader())
 
 
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        (dict(accelerator="tpuu"), "Unknown accelerator 'tpuu'. Allowed: 'auto', 'cpu', 'cuda', 'gpu', 'mps'"),
+        (
+            dict(accelerator="tpuu"),
+            "invalid accelerator name: `accelerator='tpuu'`. Allowed: 'auto', 'cpu', 'cuda', 'gpu', 'mps'",
+        ),
         (dict(precision="17"), r"Precision '17' is invalid. Allowed: '32-true', '64-true', '16-mixed', 'bf16-mixed'"),
         (dict(strategy="fsdp9"), "strategy='fsdp9' is not supported. Allowed: 'auto'"),
         (dict(gpus=1, accelerator="cpu"), "gpus=1 is shorthand for accelerator='gpu'"),
-        (dict(max_epochs=2.5), "max_epochs must be an int"),
-        (dict(max_steps=0.5), "max_steps must be an int"),
+        (dict(max_epochs=2.5), "`max_epochs` must be a non-negative integer or -1. You passed in 2.5"),
+        (
+            dict(max_steps=0.5),
+            r"`max_steps` must be a non-negative integer or -1 \(infinite steps\). You passed in 0.5",
+        ),
+        (dict(check_val_every_n_epoch=1.5), "`check_val_every_n_epoch` should be an integer, found 1.5"),
+        (dict(gradient_clip_val=(1, 2)), r"`gradient_clip_val` should be an int or a float. Got \(1, 2\)"),
         (
             dict(limit_train_batches=1.5),
             r"invalid value 1.5 for limit_train_batches, it has to be in \[0.0, 1.0\] or an int",
@@ -93,7 +87,7 @@ def test_not_a_module():
         (dict(limit_val_batches="all"), "limit_val_batches must be an int"),
         (dict(val_check_interval=0.0), r"invalid value 0.0 for val_check_interval, it has to be in \(0.0, 1.0\]"),
         (dict(accumulate_grad_batches=0), "accumulate_grad_batches must be an int >= 1"),
-        (dict(gradient_clip_algorithm="l2"), "gradient_clip_algorithm='l2' is not supported. Allowed: None, 'norm'"),
+        (dict(gradient_clip_algorithm="l2"), r"`gradient_clip_algorithm` l2 is invalid. Allowed algorithms: \['value'"),
         (dict(gradient_clip_val=-1), "gradient_clip_val must be a number >= 0"),
         (dict(max_time="1 hour"), "max_time must be a string in the format DD:HH:MM:SS"),
         (dict(on_nan="ignore"), "on_nan='ignore' is not supported. Allowed: 'raise', 'skip_step', None"),
@@ -179,38 +173,20 @@ def test_bad_scheduler_configurations_name_the_problem(scheduler_config, match):
         quiet_trainer(max_steps=1).fit(Scheduled(), loader())
 
 
-def test_manual_optimization_rejects_automatic_only_flags():
-    class Manual(RegressionModule):
-        def __init__(self):
-            super().__init__()
-            self.automatic_optimization = False
-
-    with pytest.raises(ValueError, match="accumulate_grad_batches and gradient_clip_val apply to automatic"):
-        quiet_trainer(max_steps=1, accumulate_grad_batches=2).fit(Manual(), loader())
-
-
 def test_fraction_limit_needs_a_sized_loader():
     class Stream(torch.utils.data.IterableDataset):
         def __iter__(self):
             for _ in range(4):
                 yield torch.randn(8), torch.randn(1)
 
-    with pytest.raises(ValueError, match=r"limit_train_batches=0.5 is a fraction, but the train dataloader has no len"):
+    with pytest.raises(MisconfigurationException, match=r"IterableDataset`, `Trainer\(limit_train_batches\)` must be"):
         quiet_trainer(max_epochs=1, limit_train_batches=0.5).fit(
             RegressionModule(), torch.utils.data.DataLoader(Stream(), batch_size=2)
         )
 
 
-def test_validate_without_validation_step():
-    class NoVal(Module):
-        pass
-
-    with pytest.raises(ValueError, match=r"has no validation_step\(self, batch, batch_idx\); trainer.validate needs"):
-        quiet_trainer().validate(NoVal(), loader())
-
-
 def test_a_compiled_non_module_is_still_refused():
-    with pytest.raises(TypeError, match="expects a flashtrain.core.Module, got OptimizedModule"):
+    with pytest.raises(TypeError, match="must be a `LightningModule`.*got `OptimizedModule`"):
         quiet_trainer().fit(torch.compile(torch.nn.Linear(2, 2)), loader())
 
 
@@ -294,3 +270,26 @@ def test_a_scheduler_that_is_not_torchs_needs_manual_optimization_or_lr_schedule
     manual = _ManualWithScheduler(_OwnScheduler)
     quiet_trainer(max_epochs=2).fit(manual, loader())
     assert manual.lr_schedulers().calls == 2
+
+
+@pytest.mark.parametrize("stage", ["validate", "test", "predict"])
+def test_an_entry_point_without_a_model_before_any_fit(stage):
+    with pytest.raises(TypeError, match=rf"`Trainer.{stage}\(\)` requires a `LightningModule`.*trainer.{stage}\(model"):
+        getattr(quiet_trainer(), stage)()
+
+
+def test_save_checkpoint_needs_an_attached_model(tmp_path):
+    with pytest.raises(AttributeError, match="Saving a checkpoint is only possible if a model is attached"):
+        quiet_trainer().save_checkpoint(str(tmp_path / "x.ckpt"))
+    assert not (tmp_path / "x.ckpt").exists()
+
+
+def test_a_trainer_subclass_passes_unknown_arguments_on_as_an_error():
+    class Custom(Trainer):
+        def __init__(self, **kwargs):
+            self.custom = kwargs.pop("custom", 0)
+            super().__init__(**kwargs)
+
+    assert Custom(custom=3, logger=False).custom == 3
+    with pytest.raises(TypeError, match=r"__init__\(\) got an unexpected keyword argument 'abcdefg'"):
+        Custom(abcdefg=1)

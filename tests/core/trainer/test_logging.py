@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import glob
 import os
+import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -13,6 +14,8 @@ import torch
 import torchmetrics
 from torch.utils.data import DataLoader, TensorDataset
 
+from flashtrain.core import Callback
+from flashtrain.core.exceptions import MisconfigurationException
 from flashtrain.core.loggers import CSVLogger, TensorBoardLogger
 from tests.core.helpers import RegressionModule, loader, quiet_trainer
 
@@ -178,7 +181,7 @@ def test_logging_in_predict_step_is_refused():
         def predict_step(self, batch, batch_idx, dataloader_idx=0):
             self.log("x", 1.0)
 
-    with pytest.raises(ValueError, match="cannot be called from predict_step"):
+    with pytest.raises(ValueError, match="`predict_step` runs in `predict`, and prediction doesn.t support logging"):
         quiet_trainer().predict(Bad(), loader())
 
 
@@ -302,3 +305,92 @@ def test_a_dict_batch_is_sized_by_its_first_tensor_and_fast_dev_run_keeps_logged
     trainer.fit(Dicts(), DataLoader(data, batch_size=None))
     assert set(trainer.logged_metrics) == {"a_step", "a_epoch"}
     assert float(trainer.logged_metrics["a_epoch"]) == pytest.approx((4 * 4 + 4 * 4 + 2 * 2) / 10)
+
+
+def test_logged_metrics_are_kept_without_a_logger_and_a_logged_epoch_is_not_replaced():
+    class LogsEpoch(RegressionModule):
+        def training_step(self, batch, batch_idx):
+            self.log("epoch", -batch_idx, logger=True)  # logger=True with no logger: a warning, as Lightning
+            return super().training_step(batch, batch_idx)
+
+    trainer = quiet_trainer(max_epochs=1, limit_train_batches=2)
+    with pytest.warns(UserWarning, match=r"log\('epoch', ..., logger=True\)` but have no logger configured"):
+        trainer.fit(LogsEpoch(), loader())
+    assert trainer.logged_metrics["epoch"] == -1 and "train_loss_step" in trainer.logged_metrics
+
+
+def test_a_metric_collection_with_compute_groups_is_logged_without_copying_states():
+    calls = []
+
+    class Recording(torchmetrics.MetricCollection):
+        def items(self, keep_base=False, copy_state=True):
+            calls.append((keep_base, copy_state))
+            return super().items(keep_base=keep_base, copy_state=copy_state)
+
+    class LogsCollection(RegressionModule):
+        def __init__(self):
+            super().__init__()
+            self.metrics = Recording([torchmetrics.MeanSquaredError(), torchmetrics.MeanAbsoluteError()], prefix="t_")
+
+        def training_step(self, batch, batch_idx):
+            self.metrics(self(batch[0]), batch[1])
+            self.log_dict(self.metrics, on_step=False, on_epoch=True)
+            return super().training_step(batch, batch_idx)
+
+    trainer = quiet_trainer(max_epochs=1, limit_train_batches=2)
+    trainer.fit(LogsCollection(), loader())
+    assert (False, False) in calls and (False, True) not in calls  # torchmetrics itself reads with keep_base=True
+    assert {"t_MeanSquaredError", "t_MeanAbsoluteError"} <= set(trainer.callback_metrics)
+
+
+@pytest.mark.parametrize("hook", ["lr_scheduler_step", "on_exception"])
+def test_logging_where_lightning_refuses_it_is_refused(hook):
+    seen = []
+
+    class LogsThere(RegressionModule):
+        def configure_optimizers(self):
+            optimizer = torch.optim.SGD(self.parameters(), lr=0.1)
+            return [optimizer], [torch.optim.lr_scheduler.StepLR(optimizer, 1)]
+
+        def lr_scheduler_step(self, scheduler, metric):
+            if hook == "lr_scheduler_step":
+                self.log("x", 1.0)
+            scheduler.step()
+
+        def training_step(self, batch, batch_idx):
+            if hook == "on_exception":
+                raise KeyError("boom")
+            return super().training_step(batch, batch_idx)
+
+    class LogsOnException(Callback):
+        def on_exception(self, trainer, module, exception):
+            with pytest.raises(ValueError, match="You can't `self.log\\('y'\\)` inside `on_exception`"):
+                module.log("y", 1.0)
+            seen.append(type(exception))
+
+    trainer = quiet_trainer(max_epochs=1, limit_train_batches=2, callbacks=[LogsOnException()])
+    with pytest.raises((ValueError, KeyError), match="inside `lr_scheduler_step`|boom"):
+        trainer.fit(LogsThere(), loader())
+    assert seen == ([KeyError] if hook == "on_exception" else [MisconfigurationException])
+
+
+def test_loggers_are_finalized_after_every_entry_point_and_can_be_removed():
+    class Counting(CSVLogger):
+        finalized: list[str] = []
+
+        def finalize(self, status):
+            self.finalized.append(status)
+            super().finalize(status)
+
+    with tempfile.TemporaryDirectory() as root:
+        logger = Counting(root)
+        trainer = quiet_trainer(max_epochs=1, limit_train_batches=2, logger=logger)
+        module = RegressionModule()
+        trainer.fit(module, loader(), loader())
+        trainer.test(module, loader(), verbose=False)
+        trainer.predict(module, loader())
+        assert logger.finalized == ["success"] * 3
+    trainer.logger = None
+    assert trainer.loggers == [] and trainer.logger is None
+    trainer.loggers = None
+    assert trainer.loggers == []

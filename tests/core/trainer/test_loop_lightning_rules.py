@@ -58,7 +58,7 @@ def test_modules_in_eval_mode_at_the_start_are_reported():
     with pytest.warns(PossibleUserWarning, match="Found 1 module\\(s\\) in eval mode at the start of training"):
         quiet_trainer(max_steps=1).fit(model, loader())
     with warnings.catch_warnings():
-        warnings.simplefilter("error", PossibleUserWarning)
+        warnings.filterwarnings("error", message=".*in eval mode", category=PossibleUserWarning)
         quiet_trainer(max_steps=1).fit(RegressionModule(), loader())
 
 

@@ -207,7 +207,7 @@ def test_fast_dev_run_overrides_the_limits_it_sets_and_says_so(tmp_path, caplog)
 
 
 def test_overfit_batches_reuses_the_same_batches():
-    with pytest.warns(UserWarning, match="turning off shuffling"):
+    with pytest.warns(UserWarning, match="We are turning off the train dataloader shuffling for you"):
         _, model = fit(train=loader(n=64, batch_size=8, shuffle=True), max_epochs=3, overfit_batches=2)
     assert model.counts["train"] == 6
     assert model.first_values[0:2] == model.first_values[2:4] == model.first_values[4:6]
@@ -393,10 +393,13 @@ def test_lightnings_dataloader_and_callback_properties():
 @pytest.mark.parametrize(
     ("flags", "match"),
     [
-        ({"max_epochs": -2}, "max_epochs must be an int >= -1"),
+        ({"max_epochs": -2}, "`max_epochs` must be a non-negative integer or -1"),
         ({"limit_train_batches": 1.5}, "You have passed invalid value 1.5 for limit_train_batches"),
         ({"accumulate_grad_batches": 0}, "accumulate_grad_batches must be an int >= 1"),
-        ({"reload_dataloaders_every_n_epochs": -1}, "reload_dataloaders_every_n_epochs must be an int >= 0"),
+        (
+            {"reload_dataloaders_every_n_epochs": -1},
+            "reload_dataloaders_every_n_epochs` should be an int >= 0, got -1",
+        ),
         ({"devices": 0}, "devices must be a positive int"),
     ],
 )
@@ -489,10 +492,55 @@ def test_an_unset_max_epochs_becomes_1000_with_a_notice_at_fit():
             return super().training_step(batch, batch_idx)
 
     trainer = Trainer(logger=False, enable_checkpointing=False, enable_progress_bar=False, limit_train_batches=1)
+    assert trainer.max_epochs is None  # as Lightning: resolved when a fit starts
     with pytest.warns(PossibleUserWarning, match="`max_epochs` was not set. Setting it to 1000 epochs"):
         trainer.fit(StopsAtOnce(), loader(16))
     assert trainer.max_epochs == 1000 and trainer.current_epoch == 1
     with warnings.catch_warnings():
-        warnings.simplefilter("error", PossibleUserWarning)
+        warnings.filterwarnings("error", message=".*max_epochs", category=PossibleUserWarning)
         quiet_steps = Trainer(max_steps=1, logger=False, enable_checkpointing=False, enable_progress_bar=False)
         quiet_steps.fit(RegressionModule(), loader(16))  # a step limit: no notice
+    assert quiet_steps.max_epochs == -1
+
+
+def test_detect_anomaly_lets_torch_name_the_operation_that_made_a_nan():
+    class NaNLoss(Counter):
+        def training_step(self, batch, batch_idx):
+            return super().training_step(batch, batch_idx) * torch.tensor(float("nan"))
+
+    with pytest.raises(FloatingPointError, match="Loss is nan"):  # without it: the loss check stops the run
+        fit(NaNLoss(), max_steps=1)
+    with pytest.raises(RuntimeError, match="returned nan values"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # torch's forward traceback of the culprit
+        fit(NaNLoss(), max_steps=1, detect_anomaly=True)
+
+
+def test_the_sanity_check_leaves_the_random_stream_as_it_found_it():
+    drawn = []
+
+    class DrawsInValidation(Counter):
+        def validation_step(self, batch, batch_idx):
+            torch.rand(3)  # a random augmentation or dropout in evaluation
+            return super().validation_step(batch, batch_idx)
+
+        def on_train_start(self):
+            drawn.append(torch.rand(1).item())
+
+    for sanity in (0, 2):
+        torch.manual_seed(0)
+        fit(DrawsInValidation(), loader(), loader(), max_steps=1, num_sanity_val_steps=sanity)
+    assert drawn[0] == drawn[1]
+
+
+@pytest.mark.parametrize("keep", [None, True])
+def test_predict_keeps_its_outputs_unless_told_not_to(keep):
+    trainer = quiet_trainer()
+    assert len(trainer.predict(Counter(), loader(n=16), return_predictions=keep)) == 2
+    assert trainer.predict(Counter(), loader(n=16), return_predictions=False) is None
+
+
+def test_default_root_dir_expands_the_home_folder():
+    import pathlib
+
+    for given in ("~/runs", pathlib.Path("~/runs")):
+        assert Trainer(default_root_dir=given, logger=False).default_root_dir == str(pathlib.Path.home() / "runs")

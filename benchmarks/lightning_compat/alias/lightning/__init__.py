@@ -64,6 +64,11 @@ class _AliasFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
             return None
         if fullname.startswith("lightning.pytorch.demos."):
             return None  # found on the demos package's __path__ (the checkout)
+        if any(character.isupper() for character in fullname.rpartition(".")[2]):
+            # A class, not a module (Lightning's modules are lower-case): ``mock.patch("lightning.pytorch.loggers.
+            # TensorBoardLogger.log_metrics")`` tries to import the class path first and must fall back to getattr,
+            # so it patches the class a porting user gets, not a stray module of that name.
+            return None
         # A Lightning module flashtrain has no table for: its names import as stand-ins (see _AliasModule).
         return importlib.machinery.ModuleSpec(fullname, self, is_package=True)
 

@@ -186,6 +186,10 @@ MODULES: dict[str, dict[str, str]] = {
         "XLAAccelerator": f"{_CORE}.accelerators:XLAAccelerator",
     },
     "lightning.pytorch.accelerators.xla": {"XLAAccelerator": f"{_CORE}.accelerators:XLAAccelerator"},
+    "lightning.pytorch.strategies.strategy": {"Strategy": f"{_CORE}.strategies:Strategy"},
+    "lightning.pytorch.accelerators.cuda": {"CUDAAccelerator": f"{_CORE}.accelerators:CUDAAccelerator"},
+    "lightning.pytorch.accelerators.mps": {"MPSAccelerator": f"{_CORE}.accelerators:MPSAccelerator"},
+    "lightning.pytorch.accelerators.cpu": {"CPUAccelerator": f"{_CORE}.accelerators:CPUAccelerator"},
     "lightning.pytorch.strategies": {
         "Strategy": f"{_CORE}.strategies:Strategy",
         "DDPStrategy": f"{_CORE}.strategies:DDPStrategy",
@@ -195,6 +199,7 @@ MODULES: dict[str, dict[str, str]] = {
         "XLAStrategy": f"{_CORE}.strategies:XLAStrategy",
     },
     "lightning.pytorch.strategies.parallel": {"ParallelStrategy": f"{_CORE}.strategies:ParallelStrategy"},
+    "lightning.pytorch.strategies.strategy": {"Strategy": f"{_CORE}.strategies:Strategy"},
     "lightning.pytorch.serve": {
         "ServableModule": f"{_CORE}.serve:ServableModule",
         "ServableModuleValidator": f"{_CORE}.serve:ServableModuleValidator",
@@ -236,6 +241,7 @@ MODULES: dict[str, dict[str, str]] = {
         "extract_batch_size": f"{_CORE}.utilities.data:extract_batch_size",
         "has_len_all_ranks": f"{_CORE}.utilities.data:has_len_all_ranks",
         "warning_cache": f"{_CORE}.utilities.data:warning_cache",
+        "has_iterable_dataset": f"{_CORE}.utilities.data:has_iterable_dataset",
     },
     "lightning.pytorch.utilities.rank_zero": {
         "WarningCache": f"{_CORE}.utilities.rank_zero:WarningCache",
@@ -284,8 +290,71 @@ MODULES: dict[str, dict[str, str]] = {
         "is_overridden": f"{_ADAPT}:is_overridden",
         "get_torchvision_model": f"{_ADAPT}:get_torchvision_model",
     },
-    "lightning.pytorch.utilities.types": {"STEP_OUTPUT": f"{_ADAPT}:STEP_OUTPUT"},
+    "lightning.pytorch.utilities.types": {
+        "STEP_OUTPUT": f"{_ADAPT}:STEP_OUTPUT",
+        "LRSchedulerConfig": f"{_CORE}.trainer.optimizers:LRSchedulerConfig",
+    },
     "lightning.fabric": {"seed_everything": f"{_CORE}:seed_everything"},
+    "lightning.fabric.utilities.data": {"has_iterable_dataset": f"{_CORE}.utilities.data:has_iterable_dataset"},
+    "lightning.fabric.plugins.environments": {
+        name: f"{_CORE}.plugins:{name}"
+        for name in (
+            "ClusterEnvironment",
+            "KubeflowEnvironment",
+            "LightningEnvironment",
+            "SLURMEnvironment",
+            "TorchElasticEnvironment",
+        )
+    },
+    "lightning.pytorch.plugins.environments": {
+        name: f"{_CORE}.plugins:{name}"
+        for name in (
+            "ClusterEnvironment",
+            "KubeflowEnvironment",
+            "LightningEnvironment",
+            "SLURMEnvironment",
+            "TorchElasticEnvironment",
+        )
+    },
+    "lightning.pytorch.plugins": {
+        name: f"{_CORE}.plugins:{name}"
+        for name in (
+            "CheckpointIO",
+            "TorchCheckpointIO",
+            "Precision",
+            "DoublePrecision",
+            "MixedPrecision",
+            "ClusterEnvironment",
+            "KubeflowEnvironment",
+            "LightningEnvironment",
+            "SLURMEnvironment",
+            "TorchElasticEnvironment",
+        )
+    },
+    **{
+        f"lightning.fabric.plugins.environments.{module}": {name: f"{_CORE}.plugins:{name}"}
+        for module, name in (
+            ("slurm", "SLURMEnvironment"),
+            ("lightning", "LightningEnvironment"),
+            ("torchelastic", "TorchElasticEnvironment"),
+            ("kubeflow", "KubeflowEnvironment"),
+            ("cluster_environment", "ClusterEnvironment"),
+        )
+    },
+    "lightning.fabric.plugins.io.torch_io": {"TorchCheckpointIO": f"{_CORE}.plugins:TorchCheckpointIO"},
+    "lightning.pytorch.plugins.io": {
+        "CheckpointIO": f"{_CORE}.plugins:CheckpointIO",
+        "TorchCheckpointIO": f"{_CORE}.plugins:TorchCheckpointIO",
+    },
+    "lightning.fabric.plugins": {
+        "CheckpointIO": f"{_CORE}.plugins:CheckpointIO",
+        "TorchCheckpointIO": f"{_CORE}.plugins:TorchCheckpointIO",
+    },
+    "lightning.pytorch.plugins.precision": {
+        "Precision": f"{_CORE}.plugins:Precision",
+        "DoublePrecision": f"{_CORE}.plugins:DoublePrecision",
+        "MixedPrecision": f"{_CORE}.plugins:MixedPrecision",
+    },
     "lightning.fabric.utilities.seed": {"seed_everything": f"{_CORE}:seed_everything"},
     "lightning.fabric.utilities": {
         "disable_possible_user_warnings": f"{_CORE}.exceptions:disable_possible_user_warnings"

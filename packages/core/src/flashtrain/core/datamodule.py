@@ -97,6 +97,9 @@ class DataModule(HyperparametersMixin):
     def teardown(self, stage: str) -> None:
         """Release what ``setup`` built."""
 
+    def on_exception(self, exception: BaseException) -> None:
+        """Called when a fit, validate, test or predict run ends with an exception (after the callbacks')."""
+
     def train_dataloader(self) -> Any:
         raise NotImplementedError(f"{type(self).__name__} defines no train_dataloader(); fit needs one.")
 

@@ -18,6 +18,10 @@ class MisconfigurationTypeError(MisconfigurationException, TypeError):
     """A misconfiguration where flashtrain raised ``TypeError``: an argument of the wrong type."""
 
 
+class MisconfigurationRuntimeError(MisconfigurationException, RuntimeError):
+    """A misconfiguration Lightning reports as ``RuntimeError`` (or flashtrain did): both ``except`` forms work."""
+
+
 class PossibleUserWarning(UserWarning):
     """A warning about something that may be intended (Lightning's category): filter it to silence such notices."""
 
@@ -41,6 +45,7 @@ class LightningDeprecationWarning(DeprecationWarning):
 __all__ = [
     "LightningDeprecationWarning",
     "MisconfigurationException",
+    "MisconfigurationRuntimeError",
     "MisconfigurationTypeError",
     "PossibleUserWarning",
     "apply_warning_settings_from_environment",

@@ -68,7 +68,7 @@ class AttributeDict(dict):
         try:
             return self[key]
         except KeyError as error:
-            raise AttributeError(f"hyper-parameter {key!r} is not set; known: {sorted(self)}") from error
+            raise AttributeError(f"hyper-parameter {key!r} is not set; known: {sorted(self, key=str)}") from error
 
     def __setattr__(self, key: str, value: Any) -> None:
         self[key] = value

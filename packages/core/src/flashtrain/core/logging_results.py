@@ -25,7 +25,6 @@ _STEP_HOOKS = (
     "on_before_optimizer_step",
     "on_before_zero_grad",
     "optimizer_step",
-    "lr_scheduler_step",
     "optimizer_zero_grad",
     "backward",
     "configure_gradient_clipping",
@@ -64,6 +63,12 @@ def is_torchmetric(value: Any) -> bool:
     """Whether ``value`` is a torchmetrics ``Metric`` (checked without importing torchmetrics)."""
     module = sys.modules.get("torchmetrics")
     return module is not None and isinstance(value, module.Metric)
+
+
+def is_metric_collection(value: Any) -> bool:
+    """Whether ``value`` is a torchmetrics ``MetricCollection`` (checked without importing torchmetrics)."""
+    module = sys.modules.get("torchmetrics")
+    return module is not None and isinstance(value, module.MetricCollection)
 
 
 def _reduce_fx_name(reduce_fx: Any) -> str:
@@ -303,7 +308,15 @@ class ResultCollection:
         if hook not in LOGGING_DEFAULTS:
             allowed = ", ".join(sorted(LOGGING_DEFAULTS))
             where = hook or "outside a hook"
-            raise ValueError(f"self.log({name!r}) cannot be called from {where}. Allowed in: {allowed}.")
+            if self.stage == "predict" or (hook is not None and "predict" in hook):
+                raise MisconfigurationException(  # Lightning's words
+                    f"You are trying to `self.log({name!r})` but the loop's result collection is not registered yet: "
+                    f"`{where}` runs in `predict`, and prediction doesn't support logging."
+                )
+            raise MisconfigurationException(  # Lightning's opening words (a ValueError, as flashtrain raised)
+                f"You can't `self.log({name!r})` inside `{where}`: logging is not supported there. Allowed in: "
+                f"{allowed}."
+            )
         default_step, default_epoch = LOGGING_DEFAULTS[hook]
         on_step = default_step if on_step is None else bool(on_step)
         on_epoch = default_epoch if on_epoch is None else bool(on_epoch)

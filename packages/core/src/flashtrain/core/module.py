@@ -12,7 +12,6 @@ import torch
 
 from flashtrain.core.exceptions import MisconfigurationException
 from flashtrain.core.hparams import AttributeDict, HyperparametersMixin
-from flashtrain.core.utilities.enums import GradClipAlgorithmType
 
 if TYPE_CHECKING:
     from flashtrain.core.trainer.trainer import Trainer
@@ -110,7 +109,7 @@ class Module(HyperparametersMixin, torch.nn.Module):
         name: str,
         value: Any,
         prog_bar: bool = False,
-        logger: bool = True,
+        logger: bool | None = None,
         on_step: bool | None = None,
         on_epoch: bool | None = None,
         reduce_fx: Any = "mean",
@@ -130,8 +129,13 @@ class Module(HyperparametersMixin, torch.nn.Module):
         at each epoch end.
         """
         trainer = self._trainer
-        if trainer is None:
-            warnings.warn(f"self.log({name!r}) was called outside a Trainer run and is ignored.", stacklevel=2)
+        if trainer is None:  # not an error: a *_step method may be tested without a Trainer (Lightning's words)
+            warnings.warn(
+                f"You are trying to `self.log({name!r})` but the `self.trainer` reference is not registered on the "
+                "model yet. This is most likely because the model hasn't been passed to the `Trainer`; the value is "
+                "ignored.",
+                stacklevel=2,
+            )
             return
         if getattr(trainer, "barebones", False) is True:  # Lightning's words
             from flashtrain.core.utilities.rank_zero import rank_zero_warn
@@ -143,6 +147,15 @@ class Module(HyperparametersMixin, torch.nn.Module):
             return
         if metric_attribute is None and not isinstance(value, (torch.Tensor, int, float)):
             self._check_metric_is_attribute(name, value)
+        if logger is None:  # the default: logged values are kept for the loggers whether or not there are any
+            logger = True
+        elif logger and not trainer.loggers:
+            from flashtrain.core.utilities.rank_zero import rank_zero_warn
+
+            rank_zero_warn(  # Lightning's words
+                f"You called `self.log({name!r}, ..., logger=True)` but have no logger configured. You can enable one"
+                " by doing `Trainer(logger=ALogger(...))`"
+            )
         # Positional on purpose: this runs every step and keyword passing is measurably slower.
         trainer.metrics_store.results.log(
             trainer.hooks.current_hook,
@@ -181,7 +194,16 @@ class Module(HyperparametersMixin, torch.nn.Module):
 
     def log_dict(self, dictionary: Mapping[str, Any], **kwargs: Any) -> None:
         """``self.log`` for each item of a mapping (a torchmetrics ``MetricCollection`` works too)."""
-        for name, value in dictionary.items():
+        from flashtrain.core.logging_results import is_metric_collection
+
+        items: Any
+        if is_metric_collection(dictionary):
+            collection: Any = dictionary
+            # Its metrics under their prefixed names; with compute groups the shared states are read, not copied.
+            items = collection.items(keep_base=False, copy_state=not collection.compute_groups)
+        else:
+            items = dictionary.items()
+        for name, value in items:
             self.log(name, value, **kwargs)
 
     def print(self, *args: Any, **kwargs: Any) -> None:
@@ -327,6 +349,8 @@ class Module(HyperparametersMixin, torch.nn.Module):
         As Lightning: a value or algorithm left out is the Trainer's (``gradient_clip_val`` /
         ``gradient_clip_algorithm``); one given that differs from a value set on the Trainer is refused, since it
         is unclear which should win."""
+        from flashtrain.core.utilities.enums import GradClipAlgorithmType  # on use: import flashtrain.core stays flat
+
         trainer_value = self._trainer.gradient_clip_val if self._trainer is not None else None
         trainer_algorithm = self._trainer.gradient_clip_algorithm if self._trainer is not None else None
         if gradient_clip_val is None:
@@ -398,17 +422,17 @@ class Module(HyperparametersMixin, torch.nn.Module):
         own = {id(p) for group in optimizer.param_groups for p in group["params"]}
         return [optimizer, _ParameterHolder([p for p in self.parameters() if id(p) not in own])]
 
-    def freeze(self) -> None:
-        """Turn off gradients for every parameter and switch to eval mode."""
+    def freeze(self) -> Module:
+        """Turn off gradients for every parameter and switch to eval mode; returns the module (chainable)."""
         for parameter in self.parameters():
             parameter.requires_grad = False
-        self.eval()
+        return self.eval()
 
-    def unfreeze(self) -> None:
-        """Turn gradients back on for every parameter and switch to train mode."""
+    def unfreeze(self) -> Module:
+        """Turn gradients back on for every parameter and switch to train mode; returns the module."""
         for parameter in self.parameters():
             parameter.requires_grad = True
-        self.train()
+        return self.train()
 
     # -- Lightning conveniences (each self-contained) ----------------------------------------------------
     @property

@@ -119,6 +119,20 @@ def _check_present(rows: list[Any], where: str) -> None:
         )
 
 
+def _refuse_phrases_read_as_labels(rows: list[Any], name: str) -> None:
+    """Flash splits strings with spaces into labels; a piece with no letter or digit ("science & health") says the
+    strings are class names with spaces, which splitting would silently turn into a multi-label task."""
+    for row in rows:
+        pieces = row.split() if isinstance(row, str) else []
+        if any(not any(ch.isalnum() for ch in piece) for piece in pieces):
+            raise ValueError(
+                f"{name}: {row!r} would be split on spaces into the labels {pieces} (Flash's space-delimited "
+                "multi-label form), but a piece with no letter or digit says it is one class name. Pass "
+                "multi_label=False or labels=[...] to keep each string one label, or separate the labels of a "
+                "multi-label target with commas."
+            )
+
+
 def _check_labels(labels: Sequence[Any] | None) -> list[Any] | None:
     if labels is None:
         return None
@@ -221,6 +235,7 @@ class Targets:
                 f"multi_label=False, but {name} are multi-label ({form.replace('_', ' ')}: e.g. {rows[0]!r})."
             )
         if form == "space":
+            _refuse_phrases_read_as_labels(rows, name)
             warnings.warn(
                 f"{name}: strings with spaces are read as space-delimited multi-label targets, as Flash read them "
                 f"(e.g. {next(r for r in rows if ' ' in r.strip())!r}); pass multi_label=False or labels=[...] to "

@@ -58,6 +58,14 @@ class ProgressBar(Callback):
             return min(trainer.num_training_batches, trainer.max_steps - trainer.global_step)
         return trainer.num_training_batches
 
+    @property
+    def total_val_batches(self) -> int | float:
+        """Validation batches over all loaders; 0 in a fit epoch that check_val_every_n_epoch skips."""
+        trainer = self.trainer
+        if trainer.state.fn == "fit" and not trainer.progress.validates_this_epoch():
+            return 0
+        return sum(trainer.num_val_batches)
+
     # -- the bars -----------------------------------------------------------------------------------------------
     def _get(self, stage: str, name: str) -> Any:
         if stage not in self._bars:

@@ -6,6 +6,7 @@ Install with ``pip install flashtrain-core[wandb]``. Names and arguments follow 
 
 from __future__ import annotations
 
+import atexit
 import os
 import warnings
 from typing import Any, Literal
@@ -130,6 +131,10 @@ class WandbLogger(Logger):
             if self._offline:
                 options["mode"] = "offline"
             self._run = wandb.init(**{**options, **self._kwargs})
+            # The run stays open after a successful fit (Lightning's: test/predict log to it). Close it, and wait
+            # for its files, before the interpreter ends: under torchrun the agent stops a rank's leftover
+            # processes (wandb's writer among them) once the rank exits, which lost the run's exit record.
+            atexit.register(_finish_at_exit, self._run)
             # Plot every metric against the trainer's step, whatever order the values arrive in (TensorBoard's
             # own step when W&B mirrors a TensorBoard log). A run without define_metric (disabled) is left as is.
             define_metric = getattr(self._run, "define_metric", None)
@@ -314,6 +319,13 @@ class WandbLogger(Logger):
 
     def _prefixed(self, key: str) -> str:
         return f"{self._prefix}{self.LOGGER_JOIN_CHAR}{key}" if self._prefix else key
+
+
+def _finish_at_exit(run: Any) -> None:
+    """Finish ``run`` if nothing else has (a finished run ignores a second ``finish``)."""
+    finish = getattr(run, "finish", None)
+    if finish is not None:
+        finish()
 
 
 def _loggable(value: Any) -> Any:

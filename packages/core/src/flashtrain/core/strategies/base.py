@@ -25,6 +25,20 @@ class Strategy(ABC):
         self.accelerator: Accelerator | None = None
         self.precision: Precision = Precision()
         self.module: torch.nn.Module | None = None
+        self._checkpoint_io: Any = None
+
+    @property
+    def checkpoint_io(self) -> Any:
+        """The ``CheckpointIO`` plugin that writes and reads checkpoint files (``TorchCheckpointIO`` by default)."""
+        if self._checkpoint_io is None:
+            from flashtrain.core.checkpoint.checkpoint_io import TorchCheckpointIO
+
+            self._checkpoint_io = TorchCheckpointIO()
+        return self._checkpoint_io
+
+    @checkpoint_io.setter
+    def checkpoint_io(self, plugin: Any) -> None:
+        self._checkpoint_io = plugin
 
     # -- layout ---------------------------------------------------------------------------------
     @property
@@ -98,19 +112,16 @@ class Strategy(ABC):
 
     def save_checkpoint(self, checkpoint: dict[str, Any], path: str) -> None:
         """Write ``checkpoint`` to ``path`` from rank zero (tensors on the CPU, loadable anywhere); all ranks wait."""
-        from flashtrain.core.checkpoint.io import save_checkpoint_file
         from flashtrain.core.utilities.apply import apply_to_tensors
 
         if self.is_global_zero:
             if self.root_device.type != "cpu":  # loadable anywhere, torch_xla or not
                 checkpoint = apply_to_tensors(checkpoint, lambda tensor: tensor.cpu())
-            save_checkpoint_file(checkpoint, path)
+            self.checkpoint_io.save_checkpoint(checkpoint, path)
         self.barrier()
 
     def load_checkpoint(self, path: str) -> dict[str, Any]:
-        from flashtrain.core.checkpoint.io import load_checkpoint
-
-        return load_checkpoint(path, map_location="cpu")
+        return self.checkpoint_io.load_checkpoint(path, map_location="cpu")
 
     # -- per step -------------------------------------------------------------------------------
     def batch_to_device(self, batch: Any) -> Any:

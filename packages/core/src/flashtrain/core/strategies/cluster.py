@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
-class ClusterEnvironment:
+class ProcessLayout:
     """The layout of one distributed run as seen from one process."""
 
     kind: str  # "torchrun", "slurm" or "flashtrain"
@@ -40,11 +40,11 @@ class ClusterEnvironment:
         os.environ.update(self.variables())
 
 
-def detect_environment() -> ClusterEnvironment | None:
+def detect_environment() -> ProcessLayout | None:
     """The environment this process was started in, or None when it was started by hand (one process)."""
     env = os.environ
     if "FLASHTRAIN_LAUNCHED" in env or "TORCHELASTIC_RUN_ID" in env or _has(env, "RANK", "WORLD_SIZE", "LOCAL_RANK"):
-        return ClusterEnvironment(
+        return ProcessLayout(
             kind="flashtrain" if "FLASHTRAIN_LAUNCHED" in env else "torchrun",
             world_size=int(env["WORLD_SIZE"]),
             global_rank=int(env["RANK"]),
@@ -54,7 +54,7 @@ def detect_environment() -> ClusterEnvironment | None:
             master_port=int(env.get("MASTER_PORT", 29500)),
         )
     if _slurm_managed(env):
-        return ClusterEnvironment(
+        return ProcessLayout(
             kind="slurm",
             world_size=int(env["SLURM_NTASKS"]),
             global_rank=int(env["SLURM_PROCID"]),

@@ -16,7 +16,8 @@ import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
-from flashtrain.core.strategies.cluster import ClusterEnvironment, detect_environment, free_port
+from flashtrain.core.strategies.cluster import ProcessLayout, detect_environment, free_port
+from flashtrain.core.strategies.environments import ClusterEnvironment
 from flashtrain.core.strategies.launcher import ScriptLauncher, record_failure
 from flashtrain.core.strategies.parallel import ParallelStrategy
 from flashtrain.core.strategies.samplers import shard_dataloader
@@ -48,12 +49,28 @@ class DDPStrategy(ParallelStrategy):
         find_unused_parameters: bool = False,
         process_group_backend: str | None = None,
         timeout: datetime.timedelta = datetime.timedelta(minutes=30),
+        *,
+        parallel_devices: list[torch.device] | None = None,
+        cluster_environment: ClusterEnvironment | None = None,
+        checkpoint_io: Any = None,
+        precision_plugin: Any = None,
+        **ddp_kwargs: Any,
     ) -> None:
-        super().__init__(processes_per_node, num_nodes, device_indices)
+        """Lightning's keyword arguments work too: ``parallel_devices`` (the devices of this machine, one process
+        each; the Trainer's ``devices`` flag then does not override them), ``cluster_environment``,
+        ``checkpoint_io``, ``precision_plugin``, and any other keyword goes to ``DistributedDataParallel``
+        (``static_graph=True``, ``gradient_as_bucket_view=True``, ``bucket_cap_mb=...``)."""
+        super().__init__(processes_per_node, num_nodes, device_indices, parallel_devices=parallel_devices)
         self.find_unused_parameters = find_unused_parameters
         self.process_group_backend = process_group_backend
         self.timeout = timeout
-        self.environment: ClusterEnvironment | None = None
+        self.ddp_kwargs = ddp_kwargs
+        if cluster_environment is not None:
+            self.cluster_environment, self.environment_given = cluster_environment, True
+        if checkpoint_io is not None:
+            self.checkpoint_io = checkpoint_io
+        self.precision_plugin = precision_plugin  # the Trainer uses it instead of building one from its flag
+        self.environment: ProcessLayout | None = None
         self.launcher: ScriptLauncher | None = None
         self._ddp_model: DistributedDataParallel | None = None
 
@@ -83,6 +100,11 @@ class DDPStrategy(ParallelStrategy):
         if self.environment is None:
             self.environment = self._join_or_launch()
         super().setup_environment()
+        self.setup_distributed()
+
+    def setup_distributed(self) -> None:
+        """Join the process group of the run (once per process; a later validate/test reuses it)."""
+        assert self.environment is not None, "setup_distributed() runs after the environment is known"
         if not dist.is_initialized():
             backend = self.process_group_backend or ("nccl" if self.root_device.type == "cuda" else "gloo")
             dist.init_process_group(
@@ -96,12 +118,16 @@ class DDPStrategy(ParallelStrategy):
             # interpreter finalization, gloo's worker threads can abort the process ("terminate called ...").
             atexit.register(_destroy_process_group)
 
-    def _join_or_launch(self) -> ClusterEnvironment:
+    def _join_or_launch(self) -> ProcessLayout:
         expected = self.processes_per_node * self.num_nodes
-        environment = detect_environment()
+        given = self.cluster_environment if self.environment_given else None
+        if given is not None and given.creates_processes_externally:
+            environment: ProcessLayout | None = given.layout()  # the user's cluster started every process
+        else:
+            environment = detect_environment()
         if environment is None:
             if expected == 1:
-                return ClusterEnvironment("flashtrain", 1, 0, 0, 0, "127.0.0.1", free_port())
+                return ProcessLayout("flashtrain", 1, 0, 0, 0, "127.0.0.1", free_port())
             self.launcher = ScriptLauncher(self.processes_per_node, self.num_nodes)
             environment = self.launcher.launch()
         elif environment.world_size != expected:
@@ -124,6 +150,7 @@ class DDPStrategy(ParallelStrategy):
             _TrainingStepForward(self.module),
             device_ids=device_ids,
             find_unused_parameters=self.find_unused_parameters,
+            **self.ddp_kwargs,
         )
 
     def setup_dataloader(self, dataloader: Any, *, training: bool, seed: int = 0, shard: bool = True) -> Any:
@@ -281,7 +308,7 @@ def _spawned_rank(local_rank: int, payload: bytes, processes: int, port: int, re
     import pickle
 
     function, args = pickle.loads(payload)
-    environment = ClusterEnvironment("spawn", processes, local_rank, local_rank, 0, "127.0.0.1", port)
+    environment = ProcessLayout("spawn", processes, local_rank, local_rank, 0, "127.0.0.1", port)
     environment.export()
     result, strategy = function(environment, *args)
     if strategy.is_global_zero:

@@ -20,7 +20,7 @@ import threading
 import time
 import traceback
 
-from flashtrain.core.strategies.cluster import ClusterEnvironment, free_port
+from flashtrain.core.strategies.cluster import ProcessLayout, free_port
 
 ERROR_DIR_VARIABLE = "FLASHTRAIN_ERROR_DIR"
 # After another rank failed, how long rank 0 waits for its own collective to fail before it exits.
@@ -66,14 +66,14 @@ class ScriptLauncher:
         self._error_dir = ""
         self._finished = threading.Event()
 
-    def launch(self) -> ClusterEnvironment:
+    def launch(self) -> ProcessLayout:
         """Start the other local ranks; returns this process's place in the run."""
         node_rank, master_addr, master_port = self._rendezvous()
         world_size = self.processes_per_node * self.num_nodes
         command = script_command()
         self._error_dir = tempfile.mkdtemp(prefix="flashtrain-ranks-")
         for local_rank in range(1, self.processes_per_node):
-            child = ClusterEnvironment(
+            child = ProcessLayout(
                 "flashtrain",
                 world_size,
                 node_rank * self.processes_per_node + local_rank,
@@ -84,7 +84,7 @@ class ScriptLauncher:
             )
             env = {**os.environ, **child.variables(), "FLASHTRAIN_LAUNCHED": "1", ERROR_DIR_VARIABLE: self._error_dir}
             self.children[child.global_rank] = subprocess.Popen(command, env=env)
-        own = ClusterEnvironment(
+        own = ProcessLayout(
             "flashtrain", world_size, node_rank * self.processes_per_node, 0, node_rank, master_addr, master_port
         )
         os.environ[ERROR_DIR_VARIABLE] = self._error_dir

@@ -17,11 +17,24 @@ from flashtrain.core.strategies.base import Strategy
 class ParallelStrategy(Strategy):
     """A strategy with ``num_processes`` processes on each of ``num_nodes`` machines, one device each."""
 
-    def __init__(self, processes_per_node: int = 1, num_nodes: int = 1, device_indices: list[int] | None = None):
+    def __init__(
+        self,
+        processes_per_node: int = 1,
+        num_nodes: int = 1,
+        device_indices: list[int] | None = None,
+        *,
+        parallel_devices: list[torch.device] | None = None,
+    ):
         super().__init__()
+        self.given_devices = list(parallel_devices) if parallel_devices else None  # Lightning's form: the devices
+        if self.given_devices is not None:
+            processes_per_node = len(self.given_devices)
+            device_indices = [i if d.index is None else d.index for i, d in enumerate(self.given_devices)]
         self.processes_per_node = processes_per_node
         self.num_nodes = num_nodes
         self.device_indices = device_indices
+        self.cluster_environment: Any = None  # a ClusterEnvironment plugin: the user's, else the Trainer's choice
+        self.environment_given = False  # whether the user named it (then it is joined as it says)
 
     @property
     def num_processes(self) -> int:

@@ -12,7 +12,11 @@ import torch
 
 from flashtrain.core.accelerators import Accelerator, resolve_accelerator
 from flashtrain.core.callbacks.base import Callback
-from flashtrain.core.exceptions import MisconfigurationException, MisconfigurationTypeError
+from flashtrain.core.exceptions import (
+    MisconfigurationException,
+    MisconfigurationRuntimeError,
+    MisconfigurationTypeError,
+)
 from flashtrain.core.precision import build_precision
 from flashtrain.core.strategies import Strategy, build_strategy
 from flashtrain.core.strategies.cluster import detect_environment
@@ -28,9 +32,31 @@ class Hardware:
 
 
 def resolve_hardware(
-    accelerator: str, strategy: str | Strategy, devices: Any, num_nodes: int, precision: str | int, gpus: int | None
+    accelerator: str,
+    strategy: str | Strategy,
+    devices: Any,
+    num_nodes: int,
+    precision: str | int,
+    gpus: int | None,
+    plugins: Any = None,
 ) -> Hardware:
-    """The accelerator and the strategy (with its precision plugin) for the hardware flags."""
+    """The accelerator and the strategy (with its precision, checkpoint-IO and cluster-environment plugins) for the
+    hardware flags."""
+    from flashtrain.core.plugins import sort_plugins
+    from flashtrain.core.strategies.parallel import ParallelStrategy
+
+    given = sort_plugins(plugins)
+    from_strategy = getattr(strategy, "precision_plugin", None) if isinstance(strategy, Strategy) else None
+    if given.precision is not None and from_strategy is not None:
+        raise ValueError(
+            f"Received a precision plugin twice: `plugins=[{given.precision}]` and "
+            f"`{type(strategy).__name__}(precision_plugin={from_strategy})`. Choose one."
+        )
+    given.precision = given.precision or from_strategy
+    if given.precision is not None and precision not in ("32-true", "32", 32):
+        raise ValueError(  # Lightning's words
+            f"Received both `precision={precision}` and `plugins={given.precision}`. Choose one."
+        )
     if gpus is not None:
         if accelerator not in ("auto", "gpu", "cuda") or devices != "auto":
             raise MisconfigurationException(
@@ -43,20 +69,49 @@ def resolve_hardware(
             f"`Trainer(devices={devices!r})` value is not a valid input using {accelerator} accelerator: devices "
             "must be a positive int, a list of indices, -1 or 'auto' (accelerator='cpu' for CPU training)."
         )
+    accelerator = _accelerator_of_given_devices(strategy, accelerator)
     resolved = resolve_accelerator(accelerator)
     num_nodes = checks.check_positive_int("num_nodes", num_nodes)
     num_devices, indices = _parse_devices(devices, resolved, num_nodes)
     if isinstance(strategy, Strategy):
         chosen = strategy
-        from flashtrain.core.strategies.ddp import DDPStrategy  # loaded already when the user made one
-
-        if isinstance(chosen, DDPStrategy):  # DDPStrategy(...) from the user: the Trainer's flags lay it out
-            chosen.processes_per_node, chosen.num_nodes = num_devices, num_nodes
+        if isinstance(chosen, ParallelStrategy):  # a parallel strategy from the user: the Trainer's flags lay it out
+            chosen.num_nodes = num_nodes
+            if chosen.given_devices is None:  # unless it was given its devices
+                chosen.processes_per_node = num_devices
     else:
         chosen = build_strategy(strategy, resolved, num_devices, num_nodes, indices)
     chosen.accelerator = resolved
-    chosen.precision = build_precision(precision, resolved.name, resolved.autocast_device_type)
+    if given.precision is not None:
+        chosen.precision = given.precision
+    else:
+        chosen.precision = build_precision(precision, resolved.name, resolved.autocast_device_type)
+    if given.checkpoint_io is not None:
+        chosen.checkpoint_io = given.checkpoint_io
+    if isinstance(chosen, ParallelStrategy) and (given.cluster_environment or chosen.cluster_environment is None):
+        from flashtrain.core.strategies.environments import select_environment
+
+        chosen.environment_given = chosen.environment_given or given.cluster_environment is not None
+        chosen.cluster_environment = given.cluster_environment or select_environment()
     return Hardware(resolved, chosen, num_devices, num_nodes)
+
+
+def _accelerator_of_given_devices(strategy: Any, accelerator: Any) -> Any:
+    """``DDPStrategy(parallel_devices=[...])`` names the hardware: the accelerator flag must agree (Lightning's
+    words), and ``"auto"`` becomes their kind."""
+    from flashtrain.core.strategies.parallel import ParallelStrategy
+
+    devices = getattr(strategy, "given_devices", None) if isinstance(strategy, ParallelStrategy) else None
+    if not devices or not isinstance(accelerator, str):
+        return accelerator
+    kind = devices[0].type
+    compatible = {"cpu": ("auto", "cpu"), "cuda": ("auto", "cuda", "gpu"), "mps": ("auto", "mps", "gpu")}
+    if accelerator.lower() not in compatible.get(kind, ("auto", kind)):
+        raise MisconfigurationException(
+            f"{kind.upper()} parallel_devices set through {type(strategy).__name__} class, but accelerator set to "
+            f"{accelerator}, please choose one device type"
+        )
+    return kind if accelerator.lower() == "auto" else accelerator
 
 
 def _parse_devices(devices: Any, accelerator: Accelerator, num_nodes: int) -> tuple[int, list[int] | None]:
@@ -137,6 +192,7 @@ def build_callbacks(
     for item in chosen:
         if not isinstance(item, Callback):
             raise MisconfigurationTypeError(f"callbacks must be Callback instances, got {type(item).__name__}.")
+    check_unique_state_keys(chosen)
     has_checkpoint = any(isinstance(c, ModelCheckpoint) for c in chosen)
     if checkpointing is False and has_checkpoint:
         raise MisconfigurationException(
@@ -161,6 +217,25 @@ def build_callbacks(
     if summary is not False and not any(isinstance(c, ModelSummary) for c in chosen) and not fast_dev_run:
         chosen.append(bars[0].default_model_summary() if bars and progress_bar is not False else ModelSummary())
     return run_order(chosen)  # already in run order when built, as Lightning: checkpoint writers last
+
+
+def check_unique_state_keys(callbacks: list[Callback]) -> None:
+    """Two stateful callbacks (their own ``state_dict``) under one ``state_key`` would overwrite each other's state
+    in every checkpoint: refused up front (Lightning's words)."""
+    seen: set[str] = set()
+    for callback in callbacks:
+        if type(callback).state_dict is Callback.state_dict:
+            continue
+        key = callback.state_key
+        if key in seen:
+            name = type(callback).__name__
+            raise MisconfigurationRuntimeError(
+                f"Found more than one stateful callback of type `{name}`. In the current configuration, this callback "
+                "does not support being saved alongside other instances of the same type. Please consult the "
+                f"documentation of `{name}` regarding valid settings for the callback state to be checkpointable. "
+                "HINT: The `callback.state_key` must be unique among all callbacks in the Trainer."
+            )
+        seen.add(key)
 
 
 def time_budget_callbacks(time_budget: Any) -> list[Callback]:

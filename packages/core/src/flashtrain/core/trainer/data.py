@@ -142,14 +142,16 @@ class ReplayableLoader:
         return itertools.islice(iter(self._seeded_loader), skip, None)
 
 
-def without_shuffle(loader: Any) -> Any:
-    """The same DataLoader in sequential order (for ``overfit_batches``: the same batches every epoch)."""
+def without_shuffle(loader: Any, prefix: str = "train") -> Any:
+    """The same DataLoader in sequential order (for ``overfit_batches``: the same batches every epoch); ``prefix``
+    names the loader in the notice ("train", "val")."""
     if type(loader) is not DataLoader or isinstance(loader.sampler, SequentialSampler) or loader.batch_size is None:
         return loader
     if isinstance(loader.dataset, IterableDataset):
         return loader
-    warnings.warn(
-        "overfit_batches: turning off shuffling of the training dataloader so every epoch sees the same batches.",
+    warnings.warn(  # Lightning's words: any sampler but a sequential one is replaced, so the batches repeat
+        f"You requested to overfit but enabled {prefix} dataloader shuffling. We are turning off the {prefix} "
+        f"dataloader shuffling for you (overfit_batches: every epoch sees the same batches).",
         stacklevel=3,
     )
     # a map-style dataset (not iterable, checked above) has a length; torch's Dataset type declares none

@@ -8,17 +8,18 @@ import random
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+import torch
 from torch.utils.data import DataLoader
 
 from flashtrain.core.datamodule import DataModule
-from flashtrain.core.exceptions import MisconfigurationTypeError
+from flashtrain.core.exceptions import MisconfigurationException, MisconfigurationTypeError
 from flashtrain.core.module import Module
 from flashtrain.core.seed import current_seed
 from flashtrain.core.strategies import Strategy
-from flashtrain.core.trainer.data import has_len
 from flashtrain.core.trainer.limits import LoopLimits
 from flashtrain.core.trainer.progress import FitProgress
 from flashtrain.core.utilities.combined_loader import CombinedLoader
+from flashtrain.core.utilities.data import has_len_all_ranks
 from flashtrain.core.utilities.model_helpers import is_overridden
 
 _STAGE_METHODS = {"validate": "val_dataloader", "test": "test_dataloader", "predict": "predict_dataloader"}
@@ -54,6 +55,27 @@ def as_loader_list(loaders: Any) -> list[Any]:
     return [loaders]
 
 
+def _holds_loaders(value: Any) -> bool:
+    """Whether ``value`` is a list/tuple/dict of loaders (possibly nested), not an iterable of batches: a plain list
+    of ``(x, y)`` tuples or tensors stays a list of batches."""
+    if isinstance(value, Mapping):
+        items = list(value.values())
+    elif isinstance(value, (list, tuple)):
+        items = list(value)
+    else:
+        return False
+    return bool(items) and all(_holds_loaders(item) or _is_loader(item) for item in items)
+
+
+def _is_loader(value: Any) -> bool:
+    """A DataLoader, a CombinedLoader, or another iterable that is not itself batch-like data."""
+    if isinstance(value, (DataLoader, CombinedLoader)):
+        return True
+    batch_like = (torch.Tensor, list, tuple, Mapping, str, bytes)
+    array = hasattr(value, "shape")  # a NumPy or other array batch
+    return not isinstance(value, batch_like) and not array and hasattr(value, "__iter__")
+
+
 class DataConnector:
     """The run's data: ``trainer.datamodule``, the fit's training and validation loaders, and their lengths."""
 
@@ -63,7 +85,8 @@ class DataConnector:
         self.progress = progress
         self.datamodule: Any = None
         self.module: Any = None  # its own *_dataloader() methods serve when no datamodule provides one
-        self.train_dataloader: Any = None  # this rank's share of the fit's training loader
+        self.train_dataloader: Any = None  # this rank's share of the fit's training loader (or collection of them)
+        self._train_iterable: Any = None  # what the fit loop iterates: that loader, or their combined batches
         self.val_dataloaders: list[Any] = []  # this rank's share of the fit's validation loaders
         self.num_val_batches: list[int | float] = []
         self.test_dataloaders: list[Any] = []  # what the last trainer.test ran on
@@ -71,7 +94,7 @@ class DataConnector:
         self.validating = False  # whether the fit validates (a validation_step, limit_val_batches > 0)
         self._fit_given: tuple[Any, Any] = (None, None)  # the loaders passed to fit (train, val), if any
         self._train_loaded_epoch: int | None = None  # the epoch each loader was last requested in
-        self._val_loaded_epoch: int | None = None
+        self._val_loaded_epoch: int | float | None = None  # -inf: by a sanity check that does not count
 
     # -- fit: loaders are requested when first needed, in Lightning's order (validation's for the sanity check
     # before training's), and again every reload_dataloaders_every_n_epochs epochs ---------------------------
@@ -80,9 +103,10 @@ class DataConnector:
         self._fit_given = (train, val)
         self.validating = validates and self.limits.limit_val_batches != 0
         self.train_dataloader, self.val_dataloaders, self.num_val_batches = None, [], []
+        self._train_iterable = None
         self._train_loaded_epoch = self._val_loaded_epoch = None
 
-    def _due(self, loaded_epoch: int | None) -> bool:
+    def _due(self, loaded_epoch: int | float | None) -> bool:
         every = self.limits.reload_dataloaders_every_n_epochs
         if loaded_epoch is None:
             return True
@@ -93,26 +117,47 @@ class DataConnector:
         return self._due(self._train_loaded_epoch)
 
     def load_fit_train(self) -> Any:
-        """This rank's share of the fit's training loader, requested now if due; fixes the epoch length."""
-        from flashtrain.core.trainer.data import without_shuffle
+        """This rank's share of the fit's training data, requested now if due; fixes the epoch length.
 
-        if self.train_dataloader is not None and not self.train_reload_due():
-            return self.train_dataloader
+        Returns what the loop iterates: the loader, or for several loaders (a list, a dict, a CombinedLoader) one
+        combined batch from each per step (Lightning's ``max_size_cycle`` unless the CombinedLoader says
+        otherwise); ``train_dataloader`` is then the collection, each loader prepared."""
+        if self._train_iterable is not None and not self.train_reload_due():
+            return self._train_iterable
         given = self._fit_given[0]
         loader = given if given is not None else self.find_loader("train_dataloader")
         self.check_iterable(loader, "fit", "train_dataloader", given is not None)
-        if isinstance(loader, CombinedLoader):
-            loader = CombinedBatches(loader)  # the training step gets the combined batch
+        if isinstance(loader, CombinedLoader) or _holds_loaders(loader):
+            combined = loader if isinstance(loader, CombinedLoader) else CombinedLoader(loader, "max_size_cycle")
+            if combined.mode == "sequential":
+                # the length is still what trainer.num_training_batches reports (as Lightning)
+                self.progress.configure(
+                    self.limited_length(CombinedBatches(combined), self.limits.limit_train_batches, "train")
+                )
+                raise ValueError(
+                    '`FitLoop` does not support the `CombinedLoader(mode="sequential")` mode. The available modes '
+                    "are: min_size, max_size_cycle, max_size (training takes one batch of every loader per step)."
+                )
+            combined.flattened = [self._prepare_train(one) for one in combined.flattened]
+            self.train_dataloader, self._train_iterable = combined.iterables, CombinedBatches(combined)
+        else:
+            self.train_dataloader = self._train_iterable = self._prepare_train(loader)
+        self._train_loaded_epoch = self.progress.current_epoch
+        self.progress.configure(self.limited_length(self._train_iterable, self.limits.limit_train_batches, "train"))
+        return self._train_iterable
+
+    def _prepare_train(self, loader: Any) -> Any:
+        """One training loader as the fit uses it: unshuffled for overfit_batches, this rank's share."""
+        from flashtrain.core.trainer.data import without_shuffle
+
         if self.limits.overfit_batches:
             loader = without_shuffle(loader)
-        self.train_dataloader = self.shard(loader, training=True)
-        self._train_loaded_epoch = self.progress.current_epoch
-        self.progress.configure(self.limited_length(self.train_dataloader, self.limits.limit_train_batches, "train"))
-        return self.train_dataloader
+        return self.shard(loader, training=True)
 
-    def load_fit_validation(self) -> list[Any]:
+    def load_fit_validation(self, sanity: bool = False) -> list[Any]:
         """This rank's share of the fit's validation loaders, requested now if due (none if the fit does not
-        validate)."""
+        validate). As Lightning, a request by the sanity check counts for reloading only if this epoch validates:
+        otherwise the first validation requests them again when reload_dataloaders_every_n_epochs is set."""
         if not self.validating or (self._val_loaded_epoch is not None and not self._due(self._val_loaded_epoch)):
             return self.val_dataloaders
         val = self._fit_given[1]
@@ -124,8 +169,14 @@ class DataConnector:
             self.check_iterable(val, "fit", "val_dataloader", given=True)
         if val is None and self.limits.overfit_batches:
             val = self.load_fit_train()
-        self.set_fit_validation(as_loader_list(val))
-        self._val_loaded_epoch = self.progress.current_epoch
+        loaders = as_loader_list(val)
+        if self.limits.overfit_batches:
+            from flashtrain.core.trainer.data import without_shuffle
+
+            loaders = [without_shuffle(loader, "val") for loader in loaders]
+        self.set_fit_validation(loaders)
+        counts = not sanity or self.progress.validates_this_epoch()
+        self._val_loaded_epoch = self.progress.current_epoch if counts else -math.inf
         return self.val_dataloaders
 
     def choose_base_seed(self) -> None:
@@ -144,6 +195,19 @@ class DataConnector:
         """``method`` (e.g. "train_dataloader") of the datamodule, else of the module (as Lightning), else None."""
         owner = self._provider(method)
         return None if owner is None else getattr(owner, method)()
+
+    def validation_enabled(self) -> bool:
+        """Whether a fit would validate: validation loaders to come from somewhere, a ``validation_step``, and
+        ``limit_val_batches`` > 0 (Lightning's ``trainer.enable_validation``)."""
+        return (
+            self.has_source("val_dataloader", self._fit_given[1])
+            and is_overridden("validation_step", self.module, Module)
+            and self.limits.limit_val_batches > 0
+        )
+
+    def has_source(self, method: str, given: Any) -> bool:
+        """Whether a stage's loaders come from somewhere: given to the entry point, or a ``method`` to call."""
+        return given is not None or self._provider(method) is not None
 
     def _provider(self, method: str) -> Any:
         """The datamodule or the module whose ``method`` serves the loaders (the datamodule first), or None."""
@@ -196,17 +260,25 @@ class DataConnector:
             self.limited_length(dl, self.limits.limit_val_batches, "val") for dl in self.val_dataloaders
         ]
 
-    @staticmethod
-    def limited_length(loader: Any, limit: int | float, name: str) -> int | float:
+    def limited_length(self, loader: Any, limit: int | float, name: str) -> int | float:
         """How many batches of ``loader`` a stage uses under ``limit_<name>_batches``."""
-        length = len(loader) if has_len(loader) else math.inf
+        # every rank's length counts; a rank without batches while others have some is warned about, not refused
+        sized = has_len_all_ranks(loader, self.strategy, allow_zero_length_dataloader_with_multiple_devices=True)
+        length = len(loader) if sized else math.inf
         if isinstance(limit, int) and not isinstance(limit, bool):
             return min(length, limit)
         if math.isinf(length):
             if limit not in (0.0, 1.0):
-                raise ValueError(
-                    f"limit_{name}_batches={limit} is a fraction, but the {name} dataloader has no length "
-                    f"(an IterableDataset); pass an int number of batches instead."
+                raise MisconfigurationException(
+                    f"When using an `IterableDataset`, `Trainer(limit_{name}_batches)` must be `1.0` or an int. An "
+                    f"int specifies `num_{name}_batches` to use: limit_{name}_batches={limit} is a fraction of a "
+                    f"{name} dataloader without a length."
                 )
             return 0 if limit == 0.0 else length
-        return int(length * limit) if limit < 1.0 else length
+        batches = int(length * limit) if limit < 1.0 else length
+        if batches == 0 and limit > 0.0 and length > 0:
+            raise MisconfigurationException(
+                f"You requested to check {limit} of the `{name}_dataloader` but {limit} * {length} < 1. Please "
+                f"increase the `limit_{name}_batches` argument. Try at least `limit_{name}_batches={1.0 / length}`"
+            )
+        return batches

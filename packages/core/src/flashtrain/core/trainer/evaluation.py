@@ -77,11 +77,6 @@ class EvaluationLoop:
     # -- entry points ---------------------------------------------------------------------------------------
     def run_stage(self, module: Module, stage: str, given: Any, verbose: bool) -> list[dict[str, float]]:
         """``trainer.validate`` / ``trainer.test``: one pass over every loader, then a metrics table."""
-        step_name = _STEP[stage]
-        if not self.hooks.module_overrides(step_name):
-            raise ValueError(
-                f"{type(module).__name__} has no {step_name}(self, batch, batch_idx); trainer.{stage} needs one."
-            )
         limit, name = (
             (self.limits.limit_val_batches, "val") if stage == "validate" else (self.limits.limit_test_batches, "test")
         )
@@ -101,9 +96,11 @@ class EvaluationLoop:
         return results
 
     def validate_in_fit(self, module: Module) -> None:
-        self.progress.validation_started()
-        # requested again when reload_dataloaders_every_n_epochs is due
+        # requested when first due, and again when reload_dataloaders_every_n_epochs is due
         loaders = self.data_connector.load_fit_validation()
+        if not any(self.data_connector.num_val_batches):
+            return  # no batch to validate on: no hook runs (as Lightning)
+        self.progress.validation_started()
         self._evaluate(module, "validate", loaders, self.data_connector.num_val_batches)
         self.progress.validation_ended()
 
@@ -116,7 +113,7 @@ class EvaluationLoop:
             previous, self.state.stage = self.state.stage, RunningStage.SANITY_CHECKING
             self.hooks.call("on_sanity_check_start")
             try:
-                loaders = self.data_connector.load_fit_validation()  # Lightning requests the validation loader here
+                loaders = self.data_connector.load_fit_validation(sanity=True)  # Lightning requests them here
                 self._evaluate(module, "sanity", loaders, self.sanity_batches())
             finally:
                 self.hooks.call("on_sanity_check_end")

@@ -132,8 +132,19 @@ class HookDispatcher:
         self.current_hook = running
         return strategy.precision.convert_input(batch)
 
+    def call_on_exception(
+        self, exception: BaseException, datamodule: Any, callbacks: list[Callback] | None = None
+    ) -> None:
+        """A run failed: every callback's ``on_exception``, then the datamodule's (Lightning's order). ``callbacks``:
+        the trainer's, where no run bound them here (the process that started ddp_spawn ranks)."""
+        for callback in self.callbacks if callbacks is None else callbacks:
+            callback.on_exception(self.trainer, self.module, exception)
+        if callable(getattr(datamodule, "on_exception", None)):  # None, or a duck-typed datamodule without it
+            self.call_datamodule(datamodule, "on_exception", exception)
+
     def call_on_callbacks(self, name: str, *args: Any) -> None:
         """A callback-only hook (on_save_checkpoint, on_load_checkpoint, on_exception), on every callback."""
+        self.current_hook = name  # self.log in it is refused as being there (not taken for the hook before)
         for callback in self.callbacks:
             getattr(callback, name)(self.trainer, self.module, *args)
 

@@ -95,6 +95,7 @@ def accept_lightning_1x_arguments(init: _Init) -> _Init:
                 f"Trainer() takes keyword arguments only, got {len(args)} positional; e.g. Trainer(max_epochs=3)."
             )
         old = {name: kwargs.pop(name) for name in list(kwargs) if name not in known}
+        strategy_names_in_plugins(kwargs)
         strategy_as_accelerator = kwargs.get("accelerator") in _STRATEGY_AS_ACCELERATOR
         fit = translate(old, kwargs, sorted(known)) if old or strategy_as_accelerator else None
         init(trainer, **kwargs)
@@ -115,7 +116,7 @@ def translate(old: dict[str, Any], flags: dict[str, Any], known: list[str]) -> L
     if unknown:
         close = difflib.get_close_matches(unknown[0], [*known, *_HANDLERS], n=1)
         hint = f"; did you mean {close[0]!r}?" if close else "."
-        raise TypeError(f"Trainer() got an unexpected keyword argument {unknown[0]!r}{hint}")
+        raise TypeError(f"Trainer.__init__() got an unexpected keyword argument {unknown[0]!r}{hint}")
     accelerator = flags.get("accelerator")
     if accelerator in _STRATEGY_AS_ACCELERATOR:  # Lightning 1.0-1.4 named the strategy accelerator=
         if accelerator in _GONE_STRATEGIES:
@@ -281,22 +282,24 @@ def _amp_level(value: Any, flags: dict[str, Any], fit: Lightning1xFit) -> None:
     )
 
 
-def _plugins(value: Any, flags: dict[str, Any], fit: Lightning1xFit) -> None:
+def strategy_names_in_plugins(flags: dict[str, Any]) -> None:
+    """Lightning 1.x named strategies in ``plugins`` (``plugins=["ddp_sharded"]``): each becomes ``strategy=`` with a
+    FutureWarning (or an error naming what replaced a strategy that is gone); plugin objects stay in ``plugins``."""
     from flashtrain.core.strategies import STRATEGY_NAMES
 
-    plugins = value if isinstance(value, (list, tuple)) else [] if value is None else [value]
+    value = flags.get("plugins")
+    plugins = list(value) if isinstance(value, (list, tuple)) else [] if value is None else [value]
+    if not any(isinstance(plugin, str) for plugin in plugins):
+        return
     for plugin in plugins:
         if isinstance(plugin, str) and plugin in STRATEGY_NAMES:
             _set(flags, "strategy", plugin, f"plugins=[{plugin!r}]")
             _warn(f"plugins=[{plugin!r}]", f"strategy={plugin!r}")
         elif isinstance(plugin, str) and plugin in _GONE_STRATEGIES:
             raise ValueError(f"Trainer(plugins=[{plugin!r}]): {_GONE_STRATEGIES[plugin]}.")
-        else:
-            raise TypeError(
-                f"Trainer(plugins=[{plugin!r}]) is not supported by flashtrain: pass a strategy name or Strategy as "
-                "strategy=..., the precision as precision=... (e.g. '16-mixed'); cluster environments (torchrun, "
-                "SLURM) are detected without a plugin."
-            )
+        elif isinstance(plugin, str):
+            raise ValueError(f"Trainer(plugins=[{plugin!r}]) is not supported: not a strategy name.")
+    flags["plugins"] = [plugin for plugin in plugins if not isinstance(plugin, str)]
 
 
 def _automatic_optimization(value: Any, flags: dict[str, Any], fit: Lightning1xFit) -> None:
@@ -330,7 +333,6 @@ _HANDLERS: dict[str, Callable[[Any, dict[str, Any], Lightning1xFit], None]] = {
     "auto_lr_find": _auto_lr_find,
     "amp_backend": _amp_backend,
     "amp_level": _amp_level,
-    "plugins": _plugins,
     "automatic_optimization": _automatic_optimization,
     "replace_sampler_ddp": _replace_sampler_ddp,
     "reload_dataloaders_every_epoch": _reload_dataloaders_every_epoch,

@@ -140,13 +140,6 @@ class FitLoop:
         log_every = 1 if limits.fast_dev_run else limits.log_every_n_steps  # a debug run logs every step (Lightning)
         # Ranks must stop at the same batch: signals and time limits are agreed on after every batch.
         distributed = strategy.world_size > 1
-        if limits.epochs_defaulted and limits.max_epochs == 1000:
-            warnings.warn(
-                "`max_epochs` was not set. Setting it to 1000 epochs. To train without an epoch limit, set "
-                "`max_epochs=-1`.",
-                PossibleUserWarning,
-                stacklevel=4,
-            )
         _warn_if_modules_in_eval_mode(module)
         progress.start_clock()
 
@@ -219,7 +212,9 @@ class FitLoop:
                     # Counted before on_train_batch_end, so a checkpoint written there resumes at the next step.
                     logging_step = progress.logging_step()
                     if step_schedulers:
-                        self.optimization.step_schedulers("step", hooks, self.metrics_store.callback_metrics)
+                        self.optimization.step_schedulers(
+                            "step", hooks, self.metrics_store.callback_metrics, plateau=False
+                        )
                 if is_last and epoch_schedulers:
                     self._step_epoch_schedulers()
                 call("on_train_batch_end", output, batch, batch_idx)
@@ -229,6 +224,8 @@ class FitLoop:
                     if stepped:  # the gradients were used: free them for validation (not mid-accumulation)
                         hooks.call_module("on_validation_model_zero_grad")
                     self.evaluation.validate_in_fit(module)
+                if stepped and step_schedulers:  # as Lightning: after this step's validation, whose metric it may use
+                    self.optimization.step_schedulers("step", hooks, self.metrics_store.callback_metrics, plateau=True)
                 if distributed:
                     self._agree_on_stop_requests()
                 if self.signals.received is not None and stepped:
@@ -348,7 +345,9 @@ class _TrainingClosure:
         self.backward_sync = loop.strategy.backward_sync
         self.optimizer = optimizer
         self.accumulate = loop.limits.accumulate_grad_batches
-        self.check_finite = loop.limits.on_nan is not None
+        # With detect_anomaly the backward pass is left to report a NaN: torch's anomaly mode names the operation
+        # that made it (with its forward traceback), which says more than the loss check.
+        self.check_finite = loop.limits.on_nan is not None and not loop.limits.detect_anomaly
         self.batch: Any = None
         self.batch_idx = 0
         self.window_start = self.window_end = True
@@ -390,7 +389,10 @@ class _TrainingClosure:
                     output = hooks.call_module("training_step_end", output)
             self.raw_output = output
             loss = _extract_loss(output)
-            self.output = _automatic_batch_outputs(output, loss, self.accumulate)
+            if output is loss and loss is not None and self.accumulate == 1:  # the common case, inline (per step)
+                self.output = {"loss": loss.detach()}
+            else:
+                self.output = _automatic_batch_outputs(output, loss, self.accumulate)
             if loss is None:
                 _warning_cache.warn("`training_step` returned `None`. If this was on purpose, ignore this warning...")
             if self.window_start:  # after training_step, as Lightning

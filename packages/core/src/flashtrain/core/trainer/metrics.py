@@ -28,11 +28,13 @@ class MetricsStore:
         self._progress_bar: dict[str, torch.Tensor] = {}
         self._evaluation_steps: dict[int, int] = {}  # logger step of each eval dataloader's step values
 
-    def reset(self) -> None:
-        """Forget every metric: each ``fit``/``validate``/``test`` starts with empty metrics, as in Lightning."""
+    def reset(self, entry_point: str = "fit") -> None:
+        """Forget every metric: each ``fit``/``validate``/``test`` starts with empty metrics, as in Lightning.
+        In ``predict`` nothing may be logged: ``self.log`` goes to a collection that refuses it."""
         self._callback, self._logged, self._progress_bar = {}, {}, {}
         self._evaluation_steps = {}
         self.train_results.reset()
+        self.results = ResultCollection("predict") if entry_point == "predict" else self.train_results
         self.evaluation_metric_names = set()
 
     # -- recording ------------------------------------------------------------------------------------------
@@ -54,8 +56,9 @@ class MetricsStore:
 
     @property
     def logged_metrics(self) -> dict[str, torch.Tensor]:
-        """The values last sent to the loggers."""
-        return dict(self._logged)
+        """The latest ``logger=True`` values (what the loggers were, or with a logger would have been, given)."""
+        step_metrics = self.train_results.step_metrics()[1]
+        return {**self._logged, **step_metrics} if step_metrics else dict(self._logged)
 
     @property
     def progress_bar_metrics(self) -> dict[str, float]:
@@ -90,7 +93,10 @@ class MetricsStore:
         _, logged, bar = results.step_metrics(suffix)
         if bar:  # the progress bar shows an evaluation's step values too (not the callbacks: Lightning's rule)
             self._progress_bar.update(bar)
-        if not logged or not self.loggers:
+        if not logged:
+            return
+        if not self.loggers:
+            self._logged.update(logged)
             return
         step = self._evaluation_steps.get(dataloader_idx, 0)
         self._evaluation_steps[dataloader_idx] = step + 1
@@ -109,13 +115,16 @@ class MetricsStore:
         """Reduce an epoch's results into the callback/progress-bar metrics (and loggers when ``log``)."""
         callback, logged, bar = results.epoch_metrics(suffix)
         if results.stage == "train":  # evaluation step values reach loggers only, never the callbacks
-            step_cb, _, step_bar = results.step_metrics()
+            step_cb, step_logged, step_bar = results.step_metrics()
             self._callback.update(step_cb)
             self._progress_bar.update(step_bar)
+            self._logged.update(step_logged)  # the epoch's results are reset next: keep its last step's values
         self._callback.update(callback)
         self._progress_bar.update(bar)
         if log and logged and self.loggers:
             self.send_to_loggers(logged, step, epoch)
+        elif log:
+            self._logged.update(logged)
         return callback
 
     def publish_evaluation(
@@ -142,6 +151,8 @@ class MetricsStore:
         self.evaluation_metric_names = names | set(shared_callback)
         if everything and self.loggers:
             self.send_to_loggers(everything, step, epoch)
+        else:
+            self._logged.update(everything)
         return per_loader
 
     def add_callback_metrics(self, metrics: dict[str, torch.Tensor]) -> None:

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 from torch.optim.lr_scheduler import ReduceLROnPlateau
 
-from flashtrain.core.exceptions import MisconfigurationException, MisconfigurationTypeError
+from flashtrain.core.exceptions import (
+    MisconfigurationException,
+    MisconfigurationRuntimeError,
+    MisconfigurationTypeError,
+)
 
 _INTERVALS = ("epoch", "step")
 
@@ -25,11 +29,12 @@ class LRSchedulerConfig:
     monitor: str | None = None
     strict: bool = True
     name: str | None = None
-    given_keys: tuple[str, ...] = ()  # the keys of the user's lr_scheduler dict, if it was one
+    # Stepped with the monitored value: a ReduceLROnPlateau, or a scheduler of another kind marked so in its dict.
+    reduce_on_plateau: bool = False
+    given_keys: tuple[str, ...] = field(default=(), compare=False, repr=False)  # the user's lr_scheduler dict keys
 
-    @property
-    def reduce_on_plateau(self) -> bool:
-        return isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau)
+    def __post_init__(self) -> None:
+        self.reduce_on_plateau = bool(self.reduce_on_plateau) or isinstance(self.scheduler, ReduceLROnPlateau)
 
 
 def _scheduler_config(value: Any, default_monitor: str | None) -> LRSchedulerConfig:
@@ -61,6 +66,7 @@ def _scheduler_config(value: Any, default_monitor: str | None) -> LRSchedulerCon
             monitor=value.get("monitor", default_monitor),
             strict=value.get("strict", True),
             name=value.get("name"),
+            reduce_on_plateau=value.get("reduce_on_plateau", False),
             given_keys=tuple(value),
         )
     else:
@@ -165,6 +171,23 @@ def parse_optimizers(returned: Any) -> tuple[list[torch.optim.Optimizer], list[L
     return optimizers, schedulers
 
 
+def refuse_optimizer_idx(module: Any) -> None:
+    """Lightning 1.x's ``training_step(batch, batch_idx, optimizer_idx)`` (one call per optimizer) is gone in 2.x:
+    refused with Lightning's message rather than called with a missing argument."""
+    import inspect
+
+    try:
+        parameters = inspect.signature(module.training_step).parameters
+    except (TypeError, ValueError):  # a builtin or an object inspect cannot read: nothing to check
+        return
+    if "optimizer_idx" in parameters:
+        raise MisconfigurationRuntimeError(
+            "Training with multiple optimizers is only supported with manual optimization. Remove the "
+            "`optimizer_idx` argument from `training_step`, set `self.automatic_optimization = False` and access "
+            "your optimizers in `training_step` with `opt1, opt2, ... = self.optimizers()`."
+        )
+
+
 class ManagedOptimizer:
     """An optimizer as the module sees it (Lightning's ``LightningOptimizer``): ``step`` goes through the precision
     plugin. In manual optimization each ``step`` counts as a global step at once; in automatic optimization the
@@ -255,6 +278,8 @@ class Optimization:
         """Call ``configure_optimizers`` and check its result against the optimization mode."""
         optimizers, schedulers = parse_optimizers(hooks.call_module("configure_optimizers"))
         automatic = module.automatic_optimization
+        if automatic:
+            refuse_optimizer_idx(module)
         check_schedulers(schedulers, automatic, hooks.module_overrides("lr_scheduler_step"))
         if automatic:
             if not optimizers:
@@ -263,15 +288,12 @@ class Optimization:
                     "optimization needs one."
                 )
             if len(optimizers) > 1:
-                raise ValueError(
+                raise MisconfigurationRuntimeError(  # Lightning's words, then ours
+                    "Training with multiple optimizers is only supported with manual optimization: "
                     f"configure_optimizers returned {len(optimizers)} optimizers. Automatic optimization uses one; "
-                    "for several (e.g. GANs) set self.automatic_optimization = False and step them in training_step."
+                    "for several (e.g. GANs) set self.automatic_optimization = False and step them in training_step "
+                    "(`opt1, opt2, ... = self.optimizers()`)."
                 )
-        elif accumulate_grad_batches > 1 or gradient_clip_val:
-            raise ValueError(
-                "accumulate_grad_batches and gradient_clip_val apply to automatic optimization only; with "
-                "automatic_optimization=False, accumulate and clip in training_step (self.clip_gradients)."
-            )
         self.optimizers = optimizers
         self.lr_scheduler_configs = schedulers
         precision = self.strategy.precision
@@ -310,7 +332,12 @@ class Optimization:
                             f"Available metrics are: {sorted(metrics)}. Log it with self.log({config.monitor!r}, "
                             "...) or set strict=False in the lr_scheduler dict."
                         )
-                    warnings.warn(f"ReduceLROnPlateau skipped: {config.monitor!r} was not logged.", stacklevel=2)
+                    warnings.warn(  # Lightning's words
+                        f"ReduceLROnPlateau conditioned on metric {config.monitor} which is not available but strict "
+                        "is set to `False`. Skipping learning rate update.",
+                        RuntimeWarning,
+                        stacklevel=2,
+                    )
                     continue
                 value = float(logged)
             hooks.call_module("lr_scheduler_step", config.scheduler, value)

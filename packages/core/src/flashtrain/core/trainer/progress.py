@@ -89,10 +89,15 @@ class FitProgress:
             )
         return interval
 
+    def validates_this_epoch(self) -> bool:
+        """Whether check_val_every_n_epoch lets the current epoch validate (every epoch when it is None)."""
+        every_n_epochs = self.limits.check_val_every_n_epoch
+        return every_n_epochs is None or (self.current_epoch + 1) % every_n_epochs == 0
+
     def val_due(self, batch_idx: int, is_last: bool) -> bool:
         """Whether validation runs after training batch ``batch_idx`` of the current epoch."""
         every_n_epochs = self.limits.check_val_every_n_epoch
-        if every_n_epochs is not None and (self.current_epoch + 1) % every_n_epochs != 0:
+        if not self.validates_this_epoch():
             return False
         if self.val_done_at == batch_idx + 1:
             return False  # already ran here before a resume
@@ -119,7 +124,8 @@ class FitProgress:
         """Optimizer steps the fit will take (for schedulers like OneCycleLR)."""
         per_epoch = math.ceil(self.num_training_batches / self.limits.accumulate_grad_batches)
         max_epochs, max_steps = self.limits.max_epochs, self.limits.max_steps
-        by_epochs = per_epoch * max_epochs if max_epochs != -1 else math.inf
+        # max_epochs None: read before a fit resolved it
+        by_epochs = math.inf if max_epochs is None or max_epochs == -1 else per_epoch * max_epochs
         return min(by_epochs, max_steps) if max_steps != -1 else by_epochs
 
     # -- moving forward -------------------------------------------------------------------------------------
@@ -181,7 +187,7 @@ class FitProgress:
         if self.max_steps_reached():
             return True
         max_epochs = self.limits.max_epochs
-        if max_epochs != -1 and self.current_epoch >= max_epochs:
+        if max_epochs is not None and max_epochs != -1 and self.current_epoch >= max_epochs:
             return True
         if self.num_training_batches == 0:
             return True

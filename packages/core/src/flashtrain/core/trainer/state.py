@@ -6,8 +6,22 @@ from dataclasses import dataclass
 from enum import Enum
 
 
-class TrainerFn(str, Enum):
-    """The entry point called: ``trainer.state.fn == "fit"`` works as with Lightning's enum."""
+class _StrEnum(str, Enum):
+    """A member is its value wherever a string is used: ``==``, dict keys, ``str()`` and f-strings."""
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self.value), spec)
+
+    def __hash__(self) -> int:
+        return hash(self.value)
+
+
+class TrainerFn(_StrEnum):
+    """The entry point called: ``trainer.state.fn == "fit"`` works as with Lightning's enum; ``setup(stage)`` hooks
+    are given it (``stage == "fit"`` and ``stage.value`` both work, as in Lightning)."""
 
     FITTING = "fit"
     VALIDATING = "validate"
@@ -15,7 +29,7 @@ class TrainerFn(str, Enum):
     PREDICTING = "predict"
 
 
-class RunningStage(str, Enum):
+class RunningStage(_StrEnum):
     """The loop running inside the entry point."""
 
     TRAINING = "train"
@@ -36,7 +50,7 @@ class RunningStage(str, Enum):
         return self.value
 
 
-class TrainerStatus(str, Enum):
+class TrainerStatus(_StrEnum):
     INITIALIZING = "initializing"
     RUNNING = "running"
     FINISHED = "finished"

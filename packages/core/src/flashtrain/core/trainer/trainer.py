@@ -31,7 +31,9 @@ from flashtrain.core.profilers import build_profiler
 from flashtrain.core.strategies import Strategy
 from flashtrain.core.trainer import connector
 from flashtrain.core.trainer.barebones import barebones_flags
+from flashtrain.core.trainer.config_validator import check_logging_interval, verify_loop_configuration
 from flashtrain.core.trainer.data_connector import DataConnector
+from flashtrain.core.trainer.env_defaults import defaults_from_environment
 from flashtrain.core.trainer.evaluation import EvaluationLoop
 from flashtrain.core.trainer.hooks import HookDispatcher
 from flashtrain.core.trainer.legacy_arguments import Lightning1xFit, accept_lightning_1x_arguments
@@ -43,10 +45,15 @@ from flashtrain.core.trainer.progress import FitProgress
 from flashtrain.core.trainer.signals import SignalHandler
 from flashtrain.core.trainer.state import RunningStage, TrainerFn, TrainerState, TrainerStatus
 from flashtrain.core.utilities.compiled import unwrap_compiled
-from flashtrain.core.utilities.model_helpers import is_overridden
 
 # What loggers' ``finalize`` is told (Lightning's words; MLflow and W&B map them to their run states).
 _LOGGER_STATUS = {TrainerStatus.FINISHED: "success", TrainerStatus.INTERRUPTED: "interrupted"}
+_ENTRY_STAGE = {
+    TrainerFn.FITTING: RunningStage.TRAINING,
+    TrainerFn.VALIDATING: RunningStage.VALIDATING,
+    TrainerFn.TESTING: RunningStage.TESTING,
+    TrainerFn.PREDICTING: RunningStage.PREDICTING,
+}
 
 
 class _Limit:
@@ -109,6 +116,7 @@ class Trainer(_LoopFlags):
     ckpt_path = _Checkpoint()  # the checkpoint the latest run loaded; set it to load that file in every run
     lightning_1x: Lightning1xFit | None = None  # what Lightning 1.x arguments ask of fit (legacy_arguments.py)
 
+    @defaults_from_environment
     @accept_lightning_1x_arguments
     def __init__(
         self,
@@ -153,6 +161,7 @@ class Trainer(_LoopFlags):
         reload_dataloaders_every_n_epochs: int = 0,
         profiler: Any = None,
         barebones: bool = False,
+        plugins: Any = None,
     ) -> None:
         self.barebones = barebones
         if barebones:  # every speed-costing feature off; asking for one of them is refused (barebones.py)
@@ -170,7 +179,7 @@ class Trainer(_LoopFlags):
                 )
             )
             num_sanity_val_steps = sanity
-        hardware = connector.resolve_hardware(accelerator, strategy, devices, num_nodes, precision, gpus)
+        hardware = connector.resolve_hardware(accelerator, strategy, devices, num_nodes, precision, gpus, plugins)
         self.accelerator = hardware.accelerator
         self.strategy: Strategy = hardware.strategy
         self.num_devices, self.num_nodes = hardware.num_devices, hardware.num_nodes
@@ -237,7 +246,7 @@ class Trainer(_LoopFlags):
 
     @loggers.setter
     def loggers(self, value: list[Any]) -> None:
-        self.metrics_store.loggers = list(value)
+        self.metrics_store.loggers = list(value or [])  # None: no loggers, as Lightning
 
     @property
     def logger(self) -> Any:
@@ -296,6 +305,10 @@ class Trainer(_LoopFlags):
     @property
     def predict_dataloaders(self) -> Any:
         return _one_or_list(self.data_connector.predict_dataloaders)
+
+    @property
+    def enable_validation(self) -> bool:
+        return self.data_connector.validation_enabled()
 
     @property
     def num_val_batches(self) -> list[int | float]:
@@ -526,7 +539,7 @@ class Trainer(_LoopFlags):
         model: Module | None = None,
         dataloaders: Any = None,
         datamodule: Any = None,
-        return_predictions: bool = True,
+        return_predictions: bool | None = None,
         ckpt_path: str | None = None,
         output: str | None = None,
         weights_only: bool | None = None,
@@ -540,7 +553,7 @@ class Trainer(_LoopFlags):
         dataloaders, datamodule = _loaders_or_datamodule(dataloaders, datamodule)
         if output is None and hasattr(model or self.module, "format_predictions"):
             output = getattr(model or self.module, "output", None)  # a task's ``model.output`` chosen beforehand
-        keep = return_predictions or output is not None
+        keep = return_predictions is not False or output is not None  # None: Lightning's default, keep them
         predictions = self._run(
             TrainerFn.PREDICTING, model, datamodule, ckpt_path, predict=dataloaders, return_predictions=keep
         )
@@ -554,10 +567,20 @@ class Trainer(_LoopFlags):
             )
         return formatter(predictions, output)
 
+    def init_module(self, empty_init: bool | None = None) -> contextlib.AbstractContextManager:
+        """Build a model inside: its tensors are created on the run's device, in the precision's dtype, and with
+        ``empty_init=True`` left uninitialised (for weights a checkpoint replaces)."""
+        from flashtrain.core.trainer.module_init import module_init_context
+
+        return module_init_context(self.strategy, empty_init)
+
     def save_checkpoint(self, filepath: str, weights_only: bool = False) -> None:
         """Write a checkpoint of the current state (only the weights and hyper-parameters with ``weights_only``)."""
         if self.module is None:
-            raise RuntimeError("save_checkpoint needs a model: call it during or after trainer.fit(model, ...).")
+            raise AttributeError(  # Lightning's type and words
+                "Saving a checkpoint is only possible if a model is attached to the Trainer. Did you call "
+                "`Trainer.save_checkpoint()` before calling `Trainer.{fit,validate,test,predict}`?"
+            )
         self.checkpoint_connector.save(filepath, weights_only)
 
     # ==================================================================================================
@@ -565,12 +588,13 @@ class Trainer(_LoopFlags):
     # ==================================================================================================
     def _run(self, fn: TrainerFn, model: Module | None, datamodule: Any, ckpt_path: str | None, **data: Any) -> Any:
         ckpt_path = self.checkpoint_connector.select(fn.value, ckpt_path, model_provided=model is not None)
-        model = self._attach(model, datamodule, fn)
+        model = self._attach(model, datamodule, fn, data.get("val"))
         if self.strategy.must_spawn():
             return self._run_spawned(fn, model, datamodule, ckpt_path, data)
         self.state.fn, self.state.status = fn, TrainerStatus.RUNNING
+        self.state.stage = _ENTRY_STAGE[fn]  # already during setup, as Lightning
         self.progress.should_stop = False
-        self.metrics_store.reset()  # each entry point starts with empty metrics, as in Lightning
+        self.metrics_store.reset(fn.value)  # each entry point starts with empty metrics, as in Lightning
         status = TrainerStatus.FAILED
         fitting = fn == TrainerFn.FITTING
         signals = self.signals.installed() if fitting else contextlib.nullcontext()
@@ -602,7 +626,7 @@ class Trainer(_LoopFlags):
         except BaseException as exception:
             interrupted = isinstance(exception, (KeyboardInterrupt, SystemExit))
             status = TrainerStatus.INTERRUPTED if interrupted else TrainerStatus.FAILED
-            self.hooks.call_on_callbacks("on_exception", exception)
+            self.hooks.call_on_exception(exception, self.datamodule)
             error = self.signals.exit_for(self.strategy.on_exception(exception))
             if error is not exception:
                 raise error from exception
@@ -616,7 +640,12 @@ class Trainer(_LoopFlags):
         # The ranks start with this process's torch random state, as Lightning's spawn launcher gives them (as
         # bytes: a tensor would travel through shared memory).
         rng = torch.get_rng_state().numpy().tobytes()
-        outcome = spawn(_run_in_spawned_rank, self, fn, model, datamodule, ckpt_path, data, rng)
+        try:
+            outcome = spawn(_run_in_spawned_rank, self, fn, model, datamodule, ckpt_path, data, rng)
+        except BaseException as exception:  # the ranks ran their callbacks' on_exception; this process's too
+            self.state.status = TrainerStatus.FAILED
+            self.hooks.call_on_exception(exception, datamodule, self.callbacks)
+            raise
         model.load_state_dict(outcome["state_dict"])
         self.progress.global_step, self.progress.current_epoch = outcome["global_step"], outcome["current_epoch"]
         self.metrics_store.replace_results(outcome["callback_metrics"], outcome["logged_metrics"])
@@ -626,26 +655,22 @@ class Trainer(_LoopFlags):
         self.state.status = TrainerStatus.FINISHED
         return outcome["result"]
 
-    def _attach(self, model: Module | None, datamodule: Any, fn: TrainerFn) -> Module:
+    def _attach(self, model: Module | None, datamodule: Any, fn: TrainerFn, val: Any = None) -> Module:
         stage = fn.value
         if model is None:
             if self.module is None:
-                raise ValueError(f"trainer.{stage}() needs a model: pass trainer.{stage}(model, ...).")
+                raise TypeError(
+                    f"`Trainer.{stage}()` requires a `LightningModule` when it hasn't been passed in a previous run: "
+                    f"pass trainer.{stage}(model, ...)."
+                )
             model = self.module
         model = unwrap_compiled(model, Module)  # trainer.fit(torch.compile(model)) trains model, compiled
         if not isinstance(model, Module):
             raise TypeError(
-                f"trainer.{stage}() expects a flashtrain.core.Module, got {type(model).__name__}. Subclass Module "
+                f"`model` must be a `LightningModule` (flashtrain.core.Module) or a torch.compile'd one, got "
+                f"`{type(model).__qualname__}` in trainer.{stage}(). Subclass Module "
                 "(like LightningModule) and define training_step and configure_optimizers."
             )
-        if fn == TrainerFn.FITTING:
-            if not is_overridden("training_step", model, Module):
-                raise ValueError(f"{type(model).__name__} has no training_step(self, batch, batch_idx); fit needs one.")
-            if not is_overridden("configure_optimizers", model, Module):
-                raise ValueError(
-                    f"{type(model).__name__} has no configure_optimizers(self); fit needs one, e.g. "
-                    "`return torch.optim.Adam(self.parameters(), lr=1e-3)`."
-                )
         model.trainer = self
         self.module = model
         self.hooks.module = model
@@ -655,6 +680,8 @@ class Trainer(_LoopFlags):
             datamodule.trainer = self
         elif fn == TrainerFn.FITTING:
             self.data_connector.datamodule = None
+        has_val_data = fn == TrainerFn.FITTING and self.data_connector.has_source("val_dataloader", val)
+        verify_loop_configuration(fn.value, model, limits=self.limits, has_val_data=has_val_data)
         return model
 
     def _prepare_and_setup(self, fn: TrainerFn, module: Module) -> None:
@@ -672,20 +699,20 @@ class Trainer(_LoopFlags):
             module.prepare_data()
         self.strategy.barrier()
         if datamodule is not None:
-            self.hooks.call_datamodule(datamodule, "setup", stage=fn.value)
+            self.hooks.call_datamodule(datamodule, "setup", stage=fn)
         self.hooks.bind(module, self.callbacks)
-        self.hooks.call("setup", stage=fn.value)
+        self.hooks.call("setup", stage=fn)
         with self.strategy.model_init_context():
             self.hooks.call_module("configure_model")
 
     def _teardown(self, fn: TrainerFn, status: TrainerStatus) -> None:
         try:
             if self.module is not None:
-                self.hooks.call("teardown", stage=fn.value)
+                self.hooks.call("teardown", stage=fn)
             if self.datamodule is not None:
-                self.hooks.call_datamodule(self.datamodule, "teardown", stage=fn.value)
+                self.hooks.call_datamodule(self.datamodule, "teardown", stage=fn)
         finally:
-            if fn == TrainerFn.FITTING and self.is_global_zero:
+            if self.is_global_zero:  # after every entry point, as Lightning (buffering loggers flush)
                 for logger in self.loggers:
                     logger.finalize(_LOGGER_STATUS.get(status, "failed"))
             if self.hooks.profiling:
@@ -710,6 +737,7 @@ class Trainer(_LoopFlags):
     # ==================================================================================================
     def _fit(self, module: Module, train: Any, val: Any, checkpoint: dict[str, Any] | None) -> None:
         data, hooks = self.data_connector, self.hooks
+        self.limits.resolve_max_epochs(self.callbacks)
         data.choose_base_seed()
         # Loaders are requested when first needed, in Lightning's order: validation's in the sanity check,
         # training's after it (earlier only if configure_optimizers reads estimated_stepping_batches).
@@ -728,8 +756,10 @@ class Trainer(_LoopFlags):
         if self.limits.num_sanity_val_steps and data.validating and at_start:
             self.evaluation.sanity_check(module)
         data.load_fit_train()
-        data.load_fit_validation()
-        validation_enabled = bool(data.val_dataloaders) and any(data.num_val_batches)
+        check_logging_interval(self.num_training_batches, self.limits, bool(self.loggers))
+        if self.progress.validates_this_epoch():  # else first requested when validation is due (as Lightning)
+            data.load_fit_validation()
+        validation_enabled = data.validation_enabled()
         self.state.stage = RunningStage.TRAINING
         loop = FitLoop(
             module=module,

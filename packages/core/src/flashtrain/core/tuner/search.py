@@ -48,7 +48,7 @@ def trial_trainer(trainer: Any, callbacks: list[Callback], max_steps: int, limit
     trial.loggers = []
     trial.max_steps = max_steps
     # Enough epochs for max_steps on any data, yet finite: callbacks may size themselves by it (e.g. SWA).
-    trial.max_epochs = max(trainer.max_epochs, max_steps)
+    trial.max_epochs = max(trainer.max_epochs or -1, max_steps)  # None: not resolved by a fit yet
     trial.max_time = None
     trial.limit_val_batches = limit_val_batches
     trial.num_sanity_val_steps = 0

@@ -59,6 +59,11 @@ def extract_batch_size(batch: Any) -> int:
     return batch_size
 
 
+def has_iterable_dataset(dataloader: Any) -> bool:
+    """Whether ``dataloader`` reads an ``IterableDataset`` (its length, if any, is the dataset's own claim)."""
+    return isinstance(getattr(dataloader, "dataset", None), torch.utils.data.IterableDataset)
+
+
 def has_len_all_ranks(
     dataloader: Any, strategy: Any, allow_zero_length_dataloader_with_multiple_devices: bool = False
 ) -> bool:
@@ -83,7 +88,7 @@ def has_len_all_ranks(
             f"Total length of `{name}` across ranks is zero, but local rank has zero length. Please be cautious of "
             "uneven batch length."
         )
-    if isinstance(getattr(dataloader, "dataset", None), torch.utils.data.IterableDataset):
+    if has_iterable_dataset(dataloader):
         rank_zero_warn(
             "Your `IterableDataset` has `__len__` defined. In combination with multi-process data loading (when "
             "num_workers > 1), `__len__` could be inaccurate if each worker is not configured independently to "
@@ -92,4 +97,4 @@ def has_len_all_ranks(
     return True
 
 
-__all__ = ["extract_batch_size", "has_len_all_ranks", "warning_cache"]
+__all__ = ["extract_batch_size", "has_iterable_dataset", "has_len_all_ranks", "warning_cache"]
