@@ -217,6 +217,7 @@ def directory_of(relative: str) -> str:
 
 
 def write_report(rows: list[dict], out: Path, command: str) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)  # a missing folder lost a whole run's report at its very end
     groups = sorted({directory_of(r["file"]) for r in rows})
 
     def figures(mine: list[dict]) -> tuple[int, int, int, int, int]:
