@@ -160,7 +160,7 @@ def test_nan_loss_stops_with_the_step_and_the_last_good_checkpoint(tmp_path):
     assert good["global_step"] == 4
     assert all(torch.isfinite(t).all() for t in good["state_dict"].values())
     # the logs written so far are still readable
-    assert os.listdir(os.path.join(str(tmp_path), "logs", "version_0"))
+    assert os.listdir(os.path.join(str(tmp_path), "lightning_logs", "version_0"))
 
 
 def test_nan_loss_skip_step_leaves_weights_untouched():

@@ -62,7 +62,7 @@ def test_sigkill_at_a_random_step_then_resume_is_exact(uninterrupted, tmp_path, 
     run_worker(tmp_path, "resume", 0, workers, tmp_path / "resumed.pt")
     assert_same_weights(uninterrupted[workers], tmp_path / "resumed.pt")
     # The resumed run appended to the same log folder instead of starting version_1.
-    assert os.listdir(tmp_path / "logs") == ["version_0"]
+    assert os.listdir(tmp_path / "lightning_logs") == ["version_0"]
 
 
 @pytest.mark.slow

@@ -46,6 +46,6 @@ def test_log_hparams_merges_calls_into_one_yaml(tmp_path):
     logger.log_hyperparams({"lr": 0.1})
     logger.log_hyperparams({"layer": torch.nn.BatchNorm1d})
     assert logger.experiment.hparams == {"lr": 0.1, "layer": torch.nn.BatchNorm1d}
-    path = tmp_path / "logs" / "version_0" / ExperimentWriter.NAME_HPARAMS_FILE
+    path = tmp_path / "lightning_logs" / "version_0" / ExperimentWriter.NAME_HPARAMS_FILE
     saved = yaml.safe_load(path.read_text())
     assert saved["lr"] == 0.1 and "BatchNorm1d" in saved["layer"]

@@ -61,12 +61,12 @@ def test_two_launched_processes_train_like_one_process_with_twice_the_batch(sing
     # Only rank 0 wrote: one log folder, one metrics file, the checkpoints once.
     written = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file())
     assert written == [
-        "logs/version_0/checkpoints/epoch=1-step=12.ckpt",  # lowest val_loss (this seed's data order)
-        "logs/version_0/checkpoints/last.ckpt",
-        "logs/version_0/metrics.csv",
+        "lightning_logs/version_0/checkpoints/epoch=1-step=12.ckpt",  # lowest val_loss (this seed's data order)
+        "lightning_logs/version_0/checkpoints/last.ckpt",
+        "lightning_logs/version_0/metrics.csv",
         "result.pt",
     ]
-    assert ddp["best_model_path"] == str(tmp_path / "logs/version_0/checkpoints/epoch=1-step=12.ckpt")
+    assert ddp["best_model_path"] == str(tmp_path / "lightning_logs/version_0/checkpoints/epoch=1-step=12.ckpt")
 
 
 def test_torchrun_started_script_gives_the_same_result(single_process, tmp_path):
@@ -82,7 +82,7 @@ def test_resuming_a_ddp_checkpoint_continues_the_same_run(single_process, tmp_pa
     resumed = run_worker(tmp_path, "--max-epochs", "3", "--resume")
     assert resumed.returncode == 0, resumed.stderr
     assert_same_training(result(tmp_path), single_process)
-    assert not (tmp_path / "logs" / "version_1").exists()  # the resumed run appends to the same log folder
+    assert not (tmp_path / "lightning_logs" / "version_1").exists()  # the resumed run appends to the same log folder
 
 
 def test_gradient_accumulation_syncs_once_per_window_and_matches(tmp_path):
@@ -165,7 +165,7 @@ def test_ddp_spawn_trains_alike_and_brings_rank_0_results_back(single_process, t
     assert done.returncode == 0, done.stderr
     spawned = result(tmp_path)  # written by the parent process from what rank 0 sent back
     assert_same_training(spawned, single_process)
-    assert spawned["best_model_path"] == str(tmp_path / "logs/version_0/checkpoints/epoch=1-step=12.ckpt")
+    assert spawned["best_model_path"] == str(tmp_path / "lightning_logs/version_0/checkpoints/epoch=1-step=12.ckpt")
 
 
 def test_ddp_spawn_explains_what_could_not_be_pickled():

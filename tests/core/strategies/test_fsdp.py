@@ -144,9 +144,9 @@ def test_sigkill_mid_epoch_and_resume_from_a_sharded_checkpoint_equals_the_unint
     _, uninterrupted = fsdp_run
     killed = run_worker(tmp_path, "--strategy", "fsdp_sharded", "--kill-at-step", "8", launcher=TORCHRUN)
     assert killed.returncode != 0
-    folders = sorted(p.name for p in (tmp_path / "logs/version_0/checkpoints").iterdir())
+    folders = sorted(p.name for p in (tmp_path / "lightning_logs/version_0/checkpoints").iterdir())
     assert folders == ["epoch=1-step=7.ckpt", "epoch=1-step=8.ckpt", "last.ckpt"]  # save_top_k=2 removed older ones
-    last = tmp_path / "logs/version_0/checkpoints/last.ckpt"
+    last = tmp_path / "lightning_logs/version_0/checkpoints/last.ckpt"
     assert last.is_dir() and sorted(p.name for p in last.iterdir()) == [
         ".metadata",
         "__0_0.distcp",

@@ -102,5 +102,5 @@ def test_log_every_n_steps_zero_never_sends_training_steps_to_the_logger(tmp_pat
     logger = CSVLogger(tmp_path)
     trainer = Trainer(max_epochs=1, logger=logger, log_every_n_steps=0, enable_checkpointing=False)
     trainer.fit(RegressionModule(), DataLoader(regression_data(16), batch_size=4))
-    logged = (tmp_path / "logs" / "version_0" / "metrics.csv").read_text()
+    logged = (tmp_path / "lightning_logs" / "version_0" / "metrics.csv").read_text()
     assert "train_loss_epoch" in logged and "train_loss_step" not in logged

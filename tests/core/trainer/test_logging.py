@@ -111,7 +111,7 @@ def test_tensorboard_event_files_hold_the_logged_scalars(tmp_path):
     trainer = quiet_trainer(max_epochs=2, logger=logger, log_every_n_steps=2)
     trainer.fit(ValueLogger(), ten_samples_in_batches_of_four(), ten_samples_in_batches_of_four())
 
-    assert logger.log_dir == os.path.join(str(tmp_path), "logs", "version_0")
+    assert logger.log_dir == os.path.join(str(tmp_path), "lightning_logs", "version_0")
     assert glob.glob(os.path.join(logger.log_dir, "events.out.tfevents.*"))
     events = EventAccumulator(logger.log_dir)
     events.Reload()
@@ -142,7 +142,7 @@ def test_runs_started_together_in_one_folder_get_different_versions(tmp_path):
     with ThreadPoolExecutor(len(loggers)) as pool:
         versions = list(pool.map(version, loggers))
     assert sorted(versions) == list(range(6))  # each run its own version_N, claimed by creating the folder
-    assert sorted(os.listdir(tmp_path / "logs")) == [f"version_{n}" for n in range(6)]
+    assert sorted(os.listdir(tmp_path / "lightning_logs")) == [f"version_{n}" for n in range(6)]
 
 
 @pytest.mark.parametrize(

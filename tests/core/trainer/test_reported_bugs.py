@@ -171,7 +171,7 @@ class FrequencyTwoScheduler(RegressionModule):
 def _logged_steps(folder):
     import csv
 
-    with open(folder / "logs" / "version_0" / "metrics.csv") as handle:
+    with open(folder / "lightning_logs" / "version_0" / "metrics.csv") as handle:
         return [int(row["step"]) for row in csv.DictReader(handle) if row.get("train_loss_step")]
 
 

@@ -251,7 +251,7 @@ def test_logger_false_writes_no_logs(tmp_path):
         enable_model_summary=False,
     )
     trainer.fit(Counter(), loader())
-    assert not os.path.exists(os.path.join(tmp_path, "logs"))
+    assert not os.path.exists(os.path.join(tmp_path, "lightning_logs"))
     assert glob.glob(os.path.join(tmp_path, "checkpoints", "*.ckpt"))  # checkpoints still written
 
 
@@ -260,7 +260,7 @@ def test_enable_checkpointing(tmp_path):
     Trainer(
         max_epochs=1, default_root_dir=str(tmp_path / "off"), enable_progress_bar=False, enable_checkpointing=False
     ).fit(Counter(), loader())
-    assert glob.glob(str(tmp_path / "on" / "logs" / "version_0" / "checkpoints" / "epoch=0-step=8.ckpt"))
+    assert glob.glob(str(tmp_path / "on" / "lightning_logs" / "version_0" / "checkpoints" / "epoch=0-step=8.ckpt"))
     assert not glob.glob(str(tmp_path / "off" / "**" / "*.ckpt"), recursive=True)
 
 
@@ -277,8 +277,8 @@ def test_enable_progress_bar_and_model_summary(capsys):
 def test_default_root_dir(tmp_path):
     trainer = Trainer(max_epochs=1, default_root_dir=str(tmp_path / "root"), enable_progress_bar=False)
     trainer.fit(Counter(), loader())
-    assert trainer.log_dir == str(tmp_path / "root" / "logs" / "version_0")
-    assert glob.glob(str(tmp_path / "root" / "logs" / "version_0" / "events.out.tfevents.*"))
+    assert trainer.log_dir == str(tmp_path / "root" / "lightning_logs" / "version_0")
+    assert glob.glob(str(tmp_path / "root" / "lightning_logs" / "version_0" / "events.out.tfevents.*"))
 
 
 def test_detect_anomaly():

@@ -61,18 +61,18 @@ def run(root, stop_at=None, ckpt_path=None, max_epochs=3, logger=None):
 def test_a_run_on_a_memory_url_writes_there_and_resumes_exactly(memory_root, tmp_path):
     memory, root = memory_root
     full, _ = run(str(tmp_path / "local"))
-    warning = rf"TensorBoard cannot write to {root}/logs/version_0 directly"
+    warning = rf"TensorBoard cannot write to {root}/lightning_logs/version_0 directly"
     with pytest.warns(UserWarning, match=warning), pytest.raises(RuntimeError, match="interrupted"):
         run(root, stop_at=7)
-    inner = f"/{tmp_path.name}/logs/version_0"
-    assert load_checkpoint(f"{root}/logs/version_0/checkpoints/last.ckpt")["global_step"] == 6
+    inner = f"/{tmp_path.name}/lightning_logs/version_0"
+    assert load_checkpoint(f"{root}/lightning_logs/version_0/checkpoints/last.ckpt")["global_step"] == 6
     with pytest.warns(UserWarning, match="TensorBoard cannot write"):
         resumed, trainer = run(root, ckpt_path="last")
 
     for key, value in full.state_dict().items():
         assert torch.equal(resumed.state_dict()[key], value), key
-    assert trainer.log_dir == f"{root}/logs/version_0"
-    assert memory.ls(f"/{tmp_path.name}/logs", detail=False) == [inner]  # the resumed run kept its folder
+    assert trainer.log_dir == f"{root}/lightning_logs/version_0"
+    assert memory.ls(f"/{tmp_path.name}/lightning_logs", detail=False) == [inner]  # the resumed run kept its folder
     assert memory.exists(f"{inner}/hparams.yaml")
     # Only last.ckpt (save_top_k=0); no temporary file left behind by the write-then-move.
     assert memory.ls(f"{inner}/checkpoints", detail=False) == [f"{inner}/checkpoints/last.ckpt"]
@@ -99,7 +99,7 @@ def test_csv_logs_on_a_memory_url_are_rewritten_whole_and_continue_on_resume(mem
     with pytest.raises(RuntimeError, match="interrupted"):
         run(root, stop_at=5, logger=CSVLogger(save_dir=root))
     run(root, ckpt_path="last", logger=CSVLogger(save_dir=root))
-    with memory.open(f"{root[len('memory://') - 1 :]}/logs/version_0/metrics.csv", "rb") as handle:
+    with memory.open(f"{root[len('memory://') - 1 :]}/lightning_logs/version_0/metrics.csv", "rb") as handle:
         rows = list(csv.DictReader(io.StringIO(handle.read().decode())))
     train_steps = [int(row["step"]) for row in rows if row.get("train_loss_step")]
     # The interrupted run's 4 steps were saved when it ended, and the resumed run's 8 were added to the same file.
@@ -110,7 +110,7 @@ def test_csv_logs_on_a_memory_url_are_rewritten_whole_and_continue_on_resume(mem
 
 def test_file_urls_are_local_folders(tmp_path):
     _, trainer = run(f"file://{tmp_path}/run", max_epochs=1)
-    last = tmp_path / "run" / "logs" / "version_0" / "checkpoints" / "last.ckpt"
+    last = tmp_path / "run" / "lightning_logs" / "version_0" / "checkpoints" / "last.ckpt"
     assert last.exists()
     assert load_checkpoint(f"file://{last}")["global_step"] == 4
 

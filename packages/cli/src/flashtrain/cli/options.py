@@ -406,10 +406,15 @@ def _config_value(action: argparse.Action, value: Any, path: str) -> Any:
     return converted
 
 
+# The folder of a run's versions under --output-dir (<output_dir>/logs/version_N, the layout the README and --resume
+# describe); the core Trainer's own default is Lightning's lightning_logs/.
+RUNS_FOLDER = "logs"
+
+
 def resolve_resume(value: str, output_dir: str) -> tuple[str, str | None]:
     """(the checkpoint to continue, the run's config.yaml if it has one) for ``--resume RUN_DIR|CKPT|last``."""
     if value == "last":
-        found = _newest(os.path.join(output_dir, "logs", "version_*", "checkpoints", "last.ckpt"))
+        found = _newest(os.path.join(output_dir, RUNS_FOLDER, "version_*", "checkpoints", "last.ckpt"))
         if found is None:
             raise UserError(
                 f"--resume last: no run with a last.ckpt under {output_dir}/logs/ (pass --output-dir of the run, or "
@@ -419,7 +424,8 @@ def resolve_resume(value: str, output_dir: str) -> tuple[str, str | None]:
     elif os.path.isfile(value):
         checkpoint = value
     elif os.path.isdir(value):
-        patterns = ("last.ckpt", "checkpoints/last.ckpt", "*/checkpoints/last.ckpt", "logs/*/checkpoints/last.ckpt")
+        runs = f"{RUNS_FOLDER}/*/checkpoints/last.ckpt"
+        patterns = ("last.ckpt", "checkpoints/last.ckpt", "*/checkpoints/last.ckpt", runs)
         found = next((f for p in patterns if (f := _newest(os.path.join(value, p))) is not None), None)
         if found is None:
             raise UserError(f"--resume {value}: no last.ckpt in this folder, its checkpoints/ or its runs' folders")

@@ -16,7 +16,14 @@ import yaml
 from flashtrain.cli.backbone import check_backbone
 from flashtrain.cli.commands.check import check_before_fit
 from flashtrain.cli.errors import unknown_name
-from flashtrain.cli.options import PLAN_KEY, RunOptions, UserError, default_output_dir, parse_finetune_strategy
+from flashtrain.cli.options import (
+    PLAN_KEY,
+    RUNS_FOLDER,
+    RunOptions,
+    UserError,
+    default_output_dir,
+    parse_finetune_strategy,
+)
 from flashtrain.cli.recipe import given, record_recipe
 from flashtrain.core import Callback
 from flashtrain.core.utilities import disk
@@ -268,15 +275,18 @@ def train(model: Any, data: Any, options: RunOptions, strategy: Any) -> dict[str
 
 
 def build_logger(name: str, task: str, output_dir: str) -> Any:
-    """The logger ``--logger`` names; None means the trainer's default (TensorBoard)."""
+    """The logger ``--logger`` names: ``tensorboard`` is core's default logger (CSV where TensorBoard is not
+    installed), written under ``<output_dir>/logs/version_N`` as the CSV logger is."""
     if name == "tensorboard":
-        return None
+        from flashtrain.core.loggers import default_logger
+
+        return default_logger(output_dir, name=RUNS_FOLDER)
     if name == "none":
         return False
     if name == "csv":
         from flashtrain.core.loggers import CSVLogger
 
-        return CSVLogger(save_dir=output_dir)
+        return CSVLogger(save_dir=output_dir, name=RUNS_FOLDER)
     if name == "mlflow":
         from flashtrain.core.loggers import MLFlowLogger
 

@@ -172,7 +172,9 @@ class VersionedFolderLogger(Logger):
     ``save_dir`` may be an fsspec URL (``memory://runs``, ``s3://bucket/runs``).
     """
 
-    def __init__(self, save_dir: str = ".", name: str | None = "logs", version: int | str | None = None) -> None:
+    def __init__(
+        self, save_dir: str = ".", name: str | None = "lightning_logs", version: int | str | None = None
+    ) -> None:
         self._save_dir = os.path.expandvars(os.path.expanduser(os.fspath(save_dir)))  # "~/runs", "$SCRATCH/runs"
         self._name = name or ""  # None or "": the versions go straight into save_dir (as Lightning)
         self._version = version

@@ -81,7 +81,7 @@ class CSVLogger(VersionedFolderLogger):
     def __init__(
         self,
         save_dir: str = ".",
-        name: str | None = "logs",
+        name: str | None = "lightning_logs",
         version: int | str | None = None,
         flush_logs_every_n_steps: int = 100,
     ) -> None:

@@ -26,7 +26,7 @@ class TensorBoardLogger(VersionedFolderLogger):
     def __init__(
         self,
         save_dir: str = ".",
-        name: str | None = "logs",
+        name: str | None = "lightning_logs",
         version: int | str | None = None,
         log_graph: bool = False,
         default_hp_metric: bool = True,
