@@ -83,7 +83,10 @@ def test_wandb_log_model_records_the_folder_as_a_model_artifact_offline(saved, t
     assert artifact.type == "model" and artifact.name.startswith(f"model-{logger.version}")
     assert sorted(artifact.manifest.entries) == folder_files(expected)
     version = logger.version
-    logger.finalize("success")
+    logger.finalize("success")  # the run stays open after a successful fit (Lightning's); the user finishes it
+    import wandb
+
+    wandb.finish()
 
     (run_file,) = glob.glob(str(tmp_path / "wandb" / "offline-run-*" / f"run-{version}.wandb"))
     deadline = time.monotonic() + 60  # wandb's service may still be writing the file after finish()

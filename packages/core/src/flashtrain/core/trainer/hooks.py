@@ -137,6 +137,7 @@ class HookDispatcher:
     ) -> None:
         """A run failed: every callback's ``on_exception``, then the datamodule's (Lightning's order). ``callbacks``:
         the trainer's, where no run bound them here (the process that started ddp_spawn ranks)."""
+        self.current_hook = "on_exception"  # self.log in it is refused as being there, as Lightning refuses it
         for callback in self.callbacks if callbacks is None else callbacks:
             callback.on_exception(self.trainer, self.module, exception)
         if callable(getattr(datamodule, "on_exception", None)):  # None, or a duck-typed datamodule without it
