@@ -40,3 +40,18 @@ def test_the_module_sees_the_wrapper_during_fit():
 
     quiet_trainer(max_steps=1).fit(Recording(), loader())
     assert isinstance(seen[0], torch.optim.Adam) and str(seen[0]).startswith("LightningAdam (")
+
+
+def test_a_trained_module_with_its_wrapped_optimizers_pickles_and_loads(tmp_path):
+    # The wrapper's class ("LightningSGD") is made at run time; torch.save(model) after fit failed to pickle it.
+    import pickle
+
+    model = RegressionModule()
+    trainer = quiet_trainer(max_epochs=1, limit_train_batches=2)
+    trainer.fit(model, loader())
+    managed = model.optimizers()
+    copy = pickle.loads(pickle.dumps(managed))
+    assert type(copy).__name__ == type(managed).__name__ and isinstance(copy, type(managed.optimizer))
+    assert copy.state_dict()["param_groups"] == managed.state_dict()["param_groups"]
+    torch.save(model, tmp_path / "model.pt")
+    assert isinstance(torch.load(tmp_path / "model.pt", weights_only=False), RegressionModule)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch.optim.lr_scheduler import ReduceLROnPlateau
@@ -244,6 +244,11 @@ class ManagedOptimizer:
     def zero_grad(self, set_to_none: bool = True) -> None:
         self.optimizer.zero_grad(set_to_none=set_to_none)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # The per-optimizer class ("LightningSGD") is made at run time, so pickle cannot find it by name: pickle
+        # the wrapped optimizer's class and this object's attributes, and make the class again when loading.
+        return (_rebuild_managed_optimizer, (type(self.optimizer), dict(self.__dict__)))
+
     def __getattr__(self, name: str) -> Any:
         if name == "optimizer":  # not set yet (a copy or unpickling in progress): no recursion into itself
             raise AttributeError(name)
@@ -251,6 +256,13 @@ class ManagedOptimizer:
 
 
 _WRAPPER_CLASSES: dict[type, type] = {}
+
+
+def _rebuild_managed_optimizer(optimizer_class: type, attributes: dict[str, Any]) -> ManagedOptimizer:
+    """The unpickled form of a :class:`ManagedOptimizer` (see its ``__reduce__``)."""
+    wrapper = object.__new__(_wrapper_class(optimizer_class))
+    wrapper.__dict__.update(attributes)
+    return cast(ManagedOptimizer, wrapper)
 
 
 def _wrapper_class(optimizer_class: type) -> type:
