@@ -53,7 +53,7 @@ def test_trains_and_predicts_every_output(tiny_bert):
     seed_everything(0)
     dm = TextClassificationData.from_lists(TEXTS, LABELS, val_split=0.25, batch_size=8)
     model = classifier(tiny_bert, dm)
-    trainer = quiet_trainer(max_epochs=10)
+    trainer = quiet_trainer(max_epochs=16)
     trainer.fit(model, datamodule=dm)
     assert trainer.callback_metrics["val_acc"].item() == 1.0
     new = TextClassificationData.from_lists(predict_data=["a really good movie", "awful plot", "superb"])

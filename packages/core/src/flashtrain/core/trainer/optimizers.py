@@ -260,7 +260,7 @@ _WRAPPER_CLASSES: dict[type, type] = {}
 
 def _rebuild_managed_optimizer(optimizer_class: type, attributes: dict[str, Any]) -> ManagedOptimizer:
     """The unpickled form of a :class:`ManagedOptimizer` (see its ``__reduce__``)."""
-    wrapper = object.__new__(_wrapper_class(optimizer_class))
+    wrapper: Any = object.__new__(_wrapper_class(optimizer_class))
     wrapper.__dict__.update(attributes)
     return cast(ManagedOptimizer, wrapper)
 
