@@ -15,12 +15,14 @@ class GradClipAlgorithmType(str, Enum):
     @staticmethod
     def supported_type(val: str) -> bool:
         """Whether ``val`` names an algorithm (any letter case)."""
-        return any(member.value == str(val).lower() for member in GradClipAlgorithmType)
+        return str(val).lower() in _ALGORITHMS  # called every step (clip_gradients): a set lookup, not an enum walk
 
     @staticmethod
     def supported_types() -> list[str]:
         """The accepted values, in Lightning's order."""
         return [member.value for member in GradClipAlgorithmType]
 
+
+_ALGORITHMS = frozenset(member.value for member in GradClipAlgorithmType)
 
 __all__ = ["GradClipAlgorithmType"]
