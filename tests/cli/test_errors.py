@@ -168,6 +168,8 @@ def test_single_class_data_and_missing_labels_name_the_problem(capsys, folders, 
     assert status == 2 and "--early-stopping needs validation data" in lines[0], lines
     status, lines = run_main(capsys, "image_classification", "--resume", "nowhere")
     assert status == 2 and "--resume nowhere: no such run folder or checkpoint" in lines[0], lines
+    status, lines = run_main(capsys, "image_classification", "--crop-scale", "0", "--train-folder", "data/train", *TINY)
+    assert status == 2 and "--crop-scale must be in (0, 1] (the smallest area fraction kept), got 0.0" in lines[0]
 
 
 def test_a_bug_is_one_line_saying_so_and_debug_shows_the_traceback(capsys, monkeypatch):

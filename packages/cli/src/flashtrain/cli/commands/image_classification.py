@@ -50,7 +50,7 @@ def add_parser(subparsers: Any, spec: Any) -> None:
     data.add_argument(
         "--train-transform",
         default="default",
-        help="training augmentation: default (random resized crop + flip), none, randaugment, trivialaugment, "
+        help="training augmentation: default (random resized crop, see --crop-scale and --hflip), none, randaugment, trivialaugment, "
         "autoaugment, augmix (evaluation is never augmented)",
     )
     data.add_argument(
@@ -58,6 +58,13 @@ def add_parser(subparsers: Any, spec: Any) -> None:
         type=float,
         default=None,
         help="horizontal flip probability (default 0: a mirror image can be another class; 0.5 for photos of objects)",
+    )
+    data.add_argument(
+        "--crop-scale",
+        type=float,
+        default=None,
+        help="smallest area fraction the default augmentation's random resized crop keeps (default 0.8: a heavy "
+        "crop can cut away a small centred object)",
     )
     model = parser.add_argument_group("model")
     add_backbone_flag(model, name, help="timm name, or torchvision/<name> (see backbones)")
@@ -110,10 +117,14 @@ def load_data(options: RunOptions) -> tuple[Any, RunOptions, bool]:
             val_folder=val_folder,
             image_size=options.image_size or 32,
         )
-    if options.hflip is None:  # the default, spelled out so config.yaml records what the run used
-        from flashtrain.tasks.image.transforms import TRANSFORM_KWARGS
+    from flashtrain.tasks.image.transforms import TRANSFORM_KWARGS
 
+    if options.hflip is None:  # the default, spelled out so config.yaml records what the run used
         options = options.replace(hflip=TRANSFORM_KWARGS["hflip"])
+    if options.crop_scale is None:  # likewise
+        options = options.replace(crop_scale=TRANSFORM_KWARGS["scale"][0])
+    if not 0 < options.crop_scale <= 1:
+        raise UserError(f"--crop-scale must be in (0, 1] (the smallest area fraction kept), got {options.crop_scale}")
     common = dict(
         val_split=options.val_split,
         skip_bad_files=options.skip_bad_files,
@@ -122,7 +133,7 @@ def load_data(options: RunOptions) -> tuple[Any, RunOptions, bool]:
         seed=options.seed,
         image_size=options.image_size,
         train_transform=options.train_transform,
-        transform_kwargs={"hflip": options.hflip},
+        transform_kwargs={"hflip": options.hflip, "scale": (options.crop_scale, 1.0)},
     )
     if any(files):
         targets = options.target_field.split(",") if "," in options.target_field else options.target_field
