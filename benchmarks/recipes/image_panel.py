@@ -1,34 +1,45 @@
-"""ImageClassifier's defaults vs a plain hand-written recipe, from scratch, on a panel of offline image sets of
-different kinds; several seeds, paired differences with 2 standard errors, CPU seconds next to accuracy.
+"""ImageClassifier's defaults vs a plain hand-written recipe, from scratch and fine-tuned, on a panel of offline image
+sets of different kinds; several seeds, paired differences with 2 standard errors, CPU seconds next to accuracy.
 
-    python benchmarks/recipes/image_panel.py [--seeds 0 1 2] [--epochs 6] [--backbone resnet10t] [--threads 1]
-        [--datasets digits glyphs photos] [--variants hand task crop25_flip crop60]
+    python benchmarks/recipes/image_panel.py [--seeds 0 1 2] [--epochs 4] [--backbone resnet10t] [--threads 1]
+        [--datasets digits characters glyphs photos tiles typefaces] [--modes scratch finetuned]
+        [--variants hand task crop25_flip crop60 crop80 none] [--pretrain-epochs 6] [--cache DIR]
 
-The panel (nothing is downloaded; each set is split 80/20 with a fixed seed, the 20% is the held-out test):
+The panel (nothing is downloaded; sets drawn at random are split 80/20 with a fixed seed, the 20% is the test):
 
 - ``digits``: scikit-learn's bundled handwritten digits (8x8 scans, 10 classes, 1,437 training images).
+- ``characters``: printed characters generated with a known rule: the 26 lowercase letters in 13 typefaces shipped
+  with matplotlib (DejaVu, STIX, Computer Modern), random size, position, rotation and noise (1,456 training).
 - ``glyphs``: a fixed-orientation domain generated with a known rule: arrows pointing left/right/up/down and the
   letters b/d/p/q drawn with random position, size, stroke width, small rotation and noise (8 classes). A mirror
   image is another class (left <-> right arrow, b <-> d, p <-> q), as for characters, documents or oriented tiles.
 - ``photos``: natural-photo patches from scikit-learn's two bundled photos (china.jpg, flower.jpg): random 48-px
-  patches, the class is the photo and which third of it (left/middle/right) the patch comes from (6 classes). A
-  mirrored or re-cropped patch is still the same content: the kind of data augmentation is made for.
+  patches, the class is the photo and which third of it (left/middle/right) the patch comes from (6 classes).
+- ``tiles``: real scans and textures at their fixed orientation, the images inside scikit-image's wheel
+  (``skimage/data``: brick, grass, gravel, moon surface, microscopy cells, coins, a scanned page, scanned text):
+  32-px tiles, class = the scan (8 classes, 1,600 / 400); training tiles from the left 75% of each image, test
+  tiles from the right 25%. Needs ``pip install --no-deps scikit-image`` (the panel stops with that line).
+- ``typefaces``: a fine-grained set generated with a known rule: which of 12 similar typefaces (DejaVu Sans / Mono
+  / Serif with their bold and italic cuts, STIX, Computer Modern) prints a random letter (1,248 / 312).
 
 The recipes (same backbone, image size 32, batch 64, epochs, AdamW 2e-3 + one-cycle, weight decay 0.05, label
-smoothing 0.1; each from scratch, ``pretrained=False``):
+smoothing 0.1). ``--modes scratch``: random init. ``--modes finetuned``: a backbone pretrained here once (the hand
+loop, seed 0, ``--pretrain-epochs`` on 48-px patches of scikit-image's eight colour photos, none of them in the
+panel), its weights saved under ``--cache``; both recipes start from that file.
 
-- ``hand``: a plain loop a user writes with timm: ``timm.create_model``, resize + normalise, NO augmentation.
-- ``task``: ``ImageClassifier`` + ``ImageClassificationData`` with the defaults as shipped (whatever this checkout
-  has), trained by ``Trainer.fit`` as ``flash-train image_classification`` trains it.
-- ``crop25_flip``: the task with the defaults before issue 27 spelled out: random-resized crop down to 25% of the
-  area + horizontal flip 0.5 (``transform_kwargs={"scale": (0.25, 1), "hflip": 0.5}``).
-- ``crop60``: the task with a milder crop (60-100% of the area) and no flip; ``crop80``: 80-100%, no flip (the
-  default since issue 27, i.e. what ``task`` runs in this checkout).
-- ``none``: the task with ``train_transform="none"`` (isolates the training loop from the augmentation).
+- ``hand``: a plain loop a user writes with timm: ``timm.create_model`` (+ ``load_state_dict`` of the weights),
+  resize + normalise, NO augmentation.
+- ``task``: ``ImageClassifier`` + ``ImageClassificationData`` with the defaults as shipped, trained by
+  ``Trainer.fit`` as ``flash-train image_classification`` trains it; fine-tuned through the public path:
+  ``ImageClassifier(..., pretrained="<weights file>")`` + ``trainer.finetune`` (its default strategy).
+- ``crop25_flip``: the defaults before issue 27 (random-resized crop down to 25% of the area + horizontal flip);
+  ``crop60`` / ``crop80``: crops of 60-100% / 80-100% of the area, no flip (``crop80`` is the default);
+  ``none``: the task with ``train_transform="none"`` (isolates the training loop from the augmentation).
 
 Each row: mean test accuracy over the seeds, the paired difference to ``hand`` (same seed, same split) with 2 SE,
 and the CPU seconds of this process per run (build, train, predict). ``--threads 1`` by default: on a shared
 machine, threads fighting for cores make timings vary several-fold; CPU seconds are the cost of the recipe itself.
+Run one process per set (``--datasets NAME``) to use several cores.
 """
 
 from __future__ import annotations
