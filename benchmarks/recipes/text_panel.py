@@ -190,7 +190,7 @@ def panel_split(dataset: str, train_size: int, test_size: int, seed: int):
 
 
 # -- the recipes ----------------------------------------------------------------------------------------------
-def task_run(data, settings: dict[str, Any], **model_options: Any):
+def task_run(data, settings: dict[str, Any], train_mode: bool = False, **model_options: Any):
     from flashtrain.core import Trainer
     from flashtrain.tasks import TextClassificationData, TextClassifier
 
@@ -205,12 +205,14 @@ def task_run(data, settings: dict[str, Any], **model_options: Any):
     )
     trainer = Trainer(max_epochs=settings["epochs"], logger=False, enable_checkpointing=False,
                       enable_progress_bar=False, enable_model_summary=False)  # fmt: skip
+    if train_mode:  # dropout on in the encoder (from_pretrained leaves it in eval mode; fit keeps each module's mode)
+        model.train()
     trainer.fit(model, datamodule=dm)
     predict = TextClassificationData.from_lists(predict_data=test_texts, batch_size=128)
     return trainer.predict(model, datamodule=predict, output="labels")
 
 
-def hand_run(data, settings: dict[str, Any], head_lr: float = 1e-3):
+def hand_run(data, settings: dict[str, Any], head_lr: float = 1e-3, dropout: bool = True):
     """The plain fine-tune of the transformers docs (see the module docstring); its new head at ``head_lr``."""
     import torch
     from transformers import AutoModel, AutoTokenizer, get_linear_schedule_with_warmup
@@ -238,7 +240,7 @@ def hand_run(data, settings: dict[str, Any], head_lr: float = 1e-3):
         mask = batch["attention_mask"].unsqueeze(-1).to(states.dtype)
         return head((states * mask).sum(1) / mask.sum(1).clamp(min=1e-9))
 
-    encoder.train()  # from_pretrained returns the model in eval mode (dropout off)
+    encoder.train(dropout)  # from_pretrained returns the model in eval mode (dropout off)
     for _ in range(settings["epochs"]):
         for indices in torch.randperm(len(train_texts)).split(batch_size):
             loss = loss_fn(logits_of([train_texts[i] for i in indices.tolist()]), targets[indices])
@@ -281,6 +283,10 @@ VARIANTS: dict[str, Callable[..., Any]] = {
     "task": task_run,
     "hand": hand_run,
     "hand_docs": lambda data, settings: hand_run(data, settings, head_lr=5e-5),
+    # what the task does that the hand recipe does not: its encoder trains in eval mode (no dropout; the Trainer
+    # keeps each module's mode, and from_pretrained returns eval mode); each recipe with the other's choice
+    "hand_nodropout": lambda data, settings: hand_run(data, settings, dropout=False),
+    "task_dropout": lambda data, settings: task_run(data, settings, train_mode=True),
     "tfidf": tfidf_run,
     # candidates for the defaults: one argument changed each
     "task_warmup": lambda data, settings: task_run(data, settings, lr_scheduler="linear_warmup"),
