@@ -53,7 +53,8 @@ from __future__ import annotations
 
 import os
 
-os.environ.setdefault("OMP_NUM_THREADS", "1")  # before numpy / torch / sklearn start their thread pools
+if __name__ == "__main__":  # one thread, set before numpy / torch / sklearn start their pools (not when imported)
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import argparse  # noqa: E402
 import inspect  # noqa: E402
