@@ -27,6 +27,7 @@ from flashtrain.core.checkpoint.connector import CheckpointConnector
 from flashtrain.core.datamodule import DataModule
 from flashtrain.core.loggers.base import log_run_start
 from flashtrain.core.module import Module
+from flashtrain.core.precision import Precision
 from flashtrain.core.profilers import build_profiler
 from flashtrain.core.strategies import Strategy
 from flashtrain.core.trainer import connector
@@ -238,7 +239,12 @@ class Trainer(_LoopFlags):
     # ==================================================================================================
     @property
     def precision(self) -> str:
-        return self.strategy.precision.name
+        return self.strategy.precision.precision
+
+    @property
+    def precision_plugin(self) -> Precision:
+        """The precision plugin the strategy runs with (``precision_plugin.precision`` is the flag)."""
+        return self.strategy.precision
 
     @property
     def loggers(self) -> list[Any]:
