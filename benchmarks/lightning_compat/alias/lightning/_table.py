@@ -278,7 +278,8 @@ MODULES: dict[str, dict[str, str]] = {
         "LightningDeprecationWarning": f"{_CORE}.exceptions:LightningDeprecationWarning"
     },
     "lightning.pytorch.utilities.exceptions": {
-        "MisconfigurationException": f"{_CORE}.exceptions:MisconfigurationException"
+        "MisconfigurationException": f"{_CORE}.exceptions:MisconfigurationException",
+        "SIGTERMException": f"{_CORE}.exceptions:SIGTERMException",
     },
     "lightning.pytorch.utilities.imports": {
         "_RICH_AVAILABLE": f"{_ADAPT}:RICH_AVAILABLE",

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime
+import signal
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -240,6 +241,11 @@ class Trainer(_LoopFlags):
     @property
     def precision(self) -> str:
         return self.strategy.precision.precision
+
+    @property
+    def received_sigterm(self) -> bool:
+        """Whether the last ``fit`` was sent SIGTERM (it then saved and raised ``SIGTERMException``)."""
+        return self.signals.received == signal.SIGTERM
 
     @property
     def precision_plugin(self) -> Precision:
