@@ -171,3 +171,20 @@ def test_enable_validation_says_whether_a_fit_validates():
 def test_a_fraction_of_a_loader_that_rounds_to_no_batch_is_refused():
     with pytest.raises(ValueError, match=r"requested to check 0.1 of the `val_dataloader` but 0.1 \* 2 < 1"):
         _trainer(limit_val_batches=0.1).validate(RegressionModule(), DataLoader(regression_data(16), batch_size=8))
+
+
+def test_workers_started_anew_each_epoch_by_spawn_get_lightnings_persistent_workers_notice():
+    import warnings
+
+    from flashtrain.core.trainer.data_connector import warn_if_workers_respawn
+
+    data = regression_data(8)
+    with pytest.warns(UserWarning, match=r"Consider setting `persistent_workers=True` in 'train_dataloader'"):
+        warn_if_workers_respawn(DataLoader(data, num_workers=1, multiprocessing_context="spawn"), "train_dataloader")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # kept workers, workers forked, or no workers: nothing to say
+        warn_if_workers_respawn(
+            DataLoader(data, num_workers=1, persistent_workers=True, multiprocessing_context="spawn"), "x"
+        )
+        warn_if_workers_respawn(DataLoader(data, num_workers=1, multiprocessing_context="fork"), "x")
+        warn_if_workers_respawn(DataLoader(data, num_workers=0), "x")

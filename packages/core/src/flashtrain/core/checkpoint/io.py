@@ -97,13 +97,13 @@ def _fsync_folder(folder: str) -> None:
         os.close(fd)
 
 
-def refuse_unsafe_load(weights_only: bool | None, where: str) -> None:
-    """``weights_only`` as Lightning's loaders take it: None or True; False (unpickle anything) is refused."""
-    if weights_only is False:
-        raise ValueError(
-            f"{where}(weights_only=False) would unpickle arbitrary objects; flashtrain checkpoints hold only tensors "
-            "and plain values and always load with weights_only=True. Drop the argument."
-        )
+def check_weights_only(weights_only: Any) -> None:
+    """Lightning's ``weights_only`` argument of every checkpoint loader. A flashtrain checkpoint holds only tensors
+    and plain values and is always read with ``torch.load(weights_only=True)``, so None, True and False load the
+    same file the same safe way: ``False`` never unpickles code (a file that would need it fails with the
+    loader's error; docs/lightning-differences.md)."""
+    if weights_only is not None and not isinstance(weights_only, bool):
+        raise TypeError(f"weights_only must be None, True or False, got {weights_only!r}.")
 
 
 def check_regular_file(path: str, what: str = "Checkpoint") -> None:

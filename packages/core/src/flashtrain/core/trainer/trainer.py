@@ -27,6 +27,7 @@ from flashtrain.core.callbacks.base import Callback
 from flashtrain.core.checkpoint.connector import CheckpointConnector
 from flashtrain.core.datamodule import DataModule
 from flashtrain.core.loggers.base import log_run_start
+from flashtrain.core.hparams import drop_unpicklable_hyperparameters
 from flashtrain.core.module import Module
 from flashtrain.core.precision import Precision
 from flashtrain.core.profilers import build_profiler
@@ -601,6 +602,7 @@ class Trainer(_LoopFlags):
     def _run(self, fn: TrainerFn, model: Module | None, datamodule: Any, ckpt_path: str | None, **data: Any) -> Any:
         ckpt_path = self.checkpoint_connector.select(fn.value, ckpt_path, model_provided=model is not None)
         model = self._attach(model, datamodule, fn, data.get("val"))
+        drop_unpicklable_hyperparameters(model)
         if self.strategy.must_spawn():
             return self._run_spawned(fn, model, datamodule, ckpt_path, data)
         self.state.fn, self.state.status = fn, TrainerStatus.RUNNING
