@@ -43,7 +43,7 @@ def save_checkpoint_file(checkpoint: dict[str, Any], path: str) -> None:
     handle, temp_path = tempfile.mkstemp(prefix=".tmp-", suffix=".ckpt", dir=folder)
     try:
         with disk.writing(path):
-            os.chmod(temp_path, 0o666 & ~_current_umask())
+            _give_new_file_permissions(temp_path)
             with os.fdopen(handle, "wb") as stream:
                 torch.save(checkpoint, stream)
                 stream.flush()
@@ -58,6 +58,15 @@ def save_checkpoint_file(checkpoint: dict[str, Any], path: str) -> None:
 def _remove(path: str) -> None:
     if os.path.exists(path):
         os.unlink(path)
+
+
+def _give_new_file_permissions(path: str) -> None:
+    """What a new file gets under the umask, where the file system lets permissions be set: some mounts (SMB/CIFS,
+    FUSE, a cross-device temp folder) refuse ``chmod`` and the checkpoint is then written with the mount's own."""
+    try:
+        os.chmod(path, 0o666 & ~_current_umask())
+    except PermissionError:
+        pass
 
 
 def _current_umask() -> int:
