@@ -329,7 +329,12 @@ MODULES: dict[str, dict[str, str]] = {
             "LightningEnvironment",
             "SLURMEnvironment",
             "TorchElasticEnvironment",
+            "LayerSync",
+            "TorchSyncBatchNorm",
         )
+    },
+    "lightning.pytorch.plugins.layer_sync": {
+        name: f"{_CORE}.plugins:{name}" for name in ("LayerSync", "TorchSyncBatchNorm")
     },
     **{
         f"lightning.fabric.plugins.environments.{module}": {name: f"{_CORE}.plugins:{name}"}

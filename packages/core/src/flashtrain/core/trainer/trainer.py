@@ -165,6 +165,7 @@ class Trainer(_LoopFlags):
         profiler: Any = None,
         barebones: bool = False,
         plugins: Any = None,
+        sync_batchnorm: bool = False,
     ) -> None:
         self.barebones = barebones
         if barebones:  # every speed-costing feature off; asking for one of them is refused (barebones.py)
@@ -182,7 +183,9 @@ class Trainer(_LoopFlags):
                 )
             )
             num_sanity_val_steps = sanity
-        hardware = connector.resolve_hardware(accelerator, strategy, devices, num_nodes, precision, gpus, plugins)
+        hardware = connector.resolve_hardware(
+            accelerator, strategy, devices, num_nodes, precision, gpus, plugins, sync_batchnorm
+        )
         self.accelerator = hardware.accelerator
         self.strategy: Strategy = hardware.strategy
         self.num_devices, self.num_nodes = hardware.num_devices, hardware.num_nodes
