@@ -99,7 +99,7 @@ def test_an_omegaconf_config_stays_one_through_save_hyperparameters_and_a_plain_
     omegaconf = pytest.importorskip("omegaconf")
 
     class Configured(RegressionModule):
-        def __init__(self, config, extra=omegaconf.OmegaConf.create({"depth": 2})):
+        def __init__(self, config):
             super().__init__(lr=config.lr)
             self.save_hyperparameters(config)  # the whole hparams is the config (Lightning)
 

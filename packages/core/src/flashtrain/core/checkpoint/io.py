@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 import tempfile
@@ -63,10 +64,8 @@ def _remove(path: str) -> None:
 def _give_new_file_permissions(path: str) -> None:
     """What a new file gets under the umask, where the file system lets permissions be set: some mounts (SMB/CIFS,
     FUSE, a cross-device temp folder) refuse ``chmod`` and the checkpoint is then written with the mount's own."""
-    try:
+    with contextlib.suppress(PermissionError):
         os.chmod(path, 0o666 & ~_current_umask())
-    except PermissionError:
-        pass
 
 
 def _current_umask() -> int:

@@ -68,8 +68,8 @@ def choose_layer_sync(sync_batchnorm: bool, given: LayerSync | None) -> LayerSyn
             from flashtrain.core.exceptions import MisconfigurationException
 
             raise MisconfigurationException(
-                f"You set `Trainer(sync_batchnorm=True)` and provided a `{given.__class__.__name__}` plugin, but this is "
-                "not allowed. Choose one or the other."
+                f"You set `Trainer(sync_batchnorm=True)` and provided a `{given.__class__.__name__}` plugin, but this "
+                "is not allowed. Choose one or the other."
             )
         return given
     return TorchSyncBatchNorm() if sync_batchnorm else None

@@ -26,8 +26,8 @@ import torch
 from flashtrain.core.callbacks.base import Callback
 from flashtrain.core.checkpoint.connector import CheckpointConnector
 from flashtrain.core.datamodule import DataModule
-from flashtrain.core.loggers.base import log_run_start
 from flashtrain.core.hparams import drop_unpicklable_hyperparameters
+from flashtrain.core.loggers.base import log_run_start
 from flashtrain.core.module import Module
 from flashtrain.core.precision import Precision
 from flashtrain.core.profilers import build_profiler
