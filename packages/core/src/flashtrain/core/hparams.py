@@ -220,8 +220,10 @@ def drop_unpicklable_hyperparameters(owner: Any) -> None:
     if not hparams:
         return
     for name, value in list(hparams.items()):
+        if value is None or isinstance(value, (str, int, float, bool)):
+            continue
         try:
-            pickle.dumps(value)
+            pickle.Pickler(_Discard()).dump(value)  # written nowhere: a large module is not copied into memory
         except (pickle.PickleError, AttributeError, RuntimeError, TypeError):
             warnings.warn(
                 f"Attribute '{name}' removed from hparams because it cannot be pickled. You can suppress this warning "
@@ -230,6 +232,13 @@ def drop_unpicklable_hyperparameters(owner: Any) -> None:
                 stacklevel=4,
             )
             del hparams[name]
+
+
+class _Discard:
+    """A file-like sink for pickle that keeps nothing."""
+
+    def write(self, data: bytes) -> int:
+        return len(data)
 
 
 def is_omegaconf(value: Any) -> bool:
