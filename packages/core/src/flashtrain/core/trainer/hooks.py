@@ -18,6 +18,12 @@ _STEPS = ("training_step", "validation_step", "test_step", "predict_step")
 _TRANSFER_HOOKS = ("on_before_batch_transfer", "transfer_batch_to_device", "on_after_batch_transfer")
 
 
+def answers_dynamically(callback: Callback, name: str) -> bool:
+    """A callback whose class lacks the hook but whose instance answers it (a ``Mock(spec=Callback)``, a proxy):
+    Lightning calls every hook on every callback, so such an object gets them all, as there."""
+    return getattr(type(callback), name, None) is None and callable(getattr(callback, name, None))
+
+
 class HookDispatcher:
     """Calls hooks on the callbacks and then the module. Only hooks that someone overrides are listed in the
     table, so a hook nobody defines costs one dict lookup per call."""
@@ -44,7 +50,7 @@ class HookDispatcher:
             callback.log = module.log  # type: ignore[attr-defined]
             callback.log_dict = module.log_dict  # type: ignore[attr-defined]
         for name in CALLBACK_HOOKS:
-            listed = [cb for cb in callbacks if is_overridden(name, cb, Callback)]
+            listed = [cb for cb in callbacks if is_overridden(name, cb, Callback) or answers_dynamically(cb, name)]
             on_module = hasattr(Module, name) and is_overridden(name, module, Module)
             if listed or on_module:
                 self._table[name] = (listed, getattr(module, name) if on_module else None)
