@@ -113,7 +113,10 @@ MODULES: dict[str, dict[str, str]] = {
     },
     "lightning.pytorch.callbacks.timer": {"Timer": f"{_CB}:Timer"},
     "lightning.pytorch.callbacks.throughput_monitor": {"ThroughputMonitor": f"{_CB}:ThroughputMonitor"},
-    "lightning.fabric.utilities.throughput": {"Throughput": f"{_CORE}.utilities.throughput:Throughput"},
+    "lightning.fabric.utilities.throughput": {
+        "Throughput": f"{_CORE}.utilities.throughput:Throughput",
+        "measure_flops": f"{_CORE}.utilities.throughput:measure_flops",
+    },
     "lightning.pytorch.core": {
         "LightningModule": f"{_CORE}:LightningModule",
         "LightningDataModule": f"{_CORE}:LightningDataModule",
@@ -228,6 +231,7 @@ MODULES: dict[str, dict[str, str]] = {
         "GradClipAlgorithmType": f"{_CORE}.utilities.enums:GradClipAlgorithmType",
         "is_picklable": f"{_CORE}.utilities.parsing:is_picklable",
         "disable_possible_user_warnings": f"{_CORE}.exceptions:disable_possible_user_warnings",
+        "measure_flops": f"{_CORE}.utilities.throughput:measure_flops",
     },
     "lightning.pytorch.utilities.parameter_tying": {
         "find_shared_parameters": f"{_CORE}.utilities.parameter_tying:find_shared_parameters",
