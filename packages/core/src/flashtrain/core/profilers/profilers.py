@@ -141,7 +141,8 @@ class PyTorchProfiler(Profiler):
     Args:
         sort_by_key: Column the summary table is sorted by (one of :attr:`AVAILABLE_SORT_KEYS`).
         row_limit: Rows of the summary table.
-        export_to_chrome: Also write a Chrome trace (``<dirpath>/<stage>-<filename>.json``) when a file is set.
+        export_to_chrome: Also write a Chrome trace, ``<dirpath>/<stage>-<filename>.pt.trace.json`` (``dirpath``
+            defaults to the trainer's log dir).
         table_kwargs: Further keyword arguments of ``torch.autograd.profiler_util.EventList.table``
             (e.g. ``max_name_column_width``).
         **profiler_kwargs: Passed to ``torch.profiler.profile`` (e.g. ``record_shapes=True``).
@@ -221,9 +222,10 @@ class PyTorchProfiler(Profiler):
         self._profiler.__exit__(None, None, None)
         profiler, self._profiler = self._profiler, None
         self.function_events = profiler.events()
-        if self.export_to_chrome and self.filename and self.dirpath:
+        if self.export_to_chrome and self.dirpath:  # the trainer's log dir when no dirpath was given
             os.makedirs(self.dirpath, exist_ok=True)
-            profiler.export_chrome_trace(os.path.join(self.dirpath, self.file_name(extension=".json")))
+            # torch's trace-file suffix: TensorBoard's profiler plugin lists only ``*.pt.trace.json`` files
+            profiler.export_chrome_trace(os.path.join(self.dirpath, self.file_name(extension=".pt.trace.json")))
         table = profiler.key_averages().table(sort_by=self.sort_by_key, row_limit=self.row_limit, **self.table_kwargs)
         return self.stats_report({"records": table})
 

@@ -49,9 +49,20 @@ class HookDispatcher:
             # that hook's on_step/on_epoch defaults (the dispatcher records which hook is running).
             callback.log = module.log  # type: ignore[attr-defined]
             callback.log_dict = module.log_dict  # type: ignore[attr-defined]
+        # A profiled run times every hook, the base class's empty ones too (Lightning's report lists each callback's
+        # and the module's hooks); otherwise only the hooks someone defines are called (no per-step cost for the rest).
+        every = self._profiling
         for name in CALLBACK_HOOKS:
-            listed = [cb for cb in callbacks if is_overridden(name, cb, Callback) or answers_dynamically(cb, name)]
-            on_module = hasattr(Module, name) and is_overridden(name, module, Module)
+            listed = [
+                cb
+                for cb in callbacks
+                if is_overridden(name, cb, Callback)
+                or answers_dynamically(cb, name)
+                or (every and callable(getattr(cb, name, None)))
+            ]
+            on_module = hasattr(Module, name) and (
+                is_overridden(name, module, Module) or (every and callable(getattr(module, name, None)))
+            )
             if listed or on_module:
                 self._table[name] = (listed, getattr(module, name) if on_module else None)
         self._custom_transfer = any(is_overridden(name, module, Module) for name in _TRANSFER_HOOKS)
