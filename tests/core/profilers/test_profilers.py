@@ -172,3 +172,21 @@ def test_pytorch_profiler_writes_its_trace_in_the_trainers_log_dir_by_default(tm
     trainer.fit(RegressionModule(), loader(16))
     traces = [name for name in os.listdir(trainer.log_dir) if name.endswith(".pt.trace.json")]
     assert traces == ["fit.pt.trace.json"]  # TensorBoard's profiler plugin lists files with this suffix
+
+
+def test_register_record_function_names_each_submodule_forward_in_the_trace():
+    from flashtrain.core.profilers import RegisterRecordFunction
+
+    model = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.ReLU())
+    profiler = PyTorchProfiler(export_to_chrome=False)
+    with profiler.profile("forward"), RegisterRecordFunction(model):
+        model(torch.rand(1, 2))
+    profiler.summary()
+    names = {event.name for event in profiler.function_events}
+    assert "[pl][module]torch.nn.modules.linear.Linear: 0" in names
+    assert "[pl][module]torch.nn.modules.activation.ReLU: 1" in names
+    again = PyTorchProfiler(export_to_chrome=False)
+    with again.profile("forward"):  # the hooks went with the `with` block
+        model(torch.rand(1, 2))
+    again.summary()
+    assert not any(event.name.startswith("[pl][module]") for event in again.function_events)

@@ -174,7 +174,10 @@ MODULES: dict[str, dict[str, str]] = {
         "PassThroughProfiler": f"{_CORE}.profilers:PassThroughProfiler",
         "Profiler": f"{_CORE}.profilers:Profiler",
     },
-    "lightning.pytorch.profilers.pytorch": {"PyTorchProfiler": f"{_CORE}.profilers:PyTorchProfiler"},
+    "lightning.pytorch.profilers.pytorch": {
+        "PyTorchProfiler": f"{_CORE}.profilers:PyTorchProfiler",
+        "RegisterRecordFunction": f"{_CORE}.profilers:RegisterRecordFunction",
+    },
     "lightning.pytorch.profilers.simple": {"SimpleProfiler": f"{_CORE}.profilers:SimpleProfiler"},
     "lightning.pytorch.profilers.advanced": {"AdvancedProfiler": f"{_CORE}.profilers:AdvancedProfiler"},
     "lightning.pytorch.profilers.base": {"PassThroughProfiler": f"{_CORE}.profilers:PassThroughProfiler"},
