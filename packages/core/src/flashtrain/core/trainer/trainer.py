@@ -792,7 +792,8 @@ class Trainer(_LoopFlags):
                 "current_epoch": self.current_epoch,
                 "callback_metrics": self.metrics_store.callback_metrics,
                 "logged_metrics": self.metrics_store.logged_metrics,
-                "callbacks": {cb.state_key: cb.state_dict() for cb in self.callbacks},
+                # an empty (or None) state is not sent, as a checkpoint leaves it out
+                "callbacks": {cb.state_key: state for cb in self.callbacks if (state := cb.state_dict())},
                 "result": result,
             },
             lambda tensor: tensor.detach().cpu(),
