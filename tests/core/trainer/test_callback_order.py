@@ -34,20 +34,22 @@ def test_tuning_callbacks_run_first(tmp_path):
 
 
 def test_module_callbacks_are_appended_once_and_a_mock_callback_receives_every_hook(tmp_path):
-    """configure_callbacks' callbacks go after the trainer's (before the checkpoint writers), replace none twice
-    over repeated runs, and a ``Mock(spec=Callback)`` is called like any callback (Lightning calls every hook)."""
-    from_module = Mock(spec=Callback)
+    """configure_callbacks' callbacks go after the trainer's (before the checkpoint writers), are not added twice
+    over repeated runs, and a ``Mock(spec=Callback)`` is called like any callback (Lightning calls every hook):
+    the same calls whether it came from the Trainer or from the module."""
+    from_module, from_trainer = Mock(spec=Callback), Mock(spec=Callback)
 
     class WithCallbacks(RegressionModule):
         def configure_callbacks(self):
             return from_module
 
-    trainer = Trainer(default_root_dir=tmp_path, fast_dev_run=True, logger=False)
+    trainer = Trainer(default_root_dir=tmp_path, fast_dev_run=True, logger=False, callbacks=[from_trainer])
     before = list(trainer.callbacks)
-    assert isinstance(before[0], ProgressBar)
+    assert before[0] is from_trainer and isinstance(before[1], ProgressBar)
     trainer.fit(WithCallbacks(), loader(16), loader(16))
-    assert trainer.callbacks == [*before, from_module]
-    trainer.validate(WithCallbacks(), loader(16))
     assert trainer.callbacks == [*before, from_module]
     called = [call[0] for call in from_module.method_calls]
     assert {"setup", "on_fit_start", "on_train_batch_end", "on_validation_start", "teardown"} <= set(called)
+    assert from_module.method_calls == from_trainer.method_calls
+    trainer.validate(WithCallbacks(), loader(16))
+    assert trainer.callbacks == [*before, from_module]
