@@ -355,6 +355,8 @@ class _TrainingClosure:
         self.output: Any = None  # what on_train_batch_end gets: {"loss": detached loss, **other keys}, {} if skipped
         self.raw_output: Any = None  # what training_step returned (kept for 1.x's training_epoch_end)
         self.step_end = loop.hooks.module_overrides("training_step_end")  # Lightning 1.x
+        # Only on_train_batch_end reads ``output``: without a listener the per-step detach and dict are skipped.
+        self.keep_output = loop.hooks.defines("on_train_batch_end")
 
     def prepare(self, batch: Any, batch_idx: int, window_start: bool, window_end: bool, accumulate: int = 1) -> None:
         self.batch, self.batch_idx, self.window_start, self.window_end = batch, batch_idx, window_start, window_end
@@ -373,13 +375,10 @@ class _TrainingClosure:
             )
 
     def __call__(self) -> torch.Tensor | None:
-        self.executed = True
         if not torch.is_grad_enabled():  # an optimizer whose step runs under no_grad (transformers' AdamW, once)
             with torch.enable_grad():
-                return self._run()
-        return self._run()
-
-    def _run(self) -> torch.Tensor | None:
+                return self()  # one function, not a wrapper around another: this runs every step
+        self.executed = True
         hooks = self.hooks
         optimizer = self.optimizer
         with self.backward_sync(self.window_end):  # DDP: gradients sync on the window's last backward only
@@ -389,7 +388,9 @@ class _TrainingClosure:
                     output = hooks.call_module("training_step_end", output)
             self.raw_output = output
             loss = _extract_loss(output)
-            if output is loss and loss is not None and self.accumulate == 1:  # the common case, inline (per step)
+            if not self.keep_output:
+                self.output = None
+            elif output is loss and loss is not None and self.accumulate == 1:  # the common case, inline (per step)
                 self.output = {"loss": loss.detach()}
             else:
                 self.output = _automatic_batch_outputs(output, loss, self.accumulate)
