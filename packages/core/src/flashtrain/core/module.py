@@ -367,9 +367,9 @@ class Module(HyperparametersMixin, torch.nn.Module):
             gradient_clip_algorithm = trainer_algorithm or "norm"
         else:
             if gradient_clip_algorithm not in _CLIP_ALGORITHMS:  # already lower case: nothing to convert
-                gradient_clip_algorithm = (
-                gradient_clip_algorithm if isinstance(gradient_clip_algorithm, str) else str(gradient_clip_algorithm)
-            ).lower()  # a GradClipAlgorithmType member is a str whose lower() is its value
+                # A GradClipAlgorithmType member is a str whose lower() is its value (its str() is its name).
+                given = gradient_clip_algorithm
+                gradient_clip_algorithm = (given if isinstance(given, str) else str(given)).lower()
             if trainer_algorithm is not None and trainer_algorithm != gradient_clip_algorithm:
                 raise MisconfigurationException(
                     f"You have set `Trainer(gradient_clip_algorithm={str(trainer_algorithm)!r})` and have passed "

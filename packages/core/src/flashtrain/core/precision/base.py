@@ -7,7 +7,6 @@ from typing import Any
 
 import torch
 
-
 # Entered once per step: one shared do-nothing context (reusable) instead of a new one each step.
 _NO_CONTEXT = contextlib.nullcontext()
 

@@ -14,7 +14,6 @@ import torch
 from flashtrain.core.accelerators import Accelerator
 from flashtrain.core.precision import Precision
 
-
 # Entered once per training step: one shared do-nothing context (reusable) instead of a new one each step.
 _NO_CONTEXT = contextlib.nullcontext()
 
