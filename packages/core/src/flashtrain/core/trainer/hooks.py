@@ -166,6 +166,16 @@ class HookDispatcher:
         for callback in self.callbacks:
             getattr(callback, name)(self.trainer, self.module, *args)
 
+    def defines(self, name: str) -> bool:
+        """Whether a callback or the module of this run defines hook ``name`` (else calling it does nothing), so the
+        caller can skip preparing its arguments; fixed from ``bind`` to the end of the run."""
+        return name in self._table
+
+    def defined_hooks(self) -> frozenset[str]:
+        """The hooks a callback or the module of this run defines (fixed from ``bind`` to the end of the run): the
+        per-step code tests membership once per hook instead of calling one that does nothing."""
+        return frozenset(self._table)
+
     def module_overrides(self, name: str) -> bool:
         """Whether the module defines ``name`` itself (the trainer skips work for hooks nobody defines)."""
         return is_overridden(name, self.module, Module)  # `model.validation_step = None` switches it off

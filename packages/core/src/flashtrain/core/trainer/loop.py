@@ -138,6 +138,7 @@ class FitLoop:
         )
         collect_outputs = hooks.module_overrides("training_epoch_end")
         log_every = 1 if limits.fast_dev_run else limits.log_every_n_steps  # a debug run logs every step (Lightning)
+        defined = hooks.defined_hooks()  # per-step hooks nobody defines are not called
         # Ranks must stop at the same batch: signals and time limits are agreed on after every batch.
         distributed = strategy.world_size > 1
         _warn_if_modules_in_eval_mode(module)
@@ -175,7 +176,7 @@ class FitLoop:
                 skipped = batch is None  # Lightning: a loader may yield None to skip a batch (no hooks, no step)
                 if skipped:
                     _warning_cache.warn("train_dataloader yielded None. If this was on purpose, ignore this warning...")
-                elif call("on_train_batch_start", batch, batch_idx) == -1:
+                elif "on_train_batch_start" in defined and call("on_train_batch_start", batch, batch_idx) == -1:
                     break  # Lightning: -1 skips the rest of this epoch, which then counts as done
                 window_end = not skipped and ((batch_idx + 1) % accumulate == 0 or is_last)
                 if skipped:
@@ -217,7 +218,8 @@ class FitLoop:
                         )
                 if is_last and epoch_schedulers:
                     self._step_epoch_schedulers()
-                call("on_train_batch_end", output, batch, batch_idx)
+                if "on_train_batch_end" in defined:
+                    call("on_train_batch_end", output, batch, batch_idx)
                 if stepped:
                     self.metrics_store.log_training_step(logging_step, log_every, epoch)
                 if validation_enabled and progress.val_due(batch_idx, is_last=is_last):
@@ -355,6 +357,10 @@ class _TrainingClosure:
         self.output: Any = None  # what on_train_batch_end gets: {"loss": detached loss, **other keys}, {} if skipped
         self.raw_output: Any = None  # what training_step returned (kept for 1.x's training_epoch_end)
         self.step_end = loop.hooks.module_overrides("training_step_end")  # Lightning 1.x
+        # Hooks nobody defines are skipped without a call; only on_train_batch_end reads ``output``: without a
+        # listener the per-step detach and dict are skipped too.
+        self.defined = loop.hooks.defined_hooks()
+        self.keep_output = "on_train_batch_end" in self.defined
 
     def prepare(self, batch: Any, batch_idx: int, window_start: bool, window_end: bool, accumulate: int = 1) -> None:
         self.batch, self.batch_idx, self.window_start, self.window_end = batch, batch_idx, window_start, window_end
@@ -373,14 +379,11 @@ class _TrainingClosure:
             )
 
     def __call__(self) -> torch.Tensor | None:
-        self.executed = True
         if not torch.is_grad_enabled():  # an optimizer whose step runs under no_grad (transformers' AdamW, once)
             with torch.enable_grad():
-                return self._run()
-        return self._run()
-
-    def _run(self) -> torch.Tensor | None:
-        hooks = self.hooks
+                return self()  # one function, not a wrapper around another: this runs every step
+        self.executed = True
+        hooks, defined = self.hooks, self.defined
         optimizer = self.optimizer
         with self.backward_sync(self.window_end):  # DDP: gradients sync on the window's last backward only
             with self.precision.forward_context():
@@ -389,14 +392,17 @@ class _TrainingClosure:
                     output = hooks.call_module("training_step_end", output)
             self.raw_output = output
             loss = _extract_loss(output)
-            if output is loss and loss is not None and self.accumulate == 1:  # the common case, inline (per step)
+            if not self.keep_output:
+                self.output = None
+            elif output is loss and loss is not None and self.accumulate == 1:  # the common case, inline (per step)
                 self.output = {"loss": loss.detach()}
             else:
                 self.output = _automatic_batch_outputs(output, loss, self.accumulate)
             if loss is None:
                 _warning_cache.warn("`training_step` returned `None`. If this was on purpose, ignore this warning...")
             if self.window_start:  # after training_step, as Lightning
-                hooks.call("on_before_zero_grad", optimizer)
+                if "on_before_zero_grad" in defined:
+                    hooks.call("on_before_zero_grad", optimizer)
                 hooks.call_module("optimizer_zero_grad", self.loop.progress.current_epoch, self.batch_idx, optimizer)
             if loss is None:
                 return None
@@ -409,12 +415,15 @@ class _TrainingClosure:
                 return None
             if self.accumulate > 1:
                 loss = loss / self.accumulate
-            hooks.call("on_before_backward", loss)
+            if "on_before_backward" in defined:
+                hooks.call("on_before_backward", loss)
             hooks.call_module("backward", loss)
-            hooks.call("on_after_backward")
+            if "on_after_backward" in defined:
+                hooks.call("on_after_backward")
         if self.window_end:
             self.precision.unscale_gradients(optimizer.optimizer)
-            hooks.call("on_before_optimizer_step", optimizer)
+            if "on_before_optimizer_step" in defined:
+                hooks.call("on_before_optimizer_step", optimizer)
             hooks.call_module(
                 "configure_gradient_clipping",
                 optimizer,

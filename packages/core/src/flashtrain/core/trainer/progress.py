@@ -197,7 +197,7 @@ class FitProgress:
         """Checked after each batch: max_steps, or a stop request (should_stop, max_time) once the minimum is met."""
         if self.time_up():
             self.should_stop = True
-        return self.max_steps_reached() or self.honour_stop_request()
+        return self.max_steps_reached() or (self.should_stop and self.honour_stop_request())  # no call per step
 
     # -- checkpoints ----------------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
