@@ -62,6 +62,11 @@ class CheckpointConnector:
                 batches_that_stepped=int(loop.get("batches_that_stepped", position["global_step"])),
                 manual_optimization=not module.automatic_optimization,
             )
+            # Stateful training iterables (state_dict/load_state_dict), where Lightning keeps them.
+            if states := trainer.data_connector.training_states():
+                checkpoint["loops"]["fit_loop"]["state_dict"]["combined_loader"] = [
+                    safe_value(state, "train dataloader state_dict()") for state in states
+                ]
             checkpoint.update(trainer.optimization.state_dict())
             checkpoint.update(
                 {
@@ -241,6 +246,8 @@ class CheckpointConnector:
         trainer.optimization.load_state_dict(checkpoint)
         trainer.strategy.precision.load_state_dict(checkpoint.get("precision", {}))
         trainer.progress.load_state_dict(checkpoint)
+        fit_loop = (checkpoint.get("loops") or {}).get("fit_loop") or {}
+        trainer.data_connector.restore_training_states(fit_loop.get("state_dict", {}).get("combined_loader", []))
         loop = checkpoint.get("loop", {})
         trainer.metrics_store.load_training_state(loop, loop.get("epoch_finished", True), trainer.global_rank)
         self._pending_rng = checkpoint.get("rng")

@@ -700,7 +700,7 @@ class Trainer(_LoopFlags):
         self.strategy.barrier()
         if datamodule is not None:
             self.hooks.call_datamodule(datamodule, "setup", stage=fn)
-        self.hooks.bind(module, self.callbacks)
+        self.hooks.bind(module, self.callbacks, datamodule)
         self.hooks.call("setup", stage=fn)
         with self.strategy.model_init_context():
             self.hooks.call_module("configure_model")
