@@ -148,7 +148,6 @@ class ReplayableLoader:
         )
         return itertools.islice(iter(self._seeded_loader), skip, None)
 
-
     def _has_state(self) -> bool:
         """Whether every iterable of the training data (one, or a CombinedLoader's) has ``state_dict``."""
         combined = getattr(self.loader, "combined", None)
