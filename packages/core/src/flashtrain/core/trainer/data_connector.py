@@ -167,6 +167,15 @@ class DataConnector:
         self._load_pending_states()
         return self._train_iterable
 
+    def shutdown_workers(self) -> None:
+        """At the end of a trainer call: stop the persistent workers of every loader this run used."""
+        from flashtrain.core.utilities.dataloaders import shutdown_persistent_workers
+
+        loaders = [*_members(self._train_iterable), *self.val_dataloaders, *self.test_dataloaders]
+        for loader in [*loaders, *self.predict_dataloaders]:
+            for member in _members(loader):
+                shutdown_persistent_workers(member)
+
     # -- stateful training iterables: an iterable with ``state_dict`` / ``load_state_dict`` (torchdata's
     # StatefulDataLoader, a user's own) is saved in the checkpoint where Lightning saves it and resumes from it --
     def training_states(self) -> list[dict[str, Any]]:

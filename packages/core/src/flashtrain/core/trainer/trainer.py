@@ -719,6 +719,7 @@ class Trainer(_LoopFlags):
                 self.profiler.describe()  # the report: printed, or written to dirpath/filename
                 self.profiler.teardown(fn.value)
             self.strategy.teardown()
+            self.data_connector.shutdown_workers()  # persistent DataLoader workers end with the call (Lightning)
             self.state.status, self.state.stage = status, None
             self.metrics_store.results = self.metrics_store.train_results
 
