@@ -133,7 +133,7 @@ class EvaluationLoop:
         step = getattr(module, _STEP[stage])
         several = len(loaders) > 1
         fetching = fetches_own_batches(module, _STEP[stage])  # a step taking dataloader_iter
-        hook_names = (f"on_{prefix}_batch_start", f"on_{prefix}_batch_end")
+        hook_names: tuple[str, ...] = (f"on_{prefix}_batch_start", f"on_{prefix}_batch_end")
         hook_names = hook_names if fetching else (_STEP[stage], *hook_names)
         check_dataloader_idx(module, hook_names, several, "test" if stage == "test" else "val")
         collections = [ResultCollection(stage) for _ in loaders]

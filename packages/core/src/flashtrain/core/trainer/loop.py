@@ -387,6 +387,7 @@ class _TrainingClosure:
         self.output: Any = None  # what on_train_batch_end gets: {"loss": detached loss, **other keys}, {} if skipped
         self.raw_output: Any = None  # what training_step returned (kept for 1.x's training_epoch_end)
         self.step_end = loop.hooks.module_overrides("training_step_end")  # Lightning 1.x
+        self.distributed = loop.strategy.world_size > 1
 
     def prepare(self, batch: Any, batch_idx: int, window_start: bool, window_end: bool, accumulate: int = 1) -> None:
         self.batch, self.batch_idx, self.window_start, self.window_end = batch, batch_idx, window_start, window_end
@@ -431,6 +432,12 @@ class _TrainingClosure:
                 hooks.call("on_before_zero_grad", optimizer)
                 hooks.call_module("optimizer_zero_grad", self.loop.progress.current_epoch, self.batch_idx, optimizer)
             if loss is None:
+                if self.distributed:  # the other ranks would wait forever in this step's gradient all-reduce
+                    raise RuntimeError(
+                        "Skipping the `training_step` by returning None in distributed training is not supported. It "
+                        "is recommended that you rewrite your training logic to avoid having to skip the step in the "
+                        "first place."
+                    )
                 return None
             # handle_nonfinite_loss raises for on_nan="raise"; True means "skip_step": no backward, no gradients.
             if (
