@@ -111,6 +111,18 @@ def test_a_plain_list_of_batches_is_still_one_loader():
     assert trainer.num_training_batches == 4 and trainer.train_dataloader is batches
 
 
+def test_a_dict_of_plain_lists_is_several_loaders_not_one_iterable_of_keys():
+    seen = []
+
+    class Keyed(RegressionModule):
+        def training_step(self, batch, batch_idx):
+            seen.append(batch)  # nothing to learn from: the step is skipped
+
+    _trainer(limit_val_batches=0).fit(Keyed(), {"a": [0, 1, 2], "b": [10, 11]})
+    # one item of each per step (max_size_cycle: the shorter one cycles), never the dict's keys
+    assert seen == [{"a": 0, "b": 10}, {"a": 1, "b": 11}, {"a": 2, "b": 10}]
+
+
 def test_a_sequential_combined_loader_cannot_train():
     from flashtrain.core.utilities.combined_loader import CombinedLoader
 
