@@ -141,6 +141,8 @@ MODULES: dict[str, dict[str, str]] = {
     "lightning.pytorch.core.saving": {
         "save_hparams_to_yaml": f"{_CORE}.hparams:save_hparams_to_yaml",
         "load_hparams_from_yaml": f"{_CORE}.hparams:load_hparams_from_yaml",
+        "save_hparams_to_tags_csv": f"{_CORE}.hparams_tags:save_hparams_to_tags_csv",
+        "load_hparams_from_tags_csv": f"{_CORE}.hparams_tags:load_hparams_from_tags_csv",
     },
     "lightning.pytorch.core.module": {"LightningModule": f"{_CORE}:LightningModule"},
     "lightning.pytorch.core.datamodule": {"LightningDataModule": f"{_CORE}:LightningDataModule"},

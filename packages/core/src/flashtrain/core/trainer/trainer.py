@@ -700,7 +700,7 @@ class Trainer(_LoopFlags):
         self.strategy.barrier()
         if datamodule is not None:
             self.hooks.call_datamodule(datamodule, "setup", stage=fn)
-        self.hooks.bind(module, self.callbacks)
+        self.hooks.bind(module, self.callbacks, datamodule)
         self.hooks.call("setup", stage=fn)
         with self.strategy.model_init_context():
             self.hooks.call_module("configure_model")
@@ -719,6 +719,7 @@ class Trainer(_LoopFlags):
                 self.profiler.describe()  # the report: printed, or written to dirpath/filename
                 self.profiler.teardown(fn.value)
             self.strategy.teardown()
+            self.data_connector.shutdown_workers()  # persistent DataLoader workers end with the call (Lightning)
             self.state.status, self.state.stage = status, None
             self.metrics_store.results = self.metrics_store.train_results
 
