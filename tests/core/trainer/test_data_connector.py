@@ -193,3 +193,20 @@ def test_persistent_workers_end_with_the_trainer_call():
     val = loader(16, batch_size=8, num_workers=1, persistent_workers=True)
     quiet_trainer(max_epochs=2, limit_val_batches=1).fit(RegressionModule(), train, val)
     assert multiprocessing.active_children() == []  # torch would keep them as long as the loaders live
+
+
+def test_workers_started_anew_each_epoch_by_spawn_get_lightnings_persistent_workers_notice():
+    import warnings
+
+    from flashtrain.core.trainer.data_connector import warn_if_workers_respawn
+
+    data = regression_data(8)
+    with pytest.warns(UserWarning, match=r"Consider setting `persistent_workers=True` in 'train_dataloader'"):
+        warn_if_workers_respawn(DataLoader(data, num_workers=1, multiprocessing_context="spawn"), "train_dataloader")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # kept workers, workers forked, or no workers: nothing to say
+        warn_if_workers_respawn(
+            DataLoader(data, num_workers=1, persistent_workers=True, multiprocessing_context="spawn"), "x"
+        )
+        warn_if_workers_respawn(DataLoader(data, num_workers=1, multiprocessing_context="fork"), "x")
+        warn_if_workers_respawn(DataLoader(data, num_workers=0), "x")

@@ -287,7 +287,8 @@ MODULES: dict[str, dict[str, str]] = {
         "LightningDeprecationWarning": f"{_CORE}.exceptions:LightningDeprecationWarning"
     },
     "lightning.pytorch.utilities.exceptions": {
-        "MisconfigurationException": f"{_CORE}.exceptions:MisconfigurationException"
+        "MisconfigurationException": f"{_CORE}.exceptions:MisconfigurationException",
+        "SIGTERMException": f"{_CORE}.exceptions:SIGTERMException",
     },
     "lightning.pytorch.utilities.imports": {
         "_RICH_AVAILABLE": f"{_ADAPT}:RICH_AVAILABLE",
@@ -337,7 +338,12 @@ MODULES: dict[str, dict[str, str]] = {
             "LightningEnvironment",
             "SLURMEnvironment",
             "TorchElasticEnvironment",
+            "LayerSync",
+            "TorchSyncBatchNorm",
         )
+    },
+    "lightning.pytorch.plugins.layer_sync": {
+        name: f"{_CORE}.plugins:{name}" for name in ("LayerSync", "TorchSyncBatchNorm")
     },
     **{
         f"lightning.fabric.plugins.environments.{module}": {name: f"{_CORE}.plugins:{name}"}

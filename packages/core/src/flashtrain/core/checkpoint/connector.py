@@ -13,7 +13,7 @@ import os
 import warnings
 from typing import Any
 
-from flashtrain.core.checkpoint.io import FORMAT_VERSION, safe_hyperparameters, safe_value
+from flashtrain.core.checkpoint.io import FORMAT_VERSION, check_weights_only, safe_hyperparameters, safe_value
 from flashtrain.core.checkpoint.lightning_format import (
     LIGHTNING_FORMAT_VERSION,
     lightning_loops,
@@ -48,9 +48,8 @@ class CheckpointConnector:
             "epoch": position["epoch"],
             "global_step": position["global_step"],
             "state_dict": strategy.module_state_dict(module),
-            "hyper_parameters": safe_hyperparameters(dict(module.hparams)),
-            "hparams_name": module.hparams_name,
         }
+        checkpoint.update(_hyperparameter_entries(module))
         checkpoint["pytorch-lightning_version"] = LIGHTNING_FORMAT_VERSION  # Lightning refuses files without it
         if not weights_only:
             loop = {**position["loop"], **trainer.metrics_store.training_state()}
@@ -73,8 +72,7 @@ class CheckpointConnector:
             )
             datamodule = trainer.datamodule
             if datamodule is not None and datamodule.hparams:  # DataModule.load_from_checkpoint rebuilds it
-                checkpoint[DataModule.CHECKPOINT_HYPER_PARAMS_KEY] = safe_hyperparameters(dict(datamodule.hparams))
-                checkpoint[DataModule.CHECKPOINT_HYPER_PARAMS_NAME] = datamodule.hparams_name
+                checkpoint.update(_hyperparameter_entries(datamodule))
             if datamodule is not None:
                 checkpoint["datamodule"] = safe_value(
                     trainer.hooks.call_datamodule(datamodule, "state_dict"), "datamodule.state_dict()"
@@ -177,11 +175,8 @@ class CheckpointConnector:
 
     @staticmethod
     def check_weights_only(weights_only: Any) -> None:
-        """Lightning 2.6's ``fit/validate/test/predict(weights_only=...)``. Every flashtrain checkpoint holds only
-        tensors and plain values and is always read with ``torch.load(weights_only=True)``, so any of None/True/False
-        loads the same file the same safe way; ``False`` never unpickles code (docs/lightning-differences.md)."""
-        if weights_only is not None and not isinstance(weights_only, bool):
-            raise TypeError(f"weights_only must be None, True or False, got {weights_only!r}.")
+        """Lightning 2.6's ``fit/validate/test/predict(weights_only=...)``: see :func:`check_weights_only`."""
+        check_weights_only(weights_only)
 
     def read(self, path: str | None, stage: str) -> dict[str, Any] | None:
         """Load ``path`` (from :meth:`select`) for this run; ``None`` loads nothing."""
@@ -288,3 +283,14 @@ def _callback_states(callbacks: list[Any]) -> dict[str, Any]:
         if state:
             states[callback.state_key] = safe_value(state, f"{callback.state_key}.state_dict()")
     return states
+
+
+def _hyperparameter_entries(owner: Any) -> dict[str, Any]:
+    """``owner``'s (module's, datamodule's) hyper-parameter entries, their values limited to what loads with
+    ``weights_only=True`` (others left out with a warning)."""
+    from flashtrain.core.hparams import hyperparameter_entries
+
+    entries = hyperparameter_entries(owner)
+    key = owner.CHECKPOINT_HYPER_PARAMS_KEY
+    entries[key] = safe_hyperparameters(entries[key])
+    return entries

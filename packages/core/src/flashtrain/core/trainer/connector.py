@@ -40,6 +40,7 @@ def resolve_hardware(
     precision: str | int,
     gpus: int | None,
     plugins: Any = None,
+    sync_batchnorm: bool = False,
 ) -> Hardware:
     """The accelerator and the strategy (with its precision, checkpoint-IO and cluster-environment plugins) for the
     hardware flags."""
@@ -47,6 +48,9 @@ def resolve_hardware(
     from flashtrain.core.strategies.parallel import ParallelStrategy
 
     given = sort_plugins(plugins)
+    from flashtrain.core.strategies.layer_sync import choose_layer_sync
+
+    layer_sync = choose_layer_sync(sync_batchnorm, given.layer_sync)
     from_strategy = getattr(strategy, "precision_plugin", None) if isinstance(strategy, Strategy) else None
     if given.precision is not None and from_strategy is not None:
         raise ValueError(
@@ -94,6 +98,8 @@ def resolve_hardware(
 
         chosen.environment_given = chosen.environment_given or given.cluster_environment is not None
         chosen.cluster_environment = given.cluster_environment or select_environment()
+    if isinstance(chosen, ParallelStrategy) and layer_sync is not None:
+        chosen.layer_sync = layer_sync  # one process (no ParallelStrategy) has nothing to synchronise with
     return Hardware(resolved, chosen, num_devices, num_nodes)
 
 

@@ -42,6 +42,23 @@ class CombinedBatches:
         return int(length)
 
 
+def warn_if_workers_respawn(loader: Any, name: str) -> None:
+    """Lightning's notice: with the "spawn" start method (a ddp_spawn rank, macOS, Windows) each epoch starts every
+    worker process anew, importing everything again, unless the loader keeps them (``persistent_workers``)."""
+    if not isinstance(loader, DataLoader) or loader.num_workers == 0 or loader.persistent_workers:
+        return
+    import multiprocessing
+
+    context = loader.multiprocessing_context
+    start_method = context.get_start_method() if context is not None else multiprocessing.get_start_method()
+    if start_method == "spawn":
+        from flashtrain.core.utilities.rank_zero import rank_zero_warn
+
+        rank_zero_warn(
+            f"Consider setting `persistent_workers=True` in '{name}' to speed up the dataloader worker initialization."
+        )
+
+
 def as_loader_list(loaders: Any) -> list[Any]:
     """One loader, a list/tuple of loaders, a dict of them, or a CombinedLoader -> a list (a sequential
     CombinedLoader is its loaders, one dataloader_idx each; another mode is one loader of combined batches)."""
@@ -258,6 +275,7 @@ class DataConnector:
 
     def shard(self, loader: Any, training: bool) -> Any:
         """This rank's share of a loader (unchanged on one process or with use_distributed_sampler=False)."""
+        warn_if_workers_respawn(loader, "train_dataloader" if training else "val_dataloader")
         return self.strategy.setup_dataloader(
             loader, training=training, seed=self.progress.base_seed, shard=self.limits.use_distributed_sampler
         )

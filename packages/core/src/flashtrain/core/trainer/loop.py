@@ -381,7 +381,12 @@ class _TrainingClosure:
         self.accumulate = loop.limits.accumulate_grad_batches
         # With detect_anomaly the backward pass is left to report a NaN: torch's anomaly mode names the operation
         # that made it (with its forward traceback), which says more than the loss check.
-        self.check_finite = loop.limits.on_nan is not None and not loop.limits.detect_anomaly
+        # A callback that judges non-finite losses itself (SpikeDetection) replaces the on_nan check.
+        self.check_finite = (
+            loop.limits.on_nan is not None
+            and not loop.limits.detect_anomaly
+            and not any(callback.judges_nonfinite_loss for callback in loop.hooks.callbacks)
+        )
         self.batch: Any = None
         self.batch_idx = 0
         self.window_start = self.window_end = True

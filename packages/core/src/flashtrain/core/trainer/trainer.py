@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime
+import signal
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -25,8 +26,10 @@ import torch
 from flashtrain.core.callbacks.base import Callback
 from flashtrain.core.checkpoint.connector import CheckpointConnector
 from flashtrain.core.datamodule import DataModule
+from flashtrain.core.hparams import drop_unpicklable_hyperparameters
 from flashtrain.core.loggers.base import log_run_start
 from flashtrain.core.module import Module
+from flashtrain.core.precision import Precision
 from flashtrain.core.profilers import build_profiler
 from flashtrain.core.strategies import Strategy
 from flashtrain.core.trainer import connector
@@ -162,6 +165,7 @@ class Trainer(_LoopFlags):
         profiler: Any = None,
         barebones: bool = False,
         plugins: Any = None,
+        sync_batchnorm: bool = False,
     ) -> None:
         self.barebones = barebones
         if barebones:  # every speed-costing feature off; asking for one of them is refused (barebones.py)
@@ -179,7 +183,9 @@ class Trainer(_LoopFlags):
                 )
             )
             num_sanity_val_steps = sanity
-        hardware = connector.resolve_hardware(accelerator, strategy, devices, num_nodes, precision, gpus, plugins)
+        hardware = connector.resolve_hardware(
+            accelerator, strategy, devices, num_nodes, precision, gpus, plugins, sync_batchnorm
+        )
         self.accelerator = hardware.accelerator
         self.strategy: Strategy = hardware.strategy
         self.num_devices, self.num_nodes = hardware.num_devices, hardware.num_nodes
@@ -238,7 +244,17 @@ class Trainer(_LoopFlags):
     # ==================================================================================================
     @property
     def precision(self) -> str:
-        return self.strategy.precision.name
+        return self.strategy.precision.precision
+
+    @property
+    def received_sigterm(self) -> bool:
+        """Whether the last ``fit`` was sent SIGTERM (it then saved and raised ``SIGTERMException``)."""
+        return self.signals.received == signal.SIGTERM
+
+    @property
+    def precision_plugin(self) -> Precision:
+        """The precision plugin the strategy runs with (``precision_plugin.precision`` is the flag)."""
+        return self.strategy.precision
 
     @property
     def loggers(self) -> list[Any]:
@@ -589,6 +605,7 @@ class Trainer(_LoopFlags):
     def _run(self, fn: TrainerFn, model: Module | None, datamodule: Any, ckpt_path: str | None, **data: Any) -> Any:
         ckpt_path = self.checkpoint_connector.select(fn.value, ckpt_path, model_provided=model is not None)
         model = self._attach(model, datamodule, fn, data.get("val"))
+        drop_unpicklable_hyperparameters(model)
         if self.strategy.must_spawn():
             return self._run_spawned(fn, model, datamodule, ckpt_path, data)
         self.state.fn, self.state.status = fn, TrainerStatus.RUNNING
