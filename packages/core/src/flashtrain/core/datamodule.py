@@ -112,6 +112,21 @@ class DataModule(HyperparametersMixin):
     def predict_dataloader(self) -> Any:
         raise NotImplementedError(f"{type(self).__name__} defines no predict_dataloader(); predict needs one.")
 
+    # -- batch transfer: Lightning's three hooks, used when the DataModule defines them and the module does not ----
+    def on_before_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+        """Change a batch before it moves to the device; return the batch."""
+        return batch
+
+    def transfer_batch_to_device(self, batch: Any, device: Any, dataloader_idx: int) -> Any:
+        """Move a batch to ``device`` (tensors inside lists, tuples, dicts and dataclasses)."""
+        from flashtrain.core.utilities.apply import move_to_device
+
+        return move_to_device(batch, device)
+
+    def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+        """Change a batch once it is on the device; return the batch."""
+        return batch
+
     def state_dict(self) -> dict[str, Any]:
         """State to store in checkpoints (tensors, numbers, strings, lists and dicts of them)."""
         return {}

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
 
 _ModuleT = TypeVar("_ModuleT", bound="Module")  # load_from_checkpoint returns the class it is called on
+_CLIP_ALGORITHMS = frozenset(("norm", "value"))  # GradClipAlgorithmType's values (enums.py is imported on use)
 
 
 class Module(HyperparametersMixin, torch.nn.Module):
@@ -349,10 +350,12 @@ class Module(HyperparametersMixin, torch.nn.Module):
         As Lightning: a value or algorithm left out is the Trainer's (``gradient_clip_val`` /
         ``gradient_clip_algorithm``); one given that differs from a value set on the Trainer is refused, since it
         is unclear which should win."""
-        from flashtrain.core.utilities.enums import GradClipAlgorithmType  # on use: import flashtrain.core stays flat
-
-        trainer_value = self._trainer.gradient_clip_val if self._trainer is not None else None
-        trainer_algorithm = self._trainer.gradient_clip_algorithm if self._trainer is not None else None
+        # Runs every optimizer step (the default configure_gradient_clipping): the common case, the trainer's own
+        # settings passed back, costs two attribute reads and no function calls.
+        trainer = self._trainer
+        trainer_value = trainer_algorithm = None
+        if trainer is not None:
+            trainer_value, trainer_algorithm = trainer.gradient_clip_val, trainer.gradient_clip_algorithm
         if gradient_clip_val is None:
             gradient_clip_val = trainer_value or 0.0
         elif trainer_value is not None and trainer_value != gradient_clip_val:
@@ -363,14 +366,19 @@ class Module(HyperparametersMixin, torch.nn.Module):
         if gradient_clip_algorithm is None:
             gradient_clip_algorithm = trainer_algorithm or "norm"
         else:
-            gradient_clip_algorithm = str(gradient_clip_algorithm).lower()
+            if gradient_clip_algorithm not in _CLIP_ALGORITHMS:  # already lower case: nothing to convert
+                # A GradClipAlgorithmType member is a str whose lower() is its value (its str() is its name).
+                given = gradient_clip_algorithm
+                gradient_clip_algorithm = (given if isinstance(given, str) else str(given)).lower()
             if trainer_algorithm is not None and trainer_algorithm != gradient_clip_algorithm:
                 raise MisconfigurationException(
                     f"You have set `Trainer(gradient_clip_algorithm={str(trainer_algorithm)!r})` and have passed "
                     f"`clip_gradients(gradient_clip_algorithm={gradient_clip_algorithm!r})`. Please use only one of "
                     "them."
                 )
-        if not GradClipAlgorithmType.supported_type(gradient_clip_algorithm):
+        if gradient_clip_algorithm not in _CLIP_ALGORITHMS:
+            from flashtrain.core.utilities.enums import GradClipAlgorithmType  # on use: the import stays flat
+
             raise MisconfigurationException(
                 f"gradient_clip_algorithm must be one of {GradClipAlgorithmType.supported_types()}, got "
                 f"{gradient_clip_algorithm!r}."
@@ -378,7 +386,7 @@ class Module(HyperparametersMixin, torch.nn.Module):
         if not gradient_clip_val:
             return
         parameters = [p for group in optimizer.param_groups for p in group["params"]]
-        if gradient_clip_algorithm == GradClipAlgorithmType.NORM:
+        if gradient_clip_algorithm == "norm":
             torch.nn.utils.clip_grad_norm_(parameters, gradient_clip_val)
         else:
             torch.nn.utils.clip_grad_value_(parameters, gradient_clip_val)

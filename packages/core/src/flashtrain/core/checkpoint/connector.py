@@ -8,6 +8,7 @@ for sharded strategies) and writes it.
 
 from __future__ import annotations
 
+import math
 import os
 import warnings
 from typing import Any
@@ -52,15 +53,13 @@ class CheckpointConnector:
         checkpoint["pytorch-lightning_version"] = LIGHTNING_FORMAT_VERSION  # Lightning refuses files without it
         if not weights_only:
             loop = {**position["loop"], **trainer.metrics_store.training_state()}
-            finished = bool(loop.get("epoch_finished"))
             # Lightning's own loop counters, so lightning.pytorch.Trainer can resume this file too.
-            checkpoint["loops"] = lightning_loops(
-                epochs_completed=position["epoch"] + int(finished),
-                batches_done_in_epoch=0 if finished else int(loop.get("batches_done", 0)),
-                global_step=position["global_step"],
-                batches_that_stepped=int(loop.get("batches_that_stepped", position["global_step"])),
-                manual_optimization=not module.automatic_optimization,
-            )
+            checkpoint["loops"] = _lightning_loops(trainer, position, loop)
+            # Stateful training iterables (state_dict/load_state_dict), where Lightning keeps them.
+            if states := trainer.data_connector.training_states():
+                checkpoint["loops"]["fit_loop"]["state_dict"]["combined_loader"] = [
+                    safe_value(state, "train dataloader state_dict()") for state in states
+                ]
             checkpoint.update(trainer.optimization.state_dict())
             checkpoint.update(
                 {
@@ -236,6 +235,8 @@ class CheckpointConnector:
         trainer.optimization.load_state_dict(checkpoint)
         trainer.strategy.precision.load_state_dict(checkpoint.get("precision", {}))
         trainer.progress.load_state_dict(checkpoint)
+        fit_loop = (checkpoint.get("loops") or {}).get("fit_loop") or {}
+        trainer.data_connector.restore_training_states(fit_loop.get("state_dict", {}).get("combined_loader", []))
         loop = checkpoint.get("loop", {})
         trainer.metrics_store.load_training_state(loop, loop.get("epoch_finished", True), trainer.global_rank)
         self._pending_rng = checkpoint.get("rng")
@@ -245,6 +246,33 @@ class CheckpointConnector:
         if self._pending_rng is not None:
             restore_rng_states(self._pending_rng)
             self._pending_rng = None
+
+
+def _lightning_loops(trainer: Any, position: dict[str, Any], loop: dict[str, Any]) -> dict[str, Any]:
+    """Lightning's ``loops`` counters for this position (written by an epoch's end hooks: that epoch processed)."""
+    finished = bool(loop.get("epoch_finished"))
+    batches = int(loop.get("batches_done", 0))
+    automatic = trainer.lightning_module.automatic_optimization
+    accumulate = max(int(trainer.accumulate_grad_batches), 1)
+    steps_in_epoch = (math.ceil(batches / accumulate) if finished else batches // accumulate) if automatic else None
+    configs = trainer.optimization.lr_scheduler_configs
+    scheduler_total = sum(int(getattr(config.scheduler, "last_epoch", 0)) for config in configs)
+    scheduler_now = sum(
+        (int(finished) if config.interval == "epoch" else (steps_in_epoch or 0) // config.frequency)
+        for config in configs
+    )
+    global_step = position["global_step"]
+    return lightning_loops(
+        epochs_completed=position["epoch"] + int(finished),
+        batches_done_in_epoch=batches,
+        global_step=global_step,
+        batches_that_stepped=int(loop.get("batches_that_stepped", global_step)),
+        manual_optimization=not automatic,
+        at_epoch_end=finished,
+        total_batches=int(loop.get("total_train_batches", loop.get("batches_that_stepped", global_step))),
+        steps_in_epoch=steps_in_epoch,
+        scheduler_steps=(scheduler_total, min(scheduler_now, scheduler_total)),
+    )
 
 
 def _callback_states(callbacks: list[Any]) -> dict[str, Any]:

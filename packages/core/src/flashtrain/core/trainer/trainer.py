@@ -717,7 +717,7 @@ class Trainer(_LoopFlags):
         self.strategy.barrier()
         if datamodule is not None:
             self.hooks.call_datamodule(datamodule, "setup", stage=fn)
-        self.hooks.bind(module, self.callbacks)
+        self.hooks.bind(module, self.callbacks, datamodule)
         self.hooks.call("setup", stage=fn)
         with self.strategy.model_init_context():
             self.hooks.call_module("configure_model")
@@ -736,6 +736,7 @@ class Trainer(_LoopFlags):
                 self.profiler.describe()  # the report: printed, or written to dirpath/filename
                 self.profiler.teardown(fn.value)
             self.strategy.teardown()
+            self.data_connector.shutdown_workers()  # persistent DataLoader workers end with the call (Lightning)
             self.state.status, self.state.stage = status, None
             self.metrics_store.results = self.metrics_store.train_results
 
@@ -809,7 +810,8 @@ class Trainer(_LoopFlags):
                 "current_epoch": self.current_epoch,
                 "callback_metrics": self.metrics_store.callback_metrics,
                 "logged_metrics": self.metrics_store.logged_metrics,
-                "callbacks": {cb.state_key: cb.state_dict() for cb in self.callbacks},
+                # an empty (or None) state is not sent, as a checkpoint leaves it out
+                "callbacks": {cb.state_key: state for cb in self.callbacks if (state := cb.state_dict())},
                 "result": result,
             },
             lambda tensor: tensor.detach().cpu(),
