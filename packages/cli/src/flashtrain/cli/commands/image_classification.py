@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import Any, cast
 
 from flashtrain.cli.backbone import add_backbone_flag
 from flashtrain.cli.options import (
@@ -50,8 +50,8 @@ def add_parser(subparsers: Any, spec: Any) -> None:
     data.add_argument(
         "--train-transform",
         default="default",
-        help="training augmentation: default (random resized crop, see --crop-scale and --hflip), none, randaugment, trivialaugment, "
-        "autoaugment, augmix (evaluation is never augmented)",
+        help="training augmentation: default (random resized crop, see --crop-scale and --hflip), none, randaugment, "
+        "trivialaugment, autoaugment, augmix (evaluation is never augmented)",
     )
     data.add_argument(
         "--hflip",
@@ -122,7 +122,8 @@ def load_data(options: RunOptions) -> tuple[Any, RunOptions, bool]:
     if options.hflip is None:  # the default, spelled out so config.yaml records what the run used
         options = options.replace(hflip=TRANSFORM_KWARGS["hflip"])
     if options.crop_scale is None:  # likewise
-        options = options.replace(crop_scale=TRANSFORM_KWARGS["scale"][0])
+        smallest, _ = cast(tuple[float, float], TRANSFORM_KWARGS["scale"])
+        options = options.replace(crop_scale=smallest)
     if not 0 < options.crop_scale <= 1:
         raise UserError(f"--crop-scale must be in (0, 1] (the smallest area fraction kept), got {options.crop_scale}")
     common = dict(
