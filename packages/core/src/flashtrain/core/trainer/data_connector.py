@@ -20,6 +20,7 @@ from flashtrain.core.trainer.limits import LoopLimits
 from flashtrain.core.trainer.progress import FitProgress
 from flashtrain.core.utilities.combined_loader import CombinedLoader
 from flashtrain.core.utilities.data import has_len_all_ranks
+from flashtrain.core.utilities.dataloaders import shutdown_workers
 from flashtrain.core.utilities.model_helpers import is_overridden
 
 _STAGE_METHODS = {"validate": "val_dataloader", "test": "test_dataloader", "predict": "predict_dataloader"}
@@ -105,6 +106,10 @@ class DataConnector:
         self.train_dataloader, self.val_dataloaders, self.num_val_batches = None, [], []
         self._train_iterable = None
         self._train_loaded_epoch = self._val_loaded_epoch = None
+
+    def shutdown_workers(self) -> None:
+        """At the end of a stage: stop the persistent workers of every loader this connector holds."""
+        shutdown_workers(self.train_dataloader, self.val_dataloaders, self.test_dataloaders, self.predict_dataloaders)
 
     def _due(self, loaded_epoch: int | float | None) -> bool:
         every = self.limits.reload_dataloaders_every_n_epochs

@@ -718,6 +718,7 @@ class Trainer(_LoopFlags):
             if self.hooks.profiling:
                 self.profiler.describe()  # the report: printed, or written to dirpath/filename
                 self.profiler.teardown(fn.value)
+            self.data_connector.shutdown_workers()  # no idle persistent loader worker outlives the stage
             self.strategy.teardown()
             self.state.status, self.state.stage = status, None
             self.metrics_store.results = self.metrics_store.train_results
