@@ -171,3 +171,28 @@ def test_enable_validation_says_whether_a_fit_validates():
 def test_a_fraction_of_a_loader_that_rounds_to_no_batch_is_refused():
     with pytest.raises(ValueError, match=r"requested to check 0.1 of the `val_dataloader` but 0.1 \* 2 < 1"):
         _trainer(limit_val_batches=0.1).validate(RegressionModule(), DataLoader(regression_data(16), batch_size=8))
+
+
+@pytest.mark.slow
+def test_persistent_loader_workers_do_not_outlive_the_stage_that_started_them():
+    # A long-lived process (a notebook, a sweep) that fits and tests repeatedly would otherwise keep each stage's
+    # idle workers until the trainer is garbage-collected (Lightning shuts them down at the end of each stage).
+    import multiprocessing
+
+    from tests.core.helpers import loader
+
+    before = set(multiprocessing.active_children())
+
+    def started_workers():
+        return set(multiprocessing.active_children()) - before
+
+    model = RegressionModule()
+    trainer = Trainer(max_epochs=2, logger=False, enable_progress_bar=False, enable_model_summary=False,
+                      enable_checkpointing=False)  # fmt: skip
+    persistent = {"num_workers": 1, "persistent_workers": True}
+    trainer.fit(model, loader(32, **persistent), loader(16, **persistent))
+    assert trainer.global_step == 8 and started_workers() == set()
+    trainer.test(model, loader(16, **persistent), verbose=False)
+    assert started_workers() == set()
+    trainer.validate(model, trainer.val_dataloaders, verbose=False)  # a loader whose workers stopped runs again
+    assert trainer.callback_metrics["val_loss"] >= 0 and started_workers() == set()

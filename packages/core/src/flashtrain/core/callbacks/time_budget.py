@@ -228,9 +228,11 @@ class TimeBudget(Callback):
 
     def on_train_end(self, trainer: Any, pl_module: Any) -> None:
         if self.verbose and trainer.is_global_zero and self.plan.stopped_by == "time":
+            before = self.plan.seconds_before_fit
             print(
                 f"time budget: stopped on time at step {trainer.global_step} "
                 f"(schedule at {self.progress(trainer.global_step):.0%} of its plan)"
+                + (f"; {before:.1f}s of the budget were spent before fit" if before >= 0.05 else "")
             )
 
     def state_dict(self) -> dict[str, Any]:
