@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import multiprocessing
+
 import pytest
 import torch
 from torch.utils.data import DataLoader
 
 from flashtrain.core import DataModule, Trainer
-from tests.core.helpers import RegressionModule, regression_data
+from tests.core.helpers import RegressionModule, loader, quiet_trainer, regression_data
 
 
 class SelfFeeding(RegressionModule):
@@ -109,6 +111,18 @@ def test_a_plain_list_of_batches_is_still_one_loader():
     assert trainer.num_training_batches == 4 and trainer.train_dataloader is batches
 
 
+def test_a_dict_of_plain_lists_is_several_loaders_not_one_iterable_of_keys():
+    seen = []
+
+    class Keyed(RegressionModule):
+        def training_step(self, batch, batch_idx):
+            seen.append(batch)  # nothing to learn from: the step is skipped
+
+    _trainer(limit_val_batches=0).fit(Keyed(), {"a": [0, 1, 2], "b": [10, 11]})
+    # one item of each per step (max_size_cycle: the shorter one cycles), never the dict's keys
+    assert seen == [{"a": 0, "b": 10}, {"a": 1, "b": 11}, {"a": 2, "b": 10}]
+
+
 def test_a_sequential_combined_loader_cannot_train():
     from flashtrain.core.utilities.combined_loader import CombinedLoader
 
@@ -174,25 +188,25 @@ def test_a_fraction_of_a_loader_that_rounds_to_no_batch_is_refused():
 
 
 @pytest.mark.slow
-def test_persistent_loader_workers_do_not_outlive_the_stage_that_started_them():
-    # A long-lived process (a notebook, a sweep) that fits and tests repeatedly would otherwise keep each stage's
-    # idle workers until the trainer is garbage-collected (Lightning shuts them down at the end of each stage).
-    import multiprocessing
+def test_persistent_workers_end_with_the_trainer_call():
+    train = loader(16, batch_size=8, num_workers=1, persistent_workers=True)
+    val = loader(16, batch_size=8, num_workers=1, persistent_workers=True)
+    quiet_trainer(max_epochs=2, limit_val_batches=1).fit(RegressionModule(), train, val)
+    assert multiprocessing.active_children() == []  # torch would keep them as long as the loaders live
 
-    from tests.core.helpers import loader
 
-    before = set(multiprocessing.active_children())
+def test_workers_started_anew_each_epoch_by_spawn_get_lightnings_persistent_workers_notice():
+    import warnings
 
-    def started_workers():
-        return set(multiprocessing.active_children()) - before
+    from flashtrain.core.trainer.data_connector import warn_if_workers_respawn
 
-    model = RegressionModule()
-    trainer = Trainer(max_epochs=2, logger=False, enable_progress_bar=False, enable_model_summary=False,
-                      enable_checkpointing=False)  # fmt: skip
-    persistent = {"num_workers": 1, "persistent_workers": True}
-    trainer.fit(model, loader(32, **persistent), loader(16, **persistent))
-    assert trainer.global_step == 8 and started_workers() == set()
-    trainer.test(model, loader(16, **persistent), verbose=False)
-    assert started_workers() == set()
-    trainer.validate(model, trainer.val_dataloaders, verbose=False)  # a loader whose workers stopped runs again
-    assert trainer.callback_metrics["val_loss"] >= 0 and started_workers() == set()
+    data = regression_data(8)
+    with pytest.warns(UserWarning, match=r"Consider setting `persistent_workers=True` in 'train_dataloader'"):
+        warn_if_workers_respawn(DataLoader(data, num_workers=1, multiprocessing_context="spawn"), "train_dataloader")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # kept workers, workers forked, or no workers: nothing to say
+        warn_if_workers_respawn(
+            DataLoader(data, num_workers=1, persistent_workers=True, multiprocessing_context="spawn"), "x"
+        )
+        warn_if_workers_respawn(DataLoader(data, num_workers=1, multiprocessing_context="fork"), "x")
+        warn_if_workers_respawn(DataLoader(data, num_workers=0), "x")

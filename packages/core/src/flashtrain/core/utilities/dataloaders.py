@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
 from typing import Any
 
 from torch.utils.data import DataLoader
@@ -21,6 +20,19 @@ def has_len(loader: Any) -> bool:
     except (TypeError, NotImplementedError):
         return False
     return True
+
+
+def shutdown_persistent_workers(loader: Any) -> None:
+    """Stop the worker processes a ``DataLoader(persistent_workers=True)`` keeps between epochs (as Lightning does
+    at the end of each trainer call). torch keeps them for the loader's whole life and has no public call to stop
+    them, so this reaches the loader's iterator the way Lightning's own reset does."""
+    iterator = getattr(loader, "_iterator", None) if isinstance(loader, DataLoader) else None
+    if iterator is None:
+        return
+    shutdown = getattr(iterator, "_shutdown_workers", None)
+    if callable(shutdown):
+        shutdown()
+    loader._iterator = None
 
 
 def set_sampler_epoch(loader: Any, epoch: int) -> None:
@@ -63,28 +75,3 @@ def rebuild_dataloader(loader: DataLoader, **overrides: Any) -> DataLoader:
             kwargs["batch_sampler"] = loader.batch_sampler
     kwargs.update(overrides)
     return DataLoader(**kwargs)
-
-
-def shutdown_workers(*loaders: Any) -> None:
-    """Stop the worker processes that ``persistent_workers=True`` DataLoaders keep between passes, in ``loaders``
-    (DataLoaders, CombinedLoaders, lists and dicts of them): at the end of a trainer's stage, as Lightning does,
-    so that no idle worker outlives ``fit``/``validate``/``test`` (they would live as long as the loader object:
-    in a long-lived process, until the trainer is garbage-collected). The next pass starts new workers."""
-    from torch.utils.data.dataloader import _MultiProcessingDataLoaderIter
-
-    for loader in loaders:
-        if isinstance(loader, Mapping):
-            shutdown_workers(*loader.values())
-        elif isinstance(loader, (list, tuple)):
-            shutdown_workers(*loader)
-        elif isinstance(loader, DataLoader):
-            # torch has no public call for this: the iterator a persistent loader keeps is what holds its workers
-            # (Lightning's CombinedLoader.reset does the same).
-            iterator = loader._iterator
-            if isinstance(iterator, _MultiProcessingDataLoaderIter):
-                iterator._shutdown_workers()
-            loader._iterator = None
-        elif hasattr(loader, "flattened"):  # a CombinedLoader
-            shutdown_workers(*loader.flattened)
-        elif hasattr(loader, "combined"):  # the fit's view of one as a loader of combined batches
-            shutdown_workers(loader.combined)
