@@ -562,13 +562,13 @@ class Module(HyperparametersMixin, torch.nn.Module):
         ``checkpoint_path``: a path, a URL, or an open binary file object, as in Lightning. A checkpoint dict
         already in memory goes to :func:`flashtrain.core.checkpoint.module_from_checkpoint` (no second read).
         Loading never runs pickled code: the file is read with ``torch.load(weights_only=True)``, so
-        ``weights_only`` is accepted (Lightning's signature) but only ``None`` or ``True`` is allowed.
+        ``weights_only`` (Lightning's argument: None, True or False) cannot make it unpickle anything.
         """
-        from flashtrain.core.checkpoint.io import load_checkpoint, refuse_unsafe_load
+        from flashtrain.core.checkpoint.io import check_weights_only, load_checkpoint
         from flashtrain.core.checkpoint.rebuild import module_from_checkpoint
         from flashtrain.core.hparams import read_hparams_file
 
-        refuse_unsafe_load(weights_only, "load_from_checkpoint")
+        check_weights_only(weights_only)
         checkpoint = load_checkpoint(checkpoint_path, map_location=map_location or "cpu")
         if hparams_file is not None:
             saved = checkpoint.get("hyper_parameters", {})
@@ -588,7 +588,8 @@ class Module(HyperparametersMixin, torch.nn.Module):
         fill in what an older checkpoint lacks or to refuse what a checkpoint cannot rebuild; the file is read once."""
         from flashtrain.core.hparams import rebuild_arguments, saved_hyperparameters
 
-        return rebuild_arguments(cls, saved_hyperparameters(checkpoint), checkpoint.get("hparams_name"), overrides)
+        saved = saved_hyperparameters(checkpoint)
+        return rebuild_arguments(cls, saved, checkpoint.get("hparams_name"), overrides, checkpoint)
 
     # -- hooks (no-ops to override) --------------------------------------------------------------------
     def prepare_data(self) -> None: ...

@@ -14,7 +14,7 @@ _NO_CONTEXT = contextlib.nullcontext()
 class Precision:
     """Full float32 precision ("32-true"): every hook is the plain PyTorch call."""
 
-    name = "32-true"
+    precision = "32-true"  # Lightning's attribute name: the precision flag this plugin runs
 
     def convert_module(self, module: torch.nn.Module) -> torch.nn.Module:
         """Cast the module's parameters where the precision needs it."""
