@@ -23,7 +23,7 @@ def panel():
 
 
 def test_a_missing_data_package_names_the_install_command(panel, monkeypatch):
-    monkeypatch.setattr(panel.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
     for dataset in panel.SOURCES:
         loader = panel.LOADERS.get(dataset, panel.news_articles)
         package = panel.SOURCES[dataset][0]
@@ -34,7 +34,7 @@ def test_a_missing_data_package_names_the_install_command(panel, monkeypatch):
 
 
 def test_the_command_stops_with_one_line_before_training_when_a_set_is_missing(panel, monkeypatch, capsys):
-    monkeypatch.setattr(panel.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
     monkeypatch.setattr(sys, "argv", ["text_panel.py", "--backbone", "some/folder", "--datasets", "reviews"])
     with pytest.raises(SystemExit, match=r"^text_panel.py: this panel set reads data/rotten_tomatoes_corpus_full"):
         panel.main()

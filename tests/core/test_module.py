@@ -291,8 +291,10 @@ def test_hyperparameters_from_a_subclass_add_to_the_base_and_rebuild_from_a_conf
     assert FromConfig.load_from_checkpoint(str(tmp_path / "c.ckpt")).hparams.lr == 0.02
     rebuilt = FromConfig.load_from_checkpoint(str(tmp_path / "c.ckpt"), hparams_file=str(tmp_path / "hparams.yaml"))
     assert rebuilt.hparams.lr == 0.5
-    with pytest.raises(ValueError, match=r"weights_only=False\) would unpickle arbitrary objects"):
-        FromConfig.load_from_checkpoint(str(tmp_path / "c.ckpt"), weights_only=False)
+    # weights_only=False (Lightning's argument) loads the same plain file the same safe way
+    assert FromConfig.load_from_checkpoint(str(tmp_path / "c.ckpt"), weights_only=False).hparams.lr == 0.02
+    with pytest.raises(TypeError, match=r"weights_only must be None, True or False, got 'no'"):
+        FromConfig.load_from_checkpoint(str(tmp_path / "c.ckpt"), weights_only="no")
 
 
 def test_hyperparameters_round_trip_through_yaml_and_unsafe_values_are_skipped(tmp_path):

@@ -21,3 +21,12 @@ def test_16_mixed_on_cpu_warns_and_trains_in_bfloat16_autocast():
     assert trainer.precision == "bf16-mixed"
     trainer.fit(Spy(), loader(16))
     assert seen == [(True, torch.bfloat16)]
+
+
+@pytest.mark.parametrize(("flag", "plugin_precision"), [("32", "32-true"), ("bf16-mixed", "bf16-mixed")])
+def test_trainer_precision_plugin_is_the_strategys_plugin_with_lightnings_attributes(flag, plugin_precision):
+    trainer = quiet_trainer(accelerator="cpu", precision=flag)
+    plugin = trainer.precision_plugin
+    assert plugin is trainer.strategy.precision and plugin.precision == plugin_precision == trainer.precision
+    if plugin_precision == "bf16-mixed":
+        assert plugin.device == "cpu"  # what autocast runs on, read by code that checks autocast is on

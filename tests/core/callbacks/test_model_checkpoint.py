@@ -167,3 +167,22 @@ def test_dirpath_expands_the_home_folder(monkeypatch, tmp_path):
 def test_bad_arguments_are_misconfigurations(kwargs, match):
     with pytest.raises(MisconfigurationException, match=match):
         ModelCheckpoint(**kwargs)
+
+
+def test_default_checkpoint_folder_is_save_dir_name_version_of_the_first_logger(tmp_path):
+    from types import SimpleNamespace
+
+    from flashtrain.core.callbacks.model_checkpoint import default_checkpoint_dir
+    from flashtrain.core.loggers import TensorBoardLogger
+
+    def trainer(logger):
+        return SimpleNamespace(logger=logger, default_root_dir=str(tmp_path / "root"))
+
+    # any object with Lightning's logger properties (a Mock too): nothing else is called on it
+    custom = SimpleNamespace(save_dir=str(tmp_path / "runs"), name="exp", version="run-a")
+    assert default_checkpoint_dir(trainer(custom)) == str(tmp_path / "runs" / "exp" / "run-a" / "checkpoints")
+    no_folder = SimpleNamespace(save_dir=None, name="exp", version=3)
+    assert default_checkpoint_dir(trainer(no_folder)) == str(tmp_path / "root" / "exp" / "version_3" / "checkpoints")
+    tensorboard = TensorBoardLogger(str(tmp_path / "tb"), name="exp", version=1, sub_dir="images")
+    assert default_checkpoint_dir(trainer(tensorboard)) == str(tmp_path / "tb" / "exp" / "version_1" / "checkpoints")
+    assert default_checkpoint_dir(trainer(None)) == str(tmp_path / "root" / "checkpoints")

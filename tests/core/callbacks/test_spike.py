@@ -47,10 +47,16 @@ def test_noise_below_the_tolerances_and_improvements_are_not_spikes(tmp_path):
 
 
 def test_non_finite_losses_are_spikes_unless_finite_only_is_off(tmp_path):
+    # The Trainer's default on_nan="raise" stands aside for SpikeDetection: the callback judges the loss.
     with pytest.raises(TrainingSpikeException):
-        _fit([1.0, 0.5, float("nan"), 0.4], SpikeDetection(exclude_batches_path=tmp_path), on_nan=None)
+        _fit([1.0, 0.5, float("nan"), 0.4], SpikeDetection(exclude_batches_path=tmp_path))
     detector = SpikeDetection(exclude_batches_path=tmp_path, finite_only=False)
-    _fit([1.0, 0.5, 0.4, float("nan")], detector, on_nan=None)  # judged like any loss: NaN is not a spike
+    _fit([1.0, 0.5, 0.4, float("nan")], detector)  # judged like any loss: NaN is not a spike
     assert list(detector.recent) == pytest.approx([1.0, 0.5, 0.4])  # and stays out of the running mean
     with pytest.raises(ValueError, match="Invalid mode. Has to be min or max"):
         SpikeDetection(mode="up")
+
+
+def test_without_spike_detection_a_non_finite_loss_still_stops_the_fit():
+    with pytest.raises(FloatingPointError, match="Loss is nan at step 2"):
+        quiet_trainer(max_epochs=1).fit(ScriptedLoss([1.0, 0.5, float("nan")]), torch.utils.data.DataLoader([0.0] * 3))

@@ -31,3 +31,14 @@ def test_a_fifo_or_folder_is_not_a_regular_file(tmp_path):
         io.load_checkpoint(str(tmp_path))
     with pytest.raises(FileNotFoundError, match="Checkpoint file not found"):
         io.load_checkpoint(str(tmp_path / "missing.ckpt"))
+
+
+def test_a_folder_that_refuses_chmod_still_gets_the_checkpoint(tmp_path, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise PermissionError(errno.EPERM, "Operation not permitted")  # an SMB/CIFS or FUSE mount
+
+    monkeypatch.setattr(os, "chmod", refuse)
+    path = str(tmp_path / "last.ckpt")
+    io.save_checkpoint_file({"state_dict": {"w": torch.ones(2)}}, path)
+    assert torch.equal(torch.load(path, weights_only=True)["state_dict"]["w"], torch.ones(2))
+    assert os.listdir(tmp_path) == ["last.ckpt"]  # no temporary file left beside it

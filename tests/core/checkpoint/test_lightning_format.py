@@ -77,3 +77,39 @@ def test_checkpoints_carry_lightnings_keys_and_resume_from_them_alone(tmp_path):
     resumed = trainer(2)
     resumed.fit(RegressionModule(), loader(16, batch_size=8), ckpt_path=str(tmp_path / "lightning.ckpt"))
     assert (resumed.current_epoch, resumed.global_step) == (2, 4)
+
+
+def test_an_epoch_end_checkpoint_counts_its_epoch_processed_not_completed_and_reads_back_as_done():
+    loops = lightning_loops(3, 3, 9, 9, at_epoch_end=True, total_batches=9, steps_in_epoch=3, scheduler_steps=(3, 1))
+    fit = loops["fit_loop"]
+    assert fit["epoch_progress"]["current"] == {"ready": 3, "started": 3, "processed": 3, "completed": 2}
+    assert fit["epoch_loop.batch_progress"]["current"]["completed"] == 3
+    assert fit["epoch_loop.batch_progress"]["is_last_batch"]
+    assert fit["epoch_loop.scheduler_progress"]["current"] == {"ready": 1, "completed": 1}
+    steps = fit["epoch_loop.automatic_optimization.optim_progress"]["optimizer"]["step"]
+    assert (steps["total"]["completed"], steps["current"]["completed"]) == (9, 3)
+    read = position_from_lightning({"loops": loops})
+    assert (read["epochs_completed"], read["batches_done_in_epoch"], read["global_step"]) == (3, 0, 9)
+
+
+def test_a_lightning_style_epoch_end_checkpoint_resumes_at_the_next_epoch(tmp_path):
+    import torch
+
+    from flashtrain.core import Trainer
+    from flashtrain.core.checkpoint import load_checkpoint
+    from tests.core.helpers import RegressionModule, loader
+
+    def trainer(epochs, **kwargs):
+        return Trainer(max_epochs=epochs, logger=False, enable_progress_bar=False, default_root_dir=tmp_path, **kwargs)
+
+    first = trainer(2)
+    first.fit(RegressionModule(), loader(16, batch_size=8))  # ModelCheckpoint writes at each epoch's end
+    saved = load_checkpoint(first.checkpoint_callback.best_model_path)
+    fit_loop = saved["loops"]["fit_loop"]
+    assert fit_loop["epoch_progress"]["current"]["processed"] == 2
+    assert fit_loop["epoch_progress"]["current"]["completed"] == 1  # its end hooks were running
+    lightning_like = {k: v for k, v in saved.items() if k not in ("loop", "rng")}
+    torch.save(lightning_like, tmp_path / "lightning.ckpt")
+    resumed = trainer(3, enable_checkpointing=False)
+    resumed.fit(RegressionModule(), loader(16, batch_size=8), ckpt_path=str(tmp_path / "lightning.ckpt"))
+    assert (resumed.current_epoch, resumed.global_step) == (3, 6)  # one more epoch, not the second one again

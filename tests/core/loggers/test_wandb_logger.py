@@ -94,6 +94,19 @@ def test_download_artifact_uses_the_run_when_there_is_one_else_the_public_api(wa
     wandb.Api.return_value.artifact.assert_called_once_with("team/proj/model:v1", type="model")
 
 
+def test_the_run_is_finished_at_exit_by_one_argumentless_handler(wandb, monkeypatch):
+    """Code that wraps ``atexit.register(func)`` (Lightning's tests do) sees one callable; it finishes the run."""
+    import atexit
+
+    handlers = []
+    monkeypatch.setattr(atexit, "register", lambda handler: handlers.append(handler))
+    logger = make()
+    logger.experiment  # noqa: B018 - creates the run
+    assert len(handlers) == 1
+    handlers[0]()
+    wandb.init.return_value.finish.assert_called_once_with()
+
+
 def test_pickled_logger_continues_the_same_run(wandb):
     import pickle
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 import pytest
@@ -55,7 +56,7 @@ def test_pytorch_profiler_reports_operators_of_an_action(tmp_path):
         torch.randn(32, 32) @ torch.randn(32, 32)
     report = profiler.summary()
     assert "matmul_action" in report and "aten::mm" in report
-    assert (tmp_path / "fit-trace.json").exists()
+    assert (tmp_path / "fit-trace.pt.trace.json").exists()
 
 
 def test_build_profiler_by_name_and_errors():
@@ -85,6 +86,9 @@ def test_trainer_profiler_simple_reports_each_step_and_hook_with_counts(tmp_path
     assert len(durations["[Strategy]SingleDeviceStrategy.validation_step"]) == 4  # 2 validations x 2 batches
     assert len(durations["[LightningModule]RegressionModule.backward"]) == 6
     assert len(durations["[Callback]EarlyStopping{'monitor': 'val_loss', 'mode': 'min'}.on_validation_end"]) == 2
+    # a profiled run times the hooks nobody overrides too, as Lightning's report lists them
+    assert len(durations["[Callback]EarlyStopping{'monitor': 'val_loss', 'mode': 'min'}.on_validation_start"]) == 2
+    assert len(durations["[LightningModule]RegressionModule.on_train_batch_start"]) == 6
     report = (tmp_path / "fit-perf.txt").read_text()
     training_row = next(line for line in report.splitlines() if ".training_step" in line)
     assert training_row.split("|")[3].strip() == "6"  # the report's call count (after the mean)
@@ -158,3 +162,31 @@ def test_pytorch_profiler_checks_table_arguments_and_keeps_the_events(tmp_path):
         torch.ones(1) + 1
     profiler.summary()
     assert any(event.name == "[pl][profile]a_long_action_name" for event in profiler.function_events)
+
+
+def test_pytorch_profiler_writes_its_trace_in_the_trainers_log_dir_by_default(tmp_path):
+    from flashtrain.core.loggers import CSVLogger
+    from tests.core.helpers import RegressionModule, loader, quiet_trainer
+
+    trainer = quiet_trainer(max_steps=2, profiler="pytorch", logger=CSVLogger(tmp_path))
+    trainer.fit(RegressionModule(), loader(16))
+    traces = [name for name in os.listdir(trainer.log_dir) if name.endswith(".pt.trace.json")]
+    assert traces == ["fit.pt.trace.json"]  # TensorBoard's profiler plugin lists files with this suffix
+
+
+def test_register_record_function_names_each_submodule_forward_in_the_trace():
+    from flashtrain.core.profilers import RegisterRecordFunction
+
+    model = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.ReLU())
+    profiler = PyTorchProfiler(export_to_chrome=False)
+    with profiler.profile("forward"), RegisterRecordFunction(model):
+        model(torch.rand(1, 2))
+    profiler.summary()
+    names = {event.name for event in profiler.function_events}
+    assert "[pl][module]torch.nn.modules.linear.Linear: 0" in names
+    assert "[pl][module]torch.nn.modules.activation.ReLU: 1" in names
+    again = PyTorchProfiler(export_to_chrome=False)
+    with again.profile("forward"):  # the hooks went with the `with` block
+        model(torch.rand(1, 2))
+    again.summary()
+    assert not any(event.name.startswith("[pl][module]") for event in again.function_events)

@@ -98,7 +98,9 @@ def test_two_plugins_of_one_kind_are_refused(plugins, kinds):
 
 
 def test_bad_plugins_are_refused_with_what_to_pass():
-    with pytest.raises(TypeError, match=r"a plugin is a Precision, a CheckpointIO or a ClusterEnvironment"):
+    with pytest.raises(
+        TypeError, match=r"a plugin is a Precision, a CheckpointIO, a ClusterEnvironment or a LayerSync"
+    ):
         Trainer(plugins=[object()])
     with pytest.raises(ValueError, match=r"Received both `precision=64-true` and `plugins="):
         Trainer(precision="64-true", plugins=[Precision()])

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import multiprocessing
+
 import pytest
 import torch
 from torch.utils.data import DataLoader
 
 from flashtrain.core import DataModule, Trainer
-from tests.core.helpers import RegressionModule, regression_data
+from tests.core.helpers import RegressionModule, loader, quiet_trainer, regression_data
 
 
 class SelfFeeding(RegressionModule):
@@ -109,6 +111,18 @@ def test_a_plain_list_of_batches_is_still_one_loader():
     assert trainer.num_training_batches == 4 and trainer.train_dataloader is batches
 
 
+def test_a_dict_of_plain_lists_is_several_loaders_not_one_iterable_of_keys():
+    seen = []
+
+    class Keyed(RegressionModule):
+        def training_step(self, batch, batch_idx):
+            seen.append(batch)  # nothing to learn from: the step is skipped
+
+    _trainer(limit_val_batches=0).fit(Keyed(), {"a": [0, 1, 2], "b": [10, 11]})
+    # one item of each per step (max_size_cycle: the shorter one cycles), never the dict's keys
+    assert seen == [{"a": 0, "b": 10}, {"a": 1, "b": 11}, {"a": 2, "b": 10}]
+
+
 def test_a_sequential_combined_loader_cannot_train():
     from flashtrain.core.utilities.combined_loader import CombinedLoader
 
@@ -171,3 +185,28 @@ def test_enable_validation_says_whether_a_fit_validates():
 def test_a_fraction_of_a_loader_that_rounds_to_no_batch_is_refused():
     with pytest.raises(ValueError, match=r"requested to check 0.1 of the `val_dataloader` but 0.1 \* 2 < 1"):
         _trainer(limit_val_batches=0.1).validate(RegressionModule(), DataLoader(regression_data(16), batch_size=8))
+
+
+@pytest.mark.slow
+def test_persistent_workers_end_with_the_trainer_call():
+    train = loader(16, batch_size=8, num_workers=1, persistent_workers=True)
+    val = loader(16, batch_size=8, num_workers=1, persistent_workers=True)
+    quiet_trainer(max_epochs=2, limit_val_batches=1).fit(RegressionModule(), train, val)
+    assert multiprocessing.active_children() == []  # torch would keep them as long as the loaders live
+
+
+def test_workers_started_anew_each_epoch_by_spawn_get_lightnings_persistent_workers_notice():
+    import warnings
+
+    from flashtrain.core.trainer.data_connector import warn_if_workers_respawn
+
+    data = regression_data(8)
+    with pytest.warns(UserWarning, match=r"Consider setting `persistent_workers=True` in 'train_dataloader'"):
+        warn_if_workers_respawn(DataLoader(data, num_workers=1, multiprocessing_context="spawn"), "train_dataloader")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # kept workers, workers forked, or no workers: nothing to say
+        warn_if_workers_respawn(
+            DataLoader(data, num_workers=1, persistent_workers=True, multiprocessing_context="spawn"), "x"
+        )
+        warn_if_workers_respawn(DataLoader(data, num_workers=1, multiprocessing_context="fork"), "x")
+        warn_if_workers_respawn(DataLoader(data, num_workers=0), "x")

@@ -293,3 +293,14 @@ def test_a_trainer_subclass_passes_unknown_arguments_on_as_an_error():
     assert Custom(custom=3, logger=False).custom == 3
     with pytest.raises(TypeError, match=r"__init__\(\) got an unexpected keyword argument 'abcdefg'"):
         Custom(abcdefg=1)
+
+
+def test_skipping_a_step_is_refused_when_other_processes_would_wait_for_its_gradients():
+    class Skips(RegressionModule):
+        def training_step(self, batch, batch_idx):
+            return None
+
+    trainer = quiet_trainer(max_steps=1)
+    trainer.strategy.world_size = 2  # one rank of two, as far as the loop can tell
+    with pytest.raises(RuntimeError, match="Skipping the `training_step` by returning None in distributed training"):
+        trainer.fit(Skips(), loader())

@@ -41,3 +41,30 @@ def test_an_error_leaves_the_trainer_interrupted_with_a_failed_status():
     with pytest.raises(RuntimeError, match="boom"):
         trainer.fit(RegressionModule(), loader(16))
     assert trainer.interrupted and trainer.state.status == TrainerStatus.FAILED
+
+
+def test_sigterm_saves_raises_sigterm_exception_and_still_runs_the_programs_own_handler(tmp_path):
+    import os
+    import signal
+
+    from flashtrain.core.exceptions import SIGTERMException
+
+    own_handler_calls = []
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: own_handler_calls.append(signum))
+
+    class SelfTerminating(RegressionModule):
+        def training_step(self, batch, batch_idx):
+            if batch_idx == 1:
+                os.kill(os.getpid(), signal.SIGTERM)
+            return super().training_step(batch, batch_idx)
+
+    trainer = quiet_trainer(max_epochs=1, default_root_dir=tmp_path)
+    assert not trainer.received_sigterm
+    try:
+        with pytest.raises(SIGTERMException) as exit_info:
+            trainer.fit(SelfTerminating(), loader(64))
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert isinstance(exit_info.value, SystemExit) and exit_info.value.code == 128 + signal.SIGTERM
+    assert trainer.received_sigterm and own_handler_calls == [signal.SIGTERM]
+    assert trainer.global_step == 2  # the step in flight finished before the stop

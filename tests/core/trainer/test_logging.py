@@ -281,6 +281,27 @@ def test_a_logged_metric_must_be_a_module_attribute():
         quiet_trainer(max_steps=1).fit(Stray(), loader())
 
 
+def test_a_metric_whose_compute_is_not_a_tensor_is_refused_with_its_logged_name():
+    class PairMetric(torchmetrics.Metric):
+        def update(self) -> None:
+            pass
+
+        def compute(self):
+            return torch.tensor(1.0), torch.tensor(2.0)
+
+    class LogsPair(RegressionModule):
+        def __init__(self):
+            super().__init__()
+            self.pair = PairMetric()
+
+        def training_step(self, batch, batch_idx):
+            self.log("pair", self.pair, on_step=False, on_epoch=True)
+            return super().training_step(batch, batch_idx)
+
+    with pytest.raises(ValueError, match=r"`.compute\(\)` return of the metric logged as 'pair' must be a tensor"):
+        quiet_trainer(max_steps=1).fit(LogsPair(), loader(8))
+
+
 def test_on_step_and_on_epoch_both_false_is_refused_as_lightning_does():
     from flashtrain.core.exceptions import MisconfigurationException
 

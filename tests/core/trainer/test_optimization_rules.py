@@ -76,3 +76,24 @@ def test_a_step_plateau_scheduler_sees_the_validation_run_after_its_step():
     with pytest.warns(RuntimeWarning, match="metric val_x which is not available"):  # step 1: no validation yet
         trainer.fit(OnValidation(), loader(), loader())
     assert stepped_with == [(2, 0.5)]
+
+
+def test_configure_optimizers_returning_none_warns_and_trains_without_updating_a_weight():
+    steps = []
+
+    class NoOptimizer(RegressionModule):
+        def configure_optimizers(self):
+            return None
+
+        def training_step(self, batch, batch_idx):
+            steps.append(batch_idx)
+            return super().training_step(batch, batch_idx)
+
+    module = NoOptimizer()
+    before = {name: value.clone() for name, value in module.state_dict().items()}
+    trainer = quiet_trainer(max_epochs=1)
+    with pytest.warns(UserWarning, match=r"configure_optimizers` returned `None`, this fit will run with no optimizer"):
+        trainer.fit(module, loader(32, batch_size=8))
+    assert steps == [0, 1, 2, 3] and trainer.global_step == 4  # every batch ran its hooks and counted a step
+    assert all(torch.equal(before[name], value) for name, value in module.state_dict().items())
+    assert repr(trainer.optimizers[0]) == "No Optimizer"

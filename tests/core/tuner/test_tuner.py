@@ -311,3 +311,20 @@ def test_scale_batch_size_leaves_the_datamodule_and_loaders_at_the_found_size_on
     assert trainer.global_step == 0  # nothing trained on the user's trainer; the next fit starts afresh
     trainer.fit(RegressionModule(), datamodule=data)
     assert trainer.global_step == len(trainer.train_dataloader) == 8
+
+
+def test_several_evaluation_loaders_are_reported_before_a_missing_batch_size_and_fast_dev_run_skips_tuning():
+    class TwoValLoaders(RegressionModule):
+        def val_dataloader(self):
+            return [loader(), loader()]
+
+    with pytest.raises(ValueError, match="The Batch size finder cannot be used with multiple val dataloaders"):
+        Tuner(quiet_trainer()).scale_batch_size(TwoValLoaders(), method="validate")
+    with pytest.raises(ValueError, match="Field batch_size not found"):  # one loader: the missing field it is
+        Tuner(quiet_trainer()).scale_batch_size(RegressionModule(), dataloaders=None, method="test")
+
+    model = RegressionModule()
+    tuner = Tuner(quiet_trainer(fast_dev_run=True))
+    with pytest.warns(UserWarning, match="Skipping learning rate finder since `fast_dev_run` is enabled"):
+        assert tuner.lr_find(model, loader()) is None
+    assert model.hparams.lr == 0.05  # untouched

@@ -113,7 +113,10 @@ MODULES: dict[str, dict[str, str]] = {
     },
     "lightning.pytorch.callbacks.timer": {"Timer": f"{_CB}:Timer"},
     "lightning.pytorch.callbacks.throughput_monitor": {"ThroughputMonitor": f"{_CB}:ThroughputMonitor"},
-    "lightning.fabric.utilities.throughput": {"Throughput": f"{_CORE}.utilities.throughput:Throughput"},
+    "lightning.fabric.utilities.throughput": {
+        "Throughput": f"{_CORE}.utilities.throughput:Throughput",
+        "measure_flops": f"{_CORE}.utilities.throughput:measure_flops",
+    },
     "lightning.pytorch.core": {
         "LightningModule": f"{_CORE}:LightningModule",
         "LightningDataModule": f"{_CORE}:LightningDataModule",
@@ -138,6 +141,8 @@ MODULES: dict[str, dict[str, str]] = {
     "lightning.pytorch.core.saving": {
         "save_hparams_to_yaml": f"{_CORE}.hparams:save_hparams_to_yaml",
         "load_hparams_from_yaml": f"{_CORE}.hparams:load_hparams_from_yaml",
+        "save_hparams_to_tags_csv": f"{_CORE}.hparams_tags:save_hparams_to_tags_csv",
+        "load_hparams_from_tags_csv": f"{_CORE}.hparams_tags:load_hparams_from_tags_csv",
     },
     "lightning.pytorch.core.module": {"LightningModule": f"{_CORE}:LightningModule"},
     "lightning.pytorch.core.datamodule": {"LightningDataModule": f"{_CORE}:LightningDataModule"},
@@ -171,7 +176,10 @@ MODULES: dict[str, dict[str, str]] = {
         "PassThroughProfiler": f"{_CORE}.profilers:PassThroughProfiler",
         "Profiler": f"{_CORE}.profilers:Profiler",
     },
-    "lightning.pytorch.profilers.pytorch": {"PyTorchProfiler": f"{_CORE}.profilers:PyTorchProfiler"},
+    "lightning.pytorch.profilers.pytorch": {
+        "PyTorchProfiler": f"{_CORE}.profilers:PyTorchProfiler",
+        "RegisterRecordFunction": f"{_CORE}.profilers:RegisterRecordFunction",
+    },
     "lightning.pytorch.profilers.simple": {"SimpleProfiler": f"{_CORE}.profilers:SimpleProfiler"},
     "lightning.pytorch.profilers.advanced": {"AdvancedProfiler": f"{_CORE}.profilers:AdvancedProfiler"},
     "lightning.pytorch.profilers.base": {"PassThroughProfiler": f"{_CORE}.profilers:PassThroughProfiler"},
@@ -228,6 +236,7 @@ MODULES: dict[str, dict[str, str]] = {
         "GradClipAlgorithmType": f"{_CORE}.utilities.enums:GradClipAlgorithmType",
         "is_picklable": f"{_CORE}.utilities.parsing:is_picklable",
         "disable_possible_user_warnings": f"{_CORE}.exceptions:disable_possible_user_warnings",
+        "measure_flops": f"{_CORE}.utilities.throughput:measure_flops",
     },
     "lightning.pytorch.utilities.parameter_tying": {
         "find_shared_parameters": f"{_CORE}.utilities.parameter_tying:find_shared_parameters",
@@ -278,7 +287,8 @@ MODULES: dict[str, dict[str, str]] = {
         "LightningDeprecationWarning": f"{_CORE}.exceptions:LightningDeprecationWarning"
     },
     "lightning.pytorch.utilities.exceptions": {
-        "MisconfigurationException": f"{_CORE}.exceptions:MisconfigurationException"
+        "MisconfigurationException": f"{_CORE}.exceptions:MisconfigurationException",
+        "SIGTERMException": f"{_CORE}.exceptions:SIGTERMException",
     },
     "lightning.pytorch.utilities.imports": {
         "_RICH_AVAILABLE": f"{_ADAPT}:RICH_AVAILABLE",
@@ -328,7 +338,12 @@ MODULES: dict[str, dict[str, str]] = {
             "LightningEnvironment",
             "SLURMEnvironment",
             "TorchElasticEnvironment",
+            "LayerSync",
+            "TorchSyncBatchNorm",
         )
+    },
+    "lightning.pytorch.plugins.layer_sync": {
+        name: f"{_CORE}.plugins:{name}" for name in ("LayerSync", "TorchSyncBatchNorm")
     },
     **{
         f"lightning.fabric.plugins.environments.{module}": {name: f"{_CORE}.plugins:{name}"}

@@ -304,7 +304,9 @@ def find_learning_rate(trainer: Any, model: Any, data: Any, options: RunOptions,
 
     before = model.learning_rate
     finder = Tuner(trainer).lr_find(model, datamodule=data, num_training=options.auto_lr)
-    if finder.suggestion() is None:
+    if finder is None:  # a fast_dev_run trainer skips the search (as Lightning)
+        say(f"learning-rate finder: skipped (fast_dev_run); keeping --learning-rate {before:g}")
+    elif finder.suggestion() is None:
         say(f"learning-rate finder: no suggestion (too few steps); keeping --learning-rate {before:g}")
     else:
         say(f"learning-rate finder: suggested {model.learning_rate:.3g} (instead of {before:g})")

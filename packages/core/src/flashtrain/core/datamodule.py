@@ -112,6 +112,21 @@ class DataModule(HyperparametersMixin):
     def predict_dataloader(self) -> Any:
         raise NotImplementedError(f"{type(self).__name__} defines no predict_dataloader(); predict needs one.")
 
+    # -- batch transfer: Lightning's three hooks, used when the DataModule defines them and the module does not ----
+    def on_before_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+        """Change a batch before it moves to the device; return the batch."""
+        return batch
+
+    def transfer_batch_to_device(self, batch: Any, device: Any, dataloader_idx: int) -> Any:
+        """Move a batch to ``device`` (tensors inside lists, tuples, dicts and dataclasses)."""
+        from flashtrain.core.utilities.apply import move_to_device
+
+        return move_to_device(batch, device)
+
+    def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+        """Change a batch once it is on the device; return the batch."""
+        return batch
+
     def state_dict(self) -> dict[str, Any]:
         """State to store in checkpoints (tensors, numbers, strings, lists and dicts of them)."""
         return {}
@@ -131,16 +146,18 @@ class DataModule(HyperparametersMixin):
         """Rebuild the datamodule a fit used from its checkpoint: the hyper-parameters it saved with
         ``save_hyperparameters`` (a YAML ``hparams_file`` replaces them, keyword ``overrides`` win), then the state
         its ``state_dict()`` returned. Read with ``torch.load(weights_only=True)``, as every checkpoint
-        (``weights_only`` is Lightning's argument: None or True; False is refused)."""
-        from flashtrain.core.checkpoint.io import load_checkpoint, refuse_unsafe_load
+        (``weights_only`` is Lightning's argument: None, True or False, never unpickling anything)."""
+        from flashtrain.core.checkpoint.io import check_weights_only, load_checkpoint
         from flashtrain.core.hparams import read_hparams_file, rebuild_arguments
 
-        refuse_unsafe_load(weights_only, "load_from_checkpoint")
+        check_weights_only(weights_only)
         checkpoint = load_checkpoint(checkpoint_path, map_location=map_location or "cpu")
         saved = dict(checkpoint.get(cls.CHECKPOINT_HYPER_PARAMS_KEY, {}))
         if hparams_file is not None:
             saved.update(read_hparams_file(hparams_file))
-        arguments = rebuild_arguments(cls, saved, checkpoint.get(cls.CHECKPOINT_HYPER_PARAMS_NAME), overrides)
+        arguments = rebuild_arguments(
+            cls, saved, checkpoint.get(cls.CHECKPOINT_HYPER_PARAMS_NAME), overrides, checkpoint
+        )
         try:
             datamodule = cls(**arguments)
         except TypeError as error:

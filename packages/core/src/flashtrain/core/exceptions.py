@@ -38,6 +38,11 @@ def apply_warning_settings_from_environment() -> None:
         disable_possible_user_warnings()
 
 
+class SIGTERMException(SystemExit):
+    """A fit stopped by SIGTERM (Lightning's name), after saving where it stopped: a ``SystemExit`` with the
+    shell's status for the signal (143), so an uncaught one ends the process as the signal would have."""
+
+
 class LightningDeprecationWarning(DeprecationWarning):
     """A feature Lightning deprecated and flashtrain follows it in (Lightning's category, so filters port)."""
 
@@ -48,6 +53,7 @@ __all__ = [
     "MisconfigurationRuntimeError",
     "MisconfigurationTypeError",
     "PossibleUserWarning",
+    "SIGTERMException",
     "apply_warning_settings_from_environment",
     "disable_possible_user_warnings",
 ]

@@ -168,7 +168,10 @@ class HyperparametersMixin:
         # As Lightning: a subclass's call adds to what its base class's call recorded; ``ignore`` drops names
         # the base recorded too.
         hparams = self.hparams
-        hparams.update(selected)
+        if len(args) == 1 and is_omegaconf(args[0]):
+            hparams = args[0]  # as Lightning: an omegaconf DictConfig is kept as the hparams (interpolations work)
+        else:
+            hparams.update(selected)
         for name in {ignore} if isinstance(ignore, str) else set(ignore or ()):
             hparams.pop(name, None)
         self._hparams = hparams
@@ -208,14 +211,106 @@ def _hparams_name(init_arguments: dict[str, Any], args: tuple[Any, ...], selecte
     return "kwargs" if selected else None
 
 
-def rebuild_arguments(cls: type, saved: dict[str, Any], hparams_name: Any, overrides: dict[str, Any]) -> dict[str, Any]:
+def drop_unpicklable_hyperparameters(owner: Any) -> None:
+    """Remove from ``owner.hparams`` what cannot be pickled (a lambda, an open file), with Lightning's warning, as
+    each Trainer run starts: such a value could neither go to a checkpoint nor cross to a ddp_spawn process."""
+    import pickle
+
+    hparams = getattr(owner, "__dict__", {}).get("_hparams")
+    if not hparams:
+        return
+    for name, value in list(hparams.items()):
+        if value is None or isinstance(value, (str, int, float, bool)):
+            continue
+        try:
+            pickle.Pickler(_Discard()).dump(value)  # written nowhere: a large module is not copied into memory
+        except (pickle.PickleError, AttributeError, RuntimeError, TypeError):
+            warnings.warn(
+                f"Attribute '{name}' removed from hparams because it cannot be pickled. You can suppress this warning "
+                f"by setting `self.save_hyperparameters(ignore=['{name}'])` (and pass it again to "
+                f"load_from_checkpoint({name}=...)).",
+                stacklevel=4,
+            )
+            del hparams[name]
+
+
+class _Discard:
+    """A file-like sink for pickle that keeps nothing."""
+
+    def write(self, data: bytes) -> int:
+        return len(data)
+
+
+def is_omegaconf(value: Any) -> bool:
+    """Whether ``value`` is an omegaconf container (DictConfig, ListConfig), without importing omegaconf."""
+    return type(value).__module__.startswith("omegaconf")
+
+
+def hyperparameter_entries(owner: Any) -> dict[str, Any]:
+    """The checkpoint entries for ``owner``'s hyper-parameters, under its class's keys (Lightning's names).
+
+    Checkpoints hold plain data only (they load with ``weights_only=True``), so an omegaconf container is stored
+    as its dicts and lists (interpolations kept as their ``${...}`` text) and named, for loading to rebuild it:
+    the whole hparams under Lightning's ``hparams_type`` key, single values under ``<key>_omegaconf``."""
+    hparams = owner.hparams
+    key = owner.CHECKPOINT_HYPER_PARAMS_KEY
+    entries: dict[str, Any] = {owner.CHECKPOINT_HYPER_PARAMS_NAME: owner.hparams_name}
+    if is_omegaconf(hparams) or any(is_omegaconf(value) for value in hparams.values()):
+        from omegaconf import OmegaConf
+
+        if is_omegaconf(hparams):
+            entries[key] = OmegaConf.to_container(hparams, resolve=False)
+            entries[owner.CHECKPOINT_HYPER_PARAMS_TYPE] = type(hparams).__name__
+        else:
+            names = [name for name, value in hparams.items() if is_omegaconf(value)]
+            entries[key] = {
+                name: OmegaConf.to_container(value, resolve=False) if name in names else value
+                for name, value in hparams.items()
+            }
+            entries[key + _OMEGACONF_SUFFIX] = names
+    else:
+        entries[key] = dict(hparams)
+    return entries
+
+
+_OMEGACONF_SUFFIX = "_omegaconf"
+
+
+def _saved_omegaconf(cls: type, checkpoint: Mapping[str, Any], saved: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    """Undo :func:`hyperparameter_entries`' conversion: the saved values with their omegaconf containers back, and
+    whether the whole hparams was one."""
+    key = getattr(cls, "CHECKPOINT_HYPER_PARAMS_KEY", "hyper_parameters")
+    names = checkpoint.get(key + _OMEGACONF_SUFFIX) or []
+    whole = checkpoint.get(getattr(cls, "CHECKPOINT_HYPER_PARAMS_TYPE", "hparams_type")) == "DictConfig"
+    if not names and not whole:
+        return saved, False
+    from omegaconf import OmegaConf
+
+    return {name: OmegaConf.create(value) if name in names else value for name, value in saved.items()}, whole
+
+
+def rebuild_arguments(
+    cls: type,
+    saved: dict[str, Any],
+    hparams_name: Any,
+    overrides: dict[str, Any],
+    checkpoint: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
     """The keyword arguments that rebuild ``cls`` from hyper-parameters saved by :meth:`save_hyperparameters`
-    (``hparams_name`` from the same checkpoint); ``overrides`` (the user's keywords) win.
+    (``hparams_name`` and ``checkpoint``'s record of omegaconf containers from the same checkpoint); ``overrides``
+    (the user's keywords) win.
 
     Saved names that ``cls.__init__`` does not take are left out (a base class may save more than a subclass
     takes), unless it takes ``**kwargs``; the user's ``overrides`` are passed as given."""
     parameters = inspect.signature(cls.__init__).parameters  # type: ignore[misc]
+    whole = False
+    if checkpoint is not None:
+        saved, whole = _saved_omegaconf(cls, checkpoint, saved)
     if isinstance(hparams_name, str) and hparams_name != "kwargs" and hparams_name in parameters:
+        if whole:
+            from omegaconf import OmegaConf
+
+            return {hparams_name: OmegaConf.create(dict(saved)), **overrides}
         return {hparams_name: dict(saved), **overrides}
     if not any(p.kind == p.VAR_KEYWORD for p in parameters.values()):
         # LightningCLI's record names its rebuild function: kept, for build_from_hyperparameters to check and run
@@ -247,7 +342,7 @@ def save_hparams_to_yaml(config_yaml: str, hparams: Mapping[str, Any] | Any) -> 
     folder = os.path.dirname(os.fspath(config_yaml))
     if folder and not fs.exists(folder):
         raise RuntimeError(f"Missing folder: {folder}.")
-    if type(hparams).__module__.startswith("omegaconf"):  # a DictConfig: its plain values, interpolations resolved
+    if is_omegaconf(hparams):  # a DictConfig: its plain values, interpolations resolved
         from omegaconf import OmegaConf
 
         hparams = OmegaConf.to_container(hparams, resolve=True)

@@ -151,7 +151,13 @@ class _Entry:
         weighted sums and the weights are summed over ranks before dividing.
         """
         if self.metric is not None:
-            return self.metric.compute().detach()  # torchmetrics syncs its own state over ranks
+            computed = self.metric.compute()  # torchmetrics syncs its own state over ranks
+            if not isinstance(computed, torch.Tensor):  # a tuple or dict cannot be one logged number
+                raise ValueError(
+                    f"The `.compute()` return of the metric logged as {self.name!r} must be a tensor. Found "
+                    f"{computed}. Log each value of a metric that returns several under its own name."
+                )
+            return computed.detach()
         dtype = self.values[0].dtype if self.values else torch.float32
         if self.values:
             self._fold()

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
 
 _ModuleT = TypeVar("_ModuleT", bound="Module")  # load_from_checkpoint returns the class it is called on
+_CLIP_ALGORITHMS = frozenset(("norm", "value"))  # GradClipAlgorithmType's values (enums.py is imported on use)
 
 
 class Module(HyperparametersMixin, torch.nn.Module):
@@ -349,10 +350,12 @@ class Module(HyperparametersMixin, torch.nn.Module):
         As Lightning: a value or algorithm left out is the Trainer's (``gradient_clip_val`` /
         ``gradient_clip_algorithm``); one given that differs from a value set on the Trainer is refused, since it
         is unclear which should win."""
-        from flashtrain.core.utilities.enums import GradClipAlgorithmType  # on use: import flashtrain.core stays flat
-
-        trainer_value = self._trainer.gradient_clip_val if self._trainer is not None else None
-        trainer_algorithm = self._trainer.gradient_clip_algorithm if self._trainer is not None else None
+        # Runs every optimizer step (the default configure_gradient_clipping): the common case, the trainer's own
+        # settings passed back, costs two attribute reads and no function calls.
+        trainer = self._trainer
+        trainer_value = trainer_algorithm = None
+        if trainer is not None:
+            trainer_value, trainer_algorithm = trainer.gradient_clip_val, trainer.gradient_clip_algorithm
         if gradient_clip_val is None:
             gradient_clip_val = trainer_value or 0.0
         elif trainer_value is not None and trainer_value != gradient_clip_val:
@@ -363,14 +366,19 @@ class Module(HyperparametersMixin, torch.nn.Module):
         if gradient_clip_algorithm is None:
             gradient_clip_algorithm = trainer_algorithm or "norm"
         else:
-            gradient_clip_algorithm = str(gradient_clip_algorithm).lower()
+            if gradient_clip_algorithm not in _CLIP_ALGORITHMS:  # already lower case: nothing to convert
+                # A GradClipAlgorithmType member is a str whose lower() is its value (its str() is its name).
+                given = gradient_clip_algorithm
+                gradient_clip_algorithm = (given if isinstance(given, str) else str(given)).lower()
             if trainer_algorithm is not None and trainer_algorithm != gradient_clip_algorithm:
                 raise MisconfigurationException(
                     f"You have set `Trainer(gradient_clip_algorithm={str(trainer_algorithm)!r})` and have passed "
                     f"`clip_gradients(gradient_clip_algorithm={gradient_clip_algorithm!r})`. Please use only one of "
                     "them."
                 )
-        if not GradClipAlgorithmType.supported_type(gradient_clip_algorithm):
+        if gradient_clip_algorithm not in _CLIP_ALGORITHMS:
+            from flashtrain.core.utilities.enums import GradClipAlgorithmType  # on use: the import stays flat
+
             raise MisconfigurationException(
                 f"gradient_clip_algorithm must be one of {GradClipAlgorithmType.supported_types()}, got "
                 f"{gradient_clip_algorithm!r}."
@@ -378,7 +386,7 @@ class Module(HyperparametersMixin, torch.nn.Module):
         if not gradient_clip_val:
             return
         parameters = [p for group in optimizer.param_groups for p in group["params"]]
-        if gradient_clip_algorithm == GradClipAlgorithmType.NORM:
+        if gradient_clip_algorithm == "norm":
             torch.nn.utils.clip_grad_norm_(parameters, gradient_clip_val)
         else:
             torch.nn.utils.clip_grad_value_(parameters, gradient_clip_val)
@@ -553,13 +561,13 @@ class Module(HyperparametersMixin, torch.nn.Module):
         ``checkpoint_path``: a path, a URL, or an open binary file object, as in Lightning. A checkpoint dict
         already in memory goes to :func:`flashtrain.core.checkpoint.module_from_checkpoint` (no second read).
         Loading never runs pickled code: the file is read with ``torch.load(weights_only=True)``, so
-        ``weights_only`` is accepted (Lightning's signature) but only ``None`` or ``True`` is allowed.
+        ``weights_only`` (Lightning's argument: None, True or False) cannot make it unpickle anything.
         """
-        from flashtrain.core.checkpoint.io import load_checkpoint, refuse_unsafe_load
+        from flashtrain.core.checkpoint.io import check_weights_only, load_checkpoint
         from flashtrain.core.checkpoint.rebuild import module_from_checkpoint
         from flashtrain.core.hparams import read_hparams_file
 
-        refuse_unsafe_load(weights_only, "load_from_checkpoint")
+        check_weights_only(weights_only)
         checkpoint = load_checkpoint(checkpoint_path, map_location=map_location or "cpu")
         if hparams_file is not None:
             saved = checkpoint.get("hyper_parameters", {})
@@ -579,7 +587,8 @@ class Module(HyperparametersMixin, torch.nn.Module):
         fill in what an older checkpoint lacks or to refuse what a checkpoint cannot rebuild; the file is read once."""
         from flashtrain.core.hparams import rebuild_arguments, saved_hyperparameters
 
-        return rebuild_arguments(cls, saved_hyperparameters(checkpoint), checkpoint.get("hparams_name"), overrides)
+        saved = saved_hyperparameters(checkpoint)
+        return rebuild_arguments(cls, saved, checkpoint.get("hparams_name"), overrides, checkpoint)
 
     # -- hooks (no-ops to override) --------------------------------------------------------------------
     def prepare_data(self) -> None: ...

@@ -1,7 +1,8 @@
 """``Trainer(plugins=[...])``: Lightning's plugin objects, sorted by kind for the strategy the Trainer builds.
 
 A plugin is a precision (``Precision``, ``DoublePrecision``, ``MixedPrecision``), a ``CheckpointIO`` (how checkpoint
-files are written and read) or a ``ClusterEnvironment`` (where the processes come from). At most one of each kind;
+files are written and read), a ``ClusterEnvironment`` (where the processes come from) or a ``LayerSync`` (layers
+synchronised across processes, e.g. ``TorchSyncBatchNorm``). At most one of each kind;
 the strategy gets them (a strategy instance keeps the ones it was built with). The classes are importable from here
 as from ``lightning.pytorch.plugins``.
 """
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
         SLURMEnvironment,
         TorchElasticEnvironment,
     )
+    from flashtrain.core.strategies.layer_sync import LayerSync, TorchSyncBatchNorm
 
 __getattr__, __dir__ = lazy_exports(
     __name__,
@@ -38,6 +40,8 @@ __getattr__, __dir__ = lazy_exports(
         "LightningEnvironment": "flashtrain.core.strategies.environments:LightningEnvironment",
         "SLURMEnvironment": "flashtrain.core.strategies.environments:SLURMEnvironment",
         "TorchElasticEnvironment": "flashtrain.core.strategies.environments:TorchElasticEnvironment",
+        "LayerSync": "flashtrain.core.strategies.layer_sync:LayerSync",
+        "TorchSyncBatchNorm": "flashtrain.core.strategies.layer_sync:TorchSyncBatchNorm",
     },
 )
 
@@ -49,6 +53,7 @@ class Plugins:
     precision: Precision | None = None
     checkpoint_io: CheckpointIO | None = None
     cluster_environment: ClusterEnvironment | None = None
+    layer_sync: LayerSync | None = None
 
 
 def sort_plugins(plugins: Any) -> Plugins:
@@ -60,16 +65,22 @@ def sort_plugins(plugins: Any) -> Plugins:
     from flashtrain.core.checkpoint.checkpoint_io import CheckpointIO
     from flashtrain.core.precision import Precision
     from flashtrain.core.strategies.environments import ClusterEnvironment
+    from flashtrain.core.strategies.layer_sync import LayerSync
 
-    kinds = {Precision: "precision", CheckpointIO: "checkpoint_io", ClusterEnvironment: "cluster_environment"}
+    kinds = {
+        Precision: "precision",
+        CheckpointIO: "checkpoint_io",
+        ClusterEnvironment: "cluster_environment",
+        LayerSync: "layer_sync",
+    }
     found: dict[str, Any] = {}
     duplicated: list[str] = []
     for plugin in given:
         kind = next((kinds[base] for base in kinds if isinstance(plugin, base)), None)
         if kind is None:
             raise MisconfigurationTypeError(
-                f"Trainer(plugins=[{plugin!r}]) is not supported: a plugin is a Precision, a CheckpointIO or a "
-                "ClusterEnvironment (pass a strategy as strategy=...)."
+                f"Trainer(plugins=[{plugin!r}]) is not supported: a plugin is a Precision, a CheckpointIO, a "
+                "ClusterEnvironment or a LayerSync (pass a strategy as strategy=...)."
             )
         if kind in found:
             name = next(base.__name__ for base in kinds if kinds[base] == kind)
@@ -89,6 +100,7 @@ __all__ = [
     "ClusterEnvironment",
     "DoublePrecision",
     "KubeflowEnvironment",
+    "LayerSync",
     "LightningEnvironment",
     "MixedPrecision",
     "Plugins",
@@ -96,5 +108,6 @@ __all__ = [
     "SLURMEnvironment",
     "TorchCheckpointIO",
     "TorchElasticEnvironment",
+    "TorchSyncBatchNorm",
     "sort_plugins",
 ]

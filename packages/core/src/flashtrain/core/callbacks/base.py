@@ -11,9 +11,12 @@ class Callback:
     Callbacks are called before the module's hook of the same name. Callbacks with ``runs_last = True``
     (ModelCheckpoint, EarlyStopping) have their ``on_train_epoch_end`` called after the module's, once
     the epoch's metrics are reduced, so they can monitor anything logged during the epoch.
+    A callback with ``judges_nonfinite_loss = True`` (SpikeDetection) decides what a NaN or infinite loss means
+    itself: the Trainer's ``on_nan`` check then stands aside, as Lightning has none.
     """
 
     runs_last: bool = False
+    judges_nonfinite_loss: bool = False
 
     @property
     def state_key(self) -> str:

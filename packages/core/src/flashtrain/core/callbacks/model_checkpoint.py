@@ -488,10 +488,16 @@ def _validates_next(trainer: Any) -> bool:
 
 
 def default_checkpoint_dir(trainer: Any) -> str:
-    """``<log_dir>/checkpoints`` with a logger, ``<default_root_dir>/checkpoints`` without."""
-    if trainer.logger is not None and getattr(trainer.logger, "log_dir", None):
-        return fs.join(trainer.logger.log_dir, "checkpoints")
-    return fs.join(trainer.default_root_dir, "checkpoints")
+    """Lightning's rule: ``<save_dir>/<name>/<version>/checkpoints`` of the first logger (``save_dir`` None: the
+    trainer's ``default_root_dir``; an int version as ``version_N``), ``<default_root_dir>/checkpoints`` without
+    one. Read from those three public properties, so any logger works, and a TensorBoard ``sub_dir`` stays out."""
+    logger = trainer.logger
+    if logger is None:
+        return fs.join(trainer.default_root_dir, "checkpoints")
+    save_dir = logger.save_dir if logger.save_dir is not None else trainer.default_root_dir
+    version = logger.version
+    version = version if isinstance(version, str) else f"version_{version}"
+    return fs.join(os.fspath(save_dir), str(logger.name), version, "checkpoints")
 
 
 def interrupt_checkpoint_path(trainer: Any) -> str:

@@ -215,7 +215,7 @@ class ProgressBar(Callback):
 
     def on_train_batch_end(self, trainer: Any, pl_module: Any, outputs: Any, batch: Any, batch_idx: int) -> None:
         bar = self._bars.get("train")
-        if bar is not None and bar.update(1):
+        if bar is not None and not bar.disable and bar.update(1):  # a disabled bar counts nothing: no call
             # tqdm redrew (it does so at most every 0.1 s): only then pay for reading metrics.
             bar.set_postfix(self._postfix(trainer), refresh=False)
 

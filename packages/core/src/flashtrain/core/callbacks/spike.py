@@ -41,7 +41,12 @@ class SpikeDetection(Callback):
 
     Raises:
         ValueError: ``mode`` is not "min" or "max", or ``window`` < 1.
+
+    With this callback the Trainer's ``on_nan`` check stands aside (``judges_nonfinite_loss``): a non-finite loss
+    reaches ``on_train_batch_end`` and is judged here, as in Lightning.
     """
+
+    judges_nonfinite_loss = True
 
     def __init__(
         self,

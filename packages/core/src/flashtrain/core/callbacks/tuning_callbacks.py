@@ -65,7 +65,7 @@ class LearningRateFinder(Callback):
             update_attr=self.update_attr,
             attr_name=self.attr_name,
         )
-        suggestion = self.optimal_lr.suggestion() if self.update_attr else None
+        suggestion = self.optimal_lr.suggestion() if self.update_attr and self.optimal_lr is not None else None
         if suggestion is not None:
             for optimizer in trainer.optimizers:
                 for group in optimizer.param_groups:

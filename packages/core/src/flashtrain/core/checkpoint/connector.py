@@ -8,11 +8,12 @@ for sharded strategies) and writes it.
 
 from __future__ import annotations
 
+import math
 import os
 import warnings
 from typing import Any
 
-from flashtrain.core.checkpoint.io import FORMAT_VERSION, safe_hyperparameters, safe_value
+from flashtrain.core.checkpoint.io import FORMAT_VERSION, check_weights_only, safe_hyperparameters, safe_value
 from flashtrain.core.checkpoint.lightning_format import (
     LIGHTNING_FORMAT_VERSION,
     lightning_loops,
@@ -47,21 +48,18 @@ class CheckpointConnector:
             "epoch": position["epoch"],
             "global_step": position["global_step"],
             "state_dict": strategy.module_state_dict(module),
-            "hyper_parameters": safe_hyperparameters(dict(module.hparams)),
-            "hparams_name": module.hparams_name,
         }
+        checkpoint.update(_hyperparameter_entries(module))
         checkpoint["pytorch-lightning_version"] = LIGHTNING_FORMAT_VERSION  # Lightning refuses files without it
         if not weights_only:
             loop = {**position["loop"], **trainer.metrics_store.training_state()}
-            finished = bool(loop.get("epoch_finished"))
             # Lightning's own loop counters, so lightning.pytorch.Trainer can resume this file too.
-            checkpoint["loops"] = lightning_loops(
-                epochs_completed=position["epoch"] + int(finished),
-                batches_done_in_epoch=0 if finished else int(loop.get("batches_done", 0)),
-                global_step=position["global_step"],
-                batches_that_stepped=int(loop.get("batches_that_stepped", position["global_step"])),
-                manual_optimization=not module.automatic_optimization,
-            )
+            checkpoint["loops"] = _lightning_loops(trainer, position, loop)
+            # Stateful training iterables (state_dict/load_state_dict), where Lightning keeps them.
+            if states := trainer.data_connector.training_states():
+                checkpoint["loops"]["fit_loop"]["state_dict"]["combined_loader"] = [
+                    safe_value(state, "train dataloader state_dict()") for state in states
+                ]
             checkpoint.update(trainer.optimization.state_dict())
             checkpoint.update(
                 {
@@ -74,8 +72,7 @@ class CheckpointConnector:
             )
             datamodule = trainer.datamodule
             if datamodule is not None and datamodule.hparams:  # DataModule.load_from_checkpoint rebuilds it
-                checkpoint[DataModule.CHECKPOINT_HYPER_PARAMS_KEY] = safe_hyperparameters(dict(datamodule.hparams))
-                checkpoint[DataModule.CHECKPOINT_HYPER_PARAMS_NAME] = datamodule.hparams_name
+                checkpoint.update(_hyperparameter_entries(datamodule))
             if datamodule is not None:
                 checkpoint["datamodule"] = safe_value(
                     trainer.hooks.call_datamodule(datamodule, "state_dict"), "datamodule.state_dict()"
@@ -178,11 +175,8 @@ class CheckpointConnector:
 
     @staticmethod
     def check_weights_only(weights_only: Any) -> None:
-        """Lightning 2.6's ``fit/validate/test/predict(weights_only=...)``. Every flashtrain checkpoint holds only
-        tensors and plain values and is always read with ``torch.load(weights_only=True)``, so any of None/True/False
-        loads the same file the same safe way; ``False`` never unpickles code (docs/lightning-differences.md)."""
-        if weights_only is not None and not isinstance(weights_only, bool):
-            raise TypeError(f"weights_only must be None, True or False, got {weights_only!r}.")
+        """Lightning 2.6's ``fit/validate/test/predict(weights_only=...)``: see :func:`check_weights_only`."""
+        check_weights_only(weights_only)
 
     def read(self, path: str | None, stage: str) -> dict[str, Any] | None:
         """Load ``path`` (from :meth:`select`) for this run; ``None`` loads nothing."""
@@ -241,6 +235,8 @@ class CheckpointConnector:
         trainer.optimization.load_state_dict(checkpoint)
         trainer.strategy.precision.load_state_dict(checkpoint.get("precision", {}))
         trainer.progress.load_state_dict(checkpoint)
+        fit_loop = (checkpoint.get("loops") or {}).get("fit_loop") or {}
+        trainer.data_connector.restore_training_states(fit_loop.get("state_dict", {}).get("combined_loader", []))
         loop = checkpoint.get("loop", {})
         trainer.metrics_store.load_training_state(loop, loop.get("epoch_finished", True), trainer.global_rank)
         self._pending_rng = checkpoint.get("rng")
@@ -252,6 +248,33 @@ class CheckpointConnector:
             self._pending_rng = None
 
 
+def _lightning_loops(trainer: Any, position: dict[str, Any], loop: dict[str, Any]) -> dict[str, Any]:
+    """Lightning's ``loops`` counters for this position (written by an epoch's end hooks: that epoch processed)."""
+    finished = bool(loop.get("epoch_finished"))
+    batches = int(loop.get("batches_done", 0))
+    automatic = trainer.lightning_module.automatic_optimization
+    accumulate = max(int(trainer.accumulate_grad_batches), 1)
+    steps_in_epoch = (math.ceil(batches / accumulate) if finished else batches // accumulate) if automatic else None
+    configs = trainer.optimization.lr_scheduler_configs
+    scheduler_total = sum(int(getattr(config.scheduler, "last_epoch", 0)) for config in configs)
+    scheduler_now = sum(
+        (int(finished) if config.interval == "epoch" else (steps_in_epoch or 0) // config.frequency)
+        for config in configs
+    )
+    global_step = position["global_step"]
+    return lightning_loops(
+        epochs_completed=position["epoch"] + int(finished),
+        batches_done_in_epoch=batches,
+        global_step=global_step,
+        batches_that_stepped=int(loop.get("batches_that_stepped", global_step)),
+        manual_optimization=not automatic,
+        at_epoch_end=finished,
+        total_batches=int(loop.get("total_train_batches", loop.get("batches_that_stepped", global_step))),
+        steps_in_epoch=steps_in_epoch,
+        scheduler_steps=(scheduler_total, min(scheduler_now, scheduler_total)),
+    )
+
+
 def _callback_states(callbacks: list[Any]) -> dict[str, Any]:
     """Each callback's non-empty ``state_dict()`` (asked once per save), by state key."""
     states = {}
@@ -260,3 +283,14 @@ def _callback_states(callbacks: list[Any]) -> dict[str, Any]:
         if state:
             states[callback.state_key] = safe_value(state, f"{callback.state_key}.state_dict()")
     return states
+
+
+def _hyperparameter_entries(owner: Any) -> dict[str, Any]:
+    """``owner``'s (module's, datamodule's) hyper-parameter entries, their values limited to what loads with
+    ``weights_only=True`` (others left out with a warning)."""
+    from flashtrain.core.hparams import hyperparameter_entries
+
+    entries = hyperparameter_entries(owner)
+    key = owner.CHECKPOINT_HYPER_PARAMS_KEY
+    entries[key] = safe_hyperparameters(entries[key])
+    return entries

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 import tempfile
@@ -43,7 +44,7 @@ def save_checkpoint_file(checkpoint: dict[str, Any], path: str) -> None:
     handle, temp_path = tempfile.mkstemp(prefix=".tmp-", suffix=".ckpt", dir=folder)
     try:
         with disk.writing(path):
-            os.chmod(temp_path, 0o666 & ~_current_umask())
+            _give_new_file_permissions(temp_path)
             with os.fdopen(handle, "wb") as stream:
                 torch.save(checkpoint, stream)
                 stream.flush()
@@ -58,6 +59,13 @@ def save_checkpoint_file(checkpoint: dict[str, Any], path: str) -> None:
 def _remove(path: str) -> None:
     if os.path.exists(path):
         os.unlink(path)
+
+
+def _give_new_file_permissions(path: str) -> None:
+    """What a new file gets under the umask, where the file system lets permissions be set: some mounts (SMB/CIFS,
+    FUSE, a cross-device temp folder) refuse ``chmod`` and the checkpoint is then written with the mount's own."""
+    with contextlib.suppress(PermissionError):
+        os.chmod(path, 0o666 & ~_current_umask())
 
 
 def _current_umask() -> int:
@@ -97,13 +105,13 @@ def _fsync_folder(folder: str) -> None:
         os.close(fd)
 
 
-def refuse_unsafe_load(weights_only: bool | None, where: str) -> None:
-    """``weights_only`` as Lightning's loaders take it: None or True; False (unpickle anything) is refused."""
-    if weights_only is False:
-        raise ValueError(
-            f"{where}(weights_only=False) would unpickle arbitrary objects; flashtrain checkpoints hold only tensors "
-            "and plain values and always load with weights_only=True. Drop the argument."
-        )
+def check_weights_only(weights_only: Any) -> None:
+    """Lightning's ``weights_only`` argument of every checkpoint loader. A flashtrain checkpoint holds only tensors
+    and plain values and is always read with ``torch.load(weights_only=True)``, so None, True and False load the
+    same file the same safe way: ``False`` never unpickles code (a file that would need it fails with the
+    loader's error; docs/lightning-differences.md)."""
+    if weights_only is not None and not isinstance(weights_only, bool):
+        raise TypeError(f"weights_only must be None, True or False, got {weights_only!r}.")
 
 
 def check_regular_file(path: str, what: str = "Checkpoint") -> None:

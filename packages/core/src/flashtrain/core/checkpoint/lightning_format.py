@@ -33,36 +33,47 @@ def lightning_loops(
     global_step: int,
     batches_that_stepped: int,
     manual_optimization: bool = False,
+    *,
+    at_epoch_end: bool = False,
+    total_batches: int | None = None,
+    steps_in_epoch: int | None = None,
+    scheduler_steps: tuple[int, int] = (0, 0),
 ) -> dict[str, Any]:
     """Lightning's ``loops`` entry for a run that finished ``epochs_completed`` epochs and is
-    ``batches_done_in_epoch`` batches into the next one, after ``global_step`` optimizer steps."""
-    mid_epoch = batches_done_in_epoch > 0
+    ``batches_done_in_epoch`` batches into the next one, after ``global_step`` optimizer steps.
+
+    ``at_epoch_end``: written by the epoch-end hooks of epoch ``epochs_completed`` (its batches all done,
+    ``batches_done_in_epoch`` of them): Lightning counts that epoch processed but not yet completed. The optional
+    counts (all batches so far, optimizer steps of this epoch, scheduler steps in all / this epoch) default to
+    what the step count implies."""
+    mid_epoch = batches_done_in_epoch > 0 and not at_epoch_end
     epoch_counts = {
         "ready": epochs_completed + int(mid_epoch),
         "started": epochs_completed + int(mid_epoch),
         "processed": epochs_completed,
-        "completed": epochs_completed,
+        "completed": epochs_completed - int(at_epoch_end),
     }
     step_fields = ("ready", "completed")
-    automatic_steps = 0 if manual_optimization else global_step
-    manual_steps = global_step if manual_optimization else 0
+    steps_now = global_step if steps_in_epoch is None else steps_in_epoch
+    automatic_steps, automatic_now = (0, 0) if manual_optimization else (global_step, steps_now)
+    manual_steps, manual_now = (global_step, steps_now) if manual_optimization else (0, 0)
     fit_loop = {
         "state_dict": {},
         "epoch_loop.state_dict": {"_batches_that_stepped": batches_that_stepped},
         "epoch_loop.batch_progress": {
-            **_progress(batches_that_stepped, batches_done_in_epoch),
-            "is_last_batch": False,
+            **_progress(batches_that_stepped if total_batches is None else total_batches, batches_done_in_epoch),
+            "is_last_batch": at_epoch_end,
         },
-        "epoch_loop.scheduler_progress": _progress(0, 0, step_fields),
+        "epoch_loop.scheduler_progress": _progress(*scheduler_steps, step_fields),
         "epoch_loop.automatic_optimization.state_dict": {},
         "epoch_loop.automatic_optimization.optim_progress": {
             "optimizer": {
-                "step": _progress(automatic_steps, automatic_steps, step_fields),
-                "zero_grad": _progress(automatic_steps, automatic_steps, ("ready", "completed", "started")),
+                "step": _progress(automatic_steps, automatic_now, step_fields),
+                "zero_grad": _progress(automatic_steps, automatic_now, ("ready", "completed", "started")),
             }
         },
         "epoch_loop.manual_optimization.state_dict": {},
-        "epoch_loop.manual_optimization.optim_step_progress": _progress(manual_steps, manual_steps, step_fields),
+        "epoch_loop.manual_optimization.optim_step_progress": _progress(manual_steps, manual_now, step_fields),
         "epoch_loop.val_loop.state_dict": {},
         "epoch_loop.val_loop.batch_progress": {**_progress(0, 0), "is_last_batch": False},
         "epoch_progress": {"total": dict(epoch_counts), "current": dict(epoch_counts)},
@@ -102,9 +113,9 @@ def position_from_lightning(checkpoint: dict[str, Any]) -> dict[str, int] | None
     batches = fit_loop["epoch_loop.batch_progress"]["current"]
     automatic = fit_loop["epoch_loop.automatic_optimization.optim_progress"]["optimizer"]["step"]["total"]
     manual = fit_loop["epoch_loop.manual_optimization.optim_step_progress"]["total"]
-    epochs_completed = int(epochs["completed"])
-    # A batch counter left at the epoch's full length with the epoch processed means the epoch is over.
-    mid_epoch = int(epochs["started"]) > epochs_completed and int(epochs["processed"]) == epochs_completed
+    # An epoch is over once processed (its batches done); written by its epoch-end hooks, it is not yet "completed".
+    epochs_completed = int(epochs["processed"])
+    mid_epoch = int(epochs["started"]) > epochs_completed
     return {
         "epochs_completed": epochs_completed,
         "batches_done_in_epoch": int(batches["completed"]) if mid_epoch else 0,

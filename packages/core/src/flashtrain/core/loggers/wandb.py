@@ -7,6 +7,7 @@ Install with ``pip install flashtrain-core[wandb]``. Names and arguments follow 
 from __future__ import annotations
 
 import atexit
+import functools
 import os
 import warnings
 from typing import Any, Literal
@@ -134,7 +135,7 @@ class WandbLogger(Logger):
             # The run stays open after a successful fit (Lightning's: test/predict log to it). Close it, and wait
             # for its files, before the interpreter ends: under torchrun the agent stops a rank's leftover
             # processes (wandb's writer among them) once the rank exits, which lost the run's exit record.
-            atexit.register(_finish_at_exit, self._run)
+            atexit.register(functools.partial(_finish_at_exit, self._run))  # one callable, no arguments
             # Plot every metric against the trainer's step, whatever order the values arrive in (TensorBoard's
             # own step when W&B mirrors a TensorBoard log). A run without define_metric (disabled) is left as is.
             define_metric = getattr(self._run, "define_metric", None)

@@ -7,11 +7,14 @@ from typing import Any
 
 import torch
 
+# Entered once per step: one shared do-nothing context (reusable) instead of a new one each step.
+_NO_CONTEXT = contextlib.nullcontext()
+
 
 class Precision:
     """Full float32 precision ("32-true"): every hook is the plain PyTorch call."""
 
-    name = "32-true"
+    precision = "32-true"  # Lightning's attribute name: the precision flag this plugin runs
 
     def convert_module(self, module: torch.nn.Module) -> torch.nn.Module:
         """Cast the module's parameters where the precision needs it."""
@@ -23,7 +26,7 @@ class Precision:
 
     def forward_context(self) -> contextlib.AbstractContextManager:
         """Context around every ``*_step`` call (autocast for mixed precision)."""
-        return contextlib.nullcontext()
+        return _NO_CONTEXT
 
     def backward(self, loss: torch.Tensor, *args: Any, **kwargs: Any) -> None:
         """Backward pass for one loss; extra arguments go to ``Tensor.backward`` (e.g. ``retain_graph=True``)."""

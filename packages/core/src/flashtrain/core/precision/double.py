@@ -15,7 +15,7 @@ def _to_double(tensor: torch.Tensor) -> torch.Tensor:
 
 
 class DoublePrecision(Precision):
-    name = "64-true"
+    precision = "64-true"
 
     def convert_module(self, module: torch.nn.Module) -> torch.nn.Module:
         return module.double()

@@ -14,14 +14,14 @@ class MixedPrecision(Precision):
     """``"bf16-mixed"`` (autocast to bfloat16) or ``"16-mixed"`` (autocast to float16 with a GradScaler)."""
 
     def __init__(self, name: str, device_type: str) -> None:
-        self.name = name
-        self.device_type = device_type
+        self.precision = name
+        self.device = device_type  # the autocast device type, Lightning's `device`
         self.dtype = torch.bfloat16 if name == "bf16-mixed" else torch.float16
         # float16 gradients underflow without scaling; bfloat16 has float32's range and needs none.
         self.scaler = torch.amp.GradScaler(device_type) if name == "16-mixed" else None
 
     def forward_context(self) -> contextlib.AbstractContextManager:
-        return torch.autocast(self.device_type, dtype=self.dtype)
+        return torch.autocast(self.device, dtype=self.dtype)
 
     def backward(self, loss: torch.Tensor, *args: Any, **kwargs: Any) -> None:
         if self.scaler is None:

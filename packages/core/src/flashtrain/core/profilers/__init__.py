@@ -12,7 +12,12 @@ from flashtrain.core.profilers.base import PassThroughProfiler, Profiler
 from flashtrain.core.utilities.lazy import lazy_exports
 
 if TYPE_CHECKING:
-    from flashtrain.core.profilers.profilers import AdvancedProfiler, PyTorchProfiler, SimpleProfiler
+    from flashtrain.core.profilers.profilers import (
+        AdvancedProfiler,
+        PyTorchProfiler,
+        RegisterRecordFunction,
+        SimpleProfiler,
+    )
 
 # The profilers (cProfile, pstats, torch.profiler) are imported when one is asked for.
 __getattr__, __dir__ = lazy_exports(
@@ -21,6 +26,7 @@ __getattr__, __dir__ = lazy_exports(
         "AdvancedProfiler": "flashtrain.core.profilers.profilers:AdvancedProfiler",
         "PyTorchProfiler": "flashtrain.core.profilers.profilers:PyTorchProfiler",
         "SimpleProfiler": "flashtrain.core.profilers.profilers:SimpleProfiler",
+        "RegisterRecordFunction": "flashtrain.core.profilers.profilers:RegisterRecordFunction",
     },
 )
 _NAMES = ("simple", "advanced", "pytorch")
@@ -57,6 +63,7 @@ __all__ = [
     "PassThroughProfiler",
     "Profiler",
     "PyTorchProfiler",
+    "RegisterRecordFunction",
     "SimpleProfiler",
     "build_profiler",
 ]

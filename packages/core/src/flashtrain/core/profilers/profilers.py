@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import cProfile
+import functools
 import io
 import math
 import os
@@ -141,7 +142,8 @@ class PyTorchProfiler(Profiler):
     Args:
         sort_by_key: Column the summary table is sorted by (one of :attr:`AVAILABLE_SORT_KEYS`).
         row_limit: Rows of the summary table.
-        export_to_chrome: Also write a Chrome trace (``<dirpath>/<stage>-<filename>.json``) when a file is set.
+        export_to_chrome: Also write a Chrome trace, ``<dirpath>/<stage>-<filename>.pt.trace.json`` (``dirpath``
+            defaults to the trainer's log dir).
         table_kwargs: Further keyword arguments of ``torch.autograd.profiler_util.EventList.table``
             (e.g. ``max_name_column_width``).
         **profiler_kwargs: Passed to ``torch.profiler.profile`` (e.g. ``record_shapes=True``).
@@ -221,11 +223,54 @@ class PyTorchProfiler(Profiler):
         self._profiler.__exit__(None, None, None)
         profiler, self._profiler = self._profiler, None
         self.function_events = profiler.events()
-        if self.export_to_chrome and self.filename and self.dirpath:
+        if self.export_to_chrome and self.dirpath:  # the trainer's log dir when no dirpath was given
             os.makedirs(self.dirpath, exist_ok=True)
-            profiler.export_chrome_trace(os.path.join(self.dirpath, self.file_name(extension=".json")))
+            # torch's trace-file suffix: TensorBoard's profiler plugin lists only ``*.pt.trace.json`` files
+            profiler.export_chrome_trace(os.path.join(self.dirpath, self.file_name(extension=".pt.trace.json")))
         table = profiler.key_averages().table(sort_by=self.sort_by_key, row_limit=self.row_limit, **self.table_kwargs)
         return self.stats_report({"records": table})
+
+
+class RegisterRecordFunction:
+    """Within ``with RegisterRecordFunction(model):`` each submodule's forward is one range of the active
+    ``torch.profiler`` trace, named ``[pl][module]<module class path>: <submodule name>`` (Lightning's names), so a
+    trace shows which layer an operator ran in. The hooks are removed on exit."""
+
+    RECORD_PREFIX = "[pl][module]"  # Lightning's marker for module ranges
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+        self._open: dict[str, Any] = {}
+        self._handles: list[Any] = []
+
+    def __enter__(self) -> RegisterRecordFunction:
+        for name, module in self.model.named_modules():
+            if not name:  # the model itself: the action around the call already covers it
+                continue
+            label = f"{self.RECORD_PREFIX}{type(module).__module__}.{type(module).__name__}: {name}"
+            self._handles.append(module.register_forward_pre_hook(functools.partial(self._enter_range, label)))
+            self._handles.append(module.register_forward_hook(functools.partial(self._exit_range, label)))
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        for handle in self._handles:
+            handle.remove()
+        self._handles = []
+        for record in self._open.values():  # a forward that raised left its range open
+            record.__exit__(None, None, None)
+        self._open = {}
+
+    def _enter_range(self, label: str, module: Any, inputs: Any) -> None:
+        import torch
+
+        record = torch.autograd.profiler.record_function(label)
+        record.__enter__()
+        self._open[label] = record
+
+    def _exit_range(self, label: str, module: Any, inputs: Any, output: Any) -> None:
+        record = self._open.pop(label, None)
+        if record is not None:
+            record.__exit__(None, None, None)
 
 
 def _check_table_kwargs(table_kwargs: dict[str, Any]) -> None:

@@ -14,6 +14,9 @@ import torch
 from flashtrain.core.accelerators import Accelerator
 from flashtrain.core.precision import Precision
 
+# Entered once per training step: one shared do-nothing context (reusable) instead of a new one each step.
+_NO_CONTEXT = contextlib.nullcontext()
+
 
 class Strategy(ABC):
     """How a run is laid out over devices and processes."""
@@ -146,7 +149,7 @@ class Strategy(ABC):
 
     def backward_sync(self, enabled: bool) -> contextlib.AbstractContextManager:
         """Context for one forward/backward; ``enabled=False`` skips gradient syncing (accumulation batches)."""
-        return contextlib.nullcontext()
+        return _NO_CONTEXT
 
     # -- collectives (identity for one process) -------------------------------------------------
     def reduce(self, tensor: torch.Tensor, op: str = "mean") -> torch.Tensor:

@@ -73,6 +73,7 @@ class DDPStrategy(ParallelStrategy):
         self.environment: ProcessLayout | None = None
         self.launcher: ScriptLauncher | None = None
         self._ddp_model: DistributedDataParallel | None = None
+        self._layers_synced = False  # whether setup_module applied the layer_sync plugin (teardown reverts it)
 
     # -- layout ---------------------------------------------------------------------------------
     @property
@@ -144,6 +145,16 @@ class DDPStrategy(ParallelStrategy):
         if not training or self.module is None:
             self._ddp_model = None
             return
+        if self.layer_sync is not None:  # before wrapping: DDP must see the synchronising layers
+            if self.root_device.type == "cpu" and type(self.layer_sync).__name__ == "TorchSyncBatchNorm":
+                from flashtrain.core.exceptions import MisconfigurationException
+
+                raise MisconfigurationException(  # said here, before torch's DDP refuses it mid-setup
+                    "Trainer(sync_batchnorm=True) needs GPUs: torch's DistributedDataParallel runs SyncBatchNorm "
+                    "layers only in GPU modules. Drop the flag for CPU training."
+                )
+            self.module = self.layer_sync.apply(self.module)
+            self._layers_synced = True
         device_ids = [self.root_device.index] if self.root_device.type == "cuda" else None
         # Construction broadcasts rank 0's parameters and buffers, so every rank starts from the same weights.
         self._ddp_model = DistributedDataParallel(
@@ -171,6 +182,9 @@ class DDPStrategy(ParallelStrategy):
 
     def teardown(self) -> None:
         self._ddp_model = None  # the process group stays: a later validate/test in this script reuses it
+        if self._layers_synced and self.module is not None:  # the fit's module goes back to its own layers
+            self.module = self.layer_sync.revert(self.module)
+            self._layers_synced = False
 
     # -- per step -------------------------------------------------------------------------------
     def training_step(self, *args: Any) -> Any:

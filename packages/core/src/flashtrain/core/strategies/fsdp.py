@@ -165,7 +165,7 @@ class FSDPStrategy(DDPStrategy):
         self.module = module
 
     def _check_precision(self) -> None:
-        if self.precision.name == "16-mixed":
+        if self.precision.precision == "16-mixed":
             raise ValueError(
                 "strategy='fsdp' does not support precision='16-mixed': torch's GradScaler checks each rank's "
                 "gradient shards for overflow separately, so ranks could disagree on skipping a step. Use "

@@ -35,6 +35,7 @@ class ParallelStrategy(Strategy):
         self.device_indices = device_indices
         self.cluster_environment: Any = None  # a ClusterEnvironment plugin: the user's, else the Trainer's choice
         self.environment_given = False  # whether the user named it (then it is joined as it says)
+        self.layer_sync: Any = None  # a LayerSync plugin (Trainer(sync_batchnorm=True)): applied for a fit
 
     @property
     def num_processes(self) -> int:

@@ -15,10 +15,20 @@ class SingleDeviceStrategy(Strategy):
     def __init__(self, device: torch.device | str = "cpu") -> None:
         super().__init__()
         self._device = torch.device(device)
+        self._world_size = 1
 
     @property
     def root_device(self) -> torch.device:
         return self._device
+
+    @property
+    def world_size(self) -> int:
+        """1. Assignable, as Lightning's attribute is: a test may pose as one rank of several processes."""
+        return self._world_size
+
+    @world_size.setter
+    def world_size(self, size: int) -> None:
+        self._world_size = size
 
     def move_batch(self, batch: Any) -> Any:
         if self._device.type == "cpu":

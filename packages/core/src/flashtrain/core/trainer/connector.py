@@ -21,6 +21,7 @@ from flashtrain.core.precision import build_precision
 from flashtrain.core.strategies import Strategy, build_strategy
 from flashtrain.core.strategies.cluster import detect_environment
 from flashtrain.core.utilities import checks
+from flashtrain.core.utilities.model_helpers import is_overridden
 
 
 @dataclass
@@ -39,6 +40,7 @@ def resolve_hardware(
     precision: str | int,
     gpus: int | None,
     plugins: Any = None,
+    sync_batchnorm: bool = False,
 ) -> Hardware:
     """The accelerator and the strategy (with its precision, checkpoint-IO and cluster-environment plugins) for the
     hardware flags."""
@@ -46,6 +48,9 @@ def resolve_hardware(
     from flashtrain.core.strategies.parallel import ParallelStrategy
 
     given = sort_plugins(plugins)
+    from flashtrain.core.strategies.layer_sync import choose_layer_sync
+
+    layer_sync = choose_layer_sync(sync_batchnorm, given.layer_sync)
     from_strategy = getattr(strategy, "precision_plugin", None) if isinstance(strategy, Strategy) else None
     if given.precision is not None and from_strategy is not None:
         raise ValueError(
@@ -93,6 +98,8 @@ def resolve_hardware(
 
         chosen.environment_given = chosen.environment_given or given.cluster_environment is not None
         chosen.cluster_environment = given.cluster_environment or select_environment()
+    if isinstance(chosen, ParallelStrategy) and layer_sync is not None:
+        chosen.layer_sync = layer_sync  # one process (no ParallelStrategy) has nothing to synchronise with
     return Hardware(resolved, chosen, num_devices, num_nodes)
 
 
@@ -224,7 +231,7 @@ def check_unique_state_keys(callbacks: list[Callback]) -> None:
     in every checkpoint: refused up front (Lightning's words)."""
     seen: set[str] = set()
     for callback in callbacks:
-        if type(callback).state_dict is Callback.state_dict:
+        if not is_overridden("state_dict", callback, Callback):  # also a Mock(spec=Callback): no state of its own
             continue
         key = callback.state_key
         if key in seen:
@@ -248,8 +255,15 @@ def time_budget_callbacks(time_budget: Any) -> list[Callback]:
 
 
 def run_order(callbacks: list[Callback]) -> list[Callback]:
-    """Callbacks in the order their hooks run: the others, then monitoring ones (``runs_last``), then the
-    checkpoint writers, so a checkpoint holds the state every other callback reached at that point (as Lightning)."""
-    from flashtrain.core.callbacks import ModelCheckpoint
+    """Callbacks in the order their hooks run (Lightning's): the tuning callbacks first (they rerun the fit's
+    start), then the others in the order given, then the checkpoint writers, so a checkpoint holds the state every
+    other callback reached at that point. ``runs_last`` callbacks keep their place: the dispatcher calls their
+    ``on_train_epoch_end`` in a second pass, after the epoch's metrics are reduced."""
+    from flashtrain.core.callbacks import BatchSizeFinder, LearningRateFinder, ModelCheckpoint
 
-    return sorted(callbacks, key=lambda cb: 2 if isinstance(cb, ModelCheckpoint) else int(cb.runs_last is True))
+    def group(callback: Callback) -> int:
+        if isinstance(callback, (BatchSizeFinder, LearningRateFinder)):
+            return 0
+        return 2 if isinstance(callback, ModelCheckpoint) else 1
+
+    return sorted(callbacks, key=group)

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, IterableDataset, Sampler, SequentialSampler
 
+from flashtrain.core.exceptions import PossibleUserWarning
 from flashtrain.core.strategies.samplers import ReplayableDistributedSampler
 from flashtrain.core.utilities.dataloaders import derive_seed, has_len, rebuild_dataloader, set_sampler_epoch
 
@@ -133,13 +134,25 @@ class ReplayableLoader:
         if self.replayable and self.loader.batch_sampler is not None:
             dataset = self._seeded_loader.dataset
             return iter(self._rebuild(_SkipBatchSampler(self.loader.batch_sampler, skip), dataset))
-        warnings.warn(
-            f"Resuming mid-epoch with a {type(self.loader).__name__} whose order cannot be replayed from its indices "
-            f"(sampler {type(sampler).__name__}); the {skip} batches already used this epoch are loaded and "
-            "discarded, and the rest of the epoch may not match the interrupted run.",
+        if self._has_state():  # as Lightning, no notice for an iterable that has state (none was saved for it)
+            return itertools.islice(iter(self._seeded_loader), skip, None)
+        warnings.warn(  # Lightning's words first (it restarts such an iterable; flashtrain replays it)
+            "You're resuming from a checkpoint that ended before the epoch ended and your dataloader is not "
+            "resumable: it has no `state_dict` / `load_state_dict`, and its order cannot be replayed from its indices "
+            f"(a {type(self.loader).__name__}, sampler {type(sampler).__name__}); the {skip} batches already used "
+            "this epoch are loaded and discarded, so the rest of the epoch matches the interrupted run only if the "
+            "data comes in the same order again. Consider using an end-of-epoch checkpoint or make your dataloader "
+            "resumable by implementing the `state_dict` / `load_state_dict` interface.",
+            PossibleUserWarning,
             stacklevel=3,
         )
         return itertools.islice(iter(self._seeded_loader), skip, None)
+
+    def _has_state(self) -> bool:
+        """Whether every iterable of the training data (one, or a CombinedLoader's) has ``state_dict``."""
+        combined = getattr(self.loader, "combined", None)
+        members = combined.flattened if combined is not None else [self.loader]
+        return all(callable(getattr(member, "state_dict", None)) for member in members)
 
 
 def without_shuffle(loader: Any, prefix: str = "train") -> Any:

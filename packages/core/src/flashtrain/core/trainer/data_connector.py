@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import random
+import warnings
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -12,7 +13,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from flashtrain.core.datamodule import DataModule
-from flashtrain.core.exceptions import MisconfigurationException, MisconfigurationTypeError
+from flashtrain.core.exceptions import MisconfigurationException, MisconfigurationTypeError, PossibleUserWarning
 from flashtrain.core.module import Module
 from flashtrain.core.seed import current_seed
 from flashtrain.core.strategies import Strategy
@@ -39,6 +40,23 @@ class CombinedBatches:
         if math.isinf(length):
             raise TypeError("a CombinedLoader over an iterable without length has no length")
         return int(length)
+
+
+def warn_if_workers_respawn(loader: Any, name: str) -> None:
+    """Lightning's notice: with the "spawn" start method (a ddp_spawn rank, macOS, Windows) each epoch starts every
+    worker process anew, importing everything again, unless the loader keeps them (``persistent_workers``)."""
+    if not isinstance(loader, DataLoader) or loader.num_workers == 0 or loader.persistent_workers:
+        return
+    import multiprocessing
+
+    context = loader.multiprocessing_context
+    start_method = context.get_start_method() if context is not None else multiprocessing.get_start_method()
+    if start_method == "spawn":
+        from flashtrain.core.utilities.rank_zero import rank_zero_warn
+
+        rank_zero_warn(
+            f"Consider setting `persistent_workers=True` in '{name}' to speed up the dataloader worker initialization."
+        )
 
 
 def as_loader_list(loaders: Any) -> list[Any]:
@@ -76,6 +94,21 @@ def _is_loader(value: Any) -> bool:
     return not isinstance(value, batch_like) and not array and hasattr(value, "__iter__")
 
 
+def _members(iterable: Any) -> list[Any]:
+    """The iterables the fit's training data is made of (one, or a CombinedLoader's)."""
+    if iterable is None:
+        return []
+    return list(iterable.combined.flattened) if isinstance(iterable, CombinedBatches) else [iterable]
+
+
+def _stateful(iterable: Any) -> list[Any]:
+    return [
+        member
+        for member in _members(iterable)
+        if callable(getattr(member, "state_dict", None)) and callable(getattr(member, "load_state_dict", None))
+    ]
+
+
 class DataConnector:
     """The run's data: ``trainer.datamodule``, the fit's training and validation loaders, and their lengths."""
 
@@ -95,6 +128,8 @@ class DataConnector:
         self._fit_given: tuple[Any, Any] = (None, None)  # the loaders passed to fit (train, val), if any
         self._train_loaded_epoch: int | None = None  # the epoch each loader was last requested in
         self._val_loaded_epoch: int | float | None = None  # -inf: by a sanity check that does not count
+        self._pending_states: list[dict[str, Any]] = []  # training iterables' states from the checkpoint
+        self._resumes_from_state = False  # those states were loaded: the resumed epoch goes on from them
 
     # -- fit: loaders are requested when first needed, in Lightning's order (validation's for the sanity check
     # before training's), and again every reload_dataloaders_every_n_epochs epochs ---------------------------
@@ -105,6 +140,7 @@ class DataConnector:
         self.train_dataloader, self.val_dataloaders, self.num_val_batches = None, [], []
         self._train_iterable = None
         self._train_loaded_epoch = self._val_loaded_epoch = None
+        self._pending_states, self._resumes_from_state = [], False
 
     def _due(self, loaded_epoch: int | float | None) -> bool:
         every = self.limits.reload_dataloaders_every_n_epochs
@@ -127,7 +163,8 @@ class DataConnector:
         given = self._fit_given[0]
         loader = given if given is not None else self.find_loader("train_dataloader")
         self.check_iterable(loader, "fit", "train_dataloader", given is not None)
-        if isinstance(loader, CombinedLoader) or _holds_loaders(loader):
+        # a dict is always several loaders: iterating it would give its keys, never batches (as Lightning)
+        if isinstance(loader, (CombinedLoader, Mapping)) or _holds_loaders(loader):
             combined = loader if isinstance(loader, CombinedLoader) else CombinedLoader(loader, "max_size_cycle")
             if combined.mode == "sequential":
                 # the length is still what trainer.num_training_batches reports (as Lightning)
@@ -144,7 +181,58 @@ class DataConnector:
             self.train_dataloader = self._train_iterable = self._prepare_train(loader)
         self._train_loaded_epoch = self.progress.current_epoch
         self.progress.configure(self.limited_length(self._train_iterable, self.limits.limit_train_batches, "train"))
+        self._load_pending_states()
         return self._train_iterable
+
+    def shutdown_workers(self) -> None:
+        """At the end of a trainer call: stop the persistent workers of every loader this run used."""
+        from flashtrain.core.utilities.dataloaders import shutdown_persistent_workers
+
+        loaders = [*_members(self._train_iterable), *self.val_dataloaders, *self.test_dataloaders]
+        for loader in [*loaders, *self.predict_dataloaders]:
+            for member in _members(loader):
+                shutdown_persistent_workers(member)
+
+    # -- stateful training iterables: an iterable with ``state_dict`` / ``load_state_dict`` (torchdata's
+    # StatefulDataLoader, a user's own) is saved in the checkpoint where Lightning saves it and resumes from it --
+    def training_states(self) -> list[dict[str, Any]]:
+        """The state of each stateful training iterable of this fit, in order (empty: none)."""
+        return [iterable.state_dict() for iterable in _stateful(self._train_iterable)]
+
+    def restore_training_states(self, states: list[dict[str, Any]]) -> None:
+        """States read from a checkpoint, loaded into the training iterables when the fit requests them."""
+        self._pending_states = list(states)
+
+    def resumes_from_state(self) -> bool:
+        """Whether the training iterables were just given their saved state (asked once, at the resumed epoch's
+        start): they go on from it, so the batches already used are not skipped again."""
+        resumes, self._resumes_from_state = self._resumes_from_state, False
+        return resumes
+
+    def _load_pending_states(self) -> None:
+        if not self._pending_states:
+            return
+        stateful = _stateful(self._train_iterable)
+        if len(stateful) != len(self._pending_states):
+            raise RuntimeError(
+                f"The CombinedLoader has {len(stateful)} stateful loaders, but found {len(self._pending_states)} "
+                "states in the checkpoint. Please make sure you define the same dataloaders that were used when "
+                "saving the checkpoint."
+            )
+        for iterable, state in zip(stateful, self._pending_states):
+            iterable.load_state_dict(state)
+        self._pending_states = []
+        self._resumes_from_state = True
+        if self.progress.batches_done and len(stateful) < len(_members(self._train_iterable)):
+            warnings.warn(  # Lightning's words: the iterables without a state start the epoch again
+                "You're resuming from a checkpoint that ended before the epoch ended and your dataloader is not "
+                "resumable. This can cause unreliable results if further training is done. Consider using an "
+                "end-of-epoch checkpoint or make your dataloader resumable by implementing the `state_dict` / "
+                "`load_state_dict` interface (here only some of the training iterables have it: the others start "
+                "the epoch again).",
+                PossibleUserWarning,
+                stacklevel=2,
+            )
 
     def _prepare_train(self, loader: Any) -> Any:
         """One training loader as the fit uses it: unshuffled for overfit_batches, this rank's share."""
@@ -187,6 +275,7 @@ class DataConnector:
 
     def shard(self, loader: Any, training: bool) -> Any:
         """This rank's share of a loader (unchanged on one process or with use_distributed_sampler=False)."""
+        warn_if_workers_respawn(loader, "train_dataloader" if training else "val_dataloader")
         return self.strategy.setup_dataloader(
             loader, training=training, seed=self.progress.base_seed, shard=self.limits.use_distributed_sampler
         )

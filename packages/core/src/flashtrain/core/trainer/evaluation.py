@@ -17,6 +17,7 @@ from flashtrain.core.module import Module
 from flashtrain.core.seed import isolate_rng
 from flashtrain.core.strategies import Strategy
 from flashtrain.core.trainer.data_connector import CombinedBatches, DataConnector
+from flashtrain.core.trainer.dataloader_iter import DataLoaderIter, fetches_own_batches
 from flashtrain.core.trainer.hooks import HookDispatcher, check_dataloader_idx
 from flashtrain.core.trainer.limits import LoopLimits
 from flashtrain.core.trainer.metrics import MetricsStore
@@ -131,7 +132,9 @@ class EvaluationLoop:
         call = hooks.call
         step = getattr(module, _STEP[stage])
         several = len(loaders) > 1
-        hook_names = (_STEP[stage], f"on_{prefix}_batch_start", f"on_{prefix}_batch_end")
+        fetching = fetches_own_batches(module, _STEP[stage])  # a step taking dataloader_iter
+        hook_names: tuple[str, ...] = (f"on_{prefix}_batch_start", f"on_{prefix}_batch_end")
+        hook_names = hook_names if fetching else (_STEP[stage], *hook_names)
         check_dataloader_idx(module, hook_names, several, "test" if stage == "test" else "val")
         collections = [ResultCollection(stage) for _ in loaders]
         epoch_collection = ResultCollection(stage)
@@ -148,26 +151,29 @@ class EvaluationLoop:
             with self._grad_mode(), self.metrics_store.recording_into(epoch_collection):
                 call(f"on_{prefix}_start")
                 call(f"on_{prefix}_epoch_start")
-                for loader_idx, (loader, limit) in enumerate(zip(loaders, limits)):
-                    collection = collections[loader_idx]
-                    extra = (loader_idx,) if several else ()
-                    suffix = f"/dataloader_idx_{loader_idx}" if several else ""
-                    count = None if math.isinf(limit) else int(limit)
-                    _set_epoch(loader, self.progress.current_epoch)
-                    with self.metrics_store.recording_into(collection):
-                        for batch_idx, batch in enumerate(itertools.islice(iter(loader), count)):
-                            batch = hooks.transfer_batch(batch, loader_idx)
-                            collection.new_batch(batch)
-                            call(f"on_{prefix}_batch_start", batch, batch_idx, *extra)
-                            with self.strategy.precision.forward_context():
-                                output = hooks.run_step(_STEP[stage], step, batch, batch_idx, *extra)
-                                if step_end:  # 1.x: its return replaces the step's output everywhere after
-                                    output = hooks.call_module(f"{prefix}_step_end", output)
-                            if collect:
-                                outputs[loader_idx].append(output)
-                            call(f"on_{prefix}_batch_end", output, batch, batch_idx, *extra)
-                            if stage != "sanity":
-                                self.metrics_store.log_evaluation_step(collection, loader_idx, suffix)
+                if fetching:
+                    self._fetching_steps(stage, step, loaders, limits, collections, outputs if collect else None)
+                else:
+                    for loader_idx, (loader, limit) in enumerate(zip(loaders, limits)):
+                        collection = collections[loader_idx]
+                        extra = (loader_idx,) if several else ()
+                        suffix = f"/dataloader_idx_{loader_idx}" if several else ""
+                        count = None if math.isinf(limit) else int(limit)
+                        _set_epoch(loader, self.progress.current_epoch)
+                        with self.metrics_store.recording_into(collection):
+                            for batch_idx, batch in enumerate(itertools.islice(iter(loader), count)):
+                                batch = hooks.transfer_batch(batch, loader_idx)
+                                collection.new_batch(batch)
+                                call(f"on_{prefix}_batch_start", batch, batch_idx, *extra)
+                                with self.strategy.precision.forward_context():
+                                    output = hooks.run_step(_STEP[stage], step, batch, batch_idx, *extra)
+                                    if step_end:  # 1.x: its return replaces the step's output everywhere after
+                                        output = hooks.call_module(f"{prefix}_step_end", output)
+                                if collect:
+                                    outputs[loader_idx].append(output)
+                                call(f"on_{prefix}_batch_end", output, batch, batch_idx, *extra)
+                                if stage != "sanity":
+                                    self.metrics_store.log_evaluation_step(collection, loader_idx, suffix)
                 call(f"on_{prefix}_epoch_end")
                 if collect:
                     hooks.call_module(f"{prefix}_epoch_end", outputs if several else outputs[0])
@@ -180,6 +186,44 @@ class EvaluationLoop:
             else:
                 restore_modes(module, modes)
         return per_loader
+
+    def _fetching_steps(
+        self,
+        stage: str,
+        step: Any,
+        loaders: list[Any],
+        limits: list[int | float],
+        collections: list[ResultCollection],
+        outputs: list[list[Any]] | None,
+    ) -> None:
+        """A step taking ``dataloader_iter``: called until the loaders (one after the other) run out; the hooks
+        around it see the batch fetched last (trainer/dataloader_iter.py)."""
+        hooks, prefix, several = self.hooks, _PREFIX[stage], len(loaders) > 1
+        step_end = hooks.module_overrides(f"{prefix}_step_end")
+        for loader in loaders:
+            _set_epoch(loader, self.progress.current_epoch)
+        data_iter = DataLoaderIter.over_loaders(loaders, limits)
+        for _ in data_iter.steps():
+            loader_idx = data_iter.dataloader_idx
+            collection = collections[loader_idx]
+            with self.metrics_store.recording_into(collection):
+                collection.new_batch(data_iter.batch)
+                extra = (loader_idx,) if several else ()
+                hooks.call(f"on_{prefix}_batch_start", data_iter.batch, data_iter.batch_idx, *extra)
+                try:
+                    with self.strategy.precision.forward_context():
+                        output = hooks.run_step(_STEP[stage], step, data_iter)
+                        if step_end:
+                            output = hooks.call_module(f"{prefix}_step_end", output)
+                except StopIteration:  # the step's own next() ran out: the pass ends (Lightning)
+                    break
+                if outputs is not None:
+                    outputs[data_iter.dataloader_idx].append(output)
+                extra = (data_iter.dataloader_idx,) if several else ()
+                hooks.call(f"on_{prefix}_batch_end", output, data_iter.batch, data_iter.batch_idx, *extra)
+                if stage != "sanity":
+                    suffix = f"/dataloader_idx_{loader_idx}" if several else ""
+                    self.metrics_store.log_evaluation_step(collection, loader_idx, suffix)
 
     def _publish(
         self, stage: str, collections: list[ResultCollection], epoch_collection: ResultCollection, several: bool
@@ -202,9 +246,9 @@ class EvaluationLoop:
         loaders = self.data_connector.stage_loaders("predict", given)
         call = self.hooks.call
         several = len(loaders) > 1
-        check_dataloader_idx(
-            module, ("predict_step", "on_predict_batch_start", "on_predict_batch_end"), several, "predict"
-        )
+        fetching = fetches_own_batches(module, "predict_step")  # a step taking dataloader_iter
+        hook_names = ("on_predict_batch_start", "on_predict_batch_end")
+        check_dataloader_idx(module, hook_names if fetching else ("predict_step", *hook_names), several, "predict")
         predictions: list[list[Any]] = [[] for _ in loaders]
         limits = [
             self.data_connector.limited_length(dl, self.limits.limit_predict_batches, "predict") for dl in loaders
@@ -222,18 +266,23 @@ class EvaluationLoop:
             with self._grad_mode():
                 call("on_predict_start")
                 call("on_predict_epoch_start")
-                for loader_idx, (loader, limit) in enumerate(zip(loaders, limits)):
-                    count = None if math.isinf(limit) else int(limit)
-                    extra = (loader_idx,) if several else ()
-                    _set_epoch(loader, self.progress.current_epoch)
-                    for batch_idx, batch in enumerate(itertools.islice(iter(loader), count)):
-                        batch = self.hooks.transfer_batch(batch, loader_idx)
-                        call("on_predict_batch_start", batch, batch_idx, *extra)
-                        with self.strategy.precision.forward_context():
-                            output = self.hooks.run_step("predict_step", module.predict_step, batch, batch_idx, *extra)
-                        call("on_predict_batch_end", output, batch, batch_idx, *extra)
-                        if return_predictions:
-                            predictions[loader_idx].append(output)
+                if fetching:
+                    self._fetching_predict_steps(module, loaders, limits, predictions if return_predictions else None)
+                else:
+                    for loader_idx, (loader, limit) in enumerate(zip(loaders, limits)):
+                        count = None if math.isinf(limit) else int(limit)
+                        extra = (loader_idx,) if several else ()
+                        _set_epoch(loader, self.progress.current_epoch)
+                        for batch_idx, batch in enumerate(itertools.islice(iter(loader), count)):
+                            batch = self.hooks.transfer_batch(batch, loader_idx)
+                            call("on_predict_batch_start", batch, batch_idx, *extra)
+                            with self.strategy.precision.forward_context():
+                                output = self.hooks.run_step(
+                                    "predict_step", module.predict_step, batch, batch_idx, *extra
+                                )
+                            call("on_predict_batch_end", output, batch, batch_idx, *extra)
+                            if return_predictions:
+                                predictions[loader_idx].append(output)
                 call("on_predict_epoch_end")
                 call("on_predict_end")
         finally:
@@ -241,6 +290,27 @@ class EvaluationLoop:
         if not return_predictions:
             return None
         return predictions if several else predictions[0]
+
+    def _fetching_predict_steps(
+        self, module: Module, loaders: list[Any], limits: list[int | float], predictions: list[list[Any]] | None
+    ) -> None:
+        """``predict_step`` taking ``dataloader_iter`` (see :meth:`_fetching_steps`)."""
+        hooks, several = self.hooks, len(loaders) > 1
+        for loader in loaders:
+            _set_epoch(loader, self.progress.current_epoch)
+        data_iter = DataLoaderIter.over_loaders(loaders, limits)
+        for _ in data_iter.steps():
+            extra = (data_iter.dataloader_idx,) if several else ()
+            hooks.call("on_predict_batch_start", data_iter.batch, data_iter.batch_idx, *extra)
+            try:
+                with self.strategy.precision.forward_context():
+                    output = hooks.run_step("predict_step", module.predict_step, data_iter)
+            except StopIteration:  # the step's own next() ran out
+                break
+            extra = (data_iter.dataloader_idx,) if several else ()
+            hooks.call("on_predict_batch_end", output, data_iter.batch, data_iter.batch_idx, *extra)
+            if predictions is not None:
+                predictions[data_iter.dataloader_idx].append(output)
 
 
 def _set_epoch(loader: Any, epoch: int) -> None:

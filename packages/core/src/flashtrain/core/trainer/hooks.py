@@ -10,12 +10,21 @@ from typing import Any
 from flashtrain.core.callbacks.base import Callback
 from flashtrain.core.module import Module
 from flashtrain.core.profilers.base import PassThroughProfiler, Profiler
+from flashtrain.core.trainer.dataloader_iter import takes_dataloader_iter
 from flashtrain.core.utilities.model_helpers import is_overridden
+from flashtrain.core.utilities.rank_zero import WarningCache
 
 # The hooks a Callback can have (besides the checkpoint and exception hooks, called directly where they belong).
 CALLBACK_HOOKS = tuple(name for name in vars(Callback) if name.startswith("on_") or name in ("setup", "teardown"))
 _STEPS = ("training_step", "validation_step", "test_step", "predict_step")
+_warning_cache = WarningCache()
 _TRANSFER_HOOKS = ("on_before_batch_transfer", "transfer_batch_to_device", "on_after_batch_transfer")
+
+
+def answers_dynamically(callback: Callback, name: str) -> bool:
+    """A callback whose class lacks the hook but whose instance answers it (a ``Mock(spec=Callback)``, a proxy):
+    Lightning calls every hook on every callback, so such an object gets them all, as there."""
+    return getattr(type(callback), name, None) is None and callable(getattr(callback, name, None))
 
 
 class HookDispatcher:
@@ -32,10 +41,12 @@ class HookDispatcher:
         self.current_hook: str | None = None
         self._table: dict[str, tuple[list[Callback], Any]] = {}
         self._custom_transfer = False
+        self._transfer_owners: dict[str, Any] = {}  # a transfer hook the DataModule serves (not the module)
         self._steps_without_batch_idx: set[str] = set()
 
-    def bind(self, module: Module, callbacks: list[Callback]) -> None:
-        """Use these callbacks (in this order) and this module for the hooks of the run starting now."""
+    def bind(self, module: Module, callbacks: list[Callback], datamodule: Any = None) -> None:
+        """Use these callbacks (in this order) and this module (and datamodule, for the batch-transfer hooks it
+        defines) for the hooks of the run starting now."""
         self.module, self.callbacks = module, callbacks
         self._table = {}
         for callback in callbacks:
@@ -43,17 +54,33 @@ class HookDispatcher:
             # that hook's on_step/on_epoch defaults (the dispatcher records which hook is running).
             callback.log = module.log  # type: ignore[attr-defined]
             callback.log_dict = module.log_dict  # type: ignore[attr-defined]
+        # A profiled run times every hook, the base class's empty ones too (Lightning's report lists each callback's
+        # and the module's hooks); otherwise only the hooks someone defines are called (no per-step cost for the rest).
+        every = self._profiling
         for name in CALLBACK_HOOKS:
-            listed = [cb for cb in callbacks if is_overridden(name, cb, Callback)]
-            on_module = hasattr(Module, name) and is_overridden(name, module, Module)
+            listed = [
+                cb
+                for cb in callbacks
+                if is_overridden(name, cb, Callback)
+                or answers_dynamically(cb, name)
+                or (every and callable(getattr(cb, name, None)))
+            ]
+            on_module = hasattr(Module, name) and (
+                is_overridden(name, module, Module) or (every and callable(getattr(module, name, None)))
+            )
             if listed or on_module:
                 self._table[name] = (listed, getattr(module, name) if on_module else None)
-        self._custom_transfer = any(is_overridden(name, module, Module) for name in _TRANSFER_HOOKS)
-        # As Lightning: a step declared as ``validation_step(self, batch)`` is called without batch_idx.
+        self._transfer_owners = _datamodule_transfer_hooks(module, datamodule)
+        self._custom_transfer = bool(self._transfer_owners) or any(
+            is_overridden(name, module, Module) for name in _TRANSFER_HOOKS
+        )
+        # As Lightning: a step declared as ``validation_step(self, batch)`` is called without batch_idx, and one
+        # taking ``dataloader_iter`` with that iterator only.
         self._steps_without_batch_idx = {
             name
             for name in _STEPS
-            if callable(getattr(module, name, None)) and not takes_batch_idx(getattr(module, name))
+            if callable(getattr(module, name, None))
+            and (not takes_batch_idx(getattr(module, name)) or takes_dataloader_iter(getattr(module, name)))
         }
 
     def call(self, name: str, *args: Any, runs_last: bool | None = None, module: bool = True, **kwargs: Any) -> Any:
@@ -126,11 +153,18 @@ class HookDispatcher:
                     return strategy.batch_to_device(batch)
             return strategy.batch_to_device(batch)
         running = self.current_hook
-        batch = self.call_module("on_before_batch_transfer", batch, dataloader_idx)
-        batch = self.call_module("transfer_batch_to_device", batch, strategy.root_device, dataloader_idx)
-        batch = self.call_module("on_after_batch_transfer", batch, dataloader_idx)
+        batch = self._call_transfer_hook("on_before_batch_transfer", batch, dataloader_idx)
+        batch = self._call_transfer_hook("transfer_batch_to_device", batch, strategy.root_device, dataloader_idx)
+        batch = self._call_transfer_hook("on_after_batch_transfer", batch, dataloader_idx)
         self.current_hook = running
         return strategy.precision.convert_input(batch)
+
+    def _call_transfer_hook(self, name: str, *args: Any) -> Any:
+        datamodule = self._transfer_owners.get(name)
+        if datamodule is None:
+            return self.call_module(name, *args)
+        self.current_hook = name
+        return self.call_datamodule(datamodule, name, *args)
 
     def call_on_exception(
         self, exception: BaseException, datamodule: Any, callbacks: list[Callback] | None = None
@@ -149,9 +183,40 @@ class HookDispatcher:
         for callback in self.callbacks:
             getattr(callback, name)(self.trainer, self.module, *args)
 
+    def defines(self, name: str) -> bool:
+        """Whether a callback or the module of this run defines hook ``name`` (else calling it does nothing), so the
+        caller can skip preparing its arguments; fixed from ``bind`` to the end of the run."""
+        return name in self._table
+
+    def defined_hooks(self) -> frozenset[str]:
+        """The hooks a callback or the module of this run defines (fixed from ``bind`` to the end of the run): the
+        per-step code tests membership once per hook instead of calling one that does nothing."""
+        return frozenset(self._table)
+
     def module_overrides(self, name: str) -> bool:
         """Whether the module defines ``name`` itself (the trainer skips work for hooks nobody defines)."""
         return is_overridden(name, self.module, Module)  # `model.validation_step = None` switches it off
+
+
+def _datamodule_transfer_hooks(module: Module, datamodule: Any) -> dict[str, Any]:
+    """The batch-transfer hooks the DataModule serves: those it defines and the module does not (Lightning's rule;
+    defined in both, the module's runs, with Lightning's warning)."""
+    from flashtrain.core.datamodule import DataModule
+
+    owners: dict[str, Any] = {}
+    if not isinstance(datamodule, DataModule):
+        return owners
+    for name in _TRANSFER_HOOKS:
+        if not is_overridden(name, datamodule, DataModule):
+            continue
+        if is_overridden(name, module, Module):
+            _warning_cache.warn(
+                f"You have overridden `{name}` in both `LightningModule` and `LightningDataModule`. It will use the "
+                "implementation from `LightningModule` instance."
+            )
+        else:
+            owners[name] = datamodule
+    return owners
 
 
 def takes_batch_idx(step: Any) -> bool:

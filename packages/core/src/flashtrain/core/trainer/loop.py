@@ -72,6 +72,7 @@ from flashtrain.core.module import Module
 from flashtrain.core.strategies import Strategy
 from flashtrain.core.trainer.data import ReplayableLoader
 from flashtrain.core.trainer.data_connector import DataConnector
+from flashtrain.core.trainer.dataloader_iter import DataLoaderIter, StopAwareStep, fetches_own_batches
 from flashtrain.core.trainer.evaluation import EvaluationLoop
 from flashtrain.core.trainer.hooks import HookDispatcher
 from flashtrain.core.trainer.limits import LoopLimits
@@ -128,7 +129,12 @@ class FitLoop:
         call = hooks.call
         accumulate = limits.accumulate_grad_batches
         automatic = module.automatic_optimization
-        closure = _TrainingClosure(self, self.optimization.managed[0]) if automatic else None
+        # A training_step taking ``dataloader_iter`` fetches its own batches (trainer/dataloader_iter.py).
+        fetching_step = fetches_own_batches(module, "training_step")
+        training_step: Any = StopAwareStep(strategy.training_step) if fetching_step else strategy.training_step
+        progress.validate_on_last_batch = fetching_step  # its steps are not batches: validate when data ends
+        data_iter: DataLoaderIter | None = None
+        closure = _TrainingClosure(self, self.optimization.managed[0], training_step) if automatic else None
         step_through_closure = closure is not None and self._needs_closure_step(closure.optimizer.optimizer)
         step_schedulers = automatic and any(c.interval == "step" for c in self.optimization.lr_scheduler_configs)
         # As Lightning: epoch schedulers (not ReduceLROnPlateau) step on the epoch's last batch, before
@@ -138,6 +144,7 @@ class FitLoop:
         )
         collect_outputs = hooks.module_overrides("training_epoch_end")
         log_every = 1 if limits.fast_dev_run else limits.log_every_n_steps  # a debug run logs every step (Lightning)
+        defined = hooks.defined_hooks()  # per-step hooks nobody defines are not called
         # Ranks must stop at the same batch: signals and time limits are agreed on after every batch.
         distributed = strategy.world_size > 1
         _warn_if_modules_in_eval_mode(module)
@@ -162,20 +169,27 @@ class FitLoop:
             sized = not math.isinf(num_batches)
             # A checkpoint written after the last batch already holds that batch's scheduler step.
             self.epoch_schedulers_stepped = bool(skip) and sized and skip >= num_batches
-            batches: Any = itertools.islice(
-                train_data.epoch(epoch, skip, progress.epoch_seeds), max(int(num_batches) - skip, 0) if sized else None
-            )
-            if not sized:  # no len(): look one batch ahead to know which batch ends the epoch
+            batches: Any = self._epoch_batches(train_data, skip, num_batches)
+            if fetching_step:
+                length = max(int(num_batches) - skip, 0) if sized else None
+                data_iter = DataLoaderIter.over_batches(batches, skip, length)
+                batches = data_iter.steps()
+                training_step.stopped = False
+            elif not sized:  # no len(): look one batch ahead to know which batch ends the epoch
                 batches = _LookAhead(batches)
             for batch_idx, batch in enumerate(batches, start=skip):
-                is_last = batch_idx + 1 == num_batches if sized else batches.last
+                if data_iter is None:
+                    is_last = batch_idx + 1 == num_batches if sized else batches.last
+                    batch = hook_batch = hooks.transfer_batch(batch, 0)
+                    hook_idx = batch_idx
+                else:  # the step gets the iterator; the hooks, the batch it fetched last
+                    is_last, hook_batch, hook_idx = data_iter.done, data_iter.batch, data_iter.batch_idx
                 progress.is_last_batch = is_last
-                batch = hooks.transfer_batch(batch, 0)
-                self.metrics_store.train_results.new_batch(batch)
-                skipped = batch is None  # Lightning: a loader may yield None to skip a batch (no hooks, no step)
+                self.metrics_store.train_results.new_batch(hook_batch)
+                skipped = hook_batch is None and data_iter is None  # Lightning: a loader may yield None to skip it
                 if skipped:
                     _warning_cache.warn("train_dataloader yielded None. If this was on purpose, ignore this warning...")
-                elif call("on_train_batch_start", batch, batch_idx) == -1:
+                elif "on_train_batch_start" in defined and call("on_train_batch_start", hook_batch, hook_idx) == -1:
                     break  # Lightning: -1 skips the rest of this epoch, which then counts as done
                 window_end = not skipped and ((batch_idx + 1) % accumulate == 0 or is_last)
                 if skipped:
@@ -192,16 +206,21 @@ class FitLoop:
                             # torch.optim optimizers evaluate a closure once, before updating: running it here and
                             # then stepping is the same update without the closure machinery on every step.
                             closure.optimizer.step_evaluated(closure())
-                        progress.optimizer_stepped()
+                        if data_iter is None or not training_step.stopped:  # a step that found no data: no step
+                            progress.optimizer_stepped()
                     output = closure.output
                     step_output = closure.raw_output
                 else:
                     with strategy.precision.forward_context():
-                        output = hooks.run_step("training_step", strategy.training_step, batch, batch_idx)
+                        output = hooks.run_step("training_step", training_step, batch, batch_idx)
                         if hooks.module_overrides("training_step_end"):
                             output = hooks.call_module("training_step_end", output)  # Lightning 1.x
                     step_output = output
                     output = _manual_batch_outputs(output)
+                if data_iter is not None:
+                    if training_step.stopped:  # its own next() ran out: the epoch ends here (Lightning)
+                        break
+                    is_last, hook_batch, hook_idx = data_iter.done, data_iter.batch, data_iter.batch_idx
                 if collect_outputs and not skipped:
                     # Lightning 1.x passed a bare loss as {"loss": loss}: sum(o["loss"] for o in outputs) works.
                     step_output = {"loss": step_output} if isinstance(step_output, torch.Tensor) else step_output
@@ -217,7 +236,8 @@ class FitLoop:
                         )
                 if is_last and epoch_schedulers:
                     self._step_epoch_schedulers()
-                call("on_train_batch_end", output, batch, batch_idx)
+                if "on_train_batch_end" in defined:
+                    call("on_train_batch_end", output, hook_batch, hook_idx)
                 if stepped:
                     self.metrics_store.log_training_step(logging_step, log_every, epoch)
                 if validation_enabled and progress.val_due(batch_idx, is_last=is_last):
@@ -238,6 +258,20 @@ class FitLoop:
                 self.evaluation.validate_in_fit(module)  # resumed from a checkpoint written just before it
             self._end_epoch(outputs, finished=not stopped_mid_epoch)
         call("on_train_end")
+
+    def _epoch_batches(self, train_data: ReplayableLoader, skip: int, num_batches: int | float) -> Any:
+        """This epoch's batches after the first ``skip`` (a resumed epoch). Training iterables whose own state the
+        checkpoint restored go on from it; the others are replayed past the batches already used."""
+        if math.isinf(num_batches):
+            count = None
+        elif skip >= num_batches:
+            return iter(())  # resumed from a checkpoint written after the epoch's last batch: nothing to load
+        else:
+            count = int(num_batches) - skip
+        data_skip = 0 if self.data_connector.resumes_from_state() else skip
+        return itertools.islice(
+            train_data.epoch(self.progress.current_epoch, data_skip, self.progress.epoch_seeds), count
+        )
 
     def _end_epoch(self, outputs: list[Any], finished: bool) -> None:
         """Epoch-end hooks, metric reduction, epoch schedulers, then the monitoring callbacks."""
@@ -337,17 +371,22 @@ class _LookAhead:
 class _TrainingClosure:
     """training_step, zero_grad, backward and clipping for one batch; the optimizer may call it in ``step``."""
 
-    def __init__(self, loop: FitLoop, optimizer: ManagedOptimizer) -> None:
+    def __init__(self, loop: FitLoop, optimizer: ManagedOptimizer, training_step: Any) -> None:
         self.loop = loop
         self.hooks = loop.hooks
         self.precision = loop.strategy.precision
-        self.training_step = loop.strategy.training_step
+        self.training_step = training_step  # the strategy's (wrapped for a step taking dataloader_iter)
         self.backward_sync = loop.strategy.backward_sync
         self.optimizer = optimizer
         self.accumulate = loop.limits.accumulate_grad_batches
         # With detect_anomaly the backward pass is left to report a NaN: torch's anomaly mode names the operation
         # that made it (with its forward traceback), which says more than the loss check.
-        self.check_finite = loop.limits.on_nan is not None and not loop.limits.detect_anomaly
+        # A callback that judges non-finite losses itself (SpikeDetection) replaces the on_nan check.
+        self.check_finite = (
+            loop.limits.on_nan is not None
+            and not loop.limits.detect_anomaly
+            and not any(callback.judges_nonfinite_loss for callback in loop.hooks.callbacks)
+        )
         self.batch: Any = None
         self.batch_idx = 0
         self.window_start = self.window_end = True
@@ -355,6 +394,11 @@ class _TrainingClosure:
         self.output: Any = None  # what on_train_batch_end gets: {"loss": detached loss, **other keys}, {} if skipped
         self.raw_output: Any = None  # what training_step returned (kept for 1.x's training_epoch_end)
         self.step_end = loop.hooks.module_overrides("training_step_end")  # Lightning 1.x
+        # Hooks nobody defines are skipped without a call; only on_train_batch_end reads ``output``: without a
+        # listener the per-step detach and dict are skipped too.
+        self.defined = loop.hooks.defined_hooks()
+        self.keep_output = "on_train_batch_end" in self.defined
+        self.distributed = loop.strategy.world_size > 1
 
     def prepare(self, batch: Any, batch_idx: int, window_start: bool, window_end: bool, accumulate: int = 1) -> None:
         self.batch, self.batch_idx, self.window_start, self.window_end = batch, batch_idx, window_start, window_end
@@ -373,14 +417,11 @@ class _TrainingClosure:
             )
 
     def __call__(self) -> torch.Tensor | None:
-        self.executed = True
         if not torch.is_grad_enabled():  # an optimizer whose step runs under no_grad (transformers' AdamW, once)
             with torch.enable_grad():
-                return self._run()
-        return self._run()
-
-    def _run(self) -> torch.Tensor | None:
-        hooks = self.hooks
+                return self()  # one function, not a wrapper around another: this runs every step
+        self.executed = True
+        hooks, defined = self.hooks, self.defined
         optimizer = self.optimizer
         with self.backward_sync(self.window_end):  # DDP: gradients sync on the window's last backward only
             with self.precision.forward_context():
@@ -389,16 +430,25 @@ class _TrainingClosure:
                     output = hooks.call_module("training_step_end", output)
             self.raw_output = output
             loss = _extract_loss(output)
-            if output is loss and loss is not None and self.accumulate == 1:  # the common case, inline (per step)
+            if not self.keep_output:
+                self.output = None
+            elif output is loss and loss is not None and self.accumulate == 1:  # the common case, inline (per step)
                 self.output = {"loss": loss.detach()}
             else:
                 self.output = _automatic_batch_outputs(output, loss, self.accumulate)
             if loss is None:
                 _warning_cache.warn("`training_step` returned `None`. If this was on purpose, ignore this warning...")
             if self.window_start:  # after training_step, as Lightning
-                hooks.call("on_before_zero_grad", optimizer)
+                if "on_before_zero_grad" in defined:
+                    hooks.call("on_before_zero_grad", optimizer)
                 hooks.call_module("optimizer_zero_grad", self.loop.progress.current_epoch, self.batch_idx, optimizer)
             if loss is None:
+                if self.distributed:  # the other ranks would wait forever in this step's gradient all-reduce
+                    raise RuntimeError(
+                        "Skipping the `training_step` by returning None in distributed training is not supported. It "
+                        "is recommended that you rewrite your training logic to avoid having to skip the step in the "
+                        "first place."
+                    )
                 return None
             # handle_nonfinite_loss raises for on_nan="raise"; True means "skip_step": no backward, no gradients.
             if (
@@ -409,12 +459,15 @@ class _TrainingClosure:
                 return None
             if self.accumulate > 1:
                 loss = loss / self.accumulate
-            hooks.call("on_before_backward", loss)
+            if "on_before_backward" in defined:
+                hooks.call("on_before_backward", loss)
             hooks.call_module("backward", loss)
-            hooks.call("on_after_backward")
+            if "on_after_backward" in defined:
+                hooks.call("on_after_backward")
         if self.window_end:
             self.precision.unscale_gradients(optimizer.optimizer)
-            hooks.call("on_before_optimizer_step", optimizer)
+            if "on_before_optimizer_step" in defined:
+                hooks.call("on_before_optimizer_step", optimizer)
             hooks.call_module(
                 "configure_gradient_clipping",
                 optimizer,

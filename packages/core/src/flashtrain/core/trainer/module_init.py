@@ -30,7 +30,7 @@ class _SkipInit(TorchFunctionMode):
 @contextlib.contextmanager
 def module_init_context(strategy: Any, empty_init: bool | None = None) -> Iterator[None]:
     """Create tensors on ``strategy.root_device`` in the precision's parameter dtype (see the module docstring)."""
-    dtype = _PARAMETER_DTYPES.get(strategy.precision.name)
+    dtype = _PARAMETER_DTYPES.get(strategy.precision.precision)
     previous = torch.get_default_dtype()
     with contextlib.ExitStack() as stack:
         stack.enter_context(torch.device(strategy.root_device))

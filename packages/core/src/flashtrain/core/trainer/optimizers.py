@@ -123,6 +123,30 @@ def check_schedulers(configs: list[LRSchedulerConfig], automatic: bool, custom_s
             )
 
 
+class NoOptimizer(torch.optim.Optimizer):
+    """What a fit steps when ``configure_optimizers`` returned ``None`` (Lightning's documented "fit will run
+    without any optimizer"): ``step`` only evaluates the closure, so the loop, its hooks and the logging run
+    unchanged and no weight moves. Our own class because torch has no such optimizer."""
+
+    def __init__(self) -> None:
+        super().__init__([torch.zeros(1)], {})  # torch refuses an empty parameter list
+
+    def step(self, closure: Any = None) -> Any:
+        return closure() if closure is not None else None
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        pass
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        pass
+
+    def __repr__(self) -> str:
+        return "No Optimizer"
+
+
 def parse_optimizers(returned: Any) -> tuple[list[torch.optim.Optimizer], list[LRSchedulerConfig]]:
     """Normalise what ``configure_optimizers`` returned into (optimizers, scheduler configs)."""
     optimizers: list[Any] = []
@@ -288,7 +312,17 @@ class Optimization:
 
     def configure(self, module: Any, hooks: Any, accumulate_grad_batches: int, gradient_clip_val: float | None) -> None:
         """Call ``configure_optimizers`` and check its result against the optimization mode."""
-        optimizers, schedulers = parse_optimizers(hooks.call_module("configure_optimizers"))
+        returned = hooks.call_module("configure_optimizers")
+        if returned is None:  # Lightning's documented return for "no optimizer": said loudly, then honoured
+            from flashtrain.core.utilities.rank_zero import rank_zero_warn
+
+            rank_zero_warn(
+                f"`{type(module).__name__}.configure_optimizers` returned `None`, this fit will run with no optimizer "
+                "(no weight is updated). Return an optimizer if that was not the intent.",
+                stacklevel=2,
+            )
+            returned = NoOptimizer()
+        optimizers, schedulers = parse_optimizers(returned)
         automatic = module.automatic_optimization
         if automatic:
             refuse_optimizer_idx(module)

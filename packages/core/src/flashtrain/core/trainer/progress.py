@@ -47,6 +47,7 @@ class FitProgress:
         self.seeds_from_rng = True
         self.should_stop = False
         self.is_last_batch = False
+        self.validate_on_last_batch = False  # a training_step taking dataloader_iter: its steps are not batches
         self.num_training_batches: int | float = 0
         self.val_check_batch: int | float = math.inf
         self._started: float | None = None
@@ -103,8 +104,8 @@ class FitProgress:
             return False  # already ran here before a resume
         if self.limits.val_check_time is not None:  # every val_check_time seconds since the last validation
             return time.monotonic() - self.last_validation_end >= self.limits.val_check_time
-        if is_last and math.isinf(self.val_check_batch):
-            return True  # a loader without a length: validate when it runs out
+        if is_last and (self.validate_on_last_batch or math.isinf(self.val_check_batch)):
+            return True  # a loader without a length (or a step fetching its own batches): validate when it runs out
         if self.should_stop and self.min_reached():
             return True  # as Lightning: a stop request (early stopping) validates before the fit ends
         if every_n_epochs is None:  # an int interval counted over all epochs
@@ -197,7 +198,7 @@ class FitProgress:
         """Checked after each batch: max_steps, or a stop request (should_stop, max_time) once the minimum is met."""
         if self.time_up():
             self.should_stop = True
-        return self.max_steps_reached() or self.honour_stop_request()
+        return self.max_steps_reached() or (self.should_stop and self.honour_stop_request())  # no call per step
 
     # -- checkpoints ----------------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:

@@ -16,6 +16,7 @@ class SignalHandler:
     def __init__(self) -> None:
         self.received: int | None = None
         self.saving = False  # while the interrupt checkpoint is written, further signals wait for it
+        self._previous_sigterm: Callable[[int, Any], Any] | None = None  # the process's own handler, still called
 
     @contextlib.contextmanager
     def installed(self) -> Iterator[None]:
@@ -26,9 +27,14 @@ class SignalHandler:
             for signum in (signal.SIGTERM, signal.SIGINT):
                 previous[signum] = signal.getsignal(signum)
                 signal.signal(signum, self._on_signal)
+        # As Lightning, a SIGTERM handler the program installed itself still runs (its clean-up, say); the
+        # default action (end the process) and SIGINT's KeyboardInterrupt are replaced by the graceful stop.
+        sigterm_handler = previous.get(signal.SIGTERM)
+        self._previous_sigterm = sigterm_handler if callable(sigterm_handler) else None
         try:
             yield
         finally:
+            self._previous_sigterm = None
             for previous_signum, handler in previous.items():
                 signal.signal(previous_signum, handler)
 
@@ -43,6 +49,8 @@ class SignalHandler:
         if self.received is not None and signum == signal.SIGINT:
             raise KeyboardInterrupt  # a second Ctrl-C stops at once
         self.received = signum
+        if signum == signal.SIGTERM and self._previous_sigterm is not None:
+            self._previous_sigterm(signum, frame)
 
     def request(self, signum: int = signal.SIGTERM) -> None:
         """Stop as if ``signum`` had arrived here (another rank received it)."""
@@ -72,4 +80,8 @@ class SignalHandler:
         print(f"{name} received: saved {path} at step {step}; resume with ckpt_path='last'.", file=sys.stderr)
         if signum == signal.SIGINT:
             raise KeyboardInterrupt
+        if signum == signal.SIGTERM:
+            from flashtrain.core.exceptions import SIGTERMException
+
+            raise SIGTERMException(128 + signum)
         raise SystemExit(128 + signum)

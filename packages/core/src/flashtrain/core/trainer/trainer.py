@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime
+import signal
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -25,8 +26,10 @@ import torch
 from flashtrain.core.callbacks.base import Callback
 from flashtrain.core.checkpoint.connector import CheckpointConnector
 from flashtrain.core.datamodule import DataModule
+from flashtrain.core.hparams import drop_unpicklable_hyperparameters
 from flashtrain.core.loggers.base import log_run_start
 from flashtrain.core.module import Module
+from flashtrain.core.precision import Precision
 from flashtrain.core.profilers import build_profiler
 from flashtrain.core.strategies import Strategy
 from flashtrain.core.trainer import connector
@@ -162,6 +165,7 @@ class Trainer(_LoopFlags):
         profiler: Any = None,
         barebones: bool = False,
         plugins: Any = None,
+        sync_batchnorm: bool = False,
     ) -> None:
         self.barebones = barebones
         if barebones:  # every speed-costing feature off; asking for one of them is refused (barebones.py)
@@ -179,7 +183,9 @@ class Trainer(_LoopFlags):
                 )
             )
             num_sanity_val_steps = sanity
-        hardware = connector.resolve_hardware(accelerator, strategy, devices, num_nodes, precision, gpus, plugins)
+        hardware = connector.resolve_hardware(
+            accelerator, strategy, devices, num_nodes, precision, gpus, plugins, sync_batchnorm
+        )
         self.accelerator = hardware.accelerator
         self.strategy: Strategy = hardware.strategy
         self.num_devices, self.num_nodes = hardware.num_devices, hardware.num_nodes
@@ -238,7 +244,17 @@ class Trainer(_LoopFlags):
     # ==================================================================================================
     @property
     def precision(self) -> str:
-        return self.strategy.precision.name
+        return self.strategy.precision.precision
+
+    @property
+    def received_sigterm(self) -> bool:
+        """Whether the last ``fit`` was sent SIGTERM (it then saved and raised ``SIGTERMException``)."""
+        return self.signals.received == signal.SIGTERM
+
+    @property
+    def precision_plugin(self) -> Precision:
+        """The precision plugin the strategy runs with (``precision_plugin.precision`` is the flag)."""
+        return self.strategy.precision
 
     @property
     def loggers(self) -> list[Any]:
@@ -589,6 +605,7 @@ class Trainer(_LoopFlags):
     def _run(self, fn: TrainerFn, model: Module | None, datamodule: Any, ckpt_path: str | None, **data: Any) -> Any:
         ckpt_path = self.checkpoint_connector.select(fn.value, ckpt_path, model_provided=model is not None)
         model = self._attach(model, datamodule, fn, data.get("val"))
+        drop_unpicklable_hyperparameters(model)
         if self.strategy.must_spawn():
             return self._run_spawned(fn, model, datamodule, ckpt_path, data)
         self.state.fn, self.state.status = fn, TrainerStatus.RUNNING
@@ -700,7 +717,7 @@ class Trainer(_LoopFlags):
         self.strategy.barrier()
         if datamodule is not None:
             self.hooks.call_datamodule(datamodule, "setup", stage=fn)
-        self.hooks.bind(module, self.callbacks)
+        self.hooks.bind(module, self.callbacks, datamodule)
         self.hooks.call("setup", stage=fn)
         with self.strategy.model_init_context():
             self.hooks.call_module("configure_model")
@@ -719,6 +736,7 @@ class Trainer(_LoopFlags):
                 self.profiler.describe()  # the report: printed, or written to dirpath/filename
                 self.profiler.teardown(fn.value)
             self.strategy.teardown()
+            self.data_connector.shutdown_workers()  # persistent DataLoader workers end with the call (Lightning)
             self.state.status, self.state.stage = status, None
             self.metrics_store.results = self.metrics_store.train_results
 
@@ -792,7 +810,8 @@ class Trainer(_LoopFlags):
                 "current_epoch": self.current_epoch,
                 "callback_metrics": self.metrics_store.callback_metrics,
                 "logged_metrics": self.metrics_store.logged_metrics,
-                "callbacks": {cb.state_key: cb.state_dict() for cb in self.callbacks},
+                # an empty (or None) state is not sent, as a checkpoint leaves it out
+                "callbacks": {cb.state_key: state for cb in self.callbacks if (state := cb.state_dict())},
                 "result": result,
             },
             lambda tensor: tensor.detach().cpu(),

@@ -48,7 +48,7 @@ class Tuner:
         early_stop_threshold: float | None = 4.0,
         update_attr: bool = True,
         attr_name: str = "",
-    ) -> LRFinder:  # always a finder (Lightning returns None under fast_dev_run; here it is a short search)
+    ) -> LRFinder | None:
         """Run the learning-rate range test and (with ``update_attr``) set the model's rate to the suggestion.
 
         Args:
@@ -67,7 +67,8 @@ class Tuner:
             attr_name: The attribute to set, if not ``lr`` or ``learning_rate``.
 
         Returns:
-            The :class:`LRFinder` with ``results``, ``suggestion()`` and ``plot()``.
+            The :class:`LRFinder` with ``results``, ``suggestion()`` and ``plot()``; None under ``fast_dev_run``,
+            which skips the search (as Lightning).
 
         Raises:
             ValueError: a bad argument, or a trainer that already trained or runs several processes.
@@ -101,8 +102,11 @@ class Tuner:
         early_stop_threshold: float | None = 4.0,
         update_attr: bool = True,
         attr_name: str = "",
-    ) -> LRFinder:
+    ) -> LRFinder | None:
         """The search behind :meth:`lr_find` (also run by the ``LearningRateFinder`` callback as a fit starts)."""
+        if self._trainer.fast_dev_run:
+            rank_zero_warn("Skipping learning rate finder since `fast_dev_run` is enabled.")
+            return None
         rates = (min_lr, max_lr)
         if not all(isinstance(rate, (int, float)) and 0 < rate < math.inf for rate in rates):
             raise ValueError(
@@ -218,7 +222,11 @@ class Tuner:
         if not (isinstance(margin, (int, float)) and 0.0 <= margin < 1.0):
             raise ValueError(f"scale_batch_size margin must be a number in [0, 1), got {margin!r}.")
         check_can_tune(self._trainer, "scale_batch_size")
-        holders = _batch_size_holders(model, datamodule, batch_arg_name)
+        try:
+            holders = _batch_size_holders(model, datamodule, batch_arg_name)
+        except MisconfigurationException:
+            _refuse_several_loaders(model, datamodule, method)  # the more basic problem is reported first (Lightning)
+            raise
         if self._trainer.fast_dev_run:
             rank_zero_warn("Skipping batch size scaler since `fast_dev_run` is enabled.")
             return None
@@ -457,6 +465,25 @@ def _set_attribute(model: Any, name: str, value: Any) -> None:
     hparams = getattr(model, "hparams", None)
     if hparams is not None and name in hparams:
         hparams[name] = value
+
+
+def _refuse_several_loaders(model: Any, datamodule: Any, method: str) -> None:
+    """Raise Lightning's error when the evaluation stage being sized has several loaders (each would need its own
+    size); nothing for ``fit`` or when the loaders cannot be built yet."""
+    from flashtrain.core.datamodule import DataModule
+    from flashtrain.core.utilities.model_helpers import is_overridden
+
+    prefix = {"validate": "val", "test": "test", "predict": "predict"}.get(method)
+    if prefix is None:
+        return
+    name = f"{prefix}_dataloader"
+    owner = datamodule if datamodule is not None and is_overridden(name, datamodule, DataModule) else model
+    try:
+        loaders = getattr(owner, name)()
+    except Exception:  # noqa: BLE001 - not buildable before setup: the trial reports it
+        return
+    if isinstance(loaders, (list, tuple, dict)) and len(loaders) > 1:
+        raise MisconfigurationException(f"The Batch size finder cannot be used with multiple {prefix} dataloaders.")
 
 
 def _batch_size_holders(model: Any, datamodule: Any, name: str) -> list[Any]:

@@ -22,6 +22,19 @@ def has_len(loader: Any) -> bool:
     return True
 
 
+def shutdown_persistent_workers(loader: Any) -> None:
+    """Stop the worker processes a ``DataLoader(persistent_workers=True)`` keeps between epochs (as Lightning does
+    at the end of each trainer call). torch keeps them for the loader's whole life and has no public call to stop
+    them, so this reaches the loader's iterator the way Lightning's own reset does."""
+    iterator = getattr(loader, "_iterator", None) if isinstance(loader, DataLoader) else None
+    if iterator is None:
+        return
+    shutdown = getattr(iterator, "_shutdown_workers", None)
+    if callable(shutdown):
+        shutdown()
+    loader._iterator = None
+
+
 def set_sampler_epoch(loader: Any, epoch: int) -> None:
     """Call ``set_epoch(epoch)`` on the loader's sampler and on its batch sampler's sampler, each once, where they
     have one (``DistributedSampler`` orders each epoch by it; Lightning calls it on every loader at each epoch)."""

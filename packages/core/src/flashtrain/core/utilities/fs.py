@@ -44,7 +44,7 @@ def join(base: str, *parts: str) -> str:
     """``os.path.join`` for local paths; ``/``-joined for URLs."""
     if not is_remote(base):
         return os.path.join(base, *parts)
-    return "/".join([base.rstrip("/"), *(part.strip("/") for part in parts)])
+    return "/".join([base.rstrip("/"), *(part.strip("/") for part in parts if part.strip("/"))])
 
 
 def makedirs(path: str) -> None:

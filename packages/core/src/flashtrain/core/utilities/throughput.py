@@ -7,6 +7,8 @@ dependency of flashtrain. FLOPs are used when given (``flops=``); ``device/mfu``
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
+from typing import Any
 
 
 class _IncreasingWindow(list[float]):
@@ -94,3 +96,18 @@ class Throughput:
         if "flops_per_sec" in rates and self.available_flops:
             metrics[f"device{self.separator}mfu"] = rates["flops_per_sec"] / self.available_flops
         return metrics
+
+
+def measure_flops(model: Any, forward_fn: Callable[[], Any], loss_fn: Callable[[Any], Any] | None = None) -> int:
+    """The FLOPs of one ``forward_fn()`` call, or with ``loss_fn`` of the forward, the loss and its backward
+    (Lightning's utility), counted by torch's ``FlopCounterMode``. Build the model and inputs under
+    ``torch.device("meta")`` to count without computing. ``model`` is the module measured (kept for Lightning's
+    signature: the counter sees every operation run inside)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    counter = FlopCounterMode(display=False)
+    with counter:
+        output = forward_fn()
+        if loss_fn is not None:
+            loss_fn(output).backward()
+    return int(counter.get_total_flops())
