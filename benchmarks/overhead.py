@@ -10,6 +10,11 @@ printed, with a hand-vs-hand ratio as the noise floor. If `lightning` is install
 the same work in a separate process (importing it perturbs the process) and its ratios are printed too.
 
     python benchmarks/overhead.py [--rounds 15] [--steps 1000]
+
+Against an earlier version of the code (a source snapshot, e.g. ``git archive 92acb79 | tar -x -C DIR``), the
+per-step CPU cost of both, interleaved in one run (see ``overhead_fit_cpu.py``):
+
+    OMP_NUM_THREADS=1 python benchmarks/overhead.py --baseline-tree DIR [--rounds 9] [--steps 4000]
 """
 
 from __future__ import annotations
@@ -210,6 +215,24 @@ def measure(framework: str, rounds: int, steps: int) -> dict[str, float]:
     return ratios
 
 
+def print_tree_comparison(baseline_tree: str, rounds: int, steps: int) -> None:
+    """This tree's and ``baseline_tree``'s per-step CPU µs (whole fits of ``TinyModule``), fits interleaved."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from overhead_fit_cpu import compare
+
+    report = compare(baseline_tree, steps, rounds)
+    print(f"per-step CPU µs, {steps} steps a fit, {rounds} interleaved rounds, one thread (min / median / max):")
+    for configuration in ("defaults", "barebones"):
+        row = report[configuration]
+        this, base = row["this_us"], row["baseline_us"]
+        print(
+            f"  {configuration:9s}  this {this['min']:.1f} / {this['median']:.1f} / {this['max']:.1f}   baseline "
+            f"{base['min']:.1f} / {base['median']:.1f} / {base['max']:.1f}   this/baseline: minima "
+            f"{row['ratio_of_minima']:.3f}, median of round ratios {row['median_round_ratio']:.3f}"
+        )
+    print(json.dumps(report))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=15)
@@ -227,7 +250,14 @@ def main() -> None:
         action="store_true",
         help="print only the per-step overhead (JSON, microseconds), e.g. to interleave runs of two source trees",
     )
+    parser.add_argument(
+        "--baseline-tree",
+        help="a flashtrain source tree: per-step CPU µs of its Trainer and this one's, interleaved in one run",
+    )
     args = parser.parse_args()
+    if args.baseline_tree:
+        print_tree_comparison(args.baseline_tree, args.rounds, args.steps)
+        return
     if args.cpu_time:
         global CLOCK
         CLOCK = time.process_time

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pandas as pd
 import pytest
 
@@ -142,6 +144,30 @@ def test_a_time_budget_plans_the_run_and_records_the_plan_in_config_yaml(tmp_pat
     assert plan["after_fit_passes"] == 1.0  # label_issues.csv's pass over the validation rows is inside the budget
     bad = flash_train(*common, "--time-budget", "ten minutes", cwd=tmp_path)
     assert bad.returncode == 2 and "'ten minutes' is not a duration" in bad.stderr
+
+
+@pytest.mark.slow
+def test_the_time_budget_counts_from_the_command_start_not_from_fit(tmp_path, monkeypatch):
+    import time
+
+    import yaml
+
+    from flashtrain.cli import command_clock
+
+    # As if the command's imports and data loading had taken 8 s of its 10 s: fit gets what is left.
+    monkeypatch.setattr(command_clock, "time", SimpleNamespace(monotonic=lambda: time.monotonic() - 8.0))
+    frame = pd.DataFrame({"x": [i / 100 for i in range(100)]})
+    frame["y"] = 2.0 * frame["x"]
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    result = flash_train(
+        "tabular_regression", "--train-file", "t.csv", "--numerical-fields", "x", "--target-field", "y",
+        "--time-budget", "10s", "--output-dir", "out", cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    plan = yaml.safe_load((tmp_path / "out" / "logs" / "version_0" / "config.yaml").read_text())["time_budget_plan"]
+    assert plan["seconds_before_fit"] >= 8.0 and plan["stopped_at_seconds"] >= 8.0
+    assert "s of the budget were spent before fit" in result.stdout  # 8 s of 10: stopped before any plan
+    assert command_clock.started() is None  # the command is over: nothing else counts from its start
 
 
 def test_check_finds_a_leak_and_strict_refuses_it(tmp_path):

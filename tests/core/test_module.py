@@ -318,3 +318,19 @@ def test_freeze_and_unfreeze_return_the_module_for_chaining():
     assert not any(p.requires_grad for p in model.parameters())
     assert model.unfreeze() is model and model.training
     assert all(p.requires_grad for p in model.parameters())
+
+
+def test_clip_gradients_takes_the_algorithm_as_an_enum_member_or_in_any_case():
+    from flashtrain.core.exceptions import MisconfigurationException
+    from flashtrain.core.utilities.enums import GradClipAlgorithmType
+
+    module = Module()
+    module.layer = torch.nn.Linear(2, 1)
+    optimizer = torch.optim.SGD(module.parameters(), lr=0.1)
+    module.layer.weight.grad = torch.full_like(module.layer.weight, 10.0)
+    module.clip_gradients(optimizer, gradient_clip_val=1.0, gradient_clip_algorithm=GradClipAlgorithmType.VALUE)
+    assert module.layer.weight.grad.tolist() == [[1.0, 1.0]]
+    module.clip_gradients(optimizer, gradient_clip_val=0.5, gradient_clip_algorithm="VALUE")
+    assert module.layer.weight.grad.tolist() == [[0.5, 0.5]]
+    with pytest.raises(MisconfigurationException, match="gradient_clip_algorithm must be one of"):
+        module.clip_gradients(optimizer, gradient_clip_val=0.5, gradient_clip_algorithm="foo")

@@ -206,6 +206,26 @@ def test_work_after_fit_is_reserved_in_the_plan(tmp_path, clock):
     assert with_after.planned_steps < alone.planned_steps and wall + 3 * validation + 0.5 <= 10
 
 
+def test_a_budget_counted_from_an_earlier_start_spends_the_time_before_fit(tmp_path, clock):
+    # flash-train counts its budget from the command's start: imports, data loading and the data check (4 s here)
+    # are spent from it, so that the whole command, not only fit, ends within the budget.
+    runs = []
+    for before_fit in (0.0, 4.0):
+        trainer = Trainer(time_budget=10, default_root_dir=str(tmp_path), logger=False, enable_progress_bar=False,
+                          enable_model_summary=False, enable_checkpointing=False)  # fmt: skip
+        command_started = clock.monotonic()
+        clock.sleep(before_fit)
+        if before_fit:
+            trainer.time_budget.count_from(command_started)
+        trainer.fit(BusyMachine(clock, [0.05], validation_seconds=0.1), loader(800, batch_size=8), loader(16, 8))
+        runs.append((trainer.time_budget.plan, clock.monotonic() - command_started, trainer.global_step))
+    (alone, _, steps_alone), (counted, wall, steps) = runs
+    assert alone.seconds_before_fit == 0.0 and counted.seconds_before_fit == pytest.approx(4.0)
+    assert counted.stopped_at_seconds >= 4.0 and wall <= 10  # the budget's clock includes the 4 s before fit
+    assert steps < steps_alone - 60  # 4 s of 0.05 s steps fewer, about
+    assert trainer.optimizers[0].param_groups[0]["lr"] == pytest.approx(0.0, abs=1e-9)  # and it still ends
+
+
 def test_a_resumed_budget_keeps_its_plan_and_its_place_in_the_schedule():
     budget = TimeBudget("1m", verbose=False)
     state = {

@@ -257,4 +257,4 @@ def test_the_default_batch_size_keeps_small_tables_at_sixteen_steps_an_epoch():
     )
     assert chosen.batch_size == 100
     predict = TabularClassificationData.from_data_frame(predict_data_frame=frame, parameters=split.parameters)
-    assert predict.batch_size == 64  # no training rows to size it by
+    assert predict.batch_size == 2048  # no training rows: large batches, each prepared by pandas at a fixed cost

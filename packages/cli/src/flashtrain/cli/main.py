@@ -6,6 +6,7 @@ import importlib
 import sys
 from importlib import metadata
 
+from flashtrain.cli import command_clock
 from flashtrain.cli.commands import backbones, check, export, predict, push, serve
 from flashtrain.cli.errors import report
 from flashtrain.cli.flash_zero import print_config
@@ -48,6 +49,11 @@ def _version() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    with command_clock.running():  # a --time-budget counts from here: the command's parsing and imports are in it
+        return _main(argv)
+
+
+def _main(argv: list[str] | None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     parser = build_parser()
     options: RunOptions | None = None

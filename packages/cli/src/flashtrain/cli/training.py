@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from flashtrain.cli import command_clock
 from flashtrain.cli.backbone import check_backbone
 from flashtrain.cli.commands.check import check_before_fit
 from flashtrain.cli.errors import unknown_name
@@ -223,6 +224,9 @@ def train(model: Any, data: Any, options: RunOptions, strategy: Any) -> dict[str
         log_every_n_steps=log_every_n_steps(len(data.datasets["train"]), data.batch_size, options.max_epochs),
     )
 
+    command_started = command_clock.started()
+    if trainer.time_budget is not None and command_started is not None:  # the budget bounds the whole command
+        trainer.time_budget.count_from(command_started)
     if trainer.time_budget is not None and validates:  # the budget covers the summary's passes after fit too
         test = data.datasets.get("test")
         trainer.time_budget.reserve_after_fit(1 + (len(test) / len(data.datasets["val"]) if test is not None else 0))

@@ -355,7 +355,8 @@ class Module(HyperparametersMixin, torch.nn.Module):
         trainer = self._trainer
         trainer_value = trainer_algorithm = None
         if trainer is not None:
-            trainer_value, trainer_algorithm = trainer.gradient_clip_val, trainer.gradient_clip_algorithm
+            limits = trainer.limits  # the Trainer's gradient_clip_* attributes, read without their descriptors
+            trainer_value, trainer_algorithm = limits.gradient_clip_val, limits.gradient_clip_algorithm
         if gradient_clip_val is None:
             gradient_clip_val = trainer_value or 0.0
         elif trainer_value is not None and trainer_value != gradient_clip_val:

@@ -74,13 +74,15 @@ class BudgetPlan:
     stopped_at_seconds: float | None = None  # the budget's clock when the last step ended
     after_fit_passes: float = 0.0  # validation-long passes the caller makes after fit (see reserve_after_fit)
     after_fit_seconds: float = 0.0  # and other seconds it asked for
+    seconds_before_fit: float = 0.0  # counted before fit started (a command's imports, data loading; see count_from)
 
 
 class TimeBudget(Callback):
     """Train for ``budget`` (``"10m"``, seconds, a timedelta) with the schedule planned to end when time does.
 
     Args:
-        budget: the wall-clock time for ``fit``, counted from its start, across resumes.
+        budget: the wall-clock time for ``fit``, counted from its start (or from an earlier point given to
+            :meth:`count_from`), across resumes.
         verbose: print the plan and each re-plan that changes it by more than 5%.
     """
 
@@ -92,6 +94,7 @@ class TimeBudget(Callback):
         self._piece = (0, 0.0)
         self._elapsed_before = 0.0  # fit time spent before a resume
         self._fit_started: float | None = None
+        self._counted_from: float | None = None  # an earlier start than fit's (count_from)
         self._mark: float | None = None  # the last point the training clock was read (batch end, epoch start)
         self._train_seconds = 0.0  # time in training batches since the pace was last taken
         self._train_steps = 0
@@ -130,6 +133,12 @@ class TimeBudget(Callback):
         The budget then covers the whole run a caller makes of it (``flash-train``'s summary), not only ``fit``."""
         self.plan.after_fit_passes, self.plan.after_fit_seconds = float(validation_passes), float(seconds)
 
+    def count_from(self, started: float) -> None:
+        """Count the budget from ``started`` (a ``time.monotonic()`` reading before ``fit``, e.g. when a command
+        started) instead of from ``fit``'s start: what ran before fit (imports, data loading, a data check) is
+        spent from the budget, so that the budget bounds the caller's whole run, not only fit."""
+        self._counted_from = float(started)
+
     def elapsed(self) -> float:
         """Seconds of ``fit`` so far, including the time before a resume."""
         if self._fit_started is None:
@@ -139,7 +148,9 @@ class TimeBudget(Callback):
     # -- hooks ------------------------------------------------------------------------------------------------------
     def setup(self, trainer: Any, pl_module: Any, stage: str) -> None:
         if stage == "fit":  # the budget covers fit from its start: data setup and the sanity check count too
-            self._fit_started = time.monotonic()
+            now = time.monotonic()
+            self._fit_started = min(now, self._counted_from) if self._counted_from is not None else now
+            self.plan.seconds_before_fit = now - self._fit_started
 
     def on_sanity_check_start(self, trainer: Any, pl_module: Any) -> None:
         self._sanity_started, self._sanity_ends = time.monotonic(), []
@@ -217,9 +228,11 @@ class TimeBudget(Callback):
 
     def on_train_end(self, trainer: Any, pl_module: Any) -> None:
         if self.verbose and trainer.is_global_zero and self.plan.stopped_by == "time":
+            before = self.plan.seconds_before_fit
             print(
                 f"time budget: stopped on time at step {trainer.global_step} "
                 f"(schedule at {self.progress(trainer.global_step):.0%} of its plan)"
+                + (f"; {before:.1f}s of the budget were spent before fit" if before >= 0.05 else "")
             )
 
     def state_dict(self) -> dict[str, Any]:
@@ -230,6 +243,7 @@ class TimeBudget(Callback):
         plan["budget_seconds"] = self.plan.budget_seconds  # a resume may be given more (or less) time
         plan["stopped_by"] = plan["stopped_at_seconds"] = None
         plan["after_fit_passes"], plan["after_fit_seconds"] = self.plan.after_fit_passes, self.plan.after_fit_seconds
+        plan["seconds_before_fit"] = self.plan.seconds_before_fit
         self.plan = BudgetPlan(**plan)
         start_step, start_progress = state_dict.get("piece", (0, 0.0))
         self._piece = (int(start_step), float(start_progress))
@@ -339,9 +353,11 @@ class TimeBudget(Callback):
         plan = self.plan
         if trainer.is_global_zero and self.verbose:
             follows = "" if plan.schedule_follows else "; the learning-rate schedule cannot follow it (stops on time)"
+            before = f", {plan.seconds_before_fit:.1f}s spent before fit" if plan.seconds_before_fit >= 0.05 else ""
             print(
                 f"time budget {plan.budget_seconds:g}s, {what}: {plan.planned_steps} steps at "
-                f"{1000 * (plan.seconds_per_step or 0):.2f} ms/step, {plan.reserve_seconds:.1f}s reserved{follows}"
+                f"{1000 * (plan.seconds_per_step or 0):.2f} ms/step, {plan.reserve_seconds:.1f}s reserved"
+                f"{before}{follows}"
             )
         for logger in trainer.loggers:
             logger.log_metrics(

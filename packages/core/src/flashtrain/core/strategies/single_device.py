@@ -15,6 +15,7 @@ class SingleDeviceStrategy(Strategy):
     def __init__(self, device: torch.device | str = "cpu") -> None:
         super().__init__()
         self._device = torch.device(device)
+        self._on_cpu = self._device.type == "cpu"  # asked every step; torch.device.type costs a string each time
         self._world_size = 1
 
     @property
@@ -31,7 +32,7 @@ class SingleDeviceStrategy(Strategy):
         self._world_size = size
 
     def move_batch(self, batch: Any) -> Any:
-        if self._device.type == "cpu":
+        if self._on_cpu:
             # Loader batches already live on the CPU; skipping the walk keeps the hot loop free of it.
             return batch
         return super().move_batch(batch)

@@ -64,6 +64,10 @@ DEFAULT_BATCH_SIZE = 64
 MIN_STEPS_PER_EPOCH = 16
 MAX_STEPS_PER_EPOCH = 64
 MAX_BATCH_SIZE = 512
+# Data without training rows (predict or test tables) is read in batches of this many rows: each batch is prepared
+# by the model's fitted preprocessing (pandas, ~5 ms fixed per batch), which at 64 rows was ~90% of predicting
+# 4,000 rows (benchmarks/tabular_vs_sklearn.py, 20k tables); evaluation's results do not depend on the batch.
+EVALUATION_BATCH_SIZE = 2048
 
 
 def default_batch_size(train_rows: int) -> int:
@@ -149,7 +153,8 @@ class TabularData(TaskDataModule):
         ``val_split_by``: a column of the training table naming each row's group (a patient, a user, a site):
         ``val_split`` then holds out whole groups, stratified by class where the groups allow, so that no group is
         both trained and validated on.
-        ``batch_size`` None: :func:`default_batch_size` of the training rows."""
+        ``batch_size`` None: :func:`default_batch_size` of the training rows (without them: ``EVALUATION_BATCH_SIZE``
+        rows)."""
         if target_field is not None:
             if target_fields is not None:
                 raise ValueError("Pass target_fields or target_field (the same thing), not both.")
@@ -174,7 +179,7 @@ class TabularData(TaskDataModule):
         datasets = build_stages(frames, make, val_split, seed, groups=groups)
         if batch_size is None:
             train = datasets["train"]
-            batch_size = default_batch_size(len(train)) if train is not None else DEFAULT_BATCH_SIZE  # type: ignore[arg-type]
+            batch_size = default_batch_size(len(train)) if train is not None else EVALUATION_BATCH_SIZE  # type: ignore[arg-type]
         return cls(
             datasets,
             preprocessing,
