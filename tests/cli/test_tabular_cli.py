@@ -166,7 +166,9 @@ def test_the_time_budget_counts_from_the_command_start_not_from_fit(tmp_path, mo
     assert result.returncode == 0, result.stderr[-2000:]
     plan = yaml.safe_load((tmp_path / "out" / "logs" / "version_0" / "config.yaml").read_text())["time_budget_plan"]
     assert plan["seconds_before_fit"] >= 8.0 and plan["stopped_at_seconds"] >= 8.0
-    assert "s of the budget were spent before fit" in result.stdout  # 8 s of 10: stopped before any plan
+    # Said either in the plan ("..., 9.1s spent before fit": a quiet machine leaves time for a short plan) or when
+    # it stops on time ("8.4s of the budget were spent before fit": a busy one spends the rest before fit).
+    assert "s spent before fit" in result.stdout or "s of the budget were spent before fit" in result.stdout
     assert command_clock.started() is None  # the command is over: nothing else counts from its start
 
 
