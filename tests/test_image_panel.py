@@ -6,20 +6,16 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-PANEL = Path(__file__).resolve().parents[1] / "benchmarks" / "recipes" / "image_panel.py"
+from tests.benchmark_scripts import load_benchmark
 
 
 @pytest.fixture(scope="module")
 def panel():
-    spec = importlib.util.spec_from_file_location("image_panel", PANEL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("recipes/image_panel.py")
 
 
 def test_a_missing_scikit_image_stops_the_command_with_the_install_line(panel, monkeypatch):

@@ -7,20 +7,16 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-PANEL = Path(__file__).resolve().parents[1] / "benchmarks" / "recipes" / "tabular_panel.py"
+from tests.benchmark_scripts import load_benchmark
 
 
 @pytest.fixture(scope="module")
 def panel():
-    spec = importlib.util.spec_from_file_location("tabular_panel", PANEL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("recipes/tabular_panel.py")
 
 
 def test_the_command_stops_with_the_install_line_before_training_when_a_table_is_missing(panel, monkeypatch):

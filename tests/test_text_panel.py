@@ -7,19 +7,15 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-from pathlib import Path
 
 import pytest
 
-PANEL = Path(__file__).resolve().parents[1] / "benchmarks" / "recipes" / "text_panel.py"
+from tests.benchmark_scripts import load_benchmark
 
 
 @pytest.fixture(scope="module")
 def panel():
-    spec = importlib.util.spec_from_file_location("text_panel", PANEL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("recipes/text_panel.py")
 
 
 def test_a_missing_data_package_names_the_install_command(panel, monkeypatch):
